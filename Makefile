@@ -1,0 +1,45 @@
+# Every target does its own set-up, so each works on a fresh machine with Go.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+GO ?= go
+
+.PHONY: help run test lint openapi bench tools db db-stop
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+run: ## Run the whole product on local defaults, demo data included
+	@build/run.sh
+
+test: tools ## Run every test (race detector on) against a real PostgreSQL
+	@DATABASE_URL=$$(build/postgres.sh) && export DATABASE_URL && \
+	  $(GO) test -race -count=1 -timeout 20m ./...
+
+lint: ## go vet, gofmt and staticcheck
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) tool staticcheck ./...
+
+openapi: ## Rewrite openapi/openapi.yaml from the code
+	$(GO) run ./cmd/roundtrip openapi > openapi/openapi.yaml
+
+bench: tools ## Run the Go benchmarks
+	@DATABASE_URL=$$(build/postgres.sh) && export DATABASE_URL && \
+	  $(GO) test -run '^$$' -bench . -benchmem ./...
+
+db: ## Print the URL of the PostgreSQL make uses (starting a private one if needed)
+	@build/postgres.sh
+
+db-stop: ## Stop the private PostgreSQL under .data/ (if one was started)
+	@build/postgres.sh stop
+
+# tools installs the Debian packages the tests drive (label rasterising and decoding).
+tools:
+	@missing=""; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/db"
+)
+
+// config is everything serve reads from flags and the environment. Flags win over
+// the environment; the environment wins over defaults.
+type config struct {
+	Addr            string
+	BaseURL         string
+	DatabaseURL     string
+	DBMaxConns      int
+	Migrate         bool
+	Workers         int
+	StripeKey       string
+	StripeAPIBase   string
+	StripeWebhook   string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+}
+
+type setting struct {
+	flag, env, def, help string
+}
+
+var settings = []setting{
+	{"addr", "ROUNDTRIP_ADDR", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)"},
+	{"base-url", "ROUNDTRIP_BASE_URL", "", "public URL of this service, used in links, labels and QR codes (default http://<addr>)"},
+	{"database-url", "DATABASE_URL", db.DefaultURL, "PostgreSQL URL"},
+	{"db-max-conns", "ROUNDTRIP_DB_MAX_CONNS", "20", "most database connections this process opens"},
+	{"migrate", "ROUNDTRIP_MIGRATE", "true", "apply pending migrations at start (under an advisory lock, safe with replicas)"},
+	{"workers", "ROUNDTRIP_WORKERS", "4", "background jobs run at once by this process (0: none)"},
+	{"stripe-secret-key", "STRIPE_SECRET_KEY", "", "Stripe secret key (sk_live_… or sk_test_…) used to send refunds"},
+	{"stripe-api-base", "STRIPE_API_BASE", "", "overrides Stripe's API URL (stripe-mock, a test double)"},
+	{"stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "", "signing secret (whsec_…) of the Stripe webhook endpoint"},
+	{"log-level", "ROUNDTRIP_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"log-format", "ROUNDTRIP_LOG_FORMAT", "", "json or text (default: text on a terminal, else json)"},
+	{"shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and jobs"},
+}
+
+// loadConfig reads settings; a missing or malformed one is an error naming it.
+func loadConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, bool, error) {
+	fs := flag.NewFlagSet("roundtrip "+name, flag.ContinueOnError)
+	vals := map[string]*string{}
+	for _, s := range settings {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		vals[s.flag] = fs.String(s.flag, def, s.help+" ["+s.env+"]")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: roundtrip %s [flags]\n\nEvery flag can also be set with the environment variable in brackets.\n\n", name)
+		fs.PrintDefaults()
+	}
+	help, err := parse(fs, args, stderr)
+	if help || err != nil {
+		return config{}, help, err
+	}
+	get := func(f string) string { return strings.TrimSpace(*vals[f]) }
+	c := config{
+		Addr:          get("addr"),
+		BaseURL:       strings.TrimRight(get("base-url"), "/"),
+		DatabaseURL:   get("database-url"),
+		StripeKey:     get("stripe-secret-key"),
+		StripeAPIBase: strings.TrimRight(get("stripe-api-base"), "/"),
+		StripeWebhook: get("stripe-webhook-secret"),
+		LogLevel:      get("log-level"),
+		LogFormat:     get("log-format"),
+	}
+	bad := func(f, env, why string) error {
+		return usageError{fmt.Sprintf("%s (--%s): %s", env, f, why)}
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, false, bad("addr", "ROUNDTRIP_ADDR", "must be host:port, e.g. 127.0.0.1:8080")
+	}
+	if c.BaseURL != "" {
+		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, false, bad("base-url", "ROUNDTRIP_BASE_URL", "must be an http(s) URL such as https://returns.example.com")
+		}
+	}
+	if err := db.CheckURL(c.DatabaseURL); err != nil {
+		return c, false, bad("database-url", "DATABASE_URL", "must look like postgres://user@host:5432/dbname?sslmode=disable")
+	}
+	if c.DBMaxConns, err = strconv.Atoi(get("db-max-conns")); err != nil || c.DBMaxConns < 2 {
+		return c, false, bad("db-max-conns", "ROUNDTRIP_DB_MAX_CONNS", "must be a whole number of at least 2")
+	}
+	if c.Migrate, err = strconv.ParseBool(get("migrate")); err != nil {
+		return c, false, bad("migrate", "ROUNDTRIP_MIGRATE", "must be true or false")
+	}
+	if c.Workers, err = strconv.Atoi(get("workers")); err != nil || c.Workers < 0 {
+		return c, false, bad("workers", "ROUNDTRIP_WORKERS", "must be a whole number, 0 or more")
+	}
+	if c.StripeKey != "" && !strings.HasPrefix(c.StripeKey, "sk_") && !strings.HasPrefix(c.StripeKey, "rk_") {
+		return c, false, bad("stripe-secret-key", "STRIPE_SECRET_KEY", "must be a Stripe secret key starting with sk_ or rk_")
+	}
+	if c.StripeAPIBase != "" {
+		if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, false, bad("stripe-api-base", "STRIPE_API_BASE", "must be an http(s) URL such as http://127.0.0.1:12111")
+		}
+	}
+	if c.StripeWebhook != "" && !strings.HasPrefix(c.StripeWebhook, "whsec_") {
+		return c, false, bad("stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "must be a webhook signing secret starting with whsec_")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return c, false, bad("log-level", "ROUNDTRIP_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		return c, false, bad("log-format", "ROUNDTRIP_LOG_FORMAT", "must be json or text")
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(get("shutdown-timeout")); err != nil || c.ShutdownTimeout <= 0 {
+		return c, false, bad("shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "must be a duration such as 25s")
+	}
+	return c, false, nil
+}
+
+// logger builds the process logger: JSON in production, text on a terminal.
+func (c config) logger(stderr io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	format := c.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := stderr.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(stderr, opts))
+}

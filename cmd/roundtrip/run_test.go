@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/pgtest"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestServeStartsAnswersAndStops(t *testing.T) {
+	_, url := pgtest.NewWithURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"},
+			env(map[string]string{"DATABASE_URL": url}), pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no start-up line: %v (run: %v)", err, <-errc)
+	}
+	go io.Copy(io.Discard, pr)
+	base := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
+	if base == "" {
+		t.Fatalf("start-up line %q names no address", line)
+	}
+	for path, want := range map[string]string{
+		"/healthz":      `"ok"`,
+		"/readyz":       `"ready"`,
+		"/openapi.json": `"Roundtrip API"`,
+		"/docs":         "<html",
+		"/metrics":      "roundtrip_outbox_pending",
+	} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: got %d %.200s, want 200 containing %s", path, res.StatusCode, b, want)
+		}
+	}
+	res, err := http.Get(base + "/nowhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 || res.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("GET /nowhere: got %d %s, want a 404 problem", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestBadSettingStopsStartUpNamingIt(t *testing.T) {
+	tests := map[string]struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		"database url": {env: map[string]string{"DATABASE_URL": "mysql://x"}, want: "DATABASE_URL"},
+		"addr":         {env: map[string]string{"ROUNDTRIP_ADDR": "eighty"}, want: "ROUNDTRIP_ADDR"},
+		"base url":     {env: map[string]string{"ROUNDTRIP_BASE_URL": "returns.example.com"}, want: "ROUNDTRIP_BASE_URL"},
+		"stripe key":   {env: map[string]string{"STRIPE_SECRET_KEY": "pk_test_123"}, want: "STRIPE_SECRET_KEY"},
+		"stripe base":  {env: map[string]string{"STRIPE_API_BASE": "localhost:12111"}, want: "STRIPE_API_BASE"},
+		"webhook":      {env: map[string]string{"STRIPE_WEBHOOK_SECRET": "secret"}, want: "STRIPE_WEBHOOK_SECRET"},
+		"log level":    {env: map[string]string{"ROUNDTRIP_LOG_LEVEL": "loud"}, want: "ROUNDTRIP_LOG_LEVEL"},
+		"flag wins":    {env: map[string]string{}, args: []string{"--workers", "-1"}, want: "ROUNDTRIP_WORKERS"},
+		"unknown flag": {env: map[string]string{}, args: []string{"--colour"}, want: "colour"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := run(context.Background(), append([]string{"serve"}, tt.args...), env(tt.env), io.Discard, io.Discard)
+			var u usageError
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !asUsage(err, &u) {
+				t.Fatalf("got %v, want a usage error naming %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("got a multi-line error %q, want one line", err)
+			}
+		})
+	}
+}
+
+func asUsage(err error, u *usageError) bool {
+	v, ok := err.(usageError)
+	*u = v
+	return ok
+}
+
+func TestServeHelpListsEveryEnvironmentVariable(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, env(nil), io.Discard, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(out.String(), s.env) {
+			t.Errorf("serve --help does not mention %s", s.env)
+		}
+	}
+}
+
+func TestKeysCreatePrintsTheKeyLastAndDemoRunsTwice(t *testing.T) {
+	_, url := pgtest.NewWithURL(t)
+	e := env(map[string]string{"DATABASE_URL": url})
+	ctx := context.Background()
+	for i := range 2 {
+		var out bytes.Buffer
+		if err := run(ctx, []string{"demo"}, e, &out, io.Discard); err != nil {
+			t.Fatalf("demo run %d: %v", i+1, err)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"merchants", "create", "--slug", "acme", "--name", "Acme"}, e, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"merchants", "create", "--slug", "acme", "--name", "Acme"}, e, io.Discard, io.Discard); err == nil {
+		t.Fatal("creating merchant acme twice succeeded, want an error")
+	}
+	out.Reset()
+	if err := run(ctx, []string{"keys", "create", "--merchant", "acme", "--role", "finance"}, e, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if last := lines[len(lines)-1]; !regexp.MustCompile(`^rtk_[0-9a-z]{37}$`).MatchString(last) {
+		t.Fatalf("last line %q is not the key alone", last)
+	}
+	if err := run(ctx, []string{"keys", "create", "--merchant", "acme", "--role", "owner"}, e, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--role") {
+		t.Fatalf("got %v for role owner, want an error naming --role", err)
+	}
+	if err := run(ctx, []string{"keys", "create", "--merchant", "nobody", "--role", "admin"}, e, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "nobody") {
+		t.Fatalf("got %v for an unknown merchant, want an error naming it", err)
+	}
+}
+
+func TestOpenAPICommand(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{{nil, "openapi: 3.1.0"}, {[]string{"--3.0"}, "openapi: 3.0.3"}} {
+		var out bytes.Buffer
+		if err := run(context.Background(), append([]string{"openapi"}, tt.args...), env(nil), &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("openapi %v: output lacks %q", tt.args, tt.want)
+		}
+	}
+}

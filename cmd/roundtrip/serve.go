@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/idempotency"
+	"github.com/roundtriphq/roundtrip/internal/metrics"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/internal/problem"
+	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/migrations"
+	"github.com/roundtriphq/roundtrip/openapi"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, help, err := loadConfig("serve", args, getenv, stderr)
+	if help || err != nil {
+		return err
+	}
+	log := cfg.logger(stderr)
+
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	migrator, err := migrations.New(d.DB)
+	if err != nil {
+		return err
+	}
+	if cfg.Migrate {
+		applied, err := migrator.Up(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) > 0 {
+			log.Info("migrations applied", slog.Any("versions", applied))
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ROUNDTRIP_ADDR: cannot listen on %s: %w", cfg.Addr, err)
+	}
+	addr := ln.Addr().String()
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + addr
+	}
+
+	reg := metrics.New()
+	collectDB(reg, d)
+	mux := http.NewServeMux()
+	openapi.New(mux, openapi.Deps{DB: d, Logger: log, Metrics: reg})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.PingContext(rctx); err != nil {
+			log.Warn("not ready: database", slog.String("error", err.Error()))
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "database_unreachable", "The database does not answer."))
+			return
+		}
+		current, err := migrator.Current(rctx)
+		if err != nil || !current {
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "schema_not_current", "The database schema is not current: run 'roundtrip migrate'."))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", reg.Handler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.NotFound("There is nothing at "+r.URL.Path+". The API is under /v1; its documentation is at /docs."))
+	})
+
+	srv := &http.Server{
+		Handler:           reqid.Middleware(recoverer(log, mux)),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log})
+	// later capabilities register their job handlers here
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	if cfg.Workers > 0 {
+		bg.Go(func() { _ = worker.Run(workCtx) })
+	}
+	bg.Go(func() { sweep(workCtx, d, log) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("serving", slog.String("addr", addr), slog.String("base_url", cfg.BaseURL))
+	fmt.Fprintf(stdout, "roundtrip: serving on http://%s (docs: %s/docs)\n", addr, cfg.BaseURL)
+
+	select {
+	case err := <-serveErr:
+		stopWork()
+		bg.Wait()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests and jobs")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopWork()
+	bg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// sweep deletes expired idempotency keys every hour.
+func sweep(ctx context.Context, d *sqlx.DB, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := idempotency.Sweep(ctx, d); err != nil {
+				log.Warn("idempotency sweep", slog.String("error", err.Error()))
+			} else if n > 0 {
+				log.Info("idempotency keys expired", slog.Int64("deleted", n))
+			}
+		}
+	}
+}
+
+func collectDB(reg *metrics.Registry, d *sqlx.DB) {
+	reg.Collect(func(ctx context.Context) ([]metrics.Gauge, error) {
+		s := d.Stats()
+		return []metrics.Gauge{
+			{Name: "roundtrip_db_connections_open", Help: "Open database connections.", Value: float64(s.OpenConnections)},
+			{Name: "roundtrip_db_connections_in_use", Help: "Database connections in use.", Value: float64(s.InUse)},
+			{Name: "roundtrip_db_connections_max", Help: "Most database connections this process opens.", Value: float64(s.MaxOpenConnections)},
+			{Name: "roundtrip_db_wait_seconds_total", Help: "Time spent waiting for a free connection.", Value: s.WaitDuration.Seconds()},
+		}, nil
+	})
+	reg.Collect(func(ctx context.Context) ([]metrics.Gauge, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		s, err := outbox.ReadStats(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return []metrics.Gauge{
+			{Name: "roundtrip_outbox_pending", Help: "Background jobs waiting to run.", Value: float64(s.Pending)},
+			{Name: "roundtrip_outbox_dead", Help: "Background jobs parked after their last attempt.", Value: float64(s.Dead)},
+			{Name: "roundtrip_outbox_oldest_due_seconds", Help: "Age of the oldest due background job.", Value: s.OldestSeconds},
+		}, nil
+	})
+}
+
+// recoverer turns a panic in a handler into a logged 500 problem.
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic", slog.String("request_id", reqid.FromContext(r.Context())),
+					slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				problem.Write(w, r, problem.New(http.StatusInternalServerError, "internal_error",
+					"Something went wrong on our side. Try again; if it keeps happening, contact support with the request ID."))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,147 @@
+// Package apitest runs the whole route table against a fresh database for API tests:
+// New gives an httptest server, the database, and helpers to make merchants with a key
+// for every role and to send requests.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/merchant"
+	"github.com/roundtriphq/roundtrip/internal/pgtest"
+	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/openapi"
+)
+
+// Env is a running API on its own database.
+type Env struct {
+	URL    string
+	DB     *sqlx.DB
+	DBURL  string
+	Server *httptest.Server
+	logs   *lockedWriter
+}
+
+// Logs returns what the server logged so far.
+func (e *Env) Logs() string {
+	e.logs.mu.Lock()
+	defer e.logs.mu.Unlock()
+	return e.logs.buf.String()
+}
+
+// lockedWriter lets concurrent handlers log into one buffer.
+type lockedWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// New starts the API on a fresh database.
+func New(t testing.TB) *Env {
+	t.Helper()
+	d, u := pgtest.NewWithURL(t)
+	logs := &lockedWriter{}
+	mux := http.NewServeMux()
+	openapi.New(mux, openapi.Deps{DB: d, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	srv := httptest.NewServer(reqid.Middleware(mux))
+	t.Cleanup(srv.Close)
+	return &Env{URL: srv.URL, DB: d, DBURL: u, Server: srv, logs: logs}
+}
+
+// Tenant is a merchant with one key per role.
+type Tenant struct {
+	Merchant merchant.Merchant
+	Keys     map[auth.Role]string
+}
+
+// Merchant creates a merchant with a key for every role.
+func (e *Env) Merchant(t testing.TB, slug string) Tenant {
+	t.Helper()
+	ctx := context.Background()
+	m, err := merchant.NewStore(e.DB).Create(ctx, slug, "Shop "+slug, merchant.Settings{})
+	if err != nil {
+		t.Fatalf("create merchant %s: %v", slug, err)
+	}
+	tn := Tenant{Merchant: m, Keys: map[auth.Role]string{}}
+	for _, r := range auth.Roles() {
+		_, secret, err := auth.NewKeys(e.DB).Create(ctx, m.ID, r, string(r))
+		if err != nil {
+			t.Fatalf("create key: %v", err)
+		}
+		tn.Keys[r] = secret
+	}
+	return tn
+}
+
+// Response is an answer with its body read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test when it cannot.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Do sends a request with bearer token (may be empty) and a JSON body (nil for none,
+// a []byte or string as is, anything else marshalled). Extra headers come in pairs.
+func (e *Env) Do(t testing.TB, method, path, token string, body any, headers ...string) Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}

@@ -1,0 +1,92 @@
+// Package db opens the PostgreSQL connection pool with the settings the product relies
+// on, and names the one error translation every store shares.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// DefaultURL is used when DATABASE_URL is not set: the PostgreSQL on the local machine.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/roundtrip?sslmode=disable"
+
+// Open connects to url and checks the connection with a ping.
+func Open(ctx context.Context, rawURL string, maxConns int) (*sqlx.DB, error) {
+	if err := CheckURL(rawURL); err != nil {
+		return nil, err
+	}
+	d, err := sqlx.Open("postgres", rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("db: open: %w", err)
+	}
+	if maxConns <= 0 {
+		maxConns = 20
+	}
+	d.SetMaxOpenConns(maxConns)
+	d.SetMaxIdleConns(maxConns)
+	d.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.PingContext(pctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("db: cannot reach PostgreSQL at %s: %w", Redact(rawURL), err)
+	}
+	return d, nil
+}
+
+// CheckURL reports a malformed database URL in words that name the setting.
+func CheckURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return fmt.Errorf("DATABASE_URL must look like postgres://user@host:5432/dbname?sslmode=disable")
+	}
+	return nil
+}
+
+// Redact hides the password in a database URL so it can be logged.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
+
+// WithDatabase returns rawURL pointing at another database on the same server.
+func WithDatabase(rawURL, name string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// IsUniqueViolation reports whether err is PostgreSQL's unique_violation (23505),
+// optionally on the named constraint.
+func IsUniqueViolation(err error, constraint string) bool {
+	var pe *pq.Error
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return false
+	}
+	return constraint == "" || pe.Constraint == constraint
+}
+
+// Tx runs fn in a transaction, committing when fn returns nil and rolling back otherwise.
+func Tx(ctx context.Context, d *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
+	tx, err := d.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

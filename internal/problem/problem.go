@@ -1,0 +1,205 @@
+// Package problem is the product's RFC 9457 error model: one Problem type for every
+// error answer, constructors for the common cases, and Install, which makes Huma build
+// every error (its own validation errors and 500s included) as a Problem whose 5xx
+// answers carry a generic message and the request ID, never internal error text.
+//
+// It lives under internal/ rather than in openapi/ because every domain package's
+// api.go builds problems, and openapi imports those packages to register them.
+package problem
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/internal/validation"
+)
+
+// Problem is an application/problem+json document.
+type Problem struct {
+	Type      string              `json:"type,omitempty" format:"uri" doc:"A URI reference that identifies the problem type." example:"about:blank"`
+	Title     string              `json:"title" doc:"A short summary of the problem type." example:"Unprocessable Entity"`
+	Status    int                 `json:"status" doc:"HTTP status code." example:"422"`
+	Detail    string              `json:"detail,omitempty" doc:"What went wrong in this occurrence, in plain words." example:"The request has 1 invalid field."`
+	Code      string              `json:"code,omitempty" doc:"A stable machine-readable code for the problem." example:"invalid_request"`
+	RequestID string              `json:"request_id,omitempty" doc:"The request ID (also in the X-Request-Id header); quote it to support." example:"req_0123456789ABCDEF"`
+	State     string              `json:"state,omitempty" doc:"For a refused state transition: the current state." example:"cancelled"`
+	Event     string              `json:"event,omitempty" doc:"For a refused state transition: the event that was refused." example:"approve"`
+	Errors    []*huma.ErrorDetail `json:"errors,omitempty" doc:"One entry per wrong field, with its location (e.g. body.items[0].quantity)."`
+
+	headers http.Header
+}
+
+func (p *Problem) Error() string  { return p.Detail }
+func (p *Problem) GetStatus() int { return p.Status }
+
+// GetHeaders lets Huma write headers such as Retry-After with the problem.
+func (p *Problem) GetHeaders() http.Header {
+	if p.headers == nil {
+		p.headers = http.Header{}
+	}
+	return p.headers
+}
+
+// ContentType makes JSON problems application/problem+json.
+func (p *Problem) ContentType(ct string) string {
+	if ct == "application/json" {
+		return "application/problem+json"
+	}
+	return ct
+}
+
+// New builds a problem with the standard title for status.
+func New(status int, code, detail string) *Problem {
+	return &Problem{Status: status, Title: http.StatusText(status), Code: code, Detail: detail}
+}
+
+// NotFound answers 404. Callers use it also for another merchant's or order's data,
+// so that nobody learns whether a thing exists elsewhere.
+func NotFound(detail string) *Problem { return New(http.StatusNotFound, "not_found", detail) }
+
+// Conflict answers 409.
+func Conflict(code, detail string) *Problem { return New(http.StatusConflict, code, detail) }
+
+// Unprocessable answers 422 for a request that is well-formed but cannot be done.
+func Unprocessable(code, detail string) *Problem {
+	return New(http.StatusUnprocessableEntity, code, detail)
+}
+
+// TooManyRequests answers 429 with Retry-After in whole seconds.
+func TooManyRequests(detail string, retryAfterSeconds int) *Problem {
+	p := New(http.StatusTooManyRequests, "rate_limited", detail)
+	p.GetHeaders().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	return p
+}
+
+// Invalid answers 422 with one entry per wrong field; prefix is where the fields sit
+// in the request ("body.", "query.").
+func Invalid(prefix string, v *validation.Error) *Problem {
+	p := New(http.StatusUnprocessableEntity, "invalid_request", "")
+	for _, f := range v.Fields {
+		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: prefix + f.Path, Message: f.Message, Value: f.Value})
+	}
+	p.Detail = describe(len(p.Errors))
+	return p
+}
+
+func describe(n int) string {
+	if n == 1 {
+		return "The request has 1 invalid field: see errors."
+	}
+	return fmt.Sprintf("The request has %d invalid fields: see errors.", n)
+}
+
+// internalDetail is all a client learns about a server fault.
+const internalDetail = "Something went wrong on our side. Try again; if it keeps happening, contact support with the request ID."
+
+var (
+	installOnce sync.Once
+	logger      atomic.Pointer[slog.Logger]
+)
+
+// Install makes Huma build every error as a Problem and log server faults once, with
+// the request ID, through log. Huma keeps its error constructors in package variables,
+// so this is process-wide; calling it again only swaps the logger.
+func Install(log *slog.Logger) {
+	logger.Store(log)
+	installOnce.Do(func() {
+		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+			return build(context.Background(), status, msg, errs)
+		}
+		huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
+			c := context.Background()
+			if ctx != nil {
+				c = ctx.Context()
+			}
+			return build(c, status, msg, errs)
+		}
+	})
+}
+
+func build(ctx context.Context, status int, msg string, errs []error) *Problem {
+	id := reqid.FromContext(ctx)
+	if status >= 500 {
+		attrs := []any{slog.Int("status", status), slog.String("request_id", id), slog.String("message", msg)}
+		for _, err := range errs {
+			if err != nil {
+				attrs = append(attrs, slog.String("error", err.Error()))
+			}
+		}
+		if l := logger.Load(); l != nil {
+			l.ErrorContext(ctx, "request failed", attrs...)
+		}
+		p := New(status, "internal_error", internalDetail)
+		if status != http.StatusInternalServerError {
+			p.Code = "unavailable"
+		}
+		p.RequestID = id
+		return p
+	}
+	p := New(status, "", msg)
+	p.RequestID = id
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var v *validation.Error
+		if errors.As(err, &v) {
+			p.Errors = append(p.Errors, Invalid("", v).Errors...)
+			continue
+		}
+		var d huma.ErrorDetailer
+		if errors.As(err, &d) {
+			p.Errors = append(p.Errors, d.ErrorDetail())
+			continue
+		}
+		p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})
+	}
+	switch {
+	case status == http.StatusUnprocessableEntity || status == http.StatusBadRequest:
+		p.Code = "invalid_request"
+	case status == http.StatusUnauthorized:
+		p.Code = "unauthorized"
+	case status == http.StatusForbidden:
+		p.Code = "forbidden"
+	case status == http.StatusNotFound:
+		p.Code = "not_found"
+	case status == http.StatusRequestEntityTooLarge:
+		p.Code = "body_too_large"
+	}
+	return p
+}
+
+// Transform is a Huma transformer that stamps the request ID on problems built
+// without a context (the huma.ErrorXXX helpers and this package's constructors).
+func Transform(ctx huma.Context, _ string, v any) (any, error) {
+	if p, ok := v.(*Problem); ok && p.RequestID == "" {
+		p.RequestID = reqid.FromContext(ctx.Context())
+	}
+	return v, nil
+}
+
+// Write sends p outside Huma (plain net/http handlers such as /readyz and the
+// middleware that runs before routing).
+func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
+	if p.RequestID == "" {
+		p.RequestID = reqid.FromContext(r.Context())
+	}
+	for k, vs := range p.headers {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}

@@ -1,0 +1,70 @@
+// Package migrations holds the numbered goose SQL migrations, embedded in the binary,
+// and applies them under a PostgreSQL advisory lock so that several replicas starting
+// at once apply each migration exactly once.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+// Files holds the migration sources.
+//
+//go:embed *.sql
+var Files embed.FS
+
+// Migrator applies and inspects the embedded migrations on one database.
+type Migrator struct {
+	p *goose.Provider
+}
+
+// New prepares the embedded migrations for db. It does not touch the database.
+func New(db *sql.DB) (*Migrator, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, fmt.Errorf("migrations: locker: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, Files, goose.WithSessionLocker(locker))
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return &Migrator{p: p}, nil
+}
+
+// Up applies every pending migration, holding the advisory lock while it does, and
+// returns the versions it applied (none when the schema was already current).
+func (m *Migrator) Up(ctx context.Context) ([]int64, error) {
+	results, err := m.p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: up: %w", err)
+	}
+	applied := make([]int64, 0, len(results))
+	for _, r := range results {
+		applied = append(applied, r.Source.Version)
+	}
+	return applied, nil
+}
+
+// Current reports whether every embedded migration is applied. It takes no lock, so
+// readiness probes can call it often.
+func (m *Migrator) Current(ctx context.Context) (bool, error) {
+	pending, err := m.p.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("migrations: status: %w", err)
+	}
+	return !pending, nil
+}
+
+// Up is a shorthand for New(db) followed by Up.
+func Up(ctx context.Context, db *sql.DB) ([]int64, error) {
+	m, err := New(db)
+	if err != nil {
+		return nil, err
+	}
+	return m.Up(ctx)
+}

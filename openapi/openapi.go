@@ -1,0 +1,125 @@
+// Package openapi is the one route table: it builds the Huma API on a ServeMux,
+// installs the error model and the middleware chain (metrics, auth, idempotency), and
+// asks every domain package to register its operations. The checked-in openapi.yaml
+// is what it serves; a test fails when they drift (make openapi rewrites the file).
+package openapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/idempotency"
+	"github.com/roundtriphq/roundtrip/internal/merchant"
+	"github.com/roundtriphq/roundtrip/internal/metrics"
+	"github.com/roundtriphq/roundtrip/internal/problem"
+)
+
+// Version is the API's version in the OpenAPI document.
+const Version = "1.0.0"
+
+// Deps are what the operations need. Building the API only to print its document
+// (roundtrip openapi, the drift test) needs none of them: a nil DB is never used then.
+type Deps struct {
+	DB      *sqlx.DB
+	Logger  *slog.Logger
+	Metrics *metrics.Registry
+}
+
+const description = `Roundtrip is a returns and refunds platform for online shops.
+
+Shops push their orders in with an **integration** key; shoppers start returns in the
+portal with a short-lived **shopper token**; the **warehouse** scans parcels; refunds go
+back through Stripe exactly once; **finance** reconciles them.
+
+**Conventions.** JSON in and out. Money is an integer amount in the currency's minor
+unit (cents for EUR, yen for JPY, fils for KWD) with its ISO 4217 code. Errors are
+RFC 9457 problem documents (` + "`application/problem+json`" + `) with a ` + "`code`" + `,
+the ` + "`request_id`" + ` to quote to support, and one entry per wrong field under
+` + "`errors`" + `. Every creating POST accepts an ` + "`Idempotency-Key`" + `. Lists use
+cursor pagination (` + "`limit`" + `, ` + "`cursor`" + `, ` + "`next_cursor`" + `). Another
+merchant's or another order's data answers 404.`
+
+// Config is the Huma configuration of the product's API.
+func Config() huma.Config {
+	cfg := huma.DefaultConfig("Roundtrip API", Version)
+	// No $schema property and Link header on every answer: clients do not need them.
+	cfg.CreateHooks = nil
+	cfg.Info.Description = description
+	cfg.OpenAPIPath = "/openapi"
+	cfg.DocsPath = "/docs"
+	cfg.Components.SecuritySchemes = auth.Schemes()
+	cfg.Transformers = append(cfg.Transformers, problem.Transform)
+	return cfg
+}
+
+// New builds the API on mux and registers every operation.
+func New(mux *http.ServeMux, d Deps) huma.API {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	problem.Install(log)
+	reg := d.Metrics
+	if reg == nil {
+		reg = metrics.New()
+	}
+	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg})
+
+	keys := auth.NewKeys(d.DB)
+	authn := &auth.Authenticator{Keys: keys}
+	api.UseMiddleware(authn.Middleware(api))
+	idem := &idempotency.Middleware{DB: d.DB}
+	api.UseMiddleware(idem.Handler(api))
+
+	merchant.Register(api, merchant.NewStore(d.DB))
+	auth.Register(api, keys)
+	return api
+}
+
+// adapter is humago's, plus a per-operation count and latency of every answer, taken
+// around the whole chain so that 401s and idempotent replays are counted too.
+type adapter struct {
+	huma.Adapter
+	mux     *http.ServeMux
+	metrics *metrics.Registry
+}
+
+func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
+	a.mux.HandleFunc(op.Method+" "+op.Path, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		handler(humago.NewContext(op, r, sw))
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		a.metrics.ObserveRequest(op.OperationID, status, time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(s int) {
+	if w.status == 0 {
+		w.status = s
+	}
+	w.ResponseWriter.WriteHeader(s)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
