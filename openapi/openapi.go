@@ -18,6 +18,8 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/metrics"
 	"github.com/roundtriphq/roundtrip/internal/problem"
+	"github.com/roundtriphq/roundtrip/internal/ratelimit"
+	"github.com/roundtriphq/roundtrip/returns"
 )
 
 // Version is the API's version in the OpenAPI document.
@@ -69,16 +71,25 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 	if reg == nil {
 		reg = metrics.New()
 	}
-	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg})
+	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg, log: log})
 
 	keys := auth.NewKeys(d.DB)
-	authn := &auth.Authenticator{Keys: keys}
+	shoppers := auth.NewShoppers(d.DB)
+	authn := &auth.Authenticator{Keys: keys, Shoppers: shoppers}
 	api.UseMiddleware(authn.Middleware(api))
 	idem := &idempotency.Middleware{DB: d.DB}
 	api.UseMiddleware(idem.Handler(api))
 
-	merchant.Register(api, merchant.NewStore(d.DB))
+	merchants := merchant.NewStore(d.DB)
+	merchant.Register(api, merchants)
 	auth.Register(api, keys)
+	returns.Register(api, &returns.API{
+		Store:       returns.NewStore(d.DB),
+		Merchants:   merchants,
+		Shoppers:    shoppers,
+		ClientLimit: ratelimit.New(d.DB, 60, time.Minute),
+		OrderLimit:  ratelimit.New(d.DB, 10, time.Minute),
+	})
 	return api
 }
 
@@ -88,12 +99,14 @@ type adapter struct {
 	huma.Adapter
 	mux     *http.ServeMux
 	metrics *metrics.Registry
+	log     *slog.Logger
 }
 
 func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	a.mux.HandleFunc(op.Method+" "+op.Path, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(problem.WithLogger(r.Context(), a.log))
 		handler(humago.NewContext(op, r, sw))
 		status := sw.status
 		if status == 0 {

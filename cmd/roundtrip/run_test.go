@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
+	"github.com/roundtriphq/roundtrip/returns"
 )
 
 func env(m map[string]string) func(string) string {
@@ -166,6 +167,44 @@ func TestOpenAPICommand(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), tt.want) {
 			t.Errorf("openapi %v: output lacks %q", tt.args, tt.want)
+		}
+	}
+}
+
+func TestDemoOrdersExerciseThePolicy(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	orders := demoOrders(now)
+	if len(orders) != 50 {
+		t.Fatalf("got %d demo orders, want 50", len(orders))
+	}
+	pol := demoPolicy()
+	if err := pol.Validate(); err != nil {
+		t.Fatalf("demo policy: %v", err)
+	}
+	quote := func(number, line string) returns.QuoteLine {
+		q := returns.Quote(returns.QuoteInput{Order: orders[number], Policy: pol, Now: now, Resolution: returns.ResolutionRefund,
+			Items: []returns.QuoteItem{{LineID: line, Quantity: 1, Reason: returns.ReasonChangedMind}}})
+		return q.Lines[0]
+	}
+	for _, tt := range []struct {
+		order, line string
+		eligible    bool
+		code        returns.Ineligibility
+	}{
+		{"NW-1001", "1", true, ""},
+		{"NW-1002", "1", false, returns.IneligibleOutsideWindow},
+		{"NW-1003", "2", false, returns.IneligibleFinalSale},
+		{"NW-1003", "3", false, returns.IneligibleNotReturnable},
+		{"NW-1004", "1", true, ""},
+		{"NW-1005", "1", true, ""},
+	} {
+		if got := quote(tt.order, tt.line); got.Eligible != tt.eligible || got.Code != tt.code {
+			t.Errorf("%s line %s: got eligible=%v code=%q, want %v %q", tt.order, tt.line, got.Eligible, got.Code, tt.eligible, tt.code)
+		}
+	}
+	for number, o := range orders {
+		if err := o.Validate(); err != nil {
+			t.Errorf("demo order %s is invalid: %v", number, err)
 		}
 	}
 }

@@ -34,14 +34,14 @@ type Merchant struct {
 
 // Settings are a merchant's branding and returns logistics.
 type Settings struct {
-	BrandColor   string  `json:"brand_color,omitempty" doc:"Portal accent colour as #RRGGBB." example:"#1f6f5c"`
-	LogoURL      string  `json:"logo_url,omitempty" format:"uri" doc:"Logo shown in the portal header." example:"https://cdn.example.com/northwind/logo.svg"`
-	SupportEmail string  `json:"support_email,omitempty" format:"email" doc:"Where shoppers can write with questions." example:"help@northwind.example"`
-	Warehouse    Address `json:"warehouse" required:"false" doc:"Where return parcels are sent."`
+	BrandColor   string           `json:"brand_color,omitempty" doc:"Portal accent colour as #RRGGBB." example:"#1f6f5c"`
+	LogoURL      string           `json:"logo_url,omitempty" format:"uri" doc:"Logo shown in the portal header." example:"https://cdn.example.com/northwind/logo.svg"`
+	SupportEmail string           `json:"support_email,omitempty" format:"email" doc:"Where shoppers can write with questions." example:"help@northwind.example"`
+	Warehouse    WarehouseAddress `json:"warehouse" required:"false" doc:"Where return parcels are sent."`
 }
 
-// Address is a postal address.
-type Address struct {
+// WarehouseAddress is a postal address.
+type WarehouseAddress struct {
 	Name       string `json:"name,omitempty" example:"Northwind Returns"`
 	Line1      string `json:"line1,omitempty" example:"12 Harbour Road"`
 	Line2      string `json:"line2,omitempty" example:"Unit 4"`

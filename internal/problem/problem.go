@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -108,6 +109,15 @@ var (
 	logger      atomic.Pointer[slog.Logger]
 )
 
+type loggerKey struct{}
+
+// WithLogger makes server faults of requests with ctx go to log. The route table sets
+// it on every request, so that several APIs in one process (tests) each keep their own
+// log even though Huma's error constructors are process-wide.
+func WithLogger(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, log)
+}
+
 // Install makes Huma build every error as a Problem and log server faults once, with
 // the request ID, through log. Huma keeps its error constructors in package variables,
 // so this is process-wide; calling it again only swaps the logger.
@@ -136,7 +146,11 @@ func build(ctx context.Context, status int, msg string, errs []error) *Problem {
 				attrs = append(attrs, slog.String("error", err.Error()))
 			}
 		}
-		if l := logger.Load(); l != nil {
+		l, _ := ctx.Value(loggerKey{}).(*slog.Logger)
+		if l == nil {
+			l = logger.Load()
+		}
+		if l != nil {
 			l.ErrorContext(ctx, "request failed", attrs...)
 		}
 		p := New(status, "internal_error", internalDetail)
@@ -159,7 +173,7 @@ func build(ctx context.Context, status int, msg string, errs []error) *Problem {
 		}
 		var d huma.ErrorDetailer
 		if errors.As(err, &d) {
-			p.Errors = append(p.Errors, d.ErrorDetail())
+			p.Errors = append(p.Errors, pointAtMissing(d.ErrorDetail()))
 			continue
 		}
 		p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})
@@ -177,6 +191,17 @@ func build(ctx context.Context, status int, msg string, errs []error) *Problem {
 		p.Code = "body_too_large"
 	}
 	return p
+}
+
+// pointAtMissing makes Huma's "expected required property x to be present" at
+// "body" name the missing field itself ("body.x"), so that every error names its field.
+func pointAtMissing(d *huma.ErrorDetail) *huma.ErrorDetail {
+	const pre, post = "expected required property ", " to be present"
+	if name, ok := strings.CutPrefix(d.Message, pre); ok && strings.HasSuffix(name, post) {
+		name = strings.TrimSuffix(name, post)
+		return &huma.ErrorDetail{Location: d.Location + "." + name, Message: "is required"}
+	}
+	return d
 }
 
 // Transform is a Huma transformer that stamps the request ID on problems built

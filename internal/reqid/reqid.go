@@ -1,4 +1,4 @@
-// Package reqid gives every HTTP request an ID: the caller's X-Request-Id when it is
+// Package reqid gives every HTTP request an ID (and notes the client address): the caller's X-Request-Id when it is
 // sane, else a new random one. The ID is echoed in the response header, put in the
 // request context for logs and problem documents, and nothing else.
 package reqid
@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"net"
 	"net/http"
 )
 
@@ -14,6 +15,15 @@ import (
 const Header = "X-Request-Id"
 
 type key struct{}
+
+type ipKey struct{}
+
+// ClientIP returns the address of the client that sent the request (the TCP peer;
+// with a load balancer in front this is the balancer).
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(ipKey{}).(string)
+	return ip
+}
 
 // FromContext returns the request ID, or "" outside a request.
 func FromContext(ctx context.Context) string {
@@ -55,6 +65,11 @@ func Middleware(next http.Handler) http.Handler {
 			id = New()
 		}
 		w.Header().Set(Header, id)
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), id)))
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		ctx := context.WithValue(With(r.Context(), id), ipKey{}, ip)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

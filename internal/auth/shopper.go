@@ -1,0 +1,57 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// ShopperTTL is how long a shopper token works.
+const ShopperTTL = 2 * time.Hour
+
+// Shoppers stores shopper tokens: random secrets, hashed, each for one order.
+type Shoppers struct {
+	db *sqlx.DB
+}
+
+// NewShoppers returns a shopper token store on d.
+func NewShoppers(d *sqlx.DB) *Shoppers { return &Shoppers{db: d} }
+
+// Issue makes a token for one order of one merchant.
+func (s *Shoppers) Issue(ctx context.Context, merchantID, orderID int64, now time.Time) (token string, expires time.Time, err error) {
+	token = newSecret(ShopperTokenPrefix, 37)
+	expires = now.Add(ShopperTTL)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO shopper_sessions (token_hash, merchant_id, order_id, expires_at)
+		VALUES ($1, $2, $3, $4)`, hash(token), merchantID, orderID, expires)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: issue shopper token: %w", err)
+	}
+	return token, expires, nil
+}
+
+// Authenticate finds the live session for token.
+func (s *Shoppers) Authenticate(ctx context.Context, token string) (Principal, error) {
+	var r struct {
+		MerchantID int64 `db:"merchant_id"`
+		OrderID    int64 `db:"order_id"`
+	}
+	err := s.db.GetContext(ctx, &r, `SELECT merchant_id, order_id FROM shopper_sessions
+		WHERE token_hash = $1 AND expires_at > now()`, hash(token))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("auth: shopper token: %w", err)
+	}
+	return Principal{MerchantID: r.MerchantID, OrderID: r.OrderID, Actor: "shopper"}, nil
+}
+
+// Sweep deletes expired sessions.
+func (s *Shoppers) Sweep(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM shopper_sessions WHERE expires_at < now() - interval '1 day'`)
+	return err
+}

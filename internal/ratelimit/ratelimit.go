@@ -1,0 +1,47 @@
+// Package ratelimit counts hits per bucket in fixed windows kept in PostgreSQL, so
+// that every replica enforces one shared limit (a per-process limiter would multiply
+// the limit by the number of replicas).
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Limiter allows Limit hits per bucket per Window.
+type Limiter struct {
+	db     *sqlx.DB
+	Limit  int
+	Window time.Duration
+}
+
+// New returns a limiter of limit hits per window.
+func New(d *sqlx.DB, limit int, window time.Duration) *Limiter {
+	return &Limiter{db: d, Limit: limit, Window: window}
+}
+
+// Allow counts a hit on bucket and reports whether it is within the limit; when it
+// is not, retryAfter says when the window ends.
+func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok bool, retryAfter time.Duration, err error) {
+	start := now.Truncate(l.Window)
+	var hits int
+	err = l.db.GetContext(ctx, &hits, `INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+		ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+		RETURNING hits`, bucket, start)
+	if err != nil {
+		return false, 0, fmt.Errorf("ratelimit: %w", err)
+	}
+	if hits > l.Limit {
+		return false, start.Add(l.Window).Sub(now), nil
+	}
+	return true, 0, nil
+}
+
+// Sweep deletes windows that ended before now.
+func (l *Limiter) Sweep(ctx context.Context, now time.Time) error {
+	_, err := l.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, now.Add(-l.Window))
+	return err
+}

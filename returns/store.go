@@ -1,0 +1,711 @@
+package returns
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/roundtriphq/roundtrip/internal/db"
+)
+
+// ErrNotFound means no such order or return for this merchant (or this shopper).
+var ErrNotFound = errors.New("returns: not found")
+
+// NotEligibleError is a return that cannot be created as asked; Quote says why.
+type NotEligibleError struct {
+	Quote QuoteResult
+}
+
+func (e *NotEligibleError) Error() string { return "returns: the return is not eligible" }
+
+// OrderRecord is an order as stored.
+type OrderRecord struct {
+	ID        int64
+	Number    string
+	Order     Order
+	Revision  int
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Return is a return as stored.
+type Return struct {
+	ID            int64       `json:"id" example:"1042" doc:"The return's ID."`
+	RMA           string      `json:"rma" example:"R-7KQ4-M2XD" doc:"Return number to quote on the phone and on the parcel."`
+	OrderNumber   string      `json:"order_number" example:"NW-10023"`
+	State         State       `json:"state" example:"approved" doc:"Where the return stands: requested, approved, in_transit, partially_received, received, resolving, completed, refund_failed, rejected, cancelled or expired."`
+	Resolution    Resolution  `json:"resolution" example:"refund"`
+	Currency      string      `json:"currency" example:"EUR"`
+	Total         int64       `json:"total" example:"4255" doc:"What the shopper gets back according to the quote, in minor units."`
+	KeepIt        bool        `json:"keep_it" doc:"True for a returnless refund: nothing is sent back."`
+	PolicyVersion int         `json:"policy_version" example:"3" doc:"The policy version the return was judged by."`
+	CustomerEmail string      `json:"customer_email" example:"ada@example.com"`
+	RejectReason  string      `json:"reject_reason,omitempty"`
+	Items         []Item      `json:"items"`
+	Quote         QuoteResult `json:"quote" doc:"The quote the shopper saw when the return was created."`
+	CreatedAt     time.Time   `json:"created_at"`
+	UpdatedAt     time.Time   `json:"updated_at"`
+
+	MerchantID int64 `json:"-"`
+	OrderID    int64 `json:"-"`
+}
+
+// Item is one order line in a return with what happened to its units.
+type Item struct {
+	LineID      string     `json:"line_id" db:"line_id" example:"line-1"`
+	SKU         string     `json:"sku" db:"sku" example:"TEE-BLK-M"`
+	Name        string     `json:"name" db:"name" example:"Black T-shirt, M"`
+	Quantity    int        `json:"quantity" db:"quantity" example:"1" doc:"Units requested."`
+	Received    int        `json:"received" db:"received" doc:"Units that arrived."`
+	Accepted    int        `json:"accepted" db:"accepted" doc:"Units accepted at receipt or inspection."`
+	Rejected    int        `json:"rejected" db:"rejected" doc:"Units rejected (wrong item, missing, not as stated)."`
+	Reason      ReasonCode `json:"reason" db:"reason" example:"too_small"`
+	Comment     string     `json:"comment,omitempty" db:"comment"`
+	Condition   *string    `json:"condition,omitempty" db:"condition" doc:"Condition recorded at receipt: new, like_new, used, damaged, wrong_item or missing."`
+	Disposition *string    `json:"disposition,omitempty" db:"disposition" doc:"What happens to the units: restock, resale_hold, refurbish, recycle or dispose."`
+	Amount      int64      `json:"amount" db:"amount" doc:"The line's subtotal in the quote, minor units."`
+}
+
+// TimelineEntry is one step in a return's timeline.
+type TimelineEntry struct {
+	At    time.Time `json:"at" db:"at"`
+	Actor string    `json:"actor" db:"actor" example:"shopper" doc:"Who did it: shopper, key:<id>, user:<name> or system."`
+	Event string    `json:"event" db:"event" example:"approve"`
+	From  *State    `json:"from,omitempty" db:"from_state" example:"requested"`
+	To    State     `json:"to" db:"to_state" example:"approved"`
+	Note  string    `json:"note,omitempty" db:"note" example:"Approved automatically by the return policy."`
+}
+
+// Hooks let other domains act inside a return's transaction: labels issues parcel
+// labels when a return is approved and voids them when it ends.
+type Hooks struct {
+	// AfterTransition runs in the transaction of every state change.
+	AfterTransition []func(ctx context.Context, tx *sqlx.Tx, r *Return, ev Event) error
+}
+
+// Store keeps orders, policies and returns in PostgreSQL. Every query filters on the
+// merchant.
+type Store struct {
+	db    *sqlx.DB
+	hooks Hooks
+	now   func() time.Time
+}
+
+// NewStore returns a store on d.
+func NewStore(d *sqlx.DB) *Store {
+	return &Store{db: d, now: time.Now}
+}
+
+// OnTransition adds a hook run in the transaction of every state change.
+func (s *Store) OnTransition(h func(ctx context.Context, tx *sqlx.Tx, r *Return, ev Event) error) {
+	s.hooks.AfterTransition = append(s.hooks.AfterTransition, h)
+}
+
+// DB is the store's database, for packages that extend a return's transaction.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// ---- orders
+
+type orderRow struct {
+	ID        int64     `db:"id"`
+	Number    string    `db:"number"`
+	Data      []byte    `db:"data"`
+	Revision  int       `db:"revision"`
+	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
+}
+
+func (r orderRow) record() (OrderRecord, error) {
+	rec := OrderRecord{ID: r.ID, Number: r.Number, Revision: r.Revision, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if err := json.Unmarshal(r.Data, &rec.Order); err != nil {
+		return OrderRecord{}, fmt.Errorf("returns: order %s: %w", r.Number, err)
+	}
+	return rec, nil
+}
+
+const orderCols = `id, number, data, revision, created_at, updated_at`
+
+// PutOrder creates or replaces an order. created is true for a new order.
+func (s *Store) PutOrder(ctx context.Context, merchantID int64, number string, o Order) (rec OrderRecord, created bool, err error) {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return OrderRecord{}, false, err
+	}
+	var row struct {
+		orderRow
+		Inserted bool `db:"inserted"`
+	}
+	err = s.db.GetContext(ctx, &row, `INSERT INTO orders (merchant_id, number, email, currency, data)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (merchant_id, number) DO UPDATE SET email = EXCLUDED.email, currency = EXCLUDED.currency,
+			data = EXCLUDED.data, revision = orders.revision + 1, updated_at = now()
+			WHERE orders.data IS DISTINCT FROM EXCLUDED.data
+		RETURNING `+orderCols+`, (xmax = 0) AS inserted`,
+		merchantID, number, NormalizeEmail(o.Customer.Email), o.Currency, data)
+	if errors.Is(err, sql.ErrNoRows) {
+		// the same order again: nothing changed
+		rec, err := s.Order(ctx, merchantID, number)
+		return rec, false, err
+	}
+	if err != nil {
+		return OrderRecord{}, false, fmt.Errorf("returns: put order %s: %w", number, err)
+	}
+	rec, err = row.orderRow.record()
+	return rec, row.Inserted, err
+}
+
+// Order finds an order by number.
+func (s *Store) Order(ctx context.Context, merchantID int64, number string) (OrderRecord, error) {
+	return s.order(ctx, s.db, `merchant_id = $1 AND number = $2`, merchantID, number)
+}
+
+// OrderByID finds an order by ID.
+func (s *Store) OrderByID(ctx context.Context, merchantID, id int64) (OrderRecord, error) {
+	return s.order(ctx, s.db, `merchant_id = $1 AND id = $2`, merchantID, id)
+}
+
+// FindOrder finds an order by number and the shopper's email (any case, spaces around).
+func (s *Store) FindOrder(ctx context.Context, merchantID int64, number, email string) (OrderRecord, error) {
+	return s.order(ctx, s.db, `merchant_id = $1 AND lower(number) = lower($2) AND email = $3`,
+		merchantID, strings.TrimSpace(number), NormalizeEmail(email))
+}
+
+func (s *Store) order(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (OrderRecord, error) {
+	var row orderRow
+	err := sqlx.GetContext(ctx, q, &row, `SELECT `+orderCols+` FROM orders WHERE `+where, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return OrderRecord{}, ErrNotFound
+	}
+	if err != nil {
+		return OrderRecord{}, fmt.Errorf("returns: order: %w", err)
+	}
+	return row.record()
+}
+
+// LineHoldings is what the order's returns hold of each line.
+type LineHoldings struct {
+	// Open are units in returns still under way.
+	Open map[string]int
+	// Returned are units in completed returns.
+	Returned map[string]int
+}
+
+// prior gathers what the order's active returns hold (cancelled, rejected and expired
+// returns hold nothing), for quoting another return.
+func prior(ctx context.Context, q sqlx.QueryerContext, merchantID, orderID int64) (Prior, LineHoldings, error) {
+	var rows []struct {
+		State string `db:"state"`
+		Quote []byte `db:"quote"`
+	}
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT state, quote FROM returns
+		WHERE merchant_id = $1 AND order_id = $2 AND state NOT IN ('cancelled', 'rejected', 'expired')`, merchantID, orderID)
+	if err != nil {
+		return Prior{}, LineHoldings{}, fmt.Errorf("returns: prior returns: %w", err)
+	}
+	p := Prior{Units: map[string][]UnitRange{}}
+	h := LineHoldings{Open: map[string]int{}, Returned: map[string]int{}}
+	for _, r := range rows {
+		var qr QuoteResult
+		if err := json.Unmarshal(r.Quote, &qr); err != nil {
+			return Prior{}, LineHoldings{}, fmt.Errorf("returns: stored quote: %w", err)
+		}
+		p.Refunded += qr.PaymentAmount
+		p.ShippingRefunded += qr.ShippingRefund
+		for _, l := range qr.Lines {
+			if !l.Eligible {
+				continue
+			}
+			p.Units[l.LineID] = append(p.Units[l.LineID], l.Units...)
+			if State(r.State) == StateCompleted {
+				h.Returned[l.LineID] += l.Quantity
+			} else {
+				h.Open[l.LineID] += l.Quantity
+			}
+		}
+	}
+	return p, h, nil
+}
+
+// Holdings returns what the order's returns hold per line.
+func (s *Store) Holdings(ctx context.Context, merchantID, orderID int64) (LineHoldings, error) {
+	_, h, err := prior(ctx, s.db, merchantID, orderID)
+	return h, err
+}
+
+// ---- policies
+
+// Policy returns the merchant's current policy, or DefaultPolicy (version 0) when the
+// merchant never set one.
+func (s *Store) Policy(ctx context.Context, merchantID int64) (Policy, error) {
+	return policy(ctx, s.db, merchantID)
+}
+
+func policy(ctx context.Context, q sqlx.QueryerContext, merchantID int64) (Policy, error) {
+	var row struct {
+		Version int    `db:"version"`
+		Data    []byte `db:"data"`
+	}
+	err := sqlx.GetContext(ctx, q, &row, `SELECT version, data FROM policies WHERE merchant_id = $1
+		ORDER BY version DESC LIMIT 1`, merchantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DefaultPolicy(), nil
+	}
+	if err != nil {
+		return Policy{}, fmt.Errorf("returns: policy: %w", err)
+	}
+	var p Policy
+	if err := json.Unmarshal(row.Data, &p); err != nil {
+		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)
+	}
+	p.Version = row.Version
+	return p, nil
+}
+
+// PutPolicy stores p as the merchant's next policy version.
+func (s *Store) PutPolicy(ctx context.Context, merchantID int64, p Policy, actor string) (Policy, error) {
+	if p.Rules == nil {
+		p.Rules = []Rule{}
+	}
+	p.Version = 0
+	data, err := json.Marshal(p)
+	if err != nil {
+		return Policy{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		err = s.db.GetContext(ctx, &p.Version, `INSERT INTO policies (merchant_id, version, data, created_by)
+			SELECT $1, coalesce(max(version), 0) + 1, $2, $3 FROM policies WHERE merchant_id = $1
+			RETURNING version`, merchantID, data, actor)
+		if db.IsUniqueViolation(err, "") && attempt < 5 {
+			continue // a concurrent change took the version: take the next
+		}
+		if err != nil {
+			return Policy{}, fmt.Errorf("returns: put policy: %w", err)
+		}
+		return p, nil
+	}
+}
+
+// ---- returns
+
+// CreateInput is a return as the shopper or staff asks for it.
+type CreateInput struct {
+	Items      []CreateItem
+	Resolution Resolution
+	Actor      string
+	// IdempotencyKey, when set, makes a retry find the return made with it.
+	IdempotencyKey string
+}
+
+// CreateItem is one line to return.
+type CreateItem struct {
+	QuoteItem
+	Comment string
+}
+
+// QuoteFor prices a return of order against the merchant's current policy and the
+// order's other returns.
+func (s *Store) QuoteFor(ctx context.Context, merchantID int64, order OrderRecord, items []QuoteItem, res Resolution) (QuoteResult, Policy, error) {
+	pol, err := s.Policy(ctx, merchantID)
+	if err != nil {
+		return QuoteResult{}, Policy{}, err
+	}
+	pr, _, err := prior(ctx, s.db, merchantID, order.ID)
+	if err != nil {
+		return QuoteResult{}, Policy{}, err
+	}
+	return Quote(QuoteInput{Order: order.Order, Policy: pol, Items: items, Resolution: res, Now: s.now(), Prior: pr}), pol, nil
+}
+
+// Create makes a return for an order: it quotes it again inside a transaction that
+// holds the order's row lock (so two returns of one order cannot take the same
+// units), stores the quote, and approves it at once when the policy says so. A retry
+// with the same idempotency key returns the first return.
+func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string, in CreateInput) (*Return, error) {
+	if in.IdempotencyKey != "" {
+		if r, err := s.byIdempotencyKey(ctx, merchantID, in.IdempotencyKey); err == nil {
+			return r, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var row orderRow
+	err = tx.GetContext(ctx, &row, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1 AND number = $2 FOR UPDATE`, merchantID, orderNumber)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("returns: lock order: %w", err)
+	}
+	order, err := row.record()
+	if err != nil {
+		return nil, err
+	}
+	pol, err := policy(ctx, tx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	pr, _, err := prior(ctx, tx, merchantID, order.ID)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]QuoteItem, len(in.Items))
+	for i, it := range in.Items {
+		items[i] = it.QuoteItem
+	}
+	q := Quote(QuoteInput{Order: order.Order, Policy: pol, Items: items, Resolution: in.Resolution, Now: s.now(), Prior: pr})
+	if !q.Eligible {
+		return nil, &NotEligibleError{Quote: q}
+	}
+	// only eligible lines become items; ineligible ones were reported by the quote
+	quoteJSON, err := json.Marshal(q)
+	if err != nil {
+		return nil, err
+	}
+	var key *string
+	if in.IdempotencyKey != "" {
+		key = &in.IdempotencyKey
+	}
+	var id int64
+	var rma string
+	for attempt := 0; ; attempt++ {
+		if rma, err = NewRMA(rand.Reader); err != nil {
+			return nil, err
+		}
+		_, err = tx.ExecContext(ctx, `SAVEPOINT rma`)
+		if err == nil {
+			err = tx.GetContext(ctx, &id, `INSERT INTO returns (merchant_id, order_id, rma, state, resolution, policy_version,
+				currency, quote, total, keep_it, customer_email, idempotency_key, created_by)
+				VALUES ($1, $2, $3, 'requested', $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+				merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
+				NormalizeEmail(order.Order.Customer.Email), key, in.Actor)
+		}
+		if db.IsUniqueViolation(err, "returns_merchant_id_rma_key") && attempt < 5 {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT rma`); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if db.IsUniqueViolation(err, "returns_merchant_id_idempotency_key_key") {
+			// a concurrent request with the same key won: answer its return
+			tx.Rollback()
+			return s.byIdempotencyKey(ctx, merchantID, in.IdempotencyKey)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("returns: insert return: %w", err)
+		}
+		break
+	}
+	comments := map[string]string{}
+	for _, it := range in.Items {
+		comments[it.LineID] = it.Comment
+	}
+	for _, l := range q.Lines {
+		if !l.Eligible {
+			continue
+		}
+		first := 0
+		if len(l.Units) > 0 {
+			first = l.Units[0].First
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO return_items (merchant_id, return_id, line_id, sku, name, quantity,
+			first_unit, reason, comment, amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			merchantID, id, l.LineID, l.SKU, l.Name, l.Quantity, first, l.Reason, comments[l.LineID], l.Subtotal)
+		if err != nil {
+			return nil, fmt.Errorf("returns: insert item: %w", err)
+		}
+	}
+	note := "Return requested: " + q.Summary()
+	if err := addEvent(ctx, tx, merchantID, id, in.Actor, "create", nil, StateRequested, note); err != nil {
+		return nil, err
+	}
+	r, err := get(ctx, tx, merchantID, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if !pol.ManualReview {
+		why := "Approved automatically by the return policy."
+		if q.KeepIt {
+			why = "Approved automatically: the refund is below the keep-it threshold, so nothing needs to be sent back."
+		}
+		if err := s.transition(ctx, tx, r, EventApprove, "system", why); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (s *Store) byIdempotencyKey(ctx context.Context, merchantID int64, key string) (*Return, error) {
+	var id int64
+	err := s.db.GetContext(ctx, &id, `SELECT id FROM returns WHERE merchant_id = $1 AND idempotency_key = $2`, merchantID, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, merchantID, id)
+}
+
+func addEvent(ctx context.Context, tx sqlx.ExecerContext, merchantID, returnID int64, actor, event string, from *State, to State, note string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, merchantID, returnID, actor, event, from, to, note)
+	if err != nil {
+		return fmt.Errorf("returns: event: %w", err)
+	}
+	return nil
+}
+
+type returnRow struct {
+	ID            int64     `db:"id"`
+	MerchantID    int64     `db:"merchant_id"`
+	OrderID       int64     `db:"order_id"`
+	OrderNumber   string    `db:"order_number"`
+	RMA           string    `db:"rma"`
+	State         State     `db:"state"`
+	Resolution    string    `db:"resolution"`
+	PolicyVersion int       `db:"policy_version"`
+	Currency      string    `db:"currency"`
+	Quote         []byte    `db:"quote"`
+	Total         int64     `db:"total"`
+	KeepIt        bool      `db:"keep_it"`
+	CustomerEmail string    `db:"customer_email"`
+	RejectReason  *string   `db:"reject_reason"`
+	CreatedAt     time.Time `db:"created_at"`
+	UpdatedAt     time.Time `db:"updated_at"`
+}
+
+const returnCols = `r.id, r.merchant_id, r.order_id, o.number AS order_number, r.rma, r.state, r.resolution,
+	r.policy_version, r.currency, r.quote, r.total, r.keep_it, r.customer_email, r.reject_reason, r.created_at, r.updated_at`
+
+func (row returnRow) ret() (*Return, error) {
+	r := &Return{ID: row.ID, MerchantID: row.MerchantID, OrderID: row.OrderID, OrderNumber: row.OrderNumber, RMA: row.RMA,
+		State: row.State, Resolution: Resolution(row.Resolution), PolicyVersion: row.PolicyVersion, Currency: row.Currency,
+		Total: row.Total, KeepIt: row.KeepIt, CustomerEmail: row.CustomerEmail, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
+		Items: []Item{}}
+	if row.RejectReason != nil {
+		r.RejectReason = *row.RejectReason
+	}
+	if err := json.Unmarshal(row.Quote, &r.Quote); err != nil {
+		return nil, fmt.Errorf("returns: stored quote of %d: %w", row.ID, err)
+	}
+	return r, nil
+}
+
+// get reads a return with its items; lock takes its row lock (inside a transaction).
+func get(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64, lock bool) (*Return, error) {
+	query := `SELECT ` + returnCols + ` FROM returns r JOIN orders o ON o.id = r.order_id WHERE r.merchant_id = $1 AND r.id = $2`
+	if lock {
+		query += ` FOR UPDATE OF r`
+	}
+	var row returnRow
+	err := sqlx.GetContext(ctx, q, &row, query, merchantID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("returns: get %d: %w", id, err)
+	}
+	r, err := row.ret()
+	if err != nil {
+		return nil, err
+	}
+	err = sqlx.SelectContext(ctx, q, &r.Items, `SELECT line_id, sku, name, quantity, received, accepted, rejected, reason,
+		comment, condition, disposition, amount FROM return_items WHERE return_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("returns: items of %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// Get reads a return.
+func (s *Store) Get(ctx context.Context, merchantID, id int64) (*Return, error) {
+	return get(ctx, s.db, merchantID, id, false)
+}
+
+// ByRMA finds a return by its RMA number (canonical form).
+func (s *Store) ByRMA(ctx context.Context, merchantID int64, rma string) (*Return, error) {
+	var id int64
+	err := s.db.GetContext(ctx, &id, `SELECT id FROM returns WHERE merchant_id = $1 AND rma = $2`, merchantID, rma)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, merchantID, id)
+}
+
+// Transition applies ev to a return under its row lock. check, when not nil, runs on
+// the locked return first and can refuse. The change and its timeline entry commit
+// together; a refused transition is a *TransitionError.
+func (s *Store) Transition(ctx context.Context, merchantID, id int64, ev Event, actor, note string, check func(*Return) error) (*Return, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	r, err := get(ctx, tx, merchantID, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(r); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.transition(ctx, tx, r, ev, actor, note); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// TransitionTx applies ev to r, which the caller locked in tx (see LockTx).
+func (s *Store) TransitionTx(ctx context.Context, tx *sqlx.Tx, r *Return, ev Event, actor, note string) error {
+	return s.transition(ctx, tx, r, ev, actor, note)
+}
+
+// LockTx reads a return with its row lock in the caller's transaction.
+func (s *Store) LockTx(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (*Return, error) {
+	return get(ctx, tx, merchantID, id, true)
+}
+
+func (s *Store) transition(ctx context.Context, tx *sqlx.Tx, r *Return, ev Event, actor, note string) error {
+	to, err := Next(r.State, ev)
+	if err != nil {
+		return err
+	}
+	from := r.State
+	_, err = tx.ExecContext(ctx, `UPDATE returns SET state = $3, updated_at = now(),
+		reject_reason = CASE WHEN $4 = 'reject' THEN $5 ELSE reject_reason END
+		WHERE merchant_id = $1 AND id = $2`, r.MerchantID, r.ID, to, string(ev), note)
+	if err != nil {
+		return fmt.Errorf("returns: transition %d: %w", r.ID, err)
+	}
+	if err := addEvent(ctx, tx, r.MerchantID, r.ID, actor, string(ev), &from, to, note); err != nil {
+		return err
+	}
+	r.State = to
+	if ev == EventReject {
+		r.RejectReason = note
+	}
+	for _, h := range s.hooks.AfterTransition {
+		if err := h(ctx, tx, r, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Events returns a return's timeline, oldest first.
+func (s *Store) Events(ctx context.Context, merchantID, id int64) ([]TimelineEntry, error) {
+	events := []TimelineEntry{}
+	err := s.db.SelectContext(ctx, &events, `SELECT at, actor, event, from_state, to_state, note FROM return_events
+		WHERE merchant_id = $1 AND return_id = $2 ORDER BY id`, merchantID, id)
+	if err != nil {
+		return nil, fmt.Errorf("returns: events of %d: %w", id, err)
+	}
+	return events, nil
+}
+
+// Filter narrows List.
+type Filter struct {
+	States        []State
+	OrderID       int64
+	RMA           string
+	CreatedAfter  *time.Time
+	CreatedBefore *time.Time
+	// After is the cursor: list returns with a smaller ID (newest first).
+	After int64
+	Limit int
+}
+
+// List returns a merchant's returns, newest first, and whether there are more.
+func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return, bool, error) {
+	where := `r.merchant_id = $1`
+	args := []any{merchantID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if len(f.States) > 0 {
+		states := make([]string, len(f.States))
+		for i, st := range f.States {
+			states[i] = string(st)
+		}
+		add("r.state = ANY($%d)", pq.Array(states))
+	}
+	if f.OrderID != 0 {
+		add("r.order_id = $%d", f.OrderID)
+	}
+	if f.RMA != "" {
+		add("r.rma = $%d", f.RMA)
+	}
+	if f.CreatedAfter != nil {
+		add("r.created_at >= $%d", *f.CreatedAfter)
+	}
+	if f.CreatedBefore != nil {
+		add("r.created_at < $%d", *f.CreatedBefore)
+	}
+	if f.After > 0 {
+		add("r.id < $%d", f.After)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	var rows []returnRow
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+returnCols+` FROM returns r JOIN orders o ON o.id = r.order_id
+		WHERE `+where+fmt.Sprintf(` ORDER BY r.id DESC LIMIT %d`, f.Limit+1), args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("returns: list: %w", err)
+	}
+	more := len(rows) > f.Limit
+	if more {
+		rows = rows[:f.Limit]
+	}
+	out := make([]*Return, 0, len(rows))
+	ids := make([]int64, 0, len(rows))
+	byID := map[int64]*Return{}
+	for _, row := range rows {
+		r, err := row.ret()
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, r)
+		ids = append(ids, r.ID)
+		byID[r.ID] = r
+	}
+	if len(ids) > 0 {
+		var items []struct {
+			ReturnID int64 `db:"return_id"`
+			Item
+		}
+		err = s.db.SelectContext(ctx, &items, `SELECT return_id, line_id, sku, name, quantity, received, accepted, rejected,
+			reason, comment, condition, disposition, amount FROM return_items WHERE return_id = ANY($1) ORDER BY id`, pq.Array(ids))
+		if err != nil {
+			return nil, false, fmt.Errorf("returns: list items: %w", err)
+		}
+		for _, it := range items {
+			byID[it.ReturnID].Items = append(byID[it.ReturnID].Items, it.Item)
+		}
+	}
+	return out, more, nil
+}
