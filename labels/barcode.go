@@ -1,0 +1,141 @@
+package labels
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+
+	"github.com/boombuler/barcode"
+	"github.com/boombuler/barcode/code128"
+	"github.com/boombuler/barcode/qr"
+)
+
+// Barcodes are drawn as vector rectangles from the boombuler/barcode module
+// matrices: one rectangle per horizontal run of dark modules in a row. A
+// module is a whole number of printer dots (see dot), never fewer than
+// minDots, and each barcode starts on the dot grid.
+
+const (
+	minDots      = 2  // 0.25 mm: the narrowest module a 203 dpi printer resolves reliably
+	code128Quiet = 10 // modules of white space each side of a Code 128 symbol
+	qrQuiet      = 4  // modules of white space around a QR symbol
+)
+
+// matrix is an encoded barcode: dark[y][x] for each module.
+type matrix struct {
+	content string
+	w, h    int
+	dark    []bool // row-major
+	quiet   int    // modules of quiet zone on each side (drawn as white space)
+}
+
+func (m *matrix) at(x, y int) bool { return m.dark[y*m.w+x] }
+
+func toMatrix(bc barcode.Barcode, quiet int) *matrix {
+	b := bc.Bounds()
+	m := &matrix{content: bc.Content(), w: b.Dx(), h: b.Dy(), quiet: quiet}
+	m.dark = make([]bool, m.w*m.h)
+	for y := 0; y < m.h; y++ {
+		for x := 0; x < m.w; x++ {
+			m.dark[y*m.w+x] = isDark(bc.At(b.Min.X+x, b.Min.Y+y))
+		}
+	}
+	return m
+}
+
+func isDark(c color.Color) bool {
+	r, g, b, _ := c.RGBA()
+	return r+g+b < 3*0x8000
+}
+
+// encode128 encodes s (printable ASCII, as Validate checks) as Code 128.
+func encode128(s string) (*matrix, error) {
+	bc, err := code128.Encode(s)
+	if err != nil {
+		return nil, err
+	}
+	return toMatrix(bc, code128Quiet), nil
+}
+
+// encodeQR encodes s as a QR code with error correction level M (15 %).
+func encodeQR(s string) (*matrix, error) {
+	bc, err := qr.Encode(s, qr.M, qr.Auto)
+	if err != nil {
+		return nil, err
+	}
+	return toMatrix(bc, qrQuiet), nil
+}
+
+// placement is where a matrix is drawn: origin of the symbol including its
+// quiet zone, the module size, and the module height for 1D codes.
+type placement struct {
+	outer  rect    // symbol plus quiet zone
+	module float64 // module width in mm (a whole number of dots)
+	rowH   float64 // height of one matrix row in mm
+	dots   int     // module width in dots
+}
+
+// place1D fits a one-row matrix into box: the widest module of at most
+// maxDots dots (and at least minDots) for which the symbol and its quiet
+// zones fit, full box height (in whole dots), centred, on the dot grid.
+func place1D(m *matrix, box rect, maxDots int) (placement, error) {
+	total := m.w + 2*m.quiet
+	for k := maxDots; k >= minDots; k-- {
+		w := float64(total*k) * dot
+		if w > box.W-dot { // one dot spare for snapping to the grid
+			continue
+		}
+		h := math.Floor((box.H-dot)/dot) * dot
+		x := snapInside(box.X+(box.W-w)/2, box.X, box.right()-w)
+		y := snapInside(box.Y+(box.H-h)/2, box.Y, box.bottom()-h)
+		return placement{outer: rect{x, y, w, h}, module: float64(k) * dot, rowH: h, dots: k}, nil
+	}
+	return placement{}, fmt.Errorf("%d modules do not fit %.1f mm at %d dots (%.2f mm) per module",
+		total, box.W, minDots, minDots*dot)
+}
+
+// placeSquare fits a square matrix into box: the largest whole number of
+// dots per module, at least minDots, centred, on the dot grid.
+func placeSquare(m *matrix, box rect) (placement, error) {
+	total := m.w + 2*m.quiet
+	side := min(box.W, box.H) - dot
+	k := int(side / (float64(total) * dot))
+	if k < minDots {
+		return placement{}, fmt.Errorf("%d modules do not fit %.1f mm at %d dots per module", total, side, minDots)
+	}
+	s := float64(total*k) * dot
+	x := snapInside(box.X+(box.W-s)/2, box.X, box.right()-s)
+	y := snapInside(box.Y+(box.H-s)/2, box.Y, box.bottom()-s)
+	return placement{outer: rect{x, y, s, s}, module: float64(k) * dot, rowH: float64(k) * dot, dots: k}, nil
+}
+
+// snapInside returns v moved to the dot grid, staying within [lo, hi]
+// (hi - lo must be at least one dot).
+func snapInside(v, lo, hi float64) float64 {
+	s := float64(math.Round(v/dot) * dot) // float64: no fused multiply-add with the lines below
+	if s < lo {
+		s += dot
+	}
+	if s > hi {
+		s -= dot
+	}
+	return s
+}
+
+// runs calls fn for every horizontal run of dark modules of m, with the
+// run's first module and its length.
+func (m *matrix) runs(fn func(x, y, n int)) {
+	for y := 0; y < m.h; y++ {
+		for x := 0; x < m.w; {
+			if !m.at(x, y) {
+				x++
+				continue
+			}
+			start := x
+			for x < m.w && m.at(x, y) {
+				x++
+			}
+			fn(start, y, x-start)
+		}
+	}
+}

@@ -1,0 +1,339 @@
+package labels
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jung-kurt/gofpdf"
+)
+
+// Module widths in dots at most: the tracking number is scanned from a
+// distance at every hub, the RMA only at the returns desk.
+const (
+	trackMaxDots = 4 // 0.50 mm
+	rmaMaxDots   = 3 // 0.375 mm
+)
+
+// Render writes l as a one-page PDF to w: a 4x6 inch return label, or that
+// label with a cut line and packing instructions on a Letter or A4 page
+// (l.Format). The same Label always gives the same bytes.
+//
+// It returns an error wrapping ErrInvalidLabel (made of *FieldError values)
+// when l fails Validate or a barcode cannot be encoded or does not fit;
+// free text never makes it fail (see Label). Nothing is written to w then.
+func Render(w io.Writer, l Label) error {
+	return render(w, l, nil)
+}
+
+// drawKind says what a drawn item is, for the test hook.
+type drawKind int
+
+const (
+	drawText drawKind = iota
+	drawBarcode
+	drawFill // rules, the band, anything else filled
+)
+
+// drawn is one item put on the page, reported to the test hook.
+type drawn struct {
+	kind drawKind
+	box  string // name of the layout box it was fitted into
+	r    rect   // what it covers, in mm (a barcode: symbol plus quiet zone)
+	text string // text drawn, or barcode content
+	dots int    // barcode module width in dots
+}
+
+type renderer struct {
+	pdf   *gofpdf.Fpdf
+	fs    *fontSet
+	trace func(drawn) // nil outside tests
+
+	curBold bool
+	curSize float64
+}
+
+func render(w io.Writer, l Label, trace func(drawn)) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	lay := layout(l.Format)
+	track, trackAt, err := code128At(l.TrackingNumber, lay.track, trackMaxDots, "TrackingNumber")
+	if err != nil {
+		return err
+	}
+	rma, rmaAt, err := code128At(l.RMA, lay.rma, rmaMaxDots, "RMA")
+	if err != nil {
+		return err
+	}
+	qrm, err := encodeQR(l.StatusURL)
+	if err != nil {
+		return &FieldError{Field: "StatusURL", Reason: "cannot be encoded as a QR code: " + err.Error()}
+	}
+	qrAt, err := placeSquare(qrm, lay.qr)
+	if err != nil {
+		return &FieldError{Field: "StatusURL", Reason: "too long for the QR code: " + err.Error()}
+	}
+
+	fs := fonts()
+	pdf := newPDF(l, lay, fs)
+	r := &renderer{pdf: pdf, fs: fs, trace: trace}
+
+	r.label(l, lay)
+	r.barcode("track", track, trackAt)
+	r.barcode("rma", rma, rmaAt)
+	r.barcode("qr", qrm, qrAt)
+	if lay.instructions.W > 0 {
+		r.page(l, lay)
+	}
+	if err := pdf.Output(w); err != nil {
+		return fmt.Errorf("labels: render %s: %w", l.RMA, err)
+	}
+	return nil
+}
+
+// newPDF starts the document: one page of lay's size, dated by l.IssuedAt,
+// with the label fonts added and black selected for fills and text.
+func newPDF(l Label, lay labelLayout, fs *fontSet) *gofpdf.Fpdf {
+	pdf := gofpdf.NewCustom(&gofpdf.InitType{
+		OrientationStr: "P",
+		UnitStr:        "mm",
+		Size:           gofpdf.SizeType{Wd: lay.page.W, Ht: lay.page.H},
+	})
+	issued := l.IssuedAt.UTC()
+	pdf.SetCreationDate(issued)
+	pdf.SetModificationDate(issued)
+	pdf.SetCatalogSort(true)
+	pdf.SetTitle("Return label "+l.RMA, true)
+	pdf.SetCreator("Roundtrip", true)
+	pdf.SetMargins(0, 0, 0)
+	pdf.SetAutoPageBreak(false, 0)
+	// gofpdf writes into the font bytes it is given while subsetting: it
+	// pads tables to four bytes with append on sub-slices of the file,
+	// which overwrites the bytes after each table in place. They are zero
+	// padding in the Go fonts, so the values survive, but concurrent
+	// renders sharing one slice race; each document gets its own copy.
+	pdf.AddUTF8FontFromBytes("go", fs.regular.style, bytes.Clone(fs.regular.ttf))
+	pdf.AddUTF8FontFromBytes("go", fs.bold.style, bytes.Clone(fs.bold.ttf))
+	pdf.AddPage()
+	pdf.SetFillColor(0, 0, 0)
+	pdf.SetTextColor(0, 0, 0)
+	return pdf
+}
+
+func code128At(content string, box rect, maxDots int, field string) (*matrix, placement, error) {
+	m, err := encode128(content)
+	if err != nil {
+		return nil, placement{}, &FieldError{Field: field, Reason: "cannot be encoded as Code 128: " + err.Error()}
+	}
+	p, err := place1D(m, box, maxDots)
+	if err != nil {
+		return nil, placement{}, &FieldError{Field: field, Reason: "too long for the label: " + err.Error()}
+	}
+	return m, p, nil
+}
+
+// label draws everything on the 4x6 label but the barcodes.
+func (r *renderer) label(l Label, lay labelLayout) {
+	parcel, parcels := l.parcels()
+	merchant := clean(l.MerchantName)
+	returnTo := ""
+	if merchant != "" {
+		returnTo = "Return to " + merchant
+	}
+	r.block("carrier", lay.carrier, alignLeft, false, []span{
+		{text: clean(l.Carrier), bold: true, size: 15, min: 9},
+		{text: clean(l.Service), size: 8.5, min: 6},
+		{text: returnTo, size: 7.5, min: 6},
+	})
+	items := ""
+	switch {
+	case l.ItemCount == 1:
+		items = "1 item"
+	case l.ItemCount > 1:
+		items = strconv.Itoa(l.ItemCount) + " items"
+	}
+	r.block("parcel", lay.parcel, alignRight, false, []span{
+		{text: "PARCEL", bold: true, size: 6.5, min: 6},
+		{text: fmt.Sprintf("%d of %d", parcel, parcels), bold: true, size: 16, min: 9},
+		{text: items, size: 8, min: 6},
+	})
+
+	r.fill("band", lay.band)
+	r.pdf.SetTextColor(255, 255, 255)
+	r.block("band", lay.band.inset(0.4), alignCenter, true, []span{
+		{text: "POSTAGE PAID — RETURN", bold: true, size: 12, min: 8},
+	})
+	r.pdf.SetTextColor(0, 0, 0)
+
+	r.block("from", lay.from, alignLeft, false, addressSpans("FROM", l.From, 6.5, 9, 8, 6, false))
+	r.block("dates", lay.dates, alignLeft, false, []span{
+		{text: "VALID UNTIL", bold: true, size: 6.5, min: 6},
+		{text: l.ValidUntil.Format(time.DateOnly), bold: true, size: 12, min: 8},
+		{text: "ISSUED", bold: true, size: 6.5, min: 6, gap: 1},
+		{text: l.IssuedAt.Format(time.DateOnly), size: 8, min: 6},
+	})
+	for _, rule := range lay.rules {
+		r.fill("rule", rule)
+	}
+	r.block("to", lay.to, alignLeft, false, addressSpans("TO", l.To, 7, 15, 12, 8, true))
+
+	r.block("trackCaption", lay.trackCaption, alignLeft, false, []span{
+		{text: "TRACKING NUMBER", bold: true, size: 6.5, min: 5},
+	})
+	r.block("trackText", lay.trackText, alignCenter, false, []span{
+		{text: humanTracking(l.TrackingNumber), bold: true, size: 12, min: 7},
+	})
+	r.block("rmaCaption", lay.rmaCaption, alignLeft, false, []span{
+		{text: "RETURN NUMBER (RMA)", bold: true, size: 6.5, min: 5},
+	})
+	r.block("rmaText", lay.rmaText, alignCenter, false, []span{
+		{text: l.RMA, bold: true, size: 10, min: 6},
+	})
+	r.block("qrCaption", lay.qrCaption, alignCenter, false, []span{
+		{text: "Scan to track your return", size: 6, min: 4.5},
+	})
+}
+
+// addressSpans returns the spans of an address block: a caption, the name
+// (bold, wrapping to two lines), company, street lines, the city line(s)
+// as the country writes them, and the country code.
+func addressSpans(caption string, a Address, capSize, nameSize, size, minSize float64, boldAll bool) []span {
+	spans := []span{
+		{text: caption, bold: true, size: capSize, min: capSize},
+		{text: clean(a.Name), bold: true, size: nameSize, min: minSize + 1, maxLines: 2},
+		{text: clean(a.Company), bold: boldAll, size: size + 0.5, min: minSize, maxLines: 2},
+		{text: clean(a.Line1), size: size, min: minSize, maxLines: 2},
+		{text: clean(a.Line2), size: size, min: minSize, maxLines: 2},
+	}
+	for _, t := range cityLines(a) {
+		spans = append(spans, span{text: t, bold: boldAll, size: size, min: minSize})
+	}
+	return append(spans, span{text: clean(strings.ToUpper(a.Country)), bold: boldAll, size: size, min: minSize})
+}
+
+// cityLines formats city, region and postal code the way the address's
+// country writes them: "City, Region 12345" (US, CA, AU), the postcode on
+// its own line (GB, IE), else "12345 City" then the region.
+func cityLines(a Address) []string {
+	city, region, pc := clean(a.City), clean(a.Region), clean(a.PostalCode)
+	join := func(parts ...string) string {
+		var nonEmpty []string
+		for _, p := range parts {
+			if p != "" {
+				nonEmpty = append(nonEmpty, p)
+			}
+		}
+		return strings.Join(nonEmpty, " ")
+	}
+	switch strings.ToUpper(strings.TrimSpace(a.Country)) {
+	case "US", "CA", "AU":
+		if city != "" && (region != "" || pc != "") {
+			city += ","
+		}
+		return []string{join(city, region, pc)}
+	case "GB", "IE":
+		return []string{city, region, pc}
+	default:
+		return []string{join(pc, city), region}
+	}
+}
+
+// page draws the cut line and the instructions of the Letter and A4 formats.
+func (r *renderer) page(l Label, lay labelLayout) {
+	pdf := r.pdf
+	pdf.SetDrawColor(110, 110, 110)
+	pdf.SetLineWidth(0.3)
+	pdf.SetDashPattern([]float64{3, 2}, 0)
+	pdf.Rect(lay.label.X, lay.label.Y, lay.label.W, lay.label.H, "D")
+	pdf.SetDashPattern(nil, 0)
+	pdf.SetDrawColor(0, 0, 0)
+
+	pdf.SetTextColor(110, 110, 110)
+	r.block("cutCaption", lay.cutCaption, alignCenter, true, []span{
+		{text: "Cut along the dashed line", size: 8, min: 6},
+	})
+	pdf.SetTextColor(0, 0, 0)
+
+	carrier := clean(l.Carrier)
+	if carrier == "" {
+		carrier = "carrier"
+	}
+	parcel, parcels := l.parcels()
+	steps := []string{
+		"Pack the items securely, in their original packaging if you still have it, with all accessories and tags.",
+		"Cut out the label along the dashed line and attach this label flat on the largest side of the parcel with clear tape. Cover or remove any old labels and barcodes.",
+		fmt.Sprintf("Drop off the parcel at any %s drop-off point on or before %s. Keep the receipt until your refund arrives.",
+			carrier, l.ValidUntil.Format(time.DateOnly)),
+	}
+	if parcels > 1 {
+		steps = append(steps, fmt.Sprintf("This return has %d parcels and this is the label for parcel %d of %d: give each parcel its own label.",
+			parcels, parcel, parcels))
+	}
+	steps = append(steps, "Follow your return at "+l.StatusURL+" or scan the QR code on the label.")
+
+	title := "How to send your return"
+	if m := clean(l.MerchantName); m != "" {
+		title = "How to send your return to " + m
+	}
+	spans := []span{{text: title, bold: true, size: 14, min: 10}}
+	for i, s := range steps {
+		spans = append(spans, span{text: strconv.Itoa(i+1) + ". " + s, size: 10.5, min: 8, maxLines: 4, gap: 2, wrapFirst: true})
+	}
+	r.block("instructions", lay.instructions, alignLeft, false, spans)
+}
+
+// block fits spans into box and draws them.
+func (r *renderer) block(name string, box rect, al align, middle bool, spans []span) {
+	for _, ln := range fitBlock(box, spans, al, middle) {
+		r.text(name, ln)
+	}
+}
+
+func (r *renderer) text(box string, ln line) {
+	if ln.bold != r.curBold || ln.size != r.curSize {
+		style := r.fs.regular.style
+		if ln.bold {
+			style = r.fs.bold.style
+		}
+		r.pdf.SetFont("go", style, ln.size)
+		r.curBold, r.curSize = ln.bold, ln.size
+	}
+	// Explicit float64 conversions keep the compiler from fusing
+	// multiply-adds (as it may on arm64), so every platform computes the
+	// same coordinates and the PDF bytes match the golden files.
+	em := ln.size * ptToMM
+	glyphs := float64((r.fs.ascent + r.fs.descent) * em)
+	baseline := ln.y + (ln.h()-glyphs)/2 + float64(r.fs.ascent*em)
+	r.pdf.Text(ln.x, baseline, ln.text)
+	if r.trace != nil {
+		r.trace(drawn{kind: drawText, box: box, r: rect{ln.x, ln.y, ln.w, ln.h()}, text: ln.text})
+	}
+}
+
+func (r *renderer) fill(name string, rc rect) {
+	r.pdf.Rect(rc.X, rc.Y, rc.W, rc.H, "F")
+	if r.trace != nil {
+		r.trace(drawn{kind: drawFill, box: name, r: rc})
+	}
+}
+
+// barcode draws m at p, one filled rectangle per horizontal run of dark
+// modules.
+func (r *renderer) barcode(name string, m *matrix, p placement) {
+	// float64(a*b) + c: no fused multiply-add, the same bytes everywhere.
+	x0 := p.outer.X + float64(float64(m.quiet)*p.module)
+	y0 := p.outer.Y
+	if m.h > 1 {
+		y0 += float64(float64(m.quiet) * p.module)
+	}
+	m.runs(func(x, y, n int) {
+		r.pdf.Rect(x0+float64(float64(x)*p.module), y0+float64(float64(y)*p.rowH), float64(n)*p.module, p.rowH, "F")
+	})
+	if r.trace != nil {
+		r.trace(drawn{kind: drawBarcode, box: name, r: p.outer, text: m.content, dots: p.dots})
+	}
+}
