@@ -17,9 +17,12 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/metrics"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
+	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/receiving"
 )
 
 // Version is the API's version in the OpenAPI document.
@@ -31,6 +34,12 @@ type Deps struct {
 	DB      *sqlx.DB
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
+	// Gateway sends refunds; nil leaves them queued (no Stripe key configured).
+	Gateway refunds.Gateway
+	// WebhookSecret verifies Stripe's webhook signatures.
+	WebhookSecret string
+	// Worker, when set, gets the background job handlers of every domain.
+	Worker *outbox.Worker
 }
 
 const description = `Roundtrip is a returns and refunds platform for online shops.
@@ -83,8 +92,15 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 	merchants := merchant.NewStore(d.DB)
 	merchant.Register(api, merchants)
 	auth.Register(api, keys)
+	store := returns.NewStore(d.DB)
+	refundSvc := refunds.NewService(d.DB, store, d.Gateway, d.WebhookSecret, log)
+	receiving.Register(api, receiving.New(store, refundSvc))
+	refunds.Register(api, refundSvc)
+	if d.Worker != nil {
+		refundSvc.Jobs(d.Worker)
+	}
 	returns.Register(api, &returns.API{
-		Store:       returns.NewStore(d.DB),
+		Store:       store,
 		Merchants:   merchants,
 		Shoppers:    shoppers,
 		ClientLimit: ratelimit.New(d.DB, 60, time.Minute),

@@ -269,6 +269,24 @@ func policy(ctx context.Context, q sqlx.QueryerContext, merchantID int64) (Polic
 	return p, nil
 }
 
+// PolicyAt returns the policy version a return was judged by (0: the default).
+func (s *Store) PolicyAt(ctx context.Context, merchantID int64, version int) (Policy, error) {
+	if version == 0 {
+		return DefaultPolicy(), nil
+	}
+	var data []byte
+	err := s.db.GetContext(ctx, &data, `SELECT data FROM policies WHERE merchant_id = $1 AND version = $2`, merchantID, version)
+	if err != nil {
+		return Policy{}, fmt.Errorf("returns: policy version %d: %w", version, err)
+	}
+	var p Policy
+	if err := json.Unmarshal(data, &p); err != nil {
+		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)
+	}
+	p.Version = version
+	return p, nil
+}
+
 // PutPolicy stores p as the merchant's next policy version.
 func (s *Store) PutPolicy(ctx context.Context, merchantID int64, p Policy, actor string) (Policy, error) {
 	if p.Rules == nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/migrations"
 	"github.com/roundtriphq/roundtrip/openapi"
+	"github.com/roundtriphq/roundtrip/refunds"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -62,8 +63,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	reg := metrics.New()
 	collectDB(reg, d)
+	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log})
+	var gateway refunds.Gateway
+	if cfg.StripeKey != "" {
+		gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: cfg.StripeKey, APIBase: cfg.StripeAPIBase})
+	} else {
+		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
+	}
 	mux := http.NewServeMux()
-	openapi.New(mux, openapi.Deps{DB: d, Logger: log, Metrics: reg})
+	openapi.New(mux, openapi.Deps{DB: d, Logger: log, Metrics: reg, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -96,8 +104,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log})
-	// later capabilities register their job handlers here
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
 	if cfg.Workers > 0 {

@@ -51,13 +51,21 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+// Option adjusts the dependencies of the API under test (a Stripe gateway, a worker
+// for background jobs, …); it sees the test database in deps.DB.
+type Option func(deps *openapi.Deps, dbURL string)
+
 // New starts the API on a fresh database.
-func New(t testing.TB) *Env {
+func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	d, u := pgtest.NewWithURL(t)
 	logs := &lockedWriter{}
 	mux := http.NewServeMux()
-	openapi.New(mux, openapi.Deps{DB: d, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	deps := openapi.Deps{DB: d, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	for _, o := range opts {
+		o(&deps, u)
+	}
+	openapi.New(mux, deps)
 	srv := httptest.NewServer(reqid.Middleware(mux))
 	t.Cleanup(srv.Close)
 	return &Env{URL: srv.URL, DB: d, DBURL: u, Server: srv, logs: logs}

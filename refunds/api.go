@@ -1,0 +1,197 @@
+package refunds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/problem"
+	"github.com/roundtriphq/roundtrip/internal/validation"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+func toProblem(err error) error {
+	var nr *NotRetryableError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return problem.NotFound("No such refund.")
+	case errors.As(err, &nr):
+		p := problem.Conflict("not_retryable", fmt.Sprintf("Only failed refunds can be retried; this one is %s.", nr.Status))
+		p.State = nr.Status
+		return p
+	}
+	return err
+}
+
+type refundListInput struct {
+	Status   []string `query:"status" explode:"false" example:"failed" doc:"Only refunds in these statuses (comma-separated): queued, pending, requires_action, succeeded, failed, canceled."`
+	Currency string   `query:"currency" maxLength:"3" example:"EUR"`
+	ReturnID int64    `query:"return_id" doc:"Only refunds of this return."`
+	Limit    int      `query:"limit" minimum:"1" maximum:"500" default:"50"`
+	Cursor   string   `query:"cursor" maxLength:"40" doc:"next_cursor of the previous page."`
+}
+
+type refundListOutput struct {
+	Body struct {
+		Data       []Refund `json:"data"`
+		NextCursor string   `json:"next_cursor,omitempty"`
+	}
+}
+
+type refundIDInput struct {
+	ID int64 `path:"id" example:"501"`
+}
+
+type refundOutput struct {
+	Body *Refund
+}
+
+type webhookInput struct {
+	Signature string `header:"Stripe-Signature" doc:"Stripe's signature of the payload."`
+	RawBody   []byte
+}
+
+type webhookOutput struct {
+	Body struct {
+		Received  bool `json:"received"`
+		Duplicate bool `json:"duplicate,omitempty"`
+	}
+}
+
+type creditInput struct {
+	Email string `query:"email" required:"true" minLength:"3" maxLength:"254" example:"ada@example.com"`
+}
+
+type creditOutput struct {
+	Body Credit
+}
+
+// Register adds the refund, webhook and store-credit operations to api.
+func Register(api huma.API, s *Service) {
+	finance := auth.Staff(auth.RoleFinance)
+	huma.Register(api, huma.Operation{
+		OperationID: "list-refunds",
+		Method:      http.MethodGet,
+		Path:        "/v1/refunds",
+		Summary:     "List refunds",
+		Description: "Newest first, with cursor pagination.",
+		Tags:        []string{"Refunds"},
+		Security:    finance,
+		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *refundListInput) (*refundListOutput, error) {
+		var v validation.Error
+		f := ListFilter{Currency: strings.ToUpper(in.Currency), ReturnID: in.ReturnID, Limit: in.Limit}
+		for _, st := range in.Status {
+			for _, part := range strings.Split(st, ",") {
+				if StatusRank(part) < 0 {
+					v.AddValue("status", part, "is not a refund status")
+				}
+				f.Statuses = append(f.Statuses, part)
+			}
+		}
+		if in.Cursor != "" {
+			after, err := strconv.ParseInt(strings.TrimPrefix(in.Cursor, "f"), 36, 64)
+			if err != nil || !strings.HasPrefix(in.Cursor, "f") {
+				v.Add("cursor", "is not a cursor from this list; start again without it")
+			}
+			f.After = after
+		}
+		if v.Err() != nil {
+			return nil, problem.Invalid("query.", &v)
+		}
+		list, more, err := List(ctx, s.db, auth.MustFromContext(ctx).MerchantID, f)
+		if err != nil {
+			return nil, err
+		}
+		out := &refundListOutput{}
+		out.Body.Data = list
+		if more {
+			out.Body.NextCursor = "f" + strconv.FormatInt(list[len(list)-1].ID, 36)
+		}
+		return out, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-refund",
+		Method:      http.MethodGet,
+		Path:        "/v1/refunds/{id}",
+		Summary:     "Get a refund",
+		Tags:        []string{"Refunds"},
+		Security:    finance,
+		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+	}, func(ctx context.Context, in *refundIDInput) (*refundOutput, error) {
+		f, err := Get(ctx, s.db, auth.MustFromContext(ctx).MerchantID, in.ID)
+		if err != nil {
+			return nil, toProblem(err)
+		}
+		return &refundOutput{Body: f}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "retry-refund",
+		Method:      http.MethodPost,
+		Path:        "/v1/refunds/{id}/retry",
+		Summary:     "Send a failed refund again",
+		Description: "Queues a failed refund to be sent again; the return goes back to resolving. Other statuses answer 409.",
+		Tags:        []string{"Refunds"},
+		Security:    finance,
+		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *refundIDInput) (*refundOutput, error) {
+		p := auth.MustFromContext(ctx)
+		f, err := s.Retry(ctx, p.MerchantID, in.ID, p.Actor)
+		if err != nil {
+			return nil, toProblem(err)
+		}
+		return &refundOutput{Body: f}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "receive-stripe-webhook",
+		Method:      http.MethodPost,
+		Path:        "/v1/webhooks/stripe",
+		Summary:     "Receive a Stripe event",
+		Description: "Stripe calls this with refund events (charge.refunded, charge.refund.updated, refund.*), signed with " +
+			"STRIPE_WEBHOOK_SECRET. Each event is applied once; a refund never moves backwards.",
+		Tags:             []string{"Webhooks"},
+		SkipValidateBody: true,
+		Errors:           []int{http.StatusBadRequest},
+	}, func(ctx context.Context, in *webhookInput) (*webhookOutput, error) {
+		if s.webhookSecret == "" {
+			return nil, problem.New(http.StatusServiceUnavailable, "webhooks_not_configured", "STRIPE_WEBHOOK_SECRET is not set on this server.")
+		}
+		ev, err := ParseWebhook(in.RawBody, in.Signature, s.webhookSecret, s.now())
+		if err != nil {
+			return nil, problem.New(http.StatusBadRequest, "bad_signature", "The Stripe-Signature does not match the payload.")
+		}
+		dup, err := s.HandleEvent(ctx, ev)
+		if err != nil {
+			return nil, err
+		}
+		out := &webhookOutput{}
+		out.Body.Received, out.Body.Duplicate = true, dup
+		return out, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-store-credit",
+		Method:      http.MethodGet,
+		Path:        "/v1/store-credit",
+		Summary:     "Get a shopper's store credit",
+		Description: "Balance per currency and every entry, oldest first.",
+		Tags:        []string{"Store credit"},
+		Security:    auth.Staff(auth.RoleFinance, auth.RoleIntegration),
+		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden},
+	}, func(ctx context.Context, in *creditInput) (*creditOutput, error) {
+		c, err := StoreCredit(ctx, s.db, auth.MustFromContext(ctx).MerchantID, returns.NormalizeEmail(in.Email))
+		if err != nil {
+			return nil, err
+		}
+		return &creditOutput{Body: c}, nil
+	})
+}

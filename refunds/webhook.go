@@ -1,0 +1,171 @@
+package refunds
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/webhook"
+)
+
+// Refund statuses: queued is ours (not yet sent to Stripe), the others are
+// Stripe's.
+const (
+	StatusQueued         = "queued"
+	StatusPending        = "pending"
+	StatusRequiresAction = "requires_action"
+	StatusSucceeded      = "succeeded"
+	StatusFailed         = "failed"
+	StatusCanceled       = "canceled"
+)
+
+// StatusRank orders refund statuses so that callers never move a refund
+// backwards: queued (0) < pending = requires_action (1) < succeeded = failed =
+// canceled (2, terminal). It returns -1 for a status it does not know.
+func StatusRank(status string) int {
+	switch status {
+	case StatusQueued:
+		return 0
+	case StatusPending, StatusRequiresAction:
+		return 1
+	case StatusSucceeded, StatusFailed, StatusCanceled:
+		return 2
+	}
+	return -1
+}
+
+// Advance reports whether a refund in status from should move to status to,
+// whatever order Stripe's events and the poller's answers arrive in:
+//
+//   - forward, to a higher StatusRank, always;
+//   - between pending and requires_action both ways (Stripe asks for action and
+//     goes back to pending once the shopper acted);
+//   - succeeded to failed: Stripe fails a succeeded refund later when the
+//     card's account is closed, and the money comes back to the merchant;
+//   - never anything else: a terminal status stays, nothing goes back to queued,
+//     a status that does not change is no move, and an unknown to is ignored.
+//
+// An unknown or empty from (no status recorded yet) moves to any known status.
+func Advance(from, to string) bool {
+	rt, rf := StatusRank(to), StatusRank(from)
+	switch {
+	case rt < 0 || from == to:
+		return false
+	case rf < 0:
+		return true
+	case from == StatusSucceeded && to == StatusFailed:
+		return true
+	case rf == 2:
+		return false
+	case rf == 1 && rt == 1:
+		return true
+	}
+	return rt > rf
+}
+
+// WebhookTolerance is how old a webhook's signature may be.
+const WebhookTolerance = 5 * time.Minute
+
+// ErrBadSignature is returned by ParseWebhook when the Stripe-Signature header is
+// missing, malformed, does not match the payload and secret, or is older than
+// WebhookTolerance. Answer 400: the sender is not Stripe, or the event is a replay.
+var ErrBadSignature = errors.New("refunds: webhook: bad signature")
+
+// Event is a Stripe webhook event as far as refunds care.
+type Event struct {
+	ID      string
+	Type    string
+	Created time.Time
+	// Refunds are the refunds the event carries: the refund of
+	// charge.refund.updated and refund.created/updated/failed, the charge's
+	// refunds of charge.refunded when Stripe included them. Each is a snapshot
+	// taken when the event was made: apply it with Advance.
+	Refunds []Result
+	// ChargeID is the charge of a charge.* event (and of a refund.* event whose
+	// refund has one).
+	ChargeID string
+	// NeedsLookup is set for a charge.refunded event that does not carry the
+	// charge's complete list of refunds, as on API version 2023-10-16, where the
+	// list is not included: look them up with Gateway.ListByCharge(ChargeID).
+	NeedsLookup bool
+}
+
+// ParseWebhook verifies payload against the Stripe-Signature header sigHeader
+// with the endpoint's signing secret, at time now (the zero time means the
+// clock), and returns the refunds it carries. Verification failures wrap
+// ErrBadSignature. Events of other types come back with no refunds and no error:
+// acknowledge and ignore them. The event's API version is not checked (objects
+// are read as 2023-10-16 shows them).
+func ParseWebhook(payload []byte, sigHeader, secret string, now time.Time) (Event, error) {
+	if secret == "" {
+		// An empty key would accept anyone's signature.
+		return Event{}, errors.New("refunds: webhook: no signing secret configured")
+	}
+	se, err := webhook.ConstructEventWithOptions(payload, sigHeader, secret, webhook.ConstructEventOptions{
+		IgnoreTolerance:          true, // checked below against now
+		IgnoreAPIVersionMismatch: true,
+	})
+	if err != nil {
+		if errors.Is(err, webhook.ErrNotSigned) || errors.Is(err, webhook.ErrInvalidHeader) ||
+			errors.Is(err, webhook.ErrNoValidSignature) || errors.Is(err, webhook.ErrTooOld) {
+			return Event{}, fmt.Errorf("%w: %w", ErrBadSignature, err)
+		}
+		return Event{}, fmt.Errorf("refunds: webhook: %w", err)
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if signed := signedAt(sigHeader); now.Sub(signed) > WebhookTolerance {
+		return Event{}, fmt.Errorf("%w: signed at %s, more than %s before %s",
+			ErrBadSignature, signed.UTC().Format(time.RFC3339), WebhookTolerance, now.UTC().Format(time.RFC3339))
+	}
+
+	ev := Event{ID: se.ID, Type: string(se.Type), Created: time.Unix(se.Created, 0).UTC()}
+	if se.Data == nil {
+		return ev, nil
+	}
+	switch ev.Type {
+	case string(stripe.EventTypeChargeRefundUpdated), "refund.created", "refund.updated", "refund.failed":
+		var r stripe.Refund
+		if err := json.Unmarshal(se.Data.Raw, &r); err != nil {
+			return Event{}, fmt.Errorf("refunds: webhook %s %s: refund: %w", ev.ID, ev.Type, err)
+		}
+		res := resultOf(&r)
+		ev.Refunds = []Result{res}
+		ev.ChargeID = res.ChargeID
+	case string(stripe.EventTypeChargeRefunded):
+		var ch stripe.Charge
+		if err := json.Unmarshal(se.Data.Raw, &ch); err != nil {
+			return Event{}, fmt.Errorf("refunds: webhook %s %s: charge: %w", ev.ID, ev.Type, err)
+		}
+		ev.ChargeID = ch.ID
+		ev.NeedsLookup = true
+		if ch.Refunds != nil {
+			for _, r := range ch.Refunds.Data {
+				if r != nil {
+					ev.Refunds = append(ev.Refunds, resultOf(r))
+				}
+			}
+			ev.NeedsLookup = ch.Refunds.HasMore || len(ev.Refunds) == 0
+		}
+	}
+	return ev, nil
+}
+
+// signedAt is the timestamp of a Stripe-Signature header ("t=…,v1=…"); the last
+// t= counts, as in stripe-go.
+func signedAt(header string) time.Time {
+	var t time.Time
+	for _, pair := range strings.Split(header, ",") {
+		if v, ok := strings.CutPrefix(pair, "t="); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				t = time.Unix(n, 0)
+			}
+		}
+	}
+	return t
+}

@@ -1,0 +1,400 @@
+// Package receiving is the warehouse's side of a return: scanning a parcel's RMA or
+// tracking number as it arrives, and recording per item what arrived, in which
+// condition and where it goes. A receipt moves the return on (partially received,
+// received) and hands the accepted units to the Resolver, which issues the refund or
+// store credit in the same transaction.
+package receiving
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/validation"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+// Condition is the state an item arrived in.
+type Condition string
+
+// The conditions. wrong_item and missing units are rejected and not refunded.
+const (
+	ConditionNew       Condition = "new"
+	ConditionLikeNew   Condition = "like_new"
+	ConditionUsed      Condition = "used"
+	ConditionDamaged   Condition = "damaged"
+	ConditionWrongItem Condition = "wrong_item"
+	ConditionMissing   Condition = "missing"
+)
+
+// Accepted reports whether units in this condition are accepted (and refunded).
+func (c Condition) Accepted() bool { return c != ConditionWrongItem && c != ConditionMissing }
+
+// Disposition is what happens to received units.
+type Disposition string
+
+// The dispositions.
+const (
+	DispositionRestock    Disposition = "restock"
+	DispositionResaleHold Disposition = "resale_hold"
+	DispositionRefurbish  Disposition = "refurbish"
+	DispositionRecycle    Disposition = "recycle"
+	DispositionDispose    Disposition = "dispose"
+)
+
+// ErrUnknownCode means a scanned code matches no return or parcel of the merchant.
+var ErrUnknownCode = errors.New("receiving: unknown code")
+
+// ClosedError is a scan or receipt for a return that can no longer receive parcels.
+type ClosedError struct {
+	RMA   string
+	State returns.State
+}
+
+func (e *ClosedError) Error() string {
+	return fmt.Sprintf("receiving: return %s is %s", e.RMA, e.State)
+}
+
+// closed lists the states in which nothing can be received.
+func closed(s returns.State) bool {
+	switch s {
+	case returns.StateCancelled, returns.StateRejected, returns.StateExpired, returns.StateRequested, returns.StateCompleted:
+		return true
+	}
+	return false
+}
+
+// Resolver turns accepted units into money: the refunds package issues the refund
+// (or store credit) for the units accepted by a receipt, in the receipt's transaction,
+// and moves the return on. before and after are accepted units per line.
+type Resolver interface {
+	AfterReceipt(ctx context.Context, tx *sqlx.Tx, r *returns.Return, receiptID int64, before, after map[string]int, actor string) error
+}
+
+// Service records scans and receipts.
+type Service struct {
+	returns  *returns.Store
+	resolver Resolver
+	now      func() time.Time
+}
+
+// New returns a Service; resolver may be nil (receipts then resolve nothing).
+func New(store *returns.Store, resolver Resolver) *Service {
+	return &Service{returns: store, resolver: resolver, now: time.Now}
+}
+
+// NormalizeCode turns what a scanner or a person typed into the code to look up: it
+// drops AIM symbology prefixes (]C0, ]Q1), Code 39 asterisks, spaces, dashes and case.
+func NormalizeCode(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 3 && s[0] == ']' {
+		s = s[3:]
+	}
+	var b strings.Builder
+	for _, r := range strings.Trim(strings.TrimSpace(s), "*") {
+		if unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || unicode.IsControl(r) {
+			continue
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}
+
+// Parcel is one labelled parcel of a return.
+type Parcel struct {
+	Number         int        `json:"number" db:"number" example:"1"`
+	TrackingNumber string     `json:"tracking_number" db:"tracking_number" example:"RR123456785GB"`
+	Carrier        string     `json:"carrier" db:"carrier" example:"own"`
+	ArrivedAt      *time.Time `json:"arrived_at,omitempty" db:"arrived_at"`
+	ID             int64      `json:"-" db:"id"`
+}
+
+// Expected is an item the warehouse should find in the parcel.
+type Expected struct {
+	LineID   string `json:"line_id" example:"line-1"`
+	SKU      string `json:"sku" example:"TEE-BLK-M"`
+	Name     string `json:"name" example:"Black T-shirt, M"`
+	Quantity int    `json:"quantity" example:"1" doc:"Units still expected."`
+	Reason   string `json:"reason" example:"too_small"`
+}
+
+// Scan is what a scan found.
+type Scan struct {
+	Repeat   bool            `json:"repeat" doc:"True when this parcel was scanned before: nothing new was recorded."`
+	Message  string          `json:"message" example:"Parcel 1 of return R-7KQ4-M2XD: 2 items expected." doc:"What to tell the person at the scan station."`
+	Parcel   *Parcel         `json:"parcel,omitempty" doc:"The parcel, when the code was its tracking number (or the return has one parcel)."`
+	Expected []Expected      `json:"expected" doc:"Items still expected for the return."`
+	Return   *returns.Return `json:"return"`
+}
+
+// Scan records a parcel's arrival by RMA or tracking number. A second scan of the
+// same parcel answers the same result marked as a repeat.
+func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Scan, error) {
+	norm := NormalizeCode(code)
+	if norm == "" {
+		return nil, ErrUnknownCode
+	}
+	tx, err := s.returns.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var returnID int64
+	var parcel *Parcel
+	byRMA := false
+	if rma, ok := returns.ParseRMA(norm); ok {
+		err = tx.GetContext(ctx, &returnID, `SELECT id FROM returns WHERE merchant_id = $1 AND rma = $2`, merchantID, rma)
+		byRMA = true
+	} else {
+		var p Parcel
+		var rid int64
+		err = tx.QueryRowxContext(ctx, `SELECT id, return_id, number, tracking_number, carrier, arrived_at FROM parcels
+			WHERE merchant_id = $1 AND tracking_number = $2`, merchantID, norm).Scan(&p.ID, &rid, &p.Number, &p.TrackingNumber, &p.Carrier, &p.ArrivedAt)
+		returnID, parcel = rid, &p
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrUnknownCode
+	}
+	if err != nil {
+		return nil, fmt.Errorf("receiving: scan lookup: %w", err)
+	}
+	r, err := s.returns.LockTx(ctx, tx, merchantID, returnID)
+	if err != nil {
+		return nil, err
+	}
+	if closed(r.State) {
+		return nil, &ClosedError{RMA: r.RMA, State: r.State}
+	}
+	now := s.now()
+	out := &Scan{Return: r, Parcel: parcel}
+	if byRMA {
+		var parcels []Parcel
+		if err := tx.SelectContext(ctx, &parcels, `SELECT id, number, tracking_number, carrier, arrived_at FROM parcels
+			WHERE return_id = $1 AND status = 'issued' ORDER BY number`, r.ID); err != nil {
+			return nil, err
+		}
+		if len(parcels) == 1 {
+			out.Parcel = &parcels[0]
+		}
+	}
+	if out.Parcel != nil {
+		out.Repeat = out.Parcel.ArrivedAt != nil
+		if !out.Repeat {
+			if _, err := tx.ExecContext(ctx, `UPDATE parcels SET arrived_at = $2 WHERE id = $1`, out.Parcel.ID, now); err != nil {
+				return nil, err
+			}
+			out.Parcel.ArrivedAt = &now
+		}
+	} else {
+		var arrived *time.Time
+		if err := tx.GetContext(ctx, &arrived, `SELECT arrived_at FROM returns WHERE id = $1`, r.ID); err != nil {
+			return nil, err
+		}
+		out.Repeat = arrived != nil
+	}
+	if !out.Repeat {
+		if _, err := tx.ExecContext(ctx, `UPDATE returns SET arrived_at = coalesce(arrived_at, $2) WHERE id = $1`, r.ID, now); err != nil {
+			return nil, err
+		}
+	}
+	for _, it := range r.Items {
+		if left := it.Quantity - it.Received; left > 0 {
+			out.Expected = append(out.Expected, Expected{LineID: it.LineID, SKU: it.SKU, Name: it.Name, Quantity: left, Reason: string(it.Reason)})
+		}
+	}
+	if out.Expected == nil {
+		out.Expected = []Expected{}
+	}
+	units := 0
+	for _, e := range out.Expected {
+		units += e.Quantity
+	}
+	what := "Return " + r.RMA
+	if out.Parcel != nil {
+		what = fmt.Sprintf("Parcel %d of return %s", out.Parcel.Number, r.RMA)
+	}
+	switch {
+	case out.Repeat:
+		out.Message = fmt.Sprintf("Already scanned: %s. %d item(s) still expected.", what, units)
+	case units == 0:
+		out.Message = fmt.Sprintf("%s: everything was already received.", what)
+	default:
+		out.Message = fmt.Sprintf("%s: %d item(s) expected.", what, units)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReceivedLine is what arrived of one returned line.
+type ReceivedLine struct {
+	LineID      string      `json:"line_id" minLength:"1" maxLength:"255" example:"line-1"`
+	Quantity    int         `json:"quantity" minimum:"0" maximum:"1000000" example:"1" doc:"Units recorded in this receipt."`
+	Condition   Condition   `json:"condition" enum:"new,like_new,used,damaged,wrong_item,missing" example:"like_new" doc:"wrong_item and missing units are not refunded."`
+	Disposition Disposition `json:"disposition" enum:"restock,resale_hold,refurbish,recycle,dispose" example:"restock"`
+	Note        string      `json:"note,omitempty" maxLength:"1000" example:"Tags still on."`
+}
+
+// Unexpected is something in the parcel that the return did not list.
+type Unexpected struct {
+	Description string `json:"description" minLength:"1" maxLength:"500" example:"Blue scarf, not from this order"`
+	Quantity    int    `json:"quantity" minimum:"1" maximum:"1000" example:"1"`
+	Note        string `json:"note,omitempty" maxLength:"1000"`
+}
+
+// ReceiptInput is one receipt.
+type ReceiptInput struct {
+	Parcel     int            `json:"parcel,omitempty" minimum:"0" example:"1" doc:"The parcel these items came in, when known."`
+	Items      []ReceivedLine `json:"items" maxItems:"1000"`
+	Unexpected []Unexpected   `json:"unexpected,omitempty" maxItems:"100" doc:"Items in the parcel that the return did not list; recorded, not refunded."`
+}
+
+// Receipt is a recorded receipt.
+type Receipt struct {
+	ID      int64           `json:"id" example:"88"`
+	Return  *returns.Return `json:"return"`
+	Message string          `json:"message" example:"Received 2 item(s); the refund is on its way."`
+}
+
+// Receive records a receipt: under the return's row lock it checks every line against
+// what is still expected (more than requested answers a validation error naming the
+// field), updates the items, moves the return on and lets the Resolver issue the
+// refund for the newly accepted units, all in one transaction.
+func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in ReceiptInput, actor string) (*Receipt, error) {
+	tx, err := s.returns.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	r, err := s.returns.LockTx(ctx, tx, merchantID, returnID)
+	if err != nil {
+		return nil, err
+	}
+	if closed(r.State) {
+		return nil, &ClosedError{RMA: r.RMA, State: r.State}
+	}
+	var v validation.Error
+	if len(in.Items) == 0 && len(in.Unexpected) == 0 {
+		v.Add("items", "must list at least one item (or an unexpected one)")
+	}
+	byLine := map[string]int{}
+	for i, it := range r.Items {
+		byLine[it.LineID] = i
+	}
+	before := map[string]int{}
+	for _, it := range r.Items {
+		before[it.LineID] = it.Accepted
+	}
+	seen := map[string]bool{}
+	adding := map[string]int{}
+	for i, l := range in.Items {
+		p := fmt.Sprintf("items[%d].", i)
+		idx, ok := byLine[l.LineID]
+		switch {
+		case !ok:
+			v.AddValue(p+"line_id", l.LineID, "is not an item of return %s; record it under unexpected", r.RMA)
+			continue
+		case seen[l.LineID]:
+			v.AddValue(p+"line_id", l.LineID, "is listed twice")
+			continue
+		}
+		seen[l.LineID] = true
+		it := r.Items[idx]
+		if left := it.Quantity - it.Received; l.Quantity > left {
+			v.AddValue(p+"quantity", l.Quantity, "is more than the %d unit(s) still expected of %s", left, it.Name)
+		}
+		adding[l.LineID] = l.Quantity
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var parcelID *int64
+	if in.Parcel > 0 {
+		var id int64
+		err := tx.GetContext(ctx, &id, `SELECT id FROM parcels WHERE return_id = $1 AND number = $2`, r.ID, in.Parcel)
+		if errors.Is(err, sql.ErrNoRows) {
+			v.AddValue("parcel", in.Parcel, "return %s has no parcel %d", r.RMA, in.Parcel)
+			return nil, &v
+		}
+		if err != nil {
+			return nil, err
+		}
+		parcelID = &id
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	var receiptID int64
+	if err := tx.GetContext(ctx, &receiptID, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`, merchantID, r.ID, parcelID, actor, data); err != nil {
+		return nil, fmt.Errorf("receiving: insert receipt: %w", err)
+	}
+	var notes []string
+	after := map[string]int{}
+	for k, n := range before {
+		after[k] = n
+	}
+	for _, l := range in.Items {
+		if l.Quantity == 0 {
+			continue
+		}
+		acc, rej := l.Quantity, 0
+		if !l.Condition.Accepted() {
+			acc, rej = 0, l.Quantity
+			notes = append(notes, fmt.Sprintf("%d × %s recorded as %s: not refunded.", l.Quantity, r.Items[byLine[l.LineID]].Name, strings.ReplaceAll(string(l.Condition), "_", " ")))
+		}
+		after[l.LineID] += acc
+		_, err := tx.ExecContext(ctx, `UPDATE return_items SET received = received + $3, accepted = accepted + $4,
+			rejected = rejected + $5, condition = $6, disposition = $7 WHERE return_id = $1 AND line_id = $2`,
+			r.ID, l.LineID, l.Quantity, acc, rej, l.Condition, l.Disposition)
+		if err != nil {
+			return nil, fmt.Errorf("receiving: update item: %w", err)
+		}
+	}
+	for _, u := range in.Unexpected {
+		notes = append(notes, fmt.Sprintf("Unexpected: %d × %s.", u.Quantity, u.Description))
+	}
+	all := true
+	units := 0
+	for _, it := range r.Items {
+		if it.Received+adding[it.LineID] < it.Quantity {
+			all = false
+		}
+		units += adding[it.LineID]
+	}
+	ev := returns.EventReceivePartial
+	if all {
+		ev = returns.EventReceiveAll
+	}
+	note := fmt.Sprintf("Received %d item(s).", units)
+	if len(notes) > 0 {
+		note += " " + strings.Join(notes, " ")
+	}
+	if units > 0 || all {
+		if err := s.returns.TransitionTx(ctx, tx, r, ev, actor, note); err != nil {
+			return nil, err
+		}
+	}
+	if s.resolver != nil {
+		if err := s.resolver.AfterReceipt(ctx, tx, r, receiptID, before, after, actor); err != nil {
+			return nil, err
+		}
+	}
+	r, err = s.returns.LockTx(ctx, tx, merchantID, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return &Receipt{ID: receiptID, Return: r, Message: note}, nil
+}
