@@ -33,7 +33,10 @@ CREATE TABLE receipts (
     actor        text NOT NULL,
     -- what was recorded: items with quantity, condition, disposition and note; unexpected items
     data         jsonb NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now()
+    -- the Idempotency-Key it was posted with: a retry after a crash finds it
+    idempotency_key text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (return_id, idempotency_key)
 );
 CREATE INDEX receipts_return ON receipts (return_id, id);
 

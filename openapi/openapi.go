@@ -20,6 +20,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
+	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/returns"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
@@ -40,6 +41,12 @@ type Deps struct {
 	WebhookSecret string
 	// Worker, when set, gets the background job handlers of every domain.
 	Worker *outbox.Worker
+	// BaseURL is the public URL of the service, for links and label QR codes; empty
+	// takes each request's own host.
+	BaseURL string
+	// PortalClientLimit is how many portal sign-in attempts one client address may
+	// make a minute (default 60; negative: no limit, for load tests from one address).
+	PortalClientLimit int
 }
 
 const description = `Roundtrip is a returns and refunds platform for online shops.
@@ -93,6 +100,9 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 	merchant.Register(api, merchants)
 	auth.Register(api, keys)
 	store := returns.NewStore(d.DB)
+	labelSvc := labels.NewService(d.DB, store, d.BaseURL, nil)
+	labelSvc.Attach(store, d.Worker)
+	labels.Register(api, labelSvc)
 	refundSvc := refunds.NewService(d.DB, store, d.Gateway, d.WebhookSecret, log)
 	receiving.Register(api, receiving.New(store, refundSvc))
 	refunds.Register(api, refundSvc)
@@ -103,10 +113,20 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 		Store:       store,
 		Merchants:   merchants,
 		Shoppers:    shoppers,
-		ClientLimit: ratelimit.New(d.DB, 60, time.Minute),
+		ClientLimit: clientLimit(d),
 		OrderLimit:  ratelimit.New(d.DB, 10, time.Minute),
 	})
 	return api
+}
+
+func clientLimit(d Deps) *ratelimit.Limiter {
+	switch {
+	case d.PortalClientLimit < 0:
+		return nil
+	case d.PortalClientLimit == 0:
+		return ratelimit.New(d.DB, 60, time.Minute)
+	}
+	return ratelimit.New(d.DB, d.PortalClientLimit, time.Minute)
 }
 
 // adapter is humago's, plus a per-operation count and latency of every answer, taken

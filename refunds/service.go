@@ -2,9 +2,11 @@ package refunds
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -424,22 +426,30 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 		}
 	}
 	for _, rr := range results {
+		// Our refunds carry their row's ID in the metadata; look that up first, since
+		// the send job may not have committed the Stripe ID yet (then lock waits for it).
 		var id int64
-		err := tx.GetContext(ctx, &id, `SELECT id FROM refunds WHERE stripe_refund_id = $1`, rr.StripeID)
-		if err != nil {
-			if mid := rr.Metadata["refund_id"]; mid != "" {
-				err = tx.GetContext(ctx, &id, `SELECT id FROM refunds WHERE id = $1::bigint AND stripe_refund_id IS NULL`, mid)
-			}
+		err := sql.ErrNoRows
+		if mid, perr := strconv.ParseInt(rr.Metadata["refund_id"], 10, 64); perr == nil {
+			err = tx.GetContext(ctx, &id, `SELECT id FROM refunds WHERE id = $1`, mid)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.GetContext(ctx, &id, `SELECT id FROM refunds WHERE stripe_refund_id = $1`, rr.StripeID)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // a refund made outside Roundtrip: reconciliation reports it
 		}
 		if err != nil {
-			continue // a refund made outside Roundtrip: reconciliation reports it
+			return false, err
 		}
 		f, err := lock(ctx, tx, id)
 		if err != nil {
 			return false, err
 		}
-		if f.Status == StatusQueued {
-			continue // the send job records it; its answer and this event agree
+		if f.Status == StatusQueued || (f.StripeRefundID != nil && *f.StripeRefundID != rr.StripeID) {
+			// not sent yet (the send job records Stripe's answer, which this event
+			// agrees with), or an event of an earlier attempt of a retried refund
+			continue
 		}
 		if err := s.apply(ctx, tx, f, rr); err != nil {
 			return false, err

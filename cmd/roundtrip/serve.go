@@ -71,7 +71,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
 	mux := http.NewServeMux()
-	openapi.New(mux, openapi.Deps{DB: d, Logger: log, Metrics: reg, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker})
+	openapi.New(mux, openapi.Deps{DB: d, Logger: log, Metrics: reg, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
+		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -134,6 +135,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// portalLimit maps the setting (0: no limit) to openapi.Deps (negative: no limit).
+func portalLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // sweep deletes expired idempotency keys every hour.

@@ -24,12 +24,14 @@ import (
 	"github.com/roundtriphq/roundtrip/migrations"
 )
 
-// ServerURL is the server the tests use: DATABASE_URL, else the local default.
+// ServerURL is the server the tests use: DATABASE_URL, else the local default. Tests
+// connect to its database only to create and drop their own.
 func ServerURL() string {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		return u
 	}
-	return db.DefaultURL
+	u, _ := db.WithDatabase(db.DefaultURL, "postgres")
+	return u
 }
 
 var (

@@ -109,7 +109,7 @@ func Register(api huma.API, s *Service) {
 		if err != nil {
 			return nil, toProblem(err, in.ID)
 		}
-		rc, err := s.Receive(ctx, p.MerchantID, id, in.Body, p.Actor)
+		rc, err := s.Receive(ctx, p.MerchantID, id, in.Body, p.Actor, idempotency.FromContext(ctx))
 		if err != nil {
 			return nil, toProblem(err, in.ID)
 		}

@@ -268,7 +268,11 @@ type Receipt struct {
 // what is still expected (more than requested answers a validation error naming the
 // field), updates the items, moves the return on and lets the Resolver issue the
 // refund for the newly accepted units, all in one transaction.
-func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in ReceiptInput, actor string) (*Receipt, error) {
+//
+// key is the request's Idempotency-Key (may be empty): a receipt posted again with the
+// same key, after a crash lost the first answer, answers the first receipt instead of
+// receiving the items twice.
+func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in ReceiptInput, actor, key string) (*Receipt, error) {
 	tx, err := s.returns.DB().BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -277,6 +281,16 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 	r, err := s.returns.LockTx(ctx, tx, merchantID, returnID)
 	if err != nil {
 		return nil, err
+	}
+	if key != "" {
+		var id int64
+		err := tx.GetContext(ctx, &id, `SELECT id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key)
+		if err == nil {
+			return &Receipt{ID: id, Return: r, Message: "This receipt was already recorded."}, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
 	}
 	if closed(r.State) {
 		return nil, &ClosedError{RMA: r.RMA, State: r.State}
@@ -334,8 +348,8 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 		return nil, err
 	}
 	var receiptID int64
-	if err := tx.GetContext(ctx, &receiptID, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`, merchantID, r.ID, parcelID, actor, data); err != nil {
+	if err := tx.GetContext(ctx, &receiptID, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) RETURNING id`, merchantID, r.ID, parcelID, actor, data, key); err != nil {
 		return nil, fmt.Errorf("receiving: insert receipt: %w", err)
 	}
 	var notes []string
@@ -385,6 +399,11 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 		}
 	}
 	if s.resolver != nil {
+		// the resolver explains rejected units from the items: hand it the return
+		// as this receipt left it, not as it was read before
+		if r, err = s.returns.LockTx(ctx, tx, merchantID, r.ID); err != nil {
+			return nil, err
+		}
 		if err := s.resolver.AfterReceipt(ctx, tx, r, receiptID, before, after, actor); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,590 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/merchant"
+	"github.com/roundtriphq/roundtrip/migrations"
+	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+const webhookSecret = "whsec_loadgen"
+
+// Steps of a lifecycle, in order.
+var steps = []string{"session", "quote", "create", "label", "scan", "receipt", "refund_sent", "completed"}
+
+// Report is what a run measured and found.
+type Report struct {
+	Config       Config
+	Started      time.Duration // time to start the cluster and seed
+	Elapsed      time.Duration // the lifecycles alone
+	Completed    int
+	Errors       map[string]int
+	Latency      map[string][]time.Duration
+	ScanToRefund []time.Duration
+	PeakRSS      []int64
+	Kills        int
+	Books        Books
+}
+
+// Books is the end-of-run check: every return completed, exactly one Stripe refund
+// per refund row, amounts equal to the quotes.
+type Books struct {
+	Returns          int
+	NotCompleted     int
+	RefundRows       int
+	StripeRefunds    int
+	RowsWithoutOne   int // refund rows with no Stripe refund, or more than one
+	StripeWithoutRow int
+	AmountMismatches int
+}
+
+// Problems lists what is wrong with the books.
+func (r *Report) Problems() []string {
+	var p []string
+	b := r.Books
+	if b.Returns != r.Config.Lifecycles {
+		p = append(p, fmt.Sprintf("%d returns for %d lifecycles", b.Returns, r.Config.Lifecycles))
+	}
+	if b.NotCompleted > 0 {
+		p = append(p, fmt.Sprintf("%d returns not completed", b.NotCompleted))
+	}
+	if b.RowsWithoutOne > 0 {
+		p = append(p, fmt.Sprintf("%d refund rows without exactly one Stripe refund", b.RowsWithoutOne))
+	}
+	if b.StripeWithoutRow > 0 {
+		p = append(p, fmt.Sprintf("%d Stripe refunds without a refund row", b.StripeWithoutRow))
+	}
+	if b.AmountMismatches > 0 {
+		p = append(p, fmt.Sprintf("%d returns refunded another amount than quoted", b.AmountMismatches))
+	}
+	return p
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p*float64(len(s))+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
+
+// Print writes the report.
+func (r *Report) Print(w io.Writer) {
+	c := r.Config
+	fmt.Fprintf(w, "replicas=%d lifecycles=%d concurrency=%d rate=%g kill_every=%s\n", c.Replicas, c.Lifecycles, c.Concurrency, c.Rate, c.KillEvery)
+	secs := r.Elapsed.Seconds()
+	fmt.Fprintf(w, "completed %d lifecycles in %.1fs: %.1f lifecycles/s (start-up and seeding %.1fs)\n", r.Completed, secs, float64(r.Completed)/secs, r.Started.Seconds())
+	fmt.Fprintf(w, "%-12s %8s %8s %8s %8s %6s\n", "step (ms)", "p50", "p95", "p99", "max", "n")
+	for _, s := range steps {
+		d := r.Latency[s]
+		fmt.Fprintf(w, "%-12s %8s %8s %8s %8s %6d\n", s, ms(pct(d, .50)), ms(pct(d, .95)), ms(pct(d, .99)), ms(pct(d, 1)), len(d))
+	}
+	fmt.Fprintf(w, "scan→refund sent: p50 %sms p95 %sms p99 %sms\n", ms(pct(r.ScanToRefund, .5)), ms(pct(r.ScanToRefund, .95)), ms(pct(r.ScanToRefund, .99)))
+	for i, b := range r.PeakRSS {
+		fmt.Fprintf(w, "replica %d peak RSS %.1f MB\n", i+1, float64(b)/(1<<20))
+	}
+	if r.Kills > 0 {
+		fmt.Fprintf(w, "replicas killed with SIGKILL: %d\n", r.Kills)
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(w, "errors (retried or final) by kind: %v\n", r.Errors)
+	}
+	b := r.Books
+	fmt.Fprintf(w, "books: returns=%d not_completed=%d refund_rows=%d stripe_refunds=%d rows_without_exactly_one=%d stripe_without_row=%d amount_mismatches=%d\n",
+		b.Returns, b.NotCompleted, b.RefundRows, b.StripeRefunds, b.RowsWithoutOne, b.StripeWithoutRow, b.AmountMismatches)
+	if p := r.Problems(); len(p) == 0 {
+		fmt.Fprintln(w, "books: OK")
+	} else {
+		fmt.Fprintf(w, "books: WRONG: %v\n", p)
+	}
+}
+
+// Run starts the cluster, runs the lifecycles and checks the books.
+func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
+	t0 := time.Now()
+	rep := &Report{Config: c, Errors: map[string]int{}, Latency: map[string][]time.Duration{}}
+	_, dbURL, drop, err := createDatabase(ctx, c.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Keep {
+		defer drop()
+	}
+	d, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if _, err := migrations.Up(ctx, d.DB); err != nil {
+		return nil, err
+	}
+	m, err := merchant.NewStore(d).Create(ctx, "loadshop", "Load Shop", merchant.Settings{Warehouse: merchant.WarehouseAddress{
+		Name: "Load Shop Returns", Line1: "1 Dock Road", City: "Leeds", PostalCode: "LS1 1AA", Country: "GB"}})
+	if err != nil {
+		return nil, err
+	}
+	keys := map[auth.Role]string{}
+	for _, role := range []auth.Role{auth.RoleIntegration, auth.RoleWarehouse} {
+		if _, keys[role], err = auth.NewKeys(d).Create(ctx, m.ID, role, "loadgen"); err != nil {
+			return nil, err
+		}
+	}
+	if err := seedOrders(ctx, d, m.ID, c.Lifecycles); err != nil {
+		return nil, err
+	}
+
+	bin := c.Binary
+	if bin == "" {
+		dir, err := os.MkdirTemp("", "loadgen")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if bin, err = buildBinary(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	replicas := make([]*replica, c.Replicas)
+	for i := range replicas {
+		addr, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		replicas[i] = &replica{n: i + 1, addr: addr, bin: bin, log: c.Log}
+	}
+	lb, err := newBalancer(replicas)
+	if err != nil {
+		return nil, err
+	}
+	defer lb.close()
+	stripe := fakestripe.New(fakestripe.Options{AutoCharges: true, Currency: "eur", RefundStatus: fakestripe.StatusPending,
+		SettleAfter: 20 * time.Millisecond, WebhookURL: lb.url + "/v1/webhooks/stripe", WebhookSecret: webhookSecret,
+		Delivery: fakestripe.DeliverAsync, WebhookWorkers: 4, WebhookAttempts: 8, WebhookBackoff: 100 * time.Millisecond})
+	defer stripe.Close()
+	for _, r := range replicas {
+		r.env = []string{"DATABASE_URL=" + dbURL, "STRIPE_SECRET_KEY=sk_test_loadgen", "STRIPE_API_BASE=" + stripe.URL(),
+			"STRIPE_WEBHOOK_SECRET=" + webhookSecret, "ROUNDTRIP_BASE_URL=" + lb.url, "ROUNDTRIP_LOG_LEVEL=warn",
+			fmt.Sprintf("ROUNDTRIP_DB_MAX_CONNS=%d", c.DBConns), fmt.Sprintf("ROUNDTRIP_WORKERS=%d", c.Workers),
+			"ROUNDTRIP_PORTAL_CLIENT_LIMIT=0", "ROUNDTRIP_SHUTDOWN_TIMEOUT=5s"}
+		if err := r.start(ctx); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		for _, r := range replicas {
+			r.stop()
+		}
+	}()
+	rep.Started = time.Since(t0)
+	fmt.Fprintf(progress, "loadgen: %d replica(s) up behind %s; running %d lifecycles\n", c.Replicas, lb.url, c.Lifecycles)
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	bg.Go(func() { // RSS sampling
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+				for _, r := range replicas {
+					r.sampleRSS()
+				}
+			}
+		}
+	})
+	if c.KillEvery > 0 {
+		bg.Go(func() { chaos(runCtx, replicas, c.KillEvery, progress) })
+	}
+
+	cl := &client{base: lb.url, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.Concurrency * 2}},
+		keys: keys, stripe: stripe, rep: rep}
+	start := time.Now()
+	jobs := make(chan int)
+	var limiter <-chan time.Time
+	if c.Rate > 0 {
+		tk := time.NewTicker(time.Duration(float64(time.Second) / c.Rate))
+		defer tk.Stop()
+		limiter = tk.C
+	}
+	var wg sync.WaitGroup
+	for range c.Concurrency {
+		wg.Go(func() {
+			for i := range jobs {
+				if err := cl.lifecycle(ctx, i); err != nil {
+					cl.fail("lifecycle: " + err.Error())
+				} else {
+					cl.mu.Lock()
+					rep.Completed++
+					cl.mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := 1; i <= c.Lifecycles && ctx.Err() == nil; i++ {
+		if limiter != nil {
+			<-limiter
+		}
+		if i == c.KillAt {
+			r := randomReplica(replicas)
+			r.sampleRSS()
+			r.kill()
+			fmt.Fprintf(progress, "loadgen: SIGKILL replica %d at lifecycle %d\n", r.n, i)
+			bg.Go(func() {
+				if err := r.start(ctx); err != nil {
+					fmt.Fprintf(progress, "loadgen: restart replica %d: %v\n", r.n, err)
+				}
+			})
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	rep.Elapsed = time.Since(start)
+	stopRun()
+	bg.Wait()
+	// every killed replica is back: let in-flight refunds settle, then check
+	for _, r := range replicas {
+		if !r.up.Load() {
+			if err := r.start(ctx); err != nil {
+				return rep, err
+			}
+		}
+		r.sampleRSS()
+		rep.PeakRSS = append(rep.PeakRSS, r.peakRSS)
+		rep.Kills += r.kills
+	}
+	if err := waitSettled(ctx, d); err != nil {
+		fmt.Fprintf(progress, "loadgen: %v\n", err)
+	}
+	rep.Books, err = checkBooks(ctx, d, stripe)
+	return rep, err
+}
+
+func chaos(ctx context.Context, replicas []*replica, every time.Duration, progress io.Writer) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r := randomReplica(replicas)
+			r.sampleRSS()
+			r.kill()
+			fmt.Fprintf(progress, "loadgen: SIGKILL replica %d\n", r.n)
+			if err := r.start(ctx); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(progress, "loadgen: restart replica %d: %v\n", r.n, err)
+			}
+		}
+	}
+}
+
+// seedOrders writes one order per lifecycle straight into the database.
+func seedOrders(ctx context.Context, d *sqlx.DB, merchantID int64, n int) error {
+	store := returns.NewStore(d)
+	now := time.Now()
+	delivered := now.Add(-72 * time.Hour)
+	for i := 1; i <= n; i++ {
+		o := returns.Order{
+			Customer: returns.Customer{Email: fmt.Sprintf("shopper%d@example.com", i), FirstName: "Shopper", LastName: fmt.Sprint(i),
+				Address: returns.Address{Line1: fmt.Sprintf("%d High Street", i), City: "York", PostalCode: "YO1 7HH", Country: "GB"}},
+			Currency: "EUR", PlacedAt: now.Add(-120 * time.Hour), DeliveredAt: &delivered,
+			Lines: []returns.Line{
+				{ID: "1", SKU: "TEE", Name: "T-shirt", Category: "t-shirts", Quantity: 2, UnitPrice: 2500, Tax: 950},
+				{ID: "2", SKU: "CAP", Name: "Cap", Category: "accessories", Quantity: 1, UnitPrice: 1500, Tax: 285},
+			},
+			Discount: 333, Shipping: 495, ShippingTax: 99,
+			Payment: returns.Payment{Provider: "stripe", PaymentIntentID: fmt.Sprintf("pi_load%07d", i)},
+		}
+		o.Payment.Captured = o.Total()
+		if _, _, err := store.PutOrder(ctx, merchantID, fmt.Sprintf("LG-%d", i), o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitSettled waits until no refund is in flight and no refund job is pending.
+func waitSettled(ctx context.Context, d *sqlx.DB) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		var n int
+		if err := d.GetContext(ctx, &n, `SELECT (SELECT count(*) FROM refunds WHERE status IN ('queued','pending','requires_action'))
+			+ (SELECT count(*) FROM returns WHERE state <> 'completed')`); err == nil && n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return errors.New("refunds still in flight after 2 minutes")
+}
+
+func checkBooks(ctx context.Context, d *sqlx.DB, stripe *fakestripe.Server) (Books, error) {
+	var b Books
+	if err := d.GetContext(ctx, &b.Returns, `SELECT count(*) FROM returns`); err != nil {
+		return b, err
+	}
+	if err := d.GetContext(ctx, &b.NotCompleted, `SELECT count(*) FROM returns WHERE state <> 'completed'`); err != nil {
+		return b, err
+	}
+	var rows []struct {
+		ID       int64 `db:"id"`
+		ReturnID int64 `db:"return_id"`
+		Amount   int64 `db:"amount"`
+	}
+	if err := d.SelectContext(ctx, &rows, `SELECT id, return_id, amount FROM refunds`); err != nil {
+		return b, err
+	}
+	b.RefundRows = len(rows)
+	byRow := map[string]int{}
+	for _, f := range stripe.Refunds() {
+		if f.Status == fakestripe.StatusFailed || f.Status == fakestripe.StatusCanceled {
+			continue
+		}
+		b.StripeRefunds++
+		byRow[f.Metadata["refund_id"]]++
+	}
+	refunded := map[int64]int64{}
+	known := map[string]bool{}
+	for _, f := range rows {
+		k := fmt.Sprint(f.ID)
+		known[k] = true
+		if byRow[k] != 1 {
+			b.RowsWithoutOne++
+		}
+		refunded[f.ReturnID] += f.Amount
+	}
+	for k := range byRow {
+		if !known[k] {
+			b.StripeWithoutRow++
+		}
+	}
+	var totals []struct {
+		ID    int64 `db:"id"`
+		Total int64 `db:"total"`
+	}
+	if err := d.SelectContext(ctx, &totals, `SELECT id, total FROM returns`); err != nil {
+		return b, err
+	}
+	for _, t := range totals {
+		if refunded[t.ID] != t.Total {
+			b.AmountMismatches++
+		}
+	}
+	return b, nil
+}
+
+// client runs lifecycles through the balancer.
+type client struct {
+	base   string
+	http   *http.Client
+	keys   map[auth.Role]string
+	stripe *fakestripe.Server
+	rep    *Report
+	mu     sync.Mutex
+}
+
+func (c *client) fail(kind string) {
+	c.mu.Lock()
+	c.rep.Errors[kind]++
+	c.mu.Unlock()
+}
+
+func (c *client) observe(step string, d time.Duration) {
+	c.mu.Lock()
+	c.rep.Latency[step] = append(c.rep.Latency[step], d)
+	c.mu.Unlock()
+}
+
+// call sends one request, retrying what a killed replica can cause (no connection,
+// 502, 503) with the same body and headers, and decodes a 2xx JSON answer into out.
+func (c *client) call(ctx context.Context, step, method, path, token string, body any, out any, headers ...string) (int, error) {
+	var payload []byte
+	if body != nil {
+		payload, _ = json.Marshal(body)
+	}
+	backoff := 20 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(payload))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		res, err := c.http.Do(req)
+		var status int
+		var b []byte
+		if err == nil {
+			status = res.StatusCode
+			b, _ = io.ReadAll(res.Body)
+			res.Body.Close()
+		}
+		retry := err != nil || status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusInternalServerError
+		if retry && attempt < 40 && ctx.Err() == nil {
+			kind := fmt.Sprintf("%s: %d", step, status)
+			if err != nil {
+				kind = step + ": network"
+			}
+			c.fail(kind)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+			backoff = min(backoff*2, time.Second)
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if status >= 300 {
+			return status, fmt.Errorf("%s %s: %d %s", method, path, status, bytes.TrimSpace(b))
+		}
+		if out != nil {
+			if bb, ok := out.(*[]byte); ok {
+				*bb = b
+			} else if err := json.Unmarshal(b, out); err != nil {
+				return status, fmt.Errorf("%s %s: %w", method, path, err)
+			}
+		}
+		return status, nil
+	}
+}
+
+type retDoc struct {
+	ID    int64  `json:"id"`
+	RMA   string `json:"rma"`
+	State string `json:"state"`
+	Total int64  `json:"total"`
+}
+
+func (c *client) timed(step string, f func() error) error {
+	t := time.Now()
+	err := f()
+	if err == nil {
+		c.observe(step, time.Since(t))
+	}
+	return err
+}
+
+func (c *client) lifecycle(ctx context.Context, i int) error {
+	number, email := fmt.Sprintf("LG-%d", i), fmt.Sprintf("shopper%d@example.com", i)
+	var sess struct {
+		Token string `json:"token"`
+	}
+	if err := c.timed("session", func() error {
+		_, err := c.call(ctx, "session", "POST", "/v1/portal/sessions", "", map[string]any{"merchant": "loadshop", "order_number": number, "email": email}, &sess)
+		return err
+	}); err != nil {
+		return err
+	}
+	items := []map[string]any{{"line_id": "1", "quantity": 2, "reason": "too_small"}, {"line_id": "2", "quantity": 1, "reason": "changed_mind"}}
+	var quote struct {
+		Total    int64 `json:"total"`
+		Eligible bool  `json:"eligible"`
+	}
+	if err := c.timed("quote", func() error {
+		_, err := c.call(ctx, "quote", "POST", "/v1/returns/quote", sess.Token, map[string]any{"resolution": "refund", "items": items}, &quote)
+		return err
+	}); err != nil {
+		return err
+	}
+	var r retDoc
+	key := fmt.Sprintf("loadgen-create-%d", i)
+	if err := c.timed("create", func() error {
+		_, err := c.call(ctx, "create", "POST", "/v1/returns", sess.Token, map[string]any{"resolution": "refund", "items": items}, &r, "Idempotency-Key", key)
+		return err
+	}); err != nil {
+		return err
+	}
+	if r.Total != quote.Total {
+		c.fail("create: total differs from quote")
+	}
+	var pdf []byte
+	if err := c.timed("label", func() error {
+		status, err := c.call(ctx, "label", "GET", fmt.Sprintf("/v1/returns/%d/label", r.ID), sess.Token, nil, &pdf)
+		if status == http.StatusNotFound && err != nil {
+			return nil // a build without label routes
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	wh := c.keys[auth.RoleWarehouse]
+	scanned := time.Now()
+	if err := c.timed("scan", func() error {
+		_, err := c.call(ctx, "scan", "POST", "/v1/scans", wh, map[string]any{"code": "]C0" + r.RMA}, nil)
+		return err
+	}); err != nil {
+		return err
+	}
+	lines := []map[string]any{{"line_id": "1", "quantity": 2, "condition": "like_new", "disposition": "restock"},
+		{"line_id": "2", "quantity": 1, "condition": "new", "disposition": "restock"}}
+	if err := c.timed("receipt", func() error {
+		_, err := c.call(ctx, "receipt", "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), wh, map[string]any{"items": lines}, nil,
+			"Idempotency-Key", fmt.Sprintf("loadgen-receipt-%d", i))
+		return err
+	}); err != nil {
+		return err
+	}
+	// wait for the refund in Stripe, then for the return to complete
+	deadline := time.Now().Add(2 * time.Minute)
+	sent := false
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		if !sent {
+			if fs := c.stripe.RefundsByMetadata("rma", r.RMA); len(fs) > 0 {
+				sent = true
+				c.observe("refund_sent", fs[0].Created.Sub(scanned))
+				c.mu.Lock()
+				c.rep.ScanToRefund = append(c.rep.ScanToRefund, fs[0].Created.Sub(scanned))
+				c.mu.Unlock()
+			}
+		}
+		if sent {
+			var cur retDoc
+			if _, err := c.call(ctx, "status", "GET", fmt.Sprintf("/v1/returns/%d", r.ID), sess.Token, nil, &cur); err == nil && cur.State == "completed" {
+				c.observe("completed", time.Since(scanned))
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return fmt.Errorf("return %s not completed within 2 minutes (refund sent: %v)", r.RMA, sent)
+}

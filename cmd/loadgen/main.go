@@ -1,0 +1,90 @@
+// Command loadgen drives complete return lifecycles through Roundtrip and checks the
+// books afterwards. It starts N `roundtrip serve` replicas on loopback ports behind a
+// small round-robin balancer, on a fresh database, with an in-process fake Stripe that
+// answers refunds and sends their webhooks; or it targets a running URL. With
+// -kill-every it SIGKILLs a random replica every so often and restarts it.
+//
+// A lifecycle: portal session → quote → create (Idempotency-Key) → label PDF → scan →
+// receipt → refund sent → webhook → completed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// Config is one load run.
+type Config struct {
+	DatabaseURL string        // server for the run's fresh database
+	Binary      string        // the roundtrip binary; built when empty
+	Replicas    int           // replicas to start
+	Lifecycles  int           // complete lifecycles to run
+	Concurrency int           // lifecycles in flight at once
+	Rate        float64       // create-return requests a second (0: as fast as possible)
+	KillEvery   time.Duration // SIGKILL a random replica this often (0: never)
+	KillAt      int           // SIGKILL a random replica as lifecycle KillAt starts (0: never)
+	Timeout     time.Duration // bound on the whole run
+	DBConns     int           // database connections per replica
+	Workers     int           // outbox workers per replica
+	Keep        bool          // keep the database afterwards
+	Log         io.Writer     // replica logs (nil: discarded)
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := Config{}
+	fs.StringVar(&c.DatabaseURL, "database-url", getenv("DATABASE_URL"), "PostgreSQL server URL; the run makes its own database there [DATABASE_URL]")
+	fs.StringVar(&c.Binary, "bin", "", "roundtrip binary (default: build ./cmd/roundtrip)")
+	fs.IntVar(&c.Replicas, "replicas", 1, "replicas to start")
+	fs.IntVar(&c.Lifecycles, "lifecycles", 500, "complete lifecycles to run")
+	fs.IntVar(&c.Concurrency, "concurrency", 32, "lifecycles in flight at once")
+	fs.Float64Var(&c.Rate, "rate", 0, "create-return requests a second (0: as fast as the concurrency allows)")
+	fs.DurationVar(&c.KillEvery, "kill-every", 0, "SIGKILL a random replica this often and restart it (0: never)")
+	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "bound on the whole run")
+	fs.IntVar(&c.DBConns, "db-conns", 16, "database connections per replica")
+	fs.IntVar(&c.Workers, "workers", 8, "outbox workers per replica")
+	fs.BoolVar(&c.Keep, "keep", false, "keep the run's database")
+	verbose := fs.Bool("v", false, "show replica logs")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	if *verbose {
+		c.Log = stderr
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	rep, err := Run(ctx, c, stderr)
+	if rep != nil {
+		rep.Print(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if problems := rep.Problems(); len(problems) > 0 {
+		return fmt.Errorf("the books do not balance: %v", problems)
+	}
+	return nil
+}

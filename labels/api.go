@@ -1,0 +1,306 @@
+package labels
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/idempotency"
+	"github.com/roundtriphq/roundtrip/internal/problem"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+// toProblem is the one mapping from this package's errors to HTTP problems;
+// r is the return the request is about, when known, for the messages.
+func toProblem(err error, r *returns.Return) error {
+	var voided *VoidedError
+	var closed *ClosedError
+	switch {
+	case errors.Is(err, returns.ErrNotFound):
+		return problem.NotFound("No such return.")
+	case errors.Is(err, ErrNoParcel) && r != nil:
+		return problem.NotFound(fmt.Sprintf("Return %s has no parcel with that number.", r.RMA))
+	case errors.Is(err, ErrNoParcel):
+		return problem.NotFound("No parcel has that tracking number.")
+	case errors.As(err, &voided):
+		why := "the return ended"
+		switch voided.State {
+		case returns.StateCancelled:
+			why = "the return was cancelled"
+		case returns.StateRejected:
+			why = "the return was rejected"
+		case returns.StateExpired:
+			why = "it expired before the parcel was sent"
+		}
+		p := problem.New(http.StatusGone, "label_voided", fmt.Sprintf("This label was voided: %s. Do not use it.", why))
+		p.State = string(voided.State)
+		return p
+	case errors.Is(err, ErrNoLabels) && r != nil:
+		var why string
+		switch {
+		case r.KeepIt:
+			why = "nothing needs to be sent back: keep the items"
+		case r.State == returns.StateRequested:
+			why = "it waits for the shop's review, and the label comes with the approval"
+		default:
+			why = "it was " + string(r.State) + " before a label was issued"
+		}
+		p := problem.Conflict("no_label", fmt.Sprintf("Return %s has no label: %s.", r.RMA, why))
+		p.State = string(r.State)
+		return p
+	case errors.Is(err, ErrNoReturnAddress):
+		return problem.Conflict("no_return_address", "The shop has not set the address returns go to, so the label cannot be printed yet. Please contact the shop.")
+	case errors.As(err, &closed):
+		p := problem.Conflict("parcels_closed", fmt.Sprintf("The return is %s: parcels can be added only while it waits for them (approved, in transit or partially received).", closed.State))
+		p.State = string(closed.State)
+		return p
+	case errors.Is(err, ErrTooManyParcels):
+		return problem.Conflict("too_many_parcels", fmt.Sprintf("A return has at most %d parcels.", MaxParcels))
+	case errors.Is(err, ErrBadSecret):
+		p := problem.New(http.StatusUnauthorized, "unauthorized", "Send the merchant's carrier secret in X-Carrier-Secret.")
+		p.GetHeaders().Set("WWW-Authenticate", `CarrierSecret realm="roundtrip"`)
+		return p
+	}
+	return err
+}
+
+// returnFor finds a return by ID or RMA; shoppers only their order's.
+func (s *Service) returnFor(ctx context.Context, idOrRMA string) (*returns.Return, error) {
+	p := auth.MustFromContext(ctx)
+	var r *returns.Return
+	var err error
+	if id, perr := strconv.ParseInt(idOrRMA, 10, 64); perr == nil {
+		r, err = s.store.Get(ctx, p.MerchantID, id)
+	} else if rma, ok := returns.ParseRMA(idOrRMA); ok {
+		r, err = s.store.ByRMA(ctx, p.MerchantID, rma)
+	} else {
+		err = returns.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.Shopper() && r.OrderID != p.OrderID {
+		return nil, returns.ErrNotFound
+	}
+	return r, nil
+}
+
+// ---- operation types
+
+type labelInput struct {
+	ID     string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+	Parcel int    `query:"parcel" minimum:"1" maximum:"10" default:"1" doc:"The parcel whose label to print."`
+	Format string `query:"format" enum:"4x6,letter,a4" default:"4x6" doc:"4x6: a 4x6 inch page for thermal label printers; letter or a4: the same label on a page for home printers, with packing instructions."`
+
+	origin string // the request's own scheme and host
+}
+
+// Resolve notes the request's origin, for the status URL when the service
+// has no base URL configured.
+func (in *labelInput) Resolve(ctx huma.Context) []error {
+	scheme := "http"
+	if ctx.TLS() != nil {
+		scheme = "https"
+	}
+	in.origin = scheme + "://" + ctx.Host()
+	return nil
+}
+
+type labelOutput struct {
+	ContentType        string `header:"Content-Type"`
+	ContentDisposition string `header:"Content-Disposition"`
+	CacheControl       string `header:"Cache-Control"`
+	Body               []byte
+}
+
+type returnPath struct {
+	ID string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+}
+
+type addParcelInput struct {
+	idempotency.Header
+	ID string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+}
+
+// parcelList is a return's parcels, by number.
+type parcelList struct {
+	Data []Parcel `json:"data"`
+}
+
+type parcelsOutput struct {
+	Body parcelList
+}
+
+type carrierEventInput struct {
+	Secret string `header:"X-Carrier-Secret" maxLength:"200" doc:"The merchant's carrier secret (rtc_…), from POST /v1/carrier-secret. It names the merchant."`
+	Body   carrierEventBody
+}
+
+type carrierEventBody struct {
+	TrackingNumber string    `json:"tracking_number" minLength:"1" maxLength:"40" example:"ZR000000425GB" doc:"The parcel's tracking number (spaces, dashes and case are ignored)."`
+	Status         string    `json:"status" enum:"pre_transit,in_transit,out_for_delivery,delivered,exception" example:"in_transit" doc:"in_transit, out_for_delivery and delivered mean the parcel is moving; pre_transit and exception only update its carrier status."`
+	OccurredAt     time.Time `json:"occurred_at,omitzero" required:"false" example:"2026-03-02T14:05:00Z" doc:"When it happened (default: now). An event older than the parcel's latest does not change its carrier status."`
+}
+
+type carrierEventOutput struct {
+	Body CarrierUpdate
+}
+
+// CarrierSecret is a new carrier secret.
+type CarrierSecret struct {
+	Secret string `json:"secret" example:"rtc_northwind_kq3zv7m2xd4p8w6n5t1r0s9y2a" doc:"Send it as X-Carrier-Secret with every carrier event. It is shown only now: store it safely; only its hash is kept."`
+	Header string `json:"header" example:"X-Carrier-Secret"`
+}
+
+type carrierSecretOutput struct {
+	Body CarrierSecret
+}
+
+// returnParcel is Parcel under the schema name ReturnParcel in the OpenAPI
+// document, which has no package names to tell it from other parcels.
+type returnParcel Parcel
+
+// Register adds the label, parcel and carrier operations to api.
+func Register(api huma.API, s *Service) {
+	api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[Parcel](), reflect.TypeFor[returnParcel]())
+	pdf := &huma.Schema{Type: huma.TypeString, Format: "binary"}
+	huma.Register(api, huma.Operation{
+		OperationID: "get-return-label",
+		Method:      http.MethodGet,
+		Path:        "/v1/returns/{id}/label",
+		Summary:     "Print a parcel's prepaid return label",
+		Description: "The label as PDF: sender and returns address, carrier, tracking number and RMA as barcodes, a QR code " +
+			"to follow the return, parcel n of m. Approval issues parcel 1; more parcels come from POST /v1/returns/{id}/parcels. " +
+			"A voided label (the return was cancelled, rejected or expired) answers 410; a return without labels " +
+			"(waiting for review, or nothing to send back) answers 409.",
+		Tags:     []string{"Labels"},
+		Security: auth.StaffOrShopper(auth.RoleIntegration, auth.RoleWarehouse),
+		Responses: map[string]*huma.Response{
+			"200": {
+				Description: "The label (PDF).",
+				Content:     map[string]*huma.MediaType{"application/pdf": {Schema: pdf}},
+			},
+		},
+		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusGone, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *labelInput) (*labelOutput, error) {
+		r, err := s.returnFor(ctx, in.ID)
+		if err != nil {
+			return nil, toProblem(err, nil)
+		}
+		l, err := s.Label(ctx, r, in.Parcel, Format(in.Format), in.origin)
+		if err != nil {
+			return nil, toProblem(err, r)
+		}
+		var buf bytes.Buffer
+		if err := Render(&buf, l); err != nil {
+			return nil, fmt.Errorf("labels: render %s parcel %d: %w", r.RMA, in.Parcel, err)
+		}
+		return &labelOutput{
+			ContentType:        "application/pdf",
+			ContentDisposition: fmt.Sprintf(`inline; filename="%s-parcel-%d.pdf"`, r.RMA, in.Parcel),
+			CacheControl:       "private, no-cache",
+			Body:               buf.Bytes(),
+		}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-parcels",
+		Method:      http.MethodGet,
+		Path:        "/v1/returns/{id}/parcels",
+		Summary:     "List a return's parcels",
+		Description: "Each parcel with its tracking number, label status, validity, carrier status and arrival.",
+		Tags:        []string{"Labels"},
+		Security:    auth.StaffOrShopper(auth.RoleIntegration, auth.RoleWarehouse, auth.RoleFinance),
+		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound},
+	}, func(ctx context.Context, in *returnPath) (*parcelsOutput, error) {
+		r, err := s.returnFor(ctx, in.ID)
+		if err != nil {
+			return nil, toProblem(err, nil)
+		}
+		list, err := s.Parcels(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out := &parcelsOutput{}
+		out.Body.Data = list
+		return out, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "add-parcel",
+		Method:      http.MethodPost,
+		Path:        "/v1/returns/{id}/parcels",
+		Summary:     "Add a parcel to a return",
+		Description: fmt.Sprintf("For items that do not fit in one box: issues another free label with its own tracking "+
+			"number, valid for the policy's label validity from now. Allowed while the return waits for its parcels "+
+			"(approved, in transit or partially received), up to %d parcels. Answers every parcel of the return. "+
+			"Send an Idempotency-Key: a retry then adds nothing.", MaxParcels),
+		Tags:          []string{"Labels"},
+		Security:      auth.StaffOrShopper(auth.RoleIntegration),
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *addParcelInput) (*parcelsOutput, error) {
+		r, err := s.returnFor(ctx, in.ID)
+		if err != nil {
+			return nil, toProblem(err, nil)
+		}
+		list, err := s.AddParcel(ctx, r.MerchantID, r.ID, idempotency.FromContext(ctx))
+		if err != nil {
+			return nil, toProblem(err, r)
+		}
+		out := &parcelsOutput{}
+		out.Body.Data = list
+		return out, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "receive-carrier-event",
+		Method:      http.MethodPost,
+		Path:        "/v1/carrier-events",
+		Summary:     "Receive a carrier's tracking event",
+		Description: "For carriers (or an aggregator): authenticated with the merchant's carrier secret in X-Carrier-Secret " +
+			"(no bearer token). The first movement of a parcel (in_transit, out_for_delivery or delivered) moves an approved " +
+			"return to in_transit and is recorded in its timeline; repeats and later events only update the parcel's " +
+			"carrier status, and answer 200 too. An unknown tracking number answers 404.",
+		Tags:   []string{"Labels"},
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *carrierEventInput) (*carrierEventOutput, error) {
+		merchantID, err := s.MerchantForSecret(ctx, in.Secret)
+		if err != nil {
+			return nil, toProblem(err, nil)
+		}
+		up, err := s.RecordCarrierEvent(ctx, merchantID, CarrierEvent{
+			TrackingNumber: in.Body.TrackingNumber, Status: in.Body.Status, OccurredAt: in.Body.OccurredAt,
+		})
+		if err != nil {
+			return nil, toProblem(err, nil)
+		}
+		return &carrierEventOutput{Body: up}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "rotate-carrier-secret",
+		Method:      http.MethodPost,
+		Path:        "/v1/carrier-secret",
+		Summary:     "Rotate the carrier secret",
+		Description: "Makes a new secret for POST /v1/carrier-events and answers it, this once; the previous secret stops " +
+			"working at once. The secret starts with rtc_ and the merchant's slug, so carriers need send nothing else.",
+		Tags:     []string{"Labels"},
+		Security: auth.Staff(),
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden},
+	}, func(ctx context.Context, _ *struct{}) (*carrierSecretOutput, error) {
+		secret, err := s.RotateCarrierSecret(ctx, auth.MustFromContext(ctx).MerchantID)
+		if err != nil {
+			return nil, err
+		}
+		return &carrierSecretOutput{Body: CarrierSecret{Secret: secret, Header: "X-Carrier-Secret"}}, nil
+	})
+}

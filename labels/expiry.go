@@ -1,0 +1,148 @@
+package labels
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+// Outbox job kinds of this package.
+const (
+	// KindExpire runs when a parcel's label runs out: it expires the return
+	// when it is still approved and none of its parcels moved.
+	KindExpire = "label.expire"
+	// KindVoid cancels a voided label with its carrier, after the commit that
+	// voided it, so that a rolled-back cancel never voids a label in use.
+	KindVoid = "label.void"
+)
+
+type expireJob struct {
+	ReturnID int64 `json:"return_id"`
+	Parcel   int   `json:"parcel"`
+}
+
+type voidJob struct {
+	ParcelID int64 `json:"parcel_id"`
+}
+
+// expire is the KindExpire handler. It runs at the end of one parcel's
+// validity, under the return's row lock in the job's transaction. It does
+// nothing when the return left approved (it moved, arrived, or ended), when a
+// parcel moved or arrived, or when another label of the return is valid
+// longer (that label's own job decides then).
+func (s *Service) expire(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+	var p expireJob
+	if err := job.Decode(&p); err != nil {
+		return err
+	}
+	if job.MerchantID == nil {
+		return outbox.Permanent(fmt.Errorf("labels: expiry job %d has no merchant", job.ID))
+	}
+	r, err := s.store.LockTx(ctx, tx, *job.MerchantID, p.ReturnID)
+	if errors.Is(err, returns.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.State != returns.StateApproved {
+		return nil
+	}
+	var arrived *time.Time
+	if err := tx.GetContext(ctx, &arrived, `SELECT arrived_at FROM returns WHERE id = $1`, r.ID); err != nil {
+		return fmt.Errorf("labels: arrival of %d: %w", r.ID, err)
+	}
+	if arrived != nil {
+		return nil // scanned at the warehouse by its RMA: the receipt will follow
+	}
+	list, err := parcels(ctx, tx, r.MerchantID, r)
+	if err != nil {
+		return err
+	}
+	var this *Parcel
+	issued := 0
+	for i, pc := range list {
+		if pc.MovedAt != nil || pc.ArrivedAt != nil {
+			return nil
+		}
+		if pc.Number == p.Parcel {
+			this = &list[i]
+		}
+		if pc.Status == ParcelIssued {
+			issued++
+		}
+	}
+	if this == nil {
+		return nil
+	}
+	for _, pc := range list {
+		if pc.Status == ParcelIssued && pc.ValidUntil.After(this.ValidUntil) {
+			return nil
+		}
+	}
+	day := this.ValidUntil.UTC().Format("2 January 2006")
+	note := fmt.Sprintf("The label expired on %s before the parcel moved; the label is void.", day)
+	if issued > 1 {
+		note = fmt.Sprintf("The labels expired on %s before any parcel moved; the labels are void.", day)
+	}
+	if err := s.store.TransitionTx(ctx, tx, r, returns.EventExpire, "system", note); err != nil {
+		return err
+	}
+	// the hook attached to the store voided them; this covers a store without it
+	return voidAll(ctx, tx, r)
+}
+
+// voidAtCarrier is the KindVoid handler: it tells the carrier that issued a
+// voided label not to charge for it. A carrier error is retried with backoff.
+func (s *Service) voidAtCarrier(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+	var p voidJob
+	if err := job.Decode(&p); err != nil {
+		return err
+	}
+	if job.MerchantID == nil {
+		return outbox.Permanent(fmt.Errorf("labels: void job %d has no merchant", job.ID))
+	}
+	var pc Parcel
+	err := tx.GetContext(ctx, &pc, `SELECT `+parcelCols+` FROM parcels WHERE merchant_id = $1 AND id = $2`, *job.MerchantID, p.ParcelID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("labels: parcel %d: %w", p.ParcelID, err)
+	}
+	if pc.Status != ParcelVoided {
+		return nil
+	}
+	m, err := merchantByID(ctx, tx, *job.MerchantID)
+	if err != nil {
+		return err
+	}
+	c, err := s.carrierFor(m)
+	if err != nil {
+		return outbox.Permanent(err)
+	}
+	if s.carrier == nil && ValidS10(pc.TrackingNumber) {
+		// the default own courier: the number's own country, in case the
+		// warehouse moved since the label was issued
+		if c, err = NewOwnCourier(DefaultCarrierName, DefaultServiceIndicator, pc.TrackingNumber[11:]); err != nil {
+			return outbox.Permanent(err)
+		}
+	}
+	if c.Code() != pc.Carrier {
+		return outbox.Permanent(fmt.Errorf("labels: parcel %d was issued by carrier %q, the merchant now uses %q", pc.ID, pc.Carrier, c.Code()))
+	}
+	if err := c.Void(ctx, pc.TrackingNumber); err != nil {
+		if errors.Is(err, ErrUnknownTracking) {
+			return outbox.Permanent(err)
+		}
+		return err
+	}
+	return nil
+}

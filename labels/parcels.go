@@ -1,0 +1,619 @@
+package labels
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/merchant"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+// The built-in carrier used when NewService gets none: a merchant's own
+// courier numbering parcels in the S10 domestic-use range ("Z…", R for
+// return), with the country of the merchant's returns warehouse.
+const (
+	DefaultCarrierName      = "Roundtrip Courier"
+	DefaultServiceIndicator = "ZR"
+	DefaultCountry          = "GB"
+)
+
+// MaxParcels is the most parcels (each a paid label) one return may have.
+const MaxParcels = 10
+
+// ParcelStatus says whether a parcel's label may still be used.
+type ParcelStatus string
+
+const (
+	// ParcelIssued: the label is valid and may be handed to the carrier.
+	ParcelIssued ParcelStatus = "issued"
+	// ParcelVoided: the return was cancelled, rejected or expired; the label
+	// must not be used.
+	ParcelVoided ParcelStatus = "voided"
+)
+
+// Parcel is one labelled parcel of a return.
+type Parcel struct {
+	Number         int          `json:"number" db:"number" example:"1" doc:"The parcel's number within its return, from 1."`
+	Carrier        string       `json:"carrier" db:"carrier" example:"own" doc:"Code of the carrier that issued the label."`
+	Service        string       `json:"service" db:"service" example:"Return"`
+	TrackingNumber string       `json:"tracking_number" db:"tracking_number" example:"ZR000000425GB"`
+	Status         ParcelStatus `json:"status" db:"status" enum:"issued,voided" example:"issued" doc:"issued: the label may be used; voided: it must not (the return was cancelled, rejected or expired)."`
+	IssuedAt       time.Time    `json:"issued_at" db:"issued_at"`
+	ValidUntil     time.Time    `json:"valid_until" db:"valid_until" doc:"Hand the parcel to the carrier before this time; a return whose parcels have not moved by then expires."`
+	MovedAt        *time.Time   `json:"moved_at,omitempty" db:"moved_at" doc:"When the carrier first reported the parcel moving."`
+	CarrierStatus  *string      `json:"carrier_status,omitempty" db:"carrier_status" example:"in_transit" doc:"The latest status the carrier reported."`
+	ArrivedAt      *time.Time   `json:"arrived_at,omitempty" db:"arrived_at" doc:"When the warehouse scanned the parcel."`
+	VoidedAt       *time.Time   `json:"voided_at,omitempty" db:"voided_at"`
+	LabelURL       string       `json:"label_url" db:"-" example:"/v1/returns/R-7KQ4-M2XD/label?parcel=1" doc:"Where to download the label (PDF)."`
+
+	ID              int64      `json:"-" db:"id"`
+	ReturnID        int64      `json:"-" db:"return_id"`
+	CarrierStatusAt *time.Time `json:"-" db:"carrier_status_at"`
+}
+
+const parcelCols = `id, return_id, number, carrier, service, tracking_number, status, issued_at, valid_until,
+	moved_at, carrier_status, carrier_status_at, arrived_at, voided_at`
+
+var (
+	// ErrNoParcel means the return has no parcel with that number, or no
+	// parcel of the merchant has that tracking number.
+	ErrNoParcel = errors.New("labels: no such parcel")
+	// ErrNoLabels means the return has no labels at all: it waits for review,
+	// or nothing is sent back (keep-it), or it ended before approval.
+	ErrNoLabels = errors.New("labels: the return has no labels")
+	// ErrTooManyParcels means the return already has MaxParcels parcels.
+	ErrTooManyParcels = errors.New("labels: too many parcels")
+	// ErrNoReturnAddress means the merchant has not set its returns warehouse,
+	// so no label can be printed.
+	ErrNoReturnAddress = errors.New("labels: the merchant has no returns address")
+	// ErrBadSecret means a carrier event came with a missing or wrong secret.
+	ErrBadSecret = errors.New("labels: wrong carrier secret")
+)
+
+// VoidedError is a request for a label that was voided.
+type VoidedError struct {
+	Parcel Parcel
+	State  returns.State // the return's state, which says why
+}
+
+func (e *VoidedError) Error() string {
+	return fmt.Sprintf("labels: parcel %d was voided (the return is %s)", e.Parcel.Number, e.State)
+}
+
+// ClosedError is a parcel asked for a return that no longer waits for parcels.
+type ClosedError struct {
+	State returns.State
+}
+
+func (e *ClosedError) Error() string {
+	return fmt.Sprintf("labels: a return that is %s takes no more parcels", e.State)
+}
+
+// Service issues, voids and prints the labels of returns, follows carrier
+// events and expires returns whose labels ran out.
+type Service struct {
+	db      *sqlx.DB
+	store   *returns.Store
+	baseURL string
+	carrier Carrier // nil: the default own courier, per merchant
+}
+
+// NewService returns a service on d. baseURL is the public URL of the
+// portal, printed in the labels' QR codes ("" takes it from each request's
+// Host). carrier issues every merchant's labels; nil gives each merchant an
+// own courier named DefaultCarrierName issuing S10 numbers with
+// DefaultServiceIndicator and the warehouse's country (else DefaultCountry).
+func NewService(d *sqlx.DB, store *returns.Store, baseURL string, carrier Carrier) *Service {
+	return &Service{db: d, store: store, baseURL: strings.TrimRight(baseURL, "/"), carrier: carrier}
+}
+
+// Attach makes store issue labels when a return is approved and void them
+// when it is cancelled, rejected or expired, inside the transition's
+// transaction, and registers the outbox jobs (label expiry, voiding at the
+// carrier) with w when it is not nil. store should be the one s was made
+// with.
+func (s *Service) Attach(store *returns.Store, w *outbox.Worker) {
+	store.OnTransition(s.onTransition)
+	if w != nil {
+		w.Handle(KindExpire, s.expire)
+		w.Handle(KindVoid, s.voidAtCarrier)
+	}
+}
+
+func (s *Service) onTransition(ctx context.Context, tx *sqlx.Tx, r *returns.Return, ev returns.Event) error {
+	switch ev {
+	case returns.EventApprove:
+		if r.KeepIt {
+			return nil // nothing is sent back
+		}
+		_, err := s.issue(ctx, tx, r, "")
+		return err
+	case returns.EventCancel, returns.EventReject, returns.EventExpire:
+		return voidAll(ctx, tx, r)
+	}
+	return nil
+}
+
+// carrierFor is the carrier that issues m's labels.
+func (s *Service) carrierFor(m merchant.Merchant) (Carrier, error) {
+	if s.carrier != nil {
+		return s.carrier, nil
+	}
+	country := m.Settings.Warehouse.Country
+	if country == "" {
+		country = DefaultCountry
+	}
+	return NewOwnCourier(DefaultCarrierName, DefaultServiceIndicator, country)
+}
+
+// issue books the next parcel of r, which the caller locked in tx, and
+// schedules its expiry at its validity's end. key is the request's
+// idempotency key, or "".
+func (s *Service) issue(ctx context.Context, tx *sqlx.Tx, r *returns.Return, key string) (Parcel, error) {
+	m, err := merchantByID(ctx, tx, r.MerchantID)
+	if err != nil {
+		return Parcel{}, err
+	}
+	pol, err := policyAt(ctx, tx, r.MerchantID, r.PolicyVersion)
+	if err != nil {
+		return Parcel{}, err
+	}
+	o, err := orderOf(ctx, tx, r)
+	if err != nil {
+		return Parcel{}, err
+	}
+	c, err := s.carrierFor(m)
+	if err != nil {
+		return Parcel{}, fmt.Errorf("labels: carrier of merchant %d: %w", m.ID, err)
+	}
+	var number int
+	if err := tx.GetContext(ctx, &number, `SELECT coalesce(max(number), 0) + 1 FROM parcels
+		WHERE merchant_id = $1 AND return_id = $2`, r.MerchantID, r.ID); err != nil {
+		return Parcel{}, fmt.Errorf("labels: next parcel of %d: %w", r.ID, err)
+	}
+	if number > MaxParcels {
+		return Parcel{}, ErrTooManyParcels
+	}
+	days := pol.LabelValidityDays
+	if days <= 0 {
+		days = returns.DefaultPolicy().LabelValidityDays
+	}
+	var idem *string
+	if key != "" {
+		idem = &key
+	}
+	var p Parcel
+	for attempt := 0; ; attempt++ {
+		var serial int64
+		if err := tx.GetContext(ctx, &serial, `SELECT nextval('tracking_serial')`); err != nil {
+			return Parcel{}, fmt.Errorf("labels: tracking serial: %w", err)
+		}
+		iss, err := c.Issue(ctx, IssueRequest{
+			Serial: serial, Reference: r.RMA, From: shopperAddress(o), To: warehouseAddress(m),
+			Parcel: number, Parcels: number,
+		})
+		if err != nil {
+			return Parcel{}, fmt.Errorf("labels: issue parcel %d of %s: %w", number, r.RMA, err)
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT parcel`); err != nil {
+			return Parcel{}, err
+		}
+		err = tx.GetContext(ctx, &p, `INSERT INTO parcels (merchant_id, return_id, number, carrier, service,
+			tracking_number, valid_until, idempotency_key)
+			VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(days => $7), $8)
+			RETURNING `+parcelCols, r.MerchantID, r.ID, number, c.Code(), iss.Service,
+			NormalizeTracking(iss.TrackingNumber), days, idem)
+		if db.IsUniqueViolation(err, "parcels_merchant_id_tracking_number_key") && attempt < 3 {
+			// the serial sequence wrapped onto a number still on record: take the next
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT parcel`); err != nil {
+				return Parcel{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Parcel{}, fmt.Errorf("labels: insert parcel %d of %s: %w", number, r.RMA, err)
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT parcel`); err != nil {
+			return Parcel{}, err
+		}
+		break
+	}
+	_, err = outbox.Enqueue(ctx, tx, outbox.Message{
+		MerchantID: r.MerchantID, Kind: KindExpire, RunAt: p.ValidUntil,
+		Payload: expireJob{ReturnID: r.ID, Parcel: p.Number},
+	})
+	if err != nil {
+		return Parcel{}, err
+	}
+	p.LabelURL = labelURL(r.RMA, p.Number)
+	return p, nil
+}
+
+// voidAll voids every issued parcel of r, which the caller locked in tx, and
+// schedules the carrier's void of each after the commit.
+func voidAll(ctx context.Context, tx *sqlx.Tx, r *returns.Return) error {
+	var ids []int64
+	err := tx.SelectContext(ctx, &ids, `UPDATE parcels SET status = 'voided', voided_at = now()
+		WHERE merchant_id = $1 AND return_id = $2 AND status = 'issued' RETURNING id`, r.MerchantID, r.ID)
+	if err != nil {
+		return fmt.Errorf("labels: void parcels of %d: %w", r.ID, err)
+	}
+	msgs := make([]outbox.Message, len(ids))
+	for i, id := range ids {
+		msgs[i] = outbox.Message{MerchantID: r.MerchantID, Kind: KindVoid, Payload: voidJob{ParcelID: id}}
+	}
+	_, err = outbox.Enqueue(ctx, tx, msgs...)
+	return err
+}
+
+// AddParcel issues one more parcel for a return that still waits for its
+// parcels (approved, in transit or partially received) and returns all its
+// parcels. A retry with the same idempotency key (as scoped by
+// idempotency.FromContext) adds nothing.
+func (s *Service) AddParcel(ctx context.Context, merchantID, returnID int64, key string) ([]Parcel, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	r, err := s.store.LockTx(ctx, tx, merchantID, returnID)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		var owner int64
+		err := tx.GetContext(ctx, &owner, `SELECT return_id FROM parcels WHERE merchant_id = $1 AND idempotency_key = $2`, merchantID, key)
+		if err == nil && owner == r.ID {
+			return parcels(ctx, tx, merchantID, r)
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("labels: parcel by key: %w", err)
+		}
+		if err == nil {
+			key = "" // the key made a parcel of another return: do not reuse it here
+		}
+	}
+	switch r.State {
+	case returns.StateApproved, returns.StateInTransit, returns.StatePartiallyReceived:
+	default:
+		return nil, &ClosedError{State: r.State}
+	}
+	if r.KeepIt {
+		return nil, ErrNoLabels
+	}
+	if _, err := s.issue(ctx, tx, r, key); err != nil {
+		return nil, err
+	}
+	list, err := parcels(ctx, tx, merchantID, r)
+	if err != nil {
+		return nil, err
+	}
+	return list, tx.Commit()
+}
+
+// Parcels returns the parcels of a return, by number.
+func (s *Service) Parcels(ctx context.Context, r *returns.Return) ([]Parcel, error) {
+	return parcels(ctx, s.db, r.MerchantID, r)
+}
+
+func parcels(ctx context.Context, q sqlx.QueryerContext, merchantID int64, r *returns.Return) ([]Parcel, error) {
+	list := []Parcel{}
+	err := sqlx.SelectContext(ctx, q, &list, `SELECT `+parcelCols+` FROM parcels
+		WHERE merchant_id = $1 AND return_id = $2 ORDER BY number`, merchantID, r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("labels: parcels of %d: %w", r.ID, err)
+	}
+	for i := range list {
+		list[i].LabelURL = labelURL(r.RMA, list[i].Number)
+	}
+	return list, nil
+}
+
+func labelURL(rma string, n int) string {
+	return fmt.Sprintf("/v1/returns/%s/label?parcel=%d", rma, n)
+}
+
+// Label assembles the label of parcel n of r for printing in format f.
+// origin is the public URL to use when the service has no base URL. It
+// answers ErrNoLabels for a return without parcels, ErrNoParcel for a number
+// it does not have, a *VoidedError for a voided parcel and ErrNoReturnAddress
+// when the merchant has not set its warehouse.
+func (s *Service) Label(ctx context.Context, r *returns.Return, n int, f Format, origin string) (Label, error) {
+	list, err := s.Parcels(ctx, r)
+	if err != nil {
+		return Label{}, err
+	}
+	if len(list) == 0 {
+		return Label{}, ErrNoLabels
+	}
+	if n < 1 || n > len(list) || list[n-1].Number != n {
+		return Label{}, ErrNoParcel
+	}
+	p := list[n-1]
+	if p.Status == ParcelVoided {
+		return Label{}, &VoidedError{Parcel: p, State: r.State}
+	}
+	m, err := merchantByID(ctx, s.db, r.MerchantID)
+	if err != nil {
+		return Label{}, err
+	}
+	to := warehouseAddress(m)
+	if blankAddress(to) {
+		return Label{}, ErrNoReturnAddress
+	}
+	o, err := orderOf(ctx, s.db, r)
+	if err != nil {
+		return Label{}, err
+	}
+	carrier := p.Carrier
+	if c, err := s.carrierFor(m); err == nil && c.Code() == p.Carrier {
+		carrier = c.Name()
+	}
+	items := 0
+	for _, it := range r.Items {
+		items += it.Quantity
+	}
+	base := s.baseURL
+	if base == "" {
+		base = strings.TrimRight(origin, "/")
+	}
+	return Label{
+		Format:         f,
+		Carrier:        carrier,
+		Service:        p.Service,
+		TrackingNumber: p.TrackingNumber,
+		RMA:            r.RMA,
+		StatusURL:      base + "/portal/" + m.Slug + "/returns/" + r.RMA,
+		From:           shopperAddress(o),
+		To:             to,
+		Parcel:         p.Number,
+		Parcels:        len(list),
+		ItemCount:      items,
+		IssuedAt:       p.IssuedAt,
+		ValidUntil:     p.ValidUntil,
+		MerchantName:   m.Name,
+	}, nil
+}
+
+// ---- reads inside the caller's transaction (a hook must not take a second
+// connection from the pool while it holds one)
+
+func merchantByID(ctx context.Context, q sqlx.QueryerContext, id int64) (merchant.Merchant, error) {
+	var row struct {
+		ID       int64  `db:"id"`
+		Slug     string `db:"slug"`
+		Name     string `db:"name"`
+		Settings []byte `db:"settings"`
+	}
+	if err := sqlx.GetContext(ctx, q, &row, `SELECT id, slug, name, settings FROM merchants WHERE id = $1`, id); err != nil {
+		return merchant.Merchant{}, fmt.Errorf("labels: merchant %d: %w", id, err)
+	}
+	m := merchant.Merchant{ID: row.ID, Slug: row.Slug, Name: row.Name}
+	if err := json.Unmarshal(row.Settings, &m.Settings); err != nil {
+		return merchant.Merchant{}, fmt.Errorf("labels: settings of merchant %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// policyAt is returns.Store.PolicyAt read through q.
+func policyAt(ctx context.Context, q sqlx.QueryerContext, merchantID int64, version int) (returns.Policy, error) {
+	if version == 0 {
+		return returns.DefaultPolicy(), nil
+	}
+	var data []byte
+	err := sqlx.GetContext(ctx, q, &data, `SELECT data FROM policies WHERE merchant_id = $1 AND version = $2`, merchantID, version)
+	if err != nil {
+		return returns.Policy{}, fmt.Errorf("labels: policy version %d: %w", version, err)
+	}
+	var p returns.Policy
+	if err := json.Unmarshal(data, &p); err != nil {
+		return returns.Policy{}, fmt.Errorf("labels: stored policy: %w", err)
+	}
+	p.Version = version
+	return p, nil
+}
+
+func orderOf(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) (returns.Order, error) {
+	var data []byte
+	err := sqlx.GetContext(ctx, q, &data, `SELECT data FROM orders WHERE merchant_id = $1 AND id = $2`, r.MerchantID, r.OrderID)
+	if err != nil {
+		return returns.Order{}, fmt.Errorf("labels: order of %s: %w", r.RMA, err)
+	}
+	var o returns.Order
+	if err := json.Unmarshal(data, &o); err != nil {
+		return returns.Order{}, fmt.Errorf("labels: order of %s: %w", r.RMA, err)
+	}
+	return o, nil
+}
+
+func shopperAddress(o returns.Order) Address {
+	c := o.Customer
+	return Address{
+		Name:       strings.TrimSpace(c.FirstName + " " + c.LastName),
+		Line1:      c.Address.Line1,
+		Line2:      c.Address.Line2,
+		City:       c.Address.City,
+		Region:     c.Address.Region,
+		PostalCode: c.Address.PostalCode,
+		Country:    c.Address.Country,
+	}
+}
+
+func warehouseAddress(m merchant.Merchant) Address {
+	w := m.Settings.Warehouse
+	a := Address{
+		Name:       w.Name,
+		Line1:      w.Line1,
+		Line2:      w.Line2,
+		City:       w.City,
+		Region:     w.Region,
+		PostalCode: w.PostalCode,
+		Country:    w.Country,
+	}
+	if a.Name == "" {
+		a.Name = m.Name
+	} else if !strings.EqualFold(a.Name, m.Name) {
+		a.Company = m.Name
+	}
+	return a
+}
+
+// ---- carrier events
+
+// CarrierEvent is a carrier's report about one parcel.
+//
+// Status is one of pre_transit (the carrier has the label data), in_transit,
+// out_for_delivery, delivered or exception. The three in the middle mean the
+// carrier has the parcel and it is moving; pre_transit and exception (a
+// problem, which may come before pick-up) only update the parcel's carrier
+// status.
+type CarrierEvent struct {
+	TrackingNumber string    // in any spacing or case
+	Status         string    // see above
+	OccurredAt     time.Time // zero (or in the future): now
+}
+
+var moving = map[string]string{
+	"in_transit":       "in transit",
+	"out_for_delivery": "out for delivery",
+	"delivered":        "delivered",
+}
+
+// CarrierUpdate is what a carrier event did.
+type CarrierUpdate struct {
+	Parcel        Parcel        `json:"parcel"`
+	RMA           string        `json:"rma" example:"R-7KQ4-M2XD"`
+	ReturnState   returns.State `json:"return_state" example:"in_transit" doc:"The return's state after the event."`
+	FirstMovement bool          `json:"first_movement" doc:"True when this event was the parcel's first movement. That one is recorded in the return's timeline (an approved return moves to in_transit) unless the return has ended; repeats and later events are recorded on the parcel only."`
+}
+
+// RecordCarrierEvent applies a carrier event to the merchant's parcel with
+// that tracking number (ErrNoParcel when there is none). The carrier status
+// is kept from the latest event by occurrence; the first movement sets the
+// parcel's moved_at and applies returns.EventCarrierScan (actor "carrier")
+// when the return's state accepts it, so an approved return goes in transit.
+// Repeated events change nothing else.
+func (s *Service) RecordCarrierEvent(ctx context.Context, merchantID int64, ev CarrierEvent) (CarrierUpdate, error) {
+	tn := NormalizeTracking(ev.TrackingNumber)
+	now := time.Now()
+	at := ev.OccurredAt
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return CarrierUpdate{}, err
+	}
+	defer tx.Rollback()
+	var returnID int64
+	err = tx.GetContext(ctx, &returnID, `SELECT return_id FROM parcels WHERE merchant_id = $1 AND tracking_number = $2`, merchantID, tn)
+	if errors.Is(err, sql.ErrNoRows) {
+		return CarrierUpdate{}, ErrNoParcel
+	}
+	if err != nil {
+		return CarrierUpdate{}, fmt.Errorf("labels: parcel by tracking number: %w", err)
+	}
+	// the return's lock first, as every writer of a return's parcels takes them
+	r, err := s.store.LockTx(ctx, tx, merchantID, returnID)
+	if err != nil {
+		return CarrierUpdate{}, err
+	}
+	var before Parcel
+	err = tx.GetContext(ctx, &before, `SELECT `+parcelCols+` FROM parcels WHERE merchant_id = $1 AND tracking_number = $2 FOR UPDATE`, merchantID, tn)
+	if err != nil {
+		return CarrierUpdate{}, fmt.Errorf("labels: lock parcel: %w", err)
+	}
+	what, moves := moving[ev.Status]
+	var p Parcel
+	err = tx.GetContext(ctx, &p, `UPDATE parcels SET
+			carrier_status = CASE WHEN carrier_status_at IS NULL OR carrier_status_at <= $3 THEN $2 ELSE carrier_status END,
+			carrier_status_at = greatest(carrier_status_at, $3),
+			moved_at = CASE WHEN $4 THEN least(coalesce(moved_at, $3), $3) ELSE moved_at END
+		WHERE id = $1 RETURNING `+parcelCols, before.ID, ev.Status, at, moves)
+	if err != nil {
+		return CarrierUpdate{}, fmt.Errorf("labels: record carrier event: %w", err)
+	}
+	out := CarrierUpdate{RMA: r.RMA, FirstMovement: moves && before.MovedAt == nil}
+	if out.FirstMovement {
+		if _, err := returns.Next(r.State, returns.EventCarrierScan); err == nil {
+			m, err := merchantByID(ctx, tx, merchantID)
+			if err != nil {
+				return CarrierUpdate{}, err
+			}
+			name := p.Carrier
+			if c, err := s.carrierFor(m); err == nil && c.Code() == p.Carrier {
+				name = c.Name()
+			}
+			note := fmt.Sprintf("%s reported parcel %d (%s) %s.", name, p.Number, p.TrackingNumber, what)
+			if err := s.store.TransitionTx(ctx, tx, r, returns.EventCarrierScan, "carrier", note); err != nil {
+				return CarrierUpdate{}, err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return CarrierUpdate{}, err
+	}
+	p.LabelURL = labelURL(r.RMA, p.Number)
+	out.Parcel, out.ReturnState = p, r.State
+	return out, nil
+}
+
+// secretPrefix starts every carrier secret: rtc_<merchant slug>_<random>.
+const secretPrefix = "rtc_"
+
+// RotateCarrierSecret gives the merchant a new carrier secret and returns it;
+// the previous one stops working at once. Only its SHA-256 is stored.
+func (s *Service) RotateCarrierSecret(ctx context.Context, merchantID int64) (string, error) {
+	m, err := merchantByID(ctx, s.db, merchantID)
+	if err != nil {
+		return "", err
+	}
+	secret := secretPrefix + m.Slug + "_" + strings.ToLower(rand.Text())
+	sum := sha256.Sum256([]byte(secret))
+	if _, err := s.db.ExecContext(ctx, `UPDATE merchants SET carrier_secret = $2 WHERE id = $1`, m.ID, hex.EncodeToString(sum[:])); err != nil {
+		return "", fmt.Errorf("labels: store carrier secret: %w", err)
+	}
+	return secret, nil
+}
+
+// MerchantForSecret returns the merchant a carrier secret belongs to, or
+// ErrBadSecret. The secret names its merchant; its hash is compared in
+// constant time.
+func (s *Service) MerchantForSecret(ctx context.Context, secret string) (int64, error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(secret), secretPrefix)
+	slug, _, _ := strings.Cut(rest, "_")
+	if !ok || slug == "" {
+		return 0, ErrBadSecret
+	}
+	var row struct {
+		ID   int64   `db:"id"`
+		Hash *string `db:"carrier_secret"`
+	}
+	err := s.db.GetContext(ctx, &row, `SELECT id, carrier_secret FROM merchants WHERE slug = $1`, slug)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("labels: merchant for carrier secret: %w", err)
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(secret)))
+	got := hex.EncodeToString(sum[:])
+	want := strings.Repeat("0", len(got)) // compared anyway: no shortcut for unknown slugs
+	if row.Hash != nil && *row.Hash != "" {
+		want = *row.Hash
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 || row.Hash == nil {
+		return 0, ErrBadSecret
+	}
+	return row.ID, nil
+}
