@@ -1,0 +1,322 @@
+package refunds_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
+)
+
+type scanAnswer struct {
+	Repeat  bool   `json:"repeat"`
+	Message string `json:"message"`
+	Parcel  *struct {
+		TrackingNumber string `json:"tracking_number"`
+	} `json:"parcel"`
+	Expected []struct {
+		LineID   string `json:"line_id"`
+		Quantity int    `json:"quantity"`
+	} `json:"expected"`
+	Return ret `json:"return"`
+}
+
+type problemDoc struct {
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	State  string `json:"state"`
+	Errors []struct {
+		Location string `json:"location"`
+		Message  string `json:"message"`
+	} `json:"errors"`
+}
+
+func (f *flow) scan(t *testing.T, code string) (int, []byte) {
+	t.Helper()
+	res := f.env.Do(t, "POST", "/v1/scans", f.shop.Keys[auth.RoleWarehouse], map[string]any{"code": code})
+	return res.Status, res.Body
+}
+
+// TestScanNormalisesScannerInput: however the scanner types the RMA or the
+// tracking number, the scan finds the return; the first scan records the arrival
+// and every later one is a repeat.
+func TestScanNormalisesScannerInput(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	r := f.createReturn(t, map[string]any{"line_id": "l1", "quantity": 2, "reason": "too_small"})
+	bare := strings.ReplaceAll(r.RMA, "-", "")
+
+	// a parcel with a tracking number (the one the label has, else one of ours)
+	var tracking string
+	err := f.env.DB.Get(&tracking, `SELECT tracking_number FROM parcels WHERE return_id = $1 AND status = 'issued' ORDER BY number LIMIT 1`, r.ID)
+	if err != nil {
+		tracking = "RR123456785GB"
+		f.env.DB.MustExec(`INSERT INTO parcels (merchant_id, return_id, number, carrier, service, tracking_number, valid_until)
+			VALUES ($1, $2, 1, 'own', 'standard', $3, now() + interval '30 days')`, f.shop.Merchant.ID, r.ID, tracking)
+	}
+	spaced := strings.ToLower(tracking[:2] + " " + tracking[2:5] + " " + tracking[5:8] + " " + tracking[8:])
+
+	for i, code := range []string{
+		r.RMA,                               // as printed
+		"  " + r.RMA + "\r\n",               // surrounding spaces and the scanner's Enter
+		strings.ToLower(r.RMA),              // lower case
+		bare,                                // missing dashes
+		"]C0" + r.RMA,                       // Code 128 symbology identifier
+		"]c0 " + strings.ToLower(bare),      // all of it at once
+		"*" + r.RMA + "*",                   // Code 39 start/stop
+		strings.ReplaceAll(r.RMA, "-", "‐"), // Unicode hyphens
+		tracking,                            // the parcel's tracking number
+		"]C0" + spaced,                      // typed by hand, lower case, in groups
+	} {
+		status, body := f.scan(t, code)
+		if status != http.StatusOK {
+			t.Errorf("scan %q: got %d %s, want 200", code, status, body)
+			continue
+		}
+		var got scanAnswer
+		if err := jsonUnmarshal(body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Return.ID != r.ID || got.Repeat != (i > 0) {
+			t.Errorf("scan %q: got return %d repeat=%v, want %d repeat=%v", code, got.Return.ID, got.Repeat, r.ID, i > 0)
+		}
+		if got.Parcel == nil || got.Parcel.TrackingNumber != tracking {
+			t.Errorf("scan %q: got parcel %+v, want %s", code, got.Parcel, tracking)
+		}
+		if len(got.Expected) != 1 || got.Expected[0].LineID != "l1" || got.Expected[0].Quantity != 2 {
+			t.Errorf("scan %q: got expected %+v, want 2 × l1", code, got.Expected)
+		}
+		if i > 0 && !strings.HasPrefix(got.Message, "Already scanned") {
+			t.Errorf("scan %q: got message %q, want it to say it was already scanned", code, got.Message)
+		}
+	}
+	var arrivals int
+	if err := f.env.DB.Get(&arrivals, `SELECT count(*) FROM parcels WHERE return_id = $1 AND arrived_at IS NOT NULL`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if arrivals != 1 {
+		t.Errorf("got %d parcels arrived, want 1", arrivals)
+	}
+
+	t.Run("unknown code", func(t *testing.T) {
+		for _, code := range []string{"R-0000-0000", "ZZ999999999GB", "R-7KQ4-M2XE", "]C0"} {
+			status, body := f.scan(t, code)
+			var p problemDoc
+			jsonUnmarshal(body, &p)
+			if status != http.StatusNotFound || !strings.Contains(p.Detail, fmt.Sprintf("%q", code)) ||
+				!strings.Contains(p.Detail, "set the parcel aside") {
+				t.Errorf("scan %q: got %d %s, want 404 naming the code and what to do", code, status, body)
+			}
+		}
+	})
+
+	t.Run("cancelled return", func(t *testing.T) {
+		c := f.createReturn(t, map[string]any{"line_id": "l2", "quantity": 1, "reason": "changed_mind"})
+		if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", c.ID), f.shop.Keys[auth.RoleIntegration], map[string]any{}); res.Status != http.StatusOK {
+			t.Fatalf("cancel: %d %s", res.Status, res.Body)
+		}
+		status, body := f.scan(t, strings.ToLower(c.RMA))
+		var p problemDoc
+		jsonUnmarshal(body, &p)
+		if status != http.StatusConflict || p.State != "cancelled" || !strings.Contains(p.Detail, c.RMA) ||
+			!strings.Contains(p.Detail, "cancelled") {
+			t.Errorf("got %d %s, want 409 naming the return and its state", status, body)
+		}
+		if res := f.receive(t, c, map[string]any{"line_id": "l2", "quantity": 1, "condition": "new", "disposition": "restock"}); res.Status != http.StatusConflict {
+			t.Errorf("got %d %s for a receipt of a cancelled return, want 409", res.Status, res.Body)
+		}
+	})
+}
+
+// TestPartialReceiptTwoParcels: two parcels, two refunds, that add up to the quote
+// to the cent, and the return walks resolving → partially_received → resolving →
+// completed.
+func TestPartialReceiptTwoParcels(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	// amounts that do not divide evenly: the order discount and the tax are
+	// pro-rated over the lines and the units
+	f.putOrder(t, "NW-2", "pi_flow2", []map[string]any{
+		{"id": "a", "sku": "SOCK", "name": "Socks", "quantity": 3, "unit_price": 999, "tax": 500},
+		{"id": "b", "sku": "BELT", "name": "Belt", "quantity": 1, "unit_price": 1999, "tax": 377},
+	}, 101)
+	r := f.createReturnOn(t, "NW-2", "refund", map[string]any{"line_id": "a", "quantity": 3, "reason": "too_small"},
+		map[string]any{"line_id": "b", "quantity": 1, "reason": "changed_mind"})
+
+	f.mustReceive(t, r, map[string]any{"line_id": "a", "quantity": 1, "condition": "new", "disposition": "restock"})
+	if got := f.state(t, r); got != "resolving" {
+		t.Fatalf("got %s after parcel 1, want resolving", got)
+	}
+	f.drain(t)
+	if got := f.state(t, r); got != "partially_received" {
+		t.Fatalf("got %s after refund 1, want partially_received", got)
+	}
+	f.mustReceive(t, r, map[string]any{"line_id": "a", "quantity": 2, "condition": "like_new", "disposition": "restock"},
+		map[string]any{"line_id": "b", "quantity": 1, "condition": "used", "disposition": "resale_hold"})
+	if got := f.state(t, r); got != "resolving" {
+		t.Fatalf("got %s after parcel 2, want resolving", got)
+	}
+	f.drain(t)
+	if got := f.state(t, r); got != "completed" {
+		t.Fatalf("got %s after refund 2, want completed", got)
+	}
+
+	list := f.refundsOf(t, r)
+	stripe := f.stripe.Refunds()
+	if len(list) != 2 || len(stripe) != 2 {
+		t.Fatalf("got %d refunds and %d Stripe refunds, want 2 of each", len(list), len(stripe))
+	}
+	var sum int64
+	for i, fr := range list {
+		if fr.Status != refunds.StatusSucceeded || stripe[i].Amount != fr.Amount || *fr.StripeRefundID != stripe[i].ID {
+			t.Errorf("refund %d: got %+v, Stripe %+v", i+1, fr, stripe[i])
+		}
+		sum += stripe[i].Amount
+	}
+	if sum != r.Total || list[0].Amount >= list[1].Amount {
+		t.Errorf("got Stripe refunds %d + %d = %d, want %d, the quote", stripe[0].Amount, stripe[1].Amount, sum, r.Total)
+	}
+
+	var walk []string
+	for _, e := range f.timeline(t, r) {
+		if e.From != e.To && (len(walk) > 0 || e.To == "partially_received") {
+			walk = append(walk, e.To)
+		}
+	}
+	want := []string{"partially_received", "resolving", "partially_received", "received", "resolving", "completed"}
+	if strings.Join(walk, " ") != strings.Join(want, " ") {
+		t.Errorf("got states %v, want %v", walk, want)
+	}
+}
+
+// TestWrongItemLowersRefund: a unit recorded as the wrong item is not refunded, and
+// the refund and the timeline say so.
+func TestWrongItemLowersRefund(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	r := f.createReturn(t, map[string]any{"line_id": "l1", "quantity": 2, "reason": "too_small"},
+		map[string]any{"line_id": "l2", "quantity": 1, "reason": "changed_mind"})
+	f.mustReceive(t, r, received, map[string]any{"line_id": "l2", "quantity": 1, "condition": "wrong_item", "disposition": "dispose",
+		"note": "A scarf, not our cap"})
+	f.drain(t)
+
+	want := r.line(t, "l1")
+	fr := f.oneRefund(t, r)
+	if n := f.stripe.RefundCount(); n != 1 || f.stripe.Refunds()[0].Amount != want || fr.Amount != want || want >= r.Total {
+		t.Fatalf("got %d Stripe refunds, refund of %d; want one of %d (the quote of %d less the cap)", n, fr.Amount, want, r.Total)
+	}
+	if !strings.Contains(fr.Explanation, "Not refunded: 1 × Cap (wrong item)") {
+		t.Errorf("got explanation %q, want it to name the cap", fr.Explanation)
+	}
+	why := 0
+	for _, e := range f.timeline(t, r) {
+		if strings.Contains(strings.ToLower(e.Note), "not refunded") && strings.Contains(e.Note, "Cap") && strings.Contains(e.Note, "wrong item") {
+			why++
+		}
+	}
+	if why == 0 {
+		t.Errorf("got timeline %+v, want an entry saying the cap was not refunded as the wrong item", f.timeline(t, r))
+	}
+	if got := f.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
+	}
+}
+
+// TestReceiptValidation: what the return does not expect answers 422 naming the
+// field, and records nothing.
+func TestReceiptValidation(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	r := f.createReturn(t, map[string]any{"line_id": "l1", "quantity": 2, "reason": "too_small"})
+	line := func(id string, n int) map[string]any {
+		return map[string]any{"line_id": id, "quantity": n, "condition": "new", "disposition": "restock"}
+	}
+	for _, tc := range []struct {
+		name     string
+		lines    []map[string]any
+		location string
+		says     string
+	}{
+		{"more than requested", []map[string]any{line("l1", 3)}, "body.items[0].quantity", "2 unit(s) still expected"},
+		{"unknown line", []map[string]any{line("nope", 1)}, "body.items[0].line_id", "not an item of return"},
+		{"a line of the order not in the return", []map[string]any{line("l2", 1)}, "body.items[0].line_id", "record it under unexpected"},
+		{"a line twice", []map[string]any{line("l1", 1), line("l1", 1)}, "body.items[1].line_id", "twice"},
+		{"nothing", []map[string]any{}, "body.items", "at least one"},
+	} {
+		res := f.receive(t, r, tc.lines...)
+		var p problemDoc
+		jsonUnmarshal(res.Body, &p)
+		if res.Status != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Location != tc.location ||
+			!strings.Contains(p.Errors[0].Message, tc.says) {
+			t.Errorf("%s: got %d %s, want 422 on %s saying %q", tc.name, res.Status, res.Body, tc.location, tc.says)
+		}
+	}
+	var receipts int
+	f.env.DB.Get(&receipts, `SELECT count(*) FROM receipts`)
+	if receipts != 0 || f.state(t, r) != "approved" {
+		t.Fatalf("got %d receipts and return %s after refused receipts, want none and approved", receipts, f.state(t, r))
+	}
+
+	// one unit arrives with something unexpected; then one more than is left is refused
+	res := f.env.Do(t, "POST", "/v1/returns/"+strings.ToLower(r.RMA)+"/receipts", f.shop.Keys[auth.RoleWarehouse], map[string]any{
+		"items": []map[string]any{line("l1", 1)}, "unexpected": []map[string]any{{"description": "Blue scarf", "quantity": 1}}})
+	if res.Status != http.StatusCreated || !strings.Contains(string(res.Body), "Unexpected: 1 × Blue scarf") {
+		t.Fatalf("receipt by RMA: %d %s", res.Status, res.Body)
+	}
+	res = f.receive(t, r, line("l1", 2))
+	if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "body.items[0].quantity") {
+		t.Errorf("got %d %s for 2 more of 1 left, want 422 on body.items[0].quantity", res.Status, res.Body)
+	}
+	f.drain(t)
+	if n := f.stripe.RefundCount(); n != 1 || f.stripe.Refunds()[0].Amount != r.Total/2 {
+		t.Errorf("got %d Stripe refunds, want one for the unit that arrived (%d)", n, r.Total/2)
+	}
+}
+
+// TestStoreCreditResolution: a store-credit return pays nothing through Stripe; the
+// shopper's ledger gets the credit and the policy's bonus.
+func TestStoreCreditResolution(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	if res := f.env.Do(t, "PUT", "/v1/policy", f.shop.Keys[auth.RoleAdmin], map[string]any{"store_credit_bonus_bps": 1000}); res.Status != http.StatusOK {
+		t.Fatalf("put policy: %d %s", res.Status, res.Body)
+	}
+	r := f.createReturnOn(t, "NW-1", "store_credit", map[string]any{"line_id": "l1", "quantity": 2, "reason": "too_small"})
+	paid := r.line(t, "l1")
+	bonus := paid / 10
+	if r.Total != paid+bonus || r.Quote.StoreCreditBonus != bonus {
+		t.Fatalf("got a quote of %d with a bonus of %d, want %d + %d", r.Total, r.Quote.StoreCreditBonus, paid, bonus)
+	}
+	f.mustReceive(t, r, received)
+	f.drain(t)
+	if got := f.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
+	}
+	if n := f.stripe.RefundCount(); n != 0 || len(f.refundsOf(t, r)) != 0 {
+		t.Errorf("got %d Stripe refunds and %d refund rows, want none", n, len(f.refundsOf(t, r)))
+	}
+
+	res := f.env.Do(t, "GET", "/v1/store-credit?email=Ada@Example.com", f.shop.Keys[auth.RoleFinance], nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("store credit: %d %s", res.Status, res.Body)
+	}
+	var c refunds.Credit
+	res.JSON(t, &c)
+	if len(c.Entries) != 2 || c.Entries[0].Kind != "issued" || c.Entries[0].Amount != paid ||
+		c.Entries[1].Kind != "bonus" || c.Entries[1].Amount != bonus {
+		t.Errorf("got entries %+v, want issued %d and bonus %d", c.Entries, paid, bonus)
+	}
+	if len(c.Balances) != 1 || c.Balances[0].Currency != "EUR" || c.Balances[0].Amount != r.Total {
+		t.Errorf("got balances %+v, want EUR %d", c.Balances, r.Total)
+	}
+	if res := f.env.Do(t, "GET", "/v1/store-credit?email=ada@example.com", f.shop.Keys[auth.RoleWarehouse], nil); res.Status != http.StatusForbidden {
+		t.Errorf("got %d for the warehouse reading store credit, want 403", res.Status)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,0 +1,239 @@
+package refunds_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
+)
+
+// postEvent delivers a recorded Stripe event to our endpoint, signed at signedAt
+// with secret.
+func (f *flow) postEvent(t *testing.T, payload []byte, signedAt time.Time, secret string) (status int, duplicate bool) {
+	t.Helper()
+	res := f.env.Do(t, "POST", "/v1/webhooks/stripe", "", payload,
+		"Stripe-Signature", fakestripe.Signature(signedAt, payload, secret))
+	var out struct {
+		Received  bool `json:"received"`
+		Duplicate bool `json:"duplicate"`
+	}
+	if res.Status == http.StatusOK {
+		res.JSON(t, &out)
+		if !out.Received {
+			t.Errorf("got %s, want received: true", res.Body)
+		}
+	}
+	return res.Status, out.Duplicate
+}
+
+// pendingRefund makes a return whose refund Stripe accepted as pending.
+func pendingRefund(t *testing.T, f *flow) (ret, fakestripe.Refund) {
+	t.Helper()
+	r := f.createReturn(t, map[string]any{"line_id": "l1", "quantity": 2, "reason": "too_small"})
+	f.mustReceive(t, r, received)
+	f.drain(t)
+	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusPending {
+		t.Fatalf("got refund %s, want pending", fr.Status)
+	}
+	if got := f.state(t, r); got != "resolving" {
+		t.Fatalf("got return %s with its refund pending, want resolving", got)
+	}
+	return r, f.stripe.Refunds()[0]
+}
+
+// completions counts the timeline entries that completed the return.
+func (f *flow) completions(t *testing.T, r ret) int {
+	n := 0
+	for _, e := range f.timeline(t, r) {
+		if e.To == "completed" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDuplicatedAndOutOfOrderWebhooks: Stripe's events arrive twice and late; the
+// refund ends succeeded and the return completed, once.
+func TestDuplicatedAndOutOfOrderWebhooks(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending}) // events recorded, not sent
+	r, sr := pendingRefund(t, f)
+	for _, st := range []string{fakestripe.StatusRequiresAction, fakestripe.StatusPending, fakestripe.StatusSucceeded} {
+		if err := f.stripe.SetRefundStatus(sr.ID, st, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := f.stripe.Events()
+	if len(evs) != 4 || evs[0].Type != "charge.refunded" {
+		t.Fatalf("got %d events, want charge.refunded and 3 × charge.refund.updated", len(evs))
+	}
+	created, requiresAction, pending, succeeded := evs[0], evs[1], evs[2], evs[3]
+	now := time.Now()
+
+	// forged, tampered, stale and unsigned deliveries are refused and do not use
+	// up the event
+	tampered := []byte(strings.Replace(string(succeeded.Payload), `"succeeded"`, `"failed"`, 1))
+	for name, res := range map[string]func() int{
+		"wrong secret": func() int { s, _ := f.postEvent(t, succeeded.Payload, now, "whsec_forged"); return s },
+		"tampered": func() int {
+			return f.env.Do(t, "POST", "/v1/webhooks/stripe", "", tampered,
+				"Stripe-Signature", fakestripe.Signature(now, succeeded.Payload, whsec)).Status
+		},
+		"stale": func() int { s, _ := f.postEvent(t, succeeded.Payload, now.Add(-10*time.Minute), whsec); return s },
+		"unsigned": func() int {
+			return f.env.Do(t, "POST", "/v1/webhooks/stripe", "", succeeded.Payload).Status
+		},
+	} {
+		if got := res(); got != http.StatusBadRequest {
+			t.Errorf("%s: got %d, want 400", name, got)
+		}
+	}
+	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusPending {
+		t.Fatalf("got refund %s after refused deliveries, want still pending", fr.Status)
+	}
+
+	for _, step := range []struct {
+		name      string
+		payload   []byte
+		duplicate bool
+	}{
+		{"succeeded", succeeded.Payload, false},
+		{"succeeded again", succeeded.Payload, true},
+		{"late pending", pending.Payload, false},
+		{"late requires_action", requiresAction.Payload, false},
+		{"late charge.refunded", created.Payload, false},
+		{"late pending again", pending.Payload, true},
+	} {
+		status, dup := f.postEvent(t, step.payload, time.Now(), whsec)
+		if status != http.StatusOK || dup != step.duplicate {
+			t.Errorf("%s: got %d duplicate=%v, want 200 duplicate=%v", step.name, status, dup, step.duplicate)
+		}
+		fr := f.oneRefund(t, r)
+		if fr.Status != refunds.StatusSucceeded {
+			t.Fatalf("%s: got refund %s, want succeeded", step.name, fr.Status)
+		}
+		if got := f.state(t, r); got != "completed" {
+			t.Fatalf("%s: got return %s, want completed", step.name, got)
+		}
+	}
+	f.drain(t) // a poll the late charge.refunded may have asked for
+	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusSucceeded || *fr.StripeRefundID != sr.ID {
+		t.Errorf("got refund %s %v, want succeeded as %s", fr.Status, fr.StripeRefundID, sr.ID)
+	}
+	if n := f.completions(t, r); n != 1 {
+		t.Errorf("got %d completions in the timeline, want 1", n)
+	}
+	if n := f.stripe.RefundCount(); n != 1 {
+		t.Errorf("got %d Stripe refunds, want 1", n)
+	}
+}
+
+// TestStripeDeliversWebhooks: the fake Stripe sends its own signed webhooks to
+// POST /v1/webhooks/stripe, as Stripe would, on API version 2023-10-16 and with
+// the refund.* events of later versions.
+func TestStripeDeliversWebhooks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		refundEvents bool
+	}{{"charge events", false}, {"charge and refund events", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending, RefundEvents: tc.refundEvents}, withWebhooks())
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			r, sr := pendingRefund(t, f)
+			if err := f.stripe.Drain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// the refund settles at Stripe; its webhook is delivered before SetRefundStatus returns
+			if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
+				t.Fatal(err)
+			}
+			if fr := f.oneRefund(t, r); fr.Status != refunds.StatusSucceeded {
+				t.Fatalf("got refund %s after Stripe's webhook, want succeeded", fr.Status)
+			}
+			if got := f.state(t, r); got != "completed" {
+				t.Fatalf("got return %s, want completed", got)
+			}
+			evs := f.stripe.Events()
+			for _, ev := range evs {
+				if !ev.Delivered || ev.Attempts != 1 {
+					t.Errorf("event %s %s: delivered=%v after %d attempts, want delivered at the first", ev.ID, ev.Type, ev.Delivered, ev.Attempts)
+				}
+			}
+			// Stripe retries an event: we acknowledge it and change nothing
+			last := evs[len(evs)-1]
+			if err := f.stripe.Redeliver(ctx, last.ID); err != nil {
+				t.Errorf("redeliver %s: %v", last.Type, err)
+			}
+			var seen int
+			if err := f.env.DB.Get(&seen, `SELECT count(*) FROM stripe_events`); err != nil {
+				t.Fatal(err)
+			}
+			if seen != len(evs) {
+				t.Errorf("got %d events recorded, want %d", seen, len(evs))
+			}
+			f.drain(t)
+			if n := f.completions(t, r); n != 1 {
+				t.Errorf("got %d completions in the timeline, want 1", n)
+			}
+			if n := f.stripe.RefundCount(); n != 1 {
+				t.Errorf("got %d Stripe refunds, want 1", n)
+			}
+		})
+	}
+}
+
+// TestPollerCoversMissedWebhook: no webhook arrives; the poll job asks Stripe, waits
+// while the refund is pending and records it once it succeeded.
+func TestPollerCoversMissedWebhook(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
+	r, sr := pendingRefund(t, f)
+	due := func() {
+		t.Helper()
+		res, err := f.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = $1 AND state = 'pending'`, refunds.JobPoll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("got %d poll jobs, want 1", n)
+		}
+	}
+	due()
+	f.drain(t) // still pending: the job waits for its next turn
+	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusPending {
+		t.Fatalf("got refund %s, want pending", fr.Status)
+	}
+	var attempts int
+	var wait float64
+	if err := f.env.DB.QueryRow(`SELECT attempts, extract(epoch FROM run_at - now()) FROM outbox WHERE kind = $1`, refunds.JobPoll).
+		Scan(&attempts, &wait); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 0 || wait < refunds.PollAfter.Seconds()-5 {
+		t.Errorf("got poll job with %d attempts due in %.0fs, want no failure counted and due in about %s", attempts, wait, refunds.PollAfter)
+	}
+
+	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	due()
+	f.drain(t)
+	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusSucceeded {
+		t.Fatalf("got refund %s, want succeeded", fr.Status)
+	}
+	if got := f.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
+	}
+	var left int
+	f.env.DB.Get(&left, `SELECT count(*) FROM outbox WHERE kind = $1 AND state <> 'done'`, refunds.JobPoll)
+	if left != 0 {
+		t.Errorf("got %d poll jobs left, want 0", left)
+	}
+}
