@@ -22,7 +22,10 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/refunds/ledger"
+	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/analytics"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
 )
 
@@ -70,7 +73,8 @@ func Config() huma.Config {
 	cfg.CreateHooks = nil
 	cfg.Info.Description = description
 	cfg.OpenAPIPath = "/openapi"
-	cfg.DocsPath = "/docs"
+	// /docs is ours (docs.go): Huma's page loads its renderer from a CDN
+	cfg.DocsPath = ""
 	cfg.Components.SecuritySchemes = auth.Schemes()
 	cfg.Transformers = append(cfg.Transformers, problem.Transform)
 	return cfg
@@ -88,6 +92,8 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 		reg = metrics.New()
 	}
 	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg, log: log})
+
+	mux.HandleFunc("GET /docs", serveDocs(api))
 
 	keys := auth.NewKeys(d.DB)
 	shoppers := auth.NewShoppers(d.DB)
@@ -109,6 +115,13 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 	if d.Worker != nil {
 		refundSvc.Jobs(d.Worker)
 	}
+	ledger.Register(api, d.DB)
+	reconcileSvc := reconcile.New(d.DB, d.Gateway, log)
+	reconcile.Register(api, reconcileSvc)
+	if d.Worker != nil {
+		reconcileSvc.Jobs(d.Worker)
+	}
+	analytics.Register(api, d.DB)
 	returns.Register(api, &returns.API{
 		Store:       store,
 		Merchants:   merchants,
@@ -139,10 +152,16 @@ type adapter struct {
 }
 
 func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
+	// Huma sets a read deadline on the connection before reading a body and never
+	// clears it. When the body was already read (the idempotency middleware reads it
+	// first), that deadline lands on net/http's background read, which then cancels the
+	// request's context mid-handler under load. The server's ReadTimeout already
+	// bounds slow clients, so Huma's deadline is turned off.
+	op.BodyReadTimeout = -1
 	a.mux.HandleFunc(op.Method+" "+op.Path, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		r = r.WithContext(problem.WithLogger(r.Context(), a.log))
+		r = r.WithContext(problem.WithLogger(r.Context(), a.log.With(slog.String("operation", op.OperationID))))
 		handler(humago.NewContext(op, r, sw))
 		status := sw.status
 		if status == 0 {

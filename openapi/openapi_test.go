@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"flag"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -67,4 +69,29 @@ func view(op *huma.Operation) *opView {
 		return nil
 	}
 	return &opView{id: op.OperationID, summary: op.Summary, tags: len(op.Tags), security: len(op.Security)}
+}
+
+// TestDocsPageIsSelfContained checks that /docs lists every operation and loads
+// nothing from another site.
+func TestDocsPageIsSelfContained(t *testing.T) {
+	mux := http.NewServeMux()
+	api := openapi.New(mux, openapi.Deps{})
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/docs", nil))
+	if rec.Code != 200 {
+		t.Fatalf("got %d", rec.Code)
+	}
+	page := rec.Body.String()
+	for _, bad := range []string{"<script", "<link", `src="http`, "@import", "url(http"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("/docs contains %q: it must work without other sites", bad)
+		}
+	}
+	for _, item := range api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Delete, item.Patch} {
+			if op != nil && !strings.Contains(page, `id="`+op.OperationID+`"`) {
+				t.Errorf("/docs lacks %s", op.OperationID)
+			}
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
+	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -30,11 +31,17 @@ func toProblem(err error) error {
 }
 
 type refundListInput struct {
-	Status   []string `query:"status" explode:"false" example:"failed" doc:"Only refunds in these statuses (comma-separated): queued, pending, requires_action, succeeded, failed, canceled."`
-	Currency string   `query:"currency" maxLength:"3" example:"EUR"`
-	ReturnID int64    `query:"return_id" doc:"Only refunds of this return."`
-	Limit    int      `query:"limit" minimum:"1" maximum:"500" default:"50"`
-	Cursor   string   `query:"cursor" maxLength:"40" doc:"next_cursor of the previous page."`
+	Status      []string `query:"status" explode:"false" example:"failed" doc:"Only refunds in these statuses (comma-separated): queued, pending, requires_action, succeeded, failed, canceled."`
+	Currency    string   `query:"currency" maxLength:"3" example:"EUR"`
+	ReturnID    int64    `query:"return_id" doc:"Only refunds of this return."`
+	RMA         string   `query:"rma" maxLength:"40" example:"R-7KQ4-M2XD" doc:"Only refunds of the return with this RMA."`
+	Order       string   `query:"order" maxLength:"100" example:"NW-10023" doc:"Only refunds of returns of this order number."`
+	CreatedFrom string   `query:"created_from" maxLength:"40" example:"2026-03-01" doc:"Only refunds created at or after: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 date-time."`
+	CreatedTo   string   `query:"created_to" maxLength:"40" example:"2026-04-01" doc:"Only refunds created before (exclusive)."`
+	SettledFrom string   `query:"settled_from" maxLength:"40" example:"2026-03-01" doc:"Only refunds that settled (succeeded, failed or canceled) at or after."`
+	SettledTo   string   `query:"settled_to" maxLength:"40" example:"2026-04-01" doc:"Only refunds that settled before (exclusive)."`
+	Limit       int      `query:"limit" minimum:"1" maximum:"500" default:"50"`
+	Cursor      string   `query:"cursor" maxLength:"40" doc:"next_cursor of the previous page."`
 }
 
 type refundListOutput struct {
@@ -86,7 +93,11 @@ func Register(api huma.API, s *Service) {
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *refundListInput) (*refundListOutput, error) {
 		var v validation.Error
-		f := ListFilter{Currency: strings.ToUpper(in.Currency), ReturnID: in.ReturnID, Limit: in.Limit}
+		f := ListFilter{Currency: strings.ToUpper(in.Currency), ReturnID: in.ReturnID, Limit: in.Limit,
+			RMA: strings.TrimSpace(in.RMA), OrderNumber: strings.TrimSpace(in.Order)}
+		created := ledger.ParsePeriod(in.CreatedFrom, in.CreatedTo, false, "created_", &v)
+		settled := ledger.ParsePeriod(in.SettledFrom, in.SettledTo, false, "settled_", &v)
+		f.CreatedFrom, f.CreatedTo, f.SettledFrom, f.SettledTo = created.From, created.To, settled.From, settled.To
 		for _, st := range in.Status {
 			for _, part := range strings.Split(st, ",") {
 				if StatusRank(part) < 0 {

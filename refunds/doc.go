@@ -10,16 +10,14 @@
 //     (stripe.go) implements it with stripe-go v76 on API version 2023-10-16; every
 //     refund is sent with the Idempotency-Key "refund:<id>", so retries, crashes and
 //     several replicas never pay twice.
-//   - The refund worker takes refunds from the transactional outbox and sends them
-//     through the Gateway.
+//   - Service (service.go) issues the refund or store credit for the units a receipt
+//     accepts, in the receipt's transaction; its outbox jobs send refunds through the
+//     Gateway under the refund's row lock and poll the ones that stay pending.
 //   - Stripe webhooks (webhook.go): ParseWebhook verifies the Stripe-Signature and
-//     turns charge.refunded, charge.refund.updated and refund.* events into Results;
-//     a poller covers missed webhooks.
-//   - The ledger lists every refund for finance, with failed refunds to retry.
-//   - Store credit is the resolution that pays no money out: a balance for the shopper.
-//   - Reconciliation compares the ledger with Stripe's refunds (Gateway.List) and lists
-//     every mismatch.
-//
-// The Gateway, its Stripe implementation and the webhook parser are pure of the
-// database; the store and the API operations sit beside them.
+//     turns charge.refunded, charge.refund.updated and refund.* events into Results,
+//     which Service.HandleEvent applies once per event, never moving a refund back.
+//   - Store credit (credit.go) is an append-only ledger per shopper and currency.
+//   - Sub-packages: ledger (every money movement, written by database triggers),
+//     reconcile (refunds matched against Stripe's, and CSV exports) and fakestripe (a
+//     stateful Stripe for tests and load runs).
 package refunds

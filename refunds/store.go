@@ -64,13 +64,20 @@ func lock(ctx context.Context, tx *sqlx.Tx, id int64) (*Refund, error) {
 	return getRefund(ctx, tx, `f.id = $1 FOR UPDATE OF f`, id)
 }
 
-// ListFilter narrows a listing of refunds.
+// ListFilter narrows a listing of refunds. Zero fields do not filter; the time
+// ranges are half-open, [From, To).
 type ListFilter struct {
-	Statuses []string
-	Currency string
-	ReturnID int64
-	After    int64 // cursor: refunds with a smaller ID
-	Limit    int
+	Statuses    []string
+	Currency    string
+	ReturnID    int64
+	RMA         string
+	OrderNumber string
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	SettledFrom time.Time
+	SettledTo   time.Time
+	After       int64 // cursor: refunds with a smaller ID
+	Limit       int
 }
 
 // List returns a merchant's refunds, newest first, and whether there are more.
@@ -89,6 +96,23 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 	}
 	if f.ReturnID != 0 {
 		add("f.return_id = $%d", f.ReturnID)
+	}
+	if f.RMA != "" {
+		add("r.rma = $%d", f.RMA)
+	}
+	if f.OrderNumber != "" {
+		add("o.number = $%d", f.OrderNumber)
+	}
+	for _, b := range []struct {
+		cond string
+		t    time.Time
+	}{
+		{"f.created_at >= $%d", f.CreatedFrom}, {"f.created_at < $%d", f.CreatedTo},
+		{"f.settled_at >= $%d", f.SettledFrom}, {"f.settled_at < $%d", f.SettledTo},
+	} {
+		if !b.t.IsZero() {
+			add(b.cond, b.t)
+		}
 	}
 	if f.After > 0 {
 		add("f.id < $%d", f.After)

@@ -186,6 +186,9 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			"STRIPE_WEBHOOK_SECRET=" + webhookSecret, "ROUNDTRIP_BASE_URL=" + lb.url, "ROUNDTRIP_LOG_LEVEL=warn",
 			fmt.Sprintf("ROUNDTRIP_DB_MAX_CONNS=%d", c.DBConns), fmt.Sprintf("ROUNDTRIP_WORKERS=%d", c.Workers),
 			"ROUNDTRIP_PORTAL_CLIENT_LIMIT=0", "ROUNDTRIP_SHUTDOWN_TIMEOUT=5s"}
+		if c.PprofPort > 0 {
+			r.env = append(r.env, fmt.Sprintf("ROUNDTRIP_PPROF_ADDR=127.0.0.1:%d", c.PprofPort+r.n-1))
+		}
 		if err := r.start(ctx); err != nil {
 			return nil, err
 		}

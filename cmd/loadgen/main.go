@@ -43,6 +43,7 @@ type Config struct {
 	DBConns     int           // database connections per replica
 	Workers     int           // outbox workers per replica
 	Keep        bool          // keep the database afterwards
+	PprofPort   int           // replica n serves pprof on 127.0.0.1:PprofPort+n-1 (0: off)
 	Log         io.Writer     // replica logs (nil: discarded)
 }
 
@@ -61,6 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&c.DBConns, "db-conns", 16, "database connections per replica")
 	fs.IntVar(&c.Workers, "workers", 8, "outbox workers per replica")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the run's database")
+	fs.IntVar(&c.PprofPort, "pprof-port", 0, "replica n serves Go's profiler on 127.0.0.1:<port+n-1> (0: off)")
 	verbose := fs.Bool("v", false, "show replica logs")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

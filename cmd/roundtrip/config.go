@@ -31,6 +31,7 @@ type config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	PortalLimit     int
+	PprofAddr       string
 }
 
 type setting struct {
@@ -50,6 +51,7 @@ var settings = []setting{
 	{"log-level", "ROUNDTRIP_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "ROUNDTRIP_LOG_FORMAT", "", "json or text (default: text on a terminal, else json)"},
 	{"shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and jobs"},
+	{"pprof-addr", "ROUNDTRIP_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (default: off)"},
 	{"portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "60", "portal sign-in attempts a minute per client address (0: no limit; behind a load balancer every shopper shares its address)"},
 }
 
@@ -82,6 +84,7 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 		StripeWebhook: get("stripe-webhook-secret"),
 		LogLevel:      get("log-level"),
 		LogFormat:     get("log-format"),
+		PprofAddr:     get("pprof-addr"),
 	}
 	bad := func(f, env, why string) error {
 		return usageError{fmt.Sprintf("%s (--%s): %s", env, f, why)}
@@ -129,6 +132,11 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(get("shutdown-timeout")); err != nil || c.ShutdownTimeout <= 0 {
 		return c, false, bad("shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "must be a duration such as 25s")
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			return c, false, bad("pprof-addr", "ROUNDTRIP_PPROF_ADDR", "must be host:port, e.g. 127.0.0.1:6060")
+		}
 	}
 	if c.PortalLimit, err = strconv.Atoi(get("portal-client-limit")); err != nil || c.PortalLimit < 0 {
 		return c, false, bad("portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "must be a whole number, 0 or more")

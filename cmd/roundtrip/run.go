@@ -23,6 +23,7 @@ Commands:
   merchants   create a merchant: merchants create --slug S --name N
   keys        create an API key: keys create --merchant S --role R [--name N]
   demo        load a demo merchant with a policy and orders (safe to run twice)
+  reconcile   reconcile refunds with Stripe: reconcile --merchant S --from YYYY-MM-DD --to YYYY-MM-DD
 
 Run 'roundtrip <command> --help' for a command's flags.
 `
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keys(ctx, args, getenv, stdout, stderr)
 	case "demo":
 		return demo(ctx, args, getenv, stdout, stderr)
+	case "reconcile":
+		return reconcileCmd(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -112,6 +113,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	bg.Go(func() { sweep(workCtx, d, log) })
 
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, log)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("serving", slog.String("addr", addr), slog.String("base_url", cfg.BaseURL))
@@ -135,6 +139,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// servePprof serves the profiler on its own listener, so that it is never reachable
+// through the public address.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	log.Info("profiler", slog.String("addr", addr))
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Warn("profiler stopped", slog.String("error", err.Error()))
+	}
 }
 
 // portalLimit maps the setting (0: no limit) to openapi.Deps (negative: no limit).

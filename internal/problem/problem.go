@@ -141,6 +141,9 @@ func build(ctx context.Context, status int, msg string, errs []error) *Problem {
 	id := reqid.FromContext(ctx)
 	if status >= 500 {
 		attrs := []any{slog.Int("status", status), slog.String("request_id", id), slog.String("message", msg)}
+		if cause := context.Cause(ctx); cause != nil {
+			attrs = append(attrs, slog.String("cause", cause.Error()))
+		}
 		for _, err := range errs {
 			if err != nil {
 				attrs = append(attrs, slog.String("error", err.Error()))

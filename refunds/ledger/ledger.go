@@ -1,0 +1,212 @@
+// Package ledger owns the finance ledger: the append-only record of every money
+// movement of a merchant — refunds queued, sent, succeeded, failed and canceled,
+// store credit issued, given as a bonus, redeemed and adjusted, and fees retained —
+// with the return, RMA, order, currency, amount and Stripe ids (refund, charge,
+// balance transaction) of each.
+//
+// The entries are written by PostgreSQL triggers on refunds, store_credit_entries and
+// returns (migrations/00005_finance.sql), in the same transaction as the change that
+// moved the money, so that no code path can forget one; a trigger refuses UPDATE,
+// DELETE and TRUNCATE of ledger_entries. This package reads them: List for
+// GET /v1/ledger, SentAttempts for reconciliation, and Period, the [from, to) range
+// that the finance operations share.
+//
+// # Signs
+//
+// Amount is the magnitude of the refund, credit or fee an entry is about, never
+// negative. Net is the signed effect on the merchant's money: negative when money or
+// store credit leaves the shop for a shopper, positive when it comes back, 0 for a
+// step that moves nothing (refund_queued, refund_succeeded, fee_retained). A refund
+// takes the money when Stripe creates it (refund_sent: −amount) and gives it back when
+// it fails or is canceled after that (+amount), as Stripe's balance transactions do;
+// store credit counts when issued (−amount) and when redeemed (+amount). So Σ net per
+// currency over a period is the merchant's net outflow to shoppers.
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Kind is what an entry records.
+type Kind string
+
+// The kinds of entries.
+const (
+	// RefundQueued: a refund was created (or queued again by a retry); nothing paid yet.
+	RefundQueued Kind = "refund_queued"
+	// RefundSent: Stripe created the refund and took its amount from the balance.
+	RefundSent Kind = "refund_sent"
+	// RefundSucceeded: the refund reached the shopper.
+	RefundSucceeded Kind = "refund_succeeded"
+	// RefundFailed: the refund failed; money Stripe had taken came back.
+	RefundFailed Kind = "refund_failed"
+	// RefundCanceled: the refund was canceled; money Stripe had taken came back.
+	RefundCanceled Kind = "refund_canceled"
+	// StoreCreditIssued: store credit given for a return.
+	StoreCreditIssued Kind = "store_credit_issued"
+	// StoreCreditBonus: the shop's bonus on store credit.
+	StoreCreditBonus Kind = "store_credit_bonus"
+	// StoreCreditRedeemed: the shopper spent store credit.
+	StoreCreditRedeemed Kind = "store_credit_redeemed"
+	// StoreCreditAdjusted: a manual correction of store credit.
+	StoreCreditAdjusted Kind = "store_credit_adjusted"
+	// FeeRetained: a restocking or label fee kept when a return completed.
+	FeeRetained Kind = "fee_retained"
+)
+
+// Kinds lists every kind.
+func Kinds() []Kind {
+	return []Kind{RefundQueued, RefundSent, RefundSucceeded, RefundFailed, RefundCanceled,
+		StoreCreditIssued, StoreCreditBonus, StoreCreditRedeemed, StoreCreditAdjusted, FeeRetained}
+}
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool {
+	for _, x := range Kinds() {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Entry is one ledger entry. It is never changed once written.
+type Entry struct {
+	ID                 int64     `json:"id" db:"id" example:"90211"`
+	At                 time.Time `json:"at" db:"at" doc:"When the movement was recorded (its transaction's time)."`
+	Kind               Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,fee_retained" example:"refund_succeeded"`
+	Currency           string    `json:"currency" db:"currency" example:"EUR"`
+	Amount             int64     `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency: the refund, credit or fee the entry is about; never negative."`
+	Net                int64     `json:"net" db:"net" example:"0" doc:"Signed effect on the merchant's money in minor units: negative when money or store credit leaves the shop, positive when it comes back, 0 for steps that move nothing (refund_queued, refund_succeeded, fee_retained)."`
+	RefundID           *int64    `json:"refund_id,omitempty" db:"refund_id" example:"501"`
+	Attempt            *int      `json:"attempt,omitempty" db:"attempt" doc:"For refunds: 0 for the first sending, one more per retry."`
+	Status             *string   `json:"status,omitempty" db:"status" example:"succeeded" doc:"For refunds: the refund's status after the change."`
+	StoreCreditEntryID *int64    `json:"store_credit_entry_id,omitempty" db:"store_credit_entry_id"`
+	ReturnID           *int64    `json:"return_id,omitempty" db:"return_id" example:"1042"`
+	RMA                *string   `json:"rma,omitempty" db:"rma" example:"R-7KQ4-M2XD"`
+	OrderNumber        *string   `json:"order_number,omitempty" db:"order_number" example:"NW-10023"`
+	StripeRefundID     *string   `json:"stripe_refund_id,omitempty" db:"stripe_refund_id" example:"re_3OxYz2LkdIwHu7ix1a2b3c4d"`
+	ChargeID           *string   `json:"charge_id,omitempty" db:"charge_id"`
+	PaymentIntentID    *string   `json:"payment_intent_id,omitempty" db:"payment_intent_id"`
+	BalanceTransaction *string   `json:"balance_transaction,omitempty" db:"balance_transaction" doc:"Stripe's balance transaction of the refund."`
+	Note               string    `json:"note,omitempty" db:"note" example:"restocking fee"`
+	MerchantID         int64     `json:"-" db:"merchant_id"`
+}
+
+// Filter narrows a listing of entries. Zero fields do not filter.
+type Filter struct {
+	Kinds       []Kind
+	Currency    string
+	Period      Period // on At
+	RMA         string
+	OrderNumber string
+	ReturnID    int64
+	RefundID    int64
+	Before      int64 // cursor: entries with a smaller ID
+	Limit       int   // default 50
+}
+
+const entryCols = `id, merchant_id, at, kind, currency, amount, net, refund_id, attempt, status, store_credit_entry_id,
+	return_id, rma, order_number, stripe_refund_id, charge_id, payment_intent_id, balance_transaction, note`
+
+// List returns a merchant's entries, newest first, and whether there are more.
+func List(ctx context.Context, q sqlx.QueryerContext, merchantID int64, f Filter) ([]Entry, bool, error) {
+	where := `merchant_id = $1`
+	args := []any{merchantID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if len(f.Kinds) > 0 {
+		kinds := make([]string, len(f.Kinds))
+		for i, k := range f.Kinds {
+			kinds[i] = string(k)
+		}
+		add("kind = ANY($%d)", pq.Array(kinds))
+	}
+	if f.Currency != "" {
+		add("currency = $%d", f.Currency)
+	}
+	if !f.Period.From.IsZero() {
+		add("at >= $%d", f.Period.From)
+	}
+	if !f.Period.To.IsZero() {
+		add("at < $%d", f.Period.To)
+	}
+	if f.RMA != "" {
+		add("rma = $%d", f.RMA)
+	}
+	if f.OrderNumber != "" {
+		add("order_number = $%d", f.OrderNumber)
+	}
+	if f.ReturnID != 0 {
+		add("return_id = $%d", f.ReturnID)
+	}
+	if f.RefundID != 0 {
+		add("refund_id = $%d", f.RefundID)
+	}
+	if f.Before > 0 {
+		add("id < $%d", f.Before)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	list := []Entry{}
+	err := sqlx.SelectContext(ctx, q, &list, `SELECT `+entryCols+` FROM ledger_entries WHERE `+where+
+		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, f.Limit+1), args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("ledger: list: %w", err)
+	}
+	more := len(list) > f.Limit
+	if more {
+		list = list[:f.Limit]
+	}
+	return list, more, nil
+}
+
+// Attempt is one sending of a refund to Stripe, as the ledger remembers it after a
+// retry has replaced the refund's Stripe ID.
+type Attempt struct {
+	MerchantID     int64
+	RefundID       int64
+	Attempt        int
+	StripeRefundID string
+	// Status is the last status the ledger recorded for this attempt: succeeded,
+	// failed or canceled, else the status it was sent with.
+	Status string
+}
+
+// SentAttempts returns, by Stripe refund ID, the attempts of a merchant's refunds
+// that sent the refunds stripeIDs: reconciliation uses it to recognise the Stripe
+// refund of a failed attempt that finance retried.
+func SentAttempts(ctx context.Context, q sqlx.QueryerContext, merchantID int64, stripeIDs []string) (map[string]Attempt, error) {
+	out := make(map[string]Attempt)
+	if len(stripeIDs) == 0 {
+		return out, nil
+	}
+	rows, err := q.QueryxContext(ctx, `SELECT s.merchant_id, s.refund_id, s.attempt, s.stripe_refund_id,
+		coalesce((SELECT e.status FROM ledger_entries e WHERE e.refund_id = s.refund_id AND e.attempt = s.attempt
+			AND e.kind IN ('refund_succeeded', 'refund_failed', 'refund_canceled') ORDER BY e.id DESC LIMIT 1), s.status, 'pending')
+		FROM ledger_entries s WHERE s.merchant_id = $1 AND s.stripe_refund_id = ANY($2) AND s.kind = 'refund_sent'`,
+		merchantID, pq.Array(stripeIDs))
+	if err != nil {
+		return nil, fmt.Errorf("ledger: sent attempts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Attempt
+		if err := rows.Scan(&a.MerchantID, &a.RefundID, &a.Attempt, &a.StripeRefundID, &a.Status); err != nil {
+			return nil, fmt.Errorf("ledger: sent attempts: %w", err)
+		}
+		out[a.StripeRefundID] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: sent attempts: %w", err)
+	}
+	return out, nil
+}
