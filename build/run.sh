@@ -32,9 +32,12 @@ base=${ROUNDTRIP_BASE_URL:-http://$addr}
 bin/roundtrip demo
 cat <<MSG
 
-  API docs:    $base/docs
-  Health:      $base/healthz
-  Try it:      curl -H "Authorization: Bearer <demo admin key above>" $base/v1/merchant
+  Shopper portal:  $base/portal/northwind   (order NW-1001, ada@example.com)
+  Scan station:    $base/warehouse          (sign in as ana)
+  Finance:         $base/finance            (sign in as fin)
+  API docs:        $base/docs
+  Health:          $base/healthz
+  Try the API:     curl -H "Authorization: Bearer <demo admin key above>" $base/v1/merchant
 
 MSG
 bin/roundtrip serve

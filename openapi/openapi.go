@@ -47,6 +47,9 @@ type Deps struct {
 	// BaseURL is the public URL of the service, for links and label QR codes; empty
 	// takes each request's own host.
 	BaseURL string
+	// Services, when set, are used instead of building new ones (NewServices), so
+	// that the web pages and the API share them.
+	Services *Services
 	// PortalClientLimit is how many portal sign-in attempts one client address may
 	// make a minute (default 60; negative: no limit, for load tests from one address).
 	PortalClientLimit int
@@ -82,54 +85,83 @@ func Config() huma.Config {
 
 // New builds the API on mux and registers every operation.
 func New(mux *http.ServeMux, d Deps) huma.API {
-	log := d.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := logger(d)
 	problem.Install(log)
 	reg := d.Metrics
 	if reg == nil {
 		reg = metrics.New()
 	}
+	svc := d.Services
+	if svc == nil {
+		svc = NewServices(d)
+	}
 	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg, log: log})
 
 	mux.HandleFunc("GET /docs", serveDocs(api))
 
-	keys := auth.NewKeys(d.DB)
-	shoppers := auth.NewShoppers(d.DB)
-	authn := &auth.Authenticator{Keys: keys, Shoppers: shoppers}
+	authn := &auth.Authenticator{Keys: svc.Keys, Shoppers: svc.Shoppers}
 	api.UseMiddleware(authn.Middleware(api))
 	idem := &idempotency.Middleware{DB: d.DB}
 	api.UseMiddleware(idem.Handler(api))
 
-	merchants := merchant.NewStore(d.DB)
-	merchant.Register(api, merchants)
-	auth.Register(api, keys)
-	store := returns.NewStore(d.DB)
-	labelSvc := labels.NewService(d.DB, store, d.BaseURL, nil)
-	labelSvc.Attach(store, d.Worker)
-	labels.Register(api, labelSvc)
-	refundSvc := refunds.NewService(d.DB, store, d.Gateway, d.WebhookSecret, log)
-	receiving.Register(api, receiving.New(store, refundSvc))
-	refunds.Register(api, refundSvc)
-	if d.Worker != nil {
-		refundSvc.Jobs(d.Worker)
-	}
+	merchant.Register(api, svc.Merchants)
+	auth.Register(api, svc.Keys)
+	labels.Register(api, svc.Labels)
+	receiving.Register(api, svc.Receiving)
+	refunds.Register(api, svc.Refunds)
 	ledger.Register(api, d.DB)
-	reconcileSvc := reconcile.New(d.DB, d.Gateway, log)
-	reconcile.Register(api, reconcileSvc)
-	if d.Worker != nil {
-		reconcileSvc.Jobs(d.Worker)
-	}
+	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, d.DB)
 	returns.Register(api, &returns.API{
-		Store:       store,
-		Merchants:   merchants,
-		Shoppers:    shoppers,
+		Store:       svc.Returns,
+		Merchants:   svc.Merchants,
+		Shoppers:    svc.Shoppers,
 		ClientLimit: clientLimit(d),
 		OrderLimit:  ratelimit.New(d.DB, 10, time.Minute),
 	})
 	return api
+}
+
+// Services are the domain services of one process, built once and shared by the API
+// and the web pages, so that a hook or job added here serves both.
+type Services struct {
+	Merchants *merchant.Store
+	Keys      *auth.Keys
+	Shoppers  *auth.Shoppers
+	Returns   *returns.Store
+	Labels    *labels.Service
+	Refunds   *refunds.Service
+	Receiving *receiving.Service
+	Reconcile *reconcile.Service
+}
+
+// NewServices builds the services on d.DB, wires the returns store's hooks (labels
+// on approval) and registers every background job with d.Worker when it is set.
+func NewServices(d Deps) *Services {
+	log := logger(d)
+	s := &Services{
+		Merchants: merchant.NewStore(d.DB),
+		Keys:      auth.NewKeys(d.DB),
+		Shoppers:  auth.NewShoppers(d.DB),
+		Returns:   returns.NewStore(d.DB),
+	}
+	s.Labels = labels.NewService(d.DB, s.Returns, d.BaseURL, nil)
+	s.Labels.Attach(s.Returns, d.Worker)
+	s.Refunds = refunds.NewService(d.DB, s.Returns, d.Gateway, d.WebhookSecret, log)
+	s.Receiving = receiving.New(s.Returns, s.Refunds)
+	s.Reconcile = reconcile.New(d.DB, d.Gateway, log)
+	if d.Worker != nil {
+		s.Refunds.Jobs(d.Worker)
+		s.Reconcile.Jobs(d.Worker)
+	}
+	return s
+}
+
+func logger(d Deps) *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
 }
 
 func clientLimit(d Deps) *ratelimit.Limiter {

@@ -12,10 +12,15 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/web"
 )
 
 // demoSlug is the demo merchant's slug.
 const demoSlug = "northwind"
+
+// demoPassword signs the demo staff in; it is printed by make run and only ever
+// used on a local demo database.
+const demoPassword = "northwind-demo"
 
 func demoSettings() merchant.Settings {
 	return merchant.Settings{
@@ -186,6 +191,17 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}
 	fmt.Fprintf(stdout, "demo merchant: %s (%s) with %d orders; try order NW-1001 with ada@example.com\n", m.Name, m.Slug, len(orders))
+	users := web.NewUsers(d)
+	for _, u := range []struct {
+		name string
+		role auth.Role
+	}{{"ana", auth.RoleWarehouse}, {"fin", auth.RoleFinance}, {"admin", auth.RoleAdmin}} {
+		_, err := users.Create(ctx, m.ID, u.name, demoPassword, u.role)
+		if err != nil && !errors.Is(err, web.ErrUserExists) {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "demo staff sign-in (shop %s, password %q): ana (warehouse), fin (finance), admin\n", m.Slug, demoPassword)
 	keys := auth.NewKeys(d)
 	for _, role := range []auth.Role{auth.RoleIntegration, auth.RoleWarehouse, auth.RoleFinance, auth.RoleAdmin} {
 		_, secret, err := keys.Create(ctx, m.ID, role, "demo "+string(role))

@@ -22,6 +22,7 @@ Commands:
   openapi     print the OpenAPI 3.1 document as YAML (--3.0 for OpenAPI 3.0.3)
   merchants   create a merchant: merchants create --slug S --name N
   keys        create an API key: keys create --merchant S --role R [--name N]
+  users       create a staff user: users create --merchant S --role R --username U (password on stdin)
   demo        load a demo merchant with a policy and orders (safe to run twice)
   reconcile   reconcile refunds with Stripe: reconcile --merchant S --from YYYY-MM-DD --to YYYY-MM-DD
 
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return merchants(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		return keys(ctx, args, getenv, stdout, stderr)
+	case "users":
+		return users(ctx, args, getenv, stdout, stderr)
 	case "demo":
 		return demo(ctx, args, getenv, stdout, stderr)
 	case "reconcile":

@@ -25,6 +25,7 @@ import (
 	"github.com/roundtriphq/roundtrip/migrations"
 	"github.com/roundtriphq/roundtrip/openapi"
 	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/web"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -72,8 +73,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
 	mux := http.NewServeMux()
-	openapi.New(mux, openapi.Deps{DB: d, Logger: log, Metrics: reg, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
-		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL})
+	deps := openapi.Deps{DB: d, Logger: log, Metrics: reg, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
+		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL}
+	deps.Services = openapi.NewServices(deps)
+	openapi.New(mux, deps)
+	web.Mount(mux, web.Config{DB: d, Logger: log, BaseURL: cfg.BaseURL, PortalClientLimit: deps.PortalClientLimit, Services: deps.Services})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

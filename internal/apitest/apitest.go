@@ -21,6 +21,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/openapi"
+	"github.com/roundtriphq/roundtrip/web"
 )
 
 // Env is a running API on its own database.
@@ -65,7 +66,9 @@ func New(t testing.TB, opts ...Option) *Env {
 	for _, o := range opts {
 		o(&deps, u)
 	}
+	deps.Services = openapi.NewServices(deps)
 	openapi.New(mux, deps)
+	web.Mount(mux, web.Config{DB: deps.DB, Logger: deps.Logger, BaseURL: deps.BaseURL, PortalClientLimit: deps.PortalClientLimit, Services: deps.Services})
 	srv := httptest.NewServer(reqid.Middleware(mux))
 	t.Cleanup(srv.Close)
 	return &Env{URL: srv.URL, DB: d, DBURL: u, Server: srv, logs: logs}

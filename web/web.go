@@ -1,0 +1,644 @@
+// Package web is the product's pages for people: the shopper's self-service returns
+// portal (/portal/{merchant}), the warehouse scan station (/warehouse) and the
+// finance pages (/finance), rendered on the server with html/template. Templates,
+// the stylesheet and the one small script are embedded in the binary; nothing comes
+// from a CDN. Every page works with JavaScript off: the script only keeps the scan
+// field focused, lets Enter submit from a select and stops double submissions.
+//
+// Access follows the API's rules. Every route declares its audience (public, the
+// shopper of the merchant in its path, or staff with roles) and one check,
+// Server.handle, enforces it before any handler runs, together with the CSRF token
+// of every POST. Shoppers hold a shopper token (auth.Shoppers) in a cookie scoped to
+// their shop's portal and see only that order; staff sign in with a user name and
+// password (Users, bcrypt) to a session kept in PostgreSQL (Sessions) and see only
+// their merchant, with the API keys' roles: admin, warehouse, finance.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/merchant"
+	"github.com/roundtriphq/roundtrip/internal/money"
+	"github.com/roundtriphq/roundtrip/internal/ratelimit"
+	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/openapi"
+	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/refunds/reconcile"
+	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/receiving"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config is what the pages need.
+type Config struct {
+	DB     *sqlx.DB
+	Logger *slog.Logger
+	// BaseURL is the public URL of the site (https://returns.example.com): it goes
+	// into QR codes and labels, and an https URL makes cookies Secure. Empty takes
+	// the scheme and host of each request.
+	BaseURL string
+	// PortalClientLimit is openapi.Deps.PortalClientLimit: order look-ups per client
+	// address a minute (0: 60; negative: no limit). Look-ups count in the same
+	// buckets as POST /v1/portal/sessions, so the portal and the API share a limit.
+	PortalClientLimit int
+	// Services are the API's services (openapi.NewServices); nil builds new ones.
+	Services *openapi.Services
+}
+
+// Server serves the pages.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	db        *sqlx.DB
+	merchants *merchant.Store
+	returns   *returns.Store
+	shoppers  *auth.Shoppers
+	labels    *labels.Service
+	refunds   *refunds.Service
+	receiving *receiving.Service
+	reconcile *reconcile.Service
+	users     *Users
+	sessions  *Sessions
+
+	clientLimit, orderLimit *ratelimit.Limiter
+	signinLimit             *ratelimit.Limiter
+
+	pages map[string]*template.Template
+	now   func() time.Time
+}
+
+// New builds the pages on the API's services (cfg.Services), so that returns made and
+// received here go through the same hooks and jobs as the API's.
+func New(cfg Config) *Server {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	d := cfg.DB
+	svc := cfg.Services
+	if svc == nil {
+		svc = openapi.NewServices(openapi.Deps{DB: d, Logger: log, BaseURL: cfg.BaseURL})
+	}
+	s := &Server{
+		cfg:         cfg,
+		log:         log,
+		db:          d,
+		merchants:   svc.Merchants,
+		returns:     svc.Returns,
+		shoppers:    svc.Shoppers,
+		labels:      svc.Labels,
+		refunds:     svc.Refunds,
+		receiving:   svc.Receiving,
+		reconcile:   svc.Reconcile,
+		users:       NewUsers(d),
+		sessions:    NewSessions(d),
+		orderLimit:  ratelimit.New(d, 10, time.Minute),
+		signinLimit: ratelimit.New(d, 10, time.Minute),
+		pages:       parsePages(),
+		now:         time.Now,
+	}
+	switch {
+	case cfg.PortalClientLimit == 0:
+		s.clientLimit = ratelimit.New(d, 60, time.Minute)
+	case cfg.PortalClientLimit > 0:
+		s.clientLimit = ratelimit.New(d, cfg.PortalClientLimit, time.Minute)
+	}
+	return s
+}
+
+// Mount builds the pages and adds their routes to mux.
+func Mount(mux *http.ServeMux, cfg Config) *Server {
+	s := New(cfg)
+	s.Register(mux)
+	return s
+}
+
+// audience says who may use a route.
+type audience struct {
+	// shopper: the shopper signed in to the portal of the {merchant} in the path.
+	// A GET without that session shows the order look-up instead.
+	shopper bool
+	// roles: signed-in staff with one of these roles; admin may use every staff route.
+	roles []auth.Role
+	// public routes need nobody; their POSTs must come from this site.
+}
+
+func staffOnly(roles ...auth.Role) audience { return audience{roles: roles} }
+
+// allows reports whether a staff principal may use a staff route.
+func (a audience) allows(p auth.Principal) bool {
+	return p.Role == auth.RoleAdmin || slices.Contains(a.roles, p.Role)
+}
+
+// Register adds every page to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	public := audience{}
+	shopper := audience{shopper: true}
+	warehouse := staffOnly(auth.RoleWarehouse)
+	finance := staffOnly(auth.RoleFinance)
+	anyStaff := staffOnly(auth.RoleWarehouse, auth.RoleFinance)
+
+	mux.HandleFunc("GET /assets/{name}", s.asset)
+
+	s.handle(mux, "GET /portal/{merchant}", shopper, s.portalHome)
+	s.handle(mux, "GET /portal/{merchant}/{$}", public, func(rq *request) error { return redirectTo(portalPath(rq.merchant.Slug)) })
+	s.handle(mux, "POST /portal/{merchant}/session", public, s.portalLookup)
+	s.handle(mux, "POST /portal/{merchant}/signout", shopper, s.portalSignOut)
+	s.handle(mux, "POST /portal/{merchant}/quote", shopper, s.portalQuote)
+	s.handle(mux, "POST /portal/{merchant}/returns", shopper, s.portalCreate)
+	s.handle(mux, "GET /portal/{merchant}/returns/{rma}", shopper, s.portalStatus)
+	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/confirmation", shopper, s.portalConfirmation)
+	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/label", shopper, s.portalLabel)
+	s.handle(mux, "POST /portal/{merchant}/returns/{rma}/cancel", shopper, s.portalCancel)
+
+	s.handle(mux, "GET /signin", public, s.signInPage)
+	s.handle(mux, "POST /signin", public, s.signIn)
+	s.handle(mux, "POST /signout", anyStaff, s.signOut)
+
+	s.handle(mux, "GET /warehouse", warehouse, s.stationPage)
+	s.handle(mux, "POST /warehouse/scan", warehouse, s.stationScan)
+	s.handle(mux, "GET /warehouse/returns/{id}", warehouse, s.stationReturn)
+	s.handle(mux, "POST /warehouse/returns/{id}/receipts", warehouse, s.stationReceive)
+
+	s.handle(mux, "GET /finance", finance, s.financePage)
+	s.handle(mux, "GET /finance/refunds.csv", finance, s.financeCSV)
+	s.handle(mux, "POST /finance/refunds/{id}/retry", finance, s.financeRetry)
+	s.handle(mux, "POST /finance/reconciliations", finance, s.financeStartRun)
+	s.handle(mux, "GET /finance/reconciliations/{id}", finance, s.financeRun)
+	s.handle(mux, "GET /finance/reconciliations/{id}/lines.csv", finance, s.financeRunCSV)
+}
+
+// request is one request as the handlers see it, after the access check.
+type request struct {
+	*http.Request
+	w     http.ResponseWriter
+	nonce string
+
+	// merchant is the {merchant} of a portal path, or the staff user's merchant.
+	merchant *merchant.Merchant
+	// p is the caller: a shopper (OrderID set) or a staff user (Role set); zero on
+	// public routes.
+	p auth.Principal
+	// user is the signed-in staff user.
+	user *User
+	// csrf is the token every form of the session must carry.
+	csrf string
+}
+
+func (rq *request) ctx() context.Context { return rq.Context() }
+
+// signedIn reports whether the caller is known.
+func (rq *request) signedIn() bool { return rq.p.MerchantID != 0 }
+
+type handlerFunc func(*request) error
+
+// maxForm bounds a form's body.
+const maxForm = 256 << 10
+
+// handle adds a route behind the one access check: the audience, then the CSRF
+// token (or, on public routes, the request's origin) of a POST.
+func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h handlerFunc) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		rq := &request{Request: r, w: w, nonce: nonce()}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		}
+		if err := s.check(rq, who); err != nil {
+			s.fail(rq, err)
+			return
+		}
+		if err := h(rq); err != nil {
+			s.fail(rq, err)
+		}
+	})
+}
+
+// check authenticates the caller and enforces the audience and CSRF.
+func (s *Server) check(rq *request, who audience) error {
+	ctx := rq.ctx()
+	if slug := rq.PathValue("merchant"); slug != "" {
+		m, err := s.merchants.BySlug(ctx, strings.ToLower(slug))
+		if errors.Is(err, merchant.ErrNotFound) {
+			return &pageError{Status: http.StatusNotFound, Title: "Shop not found",
+				Message: "There is no returns portal at this address. Check the link in your order confirmation email."}
+		}
+		if err != nil {
+			return err
+		}
+		rq.merchant = &m
+	}
+	switch {
+	case who.shopper:
+		if c, err := rq.Cookie(portalCookie); err == nil && c.Value != "" {
+			p, err := s.shoppers.Authenticate(ctx, c.Value)
+			switch {
+			case err == nil && p.MerchantID == rq.merchant.ID:
+				rq.p, rq.csrf = p, shopperCSRF(c.Value)
+			case err != nil && !errors.Is(err, auth.ErrUnauthenticated):
+				return err
+			}
+		}
+		if !rq.signedIn() {
+			if rq.Method == http.MethodGet {
+				nl := &needLookup{next: rq.URL.Path}
+				if nl.next != portalPath(rq.merchant.Slug) {
+					nl.notice = "To see this return, enter the number and email address of the order it belongs to."
+				}
+				return nl
+			}
+			return &pageError{Status: http.StatusForbidden, Title: "Your session has ended",
+				Message: "For your security, the portal forgets you after a while. Find your order again to continue.",
+				Link:    portalPath(rq.merchant.Slug), LinkText: "Find my order"}
+		}
+	case len(who.roles) > 0:
+		sess, err := s.staffSession(rq)
+		if errors.Is(err, ErrNoSession) {
+			next := ""
+			if rq.Method == http.MethodGet {
+				next = rq.URL.RequestURI()
+			}
+			return redirectTo(signInURL(next, ""))
+		}
+		if err != nil {
+			return err
+		}
+		rq.user, rq.p, rq.csrf = &sess.User, sess.User.Principal(), sess.CSRF
+		m, err := s.merchants.Get(ctx, sess.User.MerchantID)
+		if err != nil {
+			return err
+		}
+		rq.merchant = &m
+		if !who.allows(rq.p) {
+			return &pageError{Status: http.StatusForbidden, Title: "Not for your role",
+				Message: fmt.Sprintf("You are signed in as %s with the %s role, which cannot open this page.", sess.User.Username, sess.User.Role),
+				Link:    home(rq.p.Role), LinkText: "Go to your page"}
+		}
+	}
+	if rq.Method == http.MethodPost {
+		if len(who.roles) == 0 && !who.shopper {
+			if crossSite(rq.Request) {
+				return errCSRF
+			}
+			return nil
+		}
+		if !sameToken(rq.PostFormValue("csrf"), rq.csrf) {
+			return errCSRF
+		}
+	}
+	return nil
+}
+
+func (s *Server) staffSession(rq *request) (Session, error) {
+	c, err := rq.Cookie(staffCookie)
+	if err != nil || c.Value == "" {
+		return Session{}, ErrNoSession
+	}
+	return s.sessions.Lookup(rq.ctx(), c.Value, s.now())
+}
+
+// home is where a staff role starts.
+func home(r auth.Role) string {
+	if r == auth.RoleFinance {
+		return "/finance"
+	}
+	return "/warehouse"
+}
+
+func signInURL(next, shop string) string {
+	q := url.Values{}
+	if next != "" {
+		q.Set("next", next)
+	}
+	if shop != "" {
+		q.Set("shop", shop)
+	}
+	if len(q) == 0 {
+		return "/signin"
+	}
+	return "/signin?" + q.Encode()
+}
+
+// ---- errors as pages
+
+// pageError is an error shown to the user in plain words.
+type pageError struct {
+	Status   int
+	Title    string
+	Message  string
+	Link     string
+	LinkText string
+}
+
+func (e *pageError) Error() string {
+	return fmt.Sprintf("web: %d %s: %s", e.Status, e.Title, e.Message)
+}
+
+var errCSRF = &pageError{Status: http.StatusForbidden, Title: "This form has expired",
+	Message: "The page was open too long or came from somewhere else, so nothing was done. Go back, reload the page and try again."}
+
+// redirect is a 303 to another page, as an error so that the check can send it.
+type redirect string
+
+func (r redirect) Error() string { return "web: redirect to " + string(r) }
+
+func redirectTo(u string) error { return redirect(u) }
+
+// needLookup asks a shopper without a session (or with one for another order) for
+// their order first, then sends them on to next.
+type needLookup struct{ next, notice string }
+
+func (n *needLookup) Error() string { return "web: no shopper session" }
+
+// fail answers an error: a redirect, the look-up form, a page in plain words, or
+// a generic page for internal errors, which are logged with the request ID.
+func (s *Server) fail(rq *request, err error) {
+	var pe *pageError
+	var rd redirect
+	var nl *needLookup
+	switch {
+	case errors.As(err, &rd):
+		http.Redirect(rq.w, rq.Request, string(rd), http.StatusSeeOther)
+		return
+	case errors.As(err, &nl):
+		next := nl.next
+		if next == portalPath(rq.merchant.Slug) {
+			next = ""
+		}
+		if err := s.renderLookup(rq, http.StatusOK, lookupForm{Next: next, Notice: nl.notice}); err != nil {
+			s.fail(rq, err)
+		}
+		return
+	case errors.As(err, &pe):
+	default:
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			pe = &pageError{Status: http.StatusRequestEntityTooLarge, Title: "Too much at once", Message: "The form was too large. Please send less at a time."}
+			break
+		}
+		id := reqid.FromContext(rq.ctx())
+		s.log.ErrorContext(rq.ctx(), "web page failed", slog.String("request_id", id), slog.String("method", rq.Method),
+			slog.String("path", rq.URL.Path), slog.String("error", err.Error()))
+		msg := "Something went wrong on our side and nothing was changed. Please try again in a moment."
+		if id != "" {
+			msg += " If it keeps happening, contact support and quote " + id + "."
+		}
+		pe = &pageError{Status: http.StatusInternalServerError, Title: "Sorry, that did not work", Message: msg}
+	}
+	if rerr := s.render(rq, pe.Status, "error", pe.Title, pe); rerr != nil {
+		s.log.ErrorContext(rq.ctx(), "web error page failed", slog.String("error", rerr.Error()))
+		http.Error(rq.w, pe.Message, pe.Status)
+	}
+}
+
+// ---- rendering
+
+// view is what the layout renders around a page.
+type view struct {
+	Title string
+	Nonce string
+	CSRF  string
+	// Brand is set on portal pages: the merchant's name, logo and colours.
+	Brand *brandView
+	// Staff is set on staff pages.
+	Staff *staffView
+	Data  any
+}
+
+type brandView struct {
+	Name, Slug, LogoURL, SupportEmail string
+	CSS                               template.CSS
+}
+
+type staffView struct {
+	Shop, Username   string
+	Role             auth.Role
+	Warehouse, Money bool // which sections the role may open
+}
+
+// render executes a page inside the layout into a buffer, then writes it with
+// the security headers, so a template error never sends half a page.
+func (s *Server) render(rq *request, status int, page, title string, data any) error {
+	t, ok := s.pages[page]
+	if !ok {
+		return fmt.Errorf("web: no page %q", page)
+	}
+	v := view{Title: title, Nonce: rq.nonce, CSRF: rq.csrf, Data: data}
+	switch {
+	case rq.user != nil:
+		v.Staff = &staffView{Username: rq.user.Username, Role: rq.user.Role,
+			Warehouse: staffOnly(auth.RoleWarehouse).allows(rq.p), Money: staffOnly(auth.RoleFinance).allows(rq.p)}
+		if rq.merchant != nil {
+			v.Staff.Shop = rq.merchant.Name
+		}
+	case rq.merchant != nil:
+		st := rq.merchant.Settings
+		v.Brand = &brandView{Name: rq.merchant.Name, Slug: rq.merchant.Slug, SupportEmail: st.SupportEmail,
+			CSS: brandPalette(st.BrandColor).css()}
+		if u, err := url.Parse(st.LogoURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
+			v.Brand.LogoURL = st.LogoURL
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		return fmt.Errorf("web: render %s: %w", page, err)
+	}
+	h := rq.w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'nonce-"+rq.nonce+"'; script-src 'self'; "+
+		"img-src 'self' https: data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	rq.w.WriteHeader(status)
+	_, err := rq.w.Write(buf.Bytes())
+	if err != nil {
+		return nil // the client went away
+	}
+	return nil
+}
+
+func nonce() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawStdEncoding.EncodeToString(b[:])
+}
+
+// origin is the public scheme and host, for links that leave the page (QR codes).
+func (s *Server) origin(r *http.Request) string {
+	if s.cfg.BaseURL != "" {
+		return s.cfg.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// ---- templates and assets
+
+// assetHashes maps each static file to a hash of its content, which goes into its
+// URL so that browsers may cache it for a year.
+var assetHashes = func() map[string]string {
+	m := map[string]string{}
+	fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := staticFS.ReadFile(p)
+		h := sha256.Sum256(b)
+		m[path.Base(p)] = hex.EncodeToString(h[:6])
+		return nil
+	})
+	return m
+}()
+
+func assetURL(name string) string { return "/assets/" + name + "?v=" + assetHashes[name] }
+
+func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	hash, ok := assetHashes[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := staticFS.ReadFile("static/" + name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("ETag", `"`+hash+`"`)
+	if r.URL.Query().Get("v") == hash {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	if r.Header.Get("If-None-Match") == `"`+hash+`"` {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Write(b)
+}
+
+var funcs = template.FuncMap{
+	"asset": assetURL,
+	"money": money.Format,
+	"minus": func(minor int64, currency string) string { return "−" + money.Format(minor, currency) },
+	"date":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+	// until words the end of a half-open period: [1 March, 1 April) ends on 31 March.
+	"until": func(t time.Time) string {
+		t = t.UTC()
+		if t.Equal(t.Truncate(24 * time.Hour)) {
+			t = t.AddDate(0, 0, -1)
+		}
+		return t.Format("2 January 2006")
+	},
+	"datetime": func(t time.Time) string {
+		return t.UTC().Format("2 Jan 2006, 15:04") + " UTC"
+	},
+	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"stateLabel":  stateLabel,
+	"reasonLabel": reasonLabel,
+	"add":         func(a, b int) int { return a + b },
+	"upto": func(n int) []int {
+		s := make([]int, n+1)
+		for i := range s {
+			s[i] = i
+		}
+		return s
+	},
+	"title": func(s string) string {
+		s = strings.ReplaceAll(s, "_", " ")
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
+}
+
+// parsePages parses each page template with the layout, as its own set, so that
+// every page can define "content".
+func parsePages() map[string]*template.Template {
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	pages := map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" || strings.HasPrefix(name, "_") {
+			continue
+		}
+		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS,
+			"templates/layout.html", "templates/_*.html", f))
+	}
+	return pages
+}
+
+// stateLabel says where a return stands, for shoppers and staff alike.
+func stateLabel(st returns.State) string {
+	switch st {
+	case returns.StateRequested:
+		return "Waiting for review"
+	case returns.StateApproved:
+		return "Approved: waiting for the parcel"
+	case returns.StateInTransit:
+		return "Parcel on its way"
+	case returns.StatePartiallyReceived:
+		return "Partly received"
+	case returns.StateReceived:
+		return "Received"
+	case returns.StateResolving:
+		return "Refund on its way"
+	case returns.StateCompleted:
+		return "Completed"
+	case returns.StateRefundFailed:
+		return "Refund delayed"
+	case returns.StateRejected:
+		return "Declined"
+	case returns.StateCancelled:
+		return "Cancelled"
+	case returns.StateExpired:
+		return "Expired"
+	}
+	return string(st)
+}
+
+func reasonLabel(c returns.ReasonCode) string {
+	if r, ok := returns.LookupReason(c); ok {
+		return r.Label
+	}
+	return string(c)
+}
