@@ -230,3 +230,29 @@ func TestIdempotentCreate(t *testing.T) {
 		}
 	})
 }
+
+func TestIdempotencyClaimOfADeadRequestIsTakenOver(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	a := env.Merchant(t, "shop-k")
+	// a claim left behind by a replica that died mid-request, older than the lease
+	if _, err := env.DB.Exec(`INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body, created_at)
+		VALUES ($1, 'dead-key', $2, 0, '', now() - interval '10 minutes')`, a.Merchant.ID, []byte("whatever")); err != nil {
+		t.Fatal(err)
+	}
+	// the stored hash differs from any real request: the retry must be told so
+	res := env.Do(t, "POST", "/v1/api-keys", a.Keys[auth.RoleAdmin], map[string]any{"role": "finance"}, "Idempotency-Key", "dead-key")
+	if res.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("got %d, want 422 for a key claimed by another request", res.Status)
+	}
+	// the same request as a dead claim is taken over and runs again
+	first := env.Do(t, "POST", "/v1/api-keys", a.Keys[auth.RoleAdmin], map[string]any{"role": "finance"}, "Idempotency-Key", "live-key")
+	if _, err := env.DB.Exec(`UPDATE idempotency_keys SET status = 0, created_at = now() - interval '10 minutes' WHERE key = 'live-key'`); err != nil {
+		t.Fatal(err)
+	}
+	again := env.Do(t, "POST", "/v1/api-keys", a.Keys[auth.RoleAdmin], map[string]any{"role": "finance"}, "Idempotency-Key", "live-key")
+	if first.Status != 201 || again.Status != 201 || again.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("got %d then %d (replayed %q), want the stale claim taken over and run again",
+			first.Status, again.Status, again.Header.Get("Idempotent-Replayed"))
+	}
+}

@@ -5,6 +5,7 @@
 package openapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -28,6 +29,9 @@ import (
 	"github.com/roundtriphq/roundtrip/returns/analytics"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
 )
+
+// RequestTimeout bounds every operation (the server's write timeout is longer).
+const RequestTimeout = 50 * time.Second
 
 // Version is the API's version in the OpenAPI document.
 const Version = "1.0.0"
@@ -193,7 +197,11 @@ func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	a.mux.HandleFunc(op.Method+" "+op.Path, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		r = r.WithContext(problem.WithLogger(r.Context(), a.log.With(slog.String("operation", op.OperationID))))
+		// Every operation ends within RequestTimeout, so that nothing waits forever
+		// for a lock or a pooled connection.
+		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		defer cancel()
+		r = r.WithContext(problem.WithLogger(ctx, a.log.With(slog.String("operation", op.OperationID))))
 		handler(humago.NewContext(op, r, sw))
 		status := sw.status
 		if status == 0 {

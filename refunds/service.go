@@ -65,7 +65,7 @@ func (s *Service) Jobs(w *outbox.Worker) {
 // policy (its refund trigger) and resolution. It implements receiving.Resolver and
 // runs in the receipt's transaction, so a receipt and its refund commit together.
 func (s *Service) AfterReceipt(ctx context.Context, tx *sqlx.Tx, r *returns.Return, receiptID int64, before, after map[string]int, actor string) error {
-	pol, err := s.returns.PolicyAt(ctx, r.MerchantID, r.PolicyVersion)
+	pol, err := returns.PolicyAt(ctx, tx, r.MerchantID, r.PolicyVersion)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (s *Service) AfterReceipt(ctx context.Context, tx *sqlx.Tx, r *returns.Retu
 		}
 		return s.settle(ctx, tx, r, "system")
 	}
-	order, err := s.returns.OrderByID(ctx, r.MerchantID, r.OrderID)
+	order, err := s.returns.OrderByIDTx(ctx, tx, r.MerchantID, r.OrderID)
 	if err != nil {
 		return err
 	}

@@ -172,6 +172,11 @@ func (s *Store) OrderByID(ctx context.Context, merchantID, id int64) (OrderRecor
 	return s.order(ctx, s.db, `merchant_id = $1 AND id = $2`, merchantID, id)
 }
 
+// OrderByIDTx is OrderByID inside the caller's transaction.
+func (s *Store) OrderByIDTx(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64) (OrderRecord, error) {
+	return s.order(ctx, q, `merchant_id = $1 AND id = $2`, merchantID, id)
+}
+
 // FindOrder finds an order by number and the shopper's email (any case, spaces around).
 func (s *Store) FindOrder(ctx context.Context, merchantID int64, number, email string) (OrderRecord, error) {
 	return s.order(ctx, s.db, `merchant_id = $1 AND lower(number) = lower($2) AND email = $3`,
@@ -271,11 +276,17 @@ func policy(ctx context.Context, q sqlx.QueryerContext, merchantID int64) (Polic
 
 // PolicyAt returns the policy version a return was judged by (0: the default).
 func (s *Store) PolicyAt(ctx context.Context, merchantID int64, version int) (Policy, error) {
+	return PolicyAt(ctx, s.db, merchantID, version)
+}
+
+// PolicyAt is Store.PolicyAt on q, for callers inside a transaction (a second pooled
+// connection taken while a transaction holds one can starve the pool under load).
+func PolicyAt(ctx context.Context, q sqlx.QueryerContext, merchantID int64, version int) (Policy, error) {
 	if version == 0 {
 		return DefaultPolicy(), nil
 	}
 	var data []byte
-	err := s.db.GetContext(ctx, &data, `SELECT data FROM policies WHERE merchant_id = $1 AND version = $2`, merchantID, version)
+	err := sqlx.GetContext(ctx, q, &data, `SELECT data FROM policies WHERE merchant_id = $1 AND version = $2`, merchantID, version)
 	if err != nil {
 		return Policy{}, fmt.Errorf("returns: policy version %d: %w", version, err)
 	}

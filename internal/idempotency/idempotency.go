@@ -4,20 +4,24 @@
 // same key with another request answers 422, and concurrent requests with one key wait
 // for the first and then replay it.
 //
-// How: the first request inserts the key's row in a transaction that stays open while
-// the operation runs, so a concurrent insert of the same key blocks on PostgreSQL's
-// unique index until the first commits (then it replays) or rolls back (then it runs).
-// Answers of 5xx and 429 are not stored, so a retry runs again. A crash between the
-// operation's own commit and the key's commit loses only the stored answer; operations
-// whose effect must not repeat also keep the key on the resource they create (see
-// FromContext), so the retry finds the resource instead of making a second one.
+// How: the first request claims the key by inserting its row (status 0, in progress)
+// and commits at once, so no database connection is held while the operation runs
+// (holding one would starve the pool under load, since the operation needs its own).
+// Later requests with the key wait, polling, until the answer is stored, and replay it.
+// Answers of 5xx and 429 are not stored: the claim is deleted so that a retry runs
+// again. A claim whose owner died is taken over after Lease. A crash between the
+// operation's commit and the answer being stored would run the operation again on
+// the retry, so operations whose effect must not repeat also keep the key on the
+// resource they create (see FromContext) and answer that resource instead.
 package idempotency
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,6 +46,13 @@ type Header struct {
 
 // Retention is how long keys are kept; Sweep deletes older ones.
 const Retention = 24 * time.Hour
+
+// Lease is how long a claim may stay in progress before another request with the
+// key takes it over (its owner is presumed dead). It outlasts any request.
+const Lease = 90 * time.Second
+
+// Wait is how long a request waits for another with the same key to finish.
+const Wait = 30 * time.Second
 
 type keyCtx struct{}
 
@@ -103,21 +114,21 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 		sum.Write(body)
 		reqHash := sum.Sum(nil)
 
-		tx, err := m.DB.BeginTxx(ctx.Context(), nil)
-		if err != nil {
+		owner, err := m.claim(ctx.Context(), p.MerchantID, scoped, reqHash)
+		switch {
+		case errors.Is(err, errOtherRequest):
+			huma.WriteErr(api, ctx, http.StatusUnprocessableEntity,
+				"This Idempotency-Key was already used with a different request. Use a new key for a new request.")
+			return
+		case errors.Is(err, errInProgress):
+			huma.WriteErr(api, ctx, http.StatusConflict,
+				"A request with this Idempotency-Key is still in progress. Retry in a few seconds.")
+			return
+		case err != nil:
 			huma.WriteErr(api, ctx, http.StatusServiceUnavailable, "idempotency", err)
 			return
-		}
-		defer tx.Rollback()
-		res, err := tx.ExecContext(ctx.Context(), `INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body)
-			VALUES ($1, $2, $3, 0, '') ON CONFLICT DO NOTHING`, p.MerchantID, scoped, reqHash)
-		if err != nil {
-			huma.WriteErr(api, ctx, http.StatusServiceUnavailable, "idempotency", err)
-			return
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			tx.Rollback()
-			m.replay(api, ctx, w, p.MerchantID, scoped, reqHash)
+		case !owner:
+			m.replay(api, ctx, w, p.MerchantID, scoped)
 			return
 		}
 
@@ -129,37 +140,97 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
+		// The answer is stored even if the client went away meanwhile.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx.Context()), 10*time.Second)
+		defer cancel()
 		if rec.status < 500 && rec.status != http.StatusTooManyRequests {
 			headers, _ := json.Marshal(keep(rec.header))
-			_, err = tx.ExecContext(ctx.Context(), `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5
+			// On failure the answer is still sent; the claim expires after Lease, and
+			// creating operations find their resource by the key they stored.
+			_, _ = m.DB.ExecContext(sctx, `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5
 				WHERE merchant_id = $1 AND key = $2`, p.MerchantID, scoped, rec.status, headers, rec.body.Bytes())
-			if err == nil {
-				err = tx.Commit()
-			}
-			// On failure the answer is still sent; a retry runs the operation again,
-			// and creating operations find their resource by the key they stored.
-			_ = err
+		} else {
+			_, _ = m.DB.ExecContext(sctx, `DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND status = 0`, p.MerchantID, scoped)
 		}
 		rec.flush()
 	}
 }
 
-func (m *Middleware) replay(api huma.API, ctx huma.Context, w http.ResponseWriter, merchantID int64, key string, reqHash []byte) {
-	var row struct {
-		RequestHash []byte `db:"request_hash"`
-		Status      int    `db:"status"`
-		Headers     []byte `db:"headers"`
-		Body        []byte `db:"body"`
+var (
+	errOtherRequest = errors.New("idempotency: key used with another request")
+	errInProgress   = errors.New("idempotency: key in use")
+)
+
+// claim makes this request the owner of the key, or waits for the owner's answer.
+// owner is false when an answer is stored and should be replayed.
+func (m *Middleware) claim(ctx context.Context, merchantID int64, key string, reqHash []byte) (owner bool, err error) {
+	res, err := m.DB.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body)
+		VALUES ($1, $2, $3, 0, '') ON CONFLICT DO NOTHING`, merchantID, key, reqHash)
+	if err != nil {
+		return false, err
 	}
-	err := m.DB.GetContext(ctx.Context(), &row, `SELECT request_hash, status, headers, body FROM idempotency_keys
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	deadline := time.Now().Add(Wait)
+	delay := 5 * time.Millisecond
+	for {
+		var row struct {
+			RequestHash []byte    `db:"request_hash"`
+			Status      int       `db:"status"`
+			CreatedAt   time.Time `db:"created_at"`
+			Stale       bool      `db:"stale"`
+		}
+		err := m.DB.GetContext(ctx, &row, `SELECT request_hash, status, created_at,
+			created_at < now() - $3 * interval '1 millisecond' AS stale
+			FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`, merchantID, key, Lease.Milliseconds())
+		if errors.Is(err, sql.ErrNoRows) {
+			// the owner failed and released it: claim it again
+			return m.claim(ctx, merchantID, key, reqHash)
+		}
+		if err != nil {
+			return false, err
+		}
+		if !bytes.Equal(row.RequestHash, reqHash) {
+			return false, errOtherRequest
+		}
+		if row.Status != 0 {
+			return false, nil
+		}
+		if row.Stale {
+			res, err := m.DB.ExecContext(ctx, `UPDATE idempotency_keys SET created_at = now()
+				WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at = $3`, merchantID, key, row.CreatedAt)
+			if err != nil {
+				return false, err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				return true, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return false, errInProgress
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(delay*2, 200*time.Millisecond)
+	}
+}
+
+func (m *Middleware) replay(api huma.API, ctx huma.Context, w http.ResponseWriter, merchantID int64, key string) {
+	var row struct {
+		Status  int    `db:"status"`
+		Headers []byte `db:"headers"`
+		Body    []byte `db:"body"`
+	}
+	err := m.DB.GetContext(ctx.Context(), &row, `SELECT status, headers, body FROM idempotency_keys
 		WHERE merchant_id = $1 AND key = $2`, merchantID, key)
 	if err != nil {
 		huma.WriteErr(api, ctx, http.StatusServiceUnavailable, "idempotency replay", err)
-		return
-	}
-	if !bytes.Equal(row.RequestHash, reqHash) {
-		huma.WriteErr(api, ctx, http.StatusUnprocessableEntity,
-			"This Idempotency-Key was already used with a different request. Use a new key for a new request.")
 		return
 	}
 	var h http.Header
