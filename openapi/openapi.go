@@ -31,7 +31,7 @@ import (
 )
 
 // RequestTimeout bounds every operation (the server's write timeout is longer).
-const RequestTimeout = 50 * time.Second
+const RequestTimeout = 30 * time.Second
 
 // Version is the API's version in the OpenAPI document.
 const Version = "1.0.0"
