@@ -23,9 +23,10 @@ lint: ## go vet, gofmt and staticcheck
 openapi: ## Rewrite openapi/openapi.yaml from the code
 	$(GO) run ./cmd/roundtrip openapi > openapi/openapi.yaml
 
-bench: tools ## Run the Go benchmarks
+bench: tools ## Run the Go benchmarks and a short load run (figures in BENCHMARKS.md)
 	@DATABASE_URL=$$(build/postgres.sh) && export DATABASE_URL && \
-	  $(GO) test -run '^$$' -bench . -benchmem ./...
+	  $(GO) test -run '^$$' -bench . -benchmem ./... && \
+	  $(GO) run ./cmd/loadgen -replicas 1 -lifecycles 300 -concurrency 32
 
 db: ## Print the URL of the PostgreSQL make uses (starting a private one if needed)
 	@build/postgres.sh

@@ -145,22 +145,34 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 	if *slug == "" {
 		return usageError{"--merchant is required"}
 	}
-	d, err := openMigrated(ctx, getenv)
+	d, m, err := openMerchant(ctx, getenv, *slug)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	m, err := merchant.NewStore(d).BySlug(ctx, *slug)
-	if errors.Is(err, merchant.ErrNotFound) {
-		return fmt.Errorf("no merchant with slug %q (create it with 'roundtrip merchants create')", *slug)
-	}
-	if err != nil {
-		return err
-	}
 	k, secret, err := auth.NewKeys(d).Create(ctx, m.ID, r, *name)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "created %s key %d for %s; the key is shown only now:\n%s\n", k.Role, k.ID, m.Slug, secret)
 	return nil
+}
+
+// openMerchant opens the migrated database and finds the merchant with slug; the
+// caller closes the database.
+func openMerchant(ctx context.Context, getenv func(string) string, slug string) (*sqlx.DB, merchant.Merchant, error) {
+	d, err := openMigrated(ctx, getenv)
+	if err != nil {
+		return nil, merchant.Merchant{}, err
+	}
+	m, err := merchant.NewStore(d).BySlug(ctx, slug)
+	if errors.Is(err, merchant.ErrNotFound) {
+		d.Close()
+		return nil, merchant.Merchant{}, fmt.Errorf("no merchant with slug %q (create it with 'roundtrip merchants create')", slug)
+	}
+	if err != nil {
+		d.Close()
+		return nil, merchant.Merchant{}, err
+	}
+	return d, m, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/ledger"
@@ -49,18 +47,11 @@ func reconcileCmd(ctx context.Context, args []string, getenv func(string) string
 	if !strings.HasPrefix(key, "sk_") && !strings.HasPrefix(key, "rk_") {
 		return usageError{"STRIPE_SECRET_KEY must be set to a Stripe secret key starting with sk_ or rk_"}
 	}
-	d, err := openMigrated(ctx, getenv)
+	d, m, err := openMerchant(ctx, getenv, *slug)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	m, err := merchant.NewStore(d).BySlug(ctx, *slug)
-	if errors.Is(err, merchant.ErrNotFound) {
-		return fmt.Errorf("no merchant with slug %q", *slug)
-	}
-	if err != nil {
-		return err
-	}
 	gateway := refunds.NewStripe(refunds.StripeConfig{SecretKey: key, APIBase: strings.TrimRight(getenv("STRIPE_API_BASE"), "/"),
 		MaxNetworkRetries: 2, Timeout: time.Minute})
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

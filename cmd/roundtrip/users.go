@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/web"
 )
 
@@ -63,18 +62,11 @@ func usersFrom(ctx context.Context, args []string, getenv func(string) string, s
 	if err := web.ValidatePassword(password); err != nil {
 		return usageError{strings.TrimPrefix(err.Error(), "web: ") + " (read from " + what + ")"}
 	}
-	d, err := openMigrated(ctx, getenv)
+	d, m, err := openMerchant(ctx, getenv, *slug)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	m, err := merchant.NewStore(d).BySlug(ctx, *slug)
-	if errors.Is(err, merchant.ErrNotFound) {
-		return fmt.Errorf("no merchant with slug %q (create it with 'roundtrip merchants create')", *slug)
-	}
-	if err != nil {
-		return err
-	}
 	u, err := web.NewUsers(d).Create(ctx, m.ID, name, password, r)
 	if errors.Is(err, web.ErrUserExists) {
 		return fmt.Errorf("%s already has a user named %q", m.Slug, name)
