@@ -152,6 +152,7 @@ func NewServices(d Deps) *Services {
 	s.Labels = labels.NewService(d.DB, s.Returns, d.BaseURL, nil)
 	s.Labels.Attach(s.Returns, d.Worker)
 	s.Refunds = refunds.NewService(d.DB, s.Returns, d.Gateway, d.WebhookSecret, log)
+	s.Returns.OnTransition(s.Refunds.OnTransition)
 	s.Receiving = receiving.New(s.Returns, s.Refunds)
 	s.Reconcile = reconcile.New(d.DB, d.Gateway, log)
 	if d.Worker != nil {

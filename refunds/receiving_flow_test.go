@@ -320,3 +320,33 @@ func TestStoreCreditResolution(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestKeepItRefundsWithoutAParcel: a return under the policy's keep-it threshold is
+// refunded as soon as it is approved, gets no label, and completes with no receipt.
+func TestKeepItRefundsWithoutAParcel(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	res := f.env.Do(t, "PUT", "/v1/policy", f.shop.Keys[auth.RoleAdmin], map[string]any{"keep_it_threshold": map[string]int64{"EUR": 5000}})
+	if res.Status != 200 {
+		t.Fatalf("put policy: %d %s", res.Status, res.Body)
+	}
+	r := f.createReturn(t, map[string]any{"line_id": "l2", "quantity": 1, "reason": "changed_mind"})
+	if r.State != "resolving" {
+		t.Fatalf("got state %s right after creation, want resolving (refund queued on approval)", r.State)
+	}
+	var parcels int
+	f.env.DB.Get(&parcels, `SELECT count(*) FROM parcels WHERE return_id = $1`, r.ID)
+	if parcels != 0 {
+		t.Errorf("got %d parcels for a keep-it return, want none", parcels)
+	}
+	f.drain(t)
+	if n := f.stripe.RefundCount(); n != 1 {
+		t.Fatalf("got %d Stripe refunds, want 1", n)
+	}
+	if got := f.stripe.Refunds()[0].Amount; got != r.Total {
+		t.Errorf("got a refund of %d, want the quote's %d", got, r.Total)
+	}
+	if s := f.state(t, r); s != "completed" {
+		t.Fatalf("got state %s, want completed", s)
+	}
+}

@@ -105,7 +105,7 @@ func (s *Service) AfterReceipt(ctx context.Context, tx *sqlx.Tx, r *returns.Retu
 	}
 	var id int64
 	err = tx.GetContext(ctx, &id, `INSERT INTO refunds (merchant_id, return_id, receipt_id, amount, currency,
-		payment_intent_id, charge_id, explanation) VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''), $8) RETURNING id`,
+		payment_intent_id, charge_id, explanation) VALUES ($1, $2, nullif($3::bigint, 0), $4, $5, nullif($6, ''), nullif($7, ''), $8) RETURNING id`,
 		r.MerchantID, r.ID, receiptID, payment, r.Currency, order.Order.Payment.PaymentIntentID, order.Order.Payment.ChargeID, explain)
 	if err != nil {
 		return fmt.Errorf("refunds: insert: %w", err)
@@ -115,6 +115,22 @@ func (s *Service) AfterReceipt(ctx context.Context, tx *sqlx.Tx, r *returns.Retu
 	}
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
 	return s.returns.TransitionTx(ctx, tx, r, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain))
+}
+
+// OnTransition is the returns store hook for returnless (keep-it) returns: when one
+// is approved, its whole quote is refunded (or credited) at once, in the approval's
+// transaction, since no parcel will ever be received.
+func (s *Service) OnTransition(ctx context.Context, tx *sqlx.Tx, r *returns.Return, ev returns.Event) error {
+	if ev != returns.EventApprove || !r.KeepIt {
+		return nil
+	}
+	all := map[string]int{}
+	for _, l := range r.Quote.Lines {
+		if l.Eligible {
+			all[l.LineID] = l.Quantity
+		}
+	}
+	return s.AfterReceipt(ctx, tx, r, 0, map[string]int{}, all, "system")
 }
 
 // explanation says why the accepted units are worth less than the quote, when some
@@ -180,12 +196,12 @@ func (s *Service) settle(ctx context.Context, tx *sqlx.Tx, r *returns.Return, ac
 			return nil
 		}
 		ev, note = returns.EventRefundFail, "A refund failed; finance can retry it."
+	case r.State == returns.StateResolving && r.KeepIt:
+		ev, note = returns.EventComplete, "Refunded without a return shipment: the shopper keeps the items."
 	case r.State == returns.StateResolving && outstanding > 0:
 		ev, note = returns.EventSettlePartial, "Refunded what arrived; waiting for the rest."
 	case (r.State == returns.StateResolving || r.State == returns.StateReceived) && outstanding == 0:
 		ev, note = returns.EventComplete, "Every item is accounted for and resolved."
-	case r.State == returns.StateResolving && r.KeepIt:
-		ev, note = returns.EventComplete, "Refunded without a return shipment."
 	default:
 		return nil
 	}
