@@ -71,6 +71,17 @@ type webhookOutput struct {
 	}
 }
 
+type inspectInput struct {
+	ID   string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID or RMA number."`
+	Body *struct {
+		Note string `json:"note,omitempty" maxLength:"1000" example:"Tags on, unworn." doc:"Recorded in the timeline."`
+	} `required:"false"`
+}
+
+type inspectOutput struct {
+	Body *returns.Return
+}
+
 type creditInput struct {
 	Email string `query:"email" required:"true" minLength:"3" maxLength:"254" example:"ada@example.com"`
 }
@@ -187,6 +198,50 @@ func Register(api huma.API, s *Service) {
 		out := &webhookOutput{}
 		out.Body.Received, out.Body.Duplicate = true, dup
 		return out, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "inspect-return",
+		Method:      http.MethodPost,
+		Path:        "/v1/returns/{id}/inspection",
+		Summary:     "Record an inspection and release the refund",
+		Description: "Records that the received items were inspected and issues the refund (or store credit) that waited " +
+			"for it: under the on_inspection refund trigger, or when the serial-returner rule held it. Only received or " +
+			"partially received returns can be inspected; others answer 409.",
+		Tags:     []string{"Warehouse"},
+		Security: auth.Staff(auth.RoleWarehouse),
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *inspectInput) (*inspectOutput, error) {
+		p := auth.MustFromContext(ctx)
+		id, err := strconv.ParseInt(in.ID, 10, 64)
+		if err != nil {
+			rma, ok := returns.ParseRMA(in.ID)
+			if !ok {
+				return nil, problem.NotFound("No such return.")
+			}
+			r, err := s.returns.ByRMA(ctx, p.MerchantID, rma)
+			if err != nil {
+				return nil, problem.NotFound("No such return.")
+			}
+			id = r.ID
+		}
+		note := ""
+		if in.Body != nil {
+			note = in.Body.Note
+		}
+		r, err := s.Inspect(ctx, p.MerchantID, id, note, p.Actor)
+		var te *returns.TransitionError
+		switch {
+		case errors.Is(err, returns.ErrNotFound):
+			return nil, problem.NotFound("No such return.")
+		case errors.As(err, &te):
+			pr := problem.Conflict("invalid_transition", fmt.Sprintf("The return is %s; only received items can be inspected.", te.From))
+			pr.State, pr.Event = string(te.From), "inspect"
+			return nil, pr
+		case err != nil:
+			return nil, err
+		}
+		return &inspectOutput{Body: r}, nil
 	})
 
 	huma.Register(api, huma.Operation{

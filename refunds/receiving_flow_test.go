@@ -350,3 +350,74 @@ func TestKeepItRefundsWithoutAParcel(t *testing.T) {
 		t.Fatalf("got state %s, want completed", s)
 	}
 }
+
+// TestSerialReturnerHoldsUntilInspection: a shopper over the policy's limit has the
+// refund held, the timeline says why, and the inspection releases exactly the quote.
+func TestSerialReturnerHoldsUntilInspection(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	res := f.env.Do(t, "PUT", "/v1/policy", f.shop.Keys[auth.RoleAdmin], map[string]any{
+		"serial_returner": map[string]any{"enabled": true, "max_returns": 1, "period_days": 30}})
+	if res.Status != 200 {
+		t.Fatalf("put policy: %d %s", res.Status, res.Body)
+	}
+	f.createReturn(t, map[string]any{"line_id": "l1", "quantity": 1, "reason": "too_small"})
+	r := f.createReturn(t, map[string]any{"line_id": "l2", "quantity": 1, "reason": "changed_mind"})
+	if res := f.receive(t, r, map[string]any{"line_id": "l2", "quantity": 1, "condition": "new", "disposition": "restock"}); res.Status != 201 {
+		t.Fatalf("receipt: %d %s", res.Status, res.Body)
+	}
+	f.drain(t)
+	if n := f.stripe.RefundCount(); n != 0 {
+		t.Fatalf("got %d Stripe refunds while held, want 0", n)
+	}
+	if s := f.state(t, r); s != "received" {
+		t.Fatalf("got state %s, want received (held)", s)
+	}
+	ev := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/events", r.ID), f.shop.Keys[auth.RoleIntegration], nil)
+	if !strings.Contains(string(ev.Body), "held for inspection") || !strings.Contains(string(ev.Body), "started 2 returns") {
+		t.Fatalf("the timeline does not say why the refund is held: %s", ev.Body)
+	}
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/inspection", r.RMA), f.shop.Keys[auth.RoleFinance], nil); res.Status != 403 {
+		t.Fatalf("finance inspecting: got %d, want 403", res.Status)
+	}
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/inspection", r.RMA), f.shop.Keys[auth.RoleWarehouse], map[string]any{"note": "unworn"}); res.Status != 200 {
+		t.Fatalf("inspection: %d %s", res.Status, res.Body)
+	}
+	f.drain(t)
+	if n := f.stripe.RefundCount(); n != 1 || f.stripe.Refunds()[0].Amount != r.Total {
+		t.Fatalf("got %d Stripe refunds, want 1 of %d", n, r.Total)
+	}
+	if s := f.state(t, r); s != "completed" {
+		t.Fatalf("got state %s, want completed", s)
+	}
+	// a second inspection of a completed return pays nothing more
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/inspection", r.ID), f.shop.Keys[auth.RoleWarehouse], nil); res.Status != 409 {
+		t.Fatalf("inspecting a completed return: got %d, want 409", res.Status)
+	}
+}
+
+// TestRefundOnInspectionTrigger: with the on_inspection trigger the receipt issues
+// nothing; the inspection does.
+func TestRefundOnInspectionTrigger(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	if res := f.env.Do(t, "PUT", "/v1/policy", f.shop.Keys[auth.RoleAdmin], map[string]any{"refund_trigger": "on_inspection"}); res.Status != 200 {
+		t.Fatalf("put policy: %d %s", res.Status, res.Body)
+	}
+	r := f.createReturn(t, map[string]any{"line_id": "l1", "quantity": 2, "reason": "too_large"})
+	f.receive(t, r, map[string]any{"line_id": "l1", "quantity": 2, "condition": "like_new", "disposition": "restock"})
+	f.drain(t)
+	if n := f.stripe.RefundCount(); n != 0 {
+		t.Fatalf("got %d refunds before inspection, want 0", n)
+	}
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/inspection", r.ID), f.shop.Keys[auth.RoleWarehouse], nil); res.Status != 200 {
+		t.Fatalf("inspection: %d %s", res.Status, res.Body)
+	}
+	f.drain(t)
+	if n := f.stripe.RefundCount(); n != 1 || f.stripe.Refunds()[0].Amount != r.Total {
+		t.Fatalf("got %d refunds, want 1 of %d", n, r.Total)
+	}
+	if s := f.state(t, r); s != "completed" {
+		t.Fatalf("got state %s, want completed", s)
+	}
+}

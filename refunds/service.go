@@ -69,13 +69,93 @@ func (s *Service) AfterReceipt(ctx context.Context, tx *sqlx.Tx, r *returns.Retu
 	if err != nil {
 		return err
 	}
-	if pol.RefundTrigger == returns.TriggerOnInspection {
-		return nil // the inspection issues it
+	if pol.RefundTrigger == returns.TriggerOnInspection && !r.KeepIt {
+		return s.returns.NoteTx(ctx, tx, r, "system", "hold",
+			"The refund waits for the items to be inspected (the shop's policy refunds on inspection).")
 	}
-	was, now := r.Quote.ForAccepted(before), r.Quote.ForAccepted(after)
-	payment := (now.Total - now.StoreCreditBonus) - (was.Total - was.StoreCreditBonus)
-	bonus := now.StoreCreditBonus - was.StoreCreditBonus
-	explain := explanation(r, after)
+	if held, why, err := serialReturner(ctx, tx, r, pol); err != nil {
+		return err
+	} else if held {
+		return s.returns.NoteTx(ctx, tx, r, "system", "hold", why)
+	}
+	return s.issue(ctx, tx, r, receiptID, after, actor)
+}
+
+// serialReturner applies the policy's rule: a shopper who started more than
+// MaxReturns returns within PeriodDays has refunds held for inspection.
+func serialReturner(ctx context.Context, tx *sqlx.Tx, r *returns.Return, pol returns.Policy) (bool, string, error) {
+	rule := pol.SerialReturner
+	if !rule.Enabled || rule.MaxReturns <= 0 || rule.PeriodDays <= 0 || r.KeepIt {
+		return false, "", nil
+	}
+	var n int
+	err := tx.GetContext(ctx, &n, `SELECT count(*) FROM returns WHERE merchant_id = $1 AND customer_email = $2
+		AND state NOT IN ('cancelled', 'rejected') AND created_at > now() - $3 * interval '1 day'`,
+		r.MerchantID, r.CustomerEmail, rule.PeriodDays)
+	if err != nil {
+		return false, "", fmt.Errorf("refunds: serial returner: %w", err)
+	}
+	if n <= rule.MaxReturns {
+		return false, "", nil
+	}
+	return true, fmt.Sprintf("The refund is held for inspection: this shopper started %d returns in the last %d days, more than the policy's %d.",
+		n, rule.PeriodDays, rule.MaxReturns), nil
+}
+
+// Inspect records that the received items were inspected and issues what the
+// accepted units are owed and was held back (the on_inspection trigger, or the
+// serial-returner rule).
+func (s *Service) Inspect(ctx context.Context, merchantID, returnID int64, note, actor string) (*returns.Return, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	r, err := s.returns.LockTx(ctx, tx, merchantID, returnID)
+	if err != nil {
+		return nil, err
+	}
+	if r.State != returns.StateReceived && r.State != returns.StatePartiallyReceived {
+		return nil, &returns.TransitionError{From: r.State, Event: returns.EventResolve}
+	}
+	accepted := map[string]int{}
+	for _, it := range r.Items {
+		accepted[it.LineID] = it.Accepted
+	}
+	if err := s.returns.NoteTx(ctx, tx, r, actor, "inspect", strings.TrimSpace("Items inspected. "+note)); err != nil {
+		return nil, err
+	}
+	if err := s.issue(ctx, tx, r, 0, accepted, actor); err != nil {
+		return nil, err
+	}
+	r, err = s.returns.LockTx(ctx, tx, merchantID, returnID)
+	if err != nil {
+		return nil, err
+	}
+	return r, tx.Commit()
+}
+
+// issue pays what the accepted units are worth less what the return already had
+// issued (refunds that were not canceled, or store credit), so held amounts, several
+// parcels and an inspection all add up to the quote, never more.
+func (s *Service) issue(ctx context.Context, tx *sqlx.Tx, r *returns.Return, receiptID int64, accepted map[string]int, actor string) error {
+	now := r.Quote.ForAccepted(accepted)
+	payment, bonus := now.Total-now.StoreCreditBonus, now.StoreCreditBonus
+	var paid struct {
+		Refunded int64 `db:"refunded"`
+		Credited int64 `db:"credited"`
+		Bonus    int64 `db:"bonus"`
+	}
+	err := tx.GetContext(ctx, &paid, `SELECT
+		(SELECT coalesce(sum(amount), 0) FROM refunds WHERE return_id = $1 AND status <> 'canceled') AS refunded,
+		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'issued') AS credited,
+		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus`, r.ID)
+	if err != nil {
+		return fmt.Errorf("refunds: issued so far: %w", err)
+	}
+	payment -= paid.Refunded + paid.Credited
+	bonus -= paid.Bonus
+	explain := explanation(r, accepted)
 	if payment > 0 {
 		left, err := refundable(ctx, tx, r)
 		if err != nil {
@@ -90,14 +170,16 @@ func (s *Service) AfterReceipt(ctx context.Context, tx *sqlx.Tx, r *returns.Retu
 	case payment <= 0 && bonus <= 0:
 		return s.settle(ctx, tx, r, actor)
 	case r.Resolution == returns.ResolutionStoreCredit:
-		if err := credit(ctx, tx, r, payment, bonus); err != nil {
+		if err := credit(ctx, tx, r, max(payment, 0), max(bonus, 0)); err != nil {
 			return err
 		}
-		note := fmt.Sprintf("Store credit of %s issued to %s.", money.Format(payment+bonus, r.Currency), r.CustomerEmail)
+		note := fmt.Sprintf("Store credit of %s issued to %s.", money.Format(max(payment, 0)+max(bonus, 0), r.Currency), r.CustomerEmail)
 		if err := s.returns.TransitionTx(ctx, tx, r, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain)); err != nil {
 			return err
 		}
 		return s.settle(ctx, tx, r, "system")
+	case payment <= 0:
+		return s.settle(ctx, tx, r, actor)
 	}
 	order, err := s.returns.OrderByIDTx(ctx, tx, r.MerchantID, r.OrderID)
 	if err != nil {

@@ -612,6 +612,12 @@ func (s *Store) TransitionTx(ctx context.Context, tx *sqlx.Tx, r *Return, ev Eve
 	return s.transition(ctx, tx, r, ev, actor, note)
 }
 
+// NoteTx adds a timeline entry that changes no state (a hold, an inspection), in the
+// caller's transaction.
+func (s *Store) NoteTx(ctx context.Context, tx *sqlx.Tx, r *Return, actor, event, note string) error {
+	return addEvent(ctx, tx, r.MerchantID, r.ID, actor, event, &r.State, r.State, note)
+}
+
 // LockTx reads a return with its row lock in the caller's transaction.
 func (s *Store) LockTx(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (*Return, error) {
 	return get(ctx, tx, merchantID, id, true)
