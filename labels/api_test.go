@@ -22,24 +22,8 @@ import (
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
-// order is a valid order body: two lines, delivered days ago.
-func order(email string, delivered time.Time) map[string]any {
-	return map[string]any{
-		"customer": map[string]any{
-			"email": email, "first_name": "Ada", "last_name": "Lovelace",
-			"address": map[string]any{"line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4LB", "country": "GB"},
-		},
-		"currency":     "EUR",
-		"placed_at":    delivered.Add(-72 * time.Hour).Format(time.RFC3339),
-		"delivered_at": delivered.Format(time.RFC3339),
-		"lines": []map[string]any{
-			{"id": "l1", "sku": "TEE-BLK-M", "name": "Black T-shirt, M", "quantity": 2, "unit_price": 2500, "tax": 950},
-			{"id": "l2", "sku": "CAP-RED", "name": "Red cap", "quantity": 1, "unit_price": 1500, "tax": 285},
-		},
-		"shipping": 495,
-		"payment":  map[string]any{"provider": "stripe", "payment_intent_id": "pi_123", "captured": 2500*2 + 950 + 1500 + 285 + 495},
-	}
-}
+// order is the shared valid order body.
+var order = apitest.Order
 
 type returnDoc struct {
 	ID     int64  `json:"id"`

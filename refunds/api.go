@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 	"github.com/roundtriphq/roundtrip/refunds/ledger"
@@ -117,13 +118,7 @@ func Register(api huma.API, s *Service) {
 				f.Statuses = append(f.Statuses, part)
 			}
 		}
-		if in.Cursor != "" {
-			after, err := strconv.ParseInt(strings.TrimPrefix(in.Cursor, "f"), 36, 64)
-			if err != nil || !strings.HasPrefix(in.Cursor, "f") {
-				v.Add("cursor", "is not a cursor from this list; start again without it")
-			}
-			f.After = after
-		}
+		f.After = cursor.Decode("f", in.Cursor, &v)
 		if v.Err() != nil {
 			return nil, problem.Invalid("query.", &v)
 		}
@@ -134,7 +129,7 @@ func Register(api huma.API, s *Service) {
 		out := &refundListOutput{}
 		out.Body.Data = list
 		if more {
-			out.Body.NextCursor = "f" + strconv.FormatInt(list[len(list)-1].ID, 36)
+			out.Body.NextCursor = cursor.Encode("f", list[len(list)-1].ID)
 		}
 		return out, nil
 	})

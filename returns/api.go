@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/problem"
@@ -516,13 +517,7 @@ func Register(api huma.API, a *API) {
 				f.States = append(f.States, s)
 			}
 		}
-		if in.Cursor != "" {
-			after, err := strconv.ParseInt(strings.TrimPrefix(in.Cursor, "r"), 36, 64)
-			if err != nil || !strings.HasPrefix(in.Cursor, "r") {
-				v.Add("cursor", "is not a cursor from this list; start again without it")
-			}
-			f.After = after
-		}
+		f.After = cursor.Decode("r", in.Cursor, &v)
 		if in.RMA != "" {
 			rma, ok := ParseRMA(in.RMA)
 			if !ok {
@@ -561,7 +556,7 @@ func Register(api huma.API, a *API) {
 		out := &listOutput{}
 		out.Body.Data = list
 		if more && len(list) > 0 {
-			out.Body.NextCursor = "r" + strconv.FormatInt(list[len(list)-1].ID, 36)
+			out.Body.NextCursor = cursor.Encode("r", list[len(list)-1].ID)
 		}
 		return out, nil
 	})

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -155,4 +156,25 @@ func (e *Env) Do(t testing.TB, method, path, token string, body any, headers ...
 		t.Fatal(err)
 	}
 	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// Order is a valid body for PUT /v1/orders/{n}: two lines (2 × T-shirt "l1" at 25.00
+// EUR with 9.50 tax, 1 × cap "l2" at 15.00 with 2.85 tax), 4.95 shipping, delivered at
+// delivered, fully captured. Tests change fields of the map as they need.
+func Order(email string, delivered time.Time) map[string]any {
+	return map[string]any{
+		"customer": map[string]any{
+			"email": email, "first_name": "Ada", "last_name": "Lovelace",
+			"address": map[string]any{"line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4LB", "country": "GB"},
+		},
+		"currency":     "EUR",
+		"placed_at":    delivered.Add(-72 * time.Hour).Format(time.RFC3339),
+		"delivered_at": delivered.Format(time.RFC3339),
+		"lines": []map[string]any{
+			{"id": "l1", "sku": "TEE-BLK-M", "name": "Black T-shirt, M", "quantity": 2, "unit_price": 2500, "tax": 950},
+			{"id": "l2", "sku": "CAP-RED", "name": "Red cap", "quantity": 1, "unit_price": 1500, "tax": 285},
+		},
+		"shipping": 495,
+		"payment":  map[string]any{"provider": "stripe", "payment_intent_id": "pi_123", "captured": 2500*2 + 950 + 1500 + 285 + 495},
+	}
 }

@@ -3,13 +3,13 @@ package ledger
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
@@ -64,13 +64,7 @@ func Register(api huma.API, d *sqlx.DB) {
 			}
 		}
 		f.Period = ParsePeriod(in.From, in.To, false, "", &v)
-		if in.Cursor != "" {
-			before, err := strconv.ParseInt(strings.TrimPrefix(in.Cursor, "l"), 36, 64)
-			if err != nil || !strings.HasPrefix(in.Cursor, "l") || before <= 0 {
-				v.Add("cursor", "is not a cursor from this list; start again without it")
-			}
-			f.Before = before
-		}
+		f.Before = cursor.Decode("l", in.Cursor, &v)
 		if v.Err() != nil {
 			return nil, problem.Invalid("query.", &v)
 		}
@@ -81,7 +75,7 @@ func Register(api huma.API, d *sqlx.DB) {
 		out := &ledgerListOutput{}
 		out.Body.Data = list
 		if more {
-			out.Body.NextCursor = "l" + strconv.FormatInt(list[len(list)-1].ID, 36)
+			out.Body.NextCursor = cursor.Encode("l", list[len(list)-1].ID)
 		}
 		return out, nil
 	})

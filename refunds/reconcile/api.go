@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
@@ -135,9 +135,9 @@ func Register(api huma.API, s *Service) {
 		Security:    finance,
 		Errors:      errs,
 	}, func(ctx context.Context, in *reconciliationListInput) (*reconciliationListOutput, error) {
-		before, ok := parseCursor(in.Cursor, "c")
-		if !ok {
-			return nil, badCursor()
+		before, bad := parseCursor(in.Cursor, "c")
+		if bad != nil {
+			return nil, problem.Invalid("query.", bad)
 		}
 		list, more, err := s.List(ctx, auth.MustFromContext(ctx).MerchantID, before, in.Limit)
 		if err != nil {
@@ -146,7 +146,7 @@ func Register(api huma.API, s *Service) {
 		out := &reconciliationListOutput{}
 		out.Body.Data = list
 		if more {
-			out.Body.NextCursor = "c" + strconv.FormatInt(list[len(list)-1].ID, 36)
+			out.Body.NextCursor = cursor.Encode("c", list[len(list)-1].ID)
 		}
 		return out, nil
 	})
@@ -162,9 +162,9 @@ func Register(api huma.API, s *Service) {
 		Security: finance,
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *reconciliationGetInput) (*reconciliationDetailOutput, error) {
-		after, ok := parseCursor(in.Cursor, "n")
-		if !ok {
-			return nil, badCursor()
+		after, bad := parseCursor(in.Cursor, "n")
+		if bad != nil {
+			return nil, problem.Invalid("query.", bad)
 		}
 		m := auth.MustFromContext(ctx).MerchantID
 		r, err := s.Get(ctx, m, in.ID)
@@ -180,7 +180,7 @@ func Register(api huma.API, s *Service) {
 			return nil, err
 		}
 		if more {
-			d.NextCursor = "n" + strconv.FormatInt(d.Lines[len(d.Lines)-1].ID, 36)
+			d.NextCursor = cursor.Encode("n", d.Lines[len(d.Lines)-1].ID)
 		}
 		return &reconciliationDetailOutput{Body: d}, nil
 	})
@@ -255,16 +255,12 @@ func stream(s *Service, filename string, write func(context.Context, http.Respon
 	}}
 }
 
-func parseCursor(c, prefix string) (int64, bool) {
-	if c == "" {
-		return 0, true
-	}
-	n, err := strconv.ParseInt(strings.TrimPrefix(c, prefix), 36, 64)
-	return n, err == nil && strings.HasPrefix(c, prefix) && n > 0
-}
-
-func badCursor() error {
+// parseCursor decodes a cursor of the list named by prefix.
+func parseCursor(c, prefix string) (int64, *validation.Error) {
 	var v validation.Error
-	v.Add("cursor", "is not a cursor from this list; start again without it")
-	return problem.Invalid("query.", &v)
+	n := cursor.Decode(prefix, c, &v)
+	if len(v.Fields) > 0 {
+		return 0, &v
+	}
+	return n, nil
 }
