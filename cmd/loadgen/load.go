@@ -17,6 +17,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/migrations"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
@@ -505,8 +506,13 @@ func (c *client) call(ctx context.Context, step, method, path, token string, bod
 			b, _ = io.ReadAll(res.Body)
 			res.Body.Close()
 		}
-		retry := err != nil || status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusInternalServerError
-		if retry && attempt < 40 && ctx.Err() == nil {
+		// a killed replica shows as no connection, 502, 503 or 500; a request whose
+		// replica died while it held its idempotency claim answers 409 in-progress
+		// until the claim's lease ends, and is retried with the same key
+		retry := err != nil || status == http.StatusBadGateway || status == http.StatusServiceUnavailable ||
+			status == http.StatusInternalServerError ||
+			(status == http.StatusConflict && bytes.Contains(b, []byte(idempotency.CodeInProgress)))
+		if retry && attempt < 60 && ctx.Err() == nil {
 			kind := fmt.Sprintf("%s: %d", step, status)
 			if err != nil {
 				kind = step + ": network"

@@ -33,6 +33,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/problem"
 )
 
 // HeaderName is the request header.
@@ -43,6 +44,10 @@ const HeaderName = "Idempotency-Key"
 type Header struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Makes the request safe to retry: the same key with the same body replays the first answer (with Idempotent-Replayed: true); the same key with another body answers 422. Keys are kept for 24 hours." example:"3f1c9a52-7d8e-4b1a-9c1e-2f5d6a7b8c9d"`
 }
+
+// CodeInProgress is the problem code of a 409 answered while another request with
+// the same key runs; the request is safe to retry with the same key.
+const CodeInProgress = "idempotency_key_in_use"
 
 // Retention is how long keys are kept; Sweep deletes older ones.
 const Retention = 24 * time.Hour
@@ -121,8 +126,11 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 				"This Idempotency-Key was already used with a different request. Use a new key for a new request.")
 			return
 		case errors.Is(err, errInProgress):
-			huma.WriteErr(api, ctx, http.StatusConflict,
-				"A request with this Idempotency-Key is still in progress. Retry in a few seconds.")
+			// the first request is still running, or its replica died and the claim
+			// has not yet outlived Lease: the client retries later with the same key
+			p := problem.Conflict(CodeInProgress, "A request with this Idempotency-Key is still in progress. Retry in a few seconds with the same key.")
+			p.GetHeaders().Set("Retry-After", "5")
+			problem.Write(w, r.WithContext(ctx.Context()), p)
 			return
 		case err != nil:
 			huma.WriteErr(api, ctx, http.StatusServiceUnavailable, "idempotency", err)
