@@ -16,12 +16,11 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/metrics"
-	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
@@ -36,27 +35,26 @@ const RequestTimeout = 30 * time.Second
 // Version is the API's version in the OpenAPI document.
 const Version = "1.0.0"
 
-// Deps are what the operations need. Building the API only to print its document
-// (roundtrip openapi, the drift test) needs none of them: a nil DB is never used then.
-type Deps struct {
+// Services are what the operations call; cmd/roundtrip/app builds them. Building the
+// API only to print its document (roundtrip openapi, the drift test) needs none of
+// them: the handlers never run then.
+type Services struct {
 	DB      *sqlx.DB
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
-	// Gateway sends refunds; nil leaves them queued (no Stripe key configured).
-	Gateway refunds.Gateway
-	// WebhookSecret verifies Stripe's webhook signatures.
-	WebhookSecret string
-	// Worker, when set, gets the background job handlers of every domain.
-	Worker *outbox.Worker
-	// BaseURL is the public URL of the service, for links and label QR codes; empty
-	// takes each request's own host.
-	BaseURL string
-	// Services, when set, are used instead of building new ones (NewServices), so
-	// that the web pages and the API share them.
-	Services *Services
-	// PortalClientLimit is how many portal sign-in attempts one client address may
-	// make a minute (default 60; negative: no limit, for load tests from one address).
-	PortalClientLimit int
+
+	Merchants *merchant.Store
+	Keys      *auth.Keys
+	Shoppers  *auth.Shoppers
+	Returns   *returns.Store
+	Labels    *labels.Service
+	Refunds   *refunds.Service
+	Receiving *receiving.Service
+	Reconcile *reconcile.Service
+
+	// PortalClientLimit and PortalOrderLimit limit portal sign-ins per client address
+	// and per order; nil means no limit.
+	PortalClientLimit, PortalOrderLimit *ratelimit.Limiter
 }
 
 const description = `Roundtrip is a returns and refunds platform for online shops.
@@ -87,17 +85,16 @@ func Config() huma.Config {
 	return cfg
 }
 
-// New builds the API on mux and registers every operation.
-func New(mux *http.ServeMux, d Deps) huma.API {
-	log := logger(d)
+// New builds the API on mux and registers every operation; it builds no services.
+func New(mux *http.ServeMux, svc Services) huma.API {
+	log := svc.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	problem.Install(log)
-	reg := d.Metrics
+	reg := svc.Metrics
 	if reg == nil {
 		reg = metrics.New()
-	}
-	svc := d.Services
-	if svc == nil {
-		svc = NewServices(d)
 	}
 	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg, log: log})
 
@@ -105,7 +102,7 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 
 	authn := &auth.Authenticator{Keys: svc.Keys, Shoppers: svc.Shoppers}
 	api.UseMiddleware(authn.Middleware(api))
-	idem := &idempotency.Middleware{DB: d.DB}
+	idem := &idempotency.Middleware{DB: svc.DB}
 	api.UseMiddleware(idem.Handler(api))
 
 	merchant.Register(api, svc.Merchants)
@@ -113,70 +110,17 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 	labels.Register(api, svc.Labels)
 	receiving.Register(api, svc.Receiving)
 	refunds.Register(api, svc.Refunds)
-	ledger.Register(api, d.DB)
+	ledger.Register(api, svc.DB)
 	reconcile.Register(api, svc.Reconcile)
-	analytics.Register(api, d.DB)
+	analytics.Register(api, svc.DB)
 	returns.Register(api, &returns.API{
 		Store:       svc.Returns,
 		Merchants:   svc.Merchants,
 		Shoppers:    svc.Shoppers,
-		ClientLimit: clientLimit(d),
-		OrderLimit:  ratelimit.New(d.DB, 10, time.Minute),
+		ClientLimit: svc.PortalClientLimit,
+		OrderLimit:  svc.PortalOrderLimit,
 	})
 	return api
-}
-
-// Services are the domain services of one process, built once and shared by the API
-// and the web pages, so that a hook or job added here serves both.
-type Services struct {
-	Merchants *merchant.Store
-	Keys      *auth.Keys
-	Shoppers  *auth.Shoppers
-	Returns   *returns.Store
-	Labels    *labels.Service
-	Refunds   *refunds.Service
-	Receiving *receiving.Service
-	Reconcile *reconcile.Service
-}
-
-// NewServices builds the services on d.DB, wires the returns store's hooks (labels
-// on approval) and registers every background job with d.Worker when it is set.
-func NewServices(d Deps) *Services {
-	log := logger(d)
-	s := &Services{
-		Merchants: merchant.NewStore(d.DB),
-		Keys:      auth.NewKeys(d.DB),
-		Shoppers:  auth.NewShoppers(d.DB),
-		Returns:   returns.NewStore(d.DB),
-	}
-	s.Labels = labels.NewService(d.DB, s.Returns, d.BaseURL, nil)
-	s.Labels.Attach(s.Returns, d.Worker)
-	s.Refunds = refunds.NewService(d.DB, s.Returns, d.Gateway, d.WebhookSecret, log)
-	s.Returns.OnTransition(s.Refunds.OnTransition)
-	s.Receiving = receiving.New(s.Returns, s.Refunds)
-	s.Reconcile = reconcile.New(d.DB, d.Gateway, log)
-	if d.Worker != nil {
-		s.Refunds.Jobs(d.Worker)
-		s.Reconcile.Jobs(d.Worker)
-	}
-	return s
-}
-
-func logger(d Deps) *slog.Logger {
-	if d.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return d.Logger
-}
-
-func clientLimit(d Deps) *ratelimit.Limiter {
-	switch {
-	case d.PortalClientLimit < 0:
-		return nil
-	case d.PortalClientLimit == 0:
-		return ratelimit.New(d.DB, 60, time.Minute)
-	}
-	return ratelimit.New(d.DB, d.PortalClientLimit, time.Minute)
 }
 
 // adapter is humago's, plus a per-operation count and latency of every answer, taken

@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite openapi.yaml from the code")
 // TestSpecDrift fails when the served document differs from the checked-in
 // openapi.yaml; 'make openapi' (or go test ./openapi -update) rewrites it.
 func TestSpecDrift(t *testing.T) {
-	api := openapi.New(http.NewServeMux(), openapi.Deps{})
+	api := openapi.New(http.NewServeMux(), openapi.Services{})
 	got, err := api.OpenAPI().YAML()
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestSpecDrift(t *testing.T) {
 // summary, a tag, and declared security on everything under /v1 but the public
 // shopper entry points.
 func TestEveryOperationIsDocumented(t *testing.T) {
-	api := openapi.New(http.NewServeMux(), openapi.Deps{})
+	api := openapi.New(http.NewServeMux(), openapi.Services{})
 	public := map[string]bool{"create-portal-session": true, "receive-stripe-webhook": true, "receive-carrier-event": true}
 	for path, item := range api.OpenAPI().Paths {
 		for method, op := range map[string]*opView{"GET": view(item.Get), "POST": view(item.Post), "PUT": view(item.Put), "DELETE": view(item.Delete), "PATCH": view(item.Patch)} {
@@ -75,7 +75,7 @@ func view(op *huma.Operation) *opView {
 // nothing from another site.
 func TestDocsPageIsSelfContained(t *testing.T) {
 	mux := http.NewServeMux()
-	api := openapi.New(mux, openapi.Deps{})
+	api := openapi.New(mux, openapi.Services{})
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/docs", nil))
 	if rec.Code != 200 {

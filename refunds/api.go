@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -107,8 +107,8 @@ func Register(api huma.API, s *Service) {
 		var v validation.Error
 		f := ListFilter{Currency: strings.ToUpper(in.Currency), ReturnID: in.ReturnID, Limit: in.Limit,
 			RMA: strings.TrimSpace(in.RMA), OrderNumber: strings.TrimSpace(in.Order)}
-		created := ledger.ParsePeriod(in.CreatedFrom, in.CreatedTo, false, "created_", &v)
-		settled := ledger.ParsePeriod(in.SettledFrom, in.SettledTo, false, "settled_", &v)
+		created := period.Parse(in.CreatedFrom, in.CreatedTo, false, "created_", &v)
+		settled := period.Parse(in.SettledFrom, in.SettledTo, false, "settled_", &v)
 		f.CreatedFrom, f.CreatedTo, f.SettledFrom, f.SettledTo = created.From, created.To, settled.From, settled.To
 		for _, st := range in.Status {
 			for _, part := range strings.Split(st, ",") {

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roundtriphq/roundtrip/internal/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
-	"github.com/roundtriphq/roundtrip/openapi"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 )
@@ -78,7 +78,7 @@ func newFlow(t testing.TB, opts fakestripe.Options, fo ...flowOption) *flow {
 	}
 	f.stripe = fakestripe.New(opts)
 	t.Cleanup(f.stripe.Close)
-	f.env = apitest.New(t, func(d *openapi.Deps, url string) {
+	f.env = apitest.New(t, func(d *app.Config, url string) {
 		d.Gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_x", APIBase: f.stripe.URL(), Timeout: cfg.timeout})
 		d.WebhookSecret = whsec
 		f.worker = outbox.NewWorker(d.DB, url, cfg.worker)

@@ -14,11 +14,11 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/internal/validation"
+	"github.com/roundtriphq/roundtrip/merchant"
 )
 
 // API holds what the returns operations need.
@@ -392,24 +392,15 @@ func Register(api huma.API, a *API) {
 		now := time.Now()
 		slug := strings.ToLower(strings.TrimSpace(in.Body.Merchant))
 		number := strings.ToLower(strings.TrimSpace(in.Body.OrderNumber))
-		for _, l := range []struct {
-			limiter *ratelimit.Limiter
-			bucket  string
-		}{
-			{a.ClientLimit, "session:ip:" + reqid.ClientIP(ctx)},
-			{a.OrderLimit, "session:order:" + slug + ":" + number},
-		} {
-			if l.limiter == nil {
-				continue
-			}
-			ok, wait, err := l.limiter.Allow(ctx, l.bucket, now)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				secs := int(wait.Seconds()) + 1
-				return nil, problem.TooManyRequests(fmt.Sprintf("Too many attempts. Try again in %d seconds.", secs), secs)
-			}
+		wait, err := ratelimit.AllowAll(ctx, now,
+			ratelimit.Hit{Limiter: a.ClientLimit, Bucket: "session:ip:" + reqid.ClientIP(ctx)},
+			ratelimit.Hit{Limiter: a.OrderLimit, Bucket: "session:order:" + slug + ":" + number})
+		if err != nil {
+			return nil, err
+		}
+		if wait > 0 {
+			secs := ratelimit.Seconds(wait)
+			return nil, problem.TooManyRequests(fmt.Sprintf("Too many attempts. Try again in %d seconds.", secs), secs)
 		}
 		notFound := problem.NotFound("We could not find an order with that number and email. Check both against your order confirmation.")
 		m, err := a.Merchants.BySlug(ctx, slug)

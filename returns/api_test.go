@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roundtriphq/roundtrip/internal/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 )
 

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roundtriphq/roundtrip/internal/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
-	"github.com/roundtriphq/roundtrip/openapi"
+	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 	"github.com/roundtriphq/roundtrip/web"
@@ -38,7 +38,7 @@ func newShop(t testing.TB) *shop {
 	t.Helper()
 	s := &shop{stripe: fakestripe.New(fakestripe.Options{AutoCharges: true, Currency: "eur"})}
 	t.Cleanup(s.stripe.Close)
-	s.env = apitest.New(t, func(d *openapi.Deps, dbURL string) {
+	s.env = apitest.New(t, func(d *app.Config, dbURL string) {
 		d.Gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_x", APIBase: s.stripe.URL(), Timeout: 5 * time.Second})
 		s.worker = outbox.NewWorker(d.DB, dbURL, outbox.Options{Backoff: func(int) time.Duration { return 0 }})
 		d.Worker = s.worker

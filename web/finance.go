@@ -13,9 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roundtriphq/roundtrip/internal/period"
+	"github.com/roundtriphq/roundtrip/internal/validation"
+
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/refunds"
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
 )
@@ -263,20 +265,12 @@ func (s *Server) financeRetry(rq *request) error {
 	return redirectTo(fmt.Sprintf("/finance?retried=%d#failed", id))
 }
 
-// period reads from and to (dates or RFC 3339) for an export or a run.
-func period(from, to string) (ledger.Period, error) {
-	f, err := ledger.ParseTime(from)
-	if err != nil {
-		return ledger.Period{}, err
-	}
-	t, err := ledger.ParseTime(to)
-	if err != nil {
-		return ledger.Period{}, err
-	}
-	if !t.After(f) {
-		return ledger.Period{}, errors.New("web: the period ends before it starts")
-	}
-	return ledger.Period{From: f, To: t}, nil
+// parsePeriod reads from and to (dates or RFC 3339, both required) for an export or
+// a run, with the API's parser.
+func parsePeriod(from, to string) (period.Period, error) {
+	var v validation.Error
+	p := period.Parse(from, to, true, "", &v)
+	return p, v.Err()
 }
 
 var badPeriod = &pageError{Status: http.StatusUnprocessableEntity, Title: "Check the dates",
@@ -286,7 +280,7 @@ var badPeriod = &pageError{Status: http.StatusUnprocessableEntity, Title: "Check
 // financeCSV streams the refunds export of reconcile (the same file as GET
 // /v1/reports/refunds.csv) for the signed-in user, who has a cookie, not a key.
 func (s *Server) financeCSV(rq *request) error {
-	p, err := period(rq.URL.Query().Get("from"), rq.URL.Query().Get("to"))
+	p, err := parsePeriod(rq.URL.Query().Get("from"), rq.URL.Query().Get("to"))
 	if err != nil {
 		return badPeriod
 	}
@@ -415,7 +409,7 @@ func (s *Server) financeRunCSV(rq *request) error {
 
 // financeStartRun queues a reconciliation of a period; a worker with Stripe runs it.
 func (s *Server) financeStartRun(rq *request) error {
-	p, err := period(rq.PostFormValue("from"), rq.PostFormValue("to"))
+	p, err := parsePeriod(rq.PostFormValue("from"), rq.PostFormValue("to"))
 	if err != nil {
 		return badPeriod
 	}

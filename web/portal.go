@@ -72,26 +72,17 @@ func (s *Server) portalLookup(rq *request) error {
 		return s.renderLookup(rq, http.StatusNotFound, f)
 	}
 	now := s.now()
-	for _, l := range []struct {
-		limiter *ratelimit.Limiter
-		bucket  string
-	}{
-		{s.clientLimit, "session:ip:" + reqid.ClientIP(ctx)},
-		{s.orderLimit, "session:order:" + m.Slug + ":" + strings.ToLower(f.OrderNumber)},
-	} {
-		if l.limiter == nil {
-			continue
-		}
-		ok, wait, err := l.limiter.Allow(ctx, l.bucket, now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			secs := int(wait.Seconds()) + 1
-			rq.w.Header().Set("Retry-After", strconv.Itoa(secs))
-			f.Error = fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", secs)
-			return s.renderLookup(rq, http.StatusTooManyRequests, f)
-		}
+	wait, err := ratelimit.AllowAll(ctx, now,
+		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "session:ip:" + reqid.ClientIP(ctx)},
+		ratelimit.Hit{Limiter: s.orderLimit, Bucket: "session:order:" + m.Slug + ":" + strings.ToLower(f.OrderNumber)})
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		secs := ratelimit.Seconds(wait)
+		rq.w.Header().Set("Retry-After", strconv.Itoa(secs))
+		f.Error = fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", secs)
+		return s.renderLookup(rq, http.StatusTooManyRequests, f)
 	}
 	o, err := s.returns.FindOrder(ctx, m.ID, f.OrderNumber, f.Email)
 	if errors.Is(err, returns.ErrNotFound) {

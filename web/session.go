@@ -12,169 +12,30 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/db"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/merchant"
 )
 
 // Staff users and their sessions, shopper cookies, and CSRF tokens.
 
-var (
-	// ErrUserExists means the merchant already has a user with that name.
-	ErrUserExists = errors.New("web: a user with that name already exists")
-	// ErrSignIn means the shop, user name or password is wrong, or the user is
-	// disabled; which one is not said.
-	ErrSignIn = errors.New("web: wrong shop, user name or password")
-	// ErrNoSession means the cookie names no live session.
-	ErrNoSession = errors.New("web: no session")
-)
-
-// StaffRoles are the roles a person can have: the API keys' roles without
-// integration, which is for the shop's systems.
-func StaffRoles() []auth.Role {
-	return []auth.Role{auth.RoleAdmin, auth.RoleWarehouse, auth.RoleFinance}
-}
-
-// ParseStaffRole checks a staff role name.
-func ParseStaffRole(s string) (auth.Role, error) {
-	for _, r := range StaffRoles() {
-		if string(r) == s {
-			return r, nil
-		}
-	}
-	return "", fmt.Errorf("web: unknown staff role %q (want admin, warehouse or finance)", s)
-}
-
-// Password limits: bcrypt reads at most 72 bytes, and a longer password would be
-// silently cut, so it is refused instead.
-const (
-	MinPasswordLen   = 10
-	MaxPasswordBytes = 72
-)
-
-var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,62}$`)
-
-// NormalizeUsername returns the form in which user names are stored and compared.
-func NormalizeUsername(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-// ValidateUsername checks a (normalised) user name.
-func ValidateUsername(s string) error {
-	if !usernameRE.MatchString(s) {
-		return errors.New("web: a user name is 1 to 63 lower-case letters, digits and . _ @ -, starting with a letter or digit")
-	}
-	return nil
-}
-
-// ValidatePassword checks a new password's length.
-func ValidatePassword(p string) error {
-	switch {
-	case utf8.RuneCountInString(p) < MinPasswordLen:
-		return fmt.Errorf("web: a password needs at least %d characters", MinPasswordLen)
-	case len(p) > MaxPasswordBytes:
-		return fmt.Errorf("web: a password may have at most %d bytes", MaxPasswordBytes)
-	}
-	return nil
-}
-
-// User is a member of a merchant's staff.
-type User struct {
-	ID         int64     `db:"id"`
-	MerchantID int64     `db:"merchant_id"`
-	Username   string    `db:"username"`
-	Role       auth.Role `db:"role"`
-	CreatedAt  time.Time `db:"created_at"`
-}
-
-// Principal is the user as the rest of the product knows callers: the same
-// merchant scope and role as an API key, with actor "user:<name>".
-func (u User) Principal() auth.Principal {
-	return auth.Principal{MerchantID: u.MerchantID, Role: u.Role, Actor: "user:" + u.Username}
-}
-
-// Users stores staff users with bcrypt password hashes.
-type Users struct {
-	db   *sqlx.DB
-	cost int
-}
-
-// NewUsers returns a user store on d.
-func NewUsers(d *sqlx.DB) *Users { return &Users{db: d, cost: bcrypt.DefaultCost} }
-
-// Create adds a user; the name is normalised (NormalizeUsername).
-func (u *Users) Create(ctx context.Context, merchantID int64, username, password string, role auth.Role) (User, error) {
-	username = NormalizeUsername(username)
-	if err := ValidateUsername(username); err != nil {
-		return User{}, err
-	}
-	if _, err := ParseStaffRole(string(role)); err != nil {
-		return User{}, err
-	}
-	if err := ValidatePassword(password); err != nil {
-		return User{}, err
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), u.cost)
-	if err != nil {
-		return User{}, fmt.Errorf("web: hash password: %w", err)
-	}
-	var usr User
-	err = u.db.GetContext(ctx, &usr, `INSERT INTO staff_users (merchant_id, username, password_hash, role)
-		VALUES ($1, $2, $3, $4) RETURNING id, merchant_id, username, role, created_at`, merchantID, username, string(h), role)
-	if db.IsUniqueViolation(err, "") {
-		return User{}, ErrUserExists
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("web: create user: %w", err)
-	}
-	return usr, nil
-}
-
-// dummyHash is compared against when the user does not exist, so that a wrong user
-// name takes as long as a wrong password. It is made on first use: every binary
-// that links the pages should not pay a bcrypt at start-up.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
-	return h
-})
-
-// Authenticate checks a user name and password. Any mismatch is ErrSignIn.
-func (u *Users) Authenticate(ctx context.Context, merchantID int64, username, password string) (User, error) {
-	var row struct {
-		User
-		Hash string `db:"password_hash"`
-	}
-	err := u.db.GetContext(ctx, &row, `SELECT id, merchant_id, username, role, created_at, password_hash FROM staff_users
-		WHERE merchant_id = $1 AND username = $2 AND disabled_at IS NULL`, merchantID, NormalizeUsername(username))
-	if errors.Is(err, sql.ErrNoRows) {
-		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-		return User{}, ErrSignIn
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("web: find user: %w", err)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(row.Hash), []byte(password)) != nil {
-		return User{}, ErrSignIn
-	}
-	return row.User, nil
-}
+// ErrNoSession means the cookie names no live session.
+var ErrNoSession = errors.New("web: no session")
 
 // StaffTTL is how long a staff session lasts: a working day, then sign in again.
 const StaffTTL = 12 * time.Hour
 
 // Session is a signed-in staff session.
 type Session struct {
-	User      User
+	User      auth.User
 	CSRF      string
 	ExpiresAt time.Time
 }
@@ -200,7 +61,7 @@ func tokenHash(token string) []byte {
 
 // Create starts a session for u and returns the token for its cookie. It also
 // deletes u's expired sessions.
-func (s *Sessions) Create(ctx context.Context, u User, now time.Time) (string, Session, error) {
+func (s *Sessions) Create(ctx context.Context, u auth.User, now time.Time) (string, Session, error) {
 	token := randomToken("rtw_", 32)
 	sess := Session{User: u, CSRF: randomToken("", 24), ExpiresAt: now.Add(StaffTTL)}
 	err := db.Tx(ctx, s.db, func(tx *sqlx.Tx) error {
@@ -223,7 +84,7 @@ func (s *Sessions) Lookup(ctx context.Context, token string, now time.Time) (Ses
 		return Session{}, ErrNoSession
 	}
 	var row struct {
-		User
+		auth.User
 		CSRF      string    `db:"csrf_token"`
 		ExpiresAt time.Time `db:"expires_at"`
 	}
@@ -359,7 +220,7 @@ func (s *Server) signIn(rq *request) error {
 	f := signInForm{
 		Next:     safeStaffNext(rq.PostFormValue("next")),
 		Shop:     strings.ToLower(strings.TrimSpace(rq.PostFormValue("shop"))),
-		Username: NormalizeUsername(rq.PostFormValue("username")),
+		Username: auth.NormalizeUsername(rq.PostFormValue("username")),
 	}
 	password := rq.PostFormValue("password")
 	if f.Shop == "" || f.Username == "" || password == "" {
@@ -367,29 +228,20 @@ func (s *Server) signIn(rq *request) error {
 		return s.render(rq, http.StatusUnprocessableEntity, "signin", "Sign in", f)
 	}
 	now := s.now()
-	for _, l := range []struct {
-		limiter *ratelimit.Limiter
-		bucket  string
-	}{
-		{s.clientLimit, "signin:ip:" + reqid.ClientIP(ctx)},
-		{s.signinLimit, "signin:user:" + f.Shop + ":" + f.Username},
-	} {
-		if l.limiter == nil {
-			continue
-		}
-		ok, wait, err := l.limiter.Allow(ctx, l.bucket, now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			secs := int(wait.Seconds()) + 1
-			rq.w.Header().Set("Retry-After", strconv.Itoa(secs))
-			f.Error = fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", secs)
-			return s.render(rq, http.StatusTooManyRequests, "signin", "Sign in", f)
-		}
+	wait, err := ratelimit.AllowAll(ctx, now,
+		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "signin:ip:" + reqid.ClientIP(ctx)},
+		ratelimit.Hit{Limiter: s.signinLimit, Bucket: "signin:user:" + f.Shop + ":" + f.Username})
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		secs := ratelimit.Seconds(wait)
+		rq.w.Header().Set("Retry-After", strconv.Itoa(secs))
+		f.Error = fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", secs)
+		return s.render(rq, http.StatusTooManyRequests, "signin", "Sign in", f)
 	}
 	u, err := s.authenticate(ctx, f.Shop, f.Username, password)
-	if errors.Is(err, ErrSignIn) {
+	if errors.Is(err, auth.ErrSignIn) {
 		f.Error = "Wrong shop, user name or password. Check them and try again."
 		return s.render(rq, http.StatusUnauthorized, "signin", "Sign in", f)
 	}
@@ -417,14 +269,13 @@ func rolesOf(path string) []auth.Role {
 	return []auth.Role{auth.RoleWarehouse}
 }
 
-func (s *Server) authenticate(ctx context.Context, shop, username, password string) (User, error) {
+func (s *Server) authenticate(ctx context.Context, shop, username, password string) (auth.User, error) {
 	m, err := s.merchants.BySlug(ctx, shop)
 	if errors.Is(err, merchant.ErrNotFound) {
-		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-		return User{}, ErrSignIn
+		return auth.User{}, auth.FailSignIn(password)
 	}
 	if err != nil {
-		return User{}, err
+		return auth.User{}, err
 	}
 	return s.users.Authenticate(ctx, m.ID, username, password)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/boombuler/barcode/qr"
+	"github.com/roundtriphq/roundtrip/internal/auth"
 )
 
 // TestQRSVGDrawsTheMatrix redraws the SVG path as modules and compares them with
@@ -146,22 +147,22 @@ func TestCrossSite(t *testing.T) {
 
 func TestPasswordsAndNames(t *testing.T) {
 	for _, p := range []string{"short", strings.Repeat("x", 73)} {
-		if ValidatePassword(p) == nil {
-			t.Errorf("ValidatePassword(%d characters) accepted it", len(p))
+		if auth.ValidatePassword(p) == nil {
+			t.Errorf("auth.ValidatePassword(%d characters) accepted it", len(p))
 		}
 	}
-	if err := ValidatePassword("ten chars!"); err != nil {
+	if err := auth.ValidatePassword("ten chars!"); err != nil {
 		t.Errorf("a 10-character password: %v", err)
 	}
 	for _, n := range []string{"", "-ana", "Ana", "an a", strings.Repeat("a", 64)} {
-		if ValidateUsername(n) == nil {
-			t.Errorf("ValidateUsername(%q) accepted it", n)
+		if auth.ValidateUsername(n) == nil {
+			t.Errorf("auth.ValidateUsername(%q) accepted it", n)
 		}
 	}
-	if got := NormalizeUsername("  Ana.Lopez@Shop "); got != "ana.lopez@shop" || ValidateUsername(got) != nil {
+	if got := auth.NormalizeUsername("  Ana.Lopez@Shop "); got != "ana.lopez@shop" || auth.ValidateUsername(got) != nil {
 		t.Errorf("NormalizeUsername: got %q", got)
 	}
-	if _, err := ParseStaffRole("integration"); err == nil {
+	if _, err := auth.ParseStaffRole("integration"); err == nil {
 		t.Error("integration is not a role for a person")
 	}
 }

@@ -38,12 +38,11 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/labels"
-	"github.com/roundtriphq/roundtrip/openapi"
+	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
@@ -64,12 +63,22 @@ type Config struct {
 	// into QR codes and labels, and an https URL makes cookies Secure. Empty takes
 	// the scheme and host of each request.
 	BaseURL string
-	// PortalClientLimit is openapi.Deps.PortalClientLimit: order look-ups per client
-	// address a minute (0: 60; negative: no limit). Look-ups count in the same
-	// buckets as POST /v1/portal/sessions, so the portal and the API share a limit.
-	PortalClientLimit int
-	// Services are the API's services (openapi.NewServices); nil builds new ones.
-	Services *openapi.Services
+
+	// The product's services, built once (cmd/roundtrip/app) and shared with the API,
+	// so that a return made or received here sets off what one made through the API does.
+	Merchants *merchant.Store
+	Shoppers  *auth.Shoppers
+	Users     *auth.Users
+	Returns   *returns.Store
+	Labels    *labels.Service
+	Refunds   *refunds.Service
+	Receiving *receiving.Service
+	Reconcile *reconcile.Service
+
+	// PortalClientLimit and PortalOrderLimit are the API's limits of portal sign-ins
+	// per client address and per order (nil: no limit), so the portal and the API
+	// count in the same buckets.
+	PortalClientLimit, PortalOrderLimit *ratelimit.Limiter
 }
 
 // Server serves the pages.
@@ -84,7 +93,7 @@ type Server struct {
 	refunds   *refunds.Service
 	receiving *receiving.Service
 	reconcile *reconcile.Service
-	users     *Users
+	users     *auth.Users
 	sessions  *Sessions
 
 	clientLimit, orderLimit *ratelimit.Limiter
@@ -94,8 +103,7 @@ type Server struct {
 	now   func() time.Time
 }
 
-// New builds the pages on the API's services (cfg.Services), so that returns made and
-// received here go through the same hooks and jobs as the API's.
+// New builds the pages on the product's services (cfg).
 func New(cfg Config) *Server {
 	log := cfg.Logger
 	if log == nil {
@@ -103,35 +111,25 @@ func New(cfg Config) *Server {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	d := cfg.DB
-	svc := cfg.Services
-	if svc == nil {
-		svc = openapi.NewServices(openapi.Deps{DB: d, Logger: log, BaseURL: cfg.BaseURL})
-	}
-	s := &Server{
+	return &Server{
 		cfg:         cfg,
 		log:         log,
 		db:          d,
-		merchants:   svc.Merchants,
-		returns:     svc.Returns,
-		shoppers:    svc.Shoppers,
-		labels:      svc.Labels,
-		refunds:     svc.Refunds,
-		receiving:   svc.Receiving,
-		reconcile:   svc.Reconcile,
-		users:       NewUsers(d),
+		merchants:   cfg.Merchants,
+		returns:     cfg.Returns,
+		shoppers:    cfg.Shoppers,
+		labels:      cfg.Labels,
+		refunds:     cfg.Refunds,
+		receiving:   cfg.Receiving,
+		reconcile:   cfg.Reconcile,
+		users:       cfg.Users,
 		sessions:    NewSessions(d),
-		orderLimit:  ratelimit.New(d, 10, time.Minute),
+		clientLimit: cfg.PortalClientLimit,
+		orderLimit:  cfg.PortalOrderLimit,
 		signinLimit: ratelimit.New(d, 10, time.Minute),
 		pages:       parsePages(),
 		now:         time.Now,
 	}
-	switch {
-	case cfg.PortalClientLimit == 0:
-		s.clientLimit = ratelimit.New(d, 60, time.Minute)
-	case cfg.PortalClientLimit > 0:
-		s.clientLimit = ratelimit.New(d, cfg.PortalClientLimit, time.Minute)
-	}
-	return s
 }
 
 // Mount builds the pages and adds their routes to mux.
@@ -208,7 +206,7 @@ type request struct {
 	// public routes.
 	p auth.Principal
 	// user is the signed-in staff user.
-	user *User
+	user *auth.User
 	// csrf is the token every form of the session must carry.
 	csrf string
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/db"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
+	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/migrations"
 	"github.com/roundtriphq/roundtrip/openapi"
 )
@@ -80,7 +80,7 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) error {
 	if help, err := parse(fs, args, stderr); help || err != nil {
 		return err
 	}
-	api := openapi.New(http.NewServeMux(), openapi.Deps{})
+	api := openapi.New(http.NewServeMux(), openapi.Services{})
 	var b []byte
 	var err error
 	if *v30 {

@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
+	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/returns"
-	"github.com/roundtriphq/roundtrip/web"
 )
 
 // demoSlug is the demo merchant's slug.
@@ -191,13 +190,13 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}
 	fmt.Fprintf(stdout, "demo merchant: %s (%s) with %d orders; try order NW-1001 with ada@example.com\n", m.Name, m.Slug, len(orders))
-	users := web.NewUsers(d)
+	users := auth.NewUsers(d)
 	for _, u := range []struct {
 		name string
 		role auth.Role
 	}{{"ana", auth.RoleWarehouse}, {"fin", auth.RoleFinance}, {"admin", auth.RoleAdmin}} {
 		_, err := users.Create(ctx, m.ID, u.name, demoPassword, u.role)
-		if err != nil && !errors.Is(err, web.ErrUserExists) {
+		if err != nil && !errors.Is(err, auth.ErrUserExists) {
 			return err
 		}
 	}

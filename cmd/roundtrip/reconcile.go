@@ -10,9 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/roundtriphq/roundtrip/internal/period"
+
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/refunds"
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 )
 
@@ -76,19 +77,19 @@ func reconcileCmd(ctx context.Context, args []string, getenv func(string) string
 	return nil
 }
 
-func parsePeriod(from, to string) (ledger.Period, error) {
-	f, err := ledger.ParseTime(from)
+func parsePeriod(from, to string) (period.Period, error) {
+	f, err := period.ParseTime(from)
 	if err != nil {
-		return ledger.Period{}, usageError{"--from: " + strings.TrimPrefix(err.Error(), "ledger: ")}
+		return period.Period{}, usageError{"--from: " + strings.TrimPrefix(err.Error(), "ledger: ")}
 	}
-	t, err := ledger.ParseTime(to)
+	t, err := period.ParseTime(to)
 	if err != nil {
-		return ledger.Period{}, usageError{"--to: " + strings.TrimPrefix(err.Error(), "ledger: ")}
+		return period.Period{}, usageError{"--to: " + strings.TrimPrefix(err.Error(), "ledger: ")}
 	}
 	if !t.After(f) {
-		return ledger.Period{}, usageError{"--to must be after --from (the period is [from, to))"}
+		return period.Period{}, usageError{"--to must be after --from (the period is [from, to))"}
 	}
-	return ledger.Period{From: f, To: t}, nil
+	return period.Period{From: f, To: t}, nil
 }
 
 // progressBar draws one line on stderr, redrawn at most every 100 ms.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
+	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 )
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/metrics"
@@ -23,9 +24,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/migrations"
-	"github.com/roundtriphq/roundtrip/openapi"
 	"github.com/roundtriphq/roundtrip/refunds"
-	"github.com/roundtriphq/roundtrip/web"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -73,11 +72,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
 	mux := http.NewServeMux()
-	deps := openapi.Deps{DB: d, Logger: log, Metrics: reg, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
-		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL}
-	deps.Services = openapi.NewServices(deps)
-	openapi.New(mux, deps)
-	web.Mount(mux, web.Config{DB: d, Logger: log, BaseURL: cfg.BaseURL, PortalClientLimit: deps.PortalClientLimit, Services: deps.Services})
+	app.New(app.Config{DB: d, Logger: log, Metrics: reg, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
+		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL}, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -159,7 +155,7 @@ func servePprof(addr string, log *slog.Logger) {
 	}
 }
 
-// portalLimit maps the setting (0: no limit) to openapi.Deps (negative: no limit).
+// portalLimit maps the setting (0: no limit) to app.Config (negative: no limit).
 func portalLimit(n int) int {
 	if n == 0 {
 		return -1

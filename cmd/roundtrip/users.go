@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/roundtriphq/roundtrip/web"
+	"github.com/roundtriphq/roundtrip/internal/auth"
 )
 
 // users creates staff users who sign in to the scan station and finance pages.
@@ -35,15 +35,15 @@ func usersFrom(ctx context.Context, args []string, getenv func(string) string, s
 	if help, err := parse(fs, args[1:], stderr); help || err != nil {
 		return err
 	}
-	r, err := web.ParseStaffRole(*role)
+	r, err := auth.ParseStaffRole(*role)
 	if err != nil {
 		return usageError{"--role: " + strings.TrimPrefix(err.Error(), "web: ")}
 	}
-	name := web.NormalizeUsername(*username)
+	name := auth.NormalizeUsername(*username)
 	if *slug == "" || name == "" {
 		return usageError{"--merchant and --username are required\n" + use}
 	}
-	if err := web.ValidateUsername(name); err != nil {
+	if err := auth.ValidateUsername(name); err != nil {
 		return usageError{"--username: " + strings.TrimPrefix(err.Error(), "web: ")}
 	}
 	src, what := stdin, "stdin"
@@ -59,7 +59,7 @@ func usersFrom(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("reading the password from %s: %w", what, err)
 	}
-	if err := web.ValidatePassword(password); err != nil {
+	if err := auth.ValidatePassword(password); err != nil {
 		return usageError{strings.TrimPrefix(err.Error(), "web: ") + " (read from " + what + ")"}
 	}
 	d, m, err := openMerchant(ctx, getenv, *slug)
@@ -67,8 +67,8 @@ func usersFrom(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer d.Close()
-	u, err := web.NewUsers(d).Create(ctx, m.ID, name, password, r)
-	if errors.Is(err, web.ErrUserExists) {
+	u, err := auth.NewUsers(d).Create(ctx, m.ID, name, password, r)
+	if errors.Is(err, auth.ErrUserExists) {
 		return fmt.Errorf("%s already has a user named %q", m.Slug, name)
 	}
 	if err != nil {

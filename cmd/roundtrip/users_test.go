@@ -10,9 +10,8 @@ import (
 	"testing"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
-	"github.com/roundtriphq/roundtrip/web"
+	"github.com/roundtriphq/roundtrip/merchant"
 )
 
 func TestUsersCreate(t *testing.T) {
@@ -33,7 +32,7 @@ func TestUsersCreate(t *testing.T) {
 	if err != nil || !strings.Contains(out, "created warehouse user ana for northwind") {
 		t.Fatalf("create from stdin: %v\n%s", err, out)
 	}
-	if u, err := web.NewUsers(d).Authenticate(ctx, m.ID, "ana", "a long enough password"); err != nil || u.Role != auth.RoleWarehouse {
+	if u, err := auth.NewUsers(d).Authenticate(ctx, m.ID, "ana", "a long enough password"); err != nil || u.Role != auth.RoleWarehouse {
 		t.Errorf("sign in as the new user: %+v, %v", u, err)
 	}
 
@@ -44,7 +43,7 @@ func TestUsersCreate(t *testing.T) {
 	if out, err := create("", "--merchant", "northwind", "--role", "finance", "--username", "fin", "--password-file", file); err != nil {
 		t.Fatalf("create from a file: %v\n%s", err, out)
 	}
-	if _, err := web.NewUsers(d).Authenticate(ctx, m.ID, "fin", "another fine password"); err != nil {
+	if _, err := auth.NewUsers(d).Authenticate(ctx, m.ID, "fin", "another fine password"); err != nil {
 		t.Errorf("sign in with the file's first line: %v", err)
 	}
 

@@ -45,3 +45,30 @@ func (l *Limiter) Sweep(ctx context.Context, now time.Time) error {
 	_, err := l.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, now.Add(-l.Window))
 	return err
 }
+
+// Hit is one bucket to count against its limiter; a nil Limiter counts nothing.
+type Hit struct {
+	Limiter *Limiter
+	Bucket  string
+}
+
+// AllowAll counts the hits in order and returns how long the caller must wait when one
+// of them is over its limit (0: allowed); the hits after a refused one are not counted.
+func AllowAll(ctx context.Context, now time.Time, hits ...Hit) (wait time.Duration, err error) {
+	for _, h := range hits {
+		if h.Limiter == nil {
+			continue
+		}
+		ok, after, err := h.Limiter.Allow(ctx, h.Bucket, now)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return after, nil
+		}
+	}
+	return 0, nil
+}
+
+// Seconds is wait as the whole seconds of a Retry-After header (at least 1).
+func Seconds(wait time.Duration) int { return int(wait.Seconds()) + 1 }

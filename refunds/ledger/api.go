@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
 	"strings"
 
@@ -63,7 +64,7 @@ func Register(api huma.API, d *sqlx.DB) {
 				f.Kinds = append(f.Kinds, Kind(part))
 			}
 		}
-		f.Period = ParsePeriod(in.From, in.To, false, "", &v)
+		f.Period = period.Parse(in.From, in.To, false, "", &v)
 		f.Before = cursor.Decode("l", in.Cursor, &v)
 		if v.Err() != nil {
 			return nil, problem.Invalid("query.", &v)

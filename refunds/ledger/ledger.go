@@ -8,7 +8,7 @@
 // returns (migrations/00005_finance.sql), in the same transaction as the change that
 // moved the money, so that no code path can forget one; a trigger refuses UPDATE,
 // DELETE and TRUNCATE of ledger_entries. This package reads them: List for
-// GET /v1/ledger, SentAttempts for reconciliation, and Period, the [from, to) range
+// GET /v1/ledger, SentAttempts for reconciliation, and period.Period, the [from, to) range
 // that the finance operations share.
 //
 // # Signs
@@ -26,6 +26,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -102,7 +103,7 @@ type Entry struct {
 type Filter struct {
 	Kinds       []Kind
 	Currency    string
-	Period      Period // on At
+	Period      period.Period // on At
 	RMA         string
 	OrderNumber string
 	ReturnID    int64

@@ -14,12 +14,12 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/roundtriphq/roundtrip/internal/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
-	"github.com/roundtriphq/roundtrip/openapi"
+	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 	"github.com/roundtriphq/roundtrip/refunds/ledger"
@@ -320,7 +320,7 @@ func TestLedgerOfARefundThroughStripe(t *testing.T) {
 	stripe := fakestripe.New(fakestripe.Options{AutoCharges: true, Currency: "eur", RefundStatus: fakestripe.StatusPending})
 	t.Cleanup(stripe.Close)
 	var worker *outbox.Worker
-	env := apitest.New(t, func(d *openapi.Deps, url string) {
+	env := apitest.New(t, func(d *app.Config, url string) {
 		d.Gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_x", APIBase: stripe.URL(), Timeout: 5 * time.Second})
 		worker = outbox.NewWorker(d.DB, url, outbox.Options{Backoff: func(int) time.Duration { return 0 }})
 		d.Worker = worker

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,7 +17,6 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 )
 
 func toProblem(err error) error {
@@ -113,7 +113,7 @@ func Register(api huma.API, s *Service) {
 		Errors:        errs,
 	}, func(ctx context.Context, in *reconciliationCreateInput) (*reconciliationOutput, error) {
 		var v validation.Error
-		p := ledger.ParsePeriod(in.Body.From, in.Body.To, true, "", &v)
+		p := period.Parse(in.Body.From, in.Body.To, true, "", &v)
 		if v.Err() != nil {
 			return nil, problem.Invalid("body.", &v)
 		}
@@ -217,7 +217,7 @@ func Register(api huma.API, s *Service) {
 		Responses:   csvResponses("The refunds", RefundsColumns),
 	}, func(ctx context.Context, in *refundsReportInput) (*huma.StreamResponse, error) {
 		var v validation.Error
-		p := ledger.ParsePeriod(in.From, in.To, true, "", &v)
+		p := period.Parse(in.From, in.To, true, "", &v)
 		if v.Err() != nil {
 			return nil, problem.Invalid("query.", &v)
 		}

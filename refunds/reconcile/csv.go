@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"io"
 	"strconv"
 	"strings"
@@ -12,7 +13,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/money"
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 )
 
 // The CSV exports are RFC 4180 (comma-separated, CRLF line ends, fields quoted when
@@ -138,7 +138,7 @@ type refundRow struct {
 // (RefundsColumns). It reads exportBatch rows at a time and calls batchDone, when
 // not nil, after writing each batch (an HTTP handler flushes there); memory stays
 // flat however many refunds there are.
-func WriteRefunds(ctx context.Context, q sqlx.QueryerContext, w io.Writer, merchantID int64, p ledger.Period, batchDone func()) error {
+func WriteRefunds(ctx context.Context, q sqlx.QueryerContext, w io.Writer, merchantID int64, p period.Period, batchDone func()) error {
 	cw, err := newWriter(w, RefundsColumns)
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roundtriphq/roundtrip/internal/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 )

@@ -43,6 +43,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"log/slog"
 	"time"
 
@@ -51,7 +52,6 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/refunds"
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 )
 
 // JobRun is the outbox job that executes a queued reconciliation.
@@ -235,7 +235,7 @@ func (s *Service) runJob(ctx context.Context, _ *sqlx.Tx, job outbox.Job) error 
 // JobRun in the same transaction; without, the caller runs Execute itself (the
 // command line). A non-empty idemKey that was used before returns that run, with
 // created false.
-func (s *Service) Create(ctx context.Context, merchantID int64, p ledger.Period, actor, idemKey string, enqueue bool) (r *Reconciliation, created bool, err error) {
+func (s *Service) Create(ctx context.Context, merchantID int64, p period.Period, actor, idemKey string, enqueue bool) (r *Reconciliation, created bool, err error) {
 	if p.From.IsZero() || p.To.IsZero() || !p.To.After(p.From) {
 		return nil, false, fmt.Errorf("reconcile: the period [%s, %s) is empty", p.From, p.To)
 	}

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roundtriphq/roundtrip/internal/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
-	"github.com/roundtriphq/roundtrip/openapi"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
@@ -37,7 +37,7 @@ func newBooks(t *testing.T) *books {
 	b := &books{ids: map[string]int64{}}
 	b.stripe = fakestripe.New(fakestripe.Options{Currency: "eur"})
 	t.Cleanup(b.stripe.Close)
-	b.env = apitest.New(t, func(d *openapi.Deps, url string) {
+	b.env = apitest.New(t, func(d *app.Config, url string) {
 		// two refunds a page: Stripe's list has many page boundaries
 		d.Gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_x", APIBase: b.stripe.URL(), PageSize: 2,
 			Timeout: 10 * time.Second})

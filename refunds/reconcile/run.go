@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,7 +45,7 @@ type execution struct {
 	id       int64
 	merchant int64
 	attempt  int
-	period   ledger.Period
+	period   period.Period
 	listFrom time.Time // where the listing starts: the period's start or the checkpoint
 	expected int64
 	phase    string
@@ -127,7 +128,7 @@ func (s *Service) begin(ctx context.Context, id int64) (*execution, error) {
 		return nil, fmt.Errorf("reconcile: begin %d: %w", id, err)
 	}
 	e := &execution{s: s, id: id, merchant: r.MerchantID, attempt: r.Attempt, phase: PhaseListing,
-		period: ledger.Period{From: r.From, To: r.To}}
+		period: period.Period{From: r.From, To: r.To}}
 	if r.ListedUntil != nil {
 		if err := json.Unmarshal(r.Checkpoint, &e.checkpointBase); err != nil {
 			return nil, fmt.Errorf("reconcile: checkpoint of %d: %w", id, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/outbox"
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 )
 
 // seeder writes orders, returns and refunds straight into the database, with the
@@ -107,17 +107,17 @@ func drain(t testing.TB, w *outbox.Worker) {
 
 func day(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, time.UTC) }
 
-func periodOf(t testing.TB, from, to string) ledger.Period {
+func periodOf(t testing.TB, from, to string) period.Period {
 	t.Helper()
-	f, err := ledger.ParseTime(from)
+	f, err := period.ParseTime(from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := ledger.ParseTime(to)
+	u, err := period.ParseTime(to)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ledger.Period{From: f, To: u}
+	return period.Period{From: f, To: u}
 }
 
 // bulk seeds n succeeded refunds of merchantID in EUR, sent evenly over [from,

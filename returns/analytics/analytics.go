@@ -27,6 +27,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"math"
 	"slices"
 	"time"
@@ -34,7 +35,6 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -113,7 +113,7 @@ type RefundTiming struct {
 }
 
 // Summarize computes the summary of a merchant's period; top bounds BySKU (default 50).
-func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p ledger.Period, top int) (*Summary, error) {
+func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p period.Period, top int) (*Summary, error) {
 	if top <= 0 {
 		top = 50
 	}

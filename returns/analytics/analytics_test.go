@@ -2,6 +2,7 @@ package analytics_test
 
 import (
 	"encoding/json"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
 	"reflect"
 	"testing"
@@ -9,9 +10,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/roundtriphq/roundtrip/internal/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/returns"
 	"github.com/roundtriphq/roundtrip/returns/analytics"
 )
@@ -110,7 +110,7 @@ func TestSummary(t *testing.T) {
 	oo := other.order("SW-1", at(3, 2, 9), line{"l1", "TEE", "t-shirts", 50})
 	other.refund(other.ret(oo, "completed", at(3, 3, 0), item{"l1", "TEE", 50, returns.ReasonDamaged}), 99, "failed", at(3, 3, 1), nil)
 
-	p := ledger.Period{From: at(3, 1, 0), To: at(4, 1, 0)}
+	p := period.Period{From: at(3, 1, 0), To: at(4, 1, 0)}
 	got, err := analytics.Summarize(t.Context(), env.DB, s.m, p, 50)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestSummary(t *testing.T) {
 		t.Errorf("time to refund: got %d returns, p50 %v, p95 %v; want 2, 64800, 84240", tt.Returns, deref(tt.P50Seconds), deref(tt.P95Seconds))
 	}
 
-	empty, err := analytics.Summarize(t.Context(), env.DB, s.m, ledger.Period{From: at(1, 1, 0), To: at(1, 2, 0)}, 50)
+	empty, err := analytics.Summarize(t.Context(), env.DB, s.m, period.Period{From: at(1, 1, 0), To: at(1, 2, 0)}, 50)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -10,7 +11,6 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
-	"github.com/roundtriphq/roundtrip/refunds/ledger"
 )
 
 type summaryInput struct {
@@ -39,7 +39,7 @@ func Register(api huma.API, d *sqlx.DB) {
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *summaryInput) (*summaryOutput, error) {
 		var v validation.Error
-		p := ledger.ParsePeriod(in.From, in.To, true, "", &v)
+		p := period.Parse(in.From, in.To, true, "", &v)
 		if v.Err() != nil {
 			return nil, problem.Invalid("query.", &v)
 		}

@@ -1,6 +1,7 @@
-// Package apitest runs the whole route table against a fresh database for API tests:
-// New gives an httptest server, the database, and helpers to make merchants with a key
-// for every role and to send requests.
+// Package apitest runs the whole product, as cmd/roundtrip/app assembles it, against a
+// fresh database for tests: New gives an httptest server with the API and the pages,
+// the database, and helpers to make merchants with a key for every role and to send
+// requests.
 package apitest
 
 import (
@@ -17,12 +18,11 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/merchant"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
-	"github.com/roundtriphq/roundtrip/openapi"
-	"github.com/roundtriphq/roundtrip/web"
+	"github.com/roundtriphq/roundtrip/merchant"
 )
 
 // Env is a running API on its own database.
@@ -53,9 +53,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
-// Option adjusts the dependencies of the API under test (a Stripe gateway, a worker
-// for background jobs, …); it sees the test database in deps.DB.
-type Option func(deps *openapi.Deps, dbURL string)
+// Option adjusts the configuration of the product under test (a Stripe gateway, a
+// worker for background jobs, …); it sees the test database in cfg.DB.
+type Option func(cfg *app.Config, dbURL string)
 
 // New starts the API on a fresh database.
 func New(t testing.TB, opts ...Option) *Env {
@@ -63,13 +63,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	d, u := pgtest.NewWithURL(t)
 	logs := &lockedWriter{}
 	mux := http.NewServeMux()
-	deps := openapi.Deps{DB: d, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	cfg := app.Config{DB: d, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	for _, o := range opts {
-		o(&deps, u)
+		o(&cfg, u)
 	}
-	deps.Services = openapi.NewServices(deps)
-	openapi.New(mux, deps)
-	web.Mount(mux, web.Config{DB: deps.DB, Logger: deps.Logger, BaseURL: deps.BaseURL, PortalClientLimit: deps.PortalClientLimit, Services: deps.Services})
+	app.New(cfg, mux)
 	srv := httptest.NewServer(reqid.Middleware(mux))
 	t.Cleanup(srv.Close)
 	return &Env{URL: srv.URL, DB: d, DBURL: u, Server: srv, logs: logs}

@@ -1,4 +1,6 @@
-package ledger
+// Package period reads the date ranges that finance reports, reconciliations and
+// analytics cover: a half-open [From, To) of dates or RFC 3339 date-times.
+package period
 
 import (
 	"fmt"
@@ -28,14 +30,14 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("ledger: %q is neither a date (2026-03-01) nor an RFC 3339 date-time (2026-03-01T00:00:00Z)", s)
+		return time.Time{}, fmt.Errorf("period: %q is neither a date (2026-03-01) nor an RFC 3339 date-time (2026-03-01T00:00:00Z)", s)
 	}
 	return t.UTC(), nil
 }
 
-// ParsePeriod reads from and to (either may be empty unless required), recording
+// Parse reads from and to (either may be empty unless required), recording
 // what is wrong in v under prefix+"from" and prefix+"to".
-func ParsePeriod(from, to string, required bool, prefix string, v *validation.Error) Period {
+func Parse(from, to string, required bool, prefix string, v *validation.Error) Period {
 	var p Period
 	for _, b := range []struct {
 		name string

@@ -1,0 +1,121 @@
+// Package app assembles the product: it builds every service on one database, wires
+// what a return's changes set off, gives the background worker every job handler, and
+// mounts the API and the pages on one ServeMux. It is the one place that knows how the
+// parts fit; the roundtrip command serves what it builds and the tests run it whole
+// (cmd/roundtrip/apitest).
+package app
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/metrics"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/internal/ratelimit"
+	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/openapi"
+	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/refunds/reconcile"
+	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/receiving"
+	"github.com/roundtriphq/roundtrip/web"
+)
+
+// Config is what the product runs on.
+type Config struct {
+	DB      *sqlx.DB
+	Logger  *slog.Logger
+	Metrics *metrics.Registry
+	// Gateway sends refunds; nil leaves them queued (no Stripe key configured).
+	Gateway refunds.Gateway
+	// WebhookSecret verifies Stripe's webhook signatures.
+	WebhookSecret string
+	// Worker, when set, gets the background job handlers of every domain.
+	Worker *outbox.Worker
+	// BaseURL is the public URL of the service, for links and label QR codes; empty
+	// takes each request's own host.
+	BaseURL string
+	// PortalClientLimit is how many portal sign-in attempts one client address may
+	// make a minute (default 60; negative: no limit, for load tests from one address).
+	PortalClientLimit int
+}
+
+// App is the assembled product.
+type App struct {
+	Merchants *merchant.Store
+	Keys      *auth.Keys
+	Shoppers  *auth.Shoppers
+	Users     *auth.Users
+	Returns   *returns.Store
+	Labels    *labels.Service
+	Refunds   *refunds.Service
+	Receiving *receiving.Service
+	Reconcile *reconcile.Service
+
+	API   huma.API
+	Pages *web.Server
+}
+
+// New builds the product on cfg.DB and mounts its API and pages on mux.
+func New(cfg Config, mux *http.ServeMux) *App {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := cfg.DB
+	a := &App{
+		Merchants: merchant.NewStore(d),
+		Keys:      auth.NewKeys(d),
+		Shoppers:  auth.NewShoppers(d),
+		Users:     auth.NewUsers(d),
+		Returns:   returns.NewStore(d),
+	}
+	a.Labels = labels.NewService(d, a.Returns, cfg.BaseURL, nil)
+	a.Refunds = refunds.NewService(d, a.Returns, cfg.Gateway, cfg.WebhookSecret, log)
+	a.Receiving = receiving.New(a.Returns, a.Refunds)
+	a.Reconcile = reconcile.New(d, cfg.Gateway, log)
+
+	// What a return's changes set off, inside the change's transaction.
+	a.Labels.Attach(a.Returns, cfg.Worker)
+	a.Returns.OnTransition(a.Refunds.OnTransition)
+
+	if cfg.Worker != nil {
+		a.Refunds.Jobs(cfg.Worker)
+		a.Reconcile.Jobs(cfg.Worker)
+	}
+
+	// One limit of portal sign-ins per client address and one per order, shared by
+	// the API and the portal page.
+	clientLimit := portalClientLimit(d, cfg.PortalClientLimit)
+	orderLimit := ratelimit.New(d, 10, time.Minute)
+
+	a.API = openapi.New(mux, openapi.Services{
+		DB: d, Logger: log, Metrics: cfg.Metrics,
+		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
+		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
+		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
+	})
+	a.Pages = web.Mount(mux, web.Config{
+		DB: d, Logger: log, BaseURL: cfg.BaseURL,
+		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users,
+		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
+		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
+	})
+	return a
+}
+
+func portalClientLimit(d *sqlx.DB, n int) *ratelimit.Limiter {
+	switch {
+	case n < 0:
+		return nil
+	case n == 0:
+		return ratelimit.New(d, 60, time.Minute)
+	}
+	return ratelimit.New(d, n, time.Minute)
+}
