@@ -3,95 +3,16 @@ package labels
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
-	"github.com/roundtriphq/roundtrip/internal/problem"
-	"github.com/roundtriphq/roundtrip/returns"
 )
-
-// toProblem is the one mapping from this package's errors to HTTP problems;
-// r is the return the request is about, when known, for the messages.
-func toProblem(err error, r *returns.Return) error {
-	var voided *VoidedError
-	var closed *ClosedError
-	switch {
-	case errors.Is(err, returns.ErrNotFound):
-		return problem.NotFound("No such return.")
-	case errors.Is(err, ErrNoParcel) && r != nil:
-		return problem.NotFound(fmt.Sprintf("Return %s has no parcel with that number.", r.RMA))
-	case errors.Is(err, ErrNoParcel):
-		return problem.NotFound("No parcel has that tracking number.")
-	case errors.As(err, &voided):
-		why := "the return ended"
-		switch voided.State {
-		case returns.StateCancelled:
-			why = "the return was cancelled"
-		case returns.StateRejected:
-			why = "the return was rejected"
-		case returns.StateExpired:
-			why = "it expired before the parcel was sent"
-		}
-		p := problem.New(http.StatusGone, "label_voided", fmt.Sprintf("This label was voided: %s. Do not use it.", why))
-		p.State = string(voided.State)
-		return p
-	case errors.Is(err, ErrNoLabels) && r != nil:
-		var why string
-		switch {
-		case r.KeepIt:
-			why = "nothing needs to be sent back: keep the items"
-		case r.State == returns.StateRequested:
-			why = "it waits for the shop's review, and the label comes with the approval"
-		default:
-			why = "it was " + string(r.State) + " before a label was issued"
-		}
-		p := problem.Conflict("no_label", fmt.Sprintf("Return %s has no label: %s.", r.RMA, why))
-		p.State = string(r.State)
-		return p
-	case errors.Is(err, ErrNoReturnAddress):
-		return problem.Conflict("no_return_address", "The shop has not set the address returns go to, so the label cannot be printed yet. Please contact the shop.")
-	case errors.As(err, &closed):
-		p := problem.Conflict("parcels_closed", fmt.Sprintf("The return is %s: parcels can be added only while it waits for them (approved, in transit or partially received).", closed.State))
-		p.State = string(closed.State)
-		return p
-	case errors.Is(err, ErrTooManyParcels):
-		return problem.Conflict("too_many_parcels", fmt.Sprintf("A return has at most %d parcels.", MaxParcels))
-	case errors.Is(err, ErrBadSecret):
-		p := problem.New(http.StatusUnauthorized, "unauthorized", "Send the merchant's carrier secret in X-Carrier-Secret.")
-		p.GetHeaders().Set("WWW-Authenticate", `CarrierSecret realm="roundtrip"`)
-		return p
-	}
-	return err
-}
-
-// returnFor finds a return by ID or RMA; shoppers only their order's.
-func (s *Service) returnFor(ctx context.Context, idOrRMA string) (*returns.Return, error) {
-	p := auth.MustFromContext(ctx)
-	var r *returns.Return
-	var err error
-	if id, perr := strconv.ParseInt(idOrRMA, 10, 64); perr == nil {
-		r, err = s.store.Get(ctx, p.MerchantID, id)
-	} else if rma, ok := returns.ParseRMA(idOrRMA); ok {
-		r, err = s.store.ByRMA(ctx, p.MerchantID, rma)
-	} else {
-		err = returns.ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	if p.Shopper() && r.OrderID != p.OrderID {
-		return nil, returns.ErrNotFound
-	}
-	return r, nil
-}
 
 // ---- operation types
 
@@ -191,13 +112,13 @@ func Register(api huma.API, s *Service) {
 		},
 		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusGone, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *labelInput) (*labelOutput, error) {
-		r, err := s.returnFor(ctx, in.ID)
+		r, err := s.store.Find(ctx, auth.MustFromContext(ctx), in.ID)
 		if err != nil {
-			return nil, toProblem(err, nil)
+			return nil, err
 		}
 		l, err := s.Label(ctx, r, in.Parcel, Format(in.Format), in.origin)
 		if err != nil {
-			return nil, toProblem(err, r)
+			return nil, err
 		}
 		var buf bytes.Buffer
 		if err := Render(&buf, l); err != nil {
@@ -221,9 +142,9 @@ func Register(api huma.API, s *Service) {
 		Security:    auth.StaffOrShopper(auth.RoleIntegration, auth.RoleWarehouse, auth.RoleFinance),
 		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound},
 	}, func(ctx context.Context, in *returnPath) (*parcelsOutput, error) {
-		r, err := s.returnFor(ctx, in.ID)
+		r, err := s.store.Find(ctx, auth.MustFromContext(ctx), in.ID)
 		if err != nil {
-			return nil, toProblem(err, nil)
+			return nil, err
 		}
 		list, err := s.Parcels(ctx, r)
 		if err != nil {
@@ -248,13 +169,13 @@ func Register(api huma.API, s *Service) {
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *addParcelInput) (*parcelsOutput, error) {
-		r, err := s.returnFor(ctx, in.ID)
+		r, err := s.store.Find(ctx, auth.MustFromContext(ctx), in.ID)
 		if err != nil {
-			return nil, toProblem(err, nil)
+			return nil, err
 		}
 		list, err := s.AddParcel(ctx, r.MerchantID, r.ID, idempotency.FromContext(ctx))
 		if err != nil {
-			return nil, toProblem(err, r)
+			return nil, err
 		}
 		out := &parcelsOutput{}
 		out.Body.Data = list
@@ -275,13 +196,13 @@ func Register(api huma.API, s *Service) {
 	}, func(ctx context.Context, in *carrierEventInput) (*carrierEventOutput, error) {
 		merchantID, err := s.MerchantForSecret(ctx, in.Secret)
 		if err != nil {
-			return nil, toProblem(err, nil)
+			return nil, err
 		}
 		up, err := s.RecordCarrierEvent(ctx, merchantID, CarrierEvent{
 			TrackingNumber: in.Body.TrackingNumber, Status: in.Body.Status, OccurredAt: in.Body.OccurredAt,
 		})
 		if err != nil {
-			return nil, toProblem(err, nil)
+			return nil, err
 		}
 		return &carrierEventOutput{Body: up}, nil
 	})

@@ -508,12 +508,14 @@ func TestCarrierEvents(t *testing.T) {
 }
 
 // worker runs the package's outbox jobs against the test's database, with a
-// store that has the label hooks attached.
+// store whose changes set off the labels.
 func worker(t *testing.T, f fixture) *outbox.Worker {
 	t.Helper()
 	store := returns.NewStore(f.env.DB)
 	w := outbox.NewWorker(f.env.DB, f.env.DBURL, outbox.Options{})
-	labels.NewService(f.env.DB, store, "", nil).Attach(store, w)
+	svc := labels.NewService(f.env.DB, store, merchant.NewStore(f.env.DB), "", nil)
+	store.SetEffects(returns.Effects{Labels: svc})
+	svc.Jobs(w)
 	return w
 }
 

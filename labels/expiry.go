@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -45,18 +45,19 @@ func (s *Service) expire(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error
 	if job.MerchantID == nil {
 		return outbox.Permanent(fmt.Errorf("labels: expiry job %d has no merchant", job.ID))
 	}
-	r, err := s.store.LockTx(ctx, tx, *job.MerchantID, p.ReturnID)
+	t, err := s.store.Lock(ctx, tx, *job.MerchantID, p.ReturnID)
 	if errors.Is(err, returns.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	r := t.Return
 	if r.State != returns.StateApproved {
 		return nil
 	}
-	var arrived *time.Time
-	if err := tx.GetContext(ctx, &arrived, `SELECT arrived_at FROM returns WHERE id = $1`, r.ID); err != nil {
+	arrived, err := t.ArrivedAt(ctx)
+	if err != nil {
 		return fmt.Errorf("labels: arrival of %d: %w", r.ID, err)
 	}
 	if arrived != nil {
@@ -92,11 +93,8 @@ func (s *Service) expire(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error
 	if issued > 1 {
 		note = fmt.Sprintf("The labels expired on %s before any parcel moved; the labels are void.", day)
 	}
-	if err := s.store.TransitionTx(ctx, tx, r, returns.EventExpire, "system", note); err != nil {
-		return err
-	}
-	// the hook attached to the store voided them; this covers a store without it
-	return voidAll(ctx, tx, r)
+	// expiry voids the labels (returns.Effects: Void)
+	return t.Transition(ctx, returns.EventExpire, "system", note)
 }
 
 // voidAtCarrier is the KindVoid handler: it tells the carrier that issued a
@@ -120,7 +118,7 @@ func (s *Service) voidAtCarrier(ctx context.Context, tx *sqlx.Tx, job outbox.Job
 	if pc.Status != ParcelVoided {
 		return nil
 	}
-	m, err := merchantByID(ctx, tx, *job.MerchantID)
+	m, err := merchant.GetIn(ctx, tx, *job.MerchantID)
 	if err != nil {
 		return err
 	}

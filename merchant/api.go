@@ -37,7 +37,7 @@ func Register(api huma.API, s *Store) {
 	}, func(ctx context.Context, _ *struct{}) (*merchantOutput, error) {
 		m, err := s.Get(ctx, auth.MustFromContext(ctx).MerchantID)
 		if err != nil {
-			return nil, toProblem(err)
+			return nil, err
 		}
 		return &merchantOutput{Body: m}, nil
 	})
@@ -54,13 +54,13 @@ func Register(api huma.API, s *Store) {
 		if err := in.Body.Settings.Validate(); err != nil {
 			var v *validation.Error
 			if errors.As(err, &v) {
-				return nil, problem.Invalid("body.settings.", v)
+				return nil, v.In("body.settings.")
 			}
 			return nil, err
 		}
 		m, err := s.Update(ctx, auth.MustFromContext(ctx).MerchantID, in.Body.Name, in.Body.Settings)
 		if err != nil {
-			return nil, toProblem(err)
+			return nil, err
 		}
 		return &merchantOutput{Body: m}, nil
 	})

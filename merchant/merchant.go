@@ -1,5 +1,7 @@
 // Package merchant owns the merchant (the shop using Roundtrip): its slug, name,
-// branding and returns warehouse. Every other table hangs off a merchant's ID.
+// branding and returns warehouse (merchant.go), the secret its carrier signs events
+// with (carrier_secret.go), and the operations on its settings and API keys (api.go,
+// api_keys.go). Every other table hangs off a merchant's ID.
 package merchant
 
 import (
@@ -152,9 +154,19 @@ func (s *Store) Get(ctx context.Context, id int64) (Merchant, error) {
 	return s.get(ctx, `id = $1`, id)
 }
 
+// GetIn is Get on q, for callers inside a transaction (a second pooled connection
+// taken while a transaction holds one can starve the pool under load).
+func GetIn(ctx context.Context, q sqlx.QueryerContext, id int64) (Merchant, error) {
+	return get(ctx, q, `id = $1`, id)
+}
+
 func (s *Store) get(ctx context.Context, where string, arg any) (Merchant, error) {
+	return get(ctx, s.db, where, arg)
+}
+
+func get(ctx context.Context, q sqlx.QueryerContext, where string, arg any) (Merchant, error) {
 	var r row
-	err := s.db.GetContext(ctx, &r, `SELECT id, slug, name, settings, created_at FROM merchants WHERE `+where, arg)
+	err := sqlx.GetContext(ctx, q, &r, `SELECT id, slug, name, settings, created_at FROM merchants WHERE `+where, arg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Merchant{}, ErrNotFound
 	}

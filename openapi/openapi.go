@@ -1,7 +1,9 @@
 // Package openapi is the one route table: it builds the Huma API on a ServeMux,
 // installs the error model and the middleware chain (metrics, auth, idempotency), and
-// asks every domain package to register its operations. The checked-in openapi.yaml
-// is what it serves; a test fails when they drift (make openapi rewrites the file).
+// asks every domain package to register its operations on the services it is given
+// (cmd/roundtrip/app builds them). errors.go is the one mapping of the domains'
+// errors to problems. The checked-in openapi.yaml is what it serves; a test fails
+// when they drift (make openapi rewrites the file).
 package openapi
 
 import (
@@ -91,7 +93,7 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	problem.Install(log)
+	problem.Install(log, problemFor)
 	reg := svc.Metrics
 	if reg == nil {
 		reg = metrics.New()
@@ -106,7 +108,7 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	api.UseMiddleware(idem.Handler(api))
 
 	merchant.Register(api, svc.Merchants)
-	auth.Register(api, svc.Keys)
+	merchant.RegisterKeys(api, svc.Keys)
 	labels.Register(api, svc.Labels)
 	receiving.Register(api, svc.Receiving)
 	refunds.Register(api, svc.Refunds)

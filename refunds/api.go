@@ -2,12 +2,10 @@ package refunds
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
-	"strconv"
 	"strings"
+
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -17,19 +15,6 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/validation"
 	"github.com/roundtriphq/roundtrip/returns"
 )
-
-func toProblem(err error) error {
-	var nr *NotRetryableError
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return problem.NotFound("No such refund.")
-	case errors.As(err, &nr):
-		p := problem.Conflict("not_retryable", fmt.Sprintf("Only failed refunds can be retried; this one is %s.", nr.Status))
-		p.State = nr.Status
-		return p
-	}
-	return err
-}
 
 type refundListInput struct {
 	Status      []string `query:"status" explode:"false" example:"failed" doc:"Only refunds in these statuses (comma-separated): queued, pending, requires_action, succeeded, failed, canceled."`
@@ -112,15 +97,15 @@ func Register(api huma.API, s *Service) {
 		f.CreatedFrom, f.CreatedTo, f.SettledFrom, f.SettledTo = created.From, created.To, settled.From, settled.To
 		for _, st := range in.Status {
 			for _, part := range strings.Split(st, ",") {
-				if StatusRank(part) < 0 {
+				if StatusRank(Status(part)) < 0 {
 					v.AddValue("status", part, "is not a refund status")
 				}
-				f.Statuses = append(f.Statuses, part)
+				f.Statuses = append(f.Statuses, Status(part))
 			}
 		}
 		f.After = cursor.Decode("f", in.Cursor, &v)
 		if v.Err() != nil {
-			return nil, problem.Invalid("query.", &v)
+			return nil, v.In("query.")
 		}
 		list, more, err := List(ctx, s.db, auth.MustFromContext(ctx).MerchantID, f)
 		if err != nil {
@@ -128,9 +113,7 @@ func Register(api huma.API, s *Service) {
 		}
 		out := &refundListOutput{}
 		out.Body.Data = list
-		if more {
-			out.Body.NextCursor = cursor.Encode("f", list[len(list)-1].ID)
-		}
+		out.Body.NextCursor = cursor.Next("f", list, more, func(f Refund) int64 { return f.ID })
 		return out, nil
 	})
 
@@ -145,7 +128,7 @@ func Register(api huma.API, s *Service) {
 	}, func(ctx context.Context, in *refundIDInput) (*refundOutput, error) {
 		f, err := Get(ctx, s.db, auth.MustFromContext(ctx).MerchantID, in.ID)
 		if err != nil {
-			return nil, toProblem(err)
+			return nil, err
 		}
 		return &refundOutput{Body: f}, nil
 	})
@@ -163,7 +146,7 @@ func Register(api huma.API, s *Service) {
 		p := auth.MustFromContext(ctx)
 		f, err := s.Retry(ctx, p.MerchantID, in.ID, p.Actor)
 		if err != nil {
-			return nil, toProblem(err)
+			return nil, err
 		}
 		return &refundOutput{Body: f}, nil
 	})
@@ -208,32 +191,16 @@ func Register(api huma.API, s *Service) {
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *inspectInput) (*inspectOutput, error) {
 		p := auth.MustFromContext(ctx)
-		id, err := strconv.ParseInt(in.ID, 10, 64)
+		r, err := s.returns.Find(ctx, p, in.ID)
 		if err != nil {
-			rma, ok := returns.ParseRMA(in.ID)
-			if !ok {
-				return nil, problem.NotFound("No such return.")
-			}
-			r, err := s.returns.ByRMA(ctx, p.MerchantID, rma)
-			if err != nil {
-				return nil, problem.NotFound("No such return.")
-			}
-			id = r.ID
+			return nil, err
 		}
 		note := ""
 		if in.Body != nil {
 			note = in.Body.Note
 		}
-		r, err := s.Inspect(ctx, p.MerchantID, id, note, p.Actor)
-		var te *returns.TransitionError
-		switch {
-		case errors.Is(err, returns.ErrNotFound):
-			return nil, problem.NotFound("No such return.")
-		case errors.As(err, &te):
-			pr := problem.Conflict("invalid_transition", fmt.Sprintf("The return is %s; only received items can be inspected.", te.From))
-			pr.State, pr.Event = string(te.From), "inspect"
-			return nil, pr
-		case err != nil:
+		r, err = s.Inspect(ctx, p.MerchantID, r.ID, note, p.Actor)
+		if err != nil {
 			return nil, err
 		}
 		return &inspectOutput{Body: r}, nil

@@ -40,7 +40,7 @@ type Request struct {
 // Result is a refund as the payment provider holds it.
 type Result struct {
 	StripeID        string
-	Status          string // pending, requires_action, succeeded, failed or canceled
+	Status          Status // pending, requires_action, succeeded, failed or canceled
 	ChargeID        string
 	PaymentIntentID string
 	// BalanceTransaction is the ID of the balance transaction that took the money

@@ -268,11 +268,11 @@ func (f *flow) seedReturn(i, units int) (ret, error) {
 func checkOneStripeRefundPerRow(t *testing.T, f *flow, want int) {
 	t.Helper()
 	var rows []struct {
-		ID       int64   `db:"id"`
-		ReturnID int64   `db:"return_id"`
-		Amount   int64   `db:"amount"`
-		Status   string  `db:"status"`
-		StripeID *string `db:"stripe_refund_id"`
+		ID       int64          `db:"id"`
+		ReturnID int64          `db:"return_id"`
+		Amount   int64          `db:"amount"`
+		Status   refunds.Status `db:"status"`
+		StripeID *string        `db:"stripe_refund_id"`
 	}
 	if err := f.env.DB.Select(&rows, `SELECT id, return_id, amount, status, stripe_refund_id FROM refunds ORDER BY id`); err != nil {
 		t.Fatal(err)
@@ -392,7 +392,7 @@ func TestWorkerKilledMidRefund(t *testing.T) {
 	}
 	// The refund exists in Stripe; ours is still queued, locked by the worker's
 	// open transaction.
-	var status string
+	var status refunds.Status
 	if err := f.env.DB.Get(&status, `SELECT status FROM refunds WHERE id = $1`, id); err != nil || status != refunds.StatusQueued {
 		t.Fatalf("got refund %d %q (%v) while the worker waits, want queued", id, status, err)
 	}

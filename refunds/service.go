@@ -2,11 +2,9 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,24 +59,26 @@ func (s *Service) Jobs(w *outbox.Worker) {
 	w.Handle(JobPoll, s.poll)
 }
 
-// AfterReceipt issues what the newly accepted units are worth, per the return's
-// policy (its refund trigger) and resolution. It implements receiving.Resolver and
-// runs in the receipt's transaction, so a receipt and its refund commit together.
-func (s *Service) AfterReceipt(ctx context.Context, tx *sqlx.Tx, r *returns.Return, receiptID int64, before, after map[string]int, actor string) error {
-	pol, err := returns.PolicyAt(ctx, tx, r.MerchantID, r.PolicyVersion)
+// Resolve issues what the accepted units are worth, per the return's policy (its
+// refund trigger and serial-returner rule) and resolution. It is the returns store's
+// Resolver (returns.Effects): it runs in the transaction of the receipt, the keep-it
+// approval or the inspection that accepted the units, so they commit together.
+func (s *Service) Resolve(ctx context.Context, t *returns.Tx, receiptID int64, accepted map[string]int, actor string) error {
+	r := t.Return
+	pol, err := t.Policy(ctx)
 	if err != nil {
 		return err
 	}
 	if pol.RefundTrigger == returns.TriggerOnInspection && !r.KeepIt {
-		return s.returns.NoteTx(ctx, tx, r, "system", "hold",
+		return t.Note(ctx, "system", "hold",
 			"The refund waits for the items to be inspected (the shop's policy refunds on inspection).")
 	}
-	if held, why, err := serialReturner(ctx, tx, r, pol); err != nil {
+	if held, why, err := serialReturner(ctx, t.Tx, r, pol); err != nil {
 		return err
 	} else if held {
-		return s.returns.NoteTx(ctx, tx, r, "system", "hold", why)
+		return t.Note(ctx, "system", "hold", why)
 	}
-	return s.issue(ctx, tx, r, receiptID, after, actor)
+	return s.issue(ctx, t, receiptID, accepted, actor)
 }
 
 // serialReturner applies the policy's rule: a shopper who started more than
@@ -106,113 +106,77 @@ func serialReturner(ctx context.Context, tx *sqlx.Tx, r *returns.Return, pol ret
 // accepted units are owed and was held back (the on_inspection trigger, or the
 // serial-returner rule).
 func (s *Service) Inspect(ctx context.Context, merchantID, returnID int64, note, actor string) (*returns.Return, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	r, err := s.returns.LockTx(ctx, tx, merchantID, returnID)
-	if err != nil {
-		return nil, err
-	}
-	if r.State != returns.StateReceived && r.State != returns.StatePartiallyReceived {
-		return nil, &returns.TransitionError{From: r.State, Event: returns.EventResolve}
-	}
-	accepted := map[string]int{}
-	for _, it := range r.Items {
-		accepted[it.LineID] = it.Accepted
-	}
-	if err := s.returns.NoteTx(ctx, tx, r, actor, "inspect", strings.TrimSpace("Items inspected. "+note)); err != nil {
-		return nil, err
-	}
-	if err := s.issue(ctx, tx, r, 0, accepted, actor); err != nil {
-		return nil, err
-	}
-	r, err = s.returns.LockTx(ctx, tx, merchantID, returnID)
-	if err != nil {
-		return nil, err
-	}
-	return r, tx.Commit()
+	return s.returns.Update(ctx, merchantID, returnID, func(ctx context.Context, t *returns.Tx) error {
+		r := t.Return
+		if r.State != returns.StateReceived && r.State != returns.StatePartiallyReceived {
+			return &returns.TransitionError{From: r.State, Event: returns.EventInspect}
+		}
+		accepted := map[string]int{}
+		for _, it := range r.Items {
+			accepted[it.LineID] = it.Accepted
+		}
+		if err := t.Note(ctx, actor, "inspect", strings.TrimSpace("Items inspected. "+note)); err != nil {
+			return err
+		}
+		if err := s.issue(ctx, t, 0, accepted, actor); err != nil {
+			return err
+		}
+		return t.Reload(ctx)
+	})
 }
 
 // issue pays what the accepted units are worth less what the return already had
 // issued (refunds that were not canceled, or store credit), so held amounts, several
 // parcels and an inspection all add up to the quote, never more.
-func (s *Service) issue(ctx context.Context, tx *sqlx.Tx, r *returns.Return, receiptID int64, accepted map[string]int, actor string) error {
+func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, accepted map[string]int, actor string) error {
+	r := t.Return
 	now := r.Quote.ForAccepted(accepted)
 	payment, bonus := now.Total-now.StoreCreditBonus, now.StoreCreditBonus
-	var paid struct {
-		Refunded int64 `db:"refunded"`
-		Credited int64 `db:"credited"`
-		Bonus    int64 `db:"bonus"`
-	}
-	err := tx.GetContext(ctx, &paid, `SELECT
-		(SELECT coalesce(sum(amount), 0) FROM refunds WHERE return_id = $1 AND status <> 'canceled') AS refunded,
-		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'issued') AS credited,
-		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus`, r.ID)
+	paid, err := issuedFor(ctx, t.Tx, r.ID)
 	if err != nil {
-		return fmt.Errorf("refunds: issued so far: %w", err)
+		return err
 	}
 	payment -= paid.Refunded + paid.Credited
 	bonus -= paid.Bonus
 	explain := explanation(r, accepted)
+	order, err := t.Order(ctx)
+	if err != nil {
+		return err
+	}
 	if payment > 0 {
-		left, err := refundable(ctx, tx, r)
+		spent, err := spentOnOrder(ctx, t.Tx, r.OrderID)
 		if err != nil {
 			return err
 		}
-		if payment > left {
+		if left := max(order.Order.Payment.Captured-spent, 0); payment > left {
 			explain = strings.TrimSpace(explain + fmt.Sprintf(" Limited to %s, what is left to refund on the payment.", money.Format(left, r.Currency)))
 			payment = left
 		}
 	}
 	switch {
 	case payment <= 0 && bonus <= 0:
-		return s.settle(ctx, tx, r, actor)
+		return s.settle(ctx, t, actor)
 	case r.Resolution == returns.ResolutionStoreCredit:
-		if err := credit(ctx, tx, r, max(payment, 0), max(bonus, 0)); err != nil {
+		if err := credit(ctx, t.Tx, r, max(payment, 0), max(bonus, 0)); err != nil {
 			return err
 		}
 		note := fmt.Sprintf("Store credit of %s issued to %s.", money.Format(max(payment, 0)+max(bonus, 0), r.Currency), r.CustomerEmail)
-		if err := s.returns.TransitionTx(ctx, tx, r, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain)); err != nil {
+		if err := t.Transition(ctx, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain)); err != nil {
 			return err
 		}
-		return s.settle(ctx, tx, r, "system")
+		return s.settle(ctx, t, "system")
 	case payment <= 0:
-		return s.settle(ctx, tx, r, actor)
+		return s.settle(ctx, t, actor)
 	}
-	order, err := s.returns.OrderByIDTx(ctx, tx, r.MerchantID, r.OrderID)
+	id, err := insert(ctx, t.Tx, r, receiptID, payment, order.Order.Payment.PaymentIntentID, order.Order.Payment.ChargeID, explain)
 	if err != nil {
 		return err
 	}
-	var id int64
-	err = tx.GetContext(ctx, &id, `INSERT INTO refunds (merchant_id, return_id, receipt_id, amount, currency,
-		payment_intent_id, charge_id, explanation) VALUES ($1, $2, nullif($3::bigint, 0), $4, $5, nullif($6, ''), nullif($7, ''), $8) RETURNING id`,
-		r.MerchantID, r.ID, receiptID, payment, r.Currency, order.Order.Payment.PaymentIntentID, order.Order.Payment.ChargeID, explain)
-	if err != nil {
-		return fmt.Errorf("refunds: insert: %w", err)
-	}
-	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{id}, MaxAttempts: 25}); err != nil {
+	if _, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{id}, MaxAttempts: 25}); err != nil {
 		return err
 	}
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
-	return s.returns.TransitionTx(ctx, tx, r, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain))
-}
-
-// OnTransition is the returns store hook for returnless (keep-it) returns: when one
-// is approved, its whole quote is refunded (or credited) at once, in the approval's
-// transaction, since no parcel will ever be received.
-func (s *Service) OnTransition(ctx context.Context, tx *sqlx.Tx, r *returns.Return, ev returns.Event) error {
-	if ev != returns.EventApprove || !r.KeepIt {
-		return nil
-	}
-	all := map[string]int{}
-	for _, l := range r.Quote.Lines {
-		if l.Eligible {
-			all[l.LineID] = l.Quantity
-		}
-	}
-	return s.AfterReceipt(ctx, tx, r, 0, map[string]int{}, all, "system")
+	return t.Transition(ctx, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain))
 }
 
 // explanation says why the accepted units are worth less than the quote, when some
@@ -234,42 +198,19 @@ func explanation(r *returns.Return, accepted map[string]int) string {
 	return "Not refunded: " + strings.Join(parts, ", ") + "."
 }
 
-// refundable is what is left on the order's payment: captured less the refunds of
-// all its returns that are not failed or canceled.
-func refundable(ctx context.Context, tx *sqlx.Tx, r *returns.Return) (int64, error) {
-	var captured, spent int64
-	err := tx.GetContext(ctx, &captured, `SELECT (data->'payment'->>'captured')::bigint FROM orders WHERE id = $1`, r.OrderID)
-	if err != nil {
-		return 0, fmt.Errorf("refunds: captured: %w", err)
-	}
-	err = tx.GetContext(ctx, &spent, `SELECT coalesce(sum(f.amount), 0) FROM refunds f JOIN returns x ON x.id = f.return_id
-		WHERE x.order_id = $1 AND f.status NOT IN ('failed', 'canceled')`, r.OrderID)
-	if err != nil {
-		return 0, fmt.Errorf("refunds: spent: %w", err)
-	}
-	return max(captured-spent, 0), nil
-}
-
 // settle moves a return on once nothing is in flight: failed refunds make it
 // refund_failed; otherwise it completes when every item is accounted for, and waits
 // for the rest of its parcels when not.
-func (s *Service) settle(ctx context.Context, tx *sqlx.Tx, r *returns.Return, actor string) error {
-	var st struct {
-		InFlight int `db:"in_flight"`
-		Failed   int `db:"failed"`
-	}
-	err := tx.GetContext(ctx, &st, `SELECT count(*) FILTER (WHERE status IN ('queued', 'pending', 'requires_action')) AS in_flight,
-		count(*) FILTER (WHERE status = 'failed') AS failed FROM refunds WHERE return_id = $1`, r.ID)
+func (s *Service) settle(ctx context.Context, t *returns.Tx, actor string) error {
+	r := t.Return
+	st, err := inFlight(ctx, t.Tx, r.ID)
 	if err != nil {
-		return fmt.Errorf("refunds: settle: %w", err)
+		return err
 	}
 	if st.InFlight > 0 {
 		return nil
 	}
-	var outstanding int
-	if err := tx.GetContext(ctx, &outstanding, `SELECT count(*) FROM return_items WHERE return_id = $1 AND received < quantity`, r.ID); err != nil {
-		return err
-	}
+	outstanding := r.Outstanding()
 	var ev returns.Event
 	var note string
 	switch {
@@ -290,26 +231,7 @@ func (s *Service) settle(ctx context.Context, tx *sqlx.Tx, r *returns.Return, ac
 	if _, err := returns.Next(r.State, ev); err != nil {
 		return nil // the return is already further on
 	}
-	return s.returns.TransitionTx(ctx, tx, r, ev, actor, note)
-}
-
-// credit appends store credit entries for a return.
-func credit(ctx context.Context, tx *sqlx.Tx, r *returns.Return, amount, bonus int64) error {
-	for _, e := range []struct {
-		kind string
-		amt  int64
-		note string
-	}{{"issued", amount, "Return " + r.RMA}, {"bonus", bonus, "Store-credit bonus for return " + r.RMA}} {
-		if e.amt <= 0 {
-			continue
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO store_credit_entries (merchant_id, email, currency, amount, kind, return_id, note)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.MerchantID, r.CustomerEmail, r.Currency, e.amt, e.kind, r.ID, e.note)
-		if err != nil {
-			return fmt.Errorf("refunds: store credit: %w", err)
-		}
-	}
-	return nil
+	return t.Transition(ctx, ev, actor, note)
 }
 
 // send is the JobSend handler: it sends a queued refund under its row lock and
@@ -356,21 +278,19 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	return s.apply(ctx, tx, f, res)
 }
 
-// fail records a permanent refusal.
+// fail records a permanent refusal and moves the return to refund_failed.
 func (s *Service) fail(ctx context.Context, tx *sqlx.Tx, f *Refund, reason string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE refunds SET status = 'failed', failure_reason = $2, updated_at = now(), settled_at = now()
-		WHERE id = $1`, f.ID, reason)
+	if err := markFailed(ctx, tx, f.ID, reason); err != nil {
+		return err
+	}
+	t, err := s.returns.Lock(ctx, tx, f.MerchantID, f.ReturnID)
 	if err != nil {
 		return err
 	}
-	r, err := s.returns.LockTx(ctx, tx, f.MerchantID, f.ReturnID)
-	if err != nil {
-		return err
-	}
-	if _, err := returns.Next(r.State, returns.EventRefundFail); err != nil {
+	if _, err := returns.Next(t.Return.State, returns.EventRefundFail); err != nil {
 		return nil
 	}
-	return s.returns.TransitionTx(ctx, tx, r, returns.EventRefundFail, "stripe",
+	return t.Transition(ctx, returns.EventRefundFail, "stripe",
 		fmt.Sprintf("Refund of %s failed: %s", money.Format(f.Amount, f.Currency), reason))
 }
 
@@ -384,17 +304,8 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 	if f.Status == StatusQueued || Advance(f.Status, res.Status) {
 		status = res.Status
 	}
-	var failure *string
-	if res.FailureReason != "" {
-		failure = &res.FailureReason
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE refunds SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), charge_id),
-		balance_transaction = coalesce(nullif($5, ''), balance_transaction), failure_reason = coalesce($6, failure_reason),
-		sent_at = coalesce(sent_at, now()), updated_at = now(),
-		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(settled_at, now()) ELSE settled_at END
-		WHERE id = $1`, f.ID, status, res.StripeID, res.ChargeID, res.BalanceTransaction, failure)
-	if err != nil {
-		return fmt.Errorf("refunds: record %d: %w", f.ID, err)
+	if err := record(ctx, tx, f.ID, status, res); err != nil {
+		return err
 	}
 	changed := status != f.Status
 	f.Status = status
@@ -409,18 +320,18 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 	if !changed {
 		return nil
 	}
-	r, err := s.returns.LockTx(ctx, tx, f.MerchantID, f.ReturnID)
+	t, err := s.returns.Lock(ctx, tx, f.MerchantID, f.ReturnID)
 	if err != nil {
 		return err
 	}
 	if status == StatusFailed {
-		if _, err := returns.Next(r.State, returns.EventRefundFail); err != nil {
+		if _, err := returns.Next(t.Return.State, returns.EventRefundFail); err != nil {
 			return nil
 		}
-		return s.returns.TransitionTx(ctx, tx, r, returns.EventRefundFail, "stripe",
+		return t.Transition(ctx, returns.EventRefundFail, "stripe",
 			fmt.Sprintf("Refund of %s failed: %s", money.Format(f.Amount, f.Currency), res.FailureReason))
 	}
-	return s.settle(ctx, tx, r, "stripe")
+	return s.settle(ctx, t, "stripe")
 }
 
 // poll is the JobPoll handler: it asks Stripe about a refund that stayed pending.
@@ -444,7 +355,7 @@ func (s *Service) poll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 		return err
 	}
 	if !Terminal(f.Status) {
-		return &outbox.Retry{After: PollAfter, Reason: "still " + f.Status}
+		return &outbox.Retry{After: PollAfter, Reason: "still " + string(f.Status)}
 	}
 	return nil
 }
@@ -466,19 +377,18 @@ func (s *Service) Retry(ctx context.Context, merchantID, id int64, actor string)
 	if f.Status != StatusFailed {
 		return nil, &NotRetryableError{Status: f.Status}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE refunds SET status = 'queued', generation = generation + 1, stripe_refund_id = NULL,
-		failure_reason = NULL, sent_at = NULL, settled_at = NULL, updated_at = now() WHERE id = $1`, f.ID); err != nil {
+	if err := requeue(ctx, tx, f.ID); err != nil {
 		return nil, err
 	}
 	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobSend, Payload: jobPayload{f.ID}, MaxAttempts: 25}); err != nil {
 		return nil, err
 	}
-	r, err := s.returns.LockTx(ctx, tx, merchantID, f.ReturnID)
+	t, err := s.returns.Lock(ctx, tx, merchantID, f.ReturnID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := returns.Next(r.State, returns.EventRetryRefund); err == nil {
-		if err := s.returns.TransitionTx(ctx, tx, r, returns.EventRetryRefund, actor,
+	if _, err := returns.Next(t.Return.State, returns.EventRetryRefund); err == nil {
+		if err := t.Transition(ctx, returns.EventRetryRefund, actor,
 			fmt.Sprintf("Refund of %s sent again.", money.Format(f.Amount, f.Currency))); err != nil {
 			return nil, err
 		}
@@ -490,10 +400,10 @@ func (s *Service) Retry(ctx context.Context, merchantID, id int64, actor string)
 }
 
 // NotRetryableError is a retry of a refund that did not fail.
-type NotRetryableError struct{ Status string }
+type NotRetryableError struct{ Status Status }
 
 func (e *NotRetryableError) Error() string {
-	return "refunds: only failed refunds can be retried; this one is " + e.Status
+	return "refunds: only failed refunds can be retried; this one is " + string(e.Status)
 }
 
 // HandleEvent applies a verified Stripe event once: a repeated event ID is ignored.
@@ -503,18 +413,14 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 		return false, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO stripe_events (id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`, ev.ID, ev.Type)
-	if err != nil {
-		return false, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return true, nil
+	if first, err := firstDelivery(ctx, tx, ev); err != nil || !first {
+		return !first, err
 	}
 	results := ev.Refunds
 	if len(results) == 0 && ev.ChargeID != "" {
 		// charge.refunded on API 2023-10-16 carries no refunds: poll ours for that charge
-		var ids []int64
-		if err := tx.SelectContext(ctx, &ids, `SELECT id FROM refunds WHERE charge_id = $1 AND status IN ('pending', 'requires_action')`, ev.ChargeID); err != nil {
+		ids, err := pendingOnCharge(ctx, tx, ev.ChargeID)
+		if err != nil {
 			return false, err
 		}
 		for _, id := range ids {
@@ -526,21 +432,10 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 	for _, rr := range results {
 		// Our refunds carry their row's ID in the metadata; look that up first, since
 		// the send job may not have committed the Stripe ID yet (then lock waits for it).
-		var id int64
-		err := sql.ErrNoRows
-		if mid, perr := strconv.ParseInt(rr.Metadata["refund_id"], 10, 64); perr == nil {
-			err = tx.GetContext(ctx, &id, `SELECT id FROM refunds WHERE id = $1`, mid)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			err = tx.GetContext(ctx, &id, `SELECT id FROM refunds WHERE stripe_refund_id = $1`, rr.StripeID)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
+		f, err := lockForStripe(ctx, tx, rr.Metadata["refund_id"], rr.StripeID)
+		if errors.Is(err, ErrNotFound) {
 			continue // a refund made outside Roundtrip: reconciliation reports it
 		}
-		if err != nil {
-			return false, err
-		}
-		f, err := lock(ctx, tx, id)
 		if err != nil {
 			return false, err
 		}

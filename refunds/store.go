@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/roundtriphq/roundtrip/internal/cursor"
+	"github.com/roundtriphq/roundtrip/returns"
 )
 
 // ErrNotFound means no such refund for this merchant.
@@ -22,7 +25,7 @@ type Refund struct {
 	OrderNumber        string     `json:"order_number" db:"order_number" example:"NW-10023"`
 	Amount             int64      `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency."`
 	Currency           string     `json:"currency" db:"currency" example:"EUR"`
-	Status             string     `json:"status" db:"status" example:"succeeded" doc:"queued (not yet sent), pending, requires_action, succeeded, failed or canceled."`
+	Status             Status     `json:"status" db:"status" example:"succeeded" doc:"queued (not yet sent), pending, requires_action, succeeded, failed or canceled."`
 	StripeRefundID     *string    `json:"stripe_refund_id,omitempty" db:"stripe_refund_id" example:"re_3OxYz2LkdIwHu7ix1a2b3c4d"`
 	ChargeID           *string    `json:"charge_id,omitempty" db:"charge_id"`
 	PaymentIntentID    *string    `json:"payment_intent_id,omitempty" db:"payment_intent_id"`
@@ -36,10 +39,6 @@ type Refund struct {
 	SettledAt          *time.Time `json:"settled_at,omitempty" db:"settled_at"`
 	MerchantID         int64      `json:"-" db:"merchant_id"`
 }
-
-// Terminal reports whether a refund status is final for our purposes (a succeeded
-// refund can still turn failed; see Advance).
-func Terminal(status string) bool { return StatusRank(status) == 2 }
 
 const refundCols = `f.id, f.merchant_id, f.return_id, r.rma, o.number AS order_number, f.amount, f.currency, f.status,
 	f.stripe_refund_id, f.charge_id, f.payment_intent_id, f.balance_transaction, f.failure_reason, f.explanation,
@@ -67,7 +66,7 @@ func lock(ctx context.Context, tx *sqlx.Tx, id int64) (*Refund, error) {
 // ListFilter narrows a listing of refunds. Zero fields do not filter; the time
 // ranges are half-open, [From, To).
 type ListFilter struct {
-	Statuses    []string
+	Statuses    []Status
 	Currency    string
 	ReturnID    int64
 	RMA         string
@@ -89,7 +88,11 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 		where += fmt.Sprintf(" AND "+cond, len(args))
 	}
 	if len(f.Statuses) > 0 {
-		add("f.status = ANY($%d)", pq.Array(f.Statuses))
+		statuses := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			statuses[i] = string(st)
+		}
+		add("f.status = ANY($%d)", pq.Array(statuses))
 	}
 	if f.Currency != "" {
 		add("f.currency = $%d", f.Currency)
@@ -126,14 +129,156 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 	if err != nil {
 		return nil, false, fmt.Errorf("refunds: list: %w", err)
 	}
-	more := len(list) > f.Limit
-	if more {
-		list = list[:f.Limit]
-	}
+	list, more := cursor.Trim(list, f.Limit)
 	return list, more, nil
 }
 
 // Get returns one refund of a merchant.
 func Get(ctx context.Context, d *sqlx.DB, merchantID, id int64) (*Refund, error) {
 	return getRefund(ctx, d, `f.merchant_id = $1 AND f.id = $2`, merchantID, id)
+}
+
+// credit appends store credit entries for a return.
+func credit(ctx context.Context, tx *sqlx.Tx, r *returns.Return, amount, bonus int64) error {
+	for _, e := range []struct {
+		kind string
+		amt  int64
+		note string
+	}{{"issued", amount, "Return " + r.RMA}, {"bonus", bonus, "Store-credit bonus for return " + r.RMA}} {
+		if e.amt <= 0 {
+			continue
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO store_credit_entries (merchant_id, email, currency, amount, kind, return_id, note)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.MerchantID, r.CustomerEmail, r.Currency, e.amt, e.kind, r.ID, e.note)
+		if err != nil {
+			return fmt.Errorf("refunds: store credit: %w", err)
+		}
+	}
+	return nil
+}
+
+// issued is what a return already had issued.
+type issued struct {
+	Refunded int64 `db:"refunded"` // refunds that were not canceled
+	Credited int64 `db:"credited"` // store credit
+	Bonus    int64 `db:"bonus"`    // store-credit bonus
+}
+
+func issuedFor(ctx context.Context, q sqlx.QueryerContext, returnID int64) (issued, error) {
+	var paid issued
+	err := sqlx.GetContext(ctx, q, &paid, `SELECT
+		(SELECT coalesce(sum(amount), 0) FROM refunds WHERE return_id = $1 AND status <> 'canceled') AS refunded,
+		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'issued') AS credited,
+		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus`, returnID)
+	if err != nil {
+		return issued{}, fmt.Errorf("refunds: issued so far: %w", err)
+	}
+	return paid, nil
+}
+
+// spentOnOrder is what the refunds of all the order's returns that are not failed or
+// canceled take from its payment.
+func spentOnOrder(ctx context.Context, q sqlx.QueryerContext, orderID int64) (int64, error) {
+	var spent int64
+	err := sqlx.GetContext(ctx, q, &spent, `SELECT coalesce(sum(f.amount), 0) FROM refunds f JOIN returns x ON x.id = f.return_id
+		WHERE x.order_id = $1 AND f.status NOT IN ('failed', 'canceled')`, orderID)
+	if err != nil {
+		return 0, fmt.Errorf("refunds: spent: %w", err)
+	}
+	return spent, nil
+}
+
+// flight counts a return's refunds still under way and failed.
+type flight struct {
+	InFlight int `db:"in_flight"`
+	Failed   int `db:"failed"`
+}
+
+func inFlight(ctx context.Context, q sqlx.QueryerContext, returnID int64) (flight, error) {
+	var st flight
+	err := sqlx.GetContext(ctx, q, &st, `SELECT count(*) FILTER (WHERE status IN ('queued', 'pending', 'requires_action')) AS in_flight,
+		count(*) FILTER (WHERE status = 'failed') AS failed FROM refunds WHERE return_id = $1`, returnID)
+	if err != nil {
+		return flight{}, fmt.Errorf("refunds: in flight: %w", err)
+	}
+	return st, nil
+}
+
+// insert adds a queued refund of a return.
+func insert(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, receiptID, amount int64, paymentIntentID, chargeID, explanation string) (int64, error) {
+	var id int64
+	err := sqlx.GetContext(ctx, q, &id, `INSERT INTO refunds (merchant_id, return_id, receipt_id, amount, currency,
+		payment_intent_id, charge_id, explanation) VALUES ($1, $2, nullif($3::bigint, 0), $4, $5, nullif($6, ''), nullif($7, ''), $8) RETURNING id`,
+		r.MerchantID, r.ID, receiptID, amount, r.Currency, paymentIntentID, chargeID, explanation)
+	if err != nil {
+		return 0, fmt.Errorf("refunds: insert: %w", err)
+	}
+	return id, nil
+}
+
+// markFailed records a permanent refusal.
+func markFailed(ctx context.Context, x sqlx.ExecerContext, id int64, reason string) error {
+	_, err := x.ExecContext(ctx, `UPDATE refunds SET status = 'failed', failure_reason = $2, updated_at = now(), settled_at = now()
+		WHERE id = $1`, id, reason)
+	if err != nil {
+		return fmt.Errorf("refunds: fail %d: %w", id, err)
+	}
+	return nil
+}
+
+// record stores what Stripe says of a refund, with status as the caller decided it.
+func record(ctx context.Context, x sqlx.ExecerContext, id int64, status Status, res Result) error {
+	var failure *string
+	if res.FailureReason != "" {
+		failure = &res.FailureReason
+	}
+	_, err := x.ExecContext(ctx, `UPDATE refunds SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), charge_id),
+		balance_transaction = coalesce(nullif($5, ''), balance_transaction), failure_reason = coalesce($6, failure_reason),
+		sent_at = coalesce(sent_at, now()), updated_at = now(),
+		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(settled_at, now()) ELSE settled_at END
+		WHERE id = $1`, id, status, res.StripeID, res.ChargeID, res.BalanceTransaction, failure)
+	if err != nil {
+		return fmt.Errorf("refunds: record %d: %w", id, err)
+	}
+	return nil
+}
+
+// requeue makes a failed refund queued again under its next attempt number.
+func requeue(ctx context.Context, x sqlx.ExecerContext, id int64) error {
+	_, err := x.ExecContext(ctx, `UPDATE refunds SET status = 'queued', generation = generation + 1, stripe_refund_id = NULL,
+		failure_reason = NULL, sent_at = NULL, settled_at = NULL, updated_at = now() WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("refunds: requeue %d: %w", id, err)
+	}
+	return nil
+}
+
+// firstDelivery records a Stripe event's ID and reports whether it is new.
+func firstDelivery(ctx context.Context, x sqlx.ExecerContext, ev Event) (bool, error) {
+	res, err := x.ExecContext(ctx, `INSERT INTO stripe_events (id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`, ev.ID, ev.Type)
+	if err != nil {
+		return false, fmt.Errorf("refunds: stripe event %s: %w", ev.ID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// pendingOnCharge lists the refunds of a charge that still wait for Stripe.
+func pendingOnCharge(ctx context.Context, q sqlx.QueryerContext, chargeID string) ([]int64, error) {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM refunds WHERE charge_id = $1 AND status IN ('pending', 'requires_action')`, chargeID)
+	return ids, err
+}
+
+// lockForStripe locks the refund a Stripe refund belongs to: by the refund ID in its
+// metadata first, since the send job may not have committed the Stripe ID yet (the
+// lock then waits for it), else by the Stripe ID. ErrNotFound: not ours.
+func lockForStripe(ctx context.Context, tx *sqlx.Tx, metadataID, stripeID string) (*Refund, error) {
+	if mid, err := strconv.ParseInt(metadataID, 10, 64); err == nil {
+		f, err := lock(ctx, tx, mid)
+		if !errors.Is(err, ErrNotFound) {
+			return f, err
+		}
+	}
+	return getRefund(ctx, tx, `f.stripe_refund_id = $1 FOR UPDATE OF f`, stripeID)
 }

@@ -193,7 +193,7 @@ func (s *Stripe) each(params *stripe.RefundListParams, fn func(Result) error) er
 func resultOf(r *stripe.Refund) Result {
 	res := Result{
 		StripeID:      r.ID,
-		Status:        string(r.Status),
+		Status:        Status(r.Status),
 		FailureReason: string(r.FailureReason),
 		Amount:        r.Amount,
 		Currency:      string(r.Currency),

@@ -12,61 +12,6 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 )
 
-// Refund statuses: queued is ours (not yet sent to Stripe), the others are
-// Stripe's.
-const (
-	StatusQueued         = "queued"
-	StatusPending        = "pending"
-	StatusRequiresAction = "requires_action"
-	StatusSucceeded      = "succeeded"
-	StatusFailed         = "failed"
-	StatusCanceled       = "canceled"
-)
-
-// StatusRank orders refund statuses so that callers never move a refund
-// backwards: queued (0) < pending = requires_action (1) < succeeded = failed =
-// canceled (2, terminal). It returns -1 for a status it does not know.
-func StatusRank(status string) int {
-	switch status {
-	case StatusQueued:
-		return 0
-	case StatusPending, StatusRequiresAction:
-		return 1
-	case StatusSucceeded, StatusFailed, StatusCanceled:
-		return 2
-	}
-	return -1
-}
-
-// Advance reports whether a refund in status from should move to status to,
-// whatever order Stripe's events and the poller's answers arrive in:
-//
-//   - forward, to a higher StatusRank, always;
-//   - between pending and requires_action both ways (Stripe asks for action and
-//     goes back to pending once the shopper acted);
-//   - succeeded to failed: Stripe fails a succeeded refund later when the
-//     card's account is closed, and the money comes back to the merchant;
-//   - never anything else: a terminal status stays, nothing goes back to queued,
-//     a status that does not change is no move, and an unknown to is ignored.
-//
-// An unknown or empty from (no status recorded yet) moves to any known status.
-func Advance(from, to string) bool {
-	rt, rf := StatusRank(to), StatusRank(from)
-	switch {
-	case rt < 0 || from == to:
-		return false
-	case rf < 0:
-		return true
-	case from == StatusSucceeded && to == StatusFailed:
-		return true
-	case rf == 2:
-		return false
-	case rf == 1 && rt == 1:
-		return true
-	}
-	return rt > rf
-}
-
 // WebhookTolerance is how old a webhook's signature may be.
 const WebhookTolerance = 5 * time.Minute
 

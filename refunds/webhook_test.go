@@ -120,7 +120,7 @@ func TestParseWebhookRefundEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	for typ, status := range map[string]string{
+	for typ, status := range map[string]refunds.Status{
 		"refund.created": refunds.StatusSucceeded,
 		"refund.updated": refunds.StatusFailed,
 		"refund.failed":  refunds.StatusFailed,
@@ -240,7 +240,7 @@ func TestAdvance(t *testing.T) {
 	}
 	for _, from := range statuses {
 		for _, to := range statuses {
-			if got, want := refunds.Advance(from, to), slices.Contains(want[from], to); got != want {
+			if got, want := refunds.Advance(refunds.Status(from), refunds.Status(to)), slices.Contains(want[from], to); got != want {
 				t.Errorf("Advance(%q, %q) = %v, want %v", from, to, got, want)
 			}
 		}
@@ -253,7 +253,7 @@ func TestStatusRank(t *testing.T) {
 		"queued": 0, "pending": 1, "requires_action": 1, "succeeded": 2, "failed": 2, "canceled": 2,
 		"": -1, "processing": -1, "SUCCEEDED": -1,
 	} {
-		if got := refunds.StatusRank(status); got != want {
+		if got := refunds.StatusRank(refunds.Status(status)); got != want {
 			t.Errorf("StatusRank(%q) = %d, want %d", status, got, want)
 		}
 	}

@@ -18,8 +18,21 @@
 //     warehouse accepts.
 //   - Return, State and its transition table (state.go): Next applies an Event to a
 //     State or answers a *TransitionError; rma.go makes and checks RMA numbers.
-//   - The store (PostgreSQL) and the API operations that Register adds to the route
-//     table sit beside them.
+//   - The store (PostgreSQL): store.go (returns and their lists), store_orders.go,
+//     store_policies.go, timeline.go (the append-only timeline of every change). A
+//     change of a return runs in a Tx (tx.go) that holds the return's row lock; other
+//     domains act on the return only through it.
+//   - What a change sets off (effects.go): Effects declares the Labels and Resolver
+//     the store calls inside the change's transaction. Approval issues the label (or,
+//     for keep-it, resolves at once); cancel, reject and expiry void the labels; a
+//     receipt or an inspection resolves the accepted units into a refund or store
+//     credit. Reading effects.go lists everything a change causes.
+//   - Find (lookup.go) is the one lookup of a return by ID or RMA for a caller, with
+//     the shopper's ownership check; every package's operations use it.
+//   - The API operations, one file per resource: api_orders.go, api_policy.go,
+//     api_portal.go, api_returns.go, api_events.go. Handlers return the domain's
+//     errors as they are; openapi maps them to problems in one place.
+//   - Sub-packages: receiving (scans and receipts at the warehouse) and analytics.
 //
 // Everything but the store is pure: values in, values out, no clock (the time is an
 // argument), no database and no globals, so the rules are tested by tables and fuzzing.

@@ -561,3 +561,15 @@ func resolutionMessage(p *Policy, r Resolution) string {
 	}
 	return fmt.Sprintf("This shop does not offer %s. Choose %s.", what, strings.Join(offered, " or "))
 }
+
+// EligibleUnits is every unit of the quote's eligible lines, per line: what a
+// returnless (keep-it) return is refunded for.
+func (q QuoteResult) EligibleUnits() map[string]int {
+	all := map[string]int{}
+	for _, l := range q.Lines {
+		if l.Eligible {
+			all[l.LineID] = l.Quantity
+		}
+	}
+	return all
+}

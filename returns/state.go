@@ -210,6 +210,11 @@ var transitions = map[State]map[Event]State{
 	StateExpired:   {},
 }
 
+// EventInspect names an inspection in a refused move's TransitionError. It is not
+// in the table: an inspection changes no state (it adds a timeline entry and
+// releases a refund that waited for it).
+const EventInspect Event = "inspect"
+
 // TransitionError reports an event that the transition table does not allow in
 // the return's current state. The API answers it with 409 and names both.
 type TransitionError struct {

@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
@@ -74,255 +74,18 @@ type Item struct {
 	Amount      int64      `json:"amount" db:"amount" doc:"The line's subtotal in the quote, minor units."`
 }
 
-// TimelineEntry is one step in a return's timeline.
-type TimelineEntry struct {
-	At    time.Time `json:"at" db:"at"`
-	Actor string    `json:"actor" db:"actor" example:"shopper" doc:"Who did it: shopper, key:<id>, user:<name> or system."`
-	Event string    `json:"event" db:"event" example:"approve"`
-	From  *State    `json:"from,omitempty" db:"from_state" example:"requested"`
-	To    State     `json:"to" db:"to_state" example:"approved"`
-	Note  string    `json:"note,omitempty" db:"note" example:"Approved automatically by the return policy."`
-}
-
-// Hooks let other domains act inside a return's transaction: labels issues parcel
-// labels when a return is approved and voids them when it ends.
-type Hooks struct {
-	// AfterTransition runs in the transaction of every state change.
-	AfterTransition []func(ctx context.Context, tx *sqlx.Tx, r *Return, ev Event) error
-}
-
 // Store keeps orders, policies and returns in PostgreSQL. Every query filters on the
-// merchant.
+// merchant. What a return's changes set off in other domains is its Effects.
 type Store struct {
-	db    *sqlx.DB
-	hooks Hooks
-	now   func() time.Time
+	db      *sqlx.DB
+	effects Effects
+	now     func() time.Time
 }
 
-// NewStore returns a store on d.
+// NewStore returns a store on d that sets off nothing until SetEffects.
 func NewStore(d *sqlx.DB) *Store {
 	return &Store{db: d, now: time.Now}
 }
-
-// OnTransition adds a hook run in the transaction of every state change.
-func (s *Store) OnTransition(h func(ctx context.Context, tx *sqlx.Tx, r *Return, ev Event) error) {
-	s.hooks.AfterTransition = append(s.hooks.AfterTransition, h)
-}
-
-// DB is the store's database, for packages that extend a return's transaction.
-func (s *Store) DB() *sqlx.DB { return s.db }
-
-// ---- orders
-
-type orderRow struct {
-	ID        int64     `db:"id"`
-	Number    string    `db:"number"`
-	Data      []byte    `db:"data"`
-	Revision  int       `db:"revision"`
-	CreatedAt time.Time `db:"created_at"`
-	UpdatedAt time.Time `db:"updated_at"`
-}
-
-func (r orderRow) record() (OrderRecord, error) {
-	rec := OrderRecord{ID: r.ID, Number: r.Number, Revision: r.Revision, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-	if err := json.Unmarshal(r.Data, &rec.Order); err != nil {
-		return OrderRecord{}, fmt.Errorf("returns: order %s: %w", r.Number, err)
-	}
-	return rec, nil
-}
-
-const orderCols = `id, number, data, revision, created_at, updated_at`
-
-// PutOrder creates or replaces an order. created is true for a new order.
-func (s *Store) PutOrder(ctx context.Context, merchantID int64, number string, o Order) (rec OrderRecord, created bool, err error) {
-	data, err := json.Marshal(o)
-	if err != nil {
-		return OrderRecord{}, false, err
-	}
-	var row struct {
-		orderRow
-		Inserted bool `db:"inserted"`
-	}
-	err = s.db.GetContext(ctx, &row, `INSERT INTO orders (merchant_id, number, email, currency, data)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (merchant_id, number) DO UPDATE SET email = EXCLUDED.email, currency = EXCLUDED.currency,
-			data = EXCLUDED.data, revision = orders.revision + 1, updated_at = now()
-			WHERE orders.data IS DISTINCT FROM EXCLUDED.data
-		RETURNING `+orderCols+`, (xmax = 0) AS inserted`,
-		merchantID, number, NormalizeEmail(o.Customer.Email), o.Currency, data)
-	if errors.Is(err, sql.ErrNoRows) {
-		// the same order again: nothing changed
-		rec, err := s.Order(ctx, merchantID, number)
-		return rec, false, err
-	}
-	if err != nil {
-		return OrderRecord{}, false, fmt.Errorf("returns: put order %s: %w", number, err)
-	}
-	rec, err = row.orderRow.record()
-	return rec, row.Inserted, err
-}
-
-// Order finds an order by number.
-func (s *Store) Order(ctx context.Context, merchantID int64, number string) (OrderRecord, error) {
-	return s.order(ctx, s.db, `merchant_id = $1 AND number = $2`, merchantID, number)
-}
-
-// OrderByID finds an order by ID.
-func (s *Store) OrderByID(ctx context.Context, merchantID, id int64) (OrderRecord, error) {
-	return s.order(ctx, s.db, `merchant_id = $1 AND id = $2`, merchantID, id)
-}
-
-// OrderByIDTx is OrderByID inside the caller's transaction.
-func (s *Store) OrderByIDTx(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64) (OrderRecord, error) {
-	return s.order(ctx, q, `merchant_id = $1 AND id = $2`, merchantID, id)
-}
-
-// FindOrder finds an order by number and the shopper's email (any case, spaces around).
-func (s *Store) FindOrder(ctx context.Context, merchantID int64, number, email string) (OrderRecord, error) {
-	return s.order(ctx, s.db, `merchant_id = $1 AND lower(number) = lower($2) AND email = $3`,
-		merchantID, strings.TrimSpace(number), NormalizeEmail(email))
-}
-
-func (s *Store) order(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (OrderRecord, error) {
-	var row orderRow
-	err := sqlx.GetContext(ctx, q, &row, `SELECT `+orderCols+` FROM orders WHERE `+where, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return OrderRecord{}, ErrNotFound
-	}
-	if err != nil {
-		return OrderRecord{}, fmt.Errorf("returns: order: %w", err)
-	}
-	return row.record()
-}
-
-// LineHoldings is what the order's returns hold of each line.
-type LineHoldings struct {
-	// Open are units in returns still under way.
-	Open map[string]int
-	// Returned are units in completed returns.
-	Returned map[string]int
-}
-
-// prior gathers what the order's active returns hold (cancelled, rejected and expired
-// returns hold nothing), for quoting another return.
-func prior(ctx context.Context, q sqlx.QueryerContext, merchantID, orderID int64) (Prior, LineHoldings, error) {
-	var rows []struct {
-		State string `db:"state"`
-		Quote []byte `db:"quote"`
-	}
-	err := sqlx.SelectContext(ctx, q, &rows, `SELECT state, quote FROM returns
-		WHERE merchant_id = $1 AND order_id = $2 AND state NOT IN ('cancelled', 'rejected', 'expired')`, merchantID, orderID)
-	if err != nil {
-		return Prior{}, LineHoldings{}, fmt.Errorf("returns: prior returns: %w", err)
-	}
-	p := Prior{Units: map[string][]UnitRange{}}
-	h := LineHoldings{Open: map[string]int{}, Returned: map[string]int{}}
-	for _, r := range rows {
-		var qr QuoteResult
-		if err := json.Unmarshal(r.Quote, &qr); err != nil {
-			return Prior{}, LineHoldings{}, fmt.Errorf("returns: stored quote: %w", err)
-		}
-		p.Refunded += qr.PaymentAmount
-		p.ShippingRefunded += qr.ShippingRefund
-		for _, l := range qr.Lines {
-			if !l.Eligible {
-				continue
-			}
-			p.Units[l.LineID] = append(p.Units[l.LineID], l.Units...)
-			if State(r.State) == StateCompleted {
-				h.Returned[l.LineID] += l.Quantity
-			} else {
-				h.Open[l.LineID] += l.Quantity
-			}
-		}
-	}
-	return p, h, nil
-}
-
-// Holdings returns what the order's returns hold per line.
-func (s *Store) Holdings(ctx context.Context, merchantID, orderID int64) (LineHoldings, error) {
-	_, h, err := prior(ctx, s.db, merchantID, orderID)
-	return h, err
-}
-
-// ---- policies
-
-// Policy returns the merchant's current policy, or DefaultPolicy (version 0) when the
-// merchant never set one.
-func (s *Store) Policy(ctx context.Context, merchantID int64) (Policy, error) {
-	return policy(ctx, s.db, merchantID)
-}
-
-func policy(ctx context.Context, q sqlx.QueryerContext, merchantID int64) (Policy, error) {
-	var row struct {
-		Version int    `db:"version"`
-		Data    []byte `db:"data"`
-	}
-	err := sqlx.GetContext(ctx, q, &row, `SELECT version, data FROM policies WHERE merchant_id = $1
-		ORDER BY version DESC LIMIT 1`, merchantID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return DefaultPolicy(), nil
-	}
-	if err != nil {
-		return Policy{}, fmt.Errorf("returns: policy: %w", err)
-	}
-	var p Policy
-	if err := json.Unmarshal(row.Data, &p); err != nil {
-		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)
-	}
-	p.Version = row.Version
-	return p, nil
-}
-
-// PolicyAt returns the policy version a return was judged by (0: the default).
-func (s *Store) PolicyAt(ctx context.Context, merchantID int64, version int) (Policy, error) {
-	return PolicyAt(ctx, s.db, merchantID, version)
-}
-
-// PolicyAt is Store.PolicyAt on q, for callers inside a transaction (a second pooled
-// connection taken while a transaction holds one can starve the pool under load).
-func PolicyAt(ctx context.Context, q sqlx.QueryerContext, merchantID int64, version int) (Policy, error) {
-	if version == 0 {
-		return DefaultPolicy(), nil
-	}
-	var data []byte
-	err := sqlx.GetContext(ctx, q, &data, `SELECT data FROM policies WHERE merchant_id = $1 AND version = $2`, merchantID, version)
-	if err != nil {
-		return Policy{}, fmt.Errorf("returns: policy version %d: %w", version, err)
-	}
-	var p Policy
-	if err := json.Unmarshal(data, &p); err != nil {
-		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)
-	}
-	p.Version = version
-	return p, nil
-}
-
-// PutPolicy stores p as the merchant's next policy version.
-func (s *Store) PutPolicy(ctx context.Context, merchantID int64, p Policy, actor string) (Policy, error) {
-	if p.Rules == nil {
-		p.Rules = []Rule{}
-	}
-	p.Version = 0
-	data, err := json.Marshal(p)
-	if err != nil {
-		return Policy{}, err
-	}
-	for attempt := 0; ; attempt++ {
-		err = s.db.GetContext(ctx, &p.Version, `INSERT INTO policies (merchant_id, version, data, created_by)
-			SELECT $1, coalesce(max(version), 0) + 1, $2, $3 FROM policies WHERE merchant_id = $1
-			RETURNING version`, merchantID, data, actor)
-		if db.IsUniqueViolation(err, "") && attempt < 5 {
-			continue // a concurrent change took the version: take the next
-		}
-		if err != nil {
-			return Policy{}, fmt.Errorf("returns: put policy: %w", err)
-		}
-		return p, nil
-	}
-}
-
-// ---- returns
 
 // CreateInput is a return as the shopper or staff asks for it.
 type CreateInput struct {
@@ -469,7 +232,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		if q.KeepIt {
 			why = "Approved automatically: the refund is below the keep-it threshold, so nothing needs to be sent back."
 		}
-		if err := s.transition(ctx, tx, r, EventApprove, "system", why); err != nil {
+		if err := s.transition(ctx, &Tx{Tx: tx, Return: r, store: s}, EventApprove, "system", why); err != nil {
 			return nil, err
 		}
 	}
@@ -489,15 +252,6 @@ func (s *Store) byIdempotencyKey(ctx context.Context, merchantID int64, key stri
 		return nil, err
 	}
 	return s.Get(ctx, merchantID, id)
-}
-
-func addEvent(ctx context.Context, tx sqlx.ExecerContext, merchantID, returnID int64, actor, event string, from *State, to State, note string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, merchantID, returnID, actor, event, from, to, note)
-	if err != nil {
-		return fmt.Errorf("returns: event: %w", err)
-	}
-	return nil
 }
 
 type returnRow struct {
@@ -581,84 +335,42 @@ func (s *Store) ByRMA(ctx context.Context, merchantID int64, rma string) (*Retur
 }
 
 // Transition applies ev to a return under its row lock. check, when not nil, runs on
-// the locked return first and can refuse. The change and its timeline entry commit
-// together; a refused transition is a *TransitionError.
+// the locked return first and can refuse. The change, its timeline entry and what it
+// sets off commit together; a refused transition is a *TransitionError.
 func (s *Store) Transition(ctx context.Context, merchantID, id int64, ev Event, actor, note string, check func(*Return) error) (*Return, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	r, err := get(ctx, tx, merchantID, id, true)
-	if err != nil {
-		return nil, err
-	}
-	if check != nil {
-		if err := check(r); err != nil {
-			return nil, err
+	return s.Update(ctx, merchantID, id, func(ctx context.Context, t *Tx) error {
+		if check != nil {
+			if err := check(t.Return); err != nil {
+				return err
+			}
 		}
-	}
-	if err := s.transition(ctx, tx, r, ev, actor, note); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return r, nil
+		return t.Transition(ctx, ev, actor, note)
+	})
 }
 
-// TransitionTx applies ev to r, which the caller locked in tx (see LockTx).
-func (s *Store) TransitionTx(ctx context.Context, tx *sqlx.Tx, r *Return, ev Event, actor, note string) error {
-	return s.transition(ctx, tx, r, ev, actor, note)
-}
-
-// NoteTx adds a timeline entry that changes no state (a hold, an inspection), in the
-// caller's transaction.
-func (s *Store) NoteTx(ctx context.Context, tx *sqlx.Tx, r *Return, actor, event, note string) error {
-	return addEvent(ctx, tx, r.MerchantID, r.ID, actor, event, &r.State, r.State, note)
-}
-
-// LockTx reads a return with its row lock in the caller's transaction.
-func (s *Store) LockTx(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (*Return, error) {
-	return get(ctx, tx, merchantID, id, true)
-}
-
-func (s *Store) transition(ctx context.Context, tx *sqlx.Tx, r *Return, ev Event, actor, note string) error {
+// transition moves t's return by ev, writes the timeline entry, and runs what the
+// change sets off (setOff, in effects.go).
+func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note string) error {
+	r := t.Return
 	to, err := Next(r.State, ev)
 	if err != nil {
 		return err
 	}
 	from := r.State
-	_, err = tx.ExecContext(ctx, `UPDATE returns SET state = $3, updated_at = now(),
+	_, err = t.ExecContext(ctx, `UPDATE returns SET state = $3, updated_at = now(),
 		reject_reason = CASE WHEN $4 = 'reject' THEN $5 ELSE reject_reason END
 		WHERE merchant_id = $1 AND id = $2`, r.MerchantID, r.ID, to, string(ev), note)
 	if err != nil {
 		return fmt.Errorf("returns: transition %d: %w", r.ID, err)
 	}
-	if err := addEvent(ctx, tx, r.MerchantID, r.ID, actor, string(ev), &from, to, note); err != nil {
+	if err := addEvent(ctx, t.Tx, r.MerchantID, r.ID, actor, string(ev), &from, to, note); err != nil {
 		return err
 	}
 	r.State = to
 	if ev == EventReject {
 		r.RejectReason = note
 	}
-	for _, h := range s.hooks.AfterTransition {
-		if err := h(ctx, tx, r, ev); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Events returns a return's timeline, oldest first.
-func (s *Store) Events(ctx context.Context, merchantID, id int64) ([]TimelineEntry, error) {
-	events := []TimelineEntry{}
-	err := s.db.SelectContext(ctx, &events, `SELECT at, actor, event, from_state, to_state, note FROM return_events
-		WHERE merchant_id = $1 AND return_id = $2 ORDER BY id`, merchantID, id)
-	if err != nil {
-		return nil, fmt.Errorf("returns: events of %d: %w", id, err)
-	}
-	return events, nil
+	return s.setOff(ctx, t, ev)
 }
 
 // Filter narrows List.
@@ -712,10 +424,7 @@ func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return
 	if err != nil {
 		return nil, false, fmt.Errorf("returns: list: %w", err)
 	}
-	more := len(rows) > f.Limit
-	if more {
-		rows = rows[:f.Limit]
-	}
+	rows, more := cursor.Trim(rows, f.Limit)
 	out := make([]*Return, 0, len(rows))
 	ids := make([]int64, 0, len(rows))
 	byID := map[int64]*Return{}

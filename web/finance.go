@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/period"
 	"github.com/roundtriphq/roundtrip/internal/validation"
+	"github.com/roundtriphq/roundtrip/returns/analytics"
 
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/refunds"
@@ -25,8 +27,7 @@ import (
 // The finance pages: refunds with filters, failed refunds to retry, CSV exports,
 // reconciliation runs with their mismatches, and charts drawn on the server.
 
-var refundStatuses = []string{refunds.StatusQueued, refunds.StatusPending, refunds.StatusRequiresAction,
-	refunds.StatusSucceeded, refunds.StatusFailed, refunds.StatusCanceled}
+var refundStatuses = refunds.Statuses()
 
 type financeFilter struct {
 	Status   string
@@ -47,7 +48,7 @@ func (f financeFilter) query() url.Values {
 
 type financeView struct {
 	Filter       financeFilter
-	Statuses     []string
+	Statuses     []refunds.Status
 	FilterErrors []string
 	Refunds      []refunds.Refund
 	Older        string
@@ -114,11 +115,11 @@ func (s *Server) financePage(rq *request) error {
 	v.Filter = financeFilter{Status: q.Get("status"), Currency: strings.ToUpper(strings.TrimSpace(q.Get("currency"))), RMA: strings.TrimSpace(q.Get("rma"))}
 	f := refunds.ListFilter{Limit: 50}
 	if v.Filter.Status != "" {
-		if !slices.Contains(refundStatuses, v.Filter.Status) {
+		if !slices.Contains(refundStatuses, refunds.Status(v.Filter.Status)) {
 			v.FilterErrors = append(v.FilterErrors, "Choose a status from the list.")
 			v.Filter.Status = ""
 		} else {
-			f.Statuses = []string{v.Filter.Status}
+			f.Statuses = []refunds.Status{refunds.Status(v.Filter.Status)}
 		}
 	}
 	if v.Filter.Currency != "" {
@@ -156,7 +157,7 @@ func (s *Server) financePage(rq *request) error {
 			v.Older = "/finance?" + older.Encode()
 		}
 	}
-	failed, _, err := refunds.List(ctx, s.db, mid, refunds.ListFilter{Statuses: []string{refunds.StatusFailed}, Limit: 100})
+	failed, _, err := refunds.List(ctx, s.db, mid, refunds.ListFilter{Statuses: []refunds.Status{refunds.StatusFailed}, Limit: 100})
 	if err != nil {
 		return err
 	}
@@ -192,34 +193,23 @@ func (s *Server) financePage(rq *request) error {
 // the last 30 days.
 func (s *Server) charts(ctx context.Context, mid int64, v *financeView) error {
 	now := s.now().UTC()
-	var reasons []struct {
-		Reason string `db:"reason"`
-		Units  int64  `db:"units"`
-	}
-	err := s.db.SelectContext(ctx, &reasons, `SELECT i.reason, sum(i.quantity) AS units
-		FROM return_items i JOIN returns r ON r.id = i.return_id
-		WHERE i.merchant_id = $1 AND r.merchant_id = $1 AND r.created_at >= $2
-		GROUP BY i.reason ORDER BY units DESC, i.reason`, mid, now.AddDate(0, 0, -90))
+	reasons, err := analytics.Reasons(ctx, s.db, mid, period.Period{From: now.AddDate(0, 0, -90)})
 	if err != nil {
 		return fmt.Errorf("web: reason chart: %w", err)
 	}
+	slices.SortStableFunc(reasons, func(a, b analytics.ReasonStat) int { return cmp.Compare(b.Units, a.Units) })
 	for _, r := range reasons {
-		label := reasonLabel(returns.ReasonCode(r.Reason))
+		if r.Units == 0 {
+			continue
+		}
+		label := reasonLabel(r.Reason)
 		v.ReasonRows = append(v.ReasonRows, bar{Label: label, Value: r.Units, Title: fmt.Sprintf("%s: %d item(s)", label, r.Units)})
 	}
 	v.Reasons = hbarChart("Return reasons, items returned in the last 90 days", v.ReasonRows)
 
 	const days = 30
 	start := now.Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
-	var rows []struct {
-		Day      time.Time `db:"day"`
-		Currency string    `db:"currency"`
-		N        int64     `db:"n"`
-		Amount   int64     `db:"amount"`
-	}
-	err = s.db.SelectContext(ctx, &rows, `SELECT date_trunc('day', created_at AT TIME ZONE 'UTC') AS day, currency,
-		count(*) AS n, sum(amount)::bigint AS amount
-		FROM refunds WHERE merchant_id = $1 AND created_at >= $2 GROUP BY 1, 2 ORDER BY 1, 2`, mid, start)
+	rows, err := analytics.RefundsByDay(ctx, s.db, mid, start)
 	if err != nil {
 		return fmt.Errorf("web: refunds chart: %w", err)
 	}
@@ -229,7 +219,7 @@ func (s *Server) charts(ctx context.Context, mid int64, v *financeView) error {
 		var sums []string
 		for _, r := range rows {
 			if r.Day.UTC().Equal(day) {
-				b.Value += r.N
+				b.Value += r.Count
 				sums = append(sums, money.Format(r.Amount, r.Currency))
 			}
 		}

@@ -343,7 +343,7 @@ func (s *Server) stationReceive(rq *request) error {
 }
 
 // refundWords says where a refund stands, for staff.
-func refundWords(status string) string {
+func refundWords(status refunds.Status) string {
 	switch status {
 	case refunds.StatusQueued:
 		return "queued: it goes to Stripe in a moment"
@@ -358,5 +358,5 @@ func refundWords(status string) string {
 	case refunds.StatusCanceled:
 		return "canceled"
 	}
-	return status
+	return string(status)
 }

@@ -1,7 +1,9 @@
 // Package auth decides who is calling: staff and integrations with API keys scoped to
-// a merchant and a role, shoppers with short-lived tokens scoped to one order. One Huma
-// middleware reads each operation's declared security requirements and enforces them,
-// so the OpenAPI document and the enforcement cannot drift.
+// a merchant and a role (keys.go), shoppers with short-lived tokens scoped to one
+// order (shopper.go), and staff users who sign in to the pages with a password
+// (users.go). One Huma middleware reads each operation's declared security
+// requirements and enforces them, so the OpenAPI document and the enforcement cannot
+// drift. The operations on API keys belong to the merchant package.
 package auth
 
 import (

@@ -29,3 +29,21 @@ func Decode(prefix, c string, v *validation.Error) int64 {
 	}
 	return n
 }
+
+// Next is a page's next_cursor: the cursor after its last row when more rows follow,
+// else "" (the last page). id gives a row's ID.
+func Next[T any](prefix string, page []T, more bool, id func(T) int64) string {
+	if !more || len(page) == 0 {
+		return ""
+	}
+	return Encode(prefix, id(page[len(page)-1]))
+}
+
+// Trim cuts rows read with LIMIT limit+1 down to the page and reports whether more
+// rows follow.
+func Trim[T any](rows []T, limit int) ([]T, bool) {
+	if len(rows) > limit {
+		return rows[:limit], true
+	}
+	return rows, false
+}

@@ -107,6 +107,7 @@ const internalDetail = "Something went wrong on our side. Try again; if it keeps
 var (
 	installOnce sync.Once
 	logger      atomic.Pointer[slog.Logger]
+	domain      atomic.Pointer[func(error) *Problem]
 )
 
 type loggerKey struct{}
@@ -119,10 +120,13 @@ func WithLogger(ctx context.Context, log *slog.Logger) context.Context {
 }
 
 // Install makes Huma build every error as a Problem and log server faults once, with
-// the request ID, through log. Huma keeps its error constructors in package variables,
-// so this is process-wide; calling it again only swaps the logger.
-func Install(log *slog.Logger) {
+// the request ID, through log. An error a handler returns that is not a Problem goes
+// through mapDomain, the one mapping of the domains' errors (openapi); what it does
+// not know is a server fault. Huma keeps its error constructors in package variables,
+// so this is process-wide; calling it again only swaps the logger and the mapping.
+func Install(log *slog.Logger, mapDomain func(error) *Problem) {
 	logger.Store(log)
+	domain.Store(&mapDomain)
 	installOnce.Do(func() {
 		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 			return build(context.Background(), status, msg, errs)
@@ -139,6 +143,14 @@ func Install(log *slog.Logger) {
 
 func build(ctx context.Context, status int, msg string, errs []error) *Problem {
 	id := reqid.FromContext(ctx)
+	if m := domain.Load(); status == http.StatusInternalServerError && m != nil && *m != nil {
+		for _, err := range errs {
+			if p := (*m)(err); p != nil {
+				p.RequestID = id
+				return p
+			}
+		}
+	}
 	if status >= 500 {
 		attrs := []any{slog.Int("status", status), slog.String("request_id", id), slog.String("message", msg)}
 		if cause := context.Cause(ctx); cause != nil {

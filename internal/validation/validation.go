@@ -21,6 +21,23 @@ type Field struct {
 // Error is a set of wrong fields. The zero value is ready to use.
 type Error struct {
 	Fields []Field
+	placed bool
+}
+
+// In places the fields in the request: their paths get prefix ("query.", "body.").
+// An error placed once keeps its paths, so the HTTP layer can place the errors that
+// a domain reports about a request body (In("body.")) without moving those that a
+// handler already placed in the query.
+func (e *Error) In(prefix string) *Error {
+	if e.placed {
+		return e
+	}
+	out := &Error{placed: true, Fields: make([]Field, len(e.Fields))}
+	for i, f := range e.Fields {
+		f.Path = prefix + f.Path
+		out.Fields[i] = f
+	}
+	return out
 }
 
 // Add records that the value at path is wrong.

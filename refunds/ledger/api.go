@@ -2,16 +2,16 @@ package ledger
 
 import (
 	"context"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
 	"strings"
+
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/cursor"
-	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
 
@@ -67,7 +67,7 @@ func Register(api huma.API, d *sqlx.DB) {
 		f.Period = period.Parse(in.From, in.To, false, "", &v)
 		f.Before = cursor.Decode("l", in.Cursor, &v)
 		if v.Err() != nil {
-			return nil, problem.Invalid("query.", &v)
+			return nil, v.In("query.")
 		}
 		list, more, err := List(ctx, d, auth.MustFromContext(ctx).MerchantID, f)
 		if err != nil {
@@ -75,9 +75,7 @@ func Register(api huma.API, d *sqlx.DB) {
 		}
 		out := &ledgerListOutput{}
 		out.Body.Data = list
-		if more {
-			out.Body.NextCursor = cursor.Encode("l", list[len(list)-1].ID)
-		}
+		out.Body.NextCursor = cursor.Next("l", list, more, func(e Entry) int64 { return e.ID })
 		return out, nil
 	})
 }

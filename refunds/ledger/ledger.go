@@ -26,8 +26,10 @@ package ledger
 import (
 	"context"
 	"fmt"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/cursor"
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -163,10 +165,7 @@ func List(ctx context.Context, q sqlx.QueryerContext, merchantID int64, f Filter
 	if err != nil {
 		return nil, false, fmt.Errorf("ledger: list: %w", err)
 	}
-	more := len(list) > f.Limit
-	if more {
-		list = list[:f.Limit]
-	}
+	list, more := cursor.Trim(list, f.Limit)
 	return list, more, nil
 }
 

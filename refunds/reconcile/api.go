@@ -2,29 +2,21 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
-	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
-
-func toProblem(err error) error {
-	if errors.Is(err, ErrNotFound) {
-		return problem.NotFound("No such reconciliation.")
-	}
-	return err
-}
 
 type reconciliationCreateInput struct {
 	idempotency.Header
@@ -115,12 +107,12 @@ func Register(api huma.API, s *Service) {
 		var v validation.Error
 		p := period.Parse(in.Body.From, in.Body.To, true, "", &v)
 		if v.Err() != nil {
-			return nil, problem.Invalid("body.", &v)
+			return nil, v.In("body.")
 		}
 		pr := auth.MustFromContext(ctx)
 		r, _, err := s.Create(ctx, pr.MerchantID, p, pr.Actor, idempotency.FromContext(ctx), true)
 		if err != nil {
-			return nil, toProblem(err)
+			return nil, err
 		}
 		return &reconciliationOutput{Body: r}, nil
 	})
@@ -137,7 +129,7 @@ func Register(api huma.API, s *Service) {
 	}, func(ctx context.Context, in *reconciliationListInput) (*reconciliationListOutput, error) {
 		before, bad := parseCursor(in.Cursor, "c")
 		if bad != nil {
-			return nil, problem.Invalid("query.", bad)
+			return nil, bad.In("query.")
 		}
 		list, more, err := s.List(ctx, auth.MustFromContext(ctx).MerchantID, before, in.Limit)
 		if err != nil {
@@ -145,9 +137,7 @@ func Register(api huma.API, s *Service) {
 		}
 		out := &reconciliationListOutput{}
 		out.Body.Data = list
-		if more {
-			out.Body.NextCursor = cursor.Encode("c", list[len(list)-1].ID)
-		}
+		out.Body.NextCursor = cursor.Next("c", list, more, func(r Reconciliation) int64 { return r.ID })
 		return out, nil
 	})
 
@@ -164,12 +154,12 @@ func Register(api huma.API, s *Service) {
 	}, func(ctx context.Context, in *reconciliationGetInput) (*reconciliationDetailOutput, error) {
 		after, bad := parseCursor(in.Cursor, "n")
 		if bad != nil {
-			return nil, problem.Invalid("query.", bad)
+			return nil, bad.In("query.")
 		}
 		m := auth.MustFromContext(ctx).MerchantID
 		r, err := s.Get(ctx, m, in.ID)
 		if err != nil {
-			return nil, toProblem(err)
+			return nil, err
 		}
 		d := &ReconciliationDetail{Reconciliation: *r}
 		if d.Totals, err = s.Totals(ctx, m, in.ID); err != nil {
@@ -179,9 +169,7 @@ func Register(api huma.API, s *Service) {
 		if d.Lines, more, err = s.Lines(ctx, m, in.ID, Class(in.Class), after, in.Limit); err != nil {
 			return nil, err
 		}
-		if more {
-			d.NextCursor = cursor.Encode("n", d.Lines[len(d.Lines)-1].ID)
-		}
+		d.NextCursor = cursor.Next("n", d.Lines, more, func(l ReconciliationLine) int64 { return l.ID })
 		return &reconciliationDetailOutput{Body: d}, nil
 	})
 
@@ -197,7 +185,7 @@ func Register(api huma.API, s *Service) {
 	}, func(ctx context.Context, in *reconciliationLinesCSVInput) (*huma.StreamResponse, error) {
 		m := auth.MustFromContext(ctx).MerchantID
 		if _, err := s.Get(ctx, m, in.ID); err != nil {
-			return nil, toProblem(err)
+			return nil, err
 		}
 		name := fmt.Sprintf("reconciliation-%d-lines.csv", in.ID)
 		return stream(s, name, func(ctx context.Context, w http.ResponseWriter, done func()) error {
@@ -219,7 +207,7 @@ func Register(api huma.API, s *Service) {
 		var v validation.Error
 		p := period.Parse(in.From, in.To, true, "", &v)
 		if v.Err() != nil {
-			return nil, problem.Invalid("query.", &v)
+			return nil, v.In("query.")
 		}
 		m := auth.MustFromContext(ctx).MerchantID
 		name := fmt.Sprintf("refunds-%s-%s.csv", p.From.Format("20060102T150405Z"), p.To.Format("20060102T150405Z"))

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/jmoiron/sqlx"
 

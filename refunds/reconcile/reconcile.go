@@ -43,9 +43,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"log/slog"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/cursor"
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/jmoiron/sqlx"
 
@@ -362,10 +364,7 @@ func (s *Service) List(ctx context.Context, merchantID, before int64, limit int)
 	if err != nil {
 		return nil, false, fmt.Errorf("reconcile: list: %w", err)
 	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
+	rows, more := cursor.Trim(rows, limit)
 	out := make([]Reconciliation, len(rows))
 	for i, r := range rows {
 		out[i] = *r.view()
@@ -390,10 +389,7 @@ func (s *Service) Lines(ctx context.Context, merchantID, id int64, class Class, 
 	if err != nil {
 		return nil, false, fmt.Errorf("reconcile: lines: %w", err)
 	}
-	more := len(lines) > limit
-	if more {
-		lines = lines[:limit]
-	}
+	lines, more := cursor.Trim(lines, limit)
 	return lines, more, nil
 }
 

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -534,7 +535,7 @@ func (x *resolution) line() line {
 			x.local.ID, x.local.RMA, *x.local.StripeRefundID)
 	default:
 		l.class, l.note = classify(side{x.local.Amount, x.local.Currency, x.status},
-			side{x.res.Amount, x.res.Currency, x.res.Status}, x.res.FailureReason)
+			side{x.res.Amount, x.res.Currency, string(x.res.Status)}, x.res.FailureReason)
 		switch x.how {
 		case "earlier_attempt":
 			l.note = strings.TrimSpace(fmt.Sprintf("Attempt %d of refund %d, which finance retried. %s", x.attempt, x.local.ID, l.note))
@@ -635,7 +636,7 @@ func (e *execution) lookup(ctx context.Context, l *localRefund) (line, error) {
 		return line{}, err
 	}
 	out.stripe = &r
-	out.class, out.note = classify(side{l.Amount, l.Currency, l.Status}, side{r.Amount, r.Currency, r.Status}, r.FailureReason)
+	out.class, out.note = classify(side{l.Amount, l.Currency, l.Status}, side{r.Amount, r.Currency, string(r.Status)}, r.FailureReason)
 	out.note = strings.TrimSpace(fmt.Sprintf("Not in Stripe's list of the period: Stripe created it at %s. %s",
 		r.Created.UTC().Format(time.RFC3339), out.note))
 	return out, nil

@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/jmoiron/sqlx"
 

@@ -27,10 +27,11 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"math"
 	"slices"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -134,30 +135,15 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 	}
 	s.Returns, s.Items, s.Units = head.Returns, head.Items, head.Units
 
-	var reasons []struct {
-		Reason  string `db:"reason"`
-		Returns int64  `db:"returns"`
-		Items   int64  `db:"items"`
-		Units   int64  `db:"units"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &reasons, `SELECT i.reason, count(DISTINCT r.id) AS returns, count(*) AS items,
-		sum(i.quantity) AS units
-		FROM returns r JOIN return_items i ON i.return_id = r.id
-		WHERE r.merchant_id = $1 AND r.created_at >= $2 AND r.created_at < $3 GROUP BY i.reason`, args...); err != nil {
-		return nil, fmt.Errorf("analytics: reasons: %w", err)
+	var err error
+	if s.ByReason, err = Reasons(ctx, q, merchantID, p); err != nil {
+		return nil, err
 	}
 	var faultUnits int64
-	for _, rc := range returns.Reasons() {
-		st := ReasonStat{Reason: rc.Code, MerchantFault: rc.MerchantFault}
-		for _, r := range reasons {
-			if r.Reason == string(rc.Code) {
-				st.Returns, st.Items, st.Units = r.Returns, r.Items, r.Units
-			}
-		}
-		if rc.MerchantFault {
+	for _, st := range s.ByReason {
+		if st.MerchantFault {
 			faultUnits += st.Units
 		}
-		s.ByReason = append(s.ByReason, st)
 	}
 	if s.Units > 0 {
 		s.MerchantFaultShare = round4(float64(faultUnits) / float64(s.Units))
@@ -206,6 +192,63 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 	}
 	s.TimeToRefund = RefundTiming{Returns: timing.N, P50Seconds: timing.P50, P95Seconds: timing.P95}
 	return s, nil
+}
+
+// Reasons counts the returns created in a period by reason, one entry for every
+// reason in returns.Reasons() order (zero when none).
+func Reasons(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p period.Period) ([]ReasonStat, error) {
+	var rows []struct {
+		Reason  string `db:"reason"`
+		Returns int64  `db:"returns"`
+		Items   int64  `db:"items"`
+		Units   int64  `db:"units"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT i.reason, count(DISTINCT r.id) AS returns, count(*) AS items,
+		sum(i.quantity) AS units
+		FROM returns r JOIN return_items i ON i.return_id = r.id
+		WHERE r.merchant_id = $1 AND r.created_at >= $2 AND ($3::timestamptz IS NULL OR r.created_at < $3)
+		GROUP BY i.reason`, merchantID, p.From, nullTime(p.To)); err != nil {
+		return nil, fmt.Errorf("analytics: reasons: %w", err)
+	}
+	out := []ReasonStat{}
+	for _, rc := range returns.Reasons() {
+		st := ReasonStat{Reason: rc.Code, MerchantFault: rc.MerchantFault}
+		for _, r := range rows {
+			if r.Reason == string(rc.Code) {
+				st.Returns, st.Items, st.Units = r.Returns, r.Items, r.Units
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// DayRefunds is the refunds created on one day (UTC) in one currency.
+type DayRefunds struct {
+	Day      time.Time `db:"day"`
+	Currency string    `db:"currency"`
+	Count    int64     `db:"n"`
+	Amount   int64     `db:"amount"`
+}
+
+// RefundsByDay sums the refunds created on each day (UTC) from the day of from on,
+// per currency, oldest first; days without refunds are left out.
+func RefundsByDay(ctx context.Context, q sqlx.QueryerContext, merchantID int64, from time.Time) ([]DayRefunds, error) {
+	var rows []DayRefunds
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT date_trunc('day', created_at AT TIME ZONE 'UTC') AS day, currency,
+		count(*) AS n, sum(amount)::bigint AS amount
+		FROM refunds WHERE merchant_id = $1 AND created_at >= $2 GROUP BY 1, 2 ORDER BY 1, 2`, merchantID, from)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: refunds by day: %w", err)
+	}
+	return rows, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 type skuRow struct {

@@ -2,14 +2,14 @@ package analytics
 
 import (
 	"context"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
+
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
 
@@ -41,7 +41,7 @@ func Register(api huma.API, d *sqlx.DB) {
 		var v validation.Error
 		p := period.Parse(in.From, in.To, true, "", &v)
 		if v.Err() != nil {
-			return nil, problem.Invalid("query.", &v)
+			return nil, v.In("query.")
 		}
 		s, err := Summarize(ctx, d, auth.MustFromContext(ctx).MerchantID, p, in.Top)
 		if err != nil {

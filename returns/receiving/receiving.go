@@ -1,8 +1,10 @@
 // Package receiving is the warehouse's side of a return: scanning a parcel's RMA or
 // tracking number as it arrives, and recording per item what arrived, in which
 // condition and where it goes. A receipt moves the return on (partially received,
-// received) and hands the accepted units to the Resolver, which issues the refund or
-// store credit in the same transaction.
+// received) and hands the accepted units to the returns store's Resolver
+// (returns.Tx.Resolve), which issues the refund or store credit in the same
+// transaction. It writes only receipts; the items go through returns.Tx and the
+// parcels' arrival through labels (Parcels).
 package receiving
 
 import (
@@ -18,6 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/validation"
+	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -49,8 +52,15 @@ const (
 	DispositionDispose    Disposition = "dispose"
 )
 
-// ErrUnknownCode means a scanned code matches no return or parcel of the merchant.
+// ErrUnknownCode means a scanned code matches no return or parcel of the merchant;
+// Scan answers it as an *UnknownCodeError, which names the code.
 var ErrUnknownCode = errors.New("receiving: unknown code")
+
+// UnknownCodeError is a scanned code that matches no return or parcel of the merchant.
+type UnknownCodeError struct{ Code string }
+
+func (e *UnknownCodeError) Error() string        { return fmt.Sprintf("receiving: unknown code %q", e.Code) }
+func (e *UnknownCodeError) Is(target error) bool { return target == ErrUnknownCode }
 
 // ClosedError is a scan or receipt for a return that can no longer receive parcels.
 type ClosedError struct {
@@ -71,23 +81,26 @@ func closed(s returns.State) bool {
 	return false
 }
 
-// Resolver turns accepted units into money: the refunds package issues the refund
-// (or store credit) for the units accepted by a receipt, in the receipt's transaction,
-// and moves the return on. before and after are accepted units per line.
-type Resolver interface {
-	AfterReceipt(ctx context.Context, tx *sqlx.Tx, r *returns.Return, receiptID int64, before, after map[string]int, actor string) error
+// Parcels are the labelled parcels of returns (labels.Service): a scan finds a parcel
+// by its tracking number and records its arrival; a receipt names its parcel.
+type Parcels interface {
+	ParcelByTracking(ctx context.Context, merchantID int64, tracking string) (labels.Parcel, error)
+	ParcelsIn(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) ([]labels.Parcel, error)
+	MarkArrived(ctx context.Context, x sqlx.ExecerContext, parcelID int64, at time.Time) error
 }
 
-// Service records scans and receipts.
+// Service records scans and receipts. A receipt hands the units it accepted to the
+// returns store's Resolver (returns.Tx.Resolve), which issues the refund or store
+// credit in the receipt's transaction.
 type Service struct {
-	returns  *returns.Store
-	resolver Resolver
-	now      func() time.Time
+	returns *returns.Store
+	parcels Parcels
+	now     func() time.Time
 }
 
-// New returns a Service; resolver may be nil (receipts then resolve nothing).
-func New(store *returns.Store, resolver Resolver) *Service {
-	return &Service{returns: store, resolver: resolver, now: time.Now}
+// New returns a Service.
+func New(store *returns.Store, parcels Parcels) *Service {
+	return &Service{returns: store, parcels: parcels, now: time.Now}
 }
 
 // NormalizeCode turns what a scanner or a person typed into the code to look up: it
@@ -139,82 +152,93 @@ type Scan struct {
 func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Scan, error) {
 	norm := NormalizeCode(code)
 	if norm == "" {
-		return nil, ErrUnknownCode
+		return nil, &UnknownCodeError{Code: code}
 	}
-	tx, err := s.returns.DB().BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
 	var returnID int64
 	var parcel *Parcel
 	byRMA := false
 	if rma, ok := returns.ParseRMA(norm); ok {
-		err = tx.GetContext(ctx, &returnID, `SELECT id FROM returns WHERE merchant_id = $1 AND rma = $2`, merchantID, rma)
-		byRMA = true
+		r, err := s.returns.ByRMA(ctx, merchantID, rma)
+		if errors.Is(err, returns.ErrNotFound) {
+			return nil, &UnknownCodeError{Code: code}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("receiving: scan lookup: %w", err)
+		}
+		returnID, byRMA = r.ID, true
 	} else {
-		var p Parcel
-		var rid int64
-		err = tx.QueryRowxContext(ctx, `SELECT id, return_id, number, tracking_number, carrier, arrived_at FROM parcels
-			WHERE merchant_id = $1 AND tracking_number = $2`, merchantID, norm).Scan(&p.ID, &rid, &p.Number, &p.TrackingNumber, &p.Carrier, &p.ArrivedAt)
-		returnID, parcel = rid, &p
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrUnknownCode
-	}
-	if err != nil {
-		return nil, fmt.Errorf("receiving: scan lookup: %w", err)
-	}
-	r, err := s.returns.LockTx(ctx, tx, merchantID, returnID)
-	if err != nil {
-		return nil, err
-	}
-	if closed(r.State) {
-		return nil, &ClosedError{RMA: r.RMA, State: r.State}
-	}
-	now := s.now()
-	out := &Scan{Return: r, Parcel: parcel}
-	if byRMA {
-		var parcels []Parcel
-		if err := tx.SelectContext(ctx, &parcels, `SELECT id, number, tracking_number, carrier, arrived_at FROM parcels
-			WHERE return_id = $1 AND status = 'issued' ORDER BY number`, r.ID); err != nil {
-			return nil, err
+		p, err := s.parcels.ParcelByTracking(ctx, merchantID, norm)
+		if errors.Is(err, labels.ErrNoParcel) {
+			return nil, &UnknownCodeError{Code: code}
 		}
-		if len(parcels) == 1 {
-			out.Parcel = &parcels[0]
+		if err != nil {
+			return nil, fmt.Errorf("receiving: scan lookup: %w", err)
 		}
+		returnID, parcel = p.ReturnID, parcelOf(p)
 	}
-	if out.Parcel != nil {
-		out.Repeat = out.Parcel.ArrivedAt != nil
-		if !out.Repeat {
-			if _, err := tx.ExecContext(ctx, `UPDATE parcels SET arrived_at = $2 WHERE id = $1`, out.Parcel.ID, now); err != nil {
-				return nil, err
+	var out *Scan
+	_, err := s.returns.Update(ctx, merchantID, returnID, func(ctx context.Context, t *returns.Tx) error {
+		r := t.Return
+		if closed(r.State) {
+			return &ClosedError{RMA: r.RMA, State: r.State}
+		}
+		now := s.now()
+		out = &Scan{Return: r, Parcel: parcel}
+		if byRMA {
+			list, err := s.parcels.ParcelsIn(ctx, t.Tx, r)
+			if err != nil {
+				return err
 			}
-			out.Parcel.ArrivedAt = &now
+			var issued []labels.Parcel
+			for _, p := range list {
+				if p.Status == labels.ParcelIssued {
+					issued = append(issued, p)
+				}
+			}
+			if len(issued) == 1 {
+				out.Parcel = parcelOf(issued[0])
+			}
 		}
-	} else {
-		var arrived *time.Time
-		if err := tx.GetContext(ctx, &arrived, `SELECT arrived_at FROM returns WHERE id = $1`, r.ID); err != nil {
-			return nil, err
+		if out.Parcel != nil {
+			out.Repeat = out.Parcel.ArrivedAt != nil
+			if !out.Repeat {
+				if err := s.parcels.MarkArrived(ctx, t.Tx, out.Parcel.ID, now); err != nil {
+					return err
+				}
+				out.Parcel.ArrivedAt = &now
+			}
+		} else {
+			arrived, err := t.ArrivedAt(ctx)
+			if err != nil {
+				return err
+			}
+			out.Repeat = arrived != nil
 		}
-		out.Repeat = arrived != nil
-	}
-	if !out.Repeat {
-		if _, err := tx.ExecContext(ctx, `UPDATE returns SET arrived_at = coalesce(arrived_at, $2) WHERE id = $1`, r.ID, now); err != nil {
-			return nil, err
+		if !out.Repeat {
+			if err := t.MarkArrived(ctx, now); err != nil {
+				return err
+			}
 		}
-	}
+		out.Expected, out.Message = expected(r, out)
+		return nil
+	})
+	return out, err
+}
+
+// parcelOf is a label's parcel as the scan station shows it.
+func parcelOf(p labels.Parcel) *Parcel {
+	return &Parcel{ID: p.ID, Number: p.Number, TrackingNumber: p.TrackingNumber, Carrier: p.Carrier, ArrivedAt: p.ArrivedAt}
+}
+
+// expected lists the items still expected of r and says what the scan found.
+func expected(r *returns.Return, out *Scan) ([]Expected, string) {
+	list := []Expected{}
+	units := 0
 	for _, it := range r.Items {
 		if left := it.Quantity - it.Received; left > 0 {
-			out.Expected = append(out.Expected, Expected{LineID: it.LineID, SKU: it.SKU, Name: it.Name, Quantity: left, Reason: string(it.Reason)})
+			list = append(list, Expected{LineID: it.LineID, SKU: it.SKU, Name: it.Name, Quantity: left, Reason: string(it.Reason)})
+			units += left
 		}
-	}
-	if out.Expected == nil {
-		out.Expected = []Expected{}
-	}
-	units := 0
-	for _, e := range out.Expected {
-		units += e.Quantity
 	}
 	what := "Return " + r.RMA
 	if out.Parcel != nil {
@@ -222,16 +246,11 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 	}
 	switch {
 	case out.Repeat:
-		out.Message = fmt.Sprintf("Already scanned: %s. %d item(s) still expected.", what, units)
+		return list, fmt.Sprintf("Already scanned: %s. %d item(s) still expected.", what, units)
 	case units == 0:
-		out.Message = fmt.Sprintf("%s: everything was already received.", what)
-	default:
-		out.Message = fmt.Sprintf("%s: %d item(s) expected.", what, units)
+		return list, fmt.Sprintf("%s: everything was already received.", what)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return list, fmt.Sprintf("%s: %d item(s) expected.", what, units)
 }
 
 // ReceivedLine is what arrived of one returned line.
@@ -273,18 +292,20 @@ type Receipt struct {
 // same key, after a crash lost the first answer, answers the first receipt instead of
 // receiving the items twice.
 func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in ReceiptInput, actor, key string) (*Receipt, error) {
-	tx, err := s.returns.DB().BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	r, err := s.returns.LockTx(ctx, tx, merchantID, returnID)
-	if err != nil {
-		return nil, err
-	}
+	var out *Receipt
+	_, err := s.returns.Update(ctx, merchantID, returnID, func(ctx context.Context, t *returns.Tx) error {
+		var err error
+		out, err = s.receive(ctx, t, in, actor, key)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, actor, key string) (*Receipt, error) {
+	r := t.Return
 	if key != "" {
 		var id int64
-		err := tx.GetContext(ctx, &id, `SELECT id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key)
+		err := t.GetContext(ctx, &id, `SELECT id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key)
 		if err == nil {
 			return &Receipt{ID: id, Return: r, Message: "This receipt was already recorded."}, nil
 		}
@@ -303,9 +324,9 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 	for i, it := range r.Items {
 		byLine[it.LineID] = i
 	}
-	before := map[string]int{}
+	after := map[string]int{}
 	for _, it := range r.Items {
-		before[it.LineID] = it.Accepted
+		after[it.LineID] = it.Accepted
 	}
 	seen := map[string]bool{}
 	adding := map[string]int{}
@@ -332,31 +353,31 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 	}
 	var parcelID *int64
 	if in.Parcel > 0 {
-		var id int64
-		err := tx.GetContext(ctx, &id, `SELECT id FROM parcels WHERE return_id = $1 AND number = $2`, r.ID, in.Parcel)
-		if errors.Is(err, sql.ErrNoRows) {
-			v.AddValue("parcel", in.Parcel, "return %s has no parcel %d", r.RMA, in.Parcel)
-			return nil, &v
-		}
+		list, err := s.parcels.ParcelsIn(ctx, t.Tx, r)
 		if err != nil {
 			return nil, err
 		}
-		parcelID = &id
+		for _, p := range list {
+			if p.Number == in.Parcel {
+				parcelID = &p.ID
+			}
+		}
+		if parcelID == nil {
+			v.AddValue("parcel", in.Parcel, "return %s has no parcel %d", r.RMA, in.Parcel)
+			return nil, &v
+		}
 	}
 	data, err := json.Marshal(in)
 	if err != nil {
 		return nil, err
 	}
 	var receiptID int64
-	if err := tx.GetContext(ctx, &receiptID, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) RETURNING id`, merchantID, r.ID, parcelID, actor, data, key); err != nil {
+	if err := t.GetContext(ctx, &receiptID, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) RETURNING id`, r.MerchantID, r.ID, parcelID, actor, data, key); err != nil {
 		return nil, fmt.Errorf("receiving: insert receipt: %w", err)
 	}
 	var notes []string
-	after := map[string]int{}
-	for k, n := range before {
-		after[k] = n
-	}
+	var items []returns.ItemReceipt
 	for _, l := range in.Items {
 		if l.Quantity == 0 {
 			continue
@@ -367,12 +388,11 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 			notes = append(notes, fmt.Sprintf("%d × %s recorded as %s: not refunded.", l.Quantity, r.Items[byLine[l.LineID]].Name, strings.ReplaceAll(string(l.Condition), "_", " ")))
 		}
 		after[l.LineID] += acc
-		_, err := tx.ExecContext(ctx, `UPDATE return_items SET received = received + $3, accepted = accepted + $4,
-			rejected = rejected + $5, condition = $6, disposition = $7 WHERE return_id = $1 AND line_id = $2`,
-			r.ID, l.LineID, l.Quantity, acc, rej, l.Condition, l.Disposition)
-		if err != nil {
-			return nil, fmt.Errorf("receiving: update item: %w", err)
-		}
+		items = append(items, returns.ItemReceipt{LineID: l.LineID, Received: l.Quantity, Accepted: acc, Rejected: rej,
+			Condition: string(l.Condition), Disposition: string(l.Disposition)})
+	}
+	if err := t.Receive(ctx, items...); err != nil {
+		return nil, err
 	}
 	for _, u := range in.Unexpected {
 		notes = append(notes, fmt.Sprintf("Unexpected: %d × %s.", u.Quantity, u.Description))
@@ -394,26 +414,20 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 		note += " " + strings.Join(notes, " ")
 	}
 	if units > 0 || all {
-		if err := s.returns.TransitionTx(ctx, tx, r, ev, actor, note); err != nil {
+		if err := t.Transition(ctx, ev, actor, note); err != nil {
 			return nil, err
 		}
 	}
-	if s.resolver != nil {
-		// the resolver explains rejected units from the items: hand it the return
-		// as this receipt left it, not as it was read before
-		if r, err = s.returns.LockTx(ctx, tx, merchantID, r.ID); err != nil {
-			return nil, err
-		}
-		if err := s.resolver.AfterReceipt(ctx, tx, r, receiptID, before, after, actor); err != nil {
-			return nil, err
-		}
-	}
-	r, err = s.returns.LockTx(ctx, tx, merchantID, r.ID)
-	if err != nil {
+	// the resolver explains rejected units from the items: hand it the return as
+	// this receipt left it, not as it was read before
+	if err := t.Reload(ctx); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := t.Resolve(ctx, receiptID, after, actor); err != nil {
 		return nil, err
 	}
-	return &Receipt{ID: receiptID, Return: r, Message: note}, nil
+	if err := t.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return &Receipt{ID: receiptID, Return: t.Return, Message: note}, nil
 }

@@ -76,16 +76,18 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		Users:     auth.NewUsers(d),
 		Returns:   returns.NewStore(d),
 	}
-	a.Labels = labels.NewService(d, a.Returns, cfg.BaseURL, nil)
+	a.Labels = labels.NewService(d, a.Returns, a.Merchants, cfg.BaseURL, nil)
 	a.Refunds = refunds.NewService(d, a.Returns, cfg.Gateway, cfg.WebhookSecret, log)
-	a.Receiving = receiving.New(a.Returns, a.Refunds)
+	a.Receiving = receiving.New(a.Returns, a.Labels)
 	a.Reconcile = reconcile.New(d, cfg.Gateway, log)
 
-	// What a return's changes set off, inside the change's transaction.
-	a.Labels.Attach(a.Returns, cfg.Worker)
-	a.Returns.OnTransition(a.Refunds.OnTransition)
+	// What a return's changes set off, inside the change's transaction: approval
+	// issues labels (a keep-it return is refunded instead), an end voids them, and
+	// accepted units are refunded or credited (returns.Effects lists them all).
+	a.Returns.SetEffects(returns.Effects{Labels: a.Labels, Resolver: a.Refunds})
 
 	if cfg.Worker != nil {
+		a.Labels.Jobs(cfg.Worker)
 		a.Refunds.Jobs(cfg.Worker)
 		a.Reconcile.Jobs(cfg.Worker)
 	}

@@ -1,26 +1,24 @@
-package auth
+package merchant
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/roundtriphq/roundtrip/internal/problem"
+	"github.com/roundtriphq/roundtrip/internal/auth"
 )
 
 type createKeyInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Makes the request safe to retry: the same key with the same body replays the first answer; the same key with another body answers 422."`
 	Body           struct {
-		Role Role   `json:"role" enum:"admin,integration,warehouse,finance" doc:"What the key may do." example:"warehouse"`
-		Name string `json:"name,omitempty" maxLength:"100" doc:"A label to recognise the key by." example:"Leeds scan station"`
+		Role auth.Role `json:"role" enum:"admin,integration,warehouse,finance" doc:"What the key may do." example:"warehouse"`
+		Name string    `json:"name,omitempty" maxLength:"100" doc:"A label to recognise the key by." example:"Leeds scan station"`
 	}
 }
 
 // CreatedKey is a new key with its secret, which is shown only this once.
 type CreatedKey struct {
-	Key
+	auth.Key
 	Secret string `json:"secret" doc:"The API key. It is shown only now: store it safely." example:"rtk_3fq9x2k1m0p8w7v6u5t4s3r2q1p0o9n8m7l6k"`
 }
 
@@ -30,7 +28,7 @@ type createKeyOutput struct {
 
 type listKeysOutput struct {
 	Body struct {
-		Data []Key `json:"data"`
+		Data []auth.Key `json:"data"`
 	}
 }
 
@@ -39,11 +37,11 @@ type keyIDInput struct {
 }
 
 type keyOutput struct {
-	Body Key
+	Body auth.Key
 }
 
-// Register adds the API key operations to api.
-func Register(api huma.API, keys *Keys) {
+// RegisterKeys adds the operations on the merchant's API keys to api (admin).
+func RegisterKeys(api huma.API, keys *auth.Keys) {
 	huma.Register(api, huma.Operation{
 		OperationID:   "create-api-key",
 		Method:        http.MethodPost,
@@ -51,11 +49,11 @@ func Register(api huma.API, keys *Keys) {
 		Summary:       "Create an API key",
 		Description:   "Creates a key for this merchant with one role. The secret is in this answer only; only its hash is stored.",
 		Tags:          []string{"API keys"},
-		Security:      Staff(),
+		Security:      auth.Staff(),
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *createKeyInput) (*createKeyOutput, error) {
-		p := MustFromContext(ctx)
+		p := auth.MustFromContext(ctx)
 		k, secret, err := keys.Create(ctx, p.MerchantID, in.Body.Role, in.Body.Name)
 		if err != nil {
 			return nil, err
@@ -70,10 +68,10 @@ func Register(api huma.API, keys *Keys) {
 		Summary:     "List API keys",
 		Description: "Every key of this merchant, newest first, revoked ones included. Secrets are never shown again.",
 		Tags:        []string{"API keys"},
-		Security:    Staff(),
+		Security:    auth.Staff(),
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden},
 	}, func(ctx context.Context, _ *struct{}) (*listKeysOutput, error) {
-		list, err := keys.List(ctx, MustFromContext(ctx).MerchantID)
+		list, err := keys.List(ctx, auth.MustFromContext(ctx).MerchantID)
 		if err != nil {
 			return nil, err
 		}
@@ -89,13 +87,10 @@ func Register(api huma.API, keys *Keys) {
 		Summary:     "Revoke an API key",
 		Description: "The key stops working at once. Revoking a revoked key is harmless.",
 		Tags:        []string{"API keys"},
-		Security:    Staff(),
+		Security:    auth.Staff(),
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
 	}, func(ctx context.Context, in *keyIDInput) (*keyOutput, error) {
-		k, err := keys.Revoke(ctx, MustFromContext(ctx).MerchantID, in.ID)
-		if errors.Is(err, ErrNotFound) {
-			return nil, problem.NotFound("No API key with that ID.")
-		}
+		k, err := keys.Revoke(ctx, auth.MustFromContext(ctx).MerchantID, in.ID)
 		if err != nil {
 			return nil, err
 		}

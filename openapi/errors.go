@@ -1,0 +1,160 @@
+package openapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/problem"
+	"github.com/roundtriphq/roundtrip/internal/validation"
+	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/refunds/reconcile"
+	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/receiving"
+)
+
+// problemFor is the one mapping from the domains' errors to HTTP problems: handlers
+// return their domain's errors as they are, and Huma hands every error that is not
+// already a problem to this function (problem.Install). nil means no domain error:
+// the answer is a 500 with a generic message, and the error is logged.
+func problemFor(err error) *problem.Problem {
+	var (
+		ve        *validation.Error
+		te        *returns.TransitionError
+		ne        *returns.NotEligibleError
+		voided    *labels.VoidedError
+		noLabels  *labels.NoLabelsError
+		noParcel  *labels.NoParcelError
+		closed    *labels.ClosedError
+		unknown   *receiving.UnknownCodeError
+		recClosed *receiving.ClosedError
+		notRetry  *refunds.NotRetryableError
+	)
+	switch {
+	case errors.As(err, &ve):
+		return problem.Invalid("", ve.In("body."))
+
+	// not found: another merchant's or order's data answers the same
+	case errors.As(err, &unknown):
+		return problem.NotFound(fmt.Sprintf("Nothing matches %q: not an RMA number or tracking number of this shop. "+
+			"Check the label (an RMA looks like R-7KQ4-M2XD), or set the parcel aside for review.", unknown.Code))
+	case errors.As(err, &noParcel):
+		return problem.NotFound(fmt.Sprintf("Return %s has no parcel with that number.", noParcel.RMA))
+	case errors.Is(err, labels.ErrNoParcel):
+		return problem.NotFound("No parcel has that tracking number.")
+	case errors.Is(err, returns.ErrNotFound):
+		return problem.NotFound("No such order or return.")
+	case errors.Is(err, refunds.ErrNotFound):
+		return problem.NotFound("No such refund.")
+	case errors.Is(err, reconcile.ErrNotFound):
+		return problem.NotFound("No such reconciliation.")
+	case errors.Is(err, merchant.ErrNotFound):
+		return problem.NotFound("No such merchant.")
+	case errors.Is(err, auth.ErrNotFound):
+		return problem.NotFound("No API key with that ID.")
+
+	// the return's state does not allow it
+	case errors.As(err, &te):
+		p := problem.Conflict("invalid_transition", transitionMessage(te))
+		p.State, p.Event = string(te.From), string(te.Event)
+		return p
+	case errors.As(err, &recClosed):
+		p := problem.Conflict("return_closed", receiptClosedMessage(recClosed))
+		p.State = string(recClosed.State)
+		return p
+	case errors.As(err, &closed):
+		p := problem.Conflict("parcels_closed", fmt.Sprintf("The return is %s: parcels can be added only while it waits for them (approved, in transit or partially received).", closed.State))
+		p.State = string(closed.State)
+		return p
+	case errors.As(err, &noLabels):
+		var why string
+		switch {
+		case noLabels.KeepIt:
+			why = "nothing needs to be sent back: keep the items"
+		case noLabels.State == returns.StateRequested:
+			why = "it waits for the shop's review, and the label comes with the approval"
+		default:
+			why = "it was " + string(noLabels.State) + " before a label was issued"
+		}
+		p := problem.Conflict("no_label", fmt.Sprintf("Return %s has no label: %s.", noLabels.RMA, why))
+		p.State = string(noLabels.State)
+		return p
+	case errors.As(err, &voided):
+		why := "the return ended"
+		switch voided.State {
+		case returns.StateCancelled:
+			why = "the return was cancelled"
+		case returns.StateRejected:
+			why = "the return was rejected"
+		case returns.StateExpired:
+			why = "it expired before the parcel was sent"
+		}
+		p := problem.New(http.StatusGone, "label_voided", fmt.Sprintf("This label was voided: %s. Do not use it.", why))
+		p.State = string(voided.State)
+		return p
+	case errors.Is(err, labels.ErrNoReturnAddress):
+		return problem.Conflict("no_return_address", "The shop has not set the address returns go to, so the label cannot be printed yet. Please contact the shop.")
+	case errors.Is(err, labels.ErrTooManyParcels):
+		return problem.Conflict("too_many_parcels", fmt.Sprintf("A return has at most %d parcels.", labels.MaxParcels))
+	case errors.As(err, &notRetry):
+		p := problem.Conflict("not_retryable", fmt.Sprintf("Only failed refunds can be retried; this one is %s.", notRetry.Status))
+		p.State = string(notRetry.Status)
+		return p
+
+	// the request cannot be done as asked
+	case errors.As(err, &ne):
+		p := problem.Unprocessable("not_eligible", "The return cannot be created as asked: see errors, or ask for a quote first.")
+		for _, is := range ne.Quote.Issues {
+			p.Errors = append(p.Errors, &huma.ErrorDetail{Location: "body." + is.Path, Message: is.Message})
+		}
+		for i, l := range ne.Quote.Lines {
+			if !l.Eligible {
+				p.Errors = append(p.Errors, &huma.ErrorDetail{Location: fmt.Sprintf("body.items[%d]", i), Message: l.Message, Value: l.Code})
+			}
+		}
+		return p
+
+	// who is asking
+	case errors.Is(err, labels.ErrBadSecret):
+		p := problem.New(http.StatusUnauthorized, "unauthorized", "Send the merchant's carrier secret in X-Carrier-Secret.")
+		p.GetHeaders().Set("WWW-Authenticate", `CarrierSecret realm="roundtrip"`)
+		return p
+	}
+	return nil
+}
+
+// transitionMessage says why the return's state refuses the event.
+func transitionMessage(te *returns.TransitionError) string {
+	switch te.Event {
+	case returns.EventApprove:
+		return fmt.Sprintf("The return is %s; it cannot be approved now.", te.From)
+	case returns.EventReject:
+		return fmt.Sprintf("The return is %s; it cannot be rejected now.", te.From)
+	case returns.EventCancel:
+		return fmt.Sprintf("The return is %s; it cannot be cancelled now.", te.From)
+	case returns.EventExpire:
+		return fmt.Sprintf("The return is %s; it cannot be expired now.", te.From)
+	case returns.EventInspect:
+		return fmt.Sprintf("The return is %s; only received items can be inspected.", te.From)
+	case returns.EventReceivePartial, returns.EventReceiveAll:
+		return fmt.Sprintf("The return is %s; this cannot be recorded now.", te.From)
+	}
+	return fmt.Sprintf("The return is %s; it cannot be moved by %s now.", te.From, te.Event)
+}
+
+// receiptClosedMessage tells the person at the scan station what to do with a parcel
+// of a return that takes none.
+func receiptClosedMessage(ce *receiving.ClosedError) string {
+	switch ce.State {
+	case returns.StateRequested:
+		return fmt.Sprintf("Return %s has not been approved yet: set the parcel aside until it is.", ce.RMA)
+	case returns.StateCompleted:
+		return fmt.Sprintf("Return %s is already completed: set the parcel aside for review.", ce.RMA)
+	}
+	return fmt.Sprintf("Return %s was %s: do not receive this parcel; set it aside for review.", ce.RMA, ce.State)
+}

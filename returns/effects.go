@@ -1,0 +1,71 @@
+package returns
+
+import (
+	"context"
+)
+
+// Effects are what a return's changes set off in other domains. The store calls them
+// inside the change's transaction, so a change and everything it sets off commit
+// together or not at all:
+//
+//   - approve: Labels.Issue books the first parcel and its label; a keep-it return
+//     (nothing is sent back) is instead resolved at once: Resolver.Resolve for every
+//     unit of the quote.
+//   - cancel, reject, expire: Labels.Void voids every label of the return.
+//   - a receipt (Tx.Resolve, called by receiving) or an inspection: Resolver.Resolve
+//     issues what the accepted units are worth (a refund or store credit) and moves
+//     the return on to resolving, completed or refund_failed.
+//
+// cmd/roundtrip/app sets them (labels.Service, refunds.Service); a zero Effects sets
+// off nothing, for tests of the store alone.
+type Effects struct {
+	Labels   Labels
+	Resolver Resolver
+}
+
+// Labels issues and voids the prepaid labels of a return (the labels package).
+type Labels interface {
+	// Issue books the return's next parcel with its label.
+	Issue(ctx context.Context, t *Tx) error
+	// Void voids every label of the return: none of them may be used any more.
+	Void(ctx context.Context, t *Tx) error
+}
+
+// Resolver turns accepted units into money (the refunds package).
+type Resolver interface {
+	// Resolve issues what the accepted units (per line, all accepted so far) are
+	// worth less what the return already had issued, per the return's policy and
+	// resolution, and moves the return on. receiptID is the receipt that accepted
+	// them (0 for keep-it and inspections).
+	Resolve(ctx context.Context, t *Tx, receiptID int64, accepted map[string]int, actor string) error
+}
+
+// SetEffects sets what the store's changes set off (see Effects).
+func (s *Store) SetEffects(e Effects) { s.effects = e }
+
+// setOff runs what ev, just applied to t's return, sets off.
+func (s *Store) setOff(ctx context.Context, t *Tx, ev Event) error {
+	r := t.Return
+	switch ev {
+	case EventApprove:
+		if r.KeepIt {
+			return t.Resolve(ctx, 0, r.Quote.EligibleUnits(), "system")
+		}
+		if s.effects.Labels != nil {
+			return s.effects.Labels.Issue(ctx, t)
+		}
+	case EventCancel, EventReject, EventExpire:
+		if s.effects.Labels != nil {
+			return s.effects.Labels.Void(ctx, t)
+		}
+	}
+	return nil
+}
+
+// Resolve hands the accepted units to the Resolver (see Effects), in t.
+func (t *Tx) Resolve(ctx context.Context, receiptID int64, accepted map[string]int, actor string) error {
+	if t.store.effects.Resolver == nil {
+		return nil
+	}
+	return t.store.effects.Resolver.Resolve(ctx, t, receiptID, accepted, actor)
+}

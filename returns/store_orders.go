@@ -1,0 +1,141 @@
+package returns
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Orders as the shop sent them, and what their returns hold.
+
+type orderRow struct {
+	ID        int64     `db:"id"`
+	Number    string    `db:"number"`
+	Data      []byte    `db:"data"`
+	Revision  int       `db:"revision"`
+	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
+}
+
+func (r orderRow) record() (OrderRecord, error) {
+	rec := OrderRecord{ID: r.ID, Number: r.Number, Revision: r.Revision, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if err := json.Unmarshal(r.Data, &rec.Order); err != nil {
+		return OrderRecord{}, fmt.Errorf("returns: order %s: %w", r.Number, err)
+	}
+	return rec, nil
+}
+
+const orderCols = `id, number, data, revision, created_at, updated_at`
+
+// PutOrder creates or replaces an order. created is true for a new order.
+func (s *Store) PutOrder(ctx context.Context, merchantID int64, number string, o Order) (rec OrderRecord, created bool, err error) {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return OrderRecord{}, false, err
+	}
+	var row struct {
+		orderRow
+		Inserted bool `db:"inserted"`
+	}
+	err = s.db.GetContext(ctx, &row, `INSERT INTO orders (merchant_id, number, email, currency, data)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (merchant_id, number) DO UPDATE SET email = EXCLUDED.email, currency = EXCLUDED.currency,
+			data = EXCLUDED.data, revision = orders.revision + 1, updated_at = now()
+			WHERE orders.data IS DISTINCT FROM EXCLUDED.data
+		RETURNING `+orderCols+`, (xmax = 0) AS inserted`,
+		merchantID, number, NormalizeEmail(o.Customer.Email), o.Currency, data)
+	if errors.Is(err, sql.ErrNoRows) {
+		// the same order again: nothing changed
+		rec, err := s.Order(ctx, merchantID, number)
+		return rec, false, err
+	}
+	if err != nil {
+		return OrderRecord{}, false, fmt.Errorf("returns: put order %s: %w", number, err)
+	}
+	rec, err = row.orderRow.record()
+	return rec, row.Inserted, err
+}
+
+// Order finds an order by number.
+func (s *Store) Order(ctx context.Context, merchantID int64, number string) (OrderRecord, error) {
+	return s.order(ctx, s.db, `merchant_id = $1 AND number = $2`, merchantID, number)
+}
+
+// OrderByID finds an order by ID.
+func (s *Store) OrderByID(ctx context.Context, merchantID, id int64) (OrderRecord, error) {
+	return s.order(ctx, s.db, `merchant_id = $1 AND id = $2`, merchantID, id)
+}
+
+// FindOrder finds an order by number and the shopper's email (any case, spaces around).
+func (s *Store) FindOrder(ctx context.Context, merchantID int64, number, email string) (OrderRecord, error) {
+	return s.order(ctx, s.db, `merchant_id = $1 AND lower(number) = lower($2) AND email = $3`,
+		merchantID, strings.TrimSpace(number), NormalizeEmail(email))
+}
+
+func (s *Store) order(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (OrderRecord, error) {
+	var row orderRow
+	err := sqlx.GetContext(ctx, q, &row, `SELECT `+orderCols+` FROM orders WHERE `+where, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return OrderRecord{}, ErrNotFound
+	}
+	if err != nil {
+		return OrderRecord{}, fmt.Errorf("returns: order: %w", err)
+	}
+	return row.record()
+}
+
+// LineHoldings is what the order's returns hold of each line.
+type LineHoldings struct {
+	// Open are units in returns still under way.
+	Open map[string]int
+	// Returned are units in completed returns.
+	Returned map[string]int
+}
+
+// prior gathers what the order's active returns hold (cancelled, rejected and expired
+// returns hold nothing), for quoting another return.
+func prior(ctx context.Context, q sqlx.QueryerContext, merchantID, orderID int64) (Prior, LineHoldings, error) {
+	var rows []struct {
+		State string `db:"state"`
+		Quote []byte `db:"quote"`
+	}
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT state, quote FROM returns
+		WHERE merchant_id = $1 AND order_id = $2 AND state NOT IN ('cancelled', 'rejected', 'expired')`, merchantID, orderID)
+	if err != nil {
+		return Prior{}, LineHoldings{}, fmt.Errorf("returns: prior returns: %w", err)
+	}
+	p := Prior{Units: map[string][]UnitRange{}}
+	h := LineHoldings{Open: map[string]int{}, Returned: map[string]int{}}
+	for _, r := range rows {
+		var qr QuoteResult
+		if err := json.Unmarshal(r.Quote, &qr); err != nil {
+			return Prior{}, LineHoldings{}, fmt.Errorf("returns: stored quote: %w", err)
+		}
+		p.Refunded += qr.PaymentAmount
+		p.ShippingRefunded += qr.ShippingRefund
+		for _, l := range qr.Lines {
+			if !l.Eligible {
+				continue
+			}
+			p.Units[l.LineID] = append(p.Units[l.LineID], l.Units...)
+			if State(r.State) == StateCompleted {
+				h.Returned[l.LineID] += l.Quantity
+			} else {
+				h.Open[l.LineID] += l.Quantity
+			}
+		}
+	}
+	return p, h, nil
+}
+
+// Holdings returns what the order's returns hold per line.
+func (s *Store) Holdings(ctx context.Context, merchantID, orderID int64) (LineHoldings, error) {
+	_, h, err := prior(ctx, s.db, merchantID, orderID)
+	return h, err
+}

@@ -1,0 +1,39 @@
+package returns
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// TimelineEntry is one step in a return's timeline.
+type TimelineEntry struct {
+	At    time.Time `json:"at" db:"at"`
+	Actor string    `json:"actor" db:"actor" example:"shopper" doc:"Who did it: shopper, key:<id>, user:<name> or system."`
+	Event string    `json:"event" db:"event" example:"approve"`
+	From  *State    `json:"from,omitempty" db:"from_state" example:"requested"`
+	To    State     `json:"to" db:"to_state" example:"approved"`
+	Note  string    `json:"note,omitempty" db:"note" example:"Approved automatically by the return policy."`
+}
+
+// Events returns a return's timeline, oldest first.
+func (s *Store) Events(ctx context.Context, merchantID, id int64) ([]TimelineEntry, error) {
+	events := []TimelineEntry{}
+	err := s.db.SelectContext(ctx, &events, `SELECT at, actor, event, from_state, to_state, note FROM return_events
+		WHERE merchant_id = $1 AND return_id = $2 ORDER BY id`, merchantID, id)
+	if err != nil {
+		return nil, fmt.Errorf("returns: events of %d: %w", id, err)
+	}
+	return events, nil
+}
+
+func addEvent(ctx context.Context, tx sqlx.ExecerContext, merchantID, returnID int64, actor, event string, from *State, to State, note string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, merchantID, returnID, actor, event, from, to, note)
+	if err != nil {
+		return fmt.Errorf("returns: event: %w", err)
+	}
+	return nil
+}

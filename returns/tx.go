@@ -1,0 +1,126 @@
+package returns
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Tx is one change of a return: a transaction that holds the return's row lock.
+// Other domains act on the return through it (a receipt, a refund, a label), inside
+// the same transaction, with their own stores writing their own tables on Tx.Tx.
+type Tx struct {
+	*sqlx.Tx
+	// Return is the locked return as the change has left it so far.
+	Return *Return
+	store  *Store
+}
+
+// Update runs fn on the return under its row lock in one transaction and commits what
+// fn did together with everything its changes set off (see Effects). It returns the
+// return as the transaction left it.
+func (s *Store) Update(ctx context.Context, merchantID, id int64, fn func(context.Context, *Tx) error) (*Return, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	t, err := s.Lock(ctx, tx, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(ctx, t); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return t.Return, nil
+}
+
+// Lock takes a return's row lock in the caller's transaction (a background job's) and
+// returns the change to make in it.
+func (s *Store) Lock(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (*Tx, error) {
+	r, err := get(ctx, tx, merchantID, id, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, Return: r, store: s}, nil
+}
+
+// Transition applies ev to the return, adds it to the timeline and runs what it sets
+// off; a move the table does not allow is a *TransitionError.
+func (t *Tx) Transition(ctx context.Context, ev Event, actor, note string) error {
+	return t.store.transition(ctx, t, ev, actor, note)
+}
+
+// Note adds a timeline entry that changes no state (a hold, an inspection).
+func (t *Tx) Note(ctx context.Context, actor, event, note string) error {
+	r := t.Return
+	return addEvent(ctx, t.Tx, r.MerchantID, r.ID, actor, event, &r.State, r.State, note)
+}
+
+// Reload reads the return again, with what the transaction changed since.
+func (t *Tx) Reload(ctx context.Context) error {
+	r, err := get(ctx, t.Tx, t.Return.MerchantID, t.Return.ID, true)
+	if err != nil {
+		return err
+	}
+	t.Return = r
+	return nil
+}
+
+// Order reads the return's order.
+func (t *Tx) Order(ctx context.Context) (OrderRecord, error) {
+	return t.store.order(ctx, t.Tx, `merchant_id = $1 AND id = $2`, t.Return.MerchantID, t.Return.OrderID)
+}
+
+// Policy reads the policy version the return was judged by.
+func (t *Tx) Policy(ctx context.Context) (Policy, error) {
+	return PolicyAt(ctx, t.Tx, t.Return.MerchantID, t.Return.PolicyVersion)
+}
+
+// ItemReceipt is what a receipt recorded of one returned line.
+type ItemReceipt struct {
+	LineID                       string
+	Received, Accepted, Rejected int
+	Condition, Disposition       string
+}
+
+// Receive adds what a receipt recorded to the return's items.
+func (t *Tx) Receive(ctx context.Context, items ...ItemReceipt) error {
+	for _, it := range items {
+		_, err := t.ExecContext(ctx, `UPDATE return_items SET received = received + $3, accepted = accepted + $4,
+			rejected = rejected + $5, condition = $6, disposition = $7 WHERE return_id = $1 AND line_id = $2`,
+			t.Return.ID, it.LineID, it.Received, it.Accepted, it.Rejected, it.Condition, it.Disposition)
+		if err != nil {
+			return fmt.Errorf("returns: receive item %s of %d: %w", it.LineID, t.Return.ID, err)
+		}
+	}
+	return nil
+}
+
+// ArrivedAt is when a parcel of the return was first scanned at the warehouse (nil:
+// never).
+func (t *Tx) ArrivedAt(ctx context.Context) (*time.Time, error) {
+	var at *time.Time
+	err := t.GetContext(ctx, &at, `SELECT arrived_at FROM returns WHERE id = $1`, t.Return.ID)
+	return at, err
+}
+
+// MarkArrived records the first scan of a parcel of the return at the warehouse.
+func (t *Tx) MarkArrived(ctx context.Context, at time.Time) error {
+	_, err := t.ExecContext(ctx, `UPDATE returns SET arrived_at = coalesce(arrived_at, $2) WHERE id = $1`, t.Return.ID, at)
+	return err
+}
+
+// Outstanding is how many units of the return have not arrived yet.
+func (r *Return) Outstanding() int {
+	n := 0
+	for _, it := range r.Items {
+		n += max(it.Quantity-it.Received, 0)
+	}
+	return n
+}
