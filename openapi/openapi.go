@@ -1,5 +1,5 @@
 // Package openapi is the one route table: it builds the Huma API on a ServeMux,
-// installs the error model and the middleware chain (metrics, auth, idempotency), and
+// installs the error model and the middleware chain (auth, idempotency), and
 // asks every domain package to register its operations. The checked-in openapi.yaml
 // is what it serves; a test fails when they drift (make openapi rewrites the file).
 package openapi
@@ -17,10 +17,10 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/merchant"
-	"github.com/roundtriphq/roundtrip/internal/metrics"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
+	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/ledger"
@@ -39,9 +39,8 @@ const Version = "1.0.0"
 // Deps are what the operations need. Building the API only to print its document
 // (roundtrip openapi, the drift test) needs none of them: a nil DB is never used then.
 type Deps struct {
-	DB      *sqlx.DB
-	Logger  *slog.Logger
-	Metrics *metrics.Registry
+	DB     *sqlx.DB
+	Logger *slog.Logger
 	// Gateway sends refunds; nil leaves them queued (no Stripe key configured).
 	Gateway refunds.Gateway
 	// WebhookSecret verifies Stripe's webhook signatures.
@@ -91,20 +90,17 @@ func Config() huma.Config {
 func New(mux *http.ServeMux, d Deps) huma.API {
 	log := logger(d)
 	problem.Install(log)
-	reg := d.Metrics
-	if reg == nil {
-		reg = metrics.New()
-	}
 	svc := d.Services
 	if svc == nil {
 		svc = NewServices(d)
 	}
-	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg, log: log})
+	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, log: log})
 
 	mux.HandleFunc("GET /docs", serveDocs(api))
 
 	authn := &auth.Authenticator{Keys: svc.Keys, Shoppers: svc.Shoppers}
 	api.UseMiddleware(authn.Middleware(api))
+	api.UseMiddleware(noteCaller)
 	idem := &idempotency.Middleware{DB: d.DB}
 	api.UseMiddleware(idem.Handler(api))
 
@@ -179,13 +175,21 @@ func clientLimit(d Deps) *ratelimit.Limiter {
 	return ratelimit.New(d.DB, d.PortalClientLimit, time.Minute)
 }
 
-// adapter is humago's, plus a per-operation count and latency of every answer, taken
-// around the whole chain so that 401s and idempotent replays are counted too.
+// noteCaller puts the authenticated caller's merchant on the request's access log line.
+func noteCaller(ctx huma.Context, next func(huma.Context)) {
+	if p, ok := auth.FromContext(ctx.Context()); ok {
+		reqid.Note(ctx.Context()).MerchantID = p.MerchantID
+	}
+	next(ctx)
+}
+
+// adapter is humago's, plus a deadline and the fault logger on every operation, and
+// the operation's ID on the request's access log line and metrics (the server's
+// middleware counts and logs every request, pages and 404s included).
 type adapter struct {
 	huma.Adapter
-	mux     *http.ServeMux
-	metrics *metrics.Registry
-	log     *slog.Logger
+	mux *http.ServeMux
+	log *slog.Logger
 }
 
 func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
@@ -195,40 +199,14 @@ func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	// request's context mid-handler under load. The server's ReadTimeout already
 	// bounds slow clients, so Huma's deadline is turned off.
 	op.BodyReadTimeout = -1
+	log := a.log.With(slog.String("operation", op.OperationID))
 	a.mux.HandleFunc(op.Method+" "+op.Path, func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		reqid.Note(r.Context()).Operation = op.OperationID
 		// Every operation ends within RequestTimeout, so that nothing waits forever
 		// for a lock or a pooled connection.
 		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
 		defer cancel()
-		r = r.WithContext(problem.WithLogger(ctx, a.log.With(slog.String("operation", op.OperationID))))
-		handler(humago.NewContext(op, r, sw))
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		a.metrics.ObserveRequest(op.OperationID, status, time.Since(start))
+		r = r.WithContext(problem.WithLogger(ctx, log))
+		handler(humago.NewContext(op, r, w))
 	})
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(s int) {
-	if w.status == 0 {
-		w.status = s
-	}
-	w.ResponseWriter.WriteHeader(s)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
@@ -64,7 +65,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	reg := metrics.New()
-	collectDB(reg, d)
+	reg.MustRegister(collectors.NewDBStatsCollector(d.DB, "roundtrip"), metrics.Outbox(d))
 	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log})
 	var gateway refunds.Gateway
 	if cfg.StripeKey != "" {
@@ -73,7 +74,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
 	mux := http.NewServeMux()
-	deps := openapi.Deps{DB: d, Logger: log, Metrics: reg, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
+	deps := openapi.Deps{DB: d, Logger: log, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
 		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL}
 	deps.Services = openapi.NewServices(deps)
 	openapi.New(mux, deps)
@@ -102,7 +103,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 
 	srv := &http.Server{
-		Handler:           reqid.Middleware(recoverer(log, mux)),
+		Handler:           handler(log, reg, mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -185,29 +186,11 @@ func sweep(ctx context.Context, d *sqlx.DB, log *slog.Logger) {
 	}
 }
 
-func collectDB(reg *metrics.Registry, d *sqlx.DB) {
-	reg.Collect(func(ctx context.Context) ([]metrics.Gauge, error) {
-		s := d.Stats()
-		return []metrics.Gauge{
-			{Name: "roundtrip_db_connections_open", Help: "Open database connections.", Value: float64(s.OpenConnections)},
-			{Name: "roundtrip_db_connections_in_use", Help: "Database connections in use.", Value: float64(s.InUse)},
-			{Name: "roundtrip_db_connections_max", Help: "Most database connections this process opens.", Value: float64(s.MaxOpenConnections)},
-			{Name: "roundtrip_db_wait_seconds_total", Help: "Time spent waiting for a free connection.", Value: s.WaitDuration.Seconds()},
-		}, nil
-	})
-	reg.Collect(func(ctx context.Context) ([]metrics.Gauge, error) {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		s, err := outbox.ReadStats(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		return []metrics.Gauge{
-			{Name: "roundtrip_outbox_pending", Help: "Background jobs waiting to run.", Value: float64(s.Pending)},
-			{Name: "roundtrip_outbox_dead", Help: "Background jobs parked after their last attempt.", Value: float64(s.Dead)},
-			{Name: "roundtrip_outbox_oldest_due_seconds", Help: "Age of the oldest due background job.", Value: s.OldestSeconds},
-		}, nil
-	})
+// handler is the chain every request goes through: it gets its ID, is logged and
+// counted once answered, has a panic turned into a 500, and is routed.
+func handler(log *slog.Logger, reg *metrics.Registry, mux *http.ServeMux) http.Handler {
+	observe := func(e reqid.Entry) { reg.ObserveRequest(e.Route, e.Operation, e.Status, e.Duration) }
+	return reqid.Middleware(reqid.AccessLog(log, observe)(recoverer(log, mux)))
 }
 
 // recoverer turns a panic in a handler into a logged 500 problem.

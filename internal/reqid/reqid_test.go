@@ -1,0 +1,100 @@
+package reqid_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/roundtriphq/roundtrip/internal/reqid"
+)
+
+func decode(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestAccessLogNamesRoutesNotPaths(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /portal/{merchant}", func(w http.ResponseWriter, r *http.Request) {
+		reqid.Note(r.Context()).MerchantID = 42
+		io.WriteString(w, "portal")
+	})
+	mux.HandleFunc("POST /v1/returns", func(w http.ResponseWriter, r *http.Request) {
+		reqid.Note(r.Context()).Operation = "create-return"
+		w.WriteHeader(http.StatusCreated)
+	})
+	var seen []reqid.Entry
+	h := reqid.Middleware(reqid.AccessLog(log, func(e reqid.Entry) { seen = append(seen, e) })(mux))
+
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/portal/shop-a"},
+		{"POST", "/v1/returns"},
+		{"GET", "/secret/path-1"}, // no pattern: the mux's own 404
+		{"DELETE", "/v1/returns"}, // no pattern: the mux's own 405
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(c.method, c.path, nil))
+	}
+
+	want := []struct {
+		route, op string
+		status    int
+		merchant  int64
+	}{
+		{"GET /portal/{merchant}", "", 200, 42},
+		{"POST /v1/returns", "create-return", 201, 0},
+		{reqid.Unmatched, "", 404, 0},
+		{reqid.Unmatched, "", 405, 0},
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("observed %d requests, want %d", len(seen), len(want))
+	}
+	for i, w := range want {
+		e := seen[i]
+		if e.Route != w.route || e.Operation != w.op || e.Status != w.status || e.MerchantID != w.merchant {
+			t.Errorf("request %d: got %s %q %d merchant %d, want %s %q %d merchant %d",
+				i, e.Route, e.Operation, e.Status, e.MerchantID, w.route, w.op, w.status, w.merchant)
+		}
+	}
+	lines := decode(t, &buf)
+	if len(lines) != len(want) {
+		t.Fatalf("got %d access lines, want %d", len(lines), len(want))
+	}
+	if l := lines[0]; l["merchant_id"] != 42.0 || l["bytes"] != 6.0 || l["request_id"] == "" {
+		t.Errorf("portal access line: got %v, want merchant_id 42, 6 bytes and a request_id", l)
+	}
+	if strings.Contains(buf.String(), "path-1") || strings.Contains(buf.String(), "shop-a") {
+		t.Errorf("the access log carries raw paths:\n%s", buf.String())
+	}
+}
+
+func TestAccessLogKeepsTheConnectionReachable(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	var flushed bool
+	h := reqid.AccessLog(log, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "part")
+		flushed = http.NewResponseController(w).Flush() == nil
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if !flushed || !rec.Flushed {
+		t.Errorf("flush through the access log: got ok=%v flushed=%v, want both true", flushed, rec.Flushed)
+	}
+}
