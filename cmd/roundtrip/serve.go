@@ -34,7 +34,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if help || err != nil {
 		return err
 	}
-	log := cfg.logger(stderr)
+	log := requestLogger(cfg.logger(stderr))
 
 	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
@@ -86,7 +86,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := d.PingContext(rctx); err != nil {
-			log.Warn("not ready: database", slog.String("error", err.Error()))
+			log.WarnContext(r.Context(), "not ready: database", slog.String("error", err.Error()))
 			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "database_unreachable", "The database does not answer."))
 			return
 		}
@@ -186,6 +186,12 @@ func sweep(ctx context.Context, d *sqlx.DB, log *slog.Logger) {
 	}
 }
 
+// requestLogger makes every line that base logs while serving a request (with the
+// ...Context methods) carry the request's ID.
+func requestLogger(base *slog.Logger) *slog.Logger {
+	return slog.New(reqid.NewLogHandler(base.Handler()))
+}
+
 // handler is the chain every request goes through: it gets its ID, is logged and
 // counted once answered, has a panic turned into a 500, and is routed.
 func handler(log *slog.Logger, reg *metrics.Registry, mux *http.ServeMux) http.Handler {
@@ -201,8 +207,7 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic", slog.String("request_id", reqid.FromContext(r.Context())),
-					slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				log.ErrorContext(r.Context(), "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 				problem.Write(w, r, problem.New(http.StatusInternalServerError, "internal_error",
 					"Something went wrong on our side. Try again; if it keeps happening, contact support with the request ID."))
 			}

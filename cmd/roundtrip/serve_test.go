@@ -6,15 +6,19 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/merchant"
+	"github.com/roundtriphq/roundtrip/internal/metrics"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 )
@@ -195,4 +199,71 @@ func TestServeCountsAndLogsEveryRequest(t *testing.T) {
 	if ms, ok := access["duration_ms"].(float64); !ok || ms < 0 {
 		t.Errorf("access line duration_ms: got %v, want a number of milliseconds", access["duration_ms"])
 	}
+}
+
+// TestHandlerChainPutsTheRequestIDOnEveryLine serves one request through the
+// server's chain and checks that the access line and a line the handler wrote carry
+// the ID the client was answered with.
+func TestHandlerChainPutsTheRequestIDOnEveryLine(t *testing.T) {
+	var buf bytes.Buffer
+	log := requestLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /things/{id}", func(w http.ResponseWriter, r *http.Request) {
+		log.InfoContext(r.Context(), "looking up a thing", slog.String("thing", r.PathValue("id")))
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "thing 7")
+	})
+	reg := metrics.New()
+	h := handler(log, reg, mux)
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/things/7", nil))
+	id := rec.Header().Get(reqid.Header)
+	if id == "" {
+		t.Fatal("the answer has no X-Request-Id")
+	}
+
+	var lines []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 2 {
+		t.Fatalf("got %d log lines, want the handler's and the access line:\n%s", len(lines), buf.String())
+	}
+	inner, access := lines[0], lines[1]
+	if inner["msg"] != "looking up a thing" || inner["request_id"] != id {
+		t.Errorf("handler line: got %v, want request_id %s", inner, id)
+	}
+	for k, want := range map[string]any{
+		"msg": "request", "method": "GET", "route": "GET /things/{id}", "status": 202.0,
+		"bytes": 7.0, "request_id": id,
+	} {
+		if access[k] != want {
+			t.Errorf("access line %s: got %v, want %v", k, access[k], want)
+		}
+	}
+	if _, ok := access["merchant_id"]; ok {
+		t.Errorf("access line of an anonymous request has merchant_id %v", access["merchant_id"])
+	}
+	if strings.Count(buf.String(), `"request_id"`) != 2 {
+		t.Errorf("a line carries request_id twice:\n%s", buf.String())
+	}
+
+	t.Run("a panic is logged with the ID", func(t *testing.T) {
+		buf.Reset()
+		mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/boom", nil))
+		id := rec.Header().Get(reqid.Header)
+		if rec.Code != 500 || !strings.Contains(rec.Body.String(), id) {
+			t.Fatalf("got %d %s, want a 500 problem naming %s", rec.Code, rec.Body, id)
+		}
+		if !strings.Contains(buf.String(), `"msg":"panic"`) || strings.Count(buf.String(), `"request_id":"`+id+`"`) != 2 {
+			t.Errorf("want the panic line and the access line, each with request_id %s; got:\n%s", id, buf.String())
+		}
+	})
 }

@@ -76,7 +76,7 @@ func AccessLog(log *slog.Logger, observe func(Entry)) func(http.Handler) http.Ha
 				slog.Int("status", e.Status),
 				slog.Int64("bytes", e.Bytes),
 				slog.Float64("duration_ms", float64(e.Duration.Microseconds())/1000),
-				slog.String("request_id", FromContext(r.Context())),
+				slog.String(LogKey, FromContext(r.Context())),
 			)
 			if e.Operation != "" {
 				attrs = append(attrs, slog.String("operation", e.Operation))

@@ -2,6 +2,7 @@ package reqid_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -29,9 +30,42 @@ func decode(t *testing.T, buf *bytes.Buffer) []map[string]any {
 	return out
 }
 
+func TestLogHandlerPutsTheRequestIDOnceOnEveryLine(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(reqid.NewLogHandler(slog.NewJSONHandler(&buf, nil)))
+	ctx := reqid.With(context.Background(), "req_A")
+
+	log.InfoContext(ctx, "plain")
+	log.With(slog.String("operation", "create-return")).WarnContext(ctx, "with attrs")
+	log.ErrorContext(ctx, "already has it", slog.String("request_id", "req_A"))
+	log.With(slog.String("request_id", "req_A")).InfoContext(ctx, "logger has it")
+	log.Info("outside a request")
+
+	lines := decode(t, &buf)
+	if len(lines) != 5 {
+		t.Fatalf("got %d lines, want 5:\n%s", len(lines), buf.String())
+	}
+	for _, l := range lines[:4] {
+		if l["request_id"] != "req_A" {
+			t.Errorf("line %q: got request_id %v, want req_A", l["msg"], l["request_id"])
+		}
+	}
+	if lines[1]["operation"] != "create-return" {
+		t.Errorf("the logger's own attributes were lost: %v", lines[1])
+	}
+	if _, ok := lines[4]["request_id"]; ok {
+		t.Errorf("a line logged outside any request got request_id %v", lines[4]["request_id"])
+	}
+	for i, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if n := strings.Count(l, `"request_id"`); n > 1 {
+			t.Errorf("line %d carries request_id %d times: %s", i, n, l)
+		}
+	}
+}
+
 func TestAccessLogNamesRoutesNotPaths(t *testing.T) {
 	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	log := slog.New(reqid.NewLogHandler(slog.NewJSONHandler(&buf, nil)))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /portal/{merchant}", func(w http.ResponseWriter, r *http.Request) {
 		reqid.Note(r.Context()).MerchantID = 42
