@@ -34,12 +34,14 @@ db: ## Print the URL of the PostgreSQL make uses (starting a private one if need
 db-stop: ## Stop the private PostgreSQL under .data/ (if one was started)
 	@build/postgres.sh stop
 
-# tools installs the Debian packages the tests drive (label rasterising and decoding, the browser of the web tests).
+# tools installs the Debian packages the tests drive (label rasterising and decoding, the browser of the web tests,
+# promtool to lint the metrics).
 tools:
 	@missing=""; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

@@ -1,5 +1,5 @@
 // Package openapi is the one route table: it builds the Huma API on a ServeMux,
-// installs the error model and the middleware chain (metrics, auth, idempotency), and
+// installs the error model and the middleware chain (auth, idempotency), and
 // asks every domain package to register its operations on the services it is given
 // (cmd/roundtrip/app builds them). errors.go is the one mapping of the domains'
 // errors to problems. The checked-in openapi.yaml is what it serves; a test fails
@@ -18,9 +18,9 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
-	"github.com/roundtriphq/roundtrip/internal/metrics"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
+	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/refunds"
@@ -41,9 +41,8 @@ const Version = "1.0.0"
 // API only to print its document (roundtrip openapi, the drift test) needs none of
 // them: the handlers never run then.
 type Services struct {
-	DB      *sqlx.DB
-	Logger  *slog.Logger
-	Metrics *metrics.Registry
+	DB     *sqlx.DB
+	Logger *slog.Logger
 
 	Merchants *merchant.Store
 	Keys      *auth.Keys
@@ -94,16 +93,13 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 		log = slog.New(slog.DiscardHandler)
 	}
 	problem.Install(log, problemFor)
-	reg := svc.Metrics
-	if reg == nil {
-		reg = metrics.New()
-	}
-	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg, log: log})
+	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, log: log})
 
 	mux.HandleFunc("GET /docs", serveDocs(api))
 
 	authn := &auth.Authenticator{Keys: svc.Keys, Shoppers: svc.Shoppers}
 	api.UseMiddleware(authn.Middleware(api))
+	api.UseMiddleware(noteCaller)
 	idem := &idempotency.Middleware{DB: svc.DB}
 	api.UseMiddleware(idem.Handler(api))
 
@@ -125,13 +121,21 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	return api
 }
 
-// adapter is humago's, plus a per-operation count and latency of every answer, taken
-// around the whole chain so that 401s and idempotent replays are counted too.
+// noteCaller puts the authenticated caller's merchant on the request's access log line.
+func noteCaller(ctx huma.Context, next func(huma.Context)) {
+	if p, ok := auth.FromContext(ctx.Context()); ok {
+		reqid.Note(ctx.Context()).MerchantID = p.MerchantID
+	}
+	next(ctx)
+}
+
+// adapter is humago's, plus a deadline and the fault logger on every operation, and
+// the operation's ID on the request's access log line and metrics (the server's
+// middleware counts and logs every request, pages and 404s included).
 type adapter struct {
 	huma.Adapter
-	mux     *http.ServeMux
-	metrics *metrics.Registry
-	log     *slog.Logger
+	mux *http.ServeMux
+	log *slog.Logger
 }
 
 func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
@@ -141,40 +145,14 @@ func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	// request's context mid-handler under load. The server's ReadTimeout already
 	// bounds slow clients, so Huma's deadline is turned off.
 	op.BodyReadTimeout = -1
+	log := a.log.With(slog.String("operation", op.OperationID))
 	a.mux.HandleFunc(op.Method+" "+op.Path, func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		reqid.Note(r.Context()).Operation = op.OperationID
 		// Every operation ends within RequestTimeout, so that nothing waits forever
 		// for a lock or a pooled connection.
 		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
 		defer cancel()
-		r = r.WithContext(problem.WithLogger(ctx, a.log.With(slog.String("operation", op.OperationID))))
-		handler(humago.NewContext(op, r, sw))
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		a.metrics.ObserveRequest(op.OperationID, status, time.Since(start))
+		r = r.WithContext(problem.WithLogger(ctx, log))
+		handler(humago.NewContext(op, r, w))
 	})
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(s int) {
-	if w.status == 0 {
-		w.status = s
-	}
-	w.ResponseWriter.WriteHeader(s)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/db"
@@ -32,7 +33,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if help || err != nil {
 		return err
 	}
-	log := cfg.logger(stderr)
+	log := requestLogger(cfg.logger(stderr))
 
 	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
@@ -63,7 +64,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	reg := metrics.New()
-	collectDB(reg, d)
+	reg.MustRegister(collectors.NewDBStatsCollector(d.DB, "roundtrip"), metrics.Outbox(d))
 	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log})
 	var gateway refunds.Gateway
 	if cfg.StripeKey != "" {
@@ -72,7 +73,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
 	mux := http.NewServeMux()
-	app.New(app.Config{DB: d, Logger: log, Metrics: reg, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
+	app.New(app.Config{DB: d, Logger: log, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
 		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL}, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -81,7 +82,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := d.PingContext(rctx); err != nil {
-			log.Warn("not ready: database", slog.String("error", err.Error()))
+			log.WarnContext(r.Context(), "not ready: database", slog.String("error", err.Error()))
 			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "database_unreachable", "The database does not answer."))
 			return
 		}
@@ -98,7 +99,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 
 	srv := &http.Server{
-		Handler:           reqid.Middleware(recoverer(log, mux)),
+		Handler:           handler(log, reg, mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -181,29 +182,17 @@ func sweep(ctx context.Context, d *sqlx.DB, log *slog.Logger) {
 	}
 }
 
-func collectDB(reg *metrics.Registry, d *sqlx.DB) {
-	reg.Collect(func(ctx context.Context) ([]metrics.Gauge, error) {
-		s := d.Stats()
-		return []metrics.Gauge{
-			{Name: "roundtrip_db_connections_open", Help: "Open database connections.", Value: float64(s.OpenConnections)},
-			{Name: "roundtrip_db_connections_in_use", Help: "Database connections in use.", Value: float64(s.InUse)},
-			{Name: "roundtrip_db_connections_max", Help: "Most database connections this process opens.", Value: float64(s.MaxOpenConnections)},
-			{Name: "roundtrip_db_wait_seconds_total", Help: "Time spent waiting for a free connection.", Value: s.WaitDuration.Seconds()},
-		}, nil
-	})
-	reg.Collect(func(ctx context.Context) ([]metrics.Gauge, error) {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		s, err := outbox.ReadStats(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		return []metrics.Gauge{
-			{Name: "roundtrip_outbox_pending", Help: "Background jobs waiting to run.", Value: float64(s.Pending)},
-			{Name: "roundtrip_outbox_dead", Help: "Background jobs parked after their last attempt.", Value: float64(s.Dead)},
-			{Name: "roundtrip_outbox_oldest_due_seconds", Help: "Age of the oldest due background job.", Value: s.OldestSeconds},
-		}, nil
-	})
+// requestLogger makes every line that base logs while serving a request (with the
+// ...Context methods) carry the request's ID.
+func requestLogger(base *slog.Logger) *slog.Logger {
+	return slog.New(reqid.NewLogHandler(base.Handler()))
+}
+
+// handler is the chain every request goes through: it gets its ID, is logged and
+// counted once answered, has a panic turned into a 500, and is routed.
+func handler(log *slog.Logger, reg *metrics.Registry, mux *http.ServeMux) http.Handler {
+	observe := func(e reqid.Entry) { reg.ObserveRequest(e.Route, e.Operation, e.Status, e.Duration) }
+	return reqid.Middleware(reqid.AccessLog(log, observe)(recoverer(log, mux)))
 }
 
 // recoverer turns a panic in a handler into a logged 500 problem.
@@ -214,8 +203,7 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic", slog.String("request_id", reqid.FromContext(r.Context())),
-					slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				log.ErrorContext(r.Context(), "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 				problem.Write(w, r, problem.New(http.StatusInternalServerError, "internal_error",
 					"Something went wrong on our side. Try again; if it keeps happening, contact support with the request ID."))
 			}

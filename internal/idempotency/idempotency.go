@@ -9,14 +9,25 @@
 // (holding one would starve the pool under load, since the operation needs its own).
 // Later requests with the key wait, polling, until the answer is stored, and replay it.
 // Answers of 5xx and 429 are not stored: the claim is deleted so that a retry runs
-// again. A claim whose owner died is taken over after Lease. A crash between the
-// operation's commit and the answer being stored would run the operation again on
-// the retry, so operations whose effect must not repeat also keep the key on the
-// resource they create (see FromContext) and answer that resource instead.
+// again.
+//
+// A claim is a lease: the request renews it every Heartbeat while its operation
+// runs, so a claim that has not been renewed for Lease belongs to a request whose
+// replica died, and a retry takes it over then (a retry that finds the claim held
+// answers 409 idempotency_key_in_use with Retry-After set to what is left of the
+// lease). A request whose claim was taken over meanwhile (its renewals failed for a
+// whole lease) has its operation cancelled and stores nothing: the claim's
+// created_at, as its holder last wrote it, fences the renewals and the answer.
+//
+// A crash between the operation's commit and the answer being stored would run the
+// operation again on the retry, so operations whose effect must not repeat also keep
+// the key on the resource they create (see FromContext) and answer that resource
+// instead.
 package idempotency
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -24,8 +35,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -52,11 +65,16 @@ const CodeInProgress = "idempotency_key_in_use"
 // Retention is how long keys are kept; Sweep deletes older ones.
 const Retention = 24 * time.Hour
 
-// Lease is how long a claim may stay in progress before another request with the
-// key takes it over (its owner is presumed dead). It outlasts any request.
-const Lease = 40 * time.Second
+// Lease is how long a claim stays in progress without being renewed before another
+// request with the key takes it over (its holder is presumed dead). It covers a
+// couple of missed heartbeats, and bounds how long retries wait after a crash.
+const Lease = 6 * time.Second
 
-// Wait is how long a request waits for another with the same key to finish.
+// Heartbeat is how often a request renews its claim while its operation runs.
+const Heartbeat = 2 * time.Second
+
+// Wait is how long a request waits for another with the same key to finish before
+// answering 409 idempotency_key_in_use.
 const Wait = 20 * time.Second
 
 type keyCtx struct{}
@@ -70,6 +88,21 @@ func FromContext(ctx context.Context) string {
 // Middleware is the Huma middleware; it must run after auth's.
 type Middleware struct {
 	DB *sqlx.DB
+	// Lease, Heartbeat and Wait replace the package's constants when set (tests);
+	// Heartbeat defaults to a third of Lease then.
+	Lease, Heartbeat, Wait time.Duration
+}
+
+func (m *Middleware) lease() time.Duration { return cmp.Or(m.Lease, Lease) }
+func (m *Middleware) wait() time.Duration  { return cmp.Or(m.Wait, Wait) }
+func (m *Middleware) heartbeat() time.Duration {
+	if m.Heartbeat > 0 {
+		return m.Heartbeat
+	}
+	if m.Lease > 0 {
+		return m.Lease / 3
+	}
+	return Heartbeat
 }
 
 func declares(op *huma.Operation) bool {
@@ -114,22 +147,19 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 			huma.WriteErr(api, ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", limit))
 			return
 		}
-		sum := sha256.New()
-		fmt.Fprintf(sum, "%s\x00%s\x00", r.Method, r.URL.Path)
-		sum.Write(body)
-		reqHash := sum.Sum(nil)
-
-		owner, err := m.claim(ctx.Context(), p.MerchantID, scoped, reqHash)
+		owner, held, err := m.claim(ctx.Context(), p.MerchantID, scoped, requestHash(r.Method, r.URL.Path, body))
+		var busy *inProgressError
 		switch {
 		case errors.Is(err, errOtherRequest):
 			huma.WriteErr(api, ctx, http.StatusUnprocessableEntity,
 				"This Idempotency-Key was already used with a different request. Use a new key for a new request.")
 			return
-		case errors.Is(err, errInProgress):
+		case errors.As(err, &busy):
 			// the first request is still running, or its replica died and the claim
-			// has not yet outlived Lease: the client retries later with the same key
-			p := problem.Conflict(CodeInProgress, "A request with this Idempotency-Key is still in progress. Retry in a few seconds with the same key.")
-			p.GetHeaders().Set("Retry-After", "5")
+			// has not lapsed yet: the client retries with the same key once what is
+			// left of the lease has passed
+			p := problem.Conflict(CodeInProgress, "A request with this Idempotency-Key is still in progress. Retry after the time in Retry-After with the same key.")
+			p.GetHeaders().Set("Retry-After", strconv.Itoa(busy.retryAfter))
 			problem.Write(w, r.WithContext(ctx.Context()), p)
 			return
 		case err != nil:
@@ -141,27 +171,100 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 		}
 
 		rec := &recorder{header: http.Header{}, under: w}
-		r2 := r.WithContext(context.WithValue(ctx.Context(), keyCtx{}, scoped))
+		opCtx, cancelOp := context.WithCancelCause(context.WithValue(ctx.Context(), keyCtx{}, scoped))
+		defer cancelOp(nil)
+		hb := m.hold(p.MerchantID, scoped, held, cancelOp)
+		r2 := r.WithContext(opCtx)
 		r2.Body = io.NopCloser(bytes.NewReader(body))
 		next(humago.NewContext(op, r2, rec))
+		held, lost := hb.stop()
 
 		if rec.status == 0 {
 			rec.status = http.StatusOK
+		}
+		if lost {
+			// a retry holds the claim now: its answer is the one to keep
+			rec.flush()
+			return
 		}
 		// The answer is stored even if the client went away meanwhile.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx.Context()), 10*time.Second)
 		defer cancel()
 		if rec.status < 500 && rec.status != http.StatusTooManyRequests {
 			headers, _ := json.Marshal(keep(rec.header))
-			// On failure the answer is still sent; the claim expires after Lease, and
+			// On failure the answer is still sent; the claim lapses after Lease, and
 			// creating operations find their resource by the key they stored.
 			_, _ = m.exec(sctx, `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5
-				WHERE merchant_id = $1 AND key = $2`, p.MerchantID, scoped, rec.status, headers, rec.body.Bytes())
+				WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at = $6`,
+				p.MerchantID, scoped, rec.status, headers, rec.body.Bytes(), held)
 		} else {
-			_, _ = m.exec(sctx, `DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND status = 0`, p.MerchantID, scoped)
+			_, _ = m.exec(sctx, `DELETE FROM idempotency_keys
+				WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at = $3`, p.MerchantID, scoped, held)
 		}
 		rec.flush()
 	}
+}
+
+// ErrClaimLost is the cause of an operation's cancellation when its claim was taken
+// over by a retry (its renewals had failed for a whole lease) or is gone.
+var ErrClaimLost = errors.New("idempotency: claim taken over before the operation ended")
+
+// heartbeat renews one claim while its operation runs.
+type heartbeat struct {
+	quit chan struct{}
+	done chan struct{}
+	held time.Time
+	lost bool
+}
+
+// hold renews the claim every heartbeat until stop; held is its created_at. When a
+// renewal finds the claim taken over, answered or gone, it cancels the operation
+// with ErrClaimLost.
+func (m *Middleware) hold(merchantID int64, key string, held time.Time, cancelOp context.CancelCauseFunc) *heartbeat {
+	hb := &heartbeat{quit: make(chan struct{}), done: make(chan struct{}), held: held}
+	every := m.heartbeat()
+	go func() {
+		defer close(hb.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-hb.quit:
+				return
+			case <-t.C:
+			}
+			// a renewal under way is finished, not cancelled, when the request
+			// ends, so that held is what the row says
+			rctx, cancel := context.WithTimeout(context.Background(), every)
+			at, err := m.stamp(rctx, `UPDATE idempotency_keys SET created_at = now()
+				WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at = $3
+				RETURNING created_at`, merchantID, key, hb.held)
+			cancel()
+			switch {
+			case err == nil:
+				hb.held = at
+			case errors.Is(err, sql.ErrNoRows):
+				// Taken over, answered or gone. (After a renewal that timed out
+				// but committed, the next one lands here too and stops an
+				// operation nobody took over: the claim lapses and the client's
+				// retry runs it, which is safe, only slower.)
+				hb.lost = true
+				cancelOp(ErrClaimLost)
+				return
+			}
+			// another error: the database is unreachable; try again at the next beat
+			// (the lease outlasts two missed ones)
+		}
+	}()
+	return hb
+}
+
+// stop ends the renewals and returns the claim's created_at as last renewed, and
+// whether the claim was lost meanwhile.
+func (hb *heartbeat) stop() (held time.Time, lost bool) {
+	close(hb.quit)
+	<-hb.done
+	return hb.held, hb.lost
 }
 
 // exec runs one statement in its own transaction without waiting for the WAL flush
@@ -185,69 +288,112 @@ func (m *Middleware) exec(ctx context.Context, query string, args ...any) (sql.R
 	return res, tx.Commit()
 }
 
-var (
-	errOtherRequest = errors.New("idempotency: key used with another request")
-	errInProgress   = errors.New("idempotency: key in use")
-)
-
-// claim makes this request the owner of the key, or waits for the owner's answer.
-// owner is false when an answer is stored and should be replayed.
-func (m *Middleware) claim(ctx context.Context, merchantID int64, key string, reqHash []byte) (owner bool, err error) {
-	res, err := m.exec(ctx, `INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body)
-		VALUES ($1, $2, $3, 0, '') ON CONFLICT DO NOTHING`, merchantID, key, reqHash)
+// stamp runs one claiming statement like exec and returns the created_at it
+// RETURNING; sql.ErrNoRows when it touched no row.
+func (m *Middleware) stamp(ctx context.Context, query string, args ...any) (time.Time, error) {
+	tx, err := m.DB.BeginTxx(ctx, nil)
 	if err != nil {
-		return false, err
+		return time.Time{}, err
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return true, nil
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return time.Time{}, err
 	}
-	deadline := time.Now().Add(Wait)
+	var at time.Time
+	if err := tx.QueryRowxContext(ctx, query, args...).Scan(&at); err != nil {
+		return time.Time{}, err
+	}
+	return at, tx.Commit()
+}
+
+var errOtherRequest = errors.New("idempotency: key used with another request")
+
+// inProgressError says the key is held by a live request; retryAfter is what is left
+// of its lease, in whole seconds.
+type inProgressError struct{ retryAfter int }
+
+func (e *inProgressError) Error() string {
+	return fmt.Sprintf("idempotency: key in use; retry after %d s", e.retryAfter)
+}
+
+// claim makes this request the holder of the key, or waits for the holder's answer.
+// owner is false when an answer is stored and should be replayed; held is the
+// claim's created_at as this request wrote it, which its renewals and its answer
+// must find unchanged (a retry that took the claim over has written its own).
+func (m *Middleware) claim(ctx context.Context, merchantID int64, key string, reqHash []byte) (owner bool, held time.Time, err error) {
+	held, err = m.stamp(ctx, `INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body)
+		VALUES ($1, $2, $3, 0, '') ON CONFLICT DO NOTHING RETURNING created_at`, merchantID, key, reqHash)
+	if err == nil {
+		return true, held, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, time.Time{}, err
+	}
+	lease := m.lease()
+	deadline := time.Now().Add(m.wait())
 	delay := 5 * time.Millisecond
 	for {
 		var row struct {
 			RequestHash []byte    `db:"request_hash"`
 			Status      int       `db:"status"`
 			CreatedAt   time.Time `db:"created_at"`
-			Stale       bool      `db:"stale"`
+			Left        float64   `db:"left"`
 		}
 		err := m.DB.GetContext(ctx, &row, `SELECT request_hash, status, created_at,
-			created_at < now() - $3 * interval '1 millisecond' AS stale
-			FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`, merchantID, key, Lease.Milliseconds())
+			extract(epoch FROM created_at + $3 * interval '1 millisecond' - now())::float8 AS left
+			FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`, merchantID, key, lease.Milliseconds())
 		if errors.Is(err, sql.ErrNoRows) {
-			// the owner failed and released it: claim it again
+			// the holder failed and released it: claim it again
 			return m.claim(ctx, merchantID, key, reqHash)
 		}
 		if err != nil {
-			return false, err
+			return false, time.Time{}, err
 		}
 		if !bytes.Equal(row.RequestHash, reqHash) {
-			return false, errOtherRequest
+			return false, time.Time{}, errOtherRequest
 		}
 		if row.Status != 0 {
-			return false, nil
+			return false, time.Time{}, nil
 		}
-		if row.Stale {
-			res, err := m.DB.ExecContext(ctx, `UPDATE idempotency_keys SET created_at = now()
-				WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at = $3`, merchantID, key, row.CreatedAt)
-			if err != nil {
-				return false, err
+		if row.Left < 0 {
+			// the holder stopped renewing: take the claim over, unless another
+			// request waiting for it did so first
+			held, err := m.stamp(ctx, `UPDATE idempotency_keys SET created_at = now()
+				WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at = $3
+				RETURNING created_at`, merchantID, key, row.CreatedAt)
+			if err == nil {
+				return true, held, nil
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				return true, nil
+			if !errors.Is(err, sql.ErrNoRows) {
+				return false, time.Time{}, err
 			}
 		}
 		if time.Now().After(deadline) {
-			return false, errInProgress
+			return false, time.Time{}, &inProgressError{retryAfter: retryAfter(row.Left, lease)}
 		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false, ctx.Err()
+			return false, time.Time{}, ctx.Err()
 		case <-t.C:
 		}
 		delay = min(delay*2, 200*time.Millisecond)
 	}
+}
+
+// requestHash identifies a request: the same key with another hash answers 422.
+func requestHash(method, path string, body []byte) []byte {
+	sum := sha256.New()
+	fmt.Fprintf(sum, "%s\x00%s\x00", method, path)
+	sum.Write(body)
+	return sum.Sum(nil)
+}
+
+// retryAfter rounds what is left of a lease up to whole seconds, at least 1 and at
+// most the lease.
+func retryAfter(left float64, lease time.Duration) int {
+	return int(max(1, min(math.Ceil(left), math.Ceil(lease.Seconds()))))
 }
 
 func (m *Middleware) replay(api huma.API, ctx huma.Context, w http.ResponseWriter, merchantID int64, key string) {

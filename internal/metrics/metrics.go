@@ -1,158 +1,81 @@
-// Package metrics exposes the service's numbers in the Prometheus text format:
-// requests by operation and status, request latency, and gauges read at scrape time
-// (database pool, outbox backlog). It is small on purpose: counters and one histogram
-// family are all the service needs.
+// Package metrics exposes the service's numbers to Prometheus from a registry of its
+// own (never the process-wide default): every HTTP request by route, API operation and
+// status with its latency, the Go runtime, the process, the build, and collectors that
+// read at scrape time (the database pool, the outbox backlog).
+//
+// Label values stay bounded: a request is labelled with the ServeMux pattern that
+// matched it ("GET /portal/{merchant}"), never its raw path, and paths that match no
+// route share one label.
 package metrics
 
 import (
-	"context"
-	"fmt"
-	"io"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // buckets are the latency histogram's upper bounds in seconds.
-var buckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+var buckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
-type reqKey struct {
-	op     string
-	status int
-}
-
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative
-	sum    float64
-	n      uint64
-}
-
-// Gauge is a value read when metrics are scraped.
-type Gauge struct {
-	Name, Help string
-	Labels     map[string]string
-	Value      float64
-}
-
-// Collector reads gauges at scrape time.
-type Collector func(ctx context.Context) ([]Gauge, error)
-
-// Registry holds the counters.
+// Registry holds the service's metrics.
 type Registry struct {
-	mu         sync.Mutex
-	requests   map[reqKey]uint64
-	latency    map[string]*histogram
-	collectors []Collector
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
 }
 
-// New returns an empty registry.
+// New returns a registry with the Go runtime, process and build-info collectors and
+// the HTTP request metrics.
 func New() *Registry {
-	return &Registry{requests: map[reqKey]uint64{}, latency: map[string]*histogram{}}
-}
-
-// ObserveRequest counts one answered request of operation op.
-func (r *Registry) ObserveRequest(op string, status int, d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.requests[reqKey{op, status}]++
-	h := r.latency[op]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(buckets)+1)}
-		r.latency[op] = h
+	labels := []string{"route", "operation", "status"}
+	r := &Registry{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roundtrip_http_requests_total",
+			Help: "HTTP requests answered, by route pattern (\"unmatched\" for unknown paths), API operation (empty for pages) and status.",
+		}, labels),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "roundtrip_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route pattern, API operation and status.",
+			Buckets: buckets,
+		}, labels),
 	}
-	s := d.Seconds()
-	i := sort.SearchFloat64s(buckets, s)
-	h.counts[i]++
-	h.sum += s
-	h.n++
+	r.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(),
+		r.requests,
+		r.duration,
+	)
+	return r
 }
 
-// Collect adds a collector read on every scrape.
-func (r *Registry) Collect(c Collector) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.collectors = append(r.collectors, c)
+// MustRegister adds collectors (the database pool's, the outbox's); it panics when one
+// clashes with a metric already registered, which is a programming error.
+func (r *Registry) MustRegister(cs ...prometheus.Collector) { r.reg.MustRegister(cs...) }
+
+// ObserveRequest counts one answered request. route is the ServeMux pattern that
+// matched it (or a fixed word for none), operation the API operation ID or "".
+func (r *Registry) ObserveRequest(route, operation string, status int, d time.Duration) {
+	s := strconv.Itoa(status)
+	r.requests.WithLabelValues(route, operation, s).Inc()
+	r.duration.WithLabelValues(route, operation, s).Observe(d.Seconds())
 }
 
-// Handler serves the metrics.
+// maxScrapes bounds concurrent scrapes: each one queries the database.
+const maxScrapes = 4
+
+// Handler serves the metrics in the Prometheus exposition format. A collector that
+// fails (the database is down) leaves its metrics out of the scrape and counts in
+// promhttp_metric_handler_errors_total; the rest are still served.
 func (r *Registry) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		r.Write(req.Context(), w)
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{
+		ErrorHandling:       promhttp.ContinueOnError,
+		Registry:            r.reg,
+		MaxRequestsInFlight: maxScrapes,
 	})
-}
-
-// Write writes every metric in the text format.
-func (r *Registry) Write(ctx context.Context, w io.Writer) {
-	r.mu.Lock()
-	keys := make([]reqKey, 0, len(r.requests))
-	for k := range r.requests {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].op != keys[j].op {
-			return keys[i].op < keys[j].op
-		}
-		return keys[i].status < keys[j].status
-	})
-	fmt.Fprintln(w, "# HELP roundtrip_http_requests_total HTTP requests answered, by operation and status.")
-	fmt.Fprintln(w, "# TYPE roundtrip_http_requests_total counter")
-	for _, k := range keys {
-		fmt.Fprintf(w, "roundtrip_http_requests_total{operation=%q,status=\"%d\"} %d\n", k.op, k.status, r.requests[k])
-	}
-	ops := make([]string, 0, len(r.latency))
-	for op := range r.latency {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
-	fmt.Fprintln(w, "# HELP roundtrip_http_request_duration_seconds Time to answer a request, by operation.")
-	fmt.Fprintln(w, "# TYPE roundtrip_http_request_duration_seconds histogram")
-	for _, op := range ops {
-		h := r.latency[op]
-		var cum uint64
-		for i, b := range buckets {
-			cum += h.counts[i]
-			fmt.Fprintf(w, "roundtrip_http_request_duration_seconds_bucket{operation=%q,le=%q} %d\n", op, strconv.FormatFloat(b, 'g', -1, 64), cum)
-		}
-		fmt.Fprintf(w, "roundtrip_http_request_duration_seconds_bucket{operation=%q,le=\"+Inf\"} %d\n", op, h.n)
-		fmt.Fprintf(w, "roundtrip_http_request_duration_seconds_sum{operation=%q} %g\n", op, h.sum)
-		fmt.Fprintf(w, "roundtrip_http_request_duration_seconds_count{operation=%q} %d\n", op, h.n)
-	}
-	collectors := append([]Collector(nil), r.collectors...)
-	r.mu.Unlock()
-
-	seen := map[string]bool{}
-	for _, c := range collectors {
-		gauges, err := c(ctx)
-		if err != nil {
-			fmt.Fprintf(w, "# collector error: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-			continue
-		}
-		for _, g := range gauges {
-			if !seen[g.Name] {
-				seen[g.Name] = true
-				fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", g.Name, g.Help, g.Name)
-			}
-			fmt.Fprintf(w, "%s%s %g\n", g.Name, labels(g.Labels), g.Value)
-		}
-	}
-}
-
-func labels(m map[string]string) string {
-	if len(m) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%q", k, m[k])
-	}
-	return "{" + strings.Join(parts, ",") + "}"
 }

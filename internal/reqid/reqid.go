@@ -1,6 +1,7 @@
 // Package reqid gives every HTTP request an ID (and notes the client address): the caller's X-Request-Id when it is
 // sane, else a new random one. The ID is echoed in the response header, put in the
-// request context for logs and problem documents, and nothing else.
+// request context for problem documents, and put on every log line written while
+// serving the request (LogHandler). AccessLog writes one line per answered request.
 package reqid
 
 import (

@@ -14,7 +14,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/metrics"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/labels"
@@ -29,9 +28,8 @@ import (
 
 // Config is what the product runs on.
 type Config struct {
-	DB      *sqlx.DB
-	Logger  *slog.Logger
-	Metrics *metrics.Registry
+	DB     *sqlx.DB
+	Logger *slog.Logger
 	// Gateway sends refunds; nil leaves them queued (no Stripe key configured).
 	Gateway refunds.Gateway
 	// WebhookSecret verifies Stripe's webhook signatures.
@@ -98,7 +96,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	orderLimit := ratelimit.New(d, 10, time.Minute)
 
 	a.API = openapi.New(mux, openapi.Services{
-		DB: d, Logger: log, Metrics: cfg.Metrics,
+		DB: d, Logger: log,
 		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,

@@ -1,0 +1,281 @@
+package idempotency
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/pgtest"
+	"github.com/roundtriphq/roundtrip/merchant"
+)
+
+const thingBody = `{"name":"parcel"}`
+
+type thingInput struct {
+	Header
+	Body struct {
+		Name string `json:"name"`
+	}
+}
+
+type thingOutput struct {
+	Body struct {
+		Name string `json:"name"`
+		Run  int32  `json:"run"`
+	}
+}
+
+// bench serves one creating operation behind the middleware. With block set, the
+// operation signals entered and runs until release is closed or it is cancelled,
+// whose cause it sends on cancelled.
+type bench struct {
+	url        string
+	db         *sqlx.DB
+	merchantID int64
+	mw         *Middleware
+	runs       atomic.Int32
+	entered    chan struct{}
+	release    chan struct{}
+	cancelled  chan error
+	releaseOne sync.Once
+}
+
+func setup(t *testing.T, mw *Middleware, block bool) *bench {
+	t.Helper()
+	d := pgtest.New(t)
+	m, err := merchant.NewStore(d).Create(context.Background(), "shop-idem", "Shop", merchant.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw.DB = d
+	b := &bench{db: d, merchantID: m.ID, mw: mw, entered: make(chan struct{}, 8),
+		release: make(chan struct{}), cancelled: make(chan error, 8)}
+
+	mux := http.NewServeMux()
+	api := humago.New(mux, huma.DefaultConfig("idempotency test", "1.0.0"))
+	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
+		p := auth.Principal{MerchantID: m.ID, Role: auth.RoleAdmin, Actor: "test"}
+		next(huma.WithContext(ctx, auth.WithPrincipal(ctx.Context(), p)))
+	})
+	api.UseMiddleware(mw.Handler(api))
+	huma.Register(api, huma.Operation{OperationID: "create-thing", Method: http.MethodPost, Path: "/things",
+		DefaultStatus: http.StatusCreated, BodyReadTimeout: -1},
+		func(ctx context.Context, in *thingInput) (*thingOutput, error) {
+			run := b.runs.Add(1)
+			if block {
+				b.entered <- struct{}{}
+				select {
+				case <-b.release:
+				case <-ctx.Done():
+					b.cancelled <- context.Cause(ctx)
+					return nil, huma.Error503ServiceUnavailable("cancelled")
+				}
+			}
+			out := &thingOutput{}
+			out.Body.Name, out.Body.Run = in.Body.Name, run
+			return out, nil
+		})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(b.finish) // runs first: a blocked operation must not hold up Close
+	b.url = srv.URL
+	return b
+}
+
+func (b *bench) finish() { b.releaseOne.Do(func() { close(b.release) }) }
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (b *bench) post(t *testing.T, key string) answer {
+	t.Helper()
+	req, _ := http.NewRequest("POST", b.url+"/things", strings.NewReader(thingBody))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderName, key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return answer{}
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return answer{res.StatusCode, res.Header, string(body)}
+}
+
+// claimed is the claim's created_at.
+func (b *bench) claimed(t *testing.T, key string) time.Time {
+	t.Helper()
+	var at time.Time
+	if err := b.db.Get(&at, `SELECT created_at FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`, b.merchantID, key); err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+// eventually polls cond, which reads the database, until it holds.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
+			t.Fatalf("after %s: %s did not happen", within, what)
+		case <-tick.C:
+		}
+	}
+}
+
+func retryAfterOf(t *testing.T, a answer) int {
+	t.Helper()
+	n, err := strconv.Atoi(a.header.Get("Retry-After"))
+	if err != nil {
+		t.Fatalf("Retry-After %q is not whole seconds", a.header.Get("Retry-After"))
+	}
+	return n
+}
+
+func TestHeartbeatKeepsARunningRequestsClaimPastTheLease(t *testing.T) {
+	t.Parallel()
+	mw := &Middleware{Lease: 2 * time.Second, Heartbeat: 250 * time.Millisecond, Wait: 300 * time.Millisecond}
+	b := setup(t, mw, true)
+
+	first := make(chan answer, 1)
+	go func() { first <- b.post(t, "k-live") }()
+	<-b.entered
+	start := b.claimed(t, "k-live")
+	eventually(t, 10*time.Second, "a renewal past the first lease", func() bool {
+		return b.claimed(t, "k-live").Sub(start) > mw.Lease
+	})
+
+	// the holder still runs: a retry waits, is told to come back, and runs nothing
+	busy := b.post(t, "k-live")
+	if busy.status != http.StatusConflict || !strings.Contains(busy.body, CodeInProgress) {
+		t.Fatalf("retry while the holder runs: got %d %s, want 409 %s", busy.status, busy.body, CodeInProgress)
+	}
+	if ra := retryAfterOf(t, busy); ra < 1 || ra > 2 {
+		t.Errorf("Retry-After: got %d, want 1 or 2 (what is left of a 2 s lease)", ra)
+	}
+	if n := b.runs.Load(); n != 1 {
+		t.Fatalf("the operation ran %d times while its claim was renewed, want once", n)
+	}
+
+	b.finish()
+	a := <-first
+	if a.status != http.StatusCreated {
+		t.Fatalf("holder: got %d %s, want 201", a.status, a.body)
+	}
+	again := b.post(t, "k-live")
+	if again.status != http.StatusCreated || again.body != a.body || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry after the holder answered: got %d %s (replayed %q), want its answer replayed",
+			again.status, again.body, again.header.Get("Idempotent-Replayed"))
+	}
+}
+
+func TestClaimOfADeadHolderLapsesAndARetryRuns(t *testing.T) {
+	t.Parallel()
+	mw := &Middleware{Lease: time.Second, Wait: 5 * time.Second}
+	b := setup(t, mw, false)
+	// a holder that claimed the key and died: nothing renews the claim
+	owner, dead, err := mw.claim(context.Background(), b.merchantID, "k-dead", requestHash("POST", "/things", []byte(thingBody)))
+	if err != nil || !owner {
+		t.Fatalf("claim: got owner=%v err=%v", owner, err)
+	}
+
+	// a retry waits (a fresh claim answers 409 to a retry that does not: see
+	// TestRetryAfterIsWhatIsLeftOfTheLease) until the claim lapses, then runs
+	a := b.post(t, "k-dead")
+	if a.status != http.StatusCreated || a.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("retry: got %d %s (replayed %q), want the lapsed claim taken over and run",
+			a.status, a.body, a.header.Get("Idempotent-Replayed"))
+	}
+	if n := b.runs.Load(); n != 1 {
+		t.Errorf("the operation ran %d times, want once", n)
+	}
+	if taken := b.claimed(t, "k-dead"); taken.Sub(dead) < mw.Lease {
+		t.Errorf("the claim was taken over %s after it was made, before its %s lease ended", taken.Sub(dead), mw.Lease)
+	}
+	if again := b.post(t, "k-dead"); again.body != a.body || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("the taken-over claim's answer was not stored: got %d %s", again.status, again.body)
+	}
+}
+
+func TestRetryAfterIsWhatIsLeftOfTheLease(t *testing.T) {
+	t.Parallel()
+	mw := &Middleware{Wait: 50 * time.Millisecond} // the product's Lease
+	b := setup(t, mw, false)
+	hash := requestHash("POST", "/things", []byte(thingBody))
+	for _, c := range []struct {
+		key    string
+		age    time.Duration
+		lo, hi int
+	}{
+		{"fresh", 0, 5, 6},
+		{"older", Lease - 1500*time.Millisecond, 1, 2},
+	} {
+		if _, err := b.db.Exec(`INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body, created_at)
+			VALUES ($1, $2, $3, 0, '', now() - $4 * interval '1 millisecond')`, b.merchantID, c.key, hash, c.age.Milliseconds()); err != nil {
+			t.Fatal(err)
+		}
+		a := b.post(t, c.key)
+		if a.status != http.StatusConflict {
+			t.Fatalf("%s: got %d %s, want 409", c.key, a.status, a.body)
+		}
+		ra := retryAfterOf(t, a)
+		if ra < c.lo || ra > c.hi || time.Duration(ra)*time.Second > Lease {
+			t.Errorf("%s claim: got Retry-After %d, want %d to %d, never more than the %s lease", c.key, ra, c.lo, c.hi, Lease)
+		}
+	}
+}
+
+func TestRequestWhoseClaimWasTakenOverStopsAndStoresNothing(t *testing.T) {
+	t.Parallel()
+	mw := &Middleware{Lease: time.Second, Heartbeat: 100 * time.Millisecond}
+	b := setup(t, mw, true)
+
+	first := make(chan answer, 1)
+	go func() { first <- b.post(t, "k-taken") }()
+	<-b.entered
+	// as a retry does once the holder's renewals failed for a whole lease
+	if _, err := b.db.Exec(`UPDATE idempotency_keys SET created_at = now() + interval '1 minute'
+		WHERE merchant_id = $1 AND key = 'k-taken'`, b.merchantID); err != nil {
+		t.Fatal(err)
+	}
+	taker := b.claimed(t, "k-taken")
+
+	select {
+	case cause := <-b.cancelled:
+		if !errors.Is(cause, ErrClaimLost) {
+			t.Errorf("the operation was cancelled with %v, want ErrClaimLost", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the holder's operation ran on after its claim was taken over")
+	}
+	if a := <-first; a.status < 500 {
+		t.Errorf("holder: got %d, want the cancelled operation's 5xx", a.status)
+	}
+	var status int
+	if err := b.db.Get(&status, `SELECT status FROM idempotency_keys WHERE merchant_id = $1 AND key = 'k-taken'`, b.merchantID); err != nil {
+		t.Fatalf("the taker's claim is gone: %v", err)
+	}
+	if at := b.claimed(t, "k-taken"); status != 0 || !at.Equal(taker) {
+		t.Errorf("the taker's claim was changed: status %d, created_at %s, want 0 and %s", status, at, taker)
+	}
+}

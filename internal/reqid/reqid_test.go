@@ -1,0 +1,134 @@
+package reqid_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/roundtriphq/roundtrip/internal/reqid"
+)
+
+func decode(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestLogHandlerPutsTheRequestIDOnceOnEveryLine(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(reqid.NewLogHandler(slog.NewJSONHandler(&buf, nil)))
+	ctx := reqid.With(context.Background(), "req_A")
+
+	log.InfoContext(ctx, "plain")
+	log.With(slog.String("operation", "create-return")).WarnContext(ctx, "with attrs")
+	log.ErrorContext(ctx, "already has it", slog.String("request_id", "req_A"))
+	log.With(slog.String("request_id", "req_A")).InfoContext(ctx, "logger has it")
+	log.Info("outside a request")
+
+	lines := decode(t, &buf)
+	if len(lines) != 5 {
+		t.Fatalf("got %d lines, want 5:\n%s", len(lines), buf.String())
+	}
+	for _, l := range lines[:4] {
+		if l["request_id"] != "req_A" {
+			t.Errorf("line %q: got request_id %v, want req_A", l["msg"], l["request_id"])
+		}
+	}
+	if lines[1]["operation"] != "create-return" {
+		t.Errorf("the logger's own attributes were lost: %v", lines[1])
+	}
+	if _, ok := lines[4]["request_id"]; ok {
+		t.Errorf("a line logged outside any request got request_id %v", lines[4]["request_id"])
+	}
+	for i, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if n := strings.Count(l, `"request_id"`); n > 1 {
+			t.Errorf("line %d carries request_id %d times: %s", i, n, l)
+		}
+	}
+}
+
+func TestAccessLogNamesRoutesNotPaths(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(reqid.NewLogHandler(slog.NewJSONHandler(&buf, nil)))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /portal/{merchant}", func(w http.ResponseWriter, r *http.Request) {
+		reqid.Note(r.Context()).MerchantID = 42
+		io.WriteString(w, "portal")
+	})
+	mux.HandleFunc("POST /v1/returns", func(w http.ResponseWriter, r *http.Request) {
+		reqid.Note(r.Context()).Operation = "create-return"
+		w.WriteHeader(http.StatusCreated)
+	})
+	var seen []reqid.Entry
+	h := reqid.Middleware(reqid.AccessLog(log, func(e reqid.Entry) { seen = append(seen, e) })(mux))
+
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/portal/shop-a"},
+		{"POST", "/v1/returns"},
+		{"GET", "/secret/path-1"}, // no pattern: the mux's own 404
+		{"DELETE", "/v1/returns"}, // no pattern: the mux's own 405
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(c.method, c.path, nil))
+	}
+
+	want := []struct {
+		route, op string
+		status    int
+		merchant  int64
+	}{
+		{"GET /portal/{merchant}", "", 200, 42},
+		{"POST /v1/returns", "create-return", 201, 0},
+		{reqid.Unmatched, "", 404, 0},
+		{reqid.Unmatched, "", 405, 0},
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("observed %d requests, want %d", len(seen), len(want))
+	}
+	for i, w := range want {
+		e := seen[i]
+		if e.Route != w.route || e.Operation != w.op || e.Status != w.status || e.MerchantID != w.merchant {
+			t.Errorf("request %d: got %s %q %d merchant %d, want %s %q %d merchant %d",
+				i, e.Route, e.Operation, e.Status, e.MerchantID, w.route, w.op, w.status, w.merchant)
+		}
+	}
+	lines := decode(t, &buf)
+	if len(lines) != len(want) {
+		t.Fatalf("got %d access lines, want %d", len(lines), len(want))
+	}
+	if l := lines[0]; l["merchant_id"] != 42.0 || l["bytes"] != 6.0 || l["request_id"] == "" {
+		t.Errorf("portal access line: got %v, want merchant_id 42, 6 bytes and a request_id", l)
+	}
+	if strings.Contains(buf.String(), "path-1") || strings.Contains(buf.String(), "shop-a") {
+		t.Errorf("the access log carries raw paths:\n%s", buf.String())
+	}
+}
+
+func TestAccessLogKeepsTheConnectionReachable(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	var flushed bool
+	h := reqid.AccessLog(log, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "part")
+		flushed = http.NewResponseController(w).Flush() == nil
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if !flushed || !rec.Flushed {
+		t.Errorf("flush through the access log: got ok=%v flushed=%v, want both true", flushed, rec.Flushed)
+	}
+}
