@@ -22,6 +22,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
@@ -57,6 +58,9 @@ type Deps struct {
 	// PortalClientLimit is how many portal sign-in attempts one client address may
 	// make a minute (default 60; negative: no limit, for load tests from one address).
 	PortalClientLimit int
+	// Webhooks configures outgoing webhooks (http and private addresses allowed for
+	// local runs and tests; the delivery timeout).
+	Webhooks notify.Options
 }
 
 const description = `Roundtrip is a returns and refunds platform for online shops.
@@ -116,6 +120,7 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 	ledger.Register(api, d.DB)
 	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, d.DB)
+	notify.Register(api, svc.Webhooks)
 	returns.Register(api, &returns.API{
 		Store:       svc.Returns,
 		Merchants:   svc.Merchants,
@@ -137,6 +142,7 @@ type Services struct {
 	Refunds   *refunds.Service
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
+	Webhooks  *notify.Service
 }
 
 // NewServices builds the services on d.DB, wires the returns store's hooks (labels
@@ -155,9 +161,15 @@ func NewServices(d Deps) *Services {
 	s.Returns.OnTransition(s.Refunds.OnTransition)
 	s.Receiving = receiving.New(s.Returns, s.Refunds)
 	s.Reconcile = reconcile.New(d.DB, d.Gateway, log)
+	webhooks := d.Webhooks
+	if webhooks.Logger == nil {
+		webhooks.Logger = log
+	}
+	s.Webhooks = notify.New(d.DB, webhooks)
 	if d.Worker != nil {
 		s.Refunds.Jobs(d.Worker)
 		s.Reconcile.Jobs(d.Worker)
+		s.Webhooks.Jobs(d.Worker)
 	}
 	return s
 }
