@@ -12,6 +12,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/validation"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
@@ -57,6 +58,8 @@ func problemFor(err error) *problem.Problem {
 		return problem.NotFound("No such merchant.")
 	case errors.Is(err, auth.ErrNotFound):
 		return problem.NotFound("No API key with that ID.")
+	case errors.Is(err, notify.ErrNotFound):
+		return problem.NotFound("No such webhook endpoint or delivery.")
 
 	// the return's state does not allow it
 	case errors.As(err, &te):
@@ -101,6 +104,8 @@ func problemFor(err error) *problem.Problem {
 		return problem.Conflict("no_return_address", "The shop has not set the address returns go to, so the label cannot be printed yet. Please contact the shop.")
 	case errors.Is(err, labels.ErrTooManyParcels):
 		return problem.Conflict("too_many_parcels", fmt.Sprintf("A return has at most %d parcels.", labels.MaxParcels))
+	case errors.Is(err, notify.ErrEndpointDisabled):
+		return problem.Conflict("endpoint_disabled", "The delivery's endpoint is disabled: enable it (PATCH enabled: true), then retry.")
 	case errors.As(err, &notRetry):
 		p := problem.Conflict("not_retryable", fmt.Sprintf("Only failed refunds can be retried; this one is %s.", notRetry.Status))
 		p.State = string(notRetry.Status)

@@ -23,6 +23,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
@@ -52,6 +53,7 @@ type Services struct {
 	Refunds   *refunds.Service
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
+	Webhooks  *notify.Service
 
 	// PortalClientLimit and PortalOrderLimit limit portal sign-ins per client address
 	// and per order; nil means no limit.
@@ -111,6 +113,7 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	ledger.Register(api, svc.DB)
 	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, svc.DB)
+	notify.Register(api, svc.Webhooks)
 	returns.Register(api, &returns.API{
 		Store:       svc.Returns,
 		Merchants:   svc.Merchants,

@@ -18,6 +18,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/openapi"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
@@ -42,6 +43,9 @@ type Config struct {
 	// PortalClientLimit is how many portal sign-in attempts one client address may
 	// make a minute (default 60; negative: no limit, for load tests from one address).
 	PortalClientLimit int
+	// Webhooks configures outgoing webhooks to the shop (http and private addresses
+	// allowed for local runs and tests; the delivery timeout).
+	Webhooks notify.Options
 }
 
 // App is the assembled product.
@@ -55,6 +59,7 @@ type App struct {
 	Refunds   *refunds.Service
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
+	Webhooks  *notify.Service
 
 	API   huma.API
 	Pages *web.Server
@@ -78,6 +83,11 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	a.Refunds = refunds.NewService(d, a.Returns, cfg.Gateway, cfg.WebhookSecret, log)
 	a.Receiving = receiving.New(a.Returns, a.Labels)
 	a.Reconcile = reconcile.New(d, cfg.Gateway, log)
+	webhooks := cfg.Webhooks
+	if webhooks.Logger == nil {
+		webhooks.Logger = log
+	}
+	a.Webhooks = notify.New(d, webhooks)
 
 	// What a return's changes set off, inside the change's transaction: approval
 	// issues labels (a keep-it return is refunded instead), an end voids them, and
@@ -88,6 +98,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		a.Labels.Jobs(cfg.Worker)
 		a.Refunds.Jobs(cfg.Worker)
 		a.Reconcile.Jobs(cfg.Worker)
+		a.Webhooks.Jobs(cfg.Worker)
 	}
 
 	// One limit of portal sign-ins per client address and one per order, shared by
@@ -99,6 +110,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log,
 		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
+		Webhooks:          a.Webhooks,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	a.Pages = web.Mount(mux, web.Config{

@@ -1,0 +1,157 @@
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/outbox"
+)
+
+// JobDeliver is the outbox job kind that makes one delivery attempt.
+const JobDeliver = "webhook.deliver"
+
+// DefaultTimeout bounds one delivery attempt: connecting, sending and reading the
+// answer.
+const DefaultTimeout = 10 * time.Second
+
+// Options configure a Service; the zero value is the production setting.
+type Options struct {
+	// AllowHTTP accepts http:// endpoint URLs besides https:// (local development
+	// and tests).
+	AllowHTTP bool
+	// AllowPrivate lets endpoints point at loopback, private, link-local, CGNAT and
+	// other internal addresses (local development and tests). Off, such URLs are
+	// refused when an endpoint is saved and such addresses are refused when dialled.
+	AllowPrivate bool
+	// Timeout bounds one delivery attempt (default DefaultTimeout).
+	Timeout time.Duration
+	// Logger receives delivery failures; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now). Tests move it to walk the retry schedule.
+	Now func() time.Time
+	// Resolver resolves endpoint host names when they are saved (default
+	// net.DefaultResolver).
+	Resolver *net.Resolver
+}
+
+// Service publishes events, manages endpoints and delivers webhooks.
+type Service struct {
+	db       *sqlx.DB
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	resolver *net.Resolver
+	client   *http.Client
+}
+
+// New returns the webhooks service on d. d may be nil when the service only
+// registers its operations (printing the OpenAPI document).
+func New(d *sqlx.DB, opts Options) *Service {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	s := &Service{db: d, opts: opts, log: opts.Logger, now: opts.Now, resolver: opts.Resolver}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.resolver == nil {
+		s.resolver = net.DefaultResolver
+	}
+	dialer := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second, Control: s.dialControl}
+	s.client = &http.Client{
+		Transport: &http.Transport{
+			// never through a proxy: the dial-time check must see the receiver's address
+			Proxy:                 nil,
+			DialContext:           dialer.DialContext,
+			ForceAttemptHTTP2:     true,
+			TLSHandshakeTimeout:   opts.Timeout,
+			ResponseHeaderTimeout: opts.Timeout,
+			MaxIdleConns:          100,
+			MaxIdleConnsPerHost:   4,
+			IdleConnTimeout:       90 * time.Second,
+		},
+		Timeout: opts.Timeout,
+		// a redirect is an answer like any other non-2xx: not followed
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return s
+}
+
+// Jobs registers the delivery job with an outbox worker.
+func (s *Service) Jobs(w *outbox.Worker) {
+	w.Handle(JobDeliver, s.deliver)
+}
+
+// deliverJob is the payload of a JobDeliver outbox row.
+type deliverJob struct {
+	DeliveryID string `json:"delivery_id"`
+	Generation int    `json:"generation"`
+}
+
+// newID returns an opaque ID: prefix and 26 random base32 characters (130 bits).
+func newID(prefix string) string {
+	return prefix + strings.ToLower(rand.Text())
+}
+
+// stamp is the service's clock in UTC, to the microsecond PostgreSQL keeps, so that
+// a time in an envelope equals the one in its row.
+func (s *Service) stamp() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// Publish records that eventType happened to data for a merchant, in the caller's
+// transaction tx: the event, a delivery for each enabled endpoint subscribed to the
+// type, and an outbox job for each delivery. Nothing is sent unless tx commits. data
+// is marshalled to JSON as the envelope's data; an unknown eventType is an error.
+func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) error {
+	if !eventType.Known() {
+		return fmt.Errorf("notify: publish: unknown event type %q", eventType)
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("notify: publish %s: data: %w", eventType, err)
+	}
+	now := s.stamp()
+	env := WebhookEvent{ID: newID("evt_"), Type: eventType, APIVersion: APIVersion, CreatedAt: now, Data: raw}
+	payload, err := json.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("notify: publish %s: %w", eventType, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
+		VALUES ($1, $2, $3, $4, $5)`, merchantID, env.ID, eventType, now, string(payload)); err != nil {
+		return fmt.Errorf("notify: publish %s: %w", eventType, err)
+	}
+	var endpoints []string
+	if err := sqlx.SelectContext(ctx, tx, &endpoints, `SELECT id FROM webhook_endpoints
+		WHERE merchant_id = $1 AND enabled AND (cardinality(enabled_events) = 0 OR $2 = ANY(enabled_events))
+		ORDER BY seq`, merchantID, eventType); err != nil {
+		return fmt.Errorf("notify: publish %s: endpoints: %w", eventType, err)
+	}
+	msgs := make([]outbox.Message, 0, len(endpoints))
+	for _, ep := range endpoints {
+		id := newID("wd_")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries
+			(merchant_id, id, endpoint_id, event_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+			merchantID, id, ep, env.ID, now); err != nil {
+			return fmt.Errorf("notify: publish %s: delivery: %w", eventType, err)
+		}
+		msgs = append(msgs, outbox.Message{MerchantID: merchantID, Kind: JobDeliver,
+			Payload: deliverJob{DeliveryID: id, Generation: 1}})
+	}
+	if _, err := outbox.Enqueue(ctx, tx, msgs...); err != nil {
+		return fmt.Errorf("notify: publish %s: %w", eventType, err)
+	}
+	return nil
+}
