@@ -27,7 +27,14 @@ import (
 // The finance pages: refunds with filters, failed refunds to retry, CSV exports,
 // reconciliation runs with their mismatches, and charts drawn on the server.
 
-var refundStatuses = refunds.Statuses()
+// refundStatuses are the statuses of the filter's choice, as the page shows them.
+var refundStatuses = func() []string {
+	var out []string
+	for _, st := range refunds.Statuses() {
+		out = append(out, string(st))
+	}
+	return out
+}()
 
 type financeFilter struct {
 	Status   string
@@ -48,7 +55,7 @@ func (f financeFilter) query() url.Values {
 
 type financeView struct {
 	Filter       financeFilter
-	Statuses     []refunds.Status
+	Statuses     []string
 	FilterErrors []string
 	Refunds      []refunds.Refund
 	Older        string
@@ -115,7 +122,7 @@ func (s *Server) financePage(rq *request) error {
 	v.Filter = financeFilter{Status: q.Get("status"), Currency: strings.ToUpper(strings.TrimSpace(q.Get("currency"))), RMA: strings.TrimSpace(q.Get("rma"))}
 	f := refunds.ListFilter{Limit: 50}
 	if v.Filter.Status != "" {
-		if !slices.Contains(refundStatuses, refunds.Status(v.Filter.Status)) {
+		if !slices.Contains(refundStatuses, v.Filter.Status) {
 			v.FilterErrors = append(v.FilterErrors, "Choose a status from the list.")
 			v.Filter.Status = ""
 		} else {

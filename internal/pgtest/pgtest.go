@@ -172,3 +172,17 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Tx returns a transaction on a fresh, migrated database that is rolled back when the
+// test ends, for store-level tests of code that runs inside a caller's transaction
+// (a returns.Tx, a job's transaction) and needs no HTTP and no commit.
+func Tx(t testing.TB) *sqlx.Tx {
+	t.Helper()
+	d := New(t)
+	tx, err := d.Beginx()
+	if err != nil {
+		t.Fatalf("pgtest: begin: %v", err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	return tx
+}

@@ -1,0 +1,175 @@
+package returns_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
+	"github.com/roundtriphq/roundtrip/internal/pgtest"
+	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+// recorder is a Labels and a Resolver that records what the store set off, with the
+// state the return had in the change's own transaction when it did.
+type recorder struct {
+	calls []string
+	fail  error
+}
+
+func (r *recorder) note(ctx context.Context, t *returns.Tx, what string) error {
+	var state string
+	if err := t.GetContext(ctx, &state, `SELECT state FROM returns WHERE id = $1`, t.Return.ID); err != nil {
+		return err
+	}
+	r.calls = append(r.calls, what+"@"+state)
+	return r.fail
+}
+
+func (r *recorder) Issue(ctx context.Context, t *returns.Tx) error { return r.note(ctx, t, "issue") }
+func (r *recorder) Void(ctx context.Context, t *returns.Tx) error  { return r.note(ctx, t, "void") }
+func (r *recorder) Resolve(ctx context.Context, t *returns.Tx, receiptID int64, accepted map[string]int, actor string) error {
+	return r.note(ctx, t, "resolve")
+}
+
+func effectsSetup(t *testing.T, pol returns.Policy) (*returns.Store, *recorder, int64, *sqlx.DB) {
+	t.Helper()
+	ctx := context.Background()
+	d := pgtest.New(t)
+	m, err := merchant.NewStore(d).Create(ctx, "northwind", "Northwind", merchant.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := returns.NewStore(d)
+	rec := &recorder{}
+	store.SetEffects(returns.Effects{Labels: rec, Resolver: rec})
+	if _, err := store.PutPolicy(ctx, m.ID, pol, "test"); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(apitest.Order("ada@example.com", time.Now().Add(-48*time.Hour)))
+	var o returns.Order
+	if err := json.Unmarshal(body, &o); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.PutOrder(ctx, m.ID, "NW-1", o); err != nil {
+		t.Fatal(err)
+	}
+	return store, rec, m.ID, d
+}
+
+func createOne(t *testing.T, store *returns.Store, merchantID int64) (*returns.Return, error) {
+	t.Helper()
+	return store.Create(context.Background(), merchantID, "NW-1", returns.CreateInput{
+		Items:      []returns.CreateItem{{QuoteItem: returns.QuoteItem{LineID: "l2", Quantity: 1, Reason: "too_small"}}},
+		Resolution: returns.ResolutionRefund, Actor: "test",
+	})
+}
+
+// TestEffectsOfEachChange checks what returns declares in effects.go: approval issues
+// the label, an end voids it, a keep-it approval resolves at once instead, and each
+// runs inside the change's transaction, after the state moved.
+func TestEffectsOfEachChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("approve issues, cancel voids", func(t *testing.T) {
+		t.Parallel()
+		store, rec, mid, _ := effectsSetup(t, returns.DefaultPolicy())
+		r, err := createOne(t, store, mid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Transition(ctx, mid, r.ID, returns.EventCancel, "test", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rec.calls, []string{"issue@approved", "void@cancelled"}; !equal(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	})
+
+	t.Run("manual review sets off nothing until approval", func(t *testing.T) {
+		t.Parallel()
+		pol := returns.DefaultPolicy()
+		pol.ManualReview = true
+		store, rec, mid, _ := effectsSetup(t, pol)
+		r, err := createOne(t, store, mid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.calls) != 0 {
+			t.Fatalf("got %v on create, want nothing", rec.calls)
+		}
+		if _, err := store.Transition(ctx, mid, r.ID, returns.EventReject, "test", "Worn.", nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rec.calls, []string{"void@rejected"}; !equal(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	})
+
+	t.Run("keep-it approval resolves instead of issuing a label", func(t *testing.T) {
+		t.Parallel()
+		pol := returns.DefaultPolicy()
+		pol.KeepItThreshold = map[string]int64{"EUR": 100000}
+		store, rec, mid, _ := effectsSetup(t, pol)
+		r, err := createOne(t, store, mid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.KeepIt {
+			t.Fatalf("got keep_it false, want a returnless refund under the threshold")
+		}
+		if got, want := rec.calls, []string{"resolve@approved"}; !equal(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	})
+
+	t.Run("a failing effect rolls the change back", func(t *testing.T) {
+		t.Parallel()
+		store, rec, mid, d := effectsSetup(t, returns.DefaultPolicy())
+		rec.fail = errors.New("carrier down")
+		if _, err := createOne(t, store, mid); err == nil || err.Error() != "carrier down" {
+			t.Fatalf("got %v, want the effect's error", err)
+		}
+		var n int
+		if err := d.Get(&n, `SELECT count(*) FROM returns`); err != nil || n != 0 {
+			t.Errorf("got %d returns (%v), want 0: the return and its label commit together or not at all", n, err)
+		}
+	})
+}
+
+// TestTxReadsInsideTheTransaction checks that a merchant written in a transaction is
+// read back through it (merchant.GetIn), as the effects read inside a change.
+func TestTxReadsInsideTheTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := pgtest.Tx(t)
+	var id int64
+	if err := tx.GetContext(ctx, &id, `INSERT INTO merchants (slug, name, settings) VALUES ('southwind', 'Southwind', '{}') RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	m, err := merchant.GetIn(ctx, tx, id)
+	if err != nil || m.Slug != "southwind" {
+		t.Fatalf("got %+v (%v), want the merchant written in the transaction", m, err)
+	}
+	if _, err := merchant.GetIn(ctx, tx, id+1); !errors.Is(err, merchant.ErrNotFound) {
+		t.Errorf("got %v, want merchant.ErrNotFound", err)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
