@@ -13,6 +13,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -123,6 +124,9 @@ type Service struct {
 	db        *sqlx.DB
 	store     *returns.Store
 	merchants *merchant.Store
+	// Publisher, when set, tells the shop's systems about labels and parcels
+	// (label.issued, parcel.in_transit, parcel.delivered) in the change's transaction.
+	Publisher Publisher
 	baseURL   string
 	carrier   Carrier // nil: the default own courier, per merchant
 }
@@ -250,7 +254,23 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		return Parcel{}, err
 	}
 	p.LabelURL = labelURL(r.RMA, p.Number)
+	if err := s.publish(ctx, tx, r.MerchantID, notify.LabelIssued, p); err != nil {
+		return Parcel{}, err
+	}
 	return p, nil
+}
+
+// Publisher publishes an event to the shop's webhook endpoints in the caller's
+// transaction (notify.Service).
+type Publisher interface {
+	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any) error
+}
+
+func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any) error {
+	if s.Publisher == nil {
+		return nil
+	}
+	return s.Publisher.Publish(ctx, tx, merchantID, typ, data)
 }
 
 // voidAll voids every issued parcel of r, which the caller locked in tx, and
@@ -505,6 +525,17 @@ func (s *Service) RecordCarrierEvent(ctx context.Context, merchantID int64, ev C
 		return CarrierUpdate{}, fmt.Errorf("labels: record carrier event: %w", err)
 	}
 	out := CarrierUpdate{RMA: r.RMA, FirstMovement: moves && before.MovedAt == nil}
+	p.LabelURL = labelURL(r.RMA, p.Number)
+	if out.FirstMovement {
+		if err := s.publish(ctx, tx, merchantID, notify.ParcelInTransit, p); err != nil {
+			return CarrierUpdate{}, err
+		}
+	}
+	if ev.Status == "delivered" && (before.CarrierStatus == nil || *before.CarrierStatus != "delivered") {
+		if err := s.publish(ctx, tx, merchantID, notify.ParcelDelivered, p); err != nil {
+			return CarrierUpdate{}, err
+		}
+	}
 	if out.FirstMovement {
 		if _, err := returns.Next(r.State, returns.EventCarrierScan); err == nil {
 			m, err := merchant.GetIn(ctx, tx, merchantID)

@@ -123,6 +123,15 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	if err != nil {
 		return fmt.Errorf("notify: publish %s: data: %w", eventType, err)
 	}
+	var endpoints []string
+	if err := sqlx.SelectContext(ctx, tx, &endpoints, `SELECT id FROM webhook_endpoints
+		WHERE merchant_id = $1 AND enabled AND (cardinality(enabled_events) = 0 OR $2 = ANY(enabled_events))
+		ORDER BY seq`, merchantID, eventType); err != nil {
+		return fmt.Errorf("notify: publish %s: endpoints: %w", eventType, err)
+	}
+	if len(endpoints) == 0 {
+		return nil // nobody listens: an event is kept only for its deliveries
+	}
 	now := s.stamp()
 	env := WebhookEvent{ID: newID("evt_"), Type: eventType, APIVersion: APIVersion, CreatedAt: now, Data: raw}
 	payload, err := json.Marshal(env)
@@ -132,12 +141,6 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
 		VALUES ($1, $2, $3, $4, $5)`, merchantID, env.ID, eventType, now, string(payload)); err != nil {
 		return fmt.Errorf("notify: publish %s: %w", eventType, err)
-	}
-	var endpoints []string
-	if err := sqlx.SelectContext(ctx, tx, &endpoints, `SELECT id FROM webhook_endpoints
-		WHERE merchant_id = $1 AND enabled AND (cardinality(enabled_events) = 0 OR $2 = ANY(enabled_events))
-		ORDER BY seq`, merchantID, eventType); err != nil {
-		return fmt.Errorf("notify: publish %s: endpoints: %w", eventType, err)
 	}
 	msgs := make([]outbox.Message, 0, len(endpoints))
 	for _, ep := range endpoints {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -29,6 +30,11 @@ const PollAfter = 30 * time.Second
 // Service issues refunds and store credit for returns and keeps them in step with
 // Stripe.
 type Service struct {
+	// Publisher, when set, tells the shop's systems about refunds and store credit
+	// (refund.created, refund.succeeded, refund.failed, store_credit.issued) in the
+	// transaction that changed them.
+	Publisher Publisher
+
 	db            *sqlx.DB
 	returns       *returns.Store
 	gateway       Gateway
@@ -160,6 +166,11 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 		if err := credit(ctx, t.Tx, r, max(payment, 0), max(bonus, 0)); err != nil {
 			return err
 		}
+		if err := s.publish(ctx, t.Tx, r.MerchantID, notify.StoreCreditIssued, CreditIssued{
+			Email: r.CustomerEmail, Currency: r.Currency, Amount: max(payment, 0), Bonus: max(bonus, 0), ReturnID: r.ID, RMA: r.RMA,
+		}); err != nil {
+			return err
+		}
 		note := fmt.Sprintf("Store credit of %s issued to %s.", money.Format(max(payment, 0)+max(bonus, 0), r.Currency), r.CustomerEmail)
 		if err := t.Transition(ctx, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain)); err != nil {
 			return err
@@ -173,6 +184,9 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 		return err
 	}
 	if _, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{id}, MaxAttempts: 25}); err != nil {
+		return err
+	}
+	if err := s.publishRefund(ctx, t.Tx, notify.RefundCreated, id); err != nil {
 		return err
 	}
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
@@ -283,6 +297,9 @@ func (s *Service) fail(ctx context.Context, tx *sqlx.Tx, f *Refund, reason strin
 	if err := markFailed(ctx, tx, f.ID, reason); err != nil {
 		return err
 	}
+	if err := s.publishRefund(ctx, tx, notify.RefundFailed, f.ID); err != nil {
+		return err
+	}
 	t, err := s.returns.Lock(ctx, tx, f.MerchantID, f.ReturnID)
 	if err != nil {
 		return err
@@ -309,6 +326,15 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 	}
 	changed := status != f.Status
 	f.Status = status
+	if changed && (status == StatusSucceeded || status == StatusFailed) {
+		typ := notify.RefundSucceeded
+		if status == StatusFailed {
+			typ = notify.RefundFailed
+		}
+		if err := s.publishRefund(ctx, tx, typ, f.ID); err != nil {
+			return err
+		}
+	}
 	if !Terminal(status) {
 		if f.SentAt == nil {
 			_, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: f.MerchantID, Kind: JobPoll, Payload: jobPayload{f.ID},
@@ -449,4 +475,39 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 		}
 	}
 	return false, tx.Commit()
+}
+
+// Publisher publishes an event to the shop's webhook endpoints in the caller's
+// transaction (notify.Service).
+type Publisher interface {
+	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any) error
+}
+
+// CreditIssued is the data of a store_credit.issued event.
+type CreditIssued struct {
+	Email    string `json:"email" example:"ada@example.com"`
+	Currency string `json:"currency" example:"EUR"`
+	Amount   int64  `json:"amount" example:"2975" doc:"Store credit for the returned items, minor units."`
+	Bonus    int64  `json:"bonus" example:"298" doc:"The policy's store-credit bonus on top, minor units."`
+	ReturnID int64  `json:"return_id" example:"1042"`
+	RMA      string `json:"rma" example:"R-7KQ4-M2XD"`
+}
+
+func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any) error {
+	if s.Publisher == nil {
+		return nil
+	}
+	return s.Publisher.Publish(ctx, tx, merchantID, typ, data)
+}
+
+// publishRefund publishes the refund as GET /v1/refunds/{id} answers it, read in tx.
+func (s *Service) publishRefund(ctx context.Context, tx *sqlx.Tx, typ notify.EventType, id int64) error {
+	if s.Publisher == nil {
+		return nil
+	}
+	f, err := getRefund(ctx, tx, `f.id = $1`, id)
+	if err != nil {
+		return err
+	}
+	return s.Publisher.Publish(ctx, tx, f.MerchantID, typ, f)
 }

@@ -15,12 +15,22 @@ import (
 //   - a receipt (Tx.Resolve, called by receiving) or an inspection: Resolver.Resolve
 //     issues what the accepted units are worth (a refund or store credit) and moves
 //     the return on to resolving, completed or refund_failed.
+//   - every change, creation included: Notifier.ReturnChanged tells the shop's
+//     systems (signed webhooks) and the shopper, first, so that the notices go out in
+//     the order of the return's journey (return.approved before label.issued).
 //
 // cmd/roundtrip/app sets them (labels.Service, refunds.Service); a zero Effects sets
 // off nothing, for tests of the store alone.
 type Effects struct {
 	Labels   Labels
 	Resolver Resolver
+	Notifier Notifier
+}
+
+// Notifier tells the shop's systems and the shopper that a return changed (the notify
+// package). ev is the event that moved it, or EventCreate.
+type Notifier interface {
+	ReturnChanged(ctx context.Context, t *Tx, ev Event) error
 }
 
 // Labels issues and voids the prepaid labels of a return (the labels package).
@@ -45,6 +55,11 @@ func (s *Store) SetEffects(e Effects) { s.effects = e }
 
 // setOff runs what ev, just applied to t's return, sets off.
 func (s *Store) setOff(ctx context.Context, t *Tx, ev Event) error {
+	if s.effects.Notifier != nil {
+		if err := s.effects.Notifier.ReturnChanged(ctx, t, ev); err != nil {
+			return err
+		}
+	}
 	r := t.Return
 	switch ev {
 	case EventApprove:

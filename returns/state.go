@@ -210,6 +210,10 @@ var transitions = map[State]map[Event]State{
 	StateExpired:   {},
 }
 
+// EventCreate names a return's creation in its timeline and to its Notifier. It is
+// not in the table: a return starts requested.
+const EventCreate Event = "create"
+
 // EventInspect names an inspection in a refused move's TransitionError. It is not
 // in the table: an inspection changes no state (it adds a timeline entry and
 // releases a refund that waited for it).

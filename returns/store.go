@@ -220,11 +220,15 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		}
 	}
 	note := "Return requested: " + q.Summary()
-	if err := addEvent(ctx, tx, merchantID, id, in.Actor, "create", nil, StateRequested, note); err != nil {
+	if err := addEvent(ctx, tx, merchantID, id, in.Actor, string(EventCreate), nil, StateRequested, note); err != nil {
 		return nil, err
 	}
 	r, err := get(ctx, tx, merchantID, id, true)
 	if err != nil {
+		return nil, err
+	}
+	t := &Tx{Tx: tx, Return: r, store: s}
+	if err := s.setOff(ctx, t, EventCreate); err != nil {
 		return nil, err
 	}
 	if !pol.ManualReview {
@@ -232,7 +236,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		if q.KeepIt {
 			why = "Approved automatically: the refund is below the keep-it threshold, so nothing needs to be sent back."
 		}
-		if err := s.transition(ctx, &Tx{Tx: tx, Return: r, store: s}, EventApprove, "system", why); err != nil {
+		if err := s.transition(ctx, t, EventApprove, "system", why); err != nil {
 			return nil, err
 		}
 	}

@@ -89,9 +89,19 @@ type ItemReceipt struct {
 	Condition, Disposition       string
 }
 
-// Receive adds what a receipt recorded to the return's items.
+// Receive adds what a receipt recorded to the return's items, in the database and in
+// t.Return.
 func (t *Tx) Receive(ctx context.Context, items ...ItemReceipt) error {
 	for _, it := range items {
+		for i := range t.Return.Items {
+			if x := &t.Return.Items[i]; x.LineID == it.LineID {
+				cond, disp := it.Condition, it.Disposition
+				x.Received += it.Received
+				x.Accepted += it.Accepted
+				x.Rejected += it.Rejected
+				x.Condition, x.Disposition = &cond, &disp
+			}
+		}
 		_, err := t.ExecContext(ctx, `UPDATE return_items SET received = received + $3, accepted = accepted + $4,
 			rejected = rejected + $5, condition = $6, disposition = $7 WHERE return_id = $1 AND line_id = $2`,
 			t.Return.ID, it.LineID, it.Received, it.Accepted, it.Rejected, it.Condition, it.Disposition)

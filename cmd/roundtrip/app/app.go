@@ -92,7 +92,9 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	// What a return's changes set off, inside the change's transaction: approval
 	// issues labels (a keep-it return is refunded instead), an end voids them, and
 	// accepted units are refunded or credited (returns.Effects lists them all).
-	a.Returns.SetEffects(returns.Effects{Labels: a.Labels, Resolver: a.Refunds})
+	a.Returns.SetEffects(returns.Effects{Labels: a.Labels, Resolver: a.Refunds, Notifier: a.Webhooks})
+	// Labels and refunds tell the shop's systems about their own changes.
+	a.Labels.Publisher, a.Refunds.Publisher = a.Webhooks, a.Webhooks
 
 	if cfg.Worker != nil {
 		a.Labels.Jobs(cfg.Worker)

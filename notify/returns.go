@@ -1,0 +1,31 @@
+package notify
+
+import (
+	"context"
+
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+// returnEvents are the events a return's changes publish; a change not listed here
+// publishes nothing of its own (a refund, a label or a parcel publishes its own event).
+var returnEvents = map[returns.Event]EventType{
+	returns.EventCreate:         ReturnCreated,
+	returns.EventApprove:        ReturnApproved,
+	returns.EventReject:         ReturnRejected,
+	returns.EventCancel:         ReturnCancelled,
+	returns.EventExpire:         ReturnExpired,
+	returns.EventReceivePartial: ReturnReceived,
+	returns.EventReceiveAll:     ReturnReceived,
+	returns.EventComplete:       ReturnCompleted,
+}
+
+// ReturnChanged is the returns store's Notifier (returns.Effects): in the change's
+// transaction it publishes the return, as GET /v1/returns/{id} answers it, under the
+// event type of the change.
+func (s *Service) ReturnChanged(ctx context.Context, t *returns.Tx, ev returns.Event) error {
+	typ, ok := returnEvents[ev]
+	if !ok {
+		return nil
+	}
+	return s.Publish(ctx, t.Tx, t.Return.MerchantID, typ, t.Return)
+}
