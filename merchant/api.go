@@ -8,7 +8,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
 
@@ -64,11 +63,4 @@ func Register(api huma.API, s *Store) {
 		}
 		return &merchantOutput{Body: m}, nil
 	})
-}
-
-func toProblem(err error) error {
-	if errors.Is(err, ErrNotFound) {
-		return problem.NotFound("No such merchant.")
-	}
-	return err
 }

@@ -65,6 +65,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	reg := metrics.New()
 	reg.MustRegister(collectors.NewDBStatsCollector(d.DB, "roundtrip"), metrics.Outbox(d))
+	reg.MustRegister(metrics.Statements(&db.Counted)...)
 	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log})
 	var gateway refunds.Gateway
 	if cfg.StripeKey != "" {
