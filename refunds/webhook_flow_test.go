@@ -237,3 +237,21 @@ func TestPollerCoversMissedWebhook(t *testing.T) {
 		t.Errorf("got %d poll jobs left, want 0", left)
 	}
 }
+
+// TestWebhookBodyIsCappedBeforeVerification: a body over 1 MiB is refused before its
+// signature is checked, however it is signed.
+func TestWebhookBodyIsCappedBeforeVerification(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	pad := strings.Repeat("x", refunds.MaxWebhookBytes)
+	payload := []byte(`{"id": "evt_big", "object": "event", "type": "charge.refund.updated", "pad": "` + pad + `"}`)
+	res := f.env.Do(t, "POST", "/v1/webhooks/stripe", "", payload,
+		"Stripe-Signature", fakestripe.Signature(time.Now(), payload, whsec))
+	if res.Status != http.StatusRequestEntityTooLarge || res.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("got %d %s %.200s, want a 413 problem", res.Status, res.Header.Get("Content-Type"), res.Body)
+	}
+	var n int
+	if err := f.env.DB.Get(&n, `SELECT count(*) FROM stripe_events WHERE id = 'evt_big'`); err != nil || n != 0 {
+		t.Errorf("got %d stored events (%v), want none", n, err)
+	}
+}
