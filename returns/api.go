@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +84,25 @@ type orderNumberPath struct {
 type putOrderInput struct {
 	OrderNumber string `path:"order_number" minLength:"1" maxLength:"100" example:"NW-10023" doc:"The shop's order number."`
 	Body        Order
+}
+
+// Resolve checks the order as the domain does (Order.Validate). Huma runs it after
+// its schema check, even when that failed, so that one answer names every wrong
+// field: a shop that derives the captured amount from its lines sends a negative one
+// when a line's discount exceeds the line's value, and the schema's complaint about
+// payment.captured alone would hide the discount that caused it. A field both checks
+// refuse is named once (the problem mapping keeps the first entry per location).
+func (in *putOrderInput) Resolve(huma.Context) []error {
+	if reflect.ValueOf(in.Body).IsZero() {
+		return nil // the body was not JSON at all: Huma says so
+	}
+	var v *validation.Error
+	if err := in.Body.Validate(); errors.As(err, &v) {
+		var out validation.Error
+		out.Merge("body.", v)
+		return []error{&out}
+	}
+	return nil
 }
 
 // LineAvailability says how much of an order line can still be returned.

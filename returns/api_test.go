@@ -3,6 +3,7 @@ package returns_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -392,6 +393,23 @@ func TestValidationNamesEachField(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("errors %v do not name %s", locs, want)
 		}
+	}
+	// a shop that derives the captured amount from its lines sends a negative one
+	// when a line's discount exceeds the line's value: the schema refuses captured,
+	// and the answer also names the discount that caused it, once each
+	bad = order("ada@example.com", time.Now())
+	lines = bad["lines"].([]map[string]any)
+	lines[0]["discount"] = 20000
+	bad["payment"].(map[string]any)["captured"] = 2500*2 + 950 + 1500 + 285 + 495 - 20000
+	res = f.env.Do(t, "PUT", "/v1/orders/NW-BAD", f.shop.Keys[auth.RoleIntegration], bad)
+	p = problemDoc{}
+	res.JSON(t, &p)
+	locs = nil
+	for _, e := range p.Errors {
+		locs = append(locs, e.Location)
+	}
+	if res.Status != http.StatusUnprocessableEntity || !slices.Equal(locs, []string{"body.payment.captured", "body.lines[0].discount"}) {
+		t.Errorf("discount above the line's value with a derived captured: got %d naming %v, want 422 naming body.payment.captured and body.lines[0].discount", res.Status, locs)
 	}
 	var n int
 	f.env.DB.Get(&n, `SELECT count(*) FROM orders WHERE number = 'NW-BAD'`)
