@@ -258,6 +258,7 @@ func TestFinanceDownloadsWithTheSessionCookie(t *testing.T) {
 		t.Errorf("refunds CSV: got %d %s %q\n%.500s", csv.Status, res.Header.Get("Content-Type"), res.Header.Get("Content-Disposition"), csv.Body)
 	}
 	wantStatus(t, "CSV without a period", fin.get("/finance/refunds.csv"), http.StatusUnprocessableEntity)
+	wantStatus(t, "CSV of year 1 to 9999", fin.get("/finance/refunds.csv?from=0001-01-01&to=9999-12-31"), http.StatusUnprocessableEntity)
 	wh := s.client(t)
 	wh.signIn("northwind", "ana")
 	wantStatus(t, "CSV for the warehouse", wh.get("/finance/refunds.csv?from="+today+"&to="+tomorrow), http.StatusForbidden)

@@ -276,11 +276,14 @@ func period(from, to string) (ledger.Period, error) {
 	if !t.After(f) {
 		return ledger.Period{}, errors.New("web: the period ends before it starts")
 	}
+	if err := ledger.CheckClosed(f, t); err != nil {
+		return ledger.Period{}, err
+	}
 	return ledger.Period{From: f, To: t}, nil
 }
 
 var badPeriod = &pageError{Status: http.StatusUnprocessableEntity, Title: "Check the dates",
-	Message: "Give a start and an end date (2026-03-01), the end after the start. The end is not included: to 2026-04-01 covers March.",
+	Message: "Give a start and an end date (2026-03-01), the end after the start and at most 366 days later. The end is not included: to 2026-04-01 covers March.",
 	Link:    "/finance", LinkText: "Back to finance"}
 
 // financeCSV streams the refunds export of reconcile (the same file as GET

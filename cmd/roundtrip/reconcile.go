@@ -88,6 +88,9 @@ func parsePeriod(from, to string) (ledger.Period, error) {
 	if !t.After(f) {
 		return ledger.Period{}, usageError{"--to must be after --from (the period is [from, to))"}
 	}
+	if err := ledger.CheckClosed(f, t); err != nil {
+		return ledger.Period{}, usageError{"--from, --to: " + strings.TrimPrefix(err.Error(), "ledger: ")}
+	}
 	return ledger.Period{From: f, To: t}, nil
 }
 

@@ -239,6 +239,9 @@ func (s *Service) Create(ctx context.Context, merchantID int64, p ledger.Period,
 	if p.From.IsZero() || p.To.IsZero() || !p.To.After(p.From) {
 		return nil, false, fmt.Errorf("reconcile: the period [%s, %s) is empty", p.From, p.To)
 	}
+	if err := ledger.CheckClosed(p.From, p.To); err != nil {
+		return nil, false, fmt.Errorf("reconcile: %w", err)
+	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, false, err
