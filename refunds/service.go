@@ -397,6 +397,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 		return fmt.Errorf("refunds: record %d: %w", f.ID, err)
 	}
 	changed := status != f.Status
+	wasSucceeded := f.Status == StatusSucceeded
 	f.Status = status
 	if !Terminal(status) {
 		if f.SentAt == nil {
@@ -417,10 +418,22 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 		if _, err := returns.Next(r.State, returns.EventRefundFail); err != nil {
 			return nil
 		}
-		return s.returns.TransitionTx(ctx, tx, r, returns.EventRefundFail, "stripe",
-			fmt.Sprintf("Refund of %s failed: %s", money.Format(f.Amount, f.Currency), res.FailureReason))
+		note := fmt.Sprintf("Refund of %s failed: %s", money.Format(f.Amount, f.Currency), res.FailureReason)
+		if wasSucceeded {
+			note = fmt.Sprintf("Refund of %s failed after it had succeeded: %s. The money went back to the shop; finance can send it again.",
+				money.Format(f.Amount, f.Currency), failureText(res.FailureReason))
+		}
+		return s.returns.TransitionTx(ctx, tx, r, returns.EventRefundFail, "stripe", note)
 	}
 	return s.settle(ctx, tx, r, "stripe")
+}
+
+// failureText is Stripe's failure reason for a note, or a plain word when there is none.
+func failureText(reason string) string {
+	if reason == "" {
+		return "no reason given"
+	}
+	return strings.ReplaceAll(reason, "_", " ")
 }
 
 // poll is the JobPoll handler: it asks Stripe about a refund that stayed pending.
