@@ -472,3 +472,46 @@ func TestListFiltersAndPages(t *testing.T) {
 		t.Errorf("unknown state: got %d %s, want 422 naming query.state", res.Status, res.Body)
 	}
 }
+
+// TestReturnWorthNothingIsNotCreated: a 100 % restocking fee and a label fee leave
+// the shopper nothing; the quote says so and creating the return answers 422, with no
+// return and no label made.
+func TestReturnWorthNothingIsNotCreated(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	res := f.env.Do(t, "PUT", "/v1/policy", f.shop.Keys[auth.RoleAdmin], map[string]any{
+		"return_shipping": map[string]any{"mode": "flat", "label_fees": map[string]any{"EUR": 495}},
+		"rules":           []map[string]any{{"match": map[string]any{"sku": "TEE-BLK-M"}, "restocking_fee_bps": 10000}},
+	})
+	if res.Status != http.StatusOK {
+		t.Fatalf("put policy: %d %s", res.Status, res.Body)
+	}
+	body := map[string]any{"order_number": "NW-1", "resolution": "refund",
+		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": "changed_mind"}}}
+	key := f.shop.Keys[auth.RoleIntegration]
+	res = f.env.Do(t, "POST", "/v1/returns/quote", key, body)
+	var q struct {
+		Eligible bool  `json:"eligible"`
+		Total    int64 `json:"total"`
+		Issues   []struct {
+			Path, Code, Message string
+		} `json:"issues"`
+	}
+	res.JSON(t, &q)
+	if res.Status != http.StatusOK || q.Eligible || q.Total != 0 || len(q.Issues) != 1 || q.Issues[0].Code != "nothing_back" ||
+		!strings.Contains(q.Issues[0].Message, "You would get nothing back") {
+		t.Fatalf("quote: got %d %s, want 200, not eligible, with a nothing_back issue", res.Status, res.Body)
+	}
+	res = f.env.Do(t, "POST", "/v1/returns", key, body)
+	var p problemDoc
+	res.JSON(t, &p)
+	if res.Status != http.StatusUnprocessableEntity || p.Code != "not_eligible" || len(p.Errors) != 1 || p.Errors[0].Location != "body.items" {
+		t.Fatalf("create: got %d %s, want 422 not_eligible naming body.items", res.Status, res.Body)
+	}
+	var returns, labels int
+	f.env.DB.Get(&returns, `SELECT count(*) FROM returns`)
+	f.env.DB.Get(&labels, `SELECT count(*) FROM parcels`)
+	if returns != 0 || labels != 0 {
+		t.Errorf("got %d returns and %d parcels, want none", returns, labels)
+	}
+}
