@@ -80,6 +80,12 @@ func TestSignInFailsWithoutSayingWhy(t *testing.T) {
 	if p.Location != "/warehouse" {
 		t.Errorf("sign-in with a foreign next: got Location %q, want /warehouse", p.Location)
 	}
+	// nor through dot segments and escaped slashes
+	fin := s.client(t)
+	p = fin.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {password}, "next": {"/finance/../%2f%2fevil.example"}})
+	if p.Location != "/finance" {
+		t.Errorf("sign-in with next=/finance/../%%2f%%2fevil.example: got Location %q, want /finance", p.Location)
+	}
 }
 
 func TestEveryStaffPostNeedsTheSessionsToken(t *testing.T) {

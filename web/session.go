@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -319,18 +320,23 @@ type signInForm struct {
 	Error    string
 }
 
-// safeStaffNext keeps a post-sign-in destination only when it is a staff page.
+// staffPages are the staff pages (GET routes of Register) a sign-in may lead back to.
+var staffPages = regexp.MustCompile(`^/(warehouse(/returns/[0-9A-Za-z-]+)?|finance(/refunds\.csv|/reconciliations/[0-9]+(/lines\.csv)?)?)$`)
+
+// safeStaffNext keeps a post-sign-in destination only when it is a staff page. The
+// path is decoded and cleaned before it is checked, and the answer is built from the
+// cleaned path, so that dot segments and escaped slashes cannot lead elsewhere
+// (/finance/../%2f%2fevil.example is not a staff page).
 func safeStaffNext(next string) string {
 	u, err := url.Parse(next)
-	if next == "" || err != nil || u.Scheme != "" || u.Host != "" || strings.Contains(next, "//") || strings.Contains(next, `\`) {
+	if next == "" || err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || strings.Contains(next, "//") || strings.Contains(next, `\`) {
 		return ""
 	}
-	for _, p := range []string{"/warehouse", "/finance"} {
-		if u.Path == p || strings.HasPrefix(u.Path, p+"/") {
-			return u.RequestURI()
-		}
+	p := path.Clean(u.Path)
+	if !staffPages.MatchString(p) {
+		return ""
 	}
-	return ""
+	return (&url.URL{Path: p, RawQuery: u.RawQuery}).RequestURI()
 }
 
 func (s *Server) signInPage(rq *request) error {
