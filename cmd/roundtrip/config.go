@@ -55,6 +55,41 @@ var settings = []setting{
 	{"portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "60", "portal sign-in attempts a minute per client address (0: no limit; behind a load balancer every shopper shares its address)"},
 }
 
+// shown is how --help shows a setting's value: a secret taken from the environment (a
+// key, a signing secret, a password, a token) as "(set)", and the password of a URL
+// (in its user info or query) replaced by "(set)". The built-in defaults hold none.
+func shown(s setting, v string) string {
+	if v == "" || v == s.def {
+		return v
+	}
+	name := strings.ToUpper(s.env)
+	for _, w := range []string{"SECRET", "PASSWORD", "PASSWD", "TOKEN", "_KEY", "CREDENTIAL"} {
+		if strings.Contains(name, w) {
+			return "(set)"
+		}
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" {
+		if strings.Contains(v, "://") || strings.Contains(v, "@") {
+			return "(set)" // looks like a URL we cannot read: it might hold a password
+		}
+		return v
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	q := u.Query()
+	for k := range q {
+		if lk := strings.ToLower(k); strings.Contains(lk, "pass") || strings.Contains(lk, "secret") || strings.Contains(lk, "token") || strings.Contains(lk, "key") {
+			q.Set(k, "REDACTED")
+		}
+	}
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	return strings.ReplaceAll(u.String(), "REDACTED", "(set)")
+}
+
 // loadConfig reads settings; a missing or malformed one is an error naming it.
 func loadConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, bool, error) {
 	fs := flag.NewFlagSet("roundtrip "+name, flag.ContinueOnError)
@@ -65,6 +100,8 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 			def = v
 		}
 		vals[s.flag] = fs.String(s.flag, def, s.help+" ["+s.env+"]")
+		// --help prints the default, which may come from the environment: never a secret
+		fs.Lookup(s.flag).DefValue = shown(s, def)
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: roundtrip %s [flags]\n\nEvery flag can also be set with the environment variable in brackets.\n\n", name)

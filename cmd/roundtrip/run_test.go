@@ -123,6 +123,45 @@ func TestServeHelpListsEveryEnvironmentVariable(t *testing.T) {
 	}
 }
 
+func TestServeHelpNeverPrintsASecret(t *testing.T) {
+	secrets := map[string]string{
+		"STRIPE_SECRET_KEY":     "sk_test_51Hsupersecretkey",
+		"STRIPE_WEBHOOK_SECRET": "whsec_topsecretsigning",
+		"DATABASE_URL":          "postgres://app:hunter2@db.internal:5432/roundtrip?sslmode=disable&sslpassword=clientkeypass",
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, env(secrets), io.Discard, &out); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	for _, secret := range []string{"supersecretkey", "topsecretsigning", "hunter2", "clientkeypass"} {
+		if strings.Contains(help, secret) {
+			t.Errorf("serve --help prints the secret %q:\n%s", secret, help)
+		}
+	}
+	for _, want := range []string{`(default "(set)")`, "postgres://app:(set)@db.internal:5432/roundtrip"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("serve --help lacks %s:\n%s", want, help)
+		}
+	}
+
+	// any setting named like a secret, such as an SMTP password, and any URL's password
+	for _, tt := range []struct {
+		s        setting
+		in, want string
+	}{
+		{setting{env: "ROUNDTRIP_SMTP_PASSWORD"}, "p4ss", "(set)"},
+		{setting{env: "ROUNDTRIP_SMTP_URL"}, "smtp://mail:p4ss@smtp.example:587", "smtp://mail:(set)@smtp.example:587"},
+		{setting{env: "ROUNDTRIP_ADDR", def: "127.0.0.1:8080"}, "0.0.0.0:8080", "0.0.0.0:8080"},
+		{setting{env: "ROUNDTRIP_BASE_URL"}, "https://returns.example.com", "https://returns.example.com"},
+		{setting{env: "DATABASE_URL"}, "postgres://app@db/rt?password=p4ss", "postgres://app@db/rt?password=(set)"},
+	} {
+		if got := shown(tt.s, tt.in); got != tt.want {
+			t.Errorf("shown(%s=%s) = %q, want %q", tt.s.env, tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestKeysCreatePrintsTheKeyLastAndDemoRunsTwice(t *testing.T) {
 	_, url := pgtest.NewWithURL(t)
 	e := env(map[string]string{"DATABASE_URL": url})
