@@ -105,6 +105,7 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 
 	authn := &auth.Authenticator{Keys: svc.Keys, Shoppers: svc.Shoppers}
 	api.UseMiddleware(authn.Middleware(api))
+	api.UseMiddleware(refuseNUL(api))
 	idem := &idempotency.Middleware{DB: d.DB}
 	api.UseMiddleware(idem.Handler(api))
 
