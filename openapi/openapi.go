@@ -5,8 +5,13 @@
 package openapi
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -57,7 +62,13 @@ type Deps struct {
 	// PortalClientLimit is how many portal sign-in attempts one client address may
 	// make a minute (default 60; negative: no limit, for load tests from one address).
 	PortalClientLimit int
+	// BodyReadTimeout is how long a client may take to send a request body (default
+	// DefaultBodyReadTimeout); a slower one is cut off with 408.
+	BodyReadTimeout time.Duration
 }
+
+// DefaultBodyReadTimeout is how long a client may take to send a request body.
+const DefaultBodyReadTimeout = 5 * time.Second
 
 const description = `Roundtrip is a returns and refunds platform for online shops.
 
@@ -99,7 +110,11 @@ func New(mux *http.ServeMux, d Deps) huma.API {
 	if svc == nil {
 		svc = NewServices(d)
 	}
-	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg, log: log})
+	bodyTimeout := d.BodyReadTimeout
+	if bodyTimeout <= 0 {
+		bodyTimeout = DefaultBodyReadTimeout
+	}
+	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, metrics: reg, log: log, readFor: bodyTimeout})
 
 	mux.HandleFunc("GET /docs", serveDocs(api))
 
@@ -187,18 +202,24 @@ type adapter struct {
 	mux     *http.ServeMux
 	metrics *metrics.Registry
 	log     *slog.Logger
+	readFor time.Duration // how long a request body may take to arrive
 }
 
 func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	// Huma sets a read deadline on the connection before reading a body and never
 	// clears it. When the body was already read (the idempotency middleware reads it
 	// first), that deadline lands on net/http's background read, which then cancels the
-	// request's context mid-handler under load. The server's ReadTimeout already
-	// bounds slow clients, so Huma's deadline is turned off.
+	// request's context mid-handler under load. So Huma's deadline is turned off, and
+	// the adapter reads every body itself, under its own deadline set before the first
+	// byte is read and cleared once the body is in (readBody).
 	op.BodyReadTimeout = -1
 	a.mux.HandleFunc(op.Method+" "+op.Path, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		if !a.readBody(sw, r, op) {
+			a.metrics.ObserveRequest(op.OperationID, sw.status, time.Since(start))
+			return
+		}
 		// Every operation ends within RequestTimeout, so that nothing waits forever
 		// for a lock or a pooled connection.
 		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
@@ -211,6 +232,48 @@ func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 		}
 		a.metrics.ObserveRequest(op.OperationID, status, time.Since(start))
 	})
+}
+
+// readBody reads the request's body into memory within the body deadline, then clears
+// the connection's read deadline before any handler runs, and gives the request the
+// body read. A client that sends its body too slowly gets 408 and its connection is
+// closed; a body larger than the operation takes gets 413. It reports whether the
+// request may go on.
+func (a *adapter) readBody(w http.ResponseWriter, r *http.Request, op *huma.Operation) bool {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return true
+	}
+	limit := op.MaxBodyBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	rc := http.NewResponseController(w)
+	// Without a connection to set deadlines on (a test recorder), the body is read as is.
+	armed := rc.SetReadDeadline(time.Now().Add(a.readFor)) == nil
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var ne net.Error
+	switch {
+	case err != nil && errors.As(err, &ne) && ne.Timeout():
+		w.Header().Set("Connection", "close")
+		problem.Write(w, r, problem.New(http.StatusRequestTimeout, "body_timeout",
+			fmt.Sprintf("The request body did not arrive within %s.", a.readFor)))
+		return false
+	case err != nil:
+		w.Header().Set("Connection", "close")
+		problem.Write(w, r, problem.New(http.StatusBadRequest, "invalid_request", "The request body could not be read."))
+		return false
+	}
+	if armed {
+		_ = rc.SetReadDeadline(time.Time{}) // as net/http does when a body ends
+	}
+	if int64(len(body)) > limit {
+		w.Header().Set("Connection", "close")
+		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("The request body is larger than %d bytes.", limit)))
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
 }
 
 type statusWriter struct {
