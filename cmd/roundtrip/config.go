@@ -30,6 +30,7 @@ type config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
 	PortalLimit     int
 	PprofAddr       string
 }
@@ -51,6 +52,7 @@ var settings = []setting{
 	{"log-level", "ROUNDTRIP_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "ROUNDTRIP_LOG_FORMAT", "", "json or text (default: text on a terminal, else json)"},
 	{"shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and jobs"},
+	{"drain-delay", "ROUNDTRIP_DRAIN_DELAY", "0s", "how long SIGTERM keeps serving, with /readyz answering 503, before the listener closes, so a load balancer stops sending new requests first (e.g. 10s)"},
 	{"pprof-addr", "ROUNDTRIP_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (default: off)"},
 	{"portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "60", "portal sign-in attempts a minute per client address (0: no limit; behind a load balancer every shopper shares its address)"},
 }
@@ -169,6 +171,9 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(get("shutdown-timeout")); err != nil || c.ShutdownTimeout <= 0 {
 		return c, false, bad("shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "must be a duration such as 25s")
+	}
+	if c.DrainDelay, err = time.ParseDuration(get("drain-delay")); err != nil || c.DrainDelay < 0 {
+		return c, false, bad("drain-delay", "ROUNDTRIP_DRAIN_DELAY", "must be a duration such as 10s, or 0s")
 	}
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {

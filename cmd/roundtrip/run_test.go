@@ -75,6 +75,73 @@ func TestServeStartsAnswersAndStops(t *testing.T) {
 	}
 }
 
+// TestReadyzFailsAsSoonAsShutdownBegins: on SIGTERM (the context ends) /readyz answers
+// 503 while the server still serves for the drain delay, so that a load balancer takes
+// the replica out before its listener closes; then run returns nil.
+func TestReadyzFailsAsSoonAsShutdownBegins(t *testing.T) {
+	_, url := pgtest.NewWithURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	logR, logW := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--workers", "0", "--log-format", "text", "--drain-delay", "3s"},
+			env(map[string]string{"DATABASE_URL": url}), outW, logW)
+		outW.Close()
+		logW.Close()
+	}()
+	shuttingDown := make(chan struct{})
+	go func() { // read the log, noting when shutdown begins
+		sc := bufio.NewScanner(logR)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "shutting down") {
+				close(shuttingDown)
+				break
+			}
+		}
+		io.Copy(io.Discard, logR)
+	}()
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no start-up line: %v (run: %v)", err, <-errc)
+	}
+	go io.Copy(io.Discard, outR)
+	base := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
+	get := func(path string) int {
+		t.Helper()
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := get("/readyz"); got != http.StatusOK {
+		t.Fatalf("GET /readyz before shutdown: got %d, want 200", got)
+	}
+	cancel()
+	select {
+	case <-shuttingDown:
+	case err := <-errc:
+		t.Fatalf("run returned %v before saying it shuts down", err)
+	}
+	if got := get("/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz once shutdown began: got %d, want 503", got)
+	}
+	if got := get("/healthz"); got != http.StatusOK {
+		t.Errorf("GET /healthz while draining: got %d, want 200 (the process is alive)", got)
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run returned %v after the drain, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after the drain delay")
+	}
+}
+
 func TestBadSettingStopsStartUpNamingIt(t *testing.T) {
 	tests := map[string]struct {
 		env  map[string]string
@@ -88,6 +155,7 @@ func TestBadSettingStopsStartUpNamingIt(t *testing.T) {
 		"stripe base":  {env: map[string]string{"STRIPE_API_BASE": "localhost:12111"}, want: "STRIPE_API_BASE"},
 		"webhook":      {env: map[string]string{"STRIPE_WEBHOOK_SECRET": "secret"}, want: "STRIPE_WEBHOOK_SECRET"},
 		"log level":    {env: map[string]string{"ROUNDTRIP_LOG_LEVEL": "loud"}, want: "ROUNDTRIP_LOG_LEVEL"},
+		"drain delay":  {env: map[string]string{"ROUNDTRIP_DRAIN_DELAY": "-1s"}, want: "ROUNDTRIP_DRAIN_DELAY"},
 		"flag wins":    {env: map[string]string{}, args: []string{"--workers", "-1"}, want: "ROUNDTRIP_WORKERS"},
 		"unknown flag": {env: map[string]string{}, args: []string{"--colour"}, want: "colour"},
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -81,7 +82,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	// draining is set as soon as shutdown begins: /readyz answers 503 from then on, so
+	// that a load balancer stops sending requests before the listener closes.
+	var draining atomic.Bool
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "shutting_down", "This server is shutting down."))
+			return
+		}
 		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := d.PingContext(rctx); err != nil {
@@ -132,7 +140,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests and jobs")
+	draining.Store(true)
+	log.Info("shutting down: finishing in-flight requests and jobs", slog.Duration("drain_delay", cfg.DrainDelay))
+	if cfg.DrainDelay > 0 {
+		// keep serving while load balancers see /readyz fail and take this replica out
+		t := time.NewTimer(cfg.DrainDelay)
+		select {
+		case <-t.C:
+		case err := <-serveErr:
+			t.Stop()
+			stopWork()
+			bg.Wait()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
