@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/reqid"
 )
 
 // config is everything serve reads from flags and the environment. Flags win over
@@ -33,6 +35,7 @@ type config struct {
 	DrainDelay      time.Duration
 	PortalLimit     int
 	PprofAddr       string
+	TrustedProxies  []netip.Prefix
 }
 
 type setting struct {
@@ -54,7 +57,8 @@ var settings = []setting{
 	{"shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and jobs"},
 	{"drain-delay", "ROUNDTRIP_DRAIN_DELAY", "0s", "how long SIGTERM keeps serving, with /readyz answering 503, before the listener closes, so a load balancer stops sending new requests first (e.g. 10s)"},
 	{"pprof-addr", "ROUNDTRIP_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (default: off)"},
-	{"portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "60", "portal sign-in attempts a minute per client address (0: no limit; behind a load balancer every shopper shares its address)"},
+	{"portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "60", "portal sign-in attempts a minute per client address (0: no limit; behind a load balancer every shopper shares its address unless it is a trusted proxy)"},
+	{"trusted-proxies", "ROUNDTRIP_TRUSTED_PROXIES", "", "comma-separated CIDRs (or addresses) of the load balancers in front: from them the client address is taken from X-Forwarded-For"},
 }
 
 // shown is how --help shows a setting's value: a secret taken from the environment (a
@@ -182,6 +186,9 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	}
 	if c.PortalLimit, err = strconv.Atoi(get("portal-client-limit")); err != nil || c.PortalLimit < 0 {
 		return c, false, bad("portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "must be a whole number, 0 or more")
+	}
+	if c.TrustedProxies, err = reqid.ParseProxies(get("trusted-proxies")); err != nil {
+		return c, false, bad("trusted-proxies", "ROUNDTRIP_TRUSTED_PROXIES", "must be comma-separated CIDRs or addresses, e.g. 10.0.0.0/8,192.0.2.7")
 	}
 	return c, false, nil
 }

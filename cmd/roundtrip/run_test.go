@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -142,6 +143,69 @@ func TestReadyzFailsAsSoonAsShutdownBegins(t *testing.T) {
 	}
 }
 
+// TestPortalLimitCountsTheClientBehindTrustedProxies: from a trusted proxy the
+// per-client portal limit counts the client that X-Forwarded-For names; from any other
+// peer it counts the peer, whatever the header says.
+func TestPortalLimitCountsTheClientBehindTrustedProxies(t *testing.T) {
+	_, url := pgtest.NewWithURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--workers", "0", "--log-level", "error",
+			"--trusted-proxies", "127.0.0.1/32", "--portal-client-limit", "2"},
+			env(map[string]string{"DATABASE_URL": url}), pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no start-up line: %v (run: %v)", err, <-errc)
+	}
+	go io.Copy(io.Discard, pr)
+	base := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
+
+	// the proxy connects from 127.0.0.1 (trusted); another peer from 127.0.0.2
+	proxy := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	other := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
+	attempt := func(c *http.Client, forwardedFor string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/v1/portal/sessions",
+			strings.NewReader(`{"merchant": "nowhere", "order_number": "NW-1", "email": "ada@example.com"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i, tt := range []struct {
+		name   string
+		client *http.Client
+		xff    string
+		want   int
+	}{
+		{"shopper A through the proxy", proxy, "198.51.100.1", http.StatusNotFound},
+		{"shopper A again", proxy, "198.51.100.1", http.StatusNotFound},
+		{"shopper A over the limit", proxy, "198.51.100.1", http.StatusTooManyRequests},
+		{"shopper B through the same proxy has its own limit", proxy, "198.51.100.2", http.StatusNotFound},
+		{"an untrusted peer", other, "198.51.100.3", http.StatusNotFound},
+		{"the same peer claiming another client", other, "198.51.100.4", http.StatusNotFound},
+		{"the same peer over the limit, whatever it claims", other, "198.51.100.5", http.StatusTooManyRequests},
+	} {
+		if got := attempt(tt.client, tt.xff); got != tt.want {
+			t.Errorf("%d. %s: got %d, want %d", i+1, tt.name, got, tt.want)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("run returned %v after cancel, want nil", err)
+	}
+}
+
 func TestBadSettingStopsStartUpNamingIt(t *testing.T) {
 	tests := map[string]struct {
 		env  map[string]string
@@ -156,6 +220,7 @@ func TestBadSettingStopsStartUpNamingIt(t *testing.T) {
 		"webhook":      {env: map[string]string{"STRIPE_WEBHOOK_SECRET": "secret"}, want: "STRIPE_WEBHOOK_SECRET"},
 		"log level":    {env: map[string]string{"ROUNDTRIP_LOG_LEVEL": "loud"}, want: "ROUNDTRIP_LOG_LEVEL"},
 		"drain delay":  {env: map[string]string{"ROUNDTRIP_DRAIN_DELAY": "-1s"}, want: "ROUNDTRIP_DRAIN_DELAY"},
+		"proxies":      {env: map[string]string{"ROUNDTRIP_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}, want: "ROUNDTRIP_TRUSTED_PROXIES"},
 		"flag wins":    {env: map[string]string{}, args: []string{"--workers", "-1"}, want: "ROUNDTRIP_WORKERS"},
 		"unknown flag": {env: map[string]string{}, args: []string{"--colour"}, want: "colour"},
 	}

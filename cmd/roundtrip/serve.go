@@ -110,7 +110,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 
 	srv := &http.Server{
-		Handler:           reqid.Middleware(recoverer(log, mux)),
+		Handler:           reqid.Trusting(cfg.TrustedProxies)(recoverer(log, mux)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
