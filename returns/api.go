@@ -27,9 +27,19 @@ type API struct {
 	Store     *Store
 	Merchants *merchant.Store
 	Shoppers  *auth.Shoppers
-	// ClientLimit and OrderLimit limit portal sign-in attempts per client address
-	// and per order; nil means no limit.
+	// ClientLimit limits portal sign-in attempts per client address, and OrderLimit
+	// failed ones per client address and order (OrderAttemptBucket); nil means no
+	// limit.
 	ClientLimit, OrderLimit *ratelimit.Limiter
+}
+
+// OrderAttemptBucket is the rate-limit bucket of one client's attempts to open the
+// portal of one order (the API's and the web portal's look-ups count in it). It is per
+// client, so that someone who knows an order number and guesses emails locks out only
+// themselves, never the shopper; a successful attempt empties it.
+func OrderAttemptBucket(client, merchantSlug, orderNumber string) string {
+	return "session:order:" + client + ":" + strings.ToLower(strings.TrimSpace(merchantSlug)) + ":" +
+		strings.ToLower(strings.TrimSpace(orderNumber))
 }
 
 // toProblem is the one mapping from this package's errors to HTTP problems.
@@ -404,20 +414,22 @@ func Register(api huma.API, a *API) {
 		Path:        "/v1/portal/sessions",
 		Summary:     "Open the returns portal for one order",
 		Description: "Order number and email (any case, spaces ignored) give a short-lived shopper token for that order. " +
-			"A wrong combination answers 404 without saying which part was wrong. Limited to 10 attempts a minute per order and 60 per client address.",
+			"A wrong combination answers 404 without saying which part was wrong. Limited to 10 failed attempts a minute per order from one client " +
+			"address, and 60 attempts a minute per client address.",
 		Tags:          []string{"Portal"},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusNotFound, http.StatusTooManyRequests, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *sessionInput) (*sessionOutput, error) {
 		now := time.Now()
 		slug := strings.ToLower(strings.TrimSpace(in.Body.Merchant))
-		number := strings.ToLower(strings.TrimSpace(in.Body.OrderNumber))
+		client := reqid.ClientIP(ctx)
+		attempts := OrderAttemptBucket(client, slug, in.Body.OrderNumber)
 		for _, l := range []struct {
 			limiter *ratelimit.Limiter
 			bucket  string
 		}{
-			{a.ClientLimit, "session:ip:" + reqid.ClientIP(ctx)},
-			{a.OrderLimit, "session:order:" + slug + ":" + number},
+			{a.ClientLimit, "session:ip:" + client},
+			{a.OrderLimit, attempts},
 		} {
 			if l.limiter == nil {
 				continue
@@ -445,6 +457,11 @@ func Register(api huma.API, a *API) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if a.OrderLimit != nil { // only failed attempts count against the client
+			if err := a.OrderLimit.Reset(ctx, attempts); err != nil {
+				return nil, err
+			}
 		}
 		token, exp, err := a.Shoppers.Issue(ctx, m.ID, o.ID, now)
 		if err != nil {

@@ -1,7 +1,10 @@
 package returns_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -349,6 +352,39 @@ func TestPortalSessions(t *testing.T) {
 	if res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("11th attempt: got %d Retry-After=%q, want 429 with Retry-After", res.Status, res.Header.Get("Retry-After"))
 	}
+	// the limit is the guessing client's: it stays limited even with the right email,
+	// while the shopper, from another address, still gets in
+	right := map[string]any{"merchant": "northwind", "order_number": "NW-9", "email": "cy@example.com"}
+	if res := f.env.Do(t, "POST", "/v1/portal/sessions", "", right); res.Status != http.StatusTooManyRequests {
+		t.Errorf("the guessing client with the right email: got %d, want 429", res.Status)
+	}
+	if got := postFrom(t, f.env.URL+"/v1/portal/sessions", "127.0.0.2", right); got != http.StatusCreated {
+		t.Errorf("the shopper from another address: got %d, want 201", got)
+	}
+	// and a success empties the client's count of failures
+	for i := range 9 {
+		if got := postFrom(t, f.env.URL+"/v1/portal/sessions", "127.0.0.2", body); got != http.StatusNotFound {
+			t.Fatalf("the shopper's wrong attempt %d after signing in: got %d, want 404", i+1, got)
+		}
+	}
+	if got := postFrom(t, f.env.URL+"/v1/portal/sessions", "127.0.0.2", right); got != http.StatusCreated {
+		t.Errorf("the shopper after 9 failures since a success: got %d, want 201", got)
+	}
+}
+
+// postFrom posts body as JSON from the local address ip (any of 127.0.0.0/8 is this
+// machine), as another client would, and returns the status.
+func postFrom(t *testing.T, url, ip string, body any) int {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}}
+	b, _ := json.Marshal(body)
+	res, err := c.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 func TestValidationNamesEachField(t *testing.T) {

@@ -88,6 +88,48 @@ func TestSignInFailsWithoutSayingWhy(t *testing.T) {
 	}
 }
 
+// TestSignInLimitLocksOutTheGuesserNotTheUser: ten wrong passwords for a user from
+// one address limit that address, even with the right password, while the user signs
+// in from their own.
+func TestSignInLimitLocksOutTheGuesserNotTheUser(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	guesser := s.client(t)
+	for i := range 10 {
+		p := guesser.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {fmt.Sprintf("guess number %d", i)}})
+		wantStatus(t, fmt.Sprintf("wrong password %d", i+1), p, http.StatusUnauthorized)
+	}
+	p := guesser.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {"guess number 11"}})
+	wantStatus(t, "eleventh wrong password", p, http.StatusTooManyRequests)
+	p = guesser.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {password}})
+	wantStatus(t, "the guesser with the right password", p, http.StatusTooManyRequests)
+
+	user := s.clientFrom(t, "127.0.0.2")
+	p = user.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {password}})
+	if p.Status != http.StatusSeeOther || p.Location != "/finance" {
+		t.Errorf("the user from their own address: got %d to %q, want 303 to /finance", p.Status, p.Location)
+	}
+}
+
+// TestOrderLookUpLocksOutTheGuesserNotTheShopper: the same for the portal's order
+// look-up, which counts in the API's buckets.
+func TestOrderLookUpLocksOutTheGuesserNotTheShopper(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	for range 10 {
+		res := s.env.Do(t, "POST", "/v1/portal/sessions", "", map[string]string{"merchant": "northwind", "order_number": "NW-1", "email": "eve@example.com"})
+		if res.Status != http.StatusNotFound {
+			t.Fatalf("API look-up: got %d, want 404", res.Status)
+		}
+	}
+	wantStatus(t, "the guesser in the portal", s.client(t).post("/portal/northwind/session",
+		url.Values{"order_number": {"NW-1"}, "email": {"ada@example.com"}}), http.StatusTooManyRequests)
+	p := s.clientFrom(t, "127.0.0.2").post("/portal/northwind/session", url.Values{"order_number": {"NW-1"}, "email": {"ada@example.com"}})
+	if p.Status != http.StatusSeeOther || p.Location != "/portal/northwind" {
+		t.Errorf("the shopper from their own address: got %d to %q, want 303 to /portal/northwind", p.Status, p.Location)
+	}
+}
+
 func TestEveryStaffPostNeedsTheSessionsToken(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)

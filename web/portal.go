@@ -78,12 +78,14 @@ func (s *Server) portalLookup(rq *request) error {
 		return s.renderLookup(rq, http.StatusNotFound, f)
 	}
 	now := s.now()
+	client := reqid.ClientIP(ctx)
+	attempts := returns.OrderAttemptBucket(client, m.Slug, f.OrderNumber)
 	for _, l := range []struct {
 		limiter *ratelimit.Limiter
 		bucket  string
 	}{
-		{s.clientLimit, "session:ip:" + reqid.ClientIP(ctx)},
-		{s.orderLimit, "session:order:" + m.Slug + ":" + strings.ToLower(f.OrderNumber)},
+		{s.clientLimit, "session:ip:" + client},
+		{s.orderLimit, attempts},
 	} {
 		if l.limiter == nil {
 			continue
@@ -105,6 +107,9 @@ func (s *Server) portalLookup(rq *request) error {
 		return s.renderLookup(rq, http.StatusNotFound, f)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.orderLimit.Reset(ctx, attempts); err != nil { // only failures count
 		return err
 	}
 	token, exp, err := s.shoppers.Issue(ctx, m.ID, o.ID, now)

@@ -358,8 +358,9 @@ func (s *Server) signInPage(rq *request) error {
 }
 
 // signIn checks the user name and password and starts a session. Attempts are
-// limited per user and per client address; a wrong shop, user or password get the
-// same answer, after the same bcrypt work.
+// limited per client address, and failed ones per client address and user, so that
+// someone guessing a user's password locks out only themselves; a wrong shop, user or
+// password get the same answer, after the same bcrypt work.
 func (s *Server) signIn(rq *request) error {
 	ctx := rq.ctx()
 	f := signInForm{
@@ -373,12 +374,14 @@ func (s *Server) signIn(rq *request) error {
 		return s.render(rq, http.StatusUnprocessableEntity, "signin", "Sign in", f)
 	}
 	now := s.now()
+	client := reqid.ClientIP(ctx)
+	attempts := "signin:user:" + client + ":" + f.Shop + ":" + f.Username
 	for _, l := range []struct {
 		limiter *ratelimit.Limiter
 		bucket  string
 	}{
-		{s.clientLimit, "signin:ip:" + reqid.ClientIP(ctx)},
-		{s.signinLimit, "signin:user:" + f.Shop + ":" + f.Username},
+		{s.clientLimit, "signin:ip:" + client},
+		{s.signinLimit, attempts},
 	} {
 		if l.limiter == nil {
 			continue
@@ -400,6 +403,9 @@ func (s *Server) signIn(rq *request) error {
 		return s.render(rq, http.StatusUnauthorized, "signin", "Sign in", f)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.signinLimit.Reset(ctx, attempts); err != nil { // only failures count
 		return err
 	}
 	token, sess, err := s.sessions.Create(ctx, u, now)

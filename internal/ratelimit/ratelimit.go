@@ -40,6 +40,15 @@ func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok b
 	return true, 0, nil
 }
 
+// Reset forgets every hit on bucket, as when the attempts it counts failed and one
+// has now succeeded.
+func (l *Limiter) Reset(ctx context.Context, bucket string) error {
+	if _, err := l.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE bucket = $1`, bucket); err != nil {
+		return fmt.Errorf("ratelimit: reset: %w", err)
+	}
+	return nil
+}
+
 // Sweep deletes windows that ended before now.
 func (l *Limiter) Sweep(ctx context.Context, now time.Time) error {
 	_, err := l.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, now.Add(-l.Window))
