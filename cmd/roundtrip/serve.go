@@ -17,11 +17,13 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/metrics"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
+	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/migrations"
 	"github.com/roundtriphq/roundtrip/openapi"
@@ -67,6 +69,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg := metrics.New()
 	collectDB(reg, d)
 	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log})
+	housekeeping(worker)
 	var gateway refunds.Gateway
 	if cfg.StripeKey != "" {
 		gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: cfg.StripeKey, APIBase: cfg.StripeAPIBase})
@@ -123,7 +126,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.Workers > 0 {
 		bg.Go(func() { _ = worker.Run(workCtx) })
 	}
-	bg.Go(func() { sweep(workCtx, d, log) })
 
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)
@@ -166,6 +168,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
+// housekeeping registers the periodic jobs that delete expired rows (idempotency keys,
+// rate-limit counts, shopper tokens) with the outbox worker, which runs each in one
+// replica at a time.
+func housekeeping(w *outbox.Worker) {
+	idempotency.Jobs(w)
+	ratelimit.Jobs(w)
+	auth.Jobs(w)
+}
+
 // servePprof serves the profiler on its own listener, so that it is never reachable
 // through the public address.
 func servePprof(addr string, log *slog.Logger) {
@@ -186,24 +197,6 @@ func portalLimit(n int) int {
 		return -1
 	}
 	return n
-}
-
-// sweep deletes expired idempotency keys every hour.
-func sweep(ctx context.Context, d *sqlx.DB, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := idempotency.Sweep(ctx, d); err != nil {
-				log.Warn("idempotency sweep", slog.String("error", err.Error()))
-			} else if n > 0 {
-				log.Info("idempotency keys expired", slog.Int64("deleted", n))
-			}
-		}
-	}
 }
 
 func collectDB(reg *metrics.Registry, d *sqlx.DB) {

@@ -50,6 +50,7 @@ type Worker struct {
 	opts     Options
 	handlers map[string]Handler
 	kinds    []string
+	periodic []periodic
 	log      *slog.Logger
 
 	mu    sync.Mutex
@@ -99,6 +100,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer listener.Close()
 	if err := listener.Listen(Channel); err != nil {
 		w.log.Warn("outbox listen; polling only", slog.String("error", err.Error()))
+	}
+	if err := w.Schedule(ctx); err != nil && ctx.Err() == nil {
+		w.log.Warn("outbox periodic jobs not scheduled; the next start schedules them", slog.String("error", err.Error()))
 	}
 
 	var wg sync.WaitGroup
