@@ -130,6 +130,23 @@ func TestOrderLookUpLocksOutTheGuesserNotTheShopper(t *testing.T) {
 	}
 }
 
+// TestPagesRefuseNUL: the NUL character, which PostgreSQL cannot store, in a form, a
+// query or a path answers a page in plain words, not a 500.
+func TestPagesRefuseNUL(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	c := s.client(t)
+	for name, p := range map[string]page{
+		"order look-up": c.post("/portal/northwind/session", url.Values{"order_number": {"NW-1\x00"}, "email": {"ada@example.com"}}),
+		"sign-in":       c.post("/signin", url.Values{"shop": {"north\x00wind"}, "username": {"fin"}, "password": {password}}),
+		"path":          c.get("/portal/northwind/returns/R-%00"),
+		"query":         c.get("/signin?shop=north%00wind"),
+	} {
+		wantStatus(t, name, p, http.StatusUnprocessableEntity)
+		mustContain(t, p, "Check what you entered")
+	}
+}
+
 func TestEveryStaffPostNeedsTheSessionsToken(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
