@@ -325,6 +325,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 		return err
 	}
 	changed := status != f.Status
+	wasSucceeded := f.Status == StatusSucceeded
 	f.Status = status
 	if changed && (status == StatusSucceeded || status == StatusFailed) {
 		typ := notify.RefundSucceeded
@@ -354,10 +355,22 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 		if _, err := returns.Next(t.Return.State, returns.EventRefundFail); err != nil {
 			return nil
 		}
-		return t.Transition(ctx, returns.EventRefundFail, "stripe",
-			fmt.Sprintf("Refund of %s failed: %s", money.Format(f.Amount, f.Currency), res.FailureReason))
+		note := fmt.Sprintf("Refund of %s failed: %s", money.Format(f.Amount, f.Currency), res.FailureReason)
+		if wasSucceeded {
+			note = fmt.Sprintf("Refund of %s failed after it had succeeded: %s. The money went back to the shop; finance can send it again.",
+				money.Format(f.Amount, f.Currency), failureText(res.FailureReason))
+		}
+		return t.Transition(ctx, returns.EventRefundFail, "stripe", note)
 	}
 	return s.settle(ctx, t, "stripe")
+}
+
+// failureText is Stripe's failure reason for a note, or a plain word when there is none.
+func failureText(reason string) string {
+	if reason == "" {
+		return "no reason given"
+	}
+	return strings.ReplaceAll(reason, "_", " ")
 }
 
 // poll is the JobPoll handler: it asks Stripe about a refund that stayed pending.

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -156,6 +157,14 @@ type client struct {
 func (s *shop) client(t testing.TB) *client {
 	jar, _ := cookiejar.New(nil)
 	return &client{t: t, base: s.env.URL, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// clientFrom is a client that connects from the local address ip (any of 127.0.0.0/8
+// is this machine): another client address as the server sees it.
+func (s *shop) clientFrom(t testing.TB, ip string) *client {
+	c := s.client(t)
+	c.hc.Transport = &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}
+	return c
 }
 
 type page struct {

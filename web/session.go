@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -180,18 +182,23 @@ type signInForm struct {
 	Error    string
 }
 
-// safeStaffNext keeps a post-sign-in destination only when it is a staff page.
+// staffPages are the staff pages (GET routes of Register) a sign-in may lead back to.
+var staffPages = regexp.MustCompile(`^/(warehouse(/returns/[0-9A-Za-z-]+)?|finance(/refunds\.csv|/reconciliations/[0-9]+(/lines\.csv)?)?)$`)
+
+// safeStaffNext keeps a post-sign-in destination only when it is a staff page. The
+// path is decoded and cleaned before it is checked, and the answer is built from the
+// cleaned path, so that dot segments and escaped slashes cannot lead elsewhere
+// (/finance/../%2f%2fevil.example is not a staff page).
 func safeStaffNext(next string) string {
 	u, err := url.Parse(next)
-	if next == "" || err != nil || u.Scheme != "" || u.Host != "" || strings.Contains(next, "//") || strings.Contains(next, `\`) {
+	if next == "" || err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || strings.Contains(next, "//") || strings.Contains(next, `\`) {
 		return ""
 	}
-	for _, p := range []string{"/warehouse", "/finance"} {
-		if u.Path == p || strings.HasPrefix(u.Path, p+"/") {
-			return u.RequestURI()
-		}
+	p := path.Clean(u.Path)
+	if !staffPages.MatchString(p) {
+		return ""
 	}
-	return ""
+	return (&url.URL{Path: p, RawQuery: u.RawQuery}).RequestURI()
 }
 
 func (s *Server) signInPage(rq *request) error {
@@ -213,8 +220,9 @@ func (s *Server) signInPage(rq *request) error {
 }
 
 // signIn checks the user name and password and starts a session. Attempts are
-// limited per user and per client address; a wrong shop, user or password get the
-// same answer, after the same bcrypt work.
+// limited per client address, and failed ones per client address and user, so that
+// someone guessing a user's password locks out only themselves; a wrong shop, user or
+// password get the same answer, after the same bcrypt work.
 func (s *Server) signIn(rq *request) error {
 	ctx := rq.ctx()
 	f := signInForm{
@@ -228,9 +236,11 @@ func (s *Server) signIn(rq *request) error {
 		return s.render(rq, http.StatusUnprocessableEntity, "signin", "Sign in", f)
 	}
 	now := s.now()
+	client := reqid.ClientIP(ctx)
+	attempts := "signin:user:" + client + ":" + f.Shop + ":" + f.Username
 	wait, err := ratelimit.AllowAll(ctx, now,
-		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "signin:ip:" + reqid.ClientIP(ctx)},
-		ratelimit.Hit{Limiter: s.signinLimit, Bucket: "signin:user:" + f.Shop + ":" + f.Username})
+		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "signin:ip:" + client},
+		ratelimit.Hit{Limiter: s.signinLimit, Bucket: attempts})
 	if err != nil {
 		return err
 	}
@@ -246,6 +256,9 @@ func (s *Server) signIn(rq *request) error {
 		return s.render(rq, http.StatusUnauthorized, "signin", "Sign in", f)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.signinLimit.Reset(ctx, attempts); err != nil { // only failures count
 		return err
 	}
 	token, sess, err := s.sessions.Create(ctx, u, now)

@@ -229,6 +229,10 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h hand
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		}
+		if err := refuseNUL(r); err != nil {
+			s.fail(rq, err)
+			return
+		}
 		if err := s.check(rq, who); err != nil {
 			s.fail(rq, err)
 			return
@@ -237,6 +241,34 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h hand
 			s.fail(rq, err)
 		}
 	})
+}
+
+// errNUL answers input holding the NUL character, which PostgreSQL cannot store.
+var errNUL = &pageError{Status: http.StatusUnprocessableEntity, Title: "Check what you entered",
+	Message: "Something you entered contains a character that cannot be used. Please type it again and send the form once more."}
+
+// refuseNUL reads the request's form and returns errNUL when its path, query or form
+// holds the NUL character, or the error of a form too large (a malformed one reads as
+// far as it can, as before).
+func refuseNUL(r *http.Request) error {
+	var mbe *http.MaxBytesError
+	if err := r.ParseForm(); errors.As(err, &mbe) {
+		return err
+	}
+	if strings.IndexByte(r.URL.Path, 0) >= 0 {
+		return errNUL
+	}
+	for k, vs := range r.Form {
+		if strings.IndexByte(k, 0) >= 0 {
+			return errNUL
+		}
+		for _, v := range vs {
+			if strings.IndexByte(v, 0) >= 0 {
+				return errNUL
+			}
+		}
+	}
+	return nil
 }
 
 // check authenticates the caller and enforces the audience and CSRF.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
 
 // Limiter allows Limit hits per bucket per Window.
@@ -40,10 +42,38 @@ func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok b
 	return true, 0, nil
 }
 
-// Sweep deletes windows that ended before now.
-func (l *Limiter) Sweep(ctx context.Context, now time.Time) error {
-	_, err := l.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, now.Add(-l.Window))
-	return err
+// Reset forgets every hit on bucket, as when the attempts it counts failed and one
+// has now succeeded.
+func (l *Limiter) Reset(ctx context.Context, bucket string) error {
+	if _, err := l.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE bucket = $1`, bucket); err != nil {
+		return fmt.Errorf("ratelimit: reset: %w", err)
+	}
+	return nil
+}
+
+// Retention is how long a window's count is kept after the window started: longer
+// than the window of any limiter (limiters count in windows of a minute).
+const Retention = time.Hour
+
+// JobSweep is the outbox job that deletes old windows (Jobs).
+const JobSweep = "sweep.rate_limits"
+
+// Sweep deletes the counts of windows that started before before, and returns how
+// many it deleted.
+func Sweep(ctx context.Context, d sqlx.ExecerContext, before time.Time) (int64, error) {
+	res, err := d.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit: sweep: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Jobs has w sweep the counts older than Retention every ten minutes, in one replica.
+func Jobs(w *outbox.Worker) {
+	w.Every(JobSweep, 10*time.Minute, func(ctx context.Context, tx *sqlx.Tx) error {
+		_, err := Sweep(ctx, tx, time.Now().Add(-Retention))
+		return err
+	})
 }
 
 // Hit is one bucket to count against its limiter; a nil Limiter counts nothing.

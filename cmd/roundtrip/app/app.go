@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
@@ -47,6 +48,9 @@ type Config struct {
 	// PortalClientLimit is how many portal sign-in attempts one client address may
 	// make a minute (default 60; negative: no limit, for load tests from one address).
 	PortalClientLimit int
+	// BodyReadTimeout is how long a client may take to send a request body (default
+	// openapi.DefaultBodyReadTimeout).
+	BodyReadTimeout time.Duration
 	// Webhooks configures outgoing webhooks to the shop (http and private addresses
 	// allowed for local runs and tests; the delivery timeout).
 	Webhooks notify.Options
@@ -112,6 +116,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		a.Refunds.Jobs(cfg.Worker)
 		a.Reconcile.Jobs(cfg.Worker)
 		a.Webhooks.Jobs(cfg.Worker)
+		Housekeeping(cfg.Worker)
 	}
 
 	// One limit of portal sign-ins per client address and one per order, shared by
@@ -125,6 +130,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
 		Webhooks:          a.Webhooks,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
+		BodyReadTimeout: cfg.BodyReadTimeout,
 	})
 	a.Pages = web.Mount(mux, web.Config{
 		DB: d, Logger: log, BaseURL: cfg.BaseURL,
@@ -143,4 +149,13 @@ func portalClientLimit(d *sqlx.DB, n int) *ratelimit.Limiter {
 		return ratelimit.New(d, 60, time.Minute)
 	}
 	return ratelimit.New(d, n, time.Minute)
+}
+
+// Housekeeping registers with w the periodic jobs that delete expired rows
+// (idempotency keys, rate-limit counts, shopper tokens); each runs in one replica at
+// a time and schedules its next run.
+func Housekeeping(w *outbox.Worker) {
+	idempotency.Jobs(w)
+	ratelimit.Jobs(w)
+	auth.Jobs(w)
 }
