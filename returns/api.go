@@ -3,6 +3,7 @@ package returns
 import (
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/merchant"
@@ -13,6 +14,8 @@ type API struct {
 	Store     *Store
 	Merchants *merchant.Store
 	Shoppers  *auth.Shoppers
+	// Audit records changes to the policy.
+	Audit *audit.Log
 	// ClientLimit and OrderLimit limit portal sign-in attempts per client address
 	// and per order; nil means no limit.
 	ClientLimit, OrderLimit *ratelimit.Limiter

@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
@@ -60,6 +61,9 @@ type App struct {
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
 	Webhooks  *notify.Service
+	// Audit is the merchants' audit trail: every admin change, from the API and
+	// the admin console, records itself there in its own transaction.
+	Audit *audit.Log
 
 	API   huma.API
 	Pages *web.Server
@@ -78,6 +82,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		Shoppers:  auth.NewShoppers(d),
 		Users:     auth.NewUsers(d),
 		Returns:   returns.NewStore(d),
+		Audit:     audit.NewLog(d),
 	}
 	a.Labels = labels.NewService(d, a.Returns, a.Merchants, cfg.BaseURL, nil)
 	a.Refunds = refunds.NewService(d, a.Returns, cfg.Gateway, cfg.WebhookSecret, log)
@@ -112,7 +117,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log,
 		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Webhooks:          a.Webhooks,
+		Webhooks: a.Webhooks, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	a.Pages = web.Mount(mux, web.Config{
