@@ -100,6 +100,21 @@ func (s *Sessions) Lookup(ctx context.Context, token string, now time.Time) (Ses
 	return Session{User: row.User, CSRF: row.CSRF, ExpiresAt: row.ExpiresAt}, nil
 }
 
+// EndAll ends every session of a user in the caller's transaction tx, but the one
+// of token keep (the admin's own, when they reset their own password).
+func (s *Sessions) EndAll(ctx context.Context, tx *sqlx.Tx, merchantID, userID int64, keep string) error {
+	var keepHash []byte
+	if keep != "" {
+		keepHash = tokenHash(keep)
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE merchant_id = $1 AND user_id = $2
+		AND ($3::bytea IS NULL OR token_hash <> $3)`, merchantID, userID, keepHash)
+	if err != nil {
+		return fmt.Errorf("web: end sessions of user %d: %w", userID, err)
+	}
+	return nil
+}
+
 // Delete ends the session of token.
 func (s *Sessions) Delete(ctx context.Context, token string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE token_hash = $1`, tokenHash(token))
@@ -186,7 +201,7 @@ func safeStaffNext(next string) string {
 	if next == "" || err != nil || u.Scheme != "" || u.Host != "" || strings.Contains(next, "//") || strings.Contains(next, `\`) {
 		return ""
 	}
-	for _, p := range []string{"/warehouse", "/finance"} {
+	for _, p := range []string{"/warehouse", "/finance", "/admin"} {
 		if u.Path == p || strings.HasPrefix(u.Path, p+"/") {
 			return u.RequestURI()
 		}
@@ -263,8 +278,11 @@ func (s *Server) signIn(rq *request) error {
 
 // rolesOf is the role a staff path needs.
 func rolesOf(path string) []auth.Role {
-	if strings.HasPrefix(path, "/finance") {
+	switch {
+	case strings.HasPrefix(path, "/finance"):
 		return []auth.Role{auth.RoleFinance}
+	case strings.HasPrefix(path, "/admin"):
+		return []auth.Role{auth.RoleAdmin}
 	}
 	return []auth.Role{auth.RoleWarehouse}
 }
