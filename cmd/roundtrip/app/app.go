@@ -122,8 +122,9 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	})
 	a.Pages = web.Mount(mux, web.Config{
 		DB: d, Logger: log, BaseURL: cfg.BaseURL,
-		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users,
+		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users, Keys: a.Keys,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
+		Webhooks: a.Webhooks, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	return a
