@@ -576,31 +576,3 @@ func (s *Service) MerchantForSecret(ctx context.Context, secret string) (int64, 
 	}
 	return id, err
 }
-
-// ParcelByTracking finds the merchant's parcel with a tracking number (normalised
-// as NormalizeTracking does), or ErrNoParcel.
-func (s *Service) ParcelByTracking(ctx context.Context, merchantID int64, tracking string) (Parcel, error) {
-	var p Parcel
-	err := s.db.GetContext(ctx, &p, `SELECT `+parcelCols+` FROM parcels WHERE merchant_id = $1 AND tracking_number = $2`,
-		merchantID, NormalizeTracking(tracking))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Parcel{}, ErrNoParcel
-	}
-	if err != nil {
-		return Parcel{}, fmt.Errorf("labels: parcel by tracking number: %w", err)
-	}
-	return p, nil
-}
-
-// ParcelsIn is Parcels read through q, inside the caller's transaction.
-func (s *Service) ParcelsIn(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) ([]Parcel, error) {
-	return parcels(ctx, q, r.MerchantID, r)
-}
-
-// MarkArrived records that the warehouse scanned a parcel.
-func (s *Service) MarkArrived(ctx context.Context, x sqlx.ExecerContext, parcelID int64, at time.Time) error {
-	if _, err := x.ExecContext(ctx, `UPDATE parcels SET arrived_at = $2 WHERE id = $1`, parcelID, at); err != nil {
-		return fmt.Errorf("labels: parcel %d arrived: %w", parcelID, err)
-	}
-	return nil
-}

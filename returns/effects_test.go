@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func TestEffectsOfEachChange(t *testing.T) {
 		if _, err := store.Transition(ctx, mid, r.ID, returns.EventCancel, "test", "", nil); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := rec.calls, []string{"issue@approved", "void@cancelled"}; !equal(got, want) {
+		if got, want := rec.calls, []string{"issue@approved", "void@cancelled"}; !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})
@@ -107,7 +108,7 @@ func TestEffectsOfEachChange(t *testing.T) {
 		if _, err := store.Transition(ctx, mid, r.ID, returns.EventReject, "test", "Worn.", nil); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := rec.calls, []string{"void@rejected"}; !equal(got, want) {
+		if got, want := rec.calls, []string{"void@rejected"}; !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})
@@ -124,7 +125,7 @@ func TestEffectsOfEachChange(t *testing.T) {
 		if !r.KeepIt {
 			t.Fatalf("got keep_it false, want a returnless refund under the threshold")
 		}
-		if got, want := rec.calls, []string{"resolve@approved"}; !equal(got, want) {
+		if got, want := rec.calls, []string{"resolve@approved"}; !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})
@@ -160,16 +161,4 @@ func TestTxReadsInsideTheTransaction(t *testing.T) {
 	if _, err := merchant.GetIn(ctx, tx, id+1); !errors.Is(err, merchant.ErrNotFound) {
 		t.Errorf("got %v, want merchant.ErrNotFound", err)
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

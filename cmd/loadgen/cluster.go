@@ -40,6 +40,7 @@ type replica struct {
 	up      atomic.Bool
 	peakRSS int64 // bytes, across restarts
 	kills   int
+	cpuDone time.Duration // CPU time of the replica's earlier (killed or stopped) processes
 }
 
 func freePort() (string, error) {
@@ -96,6 +97,9 @@ func (r *replica) kill() {
 	defer r.mu.Unlock()
 	r.up.Store(false)
 	if r.cmd != nil && r.cmd.Process != nil {
+		if d, err := processCPU(r.cmd.Process.Pid); err == nil {
+			r.cpuDone += d
+		}
 		r.cmd.Process.Kill()
 		r.kills++
 	}

@@ -40,6 +40,7 @@ type Report struct {
 	ScanToRefund []time.Duration
 	PeakRSS      []int64
 	Kills        int
+	Costs        Costs
 	Books        Books
 }
 
@@ -101,6 +102,7 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "%-12s %8s %8s %8s %8s %6d\n", s, ms(pct(d, .50)), ms(pct(d, .95)), ms(pct(d, .99)), ms(pct(d, 1)), len(d))
 	}
 	fmt.Fprintf(w, "scan→refund sent: p50 %sms p95 %sms p99 %sms\n", ms(pct(r.ScanToRefund, .5)), ms(pct(r.ScanToRefund, .95)), ms(pct(r.ScanToRefund, .99)))
+	printCosts(w, r.Costs, r.Completed)
 	for i, b := range r.PeakRSS {
 		fmt.Fprintf(w, "replica %d peak RSS %.1f MB\n", i+1, float64(b)/(1<<20))
 	}
@@ -225,6 +227,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	cl := &client{base: lb.url, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.Concurrency * 2}},
 		keys: keys, stripe: stripe, rep: rep, watch: &watcher{db: d, waiting: map[int64]chan struct{}{}}}
 	bg.Go(func() { cl.watch.run(runCtx) })
+	before := sampleCosts(ctx, d, replicas)
 	start := time.Now()
 	jobs := make(chan int)
 	var limiter <-chan time.Time
@@ -267,6 +270,9 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	close(jobs)
 	wg.Wait()
 	rep.Elapsed = time.Since(start)
+	// the lifecycles' own work is done: what is left in flight (late webhooks) is
+	// small, and counting it would not change the figures per lifecycle much
+	rep.Costs = before.to(sampleCosts(ctx, d, replicas))
 	stopRun()
 	bg.Wait()
 	// every killed replica is back: let in-flight refunds settle, then check

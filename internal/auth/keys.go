@@ -37,14 +37,15 @@ type Key struct {
 
 // Keys stores API keys. Only a SHA-256 hash of each secret is kept.
 type Keys struct {
-	db db.Queryer
+	db    db.Queryer
+	cache *keyCache // nil: every request reads the key
 }
 
 // NewKeys returns a key store on d.
 func NewKeys(d *sqlx.DB) *Keys { return &Keys{db: d} }
 
 // WithTx returns the store working in the caller's transaction tx.
-func (k *Keys) WithTx(tx *sqlx.Tx) *Keys { return &Keys{db: tx} }
+func (k *Keys) WithTx(tx *sqlx.Tx) *Keys { return &Keys{db: tx, cache: k.cache} }
 
 const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -115,6 +116,12 @@ func (k *Keys) Revoke(ctx context.Context, merchantID, id int64) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("auth: revoke key: %w", err)
 	}
+	// every process forgets it (this one at once; the others on the notification)
+	if _, err := k.db.ExecContext(ctx, `SELECT pg_notify($1, encode(hash, 'hex')) FROM api_keys WHERE id = $2`,
+		revokedChannel, key.ID); err != nil {
+		return Key{}, fmt.Errorf("auth: announce revoked key: %w", err)
+	}
+	k.cache.forget(key.ID)
 	return key, nil
 }
 
@@ -123,6 +130,10 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Principal, erro
 	if !strings.HasPrefix(secret, keyPrefix) {
 		return Principal{}, ErrUnauthenticated
 	}
+	h := hash(secret)
+	if p, ok := k.cache.get(h); ok {
+		return p, nil
+	}
 	var r struct {
 		ID         int64      `db:"id"`
 		MerchantID int64      `db:"merchant_id"`
@@ -130,7 +141,7 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Principal, erro
 		LastUsedAt *time.Time `db:"last_used_at"`
 	}
 	err := k.db.GetContext(ctx, &r, `SELECT id, merchant_id, role, last_used_at FROM api_keys
-		WHERE hash = $1 AND revoked_at IS NULL`, hash(secret))
+		WHERE hash = $1 AND revoked_at IS NULL`, h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrUnauthenticated
 	}
@@ -143,5 +154,7 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Principal, erro
 			return Principal{}, fmt.Errorf("auth: touch key: %w", err)
 		}
 	}
-	return Principal{MerchantID: r.MerchantID, Role: r.Role, KeyID: r.ID, Actor: fmt.Sprintf("key:%d", r.ID)}, nil
+	p := Principal{MerchantID: r.MerchantID, Role: r.Role, KeyID: r.ID, Actor: fmt.Sprintf("key:%d", r.ID)}
+	k.cache.put(h, p)
+	return p, nil
 }

@@ -16,12 +16,13 @@ import (
 // DefaultURL is used when DATABASE_URL is not set: the PostgreSQL on the local machine.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/roundtrip?sslmode=disable"
 
-// Open connects to url and checks the connection with a ping.
+// Open connects to url and checks the connection with a ping. Its statements and
+// commits are counted in Counted.
 func Open(ctx context.Context, rawURL string, maxConns int) (*sqlx.DB, error) {
 	if err := CheckURL(rawURL); err != nil {
 		return nil, err
 	}
-	d, err := sqlx.Open("postgres", rawURL)
+	d, err := sqlx.Open(countedDriverName, rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("db: open: %w", err)
 	}

@@ -14,20 +14,25 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/roundtriphq/roundtrip/internal/listen"
 )
 
 // Options tune a Worker; zero values pick the defaults.
 type Options struct {
 	// Concurrency is how many jobs one process runs at once (default 4).
 	Concurrency int
-	// Poll is how often idle workers look for due rows without a NOTIFY (default 1s):
-	// it covers scheduled rows and notifications lost while disconnected.
+	// Poll is how often an idle process looks for due rows without a NOTIFY (default
+	// 5s): it covers rows scheduled for later and notifications lost while
+	// disconnected. One worker looks, not all of them.
 	Poll time.Duration
 	// Backoff gives the delay before attempt n+1 after n failures (default:
 	// exponential from 1s, capped at 10 minutes, with jitter).
 	Backoff func(failures int) time.Duration
 	// Logger receives failures; nil discards them.
 	Logger *slog.Logger
+	// Hub is the process's LISTEN connection, shared with the other parts that wait
+	// for notifications; nil gives the worker a connection of its own.
+	Hub *listen.Hub
 }
 
 // Backoff is the default retry delay: 1s·2^(n−1), at most 10 minutes, with the
@@ -52,8 +57,10 @@ type Worker struct {
 	kinds    []string
 	log      *slog.Logger
 
-	mu    sync.Mutex
-	wakes []chan struct{}
+	// wake holds one token per worker that should look for work: a NOTIFY or the
+	// poll adds one, and one idle worker takes it, so a new row wakes one worker
+	// instead of all of them.
+	wake chan struct{}
 }
 
 // NewWorker returns a worker on d; url is the same database's URL, for the listener.
@@ -62,7 +69,7 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 		opts.Concurrency = 4
 	}
 	if opts.Poll <= 0 {
-		opts.Poll = time.Second
+		opts.Poll = 5 * time.Second
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = Backoff
@@ -71,7 +78,8 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, log: log}
+	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, log: log,
+		wake: make(chan struct{}, opts.Concurrency)}
 }
 
 // Handle registers the handler for kind. Workers claim only kinds they handle, so
@@ -88,61 +96,67 @@ func (w *Worker) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	listener := pq.NewListener(w.url, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
-		if err != nil {
-			w.log.Warn("outbox listener", slog.String("error", err.Error()))
-		}
-		if ev == pq.ListenerEventReconnected {
-			w.wakeAll() // notifications may have been missed while disconnected
-		}
-	})
-	defer listener.Close()
-	if err := listener.Listen(Channel); err != nil {
-		w.log.Warn("outbox listen; polling only", slog.String("error", err.Error()))
-	}
-
 	var wg sync.WaitGroup
-	for range w.opts.Concurrency {
-		wake := make(chan struct{}, 1)
-		w.mu.Lock()
-		w.wakes = append(w.wakes, wake)
-		w.mu.Unlock()
-		wg.Go(func() { w.loop(ctx, wake) })
+	hub := w.opts.Hub
+	if hub == nil {
+		hub = listen.New(w.url, w.log)
+		wg.Go(func() { _ = hub.Run(ctx) })
 	}
+	hub.Subscribe(Channel, func(_ string, missed bool) {
+		if missed {
+			w.wakeAll() // notifications may have been lost while disconnected
+			return
+		}
+		w.nudge()
+	})
+	for range w.opts.Concurrency {
+		wg.Go(func() { w.loop(ctx) })
+	}
+	w.wakeAll() // rows that came while no worker ran
+	poll := time.NewTimer(w.pollDelay())
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return nil
-		case n := <-listener.Notify:
-			_ = n
-			w.wakeAll()
+		case <-poll.C:
+			w.nudge()
+			poll.Reset(w.pollDelay())
 		}
 	}
 }
 
+// pollDelay is Poll with jitter, so that replicas started together do not poll
+// together.
+func (w *Worker) pollDelay() time.Duration { return w.opts.Poll/2 + rand.N(w.opts.Poll/2+1) }
+
+// nudge asks one idle worker to look for work; when every worker already has a token
+// to look, one more changes nothing.
+func (w *Worker) nudge() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wakeAll asks every worker to look.
 func (w *Worker) wakeAll() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, c := range w.wakes {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
+	for range w.opts.Concurrency {
+		w.nudge()
 	}
 }
 
-func (w *Worker) loop(ctx context.Context, wake <-chan struct{}) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
+func (w *Worker) loop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-wake:
-		case <-timer.C:
+		case <-w.wake:
 		}
-		// drain: keep working while there is due work
+		// drain: keep working while there is due work (every NOTIFY wakes another
+		// worker, so a busy moment spreads over the workers without waking idle ones
+		// for nothing)
 		for ctx.Err() == nil {
 			did, err := w.RunOne(ctx)
 			if err != nil {
@@ -155,7 +169,6 @@ func (w *Worker) loop(ctx context.Context, wake <-chan struct{}) {
 				break
 			}
 		}
-		timer.Reset(w.opts.Poll/2 + rand.N(w.opts.Poll/2+1))
 	}
 }
 

@@ -251,7 +251,10 @@ func New(opts Options) *Server {
 		opts.WebhookWorkers = 1
 	}
 	if opts.WebhookClient == nil {
-		opts.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+		// A transport of its own: httptest servers closing in parallel tests close the
+		// idle connections of http.DefaultTransport, which breaks a webhook that was
+		// about to reuse one.
+		opts.WebhookClient = &http.Client{Timeout: 10 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if opts.APIVersion == "" {
 		opts.APIVersion = "2023-10-16"

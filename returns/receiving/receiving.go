@@ -20,7 +20,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/validation"
-	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -81,13 +80,24 @@ func closed(s returns.State) bool {
 	return false
 }
 
-// Parcels are the labelled parcels of returns (labels.Service): a scan finds a parcel
-// by its tracking number and records its arrival; a receipt names its parcel.
+// Parcels are the labelled parcels of returns (labels.Service implements it): a scan
+// finds a parcel by its tracking number and records its arrival; a receipt names its
+// parcel.
 type Parcels interface {
-	ParcelByTracking(ctx context.Context, merchantID int64, tracking string) (labels.Parcel, error)
-	ParcelsIn(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) ([]labels.Parcel, error)
+	// ParcelByTracking finds the merchant's parcel with a tracking number and the
+	// return it belongs to, or ErrNoParcel.
+	ParcelByTracking(ctx context.Context, merchantID int64, tracking string) (returnID int64, p Parcel, err error)
+	// IssuedParcels lists the return's parcels whose labels may be used, by number.
+	IssuedParcels(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) ([]Parcel, error)
+	// ParcelNumbered finds the return's parcel with a number, or ErrNoParcel.
+	ParcelNumbered(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, n int) (Parcel, error)
+	// MarkArrived records that the warehouse scanned a parcel.
 	MarkArrived(ctx context.Context, x sqlx.ExecerContext, parcelID int64, at time.Time) error
 }
+
+// ErrNoParcel means no parcel has that tracking number, or the return has no parcel
+// with that number.
+var ErrNoParcel = errors.New("receiving: no such parcel")
 
 // Service records scans and receipts. A receipt hands the units it accepted to the
 // returns store's Resolver (returns.Tx.Resolve), which issues the refund or store
@@ -167,14 +177,14 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		}
 		returnID, byRMA = r.ID, true
 	} else {
-		p, err := s.parcels.ParcelByTracking(ctx, merchantID, norm)
-		if errors.Is(err, labels.ErrNoParcel) {
+		rid, p, err := s.parcels.ParcelByTracking(ctx, merchantID, norm)
+		if errors.Is(err, ErrNoParcel) {
 			return nil, &UnknownCodeError{Code: code}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("receiving: scan lookup: %w", err)
 		}
-		returnID, parcel = p.ReturnID, parcelOf(p)
+		returnID, parcel = rid, &p
 	}
 	var out *Scan
 	_, err := s.returns.Update(ctx, merchantID, returnID, func(ctx context.Context, t *returns.Tx) error {
@@ -185,18 +195,12 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		now := s.now()
 		out = &Scan{Return: r, Parcel: parcel}
 		if byRMA {
-			list, err := s.parcels.ParcelsIn(ctx, t.Tx, r)
+			issued, err := s.parcels.IssuedParcels(ctx, t.Tx, r)
 			if err != nil {
 				return err
 			}
-			var issued []labels.Parcel
-			for _, p := range list {
-				if p.Status == labels.ParcelIssued {
-					issued = append(issued, p)
-				}
-			}
 			if len(issued) == 1 {
-				out.Parcel = parcelOf(issued[0])
+				out.Parcel = &issued[0]
 			}
 		}
 		if out.Parcel != nil {
@@ -223,11 +227,6 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		return nil
 	})
 	return out, err
-}
-
-// parcelOf is a label's parcel as the scan station shows it.
-func parcelOf(p labels.Parcel) *Parcel {
-	return &Parcel{ID: p.ID, Number: p.Number, TrackingNumber: p.TrackingNumber, Carrier: p.Carrier, ArrivedAt: p.ArrivedAt}
 }
 
 // expected lists the items still expected of r and says what the scan found.
@@ -353,19 +352,15 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 	}
 	var parcelID *int64
 	if in.Parcel > 0 {
-		list, err := s.parcels.ParcelsIn(ctx, t.Tx, r)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range list {
-			if p.Number == in.Parcel {
-				parcelID = &p.ID
-			}
-		}
-		if parcelID == nil {
+		p, err := s.parcels.ParcelNumbered(ctx, t.Tx, r, in.Parcel)
+		if errors.Is(err, ErrNoParcel) {
 			v.AddValue("parcel", in.Parcel, "return %s has no parcel %d", r.RMA, in.Parcel)
 			return nil, &v
 		}
+		if err != nil {
+			return nil, err
+		}
+		parcelID = &p.ID
 	}
 	data, err := json.Marshal(in)
 	if err != nil {

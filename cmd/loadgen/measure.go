@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// clockTick is the kernel's USER_HZ, the unit of /proc's CPU times (100 on Linux).
+const clockTick = 100
+
+// machineBusy is the CPU time the whole machine spent not idle (every core, every
+// process: the driver, the replicas, PostgreSQL, the fake Stripe), from /proc/stat.
+func machineBusy() (time.Duration, error) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 8 || fields[0] != "cpu" {
+			continue
+		}
+		// user nice system idle iowait irq softirq steal
+		var busy int64
+		for i, f := range fields[1:9] {
+			if i == 3 || i == 4 { // idle, iowait
+				continue
+			}
+			n, _ := strconv.ParseInt(f, 10, 64)
+			busy += n
+		}
+		return time.Duration(busy) * time.Second / clockTick, nil
+	}
+	return 0, fmt.Errorf("loadgen: no cpu line in /proc/stat")
+}
+
+// processCPU is the user and system CPU time of a process, from /proc/<pid>/stat.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// the command name is in parentheses and may hold spaces: fields start after it
+	s := string(b)
+	rest := s[strings.LastIndexByte(s, ')')+2:]
+	fields := strings.Fields(rest)
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("loadgen: short /proc/%d/stat", pid)
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTick, nil
+}
+
+// cpu is the replica's CPU time so far, across restarts.
+func (r *replica) cpu() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	total := r.cpuDone
+	if r.cmd != nil && r.cmd.Process != nil && r.up.Load() {
+		if d, err := processCPU(r.cmd.Process.Pid); err == nil {
+			total += d
+		}
+	}
+	return total
+}
+
+// dbCounts reads a replica's statement and commit counters from its /metrics; zero
+// when the replica does not answer (a killed replica's counts are lost).
+func (r *replica) dbCounts(ctx context.Context) (statements, commits float64) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.addr+"/metrics", nil)
+	if err != nil {
+		return 0, 0
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		name, v, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		switch name {
+		case "roundtrip_db_statements_total":
+			statements = n
+		case "roundtrip_db_commits_total":
+			commits = n
+		}
+	}
+	return statements, commits
+}
+
+// Costs are what the lifecycles cost the machine, read around the lifecycles alone.
+type Costs struct {
+	MachineCPU time.Duration   // whole machine, every process
+	ReplicaCPU []time.Duration // per replica
+	Statements float64         // SQL statements the replicas sent
+	Commits    float64         // transactions the replicas committed
+	XactCommit int64           // PostgreSQL's count for the run's database (every autocommitted statement is one)
+	PGCalls    int64           // statements PostgreSQL executed for the database (pg_stat_statements; -1 when absent)
+}
+
+// costSample is one reading of the counters.
+type costSample struct {
+	machine    time.Duration
+	replicas   []time.Duration
+	statements float64
+	commits    float64
+	xact       int64
+	pgCalls    int64
+}
+
+func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica) costSample {
+	s := costSample{pgCalls: -1}
+	s.machine, _ = machineBusy()
+	for _, r := range replicas {
+		s.replicas = append(s.replicas, r.cpu())
+		st, c := r.dbCounts(ctx)
+		s.statements += st
+		s.commits += c
+	}
+	_ = d.GetContext(ctx, &s.xact, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)
+	var calls int64
+	if err := d.GetContext(ctx, &calls, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements s
+		JOIN pg_database db ON db.oid = s.dbid WHERE db.datname = current_database()`); err == nil {
+		s.pgCalls = calls
+	}
+	return s
+}
+
+func (a costSample) to(b costSample) Costs {
+	c := Costs{MachineCPU: b.machine - a.machine, Statements: b.statements - a.statements, Commits: b.commits - a.commits,
+		XactCommit: b.xact - a.xact, PGCalls: -1}
+	for i := range b.replicas {
+		c.ReplicaCPU = append(c.ReplicaCPU, b.replicas[i]-a.replicas[i])
+	}
+	if a.pgCalls >= 0 && b.pgCalls >= 0 {
+		c.PGCalls = b.pgCalls - a.pgCalls
+	}
+	return c
+}
+
+// printCosts writes the per-lifecycle costs.
+func printCosts(w io.Writer, c Costs, n int) {
+	if n == 0 {
+		return
+	}
+	per := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000/float64(n)) }
+	fmt.Fprintf(w, "CPU per lifecycle: whole machine %s", per(c.MachineCPU))
+	var all time.Duration
+	for i, d := range c.ReplicaCPU {
+		fmt.Fprintf(w, ", replica %d %s", i+1, per(d))
+		all += d
+	}
+	if len(c.ReplicaCPU) > 1 {
+		fmt.Fprintf(w, ", replicas together %s", per(all))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "database per lifecycle: %.1f statements, %.1f commits (counted by the replicas); PostgreSQL xact_commit %.1f",
+		c.Statements/float64(n), c.Commits/float64(n), float64(c.XactCommit)/float64(n))
+	if c.PGCalls >= 0 {
+		fmt.Fprintf(w, ", pg_stat_statements calls %.1f", float64(c.PGCalls)/float64(n))
+	}
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,160 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"sync/atomic"
+
+	"github.com/lib/pq"
+)
+
+// Counts are the statements and commits the process sent to PostgreSQL through the
+// pools Open made, so that a load run can report them per lifecycle (the performance
+// budget is written in statements and commits) and a regression shows.
+type Counts struct {
+	Statements atomic.Int64 // every query and exec, in or out of a transaction
+	Commits    atomic.Int64 // explicit transactions committed
+}
+
+// Counted is the process's counts.
+var Counted Counts
+
+// countedDriver is lib/pq's driver with every statement and commit counted. It adds an
+// atomic increment per statement and nothing else.
+type countedDriver struct{}
+
+const countedDriverName = "postgres-counted"
+
+func init() { sql.Register(countedDriverName, countedDriver{}) }
+
+func (countedDriver) Open(name string) (driver.Conn, error) {
+	c, err := pq.Driver{}.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &countedConn{Conn: c}, nil
+}
+
+// countedConn forwards to lib/pq's connection, counting.
+type countedConn struct{ driver.Conn }
+
+func (c *countedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	q, ok := c.Conn.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	Counted.Statements.Add(1)
+	return q.QueryContext(ctx, query, args)
+}
+
+func (c *countedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	e, ok := c.Conn.(driver.ExecerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	Counted.Statements.Add(1)
+	return e.ExecContext(ctx, query, args)
+}
+
+func (c *countedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	var s driver.Stmt
+	var err error
+	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
+		s, err = p.PrepareContext(ctx, query)
+	} else {
+		s, err = c.Conn.Prepare(query)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &countedStmt{Stmt: s}, nil
+}
+
+func (c *countedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	var tx driver.Tx
+	var err error
+	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
+		tx, err = b.BeginTx(ctx, opts)
+	} else {
+		//lint:ignore SA1019 the fallback database/sql itself uses for drivers without BeginTx
+		tx, err = c.Conn.Begin()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return countedTx{tx}, nil
+}
+
+func (c *countedConn) Ping(ctx context.Context) error {
+	if p, ok := c.Conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (c *countedConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *countedConn) IsValid() bool {
+	if v, ok := c.Conn.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+func (c *countedConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if n, ok := c.Conn.(driver.NamedValueChecker); ok {
+		return n.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+type countedTx struct{ driver.Tx }
+
+func (t countedTx) Commit() error {
+	err := t.Tx.Commit()
+	if err == nil {
+		Counted.Commits.Add(1)
+	}
+	return err
+}
+
+type countedStmt struct{ driver.Stmt }
+
+func (s *countedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	Counted.Statements.Add(1)
+	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
+		return e.ExecContext(ctx, args)
+	}
+	//lint:ignore SA1019 lib/pq's COPY statement has only Exec
+	return s.Stmt.Exec(values(args))
+}
+
+func (s *countedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	Counted.Statements.Add(1)
+	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
+		return q.QueryContext(ctx, args)
+	}
+	//lint:ignore SA1019 lib/pq's COPY statement has only Query
+	return s.Stmt.Query(values(args))
+}
+
+func values(args []driver.NamedValue) []driver.Value {
+	v := make([]driver.Value, len(args))
+	for i, a := range args {
+		v[i] = a.Value
+	}
+	return v
+}
+
+func (s *countedStmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if n, ok := s.Stmt.(driver.NamedValueChecker); ok {
+		return n.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
