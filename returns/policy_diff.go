@@ -14,7 +14,8 @@ import (
 // the audit trail: "Return window: 30 → 45 days". Rules are told apart by what they
 // match: a rule is added, removed or changed; when the same rules only moved, the
 // new order is reported, since the first rule that matches a line applies. The
-// version numbers are not compared. No lines means the policies say the same.
+// version numbers are not compared, nor the numbers of a serial-returner rule that
+// is off in both. No lines means the policies say the same.
 func DiffPolicies(a, b Policy) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
@@ -45,7 +46,8 @@ func DiffPolicies(a, b Policy) []string {
 	if a.LabelValidityDays != b.LabelValidityDays {
 		add("Label validity: %d → %d days", a.LabelValidityDays, b.LabelValidityDays)
 	}
-	if sa, sb := a.SerialReturner, b.SerialReturner; sa != sb {
+	// the settings of a rule that is off and stays off change nothing
+	if sa, sb := a.SerialReturner, b.SerialReturner; sa != sb && (sa.Enabled || sb.Enabled) {
 		add("Serial-returner rule: %s → %s", serialWords(sa), serialWords(sb))
 	}
 	return out

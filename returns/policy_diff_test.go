@@ -18,6 +18,7 @@ func TestDiffPoliciesSaysWhatChanged(t *testing.T) {
 		want   []string
 	}{
 		{"nothing", func(p *Policy) { p.Version = 9 }, nil},
+		{"an idle rule's numbers", func(p *Policy) { p.SerialReturner = SerialReturner{} }, nil},
 		{"window", func(p *Policy) { p.WindowDays = 45 }, []string{"Return window: 30 → 45 days"}},
 		{"rule added", func(p *Policy) {
 			p.Rules = append(p.Rules, Rule{Match: Match{Tag: "clearance"}, RestockingFeeBps: 1550})

@@ -3,7 +3,9 @@ package web_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,19 +274,46 @@ func TestUsersKeysBrandingAndWebhooksInABrowser(t *testing.T) {
 		t.Errorf("the portal's header is %s, want the saved colour", bg)
 	}
 
-	// webhook endpoints: the list, an endpoint with its deliveries, a delivery
-	s.do(t, "POST", "/v1/webhook-endpoints", auth.RoleAdmin, map[string]any{"url": "https://hooks.example.com/roundtrip", "description": "Order system"}, http.StatusCreated)
+	// webhook endpoints: the list, an endpoint with its deliveries, a delivery that
+	// failed and is sent again
+	var received atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if received.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(receiver.Close)
+	s.do(t, "POST", "/v1/webhook-endpoints", auth.RoleAdmin, map[string]any{"url": receiver.URL + "/roundtrip", "description": "Order system"}, http.StatusCreated)
+	s.createReturn(t, "NW-1", 1)
+	s.drain(t)
 	b.open("/admin/webhooks")
 	b.waitVisible("table[data-endpoints]")
 	b.page("admin-webhooks", false)
 	b.tabWalk("admin-webhooks")
 	b.do(chromedp.Click(chromedp.CSS(`table[data-endpoints] a`)))
-	b.waitVisible("#dl-status")
+	b.waitVisible("table[data-deliveries]")
 	b.page("admin-webhook", false)
+	if row := b.text("table[data-deliveries] tbody tr"); !strings.Contains(row, "return.created") || !strings.Contains(row, "HTTP 503") {
+		t.Errorf("the delivery log: %q", row)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`table[data-deliveries] a`)))
+	b.waitVisible("table[data-attempts]")
+	b.page("admin-delivery", false)
+	b.do(chromedp.Click(chromedp.CSS(`form[action$="/retry"] button`)))
+	b.waitVisible("#notice")
+	s.drain(t)
+	b.open(b.path())
+	b.waitVisible("table[data-attempts]")
+	if got := b.text("h2#d-h"); !strings.Contains(got, "succeeded") {
+		t.Errorf("after sending it again the delivery is %q", got)
+	}
+	if n := received.Load(); n != 2 {
+		t.Errorf("the receiver got %d requests, want 2", n)
+	}
 
 	b.open("/admin/audit")
 	b.waitVisible("table[data-audit]")
 	b.mustSee("User added", "User disabled", "API key created", "API key revoked", "Shop settings changed",
-		"Brand colour: #1f6f5c → #ffe14d", "Sender name: (none) → Northwind Returns", "Webhook endpoint added")
+		"Brand colour: #1f6f5c → #ffe14d", "Sender name: (none) → Northwind Returns", "Webhook endpoint added", "Webhook sent again")
 	b.page("admin-audit-all", false)
 }

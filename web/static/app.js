@@ -43,6 +43,11 @@
     if (!isNaN(d)) t.textContent = d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
   });
 
+  // A list of what is wrong with a form takes the focus, so that it is read first
+  // and its links lead to the fields.
+  var problems = document.querySelector('[data-focus]');
+  if (problems) problems.focus();
+
   // Review queue: j and k move between the returns waiting for review.
   var queue = document.querySelector('[data-queue]');
   if (queue) {
