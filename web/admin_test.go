@@ -460,6 +460,14 @@ func TestStaffUsersFromTheConsole(t *testing.T) {
 	admin.post(fmt.Sprintf("/admin/users/%d/status", leeID), url.Values{"csrf": {token}, "disabled": {"0"}})
 	wantStatus(t, "lee enabled", lee.post("/signin", url.Values{"shop": {"northwind"}, "username": {"lee"}, "password": {pw2[1]}}), http.StatusSeeOther)
 
+	// an admin who resets their own password stays signed in here, and only here
+	elsewhere := s.client(t)
+	elsewhere.signIn("northwind", "boss")
+	p = admin.post(fmt.Sprintf("/admin/users/%d/password", bossID), url.Values{"csrf": {token}})
+	wantStatus(t, "reset your own password", p, http.StatusOK)
+	wantStatus(t, "boss here after the reset", admin.get("/admin/users"), http.StatusOK)
+	wantStatus(t, "boss elsewhere after the reset", elsewhere.get("/admin/users"), http.StatusSeeOther)
+
 	// an admin cannot lock themselves out, nor leave the shop without an admin
 	wantStatus(t, "disable yourself", admin.post(fmt.Sprintf("/admin/users/%d/status", bossID), url.Values{"csrf": {token}, "disabled": {"1"}}), http.StatusConflict)
 	wantStatus(t, "demote yourself", admin.post(fmt.Sprintf("/admin/users/%d/role", bossID), url.Values{"csrf": {token}, "role": {"finance"}}), http.StatusConflict)
