@@ -237,15 +237,20 @@ func TestReviewQueueApprovesAndRejects(t *testing.T) {
 	s := newShop(t)
 	s.reviewed(t)
 	s.order(t, "NW-2", "ada@example.com", "Ada") // the same shopper's second order
-	first := s.createReturn(t, "NW-1", 1)
+	var first created
+	s.do(t, "POST", "/v1/returns", auth.RoleIntegration, map[string]any{"order_number": "NW-1", "resolution": "refund",
+		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": "not_as_described", "comment": "The colour is <b>grey</b>, not black."}}},
+		http.StatusCreated).JSON(t, &first)
 	second := s.createReturn(t, "NW-2", 2)
 	admin := s.client(t)
 	queue := admin.signIn("northwind", "boss")
+	mustContain(t, queue, "Not as described", `<q class="comment">The colour is &lt;b&gt;grey&lt;/b&gt;, not black.</q>`,
+		"Original shipping, refunded")
 	// oldest first, with the shopper's other return and the serial-returner view
 	if i, j := strings.Index(queue.Body, first.RMA), strings.Index(queue.Body, `id="r-`+fmt.Sprint(second.ID)); i < 0 || j < 0 || i > j {
 		t.Errorf("the queue does not list %s before %s", first.RMA, second.RMA)
 	}
-	mustContain(t, queue, "Organic T-shirt, black, M", "Too small", "29.75 EUR", "59.50 EUR", "Review queue <span class=\"count\"",
+	mustContain(t, queue, "Organic T-shirt, black, M", "Too small", "59.50 EUR", "Review queue <span class=\"count\"",
 		"Their other returns", second.RMA+"</span> · ", "Serial-returner rule",
 		"2 returns in the last 90 days, this one included; the policy's limit is 1.", "Over the limit")
 	token := queue.csrf(t)
