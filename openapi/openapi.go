@@ -21,6 +21,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/problem"
@@ -59,6 +60,8 @@ type Services struct {
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
 	Webhooks  *notify.Service
+	// Audit records the admin operations' changes.
+	Audit *audit.Log
 
 	// PortalClientLimit and PortalOrderLimit limit portal sign-ins per client address
 	// and per order; nil means no limit.
@@ -122,19 +125,21 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	idem := &idempotency.Middleware{DB: svc.DB}
 	api.UseMiddleware(idem.Handler(api))
 
-	merchant.Register(api, svc.Merchants)
-	merchant.RegisterKeys(api, svc.Keys)
-	labels.Register(api, svc.Labels)
+	merchant.Register(api, svc.Merchants, svc.Audit)
+	merchant.RegisterKeys(api, svc.Keys, svc.Audit)
+	labels.Register(api, svc.Labels, svc.Audit)
 	receiving.Register(api, svc.Receiving)
 	refunds.Register(api, svc.Refunds)
 	ledger.Register(api, svc.DB)
 	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, svc.DB)
-	notify.Register(api, svc.Webhooks)
+	notify.Register(api, svc.Webhooks, svc.Audit)
+	audit.Register(api, svc.Audit)
 	returns.Register(api, &returns.API{
 		Store:       svc.Returns,
 		Merchants:   svc.Merchants,
 		Shoppers:    svc.Shoppers,
+		Audit:       svc.Audit,
 		ClientLimit: svc.PortalClientLimit,
 		OrderLimit:  svc.PortalOrderLimit,
 	})

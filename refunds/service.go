@@ -91,17 +91,14 @@ func (s *Service) Resolve(ctx context.Context, t *returns.Tx, receiptID int64, a
 // MaxReturns returns within PeriodDays has refunds held for inspection.
 func serialReturner(ctx context.Context, tx *sqlx.Tx, r *returns.Return, pol returns.Policy) (bool, string, error) {
 	rule := pol.SerialReturner
-	if !rule.Enabled || rule.MaxReturns <= 0 || rule.PeriodDays <= 0 || r.KeepIt {
+	if !rule.Applies() || r.KeepIt {
 		return false, "", nil
 	}
-	var n int
-	err := tx.GetContext(ctx, &n, `SELECT count(*) FROM returns WHERE merchant_id = $1 AND customer_email = $2
-		AND state NOT IN ('cancelled', 'rejected') AND created_at > now() - $3 * interval '1 day'`,
-		r.MerchantID, r.CustomerEmail, rule.PeriodDays)
+	n, err := returns.RecentReturns(ctx, tx, r.MerchantID, r.CustomerEmail, rule.PeriodDays)
 	if err != nil {
 		return false, "", fmt.Errorf("refunds: serial returner: %w", err)
 	}
-	if n <= rule.MaxReturns {
+	if !rule.Holds(n) {
 		return false, "", nil
 	}
 	return true, fmt.Sprintf("The refund is held for inspection: this shopper started %d returns in the last %d days, more than the policy's %d.",

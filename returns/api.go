@@ -5,6 +5,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/merchant"
@@ -15,6 +16,8 @@ type API struct {
 	Store     *Store
 	Merchants *merchant.Store
 	Shoppers  *auth.Shoppers
+	// Audit records changes to the policy.
+	Audit *audit.Log
 	// ClientLimit limits portal sign-in attempts per client address, and OrderLimit
 	// failed ones per client address and order (OrderAttemptBucket); nil means no
 	// limit.

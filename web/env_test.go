@@ -35,15 +35,15 @@ type shop struct {
 	worker *outbox.Worker
 }
 
-func newShop(t testing.TB) *shop {
+func newShop(t testing.TB, opts ...apitest.Option) *shop {
 	t.Helper()
 	s := &shop{stripe: fakestripe.New(fakestripe.Options{AutoCharges: true, Currency: "eur"})}
 	t.Cleanup(s.stripe.Close)
-	s.env = apitest.New(t, func(d *app.Config, dbURL string) {
+	s.env = apitest.New(t, append([]apitest.Option{func(d *app.Config, dbURL string) {
 		d.Gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_x", APIBase: s.stripe.URL(), Timeout: 5 * time.Second})
 		s.worker = outbox.NewWorker(d.DB, dbURL, outbox.Options{Backoff: func(int) time.Duration { return 0 }})
 		d.Worker = s.worker
-	})
+	}}, opts...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", s.env.Logs())

@@ -102,6 +102,21 @@ func (s *Sessions) Lookup(ctx context.Context, token string, now time.Time) (Ses
 	return Session{User: row.User, CSRF: row.CSRF, ExpiresAt: row.ExpiresAt}, nil
 }
 
+// EndAll ends every session of a user in the caller's transaction tx, but the one
+// of token keep (the admin's own, when they reset their own password).
+func (s *Sessions) EndAll(ctx context.Context, tx *sqlx.Tx, merchantID, userID int64, keep string) error {
+	var keepHash []byte
+	if keep != "" {
+		keepHash = tokenHash(keep)
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE merchant_id = $1 AND user_id = $2
+		AND ($3::bytea IS NULL OR token_hash <> $3)`, merchantID, userID, keepHash)
+	if err != nil {
+		return fmt.Errorf("web: end sessions of user %d: %w", userID, err)
+	}
+	return nil
+}
+
 // Delete ends the session of token.
 func (s *Sessions) Delete(ctx context.Context, token string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE token_hash = $1`, tokenHash(token))
@@ -183,7 +198,7 @@ type signInForm struct {
 }
 
 // staffPages are the staff pages (GET routes of Register) a sign-in may lead back to.
-var staffPages = regexp.MustCompile(`^/(warehouse(/returns/[0-9A-Za-z-]+)?|finance(/refunds\.csv|/reconciliations/[0-9]+(/lines\.csv)?)?)$`)
+var staffPages = regexp.MustCompile(`^/(warehouse(/returns/[0-9A-Za-z-]+)?|finance(/refunds\.csv|/reconciliations/[0-9]+(/lines\.csv)?)?|admin(/[0-9A-Za-z_-]+)*)$`)
 
 // safeStaffNext keeps a post-sign-in destination only when it is a staff page. The
 // path is decoded and cleaned before it is checked, and the answer is built from the
@@ -276,8 +291,11 @@ func (s *Server) signIn(rq *request) error {
 
 // rolesOf is the role a staff path needs.
 func rolesOf(path string) []auth.Role {
-	if strings.HasPrefix(path, "/finance") {
+	switch {
+	case strings.HasPrefix(path, "/finance"):
 		return []auth.Role{auth.RoleFinance}
+	case strings.HasPrefix(path, "/admin"):
+		return []auth.Role{auth.RoleAdmin}
 	}
 	return []auth.Role{auth.RoleWarehouse}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/listen"
@@ -72,6 +73,9 @@ type App struct {
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
 	Webhooks  *notify.Service
+	// Audit is the merchants' audit trail: every admin change, from the API and
+	// the admin console, records itself there in its own transaction.
+	Audit *audit.Log
 
 	API   huma.API
 	Pages *web.Server
@@ -90,6 +94,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		Shoppers:  auth.NewShoppers(d),
 		Users:     auth.NewUsers(d),
 		Returns:   returns.NewStore(d),
+		Audit:     audit.NewLog(d),
 	}
 	if cfg.Hub != nil {
 		a.Keys.Cache(KeyCacheTTL, cfg.Hub)
@@ -128,14 +133,15 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log,
 		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Webhooks:          a.Webhooks,
+		Webhooks: a.Webhooks, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 		BodyReadTimeout: cfg.BodyReadTimeout,
 	})
 	a.Pages = web.Mount(mux, web.Config{
 		DB: d, Logger: log, BaseURL: cfg.BaseURL,
-		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users,
+		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users, Keys: a.Keys,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
+		Webhooks: a.Webhooks, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	return a
