@@ -41,6 +41,11 @@ import (
 // RequestTimeout bounds every operation (the server's write timeout is longer).
 const RequestTimeout = 30 * time.Second
 
+// StreamTimeout bounds an operation that streams a long answer (a CSV export, marked
+// with Metadata "stream": true): a year of refunds is written in batches for minutes
+// on a busy server, and is not cut off at RequestTimeout or the server's write timeout.
+const StreamTimeout = 10 * time.Minute
+
 // Version is the API's version in the OpenAPI document.
 const Version = "1.0.0"
 
@@ -179,8 +184,13 @@ func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			return
 		}
 		// Every operation ends within RequestTimeout, so that nothing waits forever
-		// for a lock or a pooled connection.
-		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		// for a lock or a pooled connection; a streamed answer within StreamTimeout.
+		timeout := RequestTimeout
+		if op.Metadata["stream"] == true {
+			timeout = StreamTimeout
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout))
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(problem.WithLogger(ctx, log))
 		handler(humago.NewContext(op, r, w))
