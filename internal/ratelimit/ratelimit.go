@@ -27,16 +27,29 @@ func New(d *sqlx.DB, limit int, window time.Duration) *Limiter {
 
 // Allow counts a hit on bucket and reports whether it is within the limit; when it
 // is not, retryAfter says when the window ends.
+//
+// The count is a sliding window: the hits of the current fixed window plus the
+// previous window's, weighted by how much of it still lies within the last Window.
+// Plain fixed windows would let a client that hit the limit just before a window's
+// end start again at once, twice the limit in a moment.
 func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok bool, retryAfter time.Duration, err error) {
 	start := now.Truncate(l.Window)
-	var hits int
-	err = l.db.GetContext(ctx, &hits, `INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
-		ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
-		RETURNING hits`, bucket, start)
+	var c struct {
+		Current  int `db:"current"`
+		Previous int `db:"previous"`
+	}
+	err = l.db.GetContext(ctx, &c, `WITH cur AS (
+			INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+			ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+			RETURNING hits)
+		SELECT (SELECT hits FROM cur) AS current,
+			coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $3), 0) AS previous`,
+		bucket, start, start.Add(-l.Window))
 	if err != nil {
 		return false, 0, fmt.Errorf("ratelimit: %w", err)
 	}
-	if hits > l.Limit {
+	left := float64(l.Window-now.Sub(start)) / float64(l.Window) // of the previous window, still in the last Window
+	if float64(c.Current)+float64(c.Previous)*left > float64(l.Limit) {
 		return false, start.Add(l.Window).Sub(now), nil
 	}
 	return true, 0, nil
