@@ -35,6 +35,7 @@ cat <<MSG
   Shopper portal:  $base/portal/northwind   (order NW-1001, ada@example.com)
   Scan station:    $base/warehouse          (sign in as ana)
   Finance:         $base/finance            (sign in as fin)
+  Admin console:   $base/admin              (sign in as admin)
   API docs:        $base/docs
   Health:          $base/healthz
   Try the API:     curl -H "Authorization: Bearer <demo admin key above>" $base/v1/merchant

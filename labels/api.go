@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 )
@@ -89,8 +91,9 @@ type carrierSecretOutput struct {
 // document, which has no package names to tell it from other parcels.
 type returnParcel Parcel
 
-// Register adds the label, parcel and carrier operations to api.
-func Register(api huma.API, s *Service) {
+// Register adds the label, parcel and carrier operations to api; rotations of the
+// carrier secret are recorded in the audit trail a.
+func Register(api huma.API, s *Service, a *audit.Log) {
 	api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[Parcel](), reflect.TypeFor[returnParcel]())
 	pdf := &huma.Schema{Type: huma.TypeString, Format: "binary"}
 	huma.Register(api, huma.Operation{
@@ -218,7 +221,14 @@ func Register(api huma.API, s *Service) {
 		Security: auth.Staff(),
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden},
 	}, func(ctx context.Context, _ *struct{}) (*carrierSecretOutput, error) {
-		secret, err := s.RotateCarrierSecret(ctx, auth.MustFromContext(ctx).MerchantID)
+		p := auth.MustFromContext(ctx)
+		var secret string
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			var err error
+			secret, err = s.RotateCarrierSecret(ctx, tx, p.MerchantID)
+			return audit.Entry{Action: audit.CarrierSecretRotated, Target: "carrier secret",
+				Summary: "A new carrier secret was made; the previous one stopped working."}, err
+		})
 		if err != nil {
 			return nil, err
 		}

@@ -560,10 +560,11 @@ func (s *Service) RecordCarrierEvent(ctx context.Context, merchantID int64, ev C
 	return out, nil
 }
 
-// RotateCarrierSecret gives the merchant a new carrier secret and returns it;
-// the previous one stops working at once (merchant.Store.RotateCarrierSecret).
-func (s *Service) RotateCarrierSecret(ctx context.Context, merchantID int64) (string, error) {
-	return s.merchants.RotateCarrierSecret(ctx, merchantID)
+// RotateCarrierSecret gives the merchant a new carrier secret and returns it, in
+// the caller's transaction tx; the previous one stops working when tx commits
+// (merchant.Store.RotateCarrierSecret).
+func (s *Service) RotateCarrierSecret(ctx context.Context, tx *sqlx.Tx, merchantID int64) (string, error) {
+	return s.merchants.WithTx(tx).RotateCarrierSecret(ctx, merchantID)
 }
 
 // MerchantForSecret returns the merchant a carrier secret belongs to, or

@@ -2,13 +2,13 @@ package merchant
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
-	"github.com/roundtriphq/roundtrip/internal/validation"
 )
 
 type merchantOutput struct {
@@ -22,8 +22,9 @@ type updateInput struct {
 	}
 }
 
-// Register adds the merchant operations to api.
-func Register(api huma.API, s *Store) {
+// Register adds the merchant operations to api; changes are recorded in the audit
+// trail a.
+func Register(api huma.API, s *Store, a *audit.Log) {
 	huma.Register(api, huma.Operation{
 		OperationID: "get-merchant",
 		Method:      http.MethodGet,
@@ -46,18 +47,21 @@ func Register(api huma.API, s *Store) {
 		Method:      http.MethodPut,
 		Path:        "/v1/merchant",
 		Summary:     "Update the merchant's name, branding and warehouse",
+		Description: "Replaces the name and settings. The change is recorded in the audit trail.",
 		Tags:        []string{"Merchant"},
 		Security:    auth.Staff(),
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *updateInput) (*merchantOutput, error) {
-		if err := in.Body.Settings.Validate(); err != nil {
-			var v *validation.Error
-			if errors.As(err, &v) {
-				return nil, v.In("body.settings.")
-			}
-			return nil, err
-		}
-		m, err := s.Update(ctx, auth.MustFromContext(ctx).MerchantID, in.Body.Name, in.Body.Settings)
+		p := auth.MustFromContext(ctx)
+		var m Merchant
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			before, after, err := s.WithTx(tx).Edit(ctx, p.MerchantID, func(m *Merchant) error {
+				m.Name, m.Settings = in.Body.Name, in.Body.Settings
+				return nil
+			})
+			m = after
+			return audit.Entry{Action: audit.MerchantUpdated, Target: "shop " + after.Slug, Summary: audit.Lines(Changes(before, after))}, err
+		})
 		if err != nil {
 			return nil, err
 		}

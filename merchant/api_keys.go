@@ -2,9 +2,13 @@ package merchant
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 )
 
@@ -40,21 +44,28 @@ type keyOutput struct {
 	Body auth.Key
 }
 
-// RegisterKeys adds the operations on the merchant's API keys to api (admin).
-func RegisterKeys(api huma.API, keys *auth.Keys) {
+// RegisterKeys adds the operations on the merchant's API keys to api (admin);
+// creations and revocations are recorded in the audit trail a.
+func RegisterKeys(api huma.API, keys *auth.Keys, a *audit.Log) {
 	huma.Register(api, huma.Operation{
 		OperationID:   "create-api-key",
 		Method:        http.MethodPost,
 		Path:          "/v1/api-keys",
 		Summary:       "Create an API key",
-		Description:   "Creates a key for this merchant with one role. The secret is in this answer only; only its hash is stored.",
+		Description:   "Creates a key for this merchant with one role. The secret is in this answer only; only its hash is stored. The creation is recorded in the audit trail.",
 		Tags:          []string{"API keys"},
 		Security:      auth.Staff(),
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *createKeyInput) (*createKeyOutput, error) {
 		p := auth.MustFromContext(ctx)
-		k, secret, err := keys.Create(ctx, p.MerchantID, in.Body.Role, in.Body.Name)
+		var k auth.Key
+		var secret string
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			var err error
+			k, secret, err = keys.WithTx(tx).Create(ctx, p.MerchantID, in.Body.Role, in.Body.Name)
+			return KeyEntry(audit.KeyCreated, k), err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -85,15 +96,31 @@ func RegisterKeys(api huma.API, keys *auth.Keys) {
 		Method:      http.MethodDelete,
 		Path:        "/v1/api-keys/{id}",
 		Summary:     "Revoke an API key",
-		Description: "The key stops working at once. Revoking a revoked key is harmless.",
+		Description: "The key stops working at once. Revoking a revoked key is harmless. The revocation is recorded in the audit trail.",
 		Tags:        []string{"API keys"},
 		Security:    auth.Staff(),
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
 	}, func(ctx context.Context, in *keyIDInput) (*keyOutput, error) {
-		k, err := keys.Revoke(ctx, auth.MustFromContext(ctx).MerchantID, in.ID)
+		p := auth.MustFromContext(ctx)
+		var k auth.Key
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			var err error
+			k, err = keys.WithTx(tx).Revoke(ctx, p.MerchantID, in.ID)
+			return KeyEntry(audit.KeyRevoked, k), err
+		})
 		if err != nil {
 			return nil, err
 		}
 		return &keyOutput{Body: k}, nil
 	})
+}
+
+// KeyEntry is the audit entry of a change to key k.
+func KeyEntry(action audit.Action, k auth.Key) audit.Entry {
+	name := k.Name
+	if name == "" {
+		name = "(no name)"
+	}
+	return audit.Entry{Action: action, Target: fmt.Sprintf("API key %d (%s…)", k.ID, k.Prefix),
+		Summary: fmt.Sprintf("%s key %q", k.Role, name)}
 }

@@ -10,8 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
+	"net/url"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -39,6 +43,7 @@ type Settings struct {
 	BrandColor   string           `json:"brand_color,omitempty" doc:"Portal accent colour as #RRGGBB." example:"#1f6f5c"`
 	LogoURL      string           `json:"logo_url,omitempty" format:"uri" doc:"Logo shown in the portal header." example:"https://cdn.example.com/northwind/logo.svg"`
 	SupportEmail string           `json:"support_email,omitempty" format:"email" doc:"Where shoppers can write with questions." example:"help@northwind.example"`
+	SenderName   string           `json:"sender_name,omitempty" maxLength:"100" doc:"The name emails to shoppers come from; the shop's name when empty." example:"Northwind Returns"`
 	Warehouse    WarehouseAddress `json:"warehouse" required:"false" doc:"Where return parcels are sent."`
 }
 
@@ -75,16 +80,33 @@ func (s Settings) Validate() error {
 	if c := s.Warehouse.Country; c != "" && !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(c) {
 		v.AddValue("warehouse.country", c, "must be an ISO 3166-1 alpha-2 code such as GB or US")
 	}
+	if s.LogoURL != "" {
+		u, err := url.Parse(s.LogoURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(s.LogoURL) > 2000 {
+			v.AddValue("logo_url", s.LogoURL, "must be a web address starting with https://")
+		}
+	}
+	if e := s.SupportEmail; e != "" {
+		if a, err := mail.ParseAddress(e); err != nil || a.Address != e || a.Name != "" || len(e) > 254 {
+			v.AddValue("support_email", e, "must be an email address like help@example.com")
+		}
+	}
+	if n := s.SenderName; utf8.RuneCountInString(n) > 100 || strings.ContainsAny(n, "\r\n\x00") || n != strings.TrimSpace(n) {
+		v.AddValue("sender_name", n, "must be at most 100 characters on one line, without spaces around")
+	}
 	return v.Err()
 }
 
 // Store reads and writes merchants.
 type Store struct {
-	db *sqlx.DB
+	db db.Queryer
 }
 
 // NewStore returns a Store on d.
 func NewStore(d *sqlx.DB) *Store { return &Store{db: d} }
+
+// WithTx returns the store working in the caller's transaction tx.
+func (s *Store) WithTx(tx *sqlx.Tx) *Store { return &Store{db: tx} }
 
 type row struct {
 	ID        int64     `db:"id"`
@@ -142,6 +164,91 @@ func (s *Store) Update(ctx context.Context, id int64, name string, settings Sett
 		return Merchant{}, fmt.Errorf("merchant: update %d: %w", id, err)
 	}
 	return r.merchant()
+}
+
+// Edit changes a merchant under its row lock: edit changes a copy of the merchant
+// as stored (its name and settings; the rest is kept), which is validated and
+// saved. It returns the merchant before and after, so the caller can say what
+// changed (Changes).
+func (s *Store) Edit(ctx context.Context, id int64, edit func(m *Merchant) error) (before, after Merchant, err error) {
+	err = db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		before, err = get(ctx, tx, `id = $1 FOR UPDATE`, id)
+		if err != nil {
+			return err
+		}
+		m := before
+		if err := edit(&m); err != nil {
+			return err
+		}
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		after, err = (&Store{db: tx}).Update(ctx, id, m.Name, m.Settings)
+		return err
+	})
+	if err != nil {
+		return Merchant{}, Merchant{}, err
+	}
+	return before, after, nil
+}
+
+// Validate names every wrong field of a merchant's name and settings.
+func (m Merchant) Validate() error {
+	var v validation.Error
+	if strings.TrimSpace(m.Name) == "" || utf8.RuneCountInString(m.Name) > 200 {
+		v.AddValue("name", m.Name, "must be 1 to 200 characters")
+	}
+	if err := m.Settings.Validate(); err != nil {
+		var sv *validation.Error
+		if errors.As(err, &sv) {
+			v.Merge("settings.", sv)
+		} else {
+			return err
+		}
+	}
+	return v.Err()
+}
+
+// Changes says in words what differs between before and after, field by field
+// ("Brand colour: #24548a → #1f6f5c"); none when nothing changed.
+func Changes(before, after Merchant) []string {
+	var out []string
+	say := func(what, a, b string) {
+		if a == b {
+			return
+		}
+		if a == "" {
+			a = "(none)"
+		}
+		if b == "" {
+			b = "(none)"
+		}
+		out = append(out, fmt.Sprintf("%s: %s → %s", what, a, b))
+	}
+	say("Shop name", before.Name, after.Name)
+	bs, as := before.Settings, after.Settings
+	say("Logo URL", bs.LogoURL, as.LogoURL)
+	say("Brand colour", strings.ToLower(bs.BrandColor), strings.ToLower(as.BrandColor))
+	say("Support email", bs.SupportEmail, as.SupportEmail)
+	say("Sender name", bs.SenderName, as.SenderName)
+	if bs.Warehouse != as.Warehouse {
+		out = append(out, "Returns address: "+bs.Warehouse.oneLine()+" → "+as.Warehouse.oneLine())
+	}
+	return out
+}
+
+// oneLine is the address on one line, or "(none)".
+func (a WarehouseAddress) oneLine() string {
+	var parts []string
+	for _, p := range []string{a.Name, a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.Country} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return "(none)"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // BySlug finds a merchant by slug.

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
@@ -120,8 +122,9 @@ type webhookDeliveryDetailOutput struct {
 }
 
 // Register adds the webhook endpoint and delivery operations to api, and documents
-// every event in the OpenAPI document's webhooks section.
-func Register(api huma.API, s *Service) {
+// every event in the OpenAPI document's webhooks section. Changes to endpoints and
+// deliveries sent again by hand are recorded in the audit trail a.
+func Register(api huma.API, s *Service, a *audit.Log) {
 	admin := auth.Staff()
 	read := []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound}
 	write := append(read, http.StatusUnprocessableEntity)
@@ -138,10 +141,17 @@ func Register(api huma.API, s *Service) {
 		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *createWebhookEndpointInput) (*createWebhookEndpointOutput, error) {
 		enabled := in.Body.Enabled == nil || *in.Body.Enabled
-		e, secret, err := s.CreateEndpoint(ctx, auth.MustFromContext(ctx).MerchantID, EndpointInput{
-			URL: strings.TrimSpace(in.Body.URL), Description: in.Body.Description,
-			EnabledEvents: in.Body.EnabledEvents, Enabled: enabled,
-		}, idempotency.FromContext(ctx))
+		p := auth.MustFromContext(ctx)
+		var e WebhookEndpoint
+		var secret string
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			var err error
+			e, secret, err = s.WithTx(tx).CreateEndpoint(ctx, p.MerchantID, EndpointInput{
+				URL: strings.TrimSpace(in.Body.URL), Description: in.Body.Description,
+				EnabledEvents: in.Body.EnabledEvents, Enabled: enabled,
+			}, idempotency.FromContext(ctx))
+			return EndpointEntry(audit.EndpointCreated, e, e.Describe()), err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -208,7 +218,15 @@ func Register(api huma.API, s *Service) {
 			u := strings.TrimSpace(*in.Body.URL)
 			patch.URL = &u
 		}
-		e, err := s.UpdateEndpoint(ctx, p.MerchantID, in.ID, patch, p.Actor)
+		var e WebhookEndpoint
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			before, err := s.WithTx(tx).Endpoint(ctx, p.MerchantID, in.ID)
+			if err != nil {
+				return audit.Entry{}, err
+			}
+			e, err = s.WithTx(tx).UpdateEndpoint(ctx, p.MerchantID, in.ID, patch, p.Actor)
+			return EndpointEntry(audit.EndpointUpdated, e, audit.Lines(EndpointChanges(before, e))), err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +244,15 @@ func Register(api huma.API, s *Service) {
 		DefaultStatus: http.StatusNoContent,
 		Errors:        read,
 	}, func(ctx context.Context, in *webhookEndpointIDInput) (*struct{}, error) {
-		if err := s.DeleteEndpoint(ctx, auth.MustFromContext(ctx).MerchantID, in.ID); err != nil {
+		p := auth.MustFromContext(ctx)
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			e, err := s.WithTx(tx).Endpoint(ctx, p.MerchantID, in.ID)
+			if err != nil {
+				return audit.Entry{}, err
+			}
+			return EndpointEntry(audit.EndpointDeleted, e, e.Describe()), s.WithTx(tx).DeleteEndpoint(ctx, p.MerchantID, in.ID)
+		})
+		if err != nil {
 			return nil, err
 		}
 		return nil, nil
@@ -246,7 +272,14 @@ func Register(api huma.API, s *Service) {
 		if in.Body != nil && in.Body.PreviousSecretValidFor != nil {
 			grace = time.Duration(*in.Body.PreviousSecretValidFor) * time.Second
 		}
-		e, secret, err := s.RotateSecret(ctx, auth.MustFromContext(ctx).MerchantID, in.ID, grace)
+		p := auth.MustFromContext(ctx)
+		var e WebhookEndpoint
+		var secret string
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			var err error
+			e, secret, err = s.WithTx(tx).RotateSecret(ctx, p.MerchantID, in.ID, grace)
+			return EndpointEntry(audit.EndpointSecretRotated, e, RotationSummary(e)), err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -310,7 +343,13 @@ func Register(api huma.API, s *Service) {
 		DefaultStatus: http.StatusAccepted,
 		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *retryWebhookDeliveryInput) (*webhookDeliveryOutput, error) {
-		d, err := s.RetryDelivery(ctx, auth.MustFromContext(ctx).MerchantID, in.ID)
+		p := auth.MustFromContext(ctx)
+		var d WebhookDelivery
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			var err error
+			d, err = s.WithTx(tx).RetryDelivery(ctx, p.MerchantID, in.ID)
+			return DeliveryEntry(d), err
+		})
 		if err != nil {
 			return nil, err
 		}

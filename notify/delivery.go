@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
 
@@ -197,41 +199,39 @@ func (s *Service) Delivery(ctx context.Context, merchantID int64, id string) (We
 // while the delivery is within RetryWindow of its event. It returns
 // ErrEndpointDisabled when the endpoint is disabled.
 func (s *Service) RetryDelivery(ctx context.Context, merchantID int64, id string) (WebhookDelivery, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return WebhookDelivery{}, err
-	}
-	defer tx.Rollback()
-	var enabled bool
-	err = tx.GetContext(ctx, &enabled, `SELECT e.enabled FROM webhook_deliveries d
-		JOIN webhook_endpoints e ON e.merchant_id = d.merchant_id AND e.id = d.endpoint_id
-		WHERE d.merchant_id = $1 AND d.id = $2 FOR UPDATE OF d`, merchantID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return WebhookDelivery{}, ErrNotFound
-	}
-	if err != nil {
-		return WebhookDelivery{}, fmt.Errorf("notify: retry delivery: %w", err)
-	}
-	if !enabled {
-		return WebhookDelivery{}, ErrEndpointDisabled
-	}
-	now := s.stamp()
-	var gen int
-	err = tx.GetContext(ctx, &gen, `UPDATE webhook_deliveries SET status = 'pending', generation = generation + 1,
-		next_attempt_at = $3, updated_at = $3 WHERE merchant_id = $1 AND id = $2 RETURNING generation`, merchantID, id, now)
-	if err != nil {
-		return WebhookDelivery{}, fmt.Errorf("notify: retry delivery: %w", err)
-	}
-	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobDeliver,
-		Payload: deliverJob{DeliveryID: id, Generation: gen}}); err != nil {
-		return WebhookDelivery{}, fmt.Errorf("notify: retry delivery: %w", err)
-	}
 	var r deliveryRow
-	if err := tx.GetContext(ctx, &r, `SELECT `+deliveryCols+deliveryFrom+` WHERE d.merchant_id = $1 AND d.id = $2`,
-		merchantID, id); err != nil {
-		return WebhookDelivery{}, fmt.Errorf("notify: retry delivery: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var enabled bool
+		err := tx.GetContext(ctx, &enabled, `SELECT e.enabled FROM webhook_deliveries d
+			JOIN webhook_endpoints e ON e.merchant_id = d.merchant_id AND e.id = d.endpoint_id
+			WHERE d.merchant_id = $1 AND d.id = $2 FOR UPDATE OF d`, merchantID, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if !enabled {
+			return ErrEndpointDisabled
+		}
+		now := s.stamp()
+		var gen int
+		err = tx.GetContext(ctx, &gen, `UPDATE webhook_deliveries SET status = 'pending', generation = generation + 1,
+			next_attempt_at = $3, updated_at = $3 WHERE merchant_id = $1 AND id = $2 RETURNING generation`, merchantID, id, now)
+		if err != nil {
+			return err
+		}
+		if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobDeliver,
+			Payload: deliverJob{DeliveryID: id, Generation: gen}}); err != nil {
+			return err
+		}
+		return tx.GetContext(ctx, &r, `SELECT `+deliveryCols+deliveryFrom+` WHERE d.merchant_id = $1 AND d.id = $2`,
+			merchantID, id)
+	})
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrEndpointDisabled):
+		return WebhookDelivery{}, err
+	case err != nil:
 		return WebhookDelivery{}, fmt.Errorf("notify: retry delivery: %w", err)
 	}
 	return r.delivery(), nil

@@ -10,7 +10,6 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
 
@@ -135,11 +134,14 @@ func (s *Service) CreateEndpoint(ctx context.Context, merchantID int64, in Endpo
 	}
 	now := s.stamp()
 	var r endpointRow
+	// a concurrent request with the same key that won is answered (ON CONFLICT keeps
+	// a caller's transaction usable)
 	err := s.db.GetContext(ctx, &r, `INSERT INTO webhook_endpoints
 		(merchant_id, id, url, description, enabled_events, enabled, secret, idempotency_key, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING `+endpointCols,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+		ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING `+endpointCols,
 		merchantID, newID("we_"), in.URL, in.Description, eventArray(in.EnabledEvents), in.Enabled, newSecret(), key, now)
-	if key != nil && db.IsUniqueViolation(err, "") {
+	if key != nil && errors.Is(err, sql.ErrNoRows) {
 		return s.endpointByKey(ctx, merchantID, idemKey)
 	}
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
 
@@ -45,7 +46,7 @@ type Options struct {
 
 // Service publishes events, manages endpoints and delivers webhooks.
 type Service struct {
-	db       *sqlx.DB
+	db       db.Queryer
 	opts     Options
 	log      *slog.Logger
 	now      func() time.Time
@@ -87,6 +88,15 @@ func New(d *sqlx.DB, opts Options) *Service {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return s
+}
+
+// WithTx returns the service working in the caller's transaction tx, so that a
+// change to an endpoint or a delivery commits with what else tx writes (its audit
+// entry).
+func (s *Service) WithTx(tx *sqlx.Tx) *Service {
+	c := *s
+	c.db = tx
+	return &c
 }
 
 // Jobs registers the delivery job with an outbox worker.

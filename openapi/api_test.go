@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
 	"github.com/roundtriphq/roundtrip/internal/auth"
@@ -254,5 +255,55 @@ func TestIdempotencyClaimOfADeadRequestIsTakenOver(t *testing.T) {
 	if first.Status != 201 || again.Status != 201 || again.Header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("got %d then %d (replayed %q), want the stale claim taken over and run again",
 			first.Status, again.Status, again.Header.Get("Idempotent-Replayed"))
+	}
+}
+
+// TestNULIsRefusedNamingTheField: PostgreSQL cannot store the NUL character; every
+// operation refuses it in any string input with 422, naming the field, instead of 500.
+func TestNULIsRefusedNamingTheField(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	shop := env.Merchant(t, "northwind")
+	key := shop.Keys[auth.RoleIntegration]
+	order := func(change func(o map[string]any)) map[string]any {
+		o := apitest.Order("ada@example.com", time.Now().Add(-48*time.Hour))
+		if change != nil {
+			change(o)
+		}
+		return o
+	}
+	if res := env.Do(t, "PUT", "/v1/orders/NW-1", key, order(nil)); res.Status != http.StatusCreated {
+		t.Fatalf("put order: %d %s", res.Status, res.Body)
+	}
+	for _, tt := range []struct {
+		name, method, path, token string
+		body                      any
+		want                      string
+	}{
+		{"order number in the path", "PUT", "/v1/orders/NW-%002", key, order(nil), "path.order_number"},
+		{"order number to read", "GET", "/v1/orders/NW%00", key, nil, "path.order_number"},
+		{"customer email", "PUT", "/v1/orders/NW-3", key, order(func(o map[string]any) {
+			o["customer"].(map[string]any)["email"] = "ada\x00@example.com"
+		}), "body.customer.email"},
+		{"line name", "PUT", "/v1/orders/NW-4", key, order(func(o map[string]any) {
+			o["lines"].([]map[string]any)[1]["name"] = "Red\x00cap"
+		}), "body.lines[1].name"},
+		{"portal sign-in, no key", "POST", "/v1/portal/sessions", "",
+			map[string]any{"merchant": "northwind", "order_number": "NW-1\x00", "email": "ada@example.com"}, "body.order_number"},
+		{"query filter", "GET", "/v1/returns?order_number=NW-1%00", key, nil, "query.order_number"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := env.Do(t, tt.method, tt.path, tt.token, tt.body)
+			var p problemDoc
+			res.JSON(t, &p)
+			if res.Status != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Location != tt.want ||
+				!strings.Contains(p.Errors[0].Message, "NUL") {
+				t.Errorf("got %d %s, want 422 naming %s", res.Status, res.Body, tt.want)
+			}
+		})
+	}
+	var n int
+	if err := env.DB.Get(&n, `SELECT count(*) FROM orders`); err != nil || n != 1 {
+		t.Errorf("got %d orders (%v), want only NW-1", n, err)
 	}
 }

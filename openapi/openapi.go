@@ -7,8 +7,13 @@
 package openapi
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -16,6 +21,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/problem"
@@ -34,6 +40,11 @@ import (
 
 // RequestTimeout bounds every operation (the server's write timeout is longer).
 const RequestTimeout = 30 * time.Second
+
+// StreamTimeout bounds an operation that streams a long answer (a CSV export, marked
+// with Metadata "stream": true): a year of refunds is written in batches for minutes
+// on a busy server, and is not cut off at RequestTimeout or the server's write timeout.
+const StreamTimeout = 10 * time.Minute
 
 // Version is the API's version in the OpenAPI document.
 const Version = "1.0.0"
@@ -54,11 +65,20 @@ type Services struct {
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
 	Webhooks  *notify.Service
+	// Audit records the admin operations' changes.
+	Audit *audit.Log
 
 	// PortalClientLimit and PortalOrderLimit limit portal sign-ins per client address
 	// and per order; nil means no limit.
 	PortalClientLimit, PortalOrderLimit *ratelimit.Limiter
+
+	// BodyReadTimeout is how long a client may take to send a request body (default
+	// DefaultBodyReadTimeout); a slower one is cut off with 408.
+	BodyReadTimeout time.Duration
 }
+
+// DefaultBodyReadTimeout is how long a client may take to send a request body.
+const DefaultBodyReadTimeout = 5 * time.Second
 
 const description = `Roundtrip is a returns and refunds platform for online shops.
 
@@ -95,29 +115,36 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 		log = slog.New(slog.DiscardHandler)
 	}
 	problem.Install(log, problemFor)
-	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, log: log})
+	bodyTimeout := svc.BodyReadTimeout
+	if bodyTimeout <= 0 {
+		bodyTimeout = DefaultBodyReadTimeout
+	}
+	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, log: log, readFor: bodyTimeout})
 
 	mux.HandleFunc("GET /docs", serveDocs(api))
 
 	authn := &auth.Authenticator{Keys: svc.Keys, Shoppers: svc.Shoppers}
 	api.UseMiddleware(authn.Middleware(api))
 	api.UseMiddleware(noteCaller)
+	api.UseMiddleware(refuseNUL(api))
 	idem := &idempotency.Middleware{DB: svc.DB}
 	api.UseMiddleware(idem.Handler(api))
 
-	merchant.Register(api, svc.Merchants)
-	merchant.RegisterKeys(api, svc.Keys)
-	labels.Register(api, svc.Labels)
+	merchant.Register(api, svc.Merchants, svc.Audit)
+	merchant.RegisterKeys(api, svc.Keys, svc.Audit)
+	labels.Register(api, svc.Labels, svc.Audit)
 	receiving.Register(api, svc.Receiving)
 	refunds.Register(api, svc.Refunds)
 	ledger.Register(api, svc.DB)
 	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, svc.DB)
-	notify.Register(api, svc.Webhooks)
+	notify.Register(api, svc.Webhooks, svc.Audit)
+	audit.Register(api, svc.Audit)
 	returns.Register(api, &returns.API{
 		Store:       svc.Returns,
 		Merchants:   svc.Merchants,
 		Shoppers:    svc.Shoppers,
+		Audit:       svc.Audit,
 		ClientLimit: svc.PortalClientLimit,
 		OrderLimit:  svc.PortalOrderLimit,
 	})
@@ -137,25 +164,77 @@ func noteCaller(ctx huma.Context, next func(huma.Context)) {
 // middleware counts and logs every request, pages and 404s included).
 type adapter struct {
 	huma.Adapter
-	mux *http.ServeMux
-	log *slog.Logger
+	mux     *http.ServeMux
+	log     *slog.Logger
+	readFor time.Duration // how long a request body may take to arrive
 }
 
 func (a *adapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	// Huma sets a read deadline on the connection before reading a body and never
 	// clears it. When the body was already read (the idempotency middleware reads it
 	// first), that deadline lands on net/http's background read, which then cancels the
-	// request's context mid-handler under load. The server's ReadTimeout already
-	// bounds slow clients, so Huma's deadline is turned off.
+	// request's context mid-handler under load. So Huma's deadline is turned off, and
+	// the adapter reads every body itself, under its own deadline set before the first
+	// byte is read and cleared once the body is in (readBody).
 	op.BodyReadTimeout = -1
 	log := a.log.With(slog.String("operation", op.OperationID))
 	a.mux.HandleFunc(op.Method+" "+op.Path, func(w http.ResponseWriter, r *http.Request) {
 		reqid.Note(r.Context()).Operation = op.OperationID
+		if !a.readBody(w, r, op) {
+			return
+		}
 		// Every operation ends within RequestTimeout, so that nothing waits forever
-		// for a lock or a pooled connection.
-		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		// for a lock or a pooled connection; a streamed answer within StreamTimeout.
+		timeout := RequestTimeout
+		if op.Metadata["stream"] == true {
+			timeout = StreamTimeout
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout))
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(problem.WithLogger(ctx, log))
 		handler(humago.NewContext(op, r, w))
 	})
+}
+
+// readBody reads the request's body into memory within the body deadline, then clears
+// the connection's read deadline before any handler runs, and gives the request the
+// body read. A client that sends its body too slowly gets 408 and its connection is
+// closed; a body larger than the operation takes gets 413. It reports whether the
+// request may go on.
+func (a *adapter) readBody(w http.ResponseWriter, r *http.Request, op *huma.Operation) bool {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return true
+	}
+	limit := op.MaxBodyBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	rc := http.NewResponseController(w)
+	// Without a connection to set deadlines on (a test recorder), the body is read as is.
+	armed := rc.SetReadDeadline(time.Now().Add(a.readFor)) == nil
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var ne net.Error
+	switch {
+	case err != nil && errors.As(err, &ne) && ne.Timeout():
+		w.Header().Set("Connection", "close")
+		problem.Write(w, r, problem.New(http.StatusRequestTimeout, "body_timeout",
+			fmt.Sprintf("The request body did not arrive within %s.", a.readFor)))
+		return false
+	case err != nil:
+		w.Header().Set("Connection", "close")
+		problem.Write(w, r, problem.New(http.StatusBadRequest, "invalid_request", "The request body could not be read."))
+		return false
+	}
+	if armed {
+		_ = rc.SetReadDeadline(time.Time{}) // as net/http does when a body ends
+	}
+	if int64(len(body)) > limit {
+		w.Header().Set("Connection", "close")
+		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("The request body is larger than %d bytes.", limit)))
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
 }

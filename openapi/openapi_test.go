@@ -2,6 +2,8 @@ package openapi_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"flag"
 	"net/http"
 	"net/http/httptest"
@@ -92,6 +94,37 @@ func TestDocsPageIsSelfContained(t *testing.T) {
 			if op != nil && !strings.Contains(page, `id="`+op.OperationID+`"`) {
 				t.Errorf("/docs lacks %s", op.OperationID)
 			}
+		}
+	}
+}
+
+// TestDocsPageSecurityHeaders checks that /docs has the web pages' protections: a
+// Content-Security-Policy that allows its own stylesheet and nothing else, and no
+// framing by other sites.
+func TestDocsPageSecurityHeaders(t *testing.T) {
+	mux := http.NewServeMux()
+	openapi.New(mux, openapi.Services{})
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/docs", nil))
+	h := rec.Header()
+	csp := h.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	_, rest, _ := strings.Cut(rec.Body.String(), "<style>")
+	css, _, ok := strings.Cut(rest, "</style>")
+	if !ok {
+		t.Fatal("/docs has no stylesheet")
+	}
+	sum := sha256.Sum256([]byte(css))
+	if want := "style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, want) {
+		t.Errorf("Content-Security-Policy %q does not allow the page's stylesheet (%s)", csp, want)
+	}
+	for k, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s: got %q, want %q", k, got, want)
 		}
 	}
 }

@@ -45,6 +45,10 @@ type refundOutput struct {
 	Body *Refund
 }
 
+// MaxWebhookBytes is the largest Stripe event body read: Stripe's events are a few
+// kilobytes, and the body is read whole before its signature can be checked.
+const MaxWebhookBytes = 1 << 20
+
 type webhookInput struct {
 	Signature string `header:"Stripe-Signature" doc:"Stripe's signature of the payload."`
 	RawBody   []byte
@@ -160,7 +164,10 @@ func Register(api huma.API, s *Service) {
 			"STRIPE_WEBHOOK_SECRET. Each event is applied once; a refund never moves backwards.",
 		Tags:             []string{"Webhooks"},
 		SkipValidateBody: true,
-		Errors:           []int{http.StatusBadRequest},
+		// A RawBody input gets no default limit: without one, anybody could make the
+		// server read any amount before the signature is checked.
+		MaxBodyBytes: MaxWebhookBytes,
+		Errors:       []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge},
 	}, func(ctx context.Context, in *webhookInput) (*webhookOutput, error) {
 		if s.webhookSecret == "" {
 			return nil, problem.New(http.StatusServiceUnavailable, "webhooks_not_configured", "STRIPE_WEBHOOK_SECRET is not set on this server.")

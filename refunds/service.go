@@ -91,17 +91,14 @@ func (s *Service) Resolve(ctx context.Context, t *returns.Tx, receiptID int64, a
 // MaxReturns returns within PeriodDays has refunds held for inspection.
 func serialReturner(ctx context.Context, tx *sqlx.Tx, r *returns.Return, pol returns.Policy) (bool, string, error) {
 	rule := pol.SerialReturner
-	if !rule.Enabled || rule.MaxReturns <= 0 || rule.PeriodDays <= 0 || r.KeepIt {
+	if !rule.Applies() || r.KeepIt {
 		return false, "", nil
 	}
-	var n int
-	err := tx.GetContext(ctx, &n, `SELECT count(*) FROM returns WHERE merchant_id = $1 AND customer_email = $2
-		AND state NOT IN ('cancelled', 'rejected') AND created_at > now() - $3 * interval '1 day'`,
-		r.MerchantID, r.CustomerEmail, rule.PeriodDays)
+	n, err := returns.RecentReturns(ctx, tx, r.MerchantID, r.CustomerEmail, rule.PeriodDays)
 	if err != nil {
 		return false, "", fmt.Errorf("refunds: serial returner: %w", err)
 	}
-	if n <= rule.MaxReturns {
+	if !rule.Holds(n) {
 		return false, "", nil
 	}
 	return true, fmt.Sprintf("The refund is held for inspection: this shopper started %d returns in the last %d days, more than the policy's %d.",
@@ -325,6 +322,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 		return err
 	}
 	changed := status != f.Status
+	wasSucceeded := f.Status == StatusSucceeded
 	f.Status = status
 	if changed && (status == StatusSucceeded || status == StatusFailed) {
 		typ := notify.RefundSucceeded
@@ -354,10 +352,22 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 		if _, err := returns.Next(t.Return.State, returns.EventRefundFail); err != nil {
 			return nil
 		}
-		return t.Transition(ctx, returns.EventRefundFail, "stripe",
-			fmt.Sprintf("Refund of %s failed: %s", money.Format(f.Amount, f.Currency), res.FailureReason))
+		note := fmt.Sprintf("Refund of %s failed: %s", money.Format(f.Amount, f.Currency), res.FailureReason)
+		if wasSucceeded {
+			note = fmt.Sprintf("Refund of %s failed after it had succeeded: %s. The money went back to the shop; finance can send it again.",
+				money.Format(f.Amount, f.Currency), failureText(res.FailureReason))
+		}
+		return t.Transition(ctx, returns.EventRefundFail, "stripe", note)
 	}
 	return s.settle(ctx, t, "stripe")
+}
+
+// failureText is Stripe's failure reason for a note, or a plain word when there is none.
+func failureText(reason string) string {
+	if reason == "" {
+		return "no reason given"
+	}
+	return strings.ReplaceAll(reason, "_", " ")
 }
 
 // poll is the JobPoll handler: it asks Stripe about a refund that stayed pending.

@@ -12,12 +12,15 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 )
 
-// WebhookTolerance is how old a webhook's signature may be.
+// WebhookTolerance is how old a webhook's signature may be, and how far ahead of
+// our clock its timestamp may be (a signature dated in the future could otherwise be
+// replayed until that date).
 const WebhookTolerance = 5 * time.Minute
 
 // ErrBadSignature is returned by ParseWebhook when the Stripe-Signature header is
-// missing, malformed, does not match the payload and secret, or is older than
-// WebhookTolerance. Answer 400: the sender is not Stripe, or the event is a replay.
+// missing, malformed, does not match the payload and secret, or is dated more than
+// WebhookTolerance before or after now. Answer 400: the sender is not Stripe, or the
+// event is a replay.
 var ErrBadSignature = errors.New("refunds: webhook: bad signature")
 
 // Event is a Stripe webhook event as far as refunds care.
@@ -64,8 +67,12 @@ func ParseWebhook(payload []byte, sigHeader, secret string, now time.Time) (Even
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if signed := signedAt(sigHeader); now.Sub(signed) > WebhookTolerance {
+	switch signed := signedAt(sigHeader); {
+	case now.Sub(signed) > WebhookTolerance:
 		return Event{}, fmt.Errorf("%w: signed at %s, more than %s before %s",
+			ErrBadSignature, signed.UTC().Format(time.RFC3339), WebhookTolerance, now.UTC().Format(time.RFC3339))
+	case signed.Sub(now) > WebhookTolerance:
+		return Event{}, fmt.Errorf("%w: signed at %s, more than %s after %s",
 			ErrBadSignature, signed.UTC().Format(time.RFC3339), WebhookTolerance, now.UTC().Format(time.RFC3339))
 	}
 

@@ -2,11 +2,13 @@ package refunds_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 )
@@ -235,5 +237,76 @@ func TestPollerCoversMissedWebhook(t *testing.T) {
 	f.env.DB.Get(&left, `SELECT count(*) FROM outbox WHERE kind = $1 AND state <> 'done'`, refunds.JobPoll)
 	if left != 0 {
 		t.Errorf("got %d poll jobs left, want 0", left)
+	}
+}
+
+// TestWebhookBodyIsCappedBeforeVerification: a body over 1 MiB is refused before its
+// signature is checked, however it is signed.
+func TestWebhookBodyIsCappedBeforeVerification(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	pad := strings.Repeat("x", refunds.MaxWebhookBytes)
+	payload := []byte(`{"id": "evt_big", "object": "event", "type": "charge.refund.updated", "pad": "` + pad + `"}`)
+	res := f.env.Do(t, "POST", "/v1/webhooks/stripe", "", payload,
+		"Stripe-Signature", fakestripe.Signature(time.Now(), payload, whsec))
+	if res.Status != http.StatusRequestEntityTooLarge || res.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("got %d %s %.200s, want a 413 problem", res.Status, res.Header.Get("Content-Type"), res.Body)
+	}
+	var n int
+	if err := f.env.DB.Get(&n, `SELECT count(*) FROM stripe_events WHERE id = 'evt_big'`); err != nil || n != 0 {
+		t.Errorf("got %d stored events (%v), want none", n, err)
+	}
+}
+
+// TestSucceededRefundFailsLater: Stripe fails a refund that had succeeded (the card's
+// account was closed); the completed return moves to refund_failed with a note in its
+// timeline, finance finds the refund among the failed ones and sends it again.
+func TestSucceededRefundFailsLater(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
+	r, sr := pendingRefund(t, f)
+	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusFailed, "expired_or_canceled_card"); err != nil {
+		t.Fatal(err)
+	}
+	evs := f.stripe.Events()
+	succeeded, failed := evs[len(evs)-2], evs[len(evs)-1]
+	if status, _ := f.postEvent(t, succeeded.Payload, time.Now(), whsec); status != http.StatusOK {
+		t.Fatalf("succeeded event: got %d", status)
+	}
+	if got := f.state(t, r); got != "completed" {
+		t.Fatalf("got return %s after the refund succeeded, want completed", got)
+	}
+	if status, _ := f.postEvent(t, failed.Payload, time.Now(), whsec); status != http.StatusOK {
+		t.Fatalf("failed event: got %d", status)
+	}
+	fr := f.oneRefund(t, r)
+	if fr.Status != refunds.StatusFailed {
+		t.Fatalf("got refund %s, want failed", fr.Status)
+	}
+	if got := f.state(t, r); got != "refund_failed" {
+		t.Fatalf("got return %s after its succeeded refund failed, want refund_failed", got)
+	}
+	tl := f.timeline(t, r)
+	last := tl[len(tl)-1]
+	if last.Event != "refund_fail" || last.From != "completed" || last.To != "refund_failed" || !strings.Contains(last.Note, "expired or canceled card") {
+		t.Errorf("last timeline entry: got %+v, want refund_fail from completed to refund_failed naming the reason", last)
+	}
+
+	res := f.env.Do(t, "GET", "/v1/refunds?status=failed", f.shop.Keys[auth.RoleFinance], nil)
+	var list struct {
+		Data []refunds.Refund `json:"data"`
+	}
+	res.JSON(t, &list)
+	if len(list.Data) != 1 || list.Data[0].ID != fr.ID {
+		t.Fatalf("failed refunds: got %s, want refund %d", res.Body, fr.ID)
+	}
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/refunds/%d/retry", fr.ID), f.shop.Keys[auth.RoleFinance], nil); res.Status != http.StatusOK {
+		t.Fatalf("retry: got %d %s", res.Status, res.Body)
+	}
+	if got := f.state(t, r); got != "resolving" {
+		t.Errorf("got return %s after the retry, want resolving", got)
 	}
 }

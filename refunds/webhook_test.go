@@ -183,6 +183,10 @@ func TestParseWebhookSignature(t *testing.T) {
 		{"garbage header", payload, "sha256=abc", signed, true},
 		{"no v1 signature", payload, fmt.Sprintf("t=%d", signed.Unix()), signed, true},
 		{"old timestamp", payload, good, signed.Add(5*time.Minute + time.Second), true},
+		{"4 minutes ahead of the clock", payload, good, signed.Add(-4 * time.Minute), false},
+		{"exactly 5 minutes ahead", payload, good, signed.Add(-5 * time.Minute), false},
+		{"more than 5 minutes ahead", payload, good, signed.Add(-5*time.Minute - time.Second), true},
+		{"a year ahead", payload, good, signed.AddDate(-1, 0, 0), true},
 	}
 	for _, tt := range tests {
 		got, err := refunds.ParseWebhook(tt.payload, tt.header, webhookSecret, tt.now)

@@ -1,8 +1,11 @@
 package returns
 
 import (
+	"strings"
+
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/merchant"
@@ -13,9 +16,21 @@ type API struct {
 	Store     *Store
 	Merchants *merchant.Store
 	Shoppers  *auth.Shoppers
-	// ClientLimit and OrderLimit limit portal sign-in attempts per client address
-	// and per order; nil means no limit.
+	// Audit records changes to the policy.
+	Audit *audit.Log
+	// ClientLimit limits portal sign-in attempts per client address, and OrderLimit
+	// failed ones per client address and order (OrderAttemptBucket); nil means no
+	// limit.
 	ClientLimit, OrderLimit *ratelimit.Limiter
+}
+
+// OrderAttemptBucket is the rate-limit bucket of one client's attempts to open the
+// portal of one order (the API's and the web portal's look-ups count in it). It is per
+// client, so that someone who knows an order number and guesses emails locks out only
+// themselves, never the shopper; a successful attempt empties it.
+func OrderAttemptBucket(client, merchantSlug, orderNumber string) string {
+	return "session:order:" + client + ":" + strings.ToLower(strings.TrimSpace(merchantSlug)) + ":" +
+		strings.ToLower(strings.TrimSpace(orderNumber))
 }
 
 var (

@@ -2,7 +2,9 @@ package returns
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -142,4 +144,23 @@ func (a *API) getOrder(ctx context.Context, in *orderNumberPath) (*orderOutput, 
 		return nil, err
 	}
 	return &orderOutput{Body: v}, nil
+}
+
+// Resolve checks the order as the domain does (Order.Validate). Huma runs it after
+// its schema check, even when that failed, so that one answer names every wrong
+// field: a shop that derives the captured amount from its lines sends a negative one
+// when a line's discount exceeds the line's value, and the schema's complaint about
+// payment.captured alone would hide the discount that caused it. A field both checks
+// refuse is named once (the problem mapping keeps the first entry per location).
+func (in *putOrderInput) Resolve(huma.Context) []error {
+	if reflect.ValueOf(in.Body).IsZero() {
+		return nil // the body was not JSON at all: Huma says so
+	}
+	var v *validation.Error
+	if err := in.Body.Validate(); errors.As(err, &v) {
+		var out validation.Error
+		out.Merge("body.", v)
+		return []error{&out}
+	}
+	return nil
 }

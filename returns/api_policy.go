@@ -2,10 +2,13 @@ package returns
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 )
 
@@ -27,7 +30,7 @@ func registerPolicy(api huma.API, a *API) {
 		Method:      http.MethodPut,
 		Path:        "/v1/policy",
 		Summary:     "Replace the return policy",
-		Description: "Stores a new version of the policy; fields left out take their defaults. Returns keep the version they were judged by.",
+		Description: "Stores a new version of the policy; fields left out take their defaults. Returns keep the version they were judged by. The change is recorded in the audit trail.",
 		Tags:        []string{"Policy"},
 		Security:    auth.Staff(),
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
@@ -51,14 +54,23 @@ func (a *API) getPolicy(ctx context.Context, _ *struct{}) (*policyOutput, error)
 	return &policyOutput{Body: pol}, nil
 }
 
-// putPolicy stores a new version of the return policy.
+// putPolicy stores a new version of the return policy, and in the audit trail what
+// it changed.
 func (a *API) putPolicy(ctx context.Context, in *putPolicyInput) (*policyOutput, error) {
 	in.Body.fillDefaults()
 	if err := in.Body.Validate(); err != nil {
 		return nil, err
 	}
 	p := auth.MustFromContext(ctx)
-	pol, err := a.Store.PutPolicy(ctx, p.MerchantID, in.Body, p.Actor)
+	var pol Policy
+	err := a.Audit.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+		var err error
+		if pol, err = PutPolicyIn(ctx, tx, p.MerchantID, in.Body, p.Actor); err != nil {
+			return audit.Entry{}, err
+		}
+		changes, err := PolicyChanges(ctx, tx, p.MerchantID, pol)
+		return audit.Entry{Action: audit.PolicyUpdated, Target: fmt.Sprintf("policy v%d", pol.Version), Summary: audit.Lines(changes)}, err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,8 @@ func registerPortal(api huma.API, a *API) {
 		Path:        "/v1/portal/sessions",
 		Summary:     "Open the returns portal for one order",
 		Description: "Order number and email (any case, spaces ignored) give a short-lived shopper token for that order. " +
-			"A wrong combination answers 404 without saying which part was wrong. Limited to 10 attempts a minute per order and 60 per client address.",
+			"A wrong combination answers 404 without saying which part was wrong. Limited to 10 failed attempts a minute per order from one client " +
+			"address, and 60 attempts a minute per client address.",
 		Tags:          []string{"Portal"},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusNotFound, http.StatusTooManyRequests, http.StatusUnprocessableEntity},
@@ -56,10 +57,11 @@ type sessionOutput struct {
 func (a *API) createPortalSession(ctx context.Context, in *sessionInput) (*sessionOutput, error) {
 	now := time.Now()
 	slug := strings.ToLower(strings.TrimSpace(in.Body.Merchant))
-	number := strings.ToLower(strings.TrimSpace(in.Body.OrderNumber))
+	client := reqid.ClientIP(ctx)
+	attempts := OrderAttemptBucket(client, slug, in.Body.OrderNumber)
 	wait, err := ratelimit.AllowAll(ctx, now,
-		ratelimit.Hit{Limiter: a.ClientLimit, Bucket: "session:ip:" + reqid.ClientIP(ctx)},
-		ratelimit.Hit{Limiter: a.OrderLimit, Bucket: "session:order:" + slug + ":" + number})
+		ratelimit.Hit{Limiter: a.ClientLimit, Bucket: "session:ip:" + client},
+		ratelimit.Hit{Limiter: a.OrderLimit, Bucket: attempts})
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +83,11 @@ func (a *API) createPortalSession(ctx context.Context, in *sessionInput) (*sessi
 	}
 	if err != nil {
 		return nil, err
+	}
+	if a.OrderLimit != nil { // only failed attempts count against the client
+		if err := a.OrderLimit.Reset(ctx, attempts); err != nil {
+			return nil, err
+		}
 	}
 	token, exp, err := a.Shoppers.Issue(ctx, m.ID, o.ID, now)
 	if err != nil {

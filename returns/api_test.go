@@ -1,8 +1,12 @@
 package returns_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -348,6 +352,39 @@ func TestPortalSessions(t *testing.T) {
 	if res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("11th attempt: got %d Retry-After=%q, want 429 with Retry-After", res.Status, res.Header.Get("Retry-After"))
 	}
+	// the limit is the guessing client's: it stays limited even with the right email,
+	// while the shopper, from another address, still gets in
+	right := map[string]any{"merchant": "northwind", "order_number": "NW-9", "email": "cy@example.com"}
+	if res := f.env.Do(t, "POST", "/v1/portal/sessions", "", right); res.Status != http.StatusTooManyRequests {
+		t.Errorf("the guessing client with the right email: got %d, want 429", res.Status)
+	}
+	if got := postFrom(t, f.env.URL+"/v1/portal/sessions", "127.0.0.2", right); got != http.StatusCreated {
+		t.Errorf("the shopper from another address: got %d, want 201", got)
+	}
+	// and a success empties the client's count of failures
+	for i := range 9 {
+		if got := postFrom(t, f.env.URL+"/v1/portal/sessions", "127.0.0.2", body); got != http.StatusNotFound {
+			t.Fatalf("the shopper's wrong attempt %d after signing in: got %d, want 404", i+1, got)
+		}
+	}
+	if got := postFrom(t, f.env.URL+"/v1/portal/sessions", "127.0.0.2", right); got != http.StatusCreated {
+		t.Errorf("the shopper after 9 failures since a success: got %d, want 201", got)
+	}
+}
+
+// postFrom posts body as JSON from the local address ip (any of 127.0.0.0/8 is this
+// machine), as another client would, and returns the status.
+func postFrom(t *testing.T, url, ip string, body any) int {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}}
+	b, _ := json.Marshal(body)
+	res, err := c.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 func TestValidationNamesEachField(t *testing.T) {
@@ -392,6 +429,23 @@ func TestValidationNamesEachField(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("errors %v do not name %s", locs, want)
 		}
+	}
+	// a shop that derives the captured amount from its lines sends a negative one
+	// when a line's discount exceeds the line's value: the schema refuses captured,
+	// and the answer also names the discount that caused it, once each
+	bad = order("ada@example.com", time.Now())
+	lines = bad["lines"].([]map[string]any)
+	lines[0]["discount"] = 20000
+	bad["payment"].(map[string]any)["captured"] = 2500*2 + 950 + 1500 + 285 + 495 - 20000
+	res = f.env.Do(t, "PUT", "/v1/orders/NW-BAD", f.shop.Keys[auth.RoleIntegration], bad)
+	p = problemDoc{}
+	res.JSON(t, &p)
+	locs = nil
+	for _, e := range p.Errors {
+		locs = append(locs, e.Location)
+	}
+	if res.Status != http.StatusUnprocessableEntity || !slices.Equal(locs, []string{"body.payment.captured", "body.lines[0].discount"}) {
+		t.Errorf("discount above the line's value with a derived captured: got %d naming %v, want 422 naming body.payment.captured and body.lines[0].discount", res.Status, locs)
 	}
 	var n int
 	f.env.DB.Get(&n, `SELECT count(*) FROM orders WHERE number = 'NW-BAD'`)
@@ -452,5 +506,48 @@ func TestListFiltersAndPages(t *testing.T) {
 	}
 	if res := f.env.Do(t, "GET", "/v1/returns?state=lost", key, nil); res.Status != 422 || !strings.Contains(string(res.Body), "query.state") {
 		t.Errorf("unknown state: got %d %s, want 422 naming query.state", res.Status, res.Body)
+	}
+}
+
+// TestReturnWorthNothingIsNotCreated: a 100 % restocking fee and a label fee leave
+// the shopper nothing; the quote says so and creating the return answers 422, with no
+// return and no label made.
+func TestReturnWorthNothingIsNotCreated(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	res := f.env.Do(t, "PUT", "/v1/policy", f.shop.Keys[auth.RoleAdmin], map[string]any{
+		"return_shipping": map[string]any{"mode": "flat", "label_fees": map[string]any{"EUR": 495}},
+		"rules":           []map[string]any{{"match": map[string]any{"sku": "TEE-BLK-M"}, "restocking_fee_bps": 10000}},
+	})
+	if res.Status != http.StatusOK {
+		t.Fatalf("put policy: %d %s", res.Status, res.Body)
+	}
+	body := map[string]any{"order_number": "NW-1", "resolution": "refund",
+		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": "changed_mind"}}}
+	key := f.shop.Keys[auth.RoleIntegration]
+	res = f.env.Do(t, "POST", "/v1/returns/quote", key, body)
+	var q struct {
+		Eligible bool  `json:"eligible"`
+		Total    int64 `json:"total"`
+		Issues   []struct {
+			Path, Code, Message string
+		} `json:"issues"`
+	}
+	res.JSON(t, &q)
+	if res.Status != http.StatusOK || q.Eligible || q.Total != 0 || len(q.Issues) != 1 || q.Issues[0].Code != "nothing_back" ||
+		!strings.Contains(q.Issues[0].Message, "You would get nothing back") {
+		t.Fatalf("quote: got %d %s, want 200, not eligible, with a nothing_back issue", res.Status, res.Body)
+	}
+	res = f.env.Do(t, "POST", "/v1/returns", key, body)
+	var p problemDoc
+	res.JSON(t, &p)
+	if res.Status != http.StatusUnprocessableEntity || p.Code != "not_eligible" || len(p.Errors) != 1 || p.Errors[0].Location != "body.items" {
+		t.Fatalf("create: got %d %s, want 422 not_eligible naming body.items", res.Status, res.Body)
+	}
+	var returns, labels int
+	f.env.DB.Get(&returns, `SELECT count(*) FROM returns`)
+	f.env.DB.Get(&labels, `SELECT count(*) FROM parcels`)
+	if returns != 0 || labels != 0 {
+		t.Errorf("got %d returns and %d parcels, want none", returns, labels)
 	}
 }

@@ -28,7 +28,7 @@ func ExampleNext() {
 	var te *returns.TransitionError
 	if errors.As(err, &te) {
 		fmt.Println(err)
-		fmt.Println("terminal:", te.From.Terminal())
+		fmt.Println("allowed:", te.From.Allowed())
 	}
 	// Output:
 	// approved --carrier_scan--> in_transit
@@ -36,5 +36,5 @@ func ExampleNext() {
 	// received --resolve--> resolving
 	// resolving --complete--> completed
 	// returns: cannot cancel a return that is completed
-	// terminal: true
+	// allowed: [refund_fail]
 }

@@ -54,6 +54,10 @@ import (
 // any label fee and bonus, is below the policy's threshold for the currency. With the
 // store_credit resolution a bonus of the policy's basis points of the capped amount is
 // added; the bonus is the shop's and is not taken from the payment (PaymentAmount).
+//
+// A quote of items with a value whose total still comes to 0 (the fees, or the cap,
+// take it all) is not eligible (IneligibleNothingBack): the shopper would give up the
+// items, and the shop pay for a label, for nothing.
 func Quote(in QuoteInput) QuoteResult {
 	o, p := &in.Order, &in.Policy
 	q := QuoteResult{
@@ -107,7 +111,40 @@ func Quote(in QuoteInput) QuoteResult {
 	}
 	q.PaymentAmount = base
 	q.Total = base + q.StoreCreditBonus
+	if q.Eligible && q.Total <= 0 && q.ItemsTotal+q.ShippingRefund > 0 {
+		// the fees (or what is left on the payment) take everything the items are
+		// worth: the shopper would send them back, and the shop issue a label, for
+		// nothing (items of no value, such as a free gift, can still go back)
+		q.Eligible, q.KeepIt = false, false
+		q.Issues = append(q.Issues, QuoteIssue{Path: "items", Code: IneligibleNothingBack, Message: nothingBackMessage(q)})
+	}
 	return q
+}
+
+// nothingBackMessage tells the shopper why a return is worth nothing to them.
+func nothingBackMessage(q QuoteResult) string {
+	const prefix = "You would get nothing back for these items: "
+	f := func(x int64) string { return money.Format(x, q.Currency) }
+	var restocking int64
+	for _, l := range q.Lines {
+		if l.Eligible {
+			restocking += l.RestockingFee
+		}
+	}
+	var fees []string
+	if restocking > 0 {
+		fees = append(fees, "the restocking fee of "+f(restocking))
+	}
+	if q.LabelFee > 0 {
+		fees = append(fees, "the return label fee of "+f(q.LabelFee))
+	}
+	switch {
+	case q.Refundable == 0:
+		return prefix + "nothing is left to refund on this order's payment."
+	case len(fees) > 0:
+		return prefix + strings.Join(fees, " and ") + " would take their whole value, so they cannot be returned."
+	}
+	return prefix + "they cannot be returned."
 }
 
 // QuoteInput is everything a quote depends on.
@@ -179,6 +216,10 @@ const (
 	IneligibleResolutionNotAllowed Ineligibility = "resolution_not_allowed"
 	// IneligibleNoItems: the quote asks for no item (quote level).
 	IneligibleNoItems Ineligibility = "no_items"
+	// IneligibleNothingBack: the return would be worth nothing to the shopper: the
+	// fees take the whole value of the items, or nothing is left to refund on the
+	// payment (quote level).
+	IneligibleNothingBack Ineligibility = "nothing_back"
 )
 
 // QuoteIssue is a reason why the quote as a whole is not eligible, for the request field

@@ -362,12 +362,38 @@ func TestQuote(t *testing.T) {
 			wantKeepIt:   true,
 		},
 		{
-			name:         "label fee limited to the goods: total never negative",
+			name:         "label fee limited to the goods: total never negative, and nothing back is not eligible",
 			policy:       flat(map[string]int64{"EUR": 5000}),
 			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
-			wantEligible: true,
-			wantLines:    []lineWant{eligible(units(0, 1), 1000, 92, 58, 57, 0, 965)},
-			wantAmounts:  Amounts{ItemsTotal: 965, LabelFee: 965, Total: 0},
+			wantEligible: false,
+			wantIssues: []QuoteIssue{{"items", IneligibleNothingBack,
+				"You would get nothing back for these items: the return label fee of 9.65 EUR would take their whole value, so they cannot be returned."}},
+			wantLines:   []lineWant{eligible(units(0, 1), 1000, 92, 58, 57, 0, 965)},
+			wantAmounts: Amounts{ItemsTotal: 965, LabelFee: 965, Total: 0},
+		},
+		{
+			name: "a 100 % restocking fee and a label fee leave nothing back: not eligible",
+			policy: func(p *Policy) {
+				flat(map[string]int64{"EUR": 495})(p)
+				p.Rules = []Rule{{Match: Match{Category: "t-shirts"}, RestockingFeeBps: 10000}}
+			},
+			items:        []QuoteItem{{"tee", 1, ReasonChangedMind}},
+			wantEligible: false,
+			wantIssues: []QuoteIssue{{"items", IneligibleNothingBack,
+				"You would get nothing back for these items: the restocking fee of 9.08 EUR and the return label fee of 0.57 EUR would take their whole value, so they cannot be returned."}},
+			wantLines:   []lineWant{eligible(units(0, 1), 1000, 92, 58, 57, 908, 57)},
+			wantAmounts: Amounts{ItemsTotal: 57, LabelFee: 57, Total: 0},
+		},
+		{
+			name:         "nothing left on the payment: nothing back, not eligible",
+			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			prior:        Prior{Refunded: 17654},
+			wantEligible: false,
+			wantIssues: []QuoteIssue{{"items", IneligibleNothingBack,
+				"You would get nothing back for these items: nothing is left to refund on this order's payment."}},
+			wantLines:   []lineWant{eligible(units(0, 1), 1000, 92, 58, 57, 0, 965)},
+			wantAmounts: Amounts{ItemsTotal: 965, CappedBy: 965, Total: 0},
+			wantCapped:  true,
 		},
 		{
 			name:         "zero-decimal currency",
@@ -817,7 +843,13 @@ func FuzzQuote(f *testing.F) {
 				Resolution: []Resolution{ResolutionRefund, ResolutionStoreCredit}[r.intn(2)]}
 			q := Quote(in)
 			if !q.Eligible {
-				t.Fatalf("quote of %+v with %+v not eligible: %+v", items, pr, q)
+				// with fees, or a partial capture, a return can be worth nothing to the
+				// shopper: then it is not made, and for no other reason
+				if exact || len(q.Issues) != 1 || q.Issues[0].Code != IneligibleNothingBack || q.Total != 0 {
+					t.Fatalf("quote of %+v with %+v not eligible: %+v", items, pr, q)
+				}
+				checkQuote(t, in, q)
+				return
 			}
 			checkQuote(t, in, q)
 

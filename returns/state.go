@@ -29,7 +29,8 @@ const (
 	// StateResolving: at least one refund or store credit is in flight.
 	StateResolving State = "resolving"
 	// StateCompleted: the resolution is done (refunds succeeded, credit issued or
-	// exchange released). Terminal.
+	// exchange released). Only a refund that Stripe fails after it succeeded moves
+	// it on, to StateRefundFailed.
 	StateCompleted State = "completed"
 	// StateRefundFailed: Stripe refused or failed a refund; finance can retry it,
 	// which moves the return back to StateResolving.
@@ -81,7 +82,8 @@ const (
 	// EventComplete: the whole return is resolved: nothing in flight, nothing
 	// left to resolve.
 	EventComplete Event = "complete"
-	// EventRefundFail: Stripe refused or failed a refund of the return.
+	// EventRefundFail: Stripe refused or failed a refund of the return, also one
+	// that had succeeded (the card's account was closed after the refund).
 	EventRefundFail Event = "refund_fail"
 	// EventRetryRefund: finance retries the failed refund(s).
 	EventRetryRefund Event = "retry_refund"
@@ -153,9 +155,12 @@ var events = []Event{
 //   - When the whole return is resolved before its parcel arrives (a returnless
 //     refund, or the on_carrier_scan trigger refunding everything), the caller
 //     fires complete; a parcel that turns up afterwards is recorded on the items
-//     only, as completed is terminal.
-//   - rejected, cancelled, expired and completed are terminal: no event leaves
-//     them.
+//     only, as no parcel event leaves completed.
+//   - A refund that succeeded can still fail later (Stripe fails it when the
+//     card's account was closed, and the money goes back to the merchant), so
+//     refund_fail leaves completed for refund_failed: finance sees it among the
+//     failed refunds and can retry it.
+//   - rejected, cancelled and expired are terminal: no event leaves them.
 var transitions = map[State]map[Event]State{
 	StateRequested: {
 		EventApprove: StateApproved,
@@ -204,7 +209,9 @@ var transitions = map[State]map[Event]State{
 		EventRefundFail:     StateRefundFailed,
 		EventRetryRefund:    StateResolving,
 	},
-	StateCompleted: {},
+	StateCompleted: {
+		EventRefundFail: StateRefundFailed, // a succeeded refund failed later
+	},
 	StateRejected:  {},
 	StateCancelled: {},
 	StateExpired:   {},

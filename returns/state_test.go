@@ -42,7 +42,7 @@ var wantNext = map[returns.State][len(eventColumns)]returns.State{
 	par: {no, no, no, no, par, par, rec, res, no, no, no, no, no},
 	rec: {no, no, no, no, no, no, no, res, no, no, com, no, no},
 	res: {no, no, no, no, res, res, res, res, par, rec, com, fai, no},
-	com: {no, no, no, no, no, no, no, no, no, no, no, no, no},
+	com: {no, no, no, no, no, no, no, no, no, no, no, fai, no},
 	fai: {no, no, no, no, fai, fai, fai, fai, no, no, no, fai, res},
 	rej: {no, no, no, no, no, no, no, no, no, no, no, no, no},
 	can: {no, no, no, no, no, no, no, no, no, no, no, no, no},
@@ -158,7 +158,8 @@ func TestTransitionErrorMessage(t *testing.T) {
 func TestTerminal(t *testing.T) {
 	t.Parallel()
 
-	terminal := map[returns.State]bool{com: true, rej: true, can: true, exp: true}
+	// completed is not: a refund that succeeded can fail later
+	terminal := map[returns.State]bool{rej: true, can: true, exp: true}
 	for _, s := range returns.States() {
 		if got := s.Terminal(); got != terminal[s] {
 			t.Errorf("%s.Terminal() = %v, want %v", s, got, terminal[s])
@@ -216,6 +217,8 @@ func TestLifecycles(t *testing.T) {
 			[]returns.Event{"receive_partial", "resolve", "receive_all", "settle_all"}, rec},
 		{"failed refund retried", rec,
 			[]returns.Event{"resolve", "refund_fail", "receive_all", "retry_refund", "complete"}, com},
+		{"a succeeded refund fails later and is retried", rec,
+			[]returns.Event{"resolve", "complete", "refund_fail", "retry_refund", "complete"}, com},
 		{"two refunds fail", par,
 			[]returns.Event{"resolve", "resolve", "refund_fail", "refund_fail", "retry_refund"}, res},
 	}

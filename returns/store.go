@@ -109,11 +109,18 @@ func (s *Store) QuoteFor(ctx context.Context, merchantID int64, order OrderRecor
 	if err != nil {
 		return QuoteResult{}, Policy{}, err
 	}
+	q, err := s.QuoteWith(ctx, merchantID, pol, order, items, res)
+	return q, pol, err
+}
+
+// QuoteWith prices a return of order as QuoteFor does, against the policy pol
+// instead of the current one: a policy being edited, before it is saved.
+func (s *Store) QuoteWith(ctx context.Context, merchantID int64, pol Policy, order OrderRecord, items []QuoteItem, res Resolution) (QuoteResult, error) {
 	pr, _, err := prior(ctx, s.db, merchantID, order.ID)
 	if err != nil {
-		return QuoteResult{}, Policy{}, err
+		return QuoteResult{}, err
 	}
-	return Quote(QuoteInput{Order: order.Order, Policy: pol, Items: items, Resolution: res, Now: s.now(), Prior: pr}), pol, nil
+	return Quote(QuoteInput{Order: order.Order, Policy: pol, Items: items, Resolution: res, Now: s.now(), Prior: pr}), nil
 }
 
 // Create makes a return for an order: it quotes it again inside a transaction that
@@ -384,12 +391,19 @@ type Filter struct {
 	RMA           string
 	CreatedAfter  *time.Time
 	CreatedBefore *time.Time
+	// CustomerEmail keeps the returns of one shopper (any of their orders).
+	CustomerEmail string
+	// ExceptID leaves one return out (a shopper's other returns).
+	ExceptID int64
+	// OldestFirst lists oldest first (a queue), and After then means a larger ID.
+	OldestFirst bool
 	// After is the cursor: list returns with a smaller ID (newest first).
 	After int64
 	Limit int
 }
 
-// List returns a merchant's returns, newest first, and whether there are more.
+// List returns a merchant's returns, newest first (or oldest first, f.OldestFirst),
+// and whether there are more.
 func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return, bool, error) {
 	where := `r.merchant_id = $1`
 	args := []any{merchantID}
@@ -416,7 +430,19 @@ func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return
 	if f.CreatedBefore != nil {
 		add("r.created_at < $%d", *f.CreatedBefore)
 	}
-	if f.After > 0 {
+	if f.CustomerEmail != "" {
+		add("r.customer_email = $%d", NormalizeEmail(f.CustomerEmail))
+	}
+	if f.ExceptID != 0 {
+		add("r.id <> $%d", f.ExceptID)
+	}
+	order := "DESC"
+	if f.OldestFirst {
+		order = "ASC"
+		if f.After > 0 {
+			add("r.id > $%d", f.After)
+		}
+	} else if f.After > 0 {
 		add("r.id < $%d", f.After)
 	}
 	if f.Limit <= 0 {
@@ -424,7 +450,7 @@ func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return
 	}
 	var rows []returnRow
 	err := s.db.SelectContext(ctx, &rows, `SELECT `+returnCols+` FROM returns r JOIN orders o ON o.id = r.order_id
-		WHERE `+where+fmt.Sprintf(` ORDER BY r.id DESC LIMIT %d`, f.Limit+1), args...)
+		WHERE `+where+fmt.Sprintf(` ORDER BY r.id %s LIMIT %d`, order, f.Limit+1), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("returns: list: %w", err)
 	}
@@ -456,4 +482,19 @@ func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return
 		}
 	}
 	return out, more, nil
+}
+
+// Count counts a merchant's returns in any of states (every return without states).
+func (s *Store) Count(ctx context.Context, merchantID int64, states ...State) (int, error) {
+	names := make([]string, len(states))
+	for i, st := range states {
+		names[i] = string(st)
+	}
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM returns WHERE merchant_id = $1
+		AND (cardinality($2::text[]) = 0 OR state = ANY($2))`, merchantID, pq.Array(names))
+	if err != nil {
+		return 0, fmt.Errorf("returns: count: %w", err)
+	}
+	return n, nil
 }

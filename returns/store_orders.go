@@ -72,6 +72,29 @@ func (s *Store) OrderByID(ctx context.Context, merchantID, id int64) (OrderRecor
 	return s.order(ctx, s.db, `merchant_id = $1 AND id = $2`, merchantID, id)
 }
 
+// RecentOrders returns a merchant's most recently created orders, newest first, at
+// most limit (default 20).
+func (s *Store) RecentOrders(ctx context.Context, merchantID int64, limit int) ([]OrderRecord, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	var rows []orderRow
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1
+		ORDER BY id DESC LIMIT $2`, merchantID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("returns: recent orders: %w", err)
+	}
+	out := make([]OrderRecord, 0, len(rows))
+	for _, r := range rows {
+		rec, err := r.record()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
 // FindOrder finds an order by number and the shopper's email (any case, spaces around).
 func (s *Store) FindOrder(ctx context.Context, merchantID int64, number, email string) (OrderRecord, error) {
 	return s.order(ctx, s.db, `merchant_id = $1 AND lower(number) = lower($2) AND email = $3`,

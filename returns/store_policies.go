@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
@@ -67,6 +69,19 @@ func PolicyAt(ctx context.Context, q sqlx.QueryerContext, merchantID int64, vers
 
 // PutPolicy stores p as the merchant's next policy version.
 func (s *Store) PutPolicy(ctx context.Context, merchantID int64, p Policy, actor string) (Policy, error) {
+	var out Policy
+	err := db.Tx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var err error
+		out, err = PutPolicyIn(ctx, tx, merchantID, p, actor)
+		return err
+	})
+	return out, err
+}
+
+// PutPolicyIn is PutPolicy in the caller's transaction tx, so that what else the
+// change writes (its audit entry) commits with it. It returns the policy as stored,
+// with its version.
+func PutPolicyIn(ctx context.Context, tx *sqlx.Tx, merchantID int64, p Policy, actor string) (Policy, error) {
 	if p.Rules == nil {
 		p.Rules = []Rule{}
 	}
@@ -76,15 +91,68 @@ func (s *Store) PutPolicy(ctx context.Context, merchantID int64, p Policy, actor
 		return Policy{}, err
 	}
 	for attempt := 0; ; attempt++ {
-		err = s.db.GetContext(ctx, &p.Version, `INSERT INTO policies (merchant_id, version, data, created_by)
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT policy_version`); err != nil {
+			return Policy{}, fmt.Errorf("returns: put policy: %w", err)
+		}
+		err = tx.GetContext(ctx, &p.Version, `INSERT INTO policies (merchant_id, version, data, created_by)
 			SELECT $1, coalesce(max(version), 0) + 1, $2, $3 FROM policies WHERE merchant_id = $1
 			RETURNING version`, merchantID, data, actor)
 		if db.IsUniqueViolation(err, "") && attempt < 5 {
-			continue // a concurrent change took the version: take the next
+			// a concurrent change took the version: take the next
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT policy_version`); err != nil {
+				return Policy{}, fmt.Errorf("returns: put policy: %w", err)
+			}
+			continue
 		}
 		if err != nil {
 			return Policy{}, fmt.Errorf("returns: put policy: %w", err)
 		}
 		return p, nil
 	}
+}
+
+// PolicyVersion is a stored version of a merchant's policy: who saved it and when.
+type PolicyVersion struct {
+	Policy    Policy
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// PolicyVersions returns a merchant's stored policy versions, newest first: at most
+// limit of those older than version before (0: from the newest), and whether there
+// are more.
+func (s *Store) PolicyVersions(ctx context.Context, merchantID int64, before, limit int) ([]PolicyVersion, bool, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	var rows []struct {
+		Version   int       `db:"version"`
+		Data      []byte    `db:"data"`
+		CreatedAt time.Time `db:"created_at"`
+		CreatedBy string    `db:"created_by"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `SELECT version, data, created_at, created_by FROM policies
+		WHERE merchant_id = $1 AND ($2 = 0 OR version < $2) ORDER BY version DESC LIMIT $3`, merchantID, before, limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("returns: policy versions: %w", err)
+	}
+	rows, more := cursor.Trim(rows, limit)
+	out := make([]PolicyVersion, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal(r.Data, &out[i].Policy); err != nil {
+			return nil, false, fmt.Errorf("returns: stored policy version %d: %w", r.Version, err)
+		}
+		out[i].Policy.Version, out[i].CreatedAt, out[i].CreatedBy = r.Version, r.CreatedAt, r.CreatedBy
+	}
+	return out, more, nil
+}
+
+// PolicyChanges says what the stored version saved changed from the version before
+// it (DiffPolicies), in q.
+func PolicyChanges(ctx context.Context, q sqlx.QueryerContext, merchantID int64, saved Policy) ([]string, error) {
+	prev, err := PolicyAt(ctx, q, merchantID, saved.Version-1)
+	if err != nil {
+		return nil, err
+	}
+	return DiffPolicies(prev, saved), nil
 }

@@ -80,6 +80,71 @@ func TestSignInFailsWithoutSayingWhy(t *testing.T) {
 	if p.Location != "/warehouse" {
 		t.Errorf("sign-in with a foreign next: got Location %q, want /warehouse", p.Location)
 	}
+	// nor through dot segments and escaped slashes
+	fin := s.client(t)
+	p = fin.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {password}, "next": {"/finance/../%2f%2fevil.example"}})
+	if p.Location != "/finance" {
+		t.Errorf("sign-in with next=/finance/../%%2f%%2fevil.example: got Location %q, want /finance", p.Location)
+	}
+}
+
+// TestSignInLimitLocksOutTheGuesserNotTheUser: ten wrong passwords for a user from
+// one address limit that address, even with the right password, while the user signs
+// in from their own.
+func TestSignInLimitLocksOutTheGuesserNotTheUser(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	guesser := s.client(t)
+	for i := range 10 {
+		p := guesser.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {fmt.Sprintf("guess number %d", i)}})
+		wantStatus(t, fmt.Sprintf("wrong password %d", i+1), p, http.StatusUnauthorized)
+	}
+	p := guesser.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {"guess number 11"}})
+	wantStatus(t, "eleventh wrong password", p, http.StatusTooManyRequests)
+	p = guesser.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {password}})
+	wantStatus(t, "the guesser with the right password", p, http.StatusTooManyRequests)
+
+	user := s.clientFrom(t, "127.0.0.2")
+	p = user.post("/signin", url.Values{"shop": {"northwind"}, "username": {"fin"}, "password": {password}})
+	if p.Status != http.StatusSeeOther || p.Location != "/finance" {
+		t.Errorf("the user from their own address: got %d to %q, want 303 to /finance", p.Status, p.Location)
+	}
+}
+
+// TestOrderLookUpLocksOutTheGuesserNotTheShopper: the same for the portal's order
+// look-up, which counts in the API's buckets.
+func TestOrderLookUpLocksOutTheGuesserNotTheShopper(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	for range 10 {
+		res := s.env.Do(t, "POST", "/v1/portal/sessions", "", map[string]string{"merchant": "northwind", "order_number": "NW-1", "email": "eve@example.com"})
+		if res.Status != http.StatusNotFound {
+			t.Fatalf("API look-up: got %d, want 404", res.Status)
+		}
+	}
+	wantStatus(t, "the guesser in the portal", s.client(t).post("/portal/northwind/session",
+		url.Values{"order_number": {"NW-1"}, "email": {"ada@example.com"}}), http.StatusTooManyRequests)
+	p := s.clientFrom(t, "127.0.0.2").post("/portal/northwind/session", url.Values{"order_number": {"NW-1"}, "email": {"ada@example.com"}})
+	if p.Status != http.StatusSeeOther || p.Location != "/portal/northwind" {
+		t.Errorf("the shopper from their own address: got %d to %q, want 303 to /portal/northwind", p.Status, p.Location)
+	}
+}
+
+// TestPagesRefuseNUL: the NUL character, which PostgreSQL cannot store, in a form, a
+// query or a path answers a page in plain words, not a 500.
+func TestPagesRefuseNUL(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	c := s.client(t)
+	for name, p := range map[string]page{
+		"order look-up": c.post("/portal/northwind/session", url.Values{"order_number": {"NW-1\x00"}, "email": {"ada@example.com"}}),
+		"sign-in":       c.post("/signin", url.Values{"shop": {"north\x00wind"}, "username": {"fin"}, "password": {password}}),
+		"path":          c.get("/portal/northwind/returns/R-%00"),
+		"query":         c.get("/signin?shop=north%00wind"),
+	} {
+		wantStatus(t, name, p, http.StatusUnprocessableEntity)
+		mustContain(t, p, "Check what you entered")
+	}
 }
 
 func TestEveryStaffPostNeedsTheSessionsToken(t *testing.T) {
@@ -258,6 +323,7 @@ func TestFinanceDownloadsWithTheSessionCookie(t *testing.T) {
 		t.Errorf("refunds CSV: got %d %s %q\n%.500s", csv.Status, res.Header.Get("Content-Type"), res.Header.Get("Content-Disposition"), csv.Body)
 	}
 	wantStatus(t, "CSV without a period", fin.get("/finance/refunds.csv"), http.StatusUnprocessableEntity)
+	wantStatus(t, "CSV of year 1 to 9999", fin.get("/finance/refunds.csv?from=0001-01-01&to=9999-12-31"), http.StatusUnprocessableEntity)
 	wh := s.client(t)
 	wh.signIn("northwind", "ana")
 	wantStatus(t, "CSV for the warehouse", wh.get("/finance/refunds.csv?from="+today+"&to="+tomorrow), http.StatusForbidden)

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -34,15 +35,15 @@ type shop struct {
 	worker *outbox.Worker
 }
 
-func newShop(t testing.TB) *shop {
+func newShop(t testing.TB, opts ...apitest.Option) *shop {
 	t.Helper()
 	s := &shop{stripe: fakestripe.New(fakestripe.Options{AutoCharges: true, Currency: "eur"})}
 	t.Cleanup(s.stripe.Close)
-	s.env = apitest.New(t, func(d *app.Config, dbURL string) {
+	s.env = apitest.New(t, append([]apitest.Option{func(d *app.Config, dbURL string) {
 		d.Gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_x", APIBase: s.stripe.URL(), Timeout: 5 * time.Second})
 		s.worker = outbox.NewWorker(d.DB, dbURL, outbox.Options{Backoff: func(int) time.Duration { return 0 }})
 		d.Worker = s.worker
-	})
+	}}, opts...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", s.env.Logs())
@@ -156,6 +157,14 @@ type client struct {
 func (s *shop) client(t testing.TB) *client {
 	jar, _ := cookiejar.New(nil)
 	return &client{t: t, base: s.env.URL, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// clientFrom is a client that connects from the local address ip (any of 127.0.0.0/8
+// is this machine): another client address as the server sees it.
+func (s *shop) clientFrom(t testing.TB, ip string) *client {
+	c := s.client(t)
+	c.hc.Transport = &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}
+	return c
 }
 
 type page struct {

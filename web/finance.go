@@ -262,8 +262,8 @@ func (s *Server) financeRetry(rq *request) error {
 	return redirectTo(fmt.Sprintf("/finance?retried=%d#failed", id))
 }
 
-// parsePeriod reads from and to (dates or RFC 3339, both required) for an export or
-// a run, with the API's parser.
+// parsePeriod reads from and to (dates or RFC 3339, both required, at most 366 days
+// apart) for an export or a run, with the API's parser.
 func parsePeriod(from, to string) (period.Period, error) {
 	var v validation.Error
 	p := period.Parse(from, to, true, "", &v)
@@ -271,7 +271,7 @@ func parsePeriod(from, to string) (period.Period, error) {
 }
 
 var badPeriod = &pageError{Status: http.StatusUnprocessableEntity, Title: "Check the dates",
-	Message: "Give a start and an end date (2026-03-01), the end after the start. The end is not included: to 2026-04-01 covers March.",
+	Message: "Give a start and an end date (2026-03-01), the end after the start and at most 366 days later. The end is not included: to 2026-04-01 covers March.",
 	Link:    "/finance", LinkText: "Back to finance"}
 
 // financeCSV streams the refunds export of reconcile (the same file as GET

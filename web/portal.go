@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -46,11 +47,16 @@ func (s *Server) renderLookup(rq *request, status int, f lookupForm) error {
 func safeNext(next, slug string) string {
 	base := portalPath(slug)
 	u, err := url.Parse(next)
-	if next == "" || err != nil || u.Scheme != "" || u.Host != "" || strings.Contains(next, "//") || strings.Contains(next, `\`) ||
-		!strings.HasPrefix(u.Path, base+"/") {
+	if next == "" || err != nil || u.Scheme != "" || u.Host != "" || strings.Contains(next, "//") || strings.Contains(next, `\`) {
 		return ""
 	}
-	return u.Path
+	// decoded and cleaned before the check: /portal/x/../../%2f%2fevil.example is not
+	// a page of the portal
+	p := path.Clean(u.Path)
+	if !strings.HasPrefix(p, base+"/") {
+		return ""
+	}
+	return (&url.URL{Path: p}).EscapedPath()
 }
 
 // portalLookup opens a shopper session from an order number and email, counted
@@ -72,9 +78,11 @@ func (s *Server) portalLookup(rq *request) error {
 		return s.renderLookup(rq, http.StatusNotFound, f)
 	}
 	now := s.now()
+	client := reqid.ClientIP(ctx)
+	attempts := returns.OrderAttemptBucket(client, m.Slug, f.OrderNumber)
 	wait, err := ratelimit.AllowAll(ctx, now,
-		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "session:ip:" + reqid.ClientIP(ctx)},
-		ratelimit.Hit{Limiter: s.orderLimit, Bucket: "session:order:" + m.Slug + ":" + strings.ToLower(f.OrderNumber)})
+		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "session:ip:" + client},
+		ratelimit.Hit{Limiter: s.orderLimit, Bucket: attempts})
 	if err != nil {
 		return err
 	}
@@ -90,6 +98,9 @@ func (s *Server) portalLookup(rq *request) error {
 		return s.renderLookup(rq, http.StatusNotFound, f)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.orderLimit.Reset(ctx, attempts); err != nil { // only failures count
 		return err
 	}
 	token, exp, err := s.shoppers.Issue(ctx, m.ID, o.ID, now)

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +102,21 @@ func (s *Sessions) Lookup(ctx context.Context, token string, now time.Time) (Ses
 	return Session{User: row.User, CSRF: row.CSRF, ExpiresAt: row.ExpiresAt}, nil
 }
 
+// EndAll ends every session of a user in the caller's transaction tx, but the one
+// of token keep (the admin's own, when they reset their own password).
+func (s *Sessions) EndAll(ctx context.Context, tx *sqlx.Tx, merchantID, userID int64, keep string) error {
+	var keepHash []byte
+	if keep != "" {
+		keepHash = tokenHash(keep)
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE merchant_id = $1 AND user_id = $2
+		AND ($3::bytea IS NULL OR token_hash <> $3)`, merchantID, userID, keepHash)
+	if err != nil {
+		return fmt.Errorf("web: end sessions of user %d: %w", userID, err)
+	}
+	return nil
+}
+
 // Delete ends the session of token.
 func (s *Sessions) Delete(ctx context.Context, token string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE token_hash = $1`, tokenHash(token))
@@ -180,18 +197,23 @@ type signInForm struct {
 	Error    string
 }
 
-// safeStaffNext keeps a post-sign-in destination only when it is a staff page.
+// staffPages are the staff pages (GET routes of Register) a sign-in may lead back to.
+var staffPages = regexp.MustCompile(`^/(warehouse(/returns/[0-9A-Za-z-]+)?|finance(/refunds\.csv|/reconciliations/[0-9]+(/lines\.csv)?)?|admin(/[0-9A-Za-z_-]+)*)$`)
+
+// safeStaffNext keeps a post-sign-in destination only when it is a staff page. The
+// path is decoded and cleaned before it is checked, and the answer is built from the
+// cleaned path, so that dot segments and escaped slashes cannot lead elsewhere
+// (/finance/../%2f%2fevil.example is not a staff page).
 func safeStaffNext(next string) string {
 	u, err := url.Parse(next)
-	if next == "" || err != nil || u.Scheme != "" || u.Host != "" || strings.Contains(next, "//") || strings.Contains(next, `\`) {
+	if next == "" || err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || strings.Contains(next, "//") || strings.Contains(next, `\`) {
 		return ""
 	}
-	for _, p := range []string{"/warehouse", "/finance"} {
-		if u.Path == p || strings.HasPrefix(u.Path, p+"/") {
-			return u.RequestURI()
-		}
+	p := path.Clean(u.Path)
+	if !staffPages.MatchString(p) {
+		return ""
 	}
-	return ""
+	return (&url.URL{Path: p, RawQuery: u.RawQuery}).RequestURI()
 }
 
 func (s *Server) signInPage(rq *request) error {
@@ -213,8 +235,9 @@ func (s *Server) signInPage(rq *request) error {
 }
 
 // signIn checks the user name and password and starts a session. Attempts are
-// limited per user and per client address; a wrong shop, user or password get the
-// same answer, after the same bcrypt work.
+// limited per client address, and failed ones per client address and user, so that
+// someone guessing a user's password locks out only themselves; a wrong shop, user or
+// password get the same answer, after the same bcrypt work.
 func (s *Server) signIn(rq *request) error {
 	ctx := rq.ctx()
 	f := signInForm{
@@ -228,9 +251,11 @@ func (s *Server) signIn(rq *request) error {
 		return s.render(rq, http.StatusUnprocessableEntity, "signin", "Sign in", f)
 	}
 	now := s.now()
+	client := reqid.ClientIP(ctx)
+	attempts := "signin:user:" + client + ":" + f.Shop + ":" + f.Username
 	wait, err := ratelimit.AllowAll(ctx, now,
-		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "signin:ip:" + reqid.ClientIP(ctx)},
-		ratelimit.Hit{Limiter: s.signinLimit, Bucket: "signin:user:" + f.Shop + ":" + f.Username})
+		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "signin:ip:" + client},
+		ratelimit.Hit{Limiter: s.signinLimit, Bucket: attempts})
 	if err != nil {
 		return err
 	}
@@ -248,6 +273,9 @@ func (s *Server) signIn(rq *request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.signinLimit.Reset(ctx, attempts); err != nil { // only failures count
+		return err
+	}
 	token, sess, err := s.sessions.Create(ctx, u, now)
 	if err != nil {
 		return err
@@ -263,8 +291,11 @@ func (s *Server) signIn(rq *request) error {
 
 // rolesOf is the role a staff path needs.
 func rolesOf(path string) []auth.Role {
-	if strings.HasPrefix(path, "/finance") {
+	switch {
+	case strings.HasPrefix(path, "/finance"):
 		return []auth.Role{auth.RoleFinance}
+	case strings.HasPrefix(path, "/admin"):
+		return []auth.Role{auth.RoleAdmin}
 	}
 	return []auth.Role{auth.RoleWarehouse}
 }

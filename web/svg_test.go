@@ -166,3 +166,32 @@ func TestPasswordsAndNames(t *testing.T) {
 		t.Error("integration is not a role for a person")
 	}
 }
+
+// TestRedirectsAreDecodedAndCleaned: a next path is judged after its escapes are
+// decoded and its dot segments resolved, as the browser will resolve them.
+func TestRedirectsAreDecodedAndCleaned(t *testing.T) {
+	for next, want := range map[string]string{
+		"/portal/northwind/../../%2f%2fevil.example": "",
+		"/portal/northwind/%2e%2e/southwind/x":       "",
+		"/portal/northwind/x/../returns/R-1":         "/portal/northwind/returns/R-1",
+	} {
+		if got := safeNext(next, "northwind"); got != want {
+			t.Errorf("safeNext(%q): got %q, want %q", next, got, want)
+		}
+	}
+	for next, want := range map[string]string{
+		"/finance/../%2f%2fevil.example":         "",
+		"/finance/..%2f..%2f%2fevil.example":     "",
+		"/warehouse/%2e%2e/%2fevil.example":      "",
+		"/finance/%0d%0aSet-Cookie:x":            "",
+		"/finance/anything":                      "",
+		"/warehouse/returns/12/../../../finance": "/finance",
+		"/warehouse/returns/R-7KQ4-M2XD":         "/warehouse/returns/R-7KQ4-M2XD",
+		"/finance/reconciliations/3/lines.csv":   "/finance/reconciliations/3/lines.csv",
+		"/finance/refunds.csv?from=2026-03-01":   "/finance/refunds.csv?from=2026-03-01",
+	} {
+		if got := safeStaffNext(next); got != want {
+			t.Errorf("safeStaffNext(%q): got %q, want %q", next, got, want)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 // Package web is the product's pages for people: the shopper's self-service returns
-// portal (/portal/{merchant}), the warehouse scan station (/warehouse) and the
-// finance pages (/finance), rendered on the server with html/template. Templates,
-// the stylesheet and the one small script are embedded in the binary; nothing comes
-// from a CDN. Every page works with JavaScript off: the script only keeps the scan
-// field focused, lets Enter submit from a select and stops double submissions.
+// portal (/portal/{merchant}), the warehouse scan station (/warehouse), the finance
+// pages (/finance) and the admin console (/admin), rendered on the server with
+// html/template. Templates, the stylesheet and the one small script are embedded in
+// the binary; nothing comes from a CDN. Every page works with JavaScript off: the
+// script only keeps the scan field focused, lets Enter submit from a select, stops
+// double submissions, moves through the review queue with j and k, and previews the
+// policy and branding forms as they are edited.
 //
 // Access follows the API's rules. Every route declares its audience (public, the
 // shopper of the merchant in its path, or staff with roles) and one check,
@@ -37,12 +39,14 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
@@ -74,6 +78,11 @@ type Config struct {
 	Refunds   *refunds.Service
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
+	// The admin console's: API keys, webhook endpoints and the audit trail every
+	// admin change records itself in.
+	Keys     *auth.Keys
+	Webhooks *notify.Service
+	Audit    *audit.Log
 
 	// PortalClientLimit and PortalOrderLimit are the API's limits of portal sign-ins
 	// per client address and per order (nil: no limit), so the portal and the API
@@ -94,6 +103,9 @@ type Server struct {
 	receiving *receiving.Service
 	reconcile *reconcile.Service
 	users     *auth.Users
+	keys      *auth.Keys
+	webhooks  *notify.Service
+	audit     *audit.Log
 	sessions  *Sessions
 
 	clientLimit, orderLimit *ratelimit.Limiter
@@ -123,6 +135,9 @@ func New(cfg Config) *Server {
 		receiving:   cfg.Receiving,
 		reconcile:   cfg.Reconcile,
 		users:       cfg.Users,
+		keys:        cfg.Keys,
+		webhooks:    cfg.Webhooks,
+		audit:       cfg.Audit,
 		sessions:    NewSessions(d),
 		clientLimit: cfg.PortalClientLimit,
 		orderLimit:  cfg.PortalOrderLimit,
@@ -163,6 +178,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	warehouse := staffOnly(auth.RoleWarehouse)
 	finance := staffOnly(auth.RoleFinance)
 	anyStaff := staffOnly(auth.RoleWarehouse, auth.RoleFinance)
+	admin := staffOnly(auth.RoleAdmin)
 
 	mux.HandleFunc("GET /assets/{name}", s.asset)
 
@@ -192,6 +208,32 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "POST /finance/reconciliations", finance, s.financeStartRun)
 	s.handle(mux, "GET /finance/reconciliations/{id}", finance, s.financeRun)
 	s.handle(mux, "GET /finance/reconciliations/{id}/lines.csv", finance, s.financeRunCSV)
+
+	// the admin console (admin.go and the admin_*.go files)
+	s.handle(mux, "GET /admin", admin, s.adminQueue)
+	s.handle(mux, "POST /admin/returns/{id}/approve", admin, s.adminApprove)
+	s.handle(mux, "POST /admin/returns/{id}/reject", admin, s.adminReject)
+	s.handle(mux, "GET /admin/policy", admin, s.adminPolicy)
+	s.handle(mux, "POST /admin/policy", admin, s.adminPolicyPost)
+	s.handle(mux, "GET /admin/users", admin, s.adminUsers)
+	s.handle(mux, "POST /admin/users", admin, s.adminCreateUser)
+	s.handle(mux, "POST /admin/users/{id}/role", admin, s.adminUserRole)
+	s.handle(mux, "POST /admin/users/{id}/password", admin, s.adminUserPassword)
+	s.handle(mux, "POST /admin/users/{id}/status", admin, s.adminUserStatus)
+	s.handle(mux, "GET /admin/keys", admin, s.adminKeys)
+	s.handle(mux, "POST /admin/keys", admin, s.adminCreateKey)
+	s.handle(mux, "POST /admin/keys/{id}/revoke", admin, s.adminRevokeKey)
+	s.handle(mux, "GET /admin/branding", admin, s.adminBranding)
+	s.handle(mux, "POST /admin/branding", admin, s.adminBrandingPost)
+	s.handle(mux, "GET /admin/webhooks", admin, s.adminWebhooks)
+	s.handle(mux, "POST /admin/webhooks", admin, s.adminCreateWebhook)
+	s.handle(mux, "GET /admin/webhooks/{id}", admin, s.adminWebhook)
+	s.handle(mux, "POST /admin/webhooks/{id}/enabled", admin, s.adminWebhookEnabled)
+	s.handle(mux, "POST /admin/webhooks/{id}/rotate", admin, s.adminWebhookRotate)
+	s.handle(mux, "POST /admin/webhooks/{id}/delete", admin, s.adminWebhookDelete)
+	s.handle(mux, "GET /admin/deliveries/{id}", admin, s.adminDelivery)
+	s.handle(mux, "POST /admin/deliveries/{id}/retry", admin, s.adminDeliveryRetry)
+	s.handle(mux, "GET /admin/audit", admin, s.adminAudit)
 }
 
 // request is one request as the handlers see it, after the access check.
@@ -229,6 +271,10 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h hand
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		}
+		if err := refuseNUL(r); err != nil {
+			s.fail(rq, err)
+			return
+		}
 		if err := s.check(rq, who); err != nil {
 			s.fail(rq, err)
 			return
@@ -237,6 +283,34 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h hand
 			s.fail(rq, err)
 		}
 	})
+}
+
+// errNUL answers input holding the NUL character, which PostgreSQL cannot store.
+var errNUL = &pageError{Status: http.StatusUnprocessableEntity, Title: "Check what you entered",
+	Message: "Something you entered contains a character that cannot be used. Please type it again and send the form once more."}
+
+// refuseNUL reads the request's form and returns errNUL when its path, query or form
+// holds the NUL character, or the error of a form too large (a malformed one reads as
+// far as it can, as before).
+func refuseNUL(r *http.Request) error {
+	var mbe *http.MaxBytesError
+	if err := r.ParseForm(); errors.As(err, &mbe) {
+		return err
+	}
+	if strings.IndexByte(r.URL.Path, 0) >= 0 {
+		return errNUL
+	}
+	for k, vs := range r.Form {
+		if strings.IndexByte(k, 0) >= 0 {
+			return errNUL
+		}
+		for _, v := range vs {
+			if strings.IndexByte(v, 0) >= 0 {
+				return errNUL
+			}
+		}
+	}
+	return nil
 }
 
 // check authenticates the caller and enforces the audience and CSRF.
@@ -324,8 +398,11 @@ func (s *Server) staffSession(rq *request) (Session, error) {
 
 // home is where a staff role starts.
 func home(r auth.Role) string {
-	if r == auth.RoleFinance {
+	switch r {
+	case auth.RoleFinance:
 		return "/finance"
+	case auth.RoleAdmin:
+		return "/admin"
 	}
 	return "/warehouse"
 }
@@ -436,9 +513,9 @@ type brandView struct {
 }
 
 type staffView struct {
-	Shop, Username   string
-	Role             auth.Role
-	Warehouse, Money bool // which sections the role may open
+	Shop, Username          string
+	Role                    auth.Role
+	Warehouse, Money, Admin bool // which sections the role may open
 }
 
 // render executes a page inside the layout into a buffer, then writes it with
@@ -452,7 +529,8 @@ func (s *Server) render(rq *request, status int, page, title string, data any) e
 	switch {
 	case rq.user != nil:
 		v.Staff = &staffView{Username: rq.user.Username, Role: rq.user.Role,
-			Warehouse: staffOnly(auth.RoleWarehouse).allows(rq.p), Money: staffOnly(auth.RoleFinance).allows(rq.p)}
+			Warehouse: staffOnly(auth.RoleWarehouse).allows(rq.p), Money: staffOnly(auth.RoleFinance).allows(rq.p),
+			Admin: staffOnly(auth.RoleAdmin).allows(rq.p)}
 		if rq.merchant != nil {
 			v.Staff.Shop = rq.merchant.Name
 		}

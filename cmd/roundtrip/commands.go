@@ -11,6 +11,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/merchant"
@@ -150,7 +151,13 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		return err
 	}
 	defer d.Close()
-	k, secret, err := auth.NewKeys(d).Create(ctx, m.ID, r, *name)
+	var k auth.Key
+	var secret string
+	err = audit.NewLog(d).Change(ctx, m.ID, "cli", func(tx *sqlx.Tx) (audit.Entry, error) {
+		var err error
+		k, secret, err = auth.NewKeys(d).WithTx(tx).Create(ctx, m.ID, r, *name)
+		return merchant.KeyEntry(audit.KeyCreated, k), err
+	})
 	if err != nil {
 		return err
 	}

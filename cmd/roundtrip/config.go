@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/reqid"
 )
 
 // config is everything serve reads from flags and the environment. Flags win over
@@ -30,8 +32,10 @@ type config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
 	PortalLimit     int
 	PprofAddr       string
+	TrustedProxies  []netip.Prefix
 }
 
 type setting struct {
@@ -51,8 +55,45 @@ var settings = []setting{
 	{"log-level", "ROUNDTRIP_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "ROUNDTRIP_LOG_FORMAT", "", "json or text (default: text on a terminal, else json)"},
 	{"shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and jobs"},
+	{"drain-delay", "ROUNDTRIP_DRAIN_DELAY", "0s", "how long SIGTERM keeps serving, with /readyz answering 503, before the listener closes, so a load balancer stops sending new requests first (e.g. 10s)"},
 	{"pprof-addr", "ROUNDTRIP_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (default: off)"},
-	{"portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "60", "portal sign-in attempts a minute per client address (0: no limit; behind a load balancer every shopper shares its address)"},
+	{"portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "60", "portal sign-in attempts a minute per client address (0: no limit; behind a load balancer every shopper shares its address unless it is a trusted proxy)"},
+	{"trusted-proxies", "ROUNDTRIP_TRUSTED_PROXIES", "", "comma-separated CIDRs (or addresses) of the load balancers in front: from them the client address is taken from X-Forwarded-For"},
+}
+
+// shown is how --help shows a setting's value: a secret taken from the environment (a
+// key, a signing secret, a password, a token) as "(set)", and the password of a URL
+// (in its user info or query) replaced by "(set)". The built-in defaults hold none.
+func shown(s setting, v string) string {
+	if v == "" || v == s.def {
+		return v
+	}
+	name := strings.ToUpper(s.env)
+	for _, w := range []string{"SECRET", "PASSWORD", "PASSWD", "TOKEN", "_KEY", "CREDENTIAL"} {
+		if strings.Contains(name, w) {
+			return "(set)"
+		}
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" {
+		if strings.Contains(v, "://") || strings.Contains(v, "@") {
+			return "(set)" // looks like a URL we cannot read: it might hold a password
+		}
+		return v
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	q := u.Query()
+	for k := range q {
+		if lk := strings.ToLower(k); strings.Contains(lk, "pass") || strings.Contains(lk, "secret") || strings.Contains(lk, "token") || strings.Contains(lk, "key") {
+			q.Set(k, "REDACTED")
+		}
+	}
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	return strings.ReplaceAll(u.String(), "REDACTED", "(set)")
 }
 
 // loadConfig reads settings; a missing or malformed one is an error naming it.
@@ -65,6 +106,8 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 			def = v
 		}
 		vals[s.flag] = fs.String(s.flag, def, s.help+" ["+s.env+"]")
+		// --help prints the default, which may come from the environment: never a secret
+		fs.Lookup(s.flag).DefValue = shown(s, def)
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: roundtrip %s [flags]\n\nEvery flag can also be set with the environment variable in brackets.\n\n", name)
@@ -133,6 +176,9 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	if c.ShutdownTimeout, err = time.ParseDuration(get("shutdown-timeout")); err != nil || c.ShutdownTimeout <= 0 {
 		return c, false, bad("shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "must be a duration such as 25s")
 	}
+	if c.DrainDelay, err = time.ParseDuration(get("drain-delay")); err != nil || c.DrainDelay < 0 {
+		return c, false, bad("drain-delay", "ROUNDTRIP_DRAIN_DELAY", "must be a duration such as 10s, or 0s")
+	}
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
 			return c, false, bad("pprof-addr", "ROUNDTRIP_PPROF_ADDR", "must be host:port, e.g. 127.0.0.1:6060")
@@ -140,6 +186,9 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	}
 	if c.PortalLimit, err = strconv.Atoi(get("portal-client-limit")); err != nil || c.PortalLimit < 0 {
 		return c, false, bad("portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "must be a whole number, 0 or more")
+	}
+	if c.TrustedProxies, err = reqid.ParseProxies(get("trusted-proxies")); err != nil {
+		return c, false, bad("trusted-proxies", "ROUNDTRIP_TRUSTED_PROXIES", "must be comma-separated CIDRs or addresses, e.g. 10.0.0.0/8,192.0.2.7")
 	}
 	return c, false, nil
 }

@@ -80,14 +80,17 @@ func reconcileCmd(ctx context.Context, args []string, getenv func(string) string
 func parsePeriod(from, to string) (period.Period, error) {
 	f, err := period.ParseTime(from)
 	if err != nil {
-		return period.Period{}, usageError{"--from: " + strings.TrimPrefix(err.Error(), "ledger: ")}
+		return period.Period{}, usageError{"--from: " + strings.TrimPrefix(err.Error(), "period: ")}
 	}
 	t, err := period.ParseTime(to)
 	if err != nil {
-		return period.Period{}, usageError{"--to: " + strings.TrimPrefix(err.Error(), "ledger: ")}
+		return period.Period{}, usageError{"--to: " + strings.TrimPrefix(err.Error(), "period: ")}
 	}
 	if !t.After(f) {
 		return period.Period{}, usageError{"--to must be after --from (the period is [from, to))"}
+	}
+	if err := period.CheckClosed(f, t); err != nil {
+		return period.Period{}, usageError{"--from, --to: " + strings.TrimPrefix(err.Error(), "period: ")}
 	}
 	return period.Period{From: f, To: t}, nil
 }

@@ -60,6 +60,7 @@ func TestReconcileCommand(t *testing.T) {
 		{"reconcile", "--from", "2026-03-01", "--to", "2026-04-01"},
 		{"reconcile", "--merchant", "northwind", "--from", "2026-04-01", "--to", "2026-03-01"},
 		{"reconcile", "--merchant", "northwind", "--from", "March", "--to", "2026-04-01"},
+		{"reconcile", "--merchant", "northwind", "--from", "0001-01-01", "--to", "9999-12-31"},
 	} {
 		err := run(ctx, args, env(environ), &stdout, &stderr)
 		var u usageError

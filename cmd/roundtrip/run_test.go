@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -75,6 +76,136 @@ func TestServeStartsAnswersAndStops(t *testing.T) {
 	}
 }
 
+// TestReadyzFailsAsSoonAsShutdownBegins: on SIGTERM (the context ends) /readyz answers
+// 503 while the server still serves for the drain delay, so that a load balancer takes
+// the replica out before its listener closes; then run returns nil.
+func TestReadyzFailsAsSoonAsShutdownBegins(t *testing.T) {
+	_, url := pgtest.NewWithURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	logR, logW := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--workers", "0", "--log-format", "text", "--drain-delay", "3s"},
+			env(map[string]string{"DATABASE_URL": url}), outW, logW)
+		outW.Close()
+		logW.Close()
+	}()
+	shuttingDown := make(chan struct{})
+	go func() { // read the log, noting when shutdown begins
+		sc := bufio.NewScanner(logR)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "shutting down") {
+				close(shuttingDown)
+				break
+			}
+		}
+		io.Copy(io.Discard, logR)
+	}()
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no start-up line: %v (run: %v)", err, <-errc)
+	}
+	go io.Copy(io.Discard, outR)
+	base := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
+	get := func(path string) int {
+		t.Helper()
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := get("/readyz"); got != http.StatusOK {
+		t.Fatalf("GET /readyz before shutdown: got %d, want 200", got)
+	}
+	cancel()
+	select {
+	case <-shuttingDown:
+	case err := <-errc:
+		t.Fatalf("run returned %v before saying it shuts down", err)
+	}
+	if got := get("/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz once shutdown began: got %d, want 503", got)
+	}
+	if got := get("/healthz"); got != http.StatusOK {
+		t.Errorf("GET /healthz while draining: got %d, want 200 (the process is alive)", got)
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run returned %v after the drain, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after the drain delay")
+	}
+}
+
+// TestPortalLimitCountsTheClientBehindTrustedProxies: from a trusted proxy the
+// per-client portal limit counts the client that X-Forwarded-For names; from any other
+// peer it counts the peer, whatever the header says.
+func TestPortalLimitCountsTheClientBehindTrustedProxies(t *testing.T) {
+	_, url := pgtest.NewWithURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--workers", "0", "--log-level", "error",
+			"--trusted-proxies", "127.0.0.1/32", "--portal-client-limit", "2"},
+			env(map[string]string{"DATABASE_URL": url}), pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no start-up line: %v (run: %v)", err, <-errc)
+	}
+	go io.Copy(io.Discard, pr)
+	base := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
+
+	// the proxy connects from 127.0.0.1 (trusted); another peer from 127.0.0.2
+	proxy := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	other := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
+	attempt := func(c *http.Client, forwardedFor string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/v1/portal/sessions",
+			strings.NewReader(`{"merchant": "nowhere", "order_number": "NW-1", "email": "ada@example.com"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i, tt := range []struct {
+		name   string
+		client *http.Client
+		xff    string
+		want   int
+	}{
+		{"shopper A through the proxy", proxy, "198.51.100.1", http.StatusNotFound},
+		{"shopper A again", proxy, "198.51.100.1", http.StatusNotFound},
+		{"shopper A over the limit", proxy, "198.51.100.1", http.StatusTooManyRequests},
+		{"shopper B through the same proxy has its own limit", proxy, "198.51.100.2", http.StatusNotFound},
+		{"an untrusted peer", other, "198.51.100.3", http.StatusNotFound},
+		{"the same peer claiming another client", other, "198.51.100.4", http.StatusNotFound},
+		{"the same peer over the limit, whatever it claims", other, "198.51.100.5", http.StatusTooManyRequests},
+	} {
+		if got := attempt(tt.client, tt.xff); got != tt.want {
+			t.Errorf("%d. %s: got %d, want %d", i+1, tt.name, got, tt.want)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("run returned %v after cancel, want nil", err)
+	}
+}
+
 func TestBadSettingStopsStartUpNamingIt(t *testing.T) {
 	tests := map[string]struct {
 		env  map[string]string
@@ -88,6 +219,8 @@ func TestBadSettingStopsStartUpNamingIt(t *testing.T) {
 		"stripe base":  {env: map[string]string{"STRIPE_API_BASE": "localhost:12111"}, want: "STRIPE_API_BASE"},
 		"webhook":      {env: map[string]string{"STRIPE_WEBHOOK_SECRET": "secret"}, want: "STRIPE_WEBHOOK_SECRET"},
 		"log level":    {env: map[string]string{"ROUNDTRIP_LOG_LEVEL": "loud"}, want: "ROUNDTRIP_LOG_LEVEL"},
+		"drain delay":  {env: map[string]string{"ROUNDTRIP_DRAIN_DELAY": "-1s"}, want: "ROUNDTRIP_DRAIN_DELAY"},
+		"proxies":      {env: map[string]string{"ROUNDTRIP_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}, want: "ROUNDTRIP_TRUSTED_PROXIES"},
 		"flag wins":    {env: map[string]string{}, args: []string{"--workers", "-1"}, want: "ROUNDTRIP_WORKERS"},
 		"unknown flag": {env: map[string]string{}, args: []string{"--colour"}, want: "colour"},
 	}
@@ -119,6 +252,45 @@ func TestServeHelpListsEveryEnvironmentVariable(t *testing.T) {
 	for _, s := range settings {
 		if !strings.Contains(out.String(), s.env) {
 			t.Errorf("serve --help does not mention %s", s.env)
+		}
+	}
+}
+
+func TestServeHelpNeverPrintsASecret(t *testing.T) {
+	secrets := map[string]string{
+		"STRIPE_SECRET_KEY":     "sk_test_51Hsupersecretkey",
+		"STRIPE_WEBHOOK_SECRET": "whsec_topsecretsigning",
+		"DATABASE_URL":          "postgres://app:hunter2@db.internal:5432/roundtrip?sslmode=disable&sslpassword=clientkeypass",
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, env(secrets), io.Discard, &out); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	for _, secret := range []string{"supersecretkey", "topsecretsigning", "hunter2", "clientkeypass"} {
+		if strings.Contains(help, secret) {
+			t.Errorf("serve --help prints the secret %q:\n%s", secret, help)
+		}
+	}
+	for _, want := range []string{`(default "(set)")`, "postgres://app:(set)@db.internal:5432/roundtrip"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("serve --help lacks %s:\n%s", want, help)
+		}
+	}
+
+	// any setting named like a secret, such as an SMTP password, and any URL's password
+	for _, tt := range []struct {
+		s        setting
+		in, want string
+	}{
+		{setting{env: "ROUNDTRIP_SMTP_PASSWORD"}, "p4ss", "(set)"},
+		{setting{env: "ROUNDTRIP_SMTP_URL"}, "smtp://mail:p4ss@smtp.example:587", "smtp://mail:(set)@smtp.example:587"},
+		{setting{env: "ROUNDTRIP_ADDR", def: "127.0.0.1:8080"}, "0.0.0.0:8080", "0.0.0.0:8080"},
+		{setting{env: "ROUNDTRIP_BASE_URL"}, "https://returns.example.com", "https://returns.example.com"},
+		{setting{env: "DATABASE_URL"}, "postgres://app@db/rt?password=p4ss", "postgres://app@db/rt?password=(set)"},
+	} {
+		if got := shown(tt.s, tt.in); got != tt.want {
+			t.Errorf("shown(%s=%s) = %q, want %q", tt.s.env, tt.in, got, tt.want)
 		}
 	}
 }

@@ -10,16 +10,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/db"
-	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/metrics"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
@@ -82,7 +82,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	// draining is set as soon as shutdown begins: /readyz answers 503 from then on, so
+	// that a load balancer stops sending requests before the listener closes.
+	var draining atomic.Bool
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "shutting_down", "This server is shutting down."))
+			return
+		}
 		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := d.PingContext(rctx); err != nil {
@@ -103,7 +110,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 
 	srv := &http.Server{
-		Handler:           handler(log, reg, mux),
+		Handler:           handler(log, reg, mux, cfg.TrustedProxies),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -116,7 +123,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.Workers > 0 {
 		bg.Go(func() { _ = worker.Run(workCtx) })
 	}
-	bg.Go(func() { sweep(workCtx, d, log) })
 	bg.Go(func() { _ = hub.Run(workCtx) })
 
 	if cfg.PprofAddr != "" {
@@ -134,7 +140,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests and jobs")
+	draining.Store(true)
+	log.Info("shutting down: finishing in-flight requests and jobs", slog.Duration("drain_delay", cfg.DrainDelay))
+	if cfg.DrainDelay > 0 {
+		// keep serving while load balancers see /readyz fail and take this replica out
+		t := time.NewTimer(cfg.DrainDelay)
+		select {
+		case <-t.C:
+		case err := <-serveErr:
+			t.Stop()
+			stopWork()
+			bg.Wait()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
@@ -169,24 +188,6 @@ func portalLimit(n int) int {
 	return n
 }
 
-// sweep deletes expired idempotency keys every hour.
-func sweep(ctx context.Context, d *sqlx.DB, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := idempotency.Sweep(ctx, d); err != nil {
-				log.Warn("idempotency sweep", slog.String("error", err.Error()))
-			} else if n > 0 {
-				log.Info("idempotency keys expired", slog.Int64("deleted", n))
-			}
-		}
-	}
-}
-
 // requestLogger makes every line that base logs while serving a request (with the
 // ...Context methods) carry the request's ID.
 func requestLogger(base *slog.Logger) *slog.Logger {
@@ -195,9 +196,10 @@ func requestLogger(base *slog.Logger) *slog.Logger {
 
 // handler is the chain every request goes through: it gets its ID, is logged and
 // counted once answered, has a panic turned into a 500, and is routed.
-func handler(log *slog.Logger, reg *metrics.Registry, mux *http.ServeMux) http.Handler {
+// trusted are the load balancers whose X-Forwarded-For names the client.
+func handler(log *slog.Logger, reg *metrics.Registry, mux *http.ServeMux, trusted []netip.Prefix) http.Handler {
 	observe := func(e reqid.Entry) { reg.ObserveRequest(e.Route, e.Operation, e.Status, e.Duration) }
-	return reqid.Middleware(reqid.AccessLog(log, observe)(recoverer(log, mux)))
+	return reqid.Trusting(trusted)(reqid.AccessLog(log, observe)(recoverer(log, mux)))
 }
 
 // recoverer turns a panic in a handler into a logged 500 problem.

@@ -214,7 +214,7 @@ func TestHandlerChainPutsTheRequestIDOnEveryLine(t *testing.T) {
 		io.WriteString(w, "thing 7")
 	})
 	reg := metrics.New()
-	h := handler(log, reg, mux)
+	h := handler(log, reg, mux, nil)
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/things/7", nil))

@@ -10,6 +10,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 )
 
@@ -67,7 +70,12 @@ func usersFrom(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer d.Close()
-	u, err := auth.NewUsers(d).Create(ctx, m.ID, name, password, r)
+	var u auth.User
+	err = audit.NewLog(d).Change(ctx, m.ID, "cli", func(tx *sqlx.Tx) (audit.Entry, error) {
+		var err error
+		u, err = auth.NewUsers(d).WithTx(tx).Create(ctx, m.ID, name, password, r)
+		return audit.Entry{Action: audit.UserCreated, Target: "user " + u.Username, Summary: "Role " + string(u.Role)}, err
+	})
 	if errors.Is(err, auth.ErrUserExists) {
 		return fmt.Errorf("%s already has a user named %q", m.Slug, name)
 	}

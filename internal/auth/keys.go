@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
 // ErrNotFound means no such key (or it belongs to another merchant).
@@ -35,23 +37,31 @@ type Key struct {
 
 // Keys stores API keys. Only a SHA-256 hash of each secret is kept.
 type Keys struct {
-	db    *sqlx.DB
+	db    db.Queryer
 	cache *keyCache // nil: every request reads the key
 }
 
 // NewKeys returns a key store on d.
 func NewKeys(d *sqlx.DB) *Keys { return &Keys{db: d} }
 
+// WithTx returns the store working in the caller's transaction tx.
+func (k *Keys) WithTx(tx *sqlx.Tx) *Keys { return &Keys{db: tx, cache: k.cache} }
+
 const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 func newSecret(prefix string, n int) string {
+	return prefix + newSecretFrom(alphabet, n)
+}
+
+// newSecretFrom returns n symbols drawn uniformly from alphabet (at most 256).
+func newSecretFrom(alphabet string, n int) string {
+	// the largest multiple of len(alphabet) that fits a byte; rejection keeps it uniform
+	limit := 256 - 256%len(alphabet)
 	b := make([]byte, n)
 	rand.Read(b)
 	var sb strings.Builder
-	sb.WriteString(prefix)
 	for _, c := range b {
-		// 252 is the largest multiple of 36 below 256; rejection keeps it uniform
-		for c >= 252 {
+		for int(c) >= limit {
 			var one [1]byte
 			rand.Read(one[:])
 			c = one[0]

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
 
 // ShopperTTL is how long a shopper token works.
@@ -50,8 +52,23 @@ func (s *Shoppers) Authenticate(ctx context.Context, token string) (Principal, e
 	return Principal{MerchantID: r.MerchantID, OrderID: r.OrderID, Actor: "shopper"}, nil
 }
 
-// Sweep deletes expired sessions.
-func (s *Shoppers) Sweep(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM shopper_sessions WHERE expires_at < now() - interval '1 day'`)
-	return err
+// JobSweepShoppers is the outbox job that deletes expired shopper tokens (Jobs).
+const JobSweepShoppers = "sweep.shopper_sessions"
+
+// SweepShoppers deletes the shopper tokens that expired more than a day ago and
+// returns how many it deleted.
+func SweepShoppers(ctx context.Context, d sqlx.ExecerContext) (int64, error) {
+	res, err := d.ExecContext(ctx, `DELETE FROM shopper_sessions WHERE expires_at < now() - interval '1 day'`)
+	if err != nil {
+		return 0, fmt.Errorf("auth: sweep shopper tokens: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Jobs has w sweep expired shopper tokens every hour, in one replica.
+func Jobs(w *outbox.Worker) {
+	w.Every(JobSweepShoppers, time.Hour, func(ctx context.Context, tx *sqlx.Tx) error {
+		_, err := SweepShoppers(ctx, tx)
+		return err
+	})
 }

@@ -91,3 +91,26 @@ func Tx(ctx context.Context, d *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+// Queryer is what a store runs its statements on: the pool or a caller's
+// transaction. *sqlx.DB and *sqlx.Tx both are one, so a store built on the pool can
+// be handed a transaction (its WithTx) and its writes commit with the caller's.
+type Queryer interface {
+	sqlx.ExtContext
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+// InTx runs fn in q's transaction when q is one, else in a new transaction on the
+// pool q, committed when fn returns nil. A store method that needs several statements
+// to commit together uses it, so that it works alone and inside a caller's
+// transaction alike.
+func InTx(ctx context.Context, q Queryer, fn func(tx *sqlx.Tx) error) error {
+	switch q := q.(type) {
+	case *sqlx.Tx:
+		return fn(q)
+	case *sqlx.DB:
+		return Tx(ctx, q, fn)
+	}
+	return fmt.Errorf("db: InTx on %T: neither a pool nor a transaction", q)
+}

@@ -46,6 +46,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 )
 
@@ -465,8 +466,19 @@ func (r *recorder) flush() {
 	r.under.Write(r.body.Bytes())
 }
 
+// JobSweep is the outbox job that deletes expired keys (Jobs).
+const JobSweep = "sweep.idempotency_keys"
+
+// Jobs has w sweep the keys older than Retention every hour, in one replica.
+func Jobs(w *outbox.Worker) {
+	w.Every(JobSweep, time.Hour, func(ctx context.Context, tx *sqlx.Tx) error {
+		_, err := Sweep(ctx, tx)
+		return err
+	})
+}
+
 // Sweep deletes keys older than Retention and returns how many it deleted.
-func Sweep(ctx context.Context, d *sqlx.DB) (int64, error) {
+func Sweep(ctx context.Context, d sqlx.ExecerContext) (int64, error) {
 	res, err := d.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval`,
 		fmt.Sprintf("%d seconds", int(Retention.Seconds())))
 	if err != nil {

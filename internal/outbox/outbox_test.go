@@ -265,3 +265,66 @@ func TestNotifyWakesAnIdleWorker(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestEveryRunsOnceAndSchedulesTheNext: a periodic job is scheduled once however many
+// workers start, each run enqueues the next one interval later, and a failing run
+// keeps the chain going.
+func TestEveryRunsOnceAndSchedulesTheNext(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	ctx := context.Background()
+	fail := false
+	newWorker := func() *outbox.Worker {
+		w := outbox.NewWorker(d, url, outbox.Options{})
+		w.Every("sweep.test", time.Hour, func(ctx context.Context, tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO processed (job_id, worker) VALUES (0, 'sweep')`); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("the sweep failed")
+			}
+			return nil
+		})
+		return w
+	}
+	a, b := newWorker(), newWorker()
+	for _, w := range []*outbox.Worker{a, b, a} {
+		if err := w.Schedule(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending := func() (n int, inMinutes float64) {
+		t.Helper()
+		if err := d.QueryRow(`SELECT count(*), coalesce(max(extract(epoch FROM run_at - now()) / 60), 0) FROM outbox
+			WHERE kind = 'sweep.test' AND state = 'pending'`).Scan(&n, &inMinutes); err != nil {
+			t.Fatal(err)
+		}
+		return n, inMinutes
+	}
+	if n, _ := pending(); n != 1 {
+		t.Fatalf("got %d pending runs after three schedules, want 1", n)
+	}
+	runs := func() int {
+		var n int
+		d.Get(&n, `SELECT count(*) FROM processed WHERE worker = 'sweep'`)
+		return n
+	}
+	for i, failing := range []bool{false, true} {
+		fail = failing
+		if did, err := b.RunOne(ctx); err != nil || !did {
+			t.Fatalf("run %d: got %v, %v; want a run", i+1, did, err)
+		}
+		if n, in := pending(); n != 1 || in < 59 || in > 61 {
+			t.Fatalf("after run %d: got %d pending runs, the next in %.1f minutes; want 1 in about 60", i+1, n, in)
+		}
+		if did, _ := a.RunOne(ctx); did {
+			t.Fatalf("after run %d: another run was due at once", i+1)
+		}
+		if _, err := d.Exec(`UPDATE outbox SET run_at = now() WHERE kind = 'sweep.test' AND state = 'pending'`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := runs(); got != 1 {
+		t.Errorf("got %d runs' writes kept, want 1 (the failed run's are undone)", got)
+	}
+}

@@ -55,6 +55,7 @@ type Worker struct {
 	opts     Options
 	handlers map[string]Handler
 	kinds    []string
+	periodic []periodic
 	log      *slog.Logger
 
 	// wake holds one token per worker that should look for work: a NOTIFY or the
@@ -95,6 +96,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if len(w.handlers) == 0 {
 		<-ctx.Done()
 		return nil
+	}
+	if err := w.Schedule(ctx); err != nil && ctx.Err() == nil {
+		w.log.Warn("outbox periodic jobs not scheduled; the next start schedules them", slog.String("error", err.Error()))
 	}
 	var wg sync.WaitGroup
 	hub := w.opts.Hub

@@ -177,21 +177,35 @@ func build(ctx context.Context, status int, msg string, errs []error) *Problem {
 	}
 	p := New(status, "", msg)
 	p.RequestID = id
+	// One entry per wrong field: when the schema and a domain check (a resolver) both
+	// refuse a field, the first (the schema's) is kept.
+	named := map[string]bool{}
+	add := func(d *huma.ErrorDetail) {
+		if d.Location != "" {
+			if named[d.Location] {
+				return
+			}
+			named[d.Location] = true
+		}
+		p.Errors = append(p.Errors, d)
+	}
 	for _, err := range errs {
 		if err == nil {
 			continue
 		}
 		var v *validation.Error
 		if errors.As(err, &v) {
-			p.Errors = append(p.Errors, Invalid("", v).Errors...)
+			for _, d := range Invalid("", v).Errors {
+				add(d)
+			}
 			continue
 		}
 		var d huma.ErrorDetailer
 		if errors.As(err, &d) {
-			p.Errors = append(p.Errors, pointAtMissing(d.ErrorDetail()))
+			add(pointAtMissing(d.ErrorDetail()))
 			continue
 		}
-		p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})
+		add(&huma.ErrorDetail{Message: err.Error()})
 	}
 	switch {
 	case status == http.StatusUnprocessableEntity || status == http.StatusBadRequest:

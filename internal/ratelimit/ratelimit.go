@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
 
 // Limiter allows Limit hits per bucket per Window.
@@ -25,25 +27,66 @@ func New(d *sqlx.DB, limit int, window time.Duration) *Limiter {
 
 // Allow counts a hit on bucket and reports whether it is within the limit; when it
 // is not, retryAfter says when the window ends.
+//
+// The count is a sliding window: the hits of the current fixed window plus the
+// previous window's, weighted by how much of it still lies within the last Window.
+// Plain fixed windows would let a client that hit the limit just before a window's
+// end start again at once, twice the limit in a moment.
 func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok bool, retryAfter time.Duration, err error) {
 	start := now.Truncate(l.Window)
-	var hits int
-	err = l.db.GetContext(ctx, &hits, `INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
-		ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
-		RETURNING hits`, bucket, start)
+	var c struct {
+		Current  int `db:"current"`
+		Previous int `db:"previous"`
+	}
+	err = l.db.GetContext(ctx, &c, `WITH cur AS (
+			INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+			ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+			RETURNING hits)
+		SELECT (SELECT hits FROM cur) AS current,
+			coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $3), 0) AS previous`,
+		bucket, start, start.Add(-l.Window))
 	if err != nil {
 		return false, 0, fmt.Errorf("ratelimit: %w", err)
 	}
-	if hits > l.Limit {
+	left := float64(l.Window-now.Sub(start)) / float64(l.Window) // of the previous window, still in the last Window
+	if float64(c.Current)+float64(c.Previous)*left > float64(l.Limit) {
 		return false, start.Add(l.Window).Sub(now), nil
 	}
 	return true, 0, nil
 }
 
-// Sweep deletes windows that ended before now.
-func (l *Limiter) Sweep(ctx context.Context, now time.Time) error {
-	_, err := l.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, now.Add(-l.Window))
-	return err
+// Reset forgets every hit on bucket, as when the attempts it counts failed and one
+// has now succeeded.
+func (l *Limiter) Reset(ctx context.Context, bucket string) error {
+	if _, err := l.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE bucket = $1`, bucket); err != nil {
+		return fmt.Errorf("ratelimit: reset: %w", err)
+	}
+	return nil
+}
+
+// Retention is how long a window's count is kept after the window started: longer
+// than the window of any limiter (limiters count in windows of a minute).
+const Retention = time.Hour
+
+// JobSweep is the outbox job that deletes old windows (Jobs).
+const JobSweep = "sweep.rate_limits"
+
+// Sweep deletes the counts of windows that started before before, and returns how
+// many it deleted.
+func Sweep(ctx context.Context, d sqlx.ExecerContext, before time.Time) (int64, error) {
+	res, err := d.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit: sweep: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Jobs has w sweep the counts older than Retention every ten minutes, in one replica.
+func Jobs(w *outbox.Worker) {
+	w.Every(JobSweep, 10*time.Minute, func(ctx context.Context, tx *sqlx.Tx) error {
+		_, err := Sweep(ctx, tx, time.Now().Add(-Retention))
+		return err
+	})
 }
 
 // Hit is one bucket to count against its limiter; a nil Limiter counts nothing.

@@ -175,6 +175,7 @@ func Register(api huma.API, s *Service) {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "export-reconciliation-lines",
+		Metadata:    map[string]any{"stream": true},
 		Method:      http.MethodGet,
 		Path:        "/v1/reconciliations/{id}/lines.csv",
 		Summary:     "Export a reconciliation's lines as CSV",
@@ -195,6 +196,7 @@ func Register(api huma.API, s *Service) {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "export-refunds-report",
+		Metadata:    map[string]any{"stream": true},
 		Method:      http.MethodGet,
 		Path:        "/v1/reports/refunds.csv",
 		Summary:     "Export refunds as CSV",

@@ -241,6 +241,9 @@ func (s *Service) Create(ctx context.Context, merchantID int64, p period.Period,
 	if p.From.IsZero() || p.To.IsZero() || !p.To.After(p.From) {
 		return nil, false, fmt.Errorf("reconcile: the period [%s, %s) is empty", p.From, p.To)
 	}
+	if err := period.CheckClosed(p.From, p.To); err != nil {
+		return nil, false, fmt.Errorf("reconcile: %w", err)
+	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, false, err

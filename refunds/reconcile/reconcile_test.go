@@ -414,10 +414,23 @@ func TestCreateReconciliationValidatesThePeriod(t *testing.T) {
 		{"from": "2026-03-04", "to": "2026-03-01"},
 		{"from": "March", "to": "2026-03-01"},
 		{"from": "2026-03-01"},
+		{"from": "0001-01-01", "to": "9999-12-31"},
+		{"from": "2025-01-01", "to": "2026-01-03"},
 	} {
 		res := env.Do(t, "POST", "/v1/reconciliations", shop.Keys[auth.RoleFinance], body)
 		if res.Status != http.StatusUnprocessableEntity {
 			t.Errorf("%v: got %d %s, want 422", body, res.Status, res.Body)
 		}
+	}
+	// a period longer than 366 days names both dates
+	res := env.Do(t, "POST", "/v1/reconciliations", shop.Keys[auth.RoleFinance], map[string]any{"from": "0001-01-01", "to": "9999-12-31"})
+	var p struct {
+		Errors []struct {
+			Location string `json:"location"`
+		} `json:"errors"`
+	}
+	res.JSON(t, &p)
+	if len(p.Errors) != 2 || p.Errors[0].Location != "body.from" || p.Errors[1].Location != "body.to" {
+		t.Errorf("year 1 to 9999: got %s, want errors at body.from and body.to", res.Body)
 	}
 }

@@ -307,7 +307,7 @@ func bySKU(ctx context.Context, q sqlx.QueryerContext, s *Summary, args []any, t
 			WHERE r.merchant_id = $1 AND r.order_id IN (SELECT order_id FROM lines) AND r.state <> ALL($4)
 			GROUP BY r.order_id, i.line_id)
 		SELECT l.sku, max(l.name) AS name, max(l.category) AS category, sum(l.quantity)::bigint AS ordered,
-			coalesce(sum(least(b.units, l.quantity)), 0)::bigint AS returned
+			coalesce(sum(least(coalesce(b.units, 0), l.quantity)), 0)::bigint AS returned
 		FROM lines l LEFT JOIN back b ON b.order_id = l.order_id AND b.line_id = l.line_id
 		GROUP BY l.sku`, append(args, pq.Array([]string{string(returns.StateCancelled), string(returns.StateRejected),
 		string(returns.StateExpired)}))...); err != nil {

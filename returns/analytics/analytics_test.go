@@ -2,11 +2,12 @@ package analytics_test
 
 import (
 	"encoding/json"
-	"github.com/roundtriphq/roundtrip/internal/period"
 	"net/http"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/jmoiron/sqlx"
 
@@ -199,4 +200,25 @@ func deref(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+func TestReturnRateOfASKUNeverReturned(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	s := &shop{t: t, db: env.DB, m: env.Merchant(t, "northwind").Merchant.ID}
+	o := s.order("NW-1", at(3, 2, 9), line{"l1", "TEE", "t-shirts", 4}, line{"l2", "SOCK", "socks", 3})
+	s.ret(o, "completed", at(3, 3, 10), item{"l1", "TEE", 1, returns.ReasonTooSmall})
+
+	got, err := analytics.Summarize(t.Context(), env.DB, s.m, period.Period{From: at(3, 1, 0), To: at(4, 1, 0)}, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []analytics.SKUStat{
+		{SKU: "TEE", Name: "TEE", Category: "t-shirts", Items: 1, Units: 1, UnitsOrdered: ptr[int64](4), UnitsReturned: ptr[int64](1), ReturnRate: ptr(0.25)},
+		{SKU: "SOCK", Name: "SOCK", Category: "socks", UnitsOrdered: ptr[int64](3), UnitsReturned: ptr[int64](0), ReturnRate: ptr(0.0)},
+	}
+	if !reflect.DeepEqual(got.BySKU, want) {
+		b, _ := json.Marshal(got.BySKU)
+		t.Errorf("by SKU: got %s, want SOCK with 0 of 3 returned and return_rate 0", b)
+	}
 }

@@ -29,7 +29,7 @@
   // A second click or Enter does not send a form twice.
   document.addEventListener('submit', function (e) {
     var f = e.target;
-    if (!f.hasAttribute('data-once')) return;
+    if (!f.hasAttribute('data-once') || e.defaultPrevented) return;
     if (f.getAttribute('data-sent')) { e.preventDefault(); return; }
     f.setAttribute('data-sent', '1');
   });
@@ -41,5 +41,72 @@
   document.querySelectorAll('time[data-local]').forEach(function (t) {
     var d = new Date(t.getAttribute('datetime'));
     if (!isNaN(d)) t.textContent = d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  });
+
+  // A list of what is wrong with a form takes the focus, so that it is read first
+  // and its links lead to the fields.
+  var problems = document.querySelector('[data-focus]');
+  if (problems) problems.focus();
+
+  // Review queue: j and k move between the returns waiting for review.
+  var queue = document.querySelector('[data-queue]');
+  if (queue) {
+    document.addEventListener('keydown', function (e) {
+      if (e.ctrlKey || e.metaKey || e.altKey || (e.key !== 'j' && e.key !== 'k')) return;
+      var t = e.target;
+      if (t.closest && t.closest('input, textarea, select, [contenteditable]')) return;
+      var items = Array.prototype.slice.call(queue.querySelectorAll('[data-queue-item]'));
+      if (!items.length) return;
+      var at = items.findIndex(function (it) { return it.contains(document.activeElement); });
+      var next = e.key === 'j' ? Math.min(at + 1, items.length - 1) : Math.max(at - 1, 0);
+      if (at < 0) next = 0;
+      e.preventDefault();
+      items[next].focus();
+      items[next].scrollIntoView({ block: 'start' });
+    });
+  }
+
+  // A form that asks first (revoking a key): a plain confirm, only with JavaScript.
+  document.addEventListener('submit', function (e) {
+    var msg = e.target.getAttribute('data-confirm');
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  }, true);
+
+  // Secrets shown once are selected whole when focused, to copy them.
+  document.querySelectorAll('[data-select-all]').forEach(function (i) {
+    i.addEventListener('focus', function () { i.select(); });
+  });
+
+  // Colours of a preview's swatches, set through the CSSOM (allowed by the page's
+  // content security policy, unlike style attributes) after a live update.
+  var paint = function (root) {
+    root.querySelectorAll('[data-bg]').forEach(function (el) { el.style.background = el.getAttribute('data-bg'); });
+    root.querySelectorAll('[data-fg]').forEach(function (el) { el.style.color = el.getAttribute('data-fg'); });
+  };
+
+  // Live preview: a form marked data-live-preview is previewed as it is edited, the
+  // server rendering the page's #preview section as the Preview button would.
+  document.querySelectorAll('form[data-live-preview]').forEach(function (form) {
+    var target = document.getElementById('preview');
+    if (!target || !window.fetch || !window.DOMParser) return;
+    var timer = null, seq = 0;
+    var update = function () {
+      var body = new URLSearchParams(new FormData(form));
+      body.set('op', 'preview');
+      var mine = ++seq;
+      target.setAttribute('aria-busy', 'true');
+      fetch(form.action, { method: 'POST', body: body, credentials: 'same-origin' })
+        .then(function (r) { return r.text(); })
+        .then(function (html) {
+          if (mine !== seq) return;
+          var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('preview');
+          if (fresh) { target.innerHTML = fresh.innerHTML; paint(target); }
+        })
+        .catch(function () {})
+        .then(function () { if (mine === seq) target.removeAttribute('aria-busy'); });
+    };
+    var later = function () { clearTimeout(timer); timer = setTimeout(update, 350); };
+    form.addEventListener('input', later);
+    form.addEventListener('change', later);
   });
 })();

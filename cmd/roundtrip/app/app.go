@@ -13,7 +13,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
@@ -47,6 +49,9 @@ type Config struct {
 	// PortalClientLimit is how many portal sign-in attempts one client address may
 	// make a minute (default 60; negative: no limit, for load tests from one address).
 	PortalClientLimit int
+	// BodyReadTimeout is how long a client may take to send a request body (default
+	// openapi.DefaultBodyReadTimeout).
+	BodyReadTimeout time.Duration
 	// Webhooks configures outgoing webhooks to the shop (http and private addresses
 	// allowed for local runs and tests; the delivery timeout).
 	Webhooks notify.Options
@@ -68,6 +73,9 @@ type App struct {
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
 	Webhooks  *notify.Service
+	// Audit is the merchants' audit trail: every admin change, from the API and
+	// the admin console, records itself there in its own transaction.
+	Audit *audit.Log
 
 	API   huma.API
 	Pages *web.Server
@@ -86,6 +94,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		Shoppers:  auth.NewShoppers(d),
 		Users:     auth.NewUsers(d),
 		Returns:   returns.NewStore(d),
+		Audit:     audit.NewLog(d),
 	}
 	if cfg.Hub != nil {
 		a.Keys.Cache(KeyCacheTTL, cfg.Hub)
@@ -112,6 +121,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		a.Refunds.Jobs(cfg.Worker)
 		a.Reconcile.Jobs(cfg.Worker)
 		a.Webhooks.Jobs(cfg.Worker)
+		Housekeeping(cfg.Worker)
 	}
 
 	// One limit of portal sign-ins per client address and one per order, shared by
@@ -123,13 +133,15 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log,
 		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Webhooks:          a.Webhooks,
+		Webhooks: a.Webhooks, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
+		BodyReadTimeout: cfg.BodyReadTimeout,
 	})
 	a.Pages = web.Mount(mux, web.Config{
 		DB: d, Logger: log, BaseURL: cfg.BaseURL,
-		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users,
+		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users, Keys: a.Keys,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
+		Webhooks: a.Webhooks, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	return a
@@ -143,4 +155,13 @@ func portalClientLimit(d *sqlx.DB, n int) *ratelimit.Limiter {
 		return ratelimit.New(d, 60, time.Minute)
 	}
 	return ratelimit.New(d, n, time.Minute)
+}
+
+// Housekeeping registers with w the periodic jobs that delete expired rows
+// (idempotency keys, rate-limit counts, shopper tokens); each runs in one replica at
+// a time and schedules its next run.
+func Housekeeping(w *outbox.Worker) {
+	idempotency.Jobs(w)
+	ratelimit.Jobs(w)
+	auth.Jobs(w)
 }

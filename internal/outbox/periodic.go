@@ -1,0 +1,77 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// periodic is a job registered with Every.
+type periodic struct {
+	kind     string
+	interval time.Duration
+}
+
+// Every registers fn as the job kind that runs every interval, in one replica at a
+// time, for housekeeping such as deleting expired rows. Each run enqueues the next, in
+// its own transaction, so the chain neither breaks nor doubles, whatever the number of
+// replicas; Run starts the chain when it has none (Schedule). A run whose fn fails is
+// logged, its writes are undone, and the next run comes at its usual time. Call before
+// Run.
+func (w *Worker) Every(kind string, interval time.Duration, fn func(ctx context.Context, tx *sqlx.Tx) error) {
+	w.periodic = append(w.periodic, periodic{kind: kind, interval: interval})
+	w.Handle(kind, func(ctx context.Context, tx *sqlx.Tx, job Job) error {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT periodic`); err != nil {
+			return err
+		}
+		if err := fn(ctx, tx); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT periodic`); rerr != nil {
+				return rerr
+			}
+			w.log.Warn("periodic job failed; it runs again at its next turn", slog.String("kind", kind),
+				slog.Duration("every", interval), slog.String("error", err.Error()))
+		}
+		_, err := Enqueue(ctx, tx, Message{Kind: kind, RunAt: time.Now().Add(interval)})
+		return err
+	})
+}
+
+// Schedule enqueues the first run, due now, of each job registered with Every that
+// has no pending run: at the first start, or after a run was lost (parked as dead).
+// Replicas starting together enqueue it once: each kind is checked under a
+// transaction-scoped advisory lock.
+func (w *Worker) Schedule(ctx context.Context) error {
+	for _, p := range w.periodic {
+		err := func() error {
+			tx, err := w.db.BeginTxx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('roundtrip_outbox_periodic'), hashtext($1))`, p.kind); err != nil {
+				return err
+			}
+			var pending bool
+			if err := tx.GetContext(ctx, &pending, `SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND kind = $1)`, p.kind); err != nil {
+				return err
+			}
+			if pending {
+				return nil
+			}
+			if _, err := Enqueue(ctx, tx, Message{Kind: p.kind}); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}()
+		if err != nil {
+			return fmt.Errorf("outbox: schedule %s: %w", p.kind, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package validation
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// NUL is the message of a value that holds the NUL character.
+const NUL = "must not contain the NUL character (\\u0000)"
+
+// NoNUL records path when s holds the NUL character, which PostgreSQL cannot store in
+// text: such input is refused where it enters, naming the field, rather than failing
+// deep inside.
+func NoNUL(path, s string, v *Error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		v.Add(path, NUL)
+	}
+}
+
+// NoNULInJSON records, by its path under prefix ("body.customer.email",
+// "body.lines[0].name"), every string and every object key of the JSON document doc
+// that holds the NUL character. A document that is not JSON records nothing: its
+// decoder says what is wrong with it.
+func NoNULInJSON(prefix string, doc []byte, v *Error) {
+	// NUL can only be in a JSON string as the escape \u0000 (a raw NUL byte is not
+	// JSON): most documents are passed without being decoded twice.
+	if !bytes.Contains(doc, []byte(`\u0000`)) {
+		return
+	}
+	d := json.NewDecoder(bytes.NewReader(doc))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return
+	}
+	walkNUL(prefix, x, v)
+}
+
+func walkNUL(path string, x any, v *Error) {
+	switch x := x.(type) {
+	case string:
+		NoNUL(path, x, v)
+	case []any:
+		for i, e := range x {
+			walkNUL(fmt.Sprintf("%s[%d]", path, i), e, v)
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if strings.IndexByte(k, 0) >= 0 {
+				v.Add(path, "has a field name that contains the NUL character (\\u0000)")
+				continue
+			}
+			walkNUL(path+"."+k, x[k], v)
+		}
+	}
+}
