@@ -20,6 +20,7 @@ import (
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
+	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/metrics"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
@@ -66,7 +67,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg := metrics.New()
 	reg.MustRegister(collectors.NewDBStatsCollector(d.DB, "roundtrip"), metrics.Outbox(d))
 	reg.MustRegister(metrics.Statements(&db.Counted)...)
-	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log})
+	// one LISTEN connection for the process: new outbox jobs, revoked API keys
+	hub := listen.New(cfg.DatabaseURL, log)
+	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log, Hub: hub})
 	var gateway refunds.Gateway
 	if cfg.StripeKey != "" {
 		gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: cfg.StripeKey, APIBase: cfg.StripeAPIBase})
@@ -74,7 +77,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
 	mux := http.NewServeMux()
-	app.New(app.Config{DB: d, Logger: log, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
+	app.New(app.Config{DB: d, Logger: log, Hub: hub, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
 		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL}, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -114,6 +117,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		bg.Go(func() { _ = worker.Run(workCtx) })
 	}
 	bg.Go(func() { sweep(workCtx, d, log) })
+	bg.Go(func() { _ = hub.Run(workCtx) })
 
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)

@@ -35,7 +35,8 @@ type Key struct {
 
 // Keys stores API keys. Only a SHA-256 hash of each secret is kept.
 type Keys struct {
-	db *sqlx.DB
+	db    *sqlx.DB
+	cache *keyCache // nil: every request reads the key
 }
 
 // NewKeys returns a key store on d.
@@ -105,6 +106,12 @@ func (k *Keys) Revoke(ctx context.Context, merchantID, id int64) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("auth: revoke key: %w", err)
 	}
+	// every process forgets it (this one at once; the others on the notification)
+	if _, err := k.db.ExecContext(ctx, `SELECT pg_notify($1, encode(hash, 'hex')) FROM api_keys WHERE id = $2`,
+		revokedChannel, key.ID); err != nil {
+		return Key{}, fmt.Errorf("auth: announce revoked key: %w", err)
+	}
+	k.cache.forget(key.ID)
 	return key, nil
 }
 
@@ -113,6 +120,10 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Principal, erro
 	if !strings.HasPrefix(secret, keyPrefix) {
 		return Principal{}, ErrUnauthenticated
 	}
+	h := hash(secret)
+	if p, ok := k.cache.get(h); ok {
+		return p, nil
+	}
 	var r struct {
 		ID         int64      `db:"id"`
 		MerchantID int64      `db:"merchant_id"`
@@ -120,7 +131,7 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Principal, erro
 		LastUsedAt *time.Time `db:"last_used_at"`
 	}
 	err := k.db.GetContext(ctx, &r, `SELECT id, merchant_id, role, last_used_at FROM api_keys
-		WHERE hash = $1 AND revoked_at IS NULL`, hash(secret))
+		WHERE hash = $1 AND revoked_at IS NULL`, h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrUnauthenticated
 	}
@@ -133,5 +144,7 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Principal, erro
 			return Principal{}, fmt.Errorf("auth: touch key: %w", err)
 		}
 	}
-	return Principal{MerchantID: r.MerchantID, Role: r.Role, KeyID: r.ID, Actor: fmt.Sprintf("key:%d", r.ID)}, nil
+	p := Principal{MerchantID: r.MerchantID, Role: r.Role, KeyID: r.ID, Actor: fmt.Sprintf("key:%d", r.ID)}
+	k.cache.put(h, p)
+	return p, nil
 }

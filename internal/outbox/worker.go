@@ -14,6 +14,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/roundtriphq/roundtrip/internal/listen"
 )
 
 // Options tune a Worker; zero values pick the defaults.
@@ -29,6 +30,9 @@ type Options struct {
 	Backoff func(failures int) time.Duration
 	// Logger receives failures; nil discards them.
 	Logger *slog.Logger
+	// Hub is the process's LISTEN connection, shared with the other parts that wait
+	// for notifications; nil gives the worker a connection of its own.
+	Hub *listen.Hub
 }
 
 // Backoff is the default retry delay: 1s·2^(n−1), at most 10 minutes, with the
@@ -92,20 +96,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	listener := pq.NewListener(w.url, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
-		if err != nil {
-			w.log.Warn("outbox listener", slog.String("error", err.Error()))
-		}
-		if ev == pq.ListenerEventReconnected {
-			w.wakeAll() // notifications may have been missed while disconnected
-		}
-	})
-	defer listener.Close()
-	if err := listener.Listen(Channel); err != nil {
-		w.log.Warn("outbox listen; polling only", slog.String("error", err.Error()))
-	}
-
 	var wg sync.WaitGroup
+	hub := w.opts.Hub
+	if hub == nil {
+		hub = listen.New(w.url, w.log)
+		wg.Go(func() { _ = hub.Run(ctx) })
+	}
+	hub.Subscribe(Channel, func(_ string, missed bool) {
+		if missed {
+			w.wakeAll() // notifications may have been lost while disconnected
+			return
+		}
+		w.nudge()
+	})
 	for range w.opts.Concurrency {
 		wg.Go(func() { w.loop(ctx) })
 	}
@@ -117,8 +120,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			wg.Wait()
 			return nil
-		case <-listener.Notify:
-			w.nudge()
 		case <-poll.C:
 			w.nudge()
 			poll.Reset(w.pollDelay())

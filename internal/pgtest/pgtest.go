@@ -186,3 +186,15 @@ func Tx(t testing.TB) *sqlx.Tx {
 	t.Cleanup(func() { _ = tx.Rollback() })
 	return tx
 }
+
+// Open returns another connection pool to the database at url (one NewWithURL made),
+// closed when the test ends: a second process's view of the same database.
+func Open(t testing.TB, url string) *sqlx.DB {
+	t.Helper()
+	d, err := sqlx.Open("postgres", url)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}

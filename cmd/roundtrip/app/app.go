@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/labels"
@@ -37,6 +38,9 @@ type Config struct {
 	WebhookSecret string
 	// Worker, when set, gets the background job handlers of every domain.
 	Worker *outbox.Worker
+	// Hub, when set, is the process's LISTEN connection: API keys are then cached
+	// for KeyCacheTTL and forgotten on every replica when one revokes them.
+	Hub *listen.Hub
 	// BaseURL is the public URL of the service, for links and label QR codes; empty
 	// takes each request's own host.
 	BaseURL string
@@ -47,6 +51,10 @@ type Config struct {
 	// allowed for local runs and tests; the delivery timeout).
 	Webhooks notify.Options
 }
+
+// KeyCacheTTL bounds how long a replica that missed a revocation's notification keeps
+// accepting the revoked key.
+const KeyCacheTTL = 30 * time.Second
 
 // App is the assembled product.
 type App struct {
@@ -78,6 +86,9 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		Shoppers:  auth.NewShoppers(d),
 		Users:     auth.NewUsers(d),
 		Returns:   returns.NewStore(d),
+	}
+	if cfg.Hub != nil {
+		a.Keys.Cache(KeyCacheTTL, cfg.Hub)
 	}
 	a.Labels = labels.NewService(d, a.Returns, a.Merchants, cfg.BaseURL, nil)
 	a.Refunds = refunds.NewService(d, a.Returns, cfg.Gateway, cfg.WebhookSecret, log)
