@@ -20,7 +20,7 @@ var formats = []Format{Format4x6, FormatLetter, FormatA4}
 
 // maxLabelBytes bounds a label PDF: one is served or stored for every
 // parcel.
-const maxLabelBytes = 40 << 10
+const maxLabelBytes = 40_000
 
 // sample is a plain, valid label.
 func sample(f Format) Label {
