@@ -31,8 +31,8 @@ func FuzzRender(f *testing.F) {
 }
 
 // FuzzFitText drives the text layer alone, far faster than FuzzRender:
-// whatever the text and the box, clean leaves only printable runes and
-// fitBlock keeps every line inside the box.
+// whatever the text and the box, clean leaves only runes the chosen font
+// set draws and fitBlock keeps every line inside the box.
 func FuzzFitText(f *testing.F) {
 	f.Add("Zoë Ångström-Müller", "東京都 🎉 \u202e\x00", 60.0, 20.0, 12.0, 8.0, uint8(2))
 	f.Add("WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW", "a b c d e f", 20.0, 5.0, 16.0, 6.0, uint8(5))
@@ -45,12 +45,13 @@ func FuzzFitText(f *testing.F) {
 			{text: clean(a), bold: true, size: size, min: minSize, maxLines: int(lines % 6)},
 			{text: clean(b), size: size, min: minSize, maxLines: int(lines / 6 % 6), gap: 1, wrapFirst: lines%2 == 0},
 		}
-		for _, l := range fitBlock(box, spans, align(lines%3), lines%5 == 0) {
+		fs := fontsFor([]block{{spans: spans}})
+		for _, l := range fitBlock(fs, box, spans, align(lines%3), lines%5 == 0) {
 			if !box.contains(rect{l.x, l.y, l.w, l.h()}, 1e-9) {
 				t.Fatalf("line %q (%.2f pt) at %+v leaves %+v", l.text, l.size, rect{l.x, l.y, l.w, l.h()}, box)
 			}
 			for _, r := range l.text {
-				if !fonts().printable(r) {
+				if !fs.printable(r) {
 					t.Fatalf("line %q holds %U", l.text, r)
 				}
 			}

@@ -41,10 +41,11 @@ const (
 // drawn is one item put on the page, reported to the test hook.
 type drawn struct {
 	kind drawKind
-	box  string // name of the layout box it was fitted into
-	r    rect   // what it covers, in mm (a barcode: symbol plus quiet zone)
-	text string // text drawn, or barcode content
-	dots int    // barcode module width in dots
+	box  string   // name of the layout box it was fitted into
+	r    rect     // what it covers, in mm (a barcode: symbol plus quiet zone)
+	text string   // text drawn, or barcode content
+	fs   *fontSet // font set of a text
+	dots int      // barcode module width in dots
 }
 
 type renderer struct {
@@ -54,6 +55,7 @@ type renderer struct {
 
 	curBold bool
 	curSize float64
+	gray    uint8 // current text colour
 }
 
 func render(w io.Writer, l Label, trace func(drawn)) error {
@@ -78,17 +80,28 @@ func render(w io.Writer, l Label, trace func(drawn)) error {
 		return &FieldError{Field: "StatusURL", Reason: "too long for the QR code: " + err.Error()}
 	}
 
-	fs := fonts()
+	// All text first: which font set draws it depends on all of it.
+	blocks := labelText(l, lay)
+	if lay.instructions.W > 0 {
+		blocks = append(blocks, pageText(l, lay)...)
+	}
+	fs := fontsFor(blocks)
 	pdf := newPDF(l, lay, fs)
 	r := &renderer{pdf: pdf, fs: fs, trace: trace}
 
-	r.label(l, lay)
+	r.fill("band", lay.band)
+	for _, rule := range lay.rules {
+		r.fill("rule", rule)
+	}
+	if lay.instructions.W > 0 {
+		r.cutLine(lay.label)
+	}
+	for _, b := range blocks {
+		r.block(b)
+	}
 	r.barcode("track", track, trackAt)
 	r.barcode("rma", rma, rmaAt)
 	r.barcode("qr", qrm, qrAt)
-	if lay.instructions.W > 0 {
-		r.page(l, lay)
-	}
 	if err := pdf.Output(w); err != nil {
 		return fmt.Errorf("labels: render %s: %w", l.RMA, err)
 	}
@@ -96,7 +109,7 @@ func render(w io.Writer, l Label, trace func(drawn)) error {
 }
 
 // newPDF starts the document: one page of lay's size, dated by l.IssuedAt,
-// with the label fonts added and black selected for fills and text.
+// with the fonts of fs added and black selected for fills and text.
 func newPDF(l Label, lay labelLayout, fs *fontSet) *gofpdf.Fpdf {
 	pdf := gofpdf.NewCustom(&gofpdf.InitType{
 		OrientationStr: "P",
@@ -109,15 +122,27 @@ func newPDF(l Label, lay labelLayout, fs *fontSet) *gofpdf.Fpdf {
 	pdf.SetCatalogSort(true)
 	pdf.SetTitle("Return label "+l.RMA, true)
 	pdf.SetCreator("Roundtrip", true)
+	// In core fonts the page's content stream is written uncompressed:
+	// gofpdf builds a new zlib compressor (over a megabyte of tables) for
+	// every stream it compresses, about as much CPU as all the rest of such
+	// a label but its QR code, and the content is a few kilobytes of text
+	// and rectangles.
+	// With embedded fonts (always compressed, whatever this says) it is
+	// compressed too, to keep those labels under 40 KB: one compressor more
+	// is little next to parsing and subsetting two fonts.
+	pdf.SetCompression(!fs.core)
 	pdf.SetMargins(0, 0, 0)
 	pdf.SetAutoPageBreak(false, 0)
-	// gofpdf writes into the font bytes it is given while subsetting: it
-	// pads tables to four bytes with append on sub-slices of the file,
-	// which overwrites the bytes after each table in place. They are zero
-	// padding in the Go fonts, so the values survive, but concurrent
-	// renders sharing one slice race; each document gets its own copy.
-	pdf.AddUTF8FontFromBytes("go", fs.regular.style, bytes.Clone(fs.regular.ttf))
-	pdf.AddUTF8FontFromBytes("go", fs.bold.style, bytes.Clone(fs.bold.ttf))
+	if !fs.core {
+		// gofpdf writes into the font bytes it is given while subsetting:
+		// it pads tables to four bytes with append on sub-slices of the
+		// file, which overwrites the bytes after each table in place. They
+		// are zero padding in the Go fonts, so the values survive, but
+		// concurrent renders sharing one slice race; each document gets its
+		// own copy.
+		pdf.AddUTF8FontFromBytes(fs.family, fs.regular.style, bytes.Clone(fs.regular.ttf))
+		pdf.AddUTF8FontFromBytes(fs.family, fs.bold.style, bytes.Clone(fs.bold.ttf))
+	}
 	pdf.AddPage()
 	pdf.SetFillColor(0, 0, 0)
 	pdf.SetTextColor(0, 0, 0)
@@ -136,19 +161,24 @@ func code128At(content string, box rect, maxDots int, field string) (*matrix, pl
 	return m, p, nil
 }
 
-// label draws everything on the 4x6 label but the barcodes.
-func (r *renderer) label(l Label, lay labelLayout) {
+// block is one text block: spans fitted into a layout box.
+type block struct {
+	name   string // the layout box, for the test hook
+	box    rect
+	align  align
+	middle bool  // centre the lines vertically in the box
+	gray   uint8 // text colour, 0 black to 255 white
+	spans  []span
+}
+
+// labelText returns the text of the 4x6 label.
+func labelText(l Label, lay labelLayout) []block {
 	parcel, parcels := l.parcels()
 	merchant := clean(l.MerchantName)
 	returnTo := ""
 	if merchant != "" {
 		returnTo = "Return to " + merchant
 	}
-	r.block("carrier", lay.carrier, alignLeft, false, []span{
-		{text: clean(l.Carrier), bold: true, size: 15, min: 9},
-		{text: clean(l.Service), size: 8.5, min: 6},
-		{text: returnTo, size: 7.5, min: 6},
-	})
 	items := ""
 	switch {
 	case l.ItemCount == 1:
@@ -156,46 +186,45 @@ func (r *renderer) label(l Label, lay labelLayout) {
 	case l.ItemCount > 1:
 		items = strconv.Itoa(l.ItemCount) + " items"
 	}
-	r.block("parcel", lay.parcel, alignRight, false, []span{
-		{text: "PARCEL", bold: true, size: 6.5, min: 6},
-		{text: fmt.Sprintf("%d of %d", parcel, parcels), bold: true, size: 16, min: 9},
-		{text: items, size: 8, min: 6},
-	})
-
-	r.fill("band", lay.band)
-	r.pdf.SetTextColor(255, 255, 255)
-	r.block("band", lay.band.inset(0.4), alignCenter, true, []span{
-		{text: "POSTAGE PAID — RETURN", bold: true, size: 12, min: 8},
-	})
-	r.pdf.SetTextColor(0, 0, 0)
-
-	r.block("from", lay.from, alignLeft, false, addressSpans("FROM", l.From, 6.5, 9, 8, 6, false))
-	r.block("dates", lay.dates, alignLeft, false, []span{
-		{text: "VALID UNTIL", bold: true, size: 6.5, min: 6},
-		{text: l.ValidUntil.Format(time.DateOnly), bold: true, size: 12, min: 8},
-		{text: "ISSUED", bold: true, size: 6.5, min: 6, gap: 1},
-		{text: l.IssuedAt.Format(time.DateOnly), size: 8, min: 6},
-	})
-	for _, rule := range lay.rules {
-		r.fill("rule", rule)
+	return []block{
+		{name: "carrier", box: lay.carrier, spans: []span{
+			{text: clean(l.Carrier), bold: true, size: 15, min: 9},
+			{text: clean(l.Service), size: 8.5, min: 6},
+			{text: returnTo, size: 7.5, min: 6},
+		}},
+		{name: "parcel", box: lay.parcel, align: alignRight, spans: []span{
+			{text: "PARCEL", bold: true, size: 6.5, min: 6},
+			{text: strconv.Itoa(parcel) + " of " + strconv.Itoa(parcels), bold: true, size: 16, min: 9},
+			{text: items, size: 8, min: 6},
+		}},
+		// White on the black band (see render).
+		{name: "band", box: lay.band.inset(0.4), align: alignCenter, middle: true, gray: 255, spans: []span{
+			{text: "POSTAGE PAID — RETURN", bold: true, size: 12, min: 8},
+		}},
+		{name: "from", box: lay.from, spans: addressSpans("FROM", l.From, 6.5, 9, 8, 6, false)},
+		{name: "dates", box: lay.dates, spans: []span{
+			{text: "VALID UNTIL", bold: true, size: 6.5, min: 6},
+			{text: l.ValidUntil.Format(time.DateOnly), bold: true, size: 12, min: 8},
+			{text: "ISSUED", bold: true, size: 6.5, min: 6, gap: 1},
+			{text: l.IssuedAt.Format(time.DateOnly), size: 8, min: 6},
+		}},
+		{name: "to", box: lay.to, spans: addressSpans("TO", l.To, 7, 15, 12, 8, true)},
+		{name: "trackCaption", box: lay.trackCaption, spans: []span{
+			{text: "TRACKING NUMBER", bold: true, size: 6.5, min: 5},
+		}},
+		{name: "trackText", box: lay.trackText, align: alignCenter, spans: []span{
+			{text: humanTracking(l.TrackingNumber), bold: true, size: 12, min: 7},
+		}},
+		{name: "rmaCaption", box: lay.rmaCaption, spans: []span{
+			{text: "RETURN NUMBER (RMA)", bold: true, size: 6.5, min: 5},
+		}},
+		{name: "rmaText", box: lay.rmaText, align: alignCenter, spans: []span{
+			{text: l.RMA, bold: true, size: 10, min: 6},
+		}},
+		{name: "qrCaption", box: lay.qrCaption, align: alignCenter, spans: []span{
+			{text: "Scan to track your return", size: 6, min: 4.5},
+		}},
 	}
-	r.block("to", lay.to, alignLeft, false, addressSpans("TO", l.To, 7, 15, 12, 8, true))
-
-	r.block("trackCaption", lay.trackCaption, alignLeft, false, []span{
-		{text: "TRACKING NUMBER", bold: true, size: 6.5, min: 5},
-	})
-	r.block("trackText", lay.trackText, alignCenter, false, []span{
-		{text: humanTracking(l.TrackingNumber), bold: true, size: 12, min: 7},
-	})
-	r.block("rmaCaption", lay.rmaCaption, alignLeft, false, []span{
-		{text: "RETURN NUMBER (RMA)", bold: true, size: 6.5, min: 5},
-	})
-	r.block("rmaText", lay.rmaText, alignCenter, false, []span{
-		{text: l.RMA, bold: true, size: 10, min: 6},
-	})
-	r.block("qrCaption", lay.qrCaption, alignCenter, false, []span{
-		{text: "Scan to track your return", size: 6, min: 4.5},
-	})
 }
 
 // addressSpans returns the spans of an address block: a caption, the name
@@ -242,22 +271,9 @@ func cityLines(a Address) []string {
 	}
 }
 
-// page draws the cut line and the instructions of the Letter and A4 formats.
-func (r *renderer) page(l Label, lay labelLayout) {
-	pdf := r.pdf
-	pdf.SetDrawColor(110, 110, 110)
-	pdf.SetLineWidth(0.3)
-	pdf.SetDashPattern([]float64{3, 2}, 0)
-	pdf.Rect(lay.label.X, lay.label.Y, lay.label.W, lay.label.H, "D")
-	pdf.SetDashPattern(nil, 0)
-	pdf.SetDrawColor(0, 0, 0)
-
-	pdf.SetTextColor(110, 110, 110)
-	r.block("cutCaption", lay.cutCaption, alignCenter, true, []span{
-		{text: "Cut along the dashed line", size: 8, min: 6},
-	})
-	pdf.SetTextColor(0, 0, 0)
-
+// pageText returns the text around the label on the Letter and A4 formats:
+// the cut line's caption and the instructions.
+func pageText(l Label, lay labelLayout) []block {
 	carrier := clean(l.Carrier)
 	if carrier == "" {
 		carrier = "carrier"
@@ -283,23 +299,39 @@ func (r *renderer) page(l Label, lay labelLayout) {
 	for i, s := range steps {
 		spans = append(spans, span{text: strconv.Itoa(i+1) + ". " + s, size: 10.5, min: 8, maxLines: 4, gap: 2, wrapFirst: true})
 	}
-	r.block("instructions", lay.instructions, alignLeft, false, spans)
+	return []block{
+		{name: "cutCaption", box: lay.cutCaption, align: alignCenter, middle: true, gray: 110, spans: []span{
+			{text: "Cut along the dashed line", size: 8, min: 6},
+		}},
+		{name: "instructions", box: lay.instructions, spans: spans},
+	}
 }
 
-// block fits spans into box and draws them.
-func (r *renderer) block(name string, box rect, al align, middle bool, spans []span) {
-	for _, ln := range fitBlock(box, spans, al, middle) {
-		r.text(name, ln)
+// cutLine draws the dashed line to cut the label out along.
+func (r *renderer) cutLine(label rect) {
+	pdf := r.pdf
+	pdf.SetDrawColor(110, 110, 110)
+	pdf.SetLineWidth(0.3)
+	pdf.SetDashPattern([]float64{3, 2}, 0)
+	pdf.Rect(label.X, label.Y, label.W, label.H, "D")
+	pdf.SetDashPattern(nil, 0)
+	pdf.SetDrawColor(0, 0, 0)
+}
+
+// block fits b's spans into its box and draws them.
+func (r *renderer) block(b block) {
+	if b.gray != r.gray {
+		r.pdf.SetTextColor(int(b.gray), int(b.gray), int(b.gray))
+		r.gray = b.gray
+	}
+	for _, ln := range fitBlock(r.fs, b.box, b.spans, b.align, b.middle) {
+		r.text(b.name, ln)
 	}
 }
 
 func (r *renderer) text(box string, ln line) {
 	if ln.bold != r.curBold || ln.size != r.curSize {
-		style := r.fs.regular.style
-		if ln.bold {
-			style = r.fs.bold.style
-		}
-		r.pdf.SetFont("go", style, ln.size)
+		r.pdf.SetFont(r.fs.family, r.fs.face(ln.bold).style, ln.size)
 		r.curBold, r.curSize = ln.bold, ln.size
 	}
 	// Explicit float64 conversions keep the compiler from fusing
@@ -308,9 +340,9 @@ func (r *renderer) text(box string, ln line) {
 	em := ln.size * ptToMM
 	glyphs := float64((r.fs.ascent + r.fs.descent) * em)
 	baseline := ln.y + (ln.h()-glyphs)/2 + float64(r.fs.ascent*em)
-	r.pdf.Text(ln.x, baseline, ln.text)
+	r.pdf.Text(ln.x, baseline, r.fs.encode(ln.text))
 	if r.trace != nil {
-		r.trace(drawn{kind: drawText, box: box, r: rect{ln.x, ln.y, ln.w, ln.h()}, text: ln.text})
+		r.trace(drawn{kind: drawText, box: box, r: rect{ln.x, ln.y, ln.w, ln.h()}, text: ln.text, fs: r.fs})
 	}
 }
 
@@ -321,8 +353,13 @@ func (r *renderer) fill(name string, rc rect) {
 	}
 }
 
-// barcode draws m at p, one filled rectangle per horizontal run of dark
-// modules.
+// barcode draws m at p: the rectangles of m.rects, filled black as one
+// path. The path is written in module coordinates, with a transformation
+// (cm) that maps modules onto the page, so that each rectangle is four
+// small integers. Through gofpdf's Rect each would be four formatted
+// floats in points and a fill of its own: for the hundreds of rectangles of
+// a QR code that was more than twice the bytes (the longest status URL made
+// a Letter label 40.4 KB) and a good part of the render time.
 func (r *renderer) barcode(name string, m *matrix, p placement) {
 	// float64(a*b) + c: no fused multiply-add, the same bytes everywhere.
 	x0 := p.outer.X + float64(float64(m.quiet)*p.module)
@@ -330,9 +367,26 @@ func (r *renderer) barcode(name string, m *matrix, p placement) {
 	if m.h > 1 {
 		y0 += float64(float64(m.quiet) * p.module)
 	}
-	m.runs(func(x, y, n int) {
-		r.pdf.Rect(x0+float64(float64(x)*p.module), y0+float64(float64(y)*p.rowH), float64(n)*p.module, p.rowH, "F")
+	k := r.pdf.GetConversionRatio() // points per mm
+	_, pageH := r.pdf.GetPageSize()
+	// PDF space is in points from the bottom left: module (x, y) is at
+	// x0 + x*module mm from the left and y0 + y*rowH mm from the top.
+	b := make([]byte, 0, 1024)
+	b = append(b, "q 0 g "...)
+	for _, v := range []float64{p.module * k, 0, 0, -p.rowH * k, x0 * k, (pageH - y0) * k} {
+		b = strconv.AppendFloat(b, v, 'f', 5, 64)
+		b = append(b, ' ')
+	}
+	b = append(b, "cm\n"...)
+	m.rects(func(x, y, w, h int) {
+		for _, v := range []int{x, y, w, h} {
+			b = strconv.AppendInt(b, int64(v), 10)
+			b = append(b, ' ')
+		}
+		b = append(b, "re\n"...)
 	})
+	b = append(b, "f Q"...)
+	r.pdf.RawWriteStr(string(b))
 	if r.trace != nil {
 		r.trace(drawn{kind: drawBarcode, box: name, r: p.outer, text: m.content, dots: p.dots})
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -18,6 +17,10 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden label PDFs in testdata")
 
 var formats = []Format{Format4x6, FormatLetter, FormatA4}
+
+// maxLabelBytes bounds a label PDF: one is served or stored for every
+// parcel.
+const maxLabelBytes = 40_000
 
 // sample is a plain, valid label.
 func sample(f Format) Label {
@@ -55,19 +58,29 @@ func renderBytes(t testing.TB, l Label) []byte {
 	return buf.Bytes()
 }
 
-// TestRenderGolden renders each format twice and compares the bytes with
-// each other and with testdata/label-<format>.pdf (go test -run Golden
-// -update rewrites them). The golden files were written by another process,
-// so map order or the clock leaking into the PDF shows up here.
+// TestRenderGolden renders each format, and a label that needs the
+// embedded fonts, twice and compares the bytes with each other and with
+// testdata/label-<name>.pdf (go test -run Golden -update rewrites them). The
+// golden files were written by another process, so map order or the clock
+// leaking into the PDF shows up here.
 func TestRenderGolden(t *testing.T) {
-	for _, f := range formats {
-		t.Run(string(f), func(t *testing.T) {
+	tests := []struct {
+		name  string
+		label Label
+	}{
+		{"4x6", sample(Format4x6)},
+		{"letter", sample(FormatLetter)},
+		{"a4", sample(FormatA4)},
+		{"4x6-embedded-fonts", polish(Format4x6)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := renderBytes(t, sample(f))
-			if again := renderBytes(t, sample(f)); !bytes.Equal(got, again) {
+			got := renderBytes(t, tc.label)
+			if again := renderBytes(t, tc.label); !bytes.Equal(got, again) {
 				t.Fatalf("two renders of the same label differ (%d and %d bytes)", len(got), len(again))
 			}
-			golden := filepath.Join("testdata", "label-"+string(f)+".pdf")
+			golden := filepath.Join("testdata", "label-"+tc.name+".pdf")
 			if *update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
@@ -97,7 +110,8 @@ func TestRenderDatesFromIssuedAt(t *testing.T) {
 }
 
 // hostile are labels whose free text is as awkward as shoppers and shops
-// make it. Every one must render, scan, and keep its text in its boxes.
+// make it. Every one must render, scan, keep its text in its boxes and stay
+// under maxLabelBytes.
 var hostile = []struct {
 	name string
 	edit func(l *Label)
@@ -188,6 +202,9 @@ func TestRenderHostileInputScans(t *testing.T) {
 					t.Fatalf("render: %v", err)
 				}
 				checkDrawn(t, layout(f), items)
+				if n := buf.Len(); n > maxLabelBytes {
+					t.Errorf("%d bytes, want at most %d", n, maxLabelBytes)
+				}
 				got := scan(t, buf.Bytes())
 				want := []string{l.TrackingNumber, l.RMA, l.StatusURL}
 				slices.Sort(want)
@@ -227,8 +244,8 @@ func checkDrawn(t *testing.T, lay labelLayout, items []drawn) {
 				t.Errorf("text %q at %+v leaves its box %s %+v", d.text, d.r, d.box, b.r)
 			}
 			for _, r := range d.text {
-				if !fonts().printable(r) {
-					t.Errorf("text %q drawn with %U, which the fonts lack", d.text, r)
+				if !d.fs.printable(r) {
+					t.Errorf("text %q drawn with %U, which %s lacks", d.text, r, d.fs.family)
 				}
 			}
 		case drawBarcode:
@@ -421,7 +438,7 @@ func TestClean(t *testing.T) {
 func TestFitBlockShrinksWrapsAndCuts(t *testing.T) {
 	box := rect{0, 0, 60, 20}
 	long := strings.Repeat("Bartholomew ", 30)
-	lines := fitBlock(box, []span{
+	lines := fitBlock(goFonts(), box, []span{
 		{text: "FROM", bold: true, size: 7, min: 7},
 		{text: clean(long), bold: true, size: 12, min: 8, maxLines: 2},
 		{text: "Short line", size: 10, min: 8},
@@ -453,47 +470,20 @@ func TestFitBlockShrinksWrapsAndCuts(t *testing.T) {
 		spans = append(spans, span{text: "Line", size: 12, min: 8})
 	}
 	atMins := (7 + 9 + 4*8) * lineFactor * ptToMM
-	got := fitBlock(rect{0, 0, 60, atMins + 0.01}, spans, alignLeft, false)
+	got := fitBlock(goFonts(), rect{0, 0, 60, atMins + 0.01}, spans, alignLeft, false)
 	if len(got) != 6 || got[1].size != 9 || got[5].size != 8 {
 		t.Errorf("squeezed block: %d lines, name at %v pt, last at %v pt; want 6 lines at 9 and 8 pt", len(got), got[1].size, got[len(got)-1].size)
 	}
 
 	// A block taller than its box loses lines, never leaves the box.
 	tiny := rect{0, 0, 30, 6}
-	for _, l := range fitBlock(tiny, []span{
+	for _, l := range fitBlock(goFonts(), tiny, []span{
 		{text: long, size: 12, min: 8, maxLines: 5},
 		{text: long, size: 12, min: 8, maxLines: 5},
 	}, alignLeft, false) {
 		if !tiny.contains(rect{l.x, l.y, l.w, l.h()}, 1e-9) {
 			t.Errorf("line %q leaves the tiny box", l.text)
 		}
-	}
-}
-
-// TestWidthsMatchGofpdf checks that text is measured exactly as gofpdf
-// measures it, for every rune the fonts draw.
-func TestWidthsMatchGofpdf(t *testing.T) {
-	fs := fonts()
-	pdf := newPDF(sample(Format4x6), layout(Format4x6), fs)
-	for _, fc := range []*face{fs.regular, fs.bold} {
-		pdf.SetFont("go", fc.style, 10)
-		var all strings.Builder
-		for c := rune(0x20); c < 0x10000; c++ {
-			if !fs.printable(c) {
-				continue
-			}
-			all.WriteRune(c)
-			if got, want := int(fc.widths[c]), pdf.GetStringSymbolWidth(string(c)); got != want {
-				t.Errorf("style %q: width of %U is %d, gofpdf says %d", fc.style, c, got, want)
-			}
-		}
-		if got, want := fc.width(all.String(), 10), pdf.GetStringWidth(all.String()); math.Abs(got-want) > 1e-9 {
-			t.Errorf("style %q: all glyphs measure %v mm, gofpdf says %v", fc.style, got, want)
-		}
-	}
-	// Go fonts: hhea ascender 1935 and descender -432 of 2048 units.
-	if fs.ascent != 1935.0/2048 || fs.descent != 432.0/2048 {
-		t.Errorf("ascent %v, descent %v, want 1935/2048 and 432/2048", fs.ascent, fs.descent)
 	}
 }
 
@@ -535,26 +525,4 @@ func scan(t *testing.T, pdf []byte) []string {
 	}
 	slices.Sort(got)
 	return got
-}
-
-// TestRenderLeavesFontBytesAlone guards against gofpdf's habit of writing
-// into the TTF bytes it subsets (see newPDF): concurrent renders, which
-// go test -race reports when they share the bytes, and the package's font
-// bytes unchanged afterwards.
-func TestRenderLeavesFontBytesAlone(t *testing.T) {
-	fs := fonts()
-	regular, bold := bytes.Clone(fs.regular.ttf), bytes.Clone(fs.bold.ttf)
-	const n = 8
-	done := make(chan error)
-	for i := range n {
-		go func() { done <- Render(io.Discard, sample(formats[i%len(formats)])) }()
-	}
-	for range n {
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !bytes.Equal(fs.regular.ttf, regular) || !bytes.Equal(fs.bold.ttf, bold) {
-		t.Fatal("rendering changed the shared font bytes")
-	}
 }

@@ -1,23 +1,15 @@
 package labels
 
 import (
-	"bytes"
-	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
-
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/goregular"
 )
 
-// Text on a label is drawn with the Go fonts (regular and bold), embedded as
-// UTF-8 TrueType fonts that gofpdf subsets per document. What the fonts cannot
-// draw is decided once, here, from the parsed fonts; text is cleaned with
-// clean before it is measured or drawn, so gofpdf never sees a rune without a
-// glyph.
+// Text is measured and fitted here, with the metrics of the font set it will
+// be drawn in (fonts.go); free text is cleaned with clean first, so that
+// gofpdf never sees a rune without a glyph.
 
 const (
 	ptToMM     = 25.4 / 72
@@ -29,80 +21,8 @@ const (
 	ellipsis     = "…"
 )
 
-// face is one parsed font: its TTF bytes for gofpdf and the metrics needed to
-// measure text exactly as gofpdf does.
-type face struct {
-	style string // gofpdf style: "" or "B"
-	ttf   []byte
-	// widths[r] is the advance of rune r in thousandths of an em, rounded
-	// as gofpdf rounds it; 0 means the font has no glyph for r.
-	widths []uint16
-}
-
-// fontSet is the immutable pair of faces shared by every render.
-type fontSet struct {
-	regular, bold   *face
-	ascent, descent float64 // fractions of an em, the same in both faces
-}
-
-var fonts = sync.OnceValue(func() *fontSet {
-	// Private copies: see newPDF for why nobody may write to these.
-	fs := &fontSet{
-		regular: &face{style: "", ttf: bytes.Clone(goregular.TTF)},
-		bold:    &face{style: "B", ttf: bytes.Clone(gobold.TTF)},
-	}
-	for i, fc := range []*face{fs.regular, fs.bold} {
-		m, err := parseTTF(fc.ttf)
-		if err != nil {
-			panic(fmt.Sprintf("labels: embedded Go font: %v", err)) // embedded bytes: cannot happen
-		}
-		if i == 0 {
-			fs.ascent = float64(m.ascent) / float64(m.unitsPerEm)
-			fs.descent = float64(-m.descent) / float64(m.unitsPerEm)
-		}
-		fc.widths = make([]uint16, 0x10000)
-		for r := rune(0x20); r < 0x10000; r++ {
-			g := m.glyph[r]
-			if g == 0 {
-				continue
-			}
-			adv := m.advance(g)
-			if adv == 0 {
-				continue // zero-width glyphs are treated as missing
-			}
-			// As gofpdf rounds: round(1000/unitsPerEm * advance).
-			w := math.Round(1000 / float64(m.unitsPerEm) * float64(adv))
-			fc.widths[r] = uint16(max(w, 1))
-		}
-	}
-	return fs
-})
-
-// printable reports whether both faces draw r.
-func (fs *fontSet) printable(r rune) bool {
-	return r >= 0 && r < 0x10000 && fs.regular.widths[r] != 0 && fs.bold.widths[r] != 0
-}
-
-func (fs *fontSet) face(bold bool) *face {
-	if bold {
-		return fs.bold
-	}
-	return fs.regular
-}
-
-// width returns the width of s in mm at size points, as gofpdf's
-// GetStringWidth computes it. s must be cleaned.
-func (fc *face) width(s string, size float64) float64 {
-	var w int
-	for _, r := range s {
-		if r >= 0 && r < 0x10000 {
-			w += int(fc.widths[r])
-		}
-	}
-	return float64(float64(w) * size / 1000 * ptToMM) // float64: see line.h
-}
-
-// clean makes free text printable with the label fonts, predictably:
+// clean makes free text printable with the Go fonts (which draw more than
+// the core fonts; see fonts.go), predictably:
 //   - control characters (C0, C1, including tab and newline) and every kind
 //     of Unicode space or line separator become a space; runs of spaces
 //     collapse to one and the ends are trimmed;
@@ -116,7 +36,7 @@ func (fc *face) width(s string, size float64) float64 {
 //
 // Nothing is transliterated.
 func clean(s string) string {
-	fs := fonts()
+	fs := goFonts()
 	simple := len(s) <= maxTextRunes
 	for i := 0; simple && i < len(s); i++ {
 		c := s[i]
@@ -199,14 +119,14 @@ const (
 )
 
 // fitBlock places spans top to bottom in box, one after the other, never
-// outside it. Each span is drawn at the largest size (in half points, between
-// its size and its min) at which it fits the width on one line; a span that
-// does not fit at its min wraps at spaces (or anywhere, for a long word) into
-// at most maxLines lines, the last cut with '…'. When the lines are taller
-// than the box, all sizes step down together, then wrapped spans lose lines,
-// then trailing spans are left out. Empty spans take no room.
-func fitBlock(box rect, spans []span, al align, middle bool) []line {
-	fs := fonts()
+// outside it, measuring them with fs. Each span is drawn at the largest size
+// (in half points, between its size and its min) at which it fits the width
+// on one line; a span that does not fit at its min wraps at spaces (or
+// anywhere, for a long word) into at most maxLines lines, the last cut with
+// '…'. When the lines are taller than the box, all sizes step down together,
+// then wrapped spans lose lines, then trailing spans are left out. Empty
+// spans take no room.
+func fitBlock(fs *fontSet, box rect, spans []span, al align, middle bool) []line {
 	type state struct {
 		sp    span
 		size  float64
