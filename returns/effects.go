@@ -12,6 +12,10 @@ import (
 //     (nothing is sent back) is instead resolved at once: Resolver.Resolve for every
 //     unit of the quote.
 //   - cancel, reject, expire: Labels.Void voids every label of the return.
+//   - the first carrier scan (approved → in_transit) under the on_carrier_scan refund
+//     trigger: Resolver.Resolve for every eligible unit of the quote, so the refund
+//     goes out before the parcel arrives; the later receipt records condition and
+//     pays only what is still owed (nothing, when everything arrived).
 //   - a receipt (Tx.Resolve, called by receiving) or an inspection: Resolver.Resolve
 //     issues what the accepted units are worth (a refund or store credit) and moves
 //     the return on to resolving, completed or refund_failed.
@@ -72,6 +76,17 @@ func (s *Store) setOff(ctx context.Context, t *Tx, ev Event) error {
 	case EventCancel, EventReject, EventExpire:
 		if s.effects.Labels != nil {
 			return s.effects.Labels.Void(ctx, t)
+		}
+	case EventCarrierScan:
+		if r.State != StateInTransit || r.KeepIt {
+			return nil // a later parcel, or a return already further on
+		}
+		pol, err := t.Policy(ctx)
+		if err != nil {
+			return err
+		}
+		if pol.RefundTrigger == TriggerOnCarrierScan {
+			return t.Resolve(ctx, 0, r.Quote.EligibleUnits(), "carrier")
 		}
 	}
 	return nil

@@ -25,6 +25,8 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/labels/fakeshippo"
 	"github.com/roundtriphq/roundtrip/migrations"
 	"github.com/roundtriphq/roundtrip/refunds"
 )
@@ -76,9 +78,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else {
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
+	shippoOpts := labels.ShippoOptions{APIBase: cfg.ShippoAPIBase}
+	if cfg.FakeShippo {
+		fake := fakeshippo.New(fakeshippo.Options{})
+		defer fake.Close()
+		shippoOpts.APIBase = fake.URL()
+		log.Info("labels bought through Shippo go to a fake Shippo in this process", slog.String("url", fake.URL()))
+	}
 	mux := http.NewServeMux()
 	app.New(app.Config{DB: d, Logger: log, Hub: hub, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
-		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL}, mux)
+		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL, Shippo: shippoOpts}, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
