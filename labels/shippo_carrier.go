@@ -111,7 +111,6 @@ func (c *ShippoCarrier) Issue(ctx context.Context, req IssueRequest) (Issued, er
 	return out, nil
 }
 
-
 // Void asks Shippo to refund the unused label, unless a refund of it was asked for
 // already (an answer lost), and returns the refund's ID.
 func (c *ShippoCarrier) Void(ctx context.Context, l Booked) (string, error) {

@@ -486,7 +486,7 @@ func (s *Server) transactionJSON(t *Transaction) map[string]any {
 		"object_owner": "fake@shippo", "object_state": "VALID", "status": t.Status, "rate": t.Rate,
 		"tracking_number": t.TrackingNumber, "tracking_status": t.Tracking,
 		"tracking_url_provider": "https://tools.usps.com/go/TrackConfirmAction?tLabels=" + t.TrackingNumber,
-		"label_url": s.srv.URL + "/files/" + t.ID + ".pdf", "label_file_type": t.LabelFileType,
+		"label_url":             s.srv.URL + "/files/" + t.ID + ".pdf", "label_file_type": t.LabelFileType,
 		"metadata": t.Metadata, "messages": []any{}, "test": true}
 	if t.Provider != "USPS" {
 		out["tracking_url_provider"] = "https://www.ups.com/track?tracknum=" + t.TrackingNumber
