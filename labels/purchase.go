@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -39,6 +40,11 @@ type PreparingError struct {
 
 func (e *PreparingError) Error() string {
 	return fmt.Sprintf("labels: the label of parcel %d is being prepared", e.Parcel.Number)
+}
+
+// GetHeaders asks the client to come back in a few seconds (Retry-After).
+func (e *PreparingError) GetHeaders() http.Header {
+	return http.Header{"Retry-After": {"5"}}
 }
 
 // PurchaseKey is the look-up key of a parcel's purchase at a remote carrier (the

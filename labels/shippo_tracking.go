@@ -111,8 +111,17 @@ func (e *WebhookBodyError) Unwrap() error { return e.Err }
 
 // pollTracking is the KindTrackPoll job: it asks Shippo for the tracking of parcels
 // bought through it that are still out there (issued, not arrived) and heard nothing
-// for PollAfter, at most 100 a run, and applies what changed.
-func (s *Service) pollTracking(ctx context.Context, tx *sqlx.Tx) error {
+// for PollAfter, at most 100 a run, and applies what changed. The parcels are
+// claimed (polled_at) in a statement of their own, committed at once: the carrier
+// events that follow lock the same rows in their own transactions.
+func (s *Service) pollTracking(ctx context.Context, _ *sqlx.Tx) error {
+	_, err := s.PollTracking(ctx)
+	return err
+}
+
+// PollTracking polls now (the periodic job calls it every hour): it returns how
+// many parcels it asked Shippo about.
+func (s *Service) PollTracking(ctx context.Context) (int, error) {
 	var due []struct {
 		ID         int64  `db:"id"`
 		MerchantID int64  `db:"merchant_id"`
@@ -120,41 +129,21 @@ func (s *Service) pollTracking(ctx context.Context, tx *sqlx.Tx) error {
 		Name       string `db:"carrier_name"`
 		Tracking   string `db:"tracking_number"`
 	}
-	err := tx.SelectContext(ctx, &due, `SELECT id, merchant_id, carrier, coalesce(carrier_name, '') AS carrier_name, tracking_number
-		FROM parcels WHERE status = 'issued' AND arrived_at IS NULL AND label_id IS NOT NULL
-		AND coalesce(carrier_status_at, issued_at) < now() - $1 * interval '1 second'
-		AND (polled_at IS NULL OR polled_at < now() - $1 * interval '1 second')
-		ORDER BY coalesce(polled_at, issued_at) LIMIT 100 FOR UPDATE SKIP LOCKED`, PollAfter.Seconds())
+	err := s.db.SelectContext(ctx, &due, `UPDATE parcels SET polled_at = now() WHERE id IN (
+			SELECT id FROM parcels WHERE status = 'issued' AND arrived_at IS NULL AND label_id IS NOT NULL
+			AND coalesce(carrier_status_at, issued_at) < now() - $1 * interval '1 second'
+			AND (polled_at IS NULL OR polled_at < now() - $1 * interval '1 second')
+			ORDER BY coalesce(polled_at, issued_at) LIMIT 100 FOR UPDATE SKIP LOCKED)
+		RETURNING id, merchant_id, carrier, coalesce(carrier_name, '') AS carrier_name, tracking_number`, PollAfter.Seconds())
 	if err != nil {
-		return fmt.Errorf("labels: parcels to poll: %w", err)
+		return 0, fmt.Errorf("labels: parcels to poll: %w", err)
 	}
 	for _, p := range due {
-		if _, err := tx.ExecContext(ctx, `UPDATE parcels SET polled_at = now() WHERE id = $1`, p.ID); err != nil {
-			return err
-		}
 		if err := s.pollOne(ctx, p.MerchantID, p.Carrier, p.Name, p.Tracking); err != nil {
 			s.log().Warn("tracking poll failed", slog.Int64("parcel", p.ID), slog.String("error", err.Error()))
 		}
 	}
-	return nil
-}
-
-// PollTracking polls now, outside the schedule (for tests and operators): it
-// returns how many parcels it asked about.
-func (s *Service) PollTracking(ctx context.Context) (int, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	if err := s.pollTracking(ctx, tx); err != nil {
-		return 0, err
-	}
-	var after int
-	if err := tx.GetContext(ctx, &after, `SELECT count(*) FROM parcels WHERE polled_at = now()`); err != nil {
-		return 0, err
-	}
-	return after, tx.Commit()
+	return len(due), nil
 }
 
 func (s *Service) pollOne(ctx context.Context, merchantID int64, code, name, tn string) error {

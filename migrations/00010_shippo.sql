@@ -64,7 +64,44 @@ CREATE TABLE return_cases (
 );
 CREATE INDEX return_cases_open ON return_cases (merchant_id, id DESC) WHERE closed_at IS NULL;
 
+-- The price of each label bought from a carrier is a cost of the return: the ledger
+-- records it (label_purchased, net −price) when the purchase is recorded, and the void
+-- asked of the carrier for an unused label (label_voided, net 0: the carrier credits
+-- the account later, on its own terms).
+ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_kind_check;
+ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_kind_check CHECK (kind IN ('refund_queued', 'refund_sent',
+    'refund_succeeded', 'refund_failed', 'refund_canceled', 'store_credit_issued', 'store_credit_bonus',
+    'store_credit_redeemed', 'store_credit_adjusted', 'fee_retained', 'label_purchased', 'label_voided'));
+-- +goose StatementBegin
+CREATE FUNCTION ledger_parcels() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_rma   text;
+    v_order text;
+BEGIN
+    IF NEW.label_amount IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT r.rma, o.number INTO v_rma, v_order FROM returns r JOIN orders o ON o.id = r.order_id WHERE r.id = NEW.return_id;
+    IF OLD.label_amount IS NULL THEN
+        INSERT INTO ledger_entries (merchant_id, kind, currency, amount, net, return_id, rma, order_number, note)
+        VALUES (NEW.merchant_id, 'label_purchased', NEW.label_currency, NEW.label_amount, -NEW.label_amount, NEW.return_id,
+            v_rma, v_order, coalesce(NEW.carrier_name, NEW.carrier) || ' ' || NEW.service || ' ' || coalesce(NEW.tracking_number, ''));
+    END IF;
+    IF NEW.voided_at_carrier IS NOT NULL AND OLD.voided_at_carrier IS NULL THEN
+        INSERT INTO ledger_entries (merchant_id, kind, currency, amount, net, return_id, rma, order_number, note)
+        VALUES (NEW.merchant_id, 'label_voided', NEW.label_currency, NEW.label_amount, 0, NEW.return_id, v_rma, v_order,
+            'refund of the unused label asked of the carrier ' || coalesce(NEW.void_ref, ''));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER parcels_ledger AFTER UPDATE ON parcels FOR EACH ROW EXECUTE FUNCTION ledger_parcels();
+
 -- +goose Down
+DROP TRIGGER parcels_ledger ON parcels;
+DROP FUNCTION ledger_parcels();
+-- the kind check keeps label_purchased and label_voided: ledger entries are never removed
 DROP TABLE return_cases;
 DROP INDEX parcels_tracking_poll;
 ALTER TABLE parcels DROP COLUMN polled_at, DROP COLUMN problem, DROP COLUMN carrier_detail, DROP COLUMN voided_at_carrier,

@@ -107,9 +107,7 @@ func problemFor(err error) *problem.Problem {
 		if preparing.Parcel.LabelParked {
 			msg = "The label could not be bought from the carrier yet; the shop's team has been told."
 		}
-		p := problem.Conflict("label_being_prepared", msg)
-		p.GetHeaders().Set("Retry-After", "5")
-		return p
+		return problem.Conflict("label_being_prepared", msg) // Retry-After: PreparingError's own header
 	case errors.As(err, &badHook):
 		return problem.New(http.StatusBadRequest, "bad_webhook", "The body is not a Shippo webhook event.")
 	case errors.Is(err, labels.ErrNoReturnAddress):

@@ -112,6 +112,8 @@ type Transaction struct {
 	Status         string // SUCCESS, REFUNDPENDING, REFUNDED
 	Tracking       string // the tracking status: UNKNOWN, PRE_TRANSIT, TRANSIT, …
 	TrackingDate   time.Time
+
+	pdf []byte // the label file, drawn at the purchase
 }
 
 type shipment struct {
@@ -477,6 +479,12 @@ func (s *Server) createTransaction(w http.ResponseWriter, r *http.Request) {
 		Service: rt.opt.Name, Amount: rt.opt.Amount, Currency: rt.opt.Currency,
 		TrackingNumber: fmt.Sprintf("%s%018d", rt.opt.TrackingBase, 700000000000+s.serial), LabelFileType: in.LabelFileType,
 		Metadata: in.Metadata, QRCode: qrAsked && rt.opt.QRCode, Status: "SUCCESS", Tracking: "UNKNOWN"}
+	var pdf bytes.Buffer
+	if err := labelPDF(&pdf, t); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"detail": err.Error()})
+		return
+	}
+	t.pdf = pdf.Bytes()
 	s.transactions = append(s.transactions, t)
 	writeJSON(w, http.StatusCreated, s.transactionJSON(t))
 }
@@ -585,10 +593,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request, name string) {
 	var buf bytes.Buffer
 	switch ext {
 	case "pdf":
-		if err := labelPDF(&buf, t); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
+		buf.Write(t.pdf)
 		w.Header().Set("Content-Type", "application/pdf")
 	case "png":
 		code, err := qr.Encode(t.TrackingNumber, qr.M, qr.Auto)

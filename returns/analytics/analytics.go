@@ -54,6 +54,16 @@ type Summary struct {
 	RefundsFailed      int64                 `json:"refunds_failed" example:"3" doc:"Refunds created in the period that are failed now, all currencies."`
 	StoreCredit        []CurrencyStoreCredit `json:"store_credit" doc:"Store credit entries written in the period, per currency."`
 	TimeToRefund       RefundTiming          `json:"time_to_refund"`
+	ShippingCost       []CurrencyShipping    `json:"shipping_cost" doc:"Return shipping: what the labels of the period's returns cost the shop (labels bought through a carrier), per currency."`
+}
+
+// CurrencyShipping is the return shipping cost of the period's returns in one currency.
+type CurrencyShipping struct {
+	Currency  string `json:"currency" db:"currency" example:"USD"`
+	Labels    int64  `json:"labels" db:"labels" example:"120" doc:"Labels bought."`
+	Returns   int64  `json:"returns" db:"returns" example:"112" doc:"Returns with at least one bought label."`
+	Amount    int64  `json:"amount" db:"amount" example:"66000" doc:"Minor units paid for the labels, voided ones included (a void's refund at the carrier comes later)."`
+	PerReturn int64  `json:"per_return" db:"per_return" example:"589" doc:"Return shipping cost per return: amount / returns, rounded down."`
 }
 
 // ReasonStat counts the returns of one reason.
@@ -119,7 +129,7 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 		top = 50
 	}
 	s := &Summary{From: p.From, To: p.To, ByReason: []ReasonStat{}, BySKU: []SKUStat{}, ByCategory: []CategoryStat{},
-		Refunds: []CurrencyRefunds{}, StoreCredit: []CurrencyStoreCredit{}}
+		Refunds: []CurrencyRefunds{}, StoreCredit: []CurrencyStoreCredit{}, ShippingCost: []CurrencyShipping{}}
 	args := []any{merchantID, p.From, p.To}
 
 	var head struct {
@@ -176,6 +186,15 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 		FROM store_credit_entries WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3
 		GROUP BY currency ORDER BY currency`, args...); err != nil {
 		return nil, fmt.Errorf("analytics: store credit: %w", err)
+	}
+
+	if err := sqlx.SelectContext(ctx, q, &s.ShippingCost, `SELECT p.label_currency AS currency, count(*) AS labels,
+		count(DISTINCT p.return_id) AS returns, sum(p.label_amount)::bigint AS amount,
+		(sum(p.label_amount) / count(DISTINCT p.return_id))::bigint AS per_return
+		FROM parcels p JOIN returns r ON r.id = p.return_id
+		WHERE r.merchant_id = $1 AND r.created_at >= $2 AND r.created_at < $3 AND p.label_amount IS NOT NULL
+		GROUP BY p.label_currency ORDER BY p.label_currency`, args...); err != nil {
+		return nil, fmt.Errorf("analytics: shipping cost: %w", err)
 	}
 
 	var timing struct {
