@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/db"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/notify/email"
 )
 
 // config is everything serve reads from flags and the environment. Flags win over

@@ -23,11 +23,11 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/metrics"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
-	"github.com/roundtriphq/roundtrip/notify"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/migrations"
+	"github.com/roundtriphq/roundtrip/notify"
+	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 )
 
