@@ -19,7 +19,7 @@ func TestPolicyPageInABrowser(t *testing.T) {
 	s := newShop(t)
 	s.do(t, "PUT", "/v1/policy", auth.RoleAdmin, map[string]any{"window_days": 30,
 		"return_shipping": map[string]any{"mode": "flat", "label_fees": map[string]any{"EUR": 495}},
-		"rules": []map[string]any{{"match": map[string]any{"category": "swimwear"}, "restocking_fee_bps": 1000}},
+		"rules":           []map[string]any{{"match": map[string]any{"category": "swimwear"}, "restocking_fee_bps": 1000}},
 	}, http.StatusOK)
 	b := newTab(t, s.env.URL)
 	b.open("/portal/northwind")
