@@ -27,6 +27,8 @@ import (
 //     reported unreturned). A receipt that accepts units releases the replacement
 //     (Exchanges.Receive) before the units are resolved, and a return does not
 //     complete while its exchange waits for release (Tx.ExchangePending).
+//   - the shopper's feedback on a completed return (SetFeedback):
+//     Notifier.FeedbackReceived.
 //
 // cmd/roundtrip/app sets them (labels.Service, refunds.Service); a zero Effects sets
 // off nothing, for tests of the store alone.
@@ -54,6 +56,8 @@ type Exchanges interface {
 // package). ev is the event that moved it, or EventCreate.
 type Notifier interface {
 	ReturnChanged(ctx context.Context, t *Tx, ev Event) error
+	// FeedbackReceived tells them the shopper answered the feedback request.
+	FeedbackReceived(ctx context.Context, t *Tx, f Feedback) error
 }
 
 // Labels issues and voids the prepaid labels of a return (the labels package).

@@ -51,6 +51,7 @@ type Return struct {
 	RejectReason  string      `json:"reject_reason,omitempty"`
 	Items         []Item      `json:"items"`
 	Quote         QuoteResult `json:"quote" doc:"The quote the shopper saw when the return was created."`
+	Feedback      *Feedback   `json:"feedback,omitempty" doc:"The shopper's feedback after completion, when they gave it."`
 	CreatedAt     time.Time   `json:"created_at"`
 	UpdatedAt     time.Time   `json:"updated_at"`
 
@@ -355,6 +356,11 @@ func get(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64, lock 
 		comment, condition, disposition, amount FROM return_items WHERE return_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("returns: items of %d: %w", id, err)
+	}
+	if r.State == StateCompleted {
+		if r.Feedback, err = feedbackOf(ctx, q, r); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
