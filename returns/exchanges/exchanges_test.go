@@ -397,6 +397,21 @@ func TestCheaperExchangeRefund(t *testing.T) {
 	if l := s.ledger(t, r); l["exchange_in"] != 2500 || l["exchange_out"] != 1800 || l["refund_sent"] != 700 {
 		t.Errorf("got ledger %v", l)
 	}
+	var sum struct {
+		Exchanges []struct {
+			Currency string `json:"currency"`
+			Kept     int64  `json:"kept"`
+			Worth    int64  `json:"worth"`
+			Summary  string `json:"summary"`
+		} `json:"exchanges"`
+	}
+	day := time.Now().UTC()
+	s.must(t, "GET", "/v1/analytics/summary?from="+day.Format("2006-01-02")+"&to="+day.AddDate(0, 0, 1).Format("2006-01-02"),
+		auth.RoleFinance, nil, http.StatusOK).JSON(t, &sum)
+	if len(sum.Exchanges) != 1 || sum.Exchanges[0].Kept != 1 || sum.Exchanges[0].Worth != 2500 ||
+		!strings.Contains(sum.Exchanges[0].Summary, "Exchanges kept 1 sale worth") {
+		t.Errorf("got analytics %+v, want one sale worth 25.00 kept", sum.Exchanges)
+	}
 }
 
 // TestCheaperExchangeStoreCredit: the shopper takes the difference as store credit,
