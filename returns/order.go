@@ -2,6 +2,7 @@ package returns
 
 import (
 	"fmt"
+	"golang.org/x/text/language"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -37,6 +38,7 @@ type Order struct {
 	Shipping    int64      `json:"shipping" required:"false" minimum:"0" example:"495" doc:"Shipping charged, in minor units, before tax."`
 	ShippingTax int64      `json:"shipping_tax" required:"false" minimum:"0" example:"99" doc:"Tax on shipping, in minor units."`
 	Payment     Payment    `json:"payment" doc:"How the order was paid: refunds go back to this payment."`
+	Locale      string     `json:"locale,omitempty" maxLength:"35" example:"de-DE" doc:"The shopper's language as a BCP 47 tag (de, de-AT, fr-CA, ja). The returns portal, its policy page and the label's text use it when it is English, German, French, Spanish or Japanese; otherwise the browser's language decides."`
 }
 
 // Customer is the shopper of an order.
@@ -72,6 +74,7 @@ type Line struct {
 	Tax       int64    `json:"tax" required:"false" minimum:"0" example:"900" doc:"Tax charged on the whole line in minor units."`
 	FinalSale bool     `json:"final_sale" required:"false" doc:"Final-sale lines can never be returned."`
 	ImageURL  string   `json:"image_url,omitempty" format:"uri" maxLength:"2048" example:"https://shop.example.com/img/tee-black.jpg" doc:"Product image shown in the portal."`
+	ProductID string   `json:"product_id,omitempty" maxLength:"255" example:"tee-classic" doc:"The product of the catalogue (PUT /v1/products/{product_id}) this line is a variant of: the line can be exchanged for the product's other variants."`
 }
 
 // Payment is the Stripe payment of an order.
@@ -145,6 +148,11 @@ func (o *Order) Validate() error {
 	if o.PlacedAt.IsZero() {
 		v.Add("placed_at", "is required")
 	}
+	if o.Locale != "" {
+		if _, err := language.Parse(o.Locale); err != nil || len(o.Locale) > 35 {
+			v.AddValue("locale", o.Locale, "must be a BCP 47 language tag, such as de or fr-CA")
+		}
+	}
 	if o.FulfilledAt != nil && !o.PlacedAt.IsZero() && o.FulfilledAt.Before(o.PlacedAt) {
 		v.AddValue("fulfilled_at", o.FulfilledAt, "must not be before placed_at")
 	}
@@ -207,6 +215,9 @@ func (o *Order) Validate() error {
 			if strings.TrimSpace(tag) == "" || len(tag) > 255 {
 				v.AddValue(fmt.Sprintf("%stags[%d]", p, k), tag, "must be 1 to 255 bytes")
 			}
+		}
+		if len(l.ProductID) > 255 || (l.ProductID != "" && strings.TrimSpace(l.ProductID) == "") {
+			v.AddValue(p+"product_id", l.ProductID, "must be 1 to 255 bytes, not only spaces")
 		}
 		if l.ImageURL != "" {
 			if u, err := url.Parse(l.ImageURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(l.ImageURL) > 2048 {

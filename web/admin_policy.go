@@ -200,6 +200,7 @@ func (f policyForm) policy() (returns.Policy, []fieldErr) {
 		RefundTrigger:       returns.RefundTrigger(f.Trigger),
 		LabelValidityDays:   num(f.LabelValidity, "label_validity_days", "Label validity"),
 		SerialReturner:      returns.SerialReturner{Enabled: f.SerialOn},
+		ExchangeRelease:     returns.ReleaseOnReceipt,
 	}
 	// a rule is removed by clearing its value; its row is found again by N
 	var ruleRows []int
@@ -376,6 +377,8 @@ type versionView struct {
 // what the edit changes.
 type policyPreview struct {
 	Changes []string
+	// Page is the policy page the edit makes, in English.
+	Page []policySection
 	// Invalid is set while the form has errors: no quote can be made.
 	Invalid bool
 	// Order is the sample order; Missing names an order number that was not found.
@@ -455,6 +458,7 @@ func (s *Server) adminPolicyPost(rq *request) error {
 	if err != nil {
 		return err
 	}
+	pol.KeepExchangeSettings(cur)
 	v := &editorView{Form: f, Errors: errs}
 	if rq.PostFormValue("op") != "save" {
 		v.Form.pad()
@@ -554,7 +558,19 @@ func (s *Server) preview(rq *request, v *editorView, cur returns.Policy, valid b
 		return pv, nil
 	}
 	edited, _ := v.Form.policy()
+	edited.KeepExchangeSettings(cur)
 	pv.Changes = returns.DiffPolicies(cur, edited)
+	// the policy page as shoppers will read it, in the shop's latest order's currency
+	currency := "EUR"
+	if recent, err := s.returns.RecentOrders(ctx, m, 1); err != nil {
+		return nil, err
+	} else if len(recent) > 0 {
+		currency = recent[0].Order.Currency
+	}
+	if o, err := s.returns.Order(ctx, m, v.Form.SampleOrder); err == nil {
+		currency = o.Order.Currency
+	}
+	pv.Page, _ = describePolicyPage(edited, currency, rq.merchant.Settings.SupportEmail, english())
 	if v.Form.SampleOrder == "" {
 		return pv, nil
 	}

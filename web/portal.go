@@ -150,6 +150,8 @@ type lineView struct {
 	Reason  string
 	Comment string
 	Err     string
+	// Swap is what the line can be exchanged for (portal_exchange.go); nil: nothing.
+	Swap *swapOffer
 }
 
 type policyView struct {
@@ -229,6 +231,9 @@ func (s *Server) itemsPage(rq *request, o returns.OrderRecord) (*itemsView, retu
 		return nil, pol, err
 	}
 	v.Returns = list
+	if err := s.addSwaps(ctx, m.ID, o, pol, v); err != nil {
+		return nil, pol, err
+	}
 	return v, pol, nil
 }
 
@@ -251,6 +256,8 @@ type choice struct {
 	Qty     int
 	Reason  string
 	Comment string
+	// ExchangeSKU is the variant wanted instead, when the shopper chose an exchange.
+	ExchangeSKU string
 }
 
 const maxComment = 1000
@@ -289,7 +296,12 @@ func readChoices(rq *request, v *itemsView) []choice {
 				lv.Err = "Choose a reason from the list."
 				break
 			}
-			out = append(out, choice{N: lv.N, LineID: lv.ID, Qty: qty, Reason: lv.Reason, Comment: lv.Comment})
+			sku, msg := readSwap(rq, lv)
+			if msg != "" {
+				lv.Err = msg
+				break
+			}
+			out = append(out, choice{N: lv.N, LineID: lv.ID, Qty: qty, Reason: lv.Reason, Comment: lv.Comment, ExchangeSKU: sku})
 		}
 		lv.Qty = max(qty, 0)
 		if lv.Err != "" {
@@ -349,11 +361,15 @@ func (s *Server) review(rq *request, o returns.OrderRecord, pol returns.Policy, 
 	items := make([]returns.QuoteItem, len(chosen))
 	for i, c := range chosen {
 		items[i] = returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty, Reason: returns.ReasonCode(c.Reason)}
+		if c.ExchangeSKU != "" {
+			return s.reviewExchange(rq, o, pol, chosen, rq.PostFormValue("difference_as"), key)
+		}
 	}
 	offered := offers(pol)
 	if len(offered) == 0 {
-		return &pageError{Status: http.StatusConflict, Title: "Returns are handled by the shop",
-			Message: "This shop offers exchanges only, which cannot be arranged here yet. Please contact the shop."}
+		return &pageError{Status: http.StatusConflict, Title: "Exchanges only",
+			Message: "This shop offers exchanges only: choose another size or colour for your items, or contact the shop.",
+			Link:    portalPath(rq.merchant.Slug), LinkText: "Choose again"}
 	}
 	if key == "" {
 		key = newKey()
@@ -439,22 +455,29 @@ func (s *Server) portalCreate(rq *request) error {
 	res := returns.Resolution(rq.PostFormValue("resolution"))
 	var chosen []choice
 	in := returns.CreateInput{Resolution: res, Actor: "shopper", IdempotencyKey: fmt.Sprintf("portal:%d:%s", o.ID, key)}
+	if res == returns.ResolutionExchange && rq.PostFormValue("difference_as") == string(returns.ResolutionStoreCredit) {
+		in.DifferenceAs = returns.ResolutionStoreCredit
+	}
 	n, _ := strconv.Atoi(rq.PostFormValue("n"))
 	for i := range min(max(n, 0), returns.MaxOrderLines) {
 		p := strconv.Itoa(i)
 		qty, _ := strconv.Atoi(rq.PostFormValue("qty." + p))
 		c := choice{N: i, LineID: rq.PostFormValue("line." + p), Qty: qty, Reason: rq.PostFormValue("reason." + p),
 			Comment: strings.TrimSpace(rq.PostFormValue("comment." + p))}
+		if res == returns.ResolutionExchange {
+			c.ExchangeSKU = rq.PostFormValue("exchange." + p)
+		}
 		if utf8.RuneCountInString(c.Comment) > maxComment {
 			c.Comment = string([]rune(c.Comment)[:maxComment])
 		}
 		chosen = append(chosen, c)
-		in.Items = append(in.Items, returns.CreateItem{QuoteItem: returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty, Reason: returns.ReasonCode(c.Reason)}, Comment: c.Comment})
+		in.Items = append(in.Items, returns.CreateItem{QuoteItem: returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty,
+			Reason: returns.ReasonCode(c.Reason), ExchangeSKU: c.ExchangeSKU}, Comment: c.Comment})
 	}
-	if !slices.Contains(offers(pol), res) {
+	if !slices.Contains(offers(pol), res) && !(res == returns.ResolutionExchange && pol.Allows(res)) {
 		return s.review(rq, o, pol, chosen, "", key)
 	}
-	qi := returns.QuoteInput{Resolution: res}
+	qi := returns.QuoteInput{Resolution: res, DifferenceAs: in.DifferenceAs}
 	for _, it := range in.Items {
 		qi.Items = append(qi.Items, it.QuoteItem)
 	}
@@ -481,6 +504,9 @@ func (s *Server) portalCreate(rq *request) error {
 		}
 		return s.render(rq, http.StatusConflict, "portal_items", "Choose what to return", v)
 	case err != nil:
+		if handled, err := s.exchangeCreateFailed(rq, o, err); handled {
+			return err
+		}
 		return err
 	}
 	if r.OrderID != o.ID {
@@ -551,6 +577,12 @@ type statusView struct {
 	NoAddress  bool
 	Cancelled  bool
 	Resolution string
+	// FeedbackURL asks how the return went, once it is completed.
+	FeedbackURL string
+	// Exchange is the return's exchange, and StoreCredit the shopper's credit
+	// (portal_exchange.go); nil: none.
+	Exchange    *exchangeStatus
+	StoreCredit *creditStatus
 }
 
 func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error) {
@@ -568,6 +600,8 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	switch r.Resolution {
 	case returns.ResolutionStoreCredit:
 		v.Resolution = "Store credit"
+	case returns.ResolutionExchange:
+		v.Resolution = "Exchange, back to you"
 	default:
 		v.Resolution = "Refund"
 	}
@@ -577,6 +611,9 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 		return nil, err
 	}
 	for _, e := range events {
+		if e.Event == "email_failed" {
+			continue // for staff: the shopper cannot act on it
+		}
 		v.Timeline = append(v.Timeline, shopperEntry(e, r))
 	}
 	slices.Reverse(v.Timeline)
@@ -623,6 +660,9 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	}
 	_, cancelErr := returns.Next(r.State, returns.EventCancel)
 	v.CanCancel = cancelErr == nil
+	if r.State == returns.StateCompleted {
+		v.FeedbackURL = portalPath(m.Slug) + "/returns/" + r.RMA + "/feedback"
+	}
 	if v.QR, err = qrSVG(v.StatusURL, "QR code: the address of this return's status page"); err != nil {
 		return nil, err
 	}
@@ -646,6 +686,9 @@ func steps(r *returns.Return) ([]step, string) {
 	labels := []string{"Requested", "Approved", "Parcel sent", "Received", "Refunded"}
 	if r.Resolution == returns.ResolutionStoreCredit {
 		labels[4] = "Credit issued"
+	}
+	if r.Resolution == returns.ResolutionExchange {
+		labels[4] = "Replacement sent"
 	}
 	// the last step reached; a refund that failed has not reached "Refunded"
 	at := map[returns.State]int{
@@ -700,7 +743,17 @@ func shopperEntry(e returns.TimelineEntry, r *returns.Return) timelineEntry {
 		t.Note = "There was a problem sending your refund. The shop's team has been told and will send it again; you do not need to do anything."
 	case returns.EventRetryRefund:
 		t.Title = "Refund sent again"
+	case "email":
+		t.Title = "We emailed you"
+		t.Note = strings.TrimPrefix(e.Note, "Email sent: ")
+	case "feedback":
+		t.Title = "Thank you for your feedback"
+		t.Note = ""
 	default:
+		if title, ok := exchangeEntry(e.Event); ok {
+			t.Title = title
+			break
+		}
 		t.Title = stateLabel(e.To)
 	}
 	return t
@@ -715,6 +768,9 @@ func (s *Server) portalConfirmation(rq *request) error {
 	if err != nil {
 		return err
 	}
+	if v.Exchange, err = s.exchangeFor(rq, r); err != nil {
+		return err
+	}
 	return s.render(rq, http.StatusOK, "portal_confirmation", "Return "+r.RMA+" created", v)
 }
 
@@ -725,6 +781,12 @@ func (s *Server) portalStatus(rq *request) error {
 	}
 	v, err := s.statusData(rq, r)
 	if err != nil {
+		return err
+	}
+	if v.Exchange, err = s.exchangeFor(rq, r); err != nil {
+		return err
+	}
+	if v.StoreCredit, err = s.creditFor(rq, r); err != nil {
 		return err
 	}
 	return s.render(rq, http.StatusOK, "portal_status", "Return "+r.RMA, v)
@@ -738,6 +800,13 @@ func (s *Server) portalLabel(rq *request) error {
 	if err != nil {
 		return err
 	}
+	return s.serveLabel(rq, r, portalPath(rq.merchant.Slug)+"/returns/"+r.RMA)
+}
+
+// serveLabel answers the label PDF of r that the query asks for; back is the page of
+// the return.
+func (s *Server) serveLabel(rq *request, r *returns.Return, back string) error {
+	var err error
 	q := rq.URL.Query()
 	n := 1
 	if p := q.Get("parcel"); p != "" {
@@ -751,7 +820,6 @@ func (s *Server) portalLabel(rq *request) error {
 	default:
 		f = labels.FormatA4
 	}
-	back := portalPath(rq.merchant.Slug) + "/returns/" + r.RMA
 	file, err := s.labels.LabelFile(rq.ctx(), r, n, f, s.origin(rq.Request))
 	var voided *labels.VoidedError
 	var preparing *labels.PreparingError
