@@ -152,6 +152,16 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 		ClientLimit: svc.PortalClientLimit,
 		OrderLimit:  svc.PortalOrderLimit,
 	})
+	// each webhook's data is documented as the resource it carries
+	notify.DescribeData(api, map[notify.EventType]any{
+		notify.ReturnCreated: returns.Return{}, notify.ReturnApproved: returns.Return{}, notify.ReturnRejected: returns.Return{},
+		notify.ReturnCancelled: returns.Return{}, notify.ReturnExpired: returns.Return{}, notify.ReturnReceived: returns.Return{},
+		notify.ReturnCompleted: returns.Return{},
+		notify.LabelIssued:     labels.Parcel{}, notify.ParcelInTransit: labels.Parcel{}, notify.ParcelDelivered: labels.Parcel{},
+		notify.RefundCreated: refunds.Refund{}, notify.RefundSucceeded: refunds.Refund{}, notify.RefundFailed: refunds.Refund{},
+		notify.StoreCreditIssued: refunds.CreditIssued{},
+		notify.FeedbackReceived:  returns.Feedback{},
+	})
 	return api
 }
 

@@ -112,7 +112,16 @@ func (b *bundle) newReturn(t *testing.T, number string, change func(order map[st
 	return b.newReturnAs(t, number, "refund", change)
 }
 
+// newReturnWith returns the T-shirt of order number for reason.
+func (b *bundle) newReturnWith(t *testing.T, number, reason string) returnDoc {
+	return b.newReturnFull(t, number, "refund", reason, nil)
+}
+
 func (b *bundle) newReturnAs(t *testing.T, number, resolution string, change func(order map[string]any)) returnDoc {
+	return b.newReturnFull(t, number, resolution, "too_small", change)
+}
+
+func (b *bundle) newReturnFull(t *testing.T, number, resolution, reason string, change func(order map[string]any)) returnDoc {
 	t.Helper()
 	order := apitest.Order("abigail@example.com", time.Now().Add(-48*time.Hour))
 	cust := order["customer"].(map[string]any)
@@ -125,7 +134,7 @@ func (b *bundle) newReturnAs(t *testing.T, number, resolution string, change fun
 	}
 	res := b.env.Do(t, "POST", "/v1/returns", b.shop.Keys[auth.RoleIntegration], map[string]any{
 		"order_number": number, "resolution": resolution,
-		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": "too_small"}}})
+		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": reason}}})
 	if res.Status != http.StatusCreated {
 		t.Fatalf("create return: %d %s", res.Status, res.Body)
 	}

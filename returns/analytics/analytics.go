@@ -21,6 +21,9 @@
 //   - Time to refund: for returns created in the period whose money went back, the
 //     time from the return's creation to its first refund that succeeded; p50 and p95
 //     by percentile_cont (interpolated).
+//   - Feedback counts the shoppers' answers first given in the period, as they are
+//     now (a shopper may change theirs): count, mean ease, answers per ease, and the
+//     comments under each reason of the return's items.
 package analytics
 
 import (
@@ -54,6 +57,7 @@ type Summary struct {
 	RefundsFailed      int64                 `json:"refunds_failed" example:"3" doc:"Refunds created in the period that are failed now, all currencies."`
 	StoreCredit        []CurrencyStoreCredit `json:"store_credit" doc:"Store credit entries written in the period, per currency."`
 	TimeToRefund       RefundTiming          `json:"time_to_refund"`
+	Feedback           FeedbackStats         `json:"feedback" doc:"The shoppers' answers to how easy their return was, first given in the period."`
 }
 
 // ReasonStat counts the returns of one reason.
@@ -191,6 +195,9 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 		return nil, fmt.Errorf("analytics: time to refund: %w", err)
 	}
 	s.TimeToRefund = RefundTiming{Returns: timing.N, P50Seconds: timing.P50, P95Seconds: timing.P95}
+	if s.Feedback, err = Feedback(ctx, q, merchantID, p); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
