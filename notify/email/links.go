@@ -41,14 +41,13 @@ func hashToken(token string) []byte {
 	return h[:]
 }
 
-// addLink stores a new link to a return in tx and returns its token.
-func addLink(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64, email string) (string, error) {
-	token, hash := newToken()
+// addLink stores the link token opens in tx.
+func addLink(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64, email, token string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO return_links (token_hash, merchant_id, return_id, email)
-		VALUES ($1, $2, $3, $4)`, hash, merchantID, returnID, email); err != nil {
-		return "", fmt.Errorf("email: link to %d: %w", returnID, err)
+		VALUES ($1, $2, $3, $4)`, hashToken(token), merchantID, returnID, email); err != nil {
+		return fmt.Errorf("email: link to %d: %w", returnID, err)
 	}
-	return token, nil
+	return nil
 }
 
 // OpenLink reads the link a token names, revoked or not (unsubscribing works with a
