@@ -142,7 +142,7 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, svc.DB)
 	notify.Register(api, svc.Webhooks, svc.Audit)
-	email.Register(api, svc.Emails, svc.Returns)
+	email.Register(api, svc.Emails, svc.Returns, svc.Audit)
 	audit.Register(api, svc.Audit)
 	returns.Register(api, &returns.API{
 		Store:       svc.Returns,

@@ -156,15 +156,11 @@ func (s *Service) failed(ctx context.Context, tx *sqlx.Tx, m Message, r *returns
 	return err
 }
 
-// Retry sends a parked message again now.
-func (s *Service) Retry(ctx context.Context, merchantID, id int64) (Message, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return Message{}, err
-	}
-	defer tx.Rollback()
+// Retry sends a parked message again now, in the caller's transaction tx (with its
+// audit entry).
+func (s *Service) Retry(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (Message, error) {
 	var m Message
-	err = tx.GetContext(ctx, &m, `UPDATE email_messages SET status = 'queued', attempts = 0, updated_at = now()
+	err := tx.GetContext(ctx, &m, `UPDATE email_messages SET status = 'queued', attempts = 0, updated_at = now()
 		WHERE merchant_id = $1 AND id = $2 AND status = 'parked' RETURNING `+messageCols, merchantID, id)
 	if isNoRows(err) {
 		var exists bool
@@ -182,7 +178,7 @@ func (s *Service) Retry(ctx context.Context, merchantID, id int64) (Message, err
 	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobSend, Payload: sendJob{ID: id}, MaxAttempts: 100}); err != nil {
 		return Message{}, err
 	}
-	return m, tx.Commit()
+	return m, nil
 }
 
 var (
