@@ -48,4 +48,5 @@ func Register(api huma.API, a *API) {
 	registerReturns(api, a)
 	registerEvents(api, a)
 	registerFeedback(api, a)
+	registerProducts(api, a)
 }

@@ -54,21 +54,23 @@ func (f financeFilter) query() url.Values {
 }
 
 type financeView struct {
-	Filter       financeFilter
-	Statuses     []string
-	FilterErrors []string
-	Refunds      []refunds.Refund
-	Older        string
-	Failed       []refunds.Refund
-	Flash        string
-	From, To     string // CSV period, as dates
-	RunKey       string // idempotency key of the start-a-run form
-	Runs         []runView
-	Reasons      template.HTML
-	ReasonRows   []bar
-	Days         template.HTML
-	DayRows      []bar
-	Feedback     feedbackSummary
+	// ExchangesKept says per currency what exchanges kept in the last 90 days.
+	ExchangesKept []string
+	Filter        financeFilter
+	Statuses      []string
+	FilterErrors  []string
+	Refunds       []refunds.Refund
+	Older         string
+	Failed        []refunds.Refund
+	Flash         string
+	From, To      string // CSV period, as dates
+	RunKey        string // idempotency key of the start-a-run form
+	Runs          []runView
+	Reasons       template.HTML
+	ReasonRows    []bar
+	Days          template.HTML
+	DayRows       []bar
+	Feedback      feedbackSummary
 }
 
 // feedbackSummary is the shoppers' feedback of the last 90 days, copied from the
@@ -230,6 +232,13 @@ func (s *Server) charts(ctx context.Context, mid int64, v *financeView) error {
 		v.ReasonRows = append(v.ReasonRows, bar{Label: label, Value: r.Units, Title: fmt.Sprintf("%s: %d item(s)", label, r.Units)})
 	}
 	v.Reasons = hbarChart("Return reasons, items returned in the last 90 days", v.ReasonRows)
+	kept, err := analytics.Exchanges(ctx, s.db, mid, period.Period{From: now.AddDate(0, 0, -90)})
+	if err != nil {
+		return fmt.Errorf("web: exchanges: %w", err)
+	}
+	for _, x := range kept {
+		v.ExchangesKept = append(v.ExchangesKept, x.Summary)
+	}
 
 	fb, err := analytics.Feedback(ctx, s.db, mid, period.Period{From: now.AddDate(0, 0, -90)})
 	if err != nil {
