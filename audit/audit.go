@@ -56,6 +56,10 @@ const (
 	EndpointSecretRotated Action = "webhook_endpoint.secret_rotated"
 	// DeliveryRetried: a webhook delivery was sent again by hand.
 	DeliveryRetried Action = "webhook_delivery.retried"
+	// EmailRetried: a parked email to a shopper was sent again by hand.
+	EmailRetried Action = "email.retried"
+	// LinksRevoked: the status links in a return's emails were switched off.
+	LinksRevoked Action = "return_links.revoked"
 	// ReturnApproved and ReturnRejected: staff decided a return waiting for review.
 	ReturnApproved Action = "return.approved"
 	ReturnRejected Action = "return.rejected"

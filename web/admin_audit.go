@@ -44,6 +44,8 @@ var actionWords = map[audit.Action]string{
 	audit.EndpointDeleted:            "Webhook endpoint deleted",
 	audit.EndpointSecretRotated:      "Webhook secret replaced",
 	audit.DeliveryRetried:            "Webhook sent again",
+	audit.EmailRetried:               "Email sent again",
+	audit.LinksRevoked:               "Email links revoked",
 	audit.ReturnApproved:             "Return approved",
 	audit.ReturnRejected:             "Return rejected",
 }

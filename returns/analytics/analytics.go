@@ -21,6 +21,9 @@
 //   - Time to refund: for returns created in the period whose money went back, the
 //     time from the return's creation to its first refund that succeeded; p50 and p95
 //     by percentile_cont (interpolated).
+//   - Feedback counts the shoppers' answers first given in the period, as they are
+//     now (a shopper may change theirs): count, mean ease, answers per ease, and the
+//     comments under each reason of the return's items.
 package analytics
 
 import (
@@ -57,6 +60,7 @@ type Summary struct {
 	Exchanges          []CurrencyExchanges   `json:"exchanges" doc:"Sales kept by exchanges: replacements released in the period instead of refunds, per currency."`
 	TimeToRefund       RefundTiming          `json:"time_to_refund"`
 	ShippingCost       []CurrencyShipping    `json:"shipping_cost" doc:"Return shipping: what the labels of the period's returns cost the shop (labels bought through a carrier), per currency."`
+	Feedback           FeedbackStats         `json:"feedback" doc:"The shoppers' answers to how easy their return was, first given in the period."`
 }
 
 // CurrencyShipping is the return shipping cost of the period's returns in one currency.
@@ -255,6 +259,9 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 		return nil, fmt.Errorf("analytics: time to refund: %w", err)
 	}
 	s.TimeToRefund = RefundTiming{Returns: timing.N, P50Seconds: timing.P50, P95Seconds: timing.P95}
+	if s.Feedback, err = Feedback(ctx, q, merchantID, p); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
