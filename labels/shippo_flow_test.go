@@ -266,6 +266,33 @@ func TestShippoApprovalBuysLabelOnce(t *testing.T) {
 		t.Error("portal page still says the label is being prepared")
 	}
 
+	// the price is a cost in the ledger and in the analytics
+	var ledger []struct {
+		Kind     string `db:"kind"`
+		Amount   int64  `db:"amount"`
+		Net      int64  `db:"net"`
+		Currency string `db:"currency"`
+	}
+	if err := f.env.DB.Select(&ledger, `SELECT kind, amount, net, currency FROM ledger_entries WHERE kind LIKE 'label_%'`); err != nil {
+		t.Fatal(err)
+	}
+	if len(ledger) != 1 || ledger[0].Kind != "label_purchased" || ledger[0].Amount != 550 || ledger[0].Net != -550 || ledger[0].Currency != "USD" {
+		t.Errorf("got label ledger entries %+v, want one label_purchased of -5.50 USD", ledger)
+	}
+	var sum struct {
+		ShippingCost []struct {
+			Currency  string `json:"currency"`
+			Returns   int64  `json:"returns"`
+			PerReturn int64  `json:"per_return"`
+		} `json:"shipping_cost"`
+	}
+	day := time.Now().UTC()
+	f.do(t, "GET", "/v1/analytics/summary?from="+day.Format("2006-01-02")+"&to="+day.AddDate(0, 0, 1).Format("2006-01-02"),
+		auth.RoleFinance, nil, http.StatusOK).JSON(t, &sum)
+	if len(sum.ShippingCost) != 1 || sum.ShippingCost[0].Currency != "USD" || sum.ShippingCost[0].Returns != 1 || sum.ShippingCost[0].PerReturn != 550 {
+		t.Errorf("got shipping cost %+v, want 5.50 USD per return", sum.ShippingCost)
+	}
+
 	// more work changes nothing: one purchase
 	f.drain(t)
 	if n := len(f.shippo.Purchases()); n != 1 {
@@ -517,6 +544,11 @@ func TestShippoCancelVoidsOnce(t *testing.T) {
 	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/label", r.ID), f.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusGone {
 		t.Errorf("voided label: got %d, want 410", res.Status)
+	}
+	var voids int
+	f.env.DB.Get(&voids, `SELECT count(*) FROM ledger_entries WHERE kind = 'label_voided' AND return_id = $1`, r.ID)
+	if voids != 1 {
+		t.Errorf("got %d label_voided ledger entries, want 1", voids)
 	}
 }
 
