@@ -232,3 +232,37 @@ func (c *ShippoCarrier) Find(ctx context.Context, key string, since time.Time) (
 	}
 	return Booked{TrackingNumber: t.TrackingNumber, LabelID: t.ObjectID}, true, nil
 }
+
+// Attention is a parcel staff should look at: its label could not be bought yet (or
+// was parked after every retry), or its carrier reports a problem.
+type Attention struct {
+	ReturnID   int64   `db:"return_id"`
+	RMA        string  `db:"rma"`
+	Number     int     `db:"number"`
+	Status     string  `db:"status"`
+	Carrier    string  `db:"carrier"`
+	Tracking   string  `db:"tracking_number"`
+	LabelError *string `db:"label_error"`
+	Parked     bool    `db:"label_parked"`
+	Problem    *string `db:"problem"`
+}
+
+// NeedsAttention lists the merchant's parcels of open returns that staff should look
+// at, newest first: labels still being bought after a failed attempt or parked, and
+// carrier problems (a fallback label, a parcel returned to the shopper, a failed
+// delivery).
+func (s *Service) NeedsAttention(ctx context.Context, merchantID int64) ([]Attention, error) {
+	list := []Attention{}
+	err := s.db.SelectContext(ctx, &list, `SELECT p.return_id, r.rma, p.number, p.status, coalesce(p.carrier_name, p.carrier) AS carrier,
+			coalesce(p.tracking_number, '') AS tracking_number, o.last_error AS label_error,
+			coalesce(o.state = 'dead', false) AS label_parked, p.problem
+		FROM parcels p JOIN returns r ON r.id = p.return_id
+		LEFT JOIN outbox o ON o.id = p.label_job_id AND p.status = 'preparing'
+		WHERE p.merchant_id = $1 AND r.state NOT IN ('completed', 'cancelled', 'rejected', 'expired')
+		AND ((p.status = 'preparing' AND o.last_error IS NOT NULL) OR p.problem IS NOT NULL)
+		ORDER BY p.id DESC LIMIT 200`, merchantID)
+	if err != nil {
+		return nil, fmt.Errorf("labels: parcels needing attention: %w", err)
+	}
+	return list, nil
+}
