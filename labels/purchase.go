@@ -266,3 +266,37 @@ func (s *Service) NeedsAttention(ctx context.Context, merchantID int64) ([]Atten
 	}
 	return list, nil
 }
+
+// ErrNotParked means a label retry was asked for a parcel whose label is not parked.
+var ErrNotParked = errors.New("labels: the parcel's label is not parked")
+
+// RetryPurchase queues the purchase of parcel n of a return again, with fresh
+// attempts, when it was parked after every retry (ErrNotParked otherwise). The
+// purchase still looks for an earlier sale first, so nothing is bought twice.
+func (s *Service) RetryPurchase(ctx context.Context, merchantID, returnID int64, n int) (Parcel, error) {
+	var p Parcel
+	_, err := s.store.Update(ctx, merchantID, returnID, func(ctx context.Context, t *returns.Tx) error {
+		err := t.GetContext(ctx, &p, `SELECT `+parcelCols+` FROM parcels WHERE merchant_id = $1 AND return_id = $2 AND number = $3 FOR UPDATE`,
+			merchantID, returnID, n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &NoParcelError{RMA: t.Return.RMA}
+		}
+		if err != nil {
+			return fmt.Errorf("labels: parcel %d of %d: %w", n, returnID, err)
+		}
+		if p.Status != ParcelPreparing || !p.LabelParked {
+			return ErrNotParked
+		}
+		ids, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: merchantID, Kind: KindBuy,
+			Payload: buyJob{ParcelID: p.ID}, MaxAttempts: BuyAttempts})
+		if err != nil {
+			return err
+		}
+		if err := t.GetContext(ctx, &p, `UPDATE parcels SET label_job_id = $2 WHERE id = $1 RETURNING `+parcelCols, p.ID, ids[0]); err != nil {
+			return fmt.Errorf("labels: parcel %d job: %w", p.ID, err)
+		}
+		p.LabelURL = labelURL(t.Return.RMA, p.Number)
+		return nil
+	})
+	return p, err
+}

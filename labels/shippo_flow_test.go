@@ -420,6 +420,18 @@ func TestShippoOutageParksForStaff(t *testing.T) {
 				if f.state(t, r.ID) != "approved" {
 					t.Errorf("got return %s, want still approved (never lost)", f.state(t, r.ID))
 				}
+				// Shippo is back: staff try again, and the label is bought once
+				f.shippo.ClearFaults()
+				retry := fmt.Sprintf("/v1/returns/%d/parcels/1/label-retry", r.ID)
+				f.do(t, "POST", retry, auth.RoleAdmin, nil, http.StatusOK)
+				f.drain(t)
+				if p := f.parcels(t, r.ID)[0]; p.Status != "issued" || len(f.shippo.Purchases()) != 1 {
+					t.Fatalf("after the retry got parcel %+v and %d purchases, want issued once", p, len(f.shippo.Purchases()))
+				}
+				res := f.env.Do(t, "POST", retry, f.shop.Keys[auth.RoleAdmin], nil)
+				if p := problemOf(t, res); res.Status != http.StatusConflict || p.Code != "label_not_parked" {
+					t.Errorf("retrying a bought label: got %d %s, want 409 label_not_parked", res.Status, res.Body)
+				}
 				return
 			}
 			if state != "done" || p.Status != "issued" || p.Carrier != "own" || !labels.ValidS10(p.TrackingNumber) ||

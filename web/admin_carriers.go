@@ -13,6 +13,7 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/returns"
 )
 
 // Carriers: who issues the shop's labels (own S10 labels or labels bought through
@@ -52,6 +53,9 @@ func (s *Server) adminCarriers(rq *request) error {
 	v := &carriersView{Form: carriersFormOf(cs)}
 	if rq.URL.Query().Get("saved") != "" {
 		v.Notice = "Saved. Labels issued from now on follow these settings."
+	}
+	if rq.URL.Query().Get("retried") != "" {
+		v.Notice = "The label is being bought again."
 	}
 	return s.carriersPage(rq, http.StatusOK, v)
 }
@@ -100,6 +104,16 @@ func splitList(s string) []string {
 // webhook URL (op=webhook), each recorded in the audit trail.
 func (s *Server) adminCarriersPost(rq *request) error {
 	ctx := rq.ctx()
+	if rq.PostFormValue("op") == "retry" {
+		_, err := s.labels.RetryPurchase(ctx, rq.p.MerchantID, parseID(rq.PostFormValue("return_id")), int(parseID(rq.PostFormValue("parcel"))))
+		if errors.Is(err, labels.ErrNotParked) || errors.Is(err, labels.ErrNoParcel) || errors.Is(err, returns.ErrNotFound) {
+			return redirectTo("/admin/carriers")
+		}
+		if err != nil {
+			return err
+		}
+		return redirectTo("/admin/carriers?retried=1")
+	}
 	if rq.PostFormValue("op") == "webhook" {
 		var token string
 		err := s.audit.Change(ctx, rq.p.MerchantID, rq.p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {

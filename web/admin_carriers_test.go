@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,5 +70,39 @@ func TestAdminCarrierSettings(t *testing.T) {
 	s.env.DB.Get(&summary, `SELECT summary FROM audit_log WHERE action = 'carrier_settings.updated'`)
 	if !strings.Contains(summary, "Carrier: own → shippo") || !strings.Contains(summary, "Shippo token: replaced") || strings.Contains(summary, "secret") {
 		t.Errorf("audit summary %q", summary)
+	}
+}
+
+// TestAdminCarriersShowsWhatNeedsStaff: parked labels (with a Try again button) and
+// carrier problems are listed on the carriers page.
+func TestAdminCarriersShowsWhatNeedsStaff(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	s.reviewed(t)
+	s.do(t, "PUT", "/v1/policy", auth.RoleAdmin, map[string]any{"window_days": 30}, http.StatusOK)
+	a, b := s.createReturn(t, "NW-1", 1), s.createReturn(t, "NW-1", 1)
+	var job int64
+	if err := s.env.DB.Get(&job, `INSERT INTO outbox (merchant_id, kind, payload, state, attempts, last_error)
+		VALUES ($1, 'label.buy', '{}', 'dead', 10, 'shippo: POST /shipments: 500 down') RETURNING id`, s.tn.Merchant.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.env.DB.Exec(`UPDATE parcels SET status = 'preparing', tracking_number = NULL, label_job_id = $2 WHERE return_id = $1`, a.ID, job); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.env.DB.Exec(`UPDATE parcels SET problem = 'The carrier reports a delivery failure: no access.' WHERE return_id = $1`, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	admin := s.client(t)
+	admin.signIn("northwind", "boss")
+	p := admin.get("/admin/carriers")
+	wantStatus(t, "carriers page", p, http.StatusOK)
+	mustContain(t, p, "data-carrier-attention", a.RMA, "label not bought after every retry", "500 down", "Try again",
+		b.RMA, "no access.")
+	p = admin.post("/admin/carriers", url.Values{"csrf": {p.csrf(t)}, "op": {"retry"}, "return_id": {strconv.FormatInt(a.ID, 10)}, "parcel": {"1"}})
+	wantStatus(t, "try again", p, http.StatusSeeOther)
+	var jobs int
+	s.env.DB.Get(&jobs, `SELECT count(*) FROM outbox WHERE kind = 'label.buy' AND state = 'pending'`)
+	if jobs != 1 {
+		t.Errorf("got %d pending purchases after Try again, want 1", jobs)
 	}
 }
