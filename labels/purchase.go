@@ -29,6 +29,10 @@ const KindBuy = "label.buy"
 // in when the merchant allows it.
 const BuyAttempts = 10
 
+// BuyTimeout bounds one attempt at buying a label, all its requests and their
+// retries together.
+const BuyTimeout = 2 * time.Minute
+
 type buyJob struct {
 	ParcelID int64 `json:"parcel_id"`
 }
@@ -149,7 +153,11 @@ func (s *Service) buy(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 		}
 		return outbox.Permanent(cerr)
 	}
-	iss, err := c.Issue(ctx, IssueRequest{Reference: r.RMA, From: shopperAddress(rec.Order), To: warehouseAddress(m),
+	// bounded, as the parcel's row lock is held meanwhile; a purchase cut short
+	// is found by its key on the next attempt
+	cctx, cancel := context.WithTimeout(ctx, BuyTimeout)
+	defer cancel()
+	iss, err := c.Issue(cctx, IssueRequest{Reference: r.RMA, From: shopperAddress(rec.Order), To: warehouseAddress(m),
 		Parcel: p.Number, Parcels: p.Number, Key: key, Since: p.IssuedAt})
 	if err != nil {
 		if (last || outbox.IsPermanent(err)) && cs.OwnFallback {
