@@ -70,6 +70,16 @@ func TestRetries(t *testing.T) {
 		t.Errorf("got %d purchase requests, want 3 (429 and its retry, one 500)", n)
 	}
 
+	// a request that times out is retried when it may be
+	slow, fake2 := newClient(t, 200*time.Millisecond)
+	fake2.Inject(fakeshippo.Fault{Kind: fakeshippo.Timeout, Method: "GET", Path: "/refunds"})
+	if _, err := slow.ListRefunds(t.Context()); err != nil {
+		t.Errorf("list refunds after a timeout: %v", err)
+	}
+	if n := count(fake2, "GET", "/refunds"); n != 2 {
+		t.Errorf("got %d refund listings, want 2 (the timeout and its retry)", n)
+	}
+
 	// the wrong token is not temporary
 	bad := shippo.New(shippo.Config{Token: "shippo_test_wrong", APIBase: fake.URL(), MaxRetries: 2})
 	if _, err := bad.ListRefunds(t.Context()); !errors.As(err, &se) || se.Status != http.StatusUnauthorized || shippo.IsTemporary(err) {
