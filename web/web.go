@@ -516,6 +516,12 @@ func (s *Server) fail(rq *request, err error) {
 		}
 		pe = &pageError{Status: http.StatusInternalServerError, Title: "Sorry, that did not work", Message: msg}
 	}
+	if slug := rq.PathValue("merchant"); rq.merchant == nil && slug != "" {
+		// refused before the access check (a form too large): still the shop's page
+		if m, err := s.merchants.BySlug(rq.ctx(), strings.ToLower(slug)); err == nil {
+			rq.merchant = &m
+		}
+	}
 	if rq.user == nil && rq.merchant != nil {
 		// a shopper's page: the shared errors in the shopper's language
 		l := s.langOf(rq)
