@@ -64,9 +64,9 @@ func TestNoEnglishLeftInOtherLanguages(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	s.do(t, "PUT", "/v1/policy", auth.RoleAdmin, map[string]any{"window_days": 30, "store_credit_bonus_bps": 1000,
-		"return_shipping": map[string]any{"mode": "flat", "label_fees": map[string]any{"EUR": 495}},
+		"return_shipping":   map[string]any{"mode": "flat", "label_fees": map[string]any{"EUR": 495}},
 		"keep_it_threshold": map[string]any{"EUR": 100}, "serial_returner": map[string]any{"enabled": true, "max_returns": 5, "period_days": 90},
-		"resolutions":       []string{"refund", "store_credit", "exchange"},
+		"resolutions": []string{"refund", "store_credit", "exchange"},
 		"rules": []map[string]any{{"match": map[string]any{"category": "swimwear"}, "window_days": 1},
 			{"match": map[string]any{"tag": "outlet"}, "not_returnable": true},
 			{"match": map[string]any{"sku": "TEE-BLK-M"}, "restocking_fee_bps": 1000}},
