@@ -117,9 +117,7 @@ func TestNoEnglishLeftInOtherLanguages(t *testing.T) {
 		pages["confirmation"] = conf.Body
 		rma := rmaRE.FindStringSubmatch(done.Location)[1]
 		data = append(data, rma)
-		for _, m := range regexp.MustCompile(`[A-Z]{2}\d{9}[A-Z]{2}`).FindAllString(conf.Body, -1) {
-			data = append(data, m)
-		}
+		data = append(data, regexp.MustCompile(`[A-Z]{2}\d{9}[A-Z]{2}`).FindAllString(conf.Body, -1)...)
 		status := "/portal/northwind/returns/" + rma
 		pages["status"] = c.get(status).Body
 		label := c.get(status + "/label?format=a4")

@@ -22,20 +22,19 @@ func photo(t testing.TB, format string) []byte {
 		img.Set(x, x%30, color.RGBA{200, 30, 30, 255})
 	}
 	var b bytes.Buffer
-	var err error
 	if format == "png" {
-		err = png.Encode(&b, img)
-	} else {
-		err = jpeg.Encode(&b, img, nil)
-		// an EXIF segment with the place the photo was taken
-		exif := append([]byte{0xFF, 0xE1, 0, 30}, []byte("Exif\x00\x00GPS 48.8566N 2.3522E!!!")...)
-		out := append(append(append([]byte{}, b.Bytes()[:2]...), exif...), b.Bytes()[2:]...)
-		return out
+		if err := png.Encode(&b, img); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
 	}
-	if err != nil {
+	if err := jpeg.Encode(&b, img, nil); err != nil {
 		t.Fatal(err)
 	}
-	return b.Bytes()
+	// an EXIF segment with the place the photo was taken
+	payload := []byte("Exif\x00\x00GPS 48.8566N 2.3522E")
+	exif := append([]byte{0xFF, 0xE1, 0, byte(len(payload) + 2)}, payload...)
+	return append(append(append([]byte{}, b.Bytes()[:2]...), exif...), b.Bytes()[2:]...)
 }
 
 type upload struct {
