@@ -154,6 +154,8 @@ type lineView struct {
 	Comment string
 	Err     string
 	Photos  int // photos already uploaded for the line
+	// Swap is what the line can be exchanged for (portal_exchange.go); nil: nothing.
+	Swap *swapOffer
 }
 
 type policyView struct {
@@ -268,6 +270,9 @@ func (s *Server) itemsPage(rq *request, o returns.OrderRecord) (*itemsView, retu
 		return nil, pol, err
 	}
 	v.Returns = list
+	if err := s.addSwaps(ctx, m.ID, o, pol, v); err != nil {
+		return nil, pol, err
+	}
 	return v, pol, nil
 }
 
@@ -290,6 +295,8 @@ type choice struct {
 	Qty     int
 	Reason  string
 	Comment string
+	// ExchangeSKU is the variant wanted instead, when the shopper chose an exchange.
+	ExchangeSKU string
 }
 
 const maxComment = 1000
@@ -328,7 +335,12 @@ func readChoices(rq *request, v *itemsView, l *Lang) []choice {
 				lv.Err = l.T("err-reason-list")
 				break
 			}
-			out = append(out, choice{N: lv.N, LineID: lv.ID, Qty: qty, Reason: lv.Reason, Comment: lv.Comment})
+			sku, msg := readSwap(rq, lv)
+			if msg != "" {
+				lv.Err = msg
+				break
+			}
+			out = append(out, choice{N: lv.N, LineID: lv.ID, Qty: qty, Reason: lv.Reason, Comment: lv.Comment, ExchangeSKU: sku})
 		}
 		lv.Qty = max(qty, 0)
 		if lv.Err != "" {
@@ -357,6 +369,7 @@ type reviewView struct {
 	Manual     bool
 	Photos     int    // photos uploaded with the return so far
 	Hint       string // the live quote's word while nothing is chosen
+	KeepStep   bool   // the live quote cannot confirm: the quote step stays
 	langField
 }
 
@@ -391,6 +404,11 @@ func (s *Server) portalQuote(rq *request) error {
 			}
 			return s.render(rq, http.StatusOK, "portal_live", l.T("rv-title"), &reviewView{Hint: hint})
 		}
+		for _, c := range chosen {
+			if c.ExchangeSKU != "" { // an exchange is reviewed on its own page
+				return s.render(rq, http.StatusOK, "portal_live", l.T("rv-title"), &reviewView{Hint: l.T("live-exchange"), KeepStep: true})
+			}
+		}
 		return s.review(rq, o, pol, chosen, rq.PostFormValue("resolution"), v.Key, "portal_live")
 	}
 	if len(v.Errors) == 0 {
@@ -422,10 +440,14 @@ func (s *Server) review(rq *request, o returns.OrderRecord, pol returns.Policy, 
 	items := make([]returns.QuoteItem, len(chosen))
 	for i, c := range chosen {
 		items[i] = returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty, Reason: returns.ReasonCode(c.Reason)}
+		if c.ExchangeSKU != "" {
+			return s.reviewExchange(rq, o, pol, chosen, rq.PostFormValue("difference_as"), key)
+		}
 	}
 	offered := offers(pol)
 	if len(offered) == 0 {
-		return &pageError{Status: http.StatusConflict, Title: l.T("err-exchange-only-h"), Message: l.T("err-exchange-only")}
+		return &pageError{Status: http.StatusConflict, Title: l.T("err-exchange-only-h"), Message: l.T("err-exchange-only"),
+			Link: portalPath(rq.merchant.Slug), LinkText: l.T("err-choose-again")}
 	}
 	if key == "" {
 		key = newKey()
@@ -525,6 +547,11 @@ func (s *Server) portalCreate(rq *request) error {
 		if len(v.Errors) > 0 {
 			return s.render(rq, http.StatusUnprocessableEntity, "portal_items", l.T("it-title"), v)
 		}
+		for _, c := range chosen {
+			if c.ExchangeSKU != "" { // an exchange is reviewed on its own page
+				return s.review(rq, o, pol, chosen, "", key, "portal_review")
+			}
+		}
 	} else {
 		n, _ := strconv.Atoi(rq.PostFormValue("n"))
 		for i := range min(max(n, 0), returns.MaxOrderLines) {
@@ -532,6 +559,9 @@ func (s *Server) portalCreate(rq *request) error {
 			qty, _ := strconv.Atoi(rq.PostFormValue("qty." + p))
 			c := choice{N: i, LineID: rq.PostFormValue("line." + p), Qty: qty, Reason: rq.PostFormValue("reason." + p),
 				Comment: strings.TrimSpace(rq.PostFormValue("comment." + p))}
+			if res == returns.ResolutionExchange {
+				c.ExchangeSKU = rq.PostFormValue("exchange." + p)
+			}
 			if utf8.RuneCountInString(c.Comment) > maxComment {
 				c.Comment = string([]rune(c.Comment)[:maxComment])
 			}
@@ -539,13 +569,17 @@ func (s *Server) portalCreate(rq *request) error {
 		}
 	}
 	in := returns.CreateInput{Resolution: res, Actor: "shopper", IdempotencyKey: fmt.Sprintf("portal:%d:%s", o.ID, key), PhotoKey: key}
-	for _, c := range chosen {
-		in.Items = append(in.Items, returns.CreateItem{QuoteItem: returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty, Reason: returns.ReasonCode(c.Reason)}, Comment: c.Comment})
+	if res == returns.ResolutionExchange && rq.PostFormValue("difference_as") == string(returns.ResolutionStoreCredit) {
+		in.DifferenceAs = returns.ResolutionStoreCredit
 	}
-	if !slices.Contains(offers(pol), res) {
+	for _, c := range chosen {
+		in.Items = append(in.Items, returns.CreateItem{QuoteItem: returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty,
+			Reason: returns.ReasonCode(c.Reason), ExchangeSKU: c.ExchangeSKU}, Comment: c.Comment})
+	}
+	if !slices.Contains(offers(pol), res) && !(res == returns.ResolutionExchange && pol.Allows(res)) {
 		return s.review(rq, o, pol, chosen, "", key, "portal_review")
 	}
-	qi := returns.QuoteInput{Resolution: res}
+	qi := returns.QuoteInput{Resolution: res, DifferenceAs: in.DifferenceAs}
 	for _, it := range in.Items {
 		qi.Items = append(qi.Items, it.QuoteItem)
 	}
@@ -572,6 +606,9 @@ func (s *Server) portalCreate(rq *request) error {
 		}
 		return s.render(rq, http.StatusConflict, "portal_items", l.T("it-title"), v)
 	case err != nil:
+		if handled, err := s.exchangeCreateFailed(rq, o, err); handled {
+			return err
+		}
 		return err
 	}
 	if r.OrderID != o.ID {
@@ -636,6 +673,12 @@ type statusView struct {
 	Resolution string
 	Slug       string
 	langField
+	// FeedbackURL asks how the return went, once it is completed.
+	FeedbackURL string
+	// Exchange is the return's exchange, and StoreCredit the shopper's credit
+	// (portal_exchange.go); nil: none.
+	Exchange    *exchangeStatus
+	StoreCredit *creditStatus
 }
 
 func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error) {
@@ -657,6 +700,8 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	switch r.Resolution {
 	case returns.ResolutionStoreCredit:
 		v.Resolution = l.T("rv-credit")
+	case returns.ResolutionExchange:
+		v.Resolution = l.T("ss-exchange")
 	default:
 		v.Resolution = l.T("ss-refund")
 	}
@@ -666,6 +711,9 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 		return nil, err
 	}
 	for _, e := range events {
+		if e.Event == "email_failed" {
+			continue // for staff: the shopper cannot act on it
+		}
 		v.Timeline = append(v.Timeline, shopperEntry(e, r, l))
 	}
 	slices.Reverse(v.Timeline)
@@ -707,6 +755,9 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	}
 	_, cancelErr := returns.Next(r.State, returns.EventCancel)
 	v.CanCancel = cancelErr == nil
+	if r.State == returns.StateCompleted {
+		v.FeedbackURL = portalPath(m.Slug) + "/returns/" + r.RMA + "/feedback"
+	}
 	if v.QR, err = qrSVG(v.StatusURL, l.T("qr-alt")); err != nil {
 		return nil, err
 	}
@@ -730,6 +781,9 @@ func steps(r *returns.Return, l *Lang) ([]step, string) {
 	labels := []string{l.T("st-requested"), l.T("st-approved"), l.T("st-sent"), l.T("st-received"), l.T("st-refunded")}
 	if r.Resolution == returns.ResolutionStoreCredit {
 		labels[4] = l.T("st-credited")
+	}
+	if r.Resolution == returns.ResolutionExchange {
+		labels[4] = l.T("st-replaced")
 	}
 	// the last step reached; a refund that failed has not reached "Refunded"
 	at := map[returns.State]int{
@@ -794,7 +848,17 @@ func shopperEntry(e returns.TimelineEntry, r *returns.Return, l *Lang) timelineE
 		t.Note = l.T("tl-fail-note")
 	case returns.EventRetryRefund:
 		t.Title = l.T("tl-retry")
+	case "email":
+		t.Title = l.T("tl-email")
+		t.Note = strings.TrimPrefix(e.Note, "Email sent: ")
+	case "feedback":
+		t.Title = l.T("tl-feedback")
+		t.Note = ""
 	default:
+		if title, ok := exchangeEntry(e.Event); ok {
+			t.Title = title
+			break
+		}
 		t.Title = l.State(e.To)
 	}
 	return t
@@ -809,6 +873,9 @@ func (s *Server) portalConfirmation(rq *request) error {
 	if err != nil {
 		return err
 	}
+	if v.Exchange, err = s.exchangeFor(rq, r); err != nil {
+		return err
+	}
 	return s.render(rq, http.StatusOK, "portal_confirmation", s.langOf(rq).T("cf-title", "RMA", r.RMA), v)
 }
 
@@ -819,6 +886,12 @@ func (s *Server) portalStatus(rq *request) error {
 	}
 	v, err := s.statusData(rq, r)
 	if err != nil {
+		return err
+	}
+	if v.Exchange, err = s.exchangeFor(rq, r); err != nil {
+		return err
+	}
+	if v.StoreCredit, err = s.creditFor(rq, r); err != nil {
 		return err
 	}
 	return s.render(rq, http.StatusOK, "portal_status", s.langOf(rq).T("ss-title", "RMA", r.RMA), v)
@@ -832,6 +905,13 @@ func (s *Server) portalLabel(rq *request) error {
 	if err != nil {
 		return err
 	}
+	return s.serveLabel(rq, r, portalPath(rq.merchant.Slug)+"/returns/"+r.RMA)
+}
+
+// serveLabel answers the label PDF of r that the query asks for; back is the page of
+// the return.
+func (s *Server) serveLabel(rq *request, r *returns.Return, back string) error {
+	var err error
 	l := s.langOf(rq)
 	q := rq.URL.Query()
 	n := 1
@@ -847,7 +927,6 @@ func (s *Server) portalLabel(rq *request) error {
 	default:
 		f = labels.FormatA4
 	}
-	back := portalPath(rq.merchant.Slug) + "/returns/" + r.RMA
 	lb, err := s.labels.Label(rq.ctx(), r, n, f, s.origin(rq.Request))
 	var voided *labels.VoidedError
 	switch {
