@@ -572,6 +572,8 @@ type statusView struct {
 	Resolution string
 	// FeedbackURL asks how the return went, once it is completed.
 	FeedbackURL string
+	// Linked: opened from the link in an email, which shows this return only.
+	Linked bool
 	// Exchange is the return's exchange, and StoreCredit the shopper's credit
 	// (portal_exchange.go); nil: none.
 	Exchange    *exchangeStatus
