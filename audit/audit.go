@@ -31,6 +31,12 @@ const (
 	MerchantUpdated Action = "merchant.updated"
 	// CarrierSecretRotated: the carrier's signing secret was replaced.
 	CarrierSecretRotated Action = "carrier_secret.rotated"
+	// CarrierSettingsUpdated: the carrier of the shop's labels, its Shippo token,
+	// preferred carriers and services, parcel or fallback changed.
+	CarrierSettingsUpdated Action = "carrier_settings.updated"
+	// CarrierWebhookTokenRotated: the token of the Shippo tracking webhook URL was
+	// replaced.
+	CarrierWebhookTokenRotated Action = "carrier_webhook_token.rotated"
 	// KeyCreated and KeyRevoked: an API key was made or stopped.
 	KeyCreated Action = "api_key.created"
 	KeyRevoked Action = "api_key.revoked"
