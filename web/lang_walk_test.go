@@ -74,7 +74,7 @@ func TestNoEnglishLeftInOtherLanguages(t *testing.T) {
 	delivered := time.Now().AddDate(0, 0, -90).UTC().Truncate(time.Second)
 	data := []string{"Northwind Outfitters", "Organic T-shirt, black, M", "Gift card", "Swim shorts, blue, M", "Organic T-shirt", "Gift", "Swim",
 		"help@northwind.example", "ada@example.com", "old@example.com", "TEE-BLK-M", "swimwear", "outlet", "Ada", "Olga", "Roundtrip",
-		"English", "Deutsch", "Français", "Español", "日本語", "PDF", "JPEG", "PNG", "HEIC", "A4", "QR", "MB", "UTC"}
+		"English", "Deutsch", "Français", "Español", "日本語", "ZPL (Zebra)", "PDF", "JPEG", "PNG", "HEIC", "A4", "QR", "MB", "UTC"}
 	type walked map[string]string
 	walk := func(lang string) walked {
 		pages := walked{}
