@@ -413,15 +413,9 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 			return nil, err
 		}
 	}
-	// the resolver explains rejected units from the items: hand it the return as
-	// this receipt left it, not as it was read before
-	if err := t.Reload(ctx); err != nil {
-		return nil, err
-	}
+	// t.Return is the return as this receipt left it (Receive and Transition keep
+	// it as the database has it), and as the resolver leaves it
 	if err := t.Resolve(ctx, receiptID, after, actor); err != nil {
-		return nil, err
-	}
-	if err := t.Reload(ctx); err != nil {
 		return nil, err
 	}
 	return &Receipt{ID: receiptID, Return: t.Return, Message: note}, nil

@@ -61,6 +61,11 @@ type Config struct {
 // accepting the revoked key.
 const KeyCacheTTL = 30 * time.Second
 
+// CacheTTL bounds how long a replica that missed a change's notification keeps using
+// its copy of a merchant's webhook endpoints, settings or current policy (every
+// change is announced to every replica when it commits).
+const CacheTTL = 10 * time.Second
+
 // App is the assembled product.
 type App struct {
 	Merchants *merchant.Store
@@ -108,6 +113,9 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		webhooks.Logger = log
 	}
 	a.Webhooks = notify.New(d, webhooks)
+	if cfg.Hub != nil {
+		a.Webhooks.CacheEndpoints(CacheTTL, cfg.Hub)
+	}
 
 	// What a return's changes set off, inside the change's transaction: approval
 	// issues labels (a keep-it return is refunded instead), an end voids them, and
