@@ -49,7 +49,21 @@ CREATE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE ON policies
 CREATE TRIGGER merchants_changed AFTER INSERT OR UPDATE OR DELETE ON merchants
     FOR EACH ROW EXECUTE FUNCTION notify_merchant_row_change('roundtrip_merchants');
 
+-- a shopper session ended early or swept: every process forgets its cached sessions
+-- +goose StatementBegin
+CREATE FUNCTION notify_shopper_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('roundtrip_shopper_sessions', '');
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER shopper_sessions_changed AFTER UPDATE OR DELETE ON shopper_sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_shopper_sessions();
+
 -- +goose Down
+DROP TRIGGER shopper_sessions_changed ON shopper_sessions;
+DROP FUNCTION notify_shopper_sessions();
 DROP TRIGGER merchants_changed ON merchants;
 DROP TRIGGER policies_changed ON policies;
 DROP TRIGGER webhook_endpoints_updated ON webhook_endpoints;

@@ -83,6 +83,19 @@ func (m *Map[K, V]) Get(ctx context.Context, k K, load func(context.Context) (V,
 	return v, nil
 }
 
+// Put stores v as k's value, for a row this process just wrote.
+func (m *Map[K, V]) Put(k K, v V) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	if len(m.entries) >= maxEntries {
+		clear(m.entries)
+	}
+	m.entries[k] = entry[V]{v: v, expires: m.now().Add(m.ttl)}
+	m.mu.Unlock()
+}
+
 // Forget drops k, in this process (the notification does it in every process).
 func (m *Map[K, V]) Forget(k K) {
 	if m == nil {
