@@ -177,7 +177,7 @@ func (s *Service) carrierFor(m merchant.Merchant) (Carrier, error) {
 // idempotency key, or "".
 func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel, error) {
 	tx, r := t.Tx, t.Return
-	m, err := merchant.GetIn(ctx, tx, r.MerchantID)
+	m, err := s.merchants.In(ctx, tx, r.MerchantID)
 	if err != nil {
 		return Parcel{}, err
 	}

@@ -276,7 +276,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	if err != nil {
 		return nil, err
 	}
-	t := &Tx{Tx: tx, Return: r, store: s, order: &order}
+	t := &Tx{Tx: tx, Return: r, store: s, order: &order, policy: &pol}
 	if err := s.setOff(ctx, t, EventCreate); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,8 @@ type Tx struct {
 	// order is the return's order once read (orders do not change under a return's
 	// change: their lines are what was bought)
 	order *OrderRecord
+	// policy is the policy version the return was judged by, once read
+	policy *Policy
 }
 
 // Update runs fn on the return under its row lock in one transaction and commits what
@@ -91,7 +93,15 @@ func (t *Tx) Order(ctx context.Context) (OrderRecord, error) {
 
 // Policy reads the policy version the return was judged by.
 func (t *Tx) Policy(ctx context.Context) (Policy, error) {
-	return PolicyAt(ctx, t.Tx, t.Return.MerchantID, t.Return.PolicyVersion)
+	if t.policy != nil && t.policy.Version == t.Return.PolicyVersion {
+		return *t.policy, nil
+	}
+	p, err := PolicyAt(ctx, t.Tx, t.Return.MerchantID, t.Return.PolicyVersion)
+	if err != nil {
+		return Policy{}, err
+	}
+	t.policy = &p
+	return p, nil
 }
 
 // ItemReceipt is what a receipt recorded of one returned line.

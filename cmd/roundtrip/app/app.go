@@ -104,6 +104,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	if cfg.Hub != nil {
 		a.Keys.Cache(KeyCacheTTL, cfg.Hub)
 		a.Shoppers.Cache(CacheTTL, cfg.Hub)
+		a.Merchants.Cache(CacheTTL, cfg.Hub)
 	}
 	a.Labels = labels.NewService(d, a.Returns, a.Merchants, cfg.BaseURL, nil)
 	a.Refunds = refunds.NewService(d, a.Returns, cfg.Gateway, cfg.WebhookSecret, log)
