@@ -13,6 +13,7 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
+	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
@@ -35,6 +36,7 @@ func problemFor(err error) *problem.Problem {
 		unknown   *receiving.UnknownCodeError
 		recClosed *receiving.ClosedError
 		notRetry  *refunds.NotRetryableError
+		feedback  *returns.FeedbackError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -60,6 +62,8 @@ func problemFor(err error) *problem.Problem {
 		return problem.NotFound("No API key with that ID.")
 	case errors.Is(err, notify.ErrNotFound):
 		return problem.NotFound("No such webhook endpoint or delivery.")
+	case errors.Is(err, email.ErrNotFound):
+		return problem.NotFound("No such email.")
 
 	// the return's state does not allow it
 	case errors.As(err, &te):
@@ -104,6 +108,12 @@ func problemFor(err error) *problem.Problem {
 		return problem.Conflict("no_return_address", "The shop has not set the address returns go to, so the label cannot be printed yet. Please contact the shop.")
 	case errors.Is(err, labels.ErrTooManyParcels):
 		return problem.Conflict("too_many_parcels", fmt.Sprintf("A return has at most %d parcels.", labels.MaxParcels))
+	case errors.Is(err, email.ErrNotParked):
+		return problem.Conflict("email_not_parked", "Only a parked email (its attempts ran out) can be sent again.")
+	case errors.As(err, &feedback):
+		p := problem.Conflict("not_completed", fmt.Sprintf("Feedback is asked for once a return is completed; this one is %s.", feedback.State))
+		p.State = string(feedback.State)
+		return p
 	case errors.Is(err, notify.ErrEndpointDisabled):
 		return problem.Conflict("endpoint_disabled", "The delivery's endpoint is disabled: enable it (PATCH enabled: true), then retry.")
 	case errors.As(err, &notRetry):

@@ -30,6 +30,7 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
+	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
@@ -65,6 +66,8 @@ type Services struct {
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
 	Webhooks  *notify.Service
+	// Emails lists and resends the shopper's emails.
+	Emails *email.Service
 	// Audit records the admin operations' changes.
 	Audit *audit.Log
 
@@ -139,6 +142,7 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, svc.DB)
 	notify.Register(api, svc.Webhooks, svc.Audit)
+	email.Register(api, svc.Emails, svc.Returns)
 	audit.Register(api, svc.Audit)
 	returns.Register(api, &returns.API{
 		Store:       svc.Returns,

@@ -18,6 +18,8 @@ import (
 //   - every change, creation included: Notifier.ReturnChanged tells the shop's
 //     systems (signed webhooks) and the shopper, first, so that the notices go out in
 //     the order of the return's journey (return.approved before label.issued).
+//   - the shopper's feedback on a completed return (SetFeedback):
+//     Notifier.FeedbackReceived.
 //
 // cmd/roundtrip/app sets them (labels.Service, refunds.Service); a zero Effects sets
 // off nothing, for tests of the store alone.
@@ -31,6 +33,8 @@ type Effects struct {
 // package). ev is the event that moved it, or EventCreate.
 type Notifier interface {
 	ReturnChanged(ctx context.Context, t *Tx, ev Event) error
+	// FeedbackReceived tells them the shopper answered the feedback request.
+	FeedbackReceived(ctx context.Context, t *Tx, f Feedback) error
 }
 
 // Labels issues and voids the prepaid labels of a return (the labels package).

@@ -50,6 +50,7 @@ type Return struct {
 	RejectReason  string      `json:"reject_reason,omitempty"`
 	Items         []Item      `json:"items"`
 	Quote         QuoteResult `json:"quote" doc:"The quote the shopper saw when the return was created."`
+	Feedback      *Feedback   `json:"feedback,omitempty" doc:"The shopper's feedback after completion, when they gave it."`
 	CreatedAt     time.Time   `json:"created_at"`
 	UpdatedAt     time.Time   `json:"updated_at"`
 
@@ -408,6 +409,11 @@ func getLocked(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64)
 	r.Items = make([]Item, len(rows))
 	for i, row := range rows {
 		r.Items[i] = row.Item
+	}
+	if r.State == StateCompleted {
+		if r.Feedback, err = feedbackOf(ctx, q, r); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

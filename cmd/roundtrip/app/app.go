@@ -22,6 +22,7 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
+	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/openapi"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
@@ -55,6 +56,8 @@ type Config struct {
 	// Webhooks configures outgoing webhooks to the shop (http and private addresses
 	// allowed for local runs and tests; the delivery timeout).
 	Webhooks notify.Options
+	// Email configures the shopper's emails (no Sender: none are written).
+	Email email.Config
 }
 
 // KeyCacheTTL bounds how long a replica that missed a revocation's notification keeps
@@ -78,6 +81,7 @@ type App struct {
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
 	Webhooks  *notify.Service
+	Emails    *email.Service
 	// Audit is the merchants' audit trail: every admin change, from the API and
 	// the admin console, records itself there in its own transaction.
 	Audit *audit.Log
@@ -118,6 +122,14 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	if cfg.Hub != nil {
 		a.Webhooks.CacheEndpoints(CacheTTL, cfg.Hub)
 	}
+	mail := cfg.Email
+	if mail.BaseURL == "" {
+		mail.BaseURL = cfg.BaseURL
+	}
+	if mail.Logger == nil {
+		mail.Logger = log
+	}
+	a.Emails = email.New(d, mail, a.Returns, a.Labels)
 
 	// What a return's changes set off, inside the change's transaction: approval
 	// issues labels (a keep-it return is refunded instead), an end voids them, and
@@ -125,12 +137,18 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	a.Returns.SetEffects(returns.Effects{Labels: a.Labels, Resolver: a.Refunds, Notifier: a.Webhooks})
 	// Labels and refunds tell the shop's systems about their own changes.
 	a.Labels.Publisher, a.Refunds.Publisher = a.Webhooks, a.Webhooks
+	// Every event published also writes the shopper's email about it, if any
+	// (notify/email lists which), in the same transaction.
+	if a.Emails.Enabled() {
+		a.Webhooks.SetMailer(a.Emails)
+	}
 
 	if cfg.Worker != nil {
 		a.Labels.Jobs(cfg.Worker)
 		a.Refunds.Jobs(cfg.Worker)
 		a.Reconcile.Jobs(cfg.Worker)
 		a.Webhooks.Jobs(cfg.Worker)
+		a.Emails.Jobs(cfg.Worker)
 		Housekeeping(cfg.Worker)
 	}
 
@@ -143,7 +161,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log,
 		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Webhooks: a.Webhooks, Audit: a.Audit,
+		Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 		BodyReadTimeout: cfg.BodyReadTimeout,
 	})
@@ -151,7 +169,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log, BaseURL: cfg.BaseURL,
 		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users, Keys: a.Keys,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Webhooks: a.Webhooks, Audit: a.Audit,
+		Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	return a
