@@ -364,7 +364,7 @@ func (row returnWithItems) ret() (*Return, error) {
 // (inside a transaction).
 func get(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64, lock bool) (*Return, error) {
 	if lock {
-		return getLocked(ctx, q, merchantID, id)
+		return getLocked(ctx, q, `r.id = $2`, merchantID, id)
 	}
 	return getWhere(ctx, q, `r.merchant_id = $1 AND r.id = $2`, merchantID, id)
 }
@@ -387,7 +387,7 @@ func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...
 // locked rows of the statement, not a subquery: a statement that waited for the lock
 // sees the newest version of the rows it locks, but a subquery would still read the
 // items as they were before the other transaction (a concurrent receipt) committed.
-func getLocked(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64) (*Return, error) {
+func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchantID int64, key any) (*Return, error) {
 	var rows []struct {
 		returnRow
 		Item
@@ -395,9 +395,9 @@ func getLocked(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64)
 	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+returnCols+`, i.line_id, i.sku, i.name, i.quantity, i.received,
 		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount
 		FROM returns r JOIN orders o ON o.id = r.order_id JOIN return_items i ON i.return_id = r.id
-		WHERE r.merchant_id = $1 AND r.id = $2 ORDER BY i.id FOR UPDATE OF r, i`, merchantID, id)
+		WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR UPDATE OF r, i`, merchantID, key)
 	if err != nil {
-		return nil, fmt.Errorf("returns: get %d: %w", id, err)
+		return nil, fmt.Errorf("returns: get %v: %w", key, err)
 	}
 	if len(rows) == 0 {
 		return nil, ErrNotFound

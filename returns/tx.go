@@ -28,15 +28,26 @@ type Tx struct {
 // fn did together with everything its changes set off (see Effects). It returns the
 // return as the transaction left it.
 func (s *Store) Update(ctx context.Context, merchantID, id int64, fn func(context.Context, *Tx) error) (*Return, error) {
+	return s.update(ctx, `r.id = $2`, merchantID, id, fn)
+}
+
+// UpdateByRMA is Update for the return with RMA number rma (canonical form): the
+// return is found and locked in one statement.
+func (s *Store) UpdateByRMA(ctx context.Context, merchantID int64, rma string, fn func(context.Context, *Tx) error) (*Return, error) {
+	return s.update(ctx, `r.rma = $2`, merchantID, rma, fn)
+}
+
+func (s *Store) update(ctx context.Context, where string, merchantID int64, key any, fn func(context.Context, *Tx) error) (*Return, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	t, err := s.Lock(ctx, tx, merchantID, id)
+	r, err := getLocked(ctx, tx, where, merchantID, key)
 	if err != nil {
 		return nil, err
 	}
+	t := &Tx{Tx: tx, Return: r, store: s}
 	if err := fn(ctx, t); err != nil {
 		return nil, err
 	}
