@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -94,6 +95,9 @@ type CreateInput struct {
 	Actor      string
 	// IdempotencyKey, when set, makes a retry find the return made with it.
 	IdempotencyKey string
+	// OrderID, when set, names the order (a shopper's token's); the order number
+	// given with it must then be empty or that order's.
+	OrderID int64
 }
 
 // CreateItem is one line to return.
@@ -158,16 +162,23 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		orderRow
 		policyRow
 	}
+	where, lockKey := `o.number = $2`, any(orderNumber)
+	if in.OrderID != 0 {
+		where, lockKey = `o.id = $2`, in.OrderID
+	}
 	err = tx.GetContext(ctx, &row, `SELECT o.id, o.number, o.data, o.revision, o.created_at, o.updated_at,
 		p.version AS policy_version, p.data AS policy_data
 		FROM orders o LEFT JOIN LATERAL (SELECT version, data FROM policies WHERE merchant_id = $1
 			ORDER BY version DESC LIMIT 1) p ON true
-		WHERE o.merchant_id = $1 AND o.number = $2 FOR UPDATE OF o`, merchantID, orderNumber)
+		WHERE o.merchant_id = $1 AND `+where+` FOR UPDATE OF o`, merchantID, lockKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("returns: lock order: %w", err)
+	}
+	if in.OrderID != 0 && orderNumber != "" && !strings.EqualFold(strings.TrimSpace(orderNumber), row.Number) {
+		return nil, ErrNotFound
 	}
 	order, err := row.orderRow.record()
 	if err != nil {
@@ -231,15 +242,21 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	// the return, its items and its first timeline entry in one statement; an RMA
 	// already taken (or the idempotency key, by a concurrent request) inserts nothing
 	var id int64
+	var rma string
+	var stamps struct {
+		ID        int64     `db:"id"`
+		CreatedAt time.Time `db:"created_at"`
+		UpdatedAt time.Time `db:"updated_at"`
+	}
 	for attempt := 0; ; attempt++ {
-		rma, err := NewRMA(rand.Reader)
+		rma, err = NewRMA(rand.Reader)
 		if err != nil {
 			return nil, err
 		}
-		err = tx.GetContext(ctx, &id, `WITH r AS (INSERT INTO returns (merchant_id, order_id, rma, state, resolution,
+		err = tx.GetContext(ctx, &stamps, `WITH r AS (INSERT INTO returns (merchant_id, order_id, rma, state, resolution,
 				policy_version, currency, quote, total, keep_it, customer_email, idempotency_key, created_by)
 				VALUES ($1, $2, $3, 'requested', $4, $5, $6, $7, $8, $9, $10, $11, $12)
-				ON CONFLICT DO NOTHING RETURNING id),
+				ON CONFLICT DO NOTHING RETURNING id, created_at, updated_at),
 			i AS (INSERT INTO return_items (merchant_id, return_id, line_id, sku, name, quantity, first_unit, reason, comment, amount)
 				SELECT $1, r.id, x.line_id, x.sku, x.name, x.quantity, x.first_unit, x.reason, x.comment, x.amount
 				FROM r, unnest($13::text[], $14::text[], $15::text[], $16::int[], $17::int[], $18::text[], $19::text[], $20::bigint[])
@@ -247,7 +264,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 				ORDER BY x.n),
 			e AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
 				SELECT $1, r.id, $12, 'create', NULL, 'requested', $21 FROM r)
-			SELECT id FROM r`,
+			SELECT id, created_at, updated_at FROM r`,
 			merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
 			NormalizeEmail(order.Order.Customer.Email), key, in.Actor,
 			pq.Array(lineIDs), pq.Array(skus), pq.Array(names), pq.Array(quantities), pq.Array(firsts),
@@ -271,11 +288,20 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		if err != nil {
 			return nil, fmt.Errorf("returns: insert return: %w", err)
 		}
+		id = stamps.ID
 		break
 	}
-	r, err := get(ctx, tx, merchantID, id, true)
-	if err != nil {
+	// the return as stored, without reading it back
+	r := &Return{ID: id, MerchantID: merchantID, OrderID: order.ID, OrderNumber: order.Number, RMA: rma,
+		State: StateRequested, Resolution: in.Resolution, PolicyVersion: pol.Version, Currency: q.Currency,
+		Total: q.Total, KeepIt: q.KeepIt, CustomerEmail: NormalizeEmail(order.Order.Customer.Email),
+		CreatedAt: stamps.CreatedAt, UpdatedAt: stamps.UpdatedAt, Items: make([]Item, len(lineIDs))}
+	if err := json.Unmarshal(quoteJSON, &r.Quote); err != nil {
 		return nil, err
+	}
+	for i := range lineIDs {
+		r.Items[i] = Item{LineID: lineIDs[i], SKU: skus[i], Name: names[i], Quantity: int(quantities[i]),
+			Reason: ReasonCode(reasons[i]), Comment: itemComments[i], Amount: amounts[i]}
 	}
 	t := &Tx{Tx: tx, Return: r, store: s, order: &order, policy: &pol}
 	if err := s.setOff(ctx, t, EventCreate); err != nil {
