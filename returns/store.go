@@ -405,7 +405,11 @@ func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...
 	if err != nil {
 		return nil, fmt.Errorf("returns: get %v: %w", args[1:], err)
 	}
-	return row.ret()
+	r, err := row.ret()
+	if err != nil {
+		return nil, err
+	}
+	return withFeedback(ctx, q, r)
 }
 
 // getLocked reads a return with its items under the return's row lock, in one
@@ -436,7 +440,13 @@ func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchan
 	for i, row := range rows {
 		r.Items[i] = row.Item
 	}
+	return withFeedback(ctx, q, r)
+}
+
+// withFeedback adds the shopper's feedback to a completed return.
+func withFeedback(ctx context.Context, q sqlx.QueryerContext, r *Return) (*Return, error) {
 	if r.State == StateCompleted {
+		var err error
 		if r.Feedback, err = feedbackOf(ctx, q, r); err != nil {
 			return nil, err
 		}
