@@ -36,6 +36,7 @@ import (
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
 	"github.com/roundtriphq/roundtrip/returns/analytics"
+	"github.com/roundtriphq/roundtrip/returns/exchanges"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
 )
 
@@ -65,6 +66,7 @@ type Services struct {
 	Refunds   *refunds.Service
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
+	Exchanges *exchanges.Service
 	Webhooks  *notify.Service
 	// Emails lists and resends the shopper's emails.
 	Emails *email.Service
@@ -138,6 +140,7 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	labels.Register(api, svc.Labels, svc.Audit)
 	receiving.Register(api, svc.Receiving)
 	refunds.Register(api, svc.Refunds)
+	exchanges.Register(api, svc.Exchanges)
 	ledger.Register(api, svc.DB)
 	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, svc.DB)

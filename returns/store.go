@@ -83,6 +83,10 @@ type Store struct {
 	now     func() time.Time
 }
 
+// DB is the store's database, for read-only queries of the packages that act on
+// returns (the receipts a return has).
+func (s *Store) DB() *sqlx.DB { return s.db }
+
 // NewStore returns a store on d that sets off nothing until SetEffects.
 func NewStore(d *sqlx.DB) *Store {
 	return &Store{db: d, now: time.Now}
@@ -92,7 +96,10 @@ func NewStore(d *sqlx.DB) *Store {
 type CreateInput struct {
 	Items      []CreateItem
 	Resolution Resolution
-	Actor      string
+	// DifferenceAs is how an exchange pays back a cheaper replacement's difference:
+	// refund (default) or store_credit.
+	DifferenceAs Resolution
+	Actor        string
 	// IdempotencyKey, when set, makes a retry find the return made with it.
 	IdempotencyKey string
 	// OrderID, when set, names the order (a shopper's token's); the order number
@@ -109,6 +116,19 @@ type CreateItem struct {
 // QuoteFor prices a return of order against the merchant's current policy and the
 // order's other returns.
 func (s *Store) QuoteFor(ctx context.Context, merchantID int64, order OrderRecord, items []QuoteItem, res Resolution) (QuoteResult, Policy, error) {
+	return s.QuoteAsked(ctx, merchantID, order, Ask{Items: items, Resolution: res})
+}
+
+// Ask is what a shopper asks a quote for.
+type Ask struct {
+	Items      []QuoteItem
+	Resolution Resolution
+	// DifferenceAs: see QuoteInput.
+	DifferenceAs Resolution
+}
+
+// QuoteAsked prices a return of order as QuoteFor does, with the exchange's choices.
+func (s *Store) QuoteAsked(ctx context.Context, merchantID int64, order OrderRecord, ask Ask) (QuoteResult, Policy, error) {
 	// the current policy and the order's other returns in one statement
 	var row struct {
 		policyRow
@@ -132,17 +152,41 @@ func (s *Store) QuoteFor(ctx context.Context, merchantID int64, order OrderRecor
 	if err != nil {
 		return QuoteResult{}, Policy{}, err
 	}
-	return Quote(QuoteInput{Order: order.Order, Policy: pol, Items: items, Resolution: res, Now: s.now(), Prior: pr}), pol, nil
+	q, err := s.priced(ctx, s.db, merchantID, pol, order, ask, pr)
+	return q, pol, err
 }
 
 // QuoteWith prices a return of order as QuoteFor does, against the policy pol
 // instead of the current one: a policy being edited, before it is saved.
 func (s *Store) QuoteWith(ctx context.Context, merchantID int64, pol Policy, order OrderRecord, items []QuoteItem, res Resolution) (QuoteResult, error) {
-	pr, _, err := prior(ctx, s.db, merchantID, order.ID)
+	return s.quote(ctx, s.db, merchantID, pol, order, Ask{Items: items, Resolution: res})
+}
+
+// quote reads what a quote depends on besides the order and the policy (the order's
+// other returns, the variants asked in exchange) in q and prices the return.
+func (s *Store) quote(ctx context.Context, q sqlx.QueryerContext, merchantID int64, pol Policy, order OrderRecord, ask Ask) (QuoteResult, error) {
+	pr, _, err := prior(ctx, q, merchantID, order.ID)
 	if err != nil {
 		return QuoteResult{}, err
 	}
-	return Quote(QuoteInput{Order: order.Order, Policy: pol, Items: items, Resolution: res, Now: s.now(), Prior: pr}), nil
+	return s.priced(ctx, q, merchantID, pol, order, ask, pr)
+}
+
+// priced prices a return of order with what the order's other returns hold (pr),
+// reading the variants asked in exchange in q.
+func (s *Store) priced(ctx context.Context, q sqlx.QueryerContext, merchantID int64, pol Policy, order OrderRecord, ask Ask, pr Prior) (QuoteResult, error) {
+	var skus []string
+	for _, it := range ask.Items {
+		if it.ExchangeSKU != "" {
+			skus = append(skus, it.ExchangeSKU)
+		}
+	}
+	cat, err := Variants(ctx, q, merchantID, skus)
+	if err != nil {
+		return QuoteResult{}, err
+	}
+	return Quote(QuoteInput{Order: order.Order, Policy: pol, Items: ask.Items, Resolution: ask.Resolution, Now: s.now(),
+		Prior: pr, Catalogue: cat, DifferenceAs: ask.DifferenceAs}), nil
 }
 
 // Create makes a return for an order: it quotes it again inside a transaction that
@@ -188,15 +232,14 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	if err != nil {
 		return nil, err
 	}
-	pr, _, err := prior(ctx, tx, merchantID, order.ID)
-	if err != nil {
-		return nil, err
-	}
 	items := make([]QuoteItem, len(in.Items))
 	for i, it := range in.Items {
 		items[i] = it.QuoteItem
 	}
-	q := Quote(QuoteInput{Order: order.Order, Policy: pol, Items: items, Resolution: in.Resolution, Now: s.now(), Prior: pr})
+	q, err := s.quote(ctx, tx, merchantID, pol, order, Ask{Items: items, Resolution: in.Resolution, DifferenceAs: in.DifferenceAs})
+	if err != nil {
+		return nil, err
+	}
 	if !q.Eligible {
 		if in.IdempotencyKey != "" {
 			// a retry of a request that made its return: the order's units are now

@@ -51,6 +51,7 @@ func (row policyRow) policy() (Policy, error) {
 		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)
 	}
 	p.Version = *row.Version
+	p.settingsAdded()
 	return p, nil
 }
 
@@ -75,6 +76,7 @@ func PolicyAt(ctx context.Context, q sqlx.QueryerContext, merchantID int64, vers
 		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)
 	}
 	p.Version = version
+	p.settingsAdded()
 	return p, nil
 }
 

@@ -41,6 +41,7 @@ type facts struct {
 	Amount      string
 	Bonus       string
 	Balance     string
+	Code        string // a store credit's code, in the one message that carries it
 }
 
 // brand is the shop's look.

@@ -138,7 +138,7 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 			WHERE merchant_id = $1 AND return_id = $2 AND kind = $3`, merchantID, c.ReturnID, KindCreditIssued); err != nil {
 			return fmt.Errorf("email: credit messages of %d: %w", c.ReturnID, err)
 		}
-		returnID, kind, ref, keep = c.ReturnID, KindCreditIssued, strconv.Itoa(n+1), creditData{Amount: c.Amount, Bonus: c.Bonus, Currency: c.Currency}
+		returnID, kind, ref, keep = c.ReturnID, KindCreditIssued, strconv.Itoa(n+1), creditData{Amount: c.Amount, Bonus: c.Bonus, Currency: c.Currency, Code: c.Code}
 	case notify.ReturnCompleted:
 		r, ok := asReturn(data)
 		if !ok {
@@ -181,6 +181,7 @@ type creditData struct {
 	Amount   int64  `json:"amount"`
 	Bonus    int64  `json:"bonus"`
 	Currency string `json:"currency"`
+	Code     string `json:"code,omitempty"`
 }
 
 func asReturn(data any) (*returns.Return, bool) {

@@ -173,6 +173,7 @@ var English = catalogue{
 			Body: []string{
 				"For your return {{.RMA}} you have {{.Amount}} of store credit{{if .Bonus}}, including a bonus of {{.Bonus}}{{end}}.",
 				"Your balance is now {{.Balance}}. It is linked to {{.Email}}: use that email address at checkout at {{.Shop}} and the credit is taken off your order.",
+				"{{if .Code}}Or give its code at checkout: {{.Code}}. Keep this email: the code is not shown again.{{end}}",
 			},
 			Action: "See your return",
 		},

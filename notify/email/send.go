@@ -272,6 +272,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 			return nil, "", outbox.Permanent(err)
 		}
 		f.Amount = money.Format(d.Amount+d.Bonus, d.Currency)
+		f.Code = d.Code
 		if d.Bonus > 0 {
 			f.Bonus = money.Format(d.Bonus, d.Currency)
 		}

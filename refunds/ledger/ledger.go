@@ -1,6 +1,8 @@
 // Package ledger owns the finance ledger: the append-only record of every money
 // movement of a merchant — refunds queued, sent, succeeded, failed and canceled,
-// store credit issued, given as a bonus, redeemed and adjusted, and fees retained —
+// store credit issued, given as a bonus, redeemed, reversed and adjusted, fees retained,
+// and exchanges (the returned items' value kept in, the replacements' out, a price
+// difference paid) —
 // with the return, RMA, order, currency, amount and Stripe ids (refund, charge,
 // balance transaction) of each.
 //
@@ -58,14 +60,25 @@ const (
 	StoreCreditRedeemed Kind = "store_credit_redeemed"
 	// StoreCreditAdjusted: a manual correction of store credit.
 	StoreCreditAdjusted Kind = "store_credit_adjusted"
+	// StoreCreditReversed: a redemption given back (the shop's order was cancelled).
+	StoreCreditReversed Kind = "store_credit_reversed"
 	// FeeRetained: a restocking or label fee kept when a return completed.
 	FeeRetained Kind = "fee_retained"
+	// ExchangeIn: the value of returned items kept as an exchange instead of refunded
+	// (goods, not money: net 0).
+	ExchangeIn Kind = "exchange_in"
+	// ExchangeOut: the value of the replacements released to the shopper (net 0).
+	ExchangeOut Kind = "exchange_out"
+	// ExchangePayment: a dearer replacement's difference the shopper paid through
+	// Stripe Checkout (+amount).
+	ExchangePayment Kind = "exchange_payment"
 )
 
 // Kinds lists every kind.
 func Kinds() []Kind {
 	return []Kind{RefundQueued, RefundSent, RefundSucceeded, RefundFailed, RefundCanceled,
-		StoreCreditIssued, StoreCreditBonus, StoreCreditRedeemed, StoreCreditAdjusted, FeeRetained}
+		StoreCreditIssued, StoreCreditBonus, StoreCreditRedeemed, StoreCreditAdjusted, StoreCreditReversed, FeeRetained,
+		ExchangeIn, ExchangeOut, ExchangePayment}
 }
 
 // Valid reports whether k is a known kind.
@@ -82,7 +95,7 @@ func (k Kind) Valid() bool {
 type Entry struct {
 	ID                 int64     `json:"id" db:"id" example:"90211"`
 	At                 time.Time `json:"at" db:"at" doc:"When the movement was recorded (its transaction's time)."`
-	Kind               Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,fee_retained" example:"refund_succeeded"`
+	Kind               Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,store_credit_reversed,fee_retained,exchange_in,exchange_out,exchange_payment" example:"refund_succeeded"`
 	Currency           string    `json:"currency" db:"currency" example:"EUR"`
 	Amount             int64     `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency: the refund, credit or fee the entry is about; never negative."`
 	Net                int64     `json:"net" db:"net" example:"0" doc:"Signed effect on the merchant's money in minor units: negative when money or store credit leaves the shop, positive when it comes back, 0 for steps that move nothing (refund_queued, refund_succeeded, fee_retained)."`
@@ -90,6 +103,7 @@ type Entry struct {
 	Attempt            *int      `json:"attempt,omitempty" db:"attempt" doc:"For refunds: 0 for the first sending, one more per retry."`
 	Status             *string   `json:"status,omitempty" db:"status" example:"succeeded" doc:"For refunds: the refund's status after the change."`
 	StoreCreditEntryID *int64    `json:"store_credit_entry_id,omitempty" db:"store_credit_entry_id"`
+	ExchangeID         *int64    `json:"exchange_id,omitempty" db:"exchange_id"`
 	ReturnID           *int64    `json:"return_id,omitempty" db:"return_id" example:"1042"`
 	RMA                *string   `json:"rma,omitempty" db:"rma" example:"R-7KQ4-M2XD"`
 	OrderNumber        *string   `json:"order_number,omitempty" db:"order_number" example:"NW-10023"`
@@ -114,7 +128,7 @@ type Filter struct {
 	Limit       int   // default 50
 }
 
-const entryCols = `id, merchant_id, at, kind, currency, amount, net, refund_id, attempt, status, store_credit_entry_id,
+const entryCols = `id, merchant_id, at, kind, currency, amount, net, refund_id, attempt, status, store_credit_entry_id, exchange_id,
 	return_id, rma, order_number, stripe_refund_id, charge_id, payment_intent_id, balance_transaction, note`
 
 // List returns a merchant's entries, newest first, and whether there are more.
