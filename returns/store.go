@@ -105,6 +105,9 @@ type CreateInput struct {
 	// OrderID, when set, names the order (a shopper's token's); the order number
 	// given with it must then be empty or that order's.
 	OrderID int64
+	// PhotoKey, when set, attaches the photos uploaded with it (AddPhotos) to the
+	// return, in the transaction that creates it.
+	PhotoKey string
 }
 
 // CreateItem is one line to return.
@@ -333,6 +336,12 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		}
 		id = stamps.ID
 		break
+	}
+	if in.PhotoKey != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE return_photos SET return_id = $1
+			WHERE merchant_id = $2 AND order_id = $3 AND upload_key = $4 AND return_id IS NULL`, id, merchantID, order.ID, in.PhotoKey); err != nil {
+			return nil, fmt.Errorf("returns: attach photos: %w", err)
+		}
 	}
 	// the return as stored, without reading it back
 	r := &Return{ID: id, MerchantID: merchantID, OrderID: order.ID, OrderNumber: order.Number, RMA: rma,
