@@ -102,6 +102,9 @@ type CreateInput struct {
 	Actor        string
 	// IdempotencyKey, when set, makes a retry find the return made with it.
 	IdempotencyKey string
+	// PhotoKey, when set, attaches the photos uploaded with it (AddPhotos) to the
+	// return, in the transaction that creates it.
+	PhotoKey string
 }
 
 // CreateItem is one line to return.
@@ -261,6 +264,12 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 			merchantID, id, l.LineID, l.SKU, l.Name, l.Quantity, first, l.Reason, comments[l.LineID], l.Subtotal)
 		if err != nil {
 			return nil, fmt.Errorf("returns: insert item: %w", err)
+		}
+	}
+	if in.PhotoKey != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE return_photos SET return_id = $1
+			WHERE merchant_id = $2 AND order_id = $3 AND upload_key = $4 AND return_id IS NULL`, id, merchantID, order.ID, in.PhotoKey); err != nil {
+			return nil, fmt.Errorf("returns: attach photos: %w", err)
 		}
 	}
 	note := "Return requested: " + q.Summary()

@@ -54,21 +54,24 @@ func (f financeFilter) query() url.Values {
 }
 
 type financeView struct {
-	Filter       financeFilter
-	Statuses     []string
-	FilterErrors []string
-	Refunds      []refundView
-	Older        string
-	Failed       []refundView
-	Flash        string
-	From, To     string // the period (totals, chart, CSV), as dates; To is not included
-	Period       string // the period in words
-	Totals       []refunds.Total
-	RunKey       string // idempotency key of the start-a-run form
-	Runs         []runView
-	Reasons      template.HTML
-	ReasonRows   []bar
-	Days         []dayChart
+	// ExchangesKept says per currency what exchanges kept in the last 90 days.
+	ExchangesKept []string
+	Feedback      feedbackSummary
+	Filter        financeFilter
+	Statuses      []string
+	FilterErrors  []string
+	Refunds       []refundView
+	Older         string
+	Failed        []refundView
+	Flash         string
+	From, To      string // the period (totals, chart, CSV), as dates; To is not included
+	Period        string // the period in words
+	Totals        []refunds.Total
+	RunKey        string // idempotency key of the start-a-run form
+	Runs          []runView
+	Reasons       template.HTML
+	ReasonRows    []bar
+	Days          []dayChart
 }
 
 // dayChart is the refunds of each day of the period in one currency, as money.
@@ -77,6 +80,22 @@ type dayChart struct {
 	Total    int64
 	Chart    template.HTML
 	Rows     []bar // the days with refunds, for the table beside the chart
+}
+
+// feedbackSummary is the shoppers' feedback of the last 90 days, copied from the
+// analytics for the page.
+type feedbackSummary struct {
+	Count    int64
+	Average  string
+	Chart    template.HTML
+	Rows     []bar
+	Comments []reasonComments
+}
+
+type reasonComments struct {
+	Reason   string
+	Count    int64
+	Comments []analytics.FeedbackComment
 }
 
 // runView is a reconciliation as the pages show it. The fields are copied in Go,
@@ -242,6 +261,31 @@ func (s *Server) charts(ctx context.Context, mid int64, p period.Period, v *fina
 		v.ReasonRows = append(v.ReasonRows, bar{Label: label, Value: r.Units, Title: fmt.Sprintf("%s: %d item(s)", label, r.Units)})
 	}
 	v.Reasons = hbarChart("Return reasons, items returned in the last 90 days", v.ReasonRows)
+	kept, err := analytics.Exchanges(ctx, s.db, mid, period.Period{From: now.AddDate(0, 0, -90)})
+	if err != nil {
+		return fmt.Errorf("web: exchanges: %w", err)
+	}
+	for _, x := range kept {
+		v.ExchangesKept = append(v.ExchangesKept, x.Summary)
+	}
+
+	fb, err := analytics.Feedback(ctx, s.db, mid, period.Period{From: now.AddDate(0, 0, -90)})
+	if err != nil {
+		return fmt.Errorf("web: feedback: %w", err)
+	}
+	v.Feedback.Count = fb.Count
+	if fb.Average != nil {
+		v.Feedback.Average = fmt.Sprintf("%.2f", *fb.Average)
+	}
+	for i := len(fb.Distribution) - 1; i >= 0; i-- {
+		d := fb.Distribution[i]
+		label := fmt.Sprintf("%d · %s", d.Ease, easeLabels[d.Ease-1])
+		v.Feedback.Rows = append(v.Feedback.Rows, bar{Label: label, Value: d.Count, Title: fmt.Sprintf("%s: %d answer(s)", label, d.Count)})
+	}
+	v.Feedback.Chart = hbarChart("How easy shoppers found their return, last 90 days", v.Feedback.Rows)
+	for _, g := range fb.ByReason {
+		v.Feedback.Comments = append(v.Feedback.Comments, reasonComments{Reason: reasonLabel(g.Reason), Count: g.Count, Comments: g.Comments})
+	}
 
 	start := p.From.UTC().Truncate(24 * time.Hour)
 	days := max(int(p.To.Sub(start).Hours()/24+0.5), 1)

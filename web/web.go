@@ -51,6 +51,7 @@ import (
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/exchanges"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
 )
 
@@ -79,6 +80,8 @@ type Config struct {
 	Refunds   *refunds.Service
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
+	// Exchanges opens new payment pages for exchanges (nil: none).
+	Exchanges *exchanges.Service
 	// The admin console's: API keys, webhook endpoints and the audit trail every
 	// admin change records itself in.
 	Keys     *auth.Keys
@@ -196,12 +199,14 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "POST /portal/{merchant}/signout", shopper, s.portalSignOut)
 	s.handle(mux, "GET /portal/{merchant}/policy", public, s.portalPolicy)
 	s.handle(mux, "GET /portal/{merchant}/lang", public, s.portalLang)
+	s.handle(mux, "GET /staff/returns/{id}/photos/{photo}", warehouse, s.staffPhoto)
 	s.handle(mux, "POST /portal/{merchant}/quote", shopper, s.portalQuote)
 	s.handle(mux, "POST /portal/{merchant}/returns", shopper, s.portalCreate)
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}", shopper, s.portalStatus)
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/confirmation", shopper, s.portalConfirmation)
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/label", shopper, s.portalLabel)
 	s.handle(mux, "POST /portal/{merchant}/returns/{rma}/cancel", shopper, s.portalCancel)
+	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/pay", shopper, s.portalPay)
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/feedback", shopper, s.portalFeedback)
 	s.handle(mux, "POST /portal/{merchant}/returns/{rma}/feedback", shopper, s.portalFeedback)
 	// links in the shopper's emails (track.go)
@@ -293,7 +298,11 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h hand
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		rq := &request{Request: r, w: w, nonce: nonce()}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			limit := int64(maxForm)
+			if l, ok := bodyLimits[pattern]; ok {
+				limit = l
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		if err := refuseNUL(r); err != nil {
 			s.fail(rq, err)
@@ -321,6 +330,12 @@ func refuseNUL(r *http.Request) error {
 	if err := r.ParseForm(); errors.As(err, &mbe) {
 		return err
 	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" && r.Method == http.MethodPost {
+		// files beyond 1 MiB wait in temporary files, removed when the request ends
+		if err := r.ParseMultipartForm(1 << 20); errors.As(err, &mbe) {
+			return err
+		}
+	}
 	if strings.IndexByte(r.URL.Path, 0) >= 0 {
 		return errNUL
 	}
@@ -343,8 +358,8 @@ func (s *Server) check(rq *request, who audience) error {
 	if slug := rq.PathValue("merchant"); slug != "" {
 		m, err := s.merchants.BySlug(ctx, strings.ToLower(slug))
 		if errors.Is(err, merchant.ErrNotFound) {
-			return &pageError{Status: http.StatusNotFound, Title: "Shop not found",
-				Message: "There is no returns portal at this address. Check the link in your order confirmation email."}
+			l, _ := matchLang(rq.Header.Get("Accept-Language"))
+			return &pageError{Status: http.StatusNotFound, Title: l.T("pe-noshop-h"), Message: l.T("pe-noshop")}
 		}
 		if err != nil {
 			return err
@@ -360,13 +375,13 @@ func (s *Server) check(rq *request, who audience) error {
 			if rq.Method == http.MethodGet {
 				nl := &needLookup{next: rq.URL.Path}
 				if nl.next != portalPath(rq.merchant.Slug) {
-					nl.notice = "To see this return, enter the number and email address of the order it belongs to."
+					nl.notice = s.langOf(rq).T("lk-notice-return")
 				}
 				return nl
 			}
-			return &pageError{Status: http.StatusForbidden, Title: "Your session has ended",
-				Message: "For your security, the portal forgets you after a while. Find your order again to continue.",
-				Link:    portalPath(rq.merchant.Slug), LinkText: "Find my order"}
+			l := s.langOf(rq)
+			return &pageError{Status: http.StatusForbidden, Title: l.T("pe-session-h"), Message: l.T("pe-session"),
+				Link: portalPath(rq.merchant.Slug), LinkText: l.T("lk-find")}
 		}
 	case len(who.roles) > 0:
 		sess, err := s.staffSession(rq)
@@ -525,6 +540,30 @@ func (s *Server) fail(rq *request, err error) {
 		}
 		pe = &pageError{Status: http.StatusInternalServerError, Title: "Sorry, that did not work", Message: msg}
 	}
+	if slug := rq.PathValue("merchant"); rq.merchant == nil && slug != "" {
+		// refused before the access check (a form too large): still the shop's page
+		if m, err := s.merchants.BySlug(rq.ctx(), strings.ToLower(slug)); err == nil {
+			rq.merchant = &m
+		}
+	}
+	if rq.user == nil && rq.merchant != nil {
+		// a shopper's page: the shared errors in the shopper's language
+		l := s.langOf(rq)
+		switch {
+		case pe == errCSRF:
+			pe = &pageError{Status: pe.Status, Title: l.T("pe-csrf-h"), Message: l.T("pe-csrf")}
+		case pe == errNUL:
+			pe = &pageError{Status: pe.Status, Title: l.T("pe-nul-h"), Message: l.T("pe-nul")}
+		case pe.Status == http.StatusRequestEntityTooLarge:
+			pe = &pageError{Status: pe.Status, Title: l.T("pe-large-h"), Message: l.T("pe-large", "Count", maxUpload>>20)}
+		case pe.Status == http.StatusInternalServerError:
+			msg := l.T("pe-internal")
+			if id := reqid.FromContext(rq.ctx()); id != "" {
+				msg += " " + l.T("pe-internal-id", "ID", id)
+			}
+			pe = &pageError{Status: pe.Status, Title: l.T("pe-internal-h"), Message: msg}
+		}
+	}
 	if rerr := s.render(rq, pe.Status, "error", pe.Title, pe); rerr != nil {
 		s.log.ErrorContext(rq.ctx(), "web error page failed", slog.String("error", rerr.Error()))
 		http.Error(rq.w, pe.Message, pe.Status)
@@ -558,7 +597,8 @@ func (f *langField) setLang(l *Lang) { f.L = l }
 type langSetter interface{ setLang(*Lang) }
 
 // translated are the pages that speak the shopper's language.
-var translated = map[string]bool{"portal_policy": true}
+var translated = map[string]bool{"portal_policy": true, "portal_lookup": true, "portal_items": true, "portal_review": true,
+	"portal_live": true, "portal_confirmation": true, "portal_status": true, "error": true}
 
 type brandView struct {
 	Name, Slug, LogoURL, SupportEmail string
@@ -692,6 +732,7 @@ var funcs = template.FuncMap{
 	"asset": assetURL,
 	"money": money.Format,
 	"minus": func(minor int64, currency string) string { return "−" + money.Format(minor, currency) },
+	"neg":   func(x int64) int64 { return -x },
 	"date":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	// until words the end of a half-open period: [1 March, 1 April) ends on 31 March.
 	"until": func(t time.Time) string {

@@ -30,6 +30,8 @@ type config struct {
 	StripeKey       string
 	StripeAPIBase   string
 	StripeWebhook   string
+	ShippoAPIBase   string
+	FakeShippo      bool
 	StripeDashboard string
 	LogLevel        string
 	LogFormat       string
@@ -59,6 +61,8 @@ var settings = []setting{
 	{"stripe-api-base", "STRIPE_API_BASE", "", "overrides Stripe's API URL (stripe-mock, a test double)"},
 	{"stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "", "signing secret (whsec_…) of the Stripe webhook endpoint"},
 	{"stripe-dashboard", "STRIPE_DASHBOARD_URL", "", "Stripe dashboard URL that finance's pages link refunds and payments to (default: https://dashboard.stripe.com, with /test for a test key; none without a key)"},
+	{"shippo-api-base", "SHIPPO_API_BASE", "", "overrides Shippo's API URL for labels bought through Shippo (a test double)"},
+	{"fake-shippo", "ROUNDTRIP_FAKE_SHIPPO", "false", "run a fake Shippo inside the process and buy Shippo labels there (demos; nothing reaches Shippo)"},
 	{"log-level", "ROUNDTRIP_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "ROUNDTRIP_LOG_FORMAT", "", "json or text (default: text on a terminal, else json)"},
 	{"shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and jobs"},
@@ -140,6 +144,7 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 		LogLevel:        get("log-level"),
 		LogFormat:       get("log-format"),
 		PprofAddr:       get("pprof-addr"),
+		ShippoAPIBase:   strings.TrimRight(get("shippo-api-base"), "/"),
 	}
 	bad := func(f, env, why string) error {
 		return usageError{fmt.Sprintf("%s (--%s): %s", env, f, why)}
@@ -179,6 +184,14 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	}
 	if c.StripeWebhook != "" && !strings.HasPrefix(c.StripeWebhook, "whsec_") {
 		return c, false, bad("stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "must be a webhook signing secret starting with whsec_")
+	}
+	if c.ShippoAPIBase != "" {
+		if u, err := url.Parse(c.ShippoAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, false, bad("shippo-api-base", "SHIPPO_API_BASE", "must be an http(s) URL such as http://127.0.0.1:4010")
+		}
+	}
+	if c.FakeShippo, err = strconv.ParseBool(get("fake-shippo")); err != nil {
+		return c, false, bad("fake-shippo", "ROUNDTRIP_FAKE_SHIPPO", "must be true or false")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -81,7 +81,7 @@ func TestReviewedReturnsHearTheDecision(t *testing.T) {
 	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/approve", ok.ID), b.shop.Keys[auth.RoleAdmin], nil); res.Status != http.StatusOK {
 		t.Fatalf("approve: %d %s", res.Status, res.Body)
 	}
-	reason := "The T-shirt was bought in a final sale."
+	reason := "The T-shirt was bought in a final sale <b>&</b> worn."
 	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/reject", no.ID), b.shop.Keys[auth.RoleAdmin], map[string]any{"reason": reason}); res.Status != http.StatusOK {
 		t.Fatalf("reject: %d %s", res.Status, res.Body)
 	}
@@ -103,7 +103,8 @@ func TestReviewedReturnsHearTheDecision(t *testing.T) {
 		t.Errorf("the approval's label scans as %v, want %s in it", codes, ok.RMA)
 	}
 	rej := got[3]
-	if rej.Header.Get("X-Roundtrip-Return") != no.RMA || !strings.Contains(rej.Text, reason) || !strings.Contains(rej.HTML, reason) || len(rej.Attachments) != 0 {
+	escaped := "The T-shirt was bought in a final sale &lt;b&gt;&amp;&lt;/b&gt; worn."
+	if rej.Header.Get("X-Roundtrip-Return") != no.RMA || !strings.Contains(rej.Text, reason) || !strings.Contains(rej.HTML, escaped) || strings.Contains(rej.HTML, "<b>") || len(rej.Attachments) != 0 {
 		t.Errorf("refusal of %s: want the reason in both parts and no label:\n%s", rej.Header.Get("X-Roundtrip-Return"), rej.Text)
 	}
 }
@@ -233,5 +234,58 @@ func TestLabelRemindersGoOutOnceBeforeExpiry(t *testing.T) {
 	}
 	if _, ok := b.emails(t, later)["label_reminder"]; ok {
 		t.Errorf("a label valid for 30 days got a reminder")
+	}
+}
+
+// TestStatusLinksCanBeRevoked: staff switch off the links sent so far (recorded in
+// the audit trail); unsubscribing through them still works, and later emails carry
+// links that work.
+func TestStatusLinksCanBeRevoked(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.newReturn(t, "NW-1", nil)
+	b.drain(t)
+	old := b.received(t)[0].statusLink(t)
+	status, page := get(t, old)
+	if status != http.StatusOK || !strings.Contains(page, r.RMA) {
+		t.Fatalf("the link before revoking: got %d", status)
+	}
+	if strings.Contains(page, "/cancel\"") || strings.Contains(page, "Back to your order") {
+		t.Errorf("the page a link opens offers to cancel or to see the order: it must show this return only")
+	}
+	res := b.env.Do(t, "POST", "/v1/returns/"+r.RMA+"/status-links/revoke", b.shop.Keys[auth.RoleAdmin], nil)
+	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"revoked":1`) {
+		t.Fatalf("revoke: got %d %s, want one link revoked", res.Status, res.Body)
+	}
+	if res := b.env.Do(t, "POST", "/v1/returns/"+r.RMA+"/status-links/revoke", b.shop.Keys[auth.RoleWarehouse], nil); res.Status != http.StatusForbidden {
+		t.Errorf("revoke with a warehouse key: got %d, want 403", res.Status)
+	}
+	for _, path := range []string{"", "/label?parcel=1", "/feedback"} {
+		if status, _ := get(t, old+path); status != http.StatusNotFound {
+			t.Errorf("revoked link %q: got %d, want 404", path, status)
+		}
+	}
+	if status, page := get(t, old+"/unsubscribe"); status != http.StatusOK || !strings.Contains(page, "abigail@example.com") {
+		t.Errorf("unsubscribe through a revoked link: got %d", status)
+	}
+	var trail struct {
+		Data []struct {
+			Action string `json:"action"`
+			Target string `json:"target"`
+		} `json:"data"`
+	}
+	b.env.Do(t, "GET", "/v1/audit-log", b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &trail)
+	if len(trail.Data) == 0 || trail.Data[0].Action != "return_links.revoked" || trail.Data[0].Target != "return "+r.RMA {
+		t.Errorf("audit trail: got %+v, want the revocation first", trail.Data)
+	}
+	b.receive(t, r)
+	b.drain(t)
+	got := b.received(t)
+	fresh := got[1].statusLink(t)
+	if fresh == old {
+		t.Fatal("the next email carries the revoked link")
+	}
+	if status, _ := get(t, fresh); status != http.StatusOK {
+		t.Errorf("the next email's link: got %d, want 200", status)
 	}
 }

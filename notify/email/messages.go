@@ -75,7 +75,7 @@ var English = catalogue{
 				"{{if .KeepIt}}You do not need to send anything back: keep the items, and we will tell you when your {{.Resolution}} is on its way.{{else}}Your free return label is attached. It is valid until {{.ValidUntil}}.{{end}}",
 			},
 			Steps: []string{
-				"Print the attached label (or show the QR code at the drop-off point).",
+				"Print the attached label.",
 				"Pack the items securely and stick the label on the parcel, covering any old labels.",
 				"Hand the parcel to {{.Carrier}} before {{.ValidUntil}}.",
 			},
@@ -91,7 +91,7 @@ var English = catalogue{
 				"{{if .KeepIt}}You do not need to send anything back: keep the items.{{else}}Your free return label is attached. It is valid until {{.ValidUntil}}.{{end}}",
 			},
 			Steps: []string{
-				"Print the attached label (or show the QR code at the drop-off point).",
+				"Print the attached label.",
 				"Pack the items securely and stick the label on the parcel, covering any old labels.",
 				"Hand the parcel to {{.Carrier}} before {{.ValidUntil}}.",
 			},
@@ -174,6 +174,17 @@ var English = catalogue{
 				"For your return {{.RMA}} you have {{.Amount}} of store credit{{if .Bonus}}, including a bonus of {{.Bonus}}{{end}}.",
 				"Your balance is now {{.Balance}}. It is linked to {{.Email}}: use that email address at checkout at {{.Shop}} and the credit is taken off your order.",
 				"{{if .Code}}Or give its code at checkout: {{.Code}}. Keep this email: the code is not shown again.{{end}}",
+			},
+			Action: "See your return",
+		},
+		KindReplacementShipped: {
+			Label:     "replacement shipped",
+			Subject:   "Your replacement for {{.RMA}} is on its way",
+			Preheader: "{{.Carrier}}, tracking number {{.Tracking}}.",
+			Heading:   "Your replacement is on its way",
+			Body: []string{
+				"{{.Shop}} sent {{.Items}} in exchange for your return {{.RMA}}.",
+				"It travels with {{.Carrier}}, tracking number {{.Tracking}}.",
 			},
 			Action: "See your return",
 		},
