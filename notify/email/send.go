@@ -27,7 +27,7 @@ import (
 type Message struct {
 	ID        int64      `json:"id" db:"id" example:"311"`
 	ReturnID  int64      `json:"return_id" db:"return_id" example:"1042"`
-	Kind      Kind       `json:"kind" db:"kind" example:"refund_sent" doc:"Which message: review_needed, return_confirmed, return_approved, return_rejected, label_reminder, parcel_in_transit, parcel_arrived, refund_sent, refund_delayed, store_credit_issued or return_completed."`
+	Kind      Kind       `json:"kind" db:"kind" example:"refund_sent" doc:"Which message: review_needed, return_confirmed, return_approved, return_rejected, label_reminder, parcel_in_transit, parcel_arrived, refund_sent, refund_delayed, store_credit_issued, replacement_shipped or return_completed."`
 	Status    string     `json:"status" db:"status" example:"sent" doc:"queued (not sent yet), sent (the mail server accepted it), failed (tried again later), parked (no more attempts: see last_error), skipped (the shopper unsubscribed and it is not about money)."`
 	To        string     `json:"to,omitempty" db:"to_address" example:"ada@example.com"`
 	Subject   string     `json:"subject,omitempty" db:"subject" example:"Your refund of 29.75 EUR is on its way"`
@@ -256,6 +256,12 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 			return nil, "", outbox.Permanent(err)
 		}
 		f.Amount = money.Format(d.Amount, d.Currency)
+	case KindReplacementShipped:
+		var d shipmentData
+		if err := json.Unmarshal(m.Data, &d); err != nil {
+			return nil, "", outbox.Permanent(err)
+		}
+		f.Carrier, f.Tracking, f.Items = d.Carrier, d.Tracking, d.Items
 	case KindCreditIssued:
 		var d creditData
 		if err := json.Unmarshal(m.Data, &d); err != nil {

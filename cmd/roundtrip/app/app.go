@@ -40,6 +40,9 @@ type Config struct {
 	Gateway refunds.Gateway
 	// WebhookSecret verifies Stripe's webhook signatures.
 	WebhookSecret string
+	// StripeDashboard is the Stripe dashboard URL finance's pages link refunds and
+	// payments to (https://dashboard.stripe.com/test in test mode); empty: no links.
+	StripeDashboard string
 	// Worker, when set, gets the background job handlers of every domain.
 	Worker *outbox.Worker
 	// Hub, when set, is the process's LISTEN connection: API keys are then cached
@@ -182,7 +185,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log, BaseURL: cfg.BaseURL,
 		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users, Keys: a.Keys,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Exchanges: a.Exchanges, Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
+		Exchanges: a.Exchanges, Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit, StripeDashboard: cfg.StripeDashboard,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	return a
