@@ -86,6 +86,11 @@ type Config struct {
 	// admin change records itself in.
 	Keys     *auth.Keys
 	Webhooks *notify.Service
+	// StripeDashboard is the Stripe dashboard's URL for the account's mode
+	// (https://dashboard.stripe.com/test for test keys): finance's rows link to the
+	// refunds and payments there. Empty: no such links.
+	StripeDashboard string
+
 	// Emails opens the links in the shopper's emails; nil: no such links.
 	Emails *email.Service
 	Audit  *audit.Log
@@ -224,6 +229,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "GET /finance", finance, s.financePage)
 	s.handle(mux, "GET /finance/refunds.csv", finance, s.financeCSV)
 	s.handle(mux, "POST /finance/refunds/{id}/retry", finance, s.financeRetry)
+	s.handle(mux, "POST /finance/refunds/{id}/settle", finance, s.financeSettle)
+	s.handle(mux, "GET /finance/returns/{id}", finance, s.financeReturn)
+	s.handle(mux, "POST /finance/reconciliations/{id}/lines/{line}/acknowledge", finance, s.financeAcknowledge)
 	s.handle(mux, "POST /finance/reconciliations", finance, s.financeStartRun)
 	s.handle(mux, "GET /finance/reconciliations/{id}", finance, s.financeRun)
 	s.handle(mux, "GET /finance/reconciliations/{id}/lines.csv", finance, s.financeRunCSV)
@@ -741,6 +749,17 @@ var funcs = template.FuncMap{
 	},
 	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"stateLabel":  stateLabel,
+	"settleWords": settleWords,
+	// dict builds a map for a template that takes several values: dict "K" v "K2" v2.
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if k, ok := kv[i].(string); ok {
+				m[k] = kv[i+1]
+			}
+		}
+		return m
+	},
 	"reasonLabel": reasonLabel,
 	"add":         func(a, b int) int { return a + b },
 	"upto": func(n int) []int {

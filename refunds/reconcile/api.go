@@ -85,10 +85,41 @@ func csvResponses(what string, columns []string) map[string]*huma.Response {
 	}}
 }
 
+type acknowledgeInput struct {
+	ID   int64 `path:"id" example:"12"`
+	Line int64 `path:"line_id" example:"40211"`
+	Body struct {
+		Note string `json:"note" minLength:"1" maxLength:"1000" example:"Stripe's fee adjustment, agreed with the bank." doc:"Why the mismatch needs nothing more."`
+	}
+}
+
+type lineOutput struct {
+	Body *ReconciliationLine
+}
+
 // Register adds the reconciliation and export operations to api.
 func Register(api huma.API, s *Service) {
 	finance := auth.Staff(auth.RoleFinance)
 	errs := []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity}
+
+	huma.Register(api, huma.Operation{
+		OperationID: "acknowledge-reconciliation-line",
+		Method:      http.MethodPost,
+		Path:        "/v1/reconciliations/{id}/lines/{line_id}/acknowledge",
+		Summary:     "Acknowledge a mismatch",
+		Description: "Records that finance looked at a mismatch line and why nothing more needs doing; the line keeps what " +
+			"was found and shows acknowledged_note, _by and _at. Acknowledging again replaces the note. A matched line answers 409.",
+		Tags:     []string{"Reconciliation"},
+		Security: finance,
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *acknowledgeInput) (*lineOutput, error) {
+		p := auth.MustFromContext(ctx)
+		l, err := s.Acknowledge(ctx, p.MerchantID, in.ID, in.Line, in.Body.Note, p.Actor)
+		if err != nil {
+			return nil, err
+		}
+		return &lineOutput{Body: l}, nil
+	})
 
 	huma.Register(api, huma.Operation{
 		OperationID: "create-reconciliation",

@@ -44,10 +44,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/period"
+	"github.com/roundtriphq/roundtrip/internal/validation"
 
 	"github.com/jmoiron/sqlx"
 
@@ -165,6 +167,9 @@ type ReconciliationLine struct {
 	PaymentIntentID    *string    `json:"payment_intent_id,omitempty" db:"payment_intent_id"`
 	BalanceTransaction *string    `json:"balance_transaction,omitempty" db:"balance_transaction"`
 	Note               string     `json:"note,omitempty" db:"note" example:"Stripe refunded 27.95 EUR, we recorded 29.75 EUR."`
+	AckedNote          string     `json:"acknowledged_note,omitempty" db:"acked_note" example:"Stripe's fee adjustment, agreed with the bank." doc:"Set when finance acknowledged the mismatch: why nothing needs doing."`
+	AckedBy            *string    `json:"acknowledged_by,omitempty" db:"acked_by" example:"user:fin"`
+	AckedAt            *time.Time `json:"acknowledged_at,omitempty" db:"acked_at"`
 }
 
 // ReconciliationTotal sums the lines of one class in one currency (pair).
@@ -377,7 +382,52 @@ func (s *Service) List(ctx context.Context, merchantID, before int64, limit int)
 
 const lineCols = `id, class, source, matched_by, refund_id, attempt, return_id, rma, order_number, currency, amount, status,
 	stripe_refund_id, stripe_currency, stripe_amount, stripe_status, stripe_created, charge_id, payment_intent_id,
-	balance_transaction, note`
+	balance_transaction, note, acked_note, acked_by, acked_at`
+
+// ErrLineNotFound means the run has no such line.
+var ErrLineNotFound = errors.New("reconcile: no such line")
+
+// NotMismatchError is an acknowledgement of a line that matched: there is nothing
+// to acknowledge.
+type NotMismatchError struct{ Class Class }
+
+func (e *NotMismatchError) Error() string {
+	return "reconcile: only mismatches can be acknowledged; this line is " + string(e.Class)
+}
+
+// Acknowledge records that finance looked at a mismatch line and why nothing needs
+// doing (note, required). The line keeps what was found; acknowledging it again
+// replaces the note.
+func (s *Service) Acknowledge(ctx context.Context, merchantID, runID, lineID int64, note, actor string) (*ReconciliationLine, error) {
+	note = strings.TrimSpace(note)
+	var v validation.Error
+	if note == "" {
+		v.Add("note", "say why the mismatch needs nothing more")
+	} else if len([]rune(note)) > 1000 {
+		v.Add("note", "must be at most 1000 characters")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var l ReconciliationLine
+	err := s.db.GetContext(ctx, &l, `SELECT `+lineCols+` FROM reconciliation_lines
+		WHERE id = $1 AND reconciliation_id = $2 AND merchant_id = $3`, lineID, runID, merchantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrLineNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: acknowledge: %w", err)
+	}
+	if l.Class == Matched {
+		return nil, &NotMismatchError{Class: l.Class}
+	}
+	err = s.db.GetContext(ctx, &l, `UPDATE reconciliation_lines SET acked_note = $4, acked_by = $5, acked_at = now()
+		WHERE id = $1 AND reconciliation_id = $2 AND merchant_id = $3 RETURNING `+lineCols, lineID, runID, merchantID, note, actor)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: acknowledge: %w", err)
+	}
+	return &l, nil
+}
 
 // Lines returns lines of a merchant's run in ID order after the cursor (0: from
 // the first), of one class when class is not empty, and whether there are more.

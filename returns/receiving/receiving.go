@@ -164,18 +164,14 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 	if norm == "" {
 		return nil, &UnknownCodeError{Code: code}
 	}
-	var returnID int64
 	var parcel *Parcel
-	byRMA := false
-	if rma, ok := returns.ParseRMA(norm); ok {
-		r, err := s.returns.ByRMA(ctx, merchantID, rma)
-		if errors.Is(err, returns.ErrNotFound) {
-			return nil, &UnknownCodeError{Code: code}
+	var update func(fn func(context.Context, *returns.Tx) error) (*returns.Return, error)
+	rma, byRMA := returns.ParseRMA(norm)
+	if byRMA {
+		// found and locked in one statement
+		update = func(fn func(context.Context, *returns.Tx) error) (*returns.Return, error) {
+			return s.returns.UpdateByRMA(ctx, merchantID, rma, fn)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("receiving: scan lookup: %w", err)
-		}
-		returnID, byRMA = r.ID, true
 	} else {
 		rid, p, err := s.parcels.ParcelByTracking(ctx, merchantID, norm)
 		if errors.Is(err, ErrNoParcel) {
@@ -184,10 +180,13 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		if err != nil {
 			return nil, fmt.Errorf("receiving: scan lookup: %w", err)
 		}
-		returnID, parcel = rid, &p
+		parcel = &p
+		update = func(fn func(context.Context, *returns.Tx) error) (*returns.Return, error) {
+			return s.returns.Update(ctx, merchantID, rid, fn)
+		}
 	}
 	var out *Scan
-	_, err := s.returns.Update(ctx, merchantID, returnID, func(ctx context.Context, t *returns.Tx) error {
+	_, err := update(func(ctx context.Context, t *returns.Tx) error {
 		r := t.Return
 		if closed(r.State) {
 			return &ClosedError{RMA: r.RMA, State: r.State}
@@ -226,6 +225,9 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		out.Expected, out.Message = expected(r, out)
 		return nil
 	})
+	if byRMA && errors.Is(err, returns.ErrNotFound) {
+		return nil, &UnknownCodeError{Code: code}
+	}
 	return out, err
 }
 
@@ -414,15 +416,9 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 			return nil, err
 		}
 	}
-	// the resolver explains rejected units from the items: hand it the return as
-	// this receipt left it, not as it was read before
-	if err := t.Reload(ctx); err != nil {
-		return nil, err
-	}
+	// t.Return is the return as this receipt left it (Receive and Transition keep
+	// it as the database has it), and as the resolver leaves it
 	if err := t.Resolve(ctx, receiptID, after, actor); err != nil {
-		return nil, err
-	}
-	if err := t.Reload(ctx); err != nil {
 		return nil, err
 	}
 	return &Receipt{ID: receiptID, Return: t.Return, Message: note}, nil
