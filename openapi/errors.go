@@ -154,6 +154,8 @@ func problemFor(err error) *problem.Problem {
 			msg = "The label could not be bought from the carrier yet; the shop's team has been told."
 		}
 		return problem.Conflict("label_being_prepared", msg) // Retry-After: PreparingError's own header
+	case errors.Is(err, labels.ErrNotParked):
+		return problem.Conflict("label_not_parked", "Only a label parked after every retry can be tried again.")
 	case errors.As(err, &badHook):
 		return problem.New(http.StatusBadRequest, "bad_webhook", "The body is not a Shippo webhook event.")
 	case errors.Is(err, labels.ErrNoReturnAddress):

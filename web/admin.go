@@ -23,7 +23,7 @@ import (
 
 // adminNav is the console's own navigation, on every admin page.
 type adminNav struct {
-	// Section is the page shown: queue, policy, users, keys, branding, webhooks, audit.
+	// Section is the page shown: queue, policy, users, keys, branding, carriers, webhooks, audit.
 	Section string
 	// Waiting is how many returns wait for review.
 	Waiting int

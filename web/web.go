@@ -252,6 +252,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "POST /admin/keys/{id}/revoke", admin, s.adminRevokeKey)
 	s.handle(mux, "GET /admin/branding", admin, s.adminBranding)
 	s.handle(mux, "POST /admin/branding", admin, s.adminBrandingPost)
+	s.handle(mux, "GET /admin/carriers", admin, s.adminCarriers)
+	s.handle(mux, "POST /admin/carriers", admin, s.adminCarriersPost)
 	s.handle(mux, "GET /admin/webhooks", admin, s.adminWebhooks)
 	s.handle(mux, "POST /admin/webhooks", admin, s.adminCreateWebhook)
 	s.handle(mux, "GET /admin/webhooks/{id}", admin, s.adminWebhook)

@@ -246,8 +246,19 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		f.Tracking = parcels[0].TrackingNumber
 	}
 	f.Carrier = labels.DefaultCarrierName
-	if len(parcels) > 0 && parcels[0].Carrier != "own" {
+	if len(parcels) > 0 && parcels[0].CarrierName != "" {
+		f.Carrier = parcels[0].CarrierName
+	} else if len(parcels) > 0 && parcels[0].Carrier != "own" {
 		f.Carrier = parcels[0].Carrier
+	}
+	if m.Kind == KindConfirmed || m.Kind == KindApproved {
+		// a label bought from a carrier after the approval: the message waits for it
+		// (not for a purchase parked for staff)
+		for _, p := range parcels {
+			if p.Status == labels.ParcelPreparing && !p.LabelParked {
+				return nil, "", &outbox.Retry{After: 10 * time.Second, Reason: "the label is being bought from the carrier"}
+			}
+		}
 	}
 	switch m.Kind {
 	case KindRefundSent, KindRefundDelayed:
@@ -296,18 +307,15 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 			format = labels.FormatLetter
 		}
 		for _, p := range usable {
-			l, err := s.labels.Label(ctx, r, p.Number, format, s.cfg.BaseURL)
+			// the carrier's own PDF for a label bought through Shippo, else ours
+			file, err := s.labels.LabelFile(ctx, r, p.Number, format, s.cfg.BaseURL)
 			if errors.Is(err, labels.ErrNoReturnAddress) {
 				break // the shop has not said where returns go: the status page explains
 			}
 			if err != nil {
-				return nil, "", err
-			}
-			var buf bytes.Buffer
-			if err := labels.Render(&buf, l); err != nil {
 				return nil, "", fmt.Errorf("email: label of %s: %w", r.RMA, err)
 			}
-			files = append(files, attachment{name: fmt.Sprintf("%s-label-%d.pdf", r.RMA, p.Number), pdf: buf.Bytes()})
+			files = append(files, attachment{name: fmt.Sprintf("%s-label-%d.pdf", r.RMA, p.Number), pdf: file.Body})
 		}
 	}
 
