@@ -269,7 +269,7 @@ func (s *Server) itemsPage(rq *request, o returns.OrderRecord) (*itemsView, retu
 		return nil, pol, err
 	}
 	v.Returns = list
-	if err := s.addSwaps(ctx, m.ID, o, pol, v); err != nil {
+	if err := s.addSwaps(ctx, m.ID, o, pol, v, lang); err != nil {
 		return nil, pol, err
 	}
 	return v, pol, nil
@@ -334,7 +334,7 @@ func readChoices(rq *request, v *itemsView, l *Lang) []choice {
 				lv.Err = l.T("err-reason-list")
 				break
 			}
-			sku, msg := readSwap(rq, lv)
+			sku, msg := readSwap(rq, lv, l)
 			if msg != "" {
 				lv.Err = msg
 				break
@@ -869,7 +869,7 @@ func shopperEntry(e returns.TimelineEntry, r *returns.Return, l *Lang) timelineE
 		t.Title = l.T("tl-feedback")
 		t.Note = ""
 	default:
-		if title, ok := exchangeEntry(e.Event); ok {
+		if title, ok := exchangeEntry(l, e.Event); ok {
 			t.Title = title
 			break
 		}

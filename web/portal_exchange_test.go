@@ -74,7 +74,7 @@ func TestStatusPagePayLink(t *testing.T) {
 	c := s.client(t)
 	c.lookUp("northwind", "NW-8", "grace@example.com")
 	st := c.get("/portal/northwind/returns/" + r.RMA)
-	mustContain(t, st, "Your exchange", "Pay the difference of 10.00 EUR", "/returns/"+r.RMA+"/pay")
+	mustContain(t, st, "Your exchange", "Pay the difference of €10.00", "/returns/"+r.RMA+"/pay")
 	pay := c.get("/portal/northwind/returns/" + r.RMA + "/pay")
 	if pay.Status != http.StatusSeeOther || !strings.HasSuffix(pay.Location, "?preparing=1") {
 		t.Errorf("pay before the page exists: got %d to %q, want back to the status page, preparing", pay.Status, pay.Location)
