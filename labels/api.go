@@ -19,7 +19,7 @@ import (
 // ---- operation types
 
 type labelInput struct {
-	ID     string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+	ID     string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 	Parcel int    `query:"parcel" minimum:"1" maximum:"10" default:"1" doc:"The parcel whose label to print."`
 	Format string `query:"format" enum:"4x6,letter,a4" default:"4x6" doc:"4x6: a 4x6 inch page for thermal label printers; letter or a4: the same label on a page for home printers, with packing instructions."`
 
@@ -45,12 +45,12 @@ type labelOutput struct {
 }
 
 type returnPath struct {
-	ID string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 type addParcelInput struct {
 	idempotency.Header
-	ID string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 // parcelList is a return's parcels, by number.

@@ -164,7 +164,7 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 			return err
 		}
 		if err := s.publish(ctx, t.Tx, r.MerchantID, notify.StoreCreditIssued, CreditIssued{
-			Email: r.CustomerEmail, Currency: r.Currency, Amount: max(payment, 0), Bonus: max(bonus, 0), ReturnID: r.ID, RMA: r.RMA,
+			Email: r.CustomerEmail, Currency: r.Currency, Amount: max(payment, 0), Bonus: max(bonus, 0), ReturnID: r.PublicID, RMA: r.RMA,
 		}); err != nil {
 			return err
 		}
@@ -499,7 +499,7 @@ type CreditIssued struct {
 	Currency string `json:"currency" example:"EUR"`
 	Amount   int64  `json:"amount" example:"2975" doc:"Store credit for the returned items, minor units."`
 	Bonus    int64  `json:"bonus" example:"298" doc:"The policy's store-credit bonus on top, minor units."`
-	ReturnID int64  `json:"return_id" example:"1042"`
+	ReturnID string `json:"return_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	RMA      string `json:"rma" example:"R-7KQ4-M2XD"`
 }
 

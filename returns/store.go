@@ -38,7 +38,7 @@ type OrderRecord struct {
 
 // Return is a return as stored.
 type Return struct {
-	ID            int64       `json:"id" example:"1042" doc:"The return's ID."`
+	PublicID      string      `json:"id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	RMA           string      `json:"rma" example:"R-7KQ4-M2XD" doc:"Return number to quote on the phone and on the parcel."`
 	OrderNumber   string      `json:"order_number" example:"NW-10023"`
 	State         State       `json:"state" example:"approved" doc:"Where the return stands: requested, approved, in_transit, partially_received, received, resolving, completed, refund_failed, rejected, cancelled or expired."`
@@ -54,6 +54,8 @@ type Return struct {
 	CreatedAt     time.Time   `json:"created_at"`
 	UpdatedAt     time.Time   `json:"updated_at"`
 
+	// ID is the internal key; the API and the pages name a return by PublicID or RMA.
+	ID         int64 `json:"-"`
 	MerchantID int64 `json:"-"`
 	OrderID    int64 `json:"-"`
 }
@@ -267,6 +269,7 @@ func (s *Store) byIdempotencyKey(ctx context.Context, merchantID int64, key stri
 
 type returnRow struct {
 	ID            int64     `db:"id"`
+	PublicID      string    `db:"public_id"`
 	MerchantID    int64     `db:"merchant_id"`
 	OrderID       int64     `db:"order_id"`
 	OrderNumber   string    `db:"order_number"`
@@ -284,11 +287,11 @@ type returnRow struct {
 	UpdatedAt     time.Time `db:"updated_at"`
 }
 
-const returnCols = `r.id, r.merchant_id, r.order_id, o.number AS order_number, r.rma, r.state, r.resolution,
+const returnCols = `r.id, r.public_id, r.merchant_id, r.order_id, o.number AS order_number, r.rma, r.state, r.resolution,
 	r.policy_version, r.currency, r.quote, r.total, r.keep_it, r.customer_email, r.reject_reason, r.created_at, r.updated_at`
 
 func (row returnRow) ret() (*Return, error) {
-	r := &Return{ID: row.ID, MerchantID: row.MerchantID, OrderID: row.OrderID, OrderNumber: row.OrderNumber, RMA: row.RMA,
+	r := &Return{ID: row.ID, PublicID: row.PublicID, MerchantID: row.MerchantID, OrderID: row.OrderID, OrderNumber: row.OrderNumber, RMA: row.RMA,
 		State: row.State, Resolution: Resolution(row.Resolution), PolicyVersion: row.PolicyVersion, Currency: row.Currency,
 		Total: row.Total, KeepIt: row.KeepIt, CustomerEmail: row.CustomerEmail, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
 		Items: []Item{}}
@@ -336,6 +339,19 @@ func (s *Store) Get(ctx context.Context, merchantID, id int64) (*Return, error) 
 func (s *Store) ByRMA(ctx context.Context, merchantID int64, rma string) (*Return, error) {
 	var id int64
 	err := s.db.GetContext(ctx, &id, `SELECT id FROM returns WHERE merchant_id = $1 AND rma = $2`, merchantID, rma)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, merchantID, id)
+}
+
+// ByPublicID finds a return by its public ID (ret_…).
+func (s *Store) ByPublicID(ctx context.Context, merchantID int64, publicID string) (*Return, error) {
+	var id int64
+	err := s.db.GetContext(ctx, &id, `SELECT id FROM returns WHERE merchant_id = $1 AND public_id = $2`, merchantID, publicID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

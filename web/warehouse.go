@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +69,7 @@ type stationView struct {
 }
 
 type receiveForm struct {
-	ReturnID int64
+	ReturnID string // the public ID
 	RMA      string
 	Parcel   int
 	// Key is the receipt's idempotency key: the same form sent twice records
@@ -93,7 +94,7 @@ type receiveItem struct {
 
 // receiveFormFor lists what is still expected of r, with the defaults chosen.
 func receiveFormFor(r *returns.Return, parcel int) *receiveForm {
-	f := &receiveForm{ReturnID: r.ID, RMA: r.RMA, Parcel: parcel, Key: newKey()}
+	f := &receiveForm{ReturnID: r.PublicID, RMA: r.RMA, Parcel: parcel, Key: newKey()}
 	for _, it := range r.Items {
 		if left := it.Quantity - it.Received; left > 0 {
 			f.Items = append(f.Items, receiveItem{N: len(f.Items), LineID: it.LineID, SKU: it.SKU, Name: it.Name, Reason: it.Reason,
@@ -187,7 +188,7 @@ func (s *Server) stationExtras(rq *request, v *stationView) error {
 	if v.Return == nil {
 		return nil
 	}
-	list, _, err := refunds.List(rq.ctx(), s.db, rq.p.MerchantID, refunds.ListFilter{ReturnID: v.Return.ID})
+	list, _, err := refunds.List(rq.ctx(), s.db, rq.p.MerchantID, refunds.ListFilter{ReturnID: v.Return.PublicID})
 	if err != nil {
 		return err
 	}
@@ -243,11 +244,7 @@ func closedState(st returns.State) bool {
 func (s *Server) stationLoad(rq *request) (*returns.Return, error) {
 	notFound := &pageError{Status: http.StatusNotFound, Title: "No such return", Message: "This shop has no return with that number.",
 		Link: "/warehouse", LinkText: "Back to scanning"}
-	id, err := strconv.ParseInt(rq.PathValue("id"), 10, 64)
-	if err != nil {
-		return nil, notFound
-	}
-	r, err := s.returns.Get(rq.ctx(), rq.p.MerchantID, id)
+	r, err := s.returns.ByPublicID(rq.ctx(), rq.p.MerchantID, rq.PathValue("id"))
 	if errors.Is(err, returns.ErrNotFound) {
 		return nil, notFound
 	}
@@ -263,7 +260,7 @@ func (s *Server) stationReceive(rq *request) error {
 	if err != nil {
 		return err
 	}
-	back := fmt.Sprintf("/warehouse/returns/%d", r.ID)
+	back := "/warehouse/returns/" + r.PublicID
 	key := rq.PostFormValue("key")
 	if !keyRE.MatchString(key) {
 		return &pageError{Status: http.StatusBadRequest, Title: "Scan again", Message: "The form was incomplete, so nothing was recorded.", Link: back, LinkText: "Open return " + r.RMA}
@@ -309,7 +306,7 @@ func (s *Server) stationReceive(rq *request) error {
 		var te *returns.TransitionError
 		switch {
 		case err == nil:
-			return redirectTo(fmt.Sprintf("%s?receipt=%d", back, rc.ID))
+			return redirectTo(back + "?receipt=" + url.QueryEscape(rc.ID))
 		case errors.As(err, &ve):
 			for _, fe := range ve.Fields {
 				problems = append(problems, fe.Message)

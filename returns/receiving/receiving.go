@@ -277,7 +277,7 @@ type ReceiptInput struct {
 
 // Receipt is a recorded receipt.
 type Receipt struct {
-	ID      int64           `json:"id" example:"88"`
+	ID      string          `json:"id" example:"rcpt_6t9w2z5c8f1h4k7n0q3s6v9y2b"`
 	Return  *returns.Return `json:"return"`
 	Message string          `json:"message" example:"Received 2 item(s); the refund is on its way."`
 }
@@ -303,8 +303,8 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, actor, key string) (*Receipt, error) {
 	r := t.Return
 	if key != "" {
-		var id int64
-		err := t.GetContext(ctx, &id, `SELECT id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key)
+		var id string
+		err := t.GetContext(ctx, &id, `SELECT public_id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key)
 		if err == nil {
 			return &Receipt{ID: id, Return: r, Message: "This receipt was already recorded."}, nil
 		}
@@ -366,9 +366,12 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 	if err != nil {
 		return nil, err
 	}
-	var receiptID int64
-	if err := t.GetContext(ctx, &receiptID, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) RETURNING id`, r.MerchantID, r.ID, parcelID, actor, data, key); err != nil {
+	var receipt struct {
+		ID       int64  `db:"id"`
+		PublicID string `db:"public_id"`
+	}
+	if err := t.GetContext(ctx, &receipt, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) RETURNING id, public_id`, r.MerchantID, r.ID, parcelID, actor, data, key); err != nil {
 		return nil, fmt.Errorf("receiving: insert receipt: %w", err)
 	}
 	var notes []string
@@ -418,11 +421,11 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 	if err := t.Reload(ctx); err != nil {
 		return nil, err
 	}
-	if err := t.Resolve(ctx, receiptID, after, actor); err != nil {
+	if err := t.Resolve(ctx, receipt.ID, after, actor); err != nil {
 		return nil, err
 	}
 	if err := t.Reload(ctx); err != nil {
 		return nil, err
 	}
-	return &Receipt{ID: receiptID, Return: t.Return, Message: note}, nil
+	return &Receipt{ID: receipt.PublicID, Return: t.Return, Message: note}, nil
 }
