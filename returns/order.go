@@ -2,6 +2,7 @@ package returns
 
 import (
 	"fmt"
+	"golang.org/x/text/language"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -37,6 +38,7 @@ type Order struct {
 	Shipping    int64      `json:"shipping" required:"false" minimum:"0" example:"495" doc:"Shipping charged, in minor units, before tax."`
 	ShippingTax int64      `json:"shipping_tax" required:"false" minimum:"0" example:"99" doc:"Tax on shipping, in minor units."`
 	Payment     Payment    `json:"payment" doc:"How the order was paid: refunds go back to this payment."`
+	Locale      string     `json:"locale,omitempty" maxLength:"35" example:"de-DE" doc:"The shopper's language as a BCP 47 tag (de, de-AT, fr-CA, ja). The returns portal, its policy page and the label's text use it when it is English, German, French, Spanish or Japanese; otherwise the browser's language decides."`
 }
 
 // Customer is the shopper of an order.
@@ -144,6 +146,11 @@ func (o *Order) Validate() error {
 	}
 	if o.PlacedAt.IsZero() {
 		v.Add("placed_at", "is required")
+	}
+	if o.Locale != "" {
+		if _, err := language.Parse(o.Locale); err != nil || len(o.Locale) > 35 {
+			v.AddValue("locale", o.Locale, "must be a BCP 47 language tag, such as de or fr-CA")
+		}
 	}
 	if o.FulfilledAt != nil && !o.PlacedAt.IsZero() && o.FulfilledAt.Before(o.PlacedAt) {
 		v.AddValue("fulfilled_at", o.FulfilledAt, "must not be before placed_at")

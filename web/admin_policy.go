@@ -376,6 +376,8 @@ type versionView struct {
 // what the edit changes.
 type policyPreview struct {
 	Changes []string
+	// Page is the policy page the edit makes, in English.
+	Page []policySection
 	// Invalid is set while the form has errors: no quote can be made.
 	Invalid bool
 	// Order is the sample order; Missing names an order number that was not found.
@@ -555,6 +557,17 @@ func (s *Server) preview(rq *request, v *editorView, cur returns.Policy, valid b
 	}
 	edited, _ := v.Form.policy()
 	pv.Changes = returns.DiffPolicies(cur, edited)
+	// the policy page as shoppers will read it, in the shop's latest order's currency
+	currency := "EUR"
+	if recent, err := s.returns.RecentOrders(ctx, m, 1); err != nil {
+		return nil, err
+	} else if len(recent) > 0 {
+		currency = recent[0].Order.Currency
+	}
+	if o, err := s.returns.Order(ctx, m, v.Form.SampleOrder); err == nil {
+		currency = o.Order.Currency
+	}
+	pv.Page, _ = describePolicyPage(edited, currency, rq.merchant.Settings.SupportEmail, english())
 	if v.Form.SampleOrder == "" {
 		return pv, nil
 	}

@@ -345,6 +345,9 @@ func TestPolicyEditorPreviewsAndSavesVersions(t *testing.T) {
 	wantStatus(t, "preview", p, http.StatusOK)
 	mustContain(t, p, `Rule for category &#34;swimwear&#34;: window 1 days → window 14 days`, "Return shipping: free → a flat label fee",
 		"Label fee in EUR: 4.95 EUR", "Not returnable: ", "−4.95 EUR", "Swim shorts, blue, M")
+	// and shows the policy page the edit makes, before it is saved
+	mustContain(t, p, "The policy page shoppers will read", "Items in the category “swimwear”: 14 days.",
+		"The return label costs €4.95, taken off your refund.", "The shop checks each return before approving it")
 	if n := versions(); n != 2 {
 		t.Fatalf("a preview saved: %d versions", n)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -25,6 +27,15 @@ import (
 // phone, and, for the portal, the page weight. It takes a PNG screenshot at a desktop
 // and at a phone viewport; they are written out when the test fails (or always with
 // go test -artifacts).
+//
+// Every step has its own deadline (stepTimeout) and fails naming the step, so a
+// stuck page fails the test in a minute instead of hanging it. A step that makes
+// the browser load a page (a click on a link or a submit button, Enter in a form)
+// goes through tab.submit, which waits for the new page itself: waiting for an
+// element instead can be satisfied by the page being left (a notice or a heading it
+// already had), and a script evaluated while the browser swaps the document can
+// lose its answer for good. Native dialogs (confirm, alert) are accepted at once
+// and recorded (tab.dialogs), so none is left open to block the page.
 
 const chromiumPath = "/usr/bin/chromium"
 
@@ -93,6 +104,9 @@ const (
 	phoneW, phoneH     = 390, 844
 	// maxPortalPage is the most a portal page may weigh, HTML, CSS and JS together.
 	maxPortalPage = 60 << 10
+	// stepTimeout bounds each browser step: generous for a loaded machine, short
+	// enough that a lost answer fails the test with its step's name.
+	stepTimeout = time.Minute
 )
 
 var tabs atomic.Int64
@@ -110,6 +124,7 @@ type tab struct {
 	base    string
 	mu      sync.Mutex
 	shots   []shot
+	asked   []string // the messages of the native dialogs the page opened
 	Weights map[string]int64
 }
 
@@ -138,48 +153,114 @@ func newTab(t *testing.T, base string) *tab {
 	if _, err := chromedp.Call(tctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true}); err != nil {
 		t.Fatal(err)
 	}
+	// a native dialog blocks every later step of the page until it is answered:
+	// accept it (as a person confirming would) and record what it asked
+	dialogs := make(chan string, 16)
+	if err := chromedp.Listen(tctx, func(ev any) {
+		if d, ok := ev.(*cdppage.EventJavascriptDialogOpening); ok {
+			select {
+			case dialogs <- d.Message:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case msg := <-dialogs:
+				b.mu.Lock()
+				b.asked = append(b.asked, msg)
+				b.mu.Unlock()
+				ctx, cancel := context.WithTimeout(tctx, stepTimeout)
+				chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
+				cancel()
+			}
+		}
+	}()
 	b.do(chromedp.EmulateViewport(desktopW, desktopH))
 	return b
 }
 
-// do runs actions, failing the test (with a screenshot) on error.
+// run runs one step with its own deadline, failing the test (with a screenshot)
+// on error with what the step was.
+func run[T any](b *tab, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		if ctx.Err() != nil && b.ctx.Err() == nil {
+			err = fmt.Errorf("no answer within %s: %w", stepTimeout, err)
+		}
+		b.snap("failure")
+		b.t.Fatalf("browser: %s: %v", what, err)
+	}
+	return v
+}
+
+// describe names actions for a failure message.
+func describe(actions []chromedp.Action[chromedp.Void]) string {
+	return fmt.Sprintf("%d action(s)", len(actions))
+}
+
+// do runs actions that stay on the page, failing the test (with a screenshot) on
+// error.
 func (b *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.snap("failure")
-		b.t.Fatalf("browser: %v", err)
+	run(b, describe(actions), chromedp.Steps(actions...))
+}
+
+// submit runs actions that load a new page (a link, a submit button, Enter in a
+// form) and waits until that page has loaded, returning its HTTP status. what
+// names the step in a failure.
+func (b *tab) submit(what string, actions ...chromedp.Action[chromedp.Void]) int {
+	b.t.Helper()
+	res := run(b, what+" (and the page it loads)", func(ctx context.Context, _ *chromedp.Target) (*network.Response, error) {
+		return chromedp.RunResponse(ctx, actions...)
+	})
+	if res == nil {
+		return 0
 	}
+	return int(res.Status)
 }
 
 // eval evaluates a JavaScript expression (awaiting a promise) into T.
 func eval[T any](b *tab, expr string) T {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		b.snap("failure")
-		b.t.Fatalf("browser: evaluate %.80s: %v", expr, err)
-	}
-	return v
+	return run(b, fmt.Sprintf("evaluate %.80s", expr), chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 }
 
 func (b *tab) open(path string) {
 	b.t.Helper()
-	b.do(chromedp.Navigate(b.base + path))
+	run(b, "open "+path, chromedp.Navigate(b.base+path))
 }
 
 func (b *tab) waitVisible(css string) {
 	b.t.Helper()
-	b.do(chromedp.WaitVisible(chromedp.CSS(css)))
+	run(b, "wait for "+css+" to show", chromedp.WaitVisible(chromedp.CSS(css)))
+}
+
+// poll waits until a JavaScript expression is true, for at most stepTimeout.
+func (b *tab) poll(what, expr string) {
+	b.t.Helper()
+	run(b, what, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(stepTimeout-5*time.Second)))
 }
 
 func (b *tab) text(css string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(css)))
-	if err != nil {
-		b.snap("failure")
-		b.t.Fatalf("browser: text of %s: %v", css, err)
-	}
-	return s
+	return run(b, "text of "+css, chromedp.Text(chromedp.CSS(css)))
+}
+
+// dialogs returns the messages of the native dialogs the page opened (each was
+// accepted).
+func (b *tab) dialogs() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.asked)
 }
 
 // body is the text of the page.
@@ -220,9 +301,7 @@ type weight struct {
 // maxPortalPage. It takes a screenshot at both viewports.
 func (b *tab) page(name string, portal bool) {
 	b.t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.readyState === 'complete'`)); err != nil {
-		b.t.Fatalf("%s: the page did not finish loading: %v", name, err)
-	}
+	b.poll(name+": the page finishes loading", `document.readyState === 'complete'`)
 	unlabelled := eval[[]string](b, `[...document.querySelectorAll('input, select, textarea')]
 		.filter(e => e.type !== 'hidden')
 		.filter(e => !((e.labels && e.labels.length > 0) || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')))
@@ -267,7 +346,9 @@ func (b *tab) snap(name string) {
 	if os.Getenv("NOSNAP") != "" {
 		return
 	}
-	img, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		return // the screenshot is a help, not a check
 	}
@@ -311,10 +392,7 @@ func (b *tab) decodeQR(css string) string {
 	if _, err := exec.LookPath("zbarimg"); err != nil {
 		b.t.Fatal("no zbarimg: install zbar-tools (make test does this)")
 	}
-	img, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.CSS(css)))
-	if err != nil {
-		b.t.Fatalf("screenshot of %s: %v", css, err)
-	}
+	img := run(b, "screenshot of "+css, chromedp.Screenshot(chromedp.CSS(css)))
 	f := filepath.Join(b.t.TempDir(), "qr.png")
 	if err := os.WriteFile(f, img, 0o644); err != nil {
 		b.t.Fatal(err)

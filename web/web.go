@@ -186,6 +186,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "GET /portal/{merchant}/{$}", public, func(rq *request) error { return redirectTo(portalPath(rq.merchant.Slug)) })
 	s.handle(mux, "POST /portal/{merchant}/session", public, s.portalLookup)
 	s.handle(mux, "POST /portal/{merchant}/signout", shopper, s.portalSignOut)
+	s.handle(mux, "GET /portal/{merchant}/policy", public, s.portalPolicy)
+	s.handle(mux, "GET /portal/{merchant}/lang", public, s.portalLang)
 	s.handle(mux, "POST /portal/{merchant}/quote", shopper, s.portalQuote)
 	s.handle(mux, "POST /portal/{merchant}/returns", shopper, s.portalCreate)
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}", shopper, s.portalStatus)
@@ -251,6 +253,8 @@ type request struct {
 	user *auth.User
 	// csrf is the token every form of the session must carry.
 	csrf string
+	// lang is the shopper's language, once chosen (langOf).
+	lang *Lang
 }
 
 func (rq *request) ctx() context.Context { return rq.Context() }
@@ -329,14 +333,8 @@ func (s *Server) check(rq *request, who audience) error {
 	}
 	switch {
 	case who.shopper:
-		if c, err := rq.Cookie(portalCookie); err == nil && c.Value != "" {
-			p, err := s.shoppers.Authenticate(ctx, c.Value)
-			switch {
-			case err == nil && p.MerchantID == rq.merchant.ID:
-				rq.p, rq.csrf = p, shopperCSRF(c.Value)
-			case err != nil && !errors.Is(err, auth.ErrUnauthenticated):
-				return err
-			}
+		if err := s.optionalShopper(rq); err != nil {
+			return err
 		}
 		if !rq.signedIn() {
 			if rq.Method == http.MethodGet {
@@ -384,6 +382,26 @@ func (s *Server) check(rq *request, who audience) error {
 		if !sameToken(rq.PostFormValue("csrf"), rq.csrf) {
 			return errCSRF
 		}
+	}
+	return nil
+}
+
+// optionalShopper signs in the shopper of the portal cookie, if there is one for the
+// merchant of the path; without one the request stays anonymous.
+func (s *Server) optionalShopper(rq *request) error {
+	if rq.signedIn() || rq.merchant == nil {
+		return nil
+	}
+	c, err := rq.Cookie(portalCookie)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	p, err := s.shoppers.Authenticate(rq.ctx(), c.Value)
+	switch {
+	case err == nil && p.MerchantID == rq.merchant.ID:
+		rq.p, rq.csrf = p, shopperCSRF(c.Value)
+	case err != nil && !errors.Is(err, auth.ErrUnauthenticated):
+		return err
 	}
 	return nil
 }
@@ -505,7 +523,22 @@ type view struct {
 	// Staff is set on staff pages.
 	Staff *staffView
 	Data  any
+	// L is the language of the page: the shopper's on portal pages, English on
+	// staff pages; Langs is the switcher.
+	L     *Lang
+	Langs []switchLink
 }
+
+// langField gives a page's data the page's language, for the templates its parts
+// are rendered with.
+type langField struct{ L *Lang }
+
+func (f *langField) setLang(l *Lang) { f.L = l }
+
+type langSetter interface{ setLang(*Lang) }
+
+// translated are the pages that speak the shopper's language.
+var translated = map[string]bool{"portal_policy": true}
 
 type brandView struct {
 	Name, Slug, LogoURL, SupportEmail string
@@ -525,7 +558,7 @@ func (s *Server) render(rq *request, status int, page, title string, data any) e
 	if !ok {
 		return fmt.Errorf("web: no page %q", page)
 	}
-	v := view{Title: title, Nonce: rq.nonce, CSRF: rq.csrf, Data: data}
+	v := view{Title: title, Nonce: rq.nonce, CSRF: rq.csrf, Data: data, L: english()}
 	switch {
 	case rq.user != nil:
 		v.Staff = &staffView{Username: rq.user.Username, Role: rq.user.Role,
@@ -541,6 +574,13 @@ func (s *Server) render(rq *request, status int, page, title string, data any) e
 		if u, err := url.Parse(st.LogoURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
 			v.Brand.LogoURL = st.LogoURL
 		}
+		if translated[page] {
+			v.L = s.langOf(rq)
+			v.Langs = switcher(rq, v.L)
+		}
+	}
+	if ls, ok := data.(langSetter); ok {
+		ls.setLang(v.L)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
