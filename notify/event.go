@@ -48,6 +48,21 @@ const (
 	// StoreCreditIssued: store credit was issued instead of a refund. Data: the store
 	// credit entry.
 	StoreCreditIssued EventType = "store_credit.issued"
+	// ExchangeReserved: the replacements of an exchange are held for the shopper (paid
+	// for, when they cost more). Data: the exchange.
+	ExchangeReserved EventType = "exchange.reserved"
+	// ExchangeReleased: the shop may ship the replacements. Data: the exchange, with its
+	// items, the shipping address and the reference to quote.
+	ExchangeReleased EventType = "exchange.released"
+	// ExchangeShipped: the shop reported the replacements' shipment. Data: the exchange.
+	ExchangeShipped EventType = "exchange.shipped"
+	// ExchangeCancelled: the exchange will not happen; its units are no longer held.
+	// Data: the exchange.
+	ExchangeCancelled EventType = "exchange.cancelled"
+	// ExchangeUnreturned: an instant exchange's replacement was released but the
+	// returned items never came back within the label's validity: the shop collects
+	// their value. Data: the exchange.
+	ExchangeUnreturned EventType = "exchange.unreturned"
 	// ReturnCompleted: the resolution is done (refund succeeded, credit issued or
 	// exchange released). Data: the return.
 	ReturnCompleted EventType = "return.completed"
@@ -79,6 +94,11 @@ var Catalogue = []EventInfo{
 	{RefundSucceeded, "Stripe confirmed the refund.", "The refund, as GET /v1/refunds/{id} answers it."},
 	{RefundFailed, "Stripe refused or failed the refund; finance can retry it.", "The refund, as GET /v1/refunds/{id} answers it."},
 	{StoreCreditIssued, "Store credit was issued instead of a refund.", "The store credit entry: shopper email, amount and currency."},
+	{ExchangeReserved, "The replacements of an exchange are held for the shopper (and paid for, when they cost more).", "The exchange, as GET /v1/exchanges/{id} answers it."},
+	{ExchangeReleased, "The shop may ship the replacements: the policy's release point was reached (receipt, approval for an instant exchange, or the first carrier scan).", "The exchange, as GET /v1/exchanges/{id} answers it: replacement items, shipping address, reference."},
+	{ExchangeShipped, "The shop reported the replacements' shipment (POST /v1/exchanges/{id}/shipment).", "The exchange, with carrier and tracking number."},
+	{ExchangeCancelled, "The exchange will not happen (the return was cancelled, rejected or expired before the release); its units are no longer held.", "The exchange, as GET /v1/exchanges/{id} answers it."},
+	{ExchangeUnreturned, "An instant exchange's replacement went out but the returned items never arrived within the label's validity: collect their value from the shopper.", "The exchange, with unreturned_value: the returned items' value to collect."},
 	{ReturnCompleted, "The resolution is done: refund succeeded, credit issued or exchange released.", "The return, as GET /v1/returns/{id} answers it."},
 	{FeedbackReceived, "The shopper rated the return experience.", "The feedback: rating and comment, with the return's ID."},
 }

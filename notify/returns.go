@@ -29,3 +29,9 @@ func (s *Service) ReturnChanged(ctx context.Context, t *returns.Tx, ev returns.E
 	}
 	return s.Publish(ctx, t.Tx, t.Return.MerchantID, typ, t.Return)
 }
+
+// FeedbackReceived is the returns store's Notifier for a shopper's feedback: it
+// publishes feedback.received in the transaction that stored the answer.
+func (s *Service) FeedbackReceived(ctx context.Context, t *returns.Tx, f returns.Feedback) error {
+	return s.Publish(ctx, t.Tx, t.Return.MerchantID, FeedbackReceived, f)
+}

@@ -52,7 +52,17 @@ type Service struct {
 	now      func() time.Time
 	resolver *net.Resolver
 	client   *http.Client
+	mailer   Mailer
 }
+
+// Mailer is told of every event in the transaction that publishes it, to write the
+// shopper's email about it (the notify/email package).
+type Mailer interface {
+	Published(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) error
+}
+
+// SetMailer makes every published event reach m as well as the shop's endpoints.
+func (s *Service) SetMailer(m Mailer) { s.mailer = m }
 
 // New returns the webhooks service on d. d may be nil when the service only
 // registers its operations (printing the OpenAPI document).
@@ -123,11 +133,17 @@ func (s *Service) stamp() time.Time {
 
 // Publish records that eventType happened to data for a merchant, in the caller's
 // transaction tx: the event, a delivery for each enabled endpoint subscribed to the
-// type, and an outbox job for each delivery. Nothing is sent unless tx commits. data
-// is marshalled to JSON as the envelope's data; an unknown eventType is an error.
+// type, and an outbox job for each delivery; the Mailer (SetMailer) writes the
+// shopper's email about it in tx too. Nothing is sent unless tx commits. data is
+// marshalled to JSON as the envelope's data; an unknown eventType is an error.
 func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) error {
 	if !eventType.Known() {
 		return fmt.Errorf("notify: publish: unknown event type %q", eventType)
+	}
+	if s.mailer != nil {
+		if err := s.mailer.Published(ctx, tx, merchantID, eventType, data); err != nil {
+			return fmt.Errorf("notify: publish %s: email: %w", eventType, err)
+		}
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {

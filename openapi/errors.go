@@ -8,14 +8,17 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
+	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/exchanges"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
 )
 
@@ -35,6 +38,12 @@ func problemFor(err error) *problem.Problem {
 		unknown   *receiving.UnknownCodeError
 		recClosed *receiving.ClosedError
 		notRetry  *refunds.NotRetryableError
+		noStock   *returns.OutOfStockError
+		short     *refunds.InsufficientCreditError
+		currency  *refunds.CurrencyError
+		xStatus   *exchanges.StatusError
+		released  *exchanges.ReleasedError
+		feedback  *returns.FeedbackError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -60,6 +69,38 @@ func problemFor(err error) *problem.Problem {
 		return problem.NotFound("No API key with that ID.")
 	case errors.Is(err, notify.ErrNotFound):
 		return problem.NotFound("No such webhook endpoint or delivery.")
+	case errors.Is(err, exchanges.ErrNotFound):
+		return problem.NotFound("No such exchange.")
+	case errors.Is(err, refunds.ErrUnknownCode):
+		return problem.NotFound("No store credit has this code: check it with the shopper.")
+	case errors.Is(err, refunds.ErrRedemptionNotFound):
+		return problem.NotFound("No such redemption.")
+
+	// stock, balances and exchanges
+	case errors.As(err, &noStock):
+		p := problem.Conflict("out_of_stock", fmt.Sprintf("%s (SKU %s) is out of stock: another exchange holds the last units (%d left). Choose another variant or a refund.",
+			noStock.Name, noStock.SKU, noStock.InStock))
+		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: "body.items", Message: "out of stock", Value: noStock.SKU})
+		return p
+	case errors.As(err, &short):
+		return problem.Conflict("insufficient_store_credit", fmt.Sprintf("The store credit left is %s, less than asked.",
+			money.Format(short.Balance, short.Currency)))
+	case errors.Is(err, refunds.ErrCreditExpired):
+		return problem.Conflict("store_credit_expired", "This store credit has expired and can no longer be spent.")
+	case errors.Is(err, refunds.ErrAlreadyReversed):
+		return problem.Conflict("already_reversed", "This redemption was already given back.")
+	case errors.As(err, &xStatus):
+		p := problem.Conflict("invalid_exchange_status", fmt.Sprintf("The exchange is %s; it cannot %s now.", xStatus.Status, xStatus.Action))
+		p.State = string(xStatus.Status)
+		return p
+	case errors.As(err, &released):
+		return problem.Conflict("exchange_released", fmt.Sprintf("The replacement for return %s was already released to the shopper: "+
+			"the return can no longer be cancelled; please send the items back.", released.RMA))
+	case errors.As(err, &currency):
+		return problem.Invalid("", (&validation.Error{Fields: []validation.Field{{Path: "body.currency",
+			Message: "this store credit is in " + currency.Want}}}).In(""))
+	case errors.Is(err, email.ErrNotFound):
+		return problem.NotFound("No such email.")
 
 	// the return's state does not allow it
 	case errors.As(err, &te):
@@ -104,6 +145,12 @@ func problemFor(err error) *problem.Problem {
 		return problem.Conflict("no_return_address", "The shop has not set the address returns go to, so the label cannot be printed yet. Please contact the shop.")
 	case errors.Is(err, labels.ErrTooManyParcels):
 		return problem.Conflict("too_many_parcels", fmt.Sprintf("A return has at most %d parcels.", labels.MaxParcels))
+	case errors.Is(err, email.ErrNotParked):
+		return problem.Conflict("email_not_parked", "Only a parked email (its attempts ran out) can be sent again.")
+	case errors.As(err, &feedback):
+		p := problem.Conflict("not_completed", fmt.Sprintf("Feedback is asked for once a return is completed; this one is %s.", feedback.State))
+		p.State = string(feedback.State)
+		return p
 	case errors.Is(err, notify.ErrEndpointDisabled):
 		return problem.Conflict("endpoint_disabled", "The delivery's endpoint is disabled: enable it (PATCH enabled: true), then retry.")
 	case errors.As(err, &notRetry):

@@ -30,11 +30,13 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
+	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/ledger"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
 	"github.com/roundtriphq/roundtrip/returns/analytics"
+	"github.com/roundtriphq/roundtrip/returns/exchanges"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
 )
 
@@ -64,7 +66,10 @@ type Services struct {
 	Refunds   *refunds.Service
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
+	Exchanges *exchanges.Service
 	Webhooks  *notify.Service
+	// Emails lists and resends the shopper's emails.
+	Emails *email.Service
 	// Audit records the admin operations' changes.
 	Audit *audit.Log
 
@@ -135,10 +140,12 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	labels.Register(api, svc.Labels, svc.Audit)
 	receiving.Register(api, svc.Receiving)
 	refunds.Register(api, svc.Refunds)
+	exchanges.Register(api, svc.Exchanges)
 	ledger.Register(api, svc.DB)
 	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, svc.DB)
 	notify.Register(api, svc.Webhooks, svc.Audit)
+	email.Register(api, svc.Emails, svc.Returns)
 	audit.Register(api, svc.Audit)
 	returns.Register(api, &returns.API{
 		Store:       svc.Returns,

@@ -222,7 +222,7 @@ func Register(api huma.API, s *Service) {
 		Method:      http.MethodGet,
 		Path:        "/v1/store-credit",
 		Summary:     "Get a shopper's store credit",
-		Description: "Balance per currency and every entry, oldest first.",
+		Description: "Balance per currency (of the credits that have not expired), every credit with the last symbols of its code, and every entry, oldest first.",
 		Tags:        []string{"Store credit"},
 		Security:    auth.Staff(auth.RoleFinance, auth.RoleIntegration),
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden},
@@ -233,4 +233,5 @@ func Register(api huma.API, s *Service) {
 		}
 		return &creditOutput{Body: c}, nil
 	})
+	registerCredit(api, s)
 }

@@ -34,6 +34,9 @@ type Service struct {
 	// (refund.created, refund.succeeded, refund.failed, store_credit.issued) in the
 	// transaction that changed them.
 	Publisher Publisher
+	// Checkouts, when set, applies the checkout.session.* events that arrive with
+	// Stripe's webhooks (the exchanges' payments).
+	Checkouts CheckoutHandler
 
 	db            *sqlx.DB
 	returns       *returns.Store
@@ -159,12 +162,18 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	switch {
 	case payment <= 0 && bonus <= 0:
 		return s.settle(ctx, t, actor)
-	case r.Resolution == returns.ResolutionStoreCredit:
-		if err := credit(ctx, t.Tx, r, max(payment, 0), max(bonus, 0)); err != nil {
+	case creditsBack(r):
+		pol, err := t.Policy(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := credit(ctx, t.Tx, r, max(payment, 0), max(bonus, 0), pol.StoreCreditExpiryDays)
+		if err != nil {
 			return err
 		}
 		if err := s.publish(ctx, t.Tx, r.MerchantID, notify.StoreCreditIssued, CreditIssued{
-			Email: r.CustomerEmail, Currency: r.Currency, Amount: max(payment, 0), Bonus: max(bonus, 0), ReturnID: r.PublicID, RMA: r.RMA,
+			Email: r.CustomerEmail, Currency: r.Currency, Amount: max(payment, 0), Bonus: max(bonus, 0), ReturnID: r.ID, ReturnPublicID: r.PublicID, RMA: r.RMA,
+			CreditID: c.ID, Code: c.Code, ExpiresAt: c.ExpiresAt,
 		}); err != nil {
 			return err
 		}
@@ -188,6 +197,14 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	}
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
 	return t.Transition(ctx, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain))
+}
+
+// creditsBack reports whether the return pays back in store credit: the store_credit
+// resolution, or an exchange whose cheaper replacement's difference the shopper took
+// as store credit.
+func creditsBack(r *returns.Return) bool {
+	return r.Resolution == returns.ResolutionStoreCredit ||
+		(r.Resolution == returns.ResolutionExchange && r.Quote.Exchange != nil && r.Quote.Exchange.DifferenceAs == returns.ResolutionStoreCredit)
 }
 
 // explanation says why the accepted units are worth less than the quote, when some
@@ -222,6 +239,11 @@ func (s *Service) settle(ctx context.Context, t *returns.Tx, actor string) error
 		return nil
 	}
 	outstanding := r.Outstanding()
+	if pending, err := t.ExchangePending(ctx); err != nil {
+		return err
+	} else if pending && st.Failed == 0 {
+		return nil // the return completes when its replacement is released
+	}
 	var ev returns.Event
 	var note string
 	switch {
@@ -452,6 +474,11 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 	if first, err := firstDelivery(ctx, tx, ev); err != nil || !first {
 		return !first, err
 	}
+	if ev.Checkout != nil && s.Checkouts != nil {
+		if err := s.Checkouts.CheckoutEvent(ctx, tx, ev.Type, *ev.Checkout); err != nil {
+			return false, err
+		}
+	}
 	results := ev.Refunds
 	if len(results) == 0 && ev.ChargeID != "" {
 		// charge.refunded on API 2023-10-16 carries no refunds: poll ours for that charge
@@ -495,12 +522,17 @@ type Publisher interface {
 
 // CreditIssued is the data of a store_credit.issued event.
 type CreditIssued struct {
-	Email    string `json:"email" example:"ada@example.com"`
-	Currency string `json:"currency" example:"EUR"`
-	Amount   int64  `json:"amount" example:"2975" doc:"Store credit for the returned items, minor units."`
-	Bonus    int64  `json:"bonus" example:"298" doc:"The policy's store-credit bonus on top, minor units."`
-	ReturnID string `json:"return_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
-	RMA      string `json:"rma" example:"R-7KQ4-M2XD"`
+	Email          string     `json:"email" example:"ada@example.com"`
+	Currency       string     `json:"currency" example:"EUR"`
+	Amount         int64      `json:"amount" example:"2975" doc:"Store credit for the returned items, minor units."`
+	Bonus          int64      `json:"bonus" example:"298" doc:"The policy's store-credit bonus on top, minor units."`
+	ReturnPublicID string     `json:"return_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
+	RMA            string     `json:"rma" example:"R-7KQ4-M2XD"`
+	CreditID       int64      `json:"credit_id" example:"77" doc:"The credit, as GET /v1/store-credit lists it."`
+	Code           string     `json:"code" example:"SC-7KQ4-M2XD-9PRT-HV3C" doc:"The code the shopper spends it with (POST /v1/store-credit/redemptions). Sent once, in this event: mirror it as a gift card if the shop's checkout takes those."`
+	ExpiresAt      *time.Time `json:"expires_at,omitempty" doc:"When it can no longer be spent (the policy's store_credit_expiry_days); absent: never."`
+	// ReturnID is the return's internal key.
+	ReturnID int64 `json:"-"`
 }
 
 func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any) error {

@@ -146,25 +146,6 @@ func Get(ctx context.Context, d *sqlx.DB, merchantID, id int64) (*Refund, error)
 	return getRefund(ctx, d, `f.merchant_id = $1 AND f.id = $2`, merchantID, id)
 }
 
-// credit appends store credit entries for a return.
-func credit(ctx context.Context, tx *sqlx.Tx, r *returns.Return, amount, bonus int64) error {
-	for _, e := range []struct {
-		kind string
-		amt  int64
-		note string
-	}{{"issued", amount, "Return " + r.RMA}, {"bonus", bonus, "Store-credit bonus for return " + r.RMA}} {
-		if e.amt <= 0 {
-			continue
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO store_credit_entries (merchant_id, email, currency, amount, kind, return_id, note)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.MerchantID, r.CustomerEmail, r.Currency, e.amt, e.kind, r.ID, e.note)
-		if err != nil {
-			return fmt.Errorf("refunds: store credit: %w", err)
-		}
-	}
-	return nil
-}
-
 // issued is what a return already had issued.
 type issued struct {
 	Refunded int64 `db:"refunded"` // refunds that were not canceled

@@ -40,6 +40,8 @@ type Event struct {
 	// charge's complete list of refunds, as on API version 2023-10-16, where the
 	// list is not included: look them up with Gateway.ListByCharge(ChargeID).
 	NeedsLookup bool
+	// Checkout is the session of a checkout.session.* event.
+	Checkout *CheckoutSession
 }
 
 // ParseWebhook verifies payload against the Stripe-Signature header sigHeader
@@ -89,6 +91,12 @@ func ParseWebhook(payload []byte, sigHeader, secret string, now time.Time) (Even
 		res := resultOf(&r)
 		ev.Refunds = []Result{res}
 		ev.ChargeID = res.ChargeID
+	case "checkout.session.completed", "checkout.session.async_payment_succeeded", "checkout.session.expired":
+		cs, err := parseCheckout(se.Data.Raw)
+		if err != nil {
+			return Event{}, fmt.Errorf("refunds: webhook %s %s: checkout session: %w", ev.ID, ev.Type, err)
+		}
+		ev.Checkout = &cs
 	case string(stripe.EventTypeChargeRefunded):
 		var ch stripe.Charge
 		if err := json.Unmarshal(se.Data.Raw, &ch); err != nil {

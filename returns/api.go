@@ -47,4 +47,5 @@ func Register(api huma.API, a *API) {
 	registerPortal(api, a)
 	registerReturns(api, a)
 	registerEvents(api, a)
+	registerProducts(api, a)
 }

@@ -92,9 +92,10 @@ func registerReturns(api huma.API, a *API) {
 }
 
 type quoteBody struct {
-	OrderNumber string      `json:"order_number,omitempty" maxLength:"100" example:"NW-10023" doc:"The order to return from. Required with an API key; a shopper token already names its order."`
-	Items       []QuoteItem `json:"items" minItems:"1" maxItems:"1000" doc:"Lines and quantities to return, each with a reason."`
-	Resolution  Resolution  `json:"resolution" enum:"refund,store_credit,exchange" example:"refund" doc:"What the shopper wants instead."`
+	OrderNumber  string      `json:"order_number,omitempty" maxLength:"100" example:"NW-10023" doc:"The order to return from. Required with an API key; a shopper token already names its order."`
+	Items        []QuoteItem `json:"items" minItems:"1" maxItems:"1000" doc:"Lines and quantities to return, each with a reason."`
+	Resolution   Resolution  `json:"resolution" enum:"refund,store_credit,exchange" example:"refund" doc:"What the shopper wants instead."`
+	DifferenceAs Resolution  `json:"difference_as,omitempty" enum:"refund,store_credit" example:"refund" doc:"With resolution exchange: how a cheaper replacement's difference comes back, refund (default) or store_credit."`
 }
 
 type quoteInput struct {
@@ -114,9 +115,10 @@ type CreateItemBody struct {
 type createInput struct {
 	idempotency.Header
 	Body struct {
-		OrderNumber string           `json:"order_number,omitempty" maxLength:"100" example:"NW-10023" doc:"Required with an API key; a shopper token already names its order."`
-		Items       []CreateItemBody `json:"items" minItems:"1" maxItems:"1000"`
-		Resolution  Resolution       `json:"resolution" enum:"refund,store_credit" example:"refund" doc:"refund or store_credit."`
+		OrderNumber  string           `json:"order_number,omitempty" maxLength:"100" example:"NW-10023" doc:"Required with an API key; a shopper token already names its order."`
+		Items        []CreateItemBody `json:"items" minItems:"1" maxItems:"1000"`
+		Resolution   Resolution       `json:"resolution" enum:"refund,store_credit,exchange" example:"refund" doc:"refund, store_credit or exchange. An exchange names the replacement of each exchanged item in exchange_sku; its units are held at once (409 out_of_stock when another exchange took the last), and a dearer replacement is paid through Stripe Checkout (GET /v1/returns/{id}/exchange has the link)."`
+		DifferenceAs Resolution       `json:"difference_as,omitempty" enum:"refund,store_credit" example:"refund" doc:"With resolution exchange: how a cheaper replacement's difference comes back, refund (default) or store_credit."`
 	}
 }
 
@@ -168,7 +170,7 @@ type listOutput struct {
 
 // quoteReturn prices a return before it is made.
 func (a *API) quoteReturn(ctx context.Context, in *quoteInput) (*quoteOutput, error) {
-	qi := QuoteInput{Items: in.Body.Items, Resolution: in.Body.Resolution}
+	qi := QuoteInput{Items: in.Body.Items, Resolution: in.Body.Resolution, DifferenceAs: in.Body.DifferenceAs}
 	if err := qi.Validate(); err != nil {
 		return nil, err
 	}
@@ -176,7 +178,8 @@ func (a *API) quoteReturn(ctx context.Context, in *quoteInput) (*quoteOutput, er
 	if err != nil {
 		return nil, err
 	}
-	q, _, err := a.Store.QuoteFor(ctx, auth.MustFromContext(ctx).MerchantID, o, in.Body.Items, in.Body.Resolution)
+	q, _, err := a.Store.QuoteAsked(ctx, auth.MustFromContext(ctx).MerchantID, o,
+		Ask{Items: in.Body.Items, Resolution: in.Body.Resolution, DifferenceAs: in.Body.DifferenceAs})
 	if err != nil {
 		return nil, err
 	}
@@ -186,8 +189,8 @@ func (a *API) quoteReturn(ctx context.Context, in *quoteInput) (*quoteOutput, er
 // createReturn makes a return.
 func (a *API) createReturn(ctx context.Context, in *createInput) (*returnOutput, error) {
 	p := auth.MustFromContext(ctx)
-	ci := CreateInput{Resolution: in.Body.Resolution, Actor: p.Actor, IdempotencyKey: idempotency.FromContext(ctx)}
-	qi := QuoteInput{Resolution: in.Body.Resolution}
+	ci := CreateInput{Resolution: in.Body.Resolution, DifferenceAs: in.Body.DifferenceAs, Actor: p.Actor, IdempotencyKey: idempotency.FromContext(ctx)}
+	qi := QuoteInput{Resolution: in.Body.Resolution, DifferenceAs: in.Body.DifferenceAs}
 	for _, it := range in.Body.Items {
 		ci.Items = append(ci.Items, CreateItem{QuoteItem: it.QuoteItem, Comment: strings.TrimSpace(it.Comment)})
 		qi.Items = append(qi.Items, it.QuoteItem)

@@ -18,19 +18,46 @@ import (
 //   - every change, creation included: Notifier.ReturnChanged tells the shop's
 //     systems (signed webhooks) and the shopper, first, so that the notices go out in
 //     the order of the return's journey (return.approved before label.issued).
+//   - for a return with the exchange resolution, every change, creation included,
+//     goes to Exchanges.Changed after the labels: creation holds the replacements'
+//     stock (or fails the creation when another exchange took the last unit) and
+//     records the exchange; approval releases an instant exchange; the first carrier
+//     scan releases one released on carrier scan; cancel, reject and expiry give the
+//     stock back (an instant exchange already released whose parcel never came is
+//     reported unreturned). A receipt that accepts units releases the replacement
+//     (Exchanges.Receive) before the units are resolved, and a return does not
+//     complete while its exchange waits for release (Tx.ExchangePending).
+//   - the shopper's feedback on a completed return (SetFeedback):
+//     Notifier.FeedbackReceived.
 //
 // cmd/roundtrip/app sets them (labels.Service, refunds.Service); a zero Effects sets
 // off nothing, for tests of the store alone.
 type Effects struct {
-	Labels   Labels
-	Resolver Resolver
-	Notifier Notifier
+	Labels    Labels
+	Resolver  Resolver
+	Notifier  Notifier
+	Exchanges Exchanges
+}
+
+// Exchanges looks after the replacements of exchange returns (the exchanges
+// package).
+type Exchanges interface {
+	// Changed applies ev, just applied to t's return (or EventCreate), to its exchange.
+	Changed(ctx context.Context, t *Tx, ev Event) error
+	// Receive applies a receipt's accepted units (all accepted so far, per line) to
+	// the exchange before they are resolved: the on_receipt release.
+	Receive(ctx context.Context, t *Tx, accepted map[string]int) error
+	// Pending reports whether the return's exchange still waits to be released
+	// (payment, receipt or scan): the return does not complete before.
+	Pending(ctx context.Context, t *Tx) (bool, error)
 }
 
 // Notifier tells the shop's systems and the shopper that a return changed (the notify
 // package). ev is the event that moved it, or EventCreate.
 type Notifier interface {
 	ReturnChanged(ctx context.Context, t *Tx, ev Event) error
+	// FeedbackReceived tells them the shopper answered the feedback request.
+	FeedbackReceived(ctx context.Context, t *Tx, f Feedback) error
 }
 
 // Labels issues and voids the prepaid labels of a return (the labels package).
@@ -67,20 +94,41 @@ func (s *Store) setOff(ctx context.Context, t *Tx, ev Event) error {
 			return t.Resolve(ctx, 0, r.Quote.EligibleUnits(), "system")
 		}
 		if s.effects.Labels != nil {
-			return s.effects.Labels.Issue(ctx, t)
+			if err := s.effects.Labels.Issue(ctx, t); err != nil {
+				return err
+			}
 		}
 	case EventCancel, EventReject, EventExpire:
 		if s.effects.Labels != nil {
-			return s.effects.Labels.Void(ctx, t)
+			if err := s.effects.Labels.Void(ctx, t); err != nil {
+				return err
+			}
 		}
+	}
+	if r.Resolution == ResolutionExchange && s.effects.Exchanges != nil {
+		return s.effects.Exchanges.Changed(ctx, t, ev)
 	}
 	return nil
 }
 
 // Resolve hands the accepted units to the Resolver (see Effects), in t.
 func (t *Tx) Resolve(ctx context.Context, receiptID int64, accepted map[string]int, actor string) error {
+	if x := t.store.effects.Exchanges; x != nil && t.Return.Resolution == ResolutionExchange {
+		if err := x.Receive(ctx, t, accepted); err != nil {
+			return err
+		}
+	}
 	if t.store.effects.Resolver == nil {
 		return nil
 	}
 	return t.store.effects.Resolver.Resolve(ctx, t, receiptID, accepted, actor)
+}
+
+// ExchangePending reports whether t's return has an exchange that still waits to be
+// released (see Exchanges.Pending): such a return does not complete yet.
+func (t *Tx) ExchangePending(ctx context.Context) (bool, error) {
+	if x := t.store.effects.Exchanges; x != nil && t.Return.Resolution == ResolutionExchange {
+		return x.Pending(ctx, t)
+	}
+	return false, nil
 }

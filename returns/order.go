@@ -74,6 +74,7 @@ type Line struct {
 	Tax       int64    `json:"tax" required:"false" minimum:"0" example:"900" doc:"Tax charged on the whole line in minor units."`
 	FinalSale bool     `json:"final_sale" required:"false" doc:"Final-sale lines can never be returned."`
 	ImageURL  string   `json:"image_url,omitempty" format:"uri" maxLength:"2048" example:"https://shop.example.com/img/tee-black.jpg" doc:"Product image shown in the portal."`
+	ProductID string   `json:"product_id,omitempty" maxLength:"255" example:"tee-classic" doc:"The product of the catalogue (PUT /v1/products/{product_id}) this line is a variant of: the line can be exchanged for the product's other variants."`
 }
 
 // Payment is the Stripe payment of an order.
@@ -214,6 +215,9 @@ func (o *Order) Validate() error {
 			if strings.TrimSpace(tag) == "" || len(tag) > 255 {
 				v.AddValue(fmt.Sprintf("%stags[%d]", p, k), tag, "must be 1 to 255 bytes")
 			}
+		}
+		if len(l.ProductID) > 255 || (l.ProductID != "" && strings.TrimSpace(l.ProductID) == "") {
+			v.AddValue(p+"product_id", l.ProductID, "must be 1 to 255 bytes, not only spaces")
 		}
 		if l.ImageURL != "" {
 			if u, err := url.Parse(l.ImageURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(l.ImageURL) > 2048 {

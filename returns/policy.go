@@ -65,18 +65,35 @@ const (
 // DefaultPolicy is the policy of a merchant who never set one. Fields left out of a PUT
 // take the defaults documented on them.
 type Policy struct {
-	Version             int              `json:"version" readOnly:"true" example:"3" doc:"Set by the server: increases by one on every change. Returns record the version their quote was made with."`
-	WindowDays          int              `json:"window_days" required:"false" default:"30" minimum:"1" maximum:"365" example:"30" doc:"Days a shopper has to start a return, counted from delivery, else from fulfilment, else from the order."`
-	Rules               []Rule           `json:"rules" required:"false" maxItems:"500" doc:"Exceptions by category, SKU or tag. The first rule that matches a line applies to it; lines no rule matches follow the policy's defaults."`
-	ReturnShipping      ReturnShipping   `json:"return_shipping" required:"false" doc:"Who pays the return label."`
-	Resolutions         []Resolution     `json:"resolutions" required:"false" minItems:"1" uniqueItems:"true" enum:"refund,store_credit,exchange" example:"[\"refund\",\"store_credit\"]" doc:"Resolutions the shopper may choose, at least one. Default: refund and store_credit."`
-	StoreCreditBonusBps int              `json:"store_credit_bonus_bps" required:"false" minimum:"0" maximum:"5000" example:"1000" doc:"Bonus added to store credit, in basis points of the credited amount (1000 = 10 %)."`
-	ManualReview        bool             `json:"manual_review" required:"false" doc:"When true, every return waits for staff to approve or reject it. By default (false) returns the policy accepts are approved at once and get their label."`
-	RefundTrigger       RefundTrigger    `json:"refund_trigger" required:"false" default:"on_receipt" enum:"on_receipt,on_inspection,on_carrier_scan" doc:"What issues the refund: the warehouse receiving the items, their inspection, or the first carrier scan."`
-	KeepItThreshold     map[string]int64 `json:"keep_it_threshold,omitempty" example:"{\"EUR\":1000}" doc:"Per currency, in minor units: a return whose refund is below it is refunded without sending the items back. A currency not listed never qualifies."`
-	LabelValidityDays   int              `json:"label_validity_days" required:"false" default:"30" minimum:"1" maximum:"365" example:"30" doc:"Days a return label stays valid; a return whose parcel has not moved by then expires."`
-	SerialReturner      SerialReturner   `json:"serial_returner" required:"false" doc:"Hold refunds for inspection when a shopper returns too often."`
+	Version               int              `json:"version" readOnly:"true" example:"3" doc:"Set by the server: increases by one on every change. Returns record the version their quote was made with."`
+	WindowDays            int              `json:"window_days" required:"false" default:"30" minimum:"1" maximum:"365" example:"30" doc:"Days a shopper has to start a return, counted from delivery, else from fulfilment, else from the order."`
+	Rules                 []Rule           `json:"rules" required:"false" maxItems:"500" doc:"Exceptions by category, SKU or tag. The first rule that matches a line applies to it; lines no rule matches follow the policy's defaults."`
+	ReturnShipping        ReturnShipping   `json:"return_shipping" required:"false" doc:"Who pays the return label."`
+	Resolutions           []Resolution     `json:"resolutions" required:"false" minItems:"1" uniqueItems:"true" enum:"refund,store_credit,exchange" example:"[\"refund\",\"store_credit\"]" doc:"Resolutions the shopper may choose, at least one. Default: refund and store_credit."`
+	StoreCreditBonusBps   int              `json:"store_credit_bonus_bps" required:"false" minimum:"0" maximum:"5000" example:"1000" doc:"Bonus added to store credit, in basis points of the credited amount (1000 = 10 %)."`
+	ManualReview          bool             `json:"manual_review" required:"false" doc:"When true, every return waits for staff to approve or reject it. By default (false) returns the policy accepts are approved at once and get their label."`
+	RefundTrigger         RefundTrigger    `json:"refund_trigger" required:"false" default:"on_receipt" enum:"on_receipt,on_inspection,on_carrier_scan" doc:"What issues the refund: the warehouse receiving the items, their inspection, or the first carrier scan."`
+	KeepItThreshold       map[string]int64 `json:"keep_it_threshold,omitempty" example:"{\"EUR\":1000}" doc:"Per currency, in minor units: a return whose refund is below it is refunded without sending the items back. A currency not listed never qualifies."`
+	LabelValidityDays     int              `json:"label_validity_days" required:"false" default:"30" minimum:"1" maximum:"365" example:"30" doc:"Days a return label stays valid; a return whose parcel has not moved by then expires."`
+	SerialReturner        SerialReturner   `json:"serial_returner" required:"false" doc:"Hold refunds for inspection when a shopper returns too often."`
+	ExchangeRelease       ExchangeRelease  `json:"exchange_release" required:"false" default:"on_receipt" enum:"on_receipt,instant,on_carrier_scan" doc:"When the replacement of an exchange is released to the shop to ship: when the warehouse receives the returned items, at once on approval (instant; only for shoppers the serial-returner rule does not hold, others wait for receipt), or when the carrier first scans the return parcel."`
+	UpsellAllowance       map[string]int64 `json:"upsell_allowance,omitempty" example:"{\"EUR\":500}" doc:"Per currency, in minor units: when a replacement costs more than the returned item, the shop absorbs the difference up to this amount; the shopper pays the rest."`
+	StoreCreditExpiryDays int              `json:"store_credit_expiry_days" required:"false" minimum:"0" maximum:"3650" example:"365" doc:"Days issued store credit can be spent; 0: it never expires."`
 }
+
+// ExchangeRelease says when the replacement of an exchange is released to the shop.
+type ExchangeRelease string
+
+// The exchange release settings.
+const (
+	// ReleaseOnReceipt releases when the warehouse receives the returned items.
+	ReleaseOnReceipt ExchangeRelease = "on_receipt"
+	// ReleaseInstant releases on approval, for shoppers the serial-returner rule does
+	// not hold; others wait for the receipt.
+	ReleaseInstant ExchangeRelease = "instant"
+	// ReleaseOnCarrierScan releases when the carrier first scans the return parcel.
+	ReleaseOnCarrierScan ExchangeRelease = "on_carrier_scan"
+)
 
 // Rule is an exception to the policy for the lines it matches.
 type Rule struct {
@@ -122,6 +139,7 @@ func DefaultPolicy() Policy {
 		RefundTrigger:     TriggerOnReceipt,
 		LabelValidityDays: 30,
 		SerialReturner:    SerialReturner{MaxReturns: 5, PeriodDays: 90},
+		ExchangeRelease:   ReleaseOnReceipt,
 	}
 }
 
@@ -207,6 +225,16 @@ func (p *Policy) Validate() error {
 		v.AddValue("label_validity_days", p.LabelValidityDays, "must be between 1 and 365")
 	}
 
+	switch p.ExchangeRelease {
+	case "", ReleaseOnReceipt, ReleaseInstant, ReleaseOnCarrierScan: // "": a version saved before the setting, on_receipt
+	default:
+		v.AddValue("exchange_release", p.ExchangeRelease, "must be on_receipt, instant or on_carrier_scan")
+	}
+	perCurrency(&v, "upsell_allowance", p.UpsellAllowance)
+	if p.StoreCreditExpiryDays < 0 || p.StoreCreditExpiryDays > 3650 {
+		v.AddValue("store_credit_expiry_days", p.StoreCreditExpiryDays, "must be between 0 and 3650")
+	}
+
 	s := p.SerialReturner
 	if s.Enabled && s.MaxReturns < 1 {
 		v.AddValue("serial_returner.max_returns", s.MaxReturns, "must be at least 1 when the rule is enabled")
@@ -275,6 +303,21 @@ func (p *Policy) windowDays(rule Rule, ok bool) int {
 	return p.WindowDays
 }
 
+// KeepExchangeSettings copies from p0 the settings that only the API edits (when
+// exchanges are released, the upsell allowance and the expiry of store credit), so
+// that a form that does not show them keeps them as they are.
+func (p *Policy) KeepExchangeSettings(p0 Policy) {
+	p.ExchangeRelease, p.UpsellAllowance, p.StoreCreditExpiryDays = p0.ExchangeRelease, p0.UpsellAllowance, p0.StoreCreditExpiryDays
+}
+
+// settingsAdded gives a stored version the defaults of settings added after it was
+// saved.
+func (p *Policy) settingsAdded() {
+	if p.ExchangeRelease == "" {
+		p.ExchangeRelease = ReleaseOnReceipt
+	}
+}
+
 // fillDefaults gives the fields a PUT left out, and that have no schema default, the
 // values of DefaultPolicy.
 func (p *Policy) fillDefaults() {
@@ -293,5 +336,8 @@ func (p *Policy) fillDefaults() {
 	}
 	if p.SerialReturner == (SerialReturner{}) {
 		p.SerialReturner = d.SerialReturner
+	}
+	if p.ExchangeRelease == "" {
+		p.ExchangeRelease = d.ExchangeRelease
 	}
 }

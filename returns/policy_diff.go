@@ -46,6 +46,13 @@ func DiffPolicies(a, b Policy) []string {
 	if a.LabelValidityDays != b.LabelValidityDays {
 		add("Label validity: %d → %d days", a.LabelValidityDays, b.LabelValidityDays)
 	}
+	if a.ExchangeRelease != b.ExchangeRelease {
+		add("Exchange replacements released: %s → %s", ReleaseWords(a.ExchangeRelease), ReleaseWords(b.ExchangeRelease))
+	}
+	out = append(out, diffAmounts("Upsell allowance", a.UpsellAllowance, b.UpsellAllowance)...)
+	if a.StoreCreditExpiryDays != b.StoreCreditExpiryDays {
+		add("Store credit expires: %s → %s", expiryWords(a.StoreCreditExpiryDays), expiryWords(b.StoreCreditExpiryDays))
+	}
 	// the settings of a rule that is off and stays off change nothing
 	if sa, sb := a.SerialReturner, b.SerialReturner; sa != sb && (sa.Enabled || sb.Enabled) {
 		add("Serial-returner rule: %s → %s", serialWords(sa), serialWords(sb))
@@ -218,4 +225,22 @@ func serialWords(s SerialReturner) string {
 		return "off"
 	}
 	return fmt.Sprintf("hold refunds after more than %d returns in %d days", s.MaxReturns, s.PeriodDays)
+}
+
+// ReleaseWords says when an exchange's replacement is released, in words.
+func ReleaseWords(r ExchangeRelease) string {
+	switch r {
+	case ReleaseInstant:
+		return "at once on approval (instant)"
+	case ReleaseOnCarrierScan:
+		return "when the carrier first scans the parcel"
+	}
+	return "when the warehouse receives the items"
+}
+
+func expiryWords(days int) string {
+	if days <= 0 {
+		return "never"
+	}
+	return fmt.Sprintf("after %d days", days)
 }

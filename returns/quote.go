@@ -65,6 +65,7 @@ func Quote(in QuoteInput) QuoteResult {
 		Resolution: in.Resolution,
 		Lines:      make([]QuoteLine, 0, len(in.Items)),
 	}
+	exchange := in.Resolution == ResolutionExchange
 	if len(in.Items) == 0 {
 		q.Issues = append(q.Issues, QuoteIssue{Path: "items", Code: IneligibleNoItems, Message: "Choose at least one item to return."})
 	}
@@ -84,6 +85,28 @@ func Quote(in QuoteInput) QuoteResult {
 		}
 		q.Lines = append(q.Lines, ql)
 	}
+	var ex ExchangeQuote
+	if exchange {
+		ex.DifferenceAs = in.DifferenceAs
+		if ex.DifferenceAs == "" {
+			ex.DifferenceAs = ResolutionRefund
+		}
+		for _, l := range q.Lines {
+			if l.Eligible && l.Exchange != nil {
+				ex.ReturnedValue += l.Subtotal
+				ex.ReplacementValue += l.Exchange.Amount
+			}
+		}
+		ex.Difference = ex.ReturnedValue - ex.ReplacementValue
+		if p.Allows(ResolutionExchange) && !slices.ContainsFunc(q.Lines, func(l QuoteLine) bool { return l.Eligible && l.Exchange != nil }) {
+			q.Issues = append(q.Issues, QuoteIssue{Path: "items", Code: IneligibleNoReplacement,
+				Message: "Choose what you would like instead for at least one item, or choose a refund."})
+		}
+		if ex.DifferenceAs != ResolutionRefund && !p.Allows(ex.DifferenceAs) {
+			q.Issues = append(q.Issues, QuoteIssue{Path: "difference_as", Code: IneligibleResolutionNotAllowed,
+				Message: "This shop does not offer store credit. The difference is refunded to your payment."})
+		}
+	}
 	q.Eligible = anyEligible && len(q.Issues) == 0
 
 	if fault {
@@ -92,13 +115,23 @@ func Quote(in QuoteInput) QuoteResult {
 	q.Refundable = max(0, o.Payment.Captured-max(0, in.Prior.Refunded))
 
 	base := q.ItemsTotal + q.ShippingRefund
-	if threshold, ok := p.KeepItThreshold[o.Currency]; ok && q.Eligible && min(base, q.Refundable) < threshold {
+	if threshold, ok := p.KeepItThreshold[o.Currency]; ok && q.Eligible && !exchange && min(base, q.Refundable) < threshold {
 		q.KeepIt = true
 	}
 	if !q.KeepIt && !fault {
 		q.LabelFee = min(p.LabelFee(o.Currency), q.ItemsTotal)
 	}
 	base -= q.LabelFee
+	if exchange {
+		// the returned items pay for the replacements first; what they do not cover
+		// the shop absorbs up to its upsell allowance, and the shopper pays the rest
+		q.Replacements = min(ex.ReplacementValue, max(base, 0))
+		base -= q.Replacements
+		due := ex.ReplacementValue - q.Replacements
+		ex.UpsellAllowance = p.UpsellAllowance[o.Currency]
+		ex.Absorbed = min(due, ex.UpsellAllowance)
+		ex.AmountDue = due - ex.Absorbed
+	}
 	if base > q.Refundable {
 		q.Capped = true
 		q.CappedBy = base - q.Refundable
@@ -111,7 +144,11 @@ func Quote(in QuoteInput) QuoteResult {
 	}
 	q.PaymentAmount = base
 	q.Total = base + q.StoreCreditBonus
-	if q.Eligible && q.Total <= 0 && q.ItemsTotal+q.ShippingRefund > 0 {
+	if exchange {
+		ex.Refund = q.Total
+		q.Exchange = &ex
+	}
+	if q.Eligible && !exchange && q.Total <= 0 && q.ItemsTotal+q.ShippingRefund > 0 {
 		// the fees (or what is left on the payment) take everything the items are
 		// worth: the shopper would send them back, and the shop issue a label, for
 		// nothing (items of no value, such as a free gift, can still go back)
@@ -161,6 +198,12 @@ type QuoteInput struct {
 	Now time.Time
 	// Prior is what the order's other returns already hold and were paid.
 	Prior Prior
+	// Catalogue holds, by SKU, the variants the items ask for in exchange
+	// (QuoteItem.ExchangeSKU); a SKU missing from it is not offered.
+	Catalogue map[string]StockedVariant
+	// DifferenceAs is how an exchange pays back what the replacements cost less than
+	// the returned items: refund (the default) or store_credit.
+	DifferenceAs Resolution
 }
 
 // QuoteItem is a line of the order that the shopper wants to return.
@@ -168,6 +211,8 @@ type QuoteItem struct {
 	LineID   string     `json:"line_id" minLength:"1" maxLength:"255" example:"line-1" doc:"Id of the order line."`
 	Quantity int        `json:"quantity" minimum:"1" maximum:"1000000" example:"1" doc:"Units to return."`
 	Reason   ReasonCode `json:"reason" enum:"too_small,too_large,not_as_described,damaged,wrong_item,changed_mind,arrived_late,other" example:"too_small" doc:"Why the units go back. damaged, wrong_item and not_as_described are the shop's fault: no fees, and the original shipping is refunded."`
+	// ExchangeSKU is the variant wanted instead, with resolution exchange.
+	ExchangeSKU string `json:"exchange_sku,omitempty" maxLength:"255" example:"TEE-BLK-L" doc:"With resolution exchange: the SKU of the variant of the same product wanted instead (another size or colour), as many units as returned. Items without it are refunded."`
 }
 
 // Prior is what the order's other returns already account for. Returns that were
@@ -216,6 +261,11 @@ const (
 	IneligibleResolutionNotAllowed Ineligibility = "resolution_not_allowed"
 	// IneligibleNoItems: the quote asks for no item (quote level).
 	IneligibleNoItems Ineligibility = "no_items"
+	// IneligibleExchangeUnavailable: the variant asked for in exchange is not offered
+	// for this line (unknown, of another product, or not sold in the order's currency).
+	IneligibleExchangeUnavailable Ineligibility = "exchange_unavailable"
+	// IneligibleNoReplacement: an exchange names no replacement (quote level).
+	IneligibleNoReplacement Ineligibility = "no_replacement"
 	// IneligibleNothingBack: the return would be worth nothing to the shopper: the
 	// fees take the whole value of the items, or nothing is left to refund on the
 	// payment (quote level).
@@ -239,6 +289,7 @@ type Amounts struct {
 	ShippingRefund   int64 `json:"shipping_refund" example:"0" doc:"Original shipping and its tax, refunded once per order when an item has a merchant-fault reason."`
 	CappedBy         int64 `json:"capped_by" example:"0" doc:"Amount removed because the payment has no more to refund."`
 	StoreCreditBonus int64 `json:"store_credit_bonus" example:"0" doc:"Bonus added to store credit; not taken from the payment."`
+	Replacements     int64 `json:"replacements" example:"0" doc:"Exchange: the part of the replacements' price that the returned items pay for, subtracted."`
 	Total            int64 `json:"total" example:"4255" doc:"What the shopper gets back."`
 }
 
@@ -251,12 +302,29 @@ type QuoteResult struct {
 	Resolution Resolution   `json:"resolution" example:"refund" doc:"The resolution quoted."`
 	Lines      []QuoteLine  `json:"lines" doc:"One entry per requested item, in request order."`
 	Amounts
-	Refundable          int64  `json:"refundable" example:"5493" doc:"What was still refundable on the order's payment before this return."`
-	Capped              bool   `json:"capped" doc:"True when the total was limited to refundable."`
-	CapMessage          string `json:"cap_message,omitempty" doc:"Explains the cap, for the shopper."`
-	StoreCreditBonusBps int    `json:"store_credit_bonus_bps" example:"0" doc:"The policy's store-credit bonus in basis points, when the resolution is store_credit."`
-	PaymentAmount       int64  `json:"payment_amount" example:"4255" doc:"Part of total taken from the order's payment: total without the store-credit bonus."`
-	KeepIt              bool   `json:"keep_it" doc:"True when the shopper keeps the items: the refund is returnless, with no label."`
+	Refundable          int64          `json:"refundable" example:"5493" doc:"What was still refundable on the order's payment before this return."`
+	Capped              bool           `json:"capped" doc:"True when the total was limited to refundable."`
+	CapMessage          string         `json:"cap_message,omitempty" doc:"Explains the cap, for the shopper."`
+	StoreCreditBonusBps int            `json:"store_credit_bonus_bps" example:"0" doc:"The policy's store-credit bonus in basis points, when the resolution is store_credit."`
+	PaymentAmount       int64          `json:"payment_amount" example:"4255" doc:"Part of total taken from the order's payment: total without the store-credit bonus."`
+	KeepIt              bool           `json:"keep_it" doc:"True when the shopper keeps the items: the refund is returnless, with no label."`
+	Exchange            *ExchangeQuote `json:"exchange,omitempty" doc:"With resolution exchange: what the replacements cost against what the returned items are worth."`
+}
+
+// ExchangeQuote is the money side of an exchange. Difference = returned_value −
+// replacement_value: when positive it comes back to the shopper (total, as a refund
+// or store credit per difference_as); when negative the shop absorbs up to its
+// upsell allowance and the shopper pays amount_due through Stripe Checkout before
+// the exchange goes ahead.
+type ExchangeQuote struct {
+	ReturnedValue    int64      `json:"returned_value" example:"2700" doc:"Subtotals of the items exchanged."`
+	ReplacementValue int64      `json:"replacement_value" example:"2500" doc:"Price of the replacements."`
+	Difference       int64      `json:"difference" example:"200" doc:"returned_value − replacement_value; negative when the replacements cost more."`
+	UpsellAllowance  int64      `json:"upsell_allowance" example:"0" doc:"The policy's upsell allowance in this currency: a dearer replacement costs the shopper nothing up to it."`
+	Absorbed         int64      `json:"absorbed" example:"0" doc:"Part of a dearer replacement's extra price the shop absorbs."`
+	AmountDue        int64      `json:"amount_due" example:"0" doc:"What the shopper pays through Stripe Checkout."`
+	Refund           int64      `json:"refund" example:"200" doc:"What comes back to the shopper (the quote's total): the difference, and the value of items returned without a replacement."`
+	DifferenceAs     Resolution `json:"difference_as" enum:"refund,store_credit" example:"refund" doc:"How refund is paid back."`
 }
 
 // QuoteLine is the quote for one requested item. Amounts are zero when it is not
@@ -282,6 +350,20 @@ type QuoteLine struct {
 	RestockingBps  int           `json:"restocking_fee_bps" example:"0" doc:"Restocking fee rate applied, in basis points."`
 	RestockingFee  int64         `json:"restocking_fee" example:"0" doc:"Restocking fee, subtracted: restocking_fee_bps of item_amount − discount, rounded half up."`
 	Subtotal       int64         `json:"subtotal" example:"2700" doc:"item_amount − discount + tax − restocking_fee."`
+	Exchange       *LineExchange `json:"exchange,omitempty" doc:"The replacement asked for this line (resolution exchange)."`
+}
+
+// LineExchange is the replacement of one returned line.
+type LineExchange struct {
+	SKU        string          `json:"sku" example:"TEE-BLK-L"`
+	ProductID  string          `json:"product_id" example:"tee-classic"`
+	Name       string          `json:"name" example:"Classic T-shirt, black, L"`
+	Options    []VariantOption `json:"options"`
+	ImageURL   string          `json:"image_url,omitempty"`
+	UnitPrice  int64           `json:"unit_price" example:"2500" doc:"The replacement's price per unit in the order's currency."`
+	Amount     int64           `json:"amount" example:"2500" doc:"unit_price × quantity."`
+	Difference int64           `json:"difference" example:"200" doc:"The line's subtotal − amount: positive comes back to the shopper, negative is to pay."`
+	InStock    int             `json:"in_stock" example:"3" doc:"Units that can still be promised when quoted; creating the exchange holds them, or answers 409 when another exchange took the last."`
 }
 
 // Validate checks the shopper's part of the input, Items and Resolution, and returns a
@@ -312,9 +394,24 @@ func (in *QuoteInput) Validate() error {
 		if _, ok := LookupReason(it.Reason); !ok {
 			v.AddValue(p+"reason", it.Reason, "must be one of too_small, too_large, not_as_described, damaged, wrong_item, changed_mind, arrived_late, other")
 		}
+		switch {
+		case it.ExchangeSKU == "":
+		case in.Resolution != ResolutionExchange:
+			v.AddValue(p+"exchange_sku", it.ExchangeSKU, "is only for resolution exchange")
+		case strings.TrimSpace(it.ExchangeSKU) == "" || len(it.ExchangeSKU) > 255:
+			v.AddValue(p+"exchange_sku", it.ExchangeSKU, "must be 1 to 255 bytes, not only spaces")
+		}
 	}
 	if !in.Resolution.valid() {
 		v.AddValue("resolution", in.Resolution, "must be refund, store_credit or exchange")
+	}
+	switch in.DifferenceAs {
+	case "", ResolutionRefund, ResolutionStoreCredit:
+		if in.DifferenceAs != "" && in.Resolution != ResolutionExchange {
+			v.AddValue("difference_as", in.DifferenceAs, "is only for resolution exchange")
+		}
+	default:
+		v.AddValue("difference_as", in.DifferenceAs, "must be refund or store_credit")
 	}
 	return v.Err()
 }
@@ -338,12 +435,16 @@ func (in *QuoteInput) Validate() error {
 func (q QuoteResult) ForAccepted(accepted map[string]int) Amounts {
 	var a Amounts
 	units, fault := false, false
+	var replacements int64
 	for _, l := range q.Lines {
 		n := min(max(accepted[l.LineID], 0), l.Quantity)
 		if !l.Eligible || n == 0 {
 			continue
 		}
 		units = true
+		if l.Exchange != nil {
+			replacements += l.Exchange.UnitPrice * int64(n)
+		}
 		fault = fault || l.MerchantFault
 		item := l.UnitPrice * int64(n)
 		discount := unitShares(l.Discount, l.Quantity, UnitRange{0, n})
@@ -358,6 +459,8 @@ func (q QuoteResult) ForAccepted(accepted map[string]int) Amounts {
 		a.ShippingRefund = q.ShippingRefund
 	}
 	base := a.ItemsTotal - a.LabelFee + a.ShippingRefund
+	a.Replacements = min(replacements, max(base, 0))
+	base -= a.Replacements
 	if base > q.PaymentAmount {
 		a.CappedBy = base - q.PaymentAmount
 		base = q.PaymentAmount
@@ -393,6 +496,9 @@ func (q QuoteResult) Summary() string {
 			fmt.Fprintf(&b, " − %s restocking fee", f(l.RestockingFee))
 		}
 		fmt.Fprintf(&b, " = %s\n", f(l.Subtotal))
+		if x := l.Exchange; x != nil {
+			fmt.Fprintf(&b, "  exchanged for %d × %s (%s): %s\n", l.Quantity, x.Name, x.SKU, f(x.Amount))
+		}
 	}
 	if q.LabelFee != 0 {
 		fmt.Fprintf(&b, "Return label: −%s\n", f(q.LabelFee))
@@ -410,7 +516,21 @@ func (q QuoteResult) Summary() string {
 	case ResolutionStoreCredit:
 		fmt.Fprintf(&b, "Store credit: %s\n", f(q.Total))
 	case ResolutionExchange:
-		fmt.Fprintf(&b, "Exchange value: %s\n", f(q.Total))
+		if x := q.Exchange; x != nil {
+			if x.Absorbed > 0 {
+				fmt.Fprintf(&b, "Paid by the shop: %s\n", f(x.Absorbed))
+			}
+			if x.AmountDue > 0 {
+				fmt.Fprintf(&b, "To pay for the exchange: %s\n", f(x.AmountDue))
+			}
+			if x.DifferenceAs == ResolutionStoreCredit {
+				fmt.Fprintf(&b, "Store credit: %s\n", f(q.Total))
+			} else {
+				fmt.Fprintf(&b, "Refund: %s\n", f(q.Total))
+			}
+		} else {
+			fmt.Fprintf(&b, "Exchange value: %s\n", f(q.Total))
+		}
 	default:
 		fmt.Fprintf(&b, "Refund: %s\n", f(q.Total))
 	}
@@ -469,6 +589,18 @@ func quoteLine(in QuoteInput, it QuoteItem, seen map[string]bool, orderShares ma
 		return ineligible(IneligibleQuantityExceeded, "Only %d left to return.", ql.Returnable)
 	}
 
+	if it.ExchangeSKU != "" && in.Resolution == ResolutionExchange {
+		v, ok := in.Catalogue[it.ExchangeSKU]
+		price, priced := v.Prices[in.Order.Currency]
+		switch {
+		case !ok || line.ProductID == "" || v.ProductID != line.ProductID:
+			return ineligible(IneligibleExchangeUnavailable, "%s cannot be exchanged for %q: it is not another size or colour of it.", line.Name, it.ExchangeSKU)
+		case !priced:
+			return ineligible(IneligibleExchangeUnavailable, "%s is not sold in %s.", v.Name, in.Order.Currency)
+		}
+		ql.Exchange = &LineExchange{SKU: v.SKU, ProductID: v.ProductID, Name: v.Name, Options: v.Options, ImageURL: v.ImageURL,
+			UnitPrice: price, Amount: price * int64(it.Quantity), InStock: v.InStock}
+	}
 	ql.Eligible = true
 	ql.Units = freeUnits(taken, it.Quantity)
 	discount := line.Discount + orderShares[line.ID]
@@ -483,6 +615,9 @@ func quoteLine(in QuoteInput, it QuoteItem, seen map[string]bool, orderShares ma
 	}
 	ql.RestockingFee = restockingFee(ql.ItemAmount-ql.Discount, ql.RestockingBps)
 	ql.Subtotal = ql.ItemAmount - ql.Discount + ql.Tax - ql.RestockingFee
+	if x := ql.Exchange; x != nil {
+		x.Difference = ql.Subtotal - x.Amount
+	}
 	return ql
 }
 

@@ -118,7 +118,7 @@ func TestQuote(t *testing.T) {
 	}{
 		{
 			name:         "full quantity of a line",
-			items:        []QuoteItem{{"jeans", 1, ReasonTooLarge}},
+			items:        []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 5000, 302, 302, 950, 0, 5648)},
 			wantAmounts:  Amounts{ItemsTotal: 5648, Total: 5648},
@@ -126,14 +126,14 @@ func TestQuote(t *testing.T) {
 		},
 		{
 			name:         "partial quantity takes the first unit and its odd cents",
-			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 1000, 92, 58, 57, 0, 965)},
 			wantAmounts:  Amounts{ItemsTotal: 965, Total: 965},
 		},
 		{
 			name:         "second return takes the next units",
-			items:        []QuoteItem{{"tee", 2, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 2, Reason: ReasonTooSmall}},
 			prior:        Prior{Units: map[string][]UnitRange{"tee": units(0, 1)}, Refunded: 965},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(1, 2), 2000, 183, 117, 114, 0, 1931)},
@@ -141,7 +141,7 @@ func TestQuote(t *testing.T) {
 		},
 		{
 			name:         "units freed by a cancelled return are taken first",
-			items:        []QuoteItem{{"tee", 2, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 2, Reason: ReasonTooSmall}},
 			prior:        Prior{Units: map[string][]UnitRange{"tee": units(1, 1)}, Refunded: 965},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1, 2, 1), 2000, 183, 116, 114, 0, 1931)},
@@ -150,7 +150,7 @@ func TestQuote(t *testing.T) {
 		{
 			name: "order discount pro-rated over several lines",
 			items: []QuoteItem{
-				{"tee", 3, ReasonTooSmall}, {"jeans", 1, ReasonTooLarge}, {"shoes", 2, ReasonChangedMind},
+				{LineID: "tee", Quantity: 3, Reason: ReasonTooSmall}, {LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}, {LineID: "shoes", Quantity: 2, Reason: ReasonChangedMind},
 			},
 			wantEligible: true,
 			wantLines: []lineWant{
@@ -165,7 +165,7 @@ func TestQuote(t *testing.T) {
 			policy: func(p *Policy) {
 				p.Rules = []Rule{{Match: Match{Category: "T-Shirts"}, RestockingFeeBps: 1250}}
 			},
-			items:        []QuoteItem{{"tee", 1, ReasonChangedMind}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonChangedMind}},
 			wantEligible: true,
 			// 12.5 % of 9.08 EUR is 1.135 EUR.
 			wantLines:   []lineWant{eligible(units(0, 1), 1000, 92, 58, 57, 114, 851)},
@@ -179,7 +179,7 @@ func TestQuote(t *testing.T) {
 					{Match: Match{Category: "t-shirts"}, RestockingFeeBps: 1250},
 				}
 			},
-			items:        []QuoteItem{{"tee", 1, ReasonChangedMind}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonChangedMind}},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 1000, 92, 58, 57, 45, 920)},
 			wantAmounts:  Amounts{ItemsTotal: 920, Total: 920},
@@ -187,7 +187,7 @@ func TestQuote(t *testing.T) {
 		{
 			name:         "flat label fee",
 			policy:       flat(map[string]int64{"EUR": 495}),
-			items:        []QuoteItem{{"jeans", 1, ReasonTooLarge}},
+			items:        []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 5000, 302, 302, 950, 0, 5648)},
 			wantAmounts:  Amounts{ItemsTotal: 5648, LabelFee: 495, Total: 5153},
@@ -195,7 +195,7 @@ func TestQuote(t *testing.T) {
 		{
 			name:         "no label fee for a currency without one",
 			policy:       flat(map[string]int64{"GBP": 395}),
-			items:        []QuoteItem{{"jeans", 1, ReasonTooLarge}},
+			items:        []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 5000, 302, 302, 950, 0, 5648)},
 			wantAmounts:  Amounts{ItemsTotal: 5648, Total: 5648},
@@ -209,7 +209,7 @@ func TestQuote(t *testing.T) {
 					{Match: Match{Category: "t-shirts"}, RestockingFeeBps: 1250},
 				}
 			},
-			items:        []QuoteItem{{"jeans", 1, ReasonDamaged}, {"tee", 1, ReasonChangedMind}},
+			items:        []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonDamaged}, {LineID: "tee", Quantity: 1, Reason: ReasonChangedMind}},
 			wantEligible: true,
 			wantLines: []lineWant{
 				eligible(units(0, 1), 5000, 302, 302, 950, 0, 5648),
@@ -219,7 +219,7 @@ func TestQuote(t *testing.T) {
 		},
 		{
 			name:         "original shipping is refunded once per order",
-			items:        []QuoteItem{{"jeans", 1, ReasonWrongItem}},
+			items:        []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonWrongItem}},
 			prior:        Prior{Units: map[string][]UnitRange{"tee": units(0, 1)}, Refunded: 1554, ShippingRefunded: 589},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 5000, 302, 302, 950, 0, 5648)},
@@ -228,7 +228,7 @@ func TestQuote(t *testing.T) {
 		{
 			name:         "store credit bonus",
 			policy:       func(p *Policy) { p.StoreCreditBonusBps = 1000 },
-			items:        []QuoteItem{{"jeans", 1, ReasonTooLarge}},
+			items:        []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}},
 			resolution:   ResolutionStoreCredit,
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 5000, 302, 302, 950, 0, 5648)},
@@ -237,7 +237,7 @@ func TestQuote(t *testing.T) {
 		},
 		{
 			name:         "resolution not offered",
-			items:        []QuoteItem{{"jeans", 1, ReasonTooLarge}},
+			items:        []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}},
 			resolution:   ResolutionExchange,
 			wantEligible: false,
 			wantIssues: []QuoteIssue{{"resolution", IneligibleResolutionNotAllowed,
@@ -248,7 +248,7 @@ func TestQuote(t *testing.T) {
 		{
 			name:         "second return capped by what is left of a partial capture",
 			order:        func(o *Order) { o.Payment.Captured = 8000 },
-			items:        []QuoteItem{{"tee", 3, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 3, Reason: ReasonTooSmall}},
 			prior:        Prior{Units: map[string][]UnitRange{"jeans": units(0, 1)}, Refunded: 5648},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 3), 3000, 275, 175, 171, 0, 2896)},
@@ -257,14 +257,14 @@ func TestQuote(t *testing.T) {
 		},
 		{
 			name:         "final sale",
-			items:        []QuoteItem{{"sale", 1, ReasonChangedMind}},
+			items:        []QuoteItem{{LineID: "sale", Quantity: 1, Reason: ReasonChangedMind}},
 			wantEligible: false,
 			wantLines:    []lineWant{ineligible(IneligibleFinalSale, "Final-sale items cannot be returned.")},
 		},
 		{
 			name:         "not returnable by rule",
 			policy:       func(p *Policy) { p.Rules = []Rule{{Match: Match{SKU: "SHOE-42"}, NotReturnable: true}} },
-			items:        []QuoteItem{{"shoes", 1, ReasonChangedMind}, {"jeans", 1, ReasonTooLarge}},
+			items:        []QuoteItem{{LineID: "shoes", Quantity: 1, Reason: ReasonChangedMind}, {LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}},
 			wantEligible: true,
 			wantLines: []lineWant{
 				ineligible(IneligibleNotReturnable, "This item cannot be returned."),
@@ -274,7 +274,7 @@ func TestQuote(t *testing.T) {
 		},
 		{
 			name:         "outside the window, with its date",
-			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			now:          mustTime("2026-03-03T12:00:01Z"),
 			wantEligible: false,
 			wantLines:    []lineWant{ineligible(IneligibleOutsideWindow, "Return window ended on 3 March 2026.")},
@@ -282,7 +282,7 @@ func TestQuote(t *testing.T) {
 		},
 		{
 			name:         "last moment of the window",
-			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			now:          mustTime("2026-03-03T12:00:00Z"),
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 1000, 92, 58, 57, 0, 965)},
@@ -291,7 +291,7 @@ func TestQuote(t *testing.T) {
 		{
 			name:         "window from fulfilment when there is no delivery",
 			order:        func(o *Order) { o.DeliveredAt = nil },
-			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			now:          mustTime("2026-03-02T00:00:00Z"),
 			wantEligible: false,
 			wantLines:    []lineWant{ineligible(IneligibleOutsideWindow, "Return window ended on 1 March 2026.")},
@@ -300,7 +300,7 @@ func TestQuote(t *testing.T) {
 		{
 			name:         "window from the order when not fulfilled",
 			order:        func(o *Order) { o.DeliveredAt, o.FulfilledAt = nil, nil },
-			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			now:          mustTime("2026-03-01T00:00:00Z"),
 			wantEligible: false,
 			wantLines:    []lineWant{ineligible(IneligibleOutsideWindow, "Return window ended on 28 February 2026.")},
@@ -309,7 +309,7 @@ func TestQuote(t *testing.T) {
 		{
 			name:         "a rule's own window",
 			policy:       func(p *Policy) { p.Rules = []Rule{{Match: Match{Category: "denim"}, WindowDays: ptr(14)}} },
-			items:        []QuoteItem{{"jeans", 1, ReasonTooLarge}, {"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}, {LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			now:          mustTime("2026-02-16T00:00:00Z"),
 			wantEligible: true,
 			wantLines: []lineWant{
@@ -321,21 +321,21 @@ func TestQuote(t *testing.T) {
 		},
 		{
 			name:         "more units than are left",
-			items:        []QuoteItem{{"tee", 2, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 2, Reason: ReasonTooSmall}},
 			prior:        Prior{Units: map[string][]UnitRange{"tee": units(0, 2)}, Refunded: 1930},
 			wantEligible: false,
 			wantLines:    []lineWant{ineligible(IneligibleQuantityExceeded, "Only 1 left to return.")},
 		},
 		{
 			name:         "nothing left",
-			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			prior:        Prior{Units: map[string][]UnitRange{"tee": units(0, 1, 1, 2)}, Refunded: 2896},
 			wantEligible: false,
 			wantLines:    []lineWant{ineligible(IneligibleQuantityExceeded, "Nothing left to return: all 3 are already in other returns.")},
 		},
 		{
 			name:         "unknown line and a line given twice",
-			items:        []QuoteItem{{"nope", 1, ReasonTooSmall}, {"tee", 1, ReasonTooSmall}, {"tee", 1, ReasonTooLarge}},
+			items:        []QuoteItem{{LineID: "nope", Quantity: 1, Reason: ReasonTooSmall}, {LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}, {LineID: "tee", Quantity: 1, Reason: ReasonTooLarge}},
 			wantEligible: true,
 			wantLines: []lineWant{
 				ineligible(IneligibleUnknownLine, `This order has no line "nope".`),
@@ -355,7 +355,7 @@ func TestQuote(t *testing.T) {
 				flat(map[string]int64{"EUR": 495})(p)
 				p.KeepItThreshold = map[string]int64{"EUR": 1000}
 			},
-			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 1000, 92, 58, 57, 0, 965)},
 			wantAmounts:  Amounts{ItemsTotal: 965, Total: 965},
@@ -364,7 +364,7 @@ func TestQuote(t *testing.T) {
 		{
 			name:         "label fee limited to the goods: total never negative, and nothing back is not eligible",
 			policy:       flat(map[string]int64{"EUR": 5000}),
-			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			wantEligible: false,
 			wantIssues: []QuoteIssue{{"items", IneligibleNothingBack,
 				"You would get nothing back for these items: the return label fee of 9.65 EUR would take their whole value, so they cannot be returned."}},
@@ -377,7 +377,7 @@ func TestQuote(t *testing.T) {
 				flat(map[string]int64{"EUR": 495})(p)
 				p.Rules = []Rule{{Match: Match{Category: "t-shirts"}, RestockingFeeBps: 10000}}
 			},
-			items:        []QuoteItem{{"tee", 1, ReasonChangedMind}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonChangedMind}},
 			wantEligible: false,
 			wantIssues: []QuoteIssue{{"items", IneligibleNothingBack,
 				"You would get nothing back for these items: the restocking fee of 9.08 EUR and the return label fee of 0.57 EUR would take their whole value, so they cannot be returned."}},
@@ -386,7 +386,7 @@ func TestQuote(t *testing.T) {
 		},
 		{
 			name:         "nothing left on the payment: nothing back, not eligible",
-			items:        []QuoteItem{{"tee", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}},
 			prior:        Prior{Refunded: 17654},
 			wantEligible: false,
 			wantIssues: []QuoteIssue{{"items", IneligibleNothingBack,
@@ -399,7 +399,7 @@ func TestQuote(t *testing.T) {
 			name:         "zero-decimal currency",
 			order:        jpyOrder,
 			policy:       flat(map[string]int64{"JPY": 300}),
-			items:        []QuoteItem{{"bowl", 1, ReasonChangedMind}},
+			items:        []QuoteItem{{LineID: "bowl", Quantity: 1, Reason: ReasonChangedMind}},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 1000, 34, 34, 100, 0, 1066)},
 			wantAmounts:  Amounts{ItemsTotal: 1066, LabelFee: 300, Total: 766},
@@ -408,7 +408,7 @@ func TestQuote(t *testing.T) {
 			name:         "three-decimal currency",
 			order:        kwdOrder,
 			policy:       flat(map[string]int64{"KWD": 500}),
-			items:        []QuoteItem{{"dates", 1, ReasonTooSmall}},
+			items:        []QuoteItem{{LineID: "dates", Quantity: 1, Reason: ReasonTooSmall}},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 1), 1250, 1, 0, 0, 0, 1249)},
 			wantAmounts:  Amounts{ItemsTotal: 1249, LabelFee: 500, Total: 749},
@@ -417,7 +417,7 @@ func TestQuote(t *testing.T) {
 			name:         "three-decimal currency, merchant fault",
 			order:        kwdOrder,
 			policy:       flat(map[string]int64{"KWD": 500}),
-			items:        []QuoteItem{{"dates", 2, ReasonDamaged}},
+			items:        []QuoteItem{{LineID: "dates", Quantity: 2, Reason: ReasonDamaged}},
 			wantEligible: true,
 			wantLines:    []lineWant{eligible(units(0, 2), 2500, 1, 0, 0, 0, 2499)},
 			wantAmounts:  Amounts{ItemsTotal: 2499, ShippingRefund: 750, Total: 3249},
@@ -497,7 +497,7 @@ func TestQuoteCapMessage(t *testing.T) {
 	t.Parallel()
 	in := QuoteInput{
 		Order: testOrder(), Policy: DefaultPolicy(), Resolution: ResolutionRefund, Now: testNow,
-		Items: []QuoteItem{{"jeans", 1, ReasonTooLarge}},
+		Items: []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}},
 		Prior: Prior{Units: map[string][]UnitRange{"tee": units(0, 3), "shoes": units(0, 2)}, Refunded: 17000},
 	}
 	q := Quote(in)
@@ -511,7 +511,7 @@ func TestForAccepted(t *testing.T) {
 	t.Parallel()
 	in := QuoteInput{
 		Order: testOrder(), Policy: DefaultPolicy(), Resolution: ResolutionStoreCredit, Now: testNow,
-		Items: []QuoteItem{{"tee", 3, ReasonTooSmall}, {"jeans", 1, ReasonTooLarge}},
+		Items: []QuoteItem{{LineID: "tee", Quantity: 3, Reason: ReasonTooSmall}, {LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}},
 	}
 	in.Policy.ReturnShipping = ReturnShipping{Mode: ShippingFlat, LabelFees: map[string]int64{"EUR": 495}}
 	in.Policy.StoreCreditBonusBps = 1000
@@ -521,12 +521,12 @@ func TestForAccepted(t *testing.T) {
 	}
 
 	fault := in
-	fault.Items = []QuoteItem{{"tee", 1, ReasonTooSmall}, {"jeans", 1, ReasonDamaged}}
+	fault.Items = []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}, {LineID: "jeans", Quantity: 1, Reason: ReasonDamaged}}
 	fault.Resolution = ResolutionRefund
 	qf := Quote(fault)
 
 	capped := in
-	capped.Items = []QuoteItem{{"jeans", 1, ReasonTooLarge}}
+	capped.Items = []QuoteItem{{LineID: "jeans", Quantity: 1, Reason: ReasonTooLarge}}
 	capped.Resolution = ResolutionRefund
 	capped.Prior = Prior{Refunded: 17000}
 	qc := Quote(capped)
@@ -572,14 +572,14 @@ func TestQuoteInputValidate(t *testing.T) {
 		in    QuoteInput
 		paths []string
 	}{
-		{"valid", QuoteInput{Items: []QuoteItem{{"tee", 1, ReasonTooSmall}}, Resolution: ResolutionRefund}, nil},
+		{"valid", QuoteInput{Items: []QuoteItem{{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall}}, Resolution: ResolutionRefund}, nil},
 		{"no items, no resolution", QuoteInput{}, []string{"items", "resolution"}},
 		{"every wrong field", QuoteInput{
 			Items: []QuoteItem{
-				{"tee", 0, "bored"},
-				{"", 1, ReasonTooSmall},
-				{"tee", 1, ReasonTooSmall},
-				{"jeans", MaxLineQuantity + 1, ReasonDamaged},
+				{LineID: "tee", Quantity: 0, Reason: "bored"},
+				{LineID: "", Quantity: 1, Reason: ReasonTooSmall},
+				{LineID: "tee", Quantity: 1, Reason: ReasonTooSmall},
+				{LineID: "jeans", Quantity: MaxLineQuantity + 1, Reason: ReasonDamaged},
 			},
 			Resolution: "cash",
 		}, []string{"items[0].quantity", "items[0].reason", "items[1].line_id", "items[2].line_id", "items[3].quantity", "resolution"}},
@@ -895,7 +895,7 @@ func FuzzQuote(f *testing.F) {
 					k--
 				}
 				if k > 0 {
-					items = append(items, QuoteItem{l.ID, k, reasons[r.intn(len(reasons))].Code})
+					items = append(items, QuoteItem{LineID: l.ID, Quantity: k, Reason: reasons[r.intn(len(reasons))].Code})
 					remaining -= k
 				}
 			}
@@ -916,7 +916,7 @@ func FuzzQuote(f *testing.F) {
 				if len(items) == 0 {
 					reason = ReasonDamaged
 				}
-				items = append(items, QuoteItem{o.Lines[i].ID, n, reason})
+				items = append(items, QuoteItem{LineID: o.Lines[i].ID, Quantity: n, Reason: reason})
 			}
 		}
 		quote(items, pr)

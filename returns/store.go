@@ -51,6 +51,7 @@ type Return struct {
 	RejectReason  string      `json:"reject_reason,omitempty"`
 	Items         []Item      `json:"items"`
 	Quote         QuoteResult `json:"quote" doc:"The quote the shopper saw when the return was created."`
+	Feedback      *Feedback   `json:"feedback,omitempty" doc:"The shopper's feedback after completion, when they gave it."`
 	CreatedAt     time.Time   `json:"created_at"`
 	UpdatedAt     time.Time   `json:"updated_at"`
 
@@ -93,7 +94,10 @@ func NewStore(d *sqlx.DB) *Store {
 type CreateInput struct {
 	Items      []CreateItem
 	Resolution Resolution
-	Actor      string
+	// DifferenceAs is how an exchange pays back a cheaper replacement's difference:
+	// refund (default) or store_credit.
+	DifferenceAs Resolution
+	Actor        string
 	// IdempotencyKey, when set, makes a retry find the return made with it.
 	IdempotencyKey string
 }
@@ -107,22 +111,52 @@ type CreateItem struct {
 // QuoteFor prices a return of order against the merchant's current policy and the
 // order's other returns.
 func (s *Store) QuoteFor(ctx context.Context, merchantID int64, order OrderRecord, items []QuoteItem, res Resolution) (QuoteResult, Policy, error) {
+	return s.QuoteAsked(ctx, merchantID, order, Ask{Items: items, Resolution: res})
+}
+
+// Ask is what a shopper asks a quote for.
+type Ask struct {
+	Items      []QuoteItem
+	Resolution Resolution
+	// DifferenceAs: see QuoteInput.
+	DifferenceAs Resolution
+}
+
+// QuoteAsked prices a return of order as QuoteFor does, with the exchange's choices.
+func (s *Store) QuoteAsked(ctx context.Context, merchantID int64, order OrderRecord, ask Ask) (QuoteResult, Policy, error) {
 	pol, err := s.Policy(ctx, merchantID)
 	if err != nil {
 		return QuoteResult{}, Policy{}, err
 	}
-	q, err := s.QuoteWith(ctx, merchantID, pol, order, items, res)
+	q, err := s.quote(ctx, s.db, merchantID, pol, order, ask)
 	return q, pol, err
 }
 
 // QuoteWith prices a return of order as QuoteFor does, against the policy pol
 // instead of the current one: a policy being edited, before it is saved.
 func (s *Store) QuoteWith(ctx context.Context, merchantID int64, pol Policy, order OrderRecord, items []QuoteItem, res Resolution) (QuoteResult, error) {
-	pr, _, err := prior(ctx, s.db, merchantID, order.ID)
+	return s.quote(ctx, s.db, merchantID, pol, order, Ask{Items: items, Resolution: res})
+}
+
+// quote reads what a quote depends on besides the order and the policy (the order's
+// other returns, the variants asked in exchange) in q and prices the return.
+func (s *Store) quote(ctx context.Context, q sqlx.QueryerContext, merchantID int64, pol Policy, order OrderRecord, ask Ask) (QuoteResult, error) {
+	pr, _, err := prior(ctx, q, merchantID, order.ID)
 	if err != nil {
 		return QuoteResult{}, err
 	}
-	return Quote(QuoteInput{Order: order.Order, Policy: pol, Items: items, Resolution: res, Now: s.now(), Prior: pr}), nil
+	var skus []string
+	for _, it := range ask.Items {
+		if it.ExchangeSKU != "" {
+			skus = append(skus, it.ExchangeSKU)
+		}
+	}
+	cat, err := Variants(ctx, q, merchantID, skus)
+	if err != nil {
+		return QuoteResult{}, err
+	}
+	return Quote(QuoteInput{Order: order.Order, Policy: pol, Items: ask.Items, Resolution: ask.Resolution, Now: s.now(),
+		Prior: pr, Catalogue: cat, DifferenceAs: ask.DifferenceAs}), nil
 }
 
 // Create makes a return for an order: it quotes it again inside a transaction that
@@ -158,15 +192,14 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	if err != nil {
 		return nil, err
 	}
-	pr, _, err := prior(ctx, tx, merchantID, order.ID)
-	if err != nil {
-		return nil, err
-	}
 	items := make([]QuoteItem, len(in.Items))
 	for i, it := range in.Items {
 		items[i] = it.QuoteItem
 	}
-	q := Quote(QuoteInput{Order: order.Order, Policy: pol, Items: items, Resolution: in.Resolution, Now: s.now(), Prior: pr})
+	q, err := s.quote(ctx, tx, merchantID, pol, order, Ask{Items: items, Resolution: in.Resolution, DifferenceAs: in.DifferenceAs})
+	if err != nil {
+		return nil, err
+	}
 	if !q.Eligible {
 		return nil, &NotEligibleError{Quote: q}
 	}
@@ -326,6 +359,11 @@ func get(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64, lock 
 		comment, condition, disposition, amount FROM return_items WHERE return_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("returns: items of %d: %w", id, err)
+	}
+	if r.State == StateCompleted {
+		if r.Feedback, err = feedbackOf(ctx, q, r); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

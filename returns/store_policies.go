@@ -40,6 +40,7 @@ func policy(ctx context.Context, q sqlx.QueryerContext, merchantID int64) (Polic
 		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)
 	}
 	p.Version = row.Version
+	p.settingsAdded()
 	return p, nil
 }
 
@@ -64,6 +65,7 @@ func PolicyAt(ctx context.Context, q sqlx.QueryerContext, merchantID int64, vers
 		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)
 	}
 	p.Version = version
+	p.settingsAdded()
 	return p, nil
 }
 

@@ -200,6 +200,7 @@ func (f policyForm) policy() (returns.Policy, []fieldErr) {
 		RefundTrigger:       returns.RefundTrigger(f.Trigger),
 		LabelValidityDays:   num(f.LabelValidity, "label_validity_days", "Label validity"),
 		SerialReturner:      returns.SerialReturner{Enabled: f.SerialOn},
+		ExchangeRelease:     returns.ReleaseOnReceipt,
 	}
 	// a rule is removed by clearing its value; its row is found again by N
 	var ruleRows []int
@@ -457,6 +458,7 @@ func (s *Server) adminPolicyPost(rq *request) error {
 	if err != nil {
 		return err
 	}
+	pol.KeepExchangeSettings(cur)
 	v := &editorView{Form: f, Errors: errs}
 	if rq.PostFormValue("op") != "save" {
 		v.Form.pad()
@@ -556,6 +558,7 @@ func (s *Server) preview(rq *request, v *editorView, cur returns.Policy, valid b
 		return pv, nil
 	}
 	edited, _ := v.Form.policy()
+	edited.KeepExchangeSettings(cur)
 	pv.Changes = returns.DiffPolicies(cur, edited)
 	// the policy page as shoppers will read it, in the shop's latest order's currency
 	currency := "EUR"

@@ -544,6 +544,8 @@ type statusView struct {
 	NoAddress  bool
 	Cancelled  bool
 	Resolution string
+	// FeedbackURL asks how the return went, once it is completed.
+	FeedbackURL string
 }
 
 func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error) {
@@ -570,6 +572,9 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 		return nil, err
 	}
 	for _, e := range events {
+		if e.Event == "email_failed" {
+			continue // for staff: the shopper cannot act on it
+		}
 		v.Timeline = append(v.Timeline, shopperEntry(e, r))
 	}
 	slices.Reverse(v.Timeline)
@@ -611,6 +616,9 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	}
 	_, cancelErr := returns.Next(r.State, returns.EventCancel)
 	v.CanCancel = cancelErr == nil
+	if r.State == returns.StateCompleted {
+		v.FeedbackURL = portalPath(m.Slug) + "/returns/" + r.RMA + "/feedback"
+	}
 	if v.QR, err = qrSVG(v.StatusURL, "QR code: the address of this return's status page"); err != nil {
 		return nil, err
 	}
@@ -688,6 +696,12 @@ func shopperEntry(e returns.TimelineEntry, r *returns.Return) timelineEntry {
 		t.Note = "There was a problem sending your refund. The shop's team has been told and will send it again; you do not need to do anything."
 	case returns.EventRetryRefund:
 		t.Title = "Refund sent again"
+	case "email":
+		t.Title = "We emailed you"
+		t.Note = strings.TrimPrefix(e.Note, "Email sent: ")
+	case "feedback":
+		t.Title = "Thank you for your feedback"
+		t.Note = ""
 	default:
 		t.Title = stateLabel(e.To)
 	}
@@ -726,6 +740,13 @@ func (s *Server) portalLabel(rq *request) error {
 	if err != nil {
 		return err
 	}
+	return s.serveLabel(rq, r, portalPath(rq.merchant.Slug)+"/returns/"+r.RMA)
+}
+
+// serveLabel answers the label PDF of r that the query asks for; back is the page of
+// the return.
+func (s *Server) serveLabel(rq *request, r *returns.Return, back string) error {
+	var err error
 	q := rq.URL.Query()
 	n := 1
 	if p := q.Get("parcel"); p != "" {
@@ -739,7 +760,6 @@ func (s *Server) portalLabel(rq *request) error {
 	default:
 		f = labels.FormatA4
 	}
-	back := portalPath(rq.merchant.Slug) + "/returns/" + r.RMA
 	l, err := s.labels.Label(rq.ctx(), r, n, f, s.origin(rq.Request))
 	var voided *labels.VoidedError
 	switch {

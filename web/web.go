@@ -47,6 +47,7 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
+	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
@@ -82,7 +83,9 @@ type Config struct {
 	// admin change records itself in.
 	Keys     *auth.Keys
 	Webhooks *notify.Service
-	Audit    *audit.Log
+	// Emails opens the links in the shopper's emails; nil: no such links.
+	Emails *email.Service
+	Audit  *audit.Log
 
 	// PortalClientLimit and PortalOrderLimit are the API's limits of portal sign-ins
 	// per client address and per order (nil: no limit), so the portal and the API
@@ -194,6 +197,15 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/confirmation", shopper, s.portalConfirmation)
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/label", shopper, s.portalLabel)
 	s.handle(mux, "POST /portal/{merchant}/returns/{rma}/cancel", shopper, s.portalCancel)
+	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/feedback", shopper, s.portalFeedback)
+	s.handle(mux, "POST /portal/{merchant}/returns/{rma}/feedback", shopper, s.portalFeedback)
+	// links in the shopper's emails (track.go)
+	s.handle(mux, "GET /portal/{merchant}/track/{token}", public, s.trackStatus)
+	s.handle(mux, "GET /portal/{merchant}/track/{token}/label", public, s.trackLabel)
+	s.handle(mux, "GET /portal/{merchant}/track/{token}/feedback", public, s.trackFeedback)
+	s.handle(mux, "POST /portal/{merchant}/track/{token}/feedback", public, s.trackFeedback)
+	s.handle(mux, "GET /portal/{merchant}/track/{token}/unsubscribe", public, s.trackUnsubscribe)
+	s.handle(mux, "POST /portal/{merchant}/track/{token}/unsubscribe", public, s.trackUnsubscribe)
 
 	s.handle(mux, "GET /signin", public, s.signInPage)
 	s.handle(mux, "POST /signin", public, s.signIn)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/notify/email"
 )
 
 // config is everything serve reads from flags and the environment. Flags win over
@@ -36,6 +37,10 @@ type config struct {
 	PortalLimit     int
 	PprofAddr       string
 	TrustedProxies  []netip.Prefix
+	SMTP            *email.SMTP
+	MailFrom        string
+	WebhooksHTTP    bool
+	WebhooksPrivate bool
 }
 
 type setting struct {
@@ -58,6 +63,10 @@ var settings = []setting{
 	{"drain-delay", "ROUNDTRIP_DRAIN_DELAY", "0s", "how long SIGTERM keeps serving, with /readyz answering 503, before the listener closes, so a load balancer stops sending new requests first (e.g. 10s)"},
 	{"pprof-addr", "ROUNDTRIP_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (default: off)"},
 	{"portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "60", "portal sign-in attempts a minute per client address (0: no limit; behind a load balancer every shopper shares its address unless it is a trusted proxy)"},
+	{"smtp-url", "ROUNDTRIP_SMTP_URL", "", "SMTP server for the shopper's emails: smtp://user:password@host:587 (STARTTLS, required when there is a password; ?starttls=off|opportunistic|required) or smtps://user:password@host:465 (TLS); empty: no emails"},
+	{"mail-from", "ROUNDTRIP_MAIL_FROM", "", "address the shopper's emails come from, e.g. returns@example.com (required with an SMTP URL); the name shown is the shop's sender name, replies go to its support email"},
+	{"webhooks-allow-http", "ROUNDTRIP_WEBHOOKS_ALLOW_HTTP", "false", "accept plain http:// webhook endpoint URLs (local development and tests only)"},
+	{"webhooks-allow-private", "ROUNDTRIP_WEBHOOKS_ALLOW_PRIVATE", "false", "let webhook endpoints be on loopback, private and link-local addresses (local development and tests only)"},
 	{"trusted-proxies", "ROUNDTRIP_TRUSTED_PROXIES", "", "comma-separated CIDRs (or addresses) of the load balancers in front: from them the client address is taken from X-Forwarded-For"},
 }
 
@@ -186,6 +195,26 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	}
 	if c.PortalLimit, err = strconv.Atoi(get("portal-client-limit")); err != nil || c.PortalLimit < 0 {
 		return c, false, bad("portal-client-limit", "ROUNDTRIP_PORTAL_CLIENT_LIMIT", "must be a whole number, 0 or more")
+	}
+	if v := get("smtp-url"); v != "" {
+		smtp, err := email.ParseSMTPURL(v)
+		if err != nil {
+			return c, false, bad("smtp-url", "ROUNDTRIP_SMTP_URL", "must look like smtp://user:password@host:587 or smtps://user:password@host:465 ("+strings.TrimPrefix(err.Error(), "email: ")+")")
+		}
+		c.SMTP = &smtp
+	}
+	c.MailFrom = get("mail-from")
+	if c.MailFrom != "" && email.CheckFrom(c.MailFrom) != nil {
+		return c, false, bad("mail-from", "ROUNDTRIP_MAIL_FROM", "must be a bare email address such as returns@example.com")
+	}
+	if c.SMTP != nil && c.MailFrom == "" {
+		return c, false, bad("mail-from", "ROUNDTRIP_MAIL_FROM", "must be set when ROUNDTRIP_SMTP_URL is: the address the emails come from")
+	}
+	if c.WebhooksHTTP, err = strconv.ParseBool(get("webhooks-allow-http")); err != nil {
+		return c, false, bad("webhooks-allow-http", "ROUNDTRIP_WEBHOOKS_ALLOW_HTTP", "must be true or false")
+	}
+	if c.WebhooksPrivate, err = strconv.ParseBool(get("webhooks-allow-private")); err != nil {
+		return c, false, bad("webhooks-allow-private", "ROUNDTRIP_WEBHOOKS_ALLOW_PRIVATE", "must be true or false")
 	}
 	if c.TrustedProxies, err = reqid.ParseProxies(get("trusted-proxies")); err != nil {
 		return c, false, bad("trusted-proxies", "ROUNDTRIP_TRUSTED_PROXIES", "must be comma-separated CIDRs or addresses, e.g. 10.0.0.0/8,192.0.2.7")

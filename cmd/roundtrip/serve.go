@@ -26,6 +26,8 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/migrations"
+	"github.com/roundtriphq/roundtrip/notify"
+	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 )
 
@@ -76,9 +78,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else {
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
+	mail := email.Config{From: cfg.MailFrom, BaseURL: cfg.BaseURL, Logger: log}
+	if cfg.SMTP != nil {
+		mail.Sender = *cfg.SMTP
+		log.Info("emails to shoppers go through SMTP", slog.String("smtp", cfg.SMTP.Addr()), slog.String("from", cfg.MailFrom))
+	} else {
+		log.Warn("ROUNDTRIP_SMTP_URL is not set: no emails are sent to shoppers")
+	}
+	if cfg.WebhooksHTTP || cfg.WebhooksPrivate {
+		log.Warn("webhook endpoints may be plain http or on private addresses: for local runs only",
+			slog.Bool("allow_http", cfg.WebhooksHTTP), slog.Bool("allow_private", cfg.WebhooksPrivate))
+	}
 	mux := http.NewServeMux()
 	app.New(app.Config{DB: d, Logger: log, Hub: hub, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
-		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL}, mux)
+		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL, Email: mail,
+		Webhooks: notify.Options{AllowHTTP: cfg.WebhooksHTTP, AllowPrivate: cfg.WebhooksPrivate}}, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

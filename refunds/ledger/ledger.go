@@ -1,6 +1,8 @@
 // Package ledger owns the finance ledger: the append-only record of every money
 // movement of a merchant — refunds queued, sent, succeeded, failed and canceled,
-// store credit issued, given as a bonus, redeemed and adjusted, and fees retained —
+// store credit issued, given as a bonus, redeemed, reversed and adjusted, fees retained,
+// and exchanges (the returned items' value kept in, the replacements' out, a price
+// difference paid) —
 // with the return, RMA, order, currency, amount and Stripe ids (refund, charge,
 // balance transaction) of each.
 //
@@ -58,14 +60,25 @@ const (
 	StoreCreditRedeemed Kind = "store_credit_redeemed"
 	// StoreCreditAdjusted: a manual correction of store credit.
 	StoreCreditAdjusted Kind = "store_credit_adjusted"
+	// StoreCreditReversed: a redemption given back (the shop's order was cancelled).
+	StoreCreditReversed Kind = "store_credit_reversed"
 	// FeeRetained: a restocking or label fee kept when a return completed.
 	FeeRetained Kind = "fee_retained"
+	// ExchangeIn: the value of returned items kept as an exchange instead of refunded
+	// (goods, not money: net 0).
+	ExchangeIn Kind = "exchange_in"
+	// ExchangeOut: the value of the replacements released to the shopper (net 0).
+	ExchangeOut Kind = "exchange_out"
+	// ExchangePayment: a dearer replacement's difference the shopper paid through
+	// Stripe Checkout (+amount).
+	ExchangePayment Kind = "exchange_payment"
 )
 
 // Kinds lists every kind.
 func Kinds() []Kind {
 	return []Kind{RefundQueued, RefundSent, RefundSucceeded, RefundFailed, RefundCanceled,
-		StoreCreditIssued, StoreCreditBonus, StoreCreditRedeemed, StoreCreditAdjusted, FeeRetained}
+		StoreCreditIssued, StoreCreditBonus, StoreCreditRedeemed, StoreCreditAdjusted, StoreCreditReversed, FeeRetained,
+		ExchangeIn, ExchangeOut, ExchangePayment}
 }
 
 // Valid reports whether k is a known kind.
@@ -82,7 +95,7 @@ func (k Kind) Valid() bool {
 type Entry struct {
 	PublicID            string    `json:"id" db:"public_id" example:"le_9x2c5v8b1n4z7p0r3t6w9k2q5m"`
 	At                  time.Time `json:"at" db:"at" doc:"When the movement was recorded (its transaction's time)."`
-	Kind                Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,fee_retained" example:"refund_succeeded"`
+	Kind                Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,store_credit_reversed,fee_retained,exchange_in,exchange_out,exchange_payment" example:"refund_succeeded"`
 	Currency            string    `json:"currency" db:"currency" example:"EUR"`
 	Amount              int64     `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency: the refund, credit or fee the entry is about; never negative."`
 	Net                 int64     `json:"net" db:"net" example:"0" doc:"Signed effect on the merchant's money in minor units: negative when money or store credit leaves the shop, positive when it comes back, 0 for steps that move nothing (refund_queued, refund_succeeded, fee_retained)."`
@@ -90,6 +103,7 @@ type Entry struct {
 	Attempt             *int      `json:"attempt,omitempty" db:"attempt" doc:"For refunds: 0 for the first sending, one more per retry."`
 	Status              *string   `json:"status,omitempty" db:"status" example:"succeeded" doc:"For refunds: the refund's status after the change."`
 	StoreCreditPublicID *string   `json:"store_credit_entry_id,omitempty" db:"store_credit_public_id" example:"sc_7b2n5z8p1r4t6w9k3q0m2x5c8v" doc:"The store credit entry's ID."`
+	ExchangePublicID    *string   `json:"exchange_id,omitempty" db:"exchange_public_id" example:"exch_6b9e2h5k8n1q4t7w0z3c6f9j2m" doc:"The exchange's ID."`
 	ReturnPublicID      *string   `json:"return_id,omitempty" db:"return_public_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	RMA                 *string   `json:"rma,omitempty" db:"rma" example:"R-7KQ4-M2XD"`
 	OrderNumber         *string   `json:"order_number,omitempty" db:"order_number" example:"NW-10023"`
@@ -102,6 +116,7 @@ type Entry struct {
 	ID                 int64  `json:"-" db:"id"`
 	RefundID           *int64 `json:"-" db:"refund_id"`
 	StoreCreditEntryID *int64 `json:"-" db:"store_credit_entry_id"`
+	ExchangeID         *int64 `json:"-" db:"exchange_id"`
 	ReturnID           *int64 `json:"-" db:"return_id"`
 	MerchantID         int64  `json:"-" db:"merchant_id"`
 }
@@ -121,11 +136,13 @@ type Filter struct {
 
 const entryCols = `e.id, e.public_id, e.merchant_id, e.at, e.kind, e.currency, e.amount, e.net, e.refund_id,
 	f.public_id AS refund_public_id, e.attempt, e.status, e.store_credit_entry_id, c.public_id AS store_credit_public_id,
+	e.exchange_id, x.public_id AS exchange_public_id,
 	e.return_id, r.public_id AS return_public_id, e.rma, e.order_number, e.stripe_refund_id, e.charge_id,
 	e.payment_intent_id, e.balance_transaction, e.note`
 
 const entryFrom = ` FROM ledger_entries e LEFT JOIN refunds f ON f.id = e.refund_id
-	LEFT JOIN store_credit_entries c ON c.id = e.store_credit_entry_id LEFT JOIN returns r ON r.id = e.return_id`
+	LEFT JOIN store_credit_entries c ON c.id = e.store_credit_entry_id LEFT JOIN returns r ON r.id = e.return_id
+	LEFT JOIN exchanges x ON x.id = e.exchange_id`
 
 // List returns a merchant's entries, newest first, and whether there are more.
 func List(ctx context.Context, q sqlx.QueryerContext, merchantID int64, f Filter) ([]Entry, bool, error) {

@@ -77,7 +77,6 @@ func (w *writer) textp(s *string) {
 
 func (w *writer) int(n int64) { w.row = append(w.row, strconv.FormatInt(n, 10)) }
 
-
 // amount writes minor units and their decimal form.
 func (w *writer) amount(n *int64, currency string) {
 	if n == nil {

@@ -63,12 +63,15 @@ func New(t testing.TB, opts ...Option) *Env {
 	d, u := pgtest.NewWithURL(t)
 	logs := &lockedWriter{}
 	mux := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(reqid.Middleware(mux))
+	// links in emails point at this server
 	cfg := app.Config{DB: d, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	cfg.Email.BaseURL = "http://" + srv.Listener.Addr().String()
 	for _, o := range opts {
 		o(&cfg, u)
 	}
 	app.New(cfg, mux)
-	srv := httptest.NewServer(reqid.Middleware(mux))
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Env{URL: srv.URL, DB: d, DBURL: u, Server: srv, logs: logs}
 }

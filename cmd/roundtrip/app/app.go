@@ -22,10 +22,12 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
+	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/openapi"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/exchanges"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
 	"github.com/roundtriphq/roundtrip/web"
 )
@@ -55,6 +57,8 @@ type Config struct {
 	// Webhooks configures outgoing webhooks to the shop (http and private addresses
 	// allowed for local runs and tests; the delivery timeout).
 	Webhooks notify.Options
+	// Email configures the shopper's emails (no Sender: none are written).
+	Email email.Config
 }
 
 // KeyCacheTTL bounds how long a replica that missed a revocation's notification keeps
@@ -71,8 +75,10 @@ type App struct {
 	Labels    *labels.Service
 	Refunds   *refunds.Service
 	Receiving *receiving.Service
+	Exchanges *exchanges.Service
 	Reconcile *reconcile.Service
 	Webhooks  *notify.Service
+	Emails    *email.Service
 	// Audit is the merchants' audit trail: every admin change, from the API and
 	// the admin console, records itself there in its own transaction.
 	Audit *audit.Log
@@ -102,25 +108,46 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	a.Labels = labels.NewService(d, a.Returns, a.Merchants, cfg.BaseURL, nil)
 	a.Refunds = refunds.NewService(d, a.Returns, cfg.Gateway, cfg.WebhookSecret, log)
 	a.Receiving = receiving.New(a.Returns, a.Labels)
+	a.Exchanges = exchanges.New(d, a.Returns, cfg.BaseURL, log)
+	if g, ok := cfg.Gateway.(refunds.CheckoutGateway); ok {
+		a.Exchanges.Checkout = g // dearer replacements are paid through Stripe Checkout
+	}
+	a.Refunds.Checkouts = a.Exchanges
 	a.Reconcile = reconcile.New(d, cfg.Gateway, log)
 	webhooks := cfg.Webhooks
 	if webhooks.Logger == nil {
 		webhooks.Logger = log
 	}
 	a.Webhooks = notify.New(d, webhooks)
+	mail := cfg.Email
+	if mail.BaseURL == "" {
+		mail.BaseURL = cfg.BaseURL
+	}
+	if mail.Logger == nil {
+		mail.Logger = log
+	}
+	a.Emails = email.New(d, mail, a.Returns, a.Labels)
 
 	// What a return's changes set off, inside the change's transaction: approval
-	// issues labels (a keep-it return is refunded instead), an end voids them, and
-	// accepted units are refunded or credited (returns.Effects lists them all).
-	a.Returns.SetEffects(returns.Effects{Labels: a.Labels, Resolver: a.Refunds, Notifier: a.Webhooks})
-	// Labels and refunds tell the shop's systems about their own changes.
-	a.Labels.Publisher, a.Refunds.Publisher = a.Webhooks, a.Webhooks
+	// issues labels (a keep-it return is refunded instead), an end voids them,
+	// accepted units are refunded or credited, and an exchange's replacement is held,
+	// released or given back (returns.Effects lists them all).
+	a.Returns.SetEffects(returns.Effects{Labels: a.Labels, Resolver: a.Refunds, Notifier: a.Webhooks, Exchanges: a.Exchanges})
+	// Labels, refunds and exchanges tell the shop's systems about their own changes.
+	a.Labels.Publisher, a.Refunds.Publisher, a.Exchanges.Publisher = a.Webhooks, a.Webhooks, a.Webhooks
+	// Every event published also writes the shopper's email about it, if any
+	// (notify/email lists which), in the same transaction.
+	if a.Emails.Enabled() {
+		a.Webhooks.SetMailer(a.Emails)
+	}
 
 	if cfg.Worker != nil {
 		a.Labels.Jobs(cfg.Worker)
 		a.Refunds.Jobs(cfg.Worker)
+		a.Exchanges.Jobs(cfg.Worker)
 		a.Reconcile.Jobs(cfg.Worker)
 		a.Webhooks.Jobs(cfg.Worker)
+		a.Emails.Jobs(cfg.Worker)
 		Housekeeping(cfg.Worker)
 	}
 
@@ -133,7 +160,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log,
 		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Webhooks: a.Webhooks, Audit: a.Audit,
+		Exchanges: a.Exchanges, Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 		BodyReadTimeout: cfg.BodyReadTimeout,
 	})
@@ -141,7 +168,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log, BaseURL: cfg.BaseURL,
 		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users, Keys: a.Keys,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Webhooks: a.Webhooks, Audit: a.Audit,
+		Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	return a

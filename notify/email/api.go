@@ -1,0 +1,103 @@
+package email
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+const tag = "Emails"
+
+type returnEmailsInput struct {
+	ID string `path:"id" example:"R-7KQ4-M2XD" doc:"The return's ID or RMA number."`
+}
+
+type returnEmailsOutput struct {
+	Body struct {
+		Emails []Message `json:"emails" doc:"Oldest first."`
+	}
+}
+
+type retryEmailInput struct {
+	ID int64 `path:"id" example:"311"`
+}
+
+type messageOutput struct {
+	Body Message
+}
+
+type revokeLinksOutput struct {
+	Body struct {
+		Revoked int64 `json:"revoked" example:"4" doc:"How many links stopped working."`
+	}
+}
+
+// Register adds the email operations: a return's emails, resending a parked one, and
+// revoking a return's status links. s may be nil when only the document is printed.
+func Register(api huma.API, s *Service, store *returns.Store) {
+	huma.Register(api, huma.Operation{
+		OperationID: "list-return-emails",
+		Method:      http.MethodGet,
+		Path:        "/v1/returns/{id}/emails",
+		Summary:     "List the emails sent to the shopper about a return",
+		Description: "Every email a change of the return asked for, with its status: sent, waiting, skipped " +
+			"(the shopper unsubscribed and it is not about money), or parked after its attempts ran out, " +
+			"with the mail server's last answer.",
+		Tags:     []string{tag},
+		Security: auth.Staff(auth.RoleIntegration, auth.RoleWarehouse, auth.RoleFinance),
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+	}, func(ctx context.Context, in *returnEmailsInput) (*returnEmailsOutput, error) {
+		p := auth.MustFromContext(ctx)
+		r, err := store.Find(ctx, p, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		out := &returnEmailsOutput{}
+		out.Body.Emails, err = s.Messages(ctx, p.MerchantID, r.ID)
+		return out, err
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "retry-email",
+		Method:      http.MethodPost,
+		Path:        "/v1/emails/{id}/retry",
+		Summary:     "Send a parked email again",
+		Description: "For an email whose attempts ran out (status parked), once the mail server is fixed. " +
+			"Any other status answers 409.",
+		Tags:     []string{tag},
+		Security: auth.Staff(),
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *retryEmailInput) (*messageOutput, error) {
+		p := auth.MustFromContext(ctx)
+		m, err := s.Retry(ctx, p.MerchantID, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &messageOutput{Body: m}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "revoke-return-links",
+		Method:      http.MethodPost,
+		Path:        "/v1/returns/{id}/status-links/revoke",
+		Summary:     "Revoke the status links of a return",
+		Description: "The links in the emails sent so far, which open the return's status page without signing in, " +
+			"stop working (unsubscribing through them still works). Emails sent later carry new links.",
+		Tags:     []string{tag},
+		Security: auth.Staff(),
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+	}, func(ctx context.Context, in *returnEmailsInput) (*revokeLinksOutput, error) {
+		p := auth.MustFromContext(ctx)
+		r, err := store.Find(ctx, p, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		out := &revokeLinksOutput{}
+		out.Body.Revoked, err = s.RevokeLinks(ctx, p.MerchantID, r.ID)
+		return out, err
+	})
+}

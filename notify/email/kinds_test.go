@@ -1,0 +1,237 @@
+package email_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/notify/email"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+func (b *bundle) policy(t *testing.T, p map[string]any) {
+	t.Helper()
+	if res := b.env.Do(t, "PUT", "/v1/policy", b.shop.Keys[auth.RoleAdmin], p); res.Status != http.StatusOK {
+		t.Fatalf("put policy: got %d: %s", res.Status, res.Body)
+	}
+}
+
+type emailDoc struct {
+	ID        int64   `json:"id"`
+	Kind      string  `json:"kind"`
+	Status    string  `json:"status"`
+	Attempts  int     `json:"attempts"`
+	LastError *string `json:"last_error"`
+}
+
+func (b *bundle) emails(t *testing.T, r returnDoc) map[string]emailDoc {
+	t.Helper()
+	var list struct {
+		Emails []emailDoc `json:"emails"`
+	}
+	res := b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/emails", r.ID), b.shop.Keys[auth.RoleAdmin], nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("emails: %d %s", res.Status, res.Body)
+	}
+	res.JSON(t, &list)
+	out := map[string]emailDoc{}
+	for _, e := range list.Emails {
+		out[e.Kind] = e
+	}
+	return out
+}
+
+func (b *bundle) notes(t *testing.T, r returnDoc, event string) []string {
+	t.Helper()
+	var events struct {
+		Data []struct {
+			Event string `json:"event"`
+			Note  string `json:"note"`
+		} `json:"data"`
+	}
+	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &events)
+	var out []string
+	for _, e := range events.Data {
+		if e.Event == event {
+			out = append(out, e.Note)
+		}
+	}
+	return out
+}
+
+// TestReviewedReturnsHearTheDecision: under manual review the shopper hears that the
+// request waits, then the approval with the label, or the refusal with its reason.
+func TestReviewedReturnsHearTheDecision(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.policy(t, map[string]any{"manual_review": true})
+	ok := b.newReturn(t, "NW-1", nil)
+	no := b.newReturn(t, "NW-2", nil)
+	b.drain(t)
+	if k := kinds(b.received(t)); !slices.Equal(k, []string{"review_needed", "review_needed"}) {
+		t.Fatalf("after the requests got %v, want review_needed twice", k)
+	}
+	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/approve", ok.ID), b.shop.Keys[auth.RoleAdmin], nil); res.Status != http.StatusOK {
+		t.Fatalf("approve: %d %s", res.Status, res.Body)
+	}
+	reason := "The T-shirt was bought in a final sale."
+	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/reject", no.ID), b.shop.Keys[auth.RoleAdmin], map[string]any{"reason": reason}); res.Status != http.StatusOK {
+		t.Fatalf("reject: %d %s", res.Status, res.Body)
+	}
+	b.drain(t)
+	got := b.received(t)
+	if k := kinds(got); !slices.Equal(k, []string{"review_needed", "review_needed", "return_approved", "return_rejected"}) {
+		t.Fatalf("got %v, want the two requests, the approval and the refusal", k)
+	}
+	for _, m := range got[:2] {
+		if !strings.Contains(m.Text, "Hi Abigail,") || !strings.Contains(m.Text, "reviews requests") || len(m.Attachments) != 0 {
+			t.Errorf("review needed: %+v", m.Text)
+		}
+	}
+	appr := got[2]
+	if appr.Header.Get("X-Roundtrip-Return") != ok.RMA || len(appr.Attachments) != 1 || !strings.Contains(appr.Text, "approved your return") {
+		t.Errorf("approval: return %s, %d attachments:\n%s", appr.Header.Get("X-Roundtrip-Return"), len(appr.Attachments), appr.Text)
+	}
+	if codes := scanPDF(t, appr.Attachments[0].Data); !slices.Contains(codes, ok.RMA) {
+		t.Errorf("the approval's label scans as %v, want %s in it", codes, ok.RMA)
+	}
+	rej := got[3]
+	if rej.Header.Get("X-Roundtrip-Return") != no.RMA || !strings.Contains(rej.Text, reason) || !strings.Contains(rej.HTML, reason) || len(rej.Attachments) != 0 {
+		t.Errorf("refusal of %s: want the reason in both parts and no label:\n%s", rej.Header.Get("X-Roundtrip-Return"), rej.Text)
+	}
+}
+
+// TestUnsubscribedShoppersHearOnlyAboutMoney: the one-click unsubscribe of the
+// List-Unsubscribe header stops every message but the ones about money.
+func TestUnsubscribedShoppersHearOnlyAboutMoney(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.newReturn(t, "NW-1", nil)
+	b.drain(t)
+	conf := b.received(t)[0]
+	target := strings.Trim(conf.Header.Get("List-Unsubscribe"), "<>")
+	// what a mail app sends for RFC 8058 one-click: no cookies, no origin
+	res, err := http.Post(target, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("one-click unsubscribe: got %d", res.StatusCode)
+	}
+	b.receive(t, r)
+	b.drain(t)
+	b.drain(t)
+	if k := kinds(b.received(t)); !slices.Equal(k, []string{"return_confirmed", "refund_sent"}) {
+		t.Fatalf("after unsubscribing got %v, want only the refund besides the earlier confirmation", k)
+	}
+	es := b.emails(t, r)
+	for kind, want := range map[string]string{"parcel_arrived": "skipped", "return_completed": "skipped", "refund_sent": "sent"} {
+		if es[kind].Status != want {
+			t.Errorf("%s: got %s, want %s", kind, es[kind].Status, want)
+		}
+	}
+}
+
+// TestRefusedEmailsAreRetriedThenParked: a mail server that refuses is tried again;
+// one that keeps refusing parks the message with its answer on the timeline and in
+// the API, without holding up the return; staff send it again once it is fixed.
+func TestRefusedEmailsAreRetriedThenParked(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.smtp.Refuse(2, 451, "Mailbox busy, try later")
+	r := b.newReturn(t, "NW-1", nil)
+	b.drain(t)
+	if k := kinds(b.received(t)); !slices.Equal(k, []string{"return_confirmed"}) {
+		t.Fatalf("got %v, want the confirmation on its third attempt", k)
+	}
+	if e := b.emails(t, r)["return_confirmed"]; e.Status != "sent" || e.Attempts != 3 || e.LastError != nil {
+		t.Errorf("confirmation: got %+v, want sent on attempt 3", e)
+	}
+
+	b.smtp.Refuse(1000, 554, "Transaction failed: relay refused")
+	b.receive(t, r)
+	b.drain(t)
+	b.drain(t)
+	var state string
+	if err := b.env.DB.Get(&state, `SELECT state FROM returns WHERE id = $1`, r.ID); err != nil || state != "completed" {
+		t.Fatalf("the return is %q (%v): failing emails must not hold it up", state, err)
+	}
+	es := b.emails(t, r)
+	for _, kind := range []string{"parcel_arrived", "refund_sent", "return_completed"} {
+		e := es[kind]
+		if e.Status != "parked" || e.Attempts != 3 || e.LastError == nil || !strings.Contains(*e.LastError, "relay refused") {
+			t.Errorf("%s: got %+v, want parked after 3 attempts with the server's answer", kind, e)
+		}
+	}
+	failed := b.notes(t, r, "email_failed")
+	if len(failed) != 3 || !strings.Contains(failed[0], "Email not sent: parcel arrived") || !strings.Contains(failed[0], "relay refused") {
+		t.Errorf("timeline: got %q, want each parked email with the server's answer", failed)
+	}
+
+	b.smtp.Refuse(0, 0, "")
+	res := b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%d/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("retry: %d %s", res.Status, res.Body)
+	}
+	b.drain(t)
+	if k := kinds(b.received(t)); !slices.Equal(k, []string{"return_confirmed", "refund_sent"}) {
+		t.Errorf("after the retry got %v", k)
+	}
+	res = b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%d/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
+	if res.Status != http.StatusConflict {
+		t.Errorf("retry of a sent email: got %d, want 409", res.Status)
+	}
+	other := setup(t)
+	res = other.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%d/retry", es["parcel_arrived"].ID), other.shop.Keys[auth.RoleAdmin], nil)
+	if res.Status != http.StatusNotFound {
+		t.Errorf("retry with another shop's key: got %d, want 404", res.Status)
+	}
+}
+
+// TestLabelRemindersGoOutOnceBeforeExpiry: the sweep writes one reminder for a return
+// whose label expires within two days and whose parcel has not moved, with the label
+// attached again; a label valid longer gets none.
+func TestLabelRemindersGoOutOnceBeforeExpiry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	later := b.newReturn(t, "NW-1", nil) // 30 days
+	b.policy(t, map[string]any{"label_validity_days": 1})
+	soon := b.newReturn(t, "NW-2", nil)
+	b.drain(t)
+
+	d := b.env.DB
+	store := returns.NewStore(d)
+	smtpCfg, _ := email.ParseSMTPURL(b.smtp.URL)
+	svc := email.New(d, email.Config{Sender: smtpCfg, From: from}, store, labels.NewService(d, store, merchant.NewStore(d), "", nil))
+	for range 2 { // a second sweep finds it written
+		tx := d.MustBegin()
+		if err := svc.Remind(context.Background(), tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.drain(t)
+	got := b.received(t)
+	if k := kinds(got); !slices.Equal(k, []string{"return_confirmed", "return_confirmed", "label_reminder"}) {
+		t.Fatalf("got %v, want one reminder", k)
+	}
+	rem := got[2]
+	tomorrow := time.Now().Add(24 * time.Hour).UTC().Format("2 January 2006")
+	if rem.Header.Get("X-Roundtrip-Return") != soon.RMA || !strings.Contains(rem.Header.Get("Subject"), tomorrow) || len(rem.Attachments) != 1 {
+		t.Errorf("reminder: for %s, subject %q, %d attachments; want %s, expiring %s, with the label", rem.Header.Get("X-Roundtrip-Return"),
+			rem.Header.Get("Subject"), len(rem.Attachments), soon.RMA, tomorrow)
+	}
+	if _, ok := b.emails(t, later)["label_reminder"]; ok {
+		t.Errorf("a label valid for 30 days got a reminder")
+	}
+}

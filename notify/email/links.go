@@ -1,0 +1,120 @@
+package email
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// LinkPrefix starts every status link token.
+const LinkPrefix = "rtl_"
+
+// ErrNoLink means the token names no link of the merchant.
+var ErrNoLink = errors.New("email: no such link")
+
+// Link is what a status link in an email opens: one return, for the shopper it was
+// sent to. It does not expire; staff revoke it (RevokeLinks).
+type Link struct {
+	MerchantID int64      `db:"merchant_id"`
+	ReturnID   int64      `db:"return_id"`
+	Email      string     `db:"email"`
+	CreatedAt  time.Time  `db:"created_at"`
+	RevokedAt  *time.Time `db:"revoked_at"`
+}
+
+// Revoked reports whether staff revoked the link.
+func (l Link) Revoked() bool { return l.RevokedAt != nil }
+
+func newToken() (token string, hash []byte) {
+	token = LinkPrefix + strings.ToLower(rand.Text())
+	return token, hashToken(token)
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// addLink stores a new link to a return in tx and returns its token.
+func addLink(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64, email string) (string, error) {
+	token, hash := newToken()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO return_links (token_hash, merchant_id, return_id, email)
+		VALUES ($1, $2, $3, $4)`, hash, merchantID, returnID, email); err != nil {
+		return "", fmt.Errorf("email: link to %d: %w", returnID, err)
+	}
+	return token, nil
+}
+
+// OpenLink reads the link a token names, revoked or not (unsubscribing works with a
+// revoked link too); ErrNoLink when there is none for the merchant.
+func (s *Service) OpenLink(ctx context.Context, merchantID int64, token string) (Link, error) {
+	var l Link
+	if !strings.HasPrefix(token, LinkPrefix) || len(token) > 64 {
+		return l, ErrNoLink
+	}
+	err := s.db.GetContext(ctx, &l, `SELECT merchant_id, return_id, email, created_at, revoked_at
+		FROM return_links WHERE token_hash = $1 AND merchant_id = $2`, hashToken(token), merchantID)
+	if isNoRows(err) {
+		return l, ErrNoLink
+	}
+	if err != nil {
+		return l, fmt.Errorf("email: link: %w", err)
+	}
+	return l, nil
+}
+
+// RevokeLinks revokes every status link to a return sent so far, and says how many
+// it revoked. Emails sent later carry new links.
+func (s *Service) RevokeLinks(ctx context.Context, merchantID, returnID int64) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE return_links SET revoked_at = now()
+		WHERE merchant_id = $1 AND return_id = $2 AND revoked_at IS NULL`, merchantID, returnID)
+	if err != nil {
+		return 0, fmt.Errorf("email: revoke links of %d: %w", returnID, err)
+	}
+	return res.RowsAffected()
+}
+
+// Unsubscribe stops every email to address from the merchant except those about
+// money. Unsubscribing twice is the same as once.
+func (s *Service) Unsubscribe(ctx context.Context, merchantID int64, address string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO email_optouts (merchant_id, email) VALUES ($1, $2)
+		ON CONFLICT DO NOTHING`, merchantID, strings.ToLower(address))
+	if err != nil {
+		return fmt.Errorf("email: unsubscribe: %w", err)
+	}
+	return nil
+}
+
+// Resubscribe undoes Unsubscribe.
+func (s *Service) Resubscribe(ctx context.Context, merchantID int64, address string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM email_optouts WHERE merchant_id = $1 AND email = $2`,
+		merchantID, strings.ToLower(address))
+	if err != nil {
+		return fmt.Errorf("email: resubscribe: %w", err)
+	}
+	return nil
+}
+
+// Unsubscribed reports whether address asked for money messages only.
+func (s *Service) Unsubscribed(ctx context.Context, merchantID int64, address string) (bool, error) {
+	return unsubscribed(ctx, s.db, merchantID, address)
+}
+
+func unsubscribed(ctx context.Context, q sqlx.QueryerContext, merchantID int64, address string) (bool, error) {
+	var out bool
+	err := sqlx.GetContext(ctx, q, &out, `SELECT EXISTS (SELECT 1 FROM email_optouts WHERE merchant_id = $1 AND email = $2)`,
+		merchantID, strings.ToLower(address))
+	if err != nil {
+		return false, fmt.Errorf("email: opt-out of %s: %w", address, err)
+	}
+	return out, nil
+}
+
+// TrackPath is the path of the status page a link token opens.
+func TrackPath(slug, token string) string { return "/portal/" + slug + "/track/" + token }

@@ -1,0 +1,381 @@
+package email
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/money"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/merchant"
+	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+// Message is one email to a shopper as staff see it.
+type Message struct {
+	ID        int64      `json:"id" db:"id" example:"311"`
+	ReturnID  int64      `json:"return_id" db:"return_id" example:"1042"`
+	Kind      Kind       `json:"kind" db:"kind" example:"refund_sent" doc:"Which message: review_needed, return_confirmed, return_approved, return_rejected, label_reminder, parcel_in_transit, parcel_arrived, refund_sent, refund_delayed, store_credit_issued or return_completed."`
+	Status    string     `json:"status" db:"status" example:"sent" doc:"queued (not sent yet), sent (the mail server accepted it), failed (tried again later), parked (no more attempts: see last_error), skipped (the shopper unsubscribed and it is not about money)."`
+	To        string     `json:"to,omitempty" db:"to_address" example:"ada@example.com"`
+	Subject   string     `json:"subject,omitempty" db:"subject" example:"Your refund of 29.75 EUR is on its way"`
+	Attempts  int        `json:"attempts" db:"attempts"`
+	LastError *string    `json:"last_error,omitempty" db:"last_error" doc:"Why the last attempt failed."`
+	CreatedAt time.Time  `json:"created_at" db:"created_at" doc:"When the change that asked for it happened."`
+	SentAt    *time.Time `json:"sent_at,omitempty" db:"sent_at"`
+
+	MerchantID int64           `json:"-" db:"merchant_id"`
+	Ref        string          `json:"-" db:"ref"`
+	Data       json.RawMessage `json:"-" db:"data"`
+}
+
+const messageCols = `id, merchant_id, return_id, kind, ref, data, status, to_address, subject, attempts, last_error, created_at, sent_at`
+
+// Messages lists the emails of a return, oldest first.
+func (s *Service) Messages(ctx context.Context, merchantID, returnID int64) ([]Message, error) {
+	list := []Message{}
+	err := s.db.SelectContext(ctx, &list, `SELECT `+messageCols+` FROM email_messages
+		WHERE merchant_id = $1 AND return_id = $2 ORDER BY id`, merchantID, returnID)
+	if err != nil {
+		return nil, fmt.Errorf("email: messages of %d: %w", returnID, err)
+	}
+	return list, nil
+}
+
+// send is the JobSend handler: it renders one message from the return as it is
+// now and hands it to the mail server. A refusal is recorded and tried again after
+// Backoff, up to MaxAttempts; then the message is parked and the timeline says so.
+func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+	var p sendJob
+	if err := job.Decode(&p); err != nil {
+		return err
+	}
+	if job.MerchantID == nil {
+		return outbox.Permanent(fmt.Errorf("email: job %d names no merchant", job.ID))
+	}
+	mid := *job.MerchantID
+	var m Message
+	err := tx.GetContext(ctx, &m, `SELECT `+messageCols+` FROM email_messages WHERE merchant_id = $1 AND id = $2`, mid, p.ID)
+	if isNoRows(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("email: message %d: %w", p.ID, err)
+	}
+	if m.Status != "queued" && m.Status != "failed" {
+		return nil // sent, skipped or parked already
+	}
+	if s.cfg.Sender == nil {
+		return &outbox.Retry{After: time.Hour, Reason: "emails are off (no SMTP server configured)"}
+	}
+	r, err := s.returns.Get(ctx, mid, m.ReturnID)
+	if err != nil {
+		return err
+	}
+	if !m.Kind.Money() {
+		out, err := unsubscribed(ctx, tx, mid, r.CustomerEmail)
+		if err != nil {
+			return err
+		}
+		if out {
+			_, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'skipped', to_address = $3, updated_at = now()
+				WHERE merchant_id = $1 AND id = $2`, mid, m.ID, r.CustomerEmail)
+			return err
+		}
+	}
+	token, err := addLink(ctx, tx, mid, r.ID, r.CustomerEmail)
+	if err != nil {
+		return err
+	}
+	label := s.cat.Kinds[m.Kind].Label
+	msg, subject, err := s.build(ctx, tx, m, r, token)
+	var bad *badAddressError
+	if errors.As(err, &bad) {
+		m.Attempts = s.cfg.MaxAttempts - 1 // no attempt can do better: park it now
+		return s.failed(ctx, tx, m, r, token, label, err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Sender.Send(ctx, msg); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return s.failed(ctx, tx, m, r, token, label, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'sent', to_address = $3, subject = $4,
+		attempts = attempts + 1, last_error = NULL, sent_at = now(), updated_at = now()
+		WHERE merchant_id = $1 AND id = $2`, mid, m.ID, r.CustomerEmail, subject); err != nil {
+		return fmt.Errorf("email: mark %d sent: %w", m.ID, err)
+	}
+	t, err := s.returns.Lock(ctx, tx, mid, r.ID)
+	if err != nil {
+		return err
+	}
+	return t.Note(ctx, "system", "email", "Email sent: "+label)
+}
+
+// failed records a refused attempt of m: another after Backoff, or the message
+// parked with the error on the return's timeline.
+func (s *Service) failed(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.Return, token, label string, cause error) error {
+	why := cause.Error()
+	if len(why) > 1000 {
+		why = why[:1000]
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM return_links WHERE token_hash = $1`, hashToken(token)); err != nil {
+		return err
+	}
+	attempts := m.Attempts + 1
+	s.log.Warn("email not accepted by the mail server", slog.Int64("message", m.ID), slog.String("kind", string(m.Kind)),
+		slog.Int("attempts", attempts), slog.String("error", why))
+	if attempts >= s.cfg.MaxAttempts {
+		if _, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'parked', to_address = $3, attempts = $4,
+			last_error = $5, updated_at = now() WHERE merchant_id = $1 AND id = $2`,
+			m.MerchantID, m.ID, r.CustomerEmail, attempts, why); err != nil {
+			return err
+		}
+		t, err := s.returns.Lock(ctx, tx, m.MerchantID, r.ID)
+		if err != nil {
+			return err
+		}
+		return t.Note(ctx, "system", "email_failed", fmt.Sprintf("Email not sent: %s, after %d attempts. The mail server said: %s", label, attempts, why))
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'failed', to_address = $3, attempts = $4,
+		last_error = $5, updated_at = now() WHERE merchant_id = $1 AND id = $2`,
+		m.MerchantID, m.ID, r.CustomerEmail, attempts, why); err != nil {
+		return err
+	}
+	_, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: m.MerchantID, Kind: JobSend, Payload: sendJob{ID: m.ID},
+		RunAt: time.Now().Add(s.cfg.Backoff(attempts)), MaxAttempts: 100})
+	return err
+}
+
+// Retry sends a parked message again now.
+func (s *Service) Retry(ctx context.Context, merchantID, id int64) (Message, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Message{}, err
+	}
+	defer tx.Rollback()
+	var m Message
+	err = tx.GetContext(ctx, &m, `UPDATE email_messages SET status = 'queued', attempts = 0, updated_at = now()
+		WHERE merchant_id = $1 AND id = $2 AND status = 'parked' RETURNING `+messageCols, merchantID, id)
+	if isNoRows(err) {
+		var exists bool
+		if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM email_messages WHERE merchant_id = $1 AND id = $2)`, merchantID, id); err != nil {
+			return Message{}, err
+		}
+		if !exists {
+			return Message{}, ErrNotFound
+		}
+		return Message{}, ErrNotParked
+	}
+	if err != nil {
+		return Message{}, err
+	}
+	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobSend, Payload: sendJob{ID: id}, MaxAttempts: 100}); err != nil {
+		return Message{}, err
+	}
+	return m, tx.Commit()
+}
+
+var (
+	// ErrNotFound means the merchant has no such message.
+	ErrNotFound = errors.New("email: no such message")
+	// ErrNotParked means only a parked message can be sent again.
+	ErrNotParked = errors.New("email: only a parked message can be sent again")
+)
+
+// build renders m for r with the status link token.
+func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.Return, token string) (*gomail.Msg, string, error) {
+	shop, err := merchant.GetIn(ctx, tx, m.MerchantID)
+	if err != nil {
+		return nil, "", err
+	}
+	rec, err := s.returns.OrderByID(ctx, m.MerchantID, r.OrderID)
+	if err != nil {
+		return nil, "", err
+	}
+	pol, err := s.returns.PolicyAt(ctx, m.MerchantID, r.PolicyVersion)
+	if err != nil {
+		return nil, "", err
+	}
+	c := s.cat.Common
+	cust := rec.Order.Customer
+	f := facts{FirstName: cust.FirstName, Email: r.CustomerEmail, Shop: shop.Name, Support: shop.Settings.SupportEmail,
+		RMA: r.RMA, OrderNumber: r.OrderNumber, Total: money.Format(r.Total, r.Currency), KeepIt: r.KeepIt,
+		Reason: r.RejectReason, Trigger: string(pol.RefundTrigger)}
+	if f.Resolution, err = fill(c["resolution_"+string(r.Resolution)], nil); err != nil || f.Resolution == "" {
+		f.Resolution = string(r.Resolution)
+	}
+	var items []string
+	for _, it := range r.Items {
+		line, err := fill(c["item"], it)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, line)
+	}
+	f.Items = strings.Join(items, c["item_join"])
+
+	var parcels []labels.Parcel
+	if !r.KeepIt {
+		if parcels, err = s.labels.Parcels(ctx, r); err != nil {
+			return nil, "", err
+		}
+	}
+	var usable []labels.Parcel // labels the shopper may still use
+	var until time.Time
+	for _, p := range parcels {
+		if f.Tracking == "" && (p.MovedAt != nil || p.ArrivedAt != nil) {
+			f.Tracking = p.TrackingNumber
+		}
+		if p.Status == labels.ParcelIssued && p.ArrivedAt == nil {
+			usable = append(usable, p)
+			if p.ValidUntil.After(until) {
+				until = p.ValidUntil
+			}
+		}
+	}
+	if !until.IsZero() {
+		f.ValidUntil = until.UTC().Format(c["date"])
+	}
+	if f.Tracking == "" && len(parcels) > 0 {
+		f.Tracking = parcels[0].TrackingNumber
+	}
+	f.Carrier = labels.DefaultCarrierName
+	if len(parcels) > 0 && parcels[0].Carrier != "own" {
+		f.Carrier = parcels[0].Carrier
+	}
+	switch m.Kind {
+	case KindRefundSent, KindRefundDelayed:
+		var d refundData
+		if err := json.Unmarshal(m.Data, &d); err != nil {
+			return nil, "", outbox.Permanent(err)
+		}
+		f.Amount = money.Format(d.Amount, d.Currency)
+	case KindCreditIssued:
+		var d creditData
+		if err := json.Unmarshal(m.Data, &d); err != nil {
+			return nil, "", outbox.Permanent(err)
+		}
+		f.Amount = money.Format(d.Amount+d.Bonus, d.Currency)
+		f.Code = d.Code
+		if d.Bonus > 0 {
+			f.Bonus = money.Format(d.Bonus, d.Currency)
+		}
+		credit, err := refunds.StoreCredit(ctx, s.db, m.MerchantID, r.CustomerEmail)
+		if err != nil {
+			return nil, "", err
+		}
+		f.Balance = money.Format(0, d.Currency)
+		for _, b := range credit.Balances {
+			if b.Currency == d.Currency {
+				f.Balance = money.Format(b.Amount, b.Currency)
+			}
+		}
+	}
+
+	// the label travels with the messages that ask the shopper to send the parcel
+	type attachment struct {
+		name string
+		pdf  []byte
+	}
+	var files []attachment
+	if m.Kind == KindConfirmed || m.Kind == KindApproved || m.Kind == KindLabelReminder {
+		format := labels.FormatA4
+		if ctry := cust.Address.Country; ctry == "US" || ctry == "CA" {
+			format = labels.FormatLetter
+		}
+		for _, p := range usable {
+			l, err := s.labels.Label(ctx, r, p.Number, format, s.cfg.BaseURL)
+			if errors.Is(err, labels.ErrNoReturnAddress) {
+				break // the shop has not said where returns go: the status page explains
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			var buf bytes.Buffer
+			if err := labels.Render(&buf, l); err != nil {
+				return nil, "", fmt.Errorf("email: label of %s: %w", r.RMA, err)
+			}
+			files = append(files, attachment{name: fmt.Sprintf("%s-label-%d.pdf", r.RMA, p.Number), pdf: buf.Bytes()})
+		}
+	}
+
+	track := s.cfg.BaseURL + TrackPath(shop.Slug, token)
+	var feedback func(int) string
+	if m.Kind == KindCompleted {
+		feedback = func(n int) string { return track + "/feedback?ease=" + strconv.Itoa(n) }
+	}
+	color := shop.Settings.BrandColor
+	if color == "" {
+		color = DefaultColor
+	}
+	b := brand{Shop: shop.Name, Logo: shop.Settings.LogoURL, Color: strings.ToLower(color), OnColor: onColor(strings.ToLower(color))}
+	view, err := compose(s.cat, m.Kind, f, b, track, track+"/unsubscribe", feedback, len(files) > 0)
+	if err != nil {
+		return nil, "", err
+	}
+	html, text, err := view.parts()
+	if err != nil {
+		return nil, "", err
+	}
+
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	sender := shop.Settings.SenderName
+	if sender == "" {
+		sender = shop.Name
+	}
+	if err := msg.FromFormat(sender, s.cfg.From); err != nil {
+		return nil, "", outbox.Permanent(fmt.Errorf("email: from %q: %w", s.cfg.From, err))
+	}
+	if sup := shop.Settings.SupportEmail; sup != "" {
+		if err := msg.ReplyToFormat(shop.Name, sup); err != nil {
+			return nil, "", outbox.Permanent(fmt.Errorf("email: reply-to %q: %w", sup, err))
+		}
+	}
+	name := strings.TrimSpace(cust.FirstName + " " + cust.LastName)
+	if err := msg.AddToFormat(name, r.CustomerEmail); err != nil {
+		return nil, "", &badAddressError{address: r.CustomerEmail, err: err}
+	}
+	msg.Subject(view.Subject)
+	msg.SetDate()
+	domain := s.cfg.From[strings.LastIndexByte(s.cfg.From, '@')+1:]
+	msg.SetMessageIDWithValue(fmt.Sprintf("email-%d.%d@%s", m.ID, m.MerchantID, domain))
+	msg.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+view.UnsubscribeURL+">")
+	msg.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+	msg.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+	msg.SetGenHeader(gomail.Header("X-Roundtrip-Return"), r.RMA)
+	msg.SetGenHeader(gomail.Header("X-Roundtrip-Message"), string(m.Kind))
+	msg.SetBodyString(gomail.TypeTextPlain, text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, html)
+	for _, a := range files {
+		if err := msg.AttachReader(a.name, bytes.NewReader(a.pdf), gomail.WithFileContentType("application/pdf")); err != nil {
+			return nil, "", err
+		}
+	}
+	return msg, view.Subject, nil
+}
+
+// badAddressError is a shopper address that cannot be written in a message.
+type badAddressError struct {
+	address string
+	err     error
+}
+
+func (e *badAddressError) Error() string {
+	return fmt.Sprintf("email: the address %q cannot be used: %v", e.address, e.err)
+}

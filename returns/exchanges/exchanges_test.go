@@ -1,0 +1,554 @@
+package exchanges_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
+	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
+	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/refunds"
+	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
+	"github.com/roundtriphq/roundtrip/returns/exchanges"
+)
+
+const whsec = "whsec_exchange_test"
+
+// shop is a merchant whose policy offers exchanges, with a catalogue of T-shirts in
+// three sizes, the API, a stateful fake Stripe and an outbox worker the test drives.
+type shop struct {
+	env    *apitest.Env
+	tn     apitest.Tenant
+	stripe *fakestripe.Server
+	worker *outbox.Worker
+	orders int
+}
+
+func newShop(t testing.TB, policy map[string]any) *shop {
+	t.Helper()
+	s := &shop{}
+	var api atomic.Pointer[http.Handler]
+	relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := api.Load()
+		if h == nil {
+			http.Error(w, "not up yet", http.StatusServiceUnavailable)
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	}))
+	t.Cleanup(relay.Close)
+	s.stripe = fakestripe.New(fakestripe.Options{AutoCharges: true, Currency: "eur", WebhookSecret: whsec,
+		WebhookURL: relay.URL + "/v1/webhooks/stripe"})
+	t.Cleanup(s.stripe.Close)
+	s.env = apitest.New(t, func(c *app.Config, url string) {
+		c.Gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_x", APIBase: s.stripe.URL(), Timeout: 5 * time.Second})
+		c.WebhookSecret = whsec
+		c.BaseURL = "https://returns.example.com"
+		s.worker = outbox.NewWorker(c.DB, url, outbox.Options{Backoff: func(int) time.Duration { return 0 }})
+		c.Worker = s.worker
+	})
+	h := s.env.Server.Config.Handler
+	api.Store(&h)
+	s.tn = s.env.Merchant(t, "northwind")
+	pol := map[string]any{"resolutions": []string{"refund", "store_credit", "exchange"}}
+	for k, v := range policy {
+		pol[k] = v
+	}
+	s.must(t, "PUT", "/v1/policy", auth.RoleAdmin, pol, http.StatusOK)
+	s.putProduct(t, map[string]int{"TEE-S": 5, "TEE-M": 5, "TEE-L": 5}, map[string]int64{"TEE-S": 2500, "TEE-M": 2500, "TEE-L": 2500})
+	return s
+}
+
+func (s *shop) do(t testing.TB, method, path string, role auth.Role, body any, headers ...string) apitest.Response {
+	t.Helper()
+	return s.env.Do(t, method, path, s.tn.Keys[role], body, headers...)
+}
+
+func (s *shop) must(t testing.TB, method, path string, role auth.Role, body any, want int) apitest.Response {
+	t.Helper()
+	res := s.do(t, method, path, role, body)
+	if res.Status != want {
+		t.Fatalf("%s %s: got %d %s, want %d", method, path, res.Status, res.Body, want)
+	}
+	return res
+}
+
+// putProduct pushes the T-shirt with the given stock and EUR prices per SKU.
+func (s *shop) putProduct(t testing.TB, stock map[string]int, prices map[string]int64) {
+	t.Helper()
+	var variants []map[string]any
+	for _, size := range []string{"S", "M", "L"} {
+		sku := "TEE-" + size
+		if _, ok := stock[sku]; !ok {
+			continue
+		}
+		variants = append(variants, map[string]any{"sku": sku, "options": []map[string]string{{"name": "Size", "value": size}},
+			"prices": map[string]int64{"EUR": prices[sku]}, "available": stock[sku]})
+	}
+	res := s.do(t, "PUT", "/v1/products/tee", auth.RoleIntegration, map[string]any{"name": "Classic T-shirt", "variants": variants})
+	if res.Status != http.StatusOK && res.Status != http.StatusCreated {
+		t.Fatalf("put product: %d %s", res.Status, res.Body)
+	}
+}
+
+// order pushes a delivered order of one T-shirt in size M at 25.00 (tax included in
+// the price: 4.17 of it) and returns its number.
+func (s *shop) order(t testing.TB) string {
+	t.Helper()
+	s.orders++
+	n := fmt.Sprintf("NW-%d", s.orders)
+	o := apitest.Order(fmt.Sprintf("shopper%d@example.com", s.orders), time.Now().Add(-48*time.Hour))
+	o["lines"] = []map[string]any{{"id": "l1", "sku": "TEE-M", "name": "Classic T-shirt, M", "quantity": 1, "unit_price": 2083,
+		"tax": 417, "product_id": "tee"}}
+	o["shipping"] = 0
+	o["payment"] = map[string]any{"provider": "stripe", "payment_intent_id": fmt.Sprintf("pi_x%d", s.orders), "captured": 2500}
+	s.must(t, "PUT", "/v1/orders/"+n, auth.RoleIntegration, o, http.StatusCreated)
+	return n
+}
+
+type ret struct {
+	ID    int64  `json:"id"`
+	RMA   string `json:"rma"`
+	State string `json:"state"`
+	Total int64  `json:"total"`
+}
+
+func exchangeBody(order, sku string, extra ...any) map[string]any {
+	b := map[string]any{"order_number": order, "resolution": "exchange",
+		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": "too_small", "exchange_sku": sku}}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		b[extra[i].(string)] = extra[i+1]
+	}
+	return b
+}
+
+func (s *shop) create(t testing.TB, body map[string]any) ret {
+	t.Helper()
+	var r ret
+	s.must(t, "POST", "/v1/returns", auth.RoleIntegration, body, http.StatusCreated).JSON(t, &r)
+	return r
+}
+
+func (s *shop) exchange(t testing.TB, r ret) exchanges.Exchange {
+	t.Helper()
+	var x exchanges.Exchange
+	s.must(t, "GET", fmt.Sprintf("/v1/returns/%d/exchange", r.ID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &x)
+	return x
+}
+
+func (s *shop) receive(t testing.TB, r ret) {
+	t.Helper()
+	s.must(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+		{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
+}
+
+func (s *shop) drain(t testing.TB) {
+	t.Helper()
+	for {
+		did, err := s.worker.RunOne(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !did {
+			return
+		}
+	}
+}
+
+func (s *shop) state(t testing.TB, r ret) string {
+	t.Helper()
+	var st string
+	if err := s.env.DB.Get(&st, `SELECT state FROM returns WHERE id = $1`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func (s *shop) inStock(t testing.TB, sku string) (available, reserved, inStock int) {
+	t.Helper()
+	var p struct {
+		Variants []struct {
+			SKU       string `json:"sku"`
+			Available int    `json:"available"`
+			Reserved  int    `json:"reserved"`
+			InStock   int    `json:"in_stock"`
+		} `json:"variants"`
+	}
+	s.must(t, "GET", "/v1/products/tee", auth.RoleIntegration, nil, http.StatusOK).JSON(t, &p)
+	for _, v := range p.Variants {
+		if v.SKU == sku {
+			return v.Available, v.Reserved, v.InStock
+		}
+	}
+	t.Fatalf("no variant %s", sku)
+	return
+}
+
+// ledger sums the ledger's amounts of a return by kind.
+func (s *shop) ledger(t testing.TB, r ret) map[string]int64 {
+	t.Helper()
+	rows, err := s.env.DB.Query(`SELECT kind, sum(amount) FROM ledger_entries WHERE return_id = $1 GROUP BY kind`, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = n
+	}
+	return out
+}
+
+type problem struct {
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Location string `json:"location"`
+		Message  string `json:"message"`
+		Value    any    `json:"value"`
+	} `json:"errors"`
+}
+
+// TestLastUnitConcurrentCreates: ten shoppers exchange for the last unit of a variant
+// at once; exactly one gets it, the others a 409 naming the variant, and cancelling
+// the one gives the unit back.
+func TestLastUnitConcurrentCreates(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, nil)
+	s.putProduct(t, map[string]int{"TEE-M": 5, "TEE-L": 1}, map[string]int64{"TEE-M": 2500, "TEE-L": 2500})
+	var orders []string
+	for range 10 {
+		orders = append(orders, s.order(t))
+	}
+	var wg sync.WaitGroup
+	res := make([]apitest.Response, len(orders))
+	start := make(chan struct{})
+	for i, n := range orders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res[i] = s.do(t, "POST", "/v1/returns", auth.RoleIntegration, exchangeBody(n, "TEE-L"))
+		}()
+	}
+	close(start)
+	wg.Wait()
+	var won ret
+	created := 0
+	for i, r := range res {
+		switch r.Status {
+		case http.StatusCreated:
+			created++
+			r.JSON(t, &won)
+		case http.StatusConflict:
+			var p problem
+			r.JSON(t, &p)
+			if p.Code != "out_of_stock" || !strings.Contains(p.Detail, "TEE-L") || !strings.Contains(p.Detail, "Classic T-shirt, L") {
+				t.Errorf("order %s: got 409 %s, want out_of_stock naming TEE-L", orders[i], r.Body)
+			}
+		default:
+			t.Errorf("order %s: got %d %s, want 201 or 409", orders[i], r.Status, r.Body)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("got %d exchanges created, want exactly 1", created)
+	}
+	var returnsMade int
+	if err := s.env.DB.Get(&returnsMade, `SELECT count(*) FROM returns`); err != nil {
+		t.Fatal(err)
+	}
+	if returnsMade != 1 {
+		t.Errorf("got %d returns stored, want 1: a refused exchange leaves nothing behind", returnsMade)
+	}
+	if a, rs, in := s.inStock(t, "TEE-L"); a != 1 || rs != 1 || in != 0 {
+		t.Errorf("got available %d reserved %d in stock %d, want 1, 1, 0", a, rs, in)
+	}
+	if x := s.exchange(t, won); x.Status != exchanges.StatusReserved || len(x.Items) != 1 || x.Items[0].SKU != "TEE-L" {
+		t.Errorf("got exchange %+v, want reserved TEE-L", x)
+	}
+
+	s.must(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", won.ID), auth.RoleIntegration, map[string]any{}, http.StatusOK)
+	if a, rs, in := s.inStock(t, "TEE-L"); a != 1 || rs != 0 || in != 1 {
+		t.Errorf("after cancel: got available %d reserved %d in stock %d, want 1, 0, 1", a, rs, in)
+	}
+	if x := s.exchange(t, won); x.Status != exchanges.StatusCancelled {
+		t.Errorf("after cancel: got exchange %s, want cancelled", x.Status)
+	}
+	// the unit can be promised again
+	s.create(t, exchangeBody(orders[(len(orders)+1)%len(orders)], "TEE-L"))
+}
+
+// TestEvenExchange: a replacement of the same price costs nothing and refunds
+// nothing; the receipt releases it, and the return completes.
+func TestEvenExchange(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, nil)
+	n := s.order(t)
+	var q struct {
+		Eligible bool  `json:"eligible"`
+		Total    int64 `json:"total"`
+		Lines    []struct {
+			Subtotal int64 `json:"subtotal"`
+			Exchange struct {
+				SKU        string `json:"sku"`
+				Amount     int64  `json:"amount"`
+				Difference int64  `json:"difference"`
+				InStock    int    `json:"in_stock"`
+			} `json:"exchange"`
+		} `json:"lines"`
+		Exchange struct {
+			Difference int64 `json:"difference"`
+			AmountDue  int64 `json:"amount_due"`
+		} `json:"exchange"`
+	}
+	s.must(t, "POST", "/v1/returns/quote", auth.RoleIntegration, exchangeBody(n, "TEE-L"), http.StatusOK).JSON(t, &q)
+	if !q.Eligible || q.Total != 0 || q.Lines[0].Exchange.SKU != "TEE-L" || q.Lines[0].Exchange.Amount != 2500 ||
+		q.Lines[0].Exchange.Difference != 0 || q.Exchange.Difference != 0 || q.Exchange.AmountDue != 0 || q.Lines[0].Exchange.InStock != 5 {
+		t.Fatalf("got quote %+v, want an even exchange for TEE-L", q)
+	}
+	r := s.create(t, exchangeBody(n, "TEE-L"))
+	if r.State != "approved" || r.Total != 0 {
+		t.Fatalf("got return %+v, want approved with nothing to refund", r)
+	}
+	if x := s.exchange(t, r); x.Status != exchanges.StatusReserved || x.Reference != r.RMA+"-X" || x.ShippingAddress.City != "London" {
+		t.Fatalf("got exchange %+v, want reserved with the order's address", x)
+	}
+	s.receive(t, r)
+	s.drain(t)
+	x := s.exchange(t, r)
+	if x.Status != exchanges.StatusReleased || x.ReleasedAt == nil {
+		t.Fatalf("got exchange %s, want released on receipt", x.Status)
+	}
+	if got := s.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
+	}
+	if n := s.stripe.RefundCount(); n != 0 {
+		t.Errorf("got %d Stripe refunds, want none", n)
+	}
+	if l := s.ledger(t, r); l["exchange_in"] != 2500 || l["exchange_out"] != 2500 || l["refund_queued"] != 0 {
+		t.Errorf("got ledger %v, want exchange_in 2500, exchange_out 2500, no refund", l)
+	}
+
+	// the shop reports the shipment; the unit is no longer held
+	if _, rs, _ := s.inStock(t, "TEE-L"); rs != 1 {
+		t.Errorf("got %d reserved before the shipment, want 1", rs)
+	}
+	var shipped exchanges.Exchange
+	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
+		map[string]any{"carrier": "DHL", "tracking_number": "JD0146"}, http.StatusOK).JSON(t, &shipped)
+	if shipped.Status != exchanges.StatusShipped || shipped.TrackingNumber != "JD0146" {
+		t.Errorf("got %+v, want shipped with JD0146", shipped)
+	}
+	if _, rs, _ := s.inStock(t, "TEE-L"); rs != 0 {
+		t.Errorf("got %d reserved after the shipment, want 0", rs)
+	}
+	res := s.do(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
+		map[string]any{"carrier": "UPS", "tracking_number": "1Z999"})
+	if res.Status != http.StatusConflict {
+		t.Errorf("another shipment: got %d %s, want 409", res.Status, res.Body)
+	}
+}
+
+// TestCheaperExchangeRefund: a cheaper replacement's difference is refunded through
+// the refund path, exactly once, and the return completes when it succeeded.
+func TestCheaperExchangeRefund(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, nil)
+	s.putProduct(t, map[string]int{"TEE-M": 5, "TEE-S": 5}, map[string]int64{"TEE-M": 2500, "TEE-S": 1800})
+	n := s.order(t)
+	r := s.create(t, exchangeBody(n, "TEE-S"))
+	if r.Total != 700 {
+		t.Fatalf("got total %d, want the difference 700", r.Total)
+	}
+	s.receive(t, r)
+	s.drain(t)
+	s.drain(t) // again: a repeated job pays nothing more
+	if got := s.stripe.RefundCount(); got != 1 {
+		t.Fatalf("got %d Stripe refunds, want 1", got)
+	}
+	if got := s.stripe.Refunds()[0].Amount; got != 700 {
+		t.Errorf("got a refund of %d, want 700", got)
+	}
+	if got := s.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
+	}
+	if x := s.exchange(t, r); x.Status != exchanges.StatusReleased || x.ReplacementValue != 1800 || x.ReturnedValue != 2500 {
+		t.Errorf("got exchange %+v, want released, 2500 in, 1800 out", x)
+	}
+	if l := s.ledger(t, r); l["exchange_in"] != 2500 || l["exchange_out"] != 1800 || l["refund_sent"] != 700 {
+		t.Errorf("got ledger %v", l)
+	}
+}
+
+// TestCheaperExchangeStoreCredit: the shopper takes the difference as store credit,
+// with a code that is shown once and can be spent.
+func TestCheaperExchangeStoreCredit(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, map[string]any{"store_credit_expiry_days": 365})
+	s.putProduct(t, map[string]int{"TEE-M": 5, "TEE-S": 5}, map[string]int64{"TEE-M": 2500, "TEE-S": 1800})
+	n := s.order(t)
+	r := s.create(t, exchangeBody(n, "TEE-S", "difference_as", "store_credit"))
+	s.receive(t, r)
+	s.drain(t)
+	if got := s.stripe.RefundCount(); got != 0 {
+		t.Errorf("got %d Stripe refunds, want none", got)
+	}
+	if got := s.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
+	}
+	email := "shopper1@example.com"
+	codes, err := refunds.RevealCodes(context.Background(), s.env.DB, s.tn.Merchant.ID, email)
+	if err != nil || len(codes) != 1 {
+		t.Fatalf("got codes %v, %v, want one", codes, err)
+	}
+	again, _ := refunds.RevealCodes(context.Background(), s.env.DB, s.tn.Merchant.ID, email)
+	if len(again) != 0 {
+		t.Errorf("the code was shown twice: %v", again)
+	}
+	var c refunds.Credit
+	s.must(t, "GET", "/v1/store-credit?email="+email, auth.RoleFinance, nil, http.StatusOK).JSON(t, &c)
+	if len(c.Balances) != 1 || c.Balances[0].Amount != 700 || len(c.Credits) != 1 || c.Credits[0].ExpiresAt == nil {
+		t.Fatalf("got credit %+v, want 700 EUR expiring", c)
+	}
+	for _, code := range codes {
+		var red refunds.Redemption
+		s.env.Do(t, "POST", "/v1/store-credit/redemptions", s.tn.Keys[auth.RoleIntegration], map[string]any{
+			"code": strings.ToLower(code), "amount": 700, "currency": "EUR", "order_reference": "NW-900"},
+			"Idempotency-Key", "spend-1").JSON(t, &red)
+		if red.Amount != 700 || red.Balance != 0 {
+			t.Errorf("got redemption %+v, want 700 spent, 0 left", red)
+		}
+	}
+}
+
+// TestConcurrentRedemptions: twenty redemptions of one code at once, whose balance
+// covers seven: exactly seven succeed, the balance ends at 0 and never below, and a
+// replay answers the first answer.
+func TestConcurrentRedemptions(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, nil)
+	n := s.order(t)
+	r := s.create(t, map[string]any{"order_number": n, "resolution": "store_credit",
+		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": "changed_mind"}}})
+	s.receive(t, r)
+	s.drain(t)
+	codes, err := refunds.RevealCodes(context.Background(), s.env.DB, s.tn.Merchant.ID, "shopper1@example.com")
+	if err != nil || len(codes) != 1 {
+		t.Fatalf("got codes %v, %v", codes, err)
+	}
+	var code string
+	for _, c := range codes {
+		code = c
+	}
+	const each = 2500 / 7 // 357: seven of them fit in 2500, eight do not
+	redeem := func(key string) apitest.Response {
+		return s.env.Do(t, "POST", "/v1/store-credit/redemptions", s.tn.Keys[auth.RoleIntegration], map[string]any{
+			"code": code, "amount": each, "currency": "EUR", "order_reference": "NW-" + key}, "Idempotency-Key", key)
+	}
+	var wg sync.WaitGroup
+	res := make([]apitest.Response, 20)
+	start := make(chan struct{})
+	for i := range res {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res[i] = redeem(fmt.Sprintf("k%d", i))
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok, short := 0, 0
+	first := -1
+	for i, x := range res {
+		switch x.Status {
+		case http.StatusCreated:
+			ok++
+			if first < 0 {
+				first = i
+			}
+		case http.StatusConflict:
+			var p problem
+			x.JSON(t, &p)
+			if p.Code != "insufficient_store_credit" {
+				t.Errorf("got 409 %s, want insufficient_store_credit", x.Body)
+			}
+			short++
+		default:
+			t.Errorf("got %d %s", x.Status, x.Body)
+		}
+	}
+	if ok != 7 || short != 13 {
+		t.Fatalf("got %d redemptions and %d refusals, want 7 and 13", ok, short)
+	}
+	var balance, minBalance int64
+	if err := s.env.DB.Get(&balance, `SELECT balance FROM store_credits`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.env.DB.Get(&minBalance, `SELECT min(s) FROM (SELECT sum(amount) OVER (ORDER BY id) AS s FROM store_credit_entries) x`); err != nil {
+		t.Fatal(err)
+	}
+	if balance != 2500-7*each || minBalance < 0 {
+		t.Errorf("got balance %d (lowest %d), want %d and never negative", balance, minBalance, 2500-7*each)
+	}
+	var redeemed int64
+	if err := s.env.DB.Get(&redeemed, `SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE kind = 'store_credit_redeemed'`); err != nil {
+		t.Fatal(err)
+	}
+	if redeemed != 7*each {
+		t.Errorf("got %d redeemed in the ledger, want %d", redeemed, 7*each)
+	}
+
+	// a replay answers the first answer, a success and a refusal alike
+	for _, i := range []int{first, (first + 1) % 20} {
+		again := redeem(fmt.Sprintf("k%d", i))
+		if again.Status != res[i].Status || string(again.Body) != string(res[i].Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay of k%d: got %d %s, want %d %s replayed", i, again.Status, again.Body, res[i].Status, res[i].Body)
+		}
+	}
+	// no key, no redemption
+	noKey := s.do(t, "POST", "/v1/store-credit/redemptions", auth.RoleIntegration, map[string]any{
+		"code": code, "amount": 1, "currency": "EUR", "order_reference": "NW-x"})
+	if noKey.Status != http.StatusUnprocessableEntity || !strings.Contains(string(noKey.Body), "Idempotency-Key") {
+		t.Errorf("without a key: got %d %s, want 422 naming Idempotency-Key", noKey.Status, noKey.Body)
+	}
+	// a mistyped code is told apart from an unknown one
+	typo := []byte(code)
+	typo[5] = map[bool]byte{true: 'B', false: 'A'}[typo[5] == 'A']
+	if res := s.env.Do(t, "POST", "/v1/store-credit/redemptions", s.tn.Keys[auth.RoleIntegration], map[string]any{
+		"code": string(typo), "amount": 1, "currency": "EUR", "order_reference": "NW-x"}, "Idempotency-Key", "typo"); res.Status != http.StatusUnprocessableEntity {
+		t.Errorf("mistyped code: got %d %s, want 422", res.Status, res.Body)
+	}
+
+	// reversing gives the credit back, once
+	var red refunds.Redemption
+	res[first].JSON(t, &red)
+	var back refunds.Redemption
+	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%d/reverse", red.ID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &back)
+	if back.ReversedAt == nil || back.Balance != 2500-6*each {
+		t.Errorf("got %+v, want reversed with balance %d", back, 2500-6*each)
+	}
+	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%d/reverse", red.ID), auth.RoleIntegration, nil, http.StatusConflict)
+	var c refunds.Credit
+	s.must(t, "GET", "/v1/store-credit?email=shopper1@example.com", auth.RoleFinance, nil, http.StatusOK).JSON(t, &c)
+	kinds := map[string]int{}
+	for _, e := range c.Entries {
+		kinds[e.Kind]++
+	}
+	if kinds["issued"] != 1 || kinds["redeemed"] != 7 || kinds["reversed"] != 1 || c.Balances[0].Amount != 2500-6*each {
+		t.Errorf("got entries %v and balance %+v", kinds, c.Balances)
+	}
+}
