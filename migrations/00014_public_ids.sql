@@ -23,6 +23,10 @@ ALTER TABLE ledger_entries ADD COLUMN public_id text NOT NULL DEFAULT new_public
 ALTER TABLE audit_log ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('aud');
 ALTER TABLE staff_users ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('usr');
 ALTER TABLE reconciliation_lines ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('rl');
+ALTER TABLE exchanges ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('exch');
+ALTER TABLE store_credits ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('cred');
+ALTER TABLE store_credit_redemptions ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('red');
+ALTER TABLE email_messages ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('em');
 
 CREATE UNIQUE INDEX returns_public_id ON returns (merchant_id, public_id);
 CREATE UNIQUE INDEX refunds_public_id ON refunds (merchant_id, public_id);
@@ -34,6 +38,10 @@ CREATE UNIQUE INDEX ledger_entries_public_id ON ledger_entries (merchant_id, pub
 CREATE UNIQUE INDEX audit_log_public_id ON audit_log (merchant_id, public_id);
 CREATE UNIQUE INDEX staff_users_public_id ON staff_users (merchant_id, public_id);
 CREATE UNIQUE INDEX reconciliation_lines_public_id ON reconciliation_lines (merchant_id, public_id);
+CREATE UNIQUE INDEX exchanges_public_id ON exchanges (merchant_id, public_id);
+CREATE UNIQUE INDEX store_credits_public_id ON store_credits (merchant_id, public_id);
+CREATE UNIQUE INDEX store_credit_redemptions_public_id ON store_credit_redemptions (merchant_id, public_id);
+CREATE UNIQUE INDEX email_messages_public_id ON email_messages (merchant_id, public_id);
 
 -- +goose Down
 ALTER TABLE returns DROP COLUMN public_id;
@@ -46,4 +54,8 @@ ALTER TABLE ledger_entries DROP COLUMN public_id;
 ALTER TABLE audit_log DROP COLUMN public_id;
 ALTER TABLE staff_users DROP COLUMN public_id;
 ALTER TABLE reconciliation_lines DROP COLUMN public_id;
+ALTER TABLE exchanges DROP COLUMN public_id;
+ALTER TABLE store_credits DROP COLUMN public_id;
+ALTER TABLE store_credit_redemptions DROP COLUMN public_id;
+ALTER TABLE email_messages DROP COLUMN public_id;
 DROP FUNCTION new_public_id(text);
