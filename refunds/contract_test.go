@@ -136,6 +136,16 @@ func TestStripeMockContract(t *testing.T) {
 			t.Errorf("got %+v, %v, want some refunds", got, err)
 		}
 	})
+	t.Run("checkout session for an exchange's difference", func(t *testing.T) {
+		cs, err := gw.CreateCheckoutSession(ctx, refunds.CheckoutRequest{IdempotencyKey: "exchange-checkout:3:0", Amount: 300,
+			Currency: "EUR", Name: "Exchange R-7KQ4-M2XD: 1 × Classic T-shirt, L", Email: "ada@example.com",
+			SuccessURL: "https://returns.example.com/portal/northwind/returns/R-7KQ4-M2XD?paid=1",
+			CancelURL:  "https://returns.example.com/portal/northwind/returns/R-7KQ4-M2XD",
+			Metadata:   map[string]string{"exchange_id": "3", "attempt": "0", "rma": "R-7KQ4-M2XD"}})
+		if err != nil || cs.ID == "" {
+			t.Errorf("got %+v, %v, want a session", cs, err)
+		}
+	})
 	t.Run("unknown parameters fail", func(t *testing.T) {
 		// The check above has teeth: what Stripe would refuse, stripe-mock refuses.
 		retries := int64(0)

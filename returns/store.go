@@ -85,6 +85,10 @@ type Store struct {
 	now     func() time.Time
 }
 
+// DB is the store's database, for read-only queries of the packages that act on
+// returns (the receipts a return has).
+func (s *Store) DB() *sqlx.DB { return s.db }
+
 // NewStore returns a store on d that sets off nothing until SetEffects.
 func NewStore(d *sqlx.DB) *Store {
 	return &Store{db: d, now: time.Now}

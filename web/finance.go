@@ -54,20 +54,22 @@ func (f financeFilter) query() url.Values {
 }
 
 type financeView struct {
-	Filter       financeFilter
-	Statuses     []string
-	FilterErrors []string
-	Refunds      []refunds.Refund
-	Older        string
-	Failed       []refunds.Refund
-	Flash        string
-	From, To     string // CSV period, as dates
-	RunKey       string // idempotency key of the start-a-run form
-	Runs         []runView
-	Reasons      template.HTML
-	ReasonRows   []bar
-	Days         template.HTML
-	DayRows      []bar
+	// ExchangesKept says per currency what exchanges kept in the last 90 days.
+	ExchangesKept []string
+	Filter        financeFilter
+	Statuses      []string
+	FilterErrors  []string
+	Refunds       []refunds.Refund
+	Older         string
+	Failed        []refunds.Refund
+	Flash         string
+	From, To      string // CSV period, as dates
+	RunKey        string // idempotency key of the start-a-run form
+	Runs          []runView
+	Reasons       template.HTML
+	ReasonRows    []bar
+	Days          template.HTML
+	DayRows       []bar
 }
 
 // runView is a reconciliation as the pages show it. The fields are copied in Go,
@@ -213,6 +215,13 @@ func (s *Server) charts(ctx context.Context, mid int64, v *financeView) error {
 		v.ReasonRows = append(v.ReasonRows, bar{Label: label, Value: r.Units, Title: fmt.Sprintf("%s: %d item(s)", label, r.Units)})
 	}
 	v.Reasons = hbarChart("Return reasons, items returned in the last 90 days", v.ReasonRows)
+	kept, err := analytics.Exchanges(ctx, s.db, mid, period.Period{From: now.AddDate(0, 0, -90)})
+	if err != nil {
+		return fmt.Errorf("web: exchanges: %w", err)
+	}
+	for _, x := range kept {
+		v.ExchangesKept = append(v.ExchangesKept, x.Summary)
+	}
 
 	const days = 30
 	start := now.Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))

@@ -151,6 +151,8 @@ type lineView struct {
 	Reason  string
 	Comment string
 	Err     string
+	// Swap is what the line can be exchanged for (portal_exchange.go); nil: nothing.
+	Swap *swapOffer
 }
 
 type policyView struct {
@@ -230,6 +232,9 @@ func (s *Server) itemsPage(rq *request, o returns.OrderRecord) (*itemsView, retu
 		return nil, pol, err
 	}
 	v.Returns = list
+	if err := s.addSwaps(ctx, m.ID, o, pol, v); err != nil {
+		return nil, pol, err
+	}
 	return v, pol, nil
 }
 
@@ -252,6 +257,8 @@ type choice struct {
 	Qty     int
 	Reason  string
 	Comment string
+	// ExchangeSKU is the variant wanted instead, when the shopper chose an exchange.
+	ExchangeSKU string
 }
 
 const maxComment = 1000
@@ -290,7 +297,12 @@ func readChoices(rq *request, v *itemsView) []choice {
 				lv.Err = "Choose a reason from the list."
 				break
 			}
-			out = append(out, choice{N: lv.N, LineID: lv.ID, Qty: qty, Reason: lv.Reason, Comment: lv.Comment})
+			sku, msg := readSwap(rq, lv)
+			if msg != "" {
+				lv.Err = msg
+				break
+			}
+			out = append(out, choice{N: lv.N, LineID: lv.ID, Qty: qty, Reason: lv.Reason, Comment: lv.Comment, ExchangeSKU: sku})
 		}
 		lv.Qty = max(qty, 0)
 		if lv.Err != "" {
@@ -350,11 +362,15 @@ func (s *Server) review(rq *request, o returns.OrderRecord, pol returns.Policy, 
 	items := make([]returns.QuoteItem, len(chosen))
 	for i, c := range chosen {
 		items[i] = returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty, Reason: returns.ReasonCode(c.Reason)}
+		if c.ExchangeSKU != "" {
+			return s.reviewExchange(rq, o, pol, chosen, rq.PostFormValue("difference_as"), key)
+		}
 	}
 	offered := offers(pol)
 	if len(offered) == 0 {
-		return &pageError{Status: http.StatusConflict, Title: "Returns are handled by the shop",
-			Message: "This shop offers exchanges only, which cannot be arranged here yet. Please contact the shop."}
+		return &pageError{Status: http.StatusConflict, Title: "Exchanges only",
+			Message: "This shop offers exchanges only: choose another size or colour for your items, or contact the shop.",
+			Link:    portalPath(rq.merchant.Slug), LinkText: "Choose again"}
 	}
 	if key == "" {
 		key = newKey()
@@ -440,22 +456,29 @@ func (s *Server) portalCreate(rq *request) error {
 	res := returns.Resolution(rq.PostFormValue("resolution"))
 	var chosen []choice
 	in := returns.CreateInput{Resolution: res, Actor: "shopper", IdempotencyKey: fmt.Sprintf("portal:%d:%s", o.ID, key)}
+	if res == returns.ResolutionExchange && rq.PostFormValue("difference_as") == string(returns.ResolutionStoreCredit) {
+		in.DifferenceAs = returns.ResolutionStoreCredit
+	}
 	n, _ := strconv.Atoi(rq.PostFormValue("n"))
 	for i := range min(max(n, 0), returns.MaxOrderLines) {
 		p := strconv.Itoa(i)
 		qty, _ := strconv.Atoi(rq.PostFormValue("qty." + p))
 		c := choice{N: i, LineID: rq.PostFormValue("line." + p), Qty: qty, Reason: rq.PostFormValue("reason." + p),
 			Comment: strings.TrimSpace(rq.PostFormValue("comment." + p))}
+		if res == returns.ResolutionExchange {
+			c.ExchangeSKU = rq.PostFormValue("exchange." + p)
+		}
 		if utf8.RuneCountInString(c.Comment) > maxComment {
 			c.Comment = string([]rune(c.Comment)[:maxComment])
 		}
 		chosen = append(chosen, c)
-		in.Items = append(in.Items, returns.CreateItem{QuoteItem: returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty, Reason: returns.ReasonCode(c.Reason)}, Comment: c.Comment})
+		in.Items = append(in.Items, returns.CreateItem{QuoteItem: returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty,
+			Reason: returns.ReasonCode(c.Reason), ExchangeSKU: c.ExchangeSKU}, Comment: c.Comment})
 	}
-	if !slices.Contains(offers(pol), res) {
+	if !slices.Contains(offers(pol), res) && !(res == returns.ResolutionExchange && pol.Allows(res)) {
 		return s.review(rq, o, pol, chosen, "", key)
 	}
-	qi := returns.QuoteInput{Resolution: res}
+	qi := returns.QuoteInput{Resolution: res, DifferenceAs: in.DifferenceAs}
 	for _, it := range in.Items {
 		qi.Items = append(qi.Items, it.QuoteItem)
 	}
@@ -482,6 +505,9 @@ func (s *Server) portalCreate(rq *request) error {
 		}
 		return s.render(rq, http.StatusConflict, "portal_items", "Choose what to return", v)
 	case err != nil:
+		if handled, err := s.exchangeCreateFailed(rq, o, err); handled {
+			return err
+		}
 		return err
 	}
 	if r.OrderID != o.ID {
@@ -546,6 +572,10 @@ type statusView struct {
 	Resolution string
 	// FeedbackURL asks how the return went, once it is completed.
 	FeedbackURL string
+	// Exchange is the return's exchange, and StoreCredit the shopper's credit
+	// (portal_exchange.go); nil: none.
+	Exchange    *exchangeStatus
+	StoreCredit *creditStatus
 }
 
 func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error) {
@@ -563,6 +593,8 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	switch r.Resolution {
 	case returns.ResolutionStoreCredit:
 		v.Resolution = "Store credit"
+	case returns.ResolutionExchange:
+		v.Resolution = "Exchange, back to you"
 	default:
 		v.Resolution = "Refund"
 	}
@@ -643,6 +675,9 @@ func steps(r *returns.Return) ([]step, string) {
 	if r.Resolution == returns.ResolutionStoreCredit {
 		labels[4] = "Credit issued"
 	}
+	if r.Resolution == returns.ResolutionExchange {
+		labels[4] = "Replacement sent"
+	}
 	// the last step reached; a refund that failed has not reached "Refunded"
 	at := map[returns.State]int{
 		returns.StateRequested: 0, returns.StateApproved: 1, returns.StateInTransit: 2, returns.StatePartiallyReceived: 2,
@@ -703,6 +738,10 @@ func shopperEntry(e returns.TimelineEntry, r *returns.Return) timelineEntry {
 		t.Title = "Thank you for your feedback"
 		t.Note = ""
 	default:
+		if title, ok := exchangeEntry(e.Event); ok {
+			t.Title = title
+			break
+		}
 		t.Title = stateLabel(e.To)
 	}
 	return t
@@ -717,6 +756,9 @@ func (s *Server) portalConfirmation(rq *request) error {
 	if err != nil {
 		return err
 	}
+	if v.Exchange, err = s.exchangeFor(rq, r); err != nil {
+		return err
+	}
 	return s.render(rq, http.StatusOK, "portal_confirmation", "Return "+r.RMA+" created", v)
 }
 
@@ -727,6 +769,12 @@ func (s *Server) portalStatus(rq *request) error {
 	}
 	v, err := s.statusData(rq, r)
 	if err != nil {
+		return err
+	}
+	if v.Exchange, err = s.exchangeFor(rq, r); err != nil {
+		return err
+	}
+	if v.StoreCredit, err = s.creditFor(rq, r); err != nil {
 		return err
 	}
 	return s.render(rq, http.StatusOK, "portal_status", "Return "+r.RMA, v)

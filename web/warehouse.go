@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/validation"
@@ -45,6 +46,30 @@ const (
 	defaultDisposition = string(receiving.DispositionRestock)
 )
 
+// receiveDefaults is what the receipt form suggests for an item returned for a
+// reason, and why. An item the shopper says the shop got wrong is never suggested
+// "like new → restock": damaged goes in as damaged, to be refurbished; a wrong or
+// not-as-described item waits for the person to choose its condition (no default)
+// and is held rather than put back on the shelf.
+func receiveDefaults(reason returns.ReasonCode) (condition, disposition, hint string) {
+	switch reason {
+	case returns.ReasonDamaged:
+		return string(receiving.ConditionDamaged), string(receiving.DispositionRefurbish),
+			"The shopper says it arrived damaged: check it before it goes anywhere near the shelf."
+	case returns.ReasonWrongItem:
+		return "", string(receiving.DispositionResaleHold),
+			"The shopper says the shop sent the wrong item: check what it is and choose its condition."
+	case returns.ReasonNotAsDescribed:
+		return "", string(receiving.DispositionResaleHold),
+			"The shopper says it is not as described: check it and choose its condition."
+	}
+	return defaultCondition, defaultDisposition, ""
+}
+
+// unexpectedRows is how many rows the receipt form offers for items the return
+// did not list.
+const unexpectedRows = 2
+
 func validOption(opts []option, v string) bool {
 	return slices.ContainsFunc(opts, func(o option) bool { return o.Value == v })
 }
@@ -59,13 +84,44 @@ type scanResult struct {
 }
 
 type stationView struct {
-	Result       *scanResult
-	Return       *returns.Return
-	Form         *receiveForm
-	Refunds      []refunds.Refund
-	Timeline     []returns.TimelineEntry
+	Result   *scanResult
+	Return   *returns.Return
+	Parcel   int // the parcel shown, when known
+	Form     *receiveForm
+	Refunds  []refunds.Refund
+	Receipts []receiptView
+	Timeline []returns.TimelineEntry
+	// Photos are the shopper's photos of a merchant-fault return (damaged, wrong
+	// item, not as described), shown so the item can be checked against them.
+	Photos []photoView
+	// Closed: the return takes no more parcels (a repeat scan of a completed return
+	// shows what became of it, its timeline open).
+	Closed       bool
 	Conditions   []option
 	Dispositions []option
+}
+
+// photoView is one photo the shopper sent with the return.
+type photoView struct {
+	URL, Alt string
+}
+
+// receiptView is a recorded receipt's notes and unexpected items, for staff.
+type receiptView struct {
+	At    time.Time
+	Actor string
+	Notes []string
+}
+
+// Pending reports whether a refund shown is still under way, so the page keeps
+// asking for its status.
+func (v *stationView) Pending() bool {
+	for _, f := range v.Refunds {
+		if !refunds.Terminal(f.Status) {
+			return true
+		}
+	}
+	return false
 }
 
 type receiveForm struct {
@@ -75,9 +131,11 @@ type receiveForm struct {
 	// Key is the receipt's idempotency key: the same form sent twice records
 	// one receipt. Two stations receiving one return at once are kept apart by
 	// the quantities still expected, which Receive checks under the return's lock.
-	Key    string
-	Items  []receiveItem
-	Errors []string
+	Key        string
+	Items      []receiveItem
+	Unexpected []unexpectedRow
+	Note       string // about the parcel as a whole
+	Errors     []string
 }
 
 type receiveItem struct {
@@ -86,10 +144,18 @@ type receiveItem struct {
 	SKU         string
 	Name        string
 	Reason      returns.ReasonCode
+	Hint        string // why the defaults are what they are, for a merchant-fault reason
 	Expected    int
 	Qty         int
 	Condition   string
 	Disposition string
+	Note        string
+}
+
+type unexpectedRow struct {
+	N           int
+	Description string
+	Qty         string
 }
 
 // receiveFormFor lists what is still expected of r, with the defaults chosen.
@@ -97,12 +163,16 @@ func receiveFormFor(r *returns.Return, parcel int) *receiveForm {
 	f := &receiveForm{ReturnID: r.PublicID, RMA: r.RMA, Parcel: parcel, Key: newKey()}
 	for _, it := range r.Items {
 		if left := it.Quantity - it.Received; left > 0 {
+			cond, disp, hint := receiveDefaults(it.Reason)
 			f.Items = append(f.Items, receiveItem{N: len(f.Items), LineID: it.LineID, SKU: it.SKU, Name: it.Name, Reason: it.Reason,
-				Expected: left, Qty: left, Condition: defaultCondition, Disposition: defaultDisposition})
+				Hint: hint, Expected: left, Qty: left, Condition: cond, Disposition: disp})
 		}
 	}
 	if len(f.Items) == 0 {
 		return nil
+	}
+	for i := range unexpectedRows {
+		f.Unexpected = append(f.Unexpected, unexpectedRow{N: i})
 	}
 	return f
 }
@@ -138,6 +208,18 @@ func (s *Server) stationScan(rq *request) error {
 	code := strings.TrimSpace(rq.PostFormValue("code"))
 	v := &stationView{}
 	if code == "" {
+		// Enter on an empty field (the page's script does not even send it): the
+		// parcel shown stays, with its form
+		if id, err := strconv.ParseInt(rq.PostFormValue("current"), 10, 64); err == nil {
+			r, err := s.returns.Get(rq.ctx(), rq.p.MerchantID, id)
+			if err != nil && !errors.Is(err, returns.ErrNotFound) {
+				return err
+			}
+			if err == nil {
+				parcel, _ := strconv.Atoi(rq.PostFormValue("current_parcel"))
+				return s.stationShow(rq, r, max(parcel, 0), nil)
+			}
+		}
 		v.Result = &scanResult{Kind: "invalid", Icon: "!", Title: "Nothing scanned", Message: "Scan a parcel's barcode, or type its RMA or tracking number and press Enter."}
 		return s.station(rq, http.StatusUnprocessableEntity, v)
 	}
@@ -152,7 +234,11 @@ func (s *Server) stationScan(rq *request) error {
 		v.Result = &scanResult{Kind: "closed", Icon: "⚠", Title: "Do not receive", Message: closedWords(ce)}
 		if rma, ok := returns.ParseRMA(ce.RMA); ok {
 			if r, err := s.returns.ByRMA(rq.ctx(), rq.p.MerchantID, rma); err == nil {
-				v.Return = r
+				// what became of it: its refunds, receipts and timeline
+				v.Return, v.Closed = r, true
+				if err := s.stationExtras(rq, v); err != nil {
+					return err
+				}
 			}
 		}
 		return s.station(rq, http.StatusConflict, v)
@@ -160,11 +246,10 @@ func (s *Server) stationScan(rq *request) error {
 		return err
 	}
 	v.Return = sc.Return
-	parcel := 0
 	if sc.Parcel != nil {
-		parcel = sc.Parcel.Number
+		v.Parcel = sc.Parcel.Number
 	}
-	v.Form = receiveFormFor(sc.Return, parcel)
+	v.Form = receiveFormFor(sc.Return, v.Parcel)
 	if sc.Repeat {
 		v.Result = &scanResult{Kind: "repeat", Icon: "↻", Title: "Already scanned", Message: sc.Message}
 	} else {
@@ -183,23 +268,91 @@ func (s *Server) scan(rq *request, code string) (*receiving.Scan, error) {
 	return s.receiving.Scan(rq.ctx(), rq.p.MerchantID, code)
 }
 
-// stationExtras adds the refunds and the timeline of the return shown.
+// stationExtras adds the refunds, the recorded receipts' notes, the shopper's
+// photos and the timeline of the return shown.
 func (s *Server) stationExtras(rq *request, v *stationView) error {
 	if v.Return == nil {
 		return nil
 	}
-	list, _, err := refunds.List(rq.ctx(), s.db, rq.p.MerchantID, refunds.ListFilter{ReturnID: v.Return.PublicID})
+	ctx, mid := rq.ctx(), rq.p.MerchantID
+	list, _, err := refunds.List(ctx, s.db, mid, refunds.ListFilter{ReturnID: v.Return.PublicID})
 	if err != nil {
 		return err
 	}
 	v.Refunds = list
-	ev, err := s.returns.Events(rq.ctx(), rq.p.MerchantID, v.Return.ID)
+	recs, err := receiving.Receipts(ctx, s.db, mid, v.Return.ID)
+	if err != nil {
+		return err
+	}
+	for _, rc := range recs {
+		if rv := viewReceipt(v.Return, rc); len(rv.Notes) > 0 {
+			v.Receipts = append(v.Receipts, rv)
+		}
+	}
+	if v.Photos, err = s.returnPhotos(rq, v.Return); err != nil {
+		return err
+	}
+	ev, err := s.returns.Events(ctx, mid, v.Return.ID)
 	if err != nil {
 		return err
 	}
 	slices.Reverse(ev)
 	v.Timeline = ev
 	return nil
+}
+
+// returnPhotos lists the shopper's photos of a return for the scan station. The
+// portal does not take photos yet: when it stores them, they are listed here
+// (their URLs served to signed-in staff only) and the station shows them beside
+// the items.
+func (s *Server) returnPhotos(_ *request, _ *returns.Return) ([]photoView, error) {
+	return nil, nil
+}
+
+// viewReceipt words a receipt's notes and unexpected items for staff.
+func viewReceipt(r *returns.Return, rc receiving.RecordedReceipt) receiptView {
+	rv := receiptView{At: rc.At, Actor: rc.Actor}
+	name := func(line string) string {
+		for _, it := range r.Items {
+			if it.LineID == line {
+				return it.Name
+			}
+		}
+		return line
+	}
+	for _, l := range rc.Input.Items {
+		if n := strings.TrimSpace(l.Note); n != "" {
+			rv.Notes = append(rv.Notes, name(l.LineID)+": "+n)
+		}
+	}
+	for _, u := range rc.Input.Unexpected {
+		n := fmt.Sprintf("Unexpected: %d × %s", u.Quantity, u.Description)
+		if u.Note != "" {
+			n += " (" + u.Note + ")"
+		}
+		rv.Notes = append(rv.Notes, n)
+	}
+	if n := strings.TrimSpace(rc.Input.Note); n != "" {
+		what := "Parcel"
+		if rc.Parcel > 0 {
+			what = fmt.Sprintf("Parcel %d", rc.Parcel)
+		}
+		rv.Notes = append(rv.Notes, what+": "+n)
+	}
+	return rv
+}
+
+// stationShow shows a return at the scan station with what is still expected of
+// it (a form when something is), its refunds and timeline.
+func (s *Server) stationShow(rq *request, r *returns.Return, parcel int, result *scanResult) error {
+	v := &stationView{Return: r, Parcel: parcel, Result: result, Closed: closedState(r.State)}
+	if !v.Closed {
+		v.Form = receiveFormFor(r, parcel)
+	}
+	if err := s.stationExtras(rq, v); err != nil {
+		return err
+	}
+	return s.station(rq, http.StatusOK, v)
 }
 
 // stationReturn shows a return at the scan station: after a receipt, with the
@@ -209,8 +362,8 @@ func (s *Server) stationReturn(rq *request) error {
 	if err != nil {
 		return err
 	}
-	v := &stationView{Return: r}
-	if !closedState(r.State) {
+	v := &stationView{Return: r, Closed: closedState(r.State)}
+	if !v.Closed {
 		v.Form = receiveFormFor(r, 0)
 	}
 	if err := s.stationExtras(rq, v); err != nil {
@@ -273,7 +426,8 @@ func (s *Server) stationReceive(rq *request) error {
 	units := 0
 	for i := range min(max(n, 0), returns.MaxOrderLines) {
 		p := strconv.Itoa(i)
-		it := receiveItem{LineID: rq.PostFormValue("line." + p), Condition: rq.PostFormValue("cond." + p), Disposition: rq.PostFormValue("disp." + p)}
+		it := receiveItem{LineID: rq.PostFormValue("line." + p), Condition: rq.PostFormValue("cond." + p), Disposition: rq.PostFormValue("disp." + p),
+			Note: strings.TrimSpace(rq.PostFormValue("note." + p))}
 		qty, err := strconv.Atoi(strings.TrimSpace(rq.PostFormValue("qty." + p)))
 		name := it.LineID
 		for _, x := range r.Items {
@@ -288,14 +442,43 @@ func (s *Server) stationReceive(rq *request) error {
 			problems = append(problems, name+": choose a condition.")
 		case !validOption(dispositions, it.Disposition):
 			problems = append(problems, name+": choose what happens to it.")
+		case len([]rune(it.Note)) > 1000:
+			problems = append(problems, name+": the note is too long (1000 characters at most).")
 		}
 		it.Qty = max(qty, 0)
 		posted[it.LineID] = it
 		units += it.Qty
 		in.Items = append(in.Items, receiving.ReceivedLine{LineID: it.LineID, Quantity: it.Qty,
-			Condition: receiving.Condition(it.Condition), Disposition: receiving.Disposition(it.Disposition)})
+			Condition: receiving.Condition(it.Condition), Disposition: receiving.Disposition(it.Disposition), Note: it.Note})
 	}
-	if len(problems) == 0 && units == 0 {
+	var extra []unexpectedRow
+	for i := range unexpectedRows {
+		p := strconv.Itoa(i)
+		u := unexpectedRow{N: i, Description: strings.TrimSpace(rq.PostFormValue("ux.desc." + p)), Qty: strings.TrimSpace(rq.PostFormValue("ux.qty." + p))}
+		extra = append(extra, u)
+		if u.Description == "" && (u.Qty == "" || u.Qty == "1") {
+			continue
+		}
+		qty, err := strconv.Atoi(u.Qty)
+		if u.Qty == "" {
+			qty, err = 1, nil
+		}
+		switch {
+		case u.Description == "":
+			problems = append(problems, fmt.Sprintf("Unexpected item %d: say what it is.", i+1))
+		case len([]rune(u.Description)) > 500:
+			problems = append(problems, fmt.Sprintf("Unexpected item %d: describe it in 500 characters at most.", i+1))
+		case err != nil || qty < 1 || qty > 1000:
+			problems = append(problems, fmt.Sprintf("Unexpected item %d: enter how many (1 to 1000).", i+1))
+		default:
+			in.Unexpected = append(in.Unexpected, receiving.Unexpected{Description: u.Description, Quantity: qty})
+		}
+	}
+	in.Note = strings.TrimSpace(rq.PostFormValue("pnote"))
+	if len([]rune(in.Note)) > 1000 {
+		problems = append(problems, "The parcel's note is too long (1000 characters at most).")
+	}
+	if len(problems) == 0 && units == 0 && len(in.Unexpected) == 0 && in.Note == "" {
 		problems = append(problems, "Enter how many of each item arrived. Record items that are not in the parcel as “Missing”.")
 	}
 	v := &stationView{Return: r}
@@ -332,9 +515,10 @@ func (s *Server) stationReceive(rq *request) error {
 	for i := range v.Form.Items {
 		it := &v.Form.Items[i]
 		if p, ok := posted[it.LineID]; ok {
-			it.Qty, it.Condition, it.Disposition = p.Qty, p.Condition, p.Disposition
+			it.Qty, it.Condition, it.Disposition, it.Note = p.Qty, p.Condition, p.Disposition, p.Note
 		}
 	}
+	v.Form.Unexpected, v.Form.Note = extra, in.Note
 	v.Form.Errors = problems
 	return s.station(rq, http.StatusUnprocessableEntity, v)
 }

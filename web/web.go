@@ -51,6 +51,7 @@ import (
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/exchanges"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
 )
 
@@ -79,6 +80,8 @@ type Config struct {
 	Refunds   *refunds.Service
 	Receiving *receiving.Service
 	Reconcile *reconcile.Service
+	// Exchanges opens new payment pages for exchanges (nil: none).
+	Exchanges *exchanges.Service
 	// The admin console's: API keys, webhook endpoints and the audit trail every
 	// admin change records itself in.
 	Keys     *auth.Keys
@@ -197,6 +200,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/confirmation", shopper, s.portalConfirmation)
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/label", shopper, s.portalLabel)
 	s.handle(mux, "POST /portal/{merchant}/returns/{rma}/cancel", shopper, s.portalCancel)
+	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/pay", shopper, s.portalPay)
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}/feedback", shopper, s.portalFeedback)
 	s.handle(mux, "POST /portal/{merchant}/returns/{rma}/feedback", shopper, s.portalFeedback)
 	// links in the shopper's emails (track.go)
@@ -684,6 +688,7 @@ var funcs = template.FuncMap{
 	"asset": assetURL,
 	"money": money.Format,
 	"minus": func(minor int64, currency string) string { return "−" + money.Format(minor, currency) },
+	"neg":   func(x int64) int64 { return -x },
 	"date":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	// until words the end of a half-open period: [1 March, 1 April) ends on 31 March.
 	"until": func(t time.Time) string {

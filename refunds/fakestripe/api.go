@@ -48,6 +48,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/refunds/{id}", s.handle(s.updateRefund))
 	mux.HandleFunc("POST /v1/refunds/{id}/cancel", s.handle(s.cancelRefund))
 	mux.HandleFunc("GET /v1/charges/{id}", s.handle(s.getCharge))
+	mux.HandleFunc("POST /v1/checkout/sessions", s.handle(s.createCheckoutSession))
+	mux.HandleFunc("GET /v1/checkout/sessions/{id}", s.handle(s.getCheckoutSession))
+	mux.HandleFunc("POST /v1/checkout/sessions/{id}/expire", s.handle(s.expireCheckoutSession))
 	mux.HandleFunc("GET /v1/events", s.handle(s.listEvents))
 	mux.HandleFunc("GET /v1/events/{id}", s.handle(s.getEvent))
 	mux.HandleFunc("/", s.handle(func(c *call) answer {

@@ -1,6 +1,7 @@
 // Package fakestripe is a stateful imitation of the part of Stripe's API v1 that
-// Roundtrip uses: refunds on charges and payment intents, Idempotency-Key
-// replays, list pagination with expansion, and signed webhooks. stripe-go v76
+// Roundtrip uses: refunds on charges and payment intents, Checkout Sessions in
+// payment mode (checkout.go), Idempotency-Key replays, list pagination with
+// expansion, and signed webhooks. stripe-go v76
 // works against it unmodified (point a BackendConfig URL, or STRIPE_API_BASE, at
 // Server.URL).
 //
@@ -199,14 +200,17 @@ type Server struct {
 	byIntent map[string]string // payment intent → charge
 	refunds  map[string]*refund
 	order    []*refund // creation order
-	idem     map[string]*idemEntry
-	faults   []*faultState
-	events   []*event
-	requests []*Request
-	counts   map[string]int
-	timers   map[*time.Timer]struct{}
-	pending  int           // async events queued or being sent
-	idle     chan struct{} // closed when pending drops to 0
+	// Checkout Sessions by ID and in creation order
+	sessions     map[string]*CheckoutSession
+	sessionOrder []*CheckoutSession
+	idem         map[string]*idemEntry
+	faults       []*faultState
+	events       []*event
+	requests     []*Request
+	counts       map[string]int
+	timers       map[*time.Timer]struct{}
+	pending      int           // async events queued or being sent
+	idle         chan struct{} // closed when pending drops to 0
 }
 
 type charge struct {

@@ -31,6 +31,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/period"
 
 	"github.com/jmoiron/sqlx"
@@ -53,6 +54,7 @@ type Summary struct {
 	Refunds            []CurrencyRefunds     `json:"refunds" doc:"Refunds created in the period, per currency."`
 	RefundsFailed      int64                 `json:"refunds_failed" example:"3" doc:"Refunds created in the period that are failed now, all currencies."`
 	StoreCredit        []CurrencyStoreCredit `json:"store_credit" doc:"Store credit entries written in the period, per currency."`
+	Exchanges          []CurrencyExchanges   `json:"exchanges" doc:"Sales kept by exchanges: replacements released in the period instead of refunds, per currency."`
 	TimeToRefund       RefundTiming          `json:"time_to_refund"`
 }
 
@@ -103,7 +105,44 @@ type CurrencyStoreCredit struct {
 	Currency string `json:"currency" db:"currency" example:"EUR"`
 	Issued   int64  `json:"issued" db:"issued" example:"45000" doc:"Minor units issued for returns."`
 	Bonus    int64  `json:"bonus" db:"bonus" example:"4500" doc:"Bonus on top."`
-	Redeemed int64  `json:"redeemed" db:"redeemed" example:"12000" doc:"Spent by shoppers (a positive number)."`
+	Redeemed int64  `json:"redeemed" db:"redeemed" example:"12000" doc:"Spent by shoppers (a positive number), less redemptions given back."`
+}
+
+// CurrencyExchanges is what exchanges kept in one currency: "exchanges kept 12 sales
+// worth €540.00".
+type CurrencyExchanges struct {
+	Currency    string `json:"currency" db:"currency" example:"EUR"`
+	Kept        int64  `json:"kept" db:"kept" example:"12" doc:"Exchanges whose replacement was released in the period."`
+	Worth       int64  `json:"worth" db:"worth" example:"54000" doc:"What their returned items were worth (the sales kept instead of refunded), minor units."`
+	Replacement int64  `json:"replacement" db:"replacement" example:"55500" doc:"The replacements' value, minor units."`
+	Paid        int64  `json:"paid" db:"paid" example:"1500" doc:"Price differences shoppers paid for dearer replacements, minor units."`
+	Summary     string `json:"summary" db:"-" example:"Exchanges kept 12 sales worth €540.00."`
+}
+
+// Exchanges sums, per currency, the exchanges whose replacement was released in p:
+// the sales they kept instead of refunding.
+func Exchanges(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p period.Period) ([]CurrencyExchanges, error) {
+	out := []CurrencyExchanges{}
+	to := p.To
+	if to.IsZero() {
+		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if err := sqlx.SelectContext(ctx, q, &out, `SELECT currency, count(*) AS kept,
+		coalesce(sum(returned_value), 0)::bigint AS worth, coalesce(sum(replacement_value), 0)::bigint AS replacement,
+		coalesce(sum(paid), 0)::bigint AS paid
+		FROM exchanges WHERE merchant_id = $1 AND released_at >= $2 AND released_at < $3
+		GROUP BY currency ORDER BY currency`, merchantID, p.From, to); err != nil {
+		return nil, fmt.Errorf("analytics: exchanges: %w", err)
+	}
+	for i := range out {
+		x := &out[i]
+		sales := "sales"
+		if x.Kept == 1 {
+			sales = "sale"
+		}
+		x.Summary = fmt.Sprintf("Exchanges kept %d %s worth %s.", x.Kept, sales, money.Format(x.Worth, x.Currency))
+	}
+	return out, nil
 }
 
 // RefundTiming is how long shoppers waited for their money.
@@ -119,7 +158,7 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 		top = 50
 	}
 	s := &Summary{From: p.From, To: p.To, ByReason: []ReasonStat{}, BySKU: []SKUStat{}, ByCategory: []CategoryStat{},
-		Refunds: []CurrencyRefunds{}, StoreCredit: []CurrencyStoreCredit{}}
+		Refunds: []CurrencyRefunds{}, StoreCredit: []CurrencyStoreCredit{}, Exchanges: []CurrencyExchanges{}}
 	args := []any{merchantID, p.From, p.To}
 
 	var head struct {
@@ -172,11 +211,16 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 	if err := sqlx.SelectContext(ctx, q, &s.StoreCredit, `SELECT currency,
 		coalesce(sum(amount) FILTER (WHERE kind = 'issued'), 0)::bigint AS issued,
 		coalesce(sum(amount) FILTER (WHERE kind = 'bonus'), 0)::bigint AS bonus,
-		coalesce(-sum(amount) FILTER (WHERE kind = 'redeemed'), 0)::bigint AS redeemed
+		coalesce(-sum(amount) FILTER (WHERE kind IN ('redeemed', 'reversed')), 0)::bigint AS redeemed
 		FROM store_credit_entries WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3
 		GROUP BY currency ORDER BY currency`, args...); err != nil {
 		return nil, fmt.Errorf("analytics: store credit: %w", err)
 	}
+	x, err := Exchanges(ctx, q, merchantID, p)
+	if err != nil {
+		return nil, err
+	}
+	s.Exchanges = x
 
 	var timing struct {
 		N   int64    `db:"n"`

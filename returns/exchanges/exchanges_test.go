@@ -2,7 +2,9 @@ package exchanges_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 	"github.com/roundtriphq/roundtrip/returns/exchanges"
@@ -52,6 +57,7 @@ func newShop(t testing.TB, policy map[string]any) *shop {
 		c.Gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_x", APIBase: s.stripe.URL(), Timeout: 5 * time.Second})
 		c.WebhookSecret = whsec
 		c.BaseURL = "https://returns.example.com"
+		c.Webhooks = notify.Options{AllowHTTP: true, AllowPrivate: true}
 		s.worker = outbox.NewWorker(c.DB, url, outbox.Options{Backoff: func(int) time.Duration { return 0 }})
 		c.Worker = s.worker
 	})
@@ -391,6 +397,21 @@ func TestCheaperExchangeRefund(t *testing.T) {
 	if l := s.ledger(t, r); l["exchange_in"] != 2500 || l["exchange_out"] != 1800 || l["refund_sent"] != 700 {
 		t.Errorf("got ledger %v", l)
 	}
+	var sum struct {
+		Exchanges []struct {
+			Currency string `json:"currency"`
+			Kept     int64  `json:"kept"`
+			Worth    int64  `json:"worth"`
+			Summary  string `json:"summary"`
+		} `json:"exchanges"`
+	}
+	day := time.Now().UTC()
+	s.must(t, "GET", "/v1/analytics/summary?from="+day.Format("2006-01-02")+"&to="+day.AddDate(0, 0, 1).Format("2006-01-02"),
+		auth.RoleFinance, nil, http.StatusOK).JSON(t, &sum)
+	if len(sum.Exchanges) != 1 || sum.Exchanges[0].Kept != 1 || sum.Exchanges[0].Worth != 2500 ||
+		!strings.Contains(sum.Exchanges[0].Summary, "Exchanges kept 1 sale worth") {
+		t.Errorf("got analytics %+v, want one sale worth 25.00 kept", sum.Exchanges)
+	}
 }
 
 // TestCheaperExchangeStoreCredit: the shopper takes the difference as store credit,
@@ -550,5 +571,250 @@ func TestConcurrentRedemptions(t *testing.T) {
 	}
 	if kinds["issued"] != 1 || kinds["redeemed"] != 7 || kinds["reversed"] != 1 || c.Balances[0].Amount != 2500-6*each {
 		t.Errorf("got entries %v and balance %+v", kinds, c.Balances)
+	}
+}
+
+// TestDearerExchangeCheckout: a dearer replacement is paid through a Stripe Checkout
+// Session, less the shop's upsell allowance; an expired page can be opened again;
+// the payment, arriving as a verified webhook (twice), is applied once.
+func TestDearerExchangeCheckout(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, map[string]any{"upsell_allowance": map[string]int64{"EUR": 200}})
+	s.putProduct(t, map[string]int{"TEE-M": 5, "TEE-L": 5}, map[string]int64{"TEE-M": 2500, "TEE-L": 3000})
+	n := s.order(t)
+	r := s.create(t, exchangeBody(n, "TEE-L"))
+	x := s.exchange(t, r)
+	if x.Status != exchanges.StatusAwaitingPayment || x.AmountDue != 300 || x.Absorbed != 200 || x.CheckoutURL != "" {
+		t.Fatalf("got %+v, want awaiting a payment of 300 with 200 absorbed, no page yet", x)
+	}
+	if _, rs, _ := s.inStock(t, "TEE-L"); rs != 1 {
+		t.Errorf("got %d held while awaiting payment, want 1", rs)
+	}
+	s.drain(t)
+	sessions := s.stripe.CheckoutSessions()
+	if len(sessions) != 1 {
+		t.Fatalf("got %d Checkout Sessions, want 1", len(sessions))
+	}
+	cs := sessions[0]
+	wantBack := "https://returns.example.com/portal/northwind/returns/" + r.RMA
+	if cs.AmountTotal != 300 || cs.Currency != "eur" || cs.SuccessURL != wantBack+"?paid=1" || cs.CancelURL != wantBack ||
+		cs.Metadata["exchange_id"] != fmt.Sprint(x.ID) || cs.IdempotencyKey != exchanges.CheckoutKey(x.ID, 0) ||
+		cs.CustomerEmail != "shopper1@example.com" {
+		t.Errorf("got session %+v", cs)
+	}
+	if got := s.exchange(t, r).CheckoutURL; got != cs.URL {
+		t.Errorf("got checkout_url %q, want %q", got, cs.URL)
+	}
+
+	// the page expires unpaid: the shopper opens a new one
+	if err := s.stripe.ExpireCheckout(cs.ID); err != nil {
+		t.Fatal(err)
+	}
+	if x := s.exchange(t, r); x.Status != exchanges.StatusAwaitingPayment || x.CheckoutURL != "" {
+		t.Fatalf("after expiry: got %+v, want awaiting payment without a page", x)
+	}
+	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/checkout", x.ID), auth.RoleIntegration, nil, http.StatusOK)
+	s.drain(t)
+	sessions = s.stripe.CheckoutSessions()
+	if len(sessions) != 2 || sessions[1].IdempotencyKey != exchanges.CheckoutKey(x.ID, 1) {
+		t.Fatalf("got sessions %+v, want a second one under attempt 1", sessions)
+	}
+	if err := s.stripe.CompleteCheckout(sessions[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	x = s.exchange(t, r)
+	if x.Status != exchanges.StatusReserved || x.Paid != 300 || x.CheckoutURL != "" {
+		t.Fatalf("after payment: got %+v, want reserved with 300 paid", x)
+	}
+	// Stripe sends the event again: nothing more happens
+	evs := s.stripe.Events()
+	if err := s.stripe.Redeliver(context.Background(), evs[len(evs)-1].ID); err != nil {
+		t.Fatal(err)
+	}
+	s.receive(t, r)
+	s.drain(t)
+	if x := s.exchange(t, r); x.Status != exchanges.StatusReleased {
+		t.Errorf("got %s after the receipt, want released", x.Status)
+	}
+	if got := s.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
+	}
+	if got := s.stripe.RefundCount(); got != 0 {
+		t.Errorf("got %d refunds, want none", got)
+	}
+	var payments int
+	if err := s.env.DB.Get(&payments, `SELECT count(*) FROM ledger_entries WHERE kind = 'exchange_payment' AND amount = 300 AND net = 300`); err != nil {
+		t.Fatal(err)
+	}
+	if payments != 1 {
+		t.Errorf("got %d exchange_payment entries, want 1", payments)
+	}
+}
+
+// hooks is the shop's webhook endpoint: it keeps every delivery, verified with the
+// Standard Webhooks reference library, by type.
+type hooks struct {
+	mu     sync.Mutex
+	secret string
+	events map[string][]json.RawMessage
+	bad    []error
+}
+
+func (s *shop) hooks(t testing.TB) *hooks {
+	t.Helper()
+	h := &hooks{events: map[string][]json.RawMessage{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		wh, err := standardwebhooks.NewWebhook(h.secret)
+		if err == nil {
+			err = wh.Verify(body, r.Header)
+		}
+		if err != nil {
+			h.bad = append(h.bad, err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var ev struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		_ = json.Unmarshal(body, &ev)
+		h.events[ev.Type] = append(h.events[ev.Type], ev.Data)
+	}))
+	t.Cleanup(srv.Close)
+	var ep struct {
+		Secret string `json:"secret"`
+	}
+	s.must(t, "POST", "/v1/webhook-endpoints", auth.RoleAdmin, map[string]any{"url": srv.URL + "/hooks"}, http.StatusCreated).JSON(t, &ep)
+	h.mu.Lock()
+	h.secret = ep.Secret
+	h.mu.Unlock()
+	return h
+}
+
+// exchange returns the exchanges delivered under typ.
+func (h *hooks) got(t testing.TB, typ string) []exchanges.Exchange {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.bad) > 0 {
+		t.Fatalf("deliveries the reference library refuses: %v", h.bad)
+	}
+	var out []exchanges.Exchange
+	for _, d := range h.events[typ] {
+		var x exchanges.Exchange
+		if err := json.Unmarshal(d, &x); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// TestInstantExchange: with the instant release, approval releases the replacement
+// at once, to the shop's webhooks with the items, the address and the reference;
+// the shop reports the shipment; when the returned items never arrive the shop is
+// told to collect their value.
+func TestInstantExchange(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, map[string]any{"exchange_release": "instant",
+		"serial_returner": map[string]any{"enabled": true, "max_returns": 3, "period_days": 90}})
+	h := s.hooks(t)
+	n := s.order(t)
+	r := s.create(t, exchangeBody(n, "TEE-L"))
+	x := s.exchange(t, r)
+	if x.Status != exchanges.StatusReleased || x.ReleaseOn != "instant" {
+		t.Fatalf("got %+v, want released on approval", x)
+	}
+	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
+		map[string]any{"carrier": "DHL", "tracking_number": "JD0146"}, http.StatusOK)
+	// an instant exchange whose replacement went out cannot be cancelled
+	if res := s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", r.ID), auth.RoleIntegration, map[string]any{}); res.Status != http.StatusConflict {
+		t.Errorf("cancel after the release: got %d %s, want 409", res.Status, res.Body)
+	}
+	// the label's validity ends without the parcel moving
+	if _, err := s.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = 'label.expire' AND state = 'pending'`); err != nil {
+		t.Fatal(err)
+	}
+	s.drain(t)
+	s.drain(t)
+	if got := s.state(t, r); got != "expired" {
+		t.Fatalf("got return %s, want expired", got)
+	}
+	x = s.exchange(t, r)
+	if x.UnreturnedAt == nil || x.UnreturnedValue != 2500 {
+		t.Errorf("got %+v, want unreturned with 2500 to collect", x)
+	}
+	for typ, want := range map[string]exchanges.Status{"exchange.reserved": exchanges.StatusReserved,
+		"exchange.released": exchanges.StatusReleased, "exchange.shipped": exchanges.StatusShipped, "exchange.unreturned": exchanges.StatusShipped} {
+		got := h.got(t, typ)
+		if len(got) != 1 || got[0].ID != x.ID || got[0].Status != want {
+			t.Errorf("%s: got %+v, want one delivery of exchange %d %s", typ, got, x.ID, want)
+		}
+	}
+	rel := h.got(t, "exchange.released")
+	if len(rel) == 1 && (rel[0].Reference != r.RMA+"-X" || rel[0].ShippingAddress.PostalCode != "SW1Y 4LB" ||
+		len(rel[0].Items) != 1 || rel[0].Items[0].SKU != "TEE-L" || rel[0].Items[0].Options[0].Value != "L") {
+		t.Errorf("exchange.released carries %+v, want the items, address and reference", rel[0])
+	}
+	if sh := h.got(t, "exchange.shipped"); len(sh) == 1 && sh[0].TrackingNumber != "JD0146" {
+		t.Errorf("exchange.shipped carries %+v", sh[0])
+	}
+}
+
+// TestInstantExchangeHeldForSerialReturner: a shopper the serial-returner rule holds
+// gets no instant release; the replacement waits for the receipt.
+func TestInstantExchangeHeldForSerialReturner(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, map[string]any{"exchange_release": "instant",
+		"serial_returner": map[string]any{"enabled": true, "max_returns": 1, "period_days": 90}})
+	n := s.order(t)
+	o := apitest.Order("shopper1@example.com", time.Now().Add(-48*time.Hour))
+	s.must(t, "PUT", "/v1/orders/NW-other", auth.RoleIntegration, o, http.StatusCreated)
+	s.create(t, map[string]any{"order_number": "NW-other", "resolution": "refund",
+		"items": []map[string]any{{"line_id": "l2", "quantity": 1, "reason": "changed_mind"}}})
+	r := s.create(t, exchangeBody(n, "TEE-L"))
+	if x := s.exchange(t, r); x.Status != exchanges.StatusReserved {
+		t.Fatalf("got %s, want reserved until the receipt", x.Status)
+	}
+	s.receive(t, r)
+	s.drain(t)
+	if x := s.exchange(t, r); x.Status != exchanges.StatusReleased {
+		t.Errorf("got %s after the receipt, want released", x.Status)
+	}
+}
+
+// TestReleaseOnCarrierScan: the replacement is released when the carrier first
+// scans the return parcel.
+func TestReleaseOnCarrierScan(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, map[string]any{"exchange_release": "on_carrier_scan"})
+	n := s.order(t)
+	r := s.create(t, exchangeBody(n, "TEE-S"))
+	if x := s.exchange(t, r); x.Status != exchanges.StatusReserved {
+		t.Fatalf("got %s, want reserved until the scan", x.Status)
+	}
+	var secret struct {
+		Secret string `json:"secret"`
+	}
+	s.must(t, "POST", "/v1/carrier-secret", auth.RoleAdmin, nil, http.StatusOK).JSON(t, &secret)
+	var tracking string
+	if err := s.env.DB.Get(&tracking, `SELECT tracking_number FROM parcels WHERE return_id = $1`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	res := s.env.Do(t, "POST", "/v1/carrier-events", "", map[string]any{"tracking_number": tracking, "status": "in_transit",
+		"occurred_at": time.Now().Add(-time.Minute).Format(time.RFC3339)}, "X-Carrier-Secret", secret.Secret)
+	if res.Status != http.StatusOK {
+		t.Fatalf("carrier event: %d %s", res.Status, res.Body)
+	}
+	if x := s.exchange(t, r); x.Status != exchanges.StatusReleased {
+		t.Errorf("got %s after the first scan, want released", x.Status)
+	}
+	s.receive(t, r)
+	s.drain(t)
+	if got := s.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
 	}
 }

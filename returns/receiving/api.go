@@ -30,6 +30,16 @@ type receiptOutput struct {
 	Body *Receipt
 }
 
+type receiptsInput struct {
+	ID string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID or RMA number."`
+}
+
+type receiptsOutput struct {
+	Body struct {
+		Data []RecordedReceipt `json:"data"`
+	}
+}
+
 // Register adds the warehouse operations to api.
 func Register(api huma.API, s *Service) {
 	huma.Register(api, huma.Operation{
@@ -74,5 +84,30 @@ func Register(api huma.API, s *Service) {
 			return nil, err
 		}
 		return &receiptOutput{Body: rc}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-receipts",
+		Method:      http.MethodGet,
+		Path:        "/v1/returns/{id}/receipts",
+		Summary:     "List what the warehouse recorded",
+		Description: "Every receipt of the return, oldest first: who recorded it and when, the parcel, and what was entered " +
+			"(items with condition, disposition and note; unexpected items; the parcel's note). Notes are for staff only.",
+		Tags:     []string{"Warehouse"},
+		Security: auth.Staff(auth.RoleWarehouse, auth.RoleFinance),
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+	}, func(ctx context.Context, in *receiptsInput) (*receiptsOutput, error) {
+		p := auth.MustFromContext(ctx)
+		r, err := s.returns.Find(ctx, p, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		list, err := Receipts(ctx, s.returns.DB(), p.MerchantID, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		out := &receiptsOutput{}
+		out.Body.Data = list
+		return out, nil
 	})
 }

@@ -273,6 +273,7 @@ type ReceiptInput struct {
 	Parcel     int            `json:"parcel,omitempty" minimum:"0" example:"1" doc:"The parcel these items came in, when known."`
 	Items      []ReceivedLine `json:"items" maxItems:"1000"`
 	Unexpected []Unexpected   `json:"unexpected,omitempty" maxItems:"100" doc:"Items in the parcel that the return did not list; recorded, not refunded."`
+	Note       string         `json:"note,omitempty" maxLength:"1000" example:"Box crushed on one corner." doc:"About the parcel as a whole. Notes are for staff: they are kept with the receipt (GET /v1/returns/{id}/receipts), not shown to the shopper."`
 }
 
 // Receipt is a recorded receipt.
@@ -316,8 +317,8 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 		return nil, &ClosedError{RMA: r.RMA, State: r.State}
 	}
 	var v validation.Error
-	if len(in.Items) == 0 && len(in.Unexpected) == 0 {
-		v.Add("items", "must list at least one item (or an unexpected one)")
+	if len(in.Items) == 0 && len(in.Unexpected) == 0 && strings.TrimSpace(in.Note) == "" {
+		v.Add("items", "must list at least one item (or an unexpected one, or a note)")
 	}
 	byLine := map[string]int{}
 	for i, it := range r.Items {
@@ -393,7 +394,7 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 		return nil, err
 	}
 	for _, u := range in.Unexpected {
-		notes = append(notes, fmt.Sprintf("Unexpected: %d × %s.", u.Quantity, u.Description))
+		notes = append(notes, fmt.Sprintf("Unexpected: %d × %s.", u.Quantity, strings.TrimSpace(u.Description)))
 	}
 	all := true
 	units := 0
@@ -428,4 +429,43 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 		return nil, err
 	}
 	return &Receipt{ID: receipt.PublicID, Return: t.Return, Message: note}, nil
+}
+
+// RecordedReceipt is a receipt as it was recorded: who, when, and what they entered,
+// notes and unexpected items included.
+type RecordedReceipt struct {
+	ID     int64        `json:"id" example:"88"`
+	At     time.Time    `json:"at"`
+	Actor  string       `json:"actor" example:"user:ana"`
+	Parcel int          `json:"parcel,omitempty" example:"1" doc:"The parcel's number, when the receipt named one."`
+	Input  ReceiptInput `json:"recorded" doc:"What was entered: items with condition, disposition and note, unexpected items, the parcel's note."`
+}
+
+// Receipts lists the receipts of a merchant's return, oldest first.
+func Receipts(ctx context.Context, q sqlx.QueryerContext, merchantID, returnID int64) ([]RecordedReceipt, error) {
+	var rows []struct {
+		ID     int64     `db:"id"`
+		At     time.Time `db:"created_at"`
+		Actor  string    `db:"actor"`
+		Parcel *int      `db:"parcel"`
+		Data   []byte    `db:"data"`
+	}
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT c.id, c.created_at, c.actor, p.number AS parcel, c.data
+		FROM receipts c LEFT JOIN parcels p ON p.id = c.parcel_id
+		WHERE c.merchant_id = $1 AND c.return_id = $2 ORDER BY c.id`, merchantID, returnID)
+	if err != nil {
+		return nil, fmt.Errorf("receiving: receipts of %d: %w", returnID, err)
+	}
+	out := make([]RecordedReceipt, 0, len(rows))
+	for _, r := range rows {
+		rc := RecordedReceipt{ID: r.ID, At: r.At, Actor: r.Actor}
+		if r.Parcel != nil {
+			rc.Parcel = *r.Parcel
+		}
+		if err := json.Unmarshal(r.Data, &rc.Input); err != nil {
+			return nil, fmt.Errorf("receiving: receipt %d: %w", r.ID, err)
+		}
+		out = append(out, rc)
+	}
+	return out, nil
 }

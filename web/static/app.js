@@ -17,6 +17,81 @@
     });
   }
 
+  // Enter on an empty scan field keeps the parcel shown (and what was typed into
+  // its form): nothing is sent.
+  var scanForm = document.querySelector('[data-scan-form]');
+  if (scan && scanForm) {
+    scanForm.addEventListener('submit', function (e) {
+      if (scan.value.trim() === '') { e.preventDefault(); e.stopImmediatePropagation(); }
+    }, true);
+  }
+
+  // Scan sounds, so the result is heard without looking: found, repeat, unknown and
+  // do-not-receive each have their own (Web Audio, no files). A switch mutes them;
+  // the choice is remembered on this computer.
+  var soundKey = 'roundtrip.station.sound';
+  var soundOn = function () {
+    try { return window.localStorage.getItem(soundKey) !== 'off'; } catch (err) { return true; }
+  };
+  var sounds = {
+    // [wave, [frequency Hz, start s, length s]...]
+    found: ['sine', [660, 0, 0.09], [990, 0.11, 0.14]],
+    repeat: ['triangle', [587, 0, 0.08], [587, 0.14, 0.08]],
+    unknown: ['sawtooth', [196, 0, 0.4]],
+    stop: ['square', [880, 0, 0.12], [660, 0.16, 0.12], [440, 0.32, 0.12], [330, 0.48, 0.25]]
+  };
+  var soundFor = { ok: 'found', received: 'found', repeat: 'repeat', unknown: 'unknown', closed: 'stop' };
+  var audio = null;
+  var play = function (name) {
+    var AC = window.AudioContext || window.webkitAudioContext;
+    var tune = sounds[name];
+    if (!AC || !tune || !soundOn()) return false;
+    try {
+      audio = audio || new AC();
+      if (audio.state === 'suspended' && audio.resume) audio.resume();
+      var t0 = audio.currentTime + 0.02;
+      for (var i = 1; i < tune.length; i++) {
+        var n = tune[i], osc = audio.createOscillator(), gain = audio.createGain();
+        osc.type = tune[0];
+        osc.frequency.value = n[0];
+        gain.gain.setValueAtTime(0.0001, t0 + n[1]);
+        gain.gain.exponentialRampToValueAtTime(0.25, t0 + n[1] + 0.01);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t0 + n[1] + n[2]);
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        osc.start(t0 + n[1]);
+        osc.stop(t0 + n[1] + n[2] + 0.02);
+      }
+      return true;
+    } catch (err) { return false; }
+  };
+  var toggle = document.querySelector('[data-sound-toggle]');
+  var showToggle = function () {
+    if (!toggle) return;
+    var on = soundOn();
+    toggle.setAttribute('aria-pressed', on ? 'true' : 'false');
+    toggle.textContent = on ? 'Sound on' : 'Sound off';
+  };
+  if (toggle) {
+    toggle.hidden = false;
+    showToggle();
+    toggle.addEventListener('click', function () {
+      try { window.localStorage.setItem(soundKey, soundOn() ? 'off' : 'on'); } catch (err) { /* not remembered */ }
+      showToggle();
+      if (soundOn()) play('found');
+      if (scan) scan.focus();
+    });
+  }
+  var result = document.querySelector('[data-result]');
+  if (result && soundFor[result.getAttribute('data-result')]) {
+    var name = soundFor[result.getAttribute('data-result')];
+    result.setAttribute('data-sound', play(name) ? name : 'muted');
+  }
+  // a page that a scan loaded may not play before the first key press
+  document.addEventListener('keydown', function () {
+    if (audio && audio.state === 'suspended' && audio.resume) audio.resume();
+  });
+
   // Enter in a select submits its form where the form asks for it (receiving).
   document.addEventListener('keydown', function (e) {
     var t = e.target;
@@ -38,10 +113,44 @@
   });
 
   // Times in the reader's own time zone.
-  document.querySelectorAll('time[data-local]').forEach(function (t) {
-    var d = new Date(t.getAttribute('datetime'));
-    if (!isNaN(d)) t.textContent = d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-  });
+  var localTimes = function (root) {
+    root.querySelectorAll('time[data-local]').forEach(function (t) {
+      var d = new Date(t.getAttribute('datetime'));
+      if (!isNaN(d)) t.textContent = d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    });
+  };
+  localTimes(document);
+
+  // Live parts: an element marked data-live (with an id) that is still
+  // data-live-pending asks its URL again every two seconds, for ten minutes at most,
+  // and takes from the answer its own fresh copy and those of the page's
+  // data-live-part elements (matched by id): a refund's status, a reconciliation's
+  // progress. Without the script the page shows the same after a reload.
+  var live = document.querySelector('[data-live][id]');
+  if (live && window.fetch && window.DOMParser) {
+    var liveID = live.id, liveURL = live.getAttribute('data-live'), liveUntil = Date.now() + 10 * 60 * 1000;
+    var refresh = function () {
+      var cur = document.getElementById(liveID);
+      if (!cur || !cur.hasAttribute('data-live-pending') || Date.now() > liveUntil) return;
+      fetch(liveURL, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+        .then(function (r) { return r.ok ? r.text() : ''; })
+        .then(function (html) {
+          if (!html) return;
+          var doc = new DOMParser().parseFromString(html, 'text/html');
+          document.querySelectorAll('[data-live][id], [data-live-part][id]').forEach(function (old) {
+            var fresh = doc.getElementById(old.id);
+            if (!fresh || old.outerHTML === fresh.outerHTML) return;
+            var node = document.importNode(fresh, true);
+            if (old.tagName === 'DETAILS') node.open = old.open;
+            old.replaceWith(node);
+            localTimes(node);
+          });
+        })
+        .catch(function () {})
+        .then(function () { window.setTimeout(refresh, 2000); });
+    };
+    window.setTimeout(refresh, 2000);
+  }
 
   // A list of what is wrong with a form takes the focus, so that it is read first
   // and its links lead to the fields.

@@ -168,7 +168,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log, BaseURL: cfg.BaseURL,
 		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users, Keys: a.Keys,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
+		Exchanges: a.Exchanges, Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	return a
