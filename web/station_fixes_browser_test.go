@@ -121,7 +121,7 @@ func TestStationReceiptsSoundsAndLiveRefundsInABrowser(t *testing.T) {
 	// without the script, the same Enter shows the same return again
 	c := s.client(t)
 	st := c.signIn("northwind", "ana")
-	p := c.post("/warehouse/scan", url.Values{"csrf": {st.csrf(t)}, "code": {""}, "current": {fmt.Sprint(damaged.ID)}, "current_parcel": {"1"}})
+	p := c.post("/warehouse/scan", url.Values{"csrf": {st.csrf(t)}, "code": {""}, "current": {damaged.ID}, "current_parcel": {"1"}})
 	wantStatus(t, "empty scan with a parcel shown", p, http.StatusOK)
 	mustContain(t, p, "Return <span class=\"mono\">"+damaged.RMA, "Record what is in the parcel")
 

@@ -210,8 +210,8 @@ func (s *Server) stationScan(rq *request) error {
 	if code == "" {
 		// Enter on an empty field (the page's script does not even send it): the
 		// parcel shown stays, with its form
-		if id, err := strconv.ParseInt(rq.PostFormValue("current"), 10, 64); err == nil {
-			r, err := s.returns.Get(rq.ctx(), rq.p.MerchantID, id)
+		if id := rq.PostFormValue("current"); strings.HasPrefix(id, returns.PublicIDPrefix) {
+			r, err := s.returns.ByPublicID(rq.ctx(), rq.p.MerchantID, id)
 			if err != nil && !errors.Is(err, returns.ErrNotFound) {
 				return err
 			}

@@ -13,7 +13,7 @@ import (
 const tag = "Emails"
 
 type returnEmailsInput struct {
-	ID string `path:"id" example:"R-7KQ4-M2XD" doc:"The return's ID or RMA number."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 type returnEmailsOutput struct {

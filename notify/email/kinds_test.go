@@ -36,7 +36,7 @@ func (b *bundle) emails(t *testing.T, r returnDoc) map[string]emailDoc {
 	var list struct {
 		Emails []emailDoc `json:"emails"`
 	}
-	res := b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/emails", r.ID), b.shop.Keys[auth.RoleAdmin], nil)
+	res := b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/emails", r.ID), b.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("emails: %d %s", res.Status, res.Body)
 	}
@@ -56,7 +56,7 @@ func (b *bundle) notes(t *testing.T, r returnDoc, event string) []string {
 			Note  string `json:"note"`
 		} `json:"data"`
 	}
-	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &events)
+	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &events)
 	var out []string
 	for _, e := range events.Data {
 		if e.Event == event {
@@ -78,11 +78,11 @@ func TestReviewedReturnsHearTheDecision(t *testing.T) {
 	if k := kinds(b.received(t)); !slices.Equal(k, []string{"review_needed", "review_needed"}) {
 		t.Fatalf("after the requests got %v, want review_needed twice", k)
 	}
-	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/approve", ok.ID), b.shop.Keys[auth.RoleAdmin], nil); res.Status != http.StatusOK {
+	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/approve", ok.ID), b.shop.Keys[auth.RoleAdmin], nil); res.Status != http.StatusOK {
 		t.Fatalf("approve: %d %s", res.Status, res.Body)
 	}
 	reason := "The T-shirt was bought in a final sale."
-	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/reject", no.ID), b.shop.Keys[auth.RoleAdmin], map[string]any{"reason": reason}); res.Status != http.StatusOK {
+	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/reject", no.ID), b.shop.Keys[auth.RoleAdmin], map[string]any{"reason": reason}); res.Status != http.StatusOK {
 		t.Fatalf("reject: %d %s", res.Status, res.Body)
 	}
 	b.drain(t)
@@ -161,7 +161,7 @@ func TestRefusedEmailsAreRetriedThenParked(t *testing.T) {
 	b.drain(t)
 	b.drain(t)
 	var state string
-	if err := b.env.DB.Get(&state, `SELECT state FROM returns WHERE id = $1`, r.ID); err != nil || state != "completed" {
+	if err := b.env.DB.Get(&state, `SELECT state FROM returns WHERE public_id = $1`, r.ID); err != nil || state != "completed" {
 		t.Fatalf("the return is %q (%v): failing emails must not hold it up", state, err)
 	}
 	es := b.emails(t, r)

@@ -55,7 +55,7 @@ type idPath struct {
 }
 
 type returnPath struct {
-	ID string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID, or its RMA number (R-7KQ4-M2XD)."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 type exchangeOutput struct {

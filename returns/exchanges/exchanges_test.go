@@ -121,7 +121,7 @@ func (s *shop) order(t testing.TB) string {
 }
 
 type ret struct {
-	ID    int64  `json:"id"`
+	ID    string `json:"id"`
 	RMA   string `json:"rma"`
 	State string `json:"state"`
 	Total int64  `json:"total"`
@@ -146,13 +146,13 @@ func (s *shop) create(t testing.TB, body map[string]any) ret {
 func (s *shop) exchange(t testing.TB, r ret) exchanges.Exchange {
 	t.Helper()
 	var x exchanges.Exchange
-	s.must(t, "GET", fmt.Sprintf("/v1/returns/%d/exchange", r.ID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &x)
+	s.must(t, "GET", fmt.Sprintf("/v1/returns/%s/exchange", r.ID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &x)
 	return x
 }
 
 func (s *shop) receive(t testing.TB, r ret) {
 	t.Helper()
-	s.must(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+	s.must(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
 		{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
 }
 
@@ -172,7 +172,7 @@ func (s *shop) drain(t testing.TB) {
 func (s *shop) state(t testing.TB, r ret) string {
 	t.Helper()
 	var st string
-	if err := s.env.DB.Get(&st, `SELECT state FROM returns WHERE id = $1`, r.ID); err != nil {
+	if err := s.env.DB.Get(&st, `SELECT state FROM returns WHERE public_id = $1`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -201,7 +201,7 @@ func (s *shop) inStock(t testing.TB, sku string) (available, reserved, inStock i
 // ledger sums the ledger's amounts of a return by kind.
 func (s *shop) ledger(t testing.TB, r ret) map[string]int64 {
 	t.Helper()
-	rows, err := s.env.DB.Query(`SELECT kind, sum(amount) FROM ledger_entries WHERE return_id = $1 GROUP BY kind`, r.ID)
+	rows, err := s.env.DB.Query(`SELECT kind, sum(amount) FROM ledger_entries WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) GROUP BY kind`, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestLastUnitConcurrentCreates(t *testing.T) {
 		t.Errorf("got exchange %+v, want reserved TEE-L", x)
 	}
 
-	s.must(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", won.ID), auth.RoleIntegration, map[string]any{}, http.StatusOK)
+	s.must(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", won.ID), auth.RoleIntegration, map[string]any{}, http.StatusOK)
 	if a, rs, in := s.inStock(t, "TEE-L"); a != 1 || rs != 0 || in != 1 {
 		t.Errorf("after cancel: got available %d reserved %d in stock %d, want 1, 0, 1", a, rs, in)
 	}
@@ -731,7 +731,7 @@ func TestInstantExchange(t *testing.T) {
 	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
 		map[string]any{"carrier": "DHL", "tracking_number": "JD0146"}, http.StatusOK)
 	// an instant exchange whose replacement went out cannot be cancelled
-	if res := s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", r.ID), auth.RoleIntegration, map[string]any{}); res.Status != http.StatusConflict {
+	if res := s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", r.ID), auth.RoleIntegration, map[string]any{}); res.Status != http.StatusConflict {
 		t.Errorf("cancel after the release: got %d %s, want 409", res.Status, res.Body)
 	}
 	// the label's validity ends without the parcel moving
@@ -801,7 +801,7 @@ func TestReleaseOnCarrierScan(t *testing.T) {
 	}
 	s.must(t, "POST", "/v1/carrier-secret", auth.RoleAdmin, nil, http.StatusOK).JSON(t, &secret)
 	var tracking string
-	if err := s.env.DB.Get(&tracking, `SELECT tracking_number FROM parcels WHERE return_id = $1`, r.ID); err != nil {
+	if err := s.env.DB.Get(&tracking, `SELECT tracking_number FROM parcels WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	res := s.env.Do(t, "POST", "/v1/carrier-events", "", map[string]any{"tracking_number": tracking, "status": "in_transit",
