@@ -35,7 +35,10 @@ db-stop: ## Stop the private PostgreSQL under .data/ (if one was started)
 	@build/postgres.sh stop
 
 # tools installs the Debian packages the tests drive (label rasterising and decoding, the browser of the web tests,
-# promtool to lint the metrics).
+# promtool to lint the metrics), and Prism (npm) for the Shippo contract test, into the user's cache outside the
+# repository.
+PRISM_VERSION := 5.16.0
+PRISM_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/roundtrip/prism-$(PRISM_VERSION)
 tools:
 	@missing=""; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
@@ -46,4 +49,13 @@ tools:
 	  echo "installing$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if [ ! -x "$(PRISM_DIR)/node_modules/.bin/prism" ]; then \
+	  if ! command -v npm >/dev/null; then \
+	    echo "installing nodejs npm"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; \
+	  fi; \
+	  echo "installing @stoplight/prism-cli@$(PRISM_VERSION) into $(PRISM_DIR)"; \
+	  npm install --no-audit --no-fund --prefix "$(PRISM_DIR)" @stoplight/prism-cli@$(PRISM_VERSION) >/dev/null; \
 	fi

@@ -31,6 +31,12 @@ const (
 	MerchantUpdated Action = "merchant.updated"
 	// CarrierSecretRotated: the carrier's signing secret was replaced.
 	CarrierSecretRotated Action = "carrier_secret.rotated"
+	// CarrierSettingsUpdated: the carrier of the shop's labels, its Shippo token,
+	// preferred carriers and services, parcel or fallback changed.
+	CarrierSettingsUpdated Action = "carrier_settings.updated"
+	// CarrierWebhookTokenRotated: the token of the Shippo tracking webhook URL was
+	// replaced.
+	CarrierWebhookTokenRotated Action = "carrier_webhook_token.rotated"
 	// KeyCreated and KeyRevoked: an API key was made or stopped.
 	KeyCreated Action = "api_key.created"
 	KeyRevoked Action = "api_key.revoked"
@@ -50,6 +56,10 @@ const (
 	EndpointSecretRotated Action = "webhook_endpoint.secret_rotated"
 	// DeliveryRetried: a webhook delivery was sent again by hand.
 	DeliveryRetried Action = "webhook_delivery.retried"
+	// EmailRetried: a parked email to a shopper was sent again by hand.
+	EmailRetried Action = "email.retried"
+	// LinksRevoked: the status links in a return's emails were switched off.
+	LinksRevoked Action = "return_links.revoked"
 	// ReturnApproved and ReturnRejected: staff decided a return waiting for review.
 	ReturnApproved Action = "return.approved"
 	ReturnRejected Action = "return.rejected"

@@ -1,7 +1,6 @@
 package labels
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -21,7 +20,7 @@ import (
 type labelInput struct {
 	ID     string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 	Parcel int    `query:"parcel" minimum:"1" maximum:"10" default:"1" doc:"The parcel whose label to print."`
-	Format string `query:"format" enum:"4x6,letter,a4" default:"4x6" doc:"4x6: a 4x6 inch page for thermal label printers; letter or a4: the same label on a page for home printers, with packing instructions."`
+	Format string `query:"format" enum:"4x6,letter,a4,zpl,qr" default:"4x6" doc:"4x6: a 4x6 inch PDF page for label printers; letter or a4: the same label on a page for home printers, with packing instructions (a label bought through Shippo is the carrier's own 4x6 PDF in every PDF format); zpl: ZPL II for Zebra thermal printers (203 dpi); qr: the drop-off QR code as PNG (the carrier's code to show at the counter when it gave one, else ours of the tracking number)."`
 
 	origin string // the request's own scheme and host
 }
@@ -96,21 +95,25 @@ type returnParcel Parcel
 func Register(api huma.API, s *Service, a *audit.Log) {
 	api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[Parcel](), reflect.TypeFor[returnParcel]())
 	pdf := &huma.Schema{Type: huma.TypeString, Format: "binary"}
+	registerShippo(api, s, a)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-return-label",
 		Method:      http.MethodGet,
 		Path:        "/v1/returns/{id}/label",
 		Summary:     "Print a parcel's prepaid return label",
 		Description: "The label as PDF: sender and returns address, carrier, tracking number and RMA as barcodes, a QR code " +
-			"to follow the return, parcel n of m. Approval issues parcel 1; more parcels come from POST /v1/returns/{id}/parcels. " +
+			"to follow the return, parcel n of m; or as ZPL (format=zpl) for thermal printers; or its drop-off QR code " +
+			"(format=qr). Approval issues parcel 1; more parcels come from POST /v1/returns/{id}/parcels. " +
 			"A voided label (the return was cancelled, rejected or expired) answers 410; a return without labels " +
-			"(waiting for review, or nothing to send back) answers 409.",
+			"(waiting for review, or nothing to send back) and a label still being bought from the carrier " +
+			"(label_being_prepared, with Retry-After) answer 409.",
 		Tags:     []string{"Labels"},
 		Security: auth.StaffOrShopper(auth.RoleIntegration, auth.RoleWarehouse),
 		Responses: map[string]*huma.Response{
 			"200": {
 				Description: "The label (PDF).",
-				Content:     map[string]*huma.MediaType{"application/pdf": {Schema: pdf}},
+				Content: map[string]*huma.MediaType{"application/pdf": {Schema: pdf}, "application/zpl": {Schema: pdf},
+					"image/png": {Schema: pdf}},
 			},
 		},
 		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusGone, http.StatusUnprocessableEntity},
@@ -119,19 +122,15 @@ func Register(api huma.API, s *Service, a *audit.Log) {
 		if err != nil {
 			return nil, err
 		}
-		l, err := s.Label(ctx, r, in.Parcel, Format(in.Format), in.origin)
+		f, err := s.LabelFile(ctx, r, in.Parcel, Format(in.Format), in.origin)
 		if err != nil {
 			return nil, err
 		}
-		var buf bytes.Buffer
-		if err := Render(&buf, l); err != nil {
-			return nil, fmt.Errorf("labels: render %s parcel %d: %w", r.RMA, in.Parcel, err)
-		}
 		return &labelOutput{
-			ContentType:        "application/pdf",
-			ContentDisposition: fmt.Sprintf(`inline; filename="%s-parcel-%d.pdf"`, r.RMA, in.Parcel),
+			ContentType:        f.ContentType,
+			ContentDisposition: fmt.Sprintf(`inline; filename="%s"`, f.Name),
 			CacheControl:       "private, no-cache",
-			Body:               buf.Bytes(),
+			Body:               f.Body,
 		}, nil
 	})
 

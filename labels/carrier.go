@@ -5,29 +5,43 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Carrier issues and voids prepaid return labels with one carrier. The
-// built-in [OwnCourier] numbers parcels itself; aggregators (EasyPost,
-// Shippo, …) implement the same interface by calling their APIs.
+// built-in [OwnCourier] numbers parcels itself; [ShippoCarrier] buys labels
+// from real carriers through Shippo's API.
 //
 // Implementations are stateless and safe for concurrent use: whatever must
-// be unique (the serial number) comes in the request, and the caller stores
-// what Issue returns.
+// be unique (the serial number, the look-up key) comes in the request, and
+// the caller stores what Issue returns.
 type Carrier interface {
 	// Code is the stable identifier stored with each label, e.g. "own".
 	Code() string
 	// Name is the carrier's name as printed on the label.
 	Name() string
+	// Remote reports whether Issue calls the carrier over the network. A
+	// remote label is bought by a background job after the approval commits
+	// (the parcel is "preparing" until then), never inside a request.
+	Remote() bool
 	// Issue books the return shipment of one parcel and returns its
 	// tracking number. The same request yields the same tracking number
-	// for carriers that derive it from req.Serial; remote carriers should
-	// use req.Reference and req.Serial as their idempotency key.
+	// for carriers that derive it from req.Serial; remote carriers look
+	// for an earlier purchase under req.Key before buying, so a purchase
+	// whose answer was lost is found instead of bought twice.
 	Issue(ctx context.Context, req IssueRequest) (Issued, error)
-	// Void cancels an unused label so that it is not charged. Voiding a
-	// label twice is not an error. It answers an error wrapping
-	// ErrUnknownTracking for a tracking number the carrier did not issue.
-	Void(ctx context.Context, trackingNumber string) error
+	// Void cancels an unused label so that it is not charged and returns the
+	// carrier's reference of the cancellation ("" when there is nothing
+	// remote). Voiding a label twice is not an error. It answers an error
+	// wrapping ErrUnknownTracking for a label the carrier did not issue.
+	Void(ctx context.Context, l Booked) (string, error)
+}
+
+// Booked is an issued label, as Void needs it.
+type Booked struct {
+	TrackingNumber string
+	// LabelID is the carrier's ID of the purchase (a Shippo transaction).
+	LabelID string
 }
 
 // IssueRequest is one parcel to book.
@@ -46,12 +60,29 @@ type IssueRequest struct {
 	Parcels int     // parcels in the return
 	// WeightGrams is the declared weight; 0 when unknown.
 	WeightGrams int
+	// Key identifies this parcel's purchase at a remote carrier (sent as the
+	// purchase's metadata); Since bounds how far back to look for it.
+	Key   string
+	Since time.Time
 }
 
 // Issued is a booked label.
 type Issued struct {
 	TrackingNumber string // as the carrier formats it, without spaces
 	Service        string // service name as printed on the label
+
+	// What a remote carrier answers besides: its ID of the purchase, the
+	// carrier's name (USPS, UPS, …), its tracking page, the label file (a 4x6
+	// inch PDF), the drop-off QR code (PNG) when the carrier gives one, its
+	// drop-off locator, and the price paid in minor units of Currency.
+	LabelID     string
+	CarrierName string
+	TrackingURL string
+	LabelPDF    []byte
+	QRCode      []byte
+	DropOffURL  string
+	Amount      int64
+	Currency    string
 }
 
 // ErrUnknownTracking is wrapped by Void when the carrier did not issue the
@@ -87,6 +118,9 @@ func NewOwnCourier(name, serviceIndicator, country string) (*OwnCourier, error) 
 // Code returns "own".
 func (c *OwnCourier) Code() string { return "own" }
 
+// Remote returns false: own labels are numbered and printed here.
+func (c *OwnCourier) Remote() bool { return false }
+
 // Name returns the name the courier was created with.
 func (c *OwnCourier) Name() string { return c.name }
 
@@ -116,13 +150,13 @@ func (c *OwnCourier) Issue(ctx context.Context, req IssueRequest) (Issued, error
 // Void accepts any tracking number this courier could have issued (in any
 // spacing or case): an own courier has nothing to cancel remotely, the
 // caller records the void.
-func (c *OwnCourier) Void(ctx context.Context, trackingNumber string) error {
+func (c *OwnCourier) Void(ctx context.Context, l Booked) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return "", err
 	}
-	tn := NormalizeTracking(trackingNumber)
+	tn := NormalizeTracking(l.TrackingNumber)
 	if !ValidS10(tn) || tn[:2] != c.indicator || tn[11:] != c.country {
-		return fmt.Errorf("labels: void %q: %w", trackingNumber, ErrUnknownTracking)
+		return "", fmt.Errorf("labels: void %q: %w", l.TrackingNumber, ErrUnknownTracking)
 	}
-	return nil
+	return "", nil
 }

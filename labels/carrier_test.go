@@ -3,6 +3,7 @@ package labels
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -21,7 +22,7 @@ func TestOwnCourierIssue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Issued{TrackingNumber: "ZR123456785GB", Service: "Return"}); got != want {
+	if want := (Issued{TrackingNumber: "ZR123456785GB", Service: "Return"}); !reflect.DeepEqual(got, want) {
 		t.Errorf("Issue = %+v, want %+v", got, want)
 	}
 	again, _ := c.Issue(ctx, IssueRequest{Serial: 12345678, Service: "Next day"})
@@ -47,12 +48,12 @@ func TestOwnCourierVoid(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, tn := range []string{"ZR123456785GB", "zr 123 456 785 gb"} {
-		if err := c.Void(ctx, tn); err != nil {
+		if _, err := c.Void(ctx, Booked{TrackingNumber: tn}); err != nil {
 			t.Errorf("Void(%q) = %v, want nil", tn, err)
 		}
 	}
 	for _, tn := range []string{"ZR123456786GB", "RR123456785GB", "ZR123456785DE", "", "nonsense"} {
-		if err := c.Void(ctx, tn); !errors.Is(err, ErrUnknownTracking) {
+		if _, err := c.Void(ctx, Booked{TrackingNumber: tn}); !errors.Is(err, ErrUnknownTracking) {
 			t.Errorf("Void(%q) = %v, want ErrUnknownTracking", tn, err)
 		}
 	}

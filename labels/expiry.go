@@ -98,7 +98,10 @@ func (s *Service) expire(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error
 }
 
 // voidAtCarrier is the KindVoid handler: it tells the carrier that issued a
-// voided label not to charge for it. A carrier error is retried with backoff.
+// voided label not to charge for it, once: the carrier's reference of the void is
+// recorded with the parcel in the job's transaction, and a void whose answer was
+// lost is found at the carrier instead of asked for again. A carrier error is
+// retried with backoff.
 func (s *Service) voidAtCarrier(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	var p voidJob
 	if err := job.Decode(&p); err != nil {
@@ -108,39 +111,61 @@ func (s *Service) voidAtCarrier(ctx context.Context, tx *sqlx.Tx, job outbox.Job
 		return outbox.Permanent(fmt.Errorf("labels: void job %d has no merchant", job.ID))
 	}
 	var pc Parcel
-	err := tx.GetContext(ctx, &pc, `SELECT `+parcelCols+` FROM parcels WHERE merchant_id = $1 AND id = $2`, *job.MerchantID, p.ParcelID)
+	err := tx.GetContext(ctx, &pc, `SELECT `+parcelCols+` FROM parcels WHERE merchant_id = $1 AND id = $2 FOR UPDATE`, *job.MerchantID, p.ParcelID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("labels: parcel %d: %w", p.ParcelID, err)
 	}
-	if pc.Status != ParcelVoided {
+	if pc.Status != ParcelVoided || pc.VoidRef != nil || pc.VoidStatus != nil {
 		return nil
 	}
 	m, err := merchant.GetIn(ctx, tx, *job.MerchantID)
 	if err != nil {
 		return err
 	}
-	c, err := s.carrierFor(m)
-	if err != nil {
-		return outbox.Permanent(err)
-	}
-	if s.carrier == nil && ValidS10(pc.TrackingNumber) {
-		// the default own courier: the number's own country, in case the
-		// warehouse moved since the label was issued
-		if c, err = NewOwnCourier(DefaultCarrierName, DefaultServiceIndicator, pc.TrackingNumber[11:]); err != nil {
+	var c Carrier
+	if pc.Carrier == merchant.CarrierOwn || (s.carrier != nil && s.carrier.Code() == pc.Carrier && !s.carrier.Remote()) {
+		c = s.own(m)
+		if s.carrier == nil && ValidS10(pc.TrackingNumber) {
+			// the default own courier: the number's own country, in case the
+			// warehouse moved since the label was issued
+			if c, err = NewOwnCourier(DefaultCarrierName, DefaultServiceIndicator, pc.TrackingNumber[11:]); err != nil {
+				return outbox.Permanent(err)
+			}
+		}
+	} else {
+		if pc.LabelID == nil {
+			return nil // never bought: the purchase job voids a lost purchase itself
+		}
+		cs, err := merchant.CarrierSettingsIn(ctx, tx, m.ID)
+		if err != nil {
+			return err
+		}
+		if c, err = s.carrierByCode(m, cs, pc.Carrier); err != nil {
 			return outbox.Permanent(err)
 		}
 	}
 	if c.Code() != pc.Carrier {
 		return outbox.Permanent(fmt.Errorf("labels: parcel %d was issued by carrier %q, the merchant now uses %q", pc.ID, pc.Carrier, c.Code()))
 	}
-	if err := c.Void(ctx, pc.TrackingNumber); err != nil {
+	booked := Booked{TrackingNumber: pc.TrackingNumber}
+	if pc.LabelID != nil {
+		booked.LabelID = *pc.LabelID
+	}
+	ref, err := c.Void(ctx, booked)
+	if err != nil {
 		if errors.Is(err, ErrUnknownTracking) {
 			return outbox.Permanent(err)
 		}
 		return err
 	}
-	return nil
+	status := "voided"
+	if c.Remote() {
+		status = "requested"
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE parcels SET void_ref = nullif($2, ''), void_status = $3, voided_at_carrier = now() WHERE id = $1`,
+		pc.ID, ref, status)
+	return err
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/labels/shippo"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/returns"
@@ -33,6 +36,9 @@ const MaxParcels = 10
 type ParcelStatus string
 
 const (
+	// ParcelPreparing: the label is being bought from a remote carrier (Shippo)
+	// after the approval; it has no tracking number yet.
+	ParcelPreparing ParcelStatus = "preparing"
 	// ParcelIssued: the label is valid and may be handed to the carrier.
 	ParcelIssued ParcelStatus = "issued"
 	// ParcelVoided: the return was cancelled, rejected or expired; the label
@@ -43,25 +49,43 @@ const (
 // Parcel is one labelled parcel of a return.
 type Parcel struct {
 	Number         int          `json:"number" db:"number" example:"1" doc:"The parcel's number within its return, from 1."`
-	Carrier        string       `json:"carrier" db:"carrier" example:"own" doc:"Code of the carrier that issued the label."`
+	Carrier        string       `json:"carrier" db:"carrier" example:"own" doc:"Code of the carrier that issued the label: own (the shop's own S10 labels) or shippo."`
+	CarrierName    string       `json:"carrier_name,omitempty" db:"carrier_name" example:"USPS" doc:"The carrier that carries the parcel, for labels bought through Shippo."`
 	Service        string       `json:"service" db:"service" example:"Return"`
-	TrackingNumber string       `json:"tracking_number" db:"tracking_number" example:"ZR000000425GB"`
-	Status         ParcelStatus `json:"status" db:"status" enum:"issued,voided" example:"issued" doc:"issued: the label may be used; voided: it must not (the return was cancelled, rejected or expired)."`
+	TrackingNumber string       `json:"tracking_number" db:"tracking_number" example:"ZR000000425GB" doc:"Empty while the label is being prepared."`
+	TrackingURL    string       `json:"tracking_url,omitempty" db:"tracking_url" doc:"The carrier's tracking page."`
+	Status         ParcelStatus `json:"status" db:"status" enum:"preparing,issued,voided" example:"issued" doc:"preparing: the label is being bought from the carrier (after approval); issued: the label may be used; voided: it must not (the return was cancelled, rejected or expired)."`
+	LabelAmount    *int64       `json:"label_amount,omitempty" db:"label_amount" example:"550" doc:"What the label cost the shop, in minor units of label_currency (labels bought through Shippo)."`
+	LabelCurrency  *string      `json:"label_currency,omitempty" db:"label_currency" example:"USD"`
+	HasQRCode      bool         `json:"has_qr_code" db:"has_qr" doc:"The carrier gave a QR code to show at the counter instead of a printed label; own labels always have our drop-off QR code of the tracking number."`
+	VoidStatus     *string      `json:"void_status,omitempty" db:"void_status" example:"SUCCESS" doc:"The carrier's answer to the void of an unused label (Shippo refund status)."`
+	Problem        *string      `json:"problem,omitempty" db:"problem" doc:"A carrier problem staff should look at: the parcel was returned to the sender, or delivery failed."`
+	LabelError     *string      `json:"label_error,omitempty" db:"label_error" doc:"Why the label is late: the last error buying it from the carrier (it is retried)."`
+	LabelParked    bool         `json:"label_parked" db:"label_parked" doc:"Buying the label failed after every retry: staff must look at the return."`
 	IssuedAt       time.Time    `json:"issued_at" db:"issued_at"`
 	ValidUntil     time.Time    `json:"valid_until" db:"valid_until" doc:"Hand the parcel to the carrier before this time; a return whose parcels have not moved by then expires."`
 	MovedAt        *time.Time   `json:"moved_at,omitempty" db:"moved_at" doc:"When the carrier first reported the parcel moving."`
 	CarrierStatus  *string      `json:"carrier_status,omitempty" db:"carrier_status" example:"in_transit" doc:"The latest status the carrier reported."`
 	ArrivedAt      *time.Time   `json:"arrived_at,omitempty" db:"arrived_at" doc:"When the warehouse scanned the parcel."`
 	VoidedAt       *time.Time   `json:"voided_at,omitempty" db:"voided_at"`
-	LabelURL       string       `json:"label_url" db:"-" example:"/v1/returns/R-7KQ4-M2XD/label?parcel=1" doc:"Where to download the label (PDF)."`
+	LabelURL       string       `json:"label_url" db:"-" example:"/v1/returns/R-7KQ4-M2XD/label?parcel=1" doc:"Where to download the label (PDF; add format=zpl for thermal printers, format=qr for the drop-off QR code)."`
+	DropOffURL     string       `json:"drop_off_url,omitempty" db:"-" example:"https://tools.usps.com/find-location.htm" doc:"The carrier's locator of places that take the parcel (and scan its QR code)."`
 
 	ID              int64      `json:"-" db:"id"`
 	ReturnID        int64      `json:"-" db:"return_id"`
 	CarrierStatusAt *time.Time `json:"-" db:"carrier_status_at"`
+
+	LabelID    *string `json:"-" db:"label_id"`
+	LabelJobID *int64  `json:"-" db:"label_job_id"`
+	VoidRef    *string `json:"-" db:"void_ref"`
 }
 
-const parcelCols = `id, return_id, number, carrier, service, tracking_number, status, issued_at, valid_until,
-	moved_at, carrier_status, carrier_status_at, arrived_at, voided_at`
+const parcelCols = `id, return_id, number, carrier, service, coalesce(tracking_number, '') AS tracking_number, status,
+	issued_at, valid_until, moved_at, carrier_status, carrier_status_at, arrived_at, voided_at,
+	coalesce(carrier_name, '') AS carrier_name, coalesce(tracking_url, '') AS tracking_url, label_amount, label_currency,
+	qr_code IS NOT NULL AS has_qr, void_status, problem, label_id, label_job_id, void_ref,
+	(SELECT o.last_error FROM outbox o WHERE o.id = label_job_id AND o.state <> 'done' AND status = 'preparing') AS label_error,
+	coalesce((SELECT o.state = 'dead' FROM outbox o WHERE o.id = label_job_id AND status = 'preparing'), false) AS label_parked`
 
 var (
 	// ErrNoParcel means the return has no parcel with that number, or no
@@ -128,7 +152,25 @@ type Service struct {
 	// (label.issued, parcel.in_transit, parcel.delivered) in the change's transaction.
 	Publisher Publisher
 	baseURL   string
-	carrier   Carrier // nil: the default own courier, per merchant
+	carrier   Carrier // nil: per merchant, from its carrier settings
+	// Shippo configures the client of merchants that buy labels through Shippo.
+	Shippo ShippoOptions
+	// Logger logs what background jobs could not do (nil: nothing).
+	Logger *slog.Logger
+}
+
+// ShippoOptions configure how the service reaches Shippo.
+type ShippoOptions struct {
+	// APIBase is Shippo's URL (shippo.DefaultAPIBase when empty): a fake Shippo for
+	// demos and tests.
+	APIBase string
+	// HTTPClient sends the requests (nil: a client of its own).
+	HTTPClient *http.Client
+	// Timeout bounds each request (default 20 s); MaxRetries and Backoff as in
+	// shippo.Config.
+	Timeout    time.Duration
+	MaxRetries int
+	Backoff    func(n int) time.Duration
 }
 
 // NewService returns a service on d. baseURL is the public URL of the
@@ -145,6 +187,8 @@ func NewService(d *sqlx.DB, store *returns.Store, merchants *merchant.Store, bas
 func (s *Service) Jobs(w *outbox.Worker) {
 	w.Handle(KindExpire, s.expire)
 	w.Handle(KindVoid, s.voidAtCarrier)
+	w.Handle(KindBuy, s.buy)
+	w.Every(KindTrackPoll, time.Hour, s.pollTracking)
 }
 
 // Issue books the first parcel of an approved return with its label; it is the
@@ -160,16 +204,50 @@ func (s *Service) Void(ctx context.Context, t *returns.Tx) error {
 	return voidAll(ctx, t.Tx, t.Return)
 }
 
-// carrierFor is the carrier that issues m's labels.
-func (s *Service) carrierFor(m merchant.Merchant) (Carrier, error) {
+// carrierFor is the carrier that issues m's labels now, per its carrier settings
+// read through q.
+func (s *Service) carrierFor(ctx context.Context, q sqlx.QueryerContext, m merchant.Merchant) (Carrier, error) {
 	if s.carrier != nil {
 		return s.carrier, nil
+	}
+	cs, err := merchant.CarrierSettingsIn(ctx, q, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.carrierByCode(m, cs, cs.Carrier)
+}
+
+// carrierByCode is m's carrier with that code (the one that issued a label, which
+// may not be the one m uses now).
+func (s *Service) carrierByCode(m merchant.Merchant, cs merchant.CarrierSettings, code string) (Carrier, error) {
+	if s.carrier != nil && s.carrier.Code() == code {
+		return s.carrier, nil
+	}
+	if code == merchant.CarrierShippo {
+		if cs.ShippoToken == "" {
+			return nil, errors.New("labels: the merchant has no Shippo token")
+		}
+		return NewShippoCarrier(shippo.New(shippo.Config{Token: cs.ShippoToken, APIBase: s.Shippo.APIBase,
+			HTTPClient: s.Shippo.HTTPClient, Timeout: s.Shippo.Timeout, MaxRetries: s.Shippo.MaxRetries,
+			Backoff: s.Shippo.Backoff}), cs), nil
+	}
+	return s.own(m), nil
+}
+
+// own is m's own courier.
+func (s *Service) own(m merchant.Merchant) Carrier {
+	if s.carrier != nil && !s.carrier.Remote() {
+		return s.carrier
 	}
 	country := m.Settings.Warehouse.Country
 	if country == "" {
 		country = DefaultCountry
 	}
-	return NewOwnCourier(DefaultCarrierName, DefaultServiceIndicator, country)
+	c, err := NewOwnCourier(DefaultCarrierName, DefaultServiceIndicator, country)
+	if err != nil { // a country of the settings that S10 does not take
+		c, _ = NewOwnCourier(DefaultCarrierName, DefaultServiceIndicator, DefaultCountry)
+	}
+	return c
 }
 
 // issue books the next parcel of r, which the caller locked in tx, and
@@ -190,7 +268,7 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		return Parcel{}, err
 	}
 	o := rec.Order
-	c, err := s.carrierFor(m)
+	c, err := s.carrierFor(ctx, tx, m)
 	if err != nil {
 		return Parcel{}, fmt.Errorf("labels: carrier of merchant %d: %w", m.ID, err)
 	}
@@ -211,6 +289,10 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		idem = &key
 	}
 	var p Parcel
+	if c.Remote() {
+		// bought by the KindBuy job after the commit: "label being prepared" until then
+		return s.prepare(ctx, t, c, number, days, idem)
+	}
 	for attempt := 0; ; attempt++ {
 		var serial int64
 		if err := tx.GetContext(ctx, &serial, `SELECT nextval('tracking_serial')`); err != nil {
@@ -278,7 +360,7 @@ func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 func voidAll(ctx context.Context, tx *sqlx.Tx, r *returns.Return) error {
 	var ids []int64
 	err := tx.SelectContext(ctx, &ids, `UPDATE parcels SET status = 'voided', voided_at = now()
-		WHERE merchant_id = $1 AND return_id = $2 AND status = 'issued' RETURNING id`, r.MerchantID, r.ID)
+		WHERE merchant_id = $1 AND return_id = $2 AND status IN ('issued', 'preparing') RETURNING id`, r.MerchantID, r.ID)
 	if err != nil {
 		return fmt.Errorf("labels: void parcels of %d: %w", r.ID, err)
 	}
@@ -345,6 +427,7 @@ func parcels(ctx context.Context, q sqlx.QueryerContext, merchantID int64, r *re
 	}
 	for i := range list {
 		list[i].LabelURL = labelURL(r.RMA, list[i].Number)
+		list[i].DropOffURL = DropOffLocator(list[i].CarrierName)
 	}
 	return list, nil
 }
@@ -373,6 +456,9 @@ func (s *Service) Label(ctx context.Context, r *returns.Return, n int, f Format,
 	if p.Status == ParcelVoided {
 		return Label{}, &VoidedError{Parcel: p, State: r.State}
 	}
+	if p.Status == ParcelPreparing {
+		return Label{}, &PreparingError{Parcel: p}
+	}
 	m, err := s.merchants.Get(ctx, r.MerchantID)
 	if err != nil {
 		return Label{}, err
@@ -386,10 +472,7 @@ func (s *Service) Label(ctx context.Context, r *returns.Return, n int, f Format,
 		return Label{}, err
 	}
 	o := rec.Order
-	carrier := p.Carrier
-	if c, err := s.carrierFor(m); err == nil && c.Code() == p.Carrier {
-		carrier = c.Name()
-	}
+	carrier := s.carrierName(ctx, m, p)
 	items := 0
 	for _, it := range r.Items {
 		items += it.Quantity
@@ -461,6 +544,11 @@ type CarrierEvent struct {
 	TrackingNumber string    // in any spacing or case
 	Status         string    // see above
 	OccurredAt     time.Time // zero (or in the future): now
+	Detail         string    // the carrier's words, kept with the parcel
+	// Problem, when set, is what staff should look at (a parcel returned to the
+	// shopper, a failed delivery); it is kept with the parcel and noted in the
+	// return's timeline.
+	Problem string
 }
 
 var moving = map[string]string{
@@ -519,8 +607,10 @@ func (s *Service) RecordCarrierEvent(ctx context.Context, merchantID int64, ev C
 	err = tx.GetContext(ctx, &p, `UPDATE parcels SET
 			carrier_status = CASE WHEN carrier_status_at IS NULL OR carrier_status_at <= $3 THEN $2 ELSE carrier_status END,
 			carrier_status_at = greatest(carrier_status_at, $3),
-			moved_at = CASE WHEN $4 THEN least(coalesce(moved_at, $3), $3) ELSE moved_at END
-		WHERE id = $1 RETURNING `+parcelCols, before.ID, ev.Status, at, moves)
+			moved_at = CASE WHEN $4 THEN least(coalesce(moved_at, $3), $3) ELSE moved_at END,
+			carrier_detail = CASE WHEN carrier_status_at IS NULL OR carrier_status_at <= $3 THEN nullif($5, '') ELSE carrier_detail END,
+			problem = coalesce(nullif($6, ''), problem)
+		WHERE id = $1 RETURNING `+parcelCols, before.ID, ev.Status, at, moves, ev.Detail, ev.Problem)
 	if err != nil {
 		return CarrierUpdate{}, fmt.Errorf("labels: record carrier event: %w", err)
 	}
@@ -536,20 +626,29 @@ func (s *Service) RecordCarrierEvent(ctx context.Context, merchantID int64, ev C
 			return CarrierUpdate{}, err
 		}
 	}
+	m, err := merchant.GetIn(ctx, tx, merchantID)
+	if err != nil {
+		return CarrierUpdate{}, err
+	}
+	name := s.carrierName(ctx, m, p)
 	if out.FirstMovement {
 		if _, err := returns.Next(r.State, returns.EventCarrierScan); err == nil {
-			m, err := merchant.GetIn(ctx, tx, merchantID)
-			if err != nil {
-				return CarrierUpdate{}, err
-			}
-			name := p.Carrier
-			if c, err := s.carrierFor(m); err == nil && c.Code() == p.Carrier {
-				name = c.Name()
-			}
 			note := fmt.Sprintf("%s reported parcel %d (%s) %s.", name, p.Number, p.TrackingNumber, what)
 			if err := t.Transition(ctx, returns.EventCarrierScan, "carrier", note); err != nil {
 				return CarrierUpdate{}, err
 			}
+		}
+	}
+	if ev.Status == "delivered" && (before.CarrierStatus == nil || *before.CarrierStatus != "delivered") && p.ArrivedAt == nil {
+		note := fmt.Sprintf("%s delivered parcel %d (%s): it arrived at the warehouse dock and waits to be unpacked.", name, p.Number, p.TrackingNumber)
+		if err := t.Note(ctx, "carrier", "delivered", note); err != nil {
+			return CarrierUpdate{}, err
+		}
+	}
+	if ev.Problem != "" && (before.Problem == nil || *before.Problem != ev.Problem) {
+		note := fmt.Sprintf("Parcel %d (%s): %s Staff should contact %s.", p.Number, p.TrackingNumber, ev.Problem, name)
+		if err := t.Note(ctx, "carrier", "carrier_problem", note); err != nil {
+			return CarrierUpdate{}, err
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -140,7 +140,8 @@ ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_kind_check;
 ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_kind_check
     CHECK (kind IN ('refund_queued', 'refund_sent', 'refund_succeeded', 'refund_failed', 'refund_canceled',
         'store_credit_issued', 'store_credit_bonus', 'store_credit_redeemed', 'store_credit_adjusted',
-        'store_credit_reversed', 'fee_retained', 'exchange_in', 'exchange_out', 'exchange_payment'));
+        'store_credit_reversed', 'fee_retained', 'exchange_in', 'exchange_out', 'exchange_payment',
+        'label_purchased', 'label_voided'));
 
 -- +goose StatementBegin
 CREATE FUNCTION ledger_exchanges() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -175,7 +176,8 @@ DROP FUNCTION ledger_exchanges();
 ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_kind_check;
 ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_kind_check
     CHECK (kind IN ('refund_queued', 'refund_sent', 'refund_succeeded', 'refund_failed', 'refund_canceled',
-        'store_credit_issued', 'store_credit_bonus', 'store_credit_redeemed', 'store_credit_adjusted', 'fee_retained'));
+        'store_credit_issued', 'store_credit_bonus', 'store_credit_redeemed', 'store_credit_adjusted', 'fee_retained',
+        'label_purchased', 'label_voided'));
 ALTER TABLE ledger_entries DROP COLUMN exchange_id;
 DROP INDEX store_credit_entries_credit;
 ALTER TABLE store_credit_entries DROP CONSTRAINT store_credit_entries_kind_check;

@@ -27,6 +27,7 @@ ALTER TABLE exchanges ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('
 ALTER TABLE store_credits ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('cred');
 ALTER TABLE store_credit_redemptions ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('red');
 ALTER TABLE email_messages ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('em');
+ALTER TABLE return_cases ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('case');
 
 CREATE UNIQUE INDEX returns_public_id ON returns (merchant_id, public_id);
 CREATE UNIQUE INDEX refunds_public_id ON refunds (merchant_id, public_id);
@@ -42,6 +43,7 @@ CREATE UNIQUE INDEX exchanges_public_id ON exchanges (merchant_id, public_id);
 CREATE UNIQUE INDEX store_credits_public_id ON store_credits (merchant_id, public_id);
 CREATE UNIQUE INDEX store_credit_redemptions_public_id ON store_credit_redemptions (merchant_id, public_id);
 CREATE UNIQUE INDEX email_messages_public_id ON email_messages (merchant_id, public_id);
+CREATE UNIQUE INDEX return_cases_public_id ON return_cases (merchant_id, public_id);
 
 -- +goose Down
 ALTER TABLE returns DROP COLUMN public_id;
@@ -58,4 +60,5 @@ ALTER TABLE exchanges DROP COLUMN public_id;
 ALTER TABLE store_credits DROP COLUMN public_id;
 ALTER TABLE store_credit_redemptions DROP COLUMN public_id;
 ALTER TABLE email_messages DROP COLUMN public_id;
+ALTER TABLE return_cases DROP COLUMN public_id;
 DROP FUNCTION new_public_id(text);

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -406,5 +407,23 @@ func documentWebhooks(o *huma.OpenAPI) {
 				"200": {Description: "Acknowledged: any 2xx status does."},
 			},
 		}}
+	}
+}
+
+// DescribeData documents the data field of each event type's webhook as the schema
+// of the Go value the event carries (returns.Return, labels.Parcel, …), registered
+// in the document's components. Call it once every operation is registered; notify
+// cannot name those types itself, since their packages publish through it.
+func DescribeData(api huma.API, data map[EventType]any) {
+	o := api.OpenAPI()
+	for _, info := range Catalogue {
+		v, ok := data[info.Type]
+		item := o.Webhooks[string(info.Type)]
+		if !ok || item == nil || item.Post == nil || item.Post.RequestBody == nil {
+			continue
+		}
+		body := item.Post.RequestBody.Content["application/json"].Schema
+		ref := o.Components.Schemas.Schema(reflect.TypeOf(v), true, "")
+		body.Properties["data"] = &huma.Schema{Description: info.Data, AllOf: []*huma.Schema{ref}}
 	}
 }

@@ -35,6 +35,8 @@ func problemFor(err error) *problem.Problem {
 		noLabels  *labels.NoLabelsError
 		noParcel  *labels.NoParcelError
 		closed    *labels.ClosedError
+		preparing *labels.PreparingError
+		badHook   *labels.WebhookBodyError
 		unknown   *receiving.UnknownCodeError
 		recClosed *receiving.ClosedError
 		notRetry  *refunds.NotRetryableError
@@ -141,6 +143,14 @@ func problemFor(err error) *problem.Problem {
 		p := problem.New(http.StatusGone, "label_voided", fmt.Sprintf("This label was voided: %s. Do not use it.", why))
 		p.State = string(voided.State)
 		return p
+	case errors.As(err, &preparing):
+		msg := "The label is being bought from the carrier; it is ready in a moment. Try again shortly."
+		if preparing.Parcel.LabelParked {
+			msg = "The label could not be bought from the carrier yet; the shop's team has been told."
+		}
+		return problem.Conflict("label_being_prepared", msg) // Retry-After: PreparingError's own header
+	case errors.As(err, &badHook):
+		return problem.New(http.StatusBadRequest, "bad_webhook", "The body is not a Shippo webhook event.")
 	case errors.Is(err, labels.ErrNoReturnAddress):
 		return problem.Conflict("no_return_address", "The shop has not set the address returns go to, so the label cannot be printed yet. Please contact the shop.")
 	case errors.Is(err, labels.ErrTooManyParcels):
@@ -172,6 +182,8 @@ func problemFor(err error) *problem.Problem {
 		return p
 
 	// who is asking
+	case errors.Is(err, labels.ErrBadWebhookToken):
+		return problem.New(http.StatusUnauthorized, "unauthorized", "The webhook URL's merchant and token do not match: use the URL from POST /v1/carrier-settings/webhook-token.")
 	case errors.Is(err, labels.ErrBadSecret):
 		p := problem.New(http.StatusUnauthorized, "unauthorized", "Send the merchant's carrier secret in X-Carrier-Secret.")
 		p.GetHeaders().Set("WWW-Authenticate", `CarrierSecret realm="roundtrip"`)

@@ -145,7 +145,7 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	reconcile.Register(api, svc.Reconcile)
 	analytics.Register(api, svc.DB)
 	notify.Register(api, svc.Webhooks, svc.Audit)
-	email.Register(api, svc.Emails, svc.Returns)
+	email.Register(api, svc.Emails, svc.Returns, svc.Audit)
 	audit.Register(api, svc.Audit)
 	returns.Register(api, &returns.API{
 		Store:       svc.Returns,
@@ -154,6 +154,19 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 		Audit:       svc.Audit,
 		ClientLimit: svc.PortalClientLimit,
 		OrderLimit:  svc.PortalOrderLimit,
+	})
+	// each webhook's data is documented as the resource it carries
+	notify.DescribeData(api, map[notify.EventType]any{
+		notify.ReturnCreated: returns.Return{}, notify.ReturnApproved: returns.Return{}, notify.ReturnRejected: returns.Return{},
+		notify.ReturnCancelled: returns.Return{}, notify.ReturnExpired: returns.Return{}, notify.ReturnReceived: returns.Return{},
+		notify.ReturnCompleted: returns.Return{},
+		notify.LabelIssued:     labels.Parcel{}, notify.ParcelInTransit: labels.Parcel{}, notify.ParcelDelivered: labels.Parcel{},
+		notify.RefundCreated: refunds.Refund{}, notify.RefundSucceeded: refunds.Refund{}, notify.RefundFailed: refunds.Refund{},
+		notify.StoreCreditIssued: refunds.CreditIssued{},
+		notify.ExchangeReserved:  exchanges.Exchange{}, notify.ExchangeReleased: exchanges.Exchange{},
+		notify.ExchangeShipped: exchanges.Exchange{}, notify.ExchangeCancelled: exchanges.Exchange{},
+		notify.ExchangeUnreturned: exchanges.Exchange{},
+		notify.FeedbackReceived:   returns.Feedback{},
 	})
 	return api
 }

@@ -82,6 +82,7 @@ type creditOutput struct {
 
 // Register adds the refund, webhook and store-credit operations to api.
 func Register(api huma.API, s *Service) {
+	registerCases(api, s)
 	finance := auth.Staff(auth.RoleFinance)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-refunds",

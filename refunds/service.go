@@ -145,6 +145,12 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	payment -= paid.Refunded + paid.Credited
 	bonus -= paid.Bonus
 	explain := explanation(r, accepted)
+	if owed := now.Total - now.StoreCreditBonus; owed < paid.Refunded+paid.Credited && receiptID != 0 {
+		// paid on the carrier's scan for items the receipt did not accept
+		if err := openCase(ctx, t, receiptID, paid.Refunded+paid.Credited, owed); err != nil {
+			return err
+		}
+	}
 	order, err := t.Order(ctx)
 	if err != nil {
 		return err
@@ -226,6 +232,14 @@ func explanation(r *returns.Return, accepted map[string]int) string {
 	return "Not refunded: " + strings.Join(parts, ", ") + "."
 }
 
+func received(r *returns.Return) int {
+	n := 0
+	for _, it := range r.Items {
+		n += it.Received
+	}
+	return n
+}
+
 // settle moves a return on once nothing is in flight: failed refunds make it
 // refund_failed; otherwise it completes when every item is accounted for, and waits
 // for the rest of its parcels when not.
@@ -254,6 +268,8 @@ func (s *Service) settle(ctx context.Context, t *returns.Tx, actor string) error
 		ev, note = returns.EventRefundFail, "A refund failed; finance can retry it."
 	case r.State == returns.StateResolving && r.KeepIt:
 		ev, note = returns.EventComplete, "Refunded without a return shipment: the shopper keeps the items."
+	case r.State == returns.StateResolving && outstanding > 0 && received(r) == 0:
+		ev, note = returns.EventSettlePartial, "Refunded on the carrier's scan; the parcel is on its way to the warehouse."
 	case r.State == returns.StateResolving && outstanding > 0:
 		ev, note = returns.EventSettlePartial, "Refunded what arrived; waiting for the rest."
 	case (r.State == returns.StateResolving || r.State == returns.StateReceived) && outstanding == 0:

@@ -47,5 +47,6 @@ func Register(api huma.API, a *API) {
 	registerPortal(api, a)
 	registerReturns(api, a)
 	registerEvents(api, a)
+	registerFeedback(api, a)
 	registerProducts(api, a)
 }

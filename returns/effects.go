@@ -12,6 +12,10 @@ import (
 //     (nothing is sent back) is instead resolved at once: Resolver.Resolve for every
 //     unit of the quote.
 //   - cancel, reject, expire: Labels.Void voids every label of the return.
+//   - the first carrier scan (approved → in_transit) under the on_carrier_scan refund
+//     trigger: Resolver.Resolve for every eligible unit of the quote, so the refund
+//     goes out before the parcel arrives; the later receipt records condition and
+//     pays only what is still owed (nothing, when everything arrived).
 //   - a receipt (Tx.Resolve, called by receiving) or an inspection: Resolver.Resolve
 //     issues what the accepted units are worth (a refund or store credit) and moves
 //     the return on to resolving, completed or refund_failed.
@@ -102,6 +106,19 @@ func (s *Store) setOff(ctx context.Context, t *Tx, ev Event) error {
 		if s.effects.Labels != nil {
 			if err := s.effects.Labels.Void(ctx, t); err != nil {
 				return err
+			}
+		}
+	case EventCarrierScan:
+		// the first scan only: a later parcel, or a return already further on, pays nothing
+		if r.State == StateInTransit && !r.KeepIt {
+			pol, err := t.Policy(ctx)
+			if err != nil {
+				return err
+			}
+			if pol.RefundTrigger == TriggerOnCarrierScan {
+				if err := t.Resolve(ctx, 0, r.Quote.EligibleUnits(), "carrier"); err != nil {
+					return err
+				}
 			}
 		}
 	}

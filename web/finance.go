@@ -70,6 +70,23 @@ type financeView struct {
 	ReasonRows    []bar
 	Days          template.HTML
 	DayRows       []bar
+	Feedback      feedbackSummary
+}
+
+// feedbackSummary is the shoppers' feedback of the last 90 days, copied from the
+// analytics for the page.
+type feedbackSummary struct {
+	Count    int64
+	Average  string
+	Chart    template.HTML
+	Rows     []bar
+	Comments []reasonComments
+}
+
+type reasonComments struct {
+	Reason   string
+	Count    int64
+	Comments []analytics.FeedbackComment
 }
 
 // runView is a reconciliation as the pages show it. The fields are copied in Go,
@@ -221,6 +238,24 @@ func (s *Server) charts(ctx context.Context, mid int64, v *financeView) error {
 	}
 	for _, x := range kept {
 		v.ExchangesKept = append(v.ExchangesKept, x.Summary)
+	}
+
+	fb, err := analytics.Feedback(ctx, s.db, mid, period.Period{From: now.AddDate(0, 0, -90)})
+	if err != nil {
+		return fmt.Errorf("web: feedback: %w", err)
+	}
+	v.Feedback.Count = fb.Count
+	if fb.Average != nil {
+		v.Feedback.Average = fmt.Sprintf("%.2f", *fb.Average)
+	}
+	for i := len(fb.Distribution) - 1; i >= 0; i-- {
+		d := fb.Distribution[i]
+		label := fmt.Sprintf("%d · %s", d.Ease, easeLabels[d.Ease-1])
+		v.Feedback.Rows = append(v.Feedback.Rows, bar{Label: label, Value: d.Count, Title: fmt.Sprintf("%s: %d answer(s)", label, d.Count)})
+	}
+	v.Feedback.Chart = hbarChart("How easy shoppers found their return, last 90 days", v.Feedback.Rows)
+	for _, g := range fb.ByReason {
+		v.Feedback.Comments = append(v.Feedback.Comments, reasonComments{Reason: reasonLabel(g.Reason), Count: g.Count, Comments: g.Comments})
 	}
 
 	const days = 30

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -551,7 +550,14 @@ type labelLink struct {
 	ValidUntil time.Time
 	Page       string // A4 or letter page, for home printers
 	Thermal    string // 4x6, for label printers
+	ZPL        string // ZPL, for Zebra printers
 	PageName   string
+	Carrier    string // who carries it, when the label was bought from a carrier
+	Service    string
+	QR         string // the drop-off QR code (PNG)
+	CarrierQR  bool   // the QR code is the carrier's own, shown at its counters
+	DropOff    string // the carrier's drop-off locator
+	Tracker    string // the carrier's tracking page
 }
 
 type statusView struct {
@@ -561,6 +567,7 @@ type statusView struct {
 	Ended      string
 	Timeline   []timelineEntry
 	Labels     []labelLink
+	Preparing  []int // parcels whose label is being bought from the carrier
 	Refunds    []refunds.Refund
 	Credit     int64 // store credit issued for the return
 	CanCancel  bool
@@ -620,12 +627,17 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 		page, pageName = labels.FormatLetter, "Letter"
 	}
 	for _, p := range parcels {
+		if open && p.Status == labels.ParcelPreparing {
+			v.Preparing = append(v.Preparing, p.Number)
+		}
 		if !open || p.Status != labels.ParcelIssued || p.ArrivedAt != nil {
 			continue
 		}
 		base := fmt.Sprintf("%s/returns/%s/label?parcel=%d&format=", portalPath(m.Slug), r.RMA, p.Number)
 		v.Labels = append(v.Labels, labelLink{Parcel: p.Number, Tracking: p.TrackingNumber, ValidUntil: p.ValidUntil,
-			Page: base + string(page), Thermal: base + string(labels.Format4x6), PageName: pageName})
+			Page: base + string(page), Thermal: base + string(labels.Format4x6), ZPL: base + string(labels.FormatZPL),
+			PageName: pageName, Carrier: p.CarrierName, Service: p.Service, QR: base + string(labels.FormatQR),
+			CarrierQR: p.HasQRCode, DropOff: p.DropOffURL, Tracker: p.TrackingURL})
 	}
 	if len(v.Labels) > 0 && m.Settings.Warehouse.Line1 == "" {
 		v.NoAddress = true
@@ -804,12 +816,13 @@ func (s *Server) serveLabel(rq *request, r *returns.Return, back string) error {
 	}
 	f := labels.Format(q.Get("format"))
 	switch f {
-	case labels.Format4x6, labels.FormatA4, labels.FormatLetter:
+	case labels.Format4x6, labels.FormatA4, labels.FormatLetter, labels.FormatZPL, labels.FormatQR:
 	default:
 		f = labels.FormatA4
 	}
-	l, err := s.labels.Label(rq.ctx(), r, n, f, s.origin(rq.Request))
+	file, err := s.labels.LabelFile(rq.ctx(), r, n, f, s.origin(rq.Request))
 	var voided *labels.VoidedError
+	var preparing *labels.PreparingError
 	switch {
 	case errors.Is(err, labels.ErrNoLabels):
 		why := "it waits for the shop's review, and the label comes with the approval."
@@ -823,6 +836,9 @@ func (s *Server) serveLabel(rq *request, r *returns.Return, back string) error {
 		return &pageError{Status: http.StatusGone, Title: "This label can no longer be used",
 			Message: "The return ended (" + strings.ToLower(stateLabel(r.State)) + "), so its label was cancelled. Please do not send the parcel with it.",
 			Link:    back, LinkText: "Back to the return"}
+	case errors.As(err, &preparing):
+		return &pageError{Status: http.StatusConflict, Title: "Your label is being prepared",
+			Message: "We are buying your label from the carrier. It is ready in a moment: go back and try again shortly.", Link: back, LinkText: "Back to the return"}
 	case errors.Is(err, labels.ErrNoParcel):
 		return &pageError{Status: http.StatusNotFound, Title: "No such label", Message: "This return has no parcel with that number.", Link: back, LinkText: "Back to the return"}
 	case errors.Is(err, labels.ErrNoReturnAddress):
@@ -831,21 +847,17 @@ func (s *Server) serveLabel(rq *request, r *returns.Return, back string) error {
 	case err != nil:
 		return err
 	}
-	var buf bytes.Buffer
-	if err := labels.Render(&buf, l); err != nil {
-		return fmt.Errorf("web: render label of %s: %w", r.RMA, err)
-	}
 	disp := "inline"
 	if q.Get("download") != "" {
 		disp = "attachment"
 	}
 	h := rq.w.Header()
-	h.Set("Content-Type", "application/pdf")
-	h.Set("Content-Disposition", fmt.Sprintf(`%s; filename="%s-parcel-%d.pdf"`, disp, r.RMA, n))
+	h.Set("Content-Type", file.ContentType)
+	h.Set("Content-Disposition", fmt.Sprintf(`%s; filename="%s"`, disp, file.Name))
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	rq.w.Write(buf.Bytes())
+	h.Set("Content-Length", strconv.Itoa(len(file.Body)))
+	rq.w.Write(file.Body)
 	return nil
 }
 

@@ -42,6 +42,7 @@ type Report struct {
 	Kills        int
 	Costs        Costs
 	Books        Books
+	Deliveries   Deliveries
 }
 
 // Books is the end-of-run check: every return completed, exactly one Stripe refund
@@ -75,6 +76,16 @@ func (r *Report) Problems() []string {
 	if b.AmountMismatches > 0 {
 		p = append(p, fmt.Sprintf("%d returns refunded another amount than quoted", b.AmountMismatches))
 	}
+	dl := r.Deliveries
+	if dl.WebhookBad > 0 {
+		p = append(p, fmt.Sprintf("%d webhook deliveries failed signature verification", dl.WebhookBad))
+	}
+	if dl.Webhooks < dl.WebhookExpected {
+		p = append(p, fmt.Sprintf("%d of %d webhook deliveries never arrived", dl.WebhookExpected-dl.Webhooks, dl.WebhookExpected))
+	}
+	if dl.Emails < dl.EmailExpected {
+		p = append(p, fmt.Sprintf("%d of %d emails never arrived", dl.EmailExpected-dl.Emails, dl.EmailExpected))
+	}
 	return p
 }
 
@@ -102,6 +113,12 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "%-12s %8s %8s %8s %8s %6d\n", s, ms(pct(d, .50)), ms(pct(d, .95)), ms(pct(d, .99)), ms(pct(d, 1)), len(d))
 	}
 	fmt.Fprintf(w, "scan→refund sent: p50 %sms p95 %sms p99 %sms\n", ms(pct(r.ScanToRefund, .5)), ms(pct(r.ScanToRefund, .95)), ms(pct(r.ScanToRefund, .99)))
+	dl := r.Deliveries
+	fmt.Fprintf(w, "change→webhook received: p50 %sms p95 %sms p99 %sms (%d events of %d deliveries, %d again, %d refused signatures)\n",
+		ms(pct(dl.WebhookLatency, .5)), ms(pct(dl.WebhookLatency, .95)), ms(pct(dl.WebhookLatency, .99)), dl.Webhooks, dl.WebhookExpected, dl.WebhookDups, dl.WebhookBad)
+	fmt.Fprintf(w, "change→email accepted:  p50 %sms p95 %sms p99 %sms (%d emails of %d, %d again)\n",
+		ms(pct(dl.EmailLatency, .5)), ms(pct(dl.EmailLatency, .95)), ms(pct(dl.EmailLatency, .99)), dl.Emails, dl.EmailExpected, dl.EmailDups)
+	fmt.Fprintf(w, "webhook and email backlog (due jobs): at most %d during the run, %d at its end\n", dl.BacklogMax, dl.BacklogEnd)
 	printCosts(w, r.Costs, r.Completed)
 	for i, b := range r.PeakRSS {
 		fmt.Fprintf(w, "replica %d peak RSS %.1f MB\n", i+1, float64(b)/(1<<20))
@@ -147,7 +164,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		return nil, err
 	}
 	keys := map[auth.Role]string{}
-	for _, role := range []auth.Role{auth.RoleIntegration, auth.RoleWarehouse} {
+	for _, role := range []auth.Role{auth.RoleIntegration, auth.RoleWarehouse, auth.RoleAdmin} {
 		if _, keys[role], err = auth.NewKeys(d).Create(ctx, m.ID, role, "loadgen"); err != nil {
 			return nil, err
 		}
@@ -180,6 +197,11 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		return nil, err
 	}
 	defer lb.close()
+	sk, err := startSinks()
+	if err != nil {
+		return nil, err
+	}
+	defer sk.close()
 	stripe := fakestripe.New(fakestripe.Options{AutoCharges: true, Currency: "eur", RefundStatus: fakestripe.StatusPending,
 		SettleAfter: 20 * time.Millisecond, WebhookURL: lb.url + "/v1/webhooks/stripe", WebhookSecret: webhookSecret,
 		Delivery: fakestripe.DeliverAsync, WebhookWorkers: 4, WebhookAttempts: 8, WebhookBackoff: 100 * time.Millisecond})
@@ -188,7 +210,9 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		r.env = []string{"DATABASE_URL=" + dbURL, "STRIPE_SECRET_KEY=sk_test_loadgen", "STRIPE_API_BASE=" + stripe.URL(),
 			"STRIPE_WEBHOOK_SECRET=" + webhookSecret, "ROUNDTRIP_BASE_URL=" + lb.url, "ROUNDTRIP_LOG_LEVEL=warn",
 			fmt.Sprintf("ROUNDTRIP_DB_MAX_CONNS=%d", c.DBConns), fmt.Sprintf("ROUNDTRIP_WORKERS=%d", c.Workers),
-			"ROUNDTRIP_PORTAL_CLIENT_LIMIT=0", "ROUNDTRIP_SHUTDOWN_TIMEOUT=5s"}
+			"ROUNDTRIP_PORTAL_CLIENT_LIMIT=0", "ROUNDTRIP_SHUTDOWN_TIMEOUT=5s",
+			"ROUNDTRIP_SMTP_URL=" + sk.smtp.URL, "ROUNDTRIP_MAIL_FROM=returns@loadgen.test",
+			"ROUNDTRIP_WEBHOOKS_ALLOW_HTTP=true", "ROUNDTRIP_WEBHOOKS_ALLOW_PRIVATE=true"}
 		if c.PprofPort > 0 {
 			r.env = append(r.env, fmt.Sprintf("ROUNDTRIP_PPROF_ADDR=127.0.0.1:%d", c.PprofPort+r.n-1))
 		}
@@ -201,6 +225,9 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			r.stop()
 		}
 	}()
+	if err := sk.register(ctx, lb.url, keys[auth.RoleAdmin]); err != nil {
+		return nil, err
+	}
 	rep.Started = time.Since(t0)
 	fmt.Fprintf(progress, "loadgen: %d replica(s) up behind %s; running %d lifecycles\n", c.Replicas, lb.url, c.Lifecycles)
 
@@ -216,6 +243,10 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			case <-t.C:
 				for _, r := range replicas {
 					r.sampleRSS()
+				}
+				// read once the run stops (bg.Wait)
+				if n, err := backlog(runCtx, d); err == nil {
+					rep.Deliveries.BacklogMax = max(rep.Deliveries.BacklogMax, n)
 				}
 			}
 		}
@@ -270,6 +301,9 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	close(jobs)
 	wg.Wait()
 	rep.Elapsed = time.Since(start)
+	if n, err := backlog(ctx, d); err == nil {
+		rep.Deliveries.BacklogEnd = n
+	}
 	// the lifecycles' own work is done: what is left in flight (late webhooks) is
 	// small, and counting it would not change the figures per lifecycle much
 	rep.Costs = before.to(sampleCosts(ctx, d, replicas))
@@ -288,6 +322,12 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	}
 	if err := waitSettled(ctx, d); err != nil {
 		fmt.Fprintf(progress, "loadgen: %v\n", err)
+	}
+	if err := waitDelivered(ctx, d); err != nil {
+		fmt.Fprintf(progress, "loadgen: %v\n", err)
+	}
+	if err := sk.tally(ctx, d, &rep.Deliveries); err != nil {
+		return rep, err
 	}
 	rep.Books, err = checkBooks(ctx, d, stripe)
 	return rep, err

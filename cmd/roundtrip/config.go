@@ -30,6 +30,8 @@ type config struct {
 	StripeKey       string
 	StripeAPIBase   string
 	StripeWebhook   string
+	ShippoAPIBase   string
+	FakeShippo      bool
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -57,6 +59,8 @@ var settings = []setting{
 	{"stripe-secret-key", "STRIPE_SECRET_KEY", "", "Stripe secret key (sk_live_… or sk_test_…) used to send refunds"},
 	{"stripe-api-base", "STRIPE_API_BASE", "", "overrides Stripe's API URL (stripe-mock, a test double)"},
 	{"stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "", "signing secret (whsec_…) of the Stripe webhook endpoint"},
+	{"shippo-api-base", "SHIPPO_API_BASE", "", "overrides Shippo's API URL for labels bought through Shippo (a test double)"},
+	{"fake-shippo", "ROUNDTRIP_FAKE_SHIPPO", "false", "run a fake Shippo inside the process and buy Shippo labels there (demos; nothing reaches Shippo)"},
 	{"log-level", "ROUNDTRIP_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "ROUNDTRIP_LOG_FORMAT", "", "json or text (default: text on a terminal, else json)"},
 	{"shutdown-timeout", "ROUNDTRIP_SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and jobs"},
@@ -134,6 +138,7 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 		StripeKey:     get("stripe-secret-key"),
 		StripeAPIBase: strings.TrimRight(get("stripe-api-base"), "/"),
 		StripeWebhook: get("stripe-webhook-secret"),
+		ShippoAPIBase: strings.TrimRight(get("shippo-api-base"), "/"),
 		LogLevel:      get("log-level"),
 		LogFormat:     get("log-format"),
 		PprofAddr:     get("pprof-addr"),
@@ -171,6 +176,14 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	}
 	if c.StripeWebhook != "" && !strings.HasPrefix(c.StripeWebhook, "whsec_") {
 		return c, false, bad("stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "must be a webhook signing secret starting with whsec_")
+	}
+	if c.ShippoAPIBase != "" {
+		if u, err := url.Parse(c.ShippoAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, false, bad("shippo-api-base", "SHIPPO_API_BASE", "must be an http(s) URL such as http://127.0.0.1:4010")
+		}
+	}
+	if c.FakeShippo, err = strconv.ParseBool(get("fake-shippo")); err != nil {
+		return c, false, bad("fake-shippo", "ROUNDTRIP_FAKE_SHIPPO", "must be true or false")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

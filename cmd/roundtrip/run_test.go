@@ -221,6 +221,12 @@ func TestBadSettingStopsStartUpNamingIt(t *testing.T) {
 		"log level":    {env: map[string]string{"ROUNDTRIP_LOG_LEVEL": "loud"}, want: "ROUNDTRIP_LOG_LEVEL"},
 		"drain delay":  {env: map[string]string{"ROUNDTRIP_DRAIN_DELAY": "-1s"}, want: "ROUNDTRIP_DRAIN_DELAY"},
 		"proxies":      {env: map[string]string{"ROUNDTRIP_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}, want: "ROUNDTRIP_TRUSTED_PROXIES"},
+		"smtp url":     {env: map[string]string{"ROUNDTRIP_SMTP_URL": "mail.example.com:587", "ROUNDTRIP_MAIL_FROM": "r@example.com"}, want: "ROUNDTRIP_SMTP_URL"},
+		"smtp tls":     {env: map[string]string{"ROUNDTRIP_SMTP_URL": "smtp://mail.example.com?starttls=maybe", "ROUNDTRIP_MAIL_FROM": "r@example.com"}, want: "ROUNDTRIP_SMTP_URL"},
+		"mail from":    {env: map[string]string{"ROUNDTRIP_SMTP_URL": "smtp://mail.example.com:587"}, want: "ROUNDTRIP_MAIL_FROM"},
+		"bad from":     {env: map[string]string{"ROUNDTRIP_MAIL_FROM": "Returns <r@example.com>"}, want: "ROUNDTRIP_MAIL_FROM"},
+		"allow http":   {env: map[string]string{"ROUNDTRIP_WEBHOOKS_ALLOW_HTTP": "sure"}, want: "ROUNDTRIP_WEBHOOKS_ALLOW_HTTP"},
+		"allow lan":    {env: map[string]string{"ROUNDTRIP_WEBHOOKS_ALLOW_PRIVATE": "2"}, want: "ROUNDTRIP_WEBHOOKS_ALLOW_PRIVATE"},
 		"flag wins":    {env: map[string]string{}, args: []string{"--workers", "-1"}, want: "ROUNDTRIP_WORKERS"},
 		"unknown flag": {env: map[string]string{}, args: []string{"--colour"}, want: "colour"},
 	}

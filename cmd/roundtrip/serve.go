@@ -25,6 +25,8 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/labels/fakeshippo"
 	"github.com/roundtriphq/roundtrip/migrations"
 	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/notify/email"
@@ -78,6 +80,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else {
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
+	shippoOpts := labels.ShippoOptions{APIBase: cfg.ShippoAPIBase}
+	if cfg.FakeShippo {
+		fake := fakeshippo.New(fakeshippo.Options{})
+		defer fake.Close()
+		shippoOpts.APIBase = fake.URL()
+		log.Info("labels bought through Shippo go to a fake Shippo in this process", slog.String("url", fake.URL()))
+	}
 	mail := email.Config{From: cfg.MailFrom, BaseURL: cfg.BaseURL, Logger: log}
 	if cfg.SMTP != nil {
 		mail.Sender = *cfg.SMTP
@@ -91,7 +100,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	mux := http.NewServeMux()
 	app.New(app.Config{DB: d, Logger: log, Hub: hub, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, Worker: worker,
-		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL, Email: mail,
+		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL, Email: mail, Shippo: shippoOpts,
 		Webhooks: notify.Options{AllowHTTP: cfg.WebhooksHTTP, AllowPrivate: cfg.WebhooksPrivate}}, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

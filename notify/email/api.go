@@ -2,10 +2,13 @@ package email
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/returns"
 )
@@ -38,7 +41,7 @@ type revokeLinksOutput struct {
 
 // Register adds the email operations: a return's emails, resending a parked one, and
 // revoking a return's status links. s may be nil when only the document is printed.
-func Register(api huma.API, s *Service, store *returns.Store) {
+func Register(api huma.API, s *Service, store *returns.Store, a *audit.Log) {
 	huma.Register(api, huma.Operation{
 		OperationID: "list-return-emails",
 		Method:      http.MethodGet,
@@ -73,7 +76,13 @@ func Register(api huma.API, s *Service, store *returns.Store) {
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *retryEmailInput) (*messageOutput, error) {
 		p := auth.MustFromContext(ctx)
-		m, err := s.Retry(ctx, p.MerchantID, in.ID)
+		var m Message
+		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			var err error
+			m, err = s.Retry(ctx, tx, p.MerchantID, in.ID)
+			return audit.Entry{Action: audit.EmailRetried, Target: fmt.Sprintf("email %d", m.ID),
+				Summary: fmt.Sprintf("The %s email about return %d, parked after its attempts ran out, sent again.", m.Kind, m.ReturnID)}, err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +106,15 @@ func Register(api huma.API, s *Service, store *returns.Store) {
 			return nil, err
 		}
 		out := &revokeLinksOutput{}
-		out.Body.Revoked, err = s.RevokeLinks(ctx, p.MerchantID, r.ID)
-		return out, err
+		err = a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
+			var err error
+			out.Body.Revoked, err = s.RevokeLinks(ctx, tx, p.MerchantID, r.ID)
+			return audit.Entry{Action: audit.LinksRevoked, Target: "return " + r.RMA,
+				Summary: fmt.Sprintf("%d status link(s) in emails to the shopper stopped working.", out.Body.Revoked)}, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
 	})
 }

@@ -37,6 +37,7 @@ type bundle struct {
 	shop   apitest.Tenant
 	smtp   *smtptest.Server
 	worker *outbox.Worker
+	stripe *fakestripe.Server
 }
 
 const from = "returns@roundtrip.test"
@@ -58,7 +59,7 @@ func setup(t *testing.T, adjust ...func(*app.Config)) *bundle {
 		t.Fatal(err)
 	}
 	smtpCfg.Timeout = 10 * time.Second
-	b := &bundle{smtp: sink}
+	b := &bundle{smtp: sink, stripe: stripe}
 	b.env = apitest.New(t, func(c *app.Config, url string) {
 		c.Gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_x", APIBase: stripe.URL(), Timeout: 5 * time.Second})
 		c.Email.Sender = smtpCfg
@@ -108,6 +109,19 @@ type returnDoc struct {
 // newReturn puts order number with the shopper abigail@example.com (Abigail Adams)
 // and returns one T-shirt of it.
 func (b *bundle) newReturn(t *testing.T, number string, change func(order map[string]any)) returnDoc {
+	return b.newReturnAs(t, number, "refund", change)
+}
+
+// newReturnWith returns the T-shirt of order number for reason.
+func (b *bundle) newReturnWith(t *testing.T, number, reason string) returnDoc {
+	return b.newReturnFull(t, number, "refund", reason, nil)
+}
+
+func (b *bundle) newReturnAs(t *testing.T, number, resolution string, change func(order map[string]any)) returnDoc {
+	return b.newReturnFull(t, number, resolution, "too_small", change)
+}
+
+func (b *bundle) newReturnFull(t *testing.T, number, resolution, reason string, change func(order map[string]any)) returnDoc {
 	t.Helper()
 	order := apitest.Order("abigail@example.com", time.Now().Add(-48*time.Hour))
 	cust := order["customer"].(map[string]any)
@@ -119,8 +133,8 @@ func (b *bundle) newReturn(t *testing.T, number string, change func(order map[st
 		t.Fatalf("put order: %d %s", res.Status, res.Body)
 	}
 	res := b.env.Do(t, "POST", "/v1/returns", b.shop.Keys[auth.RoleIntegration], map[string]any{
-		"order_number": number, "resolution": "refund",
-		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": "too_small"}}})
+		"order_number": number, "resolution": resolution,
+		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": reason}}})
 	if res.Status != http.StatusCreated {
 		t.Fatalf("create return: %d %s", res.Status, res.Body)
 	}

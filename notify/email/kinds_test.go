@@ -235,3 +235,52 @@ func TestLabelRemindersGoOutOnceBeforeExpiry(t *testing.T) {
 		t.Errorf("a label valid for 30 days got a reminder")
 	}
 }
+
+// TestStatusLinksCanBeRevoked: staff switch off the links sent so far (recorded in
+// the audit trail); unsubscribing through them still works, and later emails carry
+// links that work.
+func TestStatusLinksCanBeRevoked(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.newReturn(t, "NW-1", nil)
+	b.drain(t)
+	old := b.received(t)[0].statusLink(t)
+	if status, _ := get(t, old); status != http.StatusOK {
+		t.Fatalf("the link before revoking: got %d", status)
+	}
+	res := b.env.Do(t, "POST", "/v1/returns/"+r.RMA+"/status-links/revoke", b.shop.Keys[auth.RoleAdmin], nil)
+	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"revoked":1`) {
+		t.Fatalf("revoke: got %d %s, want one link revoked", res.Status, res.Body)
+	}
+	if res := b.env.Do(t, "POST", "/v1/returns/"+r.RMA+"/status-links/revoke", b.shop.Keys[auth.RoleWarehouse], nil); res.Status != http.StatusForbidden {
+		t.Errorf("revoke with a warehouse key: got %d, want 403", res.Status)
+	}
+	for _, path := range []string{"", "/label?parcel=1", "/feedback"} {
+		if status, _ := get(t, old+path); status != http.StatusNotFound {
+			t.Errorf("revoked link %q: got %d, want 404", path, status)
+		}
+	}
+	if status, page := get(t, old+"/unsubscribe"); status != http.StatusOK || !strings.Contains(page, "abigail@example.com") {
+		t.Errorf("unsubscribe through a revoked link: got %d", status)
+	}
+	var trail struct {
+		Data []struct {
+			Action string `json:"action"`
+			Target string `json:"target"`
+		} `json:"data"`
+	}
+	b.env.Do(t, "GET", "/v1/audit-log", b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &trail)
+	if len(trail.Data) == 0 || trail.Data[0].Action != "return_links.revoked" || trail.Data[0].Target != "return "+r.RMA {
+		t.Errorf("audit trail: got %+v, want the revocation first", trail.Data)
+	}
+	b.receive(t, r)
+	b.drain(t)
+	got := b.received(t)
+	fresh := got[1].statusLink(t)
+	if fresh == old {
+		t.Fatal("the next email carries the revoked link")
+	}
+	if status, _ := get(t, fresh); status != http.StatusOK {
+		t.Errorf("the next email's link: got %d, want 200", status)
+	}
+}

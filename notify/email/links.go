@@ -41,14 +41,13 @@ func hashToken(token string) []byte {
 	return h[:]
 }
 
-// addLink stores a new link to a return in tx and returns its token.
-func addLink(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64, email string) (string, error) {
-	token, hash := newToken()
+// addLink stores the link token opens in tx.
+func addLink(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64, email, token string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO return_links (token_hash, merchant_id, return_id, email)
-		VALUES ($1, $2, $3, $4)`, hash, merchantID, returnID, email); err != nil {
-		return "", fmt.Errorf("email: link to %d: %w", returnID, err)
+		VALUES ($1, $2, $3, $4)`, hashToken(token), merchantID, returnID, email); err != nil {
+		return fmt.Errorf("email: link to %d: %w", returnID, err)
 	}
-	return token, nil
+	return nil
 }
 
 // OpenLink reads the link a token names, revoked or not (unsubscribing works with a
@@ -69,10 +68,11 @@ func (s *Service) OpenLink(ctx context.Context, merchantID int64, token string) 
 	return l, nil
 }
 
-// RevokeLinks revokes every status link to a return sent so far, and says how many
-// it revoked. Emails sent later carry new links.
-func (s *Service) RevokeLinks(ctx context.Context, merchantID, returnID int64) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE return_links SET revoked_at = now()
+// RevokeLinks revokes every status link to a return sent so far, in the caller's
+// transaction tx (with its audit entry), and says how many it revoked. Emails sent
+// later carry new links.
+func (s *Service) RevokeLinks(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64) (int64, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE return_links SET revoked_at = now()
 		WHERE merchant_id = $1 AND return_id = $2 AND revoked_at IS NULL`, merchantID, returnID)
 	if err != nil {
 		return 0, fmt.Errorf("email: revoke links of %d: %w", returnID, err)

@@ -75,7 +75,7 @@ var English = catalogue{
 				"{{if .KeepIt}}You do not need to send anything back: keep the items, and we will tell you when your {{.Resolution}} is on its way.{{else}}Your free return label is attached. It is valid until {{.ValidUntil}}.{{end}}",
 			},
 			Steps: []string{
-				"Print the attached label (or show the QR code at the drop-off point).",
+				"Print the attached label.",
 				"Pack the items securely and stick the label on the parcel, covering any old labels.",
 				"Hand the parcel to {{.Carrier}} before {{.ValidUntil}}.",
 			},
@@ -91,7 +91,7 @@ var English = catalogue{
 				"{{if .KeepIt}}You do not need to send anything back: keep the items.{{else}}Your free return label is attached. It is valid until {{.ValidUntil}}.{{end}}",
 			},
 			Steps: []string{
-				"Print the attached label (or show the QR code at the drop-off point).",
+				"Print the attached label.",
 				"Pack the items securely and stick the label on the parcel, covering any old labels.",
 				"Hand the parcel to {{.Carrier}} before {{.ValidUntil}}.",
 			},

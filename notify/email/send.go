@@ -95,16 +95,17 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 			return err
 		}
 	}
-	token, err := addLink(ctx, tx, mid, r.ID, r.CustomerEmail)
-	if err != nil {
-		return err
-	}
+	// The message is handed over before this transaction writes anything that
+	// refers to the return (its link, the timeline entry): such a row holds a key
+	// lock on the return until the commit, which would hold up a change of the return
+	// for as long as the mail server takes.
+	token, _ := newToken()
 	label := s.cat.Kinds[m.Kind].Label
 	msg, subject, err := s.build(ctx, tx, m, r, token)
 	var bad *badAddressError
 	if errors.As(err, &bad) {
 		m.Attempts = s.cfg.MaxAttempts - 1 // no attempt can do better: park it now
-		return s.failed(ctx, tx, m, r, token, label, err)
+		return s.failed(ctx, tx, m, r, label, err)
 	}
 	if err != nil {
 		return err
@@ -113,29 +114,25 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return s.failed(ctx, tx, m, r, token, label, err)
+		return s.failed(ctx, tx, m, r, label, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'sent', to_address = $3, subject = $4,
 		attempts = attempts + 1, last_error = NULL, sent_at = now(), updated_at = now()
 		WHERE merchant_id = $1 AND id = $2`, mid, m.ID, r.CustomerEmail, subject); err != nil {
 		return fmt.Errorf("email: mark %d sent: %w", m.ID, err)
 	}
-	t, err := s.returns.Lock(ctx, tx, mid, r.ID)
-	if err != nil {
+	if err := addLink(ctx, tx, mid, r.ID, r.CustomerEmail, token); err != nil {
 		return err
 	}
-	return t.Note(ctx, "system", "email", "Email sent: "+label)
+	return returns.AddNote(ctx, tx, mid, r.ID, "system", "email", "Email sent: "+label)
 }
 
 // failed records a refused attempt of m: another after Backoff, or the message
 // parked with the error on the return's timeline.
-func (s *Service) failed(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.Return, token, label string, cause error) error {
+func (s *Service) failed(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.Return, label string, cause error) error {
 	why := cause.Error()
 	if len(why) > 1000 {
 		why = why[:1000]
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM return_links WHERE token_hash = $1`, hashToken(token)); err != nil {
-		return err
 	}
 	attempts := m.Attempts + 1
 	s.log.Warn("email not accepted by the mail server", slog.Int64("message", m.ID), slog.String("kind", string(m.Kind)),
@@ -146,11 +143,8 @@ func (s *Service) failed(ctx context.Context, tx *sqlx.Tx, m Message, r *returns
 			m.MerchantID, m.ID, r.CustomerEmail, attempts, why); err != nil {
 			return err
 		}
-		t, err := s.returns.Lock(ctx, tx, m.MerchantID, r.ID)
-		if err != nil {
-			return err
-		}
-		return t.Note(ctx, "system", "email_failed", fmt.Sprintf("Email not sent: %s, after %d attempts. The mail server said: %s", label, attempts, why))
+		return returns.AddNote(ctx, tx, m.MerchantID, r.ID, "system", "email_failed",
+			fmt.Sprintf("Email not sent: %s, after %d attempts. The mail server said: %s", label, attempts, why))
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'failed', to_address = $3, attempts = $4,
 		last_error = $5, updated_at = now() WHERE merchant_id = $1 AND id = $2`,
@@ -162,15 +156,11 @@ func (s *Service) failed(ctx context.Context, tx *sqlx.Tx, m Message, r *returns
 	return err
 }
 
-// Retry sends a parked message again now.
-func (s *Service) Retry(ctx context.Context, merchantID, id int64) (Message, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return Message{}, err
-	}
-	defer tx.Rollback()
+// Retry sends a parked message again now, in the caller's transaction tx (with its
+// audit entry).
+func (s *Service) Retry(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (Message, error) {
 	var m Message
-	err = tx.GetContext(ctx, &m, `UPDATE email_messages SET status = 'queued', attempts = 0, updated_at = now()
+	err := tx.GetContext(ctx, &m, `UPDATE email_messages SET status = 'queued', attempts = 0, updated_at = now()
 		WHERE merchant_id = $1 AND id = $2 AND status = 'parked' RETURNING `+messageCols, merchantID, id)
 	if isNoRows(err) {
 		var exists bool
@@ -188,7 +178,7 @@ func (s *Service) Retry(ctx context.Context, merchantID, id int64) (Message, err
 	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobSend, Payload: sendJob{ID: id}, MaxAttempts: 100}); err != nil {
 		return Message{}, err
 	}
-	return m, tx.Commit()
+	return m, nil
 }
 
 var (

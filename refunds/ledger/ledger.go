@@ -22,7 +22,9 @@
 // takes the money when Stripe creates it (refund_sent: −amount) and gives it back when
 // it fails or is canceled after that (+amount), as Stripe's balance transactions do;
 // store credit counts when issued (−amount) and when redeemed (+amount). So Σ net per
-// currency over a period is the merchant's net outflow to shoppers.
+// currency over a period of the refund and store credit kinds is the merchant's net
+// outflow to shoppers; label_purchased adds what return shipping cost the shop
+// (written by a trigger on parcels when a bought label is recorded).
 package ledger
 
 import (
@@ -72,13 +74,19 @@ const (
 	// ExchangePayment: a dearer replacement's difference the shopper paid through
 	// Stripe Checkout (+amount).
 	ExchangePayment Kind = "exchange_payment"
+	// LabelPurchased: a return label was bought from a carrier (through Shippo); net
+	// is minus its price, a return shipping cost of the shop.
+	LabelPurchased Kind = "label_purchased"
+	// LabelVoided: the carrier was asked to refund an unused label; net 0, as the
+	// carrier credits the account later on its own terms.
+	LabelVoided Kind = "label_voided"
 )
 
 // Kinds lists every kind.
 func Kinds() []Kind {
 	return []Kind{RefundQueued, RefundSent, RefundSucceeded, RefundFailed, RefundCanceled,
 		StoreCreditIssued, StoreCreditBonus, StoreCreditRedeemed, StoreCreditAdjusted, StoreCreditReversed, FeeRetained,
-		ExchangeIn, ExchangeOut, ExchangePayment}
+		ExchangeIn, ExchangeOut, ExchangePayment, LabelPurchased, LabelVoided}
 }
 
 // Valid reports whether k is a known kind.
@@ -95,7 +103,7 @@ func (k Kind) Valid() bool {
 type Entry struct {
 	PublicID            string    `json:"id" db:"public_id" example:"le_9x2c5v8b1n4z7p0r3t6w9k2q5m"`
 	At                  time.Time `json:"at" db:"at" doc:"When the movement was recorded (its transaction's time)."`
-	Kind                Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,store_credit_reversed,fee_retained,exchange_in,exchange_out,exchange_payment" example:"refund_succeeded"`
+	Kind                Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,store_credit_reversed,fee_retained,exchange_in,exchange_out,exchange_payment,label_purchased,label_voided" example:"refund_succeeded"`
 	Currency            string    `json:"currency" db:"currency" example:"EUR"`
 	Amount              int64     `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency: the refund, credit or fee the entry is about; never negative."`
 	Net                 int64     `json:"net" db:"net" example:"0" doc:"Signed effect on the merchant's money in minor units: negative when money or store credit leaves the shop, positive when it comes back, 0 for steps that move nothing (refund_queued, refund_succeeded, fee_retained)."`

@@ -21,6 +21,9 @@
 //   - Time to refund: for returns created in the period whose money went back, the
 //     time from the return's creation to its first refund that succeeded; p50 and p95
 //     by percentile_cont (interpolated).
+//   - Feedback counts the shoppers' answers first given in the period, as they are
+//     now (a shopper may change theirs): count, mean ease, answers per ease, and the
+//     comments under each reason of the return's items.
 package analytics
 
 import (
@@ -56,6 +59,17 @@ type Summary struct {
 	StoreCredit        []CurrencyStoreCredit `json:"store_credit" doc:"Store credit entries written in the period, per currency."`
 	Exchanges          []CurrencyExchanges   `json:"exchanges" doc:"Sales kept by exchanges: replacements released in the period instead of refunds, per currency."`
 	TimeToRefund       RefundTiming          `json:"time_to_refund"`
+	ShippingCost       []CurrencyShipping    `json:"shipping_cost" doc:"Return shipping: what the labels of the period's returns cost the shop (labels bought through a carrier), per currency."`
+	Feedback           FeedbackStats         `json:"feedback" doc:"The shoppers' answers to how easy their return was, first given in the period."`
+}
+
+// CurrencyShipping is the return shipping cost of the period's returns in one currency.
+type CurrencyShipping struct {
+	Currency  string `json:"currency" db:"currency" example:"USD"`
+	Labels    int64  `json:"labels" db:"labels" example:"120" doc:"Labels bought."`
+	Returns   int64  `json:"returns" db:"returns" example:"112" doc:"Returns with at least one bought label."`
+	Amount    int64  `json:"amount" db:"amount" example:"66000" doc:"Minor units paid for the labels, voided ones included (a void's refund at the carrier comes later)."`
+	PerReturn int64  `json:"per_return" db:"per_return" example:"589" doc:"Return shipping cost per return: amount / returns, rounded down."`
 }
 
 // ReasonStat counts the returns of one reason.
@@ -158,7 +172,8 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 		top = 50
 	}
 	s := &Summary{From: p.From, To: p.To, ByReason: []ReasonStat{}, BySKU: []SKUStat{}, ByCategory: []CategoryStat{},
-		Refunds: []CurrencyRefunds{}, StoreCredit: []CurrencyStoreCredit{}, Exchanges: []CurrencyExchanges{}}
+		Refunds: []CurrencyRefunds{}, StoreCredit: []CurrencyStoreCredit{}, Exchanges: []CurrencyExchanges{},
+		ShippingCost: []CurrencyShipping{}}
 	args := []any{merchantID, p.From, p.To}
 
 	var head struct {
@@ -222,6 +237,15 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 	}
 	s.Exchanges = x
 
+	if err := sqlx.SelectContext(ctx, q, &s.ShippingCost, `SELECT p.label_currency AS currency, count(*) AS labels,
+		count(DISTINCT p.return_id) AS returns, sum(p.label_amount)::bigint AS amount,
+		(sum(p.label_amount) / count(DISTINCT p.return_id))::bigint AS per_return
+		FROM parcels p JOIN returns r ON r.id = p.return_id
+		WHERE r.merchant_id = $1 AND r.created_at >= $2 AND r.created_at < $3 AND p.label_amount IS NOT NULL
+		GROUP BY p.label_currency ORDER BY p.label_currency`, args...); err != nil {
+		return nil, fmt.Errorf("analytics: shipping cost: %w", err)
+	}
+
 	var timing struct {
 		N   int64    `db:"n"`
 		P50 *float64 `db:"p50"`
@@ -235,6 +259,9 @@ func Summarize(ctx context.Context, q sqlx.QueryerContext, merchantID int64, p p
 		return nil, fmt.Errorf("analytics: time to refund: %w", err)
 	}
 	s.TimeToRefund = RefundTiming{Returns: timing.N, P50Seconds: timing.P50, P95Seconds: timing.P95}
+	if s.Feedback, err = Feedback(ctx, q, merchantID, p); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -32,8 +32,9 @@ func Register(api huma.API, d *sqlx.DB) {
 		Summary:     "Summarize returns and refunds",
 		Description: "For [from, to): returns, items and units by reason, SKU and category; the return rate per SKU of the " +
 			"orders placed in the period (units returned / units ordered); refunds per currency by status; store credit " +
-			"issued; the share of merchant-fault reasons; and the time from a return's creation to its refund " +
-			"succeeding (p50, p95).",
+			"issued; the share of merchant-fault reasons; the time from a return's creation to its refund " +
+			"succeeding (p50, p95); and the shoppers' feedback (how easy the return was: count, average, " +
+			"distribution, comments per reason).",
 		Tags:     []string{"Analytics"},
 		Security: auth.Staff(auth.RoleFinance),
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},

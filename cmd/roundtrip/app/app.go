@@ -54,6 +54,9 @@ type Config struct {
 	// BodyReadTimeout is how long a client may take to send a request body (default
 	// openapi.DefaultBodyReadTimeout).
 	BodyReadTimeout time.Duration
+	// Shippo configures how labels bought through Shippo reach it (a fake for demos
+	// and tests).
+	Shippo labels.ShippoOptions
 	// Webhooks configures outgoing webhooks to the shop (http and private addresses
 	// allowed for local runs and tests; the delivery timeout).
 	Webhooks notify.Options
@@ -106,6 +109,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		a.Keys.Cache(KeyCacheTTL, cfg.Hub)
 	}
 	a.Labels = labels.NewService(d, a.Returns, a.Merchants, cfg.BaseURL, nil)
+	a.Labels.Shippo, a.Labels.Logger = cfg.Shippo, log
 	a.Refunds = refunds.NewService(d, a.Returns, cfg.Gateway, cfg.WebhookSecret, log)
 	a.Receiving = receiving.New(a.Returns, a.Labels)
 	a.Exchanges = exchanges.New(d, a.Returns, cfg.BaseURL, log)

@@ -1,0 +1,72 @@
+package labels
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/roundtriphq/roundtrip/returns"
+)
+
+// File is a label in one of its forms, ready to send.
+type File struct {
+	ContentType string
+	Name        string // file name to offer
+	Body        []byte
+}
+
+// LabelFile is parcel n of r in format f:
+//
+//   - 4x6, letter, a4: the PDF. A label bought from a carrier through Shippo is the
+//     carrier's own 4x6 inch label as bought (PDF_4x6), for every PDF format; an own
+//     label is rendered (Render).
+//   - zpl: the label in ZPL II for thermal printers (RenderZPL), for both carriers:
+//     the carrier's tracking number, service and addresses as bought.
+//   - qr: the drop-off QR code as a PNG: the carrier's code, shown at the counter
+//     instead of a printed label, when the carrier gave one; else our QR code of the
+//     tracking number.
+//
+// Errors are those of Label, and a *PreparingError while the label is being bought.
+func (s *Service) LabelFile(ctx context.Context, r *returns.Return, n int, f Format, origin string) (File, error) {
+	pdfFormat := f
+	if f == FormatZPL || f == FormatQR {
+		pdfFormat = Format4x6
+	}
+	l, err := s.Label(ctx, r, n, pdfFormat, origin)
+	if err != nil {
+		return File{}, err
+	}
+	var files struct {
+		PDF []byte `db:"label_pdf"`
+		QR  []byte `db:"qr_code"`
+	}
+	if err := s.db.GetContext(ctx, &files, `SELECT label_pdf, qr_code FROM parcels WHERE merchant_id = $1 AND return_id = $2 AND number = $3`,
+		r.MerchantID, r.ID, n); err != nil {
+		return File{}, fmt.Errorf("labels: files of parcel %d of %s: %w", n, r.RMA, err)
+	}
+	name := fmt.Sprintf("%s-parcel-%d", r.RMA, n)
+	var buf bytes.Buffer
+	switch f {
+	case FormatZPL:
+		if err := RenderZPL(&buf, l); err != nil {
+			return File{}, fmt.Errorf("labels: render ZPL of %s parcel %d: %w", r.RMA, n, err)
+		}
+		return File{ContentType: "application/zpl", Name: name + ".zpl", Body: buf.Bytes()}, nil
+	case FormatQR:
+		if len(files.QR) > 0 {
+			return File{ContentType: "image/png", Name: name + "-qr.png", Body: files.QR}, nil
+		}
+		b, err := TrackingQR(l.TrackingNumber)
+		if err != nil {
+			return File{}, fmt.Errorf("labels: QR code of %s parcel %d: %w", r.RMA, n, err)
+		}
+		return File{ContentType: "image/png", Name: name + "-qr.png", Body: b}, nil
+	}
+	if len(files.PDF) > 0 {
+		return File{ContentType: "application/pdf", Name: name + ".pdf", Body: files.PDF}, nil
+	}
+	if err := Render(&buf, l); err != nil {
+		return File{}, fmt.Errorf("labels: render %s parcel %d: %w", r.RMA, n, err)
+	}
+	return File{ContentType: "application/pdf", Name: name + ".pdf", Body: buf.Bytes()}, nil
+}
