@@ -26,7 +26,7 @@ type returnEmailsOutput struct {
 }
 
 type retryEmailInput struct {
-	ID int64 `path:"id" example:"311"`
+	ID string `path:"id" maxLength:"40" example:"em_5h8k1n4q7t0w3z6c9f2j5m8p1s" doc:"The email's ID (em_…)."`
 }
 
 type messageOutput struct {
@@ -81,7 +81,7 @@ func Register(api huma.API, s *Service, store *returns.Store, a *audit.Log) {
 			var err error
 			m, err = s.Retry(ctx, tx, p.MerchantID, in.ID)
 			return audit.Entry{Action: audit.EmailRetried, Target: fmt.Sprintf("email %d", m.ID),
-				Summary: fmt.Sprintf("The %s email about return %d, parked after its attempts ran out, sent again.", m.Kind, m.ReturnID)}, err
+				Summary: fmt.Sprintf("The %s email about return %s, parked after its attempts ran out, sent again.", m.Kind, m.ReturnPublicID)}, err
 		})
 		if err != nil {
 			return nil, err

@@ -24,7 +24,7 @@ func (b *bundle) policy(t *testing.T, p map[string]any) {
 }
 
 type emailDoc struct {
-	ID        int64   `json:"id"`
+	ID        string  `json:"id"`
 	Kind      string  `json:"kind"`
 	Status    string  `json:"status"`
 	Attempts  int     `json:"attempts"`
@@ -177,7 +177,7 @@ func TestRefusedEmailsAreRetriedThenParked(t *testing.T) {
 	}
 
 	b.smtp.Refuse(0, 0, "")
-	res := b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%d/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
+	res := b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%s/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("retry: %d %s", res.Status, res.Body)
 	}
@@ -185,12 +185,12 @@ func TestRefusedEmailsAreRetriedThenParked(t *testing.T) {
 	if k := kinds(b.received(t)); !slices.Equal(k, []string{"return_confirmed", "refund_sent"}) {
 		t.Errorf("after the retry got %v", k)
 	}
-	res = b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%d/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
+	res = b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%s/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusConflict {
 		t.Errorf("retry of a sent email: got %d, want 409", res.Status)
 	}
 	other := setup(t)
-	res = other.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%d/retry", es["parcel_arrived"].ID), other.shop.Keys[auth.RoleAdmin], nil)
+	res = other.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%s/retry", es["parcel_arrived"].ID), other.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusNotFound {
 		t.Errorf("retry with another shop's key: got %d, want 404", res.Status)
 	}

@@ -118,7 +118,7 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 	b.drain(t)
 	var refundList struct {
 		Data []struct {
-			ID     int64  `json:"id"`
+			ID     string `json:"id"`
 			Status string `json:"status"`
 		} `json:"data"`
 	}
@@ -126,7 +126,7 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 	if len(refundList.Data) != 1 || refundList.Data[0].Status != "failed" {
 		t.Fatalf("A's refund: %+v, want one failed", refundList)
 	}
-	post(fmt.Sprintf("/v1/refunds/%d/retry", refundList.Data[0].ID), b.shop.Keys[auth.RoleFinance], nil, http.StatusOK)
+	post(fmt.Sprintf("/v1/refunds/%s/retry", refundList.Data[0].ID), b.shop.Keys[auth.RoleFinance], nil, http.StatusOK)
 	b.drain(t)
 
 	// B: store credit
@@ -159,7 +159,7 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.drain(t)
-	if _, err := b.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = 'label.expire' AND state = 'pending' AND (payload->>'return_id')::bigint = $1`, e.ID); err != nil {
+	if _, err := b.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = 'label.expire' AND state = 'pending' AND (payload->>'return_id')::bigint = (SELECT id FROM returns WHERE public_id = $1)`, e.ID); err != nil {
 		t.Fatal(err)
 	}
 	b.drain(t)

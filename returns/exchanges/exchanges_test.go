@@ -147,6 +147,10 @@ func (s *shop) exchange(t testing.TB, r ret) exchanges.Exchange {
 	t.Helper()
 	var x exchanges.Exchange
 	s.must(t, "GET", fmt.Sprintf("/v1/returns/%s/exchange", r.ID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &x)
+	// the API shows the public ID; Stripe's metadata and keys use the internal one
+	if err := s.env.DB.Get(&x.ID, `SELECT id FROM exchanges WHERE public_id = $1`, x.PublicID); err != nil {
+		t.Fatal(err)
+	}
 	return x
 }
 
@@ -353,7 +357,7 @@ func TestEvenExchange(t *testing.T) {
 		t.Errorf("got %d reserved before the shipment, want 1", rs)
 	}
 	var shipped exchanges.Exchange
-	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
+	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%s/shipment", x.PublicID), auth.RoleIntegration,
 		map[string]any{"carrier": "DHL", "tracking_number": "JD0146"}, http.StatusOK).JSON(t, &shipped)
 	if shipped.Status != exchanges.StatusShipped || shipped.TrackingNumber != "JD0146" {
 		t.Errorf("got %+v, want shipped with JD0146", shipped)
@@ -361,7 +365,7 @@ func TestEvenExchange(t *testing.T) {
 	if _, rs, _ := s.inStock(t, "TEE-L"); rs != 0 {
 		t.Errorf("got %d reserved after the shipment, want 0", rs)
 	}
-	res := s.do(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
+	res := s.do(t, "POST", fmt.Sprintf("/v1/exchanges/%s/shipment", x.PublicID), auth.RoleIntegration,
 		map[string]any{"carrier": "UPS", "tracking_number": "1Z999"})
 	if res.Status != http.StatusConflict {
 		t.Errorf("another shipment: got %d %s, want 409", res.Status, res.Body)
@@ -558,11 +562,11 @@ func TestConcurrentRedemptions(t *testing.T) {
 	var red refunds.Redemption
 	res[first].JSON(t, &red)
 	var back refunds.Redemption
-	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%d/reverse", red.ID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &back)
+	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%s/reverse", red.PublicID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &back)
 	if back.ReversedAt == nil || back.Balance != 2500-6*each {
 		t.Errorf("got %+v, want reversed with balance %d", back, 2500-6*each)
 	}
-	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%d/reverse", red.ID), auth.RoleIntegration, nil, http.StatusConflict)
+	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%s/reverse", red.PublicID), auth.RoleIntegration, nil, http.StatusConflict)
 	var c refunds.Credit
 	s.must(t, "GET", "/v1/store-credit?email=shopper1@example.com", auth.RoleFinance, nil, http.StatusOK).JSON(t, &c)
 	kinds := map[string]int{}
@@ -613,7 +617,7 @@ func TestDearerExchangeCheckout(t *testing.T) {
 	if x := s.exchange(t, r); x.Status != exchanges.StatusAwaitingPayment || x.CheckoutURL != "" {
 		t.Fatalf("after expiry: got %+v, want awaiting payment without a page", x)
 	}
-	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/checkout", x.ID), auth.RoleIntegration, nil, http.StatusOK)
+	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%s/checkout", x.PublicID), auth.RoleIntegration, nil, http.StatusOK)
 	s.drain(t)
 	sessions = s.stripe.CheckoutSessions()
 	if len(sessions) != 2 || sessions[1].IdempotencyKey != exchanges.CheckoutKey(x.ID, 1) {
@@ -728,7 +732,7 @@ func TestInstantExchange(t *testing.T) {
 	if x.Status != exchanges.StatusReleased || x.ReleaseOn != "instant" {
 		t.Fatalf("got %+v, want released on approval", x)
 	}
-	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
+	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%s/shipment", x.PublicID), auth.RoleIntegration,
 		map[string]any{"carrier": "DHL", "tracking_number": "JD0146"}, http.StatusOK)
 	// an instant exchange whose replacement went out cannot be cancelled
 	if res := s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", r.ID), auth.RoleIntegration, map[string]any{}); res.Status != http.StatusConflict {
@@ -750,8 +754,8 @@ func TestInstantExchange(t *testing.T) {
 	for typ, want := range map[string]exchanges.Status{"exchange.reserved": exchanges.StatusReserved,
 		"exchange.released": exchanges.StatusReleased, "exchange.shipped": exchanges.StatusShipped, "exchange.unreturned": exchanges.StatusShipped} {
 		got := h.got(t, typ)
-		if len(got) != 1 || got[0].ID != x.ID || got[0].Status != want {
-			t.Errorf("%s: got %+v, want one delivery of exchange %d %s", typ, got, x.ID, want)
+		if len(got) != 1 || got[0].PublicID != x.PublicID || got[0].Status != want {
+			t.Errorf("%s: got %+v, want one delivery of exchange %s %s", typ, got, x.PublicID, want)
 		}
 	}
 	rel := h.got(t, "exchange.released")
