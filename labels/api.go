@@ -57,6 +57,15 @@ type parcelList struct {
 	Data []Parcel `json:"data"`
 }
 
+type retryLabelInput struct {
+	ID     string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
+	Number int    `path:"number" minimum:"1" maximum:"10" example:"1"`
+}
+
+type parcelOutput struct {
+	Body Parcel
+}
+
 type parcelsOutput struct {
 	Body parcelList
 }
@@ -182,6 +191,29 @@ func Register(api huma.API, s *Service, a *audit.Log) {
 		out := &parcelsOutput{}
 		out.Body.Data = list
 		return out, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "retry-label-purchase",
+		Method:      http.MethodPost,
+		Path:        "/v1/returns/{id}/parcels/{number}/label-retry",
+		Summary:     "Try buying a parked label again",
+		Description: "For a parcel whose label could not be bought from the carrier after every retry (label_parked): " +
+			"queues the purchase again with fresh attempts. It still looks for an earlier sale first, so nothing is " +
+			"bought twice. Any other parcel answers 409.",
+		Tags:     []string{"Labels"},
+		Security: auth.Staff(),
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *retryLabelInput) (*parcelOutput, error) {
+		r, err := s.store.Find(ctx, auth.MustFromContext(ctx), in.ID)
+		if err != nil {
+			return nil, err
+		}
+		p, err := s.RetryPurchase(ctx, r.MerchantID, r.ID, in.Number)
+		if err != nil {
+			return nil, err
+		}
+		return &parcelOutput{Body: p}, nil
 	})
 
 	huma.Register(api, huma.Operation{

@@ -59,6 +59,9 @@ func encode128(s string) (*matrix, error) {
 
 // encodeQR encodes s as a QR code with error correction level M (15 %).
 func encodeQR(s string) (*matrix, error) {
+	if m, ok := fastQR(s); ok {
+		return m, nil
+	}
 	bc, err := qr.Encode(s, qr.M, qr.Auto)
 	if err != nil {
 		return nil, err

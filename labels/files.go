@@ -28,6 +28,13 @@ type File struct {
 //
 // Errors are those of Label, and a *PreparingError while the label is being bought.
 func (s *Service) LabelFile(ctx context.Context, r *returns.Return, n int, f Format, origin string) (File, error) {
+	return s.LabelFileWith(ctx, r, n, f, origin, nil)
+}
+
+// LabelFileWith is LabelFile with the label changed by adjust before it is rendered
+// (the pages word the shopper's part of it in the shopper's language). A label the
+// carrier made is served as the carrier made it.
+func (s *Service) LabelFileWith(ctx context.Context, r *returns.Return, n int, f Format, origin string, adjust func(*Label)) (File, error) {
 	pdfFormat := f
 	if f == FormatZPL || f == FormatQR {
 		pdfFormat = Format4x6
@@ -35,6 +42,9 @@ func (s *Service) LabelFile(ctx context.Context, r *returns.Return, n int, f For
 	l, err := s.Label(ctx, r, n, pdfFormat, origin)
 	if err != nil {
 		return File{}, err
+	}
+	if adjust != nil {
+		adjust(&l)
 	}
 	var files struct {
 		PDF []byte `db:"label_pdf"`

@@ -71,6 +71,20 @@ type Label struct {
 	ValidUntil time.Time // last day the parcel may be handed to the carrier
 
 	MerchantName string // the shop, for the "Return to" line and instructions
+
+	// Text is the wording meant for the shopper, in the shopper's language; what it
+	// leaves empty is printed in English. The captions meant for the carrier (FROM,
+	// TO, TRACKING NUMBER, POSTAGE PAID) stay in English.
+	Text Text
+}
+
+// Text is the shopper's part of a label's wording.
+type Text struct {
+	ReturnTo    string   // "Return to Northwind", on the 4x6 label
+	ScanToTrack string   // under the QR code
+	Title       string   // the heading of the instructions on a Letter or A4 page
+	Steps       []string // the numbered instructions, complete sentences
+	CutCaption  string   // along the dashed line
 }
 
 // ErrInvalidLabel is wrapped by every error that reports a Label that cannot

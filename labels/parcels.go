@@ -255,7 +255,7 @@ func (s *Service) own(m merchant.Merchant) Carrier {
 // idempotency key, or "".
 func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel, error) {
 	tx, r := t.Tx, t.Return
-	m, err := merchant.GetIn(ctx, tx, r.MerchantID)
+	m, err := s.merchants.In(ctx, tx, r.MerchantID)
 	if err != nil {
 		return Parcel{}, err
 	}

@@ -29,6 +29,10 @@ const KindBuy = "label.buy"
 // in when the merchant allows it.
 const BuyAttempts = 10
 
+// BuyTimeout bounds one attempt at buying a label, all its requests and their
+// retries together.
+const BuyTimeout = 2 * time.Minute
+
 type buyJob struct {
 	ParcelID int64 `json:"parcel_id"`
 }
@@ -149,7 +153,11 @@ func (s *Service) buy(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 		}
 		return outbox.Permanent(cerr)
 	}
-	iss, err := c.Issue(ctx, IssueRequest{Reference: r.RMA, From: shopperAddress(rec.Order), To: warehouseAddress(m),
+	// bounded, as the parcel's row lock is held meanwhile; a purchase cut short
+	// is found by its key on the next attempt
+	cctx, cancel := context.WithTimeout(ctx, BuyTimeout)
+	defer cancel()
+	iss, err := c.Issue(cctx, IssueRequest{Reference: r.RMA, From: shopperAddress(rec.Order), To: warehouseAddress(m),
 		Parcel: p.Number, Parcels: p.Number, Key: key, Since: p.IssuedAt})
 	if err != nil {
 		if (last || outbox.IsPermanent(err)) && cs.OwnFallback {
@@ -231,4 +239,72 @@ func (c *ShippoCarrier) Find(ctx context.Context, key string, since time.Time) (
 		return Booked{}, false, err
 	}
 	return Booked{TrackingNumber: t.TrackingNumber, LabelID: t.ObjectID}, true, nil
+}
+
+// Attention is a parcel staff should look at: its label could not be bought yet (or
+// was parked after every retry), or its carrier reports a problem.
+type Attention struct {
+	ReturnID   string  `db:"return_public_id"` // the return's public ID (ret_…)
+	RMA        string  `db:"rma"`
+	Number     int     `db:"number"`
+	Status     string  `db:"status"`
+	Carrier    string  `db:"carrier"`
+	Tracking   string  `db:"tracking_number"`
+	LabelError *string `db:"label_error"`
+	Parked     bool    `db:"label_parked"`
+	Problem    *string `db:"problem"`
+}
+
+// NeedsAttention lists the merchant's parcels of open returns that staff should look
+// at, newest first: labels still being bought after a failed attempt or parked, and
+// carrier problems (a fallback label, a parcel returned to the shopper, a failed
+// delivery).
+func (s *Service) NeedsAttention(ctx context.Context, merchantID int64) ([]Attention, error) {
+	list := []Attention{}
+	err := s.db.SelectContext(ctx, &list, `SELECT r.public_id AS return_public_id, r.rma, p.number, p.status, coalesce(p.carrier_name, p.carrier) AS carrier,
+			coalesce(p.tracking_number, '') AS tracking_number, o.last_error AS label_error,
+			coalesce(o.state = 'dead', false) AS label_parked, p.problem
+		FROM parcels p JOIN returns r ON r.id = p.return_id
+		LEFT JOIN outbox o ON o.id = p.label_job_id AND p.status = 'preparing'
+		WHERE p.merchant_id = $1 AND r.state NOT IN ('completed', 'cancelled', 'rejected', 'expired')
+		AND ((p.status = 'preparing' AND o.last_error IS NOT NULL) OR p.problem IS NOT NULL)
+		ORDER BY p.id DESC LIMIT 200`, merchantID)
+	if err != nil {
+		return nil, fmt.Errorf("labels: parcels needing attention: %w", err)
+	}
+	return list, nil
+}
+
+// ErrNotParked means a label retry was asked for a parcel whose label is not parked.
+var ErrNotParked = errors.New("labels: the parcel's label is not parked")
+
+// RetryPurchase queues the purchase of parcel n of a return again, with fresh
+// attempts, when it was parked after every retry (ErrNotParked otherwise). The
+// purchase still looks for an earlier sale first, so nothing is bought twice.
+func (s *Service) RetryPurchase(ctx context.Context, merchantID, returnID int64, n int) (Parcel, error) {
+	var p Parcel
+	_, err := s.store.Update(ctx, merchantID, returnID, func(ctx context.Context, t *returns.Tx) error {
+		err := t.GetContext(ctx, &p, `SELECT `+parcelCols+` FROM parcels WHERE merchant_id = $1 AND return_id = $2 AND number = $3 FOR UPDATE`,
+			merchantID, returnID, n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &NoParcelError{RMA: t.Return.RMA}
+		}
+		if err != nil {
+			return fmt.Errorf("labels: parcel %d of %d: %w", n, returnID, err)
+		}
+		if p.Status != ParcelPreparing || !p.LabelParked {
+			return ErrNotParked
+		}
+		ids, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: merchantID, Kind: KindBuy,
+			Payload: buyJob{ParcelID: p.ID}, MaxAttempts: BuyAttempts})
+		if err != nil {
+			return err
+		}
+		if err := t.GetContext(ctx, &p, `UPDATE parcels SET label_job_id = $2 WHERE id = $1 RETURNING `+parcelCols, p.ID, ids[0]); err != nil {
+			return fmt.Errorf("labels: parcel %d job: %w", p.ID, err)
+		}
+		p.LabelURL = labelURL(t.Return.RMA, p.Number)
+		return nil
+	})
+	return p, err
 }

@@ -179,6 +179,13 @@ func labelText(l Label, lay labelLayout) []block {
 	if merchant != "" {
 		returnTo = "Return to " + merchant
 	}
+	if t := clean(l.Text.ReturnTo); t != "" {
+		returnTo = t
+	}
+	scan := "Scan to track your return"
+	if t := clean(l.Text.ScanToTrack); t != "" {
+		scan = t
+	}
 	items := ""
 	switch {
 	case l.ItemCount == 1:
@@ -222,7 +229,7 @@ func labelText(l Label, lay labelLayout) []block {
 			{text: l.RMA, bold: true, size: 10, min: 6},
 		}},
 		{name: "qrCaption", box: lay.qrCaption, align: alignCenter, spans: []span{
-			{text: "Scan to track your return", size: 6, min: 4.5},
+			{text: scan, size: 6, min: 4.5},
 		}},
 	}
 }
@@ -295,13 +302,26 @@ func pageText(l Label, lay labelLayout) []block {
 	if m := clean(l.MerchantName); m != "" {
 		title = "How to send your return to " + m
 	}
+	if t := clean(l.Text.Title); t != "" {
+		title = t
+	}
+	if len(l.Text.Steps) > 0 {
+		steps = steps[:0]
+		for _, st := range l.Text.Steps {
+			steps = append(steps, clean(st))
+		}
+	}
+	cut := "Cut along the dashed line"
+	if t := clean(l.Text.CutCaption); t != "" {
+		cut = t
+	}
 	spans := []span{{text: title, bold: true, size: 14, min: 10}}
 	for i, s := range steps {
 		spans = append(spans, span{text: strconv.Itoa(i+1) + ". " + s, size: 10.5, min: 8, maxLines: 4, gap: 2, wrapFirst: true})
 	}
 	return []block{
 		{name: "cutCaption", box: lay.cutCaption, align: alignCenter, middle: true, gray: 110, spans: []span{
-			{text: "Cut along the dashed line", size: 8, min: 6},
+			{text: cut, size: 8, min: 6},
 		}},
 		{name: "instructions", box: lay.instructions, spans: spans},
 	}

@@ -9,6 +9,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,6 +37,8 @@ type shipFlow struct {
 	stripe *fakestripe.Server
 	worker *outbox.Worker
 	relay  string // the API's URL as the fake Shippo reaches it
+	// webhookPath is the path and query of the shop's Shippo webhook URL.
+	webhookPath string
 }
 
 type shipOptions struct {
@@ -99,6 +104,7 @@ func newShipFlow(t *testing.T, o shipOptions) *shipFlow {
 	if err != nil || u.Query().Get("token") != tok.Token || u.Path != "/v1/webhooks/shippo" {
 		t.Fatalf("got webhook URL %q for token %q", tok.WebhookURL, tok.Token)
 	}
+	f.webhookPath = u.RequestURI()
 	f.shippo.SetWebhookURL(relay.URL + u.RequestURI())
 	delivered := time.Now().Add(-48 * time.Hour)
 	f.do(t, "PUT", "/v1/orders/NW-1", auth.RoleIntegration, map[string]any{
@@ -254,6 +260,9 @@ func TestShippoApprovalBuysLabelOnce(t *testing.T) {
 	if want := download(t, f.shippo.URL()+"/files/"+b.ID+".png"); res.Header.Get("Content-Type") != "image/png" || !bytes.Equal(res.Body, want) {
 		t.Errorf("QR: got %s, %d bytes; want the carrier's QR code", res.Header.Get("Content-Type"), len(res.Body))
 	}
+	if got := scanPNG(t, res.Body); got != b.TrackingNumber {
+		t.Errorf("the carrier's QR code reads %q, want %q", got, b.TrackingNumber)
+	}
 
 	// the portal shows the carrier's QR code and its drop-off locator
 	page := portalPage(t, f.env.URL, "northwind", "NW-1", "ada@example.com", r.RMA)
@@ -266,11 +275,53 @@ func TestShippoApprovalBuysLabelOnce(t *testing.T) {
 		t.Error("portal page still says the label is being prepared")
 	}
 
+	// the price is a cost in the ledger and in the analytics
+	var ledger []struct {
+		Kind     string `db:"kind"`
+		Amount   int64  `db:"amount"`
+		Net      int64  `db:"net"`
+		Currency string `db:"currency"`
+	}
+	if err := f.env.DB.Select(&ledger, `SELECT kind, amount, net, currency FROM ledger_entries WHERE kind LIKE 'label_%'`); err != nil {
+		t.Fatal(err)
+	}
+	if len(ledger) != 1 || ledger[0].Kind != "label_purchased" || ledger[0].Amount != 550 || ledger[0].Net != -550 || ledger[0].Currency != "USD" {
+		t.Errorf("got label ledger entries %+v, want one label_purchased of -5.50 USD", ledger)
+	}
+	var sum struct {
+		ShippingCost []struct {
+			Currency  string `json:"currency"`
+			Returns   int64  `json:"returns"`
+			PerReturn int64  `json:"per_return"`
+		} `json:"shipping_cost"`
+	}
+	day := time.Now().UTC()
+	f.do(t, "GET", "/v1/analytics/summary?from="+day.Format("2006-01-02")+"&to="+day.AddDate(0, 0, 1).Format("2006-01-02"),
+		auth.RoleFinance, nil, http.StatusOK).JSON(t, &sum)
+	if len(sum.ShippingCost) != 1 || sum.ShippingCost[0].Currency != "USD" || sum.ShippingCost[0].Returns != 1 || sum.ShippingCost[0].PerReturn != 550 {
+		t.Errorf("got shipping cost %+v, want 5.50 USD per return", sum.ShippingCost)
+	}
+
 	// more work changes nothing: one purchase
 	f.drain(t)
 	if n := len(f.shippo.Purchases()); n != 1 {
 		t.Errorf("got %d purchases after draining again, want 1", n)
 	}
+}
+
+// scanPNG returns what zbarimg reads in a PNG image.
+func scanPNG(t *testing.T, png []byte) string {
+	t.Helper()
+	requireTools(t, "zbarimg")
+	in := filepath.Join(t.TempDir(), "qr.png")
+	if err := os.WriteFile(in, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("zbarimg", "--raw", "-q", in).Output()
+	if err != nil {
+		t.Fatalf("zbarimg: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // portalPage signs in to the portal as the shopper and returns the return's page.
@@ -369,6 +420,18 @@ func TestShippoOutageParksForStaff(t *testing.T) {
 				if f.state(t, r.ID) != "approved" {
 					t.Errorf("got return %s, want still approved (never lost)", f.state(t, r.ID))
 				}
+				// Shippo is back: staff try again, and the label is bought once
+				f.shippo.ClearFaults()
+				retry := fmt.Sprintf("/v1/returns/%s/parcels/1/label-retry", r.ID)
+				f.do(t, "POST", retry, auth.RoleAdmin, nil, http.StatusOK)
+				f.drain(t)
+				if p := f.parcels(t, r.ID)[0]; p.Status != "issued" || len(f.shippo.Purchases()) != 1 {
+					t.Fatalf("after the retry got parcel %+v and %d purchases, want issued once", p, len(f.shippo.Purchases()))
+				}
+				res := f.env.Do(t, "POST", retry, f.shop.Keys[auth.RoleAdmin], nil)
+				if p := problemOf(t, res); res.Status != http.StatusConflict || p.Code != "label_not_parked" {
+					t.Errorf("retrying a bought label: got %d %s, want 409 label_not_parked", res.Status, res.Body)
+				}
 				return
 			}
 			if state != "done" || p.Status != "issued" || p.Carrier != "own" || !labels.ValidS10(p.TrackingNumber) ||
@@ -455,6 +518,21 @@ func TestOwnCarrierScanRefundsOnce(t *testing.T) {
 	if p.Status != "issued" || p.Carrier != "own" {
 		t.Fatalf("got parcel %+v, want an own label at once", p)
 	}
+	// no carrier QR code: ours, of the tracking number, in the portal too
+	res := f.do(t, "GET", fmt.Sprintf("/v1/returns/%s/label?format=qr", r.ID), auth.RoleAdmin, nil, http.StatusOK)
+	if got := scanPNG(t, res.Body); res.Header.Get("Content-Type") != "image/png" || got != p.TrackingNumber {
+		t.Errorf("own drop-off QR code: %s reading %q, want the tracking number %s", res.Header.Get("Content-Type"), got, p.TrackingNumber)
+	}
+	page := portalPage(t, f.env.URL, "northwind", "NW-1", "ada@example.com", r.RMA)
+	for _, want := range []string{"data-dropoff-qr", "format=qr", "it carries the tracking number"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("portal page lacks %q", want)
+		}
+	}
+	zpl := f.do(t, "GET", fmt.Sprintf("/v1/returns/%s/label?format=zpl", r.ID), auth.RoleAdmin, nil, http.StatusOK)
+	if !strings.Contains(string(zpl.Body), "^FD"+p.TrackingNumber+"^FS") {
+		t.Errorf("own ZPL label lacks the tracking number:\n%s", zpl.Body)
+	}
 	var secret labels.CarrierSecret
 	f.do(t, "POST", "/v1/carrier-secret", auth.RoleAdmin, nil, http.StatusOK).JSON(t, &secret)
 	for range 2 {
@@ -517,6 +595,11 @@ func TestShippoCancelVoidsOnce(t *testing.T) {
 	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/label", r.ID), f.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusGone {
 		t.Errorf("voided label: got %d, want 410", res.Status)
+	}
+	var voids int
+	f.env.DB.Get(&voids, `SELECT count(*) FROM ledger_entries WHERE kind = 'label_voided' AND return_id = $1`, r.ID)
+	if voids != 1 {
+		t.Errorf("got %d label_voided ledger entries, want 1", voids)
 	}
 }
 
@@ -589,5 +672,29 @@ func TestShippoWebhookAuthAndPoll(t *testing.T) {
 	}
 	if p := f.parcels(t, r.ID)[0]; p.CarrierStatus == nil || *p.CarrierStatus != "in_transit" {
 		t.Fatalf("got parcel %+v, want carrier status in_transit", p)
+	}
+
+	// the carrier sends it back: staff see it on the parcel and the timeline
+	if err := f.shippo.SetTracking(t.Context(), tn, "RETURNED", "Return to sender: refused"); err != nil {
+		t.Fatal(err)
+	}
+	if p := f.parcels(t, r.ID)[0]; p.Problem == nil || !strings.Contains(*p.Problem, "returning the parcel") || !strings.Contains(*p.Problem, "refused") {
+		t.Fatalf("got parcel %+v, want the problem shown", p)
+	}
+	if !hasNote(t, f, r.ID, "returning the parcel to the shopper") {
+		t.Error("the timeline does not show the carrier problem")
+	}
+	// a test event, an unknown parcel and UNKNOWN change nothing
+	for _, body := range []string{`{"event":"transaction_created","test":true,"data":{}}`,
+		strings.Replace(body, "9205000000000000000000", "9205000000000000000999", 1),
+		strings.Replace(strings.Replace(body, "9205000000000000000000", tn, 1), `"TRANSIT"`, `"UNKNOWN"`, 1)} {
+		res := f.env.Do(t, "POST", f.webhookPath, "", body)
+		var out struct {
+			Result string `json:"result"`
+		}
+		res.JSON(t, &out)
+		if res.Status != http.StatusOK || out.Result != "ignored" {
+			t.Errorf("got %d %s, want 200 ignored", res.Status, res.Body)
+		}
 	}
 }

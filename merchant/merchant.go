@@ -13,13 +13,16 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/internal/cache"
 	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
 
@@ -100,13 +103,47 @@ func (s Settings) Validate() error {
 // Store reads and writes merchants.
 type Store struct {
 	db db.Queryer
+	// byID and bySlug cache merchants (Cache); nil read them every time
+	byID   *cache.Map[int64, Merchant]
+	bySlug *cache.Map[string, Merchant]
 }
 
 // NewStore returns a Store on d.
 func NewStore(d *sqlx.DB) *Store { return &Store{db: d} }
 
 // WithTx returns the store working in the caller's transaction tx.
-func (s *Store) WithTx(tx *sqlx.Tx) *Store { return &Store{db: tx} }
+func (s *Store) WithTx(tx *sqlx.Tx) *Store { return &Store{db: tx, byID: s.byID, bySlug: s.bySlug} }
+
+// Channel is the NOTIFY channel on which a trigger announces a changed merchant
+// (its ID) when the change commits.
+const Channel = "roundtrip_merchants"
+
+// Cache makes Get, BySlug and In answer from memory for ttl: every request of a
+// shopper or a label needs the shop's name, branding and warehouse, which change
+// rarely. A change to a merchant is forgotten by every process when its
+// notification arrives through hub, milliseconds after the commit (at once in the
+// process that made it); ttl bounds it for a process that missed one. Call before
+// serving.
+func (s *Store) Cache(ttl time.Duration, hub *listen.Hub) {
+	// a slug's merchant is known only by ID in the notification: forget them all
+	// (first: by the time a merchant is forgotten by ID, it is by slug too)
+	s.bySlug = cache.New[string, Merchant](ttl, hub, Channel, func(string) (string, bool) { return "", false })
+	s.byID = cache.New[int64, Merchant](ttl, hub, Channel, func(p string) (int64, bool) {
+		id, err := strconv.ParseInt(p, 10, 64)
+		return id, err == nil
+	})
+}
+
+// forget drops merchant id from this process's caches.
+func (s *Store) forget(id int64) {
+	s.byID.Forget(id)
+	s.bySlug.Clear()
+}
+
+// In is Get on q (a caller's transaction), through the cache when there is one.
+func (s *Store) In(ctx context.Context, q sqlx.QueryerContext, id int64) (Merchant, error) {
+	return s.byID.Get(ctx, id, func(ctx context.Context) (Merchant, error) { return get(ctx, q, `id = $1`, id) })
+}
 
 type row struct {
 	ID        int64     `db:"id"`
@@ -150,6 +187,7 @@ func (s *Store) Create(ctx context.Context, slug, name string, settings Settings
 
 // Update changes a merchant's name and settings.
 func (s *Store) Update(ctx context.Context, id int64, name string, settings Settings) (Merchant, error) {
+	s.forget(id) // here at once; every process at commit (a trigger's NOTIFY)
 	b, err := json.Marshal(settings)
 	if err != nil {
 		return Merchant{}, err
@@ -171,6 +209,7 @@ func (s *Store) Update(ctx context.Context, id int64, name string, settings Sett
 // saved. It returns the merchant before and after, so the caller can say what
 // changed (Changes).
 func (s *Store) Edit(ctx context.Context, id int64, edit func(m *Merchant) error) (before, after Merchant, err error) {
+	s.forget(id) // here at once; every process at commit (a trigger's NOTIFY)
 	err = db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		before, err = get(ctx, tx, `id = $1 FOR UPDATE`, id)
 		if err != nil {
@@ -253,12 +292,12 @@ func (a WarehouseAddress) oneLine() string {
 
 // BySlug finds a merchant by slug.
 func (s *Store) BySlug(ctx context.Context, slug string) (Merchant, error) {
-	return s.get(ctx, `slug = $1`, slug)
+	return s.bySlug.Get(ctx, slug, func(ctx context.Context) (Merchant, error) { return s.get(ctx, `slug = $1`, slug) })
 }
 
 // Get finds a merchant by ID.
 func (s *Store) Get(ctx context.Context, id int64) (Merchant, error) {
-	return s.get(ctx, `id = $1`, id)
+	return s.In(ctx, s.db, id)
 }
 
 // GetIn is Get on q, for callers inside a transaction (a second pooled connection

@@ -28,6 +28,7 @@ ALTER TABLE store_credits ADD COLUMN public_id text NOT NULL DEFAULT new_public_
 ALTER TABLE store_credit_redemptions ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('red');
 ALTER TABLE email_messages ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('em');
 ALTER TABLE return_cases ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('case');
+ALTER TABLE return_photos ADD COLUMN public_id text NOT NULL DEFAULT new_public_id('ph');
 
 CREATE UNIQUE INDEX returns_public_id ON returns (merchant_id, public_id);
 CREATE UNIQUE INDEX refunds_public_id ON refunds (merchant_id, public_id);
@@ -44,6 +45,7 @@ CREATE UNIQUE INDEX store_credits_public_id ON store_credits (merchant_id, publi
 CREATE UNIQUE INDEX store_credit_redemptions_public_id ON store_credit_redemptions (merchant_id, public_id);
 CREATE UNIQUE INDEX email_messages_public_id ON email_messages (merchant_id, public_id);
 CREATE UNIQUE INDEX return_cases_public_id ON return_cases (merchant_id, public_id);
+CREATE UNIQUE INDEX return_photos_public_id ON return_photos (merchant_id, public_id);
 
 -- +goose Down
 ALTER TABLE returns DROP COLUMN public_id;
@@ -61,4 +63,5 @@ ALTER TABLE store_credits DROP COLUMN public_id;
 ALTER TABLE store_credit_redemptions DROP COLUMN public_id;
 ALTER TABLE email_messages DROP COLUMN public_id;
 ALTER TABLE return_cases DROP COLUMN public_id;
+ALTER TABLE return_photos DROP COLUMN public_id;
 DROP FUNCTION new_public_id(text);

@@ -134,6 +134,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, merchantID int64, in Endpo
 	}
 	now := s.stamp()
 	var r endpointRow
+	s.endpoints.Forget(merchantID) // here at once; every process at commit (a trigger's NOTIFY)
 	// a concurrent request with the same key that won is answered (ON CONFLICT keeps
 	// a caller's transaction usable)
 	err := s.db.GetContext(ctx, &r, `INSERT INTO webhook_endpoints
@@ -221,6 +222,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, merchantID int64, id strin
 	}
 	now := s.stamp()
 	var r endpointRow
+	s.endpoints.Forget(merchantID) // here at once; every process at commit (a trigger's NOTIFY)
 	err := s.db.GetContext(ctx, &r, `UPDATE webhook_endpoints SET
 		url = coalesce($3, url),
 		description = coalesce($4, description),
@@ -244,6 +246,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, merchantID int64, id strin
 // DeleteEndpoint removes an endpoint with its deliveries and their attempts. Queued
 // attempts find nothing to send.
 func (s *Service) DeleteEndpoint(ctx context.Context, merchantID int64, id string) error {
+	s.endpoints.Forget(merchantID) // here at once; every process at commit (a trigger's NOTIFY)
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE merchant_id = $1 AND id = $2`, merchantID, id)
 	if err != nil {
 		return fmt.Errorf("notify: delete endpoint: %w", err)

@@ -8,12 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
+	"github.com/roundtriphq/roundtrip/internal/cache"
 	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
 
@@ -53,6 +58,65 @@ type Service struct {
 	resolver *net.Resolver
 	client   *http.Client
 	mailer   Mailer
+	// endpoints caches each merchant's enabled endpoints (CacheEndpoints); nil reads
+	// them on every publish.
+	endpoints *cache.Map[int64, []subscriber]
+}
+
+// EndpointChannel is the NOTIFY channel on which a change to a merchant's webhook
+// endpoints is announced (by a trigger, with the merchant's ID), so that every
+// process forgets its copy.
+const EndpointChannel = "roundtrip_webhook_endpoints"
+
+// CacheEndpoints makes Publish remember each merchant's enabled endpoints for ttl
+// instead of reading them on every event: a return's journey publishes a dozen
+// events. A change to an endpoint (created, deleted, enabled, disabled, its event
+// types) is forgotten by every process when its notification arrives through hub,
+// milliseconds after the commit; ttl bounds it for a process that missed one. Call
+// before serving.
+func (s *Service) CacheEndpoints(ttl time.Duration, hub *listen.Hub) {
+	s.endpoints = cache.New[int64, []subscriber](ttl, hub, EndpointChannel, func(p string) (int64, bool) {
+		id, err := strconv.ParseInt(p, 10, 64)
+		return id, err == nil
+	})
+}
+
+// subscriber is an enabled endpoint and the event types it takes (empty: all).
+type subscriber struct {
+	ID     string         `db:"id"`
+	Events pq.StringArray `db:"enabled_events"`
+}
+
+func (sb subscriber) takes(t EventType) bool {
+	return len(sb.Events) == 0 || slices.Contains(sb.Events, string(t))
+}
+
+// subscribers returns the IDs of the merchant's enabled endpoints that take
+// eventType, in the order they were created.
+func (s *Service) subscribers(ctx context.Context, q sqlx.QueryerContext, merchantID int64, eventType EventType) ([]string, error) {
+	if s.endpoints == nil {
+		var ids []string
+		err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM webhook_endpoints
+			WHERE merchant_id = $1 AND enabled AND (cardinality(enabled_events) = 0 OR $2 = ANY(enabled_events))
+			ORDER BY seq`, merchantID, eventType)
+		return ids, err
+	}
+	subs, err := s.endpoints.Get(ctx, merchantID, func(ctx context.Context) ([]subscriber, error) {
+		var subs []subscriber
+		err := sqlx.SelectContext(ctx, q, &subs, `SELECT id, enabled_events FROM webhook_endpoints
+			WHERE merchant_id = $1 AND enabled ORDER BY seq`, merchantID)
+		return subs, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, sb := range subs {
+		if sb.takes(eventType) {
+			ids = append(ids, sb.ID)
+		}
+	}
+	return ids, nil
 }
 
 // Mailer is told of every event in the transaction that publishes it, to write the
@@ -149,10 +213,8 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	if err != nil {
 		return fmt.Errorf("notify: publish %s: data: %w", eventType, err)
 	}
-	var endpoints []string
-	if err := sqlx.SelectContext(ctx, tx, &endpoints, `SELECT id FROM webhook_endpoints
-		WHERE merchant_id = $1 AND enabled AND (cardinality(enabled_events) = 0 OR $2 = ANY(enabled_events))
-		ORDER BY seq`, merchantID, eventType); err != nil {
+	endpoints, err := s.subscribers(ctx, tx, merchantID, eventType)
+	if err != nil {
 		return fmt.Errorf("notify: publish %s: endpoints: %w", eventType, err)
 	}
 	if len(endpoints) == 0 {
@@ -171,10 +233,17 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	msgs := make([]outbox.Message, 0, len(endpoints))
 	for _, ep := range endpoints {
 		id := newID("wd_")
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries
-			(merchant_id, id, endpoint_id, event_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
-			merchantID, id, ep, env.ID, now); err != nil {
+		// an endpoint deleted or disabled since the list was read (a cached list is
+		// up to a notification late) gets no delivery
+		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries
+			(merchant_id, id, endpoint_id, event_id, created_at, updated_at)
+			SELECT $1, $2, e.id, $4, $5, $5 FROM webhook_endpoints e WHERE e.merchant_id = $1 AND e.id = $3 AND e.enabled`,
+			merchantID, id, ep, env.ID, now)
+		if err != nil {
 			return fmt.Errorf("notify: publish %s: delivery: %w", eventType, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			continue
 		}
 		msgs = append(msgs, outbox.Message{MerchantID: merchantID, Kind: JobDeliver,
 			Payload: deliverJob{DeliveryID: id, Generation: 1}})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -28,24 +29,26 @@ import (
 // the answer is a 500 with a generic message, and the error is logged.
 func problemFor(err error) *problem.Problem {
 	var (
-		ve        *validation.Error
-		te        *returns.TransitionError
-		ne        *returns.NotEligibleError
-		voided    *labels.VoidedError
-		noLabels  *labels.NoLabelsError
-		noParcel  *labels.NoParcelError
-		closed    *labels.ClosedError
-		preparing *labels.PreparingError
-		badHook   *labels.WebhookBodyError
-		unknown   *receiving.UnknownCodeError
-		recClosed *receiving.ClosedError
-		notRetry  *refunds.NotRetryableError
-		noStock   *returns.OutOfStockError
-		short     *refunds.InsufficientCreditError
-		currency  *refunds.CurrencyError
-		xStatus   *exchanges.StatusError
-		released  *exchanges.ReleasedError
-		feedback  *returns.FeedbackError
+		ve          *validation.Error
+		te          *returns.TransitionError
+		ne          *returns.NotEligibleError
+		voided      *labels.VoidedError
+		noLabels    *labels.NoLabelsError
+		noParcel    *labels.NoParcelError
+		closed      *labels.ClosedError
+		preparing   *labels.PreparingError
+		badHook     *labels.WebhookBodyError
+		unknown     *receiving.UnknownCodeError
+		recClosed   *receiving.ClosedError
+		notRetry    *refunds.NotRetryableError
+		notSettle   *refunds.NotSettleableError
+		matchedLine *reconcile.NotMismatchError
+		noStock     *returns.OutOfStockError
+		short       *refunds.InsufficientCreditError
+		currency    *refunds.CurrencyError
+		xStatus     *exchanges.StatusError
+		released    *exchanges.ReleasedError
+		feedback    *returns.FeedbackError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -65,6 +68,8 @@ func problemFor(err error) *problem.Problem {
 		return problem.NotFound("No such refund.")
 	case errors.Is(err, reconcile.ErrNotFound):
 		return problem.NotFound("No such reconciliation.")
+	case errors.Is(err, reconcile.ErrLineNotFound):
+		return problem.NotFound("This reconciliation has no such line.")
 	case errors.Is(err, merchant.ErrNotFound):
 		return problem.NotFound("No such merchant.")
 	case errors.Is(err, auth.ErrNotFound):
@@ -149,6 +154,8 @@ func problemFor(err error) *problem.Problem {
 			msg = "The label could not be bought from the carrier yet; the shop's team has been told."
 		}
 		return problem.Conflict("label_being_prepared", msg) // Retry-After: PreparingError's own header
+	case errors.Is(err, labels.ErrNotParked):
+		return problem.Conflict("label_not_parked", "Only a label parked after every retry can be tried again.")
 	case errors.As(err, &badHook):
 		return problem.New(http.StatusBadRequest, "bad_webhook", "The body is not a Shippo webhook event.")
 	case errors.Is(err, labels.ErrNoReturnAddress):
@@ -165,7 +172,21 @@ func problemFor(err error) *problem.Problem {
 		return problem.Conflict("endpoint_disabled", "The delivery's endpoint is disabled: enable it (PATCH enabled: true), then retry.")
 	case errors.As(err, &notRetry):
 		p := problem.Conflict("not_retryable", fmt.Sprintf("Only failed refunds can be retried; this one is %s.", notRetry.Status))
+		if notRetry.ClosedAs != "" {
+			p = problem.Conflict("not_retryable", fmt.Sprintf("This failed refund was already settled as %s; it cannot be sent again.",
+				strings.ReplaceAll(notRetry.ClosedAs, "_", " ")))
+		}
 		p.State = string(notRetry.Status)
+		return p
+	case errors.As(err, &matchedLine):
+		return problem.Conflict("not_a_mismatch", "This line matched Stripe: there is nothing to acknowledge.")
+	case errors.As(err, &notSettle):
+		p := problem.Conflict("not_settleable", fmt.Sprintf("Only failed refunds can be settled another way; this one is %s.", notSettle.Status))
+		if notSettle.ClosedAs != "" {
+			p = problem.Conflict("already_settled", fmt.Sprintf("This failed refund was already settled as %s.",
+				strings.ReplaceAll(string(notSettle.ClosedAs), "_", " ")))
+		}
+		p.State = string(notSettle.Status)
 		return p
 
 	// the request cannot be done as asked

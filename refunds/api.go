@@ -45,6 +45,14 @@ type refundOutput struct {
 	Body *Refund
 }
 
+type settleInput struct {
+	ID   string `path:"id" maxLength:"40" example:"rf_3m8x1c7v4b9n2z6p0r5t8w1k4q" doc:"The refund's ID (rf_…)."`
+	Body struct {
+		As   string `json:"as" enum:"store_credit,outside" example:"store_credit" doc:"store_credit: the shopper gets store credit of the refund's amount; outside: the shop paid it back outside Roundtrip."`
+		Note string `json:"note,omitempty" maxLength:"1000" example:"Paid by bank transfer, reference 2026-1142." doc:"Finance's note, kept with the refund and in the ledger; required for outside."`
+	}
+}
+
 // MaxWebhookBytes is the largest Stripe event body read: Stripe's events are a few
 // kilobytes, and the body is read whole before its signature can be checked.
 const MaxWebhookBytes = 1 << 20
@@ -154,6 +162,33 @@ func Register(api huma.API, s *Service) {
 			return nil, err
 		}
 		f, err = s.Retry(ctx, p.MerchantID, f.ID, p.Actor)
+		if err != nil {
+			return nil, err
+		}
+		return &refundOutput{Body: f}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "settle-refund",
+		Method:      http.MethodPost,
+		Path:        "/v1/refunds/{id}/settle",
+		Summary:     "Settle a failed refund another way",
+		Description: "So that a refund Stripe refused is never a dead end: `store_credit` gives the shopper store credit of " +
+			"the refund's amount instead; `outside` records that the shop paid it back outside Roundtrip (the note, " +
+			"required then, says how). The refund keeps its Stripe status (failed) and gets closed_as; the ledger records " +
+			"the settlement (refund_to_store_credit with the credit's store_credit_issued, or refund_outside) and the return " +
+			"moves on, completing when nothing else is failed or under way. A refund that is not failed, or was settled " +
+			"already, answers 409.",
+		Tags:     []string{"Refunds"},
+		Security: finance,
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *settleInput) (*refundOutput, error) {
+		p := auth.MustFromContext(ctx)
+		f, err := ByPublicID(ctx, s.db, p.MerchantID, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		f, err = s.Settle(ctx, p.MerchantID, f.ID, SettleAs(in.Body.As), in.Body.Note, p.Actor)
 		if err != nil {
 			return nil, err
 		}

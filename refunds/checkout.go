@@ -46,6 +46,8 @@ type CheckoutSession struct {
 // CheckoutGateway makes Checkout Sessions (Stripe).
 type CheckoutGateway interface {
 	CreateCheckoutSession(ctx context.Context, req CheckoutRequest) (CheckoutSession, error)
+	// ExpireCheckoutSession closes an open session so that it can no longer be paid.
+	ExpireCheckoutSession(ctx context.Context, id string) (CheckoutSession, error)
 }
 
 // CheckoutHandler applies a verified checkout.session.* event (the exchanges
@@ -88,6 +90,18 @@ func (s *Stripe) CreateCheckoutSession(ctx context.Context, req CheckoutRequest)
 		params.AddMetadata(k, v)
 	}
 	cs, err := s.api.CheckoutSessions.New(params)
+	if err != nil {
+		return CheckoutSession{}, stripeError(err)
+	}
+	return sessionOf(cs), nil
+}
+
+// ExpireCheckoutSession closes the open session id: it can no longer be paid.
+// Stripe refuses it (a Permanent error) for a session that is complete or expired.
+func (s *Stripe) ExpireCheckoutSession(ctx context.Context, id string) (CheckoutSession, error) {
+	params := &stripe.CheckoutSessionExpireParams{}
+	params.Context = ctx
+	cs, err := s.api.CheckoutSessions.Expire(id, params)
 	if err != nil {
 		return CheckoutSession{}, stripeError(err)
 	}

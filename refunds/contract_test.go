@@ -145,6 +145,9 @@ func TestStripeMockContract(t *testing.T) {
 		if err != nil || cs.ID == "" {
 			t.Errorf("got %+v, %v, want a session", cs, err)
 		}
+		if _, err := gw.ExpireCheckoutSession(ctx, "cs_test_123"); err != nil {
+			t.Errorf("expire: %v", err)
+		}
 	})
 	t.Run("unknown parameters fail", func(t *testing.T) {
 		// The check above has teeth: what Stripe would refuse, stripe-mock refuses.

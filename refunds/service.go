@@ -448,8 +448,12 @@ func (s *Service) Retry(ctx context.Context, merchantID, id int64, actor string)
 	if err != nil || f.MerchantID != merchantID {
 		return nil, ErrNotFound
 	}
-	if f.Status != StatusFailed {
-		return nil, &NotRetryableError{Status: f.Status}
+	if f.Status != StatusFailed || f.ClosedAs != nil {
+		e := &NotRetryableError{Status: f.Status}
+		if f.ClosedAs != nil {
+			e.ClosedAs = *f.ClosedAs
+		}
+		return nil, e
 	}
 	if err := requeue(ctx, tx, f.ID); err != nil {
 		return nil, err
@@ -473,10 +477,17 @@ func (s *Service) Retry(ctx context.Context, merchantID, id int64, actor string)
 	return Get(ctx, s.db, merchantID, id)
 }
 
-// NotRetryableError is a retry of a refund that did not fail.
-type NotRetryableError struct{ Status Status }
+// NotRetryableError is a retry of a refund that did not fail, or that finance
+// settled another way (ClosedAs).
+type NotRetryableError struct {
+	Status   Status
+	ClosedAs string
+}
 
 func (e *NotRetryableError) Error() string {
+	if e.ClosedAs != "" {
+		return "refunds: the failed refund was settled as " + e.ClosedAs + "; it cannot be retried"
+	}
 	return "refunds: only failed refunds can be retried; this one is " + string(e.Status)
 }
 

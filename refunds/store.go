@@ -37,6 +37,10 @@ type Refund struct {
 	UpdatedAt          time.Time  `json:"updated_at" db:"updated_at"`
 	SentAt             *time.Time `json:"sent_at,omitempty" db:"sent_at"`
 	SettledAt          *time.Time `json:"settled_at,omitempty" db:"settled_at"`
+	ClosedAs           *string    `json:"closed_as,omitempty" db:"closed_as" enum:"store_credit,outside" doc:"Set when finance settled the failed refund another way: store_credit (the shopper got store credit of its amount) or outside (paid back outside Roundtrip)."`
+	ClosedNote         string     `json:"closed_note,omitempty" db:"closed_note" doc:"Finance's note on the settlement."`
+	ClosedBy           *string    `json:"closed_by,omitempty" db:"closed_by" example:"user:fin"`
+	ClosedAt           *time.Time `json:"closed_at,omitempty" db:"closed_at"`
 	// ID and ReturnID are internal keys; the API names a refund by PublicID.
 	ID         int64 `json:"-" db:"id"`
 	ReturnID   int64 `json:"-" db:"return_id"`
@@ -45,7 +49,7 @@ type Refund struct {
 
 const refundCols = `f.id, f.public_id, f.merchant_id, f.return_id, r.public_id AS return_public_id, r.rma, o.number AS order_number, f.amount, f.currency, f.status,
 	f.stripe_refund_id, f.charge_id, f.payment_intent_id, f.balance_transaction, f.failure_reason, f.explanation,
-	f.generation, f.created_at, f.updated_at, f.sent_at, f.settled_at`
+	f.generation, f.created_at, f.updated_at, f.sent_at, f.settled_at, f.closed_as, f.closed_note, f.closed_by, f.closed_at`
 
 const refundFrom = ` FROM refunds f JOIN returns r ON r.id = f.return_id JOIN orders o ON o.id = r.order_id`
 
@@ -80,6 +84,8 @@ type ListFilter struct {
 	SettledTo   time.Time
 	After       int64 // cursor: refunds with a smaller ID
 	Limit       int
+	// Open leaves out failed refunds that finance settled another way.
+	Open bool
 }
 
 // List returns a merchant's refunds, newest first, and whether there are more.
@@ -123,6 +129,9 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 	if f.After > 0 {
 		add("f.id < $%d", f.After)
 	}
+	if f.Open {
+		where += " AND f.closed_as IS NULL"
+	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
@@ -156,7 +165,8 @@ type issued struct {
 func issuedFor(ctx context.Context, q sqlx.QueryerContext, returnID int64) (issued, error) {
 	var paid issued
 	err := sqlx.GetContext(ctx, q, &paid, `SELECT
-		(SELECT coalesce(sum(amount), 0) FROM refunds WHERE return_id = $1 AND status <> 'canceled') AS refunded,
+		(SELECT coalesce(sum(amount), 0) FROM refunds WHERE return_id = $1 AND status <> 'canceled'
+			AND closed_as IS DISTINCT FROM 'store_credit') AS refunded,
 		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'issued') AS credited,
 		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus`, returnID)
 	if err != nil {
@@ -186,7 +196,7 @@ type flight struct {
 func inFlight(ctx context.Context, q sqlx.QueryerContext, returnID int64) (flight, error) {
 	var st flight
 	err := sqlx.GetContext(ctx, q, &st, `SELECT count(*) FILTER (WHERE status IN ('queued', 'pending', 'requires_action')) AS in_flight,
-		count(*) FILTER (WHERE status = 'failed') AS failed FROM refunds WHERE return_id = $1`, returnID)
+		count(*) FILTER (WHERE status = 'failed' AND closed_as IS NULL) AS failed FROM refunds WHERE return_id = $1`, returnID)
 	if err != nil {
 		return flight{}, fmt.Errorf("refunds: in flight: %w", err)
 	}

@@ -198,11 +198,15 @@ func (a *API) createReturn(ctx context.Context, in *createInput) (*returnOutput,
 	if err := qi.Validate(); err != nil {
 		return nil, err
 	}
-	o, err := a.orderFor(ctx, in.Body.OrderNumber)
-	if err != nil {
-		return nil, err
+	// the order is found (a shopper's by their token) and locked by Create
+	if p.Shopper() {
+		ci.OrderID = p.OrderID
+	} else if in.Body.OrderNumber == "" {
+		var v validation.Error
+		v.Add("order_number", "is required with an API key")
+		return nil, &v
 	}
-	r, err := a.Store.Create(ctx, p.MerchantID, o.Number, ci)
+	r, err := a.Store.Create(ctx, p.MerchantID, in.Body.OrderNumber, ci)
 	if err != nil {
 		return nil, err
 	}

@@ -87,6 +87,9 @@ const (
 	EventRefundFail Event = "refund_fail"
 	// EventRetryRefund: finance retries the failed refund(s).
 	EventRetryRefund Event = "retry_refund"
+	// EventSettleRefund: finance settled a failed refund another way (store credit,
+	// or paid back outside Roundtrip); the return moves on as after a retry.
+	EventSettleRefund Event = "settle_refund"
 )
 
 // states lists every State in lifecycle order.
@@ -119,6 +122,7 @@ var events = []Event{
 	EventComplete,
 	EventRefundFail,
 	EventRetryRefund,
+	EventSettleRefund,
 }
 
 // transitions is the lifecycle as data: state × event → state. A pair that is
@@ -139,7 +143,8 @@ var events = []Event{
 //     items still expected → settle_partial (back to partially_received until
 //     the next parcel); everything here but not all resolved → settle_all (back
 //     to received).
-//   - refund_failed is sticky: it stays until finance retries, even while more
+//   - refund_failed is sticky: it stays until finance retries or settles the failed
+//     refund another way (settle_refund: store credit, or paid outside), even while more
 //     parcels arrive or more refunds start and fail, so a failure is never
 //     hidden by later activity.
 //   - cancel is allowed only in requested and approved. Once a carrier has the
@@ -208,6 +213,7 @@ var transitions = map[State]map[Event]State{
 		EventResolve:        StateRefundFailed,
 		EventRefundFail:     StateRefundFailed,
 		EventRetryRefund:    StateResolving,
+		EventSettleRefund:   StateResolving,
 	},
 	StateCompleted: {
 		EventRefundFail: StateRefundFailed, // a succeeded refund failed later

@@ -27,7 +27,7 @@ const (
 // eventColumns are the events of the expected table, in this order.
 var eventColumns = [...]returns.Event{
 	"approve", "reject", "cancel", "expire", "carrier_scan", "receive_partial", "receive_all",
-	"resolve", "settle_partial", "settle_all", "complete", "refund_fail", "retry_refund",
+	"resolve", "settle_partial", "settle_all", "complete", "refund_fail", "retry_refund", "settle_refund",
 }
 
 // wantNext is the whole lifecycle written out by hand: one row per state, one
@@ -35,18 +35,18 @@ var eventColumns = [...]returns.Event{
 var wantNext = map[returns.State][len(eventColumns)]returns.State{
 	// Columns in the order of eventColumns: approve, reject, cancel, expire,
 	// carrier_scan, receive_partial, receive_all, resolve, settle_partial,
-	// settle_all, complete, refund_fail, retry_refund.
-	req: {app, rej, can, no, no, no, no, no, no, no, no, no, no},
-	app: {no, no, can, exp, tra, par, rec, res, no, no, no, no, no},
-	tra: {no, no, no, no, tra, par, rec, res, no, no, no, no, no},
-	par: {no, no, no, no, par, par, rec, res, no, no, no, no, no},
-	rec: {no, no, no, no, no, no, no, res, no, no, com, no, no},
-	res: {no, no, no, no, res, res, res, res, par, rec, com, fai, no},
-	com: {no, no, no, no, no, no, no, no, no, no, no, fai, no},
-	fai: {no, no, no, no, fai, fai, fai, fai, no, no, no, fai, res},
-	rej: {no, no, no, no, no, no, no, no, no, no, no, no, no},
-	can: {no, no, no, no, no, no, no, no, no, no, no, no, no},
-	exp: {no, no, no, no, no, no, no, no, no, no, no, no, no},
+	// settle_all, complete, refund_fail, retry_refund, settle_refund.
+	req: {app, rej, can, no, no, no, no, no, no, no, no, no, no, no},
+	app: {no, no, can, exp, tra, par, rec, res, no, no, no, no, no, no},
+	tra: {no, no, no, no, tra, par, rec, res, no, no, no, no, no, no},
+	par: {no, no, no, no, par, par, rec, res, no, no, no, no, no, no},
+	rec: {no, no, no, no, no, no, no, res, no, no, com, no, no, no},
+	res: {no, no, no, no, res, res, res, res, par, rec, com, fai, no, no},
+	com: {no, no, no, no, no, no, no, no, no, no, no, fai, no, no},
+	fai: {no, no, no, no, fai, fai, fai, fai, no, no, no, fai, res, res},
+	rej: {no, no, no, no, no, no, no, no, no, no, no, no, no, no},
+	can: {no, no, no, no, no, no, no, no, no, no, no, no, no, no},
+	exp: {no, no, no, no, no, no, no, no, no, no, no, no, no, no},
 }
 
 func TestStatesAndEvents(t *testing.T) {

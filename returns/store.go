@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/roundtriphq/roundtrip/internal/cursor"
-	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
 // ErrNotFound means no such order or return for this merchant (or this shopper).
@@ -104,6 +104,12 @@ type CreateInput struct {
 	Actor        string
 	// IdempotencyKey, when set, makes a retry find the return made with it.
 	IdempotencyKey string
+	// OrderID, when set, names the order (a shopper's token's); the order number
+	// given with it must then be empty or that order's.
+	OrderID int64
+	// PhotoKey, when set, attaches the photos uploaded with it (AddPhotos) to the
+	// return, in the transaction that creates it.
+	PhotoKey string
 }
 
 // CreateItem is one line to return.
@@ -128,11 +134,30 @@ type Ask struct {
 
 // QuoteAsked prices a return of order as QuoteFor does, with the exchange's choices.
 func (s *Store) QuoteAsked(ctx context.Context, merchantID int64, order OrderRecord, ask Ask) (QuoteResult, Policy, error) {
-	pol, err := s.Policy(ctx, merchantID)
+	// the current policy and the order's other returns in one statement
+	var row struct {
+		policyRow
+		Prior []byte `db:"prior"`
+	}
+	err := s.db.GetContext(ctx, &row, `SELECT p.version AS policy_version, p.data AS policy_data, `+priorReturnsJSON+` AS prior
+		FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT version, data FROM policies WHERE merchant_id = $1
+			ORDER BY version DESC LIMIT 1) p ON true`, merchantID, order.ID)
+	if err != nil {
+		return QuoteResult{}, Policy{}, fmt.Errorf("returns: quote: %w", err)
+	}
+	pol, err := row.policy()
 	if err != nil {
 		return QuoteResult{}, Policy{}, err
 	}
-	q, err := s.quote(ctx, s.db, merchantID, pol, order, ask)
+	var rows []priorReturn
+	if err := json.Unmarshal(row.Prior, &rows); err != nil {
+		return QuoteResult{}, Policy{}, fmt.Errorf("returns: prior returns: %w", err)
+	}
+	pr, _, err := priorOf(rows)
+	if err != nil {
+		return QuoteResult{}, Policy{}, err
+	}
+	q, err := s.priced(ctx, s.db, merchantID, pol, order, ask, pr)
 	return q, pol, err
 }
 
@@ -149,6 +174,12 @@ func (s *Store) quote(ctx context.Context, q sqlx.QueryerContext, merchantID int
 	if err != nil {
 		return QuoteResult{}, err
 	}
+	return s.priced(ctx, q, merchantID, pol, order, ask, pr)
+}
+
+// priced prices a return of order with what the order's other returns hold (pr),
+// reading the variants asked in exchange in q.
+func (s *Store) priced(ctx context.Context, q sqlx.QueryerContext, merchantID int64, pol Policy, order OrderRecord, ask Ask, pr Prior) (QuoteResult, error) {
 	var skus []string
 	for _, it := range ask.Items {
 		if it.ExchangeSKU != "" {
@@ -168,31 +199,41 @@ func (s *Store) quote(ctx context.Context, q sqlx.QueryerContext, merchantID int
 // units), stores the quote, and approves it at once when the policy says so. A retry
 // with the same idempotency key returns the first return.
 func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string, in CreateInput) (*Return, error) {
-	if in.IdempotencyKey != "" {
-		if r, err := s.byIdempotencyKey(ctx, merchantID, in.IdempotencyKey); err == nil {
-			return r, nil
-		} else if !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	var row orderRow
-	err = tx.GetContext(ctx, &row, `SELECT `+orderCols+` FROM orders WHERE merchant_id = $1 AND number = $2 FOR UPDATE`, merchantID, orderNumber)
+	// the order's lock and the current policy in one statement; the order's other
+	// returns are read after the lock is held, in a statement of their own, so that
+	// they include a return a concurrent request just made
+	var row struct {
+		orderRow
+		policyRow
+	}
+	where, lockKey := `o.number = $2`, any(orderNumber)
+	if in.OrderID != 0 {
+		where, lockKey = `o.id = $2`, in.OrderID
+	}
+	err = tx.GetContext(ctx, &row, `SELECT o.id, o.number, o.data, o.revision, o.created_at, o.updated_at,
+		p.version AS policy_version, p.data AS policy_data
+		FROM orders o LEFT JOIN LATERAL (SELECT version, data FROM policies WHERE merchant_id = $1
+			ORDER BY version DESC LIMIT 1) p ON true
+		WHERE o.merchant_id = $1 AND `+where+` FOR UPDATE OF o`, merchantID, lockKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("returns: lock order: %w", err)
 	}
-	order, err := row.record()
+	if in.OrderID != 0 && orderNumber != "" && !strings.EqualFold(strings.TrimSpace(orderNumber), row.Number) {
+		return nil, ErrNotFound
+	}
+	order, err := row.orderRow.record()
 	if err != nil {
 		return nil, err
 	}
-	pol, err := policy(ctx, tx, merchantID)
+	pol, err := row.policyRow.policy()
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +246,15 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		return nil, err
 	}
 	if !q.Eligible {
+		if in.IdempotencyKey != "" {
+			// a retry of a request that made its return: the order's units are now
+			// that return's, so the quote refuses them; answer the return
+			if r, err := s.byIdempotencyKey(ctx, merchantID, in.IdempotencyKey); err == nil {
+				return r, nil
+			} else if !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+		}
 		return nil, &NotEligibleError{Quote: q}
 	}
 	// only eligible lines become items; ineligible ones were reported by the quote
@@ -216,40 +266,13 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	if in.IdempotencyKey != "" {
 		key = &in.IdempotencyKey
 	}
-	var id int64
-	var rma string
-	for attempt := 0; ; attempt++ {
-		if rma, err = NewRMA(rand.Reader); err != nil {
-			return nil, err
-		}
-		_, err = tx.ExecContext(ctx, `SAVEPOINT rma`)
-		if err == nil {
-			err = tx.GetContext(ctx, &id, `INSERT INTO returns (merchant_id, order_id, rma, state, resolution, policy_version,
-				currency, quote, total, keep_it, customer_email, idempotency_key, created_by)
-				VALUES ($1, $2, $3, 'requested', $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-				merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
-				NormalizeEmail(order.Order.Customer.Email), key, in.Actor)
-		}
-		if db.IsUniqueViolation(err, "returns_merchant_id_rma_key") && attempt < 5 {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT rma`); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if db.IsUniqueViolation(err, "returns_merchant_id_idempotency_key_key") {
-			// a concurrent request with the same key won: answer its return
-			tx.Rollback()
-			return s.byIdempotencyKey(ctx, merchantID, in.IdempotencyKey)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("returns: insert return: %w", err)
-		}
-		break
-	}
 	comments := map[string]string{}
 	for _, it := range in.Items {
 		comments[it.LineID] = it.Comment
 	}
+	var lineIDs, skus, names, reasons, itemComments []string
+	var quantities, firsts []int64
+	var amounts []int64
 	for _, l := range q.Lines {
 		if !l.Eligible {
 			continue
@@ -258,22 +281,84 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		if len(l.Units) > 0 {
 			first = l.Units[0].First
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO return_items (merchant_id, return_id, line_id, sku, name, quantity,
-			first_unit, reason, comment, amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			merchantID, id, l.LineID, l.SKU, l.Name, l.Quantity, first, l.Reason, comments[l.LineID], l.Subtotal)
-		if err != nil {
-			return nil, fmt.Errorf("returns: insert item: %w", err)
-		}
+		lineIDs, skus, names = append(lineIDs, l.LineID), append(skus, l.SKU), append(names, l.Name)
+		quantities, firsts = append(quantities, int64(l.Quantity)), append(firsts, int64(first))
+		reasons, itemComments = append(reasons, string(l.Reason)), append(itemComments, comments[l.LineID])
+		amounts = append(amounts, l.Subtotal)
 	}
 	note := "Return requested: " + q.Summary()
-	if err := addEvent(ctx, tx, merchantID, id, in.Actor, string(EventCreate), nil, StateRequested, note); err != nil {
+	// the return, its items and its first timeline entry in one statement; an RMA
+	// already taken (or the idempotency key, by a concurrent request) inserts nothing
+	var id int64
+	var rma string
+	var stamps struct {
+		ID        int64     `db:"id"`
+		PublicID  string    `db:"public_id"`
+		CreatedAt time.Time `db:"created_at"`
+		UpdatedAt time.Time `db:"updated_at"`
+	}
+	for attempt := 0; ; attempt++ {
+		rma, err = NewRMA(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		err = tx.GetContext(ctx, &stamps, `WITH r AS (INSERT INTO returns (merchant_id, order_id, rma, state, resolution,
+				policy_version, currency, quote, total, keep_it, customer_email, idempotency_key, created_by)
+				VALUES ($1, $2, $3, 'requested', $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				ON CONFLICT DO NOTHING RETURNING id, public_id, created_at, updated_at),
+			i AS (INSERT INTO return_items (merchant_id, return_id, line_id, sku, name, quantity, first_unit, reason, comment, amount)
+				SELECT $1, r.id, x.line_id, x.sku, x.name, x.quantity, x.first_unit, x.reason, x.comment, x.amount
+				FROM r, unnest($13::text[], $14::text[], $15::text[], $16::int[], $17::int[], $18::text[], $19::text[], $20::bigint[])
+					WITH ORDINALITY AS x(line_id, sku, name, quantity, first_unit, reason, comment, amount, n)
+				ORDER BY x.n),
+			e AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+				SELECT $1, r.id, $12, 'create', NULL, 'requested', $21 FROM r)
+			SELECT id, public_id, created_at, updated_at FROM r`,
+			merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
+			NormalizeEmail(order.Order.Customer.Email), key, in.Actor,
+			pq.Array(lineIDs), pq.Array(skus), pq.Array(names), pq.Array(quantities), pq.Array(firsts),
+			pq.Array(reasons), pq.Array(itemComments), pq.Array(amounts), note)
+		if errors.Is(err, sql.ErrNoRows) {
+			// a unique key was taken: the idempotency key by a concurrent request (answer
+			// its return), else the RMA (draw another)
+			if key != nil {
+				if r, err := s.byIdempotencyKey(ctx, merchantID, *key); err == nil {
+					tx.Rollback()
+					return r, nil
+				} else if !errors.Is(err, ErrNotFound) {
+					return nil, err
+				}
+			}
+			if attempt < 5 {
+				continue
+			}
+			return nil, fmt.Errorf("returns: insert return: no free RMA after %d attempts", attempt+1)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("returns: insert return: %w", err)
+		}
+		id = stamps.ID
+		break
+	}
+	if in.PhotoKey != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE return_photos SET return_id = $1
+			WHERE merchant_id = $2 AND order_id = $3 AND upload_key = $4 AND return_id IS NULL`, id, merchantID, order.ID, in.PhotoKey); err != nil {
+			return nil, fmt.Errorf("returns: attach photos: %w", err)
+		}
+	}
+	// the return as stored, without reading it back
+	r := &Return{ID: id, PublicID: stamps.PublicID, MerchantID: merchantID, OrderID: order.ID, OrderNumber: order.Number, RMA: rma,
+		State: StateRequested, Resolution: in.Resolution, PolicyVersion: pol.Version, Currency: q.Currency,
+		Total: q.Total, KeepIt: q.KeepIt, CustomerEmail: NormalizeEmail(order.Order.Customer.Email),
+		CreatedAt: stamps.CreatedAt, UpdatedAt: stamps.UpdatedAt, Items: make([]Item, len(lineIDs))}
+	if err := json.Unmarshal(quoteJSON, &r.Quote); err != nil {
 		return nil, err
 	}
-	r, err := get(ctx, tx, merchantID, id, true)
-	if err != nil {
-		return nil, err
+	for i := range lineIDs {
+		r.Items[i] = Item{LineID: lineIDs[i], SKU: skus[i], Name: names[i], Quantity: int(quantities[i]),
+			Reason: ReasonCode(reasons[i]), Comment: itemComments[i], Amount: amounts[i]}
 	}
-	t := &Tx{Tx: tx, Return: r, store: s}
+	t := &Tx{Tx: tx, Return: r, store: s, order: &order, policy: &pol}
 	if err := s.setOff(ctx, t, EventCreate); err != nil {
 		return nil, err
 	}
@@ -293,15 +378,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 }
 
 func (s *Store) byIdempotencyKey(ctx context.Context, merchantID int64, key string) (*Return, error) {
-	var id int64
-	err := s.db.GetContext(ctx, &id, `SELECT id FROM returns WHERE merchant_id = $1 AND idempotency_key = $2`, merchantID, key)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.Get(ctx, merchantID, id)
+	return getWhere(ctx, s.db, `r.merchant_id = $1 AND r.idempotency_key = $2`, merchantID, key)
 }
 
 type returnRow struct {
@@ -341,30 +418,91 @@ func (row returnRow) ret() (*Return, error) {
 	return r, nil
 }
 
-// get reads a return with its items; lock takes its row lock (inside a transaction).
-func get(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64, lock bool) (*Return, error) {
-	query := `SELECT ` + returnCols + ` FROM returns r JOIN orders o ON o.id = r.order_id WHERE r.merchant_id = $1 AND r.id = $2`
-	if lock {
-		query += ` FOR UPDATE OF r`
+// returnItemsJSON is the return's items as one JSON array, in the order they were
+// added, so that a return and its items come back in one statement.
+const returnItemsJSON = `coalesce((SELECT json_agg(json_build_object('line_id', i.line_id, 'sku', i.sku,
+	'name', i.name, 'quantity', i.quantity, 'received', i.received, 'accepted', i.accepted, 'rejected', i.rejected,
+	'reason', i.reason, 'comment', i.comment, 'condition', i.condition, 'disposition', i.disposition,
+	'amount', i.amount) ORDER BY i.id) FROM return_items i WHERE i.return_id = r.id), '[]') AS items`
+
+// returnWithItems is a returns row with its items.
+type returnWithItems struct {
+	returnRow
+	Items []byte `db:"items"`
+}
+
+func (row returnWithItems) ret() (*Return, error) {
+	r, err := row.returnRow.ret()
+	if err != nil {
+		return nil, err
 	}
-	var row returnRow
-	err := sqlx.GetContext(ctx, q, &row, query, merchantID, id)
+	if err := json.Unmarshal(row.Items, &r.Items); err != nil {
+		return nil, fmt.Errorf("returns: items of %d: %w", row.ID, err)
+	}
+	return r, nil
+}
+
+// get reads a return with its items, in one statement; lock takes its row lock
+// (inside a transaction).
+func get(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64, lock bool) (*Return, error) {
+	if lock {
+		return getLocked(ctx, q, `r.id = $2`, merchantID, id)
+	}
+	return getWhere(ctx, q, `r.merchant_id = $1 AND r.id = $2`, merchantID, id)
+}
+
+func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*Return, error) {
+	var row returnWithItems
+	err := sqlx.GetContext(ctx, q, &row, `SELECT `+returnCols+`, `+returnItemsJSON+`
+		FROM returns r JOIN orders o ON o.id = r.order_id WHERE `+where, args...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("returns: get %d: %w", id, err)
+		return nil, fmt.Errorf("returns: get %v: %w", args[1:], err)
 	}
 	r, err := row.ret()
 	if err != nil {
 		return nil, err
 	}
-	err = sqlx.SelectContext(ctx, q, &r.Items, `SELECT line_id, sku, name, quantity, received, accepted, rejected, reason,
-		comment, condition, disposition, amount FROM return_items WHERE return_id = $1 ORDER BY id`, id)
-	if err != nil {
-		return nil, fmt.Errorf("returns: items of %d: %w", id, err)
+	return withFeedback(ctx, q, r)
+}
+
+// getLocked reads a return with its items under the return's row lock, in one
+// statement: a row per item, the items locked with the return. The items must be
+// locked rows of the statement, not a subquery: a statement that waited for the lock
+// sees the newest version of the rows it locks, but a subquery would still read the
+// items as they were before the other transaction (a concurrent receipt) committed.
+func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchantID int64, key any) (*Return, error) {
+	var rows []struct {
+		returnRow
+		Item
 	}
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+returnCols+`, i.line_id, i.sku, i.name, i.quantity, i.received,
+		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount
+		FROM returns r JOIN orders o ON o.id = r.order_id JOIN return_items i ON i.return_id = r.id
+		WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR UPDATE OF r, i`, merchantID, key)
+	if err != nil {
+		return nil, fmt.Errorf("returns: get %v: %w", key, err)
+	}
+	if len(rows) == 0 {
+		return nil, ErrNotFound
+	}
+	r, err := rows[0].returnRow.ret()
+	if err != nil {
+		return nil, err
+	}
+	r.Items = make([]Item, len(rows))
+	for i, row := range rows {
+		r.Items[i] = row.Item
+	}
+	return withFeedback(ctx, q, r)
+}
+
+// withFeedback adds the shopper's feedback to a completed return.
+func withFeedback(ctx context.Context, q sqlx.QueryerContext, r *Return) (*Return, error) {
 	if r.State == StateCompleted {
+		var err error
 		if r.Feedback, err = feedbackOf(ctx, q, r); err != nil {
 			return nil, err
 		}
@@ -379,15 +517,7 @@ func (s *Store) Get(ctx context.Context, merchantID, id int64) (*Return, error) 
 
 // ByRMA finds a return by its RMA number (canonical form).
 func (s *Store) ByRMA(ctx context.Context, merchantID int64, rma string) (*Return, error) {
-	var id int64
-	err := s.db.GetContext(ctx, &id, `SELECT id FROM returns WHERE merchant_id = $1 AND rma = $2`, merchantID, rma)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.Get(ctx, merchantID, id)
+	return getWhere(ctx, s.db, `r.merchant_id = $1 AND r.rma = $2`, merchantID, rma)
 }
 
 // ByPublicID finds a return by its public ID (ret_…).
@@ -426,16 +556,19 @@ func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note str
 		return err
 	}
 	from := r.State
-	_, err = t.ExecContext(ctx, `UPDATE returns SET state = $3, updated_at = now(),
+	// the state change and its timeline entry in one statement
+	var updated time.Time
+	err = t.GetContext(ctx, &updated, `WITH u AS (UPDATE returns SET state = $3, updated_at = now(),
 		reject_reason = CASE WHEN $4 = 'reject' THEN $5 ELSE reject_reason END
-		WHERE merchant_id = $1 AND id = $2`, r.MerchantID, r.ID, to, string(ev), note)
+		WHERE merchant_id = $1 AND id = $2 RETURNING id, updated_at),
+		e AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+		SELECT $1, u.id, $6, $4, $7, $3, $5 FROM u)
+		SELECT updated_at FROM u`, r.MerchantID, r.ID, to, string(ev), note, actor, from)
 	if err != nil {
 		return fmt.Errorf("returns: transition %d: %w", r.ID, err)
 	}
-	if err := addEvent(ctx, t.Tx, r.MerchantID, r.ID, actor, string(ev), &from, to, note); err != nil {
-		return err
-	}
-	r.State = to
+	// t.Return stays as the database has it: state, reject reason, updated_at
+	r.State, r.UpdatedAt = to, updated
 	if ev == EventReject {
 		r.RejectReason = note
 	}

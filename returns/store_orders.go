@@ -124,15 +124,27 @@ type LineHoldings struct {
 // prior gathers what the order's active returns hold (cancelled, rejected and expired
 // returns hold nothing), for quoting another return.
 func prior(ctx context.Context, q sqlx.QueryerContext, merchantID, orderID int64) (Prior, LineHoldings, error) {
-	var rows []struct {
-		State string `db:"state"`
-		Quote []byte `db:"quote"`
-	}
+	var rows []priorReturn
 	err := sqlx.SelectContext(ctx, q, &rows, `SELECT state, quote FROM returns
 		WHERE merchant_id = $1 AND order_id = $2 AND state NOT IN ('cancelled', 'rejected', 'expired')`, merchantID, orderID)
 	if err != nil {
 		return Prior{}, LineHoldings{}, fmt.Errorf("returns: prior returns: %w", err)
 	}
+	return priorOf(rows)
+}
+
+// priorReturn is another return of the order, as prior reads it.
+type priorReturn struct {
+	State string          `db:"state" json:"state"`
+	Quote json.RawMessage `db:"quote" json:"quote"`
+}
+
+// priorReturnsJSON is prior's query as one JSON array, for a statement that reads it
+// with something else ($1 the merchant, $2 the order).
+const priorReturnsJSON = `coalesce((SELECT json_agg(json_build_object('state', x.state, 'quote', x.quote))
+	FROM returns x WHERE x.merchant_id = $1 AND x.order_id = $2 AND x.state NOT IN ('cancelled', 'rejected', 'expired')), '[]')`
+
+func priorOf(rows []priorReturn) (Prior, LineHoldings, error) {
 	p := Prior{Units: map[string][]UnitRange{}}
 	h := LineHoldings{Open: map[string]int{}, Returned: map[string]int{}}
 	for _, r := range rows {

@@ -23,23 +23,34 @@ func (s *Store) Policy(ctx context.Context, merchantID int64) (Policy, error) {
 }
 
 func policy(ctx context.Context, q sqlx.QueryerContext, merchantID int64) (Policy, error) {
-	var row struct {
-		Version int    `db:"version"`
-		Data    []byte `db:"data"`
-	}
-	err := sqlx.GetContext(ctx, q, &row, `SELECT version, data FROM policies WHERE merchant_id = $1
-		ORDER BY version DESC LIMIT 1`, merchantID)
+	var row policyRow
+	err := sqlx.GetContext(ctx, q, &row, `SELECT version AS policy_version, data AS policy_data FROM policies
+		WHERE merchant_id = $1 ORDER BY version DESC LIMIT 1`, merchantID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DefaultPolicy(), nil
 	}
 	if err != nil {
 		return Policy{}, fmt.Errorf("returns: policy: %w", err)
 	}
+	return row.policy()
+}
+
+// policyRow is the current policy as a statement that reads it with something else
+// returns it (NULL: the merchant never set one).
+type policyRow struct {
+	Version *int   `db:"policy_version"`
+	Data    []byte `db:"policy_data"`
+}
+
+func (row policyRow) policy() (Policy, error) {
+	if row.Version == nil {
+		return DefaultPolicy(), nil
+	}
 	var p Policy
 	if err := json.Unmarshal(row.Data, &p); err != nil {
 		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)
 	}
-	p.Version = row.Version
+	p.Version = *row.Version
 	p.settingsAdded()
 	return p, nil
 }

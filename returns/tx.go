@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Tx is one change of a return: a transaction that holds the return's row lock.
@@ -16,21 +17,37 @@ type Tx struct {
 	// Return is the locked return as the change has left it so far.
 	Return *Return
 	store  *Store
+	// order is the return's order once read (orders do not change under a return's
+	// change: their lines are what was bought)
+	order *OrderRecord
+	// policy is the policy version the return was judged by, once read
+	policy *Policy
 }
 
 // Update runs fn on the return under its row lock in one transaction and commits what
 // fn did together with everything its changes set off (see Effects). It returns the
 // return as the transaction left it.
 func (s *Store) Update(ctx context.Context, merchantID, id int64, fn func(context.Context, *Tx) error) (*Return, error) {
+	return s.update(ctx, `r.id = $2`, merchantID, id, fn)
+}
+
+// UpdateByRMA is Update for the return with RMA number rma (canonical form): the
+// return is found and locked in one statement.
+func (s *Store) UpdateByRMA(ctx context.Context, merchantID int64, rma string, fn func(context.Context, *Tx) error) (*Return, error) {
+	return s.update(ctx, `r.rma = $2`, merchantID, rma, fn)
+}
+
+func (s *Store) update(ctx context.Context, where string, merchantID int64, key any, fn func(context.Context, *Tx) error) (*Return, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	t, err := s.Lock(ctx, tx, merchantID, id)
+	r, err := getLocked(ctx, tx, where, merchantID, key)
 	if err != nil {
 		return nil, err
 	}
+	t := &Tx{Tx: tx, Return: r, store: s}
 	if err := fn(ctx, t); err != nil {
 		return nil, err
 	}
@@ -72,14 +89,30 @@ func (t *Tx) Reload(ctx context.Context) error {
 	return nil
 }
 
-// Order reads the return's order.
+// Order reads the return's order (once per change).
 func (t *Tx) Order(ctx context.Context) (OrderRecord, error) {
-	return t.store.order(ctx, t.Tx, `merchant_id = $1 AND id = $2`, t.Return.MerchantID, t.Return.OrderID)
+	if t.order != nil {
+		return *t.order, nil
+	}
+	o, err := t.store.order(ctx, t.Tx, `merchant_id = $1 AND id = $2`, t.Return.MerchantID, t.Return.OrderID)
+	if err != nil {
+		return OrderRecord{}, err
+	}
+	t.order = &o
+	return o, nil
 }
 
 // Policy reads the policy version the return was judged by.
 func (t *Tx) Policy(ctx context.Context) (Policy, error) {
-	return PolicyAt(ctx, t.Tx, t.Return.MerchantID, t.Return.PolicyVersion)
+	if t.policy != nil && t.policy.Version == t.Return.PolicyVersion {
+		return *t.policy, nil
+	}
+	p, err := PolicyAt(ctx, t.Tx, t.Return.MerchantID, t.Return.PolicyVersion)
+	if err != nil {
+		return Policy{}, err
+	}
+	t.policy = &p
+	return p, nil
 }
 
 // ItemReceipt is what a receipt recorded of one returned line.
@@ -89,9 +122,15 @@ type ItemReceipt struct {
 	Condition, Disposition       string
 }
 
-// Receive adds what a receipt recorded to the return's items, in the database and in
-// t.Return.
+// Receive adds what a receipt recorded to the return's items, in the database (one
+// statement for every item) and in t.Return.
 func (t *Tx) Receive(ctx context.Context, items ...ItemReceipt) error {
+	if len(items) == 0 {
+		return nil
+	}
+	n := len(items)
+	lines, conds, disps := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	received, accepted, rejected := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
 	for _, it := range items {
 		for i := range t.Return.Items {
 			if x := &t.Return.Items[i]; x.LineID == it.LineID {
@@ -102,12 +141,24 @@ func (t *Tx) Receive(ctx context.Context, items ...ItemReceipt) error {
 				x.Condition, x.Disposition = &cond, &disp
 			}
 		}
-		_, err := t.ExecContext(ctx, `UPDATE return_items SET received = received + $3, accepted = accepted + $4,
-			rejected = rejected + $5, condition = $6, disposition = $7 WHERE return_id = $1 AND line_id = $2`,
-			t.Return.ID, it.LineID, it.Received, it.Accepted, it.Rejected, it.Condition, it.Disposition)
-		if err != nil {
-			return fmt.Errorf("returns: receive item %s of %d: %w", it.LineID, t.Return.ID, err)
-		}
+		lines, conds, disps = append(lines, it.LineID), append(conds, it.Condition), append(disps, it.Disposition)
+		received = append(received, int64(it.Received))
+		accepted = append(accepted, int64(it.Accepted))
+		rejected = append(rejected, int64(it.Rejected))
+	}
+	// a line named twice adds up, as it did one statement per item
+	_, err := t.ExecContext(ctx, `UPDATE return_items i SET received = i.received + x.received,
+		accepted = i.accepted + x.accepted, rejected = i.rejected + x.rejected,
+		condition = x.condition, disposition = x.disposition
+		FROM (SELECT line_id, sum(received) AS received, sum(accepted) AS accepted, sum(rejected) AS rejected,
+				(array_agg(condition ORDER BY n DESC))[1] AS condition, (array_agg(disposition ORDER BY n DESC))[1] AS disposition
+			FROM unnest($2::text[], $3::int[], $4::int[], $5::int[], $6::text[], $7::text[])
+				WITH ORDINALITY AS u(line_id, received, accepted, rejected, condition, disposition, n)
+			GROUP BY line_id) x
+		WHERE i.return_id = $1 AND i.line_id = x.line_id`,
+		t.Return.ID, pq.Array(lines), pq.Array(received), pq.Array(accepted), pq.Array(rejected), pq.Array(conds), pq.Array(disps))
+	if err != nil {
+		return fmt.Errorf("returns: receive items of %d: %w", t.Return.ID, err)
 	}
 	return nil
 }

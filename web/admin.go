@@ -23,7 +23,7 @@ import (
 
 // adminNav is the console's own navigation, on every admin page.
 type adminNav struct {
-	// Section is the page shown: queue, policy, users, keys, branding, webhooks, audit.
+	// Section is the page shown: queue, policy, users, keys, branding, carriers, webhooks, audit.
 	Section string
 	// Waiting is how many returns wait for review.
 	Waiting int
@@ -80,6 +80,14 @@ type queueItem struct {
 	// Reason and Error are a rejection that was refused (no reason given).
 	Reason string
 	Error  string
+	// Photos are the shopper's photo evidence.
+	Photos []photoLink
+}
+
+// photoLink is a photo of a return for staff.
+type photoLink struct {
+	URL, Line     string
+	Width, Height int
 }
 
 // serialView is what the serial-returner rule makes of the shopper.
@@ -141,6 +149,17 @@ func (s *Server) queue(rq *request, status int, notice string, failed *queueItem
 
 func (s *Server) queueItem(ctx context.Context, r *returns.Return, policies map[int]returns.Policy, now time.Time) (queueItem, error) {
 	it := queueItem{R: r, Waiting: since(r.CreatedAt, now)}
+	photos, err := s.returns.Photos(ctx, r.MerchantID, r.ID)
+	if err != nil {
+		return queueItem{}, err
+	}
+	names := map[string]string{}
+	for _, i := range r.Items {
+		names[i.LineID] = i.Name
+	}
+	for _, p := range photos {
+		it.Photos = append(it.Photos, photoLink{URL: photoURL(r.PublicID, p.PublicID), Line: names[p.LineID], Width: p.Width, Height: p.Height})
+	}
 	if o, err := s.returns.OrderByID(ctx, r.MerchantID, r.OrderID); err == nil {
 		it.Customer = strings.TrimSpace(o.Order.Customer.FirstName + " " + o.Order.Customer.LastName)
 	} else if !errors.Is(err, returns.ErrNotFound) {

@@ -72,7 +72,7 @@ func TestAdminConsoleIsForAdmins(t *testing.T) {
 		t.Errorf("anonymous /admin/policy: got Location %q, want the sign-in page coming back", p.Location)
 	}
 
-	pages := []string{"/admin", "/admin/policy", "/admin/users", "/admin/keys", "/admin/branding", "/admin/webhooks", "/admin/audit"}
+	pages := []string{"/admin", "/admin/policy", "/admin/users", "/admin/keys", "/admin/branding", "/admin/carriers", "/admin/webhooks", "/admin/audit"}
 	for _, who := range []string{"ana", "fin"} {
 		c := s.client(t)
 		home := c.signIn("northwind", who)
@@ -141,6 +141,8 @@ func TestAdminFormsNeedTheSessionsToken(t *testing.T) {
 		{"/admin/keys", url.Values{"role": {"admin"}}},
 		{"/admin/keys/1/revoke", url.Values{}},
 		{"/admin/branding", url.Values{"op": {"save"}, "name": {"Evil"}}},
+		{"/admin/carriers", url.Values{"op": {"save"}, "carrier": {"shippo"}, "shippo_token": {"shippo_live_evil0123456789"}}},
+		{"/admin/carriers", url.Values{"op": {"webhook"}}},
 		{"/admin/webhooks", url.Values{"url": {"https://evil.example/"}}},
 	} {
 		for name, csrf := range map[string][]string{"without a token": nil, "with a wrong token": {"x" + token}, "with another session's token": {otherToken}} {

@@ -56,21 +56,30 @@ func (f financeFilter) query() url.Values {
 type financeView struct {
 	// ExchangesKept says per currency what exchanges kept in the last 90 days.
 	ExchangesKept []string
+	Feedback      feedbackSummary
 	Filter        financeFilter
 	Statuses      []string
 	FilterErrors  []string
-	Refunds       []refunds.Refund
+	Refunds       []refundView
 	Older         string
-	Failed        []refunds.Refund
+	Failed        []refundView
 	Flash         string
-	From, To      string // CSV period, as dates
+	From, To      string // the period (totals, chart, CSV), as dates; To is not included
+	Period        string // the period in words
+	Totals        []refunds.Total
 	RunKey        string // idempotency key of the start-a-run form
 	Runs          []runView
 	Reasons       template.HTML
 	ReasonRows    []bar
-	Days          template.HTML
-	DayRows       []bar
-	Feedback      feedbackSummary
+	Days          []dayChart
+}
+
+// dayChart is the refunds of each day of the period in one currency, as money.
+type dayChart struct {
+	Currency string
+	Total    int64
+	Chart    template.HTML
+	Rows     []bar // the days with refunds, for the table beside the chart
 }
 
 // feedbackSummary is the shoppers' feedback of the last 90 days, copied from the
@@ -125,11 +134,16 @@ type totalView struct {
 }
 
 type runLineView struct {
+	ID            string // the public ID (rl_…)
 	Class         string
 	Mismatch      bool
 	RMA           string
 	Ours, Stripes string // amount and status, or ""
 	Note          string
+	Acked         bool
+	AckedNote     string
+	AckedBy       string
+	AckedAt       time.Time
 }
 
 var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -176,23 +190,38 @@ func (s *Server) financePage(rq *request) error {
 		if err != nil {
 			return err
 		}
-		v.Refunds = list
+		v.Refunds = s.viewRefunds(list)
 		if more && len(list) > 0 {
 			older := v.Filter.query()
 			older.Set("after", strconv.FormatInt(list[len(list)-1].ID, 10))
 			v.Older = "/finance?" + older.Encode()
 		}
 	}
-	failed, _, err := refunds.List(ctx, s.db, mid, refunds.ListFilter{Statuses: []refunds.Status{refunds.StatusFailed}, Limit: 100})
+	failed, _, err := refunds.List(ctx, s.db, mid, refunds.ListFilter{Statuses: []refunds.Status{refunds.StatusFailed}, Open: true, Limit: 100})
 	if err != nil {
 		return err
 	}
-	v.Failed = failed
+	v.Failed = s.viewRefunds(failed)
 	if id := q.Get("retried"); id != "" {
 		v.Flash = "Refund " + id + " was queued again; it goes to Stripe in a moment."
 	}
+	if id := q.Get("settled"); id != "" {
+		v.Flash = "Refund " + id + " is settled; its return moved on."
+	}
 	today := s.now().UTC().Truncate(24 * time.Hour)
-	v.From, v.To = today.AddDate(0, 0, -30).Format(time.DateOnly), today.AddDate(0, 0, 1).Format(time.DateOnly)
+	p := period.Period{From: today.AddDate(0, 0, -29), To: today.AddDate(0, 0, 1)}
+	if q.Get("from") != "" || q.Get("to") != "" {
+		if pp, err := parsePeriod(q.Get("from"), q.Get("to")); err != nil {
+			v.FilterErrors = append(v.FilterErrors, "Give the period as two dates, the end after the start and at most 366 days later.")
+		} else {
+			p = pp
+		}
+	}
+	v.From, v.To = p.From.Format(time.DateOnly), p.To.Format(time.DateOnly)
+	v.Period = p.From.Format("2 January 2006") + " – " + p.To.Add(-time.Nanosecond).Format("2 January 2006")
+	if v.Totals, err = refunds.Totals(ctx, s.db, mid, p.From, p.To); err != nil {
+		return err
+	}
 	v.RunKey = newKey()
 	runs, _, err := s.reconcile.List(ctx, mid, 0, 10)
 	if err != nil {
@@ -205,7 +234,7 @@ func (s *Server) financePage(rq *request) error {
 		}
 		v.Runs = append(v.Runs, viewRun(&r, totals))
 	}
-	if err := s.charts(ctx, mid, v); err != nil {
+	if err := s.charts(ctx, mid, p, v); err != nil {
 		return err
 	}
 	status := http.StatusOK
@@ -215,9 +244,9 @@ func (s *Server) financePage(rq *request) error {
 	return s.render(rq, status, "finance", "Finance", v)
 }
 
-// charts draws the return reasons of the last 90 days and the refunds of each of
-// the last 30 days.
-func (s *Server) charts(ctx context.Context, mid int64, v *financeView) error {
+// charts draws the return reasons of the last 90 days and, per currency, the money
+// refunded on each day of the period.
+func (s *Server) charts(ctx context.Context, mid int64, p period.Period, v *financeView) error {
 	now := s.now().UTC()
 	reasons, err := analytics.Reasons(ctx, s.db, mid, period.Period{From: now.AddDate(0, 0, -90)})
 	if err != nil {
@@ -258,29 +287,43 @@ func (s *Server) charts(ctx context.Context, mid int64, v *financeView) error {
 		v.Feedback.Comments = append(v.Feedback.Comments, reasonComments{Reason: reasonLabel(g.Reason), Count: g.Count, Comments: g.Comments})
 	}
 
-	const days = 30
-	start := now.Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
-	rows, err := analytics.RefundsByDay(ctx, s.db, mid, start)
+	start := p.From.UTC().Truncate(24 * time.Hour)
+	days := max(int(p.To.Sub(start).Hours()/24+0.5), 1)
+	rows, err := refunds.RefundedByDay(ctx, s.db, mid, start, p.To)
 	if err != nil {
 		return fmt.Errorf("web: refunds chart: %w", err)
 	}
-	for d := range days {
-		day := start.AddDate(0, 0, d)
-		b := bar{Label: day.Format("2 Jan")}
-		var sums []string
-		for _, r := range rows {
-			if r.Day.UTC().Equal(day) {
-				b.Value += r.Count
-				sums = append(sums, money.Format(r.Amount, r.Currency))
-			}
+	var currencies []string
+	for _, r := range rows {
+		if !slices.Contains(currencies, r.Currency) {
+			currencies = append(currencies, r.Currency)
 		}
-		b.Title = fmt.Sprintf("%s: %d refund(s)", day.Format("2 January"), b.Value)
-		if len(sums) > 0 {
-			b.Title += ", " + strings.Join(sums, " + ")
-		}
-		v.DayRows = append(v.DayRows, b)
 	}
-	v.Days = vbarChart("Refunds per day, last 30 days", v.DayRows, 7)
+	slices.Sort(currencies)
+	for _, cur := range currencies {
+		c := dayChart{Currency: cur}
+		var bars []bar
+		for d := range days {
+			day := start.AddDate(0, 0, d)
+			b := bar{Label: day.Format("2 Jan")}
+			var n int64
+			for _, r := range rows {
+				if r.Currency == cur && r.Day.UTC().Equal(day) {
+					b.Value += r.Amount
+					n += r.Count
+				}
+			}
+			b.Title = fmt.Sprintf("%s: %s refunded (%d refund(s))", day.Format("2 January"), money.Format(b.Value, cur), n)
+			if b.Value > 0 {
+				c.Rows = append(c.Rows, bar{Label: day.Format("2 January 2006"), Value: b.Value, Title: fmt.Sprint(n)})
+			}
+			c.Total += b.Value
+			bars = append(bars, b)
+		}
+		c.Chart = vbarChartFmt(fmt.Sprintf("Refunds per day in %s", cur), bars, max(days/5, 1),
+			func(v int64) string { return money.Format(v, cur) })
+		v.Days = append(v.Days, c)
+	}
 	return nil
 }
 
@@ -352,6 +395,8 @@ func (s *Server) streamCSV(rq *request, filename string, write func(http.Respons
 }
 
 type runPage struct {
+	Flash  string
+	Live   string // where the page asks for its progress while the run works
 	Run    runView
 	Totals []totalView
 	Lines  []runLineView
@@ -408,10 +453,16 @@ func (s *Server) financeRun(rq *request) error {
 		return err
 	}
 	for _, l := range lines {
-		lv := runLineView{Class: string(l.Class), Mismatch: l.Class != reconcile.Matched, Note: l.Note,
+		lv := runLineView{ID: l.PublicID, Class: string(l.Class), Mismatch: l.Class != reconcile.Matched, Note: l.Note, AckedNote: l.AckedNote,
 			Ours: side(l.Amount, l.Currency, l.Status), Stripes: side(l.StripeAmount, l.StripeCurrency, l.StripeStatus)}
 		if l.RMA != nil {
 			lv.RMA = *l.RMA
+		}
+		if l.AckedAt != nil {
+			lv.Acked, lv.AckedAt = true, *l.AckedAt
+			if l.AckedBy != nil {
+				lv.AckedBy = *l.AckedBy
+			}
 		}
 		v.Lines = append(v.Lines, lv)
 	}
@@ -423,9 +474,16 @@ func (s *Server) financeRun(rq *request) error {
 		}
 		v.Next = base + "?" + q.Encode()
 	}
+	if id := rq.URL.Query().Get("acknowledged"); id != "" {
+		v.Flash = "The mismatch is acknowledged."
+	}
 	v.CSV = base + "/lines.csv"
 	if v.Class != "" {
 		v.CSV += "?class=" + url.QueryEscape(v.Class)
+	}
+	v.Live = base
+	if v.Class != "" {
+		v.Live += "?class=" + url.QueryEscape(v.Class)
 	}
 	return s.render(rq, http.StatusOK, "finance_run", "Reconciliation "+r.PublicID, v)
 }

@@ -106,6 +106,10 @@ func (l *Lang) T(id string, kv ...any) string {
 		}
 	}
 	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
+	if err != nil && count != nil {
+		// a message with one form for every number
+		s, err = l.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	}
 	if err != nil {
 		return id
 	}

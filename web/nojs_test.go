@@ -34,7 +34,7 @@ func TestPortalAndStationWorkWithoutJavaScript(t *testing.T) {
 		"line.1": {"l2"}, "line.2": {"l3"}})
 	wantStatus(t, "quote", review, http.StatusOK)
 	// damaged: no label fee, and the original shipping comes back
-	mustContain(t, review, "Original shipping, refunded", "5.94 EUR", "Refund to your original payment: 65.44 EUR")
+	mustContain(t, review, "Original shipping, refunded", "€5.94", "Refund to your original payment: <span data-total=\"refund\">€65.44</span>")
 	key := keyRE.FindStringSubmatch(review.Body)
 	if key == nil {
 		t.Fatal("the review has no idempotency key")
@@ -56,7 +56,7 @@ func TestPortalAndStationWorkWithoutJavaScript(t *testing.T) {
 		t.Errorf("returns made: %d (%v), want 1", n, err)
 	}
 	done := c.get(first.Location)
-	mustContain(t, done, "Thank you, Ada.", "Store credit: <strong>71.98 EUR</strong>", "<svg class=\"qr\"")
+	mustContain(t, done, "Thank you, Ada.", "Store credit: <strong>€71.98</strong>", "<svg class=\"qr\"")
 	label := hrefRE.FindStringSubmatch(done.Body)
 	if label == nil {
 		t.Fatal("the confirmation links no label")
@@ -103,5 +103,5 @@ func TestPortalAndStationWorkWithoutJavaScript(t *testing.T) {
 	mustContain(t, more, "Return "+rma+" is already completed. Set the parcel aside for review.")
 
 	// the shopper's status page now says the store credit was issued
-	mustContain(t, c.get("/portal/northwind/returns/"+rma), "Store credit issued", "2 arrived", "Completed", "Store credit of <strong>71.98 EUR</strong> is yours")
+	mustContain(t, c.get("/portal/northwind/returns/"+rma), "Store credit issued", "2 arrived", "Completed", "Store credit of €71.98 is yours")
 }

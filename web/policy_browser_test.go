@@ -24,14 +24,14 @@ func TestPolicyPageInABrowser(t *testing.T) {
 	b := newTab(t, s.env.URL)
 	b.open("/portal/northwind")
 	b.waitVisible("#policy-link")
-	b.do(chromedp.Click(chromedp.ID("policy-link")))
+	b.submit("open the policy page", chromedp.Click(chromedp.ID("policy-link")))
 	b.waitVisible("#faq")
 	b.page("policy", true)
 	b.mustSee("Return policy", "You have 30 days to start a return.", "The return label costs €4.95",
 		"Items in the category “swimwear”: 10%.", "I have no printer.", "What if my refund fails?")
 
 	// the switcher, on the page itself
-	b.do(chromedp.Click(chromedp.CSS(`.langs a[hreflang="de"]`)))
+	b.submit("switch to German", chromedp.Click(chromedp.CSS(`.langs a[hreflang="de"]`)))
 	b.waitVisible(`html[lang="de"] #faq`)
 	b.page("policy-de", true)
 	b.mustSee("Rückgaberichtlinie", "Sie haben 30 Tage Zeit", "Das Rücksendeetikett kostet "+money.FormatLocale(495, "EUR", "de"),

@@ -16,7 +16,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/labels"
@@ -38,7 +37,7 @@ type lookupForm struct {
 }
 
 func (s *Server) renderLookup(rq *request, status int, f lookupForm) error {
-	return s.render(rq, status, "portal_lookup", "Start a return", f)
+	return s.render(rq, status, "portal_lookup", s.langOf(rq).T("lk-title"), f)
 }
 
 // safeNext keeps a post-look-up destination only when it is a page of this
@@ -67,11 +66,12 @@ func (s *Server) portalLookup(rq *request) error {
 		OrderNumber: strings.TrimSpace(rq.PostFormValue("order_number")),
 		Email:       strings.TrimSpace(rq.PostFormValue("email")),
 	}
+	l := s.langOf(rq)
 	if f.OrderNumber == "" || f.Email == "" {
-		f.Error = "Enter both your order number and the email address you ordered with."
+		f.Error = l.T("lk-err-both")
 		return s.renderLookup(rq, http.StatusUnprocessableEntity, f)
 	}
-	notFound := "We could not find an order with that number and email address. Check both against your order confirmation email."
+	notFound := l.T("lk-err-notfound")
 	if len(f.OrderNumber) > 100 || len(f.Email) > 254 {
 		f.Error = notFound
 		return s.renderLookup(rq, http.StatusNotFound, f)
@@ -88,7 +88,7 @@ func (s *Server) portalLookup(rq *request) error {
 	if wait > 0 {
 		secs := ratelimit.Seconds(wait)
 		rq.w.Header().Set("Retry-After", strconv.Itoa(secs))
-		f.Error = fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", secs)
+		f.Error = l.T("lk-err-wait", "Count", secs, "Seconds", secs)
 		return s.renderLookup(rq, http.StatusTooManyRequests, f)
 	}
 	o, err := s.returns.FindOrder(ctx, m.ID, f.OrderNumber, f.Email)
@@ -130,6 +130,8 @@ type itemsView struct {
 	Policy      policyView
 	Errors      []string
 	AnyEligible bool
+	Key         string // the idempotency key of the return, which also groups its photos
+	langField
 }
 
 type lineView struct {
@@ -150,6 +152,7 @@ type lineView struct {
 	Reason  string
 	Comment string
 	Err     string
+	Photos  int // photos already uploaded for the line
 	// Swap is what the line can be exchanged for (portal_exchange.go); nil: nothing.
 	Swap *swapOffer
 }
@@ -180,17 +183,48 @@ func offers(pol returns.Policy) []returns.Resolution {
 	return out
 }
 
-func describePolicy(pol returns.Policy, currency string) policyView {
+func describePolicy(pol returns.Policy, currency string, l *Lang) policyView {
 	v := policyView{WindowDays: pol.WindowDays, Offers: offers(pol), ManualReview: pol.ManualReview}
 	fee := pol.LabelFee(currency)
 	v.FreeLabel = fee == 0
 	if fee > 0 {
-		v.LabelFee = money.Format(fee, currency)
+		v.LabelFee = l.Money(fee, currency)
 	}
 	if pol.StoreCreditBonusBps > 0 {
-		v.CreditBonus = percent(pol.StoreCreditBonusBps)
+		v.CreditBonus = l.Percent(pol.StoreCreditBonusBps)
 	}
 	return v
+}
+
+// lineMessage says, in l, why a quoted line cannot be returned.
+func lineMessage(l *Lang, ql returns.QuoteLine) string {
+	switch ql.Code {
+	case returns.IneligibleFinalSale:
+		return l.T("q-final-sale")
+	case returns.IneligibleNotReturnable:
+		return l.T("q-not-returnable")
+	case returns.IneligibleOutsideWindow:
+		if ql.LastEligibleAt != nil {
+			return l.T("q-window-ended", "Date", l.Date(*ql.LastEligibleAt))
+		}
+	case returns.IneligibleQuantityExceeded:
+		if ql.Returnable == 0 {
+			return l.T("q-none-left")
+		}
+		return l.T("q-only-left", "Count", ql.Returnable)
+	}
+	return l.T("q-cannot")
+}
+
+// issueMessage says, in l, why a quote as a whole cannot be returned.
+func issueMessage(l *Lang, is returns.QuoteIssue) string {
+	switch is.Code {
+	case returns.IneligibleNothingBack:
+		return l.T("q-nothing-back")
+	case returns.IneligibleResolutionNotAllowed:
+		return l.T("q-resolution")
+	}
+	return l.T("err-choose-one")
 }
 
 // percent words basis points: 1000 is 10%, 1250 is 12.5%.
@@ -211,17 +245,21 @@ func (s *Server) itemsPage(rq *request, o returns.OrderRecord) (*itemsView, retu
 	if err != nil {
 		return nil, pol, err
 	}
+	lang := s.langOf(rq)
 	v := &itemsView{FirstName: o.Order.Customer.FirstName, OrderNumber: o.Number, PlacedAt: o.Order.PlacedAt,
-		Reasons: returns.Reasons(), Policy: describePolicy(pol, o.Order.Currency)}
+		Reasons: returns.Reasons(), Policy: describePolicy(pol, o.Order.Currency, lang), Key: newKey()}
+	if k := rq.PostFormValue("key"); keyRE.MatchString(k) {
+		v.Key = k
+	}
 	for i, l := range o.Order.Lines {
 		ql := q.Lines[i]
-		lv := lineView{N: i, ID: l.ID, Name: l.Name, SKU: l.SKU, ImageURL: l.ImageURL, UnitPrice: money.Format(l.UnitPrice, o.Order.Currency),
-			Ordered: l.Quantity, Returnable: ql.Returnable, Eligible: ql.Eligible, Message: ql.Message, Until: ql.LastEligibleAt}
-		if lv.Message == "" && !lv.Eligible {
-			lv.Message = "This item cannot be returned."
+		lv := lineView{N: i, ID: l.ID, Name: l.Name, SKU: l.SKU, ImageURL: l.ImageURL, UnitPrice: lang.Money(l.UnitPrice, o.Order.Currency),
+			Ordered: l.Quantity, Returnable: ql.Returnable, Eligible: ql.Eligible, Until: ql.LastEligibleAt}
+		if !lv.Eligible {
+			lv.Message = lineMessage(lang, ql)
 		}
 		if ql.RestockingBps > 0 {
-			lv.Fee = percent(ql.RestockingBps)
+			lv.Fee = lang.Percent(ql.RestockingBps)
 		}
 		v.AnyEligible = v.AnyEligible || lv.Eligible
 		v.Lines = append(v.Lines, lv)
@@ -246,7 +284,7 @@ func (s *Server) portalHome(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return s.render(rq, http.StatusOK, "portal_items", "Choose what to return", v)
+	return s.render(rq, http.StatusOK, "portal_items", s.langOf(rq).T("it-title"), v)
 }
 
 // choice is one line the shopper chose, as the forms carry it.
@@ -264,13 +302,13 @@ const maxComment = 1000
 
 // readChoices reads the items form against the order's lines; it returns the
 // chosen lines and puts the field errors on v's lines.
-func readChoices(rq *request, v *itemsView) []choice {
+func readChoices(rq *request, v *itemsView, l *Lang) []choice {
 	var out []choice
 	for i := range v.Lines {
 		lv := &v.Lines[i]
 		n := strconv.Itoa(lv.N)
 		if rq.PostFormValue("line."+n) != lv.ID {
-			v.Errors = append(v.Errors, "Your order was updated while you were choosing. Please check your choice again.")
+			v.Errors = append(v.Errors, l.T("err-order-changed"))
 			return nil
 		}
 		lv.Reason = rq.PostFormValue("reason." + n)
@@ -281,19 +319,19 @@ func readChoices(rq *request, v *itemsView) []choice {
 		}
 		switch {
 		case err != nil || qty < 0:
-			lv.Err = "Choose how many to return."
+			lv.Err = l.T("err-qty")
 		case qty == 0:
 		case !lv.Eligible:
 			lv.Err = lv.Message
 		case qty > lv.Returnable:
-			lv.Err = fmt.Sprintf("You can return at most %d.", lv.Returnable)
+			lv.Err = l.T("err-at-most", "Count", lv.Returnable)
 		case lv.Reason == "":
-			lv.Err = "Choose a reason for returning this item."
+			lv.Err = l.T("err-reason")
 		case utf8.RuneCountInString(lv.Comment) > maxComment:
-			lv.Err = fmt.Sprintf("Please keep the comment under %d characters.", maxComment)
+			lv.Err = l.T("err-comment", "Count", maxComment)
 		default:
 			if _, ok := returns.LookupReason(returns.ReasonCode(lv.Reason)); !ok {
-				lv.Err = "Choose a reason from the list."
+				lv.Err = l.T("err-reason-list")
 				break
 			}
 			sku, msg := readSwap(rq, lv)
@@ -309,7 +347,7 @@ func readChoices(rq *request, v *itemsView) []choice {
 		}
 	}
 	if len(v.Errors) == 0 && len(out) == 0 {
-		v.Errors = append(v.Errors, "Choose at least one item to return: set its quantity and a reason.")
+		v.Errors = append(v.Errors, l.T("err-choose-one"))
 	}
 	return out
 }
@@ -321,11 +359,17 @@ type reviewView struct {
 	Ineligible []returns.QuoteLine
 	Currency   string
 	Quote      returns.QuoteResult
+	CapMessage string
 	Options    []resolutionOption
 	Key        string
 	Issues     []string
+	Expected   string // when the money is expected
 	When       string
 	Manual     bool
+	Photos     int    // photos uploaded with the return so far
+	Hint       string // the live quote's word while nothing is chosen
+	KeepStep   bool   // the live quote cannot confirm: the quote step stays
+	langField
 }
 
 type resolutionOption struct {
@@ -338,7 +382,8 @@ type resolutionOption struct {
 }
 
 // portalQuote checks the chosen items and shows the exact quote of each
-// resolution the shop offers, ready to confirm.
+// resolution the shop offers, ready to confirm: as its own page (the step without
+// JavaScript), or, with live=1, as the items page's live quote.
 func (s *Server) portalQuote(rq *request) error {
 	o, err := s.shopperOrder(rq)
 	if err != nil {
@@ -348,16 +393,49 @@ func (s *Server) portalQuote(rq *request) error {
 	if err != nil {
 		return err
 	}
-	chosen := readChoices(rq, v)
-	if len(v.Errors) > 0 {
-		return s.render(rq, http.StatusUnprocessableEntity, "portal_items", "Choose what to return", v)
+	l := s.langOf(rq)
+	chosen := readChoices(rq, v, l)
+	if rq.PostFormValue("live") != "" {
+		if len(v.Errors) > 0 {
+			hint := l.T("live-hint")
+			if len(chosen) > 0 || anyQty(v) {
+				hint = strings.Join(v.Errors, " ")
+			}
+			return s.render(rq, http.StatusOK, "portal_live", l.T("rv-title"), &reviewView{Hint: hint})
+		}
+		for _, c := range chosen {
+			if c.ExchangeSKU != "" { // an exchange is reviewed on its own page
+				return s.render(rq, http.StatusOK, "portal_live", l.T("rv-title"), &reviewView{Hint: l.T("live-exchange"), KeepStep: true})
+			}
+		}
+		return s.review(rq, o, pol, chosen, rq.PostFormValue("resolution"), v.Key, "portal_live")
 	}
-	return s.review(rq, o, pol, chosen, rq.PostFormValue("resolution"), "")
+	if len(v.Errors) == 0 {
+		if err := s.keepPhotos(rq, o, v, chosen); err != nil {
+			return err
+		}
+	}
+	if len(v.Errors) > 0 {
+		return s.render(rq, http.StatusUnprocessableEntity, "portal_items", l.T("it-title"), v)
+	}
+	return s.review(rq, o, pol, chosen, rq.PostFormValue("resolution"), v.Key, "portal_review")
 }
 
-// review renders the quote page for the chosen items.
-func (s *Server) review(rq *request, o returns.OrderRecord, pol returns.Policy, chosen []choice, picked, key string) error {
+// anyQty reports whether the shopper set a quantity on any line.
+func anyQty(v *itemsView) bool {
+	for _, lv := range v.Lines {
+		if lv.Qty > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// review renders the quote of the chosen items, as page (portal_review or
+// portal_live).
+func (s *Server) review(rq *request, o returns.OrderRecord, pol returns.Policy, chosen []choice, picked, key, page string) error {
 	ctx := rq.ctx()
+	l := s.langOf(rq)
 	items := make([]returns.QuoteItem, len(chosen))
 	for i, c := range chosen {
 		items[i] = returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty, Reason: returns.ReasonCode(c.Reason)}
@@ -367,9 +445,8 @@ func (s *Server) review(rq *request, o returns.OrderRecord, pol returns.Policy, 
 	}
 	offered := offers(pol)
 	if len(offered) == 0 {
-		return &pageError{Status: http.StatusConflict, Title: "Exchanges only",
-			Message: "This shop offers exchanges only: choose another size or colour for your items, or contact the shop.",
-			Link:    portalPath(rq.merchant.Slug), LinkText: "Choose again"}
+		return &pageError{Status: http.StatusConflict, Title: l.T("err-exchange-only-h"), Message: l.T("err-exchange-only"),
+			Link: portalPath(rq.merchant.Slug), LinkText: l.T("err-choose-again")}
 	}
 	if key == "" {
 		key = newKey()
@@ -378,6 +455,11 @@ func (s *Server) review(rq *request, o returns.OrderRecord, pol returns.Policy, 
 	if !slices.Contains(offered, returns.Resolution(picked)) {
 		picked = string(offered[0])
 	}
+	photos, err := s.returns.PendingPhotos(ctx, rq.merchant.ID, o.ID, key)
+	if err != nil {
+		return err
+	}
+	v.Photos = len(photos)
 	for i, res := range offered {
 		q, _, err := s.returns.QuoteFor(ctx, rq.merchant.ID, o, items, res)
 		if err != nil {
@@ -385,46 +467,39 @@ func (s *Server) review(rq *request, o returns.OrderRecord, pol returns.Policy, 
 		}
 		if i == 0 {
 			v.Quote = q
-			for _, l := range q.Lines {
-				if l.Eligible {
-					v.Lines = append(v.Lines, l)
+			for _, ql := range q.Lines {
+				if ql.Eligible {
+					v.Lines = append(v.Lines, ql)
 				} else {
-					v.Ineligible = append(v.Ineligible, l)
+					ql.Message = lineMessage(l, ql)
+					v.Ineligible = append(v.Ineligible, ql)
 				}
 			}
 			for _, is := range q.Issues {
-				v.Issues = append(v.Issues, is.Message)
+				v.Issues = append(v.Issues, issueMessage(l, is))
+			}
+			if q.Capped {
+				v.CapMessage = l.T("q-capped", "Amount", l.Money(q.PaymentAmount, q.Currency))
 			}
 		}
 		opt := resolutionOption{Value: res, Total: q.Total, Bonus: q.StoreCreditBonus, Checked: string(res) == picked}
 		switch res {
 		case returns.ResolutionRefund:
-			opt.Label, opt.Help = "Refund to your original payment", "The money goes back to the card or account you paid with."
+			opt.Label, opt.Help = l.T("rv-refund"), l.T("rv-refund-help")
 		case returns.ResolutionStoreCredit:
-			opt.Label, opt.Help = "Store credit", "Spend it in the shop with "+o.Order.Customer.Email+"."
+			opt.Label, opt.Help = l.T("rv-credit"), l.T("rv-credit-help", "Email", o.Order.Customer.Email)
 			if q.StoreCreditBonus > 0 {
-				opt.Help = fmt.Sprintf("Includes a bonus of %s. Spend it in the shop with %s.", money.Format(q.StoreCreditBonus, q.Currency), o.Order.Customer.Email)
+				opt.Help = l.T("rv-credit-bonus-help", "Bonus", l.Money(q.StoreCreditBonus, q.Currency), "Email", o.Order.Customer.Email)
 			}
 		}
 		v.Options = append(v.Options, opt)
 	}
-	if v.Quote.KeepIt {
-		v.When = "You can keep the items: there is nothing to send back. The money goes back as soon as the return is approved."
-	} else {
-		v.When = whenPaid(pol.RefundTrigger)
-	}
-	return s.render(rq, http.StatusOK, "portal_review", "Check your return", v)
+	v.Expected = expectation(l, s.now(), pol, v.Quote.KeepIt)
+	return s.render(rq, http.StatusOK, page, l.T("rv-title"), v)
 }
 
-func whenPaid(t returns.RefundTrigger) string {
-	switch t {
-	case returns.TriggerOnInspection:
-		return "You get it once the shop has received and checked your items."
-	case returns.TriggerOnCarrierScan:
-		return "You get it as soon as the carrier scans your parcel."
-	}
-	return "You get it as soon as the shop receives your parcel."
-}
+// whenPaid says what sends the refund.
+func whenPaid(l *Lang, t returns.RefundTrigger) string { return l.T(whenSentKey(t)) }
 
 var keyRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
@@ -435,10 +510,13 @@ func newKey() string {
 	return hex.EncodeToString(b[:])
 }
 
-// portalCreate creates the return the shopper confirmed. The page's idempotency
-// key makes a second click, a retry or a reload find the same return.
+// portalCreate creates the return the shopper confirmed: from the quote page (its
+// hidden fields), or straight from the items page with its live quote (from=items),
+// with the photos of either. The page's idempotency key makes a second click, a
+// retry or a reload find the same return.
 func (s *Server) portalCreate(rq *request) error {
 	ctx, m := rq.ctx(), rq.merchant
+	l := s.langOf(rq)
 	o, err := s.shopperOrder(rq)
 	if err != nil {
 		return err
@@ -449,41 +527,64 @@ func (s *Server) portalCreate(rq *request) error {
 	}
 	key := rq.PostFormValue("key")
 	if !keyRE.MatchString(key) {
-		return &pageError{Status: http.StatusBadRequest, Title: "Please start again",
-			Message: "The confirmation form was incomplete, so nothing was created.", Link: portalPath(m.Slug), LinkText: "Choose items again"}
+		return &pageError{Status: http.StatusBadRequest, Title: l.T("err-again-h"),
+			Message: l.T("err-incomplete"), Link: portalPath(m.Slug), LinkText: l.T("err-choose-again")}
 	}
 	res := returns.Resolution(rq.PostFormValue("resolution"))
 	var chosen []choice
-	in := returns.CreateInput{Resolution: res, Actor: "shopper", IdempotencyKey: fmt.Sprintf("portal:%d:%s", o.ID, key)}
+	if rq.PostFormValue("from") == "items" {
+		v, _, err := s.itemsPage(rq, o)
+		if err != nil {
+			return err
+		}
+		chosen = readChoices(rq, v, l)
+		if len(v.Errors) == 0 {
+			if err := s.keepPhotos(rq, o, v, chosen); err != nil {
+				return err
+			}
+		}
+		if len(v.Errors) > 0 {
+			return s.render(rq, http.StatusUnprocessableEntity, "portal_items", l.T("it-title"), v)
+		}
+		for _, c := range chosen {
+			if c.ExchangeSKU != "" { // an exchange is reviewed on its own page
+				return s.review(rq, o, pol, chosen, "", key, "portal_review")
+			}
+		}
+	} else {
+		n, _ := strconv.Atoi(rq.PostFormValue("n"))
+		for i := range min(max(n, 0), returns.MaxOrderLines) {
+			p := strconv.Itoa(i)
+			qty, _ := strconv.Atoi(rq.PostFormValue("qty." + p))
+			c := choice{N: i, LineID: rq.PostFormValue("line." + p), Qty: qty, Reason: rq.PostFormValue("reason." + p),
+				Comment: strings.TrimSpace(rq.PostFormValue("comment." + p))}
+			if res == returns.ResolutionExchange {
+				c.ExchangeSKU = rq.PostFormValue("exchange." + p)
+			}
+			if utf8.RuneCountInString(c.Comment) > maxComment {
+				c.Comment = string([]rune(c.Comment)[:maxComment])
+			}
+			chosen = append(chosen, c)
+		}
+	}
+	in := returns.CreateInput{Resolution: res, Actor: "shopper", IdempotencyKey: fmt.Sprintf("portal:%d:%s", o.ID, key), PhotoKey: key}
 	if res == returns.ResolutionExchange && rq.PostFormValue("difference_as") == string(returns.ResolutionStoreCredit) {
 		in.DifferenceAs = returns.ResolutionStoreCredit
 	}
-	n, _ := strconv.Atoi(rq.PostFormValue("n"))
-	for i := range min(max(n, 0), returns.MaxOrderLines) {
-		p := strconv.Itoa(i)
-		qty, _ := strconv.Atoi(rq.PostFormValue("qty." + p))
-		c := choice{N: i, LineID: rq.PostFormValue("line." + p), Qty: qty, Reason: rq.PostFormValue("reason." + p),
-			Comment: strings.TrimSpace(rq.PostFormValue("comment." + p))}
-		if res == returns.ResolutionExchange {
-			c.ExchangeSKU = rq.PostFormValue("exchange." + p)
-		}
-		if utf8.RuneCountInString(c.Comment) > maxComment {
-			c.Comment = string([]rune(c.Comment)[:maxComment])
-		}
-		chosen = append(chosen, c)
+	for _, c := range chosen {
 		in.Items = append(in.Items, returns.CreateItem{QuoteItem: returns.QuoteItem{LineID: c.LineID, Quantity: c.Qty,
 			Reason: returns.ReasonCode(c.Reason), ExchangeSKU: c.ExchangeSKU}, Comment: c.Comment})
 	}
 	if !slices.Contains(offers(pol), res) && !(res == returns.ResolutionExchange && pol.Allows(res)) {
-		return s.review(rq, o, pol, chosen, "", key)
+		return s.review(rq, o, pol, chosen, "", key, "portal_review")
 	}
 	qi := returns.QuoteInput{Resolution: res, DifferenceAs: in.DifferenceAs}
 	for _, it := range in.Items {
 		qi.Items = append(qi.Items, it.QuoteItem)
 	}
 	if err := qi.Validate(); err != nil {
-		return &pageError{Status: http.StatusUnprocessableEntity, Title: "Please choose again",
-			Message: "Something in your choice was not valid, so nothing was created.", Link: portalPath(m.Slug), LinkText: "Choose items again"}
+		return &pageError{Status: http.StatusUnprocessableEntity, Title: l.T("err-again-h"),
+			Message: l.T("err-invalid"), Link: portalPath(m.Slug), LinkText: l.T("err-choose-again")}
 	}
 	r, err := s.returns.Create(ctx, m.ID, o.Number, in)
 	var ne *returns.NotEligibleError
@@ -493,16 +594,16 @@ func (s *Server) portalCreate(rq *request) error {
 		if err != nil {
 			return err
 		}
-		v.Errors = append(v.Errors, "Something changed since you saw the quote, so nothing was created. Please choose again.")
+		v.Errors = append(v.Errors, l.T("err-changed"))
 		for _, is := range ne.Quote.Issues {
-			v.Errors = append(v.Errors, is.Message)
+			v.Errors = append(v.Errors, issueMessage(l, is))
 		}
-		for _, l := range ne.Quote.Lines {
-			if !l.Eligible {
-				v.Errors = append(v.Errors, l.Name+": "+l.Message)
+		for _, ql := range ne.Quote.Lines {
+			if !ql.Eligible {
+				v.Errors = append(v.Errors, ql.Name+": "+lineMessage(l, ql))
 			}
 		}
-		return s.render(rq, http.StatusConflict, "portal_items", "Choose what to return", v)
+		return s.render(rq, http.StatusConflict, "portal_items", l.T("it-title"), v)
 	case err != nil:
 		if handled, err := s.exchangeCreateFailed(rq, o, err); handled {
 			return err
@@ -527,7 +628,7 @@ func (s *Server) shopperReturn(rq *request) (*returns.Return, error) {
 		r, err = s.returns.ByRMA(rq.ctx(), rq.merchant.ID, rma)
 	}
 	if !ok || errors.Is(err, returns.ErrNotFound) || (err == nil && r.OrderID != rq.p.OrderID) {
-		return nil, &needLookup{next: rq.URL.Path, notice: "To see this return, enter the number and email address of the order it belongs to."}
+		return nil, &needLookup{next: rq.URL.Path, notice: s.langOf(rq).T("lk-notice-return")}
 	}
 	return r, err
 }
@@ -577,8 +678,12 @@ type statusView struct {
 	NoAddress  bool
 	Cancelled  bool
 	Resolution string
+	Slug       string
+	langField
 	// FeedbackURL asks how the return went, once it is completed.
 	FeedbackURL string
+	// Linked: opened from the link in an email, which shows this return only.
+	Linked bool
 	// Exchange is the return's exchange, and StoreCredit the shopper's credit
 	// (portal_exchange.go); nil: none.
 	Exchange    *exchangeStatus
@@ -595,17 +700,21 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	if err != nil {
 		return nil, err
 	}
-	v := &statusView{R: r, FirstName: o.Order.Customer.FirstName, When: whenPaid(pol.RefundTrigger),
+	l := s.langOf(rq)
+	v := &statusView{R: r, FirstName: o.Order.Customer.FirstName, When: whenPaid(l, pol.RefundTrigger), Slug: m.Slug,
 		StatusURL: s.origin(rq.Request) + portalPath(m.Slug) + "/returns/" + r.RMA, Cancelled: rq.URL.Query().Has("cancelled")}
+	if r.KeepIt {
+		v.When = l.T("cf-keepit-when")
+	}
 	switch r.Resolution {
 	case returns.ResolutionStoreCredit:
-		v.Resolution = "Store credit"
+		v.Resolution = l.T("rv-credit")
 	case returns.ResolutionExchange:
-		v.Resolution = "Exchange, back to you"
+		v.Resolution = l.T("ss-exchange")
 	default:
-		v.Resolution = "Refund"
+		v.Resolution = l.T("ss-refund")
 	}
-	v.Steps, v.Ended = steps(r)
+	v.Steps, v.Ended = steps(r, l)
 	events, err := s.returns.Events(ctx, m.ID, r.ID)
 	if err != nil {
 		return nil, err
@@ -614,7 +723,7 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 		if e.Event == "email_failed" {
 			continue // for staff: the shopper cannot act on it
 		}
-		v.Timeline = append(v.Timeline, shopperEntry(e, r))
+		v.Timeline = append(v.Timeline, shopperEntry(e, r, l))
 	}
 	slices.Reverse(v.Timeline)
 	parcels, err := s.labels.Parcels(ctx, r)
@@ -663,32 +772,32 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	if r.State == returns.StateCompleted {
 		v.FeedbackURL = portalPath(m.Slug) + "/returns/" + r.RMA + "/feedback"
 	}
-	if v.QR, err = qrSVG(v.StatusURL, "QR code: the address of this return's status page"); err != nil {
+	if v.QR, err = qrSVG(v.StatusURL, l.T("qr-alt")); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
 // steps is the return's progress for the stepper, or why it ended.
-func steps(r *returns.Return) ([]step, string) {
+func steps(r *returns.Return, l *Lang) ([]step, string) {
 	switch r.State {
 	case returns.StateRejected:
-		why := "The shop declined this return."
+		why := l.T("st-rejected")
 		if r.RejectReason != "" {
 			why += " " + r.RejectReason
 		}
 		return nil, why
 	case returns.StateCancelled:
-		return nil, "This return was cancelled. Nothing more will happen."
+		return nil, l.T("st-cancelled")
 	case returns.StateExpired:
-		return nil, "The label expired before the parcel was sent, so this return was closed. You can start a new one if you are still within the return window."
+		return nil, l.T("st-expired")
 	}
-	labels := []string{"Requested", "Approved", "Parcel sent", "Received", "Refunded"}
+	labels := []string{l.T("st-requested"), l.T("st-approved"), l.T("st-sent"), l.T("st-received"), l.T("st-refunded")}
 	if r.Resolution == returns.ResolutionStoreCredit {
-		labels[4] = "Credit issued"
+		labels[4] = l.T("st-credited")
 	}
 	if r.Resolution == returns.ResolutionExchange {
-		labels[4] = "Replacement sent"
+		labels[4] = l.T("st-replaced")
 	}
 	// the last step reached; a refund that failed has not reached "Refunded"
 	at := map[returns.State]int{
@@ -696,65 +805,75 @@ func steps(r *returns.Return) ([]step, string) {
 		returns.StateReceived: 3, returns.StateResolving: 3, returns.StateRefundFailed: 3, returns.StateCompleted: 4,
 	}[r.State]
 	if r.KeepIt {
-		labels = []string{"Requested", "Approved", labels[4]}
+		labels = []string{labels[0], labels[1], labels[4]}
 		at = min(at, 1)
 		if r.State == returns.StateCompleted {
 			at = 2
 		}
 	}
 	out := make([]step, len(labels))
-	for i, l := range labels {
-		out[i] = step{Label: l, Done: i <= at, Current: i == at}
+	for i, lb := range labels {
+		out[i] = step{Label: lb, Done: i <= at, Current: i == at}
 	}
 	return out, ""
 }
 
-// shopperEntry words a timeline entry for the shopper.
-func shopperEntry(e returns.TimelineEntry, r *returns.Return) timelineEntry {
+// shopperEntry words a timeline entry for the shopper. Notes the system wrote are
+// said in the shopper's language; notes staff wrote are shown as they wrote them.
+func shopperEntry(e returns.TimelineEntry, r *returns.Return, l *Lang) timelineEntry {
 	t := timelineEntry{At: e.At, Note: e.Note}
+	if e.Actor == "system" || e.Actor == "shopper" {
+		t.Note = ""
+	}
 	switch returns.Event(e.Event) {
 	case "create":
-		t.Title, t.Note = "Return requested", ""
+		t.Title, t.Note = l.T("tl-create"), ""
 	case returns.EventApprove:
-		t.Title = "Approved"
+		t.Title = l.T("tl-approve")
+		if e.Actor == "system" {
+			t.Note = l.T("tl-approve-auto")
+			if r.KeepIt {
+				t.Note = l.T("tl-approve-keepit")
+			}
+		}
 	case returns.EventReject:
-		t.Title = "Declined"
+		t.Title = l.T("tl-reject")
 	case returns.EventCancel:
-		t.Title = "Cancelled"
+		t.Title = l.T("tl-cancel")
 	case returns.EventExpire:
-		t.Title = "Expired"
+		t.Title = l.T("tl-expire")
 	case returns.EventCarrierScan:
-		t.Title = "Parcel on its way"
+		t.Title = l.T("tl-scan")
 	case returns.EventReceivePartial:
-		t.Title = "Some items arrived"
+		t.Title = l.T("tl-partial")
 	case returns.EventReceiveAll:
-		t.Title = "Items arrived"
+		t.Title = l.T("tl-received")
 	case returns.EventResolve:
-		t.Title = "Refund started"
+		t.Title = l.T("tl-resolve")
 		if r.Resolution == returns.ResolutionStoreCredit {
-			t.Title = "Store credit issued"
+			t.Title = l.T("tl-credit")
 		}
 	case returns.EventSettlePartial, returns.EventSettleAll:
-		t.Title = "Refund done for what arrived"
+		t.Title = l.T("tl-settle")
 	case returns.EventComplete:
-		t.Title = "Completed"
+		t.Title = l.T("tl-complete")
 	case returns.EventRefundFail:
-		t.Title = "Refund delayed"
-		t.Note = "There was a problem sending your refund. The shop's team has been told and will send it again; you do not need to do anything."
+		t.Title = l.T("tl-fail")
+		t.Note = l.T("tl-fail-note")
 	case returns.EventRetryRefund:
-		t.Title = "Refund sent again"
+		t.Title = l.T("tl-retry")
 	case "email":
-		t.Title = "We emailed you"
+		t.Title = l.T("tl-email")
 		t.Note = strings.TrimPrefix(e.Note, "Email sent: ")
 	case "feedback":
-		t.Title = "Thank you for your feedback"
+		t.Title = l.T("tl-feedback")
 		t.Note = ""
 	default:
 		if title, ok := exchangeEntry(e.Event); ok {
 			t.Title = title
 			break
 		}
-		t.Title = stateLabel(e.To)
+		t.Title = l.State(e.To)
 	}
 	return t
 }
@@ -771,7 +890,7 @@ func (s *Server) portalConfirmation(rq *request) error {
 	if v.Exchange, err = s.exchangeFor(rq, r); err != nil {
 		return err
 	}
-	return s.render(rq, http.StatusOK, "portal_confirmation", "Return "+r.RMA+" created", v)
+	return s.render(rq, http.StatusOK, "portal_confirmation", s.langOf(rq).T("cf-title", "RMA", r.RMA), v)
 }
 
 func (s *Server) portalStatus(rq *request) error {
@@ -789,7 +908,7 @@ func (s *Server) portalStatus(rq *request) error {
 	if v.StoreCredit, err = s.creditFor(rq, r); err != nil {
 		return err
 	}
-	return s.render(rq, http.StatusOK, "portal_status", "Return "+r.RMA, v)
+	return s.render(rq, http.StatusOK, "portal_status", s.langOf(rq).T("ss-title", "RMA", r.RMA), v)
 }
 
 // portalLabel serves a parcel's label PDF with the portal cookie, so the browser
@@ -807,11 +926,13 @@ func (s *Server) portalLabel(rq *request) error {
 // the return.
 func (s *Server) serveLabel(rq *request, r *returns.Return, back string) error {
 	var err error
+	l := s.langOf(rq)
 	q := rq.URL.Query()
 	n := 1
+	noParcel := &pageError{Status: http.StatusNotFound, Title: l.T("lbe-none-h"), Message: l.T("lbe-none")}
 	if p := q.Get("parcel"); p != "" {
 		if n, err = strconv.Atoi(p); err != nil || n < 1 || n > labels.MaxParcels {
-			return &pageError{Status: http.StatusNotFound, Title: "No such label", Message: "This return has no parcel with that number."}
+			return noParcel
 		}
 	}
 	f := labels.Format(q.Get("format"))
@@ -820,30 +941,28 @@ func (s *Server) serveLabel(rq *request, r *returns.Return, back string) error {
 	default:
 		f = labels.FormatA4
 	}
-	file, err := s.labels.LabelFile(rq.ctx(), r, n, f, s.origin(rq.Request))
+	file, err := s.labels.LabelFileWith(rq.ctx(), r, n, f, s.origin(rq.Request), func(lb *labels.Label) { s.labelText(rq, lb) })
 	var voided *labels.VoidedError
 	var preparing *labels.PreparingError
 	switch {
 	case errors.Is(err, labels.ErrNoLabels):
-		why := "it waits for the shop's review, and the label comes with the approval."
+		why := l.T("lbe-why-review")
 		if r.KeepIt {
-			why = "you can keep the items, so there is nothing to send back."
+			why = l.T("lbe-why-keepit")
 		} else if r.State != returns.StateRequested {
-			why = "it was " + strings.ToLower(stateLabel(r.State)) + " before a label was issued."
+			why = l.T("lbe-why-ended", "State", l.State(r.State))
 		}
-		return &pageError{Status: http.StatusConflict, Title: "No label for this return", Message: "This return has no label: " + why, Link: back, LinkText: "Back to the return"}
+		return &pageError{Status: http.StatusConflict, Title: l.T("lbe-nolabel-h"), Message: why, Link: back, LinkText: l.T("lbe-back")}
 	case errors.As(err, &voided):
-		return &pageError{Status: http.StatusGone, Title: "This label can no longer be used",
-			Message: "The return ended (" + strings.ToLower(stateLabel(r.State)) + "), so its label was cancelled. Please do not send the parcel with it.",
-			Link:    back, LinkText: "Back to the return"}
+		return &pageError{Status: http.StatusGone, Title: l.T("lbe-void-h"),
+			Message: l.T("lbe-void", "State", l.State(r.State)), Link: back, LinkText: l.T("lbe-back")}
 	case errors.As(err, &preparing):
-		return &pageError{Status: http.StatusConflict, Title: "Your label is being prepared",
-			Message: "We are buying your label from the carrier. It is ready in a moment: go back and try again shortly.", Link: back, LinkText: "Back to the return"}
+		return &pageError{Status: http.StatusConflict, Title: l.T("lb-prep-h"), Message: l.T("lbe-prep"), Link: back, LinkText: l.T("lbe-back")}
 	case errors.Is(err, labels.ErrNoParcel):
-		return &pageError{Status: http.StatusNotFound, Title: "No such label", Message: "This return has no parcel with that number.", Link: back, LinkText: "Back to the return"}
+		noParcel.Link, noParcel.LinkText = back, l.T("lbe-back")
+		return noParcel
 	case errors.Is(err, labels.ErrNoReturnAddress):
-		return &pageError{Status: http.StatusConflict, Title: "The label is not ready yet",
-			Message: "The shop has not told us where returns go, so the label cannot be printed yet. Please contact the shop.", Link: back, LinkText: "Back to the return"}
+		return &pageError{Status: http.StatusConflict, Title: l.T("lbe-noaddr-h"), Message: l.T("lbe-noaddr"), Link: back, LinkText: l.T("lbe-back")}
 	case err != nil:
 		return err
 	}
@@ -870,8 +989,9 @@ func (s *Server) portalCancel(rq *request) error {
 	_, err = s.returns.Transition(rq.ctx(), rq.merchant.ID, r.ID, returns.EventCancel, "shopper", "Cancelled by the shopper in the returns portal.", nil)
 	var te *returns.TransitionError
 	if errors.As(err, &te) {
-		return &pageError{Status: http.StatusConflict, Title: "This return can no longer be cancelled",
-			Message: "It is " + strings.ToLower(stateLabel(te.From)) + ". Once a parcel is on its way it has to be received.", Link: back, LinkText: "Back to the return"}
+		l := s.langOf(rq)
+		return &pageError{Status: http.StatusConflict, Title: l.T("ce-h"),
+			Message: l.T("ce-msg", "State", l.State(te.From)), Link: back, LinkText: l.T("lbe-back")}
 	}
 	if err != nil {
 		return err

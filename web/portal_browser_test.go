@@ -27,7 +27,7 @@ func TestShopperPortalInABrowser(t *testing.T) {
 	b.page("lookup", true)
 	b.mustSee("Northwind Outfitters", "Return an item")
 
-	b.do(chromedp.SendKeys(chromedp.ID("order_number"), "nw-1"), chromedp.SendKeys(chromedp.ID("email"), "Ada@Example.com"+kb.Enter))
+	b.submit("find the order", chromedp.SendKeys(chromedp.ID("order_number"), "nw-1"), chromedp.SendKeys(chromedp.ID("email"), "Ada@Example.com"+kb.Enter))
 	b.waitVisible(`form[action="/portal/northwind/quote"]`)
 	b.page("items", true)
 	if h := b.text("h1"); h != "Hi Ada!" {
@@ -35,14 +35,6 @@ func TestShopperPortalInABrowser(t *testing.T) {
 	}
 	b.mustSee("Organic T-shirt, black, M", "Final-sale items cannot be returned.", "Return window ended on "+windowEnd()+".", "Free return label")
 
-	b.do(
-		chromedp.SetValue(chromedp.ID("qty-0"), "1"),
-		chromedp.SetValue(chromedp.ID("reason-0"), "too_small"),
-		chromedp.SendKeys(chromedp.ID("comment-0"), "The sleeves are short."),
-		chromedp.Click(chromedp.CSS(`form[action$="/quote"] button[type=submit]`)),
-	)
-	b.waitVisible("table.quote")
-	b.page("review", true)
 	quote := func(res string) int64 {
 		var q struct {
 			Total int64 `json:"total"`
@@ -52,11 +44,31 @@ func TestShopperPortalInABrowser(t *testing.T) {
 		return q.Total
 	}
 	refund, credit := quote("refund"), quote("store_credit")
-	b.mustSee("1 × Organic T-shirt, black, M", "25.00 EUR", "Tax you paid", "4.75 EUR", "Item refund", "29.75 EUR",
-		"Refund to your original payment: "+money.Format(refund, "EUR"),
-		"Store credit: "+money.Format(credit, "EUR"), "Includes a bonus of "+money.Format(credit-refund, "EUR"))
 
-	b.do(chromedp.Click(chromedp.CSS(`form[action$="/returns"] button[type=submit]`)))
+	// with JavaScript the quote appears under the items as they are chosen
+	b.do(
+		chromedp.SetValue(chromedp.ID("qty-0"), "1"),
+		chromedp.SetValue(chromedp.ID("reason-0"), "too_small"),
+		chromedp.SendKeys(chromedp.ID("comment-0"), "The sleeves are short."),
+	)
+	eval[bool](b, `document.getElementById('reason-0').dispatchEvent(new Event('change', {bubbles: true}))`)
+	b.poll("the live quote of one T-shirt", fmt.Sprintf(`(document.querySelector('#live-quote [data-total="refund"]') || {}).textContent === %q`,
+		money.FormatLocale(refund, "EUR", "en")))
+	b.page("items-with-quote", true)
+	if hidden := eval[bool](b, `document.querySelector('[data-quote-step]').hidden`); !hidden {
+		t.Errorf("the separate quote step is still offered with a live quote")
+	}
+	if shown := eval[bool](b, `!document.querySelector('[data-photos="0"]').hidden`); shown {
+		t.Errorf("photos are asked for a T-shirt that is too small")
+	}
+	b.mustSee("1 × Organic T-shirt, black, M", "€25.00", "Tax you paid", "€4.75", "Item refund", "€29.75",
+		"Refund to your original payment: "+money.FormatLocale(refund, "EUR", "en"),
+		"Store credit: "+money.FormatLocale(credit, "EUR", "en"), "Includes a bonus of "+money.FormatLocale(credit-refund, "EUR", "en"),
+		"The refund is sent when the shop receives your parcel, usually by ")
+
+	if st := b.submit("confirm from the items page", chromedp.Click(chromedp.CSS(`[data-confirm-return]`))); st != http.StatusOK {
+		t.Fatalf("confirm: got %d", st)
+	}
 	b.waitVisible(".qrbox svg")
 	b.page("confirmation", true)
 	rma := b.text(".note.ok strong.mono")

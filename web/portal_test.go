@@ -41,7 +41,7 @@ func TestSteps(t *testing.T) {
 		{returns.StateRejected, false, returns.ResolutionRefund, "", "declined"},
 		{returns.StateExpired, false, returns.ResolutionRefund, "", "expired"},
 	} {
-		st, ended := steps(&returns.Return{State: tc.state, KeepIt: tc.keepIt, Resolution: tc.res})
+		st, ended := steps(&returns.Return{State: tc.state, KeepIt: tc.keepIt, Resolution: tc.res}, english())
 		current := ""
 		for i, s := range st {
 			if s.Current {

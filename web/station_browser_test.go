@@ -37,7 +37,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 	b.page("signin", false)
 
 	// a wrong password
-	b.do(chromedp.SendKeys(chromedp.ID("shop"), "northwind"), chromedp.SendKeys(chromedp.ID("username"), "ana"),
+	b.submit("sign in with a wrong password", chromedp.SendKeys(chromedp.ID("shop"), "northwind"), chromedp.SendKeys(chromedp.ID("username"), "ana"),
 		chromedp.SendKeys(chromedp.ID("password"), "not the password"+kb.Enter))
 	b.waitVisible(`.note.err[role="alert"]`)
 	b.page("signin-failed", false)
@@ -48,7 +48,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 	if f := b.focused(); f != "password" {
 		t.Errorf("after a failed sign-in the focus is on %q, want the password", f)
 	}
-	b.do(chromedp.SendKeys(chromedp.ID("password"), password+kb.Enter))
+	b.submit("sign in", chromedp.SendKeys(chromedp.ID("password"), password+kb.Enter))
 	b.waitVisible("[data-scan-field]")
 	b.page("station", false)
 	if f := b.focused(); f != "code" {
@@ -56,7 +56,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 	}
 
 	// a keyboard-wedge scanner types the RMA (as printed, with a symbology prefix) and Enter
-	b.do(chromedp.KeyEvent("]C0"+strings.ToLower(r.RMA)), chromedp.KeyEvent(kb.Enter))
+	b.submit("scan", chromedp.KeyEvent("]C0"+strings.ToLower(r.RMA)), chromedp.KeyEvent(kb.Enter))
 	b.waitVisible(`[data-result="ok"]`)
 	b.page("scanned", false)
 	b.mustSee("Parcel found", "Parcel 1 of return "+r.RMA+": 2 item(s) expected.", "Organic T-shirt, black, M", "2 expected")
@@ -79,7 +79,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 	if v, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("cond-0"))); v != "used" {
 		t.Errorf("arrow down on the condition chose %q, want used", v)
 	}
-	b.do(chromedp.KeyEvent(kb.Enter))
+	b.submit("Enter on the condition", chromedp.KeyEvent(kb.Enter))
 	b.waitVisible(`[data-result="received"]`)
 	b.page("received", false)
 	b.mustSee("Received 2 item(s).", "Refund of 59.50 EUR queued: it goes to Stripe in a moment.")
@@ -108,7 +108,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 		{"NOPE-12345", "unknown", http.StatusNotFound, `Nothing matches "NOPE-12345"`},
 		{gone.RMA, "closed", http.StatusConflict, "Return " + gone.RMA + " was cancelled. Do not receive this parcel"},
 	} {
-		b.do(chromedp.KeyEvent(tc.code), chromedp.KeyEvent(kb.Enter))
+		b.submit("scan "+tc.code, chromedp.KeyEvent(tc.code), chromedp.KeyEvent(kb.Enter))
 		b.waitVisible(fmt.Sprintf(`.result[data-result=%q][role="alert"]`, tc.kind))
 		b.page("scan-"+tc.kind, false)
 		b.mustSee(tc.says)
@@ -144,7 +144,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 	s.drain(t)
 	fin := newTab(t, s.env.URL)
 	fin.open("/signin?next=/finance")
-	fin.do(chromedp.SendKeys(chromedp.ID("shop"), "northwind"), chromedp.SendKeys(chromedp.ID("username"), "fin"),
+	fin.submit("sign in", chromedp.SendKeys(chromedp.ID("shop"), "northwind"), chromedp.SendKeys(chromedp.ID("username"), "fin"),
 		chromedp.SendKeys(chromedp.ID("password"), password+kb.Enter))
 	fin.waitVisible("table[data-refunds]")
 	fin.page("finance", false)
@@ -154,7 +154,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 			t.Errorf("finance's refund row %q lacks %q", row, want)
 		}
 	}
-	fin.mustSee("Failed refunds", "None. Every refund went through", "Refunds per day, last 30 days", "Why items come back")
+	fin.mustSee("Failed refunds", "None. Every refund went through", "Refunded per day in EUR", "Why items come back")
 	if n := eval[int](fin, `document.querySelectorAll('svg.chart rect.bar').length`); n < 2 {
 		t.Errorf("charts: got %d bars, want the day's refund and the reason", n)
 	}
@@ -169,7 +169,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 	fin.waitVisible(`#failed form button`)
 	fin.page("finance-failed", false)
 	fin.mustSee(third.RMA, "29.75 EUR")
-	fin.do(chromedp.Click(chromedp.CSS(`#failed form button`)))
+	fin.submit("retry the failed refund", chromedp.Click(chromedp.CSS(`#failed form button`)))
 	fin.waitVisible(`.note.ok[role="status"]`)
 	fin.mustSee("was queued again")
 	s.drain(t)
@@ -183,7 +183,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 
 	// a reconciliation of the last days against Stripe, started from the page
 	fin.open("/finance")
-	fin.do(chromedp.Click(chromedp.CSS(`form[action="/finance/reconciliations"] button`)))
+	fin.submit("start a reconciliation", chromedp.Click(chromedp.CSS(`form[action="/finance/reconciliations"] button`)))
 	fin.waitVisible("section[aria-labelledby=tot-h]")
 	runPath := fin.path()
 	s.drain(t)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -127,12 +128,17 @@ func hbarChart(title string, bars []bar) template.HTML {
 // vbarChart draws one vertical bar per entry (days) with a label under every
 // labelEvery-th bar and the largest value on the axis.
 func vbarChart(title string, bars []bar, labelEvery int) template.HTML {
+	return vbarChartFmt(title, bars, labelEvery, func(v int64) string { return strconv.FormatInt(v, 10) })
+}
+
+// vbarChartFmt is vbarChart with the axis value written by format (money, say).
+func vbarChartFmt(title string, bars []bar, labelEvery int, format func(int64) string) template.HTML {
 	const (
 		w      = 420
 		h      = 170
 		left   = 30
 		bottom = 22
-		top    = 10
+		top    = 20
 	)
 	var maxV int64 = 1
 	for _, br := range bars {
@@ -144,8 +150,8 @@ func vbarChart(title string, bars []bar, labelEvery int) template.HTML {
 	fmt.Fprintf(&b, `<title>%s</title>`, html.EscapeString(title))
 	plotH := float64(h - bottom - top)
 	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, left, h-bottom, w, h-bottom)
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%d</text><text x="%d" y="%d" text-anchor="end">0</text>`,
-		left-6, top+10, maxV, left-6, h-bottom)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="start">%s</text><text x="%d" y="%d" text-anchor="end">0</text>`,
+		left, top-6, html.EscapeString(format(maxV)), left-6, h-bottom)
 	if len(bars) > 0 {
 		slot := float64(w-left) / float64(len(bars))
 		for i, br := range bars {

@@ -60,7 +60,7 @@ func (s *Server) trackStatus(rq *request) error {
 	if v.FeedbackURL != "" {
 		v.FeedbackURL = track + "/feedback"
 	}
-	v.CanCancel = false
+	v.CanCancel, v.Linked = false, true
 	v.StatusURL = s.origin(rq.Request) + track
 	if v.QR, err = qrSVG(v.StatusURL, "QR code: the address of this return's status page"); err != nil {
 		return err

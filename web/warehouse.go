@@ -301,12 +301,24 @@ func (s *Server) stationExtras(rq *request, v *stationView) error {
 	return nil
 }
 
-// returnPhotos lists the shopper's photos of a return for the scan station. The
-// portal does not take photos yet: when it stores them, they are listed here
-// (their URLs served to signed-in staff only) and the station shows them beside
-// the items.
-func (s *Server) returnPhotos(_ *request, _ *returns.Return) ([]photoView, error) {
-	return nil, nil
+// returnPhotos lists the shopper's photos of a return (the portal asks for them
+// with merchant-fault reasons), served to signed-in staff, for the scan station.
+func (s *Server) returnPhotos(rq *request, r *returns.Return) ([]photoView, error) {
+	photos, err := s.returns.Photos(rq.ctx(), r.MerchantID, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]photoView, 0, len(photos))
+	for i, p := range photos {
+		name := p.LineID
+		for _, it := range r.Items {
+			if it.LineID == p.LineID {
+				name = it.Name
+			}
+		}
+		out = append(out, photoView{URL: photoURL(r.PublicID, p.PublicID), Alt: fmt.Sprintf("Shopper's photo %d of %s", i+1, name)})
+	}
+	return out, nil
 }
 
 // viewReceipt words a receipt's notes and unexpected items for staff.

@@ -86,6 +86,11 @@ type Config struct {
 	// admin change records itself in.
 	Keys     *auth.Keys
 	Webhooks *notify.Service
+	// StripeDashboard is the Stripe dashboard's URL for the account's mode
+	// (https://dashboard.stripe.com/test for test keys): finance's rows link to the
+	// refunds and payments there. Empty: no such links.
+	StripeDashboard string
+
 	// Emails opens the links in the shopper's emails; nil: no such links.
 	Emails *email.Service
 	Audit  *audit.Log
@@ -194,6 +199,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "POST /portal/{merchant}/signout", shopper, s.portalSignOut)
 	s.handle(mux, "GET /portal/{merchant}/policy", public, s.portalPolicy)
 	s.handle(mux, "GET /portal/{merchant}/lang", public, s.portalLang)
+	s.handle(mux, "GET /staff/returns/{id}/photos/{photo}", warehouse, s.staffPhoto)
 	s.handle(mux, "POST /portal/{merchant}/quote", shopper, s.portalQuote)
 	s.handle(mux, "POST /portal/{merchant}/returns", shopper, s.portalCreate)
 	s.handle(mux, "GET /portal/{merchant}/returns/{rma}", shopper, s.portalStatus)
@@ -223,6 +229,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "GET /finance", finance, s.financePage)
 	s.handle(mux, "GET /finance/refunds.csv", finance, s.financeCSV)
 	s.handle(mux, "POST /finance/refunds/{id}/retry", finance, s.financeRetry)
+	s.handle(mux, "POST /finance/refunds/{id}/settle", finance, s.financeSettle)
+	s.handle(mux, "GET /finance/returns/{id}", finance, s.financeReturn)
+	s.handle(mux, "POST /finance/reconciliations/{id}/lines/{line}/acknowledge", finance, s.financeAcknowledge)
 	s.handle(mux, "POST /finance/reconciliations", finance, s.financeStartRun)
 	s.handle(mux, "GET /finance/reconciliations/{id}", finance, s.financeRun)
 	s.handle(mux, "GET /finance/reconciliations/{id}/lines.csv", finance, s.financeRunCSV)
@@ -243,6 +252,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "POST /admin/keys/{id}/revoke", admin, s.adminRevokeKey)
 	s.handle(mux, "GET /admin/branding", admin, s.adminBranding)
 	s.handle(mux, "POST /admin/branding", admin, s.adminBrandingPost)
+	s.handle(mux, "GET /admin/carriers", admin, s.adminCarriers)
+	s.handle(mux, "POST /admin/carriers", admin, s.adminCarriersPost)
 	s.handle(mux, "GET /admin/webhooks", admin, s.adminWebhooks)
 	s.handle(mux, "POST /admin/webhooks", admin, s.adminCreateWebhook)
 	s.handle(mux, "GET /admin/webhooks/{id}", admin, s.adminWebhook)
@@ -289,7 +300,11 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h hand
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		rq := &request{Request: r, w: w, nonce: nonce()}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			limit := int64(maxForm)
+			if l, ok := bodyLimits[pattern]; ok {
+				limit = l
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		if err := refuseNUL(r); err != nil {
 			s.fail(rq, err)
@@ -317,6 +332,12 @@ func refuseNUL(r *http.Request) error {
 	if err := r.ParseForm(); errors.As(err, &mbe) {
 		return err
 	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" && r.Method == http.MethodPost {
+		// files beyond 1 MiB wait in temporary files, removed when the request ends
+		if err := r.ParseMultipartForm(1 << 20); errors.As(err, &mbe) {
+			return err
+		}
+	}
 	if strings.IndexByte(r.URL.Path, 0) >= 0 {
 		return errNUL
 	}
@@ -339,8 +360,8 @@ func (s *Server) check(rq *request, who audience) error {
 	if slug := rq.PathValue("merchant"); slug != "" {
 		m, err := s.merchants.BySlug(ctx, strings.ToLower(slug))
 		if errors.Is(err, merchant.ErrNotFound) {
-			return &pageError{Status: http.StatusNotFound, Title: "Shop not found",
-				Message: "There is no returns portal at this address. Check the link in your order confirmation email."}
+			l, _ := matchLang(rq.Header.Get("Accept-Language"))
+			return &pageError{Status: http.StatusNotFound, Title: l.T("pe-noshop-h"), Message: l.T("pe-noshop")}
 		}
 		if err != nil {
 			return err
@@ -356,13 +377,13 @@ func (s *Server) check(rq *request, who audience) error {
 			if rq.Method == http.MethodGet {
 				nl := &needLookup{next: rq.URL.Path}
 				if nl.next != portalPath(rq.merchant.Slug) {
-					nl.notice = "To see this return, enter the number and email address of the order it belongs to."
+					nl.notice = s.langOf(rq).T("lk-notice-return")
 				}
 				return nl
 			}
-			return &pageError{Status: http.StatusForbidden, Title: "Your session has ended",
-				Message: "For your security, the portal forgets you after a while. Find your order again to continue.",
-				Link:    portalPath(rq.merchant.Slug), LinkText: "Find my order"}
+			l := s.langOf(rq)
+			return &pageError{Status: http.StatusForbidden, Title: l.T("pe-session-h"), Message: l.T("pe-session"),
+				Link: portalPath(rq.merchant.Slug), LinkText: l.T("lk-find")}
 		}
 	case len(who.roles) > 0:
 		sess, err := s.staffSession(rq)
@@ -521,6 +542,30 @@ func (s *Server) fail(rq *request, err error) {
 		}
 		pe = &pageError{Status: http.StatusInternalServerError, Title: "Sorry, that did not work", Message: msg}
 	}
+	if slug := rq.PathValue("merchant"); rq.merchant == nil && slug != "" {
+		// refused before the access check (a form too large): still the shop's page
+		if m, err := s.merchants.BySlug(rq.ctx(), strings.ToLower(slug)); err == nil {
+			rq.merchant = &m
+		}
+	}
+	if rq.user == nil && rq.merchant != nil {
+		// a shopper's page: the shared errors in the shopper's language
+		l := s.langOf(rq)
+		switch {
+		case pe == errCSRF:
+			pe = &pageError{Status: pe.Status, Title: l.T("pe-csrf-h"), Message: l.T("pe-csrf")}
+		case pe == errNUL:
+			pe = &pageError{Status: pe.Status, Title: l.T("pe-nul-h"), Message: l.T("pe-nul")}
+		case pe.Status == http.StatusRequestEntityTooLarge:
+			pe = &pageError{Status: pe.Status, Title: l.T("pe-large-h"), Message: l.T("pe-large", "Count", maxUpload>>20)}
+		case pe.Status == http.StatusInternalServerError:
+			msg := l.T("pe-internal")
+			if id := reqid.FromContext(rq.ctx()); id != "" {
+				msg += " " + l.T("pe-internal-id", "ID", id)
+			}
+			pe = &pageError{Status: pe.Status, Title: l.T("pe-internal-h"), Message: msg}
+		}
+	}
 	if rerr := s.render(rq, pe.Status, "error", pe.Title, pe); rerr != nil {
 		s.log.ErrorContext(rq.ctx(), "web error page failed", slog.String("error", rerr.Error()))
 		http.Error(rq.w, pe.Message, pe.Status)
@@ -554,7 +599,8 @@ func (f *langField) setLang(l *Lang) { f.L = l }
 type langSetter interface{ setLang(*Lang) }
 
 // translated are the pages that speak the shopper's language.
-var translated = map[string]bool{"portal_policy": true}
+var translated = map[string]bool{"portal_policy": true, "portal_lookup": true, "portal_items": true, "portal_review": true,
+	"portal_live": true, "portal_confirmation": true, "portal_status": true, "error": true}
 
 type brandView struct {
 	Name, Slug, LogoURL, SupportEmail string
@@ -703,6 +749,17 @@ var funcs = template.FuncMap{
 	},
 	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"stateLabel":  stateLabel,
+	"settleWords": settleWords,
+	// dict builds a map for a template that takes several values: dict "K" v "K2" v2.
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if k, ok := kv[i].(string); ok {
+				m[k] = kv[i+1]
+			}
+		}
+		return m
+	},
 	"reasonLabel": reasonLabel,
 	"add":         func(a, b int) int { return a + b },
 	"upto": func(n int) []int {

@@ -46,3 +46,53 @@ func TestLifecyclesSurviveAKilledReplica(t *testing.T) {
 		t.Fatalf("got %d refund rows and %d Stripe refunds, want 40 and 40", rep.Books.RefundRows, rep.Books.StripeRefunds)
 	}
 }
+
+// The database budget of one complete lifecycle (portal session → quote → create →
+// label → scan → receipt → refund sent → Stripe's webhooks → completed), as the
+// replica's counting driver reports it. Statements and commits per lifecycle are
+// deterministic for one lifecycle at a time, so a change that adds round trips fails
+// here rather than showing later as lost throughput. Lower the ceilings when the
+// count drops.
+const (
+	maxStatementsPerLifecycle = 190
+	maxCommitsPerLifecycle    = 19
+)
+
+// TestStatementsPerLifecycle runs lifecycles one at a time through one replica and
+// holds the statements and commits each costs under the budget.
+func TestStatementsPerLifecycle(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	const n = 20
+	rep, err := Run(ctx, Config{
+		DatabaseURL: pgtest.ServerURL(),
+		Replicas:    1,
+		Lifecycles:  n,
+		Concurrency: 1,
+		DBConns:     8,
+		Workers:     4,
+	}, &progress)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	var out bytes.Buffer
+	rep.Print(&out)
+	t.Log("\n" + out.String())
+	if rep.Completed != n {
+		t.Fatalf("got %d completed lifecycles, want %d", rep.Completed, n)
+	}
+	if p := rep.Problems(); len(p) > 0 {
+		t.Fatalf("the books do not balance: %s", strings.Join(p, "; "))
+	}
+	statements, commits := rep.Costs.Statements/n, rep.Costs.Commits/n
+	if statements == 0 {
+		t.Fatal("the replica reported no statements: is the counting driver in use?")
+	}
+	if statements > maxStatementsPerLifecycle {
+		t.Errorf("got %.1f statements per lifecycle, want at most %d", statements, maxStatementsPerLifecycle)
+	}
+	if commits > maxCommitsPerLifecycle {
+		t.Errorf("got %.1f commits per lifecycle, want at most %d", commits, maxCommitsPerLifecycle)
+	}
+}

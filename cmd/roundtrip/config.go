@@ -32,6 +32,7 @@ type config struct {
 	StripeWebhook   string
 	ShippoAPIBase   string
 	FakeShippo      bool
+	StripeDashboard string
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -59,6 +60,7 @@ var settings = []setting{
 	{"stripe-secret-key", "STRIPE_SECRET_KEY", "", "Stripe secret key (sk_live_… or sk_test_…) used to send refunds"},
 	{"stripe-api-base", "STRIPE_API_BASE", "", "overrides Stripe's API URL (stripe-mock, a test double)"},
 	{"stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "", "signing secret (whsec_…) of the Stripe webhook endpoint"},
+	{"stripe-dashboard", "STRIPE_DASHBOARD_URL", "", "Stripe dashboard URL that finance's pages link refunds and payments to (default: https://dashboard.stripe.com, with /test for a test key; none without a key)"},
 	{"shippo-api-base", "SHIPPO_API_BASE", "", "overrides Shippo's API URL for labels bought through Shippo (a test double)"},
 	{"fake-shippo", "ROUNDTRIP_FAKE_SHIPPO", "false", "run a fake Shippo inside the process and buy Shippo labels there (demos; nothing reaches Shippo)"},
 	{"log-level", "ROUNDTRIP_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -132,16 +134,17 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	}
 	get := func(f string) string { return strings.TrimSpace(*vals[f]) }
 	c := config{
-		Addr:          get("addr"),
-		BaseURL:       strings.TrimRight(get("base-url"), "/"),
-		DatabaseURL:   get("database-url"),
-		StripeKey:     get("stripe-secret-key"),
-		StripeAPIBase: strings.TrimRight(get("stripe-api-base"), "/"),
-		StripeWebhook: get("stripe-webhook-secret"),
-		ShippoAPIBase: strings.TrimRight(get("shippo-api-base"), "/"),
-		LogLevel:      get("log-level"),
-		LogFormat:     get("log-format"),
-		PprofAddr:     get("pprof-addr"),
+		Addr:            get("addr"),
+		BaseURL:         strings.TrimRight(get("base-url"), "/"),
+		DatabaseURL:     get("database-url"),
+		StripeKey:       get("stripe-secret-key"),
+		StripeAPIBase:   strings.TrimRight(get("stripe-api-base"), "/"),
+		StripeWebhook:   get("stripe-webhook-secret"),
+		StripeDashboard: strings.TrimRight(get("stripe-dashboard"), "/"),
+		LogLevel:        get("log-level"),
+		LogFormat:       get("log-format"),
+		PprofAddr:       get("pprof-addr"),
+		ShippoAPIBase:   strings.TrimRight(get("shippo-api-base"), "/"),
 	}
 	bad := func(f, env, why string) error {
 		return usageError{fmt.Sprintf("%s (--%s): %s", env, f, why)}
@@ -173,6 +176,11 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 		if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return c, false, bad("stripe-api-base", "STRIPE_API_BASE", "must be an http(s) URL such as http://127.0.0.1:12111")
 		}
+	}
+	if c.StripeDashboard == "" {
+		c.StripeDashboard = stripeDashboard(c.StripeKey)
+	} else if u, err := url.Parse(c.StripeDashboard); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return c, false, bad("stripe-dashboard", "STRIPE_DASHBOARD_URL", "must be an http(s) URL such as https://dashboard.stripe.com/test")
 	}
 	if c.StripeWebhook != "" && !strings.HasPrefix(c.StripeWebhook, "whsec_") {
 		return c, false, bad("stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "must be a webhook signing secret starting with whsec_")
@@ -253,4 +261,16 @@ func (c config) logger(stderr io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(stderr, opts))
 	}
 	return slog.New(slog.NewJSONHandler(stderr, opts))
+}
+
+// stripeDashboard is the dashboard of the key's mode: test keys (sk_test_, rk_test_)
+// link to its test data, live keys to the live data, no key to nothing.
+func stripeDashboard(key string) string {
+	switch {
+	case key == "":
+		return ""
+	case strings.Contains(key, "_test_"):
+		return "https://dashboard.stripe.com/test"
+	}
+	return "https://dashboard.stripe.com"
 }

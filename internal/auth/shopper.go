@@ -9,6 +9,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/internal/cache"
+	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
 
@@ -17,7 +19,28 @@ const ShopperTTL = 2 * time.Hour
 
 // Shoppers stores shopper tokens: random secrets, hashed, each for one order.
 type Shoppers struct {
-	db *sqlx.DB
+	db    *sqlx.DB
+	cache *cache.Map[string, shopperSession]
+}
+
+// shopperSession is a token's session as cached.
+type shopperSession struct {
+	p       Principal
+	expires time.Time
+}
+
+// sessionChannel is the NOTIFY channel on which a trigger announces that shopper
+// sessions were deleted or changed (the hourly sweep, or anything that ends a
+// session early): every process then forgets the sessions it cached.
+const sessionChannel = "roundtrip_shopper_sessions"
+
+// Cache makes Authenticate remember a token's session for ttl (at most until the
+// token expires), so that the portal's requests do not each read it: a session is
+// written once and never changed. A session deleted or changed in the database is
+// forgotten by every process when the change's notification arrives through hub.
+// Call before serving.
+func (s *Shoppers) Cache(ttl time.Duration, hub *listen.Hub) {
+	s.cache = cache.New[string, shopperSession](ttl, hub, sessionChannel, func(string) (string, bool) { return "", false })
 }
 
 // NewShoppers returns a shopper token store on d.
@@ -32,24 +55,41 @@ func (s *Shoppers) Issue(ctx context.Context, merchantID, orderID int64, now tim
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: issue shopper token: %w", err)
 	}
+	s.cache.Put(string(hash(token)), shopperSession{p: shopperPrincipal(merchantID, orderID), expires: expires})
 	return token, expires, nil
 }
 
 // Authenticate finds the live session for token.
 func (s *Shoppers) Authenticate(ctx context.Context, token string) (Principal, error) {
-	var r struct {
-		MerchantID int64 `db:"merchant_id"`
-		OrderID    int64 `db:"order_id"`
+	h := hash(token)
+	sess, err := s.cache.Get(ctx, string(h), func(ctx context.Context) (shopperSession, error) {
+		var r struct {
+			MerchantID int64     `db:"merchant_id"`
+			OrderID    int64     `db:"order_id"`
+			ExpiresAt  time.Time `db:"expires_at"`
+		}
+		err := s.db.GetContext(ctx, &r, `SELECT merchant_id, order_id, expires_at FROM shopper_sessions
+			WHERE token_hash = $1 AND expires_at > now()`, h)
+		if errors.Is(err, sql.ErrNoRows) {
+			return shopperSession{}, ErrUnauthenticated
+		}
+		if err != nil {
+			return shopperSession{}, fmt.Errorf("auth: shopper token: %w", err)
+		}
+		return shopperSession{p: shopperPrincipal(r.MerchantID, r.OrderID), expires: r.ExpiresAt}, nil
+	})
+	if err != nil {
+		return Principal{}, err
 	}
-	err := s.db.GetContext(ctx, &r, `SELECT merchant_id, order_id FROM shopper_sessions
-		WHERE token_hash = $1 AND expires_at > now()`, hash(token))
-	if errors.Is(err, sql.ErrNoRows) {
+	if !time.Now().Before(sess.expires) {
+		s.cache.Forget(string(h))
 		return Principal{}, ErrUnauthenticated
 	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("auth: shopper token: %w", err)
-	}
-	return Principal{MerchantID: r.MerchantID, OrderID: r.OrderID, Actor: "shopper"}, nil
+	return sess.p, nil
+}
+
+func shopperPrincipal(merchantID, orderID int64) Principal {
+	return Principal{MerchantID: merchantID, OrderID: orderID, Actor: "shopper"}
 }
 
 // JobSweepShoppers is the outbox job that deletes expired shopper tokens (Jobs).

@@ -86,7 +86,10 @@ type Retry struct {
 func (r *Retry) Error() string { return "outbox: retry in " + r.After.String() + ": " + r.Reason }
 
 // Enqueue writes messages in the caller's transaction and notifies workers, which
-// PostgreSQL delivers when that transaction commits.
+// PostgreSQL delivers when that transaction commits: one notification per message
+// due now or within a second (its payload is the row's ID, so that two messages in
+// one transaction are two notifications and wake two workers). A message for later
+// wakes nobody; the poll finds it when it is due. Each message is one statement.
 func Enqueue(ctx context.Context, tx sqlx.ExtContext, msgs ...Message) ([]int64, error) {
 	ids := make([]int64, 0, len(msgs))
 	for _, m := range msgs {
@@ -109,17 +112,15 @@ func Enqueue(ctx context.Context, tx sqlx.ExtContext, msgs ...Message) ([]int64,
 			runAt = &m.RunAt
 		}
 		var id int64
-		err = sqlx.GetContext(ctx, tx, &id, `INSERT INTO outbox (merchant_id, kind, payload, run_at, max_attempts)
-			VALUES ($1, $2, $3, coalesce($4, now()), $5) RETURNING id`, merchant, m.Kind, string(payload), runAt, m.MaxAttempts)
+		err = sqlx.GetContext(ctx, tx, &id, `WITH i AS (INSERT INTO outbox (merchant_id, kind, payload, run_at, max_attempts)
+			VALUES ($1, $2, $3, coalesce($4, now()), $5) RETURNING id, run_at)
+			SELECT id FROM i, LATERAL (SELECT pg_notify($6, i.id::text) WHERE i.run_at <= now() + interval '1 second') n
+			UNION ALL SELECT id FROM i WHERE i.run_at > now() + interval '1 second'`,
+			merchant, m.Kind, string(payload), runAt, m.MaxAttempts, Channel)
 		if err != nil {
 			return nil, fmt.Errorf("outbox: enqueue %s: %w", m.Kind, err)
 		}
 		ids = append(ids, id)
-	}
-	if len(msgs) > 0 {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, Channel); err != nil {
-			return nil, fmt.Errorf("outbox: notify: %w", err)
-		}
 	}
 	return ids, nil
 }

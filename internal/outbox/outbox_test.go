@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
 
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
@@ -326,5 +326,64 @@ func TestEveryRunsOnceAndSchedulesTheNext(t *testing.T) {
 	}
 	if got := runs(); got != 1 {
 		t.Errorf("got %d runs' writes kept, want 1 (the failed run's are undone)", got)
+	}
+}
+
+// TestABurstLargerThanTheWorkersRunsWithoutThePoll: many rows committed at once
+// notify more workers than there are; the notifications that do not fit make a
+// worker drain, so every row runs without waiting for the poll (an hour here).
+func TestABurstLargerThanTheWorkersRunsWithoutThePoll(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 2, Poll: time.Hour})
+	handled := make(chan int64, 100)
+	w.Handle("ping", func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		handled <- job.ID
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	enqueue(t, d, outbox.Message{Kind: "ping"}) // the listener is up once this one ran
+	<-handled
+	msgs := make([]outbox.Message, 30)
+	for i := range msgs {
+		msgs[i] = outbox.Message{Kind: "ping"}
+	}
+	ids := enqueue(t, d, msgs...)
+	seen := map[int64]bool{}
+	deadline := time.After(time.Minute) // a bound for a stuck worker, not a wait
+	for len(seen) < len(ids) {
+		select {
+		case id := <-handled:
+			seen[id] = true
+		case <-deadline:
+			t.Fatalf("%d of %d rows ran; the rest waited for the poll", len(seen), len(ids))
+		}
+	}
+	cancel()
+	<-done
+}
+
+// TestARowForLaterWakesNobody: a row due later sends no notification (it would wake a
+// worker to find nothing); a row due now sends one, with its ID.
+func TestARowForLaterWakesNobody(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	l := pq.NewListener(url, 10*time.Millisecond, time.Second, nil)
+	defer l.Close()
+	if err := l.Listen(outbox.Channel); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, d, outbox.Message{Kind: "ping", RunAt: time.Now().Add(time.Hour)})
+	now := enqueue(t, d, outbox.Message{Kind: "ping"})[0]
+	select {
+	case n := <-l.Notify:
+		if n.Extra != fmt.Sprint(now) {
+			t.Fatalf("got a notification for %q, want only the row due now (%d)", n.Extra, now)
+		}
+	case <-time.After(time.Minute): // a bound for a lost notification
+		t.Fatal("no notification for the row due now")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -58,10 +59,16 @@ type Worker struct {
 	periodic []periodic
 	log      *slog.Logger
 
-	// wake holds one token per worker that should look for work: a NOTIFY or the
-	// poll adds one, and one idle worker takes it, so a new row wakes one worker
-	// instead of all of them.
-	wake chan struct{}
+	// wake holds one token per worker that should look for work, and one idle worker
+	// takes each. A NOTIFY (one per due row) adds a token to run one job: the worker
+	// claims once and goes back to sleep, so a row costs one claim, not a second empty
+	// one. The poll, a start and a reconnection add draining tokens (true): that
+	// worker claims until nothing is due.
+	wake chan bool
+	// overflow is set when a token did not fit (every worker already had one to
+	// take): the next worker to claim then drains, so the rows behind the lost
+	// tokens are not left for the poll.
+	overflow atomic.Bool
 }
 
 // NewWorker returns a worker on d; url is the same database's URL, for the listener.
@@ -80,7 +87,7 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, log: log,
-		wake: make(chan struct{}, opts.Concurrency)}
+		wake: make(chan bool, opts.Concurrency)}
 }
 
 // Handle registers the handler for kind. Workers claim only kinds they handle, so
@@ -111,7 +118,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.wakeAll() // notifications may have been lost while disconnected
 			return
 		}
-		w.nudge()
+		w.nudge(false)
 	})
 	for range w.opts.Concurrency {
 		wg.Go(func() { w.loop(ctx) })
@@ -125,7 +132,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			wg.Wait()
 			return nil
 		case <-poll.C:
-			w.nudge()
+			w.nudge(true)
 			poll.Reset(w.pollDelay())
 		}
 	}
@@ -135,32 +142,34 @@ func (w *Worker) Run(ctx context.Context) error {
 // together.
 func (w *Worker) pollDelay() time.Duration { return w.opts.Poll/2 + rand.N(w.opts.Poll/2+1) }
 
-// nudge asks one idle worker to look for work; when every worker already has a token
-// to look, one more changes nothing.
-func (w *Worker) nudge() {
+// nudge asks one idle worker to look for work (drain: until nothing is due); when
+// every worker already has a token to take, the next one to claim drains.
+func (w *Worker) nudge(drain bool) {
 	select {
-	case w.wake <- struct{}{}:
+	case w.wake <- drain:
 	default:
+		w.overflow.Store(true)
 	}
 }
 
-// wakeAll asks every worker to look.
+// wakeAll asks every worker to drain.
 func (w *Worker) wakeAll() {
 	for range w.opts.Concurrency {
-		w.nudge()
+		w.nudge(true)
 	}
 }
 
 func (w *Worker) loop(ctx context.Context) {
 	for {
+		var drain bool
 		select {
 		case <-ctx.Done():
 			return
-		case <-w.wake:
+		case drain = <-w.wake:
 		}
-		// drain: keep working while there is due work (every NOTIFY wakes another
-		// worker, so a busy moment spreads over the workers without waking idle ones
-		// for nothing)
+		// a NOTIFY's token runs one job (every due row has its own notification); a
+		// draining token, or tokens lost to a full channel, keep this worker claiming
+		// while there is due work
 		for ctx.Err() == nil {
 			did, err := w.RunOne(ctx)
 			if err != nil {
@@ -169,7 +178,11 @@ func (w *Worker) loop(ctx context.Context) {
 				}
 				break
 			}
-			if !did {
+			if w.overflow.Swap(false) {
+				drain = true
+				continue
+			}
+			if !did || !drain {
 				break
 			}
 		}
@@ -193,9 +206,6 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 		}
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT handler`); err != nil {
-		return false, err
-	}
 	herr := w.call(ctx, tx, job)
 	if herr == nil {
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'done', done_at = now(), last_error = NULL WHERE id = $1`, job.ID); err != nil {
@@ -207,30 +217,36 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 		// shutting down: leave the row as it was for the next worker
 		return false, ctx.Err()
 	}
-	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT handler`); err != nil {
+	// the handler's writes are undone with its transaction, and the failure is
+	// recorded after it in one statement of its own (no savepoint per job). The row is
+	// unlocked in between: the guard on attempts and run_at makes the record a no-op
+	// when another worker ran the job meanwhile.
+	if err := tx.Rollback(); err != nil {
 		return false, err
 	}
 	var retry *Retry
 	switch {
 	case errors.As(herr, &retry):
-		_, err = tx.ExecContext(ctx, `UPDATE outbox SET run_at = now() + $2 * interval '1 millisecond', last_error = $3 WHERE id = $1`,
-			job.ID, retry.After.Milliseconds(), retry.Reason)
+		_, err = w.db.ExecContext(ctx, `UPDATE outbox SET run_at = now() + $2 * interval '1 millisecond', last_error = $3
+			WHERE id = $1 AND state = 'pending' AND attempts = $4 AND run_at = $5`,
+			job.ID, retry.After.Milliseconds(), retry.Reason, job.Attempts, job.RunAt)
 	case IsPermanent(herr) || job.Attempts+1 >= job.MaxAttempts:
 		w.log.Error("outbox job parked as dead", slog.Int64("job", job.ID), slog.String("kind", job.Kind),
 			slog.Int("attempts", job.Attempts+1), slog.String("error", herr.Error()))
-		_, err = tx.ExecContext(ctx, `UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = $2 WHERE id = $1`,
-			job.ID, herr.Error())
+		_, err = w.db.ExecContext(ctx, `UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = $2
+			WHERE id = $1 AND state = 'pending' AND attempts = $3 AND run_at = $4`, job.ID, herr.Error(), job.Attempts, job.RunAt)
 	default:
 		delay := w.opts.Backoff(job.Attempts + 1)
 		w.log.Warn("outbox job failed; will retry", slog.Int64("job", job.ID), slog.String("kind", job.Kind),
 			slog.Int("attempts", job.Attempts+1), slog.Duration("retry_in", delay), slog.String("error", herr.Error()))
-		_, err = tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2,
-			run_at = now() + $3 * interval '1 millisecond' WHERE id = $1`, job.ID, herr.Error(), delay.Milliseconds())
+		_, err = w.db.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+			run_at = now() + $3 * interval '1 millisecond' WHERE id = $1 AND state = 'pending' AND attempts = $4 AND run_at = $5`,
+			job.ID, herr.Error(), delay.Milliseconds(), job.Attempts, job.RunAt)
 	}
 	if err != nil {
 		return false, err
 	}
-	return true, tx.Commit()
+	return true, nil
 }
 
 // call runs the handler, turning a panic into an error so one bad job cannot take

@@ -5,6 +5,7 @@ package smtptest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log"
@@ -35,6 +36,11 @@ type Options struct {
 	Discard bool
 	// OnMessage, when set, is called with every accepted message.
 	OnMessage func(Message)
+	// TLS, when set, is offered with STARTTLS, or spoken from the first byte with
+	// ImplicitTLS (smtps); RequireTLS refuses MAIL before STARTTLS.
+	TLS         *tls.Config
+	ImplicitTLS bool
+	RequireTLS  bool
 }
 
 // Server is a running SMTP server on a loopback port.
@@ -60,11 +66,22 @@ func Start(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Addr: l.Addr().String(), opts: opts, changed: make(chan struct{})}
-	s.URL = "smtp://" + s.Addr
+	scheme, query := "smtp://", ""
+	switch {
+	case opts.ImplicitTLS:
+		scheme = "smtps://"
+		l = tls.NewListener(l, opts.TLS)
+	case opts.TLS == nil && opts.Username != "":
+		query = "?starttls=off"
+	}
+	s.URL = scheme + s.Addr + query
 	if opts.Username != "" {
-		s.URL = "smtp://" + opts.Username + ":" + opts.Password + "@" + s.Addr + "?starttls=off"
+		s.URL = scheme + opts.Username + ":" + opts.Password + "@" + s.Addr + query
 	}
 	s.srv = smtp.NewServer(s)
+	if opts.TLS != nil && !opts.ImplicitTLS {
+		s.srv.TLSConfig = opts.TLS
+	}
 	s.srv.Domain = "localhost"
 	s.srv.AllowInsecureAuth = true
 	s.srv.MaxMessageBytes = 25 << 20
@@ -120,15 +137,22 @@ func (s *Server) Wait(ctx context.Context, n int) ([]Message, error) {
 }
 
 // NewSession is the go-smtp Backend.
-func (s *Server) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &session{s: s}, nil
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{s: s, conn: c}, nil
 }
 
 type session struct {
 	s      *Server
+	conn   *smtp.Conn
 	authed bool
 	from   string
 	to     []string
+}
+
+// TLS reports whether the session's connection is encrypted.
+func (c *session) encrypted() bool {
+	_, ok := c.conn.TLSConnectionState()
+	return ok
 }
 
 func (c *session) AuthMechanisms() []string {
@@ -149,6 +173,9 @@ func (c *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (c *session) Mail(from string, _ *smtp.MailOptions) error {
+	if c.s.opts.RequireTLS && !c.encrypted() {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
+	}
 	if c.s.opts.Username != "" && !c.authed {
 		return smtp.ErrAuthRequired
 	}

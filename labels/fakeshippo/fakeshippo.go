@@ -197,6 +197,13 @@ func (s *Server) Inject(f Fault) {
 	s.faults = append(s.faults, f)
 }
 
+// ClearFaults drops the faults not used up yet: Shippo is back.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // Purchases is every label bought, in order.
 func (s *Server) Purchases() []Transaction {
 	s.mu.Lock()

@@ -80,7 +80,7 @@ func Register(api huma.API, s *Service, store *returns.Store, a *audit.Log) {
 		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
 			var err error
 			m, err = s.Retry(ctx, tx, p.MerchantID, in.ID)
-			return audit.Entry{Action: audit.EmailRetried, Target: fmt.Sprintf("email %d", m.ID),
+			return audit.Entry{Action: audit.EmailRetried, Target: "email " + m.PublicID,
 				Summary: fmt.Sprintf("The %s email about return %s, parked after its attempts ran out, sent again.", m.Kind, m.ReturnPublicID)}, err
 		})
 		if err != nil {

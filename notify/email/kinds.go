@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/returns"
+	"github.com/roundtriphq/roundtrip/returns/exchanges"
 )
 
 // Kind names a message to the shopper.
@@ -39,13 +41,15 @@ const (
 	KindRefundDelayed Kind = "refund_delayed"
 	// KindCreditIssued: store credit was issued.
 	KindCreditIssued Kind = "store_credit_issued"
+	// KindReplacementShipped: the shop shipped an exchange's replacement.
+	KindReplacementShipped Kind = "replacement_shipped"
 	// KindCompleted: the return is done; asks for feedback.
 	KindCompleted Kind = "return_completed"
 )
 
 // Kinds lists every kind in the order of a return's journey.
 var Kinds = []Kind{KindReviewNeeded, KindConfirmed, KindApproved, KindRejected, KindLabelReminder,
-	KindInTransit, KindArrived, KindRefundSent, KindRefundDelayed, KindCreditIssued, KindCompleted}
+	KindInTransit, KindArrived, KindRefundSent, KindRefundDelayed, KindCreditIssued, KindReplacementShipped, KindCompleted}
 
 // Money reports whether k is about the shopper's money: such messages are sent
 // even to a shopper who unsubscribed.
@@ -139,6 +143,17 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 			return fmt.Errorf("email: credit messages of %d: %w", c.ReturnID, err)
 		}
 		returnID, kind, ref, keep = c.ReturnID, KindCreditIssued, strconv.Itoa(n+1), creditData{Amount: c.Amount, Bonus: c.Bonus, Currency: c.Currency, Code: c.Code}
+	case notify.ExchangeShipped:
+		x, ok := data.(*exchanges.Exchange)
+		if !ok || x == nil {
+			return nil
+		}
+		items := make([]string, len(x.Items))
+		for i, it := range x.Items {
+			items[i] = fmt.Sprintf("%d × %s", it.Quantity, it.Name)
+		}
+		returnID, kind, ref, keep = x.ReturnID, KindReplacementShipped, strconv.FormatInt(x.ID, 10),
+			shipmentData{Carrier: x.Carrier, Tracking: x.TrackingNumber, Items: strings.Join(items, " and ")}
 	case notify.ReturnCompleted:
 		r, ok := asReturn(data)
 		if !ok {
@@ -174,6 +189,13 @@ type refundData struct {
 	ID       int64  `json:"id"`
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`
+}
+
+// shipmentData is what a replacement's shipment message keeps of its event.
+type shipmentData struct {
+	Carrier  string `json:"carrier"`
+	Tracking string `json:"tracking"`
+	Items    string `json:"items"`
 }
 
 // creditData is what a store credit message keeps of its event.

@@ -81,7 +81,7 @@ func TestReviewedReturnsHearTheDecision(t *testing.T) {
 	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/approve", ok.ID), b.shop.Keys[auth.RoleAdmin], nil); res.Status != http.StatusOK {
 		t.Fatalf("approve: %d %s", res.Status, res.Body)
 	}
-	reason := "The T-shirt was bought in a final sale."
+	reason := "The T-shirt was bought in a final sale <b>&</b> worn."
 	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/reject", no.ID), b.shop.Keys[auth.RoleAdmin], map[string]any{"reason": reason}); res.Status != http.StatusOK {
 		t.Fatalf("reject: %d %s", res.Status, res.Body)
 	}
@@ -103,7 +103,8 @@ func TestReviewedReturnsHearTheDecision(t *testing.T) {
 		t.Errorf("the approval's label scans as %v, want %s in it", codes, ok.RMA)
 	}
 	rej := got[3]
-	if rej.Header.Get("X-Roundtrip-Return") != no.RMA || !strings.Contains(rej.Text, reason) || !strings.Contains(rej.HTML, reason) || len(rej.Attachments) != 0 {
+	escaped := "The T-shirt was bought in a final sale &lt;b&gt;&amp;&lt;/b&gt; worn."
+	if rej.Header.Get("X-Roundtrip-Return") != no.RMA || !strings.Contains(rej.Text, reason) || !strings.Contains(rej.HTML, escaped) || strings.Contains(rej.HTML, "<b>") || len(rej.Attachments) != 0 {
 		t.Errorf("refusal of %s: want the reason in both parts and no label:\n%s", rej.Header.Get("X-Roundtrip-Return"), rej.Text)
 	}
 }
@@ -245,8 +246,12 @@ func TestStatusLinksCanBeRevoked(t *testing.T) {
 	r := b.newReturn(t, "NW-1", nil)
 	b.drain(t)
 	old := b.received(t)[0].statusLink(t)
-	if status, _ := get(t, old); status != http.StatusOK {
+	status, page := get(t, old)
+	if status != http.StatusOK || !strings.Contains(page, r.RMA) {
 		t.Fatalf("the link before revoking: got %d", status)
+	}
+	if strings.Contains(page, "/cancel\"") || strings.Contains(page, "Back to your order") {
+		t.Errorf("the page a link opens offers to cancel or to see the order: it must show this return only")
 	}
 	res := b.env.Do(t, "POST", "/v1/returns/"+r.RMA+"/status-links/revoke", b.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"revoked":1`) {

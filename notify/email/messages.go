@@ -177,6 +177,17 @@ var English = catalogue{
 			},
 			Action: "See your return",
 		},
+		KindReplacementShipped: {
+			Label:     "replacement shipped",
+			Subject:   "Your replacement for {{.RMA}} is on its way",
+			Preheader: "{{.Carrier}}, tracking number {{.Tracking}}.",
+			Heading:   "Your replacement is on its way",
+			Body: []string{
+				"{{.Shop}} sent {{.Items}} in exchange for your return {{.RMA}}.",
+				"It travels with {{.Carrier}}, tracking number {{.Tracking}}.",
+			},
+			Action: "See your return",
+		},
 		KindCompleted: {
 			Label:     "return completed",
 			Subject:   "Your return {{.RMA}} is complete",

@@ -27,7 +27,7 @@ import (
 type Message struct {
 	PublicID       string     `json:"id" db:"public_id" example:"em_5h8k1n4q7t0w3z6c9f2j5m8p1s"`
 	ReturnPublicID string     `json:"return_id" db:"return_public_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
-	Kind           Kind       `json:"kind" db:"kind" example:"refund_sent" doc:"Which message: review_needed, return_confirmed, return_approved, return_rejected, label_reminder, parcel_in_transit, parcel_arrived, refund_sent, refund_delayed, store_credit_issued or return_completed."`
+	Kind           Kind       `json:"kind" db:"kind" example:"refund_sent" doc:"Which message: review_needed, return_confirmed, return_approved, return_rejected, label_reminder, parcel_in_transit, parcel_arrived, refund_sent, refund_delayed, store_credit_issued, replacement_shipped or return_completed."`
 	Status         string     `json:"status" db:"status" example:"sent" doc:"queued (not sent yet), sent (the mail server accepted it), failed (tried again later), parked (no more attempts: see last_error), skipped (the shopper unsubscribed and it is not about money)."`
 	To             string     `json:"to,omitempty" db:"to_address" example:"ada@example.com"`
 	Subject        string     `json:"subject,omitempty" db:"subject" example:"Your refund of 29.75 EUR is on its way"`
@@ -249,8 +249,19 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		f.Tracking = parcels[0].TrackingNumber
 	}
 	f.Carrier = labels.DefaultCarrierName
-	if len(parcels) > 0 && parcels[0].Carrier != "own" {
+	if len(parcels) > 0 && parcels[0].CarrierName != "" {
+		f.Carrier = parcels[0].CarrierName
+	} else if len(parcels) > 0 && parcels[0].Carrier != "own" {
 		f.Carrier = parcels[0].Carrier
+	}
+	if m.Kind == KindConfirmed || m.Kind == KindApproved {
+		// a label bought from a carrier after the approval: the message waits for it
+		// (not for a purchase parked for staff)
+		for _, p := range parcels {
+			if p.Status == labels.ParcelPreparing && !p.LabelParked {
+				return nil, "", &outbox.Retry{After: 10 * time.Second, Reason: "the label is being bought from the carrier"}
+			}
+		}
 	}
 	switch m.Kind {
 	case KindRefundSent, KindRefundDelayed:
@@ -259,6 +270,12 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 			return nil, "", outbox.Permanent(err)
 		}
 		f.Amount = money.Format(d.Amount, d.Currency)
+	case KindReplacementShipped:
+		var d shipmentData
+		if err := json.Unmarshal(m.Data, &d); err != nil {
+			return nil, "", outbox.Permanent(err)
+		}
+		f.Carrier, f.Tracking, f.Items = d.Carrier, d.Tracking, d.Items
 	case KindCreditIssued:
 		var d creditData
 		if err := json.Unmarshal(m.Data, &d); err != nil {
@@ -293,18 +310,15 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 			format = labels.FormatLetter
 		}
 		for _, p := range usable {
-			l, err := s.labels.Label(ctx, r, p.Number, format, s.cfg.BaseURL)
+			// the carrier's own PDF for a label bought through Shippo, else ours
+			file, err := s.labels.LabelFile(ctx, r, p.Number, format, s.cfg.BaseURL)
 			if errors.Is(err, labels.ErrNoReturnAddress) {
 				break // the shop has not said where returns go: the status page explains
 			}
 			if err != nil {
-				return nil, "", err
-			}
-			var buf bytes.Buffer
-			if err := labels.Render(&buf, l); err != nil {
 				return nil, "", fmt.Errorf("email: label of %s: %w", r.RMA, err)
 			}
-			files = append(files, attachment{name: fmt.Sprintf("%s-label-%d.pdf", r.RMA, p.Number), pdf: buf.Bytes()})
+			files = append(files, attachment{name: fmt.Sprintf("%s-label-%d.pdf", r.RMA, p.Number), pdf: file.Body})
 		}
 	}
 

@@ -16,7 +16,7 @@ import (
 )
 
 type ledgerListInput struct {
-	Kind     []string `query:"kind" explode:"false" example:"refund_succeeded,refund_failed" doc:"Only these kinds (comma-separated): refund_queued, refund_sent, refund_succeeded, refund_failed, refund_canceled, store_credit_issued, store_credit_bonus, store_credit_redeemed, store_credit_adjusted, store_credit_reversed, fee_retained, exchange_in, exchange_out, exchange_payment, label_purchased, label_voided."`
+	Kind     []string `query:"kind" explode:"false" example:"refund_succeeded,refund_failed" doc:"Only these kinds (comma-separated): refund_queued, refund_sent, refund_succeeded, refund_failed, refund_canceled, refund_to_store_credit, refund_outside, store_credit_issued, store_credit_bonus, store_credit_redeemed, store_credit_adjusted, store_credit_reversed, fee_retained, exchange_in, exchange_out, exchange_payment, label_purchased, label_voided."`
 	Currency string   `query:"currency" maxLength:"3" example:"EUR"`
 	From     string   `query:"from" maxLength:"40" example:"2026-03-01" doc:"Entries recorded at or after. A date (YYYY-MM-DD, midnight UTC) or an RFC 3339 date-time."`
 	To       string   `query:"to" maxLength:"40" example:"2026-04-01" doc:"Entries recorded before (exclusive). A date (YYYY-MM-DD, midnight UTC) or an RFC 3339 date-time."`

@@ -1,5 +1,6 @@
 // Package ledger owns the finance ledger: the append-only record of every money
 // movement of a merchant — refunds queued, sent, succeeded, failed and canceled,
+// failed refunds settled as store credit or paid back outside Roundtrip,
 // store credit issued, given as a bonus, redeemed, reversed and adjusted, fees retained,
 // and exchanges (the returned items' value kept in, the replacements' out, a price
 // difference paid) —
@@ -54,6 +55,12 @@ const (
 	RefundFailed Kind = "refund_failed"
 	// RefundCanceled: the refund was canceled; money Stripe had taken came back.
 	RefundCanceled Kind = "refund_canceled"
+	// RefundToStoreCredit: finance settled a failed refund as store credit (net 0:
+	// the credit's store_credit_issued entry takes the amount).
+	RefundToStoreCredit Kind = "refund_to_store_credit"
+	// RefundOutside: finance recorded a failed refund as paid back outside Roundtrip
+	// (−amount; the note says how).
+	RefundOutside Kind = "refund_outside"
 	// StoreCreditIssued: store credit given for a return.
 	StoreCreditIssued Kind = "store_credit_issued"
 	// StoreCreditBonus: the shop's bonus on store credit.
@@ -84,7 +91,7 @@ const (
 
 // Kinds lists every kind.
 func Kinds() []Kind {
-	return []Kind{RefundQueued, RefundSent, RefundSucceeded, RefundFailed, RefundCanceled,
+	return []Kind{RefundQueued, RefundSent, RefundSucceeded, RefundFailed, RefundCanceled, RefundToStoreCredit, RefundOutside,
 		StoreCreditIssued, StoreCreditBonus, StoreCreditRedeemed, StoreCreditAdjusted, StoreCreditReversed, FeeRetained,
 		ExchangeIn, ExchangeOut, ExchangePayment, LabelPurchased, LabelVoided}
 }
@@ -103,7 +110,7 @@ func (k Kind) Valid() bool {
 type Entry struct {
 	PublicID            string    `json:"id" db:"public_id" example:"le_9x2c5v8b1n4z7p0r3t6w9k2q5m"`
 	At                  time.Time `json:"at" db:"at" doc:"When the movement was recorded (its transaction's time)."`
-	Kind                Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,store_credit_reversed,fee_retained,exchange_in,exchange_out,exchange_payment,label_purchased,label_voided" example:"refund_succeeded"`
+	Kind                Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,refund_to_store_credit,refund_outside,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,store_credit_reversed,fee_retained,exchange_in,exchange_out,exchange_payment,label_purchased,label_voided" example:"refund_succeeded"`
 	Currency            string    `json:"currency" db:"currency" example:"EUR"`
 	Amount              int64     `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency: the refund, credit or fee the entry is about; never negative."`
 	Net                 int64     `json:"net" db:"net" example:"0" doc:"Signed effect on the merchant's money in minor units: negative when money or store credit leaves the shop, positive when it comes back, 0 for steps that move nothing (refund_queued, refund_succeeded, fee_retained)."`

@@ -85,10 +85,45 @@ func csvResponses(what string, columns []string) map[string]*huma.Response {
 	}}
 }
 
+type acknowledgeInput struct {
+	ID   string `path:"id" maxLength:"40" example:"rec_8d3f6h9k2m5p8r1t4w7x0z3c6v" doc:"The reconciliation's ID (rec_…)."`
+	Line string `path:"line_id" maxLength:"40" example:"rl_2w5z8c1f4h7k0n3q6t9x2b5e8g" doc:"The line's ID (rl_…)."`
+	Body struct {
+		Note string `json:"note" minLength:"1" maxLength:"1000" example:"Stripe's fee adjustment, agreed with the bank." doc:"Why the mismatch needs nothing more."`
+	}
+}
+
+type lineOutput struct {
+	Body *ReconciliationLine
+}
+
 // Register adds the reconciliation and export operations to api.
 func Register(api huma.API, s *Service) {
 	finance := auth.Staff(auth.RoleFinance)
 	errs := []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity}
+
+	huma.Register(api, huma.Operation{
+		OperationID: "acknowledge-reconciliation-line",
+		Method:      http.MethodPost,
+		Path:        "/v1/reconciliations/{id}/lines/{line_id}/acknowledge",
+		Summary:     "Acknowledge a mismatch",
+		Description: "Records that finance looked at a mismatch line and why nothing more needs doing; the line keeps what " +
+			"was found and shows acknowledged_note, _by and _at. Acknowledging again replaces the note. A matched line answers 409.",
+		Tags:     []string{"Reconciliation"},
+		Security: finance,
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *acknowledgeInput) (*lineOutput, error) {
+		p := auth.MustFromContext(ctx)
+		r, err := s.ByPublicID(ctx, p.MerchantID, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		l, err := s.Acknowledge(ctx, p.MerchantID, r.ID, in.Line, in.Body.Note, p.Actor)
+		if err != nil {
+			return nil, err
+		}
+		return &lineOutput{Body: l}, nil
+	})
 
 	huma.Register(api, huma.Operation{
 		OperationID: "create-reconciliation",

@@ -44,10 +44,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/period"
+	"github.com/roundtriphq/roundtrip/internal/validation"
 
 	"github.com/jmoiron/sqlx"
 
@@ -167,6 +169,9 @@ type ReconciliationLine struct {
 	PaymentIntentID    *string    `json:"payment_intent_id,omitempty" db:"payment_intent_id"`
 	BalanceTransaction *string    `json:"balance_transaction,omitempty" db:"balance_transaction"`
 	Note               string     `json:"note,omitempty" db:"note" example:"Stripe refunded 27.95 EUR, we recorded 29.75 EUR."`
+	AckedNote          string     `json:"acknowledged_note,omitempty" db:"acked_note" example:"Stripe's fee adjustment, agreed with the bank." doc:"Set when finance acknowledged the mismatch: why nothing needs doing."`
+	AckedBy            *string    `json:"acknowledged_by,omitempty" db:"acked_by" example:"user:fin"`
+	AckedAt            *time.Time `json:"acknowledged_at,omitempty" db:"acked_at"`
 	// Internal keys; the API shows the public IDs above.
 	ID       int64  `json:"-" db:"id"`
 	RefundID *int64 `json:"-" db:"refund_id"`
@@ -398,7 +403,57 @@ func (s *Service) List(ctx context.Context, merchantID, before int64, limit int)
 const lineCols = `l.id, l.public_id, l.class, l.source, l.matched_by, l.refund_id, f.public_id AS refund_public_id, l.attempt,
 	l.return_id, r.public_id AS return_public_id, l.rma, l.order_number, l.currency, l.amount, l.status,
 	l.stripe_refund_id, l.stripe_currency, l.stripe_amount, l.stripe_status, l.stripe_created, l.charge_id,
-	l.payment_intent_id, l.balance_transaction, l.note`
+	l.payment_intent_id, l.balance_transaction, l.note, l.acked_note,
+	l.acked_by, l.acked_at`
+
+const lineFrom = ` FROM reconciliation_lines l LEFT JOIN refunds f ON f.id = l.refund_id LEFT JOIN returns r ON r.id = l.return_id`
+
+// ErrLineNotFound means the run has no such line.
+var ErrLineNotFound = errors.New("reconcile: no such line")
+
+// NotMismatchError is an acknowledgement of a line that matched: there is nothing
+// to acknowledge.
+type NotMismatchError struct{ Class Class }
+
+func (e *NotMismatchError) Error() string {
+	return "reconcile: only mismatches can be acknowledged; this line is " + string(e.Class)
+}
+
+// Acknowledge records that finance looked at a mismatch line and why nothing needs
+// doing (note, required). The line keeps what was found; acknowledging it again
+// replaces the note.
+func (s *Service) Acknowledge(ctx context.Context, merchantID, runID int64, linePublicID, note, actor string) (*ReconciliationLine, error) {
+	note = strings.TrimSpace(note)
+	var v validation.Error
+	if note == "" {
+		v.Add("note", "say why the mismatch needs nothing more")
+	} else if len([]rune(note)) > 1000 {
+		v.Add("note", "must be at most 1000 characters")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var l ReconciliationLine
+	err := s.db.GetContext(ctx, &l, `SELECT `+lineCols+lineFrom+`
+		WHERE l.public_id = $1 AND l.reconciliation_id = $2 AND l.merchant_id = $3`, linePublicID, runID, merchantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrLineNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: acknowledge: %w", err)
+	}
+	if l.Class == Matched {
+		return nil, &NotMismatchError{Class: l.Class}
+	}
+	err = s.db.GetContext(ctx, &l, `WITH u AS (UPDATE reconciliation_lines SET acked_note = $3, acked_by = $4, acked_at = now()
+		WHERE id = $1 AND merchant_id = $2 RETURNING *)
+		SELECT `+lineCols+` FROM u l LEFT JOIN refunds f ON f.id = l.refund_id LEFT JOIN returns r ON r.id = l.return_id`,
+		l.ID, merchantID, note, actor)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: acknowledge: %w", err)
+	}
+	return &l, nil
+}
 
 // Lines returns lines of a merchant's run in ID order after the cursor (0: from
 // the first), of one class when class is not empty, and whether there are more.
@@ -407,8 +462,7 @@ func (s *Service) Lines(ctx context.Context, merchantID, id int64, class Class, 
 		limit = 100
 	}
 	lines := []ReconciliationLine{}
-	err := s.db.SelectContext(ctx, &lines, `SELECT `+lineCols+` FROM reconciliation_lines l
-		LEFT JOIN refunds f ON f.id = l.refund_id LEFT JOIN returns r ON r.id = l.return_id
+	err := s.db.SelectContext(ctx, &lines, `SELECT `+lineCols+lineFrom+`
 		WHERE l.reconciliation_id = $1 AND l.merchant_id = $2 AND ($3 = '' OR l.class = $3) AND l.id > $4
 		ORDER BY l.id LIMIT $5`, id, merchantID, string(class), after, limit+1)
 	if err != nil {

@@ -32,6 +32,15 @@ import (
 // JobCheckout makes the Stripe Checkout Session of an exchange awaiting payment.
 const JobCheckout = "exchange.checkout"
 
+// JobExpireCheckout closes the open Checkout Session of an exchange that was
+// cancelled before it was paid, so that the shopper can no longer pay for it.
+const JobExpireCheckout = "exchange.checkout_expire"
+
+type expirePayload struct {
+	ExchangeID int64  `json:"exchange_id"`
+	SessionID  string `json:"session_id"`
+}
+
 var _ refunds.CheckoutHandler = (*Service)(nil)
 
 type checkoutPayload struct {
@@ -45,6 +54,26 @@ func (s *Service) Jobs(w *outbox.Worker) {
 		return // without Stripe, sessions wait for a replica that has it
 	}
 	w.Handle(JobCheckout, s.makeCheckout)
+	w.Handle(JobExpireCheckout, s.expireCheckout)
+}
+
+// expireCheckout is the JobExpireCheckout handler. A session Stripe will not expire
+// (it was completed or expired meanwhile) is left as it is: a payment that made it
+// arrives as checkout.session.completed and is noted for staff.
+func (s *Service) expireCheckout(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+	var p expirePayload
+	if err := job.Decode(&p); err != nil {
+		return err
+	}
+	_, err := s.Checkout.ExpireCheckoutSession(ctx, p.SessionID)
+	if err != nil && refunds.IsTemporary(err) {
+		return err
+	}
+	if err != nil {
+		s.log.Warn("a cancelled exchange's Checkout Session could not be expired", "exchange_id", p.ExchangeID,
+			"session", p.SessionID, "error", err.Error())
+	}
+	return nil
 }
 
 // queueCheckout queues the making of attempt's Checkout Session, in tx.
@@ -149,6 +178,12 @@ func (s *Service) CheckoutEvent(ctx context.Context, tx *sqlx.Tx, typ string, cs
 			return err
 		}
 		return t.Note(ctx, "stripe", "exchange_payment", "The payment page expired unpaid: the shopper can open a new one, or cancel the return and choose again.")
+	}
+	if cs.PaymentStatus == "paid" && x.Status == StatusCancelled {
+		s.log.Error("a cancelled exchange's Checkout Session was paid", "exchange_id", x.ID, "session", cs.ID,
+			"payment_intent", cs.PaymentIntent)
+		return t.Note(ctx, "stripe", "exchange_payment", fmt.Sprintf("A payment of %s arrived after the exchange was cancelled: "+
+			"refund it in Stripe (PaymentIntent %s).", money.Format(cs.AmountTotal, strings.ToUpper(cs.Currency)), cs.PaymentIntent))
 	}
 	if cs.PaymentStatus != "paid" || x.Status != StatusAwaitingPayment {
 		return nil

@@ -822,3 +822,30 @@ func TestReleaseOnCarrierScan(t *testing.T) {
 		t.Errorf("got return %s, want completed", got)
 	}
 }
+
+// TestCancelAwaitingPayment: a return cancelled while its dearer replacement waits
+// for payment gives the unit back and closes the payment page at Stripe, so that the
+// shopper can no longer pay for it.
+func TestCancelAwaitingPayment(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, nil)
+	s.putProduct(t, map[string]int{"TEE-M": 5, "TEE-L": 1}, map[string]int64{"TEE-M": 2500, "TEE-L": 3000})
+	n := s.order(t)
+	r := s.create(t, exchangeBody(n, "TEE-L"))
+	s.drain(t)
+	sessions := s.stripe.CheckoutSessions()
+	if len(sessions) != 1 || sessions[0].Status != "open" {
+		t.Fatalf("got sessions %+v, want one open", sessions)
+	}
+	s.must(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", r.ID), auth.RoleIntegration, map[string]any{}, http.StatusOK)
+	s.drain(t)
+	if got := s.stripe.CheckoutSessions()[0].Status; got != "expired" {
+		t.Errorf("got the payment page %s, want expired", got)
+	}
+	if x := s.exchange(t, r); x.Status != exchanges.StatusCancelled || x.CheckoutURL != "" {
+		t.Errorf("got %+v, want cancelled without a payment page", x)
+	}
+	if _, rs, in := s.inStock(t, "TEE-L"); rs != 0 || in != 1 {
+		t.Errorf("got reserved %d, in stock %d, want the unit back", rs, in)
+	}
+}

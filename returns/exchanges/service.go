@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/money"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/returns"
@@ -269,6 +270,13 @@ func (s *Service) cancel(ctx context.Context, t *returns.Tx, x *Exchange, why st
 	if _, err := t.ExecContext(ctx, `UPDATE exchanges SET status = 'cancelled', cancelled_at = now(), updated_at = now()
 		WHERE id = $1`, x.ID); err != nil {
 		return fmt.Errorf("exchanges: cancel %d: %w", x.ID, err)
+	}
+	if x.Status == StatusAwaitingPayment && x.SessionID != "" {
+		// its payment page must not take money any more
+		if _, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: x.MerchantID, Kind: JobExpireCheckout,
+			Payload: expirePayload{ExchangeID: x.ID, SessionID: x.SessionID}, MaxAttempts: 25}); err != nil {
+			return err
+		}
 	}
 	note := "Exchange cancelled: the replacement is no longer held."
 	if why == "rejected_items" {

@@ -164,18 +164,14 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 	if norm == "" {
 		return nil, &UnknownCodeError{Code: code}
 	}
-	var returnID int64
 	var parcel *Parcel
-	byRMA := false
-	if rma, ok := returns.ParseRMA(norm); ok {
-		r, err := s.returns.ByRMA(ctx, merchantID, rma)
-		if errors.Is(err, returns.ErrNotFound) {
-			return nil, &UnknownCodeError{Code: code}
+	var update func(fn func(context.Context, *returns.Tx) error) (*returns.Return, error)
+	rma, byRMA := returns.ParseRMA(norm)
+	if byRMA {
+		// found and locked in one statement
+		update = func(fn func(context.Context, *returns.Tx) error) (*returns.Return, error) {
+			return s.returns.UpdateByRMA(ctx, merchantID, rma, fn)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("receiving: scan lookup: %w", err)
-		}
-		returnID, byRMA = r.ID, true
 	} else {
 		rid, p, err := s.parcels.ParcelByTracking(ctx, merchantID, norm)
 		if errors.Is(err, ErrNoParcel) {
@@ -184,10 +180,13 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		if err != nil {
 			return nil, fmt.Errorf("receiving: scan lookup: %w", err)
 		}
-		returnID, parcel = rid, &p
+		parcel = &p
+		update = func(fn func(context.Context, *returns.Tx) error) (*returns.Return, error) {
+			return s.returns.Update(ctx, merchantID, rid, fn)
+		}
 	}
 	var out *Scan
-	_, err := s.returns.Update(ctx, merchantID, returnID, func(ctx context.Context, t *returns.Tx) error {
+	_, err := update(func(ctx context.Context, t *returns.Tx) error {
 		r := t.Return
 		if closed(r.State) {
 			return &ClosedError{RMA: r.RMA, State: r.State}
@@ -226,6 +225,9 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		out.Expected, out.Message = expected(r, out)
 		return nil
 	})
+	if byRMA && errors.Is(err, returns.ErrNotFound) {
+		return nil, &UnknownCodeError{Code: code}
+	}
 	return out, err
 }
 
@@ -417,15 +419,9 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 			return nil, err
 		}
 	}
-	// the resolver explains rejected units from the items: hand it the return as
-	// this receipt left it, not as it was read before
-	if err := t.Reload(ctx); err != nil {
-		return nil, err
-	}
+	// t.Return is the return as this receipt left it (Receive and Transition keep
+	// it as the database has it), and as the resolver leaves it
 	if err := t.Resolve(ctx, receipt.ID, after, actor); err != nil {
-		return nil, err
-	}
-	if err := t.Reload(ctx); err != nil {
 		return nil, err
 	}
 	return &Receipt{ID: receipt.PublicID, Return: t.Return, Message: note}, nil
@@ -434,7 +430,7 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 // RecordedReceipt is a receipt as it was recorded: who, when, and what they entered,
 // notes and unexpected items included.
 type RecordedReceipt struct {
-	ID     int64        `json:"id" example:"88"`
+	ID     string       `json:"id" example:"rcpt_4c7f0j3m6q9t2w5z8b1e4h7k0n"`
 	At     time.Time    `json:"at"`
 	Actor  string       `json:"actor" example:"user:ana"`
 	Parcel int          `json:"parcel,omitempty" example:"1" doc:"The parcel's number, when the receipt named one."`
@@ -444,13 +440,13 @@ type RecordedReceipt struct {
 // Receipts lists the receipts of a merchant's return, oldest first.
 func Receipts(ctx context.Context, q sqlx.QueryerContext, merchantID, returnID int64) ([]RecordedReceipt, error) {
 	var rows []struct {
-		ID     int64     `db:"id"`
+		ID     string    `db:"public_id"`
 		At     time.Time `db:"created_at"`
 		Actor  string    `db:"actor"`
 		Parcel *int      `db:"parcel"`
 		Data   []byte    `db:"data"`
 	}
-	err := sqlx.SelectContext(ctx, q, &rows, `SELECT c.id, c.created_at, c.actor, p.number AS parcel, c.data
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT c.public_id, c.created_at, c.actor, p.number AS parcel, c.data
 		FROM receipts c LEFT JOIN parcels p ON p.id = c.parcel_id
 		WHERE c.merchant_id = $1 AND c.return_id = $2 ORDER BY c.id`, merchantID, returnID)
 	if err != nil {
@@ -463,7 +459,7 @@ func Receipts(ctx context.Context, q sqlx.QueryerContext, merchantID, returnID i
 			rc.Parcel = *r.Parcel
 		}
 		if err := json.Unmarshal(r.Data, &rc.Input); err != nil {
-			return nil, fmt.Errorf("receiving: receipt %d: %w", r.ID, err)
+			return nil, fmt.Errorf("receiving: receipt %s: %w", r.ID, err)
 		}
 		out = append(out, rc)
 	}

@@ -218,4 +218,55 @@
     form.addEventListener('input', later);
     form.addEventListener('change', later);
   });
+  // Items page: the quote appears under the items and follows every change of
+  // quantity, reason or resolution; the Confirm button in it creates the return from
+  // this page, photos included. Without JavaScript the form goes to its own quote
+  // step instead.
+  document.querySelectorAll('form[data-live-quote]').forEach(function (form) {
+    var target = document.getElementById('live-quote');
+    var step = form.querySelector('[data-quote-step]');
+    if (!target || !window.fetch || !window.DOMParser || !window.FormData) return;
+    var timer = null, seq = 0;
+    // photos only for merchant-fault reasons
+    var photos = function () {
+      form.querySelectorAll('[data-reason]').forEach(function (sel) {
+        var box = form.querySelector('[data-photos="' + sel.getAttribute('data-reason') + '"]');
+        if (!box) return;
+        var opt = sel.options[sel.selectedIndex];
+        var fault = !!(opt && opt.hasAttribute('data-fault'));
+        box.hidden = !fault;
+        if (!fault) box.querySelectorAll('input[type=file]').forEach(function (i) { i.value = ''; });
+      });
+    };
+    var update = function () {
+      var body = new URLSearchParams();
+      new FormData(form).forEach(function (v, k) { if (typeof v === 'string') body.append(k, v); });
+      body.set('live', '1');
+      var mine = ++seq;
+      target.setAttribute('aria-busy', 'true');
+      fetch(form.action, { method: 'POST', body: body, credentials: 'same-origin' })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+        .then(function (html) {
+          if (mine !== seq) return;
+          var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('live-quote');
+          if (!fresh) return;
+          target.innerHTML = fresh.innerHTML;
+          target.hidden = false;
+          if (step) step.hidden = !fresh.hasAttribute('data-keep-step');
+          form.setAttribute('data-live-ready', String(mine));
+        })
+        .catch(function () { if (step) step.hidden = false; })
+        .then(function () { if (mine === seq) target.removeAttribute('aria-busy'); });
+    };
+    var later = function (e) {
+      if (e && e.target && e.target.type === 'file') return;
+      photos();
+      clearTimeout(timer);
+      timer = setTimeout(update, 250);
+    };
+    form.addEventListener('change', later);
+    form.addEventListener('input', later);
+    photos();
+    update();
+  });
 })();

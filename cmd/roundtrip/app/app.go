@@ -40,6 +40,9 @@ type Config struct {
 	Gateway refunds.Gateway
 	// WebhookSecret verifies Stripe's webhook signatures.
 	WebhookSecret string
+	// StripeDashboard is the Stripe dashboard URL finance's pages link refunds and
+	// payments to (https://dashboard.stripe.com/test in test mode); empty: no links.
+	StripeDashboard string
 	// Worker, when set, gets the background job handlers of every domain.
 	Worker *outbox.Worker
 	// Hub, when set, is the process's LISTEN connection: API keys are then cached
@@ -67,6 +70,11 @@ type Config struct {
 // KeyCacheTTL bounds how long a replica that missed a revocation's notification keeps
 // accepting the revoked key.
 const KeyCacheTTL = 30 * time.Second
+
+// CacheTTL bounds how long a replica that missed a change's notification keeps using
+// its copy of a merchant's webhook endpoints, settings or current policy (every
+// change is announced to every replica when it commits).
+const CacheTTL = 10 * time.Second
 
 // App is the assembled product.
 type App struct {
@@ -107,6 +115,8 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	}
 	if cfg.Hub != nil {
 		a.Keys.Cache(KeyCacheTTL, cfg.Hub)
+		a.Shoppers.Cache(CacheTTL, cfg.Hub)
+		a.Merchants.Cache(CacheTTL, cfg.Hub)
 	}
 	a.Labels = labels.NewService(d, a.Returns, a.Merchants, cfg.BaseURL, nil)
 	a.Labels.Shippo, a.Labels.Logger = cfg.Shippo, log
@@ -123,6 +133,9 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		webhooks.Logger = log
 	}
 	a.Webhooks = notify.New(d, webhooks)
+	if cfg.Hub != nil {
+		a.Webhooks.CacheEndpoints(CacheTTL, cfg.Hub)
+	}
 	mail := cfg.Email
 	if mail.BaseURL == "" {
 		mail.BaseURL = cfg.BaseURL
@@ -172,7 +185,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 		DB: d, Logger: log, BaseURL: cfg.BaseURL,
 		Merchants: a.Merchants, Shoppers: a.Shoppers, Users: a.Users, Keys: a.Keys,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
-		Exchanges: a.Exchanges, Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
+		Exchanges: a.Exchanges, Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit, StripeDashboard: cfg.StripeDashboard,
 		PortalClientLimit: clientLimit, PortalOrderLimit: orderLimit,
 	})
 	return a
