@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"io/fs"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -24,12 +25,22 @@ type Migrator struct {
 }
 
 // New prepares the embedded migrations for db. It does not touch the database.
-func New(db *sql.DB) (*Migrator, error) {
+func New(db *sql.DB) (*Migrator, error) { return newMigrator(db, Files) }
+
+// newMigrator prepares the migrations in files for db.
+//
+// Out-of-order migrations are allowed: features are built side by side, each with its
+// own number, and land in whatever order they are finished, so a database can already
+// hold a higher number than one that lands later (00011 applied before 00009 came).
+// Each migration stands on its own (none depends on a higher-numbered one), so applying
+// the late one afterwards gives the same schema as a fresh database.
+func newMigrator(db *sql.DB, files fs.FS) (*Migrator, error) {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return nil, fmt.Errorf("migrations: locker: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, Files, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files,
+		goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
