@@ -597,7 +597,7 @@ func TestShippoCancelVoidsOnce(t *testing.T) {
 		t.Errorf("voided label: got %d, want 410", res.Status)
 	}
 	var voids int
-	f.env.DB.Get(&voids, `SELECT count(*) FROM ledger_entries WHERE kind = 'label_voided' AND return_id = $1`, r.ID)
+	f.env.DB.Get(&voids, `SELECT count(*) FROM ledger_entries WHERE kind = 'label_voided' AND return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID)
 	if voids != 1 {
 		t.Errorf("got %d label_voided ledger entries, want 1", voids)
 	}

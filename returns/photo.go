@@ -41,7 +41,7 @@ var (
 // Photo is a stored photo.
 type Photo struct {
 	ID          int64     `db:"id"`
-	PublicID    string    `db:"public_id"` // ph_…: what a photo's URL names`
+	PublicID    string    `db:"public_id"` // ph_…: what a photo's URL names
 	ReturnID    *int64    `db:"return_id"`
 	LineID      string    `db:"line_id"`
 	ContentType string    `db:"content_type"`
@@ -137,7 +137,7 @@ func (s *Store) AddPhotos(ctx context.Context, merchantID, orderID int64, key st
 	return tx.Commit()
 }
 
-const photoCols = `id, return_id, line_id, content_type, width, height, created_at`
+const photoCols = `id, public_id, return_id, line_id, content_type, width, height, created_at`
 
 // PendingPhotos lists the photos uploaded with key for an order, without their bytes.
 func (s *Store) PendingPhotos(ctx context.Context, merchantID, orderID int64, key string) ([]Photo, error) {
