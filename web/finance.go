@@ -279,7 +279,7 @@ func (s *Server) charts(ctx context.Context, mid int64, p period.Period, v *fina
 	}
 	for i := len(fb.Distribution) - 1; i >= 0; i-- {
 		d := fb.Distribution[i]
-		label := fmt.Sprintf("%d · %s", d.Ease, easeLabels[d.Ease-1])
+		label := fmt.Sprintf("%d · %s", d.Ease, english().T("fb-ease-"+strconv.Itoa(d.Ease)))
 		v.Feedback.Rows = append(v.Feedback.Rows, bar{Label: label, Value: d.Count, Title: fmt.Sprintf("%s: %d answer(s)", label, d.Count)})
 	}
 	v.Feedback.Chart = hbarChart("How easy shoppers found their return, last 90 days", v.Feedback.Rows)

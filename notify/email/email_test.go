@@ -117,7 +117,7 @@ func TestTheShopperHearsAtEveryStep(t *testing.T) {
 	if len(refundList.Refunds) != 1 {
 		t.Fatalf("refunds: %+v", refundList)
 	}
-	amount := fmt.Sprintf("%d.%02d EUR", refundList.Refunds[0].Amount/100, refundList.Refunds[0].Amount%100)
+	amount := fmt.Sprintf("€%d.%02d", refundList.Refunds[0].Amount/100, refundList.Refunds[0].Amount%100)
 	sent := got[2]
 	if !strings.Contains(sent.Header.Get("Subject"), amount) || !strings.Contains(sent.Text, "card you paid with") || !strings.Contains(sent.Text, "5 to 10 working days") {
 		t.Errorf("refund sent: subject %q, text:\n%s\nwant the amount %s, the card and when banks show it", sent.Header.Get("Subject"), sent.Text, amount)

@@ -175,6 +175,9 @@ func parse(t *testing.T, raw []byte) parsed {
 	if err != nil {
 		t.Fatalf("the message does not parse: %v\n%s", err, raw)
 	}
+	if subj, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err == nil {
+		m.Header["Subject"] = []string{subj} // as a mail app shows it
+	}
 	p := parsed{Header: m.Header, Raw: raw}
 	if err := p.walk(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Header.Get("Content-Disposition"), m.Body); err != nil {
 		t.Fatalf("the message's parts do not parse: %v\n%s", err, raw)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
@@ -205,23 +204,19 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 	if err != nil {
 		return nil, "", err
 	}
-	c := s.cat.Common
+	// the shopper reads the order's language
+	lang := langFor(rec.Order.Locale)
+	c := catalogues[lang].Common
 	cust := rec.Order.Customer
 	f := facts{FirstName: cust.FirstName, Email: r.CustomerEmail, Shop: shop.Name, Support: shop.Settings.SupportEmail,
-		RMA: r.RMA, OrderNumber: r.OrderNumber, Total: money.Format(r.Total, r.Currency), KeepIt: r.KeepIt,
+		RMA: r.RMA, OrderNumber: r.OrderNumber, Total: amount(r.Total, r.Currency, lang), KeepIt: r.KeepIt,
 		Reason: r.RejectReason, Trigger: string(pol.RefundTrigger)}
 	if f.Resolution, err = fill(c["resolution_"+string(r.Resolution)], nil); err != nil || f.Resolution == "" {
 		f.Resolution = string(r.Resolution)
 	}
-	var items []string
-	for _, it := range r.Items {
-		line, err := fill(c["item"], it)
-		if err != nil {
-			return nil, "", err
-		}
-		items = append(items, line)
+	if f.Items, err = itemList(c, r.Items); err != nil {
+		return nil, "", err
 	}
-	f.Items = strings.Join(items, c["item_join"])
 
 	var parcels []labels.Parcel
 	if !r.KeepIt {
@@ -243,7 +238,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		}
 	}
 	if !until.IsZero() {
-		f.ValidUntil = until.UTC().Format(c["date"])
+		f.ValidUntil = date(until, lang)
 	}
 	if f.Tracking == "" && len(parcels) > 0 {
 		f.Tracking = parcels[0].TrackingNumber
@@ -269,31 +264,36 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			return nil, "", outbox.Permanent(err)
 		}
-		f.Amount = money.Format(d.Amount, d.Currency)
+		f.Amount = amount(d.Amount, d.Currency, lang)
 	case KindReplacementShipped:
 		var d shipmentData
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			return nil, "", outbox.Permanent(err)
 		}
 		f.Carrier, f.Tracking, f.Items = d.Carrier, d.Tracking, d.Items
+		if len(d.Lines) > 0 {
+			if f.Items, err = itemList(c, d.Lines); err != nil {
+				return nil, "", err
+			}
+		}
 	case KindCreditIssued:
 		var d creditData
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			return nil, "", outbox.Permanent(err)
 		}
-		f.Amount = money.Format(d.Amount+d.Bonus, d.Currency)
+		f.Amount = amount(d.Amount+d.Bonus, d.Currency, lang)
 		f.Code = d.Code
 		if d.Bonus > 0 {
-			f.Bonus = money.Format(d.Bonus, d.Currency)
+			f.Bonus = amount(d.Bonus, d.Currency, lang)
 		}
 		credit, err := refunds.StoreCredit(ctx, s.db, m.MerchantID, r.CustomerEmail)
 		if err != nil {
 			return nil, "", err
 		}
-		f.Balance = money.Format(0, d.Currency)
+		f.Balance = amount(0, d.Currency, lang)
 		for _, b := range credit.Balances {
 			if b.Currency == d.Currency {
-				f.Balance = money.Format(b.Amount, b.Currency)
+				f.Balance = amount(b.Amount, b.Currency, lang)
 			}
 		}
 	}
@@ -332,7 +332,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		color = DefaultColor
 	}
 	b := brand{Shop: shop.Name, Logo: shop.Settings.LogoURL, Color: strings.ToLower(color), OnColor: onColor(strings.ToLower(color))}
-	view, err := compose(s.cat, m.Kind, f, b, track, track+"/unsubscribe", feedback, len(files) > 0)
+	view, err := compose(lang, m.Kind, f, b, track, track+"/unsubscribe", feedback, len(files) > 0)
 	if err != nil {
 		return nil, "", err
 	}
@@ -359,6 +359,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		return nil, "", &badAddressError{address: r.CustomerEmail, err: err}
 	}
 	msg.Subject(view.Subject)
+	msg.SetGenHeader(gomail.Header("Content-Language"), lang)
 	msg.SetDate()
 	domain := s.cfg.From[strings.LastIndexByte(s.cfg.From, '@')+1:]
 	msg.SetMessageIDWithValue(fmt.Sprintf("email-%d.%d@%s", m.ID, m.MerchantID, domain))
