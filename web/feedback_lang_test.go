@@ -23,14 +23,14 @@ func TestFeedbackAndUnsubscribeSpeakEachLanguage(t *testing.T) {
 	s.order(t, "NW-2", "ada@example.com", "Ada")
 	open := s.createReturn(t, "NW-2", 1)
 	s.do(t, "POST", "/v1/scans", auth.RoleWarehouse, map[string]any{"code": r.RMA}, http.StatusOK)
-	s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{
+	s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{
 		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "condition": "like_new", "disposition": "restock"}}}, http.StatusCreated)
 	s.drain(t)
 	s.drain(t)
 	// an email's link to the return, as the emails write them
 	token := "rtl_feedbacklangtesttoken0123456789"
 	h := sha256.Sum256([]byte(token))
-	if _, err := s.env.DB.Exec(`INSERT INTO return_links (token_hash, merchant_id, return_id, email) VALUES ($1, $2, $3, $4)`,
+	if _, err := s.env.DB.Exec(`INSERT INTO return_links (token_hash, merchant_id, return_id, email) SELECT $1, $2, id, $4 FROM returns WHERE public_id = $3`,
 		h[:], s.tn.Merchant.ID, r.ID, "ada@example.com"); err != nil {
 		t.Fatal(err)
 	}

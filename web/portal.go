@@ -751,7 +751,7 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	if len(v.Labels) > 0 && m.Settings.Warehouse.Line1 == "" {
 		v.NoAddress = true
 	}
-	list, _, err := refunds.List(ctx, s.db, m.ID, refunds.ListFilter{ReturnID: r.ID})
+	list, _, err := refunds.List(ctx, s.db, m.ID, refunds.ListFilter{ReturnID: r.PublicID})
 	if err != nil {
 		return nil, err
 	}
@@ -762,7 +762,7 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 			return nil, err
 		}
 		for _, e := range c.Entries {
-			if e.ReturnID != nil && *e.ReturnID == r.ID && e.Currency == r.Currency {
+			if e.ReturnID != nil && *e.ReturnID == r.PublicID && e.Currency == r.Currency {
 				v.Credit += e.Amount
 			}
 		}

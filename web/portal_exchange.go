@@ -204,7 +204,7 @@ type exchangeStatus struct {
 type creditStatus struct {
 	Credit refunds.Credit
 	// Codes are the codes of credits never shown before, by credit ID: shown once.
-	Codes map[int64]string
+	Codes map[string]string // by credit ID
 }
 
 // exchangeFor reads the return's exchange for its pages (nil: none).

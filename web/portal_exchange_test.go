@@ -21,7 +21,7 @@ func TestStatusPageStoreCredit(t *testing.T) {
 	var r created
 	s.do(t, "POST", "/v1/returns", auth.RoleIntegration, map[string]any{"order_number": "NW-1", "resolution": "store_credit",
 		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": "changed_mind"}}}, http.StatusCreated).JSON(t, &r)
-	s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+	s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
 		{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
 	s.drain(t)
 
