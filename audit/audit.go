@@ -67,10 +67,12 @@ const (
 
 // Entry is one recorded action.
 type Entry struct {
-	ID int64 `json:"id" db:"id" example:"812"`
+	// ID is the entry's public ID; Seq orders the trail and its cursor, never shown.
+	ID  string `json:"id" db:"public_id" example:"aud_1c4f7h0k3n6q9t2w5y8b1e4g7j"`
+	Seq int64  `json:"-" db:"id"`
 	// At is when the change was committed (the transaction's time).
 	At time.Time `json:"at" db:"at"`
-	// Actor is who: "user:ana" signed in to the pages, "key:12" an API key, "cli" the
+	// Actor is who: "user:ana" signed in to the pages, "key:key_4h7k…" an API key, "cli" the
 	// roundtrip command.
 	Actor string `json:"actor" db:"actor" example:"user:ana"`
 	// Action is what was done.
@@ -142,7 +144,7 @@ func (l *Log) List(ctx context.Context, merchantID, before int64, limit int) ([]
 		limit = 50
 	}
 	list := []Entry{}
-	err := l.db.SelectContext(ctx, &list, `SELECT id, at, actor, action, target, summary FROM audit_log
+	err := l.db.SelectContext(ctx, &list, `SELECT id, public_id, at, actor, action, target, summary FROM audit_log
 		WHERE merchant_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, merchantID, before, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("audit: list: %w", err)

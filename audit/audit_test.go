@@ -62,7 +62,7 @@ func TestChangeRecordsWithTheChangeOrNotAtAll(t *testing.T) {
 	if e := list[0]; e.Actor != "key:7" || e.Action != audit.KeyCreated || len(e.Summary) > audit.MaxSummary || !strings.HasSuffix(e.Summary, "…") {
 		t.Errorf("newest entry: %+v (summary %d bytes)", e.Actor, len(e.Summary))
 	}
-	list, more, _ = log.List(ctx, m, list[0].ID, 10)
+	list, more, _ = log.List(ctx, m, list[0].Seq, 10)
 	if more || len(list) != 1 || list[0].Actor != "user:ana" || list[0].Summary != "Shop name: Shop → Shop Two" || list[0].At.IsZero() {
 		t.Errorf("second page: %+v, more %v", list, more)
 	}

@@ -18,7 +18,7 @@ import (
 // ---- operation types
 
 type labelInput struct {
-	ID     string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+	ID     string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 	Parcel int    `query:"parcel" minimum:"1" maximum:"10" default:"1" doc:"The parcel whose label to print."`
 	Format string `query:"format" enum:"4x6,letter,a4,zpl,qr" default:"4x6" doc:"4x6: a 4x6 inch PDF page for label printers; letter or a4: the same label on a page for home printers, with packing instructions (a label bought through Shippo is the carrier's own 4x6 PDF in every PDF format); zpl: ZPL II for Zebra thermal printers (203 dpi); qr: the drop-off QR code as PNG (the carrier's code to show at the counter when it gave one, else ours of the tracking number)."`
 
@@ -44,12 +44,12 @@ type labelOutput struct {
 }
 
 type returnPath struct {
-	ID string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 type addParcelInput struct {
 	idempotency.Header
-	ID string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 // parcelList is a return's parcels, by number.
@@ -58,7 +58,7 @@ type parcelList struct {
 }
 
 type retryLabelInput struct {
-	ID     string `path:"id" maxLength:"20" example:"R-7KQ4-M2XD" doc:"The return's ID, or its RMA number."`
+	ID     string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 	Number int    `path:"number" minimum:"1" maximum:"10" example:"1"`
 }
 

@@ -26,7 +26,7 @@ import (
 var order = apitest.Order
 
 type returnDoc struct {
-	ID     int64  `json:"id"`
+	ID     string `json:"id"`
 	RMA    string `json:"rma"`
 	State  string `json:"state"`
 	KeepIt bool   `json:"keep_it"`
@@ -126,9 +126,9 @@ func (f fixture) create(t *testing.T, token, number string) returnDoc {
 	return r
 }
 
-func (f fixture) get(t *testing.T, id int64) returnDoc {
+func (f fixture) get(t *testing.T, id string) returnDoc {
 	t.Helper()
-	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d", id), f.key(auth.RoleAdmin), nil)
+	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s", id), f.key(auth.RoleAdmin), nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("get return: got %d: %s", res.Status, res.Body)
 	}
@@ -137,9 +137,9 @@ func (f fixture) get(t *testing.T, id int64) returnDoc {
 	return r
 }
 
-func (f fixture) parcels(t *testing.T, token string, id int64) []parcelDoc {
+func (f fixture) parcels(t *testing.T, token string, id string) []parcelDoc {
 	t.Helper()
-	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/parcels", id), token, nil)
+	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/parcels", id), token, nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("list parcels: got %d: %s", res.Status, res.Body)
 	}
@@ -150,9 +150,9 @@ func (f fixture) parcels(t *testing.T, token string, id int64) []parcelDoc {
 	return out.Data
 }
 
-func (f fixture) events(t *testing.T, id int64) []eventDoc {
+func (f fixture) events(t *testing.T, id string) []eventDoc {
 	t.Helper()
-	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/events", id), f.key(auth.RoleAdmin), nil)
+	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", id), f.key(auth.RoleAdmin), nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("events: got %d: %s", res.Status, res.Body)
 	}
@@ -227,7 +227,7 @@ func TestParcelsAndLabelsThroughTheAPI(t *testing.T) {
 	if txt := pdfText(t, res.Body); !strings.Contains(txt, "1 of 1") || !strings.Contains(txt, "3 items") {
 		t.Errorf("label 1 text lacks '1 of 1' and '3 items':\n%s", txt)
 	}
-	again := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/label?parcel=1&format=4x6", r.ID), f.key(auth.RoleWarehouse), nil)
+	again := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/label?parcel=1&format=4x6", r.ID), f.key(auth.RoleWarehouse), nil)
 	if again.Status != http.StatusOK || !bytes.Equal(again.Body, res.Body) {
 		t.Errorf("label by ID for the warehouse: got %d, and the bytes differ: %v", again.Status, !bytes.Equal(again.Body, res.Body))
 	}
@@ -535,15 +535,15 @@ func drain(t *testing.T, w *outbox.Worker) {
 }
 
 // due makes the expiry jobs of a return due now.
-func due(t *testing.T, f fixture, returnID int64, parcel int) {
+func due(t *testing.T, f fixture, returnID string, parcel int) {
 	t.Helper()
 	res, err := f.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = $1 AND state = 'pending'
-		AND (payload->>'return_id')::bigint = $2 AND (payload->>'parcel')::int = $3`, labels.KindExpire, returnID, parcel)
+		AND (payload->>'return_id')::bigint = (SELECT id FROM returns WHERE public_id = $2) AND (payload->>'parcel')::int = $3`, labels.KindExpire, returnID, parcel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		t.Fatalf("got %d expiry jobs for return %d parcel %d, want 1", n, returnID, parcel)
+		t.Fatalf("got %d expiry jobs for return %s parcel %d, want 1", n, returnID, parcel)
 	}
 }
 
@@ -560,7 +560,7 @@ func TestExpiry(t *testing.T) {
 		t.Fatalf("got validity %v, want the policy's 1 day", d)
 	}
 	var runAt time.Time
-	if err := f.env.DB.Get(&runAt, `SELECT run_at FROM outbox WHERE kind = $1 AND (payload->>'return_id')::bigint = $2`, labels.KindExpire, r.ID); err != nil {
+	if err := f.env.DB.Get(&runAt, `SELECT run_at FROM outbox WHERE kind = $1 AND (payload->>'return_id')::bigint = (SELECT id FROM returns WHERE public_id = $2)`, labels.KindExpire, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	if !runAt.Equal(p.ValidUntil) {
@@ -613,7 +613,7 @@ func TestExpiry(t *testing.T) {
 	// a later parcel's label keeps the return open until it runs out too
 	f.putOrder(t, "NW-12", "ada@example.com")
 	two := f.create(t, key, "NW-12")
-	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/parcels", two.ID), key, nil); res.Status != http.StatusCreated {
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/parcels", two.ID), key, nil); res.Status != http.StatusCreated {
 		t.Fatalf("add parcel: got %d: %s", res.Status, res.Body)
 	}
 	due(t, f, two.ID, 1)
@@ -634,7 +634,7 @@ func TestExpiry(t *testing.T) {
 	// a job for a return that was cancelled meanwhile does nothing
 	f.putOrder(t, "NW-13", "ada@example.com")
 	gone := f.create(t, key, "NW-13")
-	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", gone.ID), key, nil); res.Status != http.StatusOK {
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", gone.ID), key, nil); res.Status != http.StatusOK {
 		t.Fatalf("cancel: got %d", res.Status)
 	}
 	due(t, f, gone.ID, 1)

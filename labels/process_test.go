@@ -81,7 +81,7 @@ func TestWorkerKilledBetweenPurchaseAndCommit(t *testing.T) {
 	f.shippo.Inject(fakeshippo.Fault{Kind: fakeshippo.LostResponse, Method: "POST", Path: "/transactions"})
 	r := f.create(t)
 	var parcelID int64
-	if err := f.env.DB.Get(&parcelID, `SELECT id FROM parcels WHERE return_id = $1`, r.ID); err != nil {
+	if err := f.env.DB.Get(&parcelID, `SELECT id FROM parcels WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 

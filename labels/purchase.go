@@ -244,7 +244,7 @@ func (c *ShippoCarrier) Find(ctx context.Context, key string, since time.Time) (
 // Attention is a parcel staff should look at: its label could not be bought yet (or
 // was parked after every retry), or its carrier reports a problem.
 type Attention struct {
-	ReturnID   int64   `db:"return_id"`
+	ReturnID   string  `db:"return_public_id"` // the return's public ID (ret_…)
 	RMA        string  `db:"rma"`
 	Number     int     `db:"number"`
 	Status     string  `db:"status"`
@@ -261,7 +261,7 @@ type Attention struct {
 // delivery).
 func (s *Service) NeedsAttention(ctx context.Context, merchantID int64) ([]Attention, error) {
 	list := []Attention{}
-	err := s.db.SelectContext(ctx, &list, `SELECT p.return_id, r.rma, p.number, p.status, coalesce(p.carrier_name, p.carrier) AS carrier,
+	err := s.db.SelectContext(ctx, &list, `SELECT r.public_id AS return_public_id, r.rma, p.number, p.status, coalesce(p.carrier_name, p.carrier) AS carrier,
 			coalesce(p.tracking_number, '') AS tracking_number, o.last_error AS label_error,
 			coalesce(o.state = 'dead', false) AS label_parked, p.problem
 		FROM parcels p JOIN returns r ON r.id = p.return_id

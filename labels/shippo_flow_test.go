@@ -161,12 +161,12 @@ type shipParcel struct {
 	DropOffURL     string  `json:"drop_off_url"`
 }
 
-func (f *shipFlow) parcels(t *testing.T, id int64) []shipParcel {
+func (f *shipFlow) parcels(t *testing.T, id string) []shipParcel {
 	t.Helper()
 	var out struct {
 		Data []shipParcel `json:"data"`
 	}
-	f.do(t, "GET", fmt.Sprintf("/v1/returns/%d/parcels", id), auth.RoleAdmin, nil, http.StatusOK).JSON(t, &out)
+	f.do(t, "GET", fmt.Sprintf("/v1/returns/%s/parcels", id), auth.RoleAdmin, nil, http.StatusOK).JSON(t, &out)
 	return out.Data
 }
 
@@ -183,10 +183,10 @@ func (f *shipFlow) create(t *testing.T) returnDoc {
 	return r
 }
 
-func (f *shipFlow) state(t *testing.T, id int64) string {
+func (f *shipFlow) state(t *testing.T, id string) string {
 	t.Helper()
 	var s string
-	if err := f.env.DB.Get(&s, `SELECT state FROM returns WHERE id = $1`, id); err != nil {
+	if err := f.env.DB.Get(&s, `SELECT state FROM returns WHERE public_id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -220,7 +220,7 @@ func TestShippoApprovalBuysLabelOnce(t *testing.T) {
 	if len(ps) != 1 || ps[0].Status != "preparing" || ps[0].TrackingNumber != "" || ps[0].Carrier != "shippo" {
 		t.Fatalf("after approval got parcels %+v, want one preparing Shippo parcel without tracking number", ps)
 	}
-	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/label", r.ID), f.shop.Keys[auth.RoleAdmin], nil)
+	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/label", r.ID), f.shop.Keys[auth.RoleAdmin], nil)
 	if p := problemOf(t, res); res.Status != http.StatusConflict || p.Code != "label_being_prepared" || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("label while preparing: got %d %s, want 409 label_being_prepared with Retry-After", res.Status, res.Body)
 	}
@@ -246,7 +246,7 @@ func TestShippoApprovalBuysLabelOnce(t *testing.T) {
 		t.Fatalf("got parcel %+v, want issued with the purchase's tracking, USPS Ground Advantage, 5.50 USD, a QR code", p)
 	}
 
-	base := fmt.Sprintf("/v1/returns/%d/label", r.ID)
+	base := fmt.Sprintf("/v1/returns/%s/label", r.ID)
 	res = f.do(t, "GET", base, auth.RoleAdmin, nil, http.StatusOK)
 	if want := download(t, f.shippo.URL()+"/files/"+b.ID+".pdf"); res.Header.Get("Content-Type") != "application/pdf" || !bytes.Equal(res.Body, want) {
 		t.Errorf("label PDF: got %s, %d bytes; want the carrier's 4x6 PDF (%d bytes)", res.Header.Get("Content-Type"), len(res.Body), len(want))
@@ -422,7 +422,7 @@ func TestShippoOutageParksForStaff(t *testing.T) {
 				}
 				// Shippo is back: staff try again, and the label is bought once
 				f.shippo.ClearFaults()
-				retry := fmt.Sprintf("/v1/returns/%d/parcels/1/label-retry", r.ID)
+				retry := fmt.Sprintf("/v1/returns/%s/parcels/1/label-retry", r.ID)
 				f.do(t, "POST", retry, auth.RoleAdmin, nil, http.StatusOK)
 				f.drain(t)
 				if p := f.parcels(t, r.ID)[0]; p.Status != "issued" || len(f.shippo.Purchases()) != 1 {
@@ -438,7 +438,7 @@ func TestShippoOutageParksForStaff(t *testing.T) {
 				p.Problem == nil || !strings.Contains(*p.Problem, "Shippo") {
 				t.Fatalf("got job %s, parcel %+v; want an own label standing in, with the reason", state, p)
 			}
-			f.do(t, "GET", fmt.Sprintf("/v1/returns/%d/label", r.ID), auth.RoleAdmin, nil, http.StatusOK)
+			f.do(t, "GET", fmt.Sprintf("/v1/returns/%s/label", r.ID), auth.RoleAdmin, nil, http.StatusOK)
 		})
 	}
 }
@@ -475,7 +475,7 @@ func TestShippoTransitRefundsOnce(t *testing.T) {
 	if !hasNote(t, f, r.ID, "arrived at the warehouse dock") {
 		t.Error("the timeline does not say the parcel arrived at the warehouse dock")
 	}
-	f.do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+	f.do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
 		{"line_id": "l1", "quantity": 2, "condition": "new", "disposition": "restock"},
 		{"line_id": "l2", "quantity": 1, "condition": "like_new", "disposition": "restock"}}}, http.StatusCreated)
 	f.drain(t)
@@ -483,7 +483,7 @@ func TestShippoTransitRefundsOnce(t *testing.T) {
 		t.Errorf("got %d Stripe refunds after the receipt, want still 1", n)
 	}
 	var rows int
-	f.env.DB.Get(&rows, `SELECT count(*) FROM refunds WHERE return_id = $1`, r.ID)
+	f.env.DB.Get(&rows, `SELECT count(*) FROM refunds WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID)
 	if rows != 1 {
 		t.Errorf("got %d refund rows, want 1", rows)
 	}
@@ -491,16 +491,16 @@ func TestShippoTransitRefundsOnce(t *testing.T) {
 		t.Errorf("got return %s, want completed", s)
 	}
 	var cond string
-	f.env.DB.Get(&cond, `SELECT condition FROM return_items WHERE return_id = $1 AND line_id = 'l2'`, r.ID)
+	f.env.DB.Get(&cond, `SELECT condition FROM return_items WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) AND line_id = 'l2'`, r.ID)
 	if cond != "like_new" {
 		t.Errorf("got condition %q, want like_new recorded", cond)
 	}
 }
 
-func hasNote(t *testing.T, f *shipFlow, id int64, text string) bool {
+func hasNote(t *testing.T, f *shipFlow, id string, text string) bool {
 	t.Helper()
 	var n int
-	if err := f.env.DB.Get(&n, `SELECT count(*) FROM return_events WHERE return_id = $1 AND note LIKE '%' || $2 || '%'`, id, text); err != nil {
+	if err := f.env.DB.Get(&n, `SELECT count(*) FROM return_events WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) AND note LIKE '%' || $2 || '%'`, id, text); err != nil {
 		t.Fatal(err)
 	}
 	return n > 0
@@ -519,7 +519,7 @@ func TestOwnCarrierScanRefundsOnce(t *testing.T) {
 		t.Fatalf("got parcel %+v, want an own label at once", p)
 	}
 	// no carrier QR code: ours, of the tracking number, in the portal too
-	res := f.do(t, "GET", fmt.Sprintf("/v1/returns/%d/label?format=qr", r.ID), auth.RoleAdmin, nil, http.StatusOK)
+	res := f.do(t, "GET", fmt.Sprintf("/v1/returns/%s/label?format=qr", r.ID), auth.RoleAdmin, nil, http.StatusOK)
 	if got := scanPNG(t, res.Body); res.Header.Get("Content-Type") != "image/png" || got != p.TrackingNumber {
 		t.Errorf("own drop-off QR code: %s reading %q, want the tracking number %s", res.Header.Get("Content-Type"), got, p.TrackingNumber)
 	}
@@ -529,7 +529,7 @@ func TestOwnCarrierScanRefundsOnce(t *testing.T) {
 			t.Errorf("portal page lacks %q", want)
 		}
 	}
-	zpl := f.do(t, "GET", fmt.Sprintf("/v1/returns/%d/label?format=zpl", r.ID), auth.RoleAdmin, nil, http.StatusOK)
+	zpl := f.do(t, "GET", fmt.Sprintf("/v1/returns/%s/label?format=zpl", r.ID), auth.RoleAdmin, nil, http.StatusOK)
 	if !strings.Contains(string(zpl.Body), "^FD"+p.TrackingNumber+"^FS") {
 		t.Errorf("own ZPL label lacks the tracking number:\n%s", zpl.Body)
 	}
@@ -547,8 +547,8 @@ func TestOwnCarrierScanRefundsOnce(t *testing.T) {
 		t.Fatalf("got %d Stripe refunds after two scans, want 1", n)
 	}
 	var paid int64
-	f.env.DB.Get(&paid, `SELECT amount FROM refunds WHERE return_id = $1`, r.ID)
-	f.do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+	f.env.DB.Get(&paid, `SELECT amount FROM refunds WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID)
+	f.do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
 		{"line_id": "l1", "quantity": 2, "condition": "new", "disposition": "restock"},
 		{"line_id": "l2", "quantity": 1, "condition": "missing", "disposition": "dispose"}}}, http.StatusCreated)
 	f.drain(t)
@@ -582,7 +582,7 @@ func TestShippoCancelVoidsOnce(t *testing.T) {
 		t.Fatalf("got %d purchases, want 1", len(buys))
 	}
 	f.shippo.Inject(fakeshippo.Fault{Kind: fakeshippo.LostResponse, Method: "POST", Path: "/refunds"})
-	f.do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", r.ID), auth.RoleAdmin, map[string]any{}, http.StatusOK)
+	f.do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", r.ID), auth.RoleAdmin, map[string]any{}, http.StatusOK)
 	f.drain(t)
 	f.drain(t)
 	if got := f.shippo.Refunds(); len(got) != 1 || got[0] != buys[0].ID {
@@ -592,12 +592,12 @@ func TestShippoCancelVoidsOnce(t *testing.T) {
 	if p.Status != "voided" || p.VoidStatus == nil {
 		t.Fatalf("got parcel %+v, want voided with the void recorded", p)
 	}
-	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/label", r.ID), f.shop.Keys[auth.RoleAdmin], nil)
+	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/label", r.ID), f.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusGone {
 		t.Errorf("voided label: got %d, want 410", res.Status)
 	}
 	var voids int
-	f.env.DB.Get(&voids, `SELECT count(*) FROM ledger_entries WHERE kind = 'label_voided' AND return_id = $1`, r.ID)
+	f.env.DB.Get(&voids, `SELECT count(*) FROM ledger_entries WHERE kind = 'label_voided' AND return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID)
 	if voids != 1 {
 		t.Errorf("got %d label_voided ledger entries, want 1", voids)
 	}
@@ -613,7 +613,7 @@ func TestShippoExpiryVoidsOnce(t *testing.T) {
 	if len(buys) != 1 {
 		t.Fatalf("got %d purchases, want 1", len(buys))
 	}
-	if _, err := f.env.DB.Exec(`UPDATE parcels SET valid_until = now() - interval '1 minute' WHERE return_id = $1`, r.ID); err != nil {
+	if _, err := f.env.DB.Exec(`UPDATE parcels SET valid_until = now() - interval '1 minute' WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = $1`, labels.KindExpire); err != nil {
@@ -635,7 +635,7 @@ func TestShippoCancelBeforePurchase(t *testing.T) {
 	t.Parallel()
 	f := newShipFlow(t, shipOptions{})
 	r := f.create(t)
-	f.do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", r.ID), auth.RoleAdmin, map[string]any{}, http.StatusOK)
+	f.do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", r.ID), auth.RoleAdmin, map[string]any{}, http.StatusOK)
 	f.drain(t)
 	if n := len(f.shippo.Purchases()); n != 0 {
 		t.Fatalf("got %d purchases for a return cancelled before the purchase, want 0", n)
@@ -660,7 +660,7 @@ func TestShippoWebhookAuthAndPoll(t *testing.T) {
 	f.drain(t)
 	tn := f.parcels(t, r.ID)[0].TrackingNumber
 	f.shippo.SetTrackingQuietly(tn, "TRANSIT")
-	if _, err := f.env.DB.Exec(`UPDATE parcels SET issued_at = now() - interval '2 days' WHERE return_id = $1`, r.ID); err != nil {
+	if _, err := f.env.DB.Exec(`UPDATE parcels SET issued_at = now() - interval '2 days' WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.worker.Schedule(t.Context()); err != nil {

@@ -37,7 +37,7 @@ type listKeysOutput struct {
 }
 
 type keyIDInput struct {
-	ID int64 `path:"id" doc:"The key's ID." example:"12"`
+	ID string `path:"id" maxLength:"40" doc:"The key's ID (key_…)." example:"key_4h7k0n3q6t9x2b5e8g1j4m7p0r"`
 }
 
 type keyOutput struct {
@@ -121,6 +121,6 @@ func KeyEntry(action audit.Action, k auth.Key) audit.Entry {
 	if name == "" {
 		name = "(no name)"
 	}
-	return audit.Entry{Action: action, Target: fmt.Sprintf("API key %d (%s…)", k.ID, k.Prefix),
+	return audit.Entry{Action: action, Target: fmt.Sprintf("API key %s (%s…)", k.PublicID, k.Prefix),
 		Summary: fmt.Sprintf("%s key %q", k.Role, name)}
 }

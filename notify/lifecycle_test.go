@@ -67,14 +67,14 @@ func TestAReturnsJourneyReachesTheShop(t *testing.T) {
 		t.Fatalf("create return: %d %s", res.Status, res.Body)
 	}
 	var r struct {
-		ID  int64  `json:"id"`
+		ID  string `json:"id"`
 		RMA string `json:"rma"`
 	}
 	res.JSON(t, &r)
 	if res := env.Do(t, "POST", "/v1/scans", shop.Keys[auth.RoleWarehouse], map[string]any{"code": r.RMA}); res.Status != http.StatusOK {
 		t.Fatalf("scan: %d %s", res.Status, res.Body)
 	}
-	res = env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), shop.Keys[auth.RoleWarehouse], map[string]any{
+	res = env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), shop.Keys[auth.RoleWarehouse], map[string]any{
 		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "condition": "like_new", "disposition": "restock"}}})
 	if res.Status != http.StatusCreated {
 		t.Fatalf("receipt: %d %s", res.Status, res.Body)
@@ -120,11 +120,11 @@ func TestAReturnsJourneyReachesTheShop(t *testing.T) {
 	}
 	for _, e := range events {
 		var data struct {
-			ID             int64  `json:"id"`
+			ID             string `json:"id"`
 			RMA            string `json:"rma"`
 			State          string `json:"state"`
 			Status         string `json:"status"`
-			ReturnID       int64  `json:"return_id"`
+			ReturnID       string `json:"return_id"`
 			TrackingNumber string `json:"tracking_number"`
 			Items          []struct {
 				Received    int    `json:"received"`
@@ -154,7 +154,7 @@ func TestAReturnsJourneyReachesTheShop(t *testing.T) {
 			}
 		case "refund.created", "refund.succeeded":
 			if data.ReturnID != r.ID || data.Status != map[string]string{"refund.created": "queued", "refund.succeeded": "succeeded"}[e.Type] {
-				t.Errorf("%s: got refund of return %d in %s", e.Type, data.ReturnID, data.Status)
+				t.Errorf("%s: got refund of return %s in %s", e.Type, data.ReturnID, data.Status)
 			}
 		}
 	}

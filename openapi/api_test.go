@@ -38,7 +38,7 @@ func TestAuthRules(t *testing.T) {
 	if len(bKeys.Data) != 4 {
 		t.Fatalf("got %d keys for shop-b, want 4", len(bKeys.Data))
 	}
-	bKeyID := bKeys.Data[0].ID
+	bKeyID := bKeys.Data[0].PublicID
 
 	tests := []struct {
 		name, method, path, token string
@@ -54,8 +54,8 @@ func TestAuthRules(t *testing.T) {
 		{"warehouse cannot list keys", "GET", "/v1/api-keys", a.Keys[auth.RoleWarehouse], nil, http.StatusForbidden},
 		{"finance cannot create keys", "POST", "/v1/api-keys", a.Keys[auth.RoleFinance], map[string]any{"role": "admin"}, http.StatusForbidden},
 		{"integration cannot update merchant", "PUT", "/v1/merchant", a.Keys[auth.RoleIntegration], map[string]any{"name": "x", "settings": map[string]any{}}, http.StatusForbidden},
-		{"admin of A cannot revoke B's key", "DELETE", fmt.Sprintf("/v1/api-keys/%d", bKeyID), a.Keys[auth.RoleAdmin], nil, http.StatusNotFound},
-		{"admin of B can", "DELETE", fmt.Sprintf("/v1/api-keys/%d", bKeyID), b.Keys[auth.RoleAdmin], nil, http.StatusOK},
+		{"admin of A cannot revoke B's key", "DELETE", fmt.Sprintf("/v1/api-keys/%s", bKeyID), a.Keys[auth.RoleAdmin], nil, http.StatusNotFound},
+		{"admin of B can", "DELETE", fmt.Sprintf("/v1/api-keys/%s", bKeyID), b.Keys[auth.RoleAdmin], nil, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,8 +96,8 @@ func TestAuthRules(t *testing.T) {
 		}
 		res.JSON(t, &keys)
 		for _, k := range keys.Data {
-			if k.ID == bKeyID {
-				t.Fatalf("merchant A's listing shows B's key %d", k.ID)
+			if k.PublicID == bKeyID {
+				t.Fatalf("merchant A's listing shows B's key %s", k.PublicID)
 			}
 		}
 	})

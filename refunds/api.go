@@ -19,7 +19,7 @@ import (
 type refundListInput struct {
 	Status      []string `query:"status" explode:"false" example:"failed" doc:"Only refunds in these statuses (comma-separated): queued, pending, requires_action, succeeded, failed, canceled."`
 	Currency    string   `query:"currency" maxLength:"3" example:"EUR"`
-	ReturnID    int64    `query:"return_id" doc:"Only refunds of this return."`
+	ReturnID    string   `query:"return_id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"Only refunds of this return (its ID)."`
 	RMA         string   `query:"rma" maxLength:"40" example:"R-7KQ4-M2XD" doc:"Only refunds of the return with this RMA."`
 	Order       string   `query:"order" maxLength:"100" example:"NW-10023" doc:"Only refunds of returns of this order number."`
 	CreatedFrom string   `query:"created_from" maxLength:"40" example:"2026-03-01" doc:"Only refunds created at or after: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 date-time."`
@@ -38,7 +38,7 @@ type refundListOutput struct {
 }
 
 type refundIDInput struct {
-	ID int64 `path:"id" example:"501"`
+	ID string `path:"id" maxLength:"40" example:"rf_3m8x1c7v4b9n2z6p0r5t8w1k4q" doc:"The refund's ID (rf_…)."`
 }
 
 type refundOutput struct {
@@ -46,7 +46,7 @@ type refundOutput struct {
 }
 
 type settleInput struct {
-	ID   int64 `path:"id" example:"501"`
+	ID   string `path:"id" maxLength:"40" example:"rf_3m8x1c7v4b9n2z6p0r5t8w1k4q" doc:"The refund's ID (rf_…)."`
 	Body struct {
 		As   string `json:"as" enum:"store_credit,outside" example:"store_credit" doc:"store_credit: the shopper gets store credit of the refund's amount; outside: the shop paid it back outside Roundtrip."`
 		Note string `json:"note,omitempty" maxLength:"1000" example:"Paid by bank transfer, reference 2026-1142." doc:"Finance's note, kept with the refund and in the ledger; required for outside."`
@@ -70,7 +70,7 @@ type webhookOutput struct {
 }
 
 type inspectInput struct {
-	ID   string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID or RMA number."`
+	ID   string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 	Body *struct {
 		Note string `json:"note,omitempty" maxLength:"1000" example:"Tags on, unworn." doc:"Recorded in the timeline."`
 	} `required:"false"`
@@ -103,7 +103,7 @@ func Register(api huma.API, s *Service) {
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *refundListInput) (*refundListOutput, error) {
 		var v validation.Error
-		f := ListFilter{Currency: strings.ToUpper(in.Currency), ReturnID: in.ReturnID, Limit: in.Limit,
+		f := ListFilter{Currency: strings.ToUpper(in.Currency), ReturnID: strings.TrimSpace(in.ReturnID), Limit: in.Limit,
 			RMA: strings.TrimSpace(in.RMA), OrderNumber: strings.TrimSpace(in.Order)}
 		created := period.Parse(in.CreatedFrom, in.CreatedTo, false, "created_", &v)
 		settled := period.Parse(in.SettledFrom, in.SettledTo, false, "settled_", &v)
@@ -139,7 +139,7 @@ func Register(api huma.API, s *Service) {
 		Security:    finance,
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
 	}, func(ctx context.Context, in *refundIDInput) (*refundOutput, error) {
-		f, err := Get(ctx, s.db, auth.MustFromContext(ctx).MerchantID, in.ID)
+		f, err := ByPublicID(ctx, s.db, auth.MustFromContext(ctx).MerchantID, in.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +157,11 @@ func Register(api huma.API, s *Service) {
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *refundIDInput) (*refundOutput, error) {
 		p := auth.MustFromContext(ctx)
-		f, err := s.Retry(ctx, p.MerchantID, in.ID, p.Actor)
+		f, err := ByPublicID(ctx, s.db, p.MerchantID, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		f, err = s.Retry(ctx, p.MerchantID, f.ID, p.Actor)
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +184,11 @@ func Register(api huma.API, s *Service) {
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *settleInput) (*refundOutput, error) {
 		p := auth.MustFromContext(ctx)
-		f, err := s.Settle(ctx, p.MerchantID, in.ID, SettleAs(in.Body.As), in.Body.Note, p.Actor)
+		f, err := ByPublicID(ctx, s.db, p.MerchantID, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		f, err = s.Settle(ctx, p.MerchantID, f.ID, SettleAs(in.Body.As), in.Body.Note, p.Actor)
 		if err != nil {
 			return nil, err
 		}

@@ -33,7 +33,7 @@ type redemptionOutput struct {
 }
 
 type reverseInput struct {
-	ID int64 `path:"id" example:"310"`
+	ID string `path:"id" maxLength:"40" example:"red_9k2n5q8t1w4z7c0f3j6m9p2s5v" doc:"The redemption's ID (red_…)."`
 }
 
 func registerCredit(api huma.API, s *Service) {

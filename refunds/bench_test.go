@@ -35,9 +35,14 @@ func BenchmarkScanToRefundSent(b *testing.B) {
 	go func() { _ = f.worker.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 
+	// Stripe's metadata names our rows by their internal IDs
 	byReturn := make(map[int64]int, len(rs))
 	for i, r := range rs {
-		byReturn[r.ID] = i
+		var id int64
+		if err := f.env.DB.Get(&id, `SELECT id FROM returns WHERE public_id = $1`, r.ID); err != nil {
+			b.Fatal(err)
+		}
+		byReturn[id] = i
 	}
 	scanned := make([]time.Time, len(rs))
 	posted := make([]time.Time, len(rs))
@@ -47,7 +52,7 @@ func BenchmarkScanToRefundSent(b *testing.B) {
 			return err
 		}
 		posted[i] = time.Now()
-		_, err := f.do("POST", fmt.Sprintf("/v1/returns/%d/receipts", rs[i].ID), f.shop.Keys[auth.RoleWarehouse], map[string]any{
+		_, err := f.do("POST", fmt.Sprintf("/v1/returns/%s/receipts", rs[i].ID), f.shop.Keys[auth.RoleWarehouse], map[string]any{
 			"items": []map[string]any{{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
 		return err
 	}

@@ -19,10 +19,10 @@ import (
 // then a receipt that found items missing or wrong. Nothing is taken back
 // automatically; staff decide.
 type Case struct {
-	ID        int64      `json:"id" db:"id" example:"7"`
-	ReturnID  int64      `json:"return_id" db:"return_id" example:"812"`
+	ID        string     `json:"id" db:"public_id" example:"case_8f1j4m7p0s3v6y9b2e5h8k1n4q"`
+	ReturnID  string     `json:"return_id" db:"return_public_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	RMA       string     `json:"rma" db:"rma" example:"R-7KQ4-M2XD"`
-	ReceiptID *int64     `json:"receipt_id,omitempty" db:"receipt_id"`
+	ReceiptID *string    `json:"receipt_id,omitempty" db:"receipt_public_id" example:"rcpt_6t9w2z5c8f1h4k7n0q3s6v9y2b" doc:"The receipt that found it."`
 	Kind      string     `json:"kind" db:"kind" enum:"overpaid" example:"overpaid" doc:"overpaid: the shopper was paid more than the accepted items are worth."`
 	Paid      int64      `json:"paid" db:"paid" example:"6950" doc:"What was refunded or credited, in minor units."`
 	Owed      int64      `json:"owed" db:"owed" example:"4650" doc:"What the accepted items are worth, in minor units."`
@@ -53,8 +53,9 @@ func openCase(ctx context.Context, t *returns.Tx, receiptID, paid, owed int64) e
 // OpenCases lists the merchant's open cases, newest first.
 func OpenCases(ctx context.Context, q sqlx.QueryerContext, merchantID int64) ([]Case, error) {
 	list := []Case{}
-	err := sqlx.SelectContext(ctx, q, &list, `SELECT c.id, c.return_id, r.rma, c.receipt_id, c.kind, c.paid, c.owed, c.currency,
-		c.note, c.created_at, c.closed_at FROM return_cases c JOIN returns r ON r.id = c.return_id
+	err := sqlx.SelectContext(ctx, q, &list, `SELECT c.public_id, r.public_id AS return_public_id, r.rma, rc.public_id AS receipt_public_id, c.kind,
+		c.paid, c.owed, c.currency, c.note, c.created_at, c.closed_at
+		FROM return_cases c JOIN returns r ON r.id = c.return_id LEFT JOIN receipts rc ON rc.id = c.receipt_id
 		WHERE c.merchant_id = $1 AND c.closed_at IS NULL ORDER BY c.id DESC LIMIT 500`, merchantID)
 	if err != nil {
 		return nil, fmt.Errorf("refunds: open cases: %w", err)

@@ -19,13 +19,13 @@ import (
 
 // CreditEntry is one movement of store credit; entries are never changed.
 type CreditEntry struct {
-	ID           int64     `json:"id" db:"id"`
+	ID           string    `json:"id" db:"public_id" example:"sc_7b2n5z8p1r4t6w9k3q0m2x5c8v"`
 	Currency     string    `json:"currency" db:"currency" example:"EUR"`
 	Amount       int64     `json:"amount" db:"amount" example:"2975" doc:"Minor units; negative for redemptions."`
 	Kind         string    `json:"kind" db:"kind" example:"issued" doc:"issued, bonus, redeemed, reversed (a redemption given back) or adjusted."`
-	ReturnID     *int64    `json:"return_id,omitempty" db:"return_id"`
-	CreditID     *int64    `json:"credit_id,omitempty" db:"credit_id" doc:"The credit (code) the movement is on."`
-	RedemptionID *int64    `json:"redemption_id,omitempty" db:"redemption_id"`
+	ReturnID     *string   `json:"return_id,omitempty" db:"return_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
+	CreditID     *string   `json:"credit_id,omitempty" db:"credit_id" example:"cred_3c6f9j2m5p8s1v4y7b0e3h6k9n" doc:"The credit (code) the movement is on."`
+	RedemptionID *string   `json:"redemption_id,omitempty" db:"redemption_id" example:"red_9k2n5q8t1w4z7c0f3j6m9p2s5v"`
 	Note         string    `json:"note,omitempty" db:"note"`
 	CreatedAt    time.Time `json:"created_at" db:"created_at"`
 }
@@ -39,12 +39,12 @@ type Balance struct {
 // CreditCode is one issued credit: its code (only its last symbols are kept), what
 // is left of it and when it expires.
 type CreditCode struct {
-	ID        int64      `json:"id" db:"id" example:"77"`
+	ID        string     `json:"id" db:"public_id" example:"cred_3c6f9j2m5p8s1v4y7b0e3h6k9n"`
 	CodeHint  string     `json:"code_hint" db:"code_hint" example:"…-7QX2" doc:"The last symbols of the code: the code itself is shown once, when the credit is issued."`
 	Currency  string     `json:"currency" db:"currency" example:"EUR"`
 	Amount    int64      `json:"amount" db:"amount" example:"3272" doc:"Issued, minor units."`
 	Balance   int64      `json:"balance" db:"balance" example:"1272" doc:"Left to spend, minor units."`
-	ReturnID  *int64     `json:"return_id,omitempty" db:"return_id"`
+	ReturnID  *string    `json:"return_id,omitempty" db:"return_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	ExpiresAt *time.Time `json:"expires_at,omitempty" db:"expires_at" doc:"After this the credit cannot be spent."`
 	Expired   bool       `json:"expired" db:"expired"`
 	CreatedAt time.Time  `json:"created_at" db:"created_at"`
@@ -61,14 +61,18 @@ type Credit struct {
 // StoreCredit reads a shopper's credits and their movements.
 func StoreCredit(ctx context.Context, d sqlx.QueryerContext, merchantID int64, email string) (Credit, error) {
 	c := Credit{Email: email, Balances: []Balance{}, Credits: []CreditCode{}, Entries: []CreditEntry{}}
-	err := sqlx.SelectContext(ctx, d, &c.Entries, `SELECT id, currency, amount, kind, return_id, credit_id, redemption_id, note, created_at
-		FROM store_credit_entries WHERE merchant_id = $1 AND email = $2 ORDER BY id`, merchantID, email)
+	err := sqlx.SelectContext(ctx, d, &c.Entries, `SELECT c.public_id, c.currency, c.amount, c.kind, r.public_id AS return_id, k.public_id AS credit_id,
+		d.public_id AS redemption_id, c.note, c.created_at
+		FROM store_credit_entries c LEFT JOIN returns r ON r.id = c.return_id
+		LEFT JOIN store_credits k ON k.id = c.credit_id LEFT JOIN store_credit_redemptions d ON d.id = c.redemption_id
+		WHERE c.merchant_id = $1 AND c.email = $2 ORDER BY c.id`, merchantID, email)
 	if err != nil {
 		return Credit{}, fmt.Errorf("refunds: store credit: %w", err)
 	}
-	err = sqlx.SelectContext(ctx, d, &c.Credits, `SELECT id, code_hint, currency, amount, balance, return_id, expires_at,
-		coalesce(expires_at <= now(), false) AS expired, created_at
-		FROM store_credits WHERE merchant_id = $1 AND email = $2 ORDER BY id`, merchantID, email)
+	err = sqlx.SelectContext(ctx, d, &c.Credits, `SELECT k.public_id, k.code_hint, k.currency, k.amount, k.balance, r.public_id AS return_id,
+		k.expires_at, coalesce(k.expires_at <= now(), false) AS expired, k.created_at
+		FROM store_credits k LEFT JOIN returns r ON r.id = k.return_id
+		WHERE k.merchant_id = $1 AND k.email = $2 ORDER BY k.id`, merchantID, email)
 	if err != nil {
 		return Credit{}, fmt.Errorf("refunds: store credit: %w", err)
 	}
@@ -196,6 +200,7 @@ func codeHash(code string) []byte {
 // issuedCredit is a credit just issued, with its code in clear.
 type issuedCredit struct {
 	ID        int64
+	PublicID  string
 	Code      string
 	ExpiresAt *time.Time
 }
@@ -215,8 +220,8 @@ func credit(ctx context.Context, tx *sqlx.Tx, r *returns.Return, amount, bonus i
 		err = tx.QueryRowxContext(ctx, `INSERT INTO store_credits (merchant_id, email, currency, code_hash, code_hint, code_reveal,
 			amount, balance, return_id, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, CASE WHEN $9 > 0 THEN now() + $9 * interval '1 day' END)
-			RETURNING id, expires_at`, r.MerchantID, r.CustomerEmail, r.Currency, codeHash(code), "…-"+code[len(code)-4:], code,
-			amount+bonus, r.ID, expiryDays).Scan(&out.ID, &out.ExpiresAt)
+			RETURNING id, public_id, expires_at`, r.MerchantID, r.CustomerEmail, r.Currency, codeHash(code), "…-"+code[len(code)-4:], code,
+			amount+bonus, r.ID, expiryDays).Scan(&out.ID, &out.PublicID, &out.ExpiresAt)
 		if db.IsUniqueViolation(err, "store_credits_merchant_id_code_hash_key") && attempt < 3 {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT credit_code`); err != nil {
 				return out, err
@@ -249,18 +254,19 @@ func credit(ctx context.Context, tx *sqlx.Tx, r *returns.Return, amount, bonus i
 // RevealCodes returns the codes of a shopper's credits that were never shown on the
 // status page, and forgets them: each code is shown once. (The store_credit.issued
 // webhook carries it to the shop as well.)
-func RevealCodes(ctx context.Context, d sqlx.ExtContext, merchantID int64, email string) (map[int64]string, error) {
+//
+// The map is keyed by the credits' public IDs.
+func RevealCodes(ctx context.Context, d sqlx.ExtContext, merchantID int64, email string) (map[string]string, error) {
 	rows, err := d.QueryxContext(ctx, `UPDATE store_credits c SET code_reveal = NULL FROM (
 			SELECT id, code_reveal FROM store_credits WHERE merchant_id = $1 AND email = $2 AND code_reveal IS NOT NULL FOR UPDATE
-		) old WHERE c.id = old.id RETURNING c.id, old.code_reveal`, merchantID, email)
+		) old WHERE c.id = old.id RETURNING c.public_id, old.code_reveal`, merchantID, email)
 	if err != nil {
 		return nil, fmt.Errorf("refunds: reveal codes: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]string{}
+	out := map[string]string{}
 	for rows.Next() {
-		var id int64
-		var code string
+		var id, code string
 		if err := rows.Scan(&id, &code); err != nil {
 			return nil, err
 		}
@@ -271,7 +277,7 @@ func RevealCodes(ctx context.Context, d sqlx.ExtContext, merchantID int64, email
 
 // Redemption is store credit spent at the shop's checkout.
 type Redemption struct {
-	ID             int64      `json:"id" db:"id" example:"310"`
+	PublicID       string     `json:"id" db:"public_id" example:"red_9k2n5q8t1w4z7c0f3j6m9p2s5v"`
 	Email          string     `json:"email" db:"email" example:"ada@example.com"`
 	Currency       string     `json:"currency" db:"currency" example:"EUR"`
 	Amount         int64      `json:"amount" db:"amount" example:"1500" doc:"Spent, minor units."`
@@ -279,6 +285,7 @@ type Redemption struct {
 	Balance        int64      `json:"balance" db:"balance_after" example:"1772" doc:"What is left to spend afterwards, minor units: of the code when redeemed by code, else of every credit of the email in the currency."`
 	CreatedAt      time.Time  `json:"created_at" db:"created_at"`
 	ReversedAt     *time.Time `json:"reversed_at,omitempty" db:"reversed_at" doc:"When the redemption was given back (the shop's order was cancelled)."`
+	ID             int64      `json:"-" db:"id"`
 	MerchantID     int64      `json:"-" db:"merchant_id"`
 }
 
@@ -375,8 +382,8 @@ func Redeem(ctx context.Context, d *sqlx.DB, merchantID int64, in RedeemInput) (
 	red := &Redemption{MerchantID: merchantID, Email: email, Currency: in.Currency, Amount: in.Amount, OrderReference: in.OrderReference,
 		Balance: total - in.Amount}
 	err = tx.QueryRowxContext(ctx, `INSERT INTO store_credit_redemptions (merchant_id, email, currency, amount, order_reference,
-		balance_after, idempotency_key, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, created_at`,
-		merchantID, email, in.Currency, in.Amount, in.OrderReference, red.Balance, in.IdempotencyKey, in.Actor).Scan(&red.ID, &red.CreatedAt)
+		balance_after, idempotency_key, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, public_id, created_at`,
+		merchantID, email, in.Currency, in.Amount, in.OrderReference, red.Balance, in.IdempotencyKey, in.Actor).Scan(&red.ID, &red.PublicID, &red.CreatedAt)
 	if db.IsUniqueViolation(err, "store_credit_redemptions_merchant_id_idempotency_key_key") {
 		tx.Rollback()
 		return redemptionByKey(ctx, d, merchantID, in.IdempotencyKey)
@@ -406,17 +413,17 @@ func Redeem(ctx context.Context, d *sqlx.DB, merchantID int64, in RedeemInput) (
 	return red, nil
 }
 
-// Reverse gives a redemption back to the credits it was drawn from (the shop's order
-// was cancelled), once.
-func Reverse(ctx context.Context, d *sqlx.DB, merchantID, id int64, actor string) (*Redemption, error) {
+// Reverse gives the redemption with public ID publicID back to the credits it was
+// drawn from (the shop's order was cancelled), once.
+func Reverse(ctx context.Context, d *sqlx.DB, merchantID int64, publicID string, actor string) (*Redemption, error) {
 	tx, err := d.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
 	var red Redemption
-	err = tx.GetContext(ctx, &red, `SELECT id, merchant_id, email, currency, amount, order_reference, balance_after, created_at,
-		reversed_at FROM store_credit_redemptions WHERE merchant_id = $1 AND id = $2 FOR UPDATE`, merchantID, id)
+	err = tx.GetContext(ctx, &red, `SELECT id, public_id, merchant_id, email, currency, amount, order_reference, balance_after,
+		created_at, reversed_at FROM store_credit_redemptions WHERE merchant_id = $1 AND public_id = $2 FOR UPDATE`, merchantID, publicID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrRedemptionNotFound
 	}
@@ -426,6 +433,7 @@ func Reverse(ctx context.Context, d *sqlx.DB, merchantID, id int64, actor string
 	if red.ReversedAt != nil {
 		return nil, ErrAlreadyReversed
 	}
+	id := red.ID
 	var draws []struct {
 		CreditID int64 `db:"credit_id"`
 		Amount   int64 `db:"amount"`
@@ -462,8 +470,8 @@ func Reverse(ctx context.Context, d *sqlx.DB, merchantID, id int64, actor string
 // (sql.ErrNoRows: none).
 func redemptionByKey(ctx context.Context, d *sqlx.DB, merchantID int64, key string) (*Redemption, error) {
 	var red Redemption
-	err := d.GetContext(ctx, &red, `SELECT id, merchant_id, email, currency, amount, order_reference, balance_after, created_at,
-		reversed_at FROM store_credit_redemptions WHERE merchant_id = $1 AND idempotency_key = $2`, merchantID, key)
+	err := d.GetContext(ctx, &red, `SELECT id, public_id, merchant_id, email, currency, amount, order_reference, balance_after,
+		created_at, reversed_at FROM store_credit_redemptions WHERE merchant_id = $1 AND idempotency_key = $2`, merchantID, key)
 	if err != nil {
 		return nil, err
 	}

@@ -144,7 +144,7 @@ func TestFailedRefundRetriedByFinance(t *testing.T) {
 			}
 
 			retry := func(key string) (int, []byte) {
-				res := f.env.Do(t, "POST", fmt.Sprintf("/v1/refunds/%d/retry", fr.ID), key, nil)
+				res := f.env.Do(t, "POST", fmt.Sprintf("/v1/refunds/%s/retry", fr.PublicID), key, nil)
 				return res.Status, res.Body
 			}
 			if st, _ := retry(f.shop.Keys[auth.RoleWarehouse]); st != http.StatusForbidden {
@@ -204,7 +204,7 @@ func TestConcurrentDuplicateReceipt(t *testing.T) {
 			f := newFlow(t, fakestripe.Options{})
 			r := f.createReturn(t, map[string]any{"line_id": "l1", "quantity": 2, "reason": "too_small"})
 			body := map[string]any{"items": []map[string]any{received}}
-			path := fmt.Sprintf("/v1/returns/%d/receipts", r.ID)
+			path := fmt.Sprintf("/v1/returns/%s/receipts", r.ID)
 
 			type answer struct {
 				status   int
@@ -248,7 +248,7 @@ func TestConcurrentDuplicateReceipt(t *testing.T) {
 			}
 
 			var receipts int
-			if err := f.env.DB.Get(&receipts, `SELECT count(*) FROM receipts WHERE return_id = $1`, r.ID); err != nil {
+			if err := f.env.DB.Get(&receipts, `SELECT count(*) FROM receipts WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID); err != nil {
 				t.Fatal(err)
 			}
 			if receipts != 1 {

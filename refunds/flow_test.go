@@ -116,7 +116,7 @@ func (f *flow) putOrder(t testing.TB, number, pi string, lines []map[string]any,
 }
 
 type ret struct {
-	ID    int64  `json:"id"`
+	ID    string `json:"id"`
 	RMA   string `json:"rma"`
 	State string `json:"state"`
 	Total int64  `json:"total"`
@@ -160,7 +160,7 @@ func (f *flow) createReturnOn(t testing.TB, order, resolution string, items ...m
 
 func (f *flow) receive(t testing.TB, r ret, lines ...map[string]any) apitest.Response {
 	t.Helper()
-	return f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), f.shop.Keys[auth.RoleWarehouse], map[string]any{"items": lines})
+	return f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), f.shop.Keys[auth.RoleWarehouse], map[string]any{"items": lines})
 }
 
 // mustReceive posts a receipt that must be recorded.
@@ -188,7 +188,7 @@ func (f *flow) drain(t testing.TB) {
 func (f *flow) state(t testing.TB, r ret) string {
 	t.Helper()
 	var s string
-	if err := f.env.DB.Get(&s, `SELECT state FROM returns WHERE id = $1`, r.ID); err != nil {
+	if err := f.env.DB.Get(&s, `SELECT state FROM returns WHERE public_id = $1`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -197,7 +197,7 @@ func (f *flow) state(t testing.TB, r ret) string {
 // refundsOf lists a return's refunds through GET /v1/refunds, oldest first.
 func (f *flow) refundsOf(t testing.TB, r ret) []refunds.Refund {
 	t.Helper()
-	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/refunds?return_id=%d", r.ID), f.shop.Keys[auth.RoleFinance], nil)
+	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/refunds?return_id=%s", r.ID), f.shop.Keys[auth.RoleFinance], nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("list refunds: %d %s", res.Status, res.Body)
 	}
@@ -205,6 +205,13 @@ func (f *flow) refundsOf(t testing.TB, r ret) []refunds.Refund {
 		Data []refunds.Refund `json:"data"`
 	}
 	res.JSON(t, &out)
+	// the API shows public IDs only; tests also check what was sent under the internal ones
+	for i := range out.Data {
+		fr := &out.Data[i]
+		if err := f.env.DB.QueryRow(`SELECT id, return_id FROM refunds WHERE public_id = $1`, fr.PublicID).Scan(&fr.ID, &fr.ReturnID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, j := 0, len(out.Data)-1; i < j; i, j = i+1, j-1 {
 		out.Data[i], out.Data[j] = out.Data[j], out.Data[i]
 	}
@@ -224,7 +231,7 @@ func (f *flow) oneRefund(t testing.TB, r ret) refunds.Refund {
 // timeline returns the return's events through GET /v1/returns/{id}/events.
 func (f *flow) timeline(t testing.TB, r ret) []timelineEntry {
 	t.Helper()
-	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/events", r.ID), f.shop.Keys[auth.RoleWarehouse], nil)
+	res := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", r.ID), f.shop.Keys[auth.RoleWarehouse], nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("timeline: %d %s", res.Status, res.Body)
 	}

@@ -226,7 +226,7 @@ func (f *flow) seedOne(i, units int) error {
 		return err
 	}
 	for range units {
-		_, err = f.do("POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), f.shop.Keys[auth.RoleWarehouse], map[string]any{
+		_, err = f.do("POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), f.shop.Keys[auth.RoleWarehouse], map[string]any{
 			"items": []map[string]any{{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
 		if err != nil {
 			return err

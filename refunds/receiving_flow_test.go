@@ -53,7 +53,7 @@ func TestScanNormalisesScannerInput(t *testing.T) {
 
 	// a parcel with a tracking number (the one the label has, else one of ours)
 	var tracking string
-	err := f.env.DB.Get(&tracking, `SELECT tracking_number FROM parcels WHERE return_id = $1 AND status = 'issued' ORDER BY number LIMIT 1`, r.ID)
+	err := f.env.DB.Get(&tracking, `SELECT tracking_number FROM parcels WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) AND status = 'issued' ORDER BY number LIMIT 1`, r.ID)
 	if err != nil {
 		tracking = "RR123456785GB"
 		f.env.DB.MustExec(`INSERT INTO parcels (merchant_id, return_id, number, carrier, service, tracking_number, valid_until)
@@ -83,7 +83,7 @@ func TestScanNormalisesScannerInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Return.ID != r.ID || got.Repeat != (i > 0) {
-			t.Errorf("scan %q: got return %d repeat=%v, want %d repeat=%v", code, got.Return.ID, got.Repeat, r.ID, i > 0)
+			t.Errorf("scan %q: got return %s repeat=%v, want %s repeat=%v", code, got.Return.ID, got.Repeat, r.ID, i > 0)
 		}
 		if got.Parcel == nil || got.Parcel.TrackingNumber != tracking {
 			t.Errorf("scan %q: got parcel %+v, want %s", code, got.Parcel, tracking)
@@ -96,7 +96,7 @@ func TestScanNormalisesScannerInput(t *testing.T) {
 		}
 	}
 	var arrivals int
-	if err := f.env.DB.Get(&arrivals, `SELECT count(*) FROM parcels WHERE return_id = $1 AND arrived_at IS NOT NULL`, r.ID); err != nil {
+	if err := f.env.DB.Get(&arrivals, `SELECT count(*) FROM parcels WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) AND arrived_at IS NOT NULL`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	if arrivals != 1 {
@@ -117,7 +117,7 @@ func TestScanNormalisesScannerInput(t *testing.T) {
 
 	t.Run("cancelled return", func(t *testing.T) {
 		c := f.createReturn(t, map[string]any{"line_id": "l2", "quantity": 1, "reason": "changed_mind"})
-		if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", c.ID), f.shop.Keys[auth.RoleIntegration], map[string]any{}); res.Status != http.StatusOK {
+		if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", c.ID), f.shop.Keys[auth.RoleIntegration], map[string]any{}); res.Status != http.StatusOK {
 			t.Fatalf("cancel: %d %s", res.Status, res.Body)
 		}
 		status, body := f.scan(t, strings.ToLower(c.RMA))
@@ -335,7 +335,7 @@ func TestKeepItRefundsWithoutAParcel(t *testing.T) {
 		t.Fatalf("got state %s right after creation, want resolving (refund queued on approval)", r.State)
 	}
 	var parcels int
-	f.env.DB.Get(&parcels, `SELECT count(*) FROM parcels WHERE return_id = $1`, r.ID)
+	f.env.DB.Get(&parcels, `SELECT count(*) FROM parcels WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID)
 	if parcels != 0 {
 		t.Errorf("got %d parcels for a keep-it return, want none", parcels)
 	}
@@ -373,7 +373,7 @@ func TestSerialReturnerHoldsUntilInspection(t *testing.T) {
 	if s := f.state(t, r); s != "received" {
 		t.Fatalf("got state %s, want received (held)", s)
 	}
-	ev := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/events", r.ID), f.shop.Keys[auth.RoleIntegration], nil)
+	ev := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", r.ID), f.shop.Keys[auth.RoleIntegration], nil)
 	if !strings.Contains(string(ev.Body), "held for inspection") || !strings.Contains(string(ev.Body), "started 2 returns") {
 		t.Fatalf("the timeline does not say why the refund is held: %s", ev.Body)
 	}
@@ -391,7 +391,7 @@ func TestSerialReturnerHoldsUntilInspection(t *testing.T) {
 		t.Fatalf("got state %s, want completed", s)
 	}
 	// a second inspection of a completed return pays nothing more
-	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/inspection", r.ID), f.shop.Keys[auth.RoleWarehouse], nil); res.Status != 409 {
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/inspection", r.ID), f.shop.Keys[auth.RoleWarehouse], nil); res.Status != 409 {
 		t.Fatalf("inspecting a completed return: got %d, want 409", res.Status)
 	}
 }
@@ -410,7 +410,7 @@ func TestRefundOnInspectionTrigger(t *testing.T) {
 	if n := f.stripe.RefundCount(); n != 0 {
 		t.Fatalf("got %d refunds before inspection, want 0", n)
 	}
-	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/inspection", r.ID), f.shop.Keys[auth.RoleWarehouse], nil); res.Status != 200 {
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/inspection", r.ID), f.shop.Keys[auth.RoleWarehouse], nil); res.Status != 200 {
 		t.Fatalf("inspection: %d %s", res.Status, res.Body)
 	}
 	f.drain(t)

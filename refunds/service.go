@@ -178,8 +178,8 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 			return err
 		}
 		if err := s.publish(ctx, t.Tx, r.MerchantID, notify.StoreCreditIssued, CreditIssued{
-			Email: r.CustomerEmail, Currency: r.Currency, Amount: max(payment, 0), Bonus: max(bonus, 0), ReturnID: r.ID, RMA: r.RMA,
-			CreditID: c.ID, Code: c.Code, ExpiresAt: c.ExpiresAt,
+			Email: r.CustomerEmail, Currency: r.Currency, Amount: max(payment, 0), Bonus: max(bonus, 0), ReturnID: r.ID, ReturnPublicID: r.PublicID, RMA: r.RMA,
+			CreditID: c.PublicID, Code: c.Code, ExpiresAt: c.ExpiresAt,
 		}); err != nil {
 			return err
 		}
@@ -549,15 +549,17 @@ type Publisher interface {
 
 // CreditIssued is the data of a store_credit.issued event.
 type CreditIssued struct {
-	Email     string     `json:"email" example:"ada@example.com"`
-	Currency  string     `json:"currency" example:"EUR"`
-	Amount    int64      `json:"amount" example:"2975" doc:"Store credit for the returned items, minor units."`
-	Bonus     int64      `json:"bonus" example:"298" doc:"The policy's store-credit bonus on top, minor units."`
-	ReturnID  int64      `json:"return_id" example:"1042"`
-	RMA       string     `json:"rma" example:"R-7KQ4-M2XD"`
-	CreditID  int64      `json:"credit_id" example:"77" doc:"The credit, as GET /v1/store-credit lists it."`
-	Code      string     `json:"code" example:"SC-7KQ4-M2XD-9PRT-HV3C" doc:"The code the shopper spends it with (POST /v1/store-credit/redemptions). Sent once, in this event: mirror it as a gift card if the shop's checkout takes those."`
-	ExpiresAt *time.Time `json:"expires_at,omitempty" doc:"When it can no longer be spent (the policy's store_credit_expiry_days); absent: never."`
+	Email          string     `json:"email" example:"ada@example.com"`
+	Currency       string     `json:"currency" example:"EUR"`
+	Amount         int64      `json:"amount" example:"2975" doc:"Store credit for the returned items, minor units."`
+	Bonus          int64      `json:"bonus" example:"298" doc:"The policy's store-credit bonus on top, minor units."`
+	ReturnPublicID string     `json:"return_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
+	RMA            string     `json:"rma" example:"R-7KQ4-M2XD"`
+	CreditID       string     `json:"credit_id" example:"cred_3c6f9j2m5p8s1v4y7b0e3h6k9n" doc:"The credit, as GET /v1/store-credit lists it."`
+	Code           string     `json:"code" example:"SC-7KQ4-M2XD-9PRT-HV3C" doc:"The code the shopper spends it with (POST /v1/store-credit/redemptions). Sent once, in this event: mirror it as a gift card if the shop's checkout takes those."`
+	ExpiresAt      *time.Time `json:"expires_at,omitempty" doc:"When it can no longer be spent (the policy's store_credit_expiry_days); absent: never."`
+	// ReturnID is the return's internal key.
+	ReturnID int64 `json:"-"`
 }
 
 func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any) error {

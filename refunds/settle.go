@@ -94,8 +94,8 @@ func (s *Service) Settle(ctx context.Context, merchantID, id int64, as SettleAs,
 			return nil, err
 		}
 		if err := s.publish(ctx, tx, merchantID, notify.StoreCreditIssued, CreditIssued{
-			Email: r.CustomerEmail, Currency: r.Currency, Amount: f.Amount, ReturnID: r.ID, RMA: r.RMA,
-			CreditID: c.ID, Code: c.Code, ExpiresAt: c.ExpiresAt,
+			Email: r.CustomerEmail, Currency: r.Currency, Amount: f.Amount, ReturnID: r.ID, ReturnPublicID: r.PublicID, RMA: r.RMA,
+			CreditID: c.PublicID, Code: c.Code, ExpiresAt: c.ExpiresAt,
 		}); err != nil {
 			return nil, err
 		}

@@ -26,10 +26,11 @@ func (f *flow) failedRefund(t *testing.T, qty int) (ret, refunds.Refund) {
 }
 
 // ledgerOf returns the kind, net and note of a refund's ledger entries, in order.
-func (f *flow) ledgerOf(t *testing.T, refundID int64) []string {
+func (f *flow) ledgerOf(t *testing.T, refundID string) []string {
 	t.Helper()
 	var out []string
-	rows, err := f.env.DB.Query(`SELECT kind, net, note FROM ledger_entries WHERE refund_id = $1 ORDER BY id`, refundID)
+	rows, err := f.env.DB.Query(`SELECT kind, net, note FROM ledger_entries
+		WHERE refund_id = (SELECT id FROM refunds WHERE public_id = $1) ORDER BY id`, refundID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestFailedRefundSettledAsStoreCreditOrOutside(t *testing.T) {
 
 	// as store credit: the shopper's balance grows by the refund, the return completes
 	r, rf := f.failedRefund(t, 1)
-	path := fmt.Sprintf("/v1/refunds/%d/settle", rf.ID)
+	path := fmt.Sprintf("/v1/refunds/%s/settle", rf.PublicID)
 	res := f.env.Do(t, "POST", path, fin, map[string]any{"as": "store_credit", "note": "Card closed; the shopper agreed to credit."})
 	if res.Status != http.StatusOK {
 		t.Fatalf("settle as store credit: %d %s", res.Status, res.Body)
@@ -69,12 +70,13 @@ func TestFailedRefundSettledAsStoreCreditOrOutside(t *testing.T) {
 	if !strings.Contains(string(credit.Body), fmt.Sprintf(`"amount":%d`, rf.Amount)) {
 		t.Errorf("the shopper's store credit lacks %d: %s", rf.Amount, credit.Body)
 	}
-	entries := f.ledgerOf(t, rf.ID)
+	entries := f.ledgerOf(t, rf.PublicID)
 	if last := entries[len(entries)-1]; last != "refund_to_store_credit 0 Card closed; the shopper agreed to credit." {
 		t.Errorf("the refund's last ledger entry is %q; all: %q", last, entries)
 	}
 	var creditNet int64
-	f.env.DB.Get(&creditNet, `SELECT coalesce(sum(net), 0) FROM ledger_entries WHERE return_id = $1 AND kind = 'store_credit_issued'`, r.ID)
+	f.env.DB.Get(&creditNet, `SELECT coalesce(sum(net), 0) FROM ledger_entries
+		WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) AND kind = 'store_credit_issued'`, r.ID)
 	if creditNet != -rf.Amount {
 		t.Errorf("the ledger's store credit for the return: net %d, want %d", creditNet, -rf.Amount)
 	}
@@ -87,7 +89,7 @@ func TestFailedRefundSettledAsStoreCreditOrOutside(t *testing.T) {
 	}
 
 	// settled once only, and never retried afterwards
-	for _, p := range []string{path, fmt.Sprintf("/v1/refunds/%d/retry", rf.ID)} {
+	for _, p := range []string{path, fmt.Sprintf("/v1/refunds/%s/retry", rf.PublicID)} {
 		res := f.env.Do(t, "POST", p, fin, map[string]any{"as": "outside", "note": "again"})
 		if res.Status != http.StatusConflict {
 			t.Errorf("POST %s on a settled refund: %d %s, want 409", p, res.Status, res.Body)
@@ -96,7 +98,7 @@ func TestFailedRefundSettledAsStoreCreditOrOutside(t *testing.T) {
 
 	// outside Roundtrip: the note is required; the ledger records the money leaving
 	r2, rf2 := f.failedRefund(t, 1)
-	path2 := fmt.Sprintf("/v1/refunds/%d/settle", rf2.ID)
+	path2 := fmt.Sprintf("/v1/refunds/%s/settle", rf2.PublicID)
 	for _, bad := range []struct {
 		body  map[string]any
 		field string
@@ -119,7 +121,7 @@ func TestFailedRefundSettledAsStoreCreditOrOutside(t *testing.T) {
 	if st := f.state(t, r2); st != "completed" {
 		t.Errorf("the return is %s after its refund was paid outside, want completed", st)
 	}
-	entries = f.ledgerOf(t, rf2.ID)
+	entries = f.ledgerOf(t, rf2.PublicID)
 	if last := entries[len(entries)-1]; last != fmt.Sprintf("refund_outside %d Bank transfer, reference 2026-1142.", -rf2.Amount) {
 		t.Errorf("the refund's last ledger entry is %q", last)
 	}
@@ -137,8 +139,14 @@ func TestFailedRefundSettledAsStoreCreditOrOutside(t *testing.T) {
 	ok := f.createReturn(t, map[string]any{"line_id": "l2", "quantity": 1, "reason": "too_small"})
 	f.mustReceive(t, ok, map[string]any{"line_id": "l2", "quantity": 1, "condition": "new", "disposition": "restock"})
 	f.drain(t)
-	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/refunds/%d/settle", f.oneRefund(t, ok).ID), fin, map[string]any{"as": "store_credit"}); res.Status != http.StatusConflict {
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/refunds/%s/settle", f.oneRefund(t, ok).PublicID), fin, map[string]any{"as": "store_credit"}); res.Status != http.StatusConflict {
 		t.Errorf("settle a succeeded refund: %d %s, want 409", res.Status, res.Body)
+	}
+	// a refund is named by its rf_ ID only: its internal number is no ID
+	var internal int64
+	f.env.DB.Get(&internal, `SELECT id FROM refunds WHERE public_id = $1`, rf2.PublicID)
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/refunds/%d/settle", internal), fin, map[string]any{"as": "store_credit"}); internal == 0 || res.Status != http.StatusNotFound {
+		t.Errorf("settle by the internal number %d: %d, want 404", internal, res.Status)
 	}
 	other := f.env.Merchant(t, "southwind")
 	if res := f.env.Do(t, "POST", path2, other.Keys[auth.RoleFinance], map[string]any{"as": "store_credit"}); res.Status != http.StatusNotFound {

@@ -19,8 +19,8 @@ var ErrNotFound = errors.New("refunds: not found")
 
 // Refund is money going back to a shopper's payment for (part of) a return.
 type Refund struct {
-	ID                 int64      `json:"id" db:"id" example:"501"`
-	ReturnID           int64      `json:"return_id" db:"return_id" example:"1042"`
+	PublicID           string     `json:"id" db:"public_id" example:"rf_3m8x1c7v4b9n2z6p0r5t8w1k4q"`
+	ReturnPublicID     string     `json:"return_id" db:"return_public_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	RMA                string     `json:"rma" db:"rma" example:"R-7KQ4-M2XD"`
 	OrderNumber        string     `json:"order_number" db:"order_number" example:"NW-10023"`
 	Amount             int64      `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency."`
@@ -41,10 +41,13 @@ type Refund struct {
 	ClosedNote         string     `json:"closed_note,omitempty" db:"closed_note" doc:"Finance's note on the settlement."`
 	ClosedBy           *string    `json:"closed_by,omitempty" db:"closed_by" example:"user:fin"`
 	ClosedAt           *time.Time `json:"closed_at,omitempty" db:"closed_at"`
-	MerchantID         int64      `json:"-" db:"merchant_id"`
+	// ID and ReturnID are internal keys; the API names a refund by PublicID.
+	ID         int64 `json:"-" db:"id"`
+	ReturnID   int64 `json:"-" db:"return_id"`
+	MerchantID int64 `json:"-" db:"merchant_id"`
 }
 
-const refundCols = `f.id, f.merchant_id, f.return_id, r.rma, o.number AS order_number, f.amount, f.currency, f.status,
+const refundCols = `f.id, f.public_id, f.merchant_id, f.return_id, r.public_id AS return_public_id, r.rma, o.number AS order_number, f.amount, f.currency, f.status,
 	f.stripe_refund_id, f.charge_id, f.payment_intent_id, f.balance_transaction, f.failure_reason, f.explanation,
 	f.generation, f.created_at, f.updated_at, f.sent_at, f.settled_at, f.closed_as, f.closed_note, f.closed_by, f.closed_at`
 
@@ -72,7 +75,7 @@ func lock(ctx context.Context, tx *sqlx.Tx, id int64) (*Refund, error) {
 type ListFilter struct {
 	Statuses    []Status
 	Currency    string
-	ReturnID    int64
+	ReturnID    string // the return's public ID
 	RMA         string
 	OrderNumber string
 	CreatedFrom time.Time
@@ -103,8 +106,8 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 	if f.Currency != "" {
 		add("f.currency = $%d", f.Currency)
 	}
-	if f.ReturnID != 0 {
-		add("f.return_id = $%d", f.ReturnID)
+	if f.ReturnID != "" {
+		add("r.public_id = $%d", f.ReturnID)
 	}
 	if f.RMA != "" {
 		add("r.rma = $%d", f.RMA)
@@ -140,6 +143,11 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 	}
 	list, more := cursor.Trim(list, f.Limit)
 	return list, more, nil
+}
+
+// ByPublicID returns the refund of a merchant with public ID publicID (rf_…).
+func ByPublicID(ctx context.Context, d sqlx.QueryerContext, merchantID int64, publicID string) (*Refund, error) {
+	return getRefund(ctx, d, `f.merchant_id = $1 AND f.public_id = $2`, merchantID, publicID)
 }
 
 // Get returns one refund of a merchant.

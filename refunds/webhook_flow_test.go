@@ -300,10 +300,10 @@ func TestSucceededRefundFailsLater(t *testing.T) {
 		Data []refunds.Refund `json:"data"`
 	}
 	res.JSON(t, &list)
-	if len(list.Data) != 1 || list.Data[0].ID != fr.ID {
-		t.Fatalf("failed refunds: got %s, want refund %d", res.Body, fr.ID)
+	if len(list.Data) != 1 || list.Data[0].PublicID != fr.PublicID {
+		t.Fatalf("failed refunds: got %s, want refund %s", res.Body, fr.PublicID)
 	}
-	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/refunds/%d/retry", fr.ID), f.shop.Keys[auth.RoleFinance], nil); res.Status != http.StatusOK {
+	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/refunds/%s/retry", fr.PublicID), f.shop.Keys[auth.RoleFinance], nil); res.Status != http.StatusOK {
 		t.Fatalf("retry: got %d %s", res.Status, res.Body)
 	}
 	if got := f.state(t, r); got != "resolving" {

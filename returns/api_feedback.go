@@ -28,7 +28,7 @@ func registerFeedback(api huma.API, a *API) {
 }
 
 type feedbackInput struct {
-	ID   string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID, or its RMA number (R-7KQ4-M2XD)."`
+	ID   string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 	Body struct {
 		Ease    int    `json:"ease" minimum:"1" maximum:"5" example:"4" doc:"How easy the return was, from 1 (very hard) to 5 (very easy)."`
 		Comment string `json:"comment,omitempty" maxLength:"2000" example:"The label printed fine; the refund was quick." doc:"Anything the shopper wants to tell the shop."`

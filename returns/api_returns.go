@@ -127,18 +127,18 @@ type returnOutput struct {
 }
 
 type returnPath struct {
-	ID string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID, or its RMA number (R-7KQ4-M2XD)."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 type rejectInput struct {
-	ID   string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID, or its RMA number (R-7KQ4-M2XD)."`
+	ID   string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 	Body struct {
 		Reason string `json:"reason" minLength:"1" maxLength:"1000" example:"The items were bought more than a year ago." doc:"Why, in words the shopper will read."`
 	}
 }
 
 type noteInput struct {
-	ID   string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID, or its RMA number (R-7KQ4-M2XD)."`
+	ID   string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 	Body *struct {
 		Note string `json:"note,omitempty" maxLength:"1000" example:"Shopper asked by phone." doc:"Recorded in the timeline."`
 	} `required:"false"`

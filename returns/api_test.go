@@ -20,7 +20,7 @@ import (
 var order = apitest.Order
 
 type returnDoc struct {
-	ID    int64  `json:"id"`
+	ID    string `json:"id"`
 	RMA   string `json:"rma"`
 	State string `json:"state"`
 	Total int64  `json:"total"`
@@ -108,7 +108,7 @@ func TestLifecycleThroughTheAPI(t *testing.T) {
 	if r.Total != 2975 {
 		t.Errorf("got total %d, want 2975", r.Total)
 	}
-	path := fmt.Sprintf("/v1/returns/%d", r.ID)
+	path := fmt.Sprintf("/v1/returns/%s", r.ID)
 	if res := f.env.Do(t, "POST", path+"/approve", key, nil); res.Status != 200 {
 		t.Fatalf("approve: got %d: %s", res.Status, res.Body)
 	}
@@ -152,7 +152,7 @@ func TestLifecycleThroughTheAPI(t *testing.T) {
 	}
 	// reject needs a reason, and then it is recorded
 	r2 := f.create(t, key, "NW-1")
-	res = f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/reject", r2.ID), key, map[string]any{})
+	res = f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/reject", r2.ID), key, map[string]any{})
 	if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "body.reason") {
 		t.Fatalf("reject without reason: got %d %s, want 422 naming body.reason", res.Status, res.Body)
 	}
@@ -180,7 +180,7 @@ func TestAutoApprovedAndIdempotentCreate(t *testing.T) {
 		var d returnDoc
 		r.JSON(t, &d)
 		if r.Status != http.StatusCreated || d.ID != first.ID {
-			t.Fatalf("request %d: got %d return %d, want 201 return %d", i, r.Status, d.ID, first.ID)
+			t.Fatalf("request %d: got %d return %s, want 201 return %s", i, r.Status, d.ID, first.ID)
 		}
 	}
 	if first.State != "approved" {
@@ -211,7 +211,7 @@ func TestApproveAndCancelRace(t *testing.T) {
 	f.env.Do(t, "PUT", "/v1/policy", f.shop.Keys[auth.RoleAdmin], map[string]any{"manual_review": true})
 	for round := range 5 {
 		r := f.create(t, key, "NW-1")
-		path := fmt.Sprintf("/v1/returns/%d/", r.ID)
+		path := fmt.Sprintf("/v1/returns/%s/", r.ID)
 		var wg sync.WaitGroup
 		var approve, cancel apitest.Response
 		start := make(chan struct{})
@@ -221,7 +221,7 @@ func TestApproveAndCancelRace(t *testing.T) {
 		wg.Wait()
 		// approve then cancel is a legal sequence; cancel then approve is not
 		var events int
-		f.env.DB.Get(&events, `SELECT count(*) FROM return_events WHERE return_id = $1 AND event IN ('approve','cancel')`, r.ID)
+		f.env.DB.Get(&events, `SELECT count(*) FROM return_events WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) AND event IN ('approve','cancel')`, r.ID)
 		switch {
 		case approve.Status == 200 && cancel.Status == 200:
 			if events != 2 {
@@ -235,7 +235,7 @@ func TestApproveAndCancelRace(t *testing.T) {
 			t.Fatalf("round %d: got approve %d, cancel %d", round, approve.Status, cancel.Status)
 		}
 		var state string
-		f.env.DB.Get(&state, `SELECT state FROM returns WHERE id = $1`, r.ID)
+		f.env.DB.Get(&state, `SELECT state FROM returns WHERE public_id = $1`, r.ID)
 		if state != "cancelled" {
 			t.Fatalf("round %d: got final state %s, want cancelled", round, state)
 		}
@@ -247,7 +247,7 @@ func TestTwoCancelsOneWins(t *testing.T) {
 	f := setup(t)
 	key := f.shop.Keys[auth.RoleIntegration]
 	r := f.create(t, key, "NW-1")
-	path := fmt.Sprintf("/v1/returns/%d/cancel", r.ID)
+	path := fmt.Sprintf("/v1/returns/%s/cancel", r.ID)
 	var wg sync.WaitGroup
 	results := make([]int, 2)
 	for i := range 2 {
@@ -258,7 +258,7 @@ func TestTwoCancelsOneWins(t *testing.T) {
 		t.Fatalf("got %v, want one 200 and one 409", results)
 	}
 	var n int
-	f.env.DB.Get(&n, `SELECT count(*) FROM return_events WHERE return_id = $1 AND event = 'cancel'`, r.ID)
+	f.env.DB.Get(&n, `SELECT count(*) FROM return_events WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) AND event = 'cancel'`, r.ID)
 	if n != 1 {
 		t.Fatalf("got %d cancel events, want 1", n)
 	}
@@ -272,7 +272,7 @@ func TestShopperAndMerchantIsolation(t *testing.T) {
 	tokA := f.session(t, "NW-1", "ada@example.com")
 	tokB := f.session(t, "NW-2", "bob@example.com")
 	rb := f.create(t, tokB, "")
-	pathB := fmt.Sprintf("/v1/returns/%d", rb.ID)
+	pathB := fmt.Sprintf("/v1/returns/%s", rb.ID)
 
 	for _, tt := range []struct {
 		name, method, path, token string
@@ -469,14 +469,14 @@ func TestListFiltersAndPages(t *testing.T) {
 	f := setup(t)
 	key := f.shop.Keys[auth.RoleIntegration]
 	f.putOrder(t, "NW-2", "bob@example.com")
-	var ids []int64
+	var ids []string
 	for range 2 {
 		ids = append(ids, f.create(t, key, "NW-1").ID)
 	}
 	ids = append(ids, f.create(t, key, "NW-2").ID)
-	f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", ids[0]), key, nil)
+	f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", ids[0]), key, nil)
 
-	var seen []int64
+	var seen []string
 	cursor := ""
 	for page := 0; page < 5; page++ {
 		res := f.env.Do(t, "GET", "/v1/returns?limit=2"+cursor, key, nil)
@@ -493,8 +493,8 @@ func TestListFiltersAndPages(t *testing.T) {
 		}
 		cursor = "&cursor=" + l.NextCursor
 	}
-	if fmt.Sprint(seen) != fmt.Sprint([]int64{ids[2], ids[1], ids[0]}) {
-		t.Fatalf("got pages %v, want %v newest first", seen, []int64{ids[2], ids[1], ids[0]})
+	if fmt.Sprint(seen) != fmt.Sprint([]string{ids[2], ids[1], ids[0]}) {
+		t.Fatalf("got pages %v, want %v newest first", seen, []string{ids[2], ids[1], ids[0]})
 	}
 	for q, want := range map[string]int{"state=cancelled": 1, "state=approved,cancelled": 3, "order_number=NW-2": 1, "order_number=NW-404": 0} {
 		res := f.env.Do(t, "GET", "/v1/returns?"+q, key, nil)

@@ -21,7 +21,7 @@ const MaxFeedbackComment = 2000
 // was and what they want to say. A return has at most one; a second answer
 // replaces the first.
 type Feedback struct {
-	ReturnID  int64     `json:"return_id" db:"return_id" example:"1042"`
+	ReturnID  string    `json:"return_id" db:"return_public_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	RMA       string    `json:"rma" db:"rma" example:"R-7KQ4-M2XD"`
 	Ease      int       `json:"ease" db:"ease" minimum:"1" maximum:"5" example:"4" doc:"How easy the return was, from 1 (very hard) to 5 (very easy)."`
 	Comment   string    `json:"comment" db:"comment" example:"The label printed fine; the refund was quick." doc:"What the shopper wrote, or empty."`
@@ -68,7 +68,8 @@ func (s *Store) SetFeedback(ctx context.Context, merchantID, returnID int64, eas
 		err := t.GetContext(ctx, &f, `INSERT INTO return_feedback (merchant_id, return_id, ease, comment)
 			VALUES ($1, $2, $3, $4)
 			ON CONFLICT (merchant_id, return_id) DO UPDATE SET ease = excluded.ease, comment = excluded.comment, updated_at = now()
-			RETURNING return_id, ease, comment, created_at, updated_at`, merchantID, returnID, ease, comment)
+			RETURNING (SELECT r.public_id FROM returns r WHERE r.id = return_id) AS return_public_id, ease, comment,
+				created_at, updated_at`, merchantID, returnID, ease, comment)
 		if err != nil {
 			return fmt.Errorf("returns: feedback of %d: %w", returnID, err)
 		}
@@ -88,8 +89,8 @@ func (s *Store) SetFeedback(ctx context.Context, merchantID, returnID int64, eas
 // feedbackOf reads a return's feedback; nil when the shopper has not answered.
 func feedbackOf(ctx context.Context, q sqlx.QueryerContext, r *Return) (*Feedback, error) {
 	var f Feedback
-	err := sqlx.GetContext(ctx, q, &f, `SELECT return_id, ease, comment, created_at, updated_at
-		FROM return_feedback WHERE merchant_id = $1 AND return_id = $2`, r.MerchantID, r.ID)
+	err := sqlx.GetContext(ctx, q, &f, `SELECT r.public_id AS return_public_id, f.ease, f.comment, f.created_at, f.updated_at
+		FROM return_feedback f JOIN returns r ON r.id = f.return_id WHERE f.merchant_id = $1 AND f.return_id = $2`, r.MerchantID, r.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -41,6 +41,7 @@ var (
 // Photo is a stored photo.
 type Photo struct {
 	ID          int64     `db:"id"`
+	PublicID    string    `db:"public_id"` // ph_…: what a photo's URL names
 	ReturnID    *int64    `db:"return_id"`
 	LineID      string    `db:"line_id"`
 	ContentType string    `db:"content_type"`
@@ -136,7 +137,7 @@ func (s *Store) AddPhotos(ctx context.Context, merchantID, orderID int64, key st
 	return tx.Commit()
 }
 
-const photoCols = `id, return_id, line_id, content_type, width, height, created_at`
+const photoCols = `id, public_id, return_id, line_id, content_type, width, height, created_at`
 
 // PendingPhotos lists the photos uploaded with key for an order, without their bytes.
 func (s *Store) PendingPhotos(ctx context.Context, merchantID, orderID int64, key string) ([]Photo, error) {
@@ -160,11 +161,13 @@ func (s *Store) Photos(ctx context.Context, merchantID, returnID int64) ([]Photo
 	return out, nil
 }
 
-// ReturnPhoto returns one photo of a return with its bytes, or ErrNotFound.
-func (s *Store) ReturnPhoto(ctx context.Context, merchantID, returnID, id int64) (Photo, error) {
+// ReturnPhoto returns one photo of a return, both named by their public IDs (ret_…,
+// ph_…), with its bytes, or ErrNotFound.
+func (s *Store) ReturnPhoto(ctx context.Context, merchantID int64, returnPublicID, photoPublicID string) (Photo, error) {
 	var p Photo
 	err := s.db.GetContext(ctx, &p, `SELECT `+photoCols+`, data FROM return_photos
-		WHERE merchant_id = $1 AND return_id = $2 AND id = $3`, merchantID, returnID, id)
+		WHERE merchant_id = $1 AND public_id = $3
+		AND return_id = (SELECT id FROM returns WHERE merchant_id = $1 AND public_id = $2)`, merchantID, returnPublicID, photoPublicID)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Photo{}, ErrNotFound

@@ -38,7 +38,7 @@ type OrderRecord struct {
 
 // Return is a return as stored.
 type Return struct {
-	ID            int64       `json:"id" example:"1042" doc:"The return's ID."`
+	PublicID      string      `json:"id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	RMA           string      `json:"rma" example:"R-7KQ4-M2XD" doc:"Return number to quote on the phone and on the parcel."`
 	OrderNumber   string      `json:"order_number" example:"NW-10023"`
 	State         State       `json:"state" example:"approved" doc:"Where the return stands: requested, approved, in_transit, partially_received, received, resolving, completed, refund_failed, rejected, cancelled or expired."`
@@ -55,6 +55,8 @@ type Return struct {
 	CreatedAt     time.Time   `json:"created_at"`
 	UpdatedAt     time.Time   `json:"updated_at"`
 
+	// ID is the internal key; the API and the pages name a return by PublicID or RMA.
+	ID         int64 `json:"-"`
 	MerchantID int64 `json:"-"`
 	OrderID    int64 `json:"-"`
 }
@@ -291,6 +293,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	var rma string
 	var stamps struct {
 		ID        int64     `db:"id"`
+		PublicID  string    `db:"public_id"`
 		CreatedAt time.Time `db:"created_at"`
 		UpdatedAt time.Time `db:"updated_at"`
 	}
@@ -302,7 +305,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		err = tx.GetContext(ctx, &stamps, `WITH r AS (INSERT INTO returns (merchant_id, order_id, rma, state, resolution,
 				policy_version, currency, quote, total, keep_it, customer_email, idempotency_key, created_by)
 				VALUES ($1, $2, $3, 'requested', $4, $5, $6, $7, $8, $9, $10, $11, $12)
-				ON CONFLICT DO NOTHING RETURNING id, created_at, updated_at),
+				ON CONFLICT DO NOTHING RETURNING id, public_id, created_at, updated_at),
 			i AS (INSERT INTO return_items (merchant_id, return_id, line_id, sku, name, quantity, first_unit, reason, comment, amount)
 				SELECT $1, r.id, x.line_id, x.sku, x.name, x.quantity, x.first_unit, x.reason, x.comment, x.amount
 				FROM r, unnest($13::text[], $14::text[], $15::text[], $16::int[], $17::int[], $18::text[], $19::text[], $20::bigint[])
@@ -310,7 +313,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 				ORDER BY x.n),
 			e AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
 				SELECT $1, r.id, $12, 'create', NULL, 'requested', $21 FROM r)
-			SELECT id, created_at, updated_at FROM r`,
+			SELECT id, public_id, created_at, updated_at FROM r`,
 			merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
 			NormalizeEmail(order.Order.Customer.Email), key, in.Actor,
 			pq.Array(lineIDs), pq.Array(skus), pq.Array(names), pq.Array(quantities), pq.Array(firsts),
@@ -344,7 +347,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		}
 	}
 	// the return as stored, without reading it back
-	r := &Return{ID: id, MerchantID: merchantID, OrderID: order.ID, OrderNumber: order.Number, RMA: rma,
+	r := &Return{ID: id, PublicID: stamps.PublicID, MerchantID: merchantID, OrderID: order.ID, OrderNumber: order.Number, RMA: rma,
 		State: StateRequested, Resolution: in.Resolution, PolicyVersion: pol.Version, Currency: q.Currency,
 		Total: q.Total, KeepIt: q.KeepIt, CustomerEmail: NormalizeEmail(order.Order.Customer.Email),
 		CreatedAt: stamps.CreatedAt, UpdatedAt: stamps.UpdatedAt, Items: make([]Item, len(lineIDs))}
@@ -380,6 +383,7 @@ func (s *Store) byIdempotencyKey(ctx context.Context, merchantID int64, key stri
 
 type returnRow struct {
 	ID            int64     `db:"id"`
+	PublicID      string    `db:"public_id"`
 	MerchantID    int64     `db:"merchant_id"`
 	OrderID       int64     `db:"order_id"`
 	OrderNumber   string    `db:"order_number"`
@@ -397,11 +401,11 @@ type returnRow struct {
 	UpdatedAt     time.Time `db:"updated_at"`
 }
 
-const returnCols = `r.id, r.merchant_id, r.order_id, o.number AS order_number, r.rma, r.state, r.resolution,
+const returnCols = `r.id, r.public_id, r.merchant_id, r.order_id, o.number AS order_number, r.rma, r.state, r.resolution,
 	r.policy_version, r.currency, r.quote, r.total, r.keep_it, r.customer_email, r.reject_reason, r.created_at, r.updated_at`
 
 func (row returnRow) ret() (*Return, error) {
-	r := &Return{ID: row.ID, MerchantID: row.MerchantID, OrderID: row.OrderID, OrderNumber: row.OrderNumber, RMA: row.RMA,
+	r := &Return{ID: row.ID, PublicID: row.PublicID, MerchantID: row.MerchantID, OrderID: row.OrderID, OrderNumber: row.OrderNumber, RMA: row.RMA,
 		State: row.State, Resolution: Resolution(row.Resolution), PolicyVersion: row.PolicyVersion, Currency: row.Currency,
 		Total: row.Total, KeepIt: row.KeepIt, CustomerEmail: row.CustomerEmail, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
 		Items: []Item{}}
@@ -514,6 +518,19 @@ func (s *Store) Get(ctx context.Context, merchantID, id int64) (*Return, error) 
 // ByRMA finds a return by its RMA number (canonical form).
 func (s *Store) ByRMA(ctx context.Context, merchantID int64, rma string) (*Return, error) {
 	return getWhere(ctx, s.db, `r.merchant_id = $1 AND r.rma = $2`, merchantID, rma)
+}
+
+// ByPublicID finds a return by its public ID (ret_…).
+func (s *Store) ByPublicID(ctx context.Context, merchantID int64, publicID string) (*Return, error) {
+	var id int64
+	err := s.db.GetContext(ctx, &id, `SELECT id FROM returns WHERE merchant_id = $1 AND public_id = $2`, merchantID, publicID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, merchantID, id)
 }
 
 // Transition applies ev to a return under its row lock. check, when not nil, runs on

@@ -30,7 +30,7 @@ func TestStaffPagesNeedTheirRole(t *testing.T) {
 	fin := s.client(t)
 	mustContain(t, fin.signIn("northwind", "fin"), "<h1>Finance</h1>")
 	wantStatus(t, "finance user on /warehouse", fin.get("/warehouse"), http.StatusForbidden)
-	wantStatus(t, "finance user on a return at the scan station", fin.get(fmt.Sprintf("/warehouse/returns/%d", r.ID)), http.StatusForbidden)
+	wantStatus(t, "finance user on a return at the scan station", fin.get(fmt.Sprintf("/warehouse/returns/%s", r.ID)), http.StatusForbidden)
 
 	wh := s.client(t)
 	station := wh.signIn("northwind", "ana")
@@ -161,7 +161,7 @@ func TestEveryStaffPostNeedsTheSessionsToken(t *testing.T) {
 		form url.Values
 	}{
 		{wh, "/warehouse/scan", url.Values{"code": {r.RMA}}},
-		{wh, fmt.Sprintf("/warehouse/returns/%d/receipts", r.ID), url.Values{"n": {"1"}, "line.0": {"l1"}, "qty.0": {"1"}, "cond.0": {"new"}, "disp.0": {"restock"}, "key": {strings.Repeat("a", 32)}}},
+		{wh, fmt.Sprintf("/warehouse/returns/%s/receipts", r.ID), url.Values{"n": {"1"}, "line.0": {"l1"}, "qty.0": {"1"}, "cond.0": {"new"}, "disp.0": {"restock"}, "key": {strings.Repeat("a", 32)}}},
 		{wh, "/signout", url.Values{}},
 		{fin, "/finance/refunds/1/retry", url.Values{}},
 		{fin, "/finance/reconciliations", url.Values{"from": {"2026-01-01"}, "to": {"2026-02-01"}}},
@@ -184,7 +184,7 @@ func TestEveryStaffPostNeedsTheSessionsToken(t *testing.T) {
 	}
 	// nothing happened: the parcel was not scanned, nothing received
 	var arrived bool
-	if err := s.env.DB.Get(&arrived, `SELECT arrived_at IS NOT NULL FROM returns WHERE id = $1`, r.ID); err != nil {
+	if err := s.env.DB.Get(&arrived, `SELECT arrived_at IS NOT NULL FROM returns WHERE public_id = $1`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	if arrived {
@@ -203,11 +203,11 @@ func TestStaffSeeOnlyTheirMerchant(t *testing.T) {
 
 	c := s.client(t)
 	station := c.signIn("southwind", "ana")
-	wantStatus(t, "another merchant's return", c.get(fmt.Sprintf("/warehouse/returns/%d", r.ID)), http.StatusNotFound)
+	wantStatus(t, "another merchant's return", c.get(fmt.Sprintf("/warehouse/returns/%s", r.ID)), http.StatusNotFound)
 	p := c.post("/warehouse/scan", url.Values{"csrf": {station.csrf(t)}, "code": {r.RMA}})
 	wantStatus(t, "scanning another merchant's RMA", p, http.StatusNotFound)
 	mustContain(t, p, `data-result="unknown"`)
-	p = c.post(fmt.Sprintf("/warehouse/returns/%d/receipts", r.ID), url.Values{"csrf": {station.csrf(t)}, "key": {strings.Repeat("b", 32)},
+	p = c.post(fmt.Sprintf("/warehouse/returns/%s/receipts", r.ID), url.Values{"csrf": {station.csrf(t)}, "key": {strings.Repeat("b", 32)},
 		"n": {"1"}, "line.0": {"l1"}, "qty.0": {"1"}, "cond.0": {"new"}, "disp.0": {"restock"}})
 	wantStatus(t, "receiving another merchant's return", p, http.StatusNotFound)
 	fin := c.get("/finance?rma=" + r.RMA)
@@ -237,7 +237,7 @@ func TestShoppersSeeOnlyTheirOrder(t *testing.T) {
 	p := ada.post("/portal/northwind/returns/"+theirs.RMA+"/cancel", url.Values{"csrf": {home.csrf(t)}})
 	mustContain(t, p, `id="order_number"`)
 	var state string
-	if err := s.env.DB.Get(&state, `SELECT state FROM returns WHERE id = $1`, theirs.ID); err != nil {
+	if err := s.env.DB.Get(&state, `SELECT state FROM returns WHERE public_id = $1`, theirs.ID); err != nil {
 		t.Fatal(err)
 	}
 	if state != "approved" {
@@ -306,7 +306,7 @@ func TestFinanceDownloadsWithTheSessionCookie(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	r := s.createReturn(t, "NW-1", 1)
-	s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+	s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
 		{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
 	s.drain(t)
 	fin := s.client(t)

@@ -38,9 +38,6 @@ func (s *Server) nav(rq *request, section string) (adminNav, error) {
 	return adminNav{Section: section, Waiting: n}, nil
 }
 
-// pathID reads the numeric {id} of a path; 0 when it is not one.
-func pathID(rq *request) int64 { return parseID(rq.PathValue("id")) }
-
 // parseID reads a positive ID; 0 when s is not one.
 func parseID(s string) int64 {
 	id, err := strconv.ParseInt(s, 10, 64)
@@ -161,7 +158,7 @@ func (s *Server) queueItem(ctx context.Context, r *returns.Return, policies map[
 		names[i.LineID] = i.Name
 	}
 	for _, p := range photos {
-		it.Photos = append(it.Photos, photoLink{URL: photoURL(r.ID, p.ID), Line: names[p.LineID], Width: p.Width, Height: p.Height})
+		it.Photos = append(it.Photos, photoLink{URL: photoURL(r.PublicID, p.PublicID), Line: names[p.LineID], Width: p.Width, Height: p.Height})
 	}
 	if o, err := s.returns.OrderByID(ctx, r.MerchantID, r.OrderID); err == nil {
 		it.Customer = strings.TrimSpace(o.Order.Customer.FirstName + " " + o.Order.Customer.LastName)
@@ -225,8 +222,7 @@ func (s *Server) adminReject(rq *request) error {
 		why = fmt.Sprintf("Keep the reason under %d characters.", MaxRejectReason)
 	}
 	if why != "" {
-		id := pathID(rq)
-		r, err := s.returns.Get(rq.ctx(), rq.p.MerchantID, id)
+		r, err := s.returns.ByPublicID(rq.ctx(), rq.p.MerchantID, rq.PathValue("id"))
 		if errors.Is(err, returns.ErrNotFound) {
 			return noSuchReturn
 		}
@@ -246,10 +242,14 @@ var noSuchReturn = &pageError{Status: http.StatusNotFound, Title: "No such retur
 // the decision in the audit trail in the same transaction.
 func (s *Server) decide(rq *request, ev returns.Event, note string) error {
 	ctx := rq.ctx()
-	id := pathID(rq)
-	if id == 0 {
+	found, err := s.returns.ByPublicID(ctx, rq.p.MerchantID, rq.PathValue("id"))
+	if errors.Is(err, returns.ErrNotFound) {
 		return noSuchReturn
 	}
+	if err != nil {
+		return err
+	}
+	id := found.ID
 	actor := rq.p.Actor
 	r, err := s.returns.Update(ctx, rq.p.MerchantID, id, func(ctx context.Context, t *returns.Tx) error {
 		if err := t.Transition(ctx, ev, actor, note); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -44,7 +45,7 @@ func (s *Server) adminUsers(rq *request) error {
 	v := &usersView{}
 	// the notice of a change, after its redirect
 	if q := rq.URL.Query(); q.Get("did") != "" {
-		if u, err := s.users.Get(rq.ctx(), rq.p.MerchantID, parseID(q.Get("user"))); err == nil {
+		if u, err := s.users.ByPublicID(rq.ctx(), rq.p.MerchantID, q.Get("user")); err == nil {
 			switch {
 			case q.Get("did") == "role":
 				v.Notice = fmt.Sprintf("%s now has the %s role.", u.Username, u.Role)
@@ -125,7 +126,7 @@ func (s *Server) adminCreateUser(rq *request) error {
 
 // targetUser reads the {id} user of the path.
 func (s *Server) targetUser(rq *request) (auth.User, error) {
-	u, err := s.users.Get(rq.ctx(), rq.p.MerchantID, pathID(rq))
+	u, err := s.users.ByPublicID(rq.ctx(), rq.p.MerchantID, rq.PathValue("id"))
 	if errors.Is(err, auth.ErrUserNotFound) {
 		return auth.User{}, &pageError{Status: http.StatusNotFound, Title: "No such user",
 			Message: "This shop has no user with that number.", Link: "/admin/users", LinkText: "Back to the users"}
@@ -166,7 +167,7 @@ func (s *Server) adminUserRole(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return redirectTo(fmt.Sprintf("/admin/users?did=role&user=%d", u.ID))
+	return redirectTo("/admin/users?did=role&user=" + url.QueryEscape(u.PublicID))
 }
 
 // adminUserStatus disables a user (ending their sessions) or enables them again.
@@ -202,7 +203,7 @@ func (s *Server) adminUserStatus(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return redirectTo(fmt.Sprintf("/admin/users?did=status&user=%d", u.ID))
+	return redirectTo("/admin/users?did=status&user=" + url.QueryEscape(u.PublicID))
 }
 
 // adminUserPassword gives a user a new generated password, shown once, and ends
@@ -255,8 +256,8 @@ type keysView struct {
 
 func (s *Server) adminKeys(rq *request) error {
 	v := &keysView{}
-	if id := parseID(rq.URL.Query().Get("revoked")); id != 0 {
-		v.Notice = fmt.Sprintf("Key %d is revoked: it stopped working.", id)
+	if id := rq.URL.Query().Get("revoked"); strings.HasPrefix(id, auth.KeyPublicIDPrefix) {
+		v.Notice = fmt.Sprintf("Key %s is revoked: it stopped working.", id)
 	}
 	return s.keysPage(rq, http.StatusOK, v)
 }
@@ -301,8 +302,8 @@ func (s *Server) adminCreateKey(rq *request) error {
 		return err
 	}
 	return s.keysPage(rq, http.StatusOK, &keysView{
-		Notice: fmt.Sprintf("Created %s key %d. Send it as Authorization: Bearer <key>.", k.Role, k.ID),
-		Secret: &secretView{What: fmt.Sprintf("API key %d (%s).", k.ID, k.Role), Label: "API key", Value: secret}})
+		Notice: fmt.Sprintf("Created %s key %s. Send it as Authorization: Bearer <key>.", k.Role, k.PublicID),
+		Secret: &secretView{What: fmt.Sprintf("API key %s (%s).", k.PublicID, k.Role), Label: "API key", Value: secret}})
 }
 
 func (s *Server) adminRevokeKey(rq *request) error {
@@ -310,7 +311,7 @@ func (s *Server) adminRevokeKey(rq *request) error {
 	var k auth.Key
 	err := s.audit.Change(ctx, rq.p.MerchantID, rq.p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
 		var err error
-		k, err = s.keys.WithTx(tx).Revoke(ctx, rq.p.MerchantID, pathID(rq))
+		k, err = s.keys.WithTx(tx).Revoke(ctx, rq.p.MerchantID, rq.PathValue("id"))
 		return merchant.KeyEntry(audit.KeyRevoked, k), err
 	})
 	if errors.Is(err, auth.ErrNotFound) {
@@ -320,5 +321,5 @@ func (s *Server) adminRevokeKey(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return redirectTo(fmt.Sprintf("/admin/keys?revoked=%d", k.ID))
+	return redirectTo("/admin/keys?revoked=" + url.QueryEscape(k.PublicID))
 }

@@ -70,7 +70,7 @@ func (s *Server) adminAudit(rq *request) error {
 		v.Entries = append(v.Entries, auditRow{Entry: e, What: what, Lines: strings.Split(e.Summary, "\n")})
 	}
 	if more {
-		v.Older = fmt.Sprintf("/admin/audit?before=%d", list[len(list)-1].ID)
+		v.Older = fmt.Sprintf("/admin/audit?before=%d", list[len(list)-1].Seq)
 	}
 	return s.render(rq, http.StatusOK, "admin_audit", "Audit trail", v)
 }

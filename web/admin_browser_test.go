@@ -79,16 +79,16 @@ func TestReviewQueueWithTheKeyboardAloneInABrowser(t *testing.T) {
 
 	// j goes to the oldest return; Tab reaches Approve; Enter approves
 	b.do(chromedp.KeyEvent("j"))
-	if f := b.focused(); f != fmt.Sprintf("r-%d", first.ID) {
+	if f := b.focused(); f != fmt.Sprintf("r-%s", first.ID) {
 		t.Fatalf("j focused %q, want the oldest return", f)
 	}
 	b.do(chromedp.KeyEvent("j"))
 	b.do(chromedp.KeyEvent("k"))
-	if f := b.focused(); f != fmt.Sprintf("r-%d", first.ID) {
+	if f := b.focused(); f != fmt.Sprintf("r-%s", first.ID) {
 		t.Fatalf("j then k focused %q, want the oldest return again", f)
 	}
 	b.do(chromedp.KeyEvent(kb.Tab))
-	if f := b.focused(); f != fmt.Sprintf("approve-%d", first.ID) {
+	if f := b.focused(); f != fmt.Sprintf("approve-%s", first.ID) {
 		t.Fatalf("Tab from the return went to %q, want its Approve button", f)
 	}
 	b.submit("Enter on Approve", chromedp.KeyEvent(kb.Enter))
@@ -101,17 +101,17 @@ func TestReviewQueueWithTheKeyboardAloneInABrowser(t *testing.T) {
 	// the next one: j, Tab past Approve to the reason, type it (j and k stay in
 	// the text), Tab to Reject, Enter
 	b.do(chromedp.KeyEvent("j"))
-	if f := b.focused(); f != fmt.Sprintf("r-%d", second.ID) {
+	if f := b.focused(); f != fmt.Sprintf("r-%s", second.ID) {
 		t.Fatalf("j focused %q, want the next return", f)
 	}
 	b.do(chromedp.KeyEvent(kb.Tab), chromedp.KeyEvent(kb.Tab))
-	if f := b.focused(); f != fmt.Sprintf("reason-%d", second.ID) {
+	if f := b.focused(); f != fmt.Sprintf("reason-%s", second.ID) {
 		t.Fatalf("two Tabs went to %q, want the reason", f)
 	}
 	reason := "Worn, with jam stains, kept for weeks."
 	b.pressKeys(reason)
 	b.do(chromedp.KeyEvent(kb.Tab))
-	if f := b.focused(); f != fmt.Sprintf("reject-%d", second.ID) {
+	if f := b.focused(); f != fmt.Sprintf("reject-%s", second.ID) {
 		t.Fatalf("Tab from the reason went to %q, want Reject", f)
 	}
 	b.submit("Enter on Reject", chromedp.KeyEvent(kb.Enter))
@@ -119,7 +119,7 @@ func TestReviewQueueWithTheKeyboardAloneInABrowser(t *testing.T) {
 	b.page("admin-queue-empty", false)
 	b.mustSee("Return "+second.RMA+" rejected.", "Nothing waits for review.")
 	var st, why string
-	s.env.DB.QueryRow(`SELECT state, reject_reason FROM returns WHERE id = $1`, second.ID).Scan(&st, &why)
+	s.env.DB.QueryRow(`SELECT state, reject_reason FROM returns WHERE public_id = $1`, second.ID).Scan(&st, &why)
 	if st != "rejected" || why != reason {
 		t.Errorf("rejected: got %s %q, want rejected %q", st, why, reason)
 	}

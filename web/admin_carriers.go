@@ -105,7 +105,10 @@ func splitList(s string) []string {
 func (s *Server) adminCarriersPost(rq *request) error {
 	ctx := rq.ctx()
 	if rq.PostFormValue("op") == "retry" {
-		_, err := s.labels.RetryPurchase(ctx, rq.p.MerchantID, parseID(rq.PostFormValue("return_id")), int(parseID(rq.PostFormValue("parcel"))))
+		r, err := s.returns.ByPublicID(ctx, rq.p.MerchantID, rq.PostFormValue("return_id"))
+		if err == nil {
+			_, err = s.labels.RetryPurchase(ctx, rq.p.MerchantID, r.ID, int(parseID(rq.PostFormValue("parcel"))))
+		}
 		if errors.Is(err, labels.ErrNotParked) || errors.Is(err, labels.ErrNoParcel) || errors.Is(err, returns.ErrNotFound) {
 			return redirectTo("/admin/carriers")
 		}

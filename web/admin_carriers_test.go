@@ -3,7 +3,6 @@ package web_test
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -86,10 +85,10 @@ func TestAdminCarriersShowsWhatNeedsStaff(t *testing.T) {
 		VALUES ($1, 'label.buy', '{}', 'dead', 10, 'shippo: POST /shipments: 500 down') RETURNING id`, s.tn.Merchant.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.env.DB.Exec(`UPDATE parcels SET status = 'preparing', tracking_number = NULL, label_job_id = $2 WHERE return_id = $1`, a.ID, job); err != nil {
+	if _, err := s.env.DB.Exec(`UPDATE parcels SET status = 'preparing', tracking_number = NULL, label_job_id = $2 WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, a.ID, job); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.env.DB.Exec(`UPDATE parcels SET problem = 'The carrier reports a delivery failure: no access.' WHERE return_id = $1`, b.ID); err != nil {
+	if _, err := s.env.DB.Exec(`UPDATE parcels SET problem = 'The carrier reports a delivery failure: no access.' WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, b.ID); err != nil {
 		t.Fatal(err)
 	}
 	admin := s.client(t)
@@ -98,7 +97,7 @@ func TestAdminCarriersShowsWhatNeedsStaff(t *testing.T) {
 	wantStatus(t, "carriers page", p, http.StatusOK)
 	mustContain(t, p, "data-carrier-attention", a.RMA, "label not bought after every retry", "500 down", "Try again",
 		b.RMA, "no access.")
-	p = admin.post("/admin/carriers", url.Values{"csrf": {p.csrf(t)}, "op": {"retry"}, "return_id": {strconv.FormatInt(a.ID, 10)}, "parcel": {"1"}})
+	p = admin.post("/admin/carriers", url.Values{"csrf": {p.csrf(t)}, "op": {"retry"}, "return_id": {a.ID}, "parcel": {"1"}})
 	wantStatus(t, "try again", p, http.StatusSeeOther)
 	var jobs int
 	s.env.DB.Get(&jobs, `SELECT count(*) FROM outbox WHERE kind = 'label.buy' AND state = 'pending'`)

@@ -30,10 +30,10 @@ func (s *shop) reviewed(t testing.TB) {
 	s.user(t, s.tn, "boss", auth.RoleAdmin)
 }
 
-func (s *shop) state(t testing.TB, id int64) string {
+func (s *shop) state(t testing.TB, id string) string {
 	t.Helper()
 	var st string
-	if err := s.env.DB.Get(&st, `SELECT state FROM returns WHERE id = $1`, id); err != nil {
+	if err := s.env.DB.Get(&st, `SELECT state FROM returns WHERE public_id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -85,7 +85,7 @@ func TestAdminConsoleIsForAdmins(t *testing.T) {
 			mustContain(t, p, "Not for your role")
 		}
 		// with the session's own token, a decision is still refused
-		p := c.post(fmt.Sprintf("/admin/returns/%d/approve", r.ID), url.Values{"csrf": {home.csrf(t)}})
+		p := c.post(fmt.Sprintf("/admin/returns/%s/approve", r.ID), url.Values{"csrf": {home.csrf(t)}})
 		wantStatus(t, who+" approving", p, http.StatusForbidden)
 	}
 	if st := s.state(t, r.ID); st != "requested" {
@@ -122,8 +122,8 @@ func TestAdminFormsNeedTheSessionsToken(t *testing.T) {
 	token := admin.signIn("northwind", "boss").csrf(t)
 	other := s.client(t)
 	otherToken := other.signIn("northwind", "ana").csrf(t)
-	var anaID int64
-	if err := s.env.DB.Get(&anaID, `SELECT id FROM staff_users WHERE username = 'ana'`); err != nil {
+	var anaID string
+	if err := s.env.DB.Get(&anaID, `SELECT public_id FROM staff_users WHERE username = 'ana'`); err != nil {
 		t.Fatal(err)
 	}
 	before := len(s.auditRows(t, s.tn.Merchant.ID))
@@ -131,13 +131,13 @@ func TestAdminFormsNeedTheSessionsToken(t *testing.T) {
 		path string
 		form url.Values
 	}{
-		{fmt.Sprintf("/admin/returns/%d/approve", r.ID), url.Values{}},
-		{fmt.Sprintf("/admin/returns/%d/reject", r.ID), url.Values{"reason": {"No."}}},
+		{fmt.Sprintf("/admin/returns/%s/approve", r.ID), url.Values{}},
+		{fmt.Sprintf("/admin/returns/%s/reject", r.ID), url.Values{"reason": {"No."}}},
 		{"/admin/policy", url.Values{"op": {"save"}, "window_days": {"60"}}},
 		{"/admin/users", url.Values{"username": {"mallory"}, "role": {"admin"}}},
-		{fmt.Sprintf("/admin/users/%d/role", anaID), url.Values{"role": {"admin"}}},
-		{fmt.Sprintf("/admin/users/%d/status", anaID), url.Values{"disabled": {"1"}}},
-		{fmt.Sprintf("/admin/users/%d/password", anaID), url.Values{}},
+		{fmt.Sprintf("/admin/users/%s/role", anaID), url.Values{"role": {"admin"}}},
+		{fmt.Sprintf("/admin/users/%s/status", anaID), url.Values{"disabled": {"1"}}},
+		{fmt.Sprintf("/admin/users/%s/password", anaID), url.Values{}},
 		{"/admin/keys", url.Values{"role": {"admin"}}},
 		{"/admin/keys/1/revoke", url.Values{}},
 		{"/admin/branding", url.Values{"op": {"save"}, "name": {"Evil"}}},
@@ -188,9 +188,9 @@ func TestAdminSeesOnlyItsOwnShop(t *testing.T) {
 	theirs := s.createReturn(t, "SW-77", 1)
 	s.user(t, south, "sgt-south", auth.RoleWarehouse)
 	s.tn = north
-	var samID, southKey int64
-	s.env.DB.Get(&samID, `SELECT id FROM staff_users WHERE merchant_id = $1 AND username = 'sgt-south'`, south.Merchant.ID)
-	s.env.DB.Get(&southKey, `SELECT min(id) FROM api_keys WHERE merchant_id = $1`, south.Merchant.ID)
+	var samID, southKey string
+	s.env.DB.Get(&samID, `SELECT public_id FROM staff_users WHERE merchant_id = $1 AND username = 'sgt-south'`, south.Merchant.ID)
+	s.env.DB.Get(&southKey, `SELECT public_id FROM api_keys WHERE merchant_id = $1 ORDER BY id LIMIT 1`, south.Merchant.ID)
 
 	admin := s.client(t)
 	queue := admin.signIn("northwind", "boss")
@@ -210,12 +210,12 @@ func TestAdminSeesOnlyItsOwnShop(t *testing.T) {
 		path string
 		form url.Values
 	}{
-		{fmt.Sprintf("/admin/returns/%d/approve", theirs.ID), url.Values{}},
-		{fmt.Sprintf("/admin/returns/%d/reject", theirs.ID), url.Values{"reason": {"No"}}},
-		{fmt.Sprintf("/admin/users/%d/status", samID), url.Values{"disabled": {"1"}}},
-		{fmt.Sprintf("/admin/users/%d/role", samID), url.Values{"role": {"admin"}}},
-		{fmt.Sprintf("/admin/users/%d/password", samID), url.Values{}},
-		{fmt.Sprintf("/admin/keys/%d/revoke", southKey), url.Values{}},
+		{fmt.Sprintf("/admin/returns/%s/approve", theirs.ID), url.Values{}},
+		{fmt.Sprintf("/admin/returns/%s/reject", theirs.ID), url.Values{"reason": {"No"}}},
+		{fmt.Sprintf("/admin/users/%s/status", samID), url.Values{"disabled": {"1"}}},
+		{fmt.Sprintf("/admin/users/%s/role", samID), url.Values{"role": {"admin"}}},
+		{fmt.Sprintf("/admin/users/%s/password", samID), url.Values{}},
+		{fmt.Sprintf("/admin/keys/%s/revoke", southKey), url.Values{}},
 	} {
 		tc.form.Set("csrf", token)
 		wantStatus(t, "POST "+tc.path, admin.post(tc.path, tc.form), http.StatusNotFound)
@@ -224,8 +224,8 @@ func TestAdminSeesOnlyItsOwnShop(t *testing.T) {
 		t.Errorf("the other shop's return is %s, want requested", st)
 	}
 	var disabled, revoked int
-	s.env.DB.Get(&disabled, `SELECT count(*) FROM staff_users WHERE id = $1 AND (disabled_at IS NOT NULL OR role <> 'warehouse')`, samID)
-	s.env.DB.Get(&revoked, `SELECT count(*) FROM api_keys WHERE id = $1 AND revoked_at IS NOT NULL`, southKey)
+	s.env.DB.Get(&disabled, `SELECT count(*) FROM staff_users WHERE public_id = $1 AND (disabled_at IS NOT NULL OR role <> 'warehouse')`, samID)
+	s.env.DB.Get(&revoked, `SELECT count(*) FROM api_keys WHERE public_id = $1 AND revoked_at IS NOT NULL`, southKey)
 	if disabled+revoked != 0 {
 		t.Errorf("the other shop's user or key changed")
 	}
@@ -258,14 +258,14 @@ func TestReviewQueueApprovesAndRejects(t *testing.T) {
 	token := queue.csrf(t)
 
 	// a rejection needs a reason: nothing happens without one
-	p := admin.post(fmt.Sprintf("/admin/returns/%d/reject", second.ID), url.Values{"csrf": {token}, "reason": {"  "}})
+	p := admin.post(fmt.Sprintf("/admin/returns/%s/reject", second.ID), url.Values{"csrf": {token}, "reason": {"  "}})
 	wantStatus(t, "reject without a reason", p, http.StatusUnprocessableEntity)
 	mustContain(t, p, "Say why the return is rejected", `aria-invalid="true"`)
 	if st := s.state(t, second.ID); st != "requested" {
 		t.Fatalf("a reasonless rejection left the return %s", st)
 	}
 
-	p = admin.post(fmt.Sprintf("/admin/returns/%d/approve", first.ID), url.Values{"csrf": {token}})
+	p = admin.post(fmt.Sprintf("/admin/returns/%s/approve", first.ID), url.Values{"csrf": {token}})
 	wantStatus(t, "approve", p, http.StatusSeeOther)
 	if p.Location != "/admin?approved="+first.RMA {
 		t.Errorf("approve: got Location %q", p.Location)
@@ -276,17 +276,17 @@ func TestReviewQueueApprovesAndRejects(t *testing.T) {
 	}
 	// approval set off what the API's does: the label
 	var parcels int
-	s.env.DB.Get(&parcels, `SELECT count(*) FROM parcels WHERE return_id = $1`, first.ID)
+	s.env.DB.Get(&parcels, `SELECT count(*) FROM parcels WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, first.ID)
 	if parcels != 1 {
 		t.Errorf("approval from the console issued %d parcels, want 1", parcels)
 	}
 
 	reason := "These T-shirts were bought in the final sale."
-	p = admin.post(fmt.Sprintf("/admin/returns/%d/reject", second.ID), url.Values{"csrf": {token}, "reason": {reason}})
+	p = admin.post(fmt.Sprintf("/admin/returns/%s/reject", second.ID), url.Values{"csrf": {token}, "reason": {reason}})
 	wantStatus(t, "reject", p, http.StatusSeeOther)
 	var st, why, actor string
 	s.env.DB.QueryRow(`SELECT r.state, r.reject_reason, e.actor FROM returns r JOIN return_events e ON e.return_id = r.id
-		WHERE r.id = $1 ORDER BY e.id DESC LIMIT 1`, second.ID).Scan(&st, &why, &actor)
+		WHERE r.public_id = $1 ORDER BY e.id DESC LIMIT 1`, second.ID).Scan(&st, &why, &actor)
 	if st != "rejected" || why != reason || actor != "user:boss" {
 		t.Errorf("rejected return: got %s, %q by %s", st, why, actor)
 	}
@@ -297,7 +297,7 @@ func TestReviewQueueApprovesAndRejects(t *testing.T) {
 	mustContain(t, shopper.get("/portal/northwind/returns/"+second.RMA), reason)
 
 	// deciding again is refused, in words
-	p = admin.post(fmt.Sprintf("/admin/returns/%d/approve", second.ID), url.Values{"csrf": {token}})
+	p = admin.post(fmt.Sprintf("/admin/returns/%s/approve", second.ID), url.Values{"csrf": {token}})
 	wantStatus(t, "approve a rejected return", p, http.StatusConflict)
 	mustContain(t, p, "no longer waits for review")
 
@@ -439,12 +439,12 @@ func TestStaffUsersFromTheConsole(t *testing.T) {
 	p = admin.post("/admin/users", url.Values{"csrf": {token}, "username": {"lee"}, "role": {"finance"}})
 	mustContain(t, p, "the shop already has a user with that name")
 
-	var leeID, bossID int64
-	s.env.DB.Get(&leeID, `SELECT id FROM staff_users WHERE username = 'lee'`)
-	s.env.DB.Get(&bossID, `SELECT id FROM staff_users WHERE username = 'boss'`)
+	var leeID, bossID string
+	s.env.DB.Get(&leeID, `SELECT public_id FROM staff_users WHERE username = 'lee'`)
+	s.env.DB.Get(&bossID, `SELECT public_id FROM staff_users WHERE username = 'boss'`)
 
 	// a reset ends lee's session; the new password works
-	p = admin.post(fmt.Sprintf("/admin/users/%d/password", leeID), url.Values{"csrf": {token}})
+	p = admin.post(fmt.Sprintf("/admin/users/%s/password", leeID), url.Values{"csrf": {token}})
 	wantStatus(t, "reset", p, http.StatusOK)
 	pw2 := regexp.MustCompile(`id="secret-value" class="mono" value="([^"]+)"`).FindStringSubmatch(p.Body)
 	if pw2 == nil || pw2[1] == pw[1] {
@@ -456,40 +456,40 @@ func TestStaffUsersFromTheConsole(t *testing.T) {
 	}
 
 	// a role change takes effect at lee's next request
-	p = admin.post(fmt.Sprintf("/admin/users/%d/role", leeID), url.Values{"csrf": {token}, "role": {"warehouse"}})
+	p = admin.post(fmt.Sprintf("/admin/users/%s/role", leeID), url.Values{"csrf": {token}, "role": {"warehouse"}})
 	wantStatus(t, "role", p, http.StatusSeeOther)
 	mustContain(t, admin.get(p.Location), "lee now has the warehouse role.")
 	wantStatus(t, "lee on /warehouse", lee.get("/warehouse"), http.StatusOK)
 	wantStatus(t, "lee on /finance", lee.get("/finance"), http.StatusForbidden)
 
 	// disabled: signed out and cannot sign in; enabled again: can
-	p = admin.post(fmt.Sprintf("/admin/users/%d/status", leeID), url.Values{"csrf": {token}, "disabled": {"1"}})
+	p = admin.post(fmt.Sprintf("/admin/users/%s/status", leeID), url.Values{"csrf": {token}, "disabled": {"1"}})
 	wantStatus(t, "disable", p, http.StatusSeeOther)
 	wantStatus(t, "lee disabled", lee.get("/warehouse"), http.StatusSeeOther)
 	wantStatus(t, "lee signing in disabled", lee.post("/signin", url.Values{"shop": {"northwind"}, "username": {"lee"}, "password": {pw2[1]}}), http.StatusUnauthorized)
-	admin.post(fmt.Sprintf("/admin/users/%d/status", leeID), url.Values{"csrf": {token}, "disabled": {"0"}})
+	admin.post(fmt.Sprintf("/admin/users/%s/status", leeID), url.Values{"csrf": {token}, "disabled": {"0"}})
 	wantStatus(t, "lee enabled", lee.post("/signin", url.Values{"shop": {"northwind"}, "username": {"lee"}, "password": {pw2[1]}}), http.StatusSeeOther)
 
 	// an admin who resets their own password stays signed in here, and only here
 	elsewhere := s.client(t)
 	elsewhere.signIn("northwind", "boss")
-	p = admin.post(fmt.Sprintf("/admin/users/%d/password", bossID), url.Values{"csrf": {token}})
+	p = admin.post(fmt.Sprintf("/admin/users/%s/password", bossID), url.Values{"csrf": {token}})
 	wantStatus(t, "reset your own password", p, http.StatusOK)
 	wantStatus(t, "boss here after the reset", admin.get("/admin/users"), http.StatusOK)
 	wantStatus(t, "boss elsewhere after the reset", elsewhere.get("/admin/users"), http.StatusSeeOther)
 
 	// an admin cannot lock themselves out, nor leave the shop without an admin
-	wantStatus(t, "disable yourself", admin.post(fmt.Sprintf("/admin/users/%d/status", bossID), url.Values{"csrf": {token}, "disabled": {"1"}}), http.StatusConflict)
-	wantStatus(t, "demote yourself", admin.post(fmt.Sprintf("/admin/users/%d/role", bossID), url.Values{"csrf": {token}, "role": {"finance"}}), http.StatusConflict)
+	wantStatus(t, "disable yourself", admin.post(fmt.Sprintf("/admin/users/%s/status", bossID), url.Values{"csrf": {token}, "disabled": {"1"}}), http.StatusConflict)
+	wantStatus(t, "demote yourself", admin.post(fmt.Sprintf("/admin/users/%s/role", bossID), url.Values{"csrf": {token}, "role": {"finance"}}), http.StatusConflict)
 	s.user(t, s.tn, "max", auth.RoleAdmin)
-	var maxID int64
-	s.env.DB.Get(&maxID, `SELECT id FROM staff_users WHERE username = 'max'`)
-	wantStatus(t, "demote another admin", admin.post(fmt.Sprintf("/admin/users/%d/role", maxID), url.Values{"csrf": {token}, "role": {"finance"}}), http.StatusSeeOther)
+	var maxID string
+	s.env.DB.Get(&maxID, `SELECT public_id FROM staff_users WHERE username = 'max'`)
+	wantStatus(t, "demote another admin", admin.post(fmt.Sprintf("/admin/users/%s/role", maxID), url.Values{"csrf": {token}, "role": {"finance"}}), http.StatusSeeOther)
 	// another admin disables boss, whose session ends at once
-	s.env.DB.MustExec(`UPDATE staff_users SET role = 'admin' WHERE id = $1`, maxID)
+	s.env.DB.MustExec(`UPDATE staff_users SET role = 'admin' WHERE public_id = $1`, maxID)
 	maxc := s.client(t)
 	mtoken := maxc.signIn("northwind", "max").csrf(t)
-	wantStatus(t, "max disables boss", maxc.post(fmt.Sprintf("/admin/users/%d/status", bossID), url.Values{"csrf": {mtoken}, "disabled": {"1"}}), http.StatusSeeOther)
+	wantStatus(t, "max disables boss", maxc.post(fmt.Sprintf("/admin/users/%s/status", bossID), url.Values{"csrf": {mtoken}, "disabled": {"1"}}), http.StatusSeeOther)
 	wantStatus(t, "boss disabled", admin.get("/admin"), http.StatusSeeOther)
 
 	rows := s.auditRows(t, s.tn.Merchant.ID)
@@ -522,18 +522,18 @@ func TestAPIKeysFromTheConsole(t *testing.T) {
 	if strings.Contains(list.Body, key[1]) {
 		t.Errorf("the key is shown again")
 	}
-	var id int64
-	s.env.DB.Get(&id, `SELECT id FROM api_keys WHERE name = 'Leeds station'`)
-	p = admin.post(fmt.Sprintf("/admin/keys/%d/revoke", id), url.Values{"csrf": {token}})
+	var id string
+	s.env.DB.Get(&id, `SELECT public_id FROM api_keys WHERE name = 'Leeds station'`)
+	p = admin.post(fmt.Sprintf("/admin/keys/%s/revoke", id), url.Values{"csrf": {token}})
 	wantStatus(t, "revoke", p, http.StatusSeeOther)
-	mustContain(t, admin.get(p.Location), fmt.Sprintf("Key %d is revoked", id), "revoked ")
+	mustContain(t, admin.get(p.Location), fmt.Sprintf("Key %s is revoked", id), "revoked ")
 	if res := s.env.Do(t, "GET", "/v1/merchant", key[1], nil); res.Status != http.StatusUnauthorized {
 		t.Errorf("the revoked key: got %d, want 401", res.Status)
 	}
 	wantStatus(t, "bad role", admin.post("/admin/keys", url.Values{"csrf": {token}, "role": {"root"}}), http.StatusUnprocessableEntity)
 	rows := s.auditRows(t, s.tn.Merchant.ID)
-	for _, want := range []string{fmt.Sprintf("user:boss api_key.created API key %d (%s…)", id, key[1][:10]),
-		fmt.Sprintf("user:boss api_key.revoked API key %d (%s…)", id, key[1][:10])} {
+	for _, want := range []string{fmt.Sprintf("user:boss api_key.created API key %s (%s…)", id, key[1][:10]),
+		fmt.Sprintf("user:boss api_key.revoked API key %s (%s…)", id, key[1][:10])} {
 		if !hasRow(rows, want) {
 			t.Errorf("audit lacks %q: %q", want, rows)
 		}
@@ -595,23 +595,23 @@ func TestAuditTrailOfTheAPIAndItsPages(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	s.reviewed(t)
-	var keyID int64
-	s.env.DB.Get(&keyID, `SELECT id FROM api_keys WHERE merchant_id = $1 AND role = 'admin'`, s.tn.Merchant.ID)
-	actor := fmt.Sprintf("key:%d", keyID)
+	var keyID string
+	s.env.DB.Get(&keyID, `SELECT public_id FROM api_keys WHERE merchant_id = $1 AND role = 'admin'`, s.tn.Merchant.ID)
+	actor := "key:" + keyID
 
 	// admin changes through the API record themselves
 	s.do(t, "PUT", "/v1/merchant", auth.RoleAdmin, map[string]any{"name": "Northwind Two", "settings": map[string]any{"brand_color": "#123456"}}, http.StatusOK)
 	res := s.do(t, "POST", "/v1/api-keys", auth.RoleAdmin, map[string]any{"role": "finance", "name": "books"}, http.StatusCreated)
-	var k struct{ ID int64 }
+	var k struct{ ID string }
 	res.JSON(t, &k)
-	s.do(t, "DELETE", fmt.Sprintf("/v1/api-keys/%d", k.ID), auth.RoleAdmin, nil, http.StatusOK)
+	s.do(t, "DELETE", fmt.Sprintf("/v1/api-keys/%s", k.ID), auth.RoleAdmin, nil, http.StatusOK)
 	s.do(t, "POST", "/v1/carrier-secret", auth.RoleAdmin, nil, http.StatusOK)
 	// a refused change records nothing
 	s.do(t, "PUT", "/v1/policy", auth.RoleAdmin, map[string]any{"window_days": 0}, http.StatusUnprocessableEntity)
 
 	rows := s.auditRows(t, s.tn.Merchant.ID)
 	for _, want := range []string{actor + " policy.updated policy v1", actor + " policy.updated policy v2",
-		actor + " merchant.updated shop northwind", fmt.Sprintf("%s api_key.created API key %d", actor, k.ID),
+		actor + " merchant.updated shop northwind", fmt.Sprintf("%s api_key.created API key %s", actor, k.ID),
 		actor + " carrier_secret.rotated carrier secret"} {
 		found := false
 		for _, r := range rows {

@@ -116,7 +116,7 @@ func (s *shop) do(t testing.TB, method, path string, role auth.Role, body any, w
 }
 
 type created struct {
-	ID    int64  `json:"id"`
+	ID    string `json:"id"`
 	RMA   string `json:"rma"`
 	State string `json:"state"`
 	Total int64  `json:"total"`

@@ -26,7 +26,7 @@ func TestFeedbackFromTheStatusPageReachesFinance(t *testing.T) {
 		t.Errorf("status page before completion: got %d, asks for feedback %v", p.Status, containsFeedback(p))
 	}
 	s.do(t, "POST", "/v1/scans", auth.RoleWarehouse, map[string]any{"code": r.RMA}, http.StatusOK)
-	s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{
+	s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{
 		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "condition": "like_new", "disposition": "restock"}}}, http.StatusCreated)
 	s.drain(t)
 	s.drain(t)

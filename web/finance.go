@@ -102,7 +102,7 @@ type reasonComments struct {
 // not read by the templates from reconcile's types, so that a change there fails
 // the build rather than a page.
 type runView struct {
-	ID         int64
+	ID         string // the public ID
 	From, To   time.Time
 	Status     string
 	Percent    int
@@ -114,7 +114,7 @@ type runView struct {
 }
 
 func viewRun(r *reconcile.Reconciliation, totals []reconcile.ReconciliationTotal) runView {
-	v := runView{ID: r.ID, From: r.From, To: r.To, Status: r.Status, Percent: r.Progress.Percent, Error: r.Error,
+	v := runView{ID: r.PublicID, From: r.From, To: r.To, Status: r.Status, Percent: r.Progress.Percent, Error: r.Error,
 		FinishedAt: r.FinishedAt, NotOurs: r.NotOurs}
 	for _, t := range totals {
 		if t.Class == reconcile.Matched {
@@ -134,7 +134,7 @@ type totalView struct {
 }
 
 type runLineView struct {
-	ID            int64
+	ID            string // the public ID (rl_…)
 	Class         string
 	Mismatch      bool
 	RMA           string
@@ -179,7 +179,7 @@ func (s *Server) financePage(rq *request) error {
 		} else if err != nil {
 			return err
 		} else {
-			f.ReturnID = r.ID
+			f.ReturnID = r.PublicID
 		}
 	}
 	if after, err := strconv.ParseInt(q.Get("after"), 10, 64); err == nil && after > 0 {
@@ -279,7 +279,7 @@ func (s *Server) charts(ctx context.Context, mid int64, p period.Period, v *fina
 	}
 	for i := len(fb.Distribution) - 1; i >= 0; i-- {
 		d := fb.Distribution[i]
-		label := fmt.Sprintf("%d · %s", d.Ease, easeLabels[d.Ease-1])
+		label := fmt.Sprintf("%d · %s", d.Ease, english().T("fb-ease-"+strconv.Itoa(d.Ease)))
 		v.Feedback.Rows = append(v.Feedback.Rows, bar{Label: label, Value: d.Count, Title: fmt.Sprintf("%s: %d answer(s)", label, d.Count)})
 	}
 	v.Feedback.Chart = hbarChart("How easy shoppers found their return, last 90 days", v.Feedback.Rows)
@@ -329,24 +329,24 @@ func (s *Server) charts(ctx context.Context, mid int64, p period.Period, v *fina
 
 // financeRetry sends a failed refund again.
 func (s *Server) financeRetry(rq *request) error {
-	id, err := strconv.ParseInt(rq.PathValue("id"), 10, 64)
-	notFound := &pageError{Status: http.StatusNotFound, Title: "No such refund", Message: "This shop has no refund with that number.", Link: "/finance", LinkText: "Back to finance"}
-	if err != nil {
-		return notFound
+	id := rq.PathValue("id")
+	notFound := &pageError{Status: http.StatusNotFound, Title: "No such refund", Message: "This shop has no refund with that ID.", Link: "/finance", LinkText: "Back to finance"}
+	f, err := refunds.ByPublicID(rq.ctx(), s.db, rq.p.MerchantID, id)
+	if err == nil {
+		_, err = s.refunds.Retry(rq.ctx(), rq.p.MerchantID, f.ID, rq.p.Actor)
 	}
-	_, err = s.refunds.Retry(rq.ctx(), rq.p.MerchantID, id, rq.p.Actor)
 	var nr *refunds.NotRetryableError
 	switch {
 	case errors.Is(err, refunds.ErrNotFound):
 		return notFound
 	case errors.As(err, &nr):
 		return &pageError{Status: http.StatusConflict, Title: "Nothing to retry",
-			Message: fmt.Sprintf("Refund %d is %s: only failed refunds can be sent again. Someone may have retried it already.", id, nr.Status),
+			Message: fmt.Sprintf("Refund %s is %s: only failed refunds can be sent again. Someone may have retried it already.", id, nr.Status),
 			Link:    "/finance", LinkText: "Back to finance"}
 	case err != nil:
 		return err
 	}
-	return redirectTo(fmt.Sprintf("/finance?retried=%d#failed", id))
+	return redirectTo("/finance?retried=" + url.QueryEscape(id) + "#failed")
 }
 
 // parsePeriod reads from and to (dates or RFC 3339, both required, at most 366 days
@@ -418,12 +418,8 @@ func side(amount *int64, currency, status *string) string {
 }
 
 func (s *Server) runID(rq *request) (*reconcile.Reconciliation, error) {
-	notFound := &pageError{Status: http.StatusNotFound, Title: "No such reconciliation", Message: "This shop has no reconciliation with that number.", Link: "/finance", LinkText: "Back to finance"}
-	id, err := strconv.ParseInt(rq.PathValue("id"), 10, 64)
-	if err != nil {
-		return nil, notFound
-	}
-	r, err := s.reconcile.Get(rq.ctx(), rq.p.MerchantID, id)
+	notFound := &pageError{Status: http.StatusNotFound, Title: "No such reconciliation", Message: "This shop has no reconciliation with that ID.", Link: "/finance", LinkText: "Back to finance"}
+	r, err := s.reconcile.ByPublicID(rq.ctx(), rq.p.MerchantID, rq.PathValue("id"))
 	if errors.Is(err, reconcile.ErrNotFound) {
 		return nil, notFound
 	}
@@ -457,7 +453,7 @@ func (s *Server) financeRun(rq *request) error {
 		return err
 	}
 	for _, l := range lines {
-		lv := runLineView{ID: l.ID, Class: string(l.Class), Mismatch: l.Class != reconcile.Matched, Note: l.Note, AckedNote: l.AckedNote,
+		lv := runLineView{ID: l.PublicID, Class: string(l.Class), Mismatch: l.Class != reconcile.Matched, Note: l.Note, AckedNote: l.AckedNote,
 			Ours: side(l.Amount, l.Currency, l.Status), Stripes: side(l.StripeAmount, l.StripeCurrency, l.StripeStatus)}
 		if l.RMA != nil {
 			lv.RMA = *l.RMA
@@ -470,7 +466,7 @@ func (s *Server) financeRun(rq *request) error {
 		}
 		v.Lines = append(v.Lines, lv)
 	}
-	base := fmt.Sprintf("/finance/reconciliations/%d", r.ID)
+	base := "/finance/reconciliations/" + r.PublicID
 	if more && len(lines) > 0 {
 		q := url.Values{"after": {strconv.FormatInt(lines[len(lines)-1].ID, 10)}}
 		if v.Class != "" {
@@ -489,7 +485,7 @@ func (s *Server) financeRun(rq *request) error {
 	if v.Class != "" {
 		v.Live += "?class=" + url.QueryEscape(v.Class)
 	}
-	return s.render(rq, http.StatusOK, "finance_run", fmt.Sprintf("Reconciliation %d", r.ID), v)
+	return s.render(rq, http.StatusOK, "finance_run", "Reconciliation "+r.PublicID, v)
 }
 
 func (s *Server) financeRunCSV(rq *request) error {
@@ -501,7 +497,7 @@ func (s *Server) financeRunCSV(rq *request) error {
 	if class != "" && !class.Valid() {
 		class = ""
 	}
-	return s.streamCSV(rq, fmt.Sprintf("reconciliation-%d-lines.csv", r.ID), func(w http.ResponseWriter, done func()) error {
+	return s.streamCSV(rq, "reconciliation-"+r.PublicID+"-lines.csv", func(w http.ResponseWriter, done func()) error {
 		return s.reconcile.WriteLines(rq.ctx(), w, rq.p.MerchantID, r.ID, class, done)
 	})
 }
@@ -520,5 +516,5 @@ func (s *Server) financeStartRun(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return redirectTo(fmt.Sprintf("/finance/reconciliations/%d", r.ID))
+	return redirectTo("/finance/reconciliations/" + r.PublicID)
 }

@@ -29,7 +29,7 @@ func (s *shop) receivedReturn(t *testing.T, order string, decline bool) created 
 		s.stripe.Inject(fakestripe.Fault{Kind: fakestripe.Decline, Method: "POST", Path: "/v1/refunds", Times: 1})
 	}
 	r := s.createReturn(t, order, 1)
-	s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+	s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
 		{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
 	s.drain(t)
 	return r
@@ -45,9 +45,9 @@ func TestFinanceTotalsSettlementsAndLiveReconciliationInABrowser(t *testing.T) {
 	credit := s.receivedReturn(t, "NW-2", true)
 	outside := s.receivedReturn(t, "NW-3", true)
 	eur := func(v int64) string { return money.Format(v, "EUR") }
-	state := func(id int64) string {
+	state := func(id string) string {
 		var st string
-		s.env.DB.Get(&st, `SELECT state FROM returns WHERE id = $1`, id)
+		s.env.DB.Get(&st, `SELECT state FROM returns WHERE public_id = $1`, id)
 		return st
 	}
 	if state(credit.ID) != "refund_failed" || state(outside.ID) != "refund_failed" || state(paid.ID) != "completed" {
@@ -80,15 +80,15 @@ func TestFinanceTotalsSettlementsAndLiveReconciliationInABrowser(t *testing.T) {
 	// rows link to the return and to Stripe's dashboard
 	links := eval[[]string](b, `[...document.querySelectorAll('table[data-refunds] tr[data-refund] a')].map(a => a.getAttribute('href'))`)
 	joined := strings.Join(links, " ")
-	for _, want := range []string{fmt.Sprintf("/finance/returns/%d", paid.ID), dashboard + "/refunds/re_", dashboard + "/payments/pi_nw1"} {
+	for _, want := range []string{fmt.Sprintf("/finance/returns/%s", paid.ID), dashboard + "/refunds/re_", dashboard + "/payments/pi_nw1"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("the refund rows' links lack %s: %q", want, links)
 		}
 	}
 
 	// a failed refund becomes store credit: the return completes, the ledger says so
-	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#failed tr:has(a[href="/finance/returns/%d"]) details.settle summary`, credit.ID))))
-	creditRefund := eval[string](b, fmt.Sprintf(`document.querySelector('#failed tr:has(a[href="/finance/returns/%d"])').dataset.refund`, credit.ID))
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#failed tr:has(a[href="/finance/returns/%s"]) details.settle summary`, credit.ID))))
+	creditRefund := eval[string](b, fmt.Sprintf(`document.querySelector('#failed tr:has(a[href="/finance/returns/%s"])').dataset.refund`, credit.ID))
 	b.submit("settle as store credit", chromedp.Click(chromedp.ID("settle-"+creditRefund)))
 	b.waitVisible(`.note.ok[role="status"]`)
 	b.mustSee("Refund " + creditRefund + " is settled")
@@ -96,7 +96,7 @@ func TestFinanceTotalsSettlementsAndLiveReconciliationInABrowser(t *testing.T) {
 		t.Errorf("the return whose refund became store credit is %s, want completed", st)
 	}
 	var kinds string
-	s.env.DB.Get(&kinds, `SELECT string_agg(kind, ' ' ORDER BY id) FROM ledger_entries WHERE return_id = $1 AND kind IN ('refund_to_store_credit', 'store_credit_issued')`, credit.ID)
+	s.env.DB.Get(&kinds, `SELECT string_agg(kind, ' ' ORDER BY id) FROM ledger_entries WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) AND kind IN ('refund_to_store_credit', 'store_credit_issued')`, credit.ID)
 	if kinds != "store_credit_issued refund_to_store_credit" {
 		t.Errorf("the ledger of the store credit: %q", kinds)
 	}
@@ -105,7 +105,7 @@ func TestFinanceTotalsSettlementsAndLiveReconciliationInABrowser(t *testing.T) {
 	}
 
 	// the other from its return's page: refunded outside Roundtrip needs a note
-	b.submit("open the return", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#failed a[href="/finance/returns/%d"]`, outside.ID))))
+	b.submit("open the return", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#failed a[href="/finance/returns/%s"]`, outside.ID))))
 	b.waitVisible("table[data-refunds]")
 	b.page("finance-return", false)
 	b.mustSee("Return "+outside.RMA, "Refund fail by stripe") // the timeline
@@ -118,7 +118,7 @@ func TestFinanceTotalsSettlementsAndLiveReconciliationInABrowser(t *testing.T) {
 	if st := state(outside.ID); st != "refund_failed" {
 		t.Fatalf("a refused settlement moved the return to %s", st)
 	}
-	b.open(fmt.Sprintf("/finance/returns/%d", outside.ID))
+	b.open(fmt.Sprintf("/finance/returns/%s", outside.ID))
 	b.do(chromedp.Click(chromedp.CSS("details.settle summary")), chromedp.Click(chromedp.ID("as-outside-"+outsideRefund)),
 		chromedp.SendKeys(chromedp.ID("note-"+outsideRefund), "Bank transfer, reference 2026-1142."))
 	b.submit("settle outside", chromedp.Click(chromedp.ID("settle-"+outsideRefund)))
@@ -126,7 +126,7 @@ func TestFinanceTotalsSettlementsAndLiveReconciliationInABrowser(t *testing.T) {
 	b.mustSee("Settled as refunded outside Roundtrip", "Bank transfer, reference 2026-1142.", "Completed")
 	var net int64
 	var note string
-	s.env.DB.QueryRow(`SELECT net, note FROM ledger_entries WHERE return_id = $1 AND kind = 'refund_outside'`, outside.ID).Scan(&net, &note)
+	s.env.DB.QueryRow(`SELECT net, note FROM ledger_entries WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) AND kind = 'refund_outside'`, outside.ID).Scan(&net, &note)
 	if net != -outside.Total || note != "Bank transfer, reference 2026-1142." {
 		t.Errorf("the ledger's refund_outside: net %d %q, want %d with the note", net, note, -outside.Total)
 	}
@@ -147,7 +147,7 @@ func TestFinanceTotalsSettlementsAndLiveReconciliationInABrowser(t *testing.T) {
 	// refund is made to differ from Stripe's, and the mismatch is acknowledged
 	s.order(t, "NW-4", "edsger@example.com", "Edsger")
 	s.receivedReturn(t, "NW-4", false) // a refund Stripe and we agree on
-	if _, err := s.env.DB.Exec(`UPDATE refunds SET amount = amount + 100 WHERE return_id = $1`, paid.ID); err != nil {
+	if _, err := s.env.DB.Exec(`UPDATE refunds SET amount = amount + 100 WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, paid.ID); err != nil {
 		t.Fatal(err)
 	}
 	b.submit("start a reconciliation", chromedp.Click(chromedp.CSS(`form[action="/finance/reconciliations"] button`)))
@@ -170,7 +170,7 @@ func TestFinanceTotalsSettlementsAndLiveReconciliationInABrowser(t *testing.T) {
 	b.waitVisible("[data-acked]")
 	b.mustSee("The mismatch is acknowledged.", "Acknowledged by user:fin", "Test correction of our record; Stripe is right.")
 	var acked string
-	s.env.DB.Get(&acked, `SELECT acked_note FROM reconciliation_lines WHERE id = $1`, line)
+	s.env.DB.Get(&acked, `SELECT acked_note FROM reconciliation_lines WHERE public_id = $1`, line)
 	if acked != "Test correction of our record; Stripe is right." {
 		t.Errorf("the line's note in the database: %q", acked)
 	}
@@ -178,7 +178,8 @@ func TestFinanceTotalsSettlementsAndLiveReconciliationInABrowser(t *testing.T) {
 	// the same through the API: a note is required, a matched line has nothing to acknowledge
 	run := strings.TrimPrefix(strings.SplitN(b.path(), "?", 2)[0], "/finance/reconciliations/")
 	var matched string
-	s.env.DB.Get(&matched, `SELECT id::text FROM reconciliation_lines WHERE reconciliation_id = $1 AND class = 'matched' LIMIT 1`, run)
+	s.env.DB.Get(&matched, `SELECT l.public_id FROM reconciliation_lines l JOIN reconciliations c ON c.id = l.reconciliation_id
+		WHERE c.public_id = $1 AND l.class = 'matched' LIMIT 1`, run)
 	for _, tc := range []struct {
 		line, note string
 		want       int

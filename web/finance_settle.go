@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/roundtriphq/roundtrip/internal/validation"
@@ -53,32 +53,26 @@ func (s *Server) viewRefunds(list []refunds.Refund) []refundView {
 	return out
 }
 
-func (s *Server) refundID(rq *request) (int64, error) {
-	id, err := strconv.ParseInt(rq.PathValue("id"), 10, 64)
-	if err != nil {
-		return 0, &pageError{Status: http.StatusNotFound, Title: "No such refund", Message: "This shop has no refund with that number.", Link: "/finance", LinkText: "Back to finance"}
-	}
-	return id, nil
-}
+var noSuchRefund = &pageError{Status: http.StatusNotFound, Title: "No such refund", Message: "This shop has no refund with that ID.", Link: "/finance", LinkText: "Back to finance"}
 
 // financeSettle settles a failed refund as store credit or as paid back outside
 // Roundtrip, then goes back where the form was.
 func (s *Server) financeSettle(rq *request) error {
-	id, err := s.refundID(rq)
-	if err != nil {
-		return err
-	}
+	id := rq.PathValue("id")
 	back := "/finance"
 	if b := rq.PostFormValue("back"); strings.HasPrefix(b, "/finance/returns/") && !strings.ContainsAny(b, "?#\\") {
 		back = b
 	}
 	as := refunds.SettleAs(rq.PostFormValue("as"))
-	_, err = s.refunds.Settle(rq.ctx(), rq.p.MerchantID, id, as, rq.PostFormValue("note"), rq.p.Actor)
+	f, err := refunds.ByPublicID(rq.ctx(), s.db, rq.p.MerchantID, id)
+	if err == nil {
+		_, err = s.refunds.Settle(rq.ctx(), rq.p.MerchantID, f.ID, as, rq.PostFormValue("note"), rq.p.Actor)
+	}
 	var ve *validation.Error
 	var ns *refunds.NotSettleableError
 	switch {
 	case errors.Is(err, refunds.ErrNotFound):
-		return &pageError{Status: http.StatusNotFound, Title: "No such refund", Message: "This shop has no refund with that number.", Link: "/finance", LinkText: "Back to finance"}
+		return noSuchRefund
 	case errors.As(err, &ve):
 		var msgs []string
 		for _, f := range ve.Fields {
@@ -93,15 +87,15 @@ func (s *Server) financeSettle(rq *request) error {
 		}
 		return &pageError{Status: http.StatusUnprocessableEntity, Title: "Nothing was settled", Message: strings.Join(msgs, " "), Link: back, LinkText: "Back"}
 	case errors.As(err, &ns):
-		msg := fmt.Sprintf("Refund %d is %s: only failed refunds can be settled another way.", id, ns.Status)
+		msg := fmt.Sprintf("Refund %s is %s: only failed refunds can be settled another way.", id, ns.Status)
 		if ns.ClosedAs != "" {
-			msg = fmt.Sprintf("Refund %d was already settled as %s. Someone may have done it a moment ago.", id, settleWords(string(ns.ClosedAs)))
+			msg = fmt.Sprintf("Refund %s was already settled as %s. Someone may have done it a moment ago.", id, settleWords(string(ns.ClosedAs)))
 		}
 		return &pageError{Status: http.StatusConflict, Title: "Nothing to settle", Message: msg, Link: back, LinkText: "Back"}
 	case err != nil:
 		return err
 	}
-	return redirectTo(fmt.Sprintf("%s?settled=%d#failed", back, id))
+	return redirectTo(back + "?settled=" + url.QueryEscape(id) + "#failed")
 }
 
 // settleWords names a settlement for people.
@@ -123,20 +117,16 @@ type financeReturnView struct {
 // financeReturn shows a return with its refunds (Stripe links, and the ways out of
 // a failed one) and its timeline.
 func (s *Server) financeReturn(rq *request) error {
-	notFound := &pageError{Status: http.StatusNotFound, Title: "No such return", Message: "This shop has no return with that number.", Link: "/finance", LinkText: "Back to finance"}
-	id, err := strconv.ParseInt(rq.PathValue("id"), 10, 64)
-	if err != nil {
-		return notFound
-	}
+	notFound := &pageError{Status: http.StatusNotFound, Title: "No such return", Message: "This shop has no return with that ID.", Link: "/finance", LinkText: "Back to finance"}
 	ctx, mid := rq.ctx(), rq.p.MerchantID
-	r, err := s.returns.Get(ctx, mid, id)
+	r, err := s.returns.ByPublicID(ctx, mid, rq.PathValue("id"))
 	if errors.Is(err, returns.ErrNotFound) {
 		return notFound
 	}
 	if err != nil {
 		return err
 	}
-	list, _, err := refunds.List(ctx, s.db, mid, refunds.ListFilter{ReturnID: r.ID, Limit: 100})
+	list, _, err := refunds.List(ctx, s.db, mid, refunds.ListFilter{ReturnID: r.PublicID, Limit: 100})
 	if err != nil {
 		return err
 	}
@@ -160,11 +150,8 @@ func (s *Server) financeAcknowledge(rq *request) error {
 	if err != nil {
 		return err
 	}
-	back := fmt.Sprintf("/finance/reconciliations/%d", run.ID)
-	line, err := strconv.ParseInt(rq.PathValue("line"), 10, 64)
-	if err != nil {
-		return &pageError{Status: http.StatusNotFound, Title: "No such line", Message: "This reconciliation has no such line.", Link: back, LinkText: "Back"}
-	}
+	back := "/finance/reconciliations/" + run.PublicID
+	line := rq.PathValue("line")
 	_, err = s.reconcile.Acknowledge(rq.ctx(), rq.p.MerchantID, run.ID, line, rq.PostFormValue("note"), rq.p.Actor)
 	var ve *validation.Error
 	var nm *reconcile.NotMismatchError
@@ -173,11 +160,11 @@ func (s *Server) financeAcknowledge(rq *request) error {
 		return &pageError{Status: http.StatusNotFound, Title: "No such line", Message: "This reconciliation has no such line.", Link: back, LinkText: "Back"}
 	case errors.As(err, &ve):
 		return &pageError{Status: http.StatusUnprocessableEntity, Title: "Nothing was acknowledged",
-			Message: "Write in the note why the mismatch needs nothing more (1000 characters at most).", Link: back + fmt.Sprintf("#line-%d", line), LinkText: "Back"}
+			Message: "Write in the note why the mismatch needs nothing more (1000 characters at most).", Link: back + "#line-" + line, LinkText: "Back"}
 	case errors.As(err, &nm):
 		return &pageError{Status: http.StatusConflict, Title: "Nothing to acknowledge", Message: "This line matched Stripe.", Link: back, LinkText: "Back"}
 	case err != nil:
 		return err
 	}
-	return redirectTo(fmt.Sprintf("%s?acknowledged=%d#line-%d", back, line, line))
+	return redirectTo(back + "?acknowledged=" + url.QueryEscape(line) + "#line-" + url.QueryEscape(line))
 }

@@ -71,8 +71,8 @@ func TestPortalAndStationWorkWithoutJavaScript(t *testing.T) {
 	}
 
 	// the warehouse receives it, with the form sent twice
-	var id int64
-	if err := s.env.DB.Get(&id, `SELECT id FROM returns WHERE rma = $1`, rma); err != nil {
+	var id string
+	if err := s.env.DB.Get(&id, `SELECT public_id FROM returns WHERE rma = $1`, rma); err != nil {
 		t.Fatal(err)
 	}
 	wh := s.client(t)
@@ -84,20 +84,20 @@ func TestPortalAndStationWorkWithoutJavaScript(t *testing.T) {
 		t.Fatalf("the scan shows no receipt form:\n%.1000s", scan.Body)
 	}
 	receipt := url.Values{"csrf": {station.csrf(t)}, "key": {rk[1]}, "n": {"1"}, "line.0": {"l1"}, "qty.0": {"2"}, "cond.0": {"damaged"}, "disp.0": {"refurbish"}, "parcel": {"1"}}
-	r1 := wh.post(fmt.Sprintf("/warehouse/returns/%d/receipts", id), receipt)
-	r2 := wh.post(fmt.Sprintf("/warehouse/returns/%d/receipts", id), receipt)
+	r1 := wh.post(fmt.Sprintf("/warehouse/returns/%s/receipts", id), receipt)
+	r2 := wh.post(fmt.Sprintf("/warehouse/returns/%s/receipts", id), receipt)
 	wantStatus(t, "receipt", r1, http.StatusSeeOther)
 	if r2.Location != r1.Location {
 		t.Errorf("the receipt twice: got %s and %s, want the same receipt", r1.Location, r2.Location)
 	}
 	var received int
-	if err := s.env.DB.Get(&received, `SELECT received FROM return_items WHERE return_id = $1`, id); err != nil || received != 2 {
+	if err := s.env.DB.Get(&received, `SELECT received FROM return_items WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, id); err != nil || received != 2 {
 		t.Errorf("received: %d (%v), want 2", received, err)
 	}
 	mustContain(t, wh.get(r1.Location), `data-result="received"`, "Received 2 item(s).")
 
 	// too many is refused in words, and nothing is recorded
-	more := wh.post(fmt.Sprintf("/warehouse/returns/%d/receipts", id), url.Values{"csrf": {station.csrf(t)}, "key": {strings.Repeat("d", 32)},
+	more := wh.post(fmt.Sprintf("/warehouse/returns/%s/receipts", id), url.Values{"csrf": {station.csrf(t)}, "key": {strings.Repeat("d", 32)},
 		"n": {"1"}, "line.0": {"l1"}, "qty.0": {"1"}, "cond.0": {"new"}, "disp.0": {"restock"}})
 	wantStatus(t, "a receipt of more than expected", more, http.StatusConflict)
 	mustContain(t, more, "Return "+rma+" is already completed. Set the parcel aside for review.")

@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/roundtriphq/roundtrip/returns"
@@ -26,8 +27,8 @@ var bodyLimits = map[string]int64{
 }
 
 // photoURL is where staff open a return's photo.
-func photoURL(returnID, photoID int64) string {
-	return "/staff/returns/" + strconv.FormatInt(returnID, 10) + "/photos/" + strconv.FormatInt(photoID, 10)
+func photoURL(returnID, photoID string) string {
+	return "/staff/returns/" + url.PathEscape(returnID) + "/photos/" + url.PathEscape(photoID)
 }
 
 // keepPhotos stores the photos of the chosen lines, or puts on v what is wrong with
@@ -120,13 +121,8 @@ func (s *Server) keepPhotos(rq *request, o returns.OrderRecord, v *itemsView, ch
 
 // staffPhoto serves a return's photo to staff of its shop.
 func (s *Server) staffPhoto(rq *request) error {
-	id, err1 := strconv.ParseInt(rq.PathValue("id"), 10, 64)
-	pid, err2 := strconv.ParseInt(rq.PathValue("photo"), 10, 64)
-	notFound := &pageError{Status: http.StatusNotFound, Title: "No such photo", Message: "This return has no photo with that number."}
-	if err1 != nil || err2 != nil {
-		return notFound
-	}
-	p, err := s.returns.ReturnPhoto(rq.ctx(), rq.merchant.ID, id, pid)
+	notFound := &pageError{Status: http.StatusNotFound, Title: "No such photo", Message: "This return has no photo with that ID."}
+	p, err := s.returns.ReturnPhoto(rq.ctx(), rq.merchant.ID, rq.PathValue("id"), rq.PathValue("photo"))
 	if errors.Is(err, returns.ErrNotFound) {
 		return notFound
 	}

@@ -269,7 +269,7 @@ func (s *Server) itemsPage(rq *request, o returns.OrderRecord) (*itemsView, retu
 		return nil, pol, err
 	}
 	v.Returns = list
-	if err := s.addSwaps(ctx, m.ID, o, pol, v); err != nil {
+	if err := s.addSwaps(ctx, m.ID, o, pol, v, lang); err != nil {
 		return nil, pol, err
 	}
 	return v, pol, nil
@@ -334,7 +334,7 @@ func readChoices(rq *request, v *itemsView, l *Lang) []choice {
 				lv.Err = l.T("err-reason-list")
 				break
 			}
-			sku, msg := readSwap(rq, lv)
+			sku, msg := readSwap(rq, lv, l)
 			if msg != "" {
 				lv.Err = msg
 				break
@@ -751,7 +751,7 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 	if len(v.Labels) > 0 && m.Settings.Warehouse.Line1 == "" {
 		v.NoAddress = true
 	}
-	list, _, err := refunds.List(ctx, s.db, m.ID, refunds.ListFilter{ReturnID: r.ID})
+	list, _, err := refunds.List(ctx, s.db, m.ID, refunds.ListFilter{ReturnID: r.PublicID})
 	if err != nil {
 		return nil, err
 	}
@@ -762,7 +762,7 @@ func (s *Server) statusData(rq *request, r *returns.Return) (*statusView, error)
 			return nil, err
 		}
 		for _, e := range c.Entries {
-			if e.ReturnID != nil && *e.ReturnID == r.ID && e.Currency == r.Currency {
+			if e.ReturnID != nil && *e.ReturnID == r.PublicID && e.Currency == r.Currency {
 				v.Credit += e.Amount
 			}
 		}
@@ -869,7 +869,7 @@ func shopperEntry(e returns.TimelineEntry, r *returns.Return, l *Lang) timelineE
 		t.Title = l.T("tl-feedback")
 		t.Note = ""
 	default:
-		if title, ok := exchangeEntry(e.Event); ok {
+		if title, ok := exchangeEntry(l, e.Event); ok {
 			t.Title = title
 			break
 		}

@@ -3,13 +3,11 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/returns"
 	"github.com/roundtriphq/roundtrip/returns/exchanges"
@@ -25,6 +23,8 @@ type swapOffer struct {
 	Options []swapOption
 	// Picked is the SKU the shopper chose, kept when the form comes back.
 	Picked string
+	// Field and None are the field's words: its label and the option of no exchange.
+	Field, None string
 }
 
 // swapOption is one variant: offered when in stock, shown but not offered when not.
@@ -47,7 +47,7 @@ func (o *swapOffer) offers(sku string) bool {
 
 // addSwaps gives the eligible lines of products in the catalogue their exchange
 // options, when the policy offers exchanges.
-func (s *Server) addSwaps(ctx context.Context, merchantID int64, o returns.OrderRecord, pol returns.Policy, v *itemsView) error {
+func (s *Server) addSwaps(ctx context.Context, merchantID int64, o returns.OrderRecord, pol returns.Policy, v *itemsView, l *Lang) error {
 	if !pol.Allows(returns.ResolutionExchange) {
 		return nil
 	}
@@ -67,7 +67,7 @@ func (s *Server) addSwaps(ctx context.Context, merchantID int64, o returns.Order
 			}
 			products[line.ProductID] = p
 		}
-		offer := &swapOffer{}
+		offer := &swapOffer{Field: l.T("ex-field"), None: l.T("ex-none")}
 		cur := o.Order.Currency
 		for _, vr := range p.Variants {
 			price, priced := vr.Prices[cur]
@@ -79,13 +79,13 @@ func (s *Server) addSwaps(ctx context.Context, merchantID int64, o returns.Order
 			paid := line.UnitPrice + line.Tax/int64(max(line.Quantity, 1))
 			switch d := price - paid; {
 			case vr.InStock < 1:
-				op.Note, op.Disabled = "out of stock", true
+				op.Note, op.Disabled = l.T("ex-out"), true
 			case d == 0:
-				op.Note = "same price"
+				op.Note = l.T("ex-same")
 			case d < 0:
-				op.Note = money.Format(-d, cur) + " less"
+				op.Note = l.T("ex-less", "Amount", l.Money(-d, cur))
 			default:
-				op.Note = money.Format(d, cur) + " more"
+				op.Note = l.T("ex-more", "Amount", l.Money(d, cur))
 			}
 			offer.Options = append(offer.Options, op)
 		}
@@ -97,14 +97,14 @@ func (s *Server) addSwaps(ctx context.Context, merchantID int64, o returns.Order
 }
 
 // readSwap reads a line's exchange choice: "" for none, else a variant in stock.
-func readSwap(rq *request, lv *lineView) (string, string) {
+func readSwap(rq *request, lv *lineView, l *Lang) (string, string) {
 	sku := strings.TrimSpace(rq.PostFormValue("exchange." + strconv.Itoa(lv.N)))
 	if sku == "" || lv.Swap == nil {
 		return "", ""
 	}
 	lv.Swap.Picked = sku
 	if !lv.Swap.offers(sku) {
-		return "", "That size or colour is no longer in stock: choose another, or your money back."
+		return "", l.T("ex-gone")
 	}
 	return sku, ""
 }
@@ -160,19 +160,20 @@ func (s *Server) reviewExchange(rq *request, o returns.OrderRecord, pol returns.
 		v.Exchange = *q.Exchange
 		v.PayOnline = q.Exchange.AmountDue > 0
 	}
-	v.When = exchangeWhen(pol.ExchangeRelease)
-	return s.render(rq, http.StatusOK, "portal_exchange", "Check your exchange", v)
+	l := s.langOf(rq)
+	v.When = exchangeWhen(l, pol.ExchangeRelease)
+	return s.render(rq, http.StatusOK, "portal_exchange", l.T("ex-title"), v)
 }
 
 // exchangeWhen says when the replacement goes out.
-func exchangeWhen(r returns.ExchangeRelease) string {
+func exchangeWhen(l *Lang, r returns.ExchangeRelease) string {
 	switch r {
 	case returns.ReleaseInstant:
-		return "Your replacement is sent as soon as the return is approved."
+		return l.T("ex-when-approved")
 	case returns.ReleaseOnCarrierScan:
-		return "Your replacement is sent as soon as the carrier scans your parcel."
+		return l.T("ex-when-scan")
 	}
-	return "Your replacement is sent as soon as the shop receives your parcel."
+	return l.T("ex-when-received")
 }
 
 // exchangeCreateFailed turns a replacement that went out of stock meanwhile into
@@ -186,8 +187,9 @@ func (s *Server) exchangeCreateFailed(rq *request, o returns.OrderRecord, err er
 	if err != nil {
 		return true, err
 	}
-	v.Errors = append(v.Errors, fmt.Sprintf("%s was just taken by another shopper, so nothing was created. Please choose another size or colour.", oos.Name))
-	return true, s.render(rq, http.StatusConflict, "portal_items", "Choose what to return", v)
+	l := s.langOf(rq)
+	v.Errors = append(v.Errors, l.T("ex-taken", "Name", oos.Name))
+	return true, s.render(rq, http.StatusConflict, "portal_items", l.T("it-title"), v)
 }
 
 // exchangeStatus is the exchange on the return's status page.
@@ -202,7 +204,7 @@ type exchangeStatus struct {
 type creditStatus struct {
 	Credit refunds.Credit
 	// Codes are the codes of credits never shown before, by credit ID: shown once.
-	Codes map[int64]string
+	Codes map[string]string // by credit ID
 }
 
 // exchangeFor reads the return's exchange for its pages (nil: none).
@@ -219,18 +221,19 @@ func (s *Server) exchangeFor(rq *request, r *returns.Return) (*exchangeStatus, e
 		return nil, err
 	}
 	xs := &exchangeStatus{Exchange: x, Preparing: rq.URL.Query().Has("preparing")}
+	l := s.langOf(rq)
 	switch x.Status {
 	case exchanges.StatusAwaitingPayment:
-		xs.Words = fmt.Sprintf("Pay the difference of %s to confirm your exchange.", money.Format(x.AmountDue, x.Currency))
+		xs.Words = l.T("ex-pay-words", "Amount", l.Money(x.AmountDue, x.Currency))
 		xs.PayURL = portalPath(m.Slug) + "/returns/" + r.RMA + "/pay"
 	case exchanges.StatusReserved:
-		xs.Words = "Your replacement is reserved for you. " + "It is sent as the shop's policy says below."
+		xs.Words = l.T("ex-reserved")
 	case exchanges.StatusReleased:
-		xs.Words = "The shop is packing your replacement."
+		xs.Words = l.T("ex-released")
 	case exchanges.StatusShipped:
-		xs.Words = "Your replacement is on its way."
+		xs.Words = l.T("ex-shipped")
 	case exchanges.StatusCancelled:
-		xs.Words = "The exchange was cancelled: no replacement is sent."
+		xs.Words = l.T("ex-cancelled")
 	}
 	return xs, nil
 }
@@ -252,24 +255,11 @@ func (s *Server) creditFor(rq *request, r *returns.Return) (*creditStatus, error
 }
 
 // exchangeEntry words an exchange's timeline entry for the shopper.
-func exchangeEntry(event string) (string, bool) {
+func exchangeEntry(l *Lang, event string) (string, bool) {
 	switch event {
-	case "exchange":
-		return "Replacement reserved", true
-	case "exchange_paid":
-		return "Difference paid", true
-	case "exchange_payment":
-		return "Payment", true
-	case "exchange_held":
-		return "Replacement waits for your parcel", true
-	case "exchange_released":
-		return "Replacement released", true
-	case "exchange_shipped":
-		return "Replacement sent", true
-	case "exchange_cancelled":
-		return "Exchange cancelled", true
-	case "exchange_unreturned":
-		return "Items not returned", true
+	case "exchange", "exchange_paid", "exchange_payment", "exchange_held", "exchange_released",
+		"exchange_shipped", "exchange_cancelled", "exchange_unreturned":
+		return l.T("tl-" + strings.ReplaceAll(event, "_", "-")), true
 	}
 	return "", false
 }

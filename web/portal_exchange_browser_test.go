@@ -70,7 +70,7 @@ func TestExchangeInABrowser(t *testing.T) {
 	screens++
 	b.page("exchange-review", true)
 	phone()
-	b.mustSee("Check your exchange", "1 × Organic T-shirt, black, M", "New: Organic T-shirt, Black / L", "You get back", "0.00 EUR", "Confirm exchange")
+	b.mustSee("Check your exchange", "1 × Organic T-shirt, black, M", "New: Organic T-shirt, Black / L", "You get back", "€0.00", "Confirm exchange")
 
 	b.do(chromedp.Click(chromedp.CSS(`form[action$="/returns"] button[type=submit]`)))
 	b.waitVisible(".qrbox svg")

@@ -21,7 +21,7 @@ func TestStatusPageStoreCredit(t *testing.T) {
 	var r created
 	s.do(t, "POST", "/v1/returns", auth.RoleIntegration, map[string]any{"order_number": "NW-1", "resolution": "store_credit",
 		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "reason": "changed_mind"}}}, http.StatusCreated).JSON(t, &r)
-	s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+	s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
 		{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
 	s.drain(t)
 
@@ -74,7 +74,7 @@ func TestStatusPagePayLink(t *testing.T) {
 	c := s.client(t)
 	c.lookUp("northwind", "NW-8", "grace@example.com")
 	st := c.get("/portal/northwind/returns/" + r.RMA)
-	mustContain(t, st, "Your exchange", "Pay the difference of 10.00 EUR", "/returns/"+r.RMA+"/pay")
+	mustContain(t, st, "Your exchange", "Pay the difference of €10.00", "/returns/"+r.RMA+"/pay")
 	pay := c.get("/portal/northwind/returns/" + r.RMA + "/pay")
 	if pay.Status != http.StatusSeeOther || !strings.HasSuffix(pay.Location, "?preparing=1") {
 		t.Errorf("pay before the page exists: got %d to %q, want back to the status page, preparing", pay.Status, pay.Location)

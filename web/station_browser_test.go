@@ -26,7 +26,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 	s.order(t, "NW-2", "grace@example.com", "Grace")
 	r := s.createReturn(t, "NW-1", 2)
 	gone := s.createReturn(t, "NW-2", 1)
-	s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", gone.ID), auth.RoleIntegration, nil, http.StatusOK)
+	s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", gone.ID), auth.RoleIntegration, nil, http.StatusOK)
 
 	b := newTab(t, s.env.URL)
 	b.open("/warehouse")
@@ -87,7 +87,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 		t.Errorf("the refund shown: got %q, want 59.50 EUR queued", got)
 	}
 	var cond, disp string
-	if err := s.env.DB.QueryRow(`SELECT condition, disposition FROM return_items WHERE return_id = $1`, r.ID).Scan(&cond, &disp); err != nil {
+	if err := s.env.DB.QueryRow(`SELECT condition, disposition FROM return_items WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID).Scan(&cond, &disp); err != nil {
 		t.Fatal(err)
 	}
 	if cond != "used" || disp != "restock" {
@@ -162,7 +162,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 	// a refund Stripe declines shows up as failed, and Retry sends it again
 	s.stripe.Inject(fakestripe.Fault{Kind: fakestripe.Decline, Method: "POST", Path: "/v1/refunds", Times: 1})
 	third := s.createReturn(t, "NW-2", 1)
-	s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", third.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+	s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", third.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
 		{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
 	s.drain(t)
 	fin.open("/finance")
@@ -174,7 +174,7 @@ func TestScanStationAndFinanceInABrowser(t *testing.T) {
 	fin.mustSee("was queued again")
 	s.drain(t)
 	var status string
-	if err := s.env.DB.Get(&status, `SELECT f.status FROM refunds f WHERE f.return_id = $1`, third.ID); err != nil {
+	if err := s.env.DB.Get(&status, `SELECT f.status FROM refunds f WHERE f.return_id = (SELECT id FROM returns WHERE public_id = $1)`, third.ID); err != nil {
 		t.Fatal(err)
 	}
 	if status != "succeeded" {

@@ -121,7 +121,7 @@ func TestStationReceiptsSoundsAndLiveRefundsInABrowser(t *testing.T) {
 	// without the script, the same Enter shows the same return again
 	c := s.client(t)
 	st := c.signIn("northwind", "ana")
-	p := c.post("/warehouse/scan", url.Values{"csrf": {st.csrf(t)}, "code": {""}, "current": {fmt.Sprint(damaged.ID)}, "current_parcel": {"1"}})
+	p := c.post("/warehouse/scan", url.Values{"csrf": {st.csrf(t)}, "code": {""}, "current": {damaged.ID}, "current_parcel": {"1"}})
 	wantStatus(t, "empty scan with a parcel shown", p, http.StatusOK)
 	mustContain(t, p, "Return <span class=\"mono\">"+damaged.RMA, "Record what is in the parcel")
 
@@ -133,13 +133,13 @@ func TestStationReceiptsSoundsAndLiveRefundsInABrowser(t *testing.T) {
 	b.mustSee("Refund of "+money.Format(damaged.Total, "EUR")+" queued", "Organic T-shirt, black, M: Seam split at the left shoulder.",
 		"Unexpected: 1 × Blue scarf, not from this order", "Parcel 1: Box crushed on one corner.")
 	var cond, disp string
-	if err := s.env.DB.QueryRow(`SELECT condition, disposition FROM return_items WHERE return_id = $1`, damaged.ID).Scan(&cond, &disp); err != nil {
+	if err := s.env.DB.QueryRow(`SELECT condition, disposition FROM return_items WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, damaged.ID).Scan(&cond, &disp); err != nil {
 		t.Fatal(err)
 	}
 	if cond != "damaged" || disp != "refurbish" {
 		t.Errorf("recorded %s → %s, want damaged → refurbish", cond, disp)
 	}
-	res := s.do(t, "GET", fmt.Sprintf("/v1/returns/%d/receipts", damaged.ID), auth.RoleWarehouse, nil, http.StatusOK)
+	res := s.do(t, "GET", fmt.Sprintf("/v1/returns/%s/receipts", damaged.ID), auth.RoleWarehouse, nil, http.StatusOK)
 	for _, want := range []string{`"note":"Seam split at the left shoulder."`, `"description":"Blue scarf, not from this order"`, `"note":"Box crushed on one corner."`, `"parcel":1`} {
 		if !strings.Contains(string(res.Body), want) {
 			t.Errorf("GET receipts lacks %s: %s", want, res.Body)
@@ -182,7 +182,7 @@ func TestStationReceiptsSoundsAndLiveRefundsInABrowser(t *testing.T) {
 		t.Error("a receipt without a chosen condition was sent")
 	}
 	var receipts int
-	s.env.DB.Get(&receipts, `SELECT count(*) FROM receipts WHERE return_id = $1`, wrong.ID)
+	s.env.DB.Get(&receipts, `SELECT count(*) FROM receipts WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, wrong.ID)
 	if receipts != 0 {
 		t.Errorf("%d receipts recorded without a condition", receipts)
 	}

@@ -96,7 +96,7 @@ func (s *Server) trackUnsubscribe(rq *request) error {
 		}
 		v.Done = true
 	}
-	return s.render(rq, http.StatusOK, "portal_unsubscribe", "Email preferences", v)
+	return s.render(rq, http.StatusOK, "portal_unsubscribe", s.langOf(rq).T("un-title"), v)
 }
 
 type feedbackView struct {
@@ -115,8 +115,6 @@ type feedbackChoice struct {
 	Label   string
 	Checked bool
 }
-
-var easeLabels = [5]string{"Very hard", "Hard", "So-so", "Easy", "Very easy"}
 
 // trackFeedback and portalFeedback show the feedback question of a completed return
 // with the answer the email's link chose (?ease=N) or the one given before, and
@@ -140,9 +138,10 @@ func (s *Server) portalFeedback(rq *request) error {
 }
 
 func (s *Server) feedback(rq *request, r *returns.Return, action, back string) error {
+	l := s.langOf(rq)
 	if r.State != returns.StateCompleted {
-		return &pageError{Status: http.StatusConflict, Title: "Not yet",
-			Message: "We ask how your return went once it is complete. This one is still under way.", Link: back, LinkText: "Back to the return"}
+		return &pageError{Status: http.StatusConflict, Title: l.T("fb-not-yet-h"),
+			Message: l.T("fb-not-yet"), Link: back, LinkText: l.T("fb-back")}
 	}
 	v := feedbackView{R: r, Action: action, Back: back}
 	if r.Feedback != nil {
@@ -164,13 +163,13 @@ func (s *Server) feedback(rq *request, r *returns.Return, action, back string) e
 			v.Saved, v.Ease, v.Comment = true, f.Ease, f.Comment
 		case errors.As(err, &ve):
 			status = http.StatusUnprocessableEntity
-			v.Error = "Please choose how easy it was, from 1 to 5, and keep the comment under 2,000 characters."
+			v.Error = l.T("fb-error")
 		default:
 			return err
 		}
 	}
-	for i, l := range easeLabels {
-		v.Scale = append(v.Scale, feedbackChoice{Value: i + 1, Label: l, Checked: v.Ease == i+1})
+	for i := 1; i <= 5; i++ {
+		v.Scale = append(v.Scale, feedbackChoice{Value: i, Label: l.T("fb-ease-" + strconv.Itoa(i)), Checked: v.Ease == i})
 	}
-	return s.render(rq, status, "portal_feedback", "How was your return?", v)
+	return s.render(rq, status, "portal_feedback", l.T("fb-title"), v)
 }

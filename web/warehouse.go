@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,7 +125,7 @@ func (v *stationView) Pending() bool {
 }
 
 type receiveForm struct {
-	ReturnID int64
+	ReturnID string // the public ID
 	RMA      string
 	Parcel   int
 	// Key is the receipt's idempotency key: the same form sent twice records
@@ -159,7 +160,7 @@ type unexpectedRow struct {
 
 // receiveFormFor lists what is still expected of r, with the defaults chosen.
 func receiveFormFor(r *returns.Return, parcel int) *receiveForm {
-	f := &receiveForm{ReturnID: r.ID, RMA: r.RMA, Parcel: parcel, Key: newKey()}
+	f := &receiveForm{ReturnID: r.PublicID, RMA: r.RMA, Parcel: parcel, Key: newKey()}
 	for _, it := range r.Items {
 		if left := it.Quantity - it.Received; left > 0 {
 			cond, disp, hint := receiveDefaults(it.Reason)
@@ -209,8 +210,8 @@ func (s *Server) stationScan(rq *request) error {
 	if code == "" {
 		// Enter on an empty field (the page's script does not even send it): the
 		// parcel shown stays, with its form
-		if id, err := strconv.ParseInt(rq.PostFormValue("current"), 10, 64); err == nil {
-			r, err := s.returns.Get(rq.ctx(), rq.p.MerchantID, id)
+		if id := rq.PostFormValue("current"); strings.HasPrefix(id, returns.PublicIDPrefix) {
+			r, err := s.returns.ByPublicID(rq.ctx(), rq.p.MerchantID, id)
 			if err != nil && !errors.Is(err, returns.ErrNotFound) {
 				return err
 			}
@@ -274,7 +275,7 @@ func (s *Server) stationExtras(rq *request, v *stationView) error {
 		return nil
 	}
 	ctx, mid := rq.ctx(), rq.p.MerchantID
-	list, _, err := refunds.List(ctx, s.db, mid, refunds.ListFilter{ReturnID: v.Return.ID})
+	list, _, err := refunds.List(ctx, s.db, mid, refunds.ListFilter{ReturnID: v.Return.PublicID})
 	if err != nil {
 		return err
 	}
@@ -315,7 +316,7 @@ func (s *Server) returnPhotos(rq *request, r *returns.Return) ([]photoView, erro
 				name = it.Name
 			}
 		}
-		out = append(out, photoView{URL: photoURL(r.ID, p.ID), Alt: fmt.Sprintf("Shopper's photo %d of %s", i+1, name)})
+		out = append(out, photoView{URL: photoURL(r.PublicID, p.PublicID), Alt: fmt.Sprintf("Shopper's photo %d of %s", i+1, name)})
 	}
 	return out, nil
 }
@@ -408,11 +409,7 @@ func closedState(st returns.State) bool {
 func (s *Server) stationLoad(rq *request) (*returns.Return, error) {
 	notFound := &pageError{Status: http.StatusNotFound, Title: "No such return", Message: "This shop has no return with that number.",
 		Link: "/warehouse", LinkText: "Back to scanning"}
-	id, err := strconv.ParseInt(rq.PathValue("id"), 10, 64)
-	if err != nil {
-		return nil, notFound
-	}
-	r, err := s.returns.Get(rq.ctx(), rq.p.MerchantID, id)
+	r, err := s.returns.ByPublicID(rq.ctx(), rq.p.MerchantID, rq.PathValue("id"))
 	if errors.Is(err, returns.ErrNotFound) {
 		return nil, notFound
 	}
@@ -428,7 +425,7 @@ func (s *Server) stationReceive(rq *request) error {
 	if err != nil {
 		return err
 	}
-	back := fmt.Sprintf("/warehouse/returns/%d", r.ID)
+	back := "/warehouse/returns/" + r.PublicID
 	key := rq.PostFormValue("key")
 	if !keyRE.MatchString(key) {
 		return &pageError{Status: http.StatusBadRequest, Title: "Scan again", Message: "The form was incomplete, so nothing was recorded.", Link: back, LinkText: "Open return " + r.RMA}
@@ -504,7 +501,7 @@ func (s *Server) stationReceive(rq *request) error {
 		var te *returns.TransitionError
 		switch {
 		case err == nil:
-			return redirectTo(fmt.Sprintf("%s?receipt=%d", back, rc.ID))
+			return redirectTo(back + "?receipt=" + url.QueryEscape(rc.ID))
 		case errors.As(err, &ve):
 			for _, fe := range ve.Fields {
 				problems = append(problems, fe.Message)

@@ -600,7 +600,8 @@ type langSetter interface{ setLang(*Lang) }
 
 // translated are the pages that speak the shopper's language.
 var translated = map[string]bool{"portal_policy": true, "portal_lookup": true, "portal_items": true, "portal_review": true,
-	"portal_live": true, "portal_confirmation": true, "portal_status": true, "error": true}
+	"portal_live": true, "portal_confirmation": true, "portal_status": true, "error": true,
+	"portal_feedback": true, "portal_unsubscribe": true, "portal_exchange": true}
 
 type brandView struct {
 	Name, Slug, LogoURL, SupportEmail string

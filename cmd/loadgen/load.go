@@ -256,7 +256,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	}
 
 	cl := &client{base: lb.url, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.Concurrency * 2}},
-		keys: keys, stripe: stripe, rep: rep, watch: &watcher{db: d, waiting: map[int64]chan struct{}{}}}
+		keys: keys, stripe: stripe, rep: rep, watch: &watcher{db: d, waiting: map[string]chan struct{}{}}}
 	bg.Go(func() { cl.watch.run(runCtx) })
 	before := sampleCosts(ctx, d, replicas)
 	start := time.Now()
@@ -468,10 +468,11 @@ type client struct {
 type watcher struct {
 	db      *sqlx.DB
 	mu      sync.Mutex
-	waiting map[int64]chan struct{}
+	waiting map[string]chan struct{}
 }
 
-func (w *watcher) wait(id int64) <-chan struct{} {
+// wait answers a channel closed when the return with public ID id completed.
+func (w *watcher) wait(id string) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ch := make(chan struct{})
@@ -489,7 +490,7 @@ func (w *watcher) run(ctx context.Context) {
 		case <-t.C:
 		}
 		w.mu.Lock()
-		ids := make([]int64, 0, len(w.waiting))
+		ids := make([]string, 0, len(w.waiting))
 		for id := range w.waiting {
 			ids = append(ids, id)
 		}
@@ -497,8 +498,8 @@ func (w *watcher) run(ctx context.Context) {
 		if len(ids) == 0 {
 			continue
 		}
-		var done []int64
-		if err := w.db.SelectContext(ctx, &done, `SELECT id FROM returns WHERE state = 'completed' AND id = ANY($1)`, pq.Array(ids)); err != nil {
+		var done []string
+		if err := w.db.SelectContext(ctx, &done, `SELECT public_id FROM returns WHERE state = 'completed' AND public_id = ANY($1)`, pq.Array(ids)); err != nil {
 			continue
 		}
 		w.mu.Lock()
@@ -590,7 +591,7 @@ func (c *client) call(ctx context.Context, step, method, path, token string, bod
 }
 
 type retDoc struct {
-	ID    int64  `json:"id"`
+	ID    string `json:"id"`
 	RMA   string `json:"rma"`
 	State string `json:"state"`
 	Total int64  `json:"total"`
@@ -640,7 +641,7 @@ func (c *client) lifecycle(ctx context.Context, i int) error {
 	}
 	var pdf []byte
 	if err := c.timed("label", func() error {
-		status, err := c.call(ctx, "label", "GET", fmt.Sprintf("/v1/returns/%d/label", r.ID), sess.Token, nil, &pdf)
+		status, err := c.call(ctx, "label", "GET", "/v1/returns/"+r.ID+"/label", sess.Token, nil, &pdf)
 		if status == http.StatusNotFound && err != nil {
 			return nil // a build without label routes
 		}
@@ -659,7 +660,7 @@ func (c *client) lifecycle(ctx context.Context, i int) error {
 	lines := []map[string]any{{"line_id": "1", "quantity": 2, "condition": "like_new", "disposition": "restock"},
 		{"line_id": "2", "quantity": 1, "condition": "new", "disposition": "restock"}}
 	if err := c.timed("receipt", func() error {
-		_, err := c.call(ctx, "receipt", "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), wh, map[string]any{"items": lines}, nil,
+		_, err := c.call(ctx, "receipt", "POST", "/v1/returns/"+r.ID+"/receipts", wh, map[string]any{"items": lines}, nil,
 			"Idempotency-Key", fmt.Sprintf("loadgen-receipt-%d", i))
 		return err
 	}); err != nil {

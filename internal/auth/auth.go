@@ -47,7 +47,7 @@ type Principal struct {
 	KeyID int64
 	// OrderID is set for shoppers: the one order their token is for.
 	OrderID int64
-	// Actor names the caller in timelines and logs ("key:12", "shopper", "user:ana").
+	// Actor names the caller in timelines and logs ("key:key_4h7k…", "shopper", "user:ana").
 	Actor string
 }
 

@@ -56,7 +56,7 @@ func TestRevokedKeyStopsWorkingOnEveryProcess(t *testing.T) {
 	if p, err := b.Authenticate(ctx, secret); err != nil || p.Role != RoleIntegration {
 		t.Fatalf("got %+v %v, want the cached integration key", p, err)
 	}
-	if _, err := a.Revoke(ctx, mid, key.ID); err != nil {
+	if _, err := a.Revoke(ctx, mid, key.PublicID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Authenticate(ctx, secret); !errors.Is(err, ErrUnauthenticated) {

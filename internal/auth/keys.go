@@ -26,14 +26,19 @@ const keyPrefix = "rtk_"
 
 // Key is an API key as listed; the secret itself is shown once, at creation.
 type Key struct {
-	ID         int64      `json:"id" db:"id" example:"12"`
+	PublicID   string     `json:"id" db:"public_id" example:"key_4h7k0n3q6t9x2b5e8g1j4m7p0r"`
 	Role       Role       `json:"role" db:"role" enum:"admin,integration,warehouse,finance" example:"integration"`
 	Name       string     `json:"name" db:"name" example:"Shop backend"`
 	Prefix     string     `json:"prefix" db:"prefix" doc:"The first characters of the key, to tell keys apart." example:"rtk_3fq9x2"`
 	CreatedAt  time.Time  `json:"created_at" db:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty" db:"last_used_at" doc:"Within a minute."`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty" db:"revoked_at"`
+	// ID is the internal key; the API and the pages name a key by PublicID.
+	ID int64 `json:"-" db:"id"`
 }
+
+// KeyPublicIDPrefix starts every API key's public ID (not its secret, which starts rtk_).
+const KeyPublicIDPrefix = "key_"
 
 // Keys stores API keys. Only a SHA-256 hash of each secret is kept.
 type Keys struct {
@@ -85,7 +90,7 @@ func (k *Keys) Create(ctx context.Context, merchantID int64, role Role, name str
 	var key Key
 	err := k.db.GetContext(ctx, &key, `INSERT INTO api_keys (merchant_id, role, name, prefix, hash)
 		VALUES ($1, $2, $3, $4, $5)
-		RETURNING id, role, name, prefix, created_at, last_used_at, revoked_at`,
+		RETURNING id, public_id, role, name, prefix, created_at, last_used_at, revoked_at`,
 		merchantID, role, name, secret[:10], hash(secret))
 	if err != nil {
 		return Key{}, "", fmt.Errorf("auth: create key: %w", err)
@@ -96,7 +101,7 @@ func (k *Keys) Create(ctx context.Context, merchantID int64, role Role, name str
 // List returns a merchant's keys, newest first, revoked ones included.
 func (k *Keys) List(ctx context.Context, merchantID int64) ([]Key, error) {
 	keys := []Key{}
-	err := k.db.SelectContext(ctx, &keys, `SELECT id, role, name, prefix, created_at, last_used_at, revoked_at
+	err := k.db.SelectContext(ctx, &keys, `SELECT id, public_id, role, name, prefix, created_at, last_used_at, revoked_at
 		FROM api_keys WHERE merchant_id = $1 ORDER BY id DESC`, merchantID)
 	if err != nil {
 		return nil, fmt.Errorf("auth: list keys: %w", err)
@@ -104,12 +109,13 @@ func (k *Keys) List(ctx context.Context, merchantID int64) ([]Key, error) {
 	return keys, nil
 }
 
-// Revoke stops a key from working. Revoking a revoked key is harmless.
-func (k *Keys) Revoke(ctx context.Context, merchantID, id int64) (Key, error) {
+// Revoke stops the merchant's key with public ID publicID from working. Revoking a
+// revoked key is harmless.
+func (k *Keys) Revoke(ctx context.Context, merchantID int64, publicID string) (Key, error) {
 	var key Key
 	err := k.db.GetContext(ctx, &key, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-		WHERE merchant_id = $1 AND id = $2
-		RETURNING id, role, name, prefix, created_at, last_used_at, revoked_at`, merchantID, id)
+		WHERE merchant_id = $1 AND public_id = $2
+		RETURNING id, public_id, role, name, prefix, created_at, last_used_at, revoked_at`, merchantID, publicID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Key{}, ErrNotFound
 	}
@@ -136,11 +142,12 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Principal, erro
 	}
 	var r struct {
 		ID         int64      `db:"id"`
+		PublicID   string     `db:"public_id"`
 		MerchantID int64      `db:"merchant_id"`
 		Role       Role       `db:"role"`
 		LastUsedAt *time.Time `db:"last_used_at"`
 	}
-	err := k.db.GetContext(ctx, &r, `SELECT id, merchant_id, role, last_used_at FROM api_keys
+	err := k.db.GetContext(ctx, &r, `SELECT id, public_id, merchant_id, role, last_used_at FROM api_keys
 		WHERE hash = $1 AND revoked_at IS NULL`, h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrUnauthenticated
@@ -154,7 +161,7 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Principal, erro
 			return Principal{}, fmt.Errorf("auth: touch key: %w", err)
 		}
 	}
-	p := Principal{MerchantID: r.MerchantID, Role: r.Role, KeyID: r.ID, Actor: fmt.Sprintf("key:%d", r.ID)}
+	p := Principal{MerchantID: r.MerchantID, Role: r.Role, KeyID: r.ID, Actor: "key:" + r.PublicID}
 	k.cache.put(h, p)
 	return p, nil
 }

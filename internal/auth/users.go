@@ -76,7 +76,9 @@ func ValidatePassword(p string) error {
 
 // User is a member of a merchant's staff.
 type User struct {
-	ID         int64     `db:"id"`
+	ID int64 `db:"id"`
+	// PublicID names the user in the pages (usr_…); ID stays internal.
+	PublicID   string    `db:"public_id"`
 	MerchantID int64     `db:"merchant_id"`
 	Username   string    `db:"username"`
 	Role       Role      `db:"role"`
@@ -111,7 +113,7 @@ func NewUsers(d *sqlx.DB) *Users { return &Users{db: d, Cost: bcrypt.DefaultCost
 // WithTx returns the store working in the caller's transaction tx.
 func (u *Users) WithTx(tx *sqlx.Tx) *Users { return &Users{db: tx, Cost: u.Cost} }
 
-const userCols = `id, merchant_id, username, role, created_at, disabled_at, password_changed_at, last_sign_in_at`
+const userCols = `id, public_id, merchant_id, username, role, created_at, disabled_at, password_changed_at, last_sign_in_at`
 
 // Create adds a user; the name is normalised (NormalizeUsername).
 func (u *Users) Create(ctx context.Context, merchantID int64, username, password string, role Role) (User, error) {
@@ -195,6 +197,19 @@ func (u *Users) List(ctx context.Context, merchantID int64) ([]User, error) {
 		return nil, fmt.Errorf("auth: list users: %w", err)
 	}
 	return list, nil
+}
+
+// ByPublicID returns the merchant's user with public ID publicID (usr_…).
+func (u *Users) ByPublicID(ctx context.Context, merchantID int64, publicID string) (User, error) {
+	var usr User
+	err := u.db.GetContext(ctx, &usr, `SELECT `+userCols+` FROM staff_users WHERE merchant_id = $1 AND public_id = $2`, merchantID, publicID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrUserNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("auth: get user: %w", err)
+	}
+	return usr, nil
 }
 
 // Get returns one of a merchant's users.

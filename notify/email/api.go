@@ -16,7 +16,7 @@ import (
 const tag = "Emails"
 
 type returnEmailsInput struct {
-	ID string `path:"id" example:"R-7KQ4-M2XD" doc:"The return's ID or RMA number."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 type returnEmailsOutput struct {
@@ -26,7 +26,7 @@ type returnEmailsOutput struct {
 }
 
 type retryEmailInput struct {
-	ID int64 `path:"id" example:"311"`
+	ID string `path:"id" maxLength:"40" example:"em_5h8k1n4q7t0w3z6c9f2j5m8p1s" doc:"The email's ID (em_…)."`
 }
 
 type messageOutput struct {
@@ -80,8 +80,8 @@ func Register(api huma.API, s *Service, store *returns.Store, a *audit.Log) {
 		err := a.Change(ctx, p.MerchantID, p.Actor, func(tx *sqlx.Tx) (audit.Entry, error) {
 			var err error
 			m, err = s.Retry(ctx, tx, p.MerchantID, in.ID)
-			return audit.Entry{Action: audit.EmailRetried, Target: fmt.Sprintf("email %d", m.ID),
-				Summary: fmt.Sprintf("The %s email about return %d, parked after its attempts ran out, sent again.", m.Kind, m.ReturnID)}, err
+			return audit.Entry{Action: audit.EmailRetried, Target: "email " + m.PublicID,
+				Summary: fmt.Sprintf("The %s email about return %s, parked after its attempts ran out, sent again.", m.Kind, m.ReturnPublicID)}, err
 		})
 		if err != nil {
 			return nil, err

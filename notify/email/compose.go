@@ -91,15 +91,19 @@ func fill(src string, f any) (string, error) {
 	return strings.TrimSpace(b.String()), nil
 }
 
-// compose fills kind's words in cat with f. statusURL opens the return;
+// compose fills kind's words in the catalogue of lang (en, de, fr, es, ja) with f. statusURL opens the return;
 // feedbackURL(n) answers n to the feedback question ("" for none); attached says
 // whether a label is attached.
-func compose(cat catalogue, kind Kind, f facts, b brand, statusURL, unsubscribeURL string, feedbackURL func(int) string, attached bool) (rendered, error) {
+func compose(lang string, kind Kind, f facts, b brand, statusURL, unsubscribeURL string, feedbackURL func(int) string, attached bool) (rendered, error) {
+	cat, ok := catalogues[lang]
+	if !ok {
+		return rendered{}, fmt.Errorf("email: no catalogue for %q", lang)
+	}
 	k, ok := cat.Kinds[kind]
 	if !ok {
-		return rendered{}, fmt.Errorf("email: no words for %s", kind)
+		return rendered{}, fmt.Errorf("email: no words for %s in %s", kind, lang)
 	}
-	m := rendered{Lang: "en", StatusURL: statusURL, UnsubscribeURL: unsubscribeURL, brand: b}
+	m := rendered{Lang: lang, StatusURL: statusURL, UnsubscribeURL: unsubscribeURL, brand: b}
 	var err error
 	one := func(dst *string, src string) {
 		if err == nil {

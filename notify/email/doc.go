@@ -14,8 +14,9 @@
 //     (links.go), and hands it to the SMTP server (smtp.go, go-mail). A refused
 //     message is tried again with backoff, then parked with the error on the
 //     timeline; every sent one is noted there ("Email sent: refund sent").
-//   - Words (messages.go) are kept apart from the layout (templates/), one
-//     catalogue per language, so that they can be translated.
+//   - Words (messages.go, messages_{de,fr,es,ja}.go) are kept apart from the
+//     layout (templates/), one catalogue per language; a message speaks its
+//     order's locale (lang.go), else English.
 //   - A shopper who unsubscribes (List-Unsubscribe, one click) still gets the
 //     messages about money: refund sent, refund delayed, store credit issued.
 package email

@@ -70,7 +70,7 @@ func TestTheShopperHearsAtEveryStep(t *testing.T) {
 			TrackingNumber string `json:"tracking_number"`
 		} `json:"data"`
 	}
-	res := b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/parcels", r.ID), b.shop.Keys[auth.RoleAdmin], nil)
+	res := b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/parcels", r.ID), b.shop.Keys[auth.RoleAdmin], nil)
 	res.JSON(t, &parcelList)
 	parcels := parcelList.Data
 	codes := scanPDF(t, conf.Attachments[0].Data)
@@ -113,11 +113,11 @@ func TestTheShopperHearsAtEveryStep(t *testing.T) {
 			Amount int64 `json:"amount"`
 		} `json:"data"`
 	}
-	b.env.Do(t, "GET", fmt.Sprintf("/v1/refunds?return_id=%d", r.ID), b.shop.Keys[auth.RoleFinance], nil).JSON(t, &refundList)
+	b.env.Do(t, "GET", fmt.Sprintf("/v1/refunds?return_id=%s", r.ID), b.shop.Keys[auth.RoleFinance], nil).JSON(t, &refundList)
 	if len(refundList.Refunds) != 1 {
 		t.Fatalf("refunds: %+v", refundList)
 	}
-	amount := fmt.Sprintf("%d.%02d EUR", refundList.Refunds[0].Amount/100, refundList.Refunds[0].Amount%100)
+	amount := fmt.Sprintf("€%d.%02d", refundList.Refunds[0].Amount/100, refundList.Refunds[0].Amount%100)
 	sent := got[2]
 	if !strings.Contains(sent.Header.Get("Subject"), amount) || !strings.Contains(sent.Text, "card you paid with") || !strings.Contains(sent.Text, "5 to 10 working days") {
 		t.Errorf("refund sent: subject %q, text:\n%s\nwant the amount %s, the card and when banks show it", sent.Header.Get("Subject"), sent.Text, amount)
@@ -136,7 +136,7 @@ func TestTheShopperHearsAtEveryStep(t *testing.T) {
 			Note  string `json:"note"`
 		} `json:"data"`
 	}
-	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &events)
+	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &events)
 	var notes []string
 	for _, e := range events.Data {
 		if e.Event == "email" {
@@ -192,12 +192,12 @@ func TestTheShopperHearsAtEveryStep(t *testing.T) {
 			Comment string `json:"comment"`
 		} `json:"feedback"`
 	}
-	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &after)
+	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &after)
 	if after.Feedback == nil || after.Feedback.Ease != 5 || after.Feedback.Comment != "Even better" {
 		t.Errorf("the return's feedback: got %+v, want the second answer (5, Even better)", after.Feedback)
 	}
 	var rows int
-	if err := b.env.DB.Get(&rows, `SELECT count(*) FROM return_feedback WHERE return_id = $1`, r.ID); err != nil || rows != 1 {
+	if err := b.env.DB.Get(&rows, `SELECT count(*) FROM return_feedback WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID); err != nil || rows != 1 {
 		t.Errorf("feedback rows: got %d (%v), want 1", rows, err)
 	}
 }

@@ -29,7 +29,7 @@ func TestReplacementShippedEmail(t *testing.T) {
 		lines[0]["product_id"] = "tee"
 	})
 	// the shopper changes the refund for an exchange: cancel, and exchange instead
-	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", r.ID), b.shop.Keys[auth.RoleIntegration], map[string]any{}); res.Status != http.StatusOK {
+	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", r.ID), b.shop.Keys[auth.RoleIntegration], map[string]any{}); res.Status != http.StatusOK {
 		t.Fatalf("cancel: %d %s", res.Status, res.Body)
 	}
 	res := b.env.Do(t, "POST", "/v1/returns", b.shop.Keys[auth.RoleIntegration], map[string]any{
@@ -42,11 +42,11 @@ func TestReplacementShippedEmail(t *testing.T) {
 	res.JSON(t, &x)
 	b.receive(t, x)
 	var ex struct {
-		ID int64 `json:"id"`
+		ID string `json:"id"`
 	}
-	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/exchange", x.ID), b.shop.Keys[auth.RoleIntegration], nil).JSON(t, &ex)
+	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/exchange", x.ID), b.shop.Keys[auth.RoleIntegration], nil).JSON(t, &ex)
 	for range 2 {
-		if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", ex.ID), b.shop.Keys[auth.RoleIntegration],
+		if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/exchanges/%s/shipment", ex.ID), b.shop.Keys[auth.RoleIntegration],
 			map[string]any{"carrier": "DHL", "tracking_number": "JD014600003828374657"}); res.Status != http.StatusOK {
 			t.Fatalf("shipment: %d %s", res.Status, res.Body)
 		}
@@ -74,7 +74,7 @@ func TestStoreCreditEmailCarriesTheCode(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	r := b.newReturn(t, "NW-1", nil)
-	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", r.ID), b.shop.Keys[auth.RoleIntegration], map[string]any{}); res.Status != http.StatusOK {
+	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", r.ID), b.shop.Keys[auth.RoleIntegration], map[string]any{}); res.Status != http.StatusOK {
 		t.Fatalf("cancel: %d %s", res.Status, res.Body)
 	}
 	res := b.env.Do(t, "POST", "/v1/returns", b.shop.Keys[auth.RoleIntegration], map[string]any{"order_number": "NW-1",

@@ -33,7 +33,7 @@ func TestFeedbackIsStoredOnceAndSummarised(t *testing.T) {
 		tokens[number] = sess.Token
 	}
 	put := func(number string, key string, body map[string]any) (int, string) {
-		res := b.env.Do(t, "PUT", fmt.Sprintf("/v1/returns/%d/feedback", rets[number].ID), key, body)
+		res := b.env.Do(t, "PUT", fmt.Sprintf("/v1/returns/%s/feedback", rets[number].ID), key, body)
 		return res.Status, string(res.Body)
 	}
 	if st, body := put("NW-1", tokens["NW-1"], map[string]any{"ease": 5}); st != http.StatusConflict || !strings.Contains(body, "not_completed") {

@@ -102,7 +102,7 @@ func (b *bundle) drain(t *testing.T) {
 }
 
 type returnDoc struct {
-	ID  int64  `json:"id"`
+	ID  string `json:"id"`
 	RMA string `json:"rma"`
 }
 
@@ -149,7 +149,7 @@ func (b *bundle) receive(t *testing.T, r returnDoc) {
 	if res := b.env.Do(t, "POST", "/v1/scans", b.shop.Keys[auth.RoleWarehouse], map[string]any{"code": r.RMA}); res.Status != http.StatusOK {
 		t.Fatalf("scan: %d %s", res.Status, res.Body)
 	}
-	res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), b.shop.Keys[auth.RoleWarehouse], map[string]any{
+	res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), b.shop.Keys[auth.RoleWarehouse], map[string]any{
 		"items": []map[string]any{{"line_id": "l1", "quantity": 1, "condition": "like_new", "disposition": "restock"}}})
 	if res.Status != http.StatusCreated {
 		t.Fatalf("receipt: %d %s", res.Status, res.Body)
@@ -174,6 +174,9 @@ func parse(t *testing.T, raw []byte) parsed {
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatalf("the message does not parse: %v\n%s", err, raw)
+	}
+	if subj, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err == nil {
+		m.Header["Subject"] = []string{subj} // as a mail app shows it
 	}
 	p := parsed{Header: m.Header, Raw: raw}
 	if err := p.walk(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Header.Get("Content-Disposition"), m.Body); err != nil {

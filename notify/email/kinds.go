@@ -149,11 +149,13 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 			return nil
 		}
 		items := make([]string, len(x.Items))
+		lines := make([]itemLine, len(x.Items))
 		for i, it := range x.Items {
 			items[i] = fmt.Sprintf("%d × %s", it.Quantity, it.Name)
+			lines[i] = itemLine{Quantity: it.Quantity, Name: it.Name}
 		}
 		returnID, kind, ref, keep = x.ReturnID, KindReplacementShipped, strconv.FormatInt(x.ID, 10),
-			shipmentData{Carrier: x.Carrier, Tracking: x.TrackingNumber, Items: strings.Join(items, " and ")}
+			shipmentData{Carrier: x.Carrier, Tracking: x.TrackingNumber, Items: strings.Join(items, "; "), Lines: lines}
 	case notify.ReturnCompleted:
 		r, ok := asReturn(data)
 		if !ok {
@@ -195,7 +197,9 @@ type refundData struct {
 type shipmentData struct {
 	Carrier  string `json:"carrier"`
 	Tracking string `json:"tracking"`
-	Items    string `json:"items"`
+	// Items is the replacement in words, for messages written before Lines.
+	Items string     `json:"items"`
+	Lines []itemLine `json:"lines,omitempty"`
 }
 
 // creditData is what a store credit message keeps of its event.

@@ -24,7 +24,7 @@ func (b *bundle) policy(t *testing.T, p map[string]any) {
 }
 
 type emailDoc struct {
-	ID        int64   `json:"id"`
+	ID        string  `json:"id"`
 	Kind      string  `json:"kind"`
 	Status    string  `json:"status"`
 	Attempts  int     `json:"attempts"`
@@ -36,7 +36,7 @@ func (b *bundle) emails(t *testing.T, r returnDoc) map[string]emailDoc {
 	var list struct {
 		Emails []emailDoc `json:"emails"`
 	}
-	res := b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/emails", r.ID), b.shop.Keys[auth.RoleAdmin], nil)
+	res := b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/emails", r.ID), b.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("emails: %d %s", res.Status, res.Body)
 	}
@@ -56,7 +56,7 @@ func (b *bundle) notes(t *testing.T, r returnDoc, event string) []string {
 			Note  string `json:"note"`
 		} `json:"data"`
 	}
-	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &events)
+	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &events)
 	var out []string
 	for _, e := range events.Data {
 		if e.Event == event {
@@ -78,11 +78,11 @@ func TestReviewedReturnsHearTheDecision(t *testing.T) {
 	if k := kinds(b.received(t)); !slices.Equal(k, []string{"review_needed", "review_needed"}) {
 		t.Fatalf("after the requests got %v, want review_needed twice", k)
 	}
-	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/approve", ok.ID), b.shop.Keys[auth.RoleAdmin], nil); res.Status != http.StatusOK {
+	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/approve", ok.ID), b.shop.Keys[auth.RoleAdmin], nil); res.Status != http.StatusOK {
 		t.Fatalf("approve: %d %s", res.Status, res.Body)
 	}
 	reason := "The T-shirt was bought in a final sale <b>&</b> worn."
-	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/reject", no.ID), b.shop.Keys[auth.RoleAdmin], map[string]any{"reason": reason}); res.Status != http.StatusOK {
+	if res := b.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/reject", no.ID), b.shop.Keys[auth.RoleAdmin], map[string]any{"reason": reason}); res.Status != http.StatusOK {
 		t.Fatalf("reject: %d %s", res.Status, res.Body)
 	}
 	b.drain(t)
@@ -162,7 +162,7 @@ func TestRefusedEmailsAreRetriedThenParked(t *testing.T) {
 	b.drain(t)
 	b.drain(t)
 	var state string
-	if err := b.env.DB.Get(&state, `SELECT state FROM returns WHERE id = $1`, r.ID); err != nil || state != "completed" {
+	if err := b.env.DB.Get(&state, `SELECT state FROM returns WHERE public_id = $1`, r.ID); err != nil || state != "completed" {
 		t.Fatalf("the return is %q (%v): failing emails must not hold it up", state, err)
 	}
 	es := b.emails(t, r)
@@ -178,7 +178,7 @@ func TestRefusedEmailsAreRetriedThenParked(t *testing.T) {
 	}
 
 	b.smtp.Refuse(0, 0, "")
-	res := b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%d/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
+	res := b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%s/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("retry: %d %s", res.Status, res.Body)
 	}
@@ -186,12 +186,12 @@ func TestRefusedEmailsAreRetriedThenParked(t *testing.T) {
 	if k := kinds(b.received(t)); !slices.Equal(k, []string{"return_confirmed", "refund_sent"}) {
 		t.Errorf("after the retry got %v", k)
 	}
-	res = b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%d/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
+	res = b.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%s/retry", es["refund_sent"].ID), b.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusConflict {
 		t.Errorf("retry of a sent email: got %d, want 409", res.Status)
 	}
 	other := setup(t)
-	res = other.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%d/retry", es["parcel_arrived"].ID), other.shop.Keys[auth.RoleAdmin], nil)
+	res = other.env.Do(t, "POST", fmt.Sprintf("/v1/emails/%s/retry", es["parcel_arrived"].ID), other.shop.Keys[auth.RoleAdmin], nil)
 	if res.Status != http.StatusNotFound {
 		t.Errorf("retry with another shop's key: got %d, want 404", res.Status)
 	}

@@ -88,7 +88,7 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 				TrackingNumber string `json:"tracking_number"`
 			} `json:"data"`
 		}
-		b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%d/parcels", r.ID), admin, nil).JSON(t, &list)
+		b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/parcels", r.ID), admin, nil).JSON(t, &list)
 		if len(list.Data) == 0 {
 			t.Fatalf("return %s has no parcel", r.RMA)
 		}
@@ -118,15 +118,15 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 	b.drain(t)
 	var refundList struct {
 		Data []struct {
-			ID     int64  `json:"id"`
+			ID     string `json:"id"`
 			Status string `json:"status"`
 		} `json:"data"`
 	}
-	b.env.Do(t, "GET", fmt.Sprintf("/v1/refunds?return_id=%d", a.ID), b.shop.Keys[auth.RoleFinance], nil).JSON(t, &refundList)
+	b.env.Do(t, "GET", fmt.Sprintf("/v1/refunds?return_id=%s", a.ID), b.shop.Keys[auth.RoleFinance], nil).JSON(t, &refundList)
 	if len(refundList.Data) != 1 || refundList.Data[0].Status != "failed" {
 		t.Fatalf("A's refund: %+v, want one failed", refundList)
 	}
-	post(fmt.Sprintf("/v1/refunds/%d/retry", refundList.Data[0].ID), b.shop.Keys[auth.RoleFinance], nil, http.StatusOK)
+	post(fmt.Sprintf("/v1/refunds/%s/retry", refundList.Data[0].ID), b.shop.Keys[auth.RoleFinance], nil, http.StatusOK)
 	b.drain(t)
 
 	// B: store credit
@@ -139,10 +139,10 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 	b.policy(t, map[string]any{"manual_review": true})
 	c := b.newReturn(t, "NW-C", nil)
 	b.drain(t)
-	post(fmt.Sprintf("/v1/returns/%d/reject", c.ID), admin, map[string]any{"reason": "Worn items cannot be returned."}, http.StatusOK)
+	post(fmt.Sprintf("/v1/returns/%s/reject", c.ID), admin, map[string]any{"reason": "Worn items cannot be returned."}, http.StatusOK)
 	b.policy(t, map[string]any{"manual_review": false, "label_validity_days": 1})
 	d := b.newReturn(t, "NW-D", nil)
-	post(fmt.Sprintf("/v1/returns/%d/cancel", d.ID), admin, nil, http.StatusOK)
+	post(fmt.Sprintf("/v1/returns/%s/cancel", d.ID), admin, nil, http.StatusOK)
 	b.drain(t)
 
 	// E: the label runs out: first the reminder, then (its time moved forward) expiry
@@ -159,7 +159,7 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.drain(t)
-	if _, err := b.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = 'label.expire' AND state = 'pending' AND (payload->>'return_id')::bigint = $1`, e.ID); err != nil {
+	if _, err := b.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = 'label.expire' AND state = 'pending' AND (payload->>'return_id')::bigint = (SELECT id FROM returns WHERE public_id = $1)`, e.ID); err != nil {
 		t.Fatal(err)
 	}
 	b.drain(t)
@@ -193,7 +193,7 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 	for _, r := range []returnDoc{a, bc, d, e} {
 		owner[tracking(r)] = r.RMA
 	}
-	byID := map[int64]string{a.ID: a.RMA, bc.ID: bc.RMA, c.ID: c.RMA, d.ID: d.RMA, e.ID: e.RMA}
+	byID := map[string]string{a.ID: a.RMA, bc.ID: bc.RMA, c.ID: c.RMA, d.ID: d.RMA, e.ID: e.RMA}
 	journeys := map[string][]event{}
 	seen := map[string]bool{}
 	rc.mu.Lock()
@@ -212,9 +212,9 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 		}
 		seen[ev.ID] = true
 		var data struct {
-			ID             int64  `json:"id"`
+			ID             string `json:"id"`
 			RMA            string `json:"rma"`
-			ReturnID       int64  `json:"return_id"`
+			ReturnID       string `json:"return_id"`
 			TrackingNumber string `json:"tracking_number"`
 		}
 		if err := json.Unmarshal(ev.Data, &data); err != nil {
@@ -224,7 +224,7 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 		switch {
 		case data.TrackingNumber != "":
 			rma = owner[data.TrackingNumber]
-		case data.ReturnID != 0:
+		case data.ReturnID != "":
 			rma = byID[data.ReturnID]
 		}
 		journeys[rma] = append(journeys[rma], ev)

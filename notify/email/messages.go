@@ -29,7 +29,9 @@ type kindText struct {
 	Action string
 }
 
-// English is the catalogue the emails are written in.
+// English is the catalogue the emails are written in; the other languages
+// (messages_*.go) have the same keys and kinds, and the timeline labels stay English
+// (staff read them).
 var English = catalogue{
 	Common: map[string]string{
 		"greeting":          "Hi {{.FirstName}},",
@@ -46,8 +48,6 @@ var English = catalogue{
 		"resolution_refund":       "refund",
 		"resolution_store_credit": "store credit",
 		"resolution_exchange":     "exchange",
-		// how dates are written (Go's reference time)
-		"date": "Monday 2 January 2006",
 		// joins the items of a return: "1 × Black T-shirt, M; 2 × Socks"
 		"item":      "{{.Quantity}} × {{.Name}}",
 		"item_join": "; ",

@@ -15,7 +15,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
@@ -25,23 +24,26 @@ import (
 
 // Message is one email to a shopper as staff see it.
 type Message struct {
-	ID        int64      `json:"id" db:"id" example:"311"`
-	ReturnID  int64      `json:"return_id" db:"return_id" example:"1042"`
-	Kind      Kind       `json:"kind" db:"kind" example:"refund_sent" doc:"Which message: review_needed, return_confirmed, return_approved, return_rejected, label_reminder, parcel_in_transit, parcel_arrived, refund_sent, refund_delayed, store_credit_issued, replacement_shipped or return_completed."`
-	Status    string     `json:"status" db:"status" example:"sent" doc:"queued (not sent yet), sent (the mail server accepted it), failed (tried again later), parked (no more attempts: see last_error), skipped (the shopper unsubscribed and it is not about money)."`
-	To        string     `json:"to,omitempty" db:"to_address" example:"ada@example.com"`
-	Subject   string     `json:"subject,omitempty" db:"subject" example:"Your refund of 29.75 EUR is on its way"`
-	Attempts  int        `json:"attempts" db:"attempts"`
-	LastError *string    `json:"last_error,omitempty" db:"last_error" doc:"Why the last attempt failed."`
-	CreatedAt time.Time  `json:"created_at" db:"created_at" doc:"When the change that asked for it happened."`
-	SentAt    *time.Time `json:"sent_at,omitempty" db:"sent_at"`
+	PublicID       string     `json:"id" db:"public_id" example:"em_5h8k1n4q7t0w3z6c9f2j5m8p1s"`
+	ReturnPublicID string     `json:"return_id" db:"return_public_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
+	Kind           Kind       `json:"kind" db:"kind" example:"refund_sent" doc:"Which message: review_needed, return_confirmed, return_approved, return_rejected, label_reminder, parcel_in_transit, parcel_arrived, refund_sent, refund_delayed, store_credit_issued, replacement_shipped or return_completed."`
+	Status         string     `json:"status" db:"status" example:"sent" doc:"queued (not sent yet), sent (the mail server accepted it), failed (tried again later), parked (no more attempts: see last_error), skipped (the shopper unsubscribed and it is not about money)."`
+	To             string     `json:"to,omitempty" db:"to_address" example:"ada@example.com"`
+	Subject        string     `json:"subject,omitempty" db:"subject" example:"Your refund of 29.75 EUR is on its way"`
+	Attempts       int        `json:"attempts" db:"attempts"`
+	LastError      *string    `json:"last_error,omitempty" db:"last_error" doc:"Why the last attempt failed."`
+	CreatedAt      time.Time  `json:"created_at" db:"created_at" doc:"When the change that asked for it happened."`
+	SentAt         *time.Time `json:"sent_at,omitempty" db:"sent_at"`
 
+	ID         int64           `json:"-" db:"id"`
+	ReturnID   int64           `json:"-" db:"return_id"`
 	MerchantID int64           `json:"-" db:"merchant_id"`
 	Ref        string          `json:"-" db:"ref"`
 	Data       json.RawMessage `json:"-" db:"data"`
 }
 
-const messageCols = `id, merchant_id, return_id, kind, ref, data, status, to_address, subject, attempts, last_error, created_at, sent_at`
+const messageCols = `id, public_id, merchant_id, return_id,
+	(SELECT r.public_id FROM returns r WHERE r.id = return_id) AS return_public_id, kind, ref, data, status, to_address, subject, attempts, last_error, created_at, sent_at`
 
 // Messages lists the emails of a return, oldest first.
 func (s *Service) Messages(ctx context.Context, merchantID, returnID int64) ([]Message, error) {
@@ -158,13 +160,13 @@ func (s *Service) failed(ctx context.Context, tx *sqlx.Tx, m Message, r *returns
 
 // Retry sends a parked message again now, in the caller's transaction tx (with its
 // audit entry).
-func (s *Service) Retry(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (Message, error) {
+func (s *Service) Retry(ctx context.Context, tx *sqlx.Tx, merchantID int64, publicID string) (Message, error) {
 	var m Message
 	err := tx.GetContext(ctx, &m, `UPDATE email_messages SET status = 'queued', attempts = 0, updated_at = now()
-		WHERE merchant_id = $1 AND id = $2 AND status = 'parked' RETURNING `+messageCols, merchantID, id)
+		WHERE merchant_id = $1 AND public_id = $2 AND status = 'parked' RETURNING `+messageCols, merchantID, publicID)
 	if isNoRows(err) {
 		var exists bool
-		if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM email_messages WHERE merchant_id = $1 AND id = $2)`, merchantID, id); err != nil {
+		if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM email_messages WHERE merchant_id = $1 AND public_id = $2)`, merchantID, publicID); err != nil {
 			return Message{}, err
 		}
 		if !exists {
@@ -175,7 +177,7 @@ func (s *Service) Retry(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) 
 	if err != nil {
 		return Message{}, err
 	}
-	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobSend, Payload: sendJob{ID: id}, MaxAttempts: 100}); err != nil {
+	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobSend, Payload: sendJob{ID: m.ID}, MaxAttempts: 100}); err != nil {
 		return Message{}, err
 	}
 	return m, nil
@@ -202,23 +204,19 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 	if err != nil {
 		return nil, "", err
 	}
-	c := s.cat.Common
+	// the shopper reads the order's language
+	lang := langFor(rec.Order.Locale)
+	c := catalogues[lang].Common
 	cust := rec.Order.Customer
 	f := facts{FirstName: cust.FirstName, Email: r.CustomerEmail, Shop: shop.Name, Support: shop.Settings.SupportEmail,
-		RMA: r.RMA, OrderNumber: r.OrderNumber, Total: money.Format(r.Total, r.Currency), KeepIt: r.KeepIt,
+		RMA: r.RMA, OrderNumber: r.OrderNumber, Total: amount(r.Total, r.Currency, lang), KeepIt: r.KeepIt,
 		Reason: r.RejectReason, Trigger: string(pol.RefundTrigger)}
 	if f.Resolution, err = fill(c["resolution_"+string(r.Resolution)], nil); err != nil || f.Resolution == "" {
 		f.Resolution = string(r.Resolution)
 	}
-	var items []string
-	for _, it := range r.Items {
-		line, err := fill(c["item"], it)
-		if err != nil {
-			return nil, "", err
-		}
-		items = append(items, line)
+	if f.Items, err = itemList(c, r.Items); err != nil {
+		return nil, "", err
 	}
-	f.Items = strings.Join(items, c["item_join"])
 
 	var parcels []labels.Parcel
 	if !r.KeepIt {
@@ -240,7 +238,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		}
 	}
 	if !until.IsZero() {
-		f.ValidUntil = until.UTC().Format(c["date"])
+		f.ValidUntil = date(until, lang)
 	}
 	if f.Tracking == "" && len(parcels) > 0 {
 		f.Tracking = parcels[0].TrackingNumber
@@ -266,31 +264,36 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			return nil, "", outbox.Permanent(err)
 		}
-		f.Amount = money.Format(d.Amount, d.Currency)
+		f.Amount = amount(d.Amount, d.Currency, lang)
 	case KindReplacementShipped:
 		var d shipmentData
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			return nil, "", outbox.Permanent(err)
 		}
 		f.Carrier, f.Tracking, f.Items = d.Carrier, d.Tracking, d.Items
+		if len(d.Lines) > 0 {
+			if f.Items, err = itemList(c, d.Lines); err != nil {
+				return nil, "", err
+			}
+		}
 	case KindCreditIssued:
 		var d creditData
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			return nil, "", outbox.Permanent(err)
 		}
-		f.Amount = money.Format(d.Amount+d.Bonus, d.Currency)
+		f.Amount = amount(d.Amount+d.Bonus, d.Currency, lang)
 		f.Code = d.Code
 		if d.Bonus > 0 {
-			f.Bonus = money.Format(d.Bonus, d.Currency)
+			f.Bonus = amount(d.Bonus, d.Currency, lang)
 		}
 		credit, err := refunds.StoreCredit(ctx, s.db, m.MerchantID, r.CustomerEmail)
 		if err != nil {
 			return nil, "", err
 		}
-		f.Balance = money.Format(0, d.Currency)
+		f.Balance = amount(0, d.Currency, lang)
 		for _, b := range credit.Balances {
 			if b.Currency == d.Currency {
-				f.Balance = money.Format(b.Amount, b.Currency)
+				f.Balance = amount(b.Amount, b.Currency, lang)
 			}
 		}
 	}
@@ -329,7 +332,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		color = DefaultColor
 	}
 	b := brand{Shop: shop.Name, Logo: shop.Settings.LogoURL, Color: strings.ToLower(color), OnColor: onColor(strings.ToLower(color))}
-	view, err := compose(s.cat, m.Kind, f, b, track, track+"/unsubscribe", feedback, len(files) > 0)
+	view, err := compose(lang, m.Kind, f, b, track, track+"/unsubscribe", feedback, len(files) > 0)
 	if err != nil {
 		return nil, "", err
 	}
@@ -356,6 +359,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		return nil, "", &badAddressError{address: r.CustomerEmail, err: err}
 	}
 	msg.Subject(view.Subject)
+	msg.SetGenHeader(gomail.Header("Content-Language"), lang)
 	msg.SetDate()
 	domain := s.cfg.From[strings.LastIndexByte(s.cfg.From, '@')+1:]
 	msg.SetMessageIDWithValue(fmt.Sprintf("email-%d.%d@%s", m.ID, m.MerchantID, domain))

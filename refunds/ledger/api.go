@@ -22,8 +22,8 @@ type ledgerListInput struct {
 	To       string   `query:"to" maxLength:"40" example:"2026-04-01" doc:"Entries recorded before (exclusive). A date (YYYY-MM-DD, midnight UTC) or an RFC 3339 date-time."`
 	RMA      string   `query:"rma" maxLength:"40" example:"R-7KQ4-M2XD" doc:"Only entries of this return."`
 	Order    string   `query:"order" maxLength:"100" example:"NW-10023" doc:"Only entries of this order number."`
-	ReturnID int64    `query:"return_id" doc:"Only entries of this return."`
-	RefundID int64    `query:"refund_id" doc:"Only entries of this refund."`
+	ReturnID string   `query:"return_id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"Only entries of this return (its ID)."`
+	RefundID string   `query:"refund_id" maxLength:"40" example:"rf_3m8x1c7v4b9n2z6p0r5t8w1k4q" doc:"Only entries of this refund (its ID)."`
 	Limit    int      `query:"limit" minimum:"1" maximum:"500" default:"50"`
 	Cursor   string   `query:"cursor" maxLength:"40" doc:"next_cursor of the previous page."`
 }
@@ -52,7 +52,7 @@ func Register(api huma.API, d *sqlx.DB) {
 	}, func(ctx context.Context, in *ledgerListInput) (*ledgerListOutput, error) {
 		var v validation.Error
 		f := Filter{Currency: strings.ToUpper(strings.TrimSpace(in.Currency)), RMA: strings.TrimSpace(in.RMA),
-			OrderNumber: strings.TrimSpace(in.Order), ReturnID: in.ReturnID, RefundID: in.RefundID, Limit: in.Limit}
+			OrderNumber: strings.TrimSpace(in.Order), ReturnID: strings.TrimSpace(in.ReturnID), RefundID: strings.TrimSpace(in.RefundID), Limit: in.Limit}
 		for _, raw := range in.Kind {
 			for _, part := range strings.Split(raw, ",") {
 				if part = strings.TrimSpace(part); part == "" {

@@ -108,26 +108,32 @@ func (k Kind) Valid() bool {
 
 // Entry is one ledger entry. It is never changed once written.
 type Entry struct {
-	ID                 int64     `json:"id" db:"id" example:"90211"`
-	At                 time.Time `json:"at" db:"at" doc:"When the movement was recorded (its transaction's time)."`
-	Kind               Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,refund_to_store_credit,refund_outside,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,store_credit_reversed,fee_retained,exchange_in,exchange_out,exchange_payment,label_purchased,label_voided" example:"refund_succeeded"`
-	Currency           string    `json:"currency" db:"currency" example:"EUR"`
-	Amount             int64     `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency: the refund, credit or fee the entry is about; never negative."`
-	Net                int64     `json:"net" db:"net" example:"0" doc:"Signed effect on the merchant's money in minor units: negative when money or store credit leaves the shop, positive when it comes back, 0 for steps that move nothing (refund_queued, refund_succeeded, fee_retained)."`
-	RefundID           *int64    `json:"refund_id,omitempty" db:"refund_id" example:"501"`
-	Attempt            *int      `json:"attempt,omitempty" db:"attempt" doc:"For refunds: 0 for the first sending, one more per retry."`
-	Status             *string   `json:"status,omitempty" db:"status" example:"succeeded" doc:"For refunds: the refund's status after the change."`
-	StoreCreditEntryID *int64    `json:"store_credit_entry_id,omitempty" db:"store_credit_entry_id"`
-	ExchangeID         *int64    `json:"exchange_id,omitempty" db:"exchange_id"`
-	ReturnID           *int64    `json:"return_id,omitempty" db:"return_id" example:"1042"`
-	RMA                *string   `json:"rma,omitempty" db:"rma" example:"R-7KQ4-M2XD"`
-	OrderNumber        *string   `json:"order_number,omitempty" db:"order_number" example:"NW-10023"`
-	StripeRefundID     *string   `json:"stripe_refund_id,omitempty" db:"stripe_refund_id" example:"re_3OxYz2LkdIwHu7ix1a2b3c4d"`
-	ChargeID           *string   `json:"charge_id,omitempty" db:"charge_id"`
-	PaymentIntentID    *string   `json:"payment_intent_id,omitempty" db:"payment_intent_id"`
-	BalanceTransaction *string   `json:"balance_transaction,omitempty" db:"balance_transaction" doc:"Stripe's balance transaction of the refund."`
-	Note               string    `json:"note,omitempty" db:"note" example:"restocking fee"`
-	MerchantID         int64     `json:"-" db:"merchant_id"`
+	PublicID            string    `json:"id" db:"public_id" example:"le_9x2c5v8b1n4z7p0r3t6w9k2q5m"`
+	At                  time.Time `json:"at" db:"at" doc:"When the movement was recorded (its transaction's time)."`
+	Kind                Kind      `json:"kind" db:"kind" enum:"refund_queued,refund_sent,refund_succeeded,refund_failed,refund_canceled,refund_to_store_credit,refund_outside,store_credit_issued,store_credit_bonus,store_credit_redeemed,store_credit_adjusted,store_credit_reversed,fee_retained,exchange_in,exchange_out,exchange_payment,label_purchased,label_voided" example:"refund_succeeded"`
+	Currency            string    `json:"currency" db:"currency" example:"EUR"`
+	Amount              int64     `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency: the refund, credit or fee the entry is about; never negative."`
+	Net                 int64     `json:"net" db:"net" example:"0" doc:"Signed effect on the merchant's money in minor units: negative when money or store credit leaves the shop, positive when it comes back, 0 for steps that move nothing (refund_queued, refund_succeeded, fee_retained)."`
+	RefundPublicID      *string   `json:"refund_id,omitempty" db:"refund_public_id" example:"rf_3m8x1c7v4b9n2z6p0r5t8w1k4q" doc:"The refund's ID."`
+	Attempt             *int      `json:"attempt,omitempty" db:"attempt" doc:"For refunds: 0 for the first sending, one more per retry."`
+	Status              *string   `json:"status,omitempty" db:"status" example:"succeeded" doc:"For refunds: the refund's status after the change."`
+	StoreCreditPublicID *string   `json:"store_credit_entry_id,omitempty" db:"store_credit_public_id" example:"sc_7b2n5z8p1r4t6w9k3q0m2x5c8v" doc:"The store credit entry's ID."`
+	ExchangePublicID    *string   `json:"exchange_id,omitempty" db:"exchange_public_id" example:"exch_6b9e2h5k8n1q4t7w0z3c6f9j2m" doc:"The exchange's ID."`
+	ReturnPublicID      *string   `json:"return_id,omitempty" db:"return_public_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
+	RMA                 *string   `json:"rma,omitempty" db:"rma" example:"R-7KQ4-M2XD"`
+	OrderNumber         *string   `json:"order_number,omitempty" db:"order_number" example:"NW-10023"`
+	StripeRefundID      *string   `json:"stripe_refund_id,omitempty" db:"stripe_refund_id" example:"re_3OxYz2LkdIwHu7ix1a2b3c4d"`
+	ChargeID            *string   `json:"charge_id,omitempty" db:"charge_id"`
+	PaymentIntentID     *string   `json:"payment_intent_id,omitempty" db:"payment_intent_id"`
+	BalanceTransaction  *string   `json:"balance_transaction,omitempty" db:"balance_transaction" doc:"Stripe's balance transaction of the refund."`
+	Note                string    `json:"note,omitempty" db:"note" example:"restocking fee"`
+	// Internal keys; the API shows the public IDs above.
+	ID                 int64  `json:"-" db:"id"`
+	RefundID           *int64 `json:"-" db:"refund_id"`
+	StoreCreditEntryID *int64 `json:"-" db:"store_credit_entry_id"`
+	ExchangeID         *int64 `json:"-" db:"exchange_id"`
+	ReturnID           *int64 `json:"-" db:"return_id"`
+	MerchantID         int64  `json:"-" db:"merchant_id"`
 }
 
 // Filter narrows a listing of entries. Zero fields do not filter.
@@ -137,18 +143,25 @@ type Filter struct {
 	Period      period.Period // on At
 	RMA         string
 	OrderNumber string
-	ReturnID    int64
-	RefundID    int64
-	Before      int64 // cursor: entries with a smaller ID
-	Limit       int   // default 50
+	ReturnID    string // public ID
+	RefundID    string // public ID
+	Before      int64  // cursor: entries with a smaller ID
+	Limit       int    // default 50
 }
 
-const entryCols = `id, merchant_id, at, kind, currency, amount, net, refund_id, attempt, status, store_credit_entry_id, exchange_id,
-	return_id, rma, order_number, stripe_refund_id, charge_id, payment_intent_id, balance_transaction, note`
+const entryCols = `e.id, e.public_id, e.merchant_id, e.at, e.kind, e.currency, e.amount, e.net, e.refund_id,
+	f.public_id AS refund_public_id, e.attempt, e.status, e.store_credit_entry_id, c.public_id AS store_credit_public_id,
+	e.exchange_id, x.public_id AS exchange_public_id,
+	e.return_id, r.public_id AS return_public_id, e.rma, e.order_number, e.stripe_refund_id, e.charge_id,
+	e.payment_intent_id, e.balance_transaction, e.note`
+
+const entryFrom = ` FROM ledger_entries e LEFT JOIN refunds f ON f.id = e.refund_id
+	LEFT JOIN store_credit_entries c ON c.id = e.store_credit_entry_id LEFT JOIN returns r ON r.id = e.return_id
+	LEFT JOIN exchanges x ON x.id = e.exchange_id`
 
 // List returns a merchant's entries, newest first, and whether there are more.
 func List(ctx context.Context, q sqlx.QueryerContext, merchantID int64, f Filter) ([]Entry, bool, error) {
-	where := `merchant_id = $1`
+	where := `e.merchant_id = $1`
 	args := []any{merchantID}
 	add := func(cond string, v any) {
 		args = append(args, v)
@@ -159,38 +172,38 @@ func List(ctx context.Context, q sqlx.QueryerContext, merchantID int64, f Filter
 		for i, k := range f.Kinds {
 			kinds[i] = string(k)
 		}
-		add("kind = ANY($%d)", pq.Array(kinds))
+		add("e.kind = ANY($%d)", pq.Array(kinds))
 	}
 	if f.Currency != "" {
-		add("currency = $%d", f.Currency)
+		add("e.currency = $%d", f.Currency)
 	}
 	if !f.Period.From.IsZero() {
-		add("at >= $%d", f.Period.From)
+		add("e.at >= $%d", f.Period.From)
 	}
 	if !f.Period.To.IsZero() {
-		add("at < $%d", f.Period.To)
+		add("e.at < $%d", f.Period.To)
 	}
 	if f.RMA != "" {
-		add("rma = $%d", f.RMA)
+		add("e.rma = $%d", f.RMA)
 	}
 	if f.OrderNumber != "" {
-		add("order_number = $%d", f.OrderNumber)
+		add("e.order_number = $%d", f.OrderNumber)
 	}
-	if f.ReturnID != 0 {
-		add("return_id = $%d", f.ReturnID)
+	if f.ReturnID != "" {
+		add("r.public_id = $%d", f.ReturnID)
 	}
-	if f.RefundID != 0 {
-		add("refund_id = $%d", f.RefundID)
+	if f.RefundID != "" {
+		add("f.public_id = $%d", f.RefundID)
 	}
 	if f.Before > 0 {
-		add("id < $%d", f.Before)
+		add("e.id < $%d", f.Before)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
 	list := []Entry{}
-	err := sqlx.SelectContext(ctx, q, &list, `SELECT `+entryCols+` FROM ledger_entries WHERE `+where+
-		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, f.Limit+1), args...)
+	err := sqlx.SelectContext(ctx, q, &list, `SELECT `+entryCols+entryFrom+` WHERE `+where+
+		fmt.Sprintf(` ORDER BY e.id DESC LIMIT %d`, f.Limit+1), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("ledger: list: %w", err)
 	}

@@ -344,12 +344,12 @@ func TestLedgerOfARefundThroughStripe(t *testing.T) {
 		t.Fatalf("create return: %d %s", res.Status, res.Body)
 	}
 	var ret struct {
-		ID    int64  `json:"id"`
+		ID    string `json:"id"`
 		RMA   string `json:"rma"`
 		Total int64  `json:"total"`
 	}
 	res.JSON(t, &ret)
-	res = env.Do(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", ret.ID), shop.Keys[auth.RoleWarehouse], map[string]any{
+	res = env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", ret.ID), shop.Keys[auth.RoleWarehouse], map[string]any{
 		"items": []map[string]any{{"line_id": "l1", "quantity": 2, "condition": "like_new", "disposition": "restock"}}})
 	if res.Status != http.StatusCreated {
 		t.Fatalf("receipt: %d %s", res.Status, res.Body)
@@ -392,15 +392,15 @@ func TestLedgerOfARefundThroughStripe(t *testing.T) {
 	since := time.Now().UTC().AddDate(0, 0, -180).Format(time.DateOnly)
 	until := time.Now().UTC().AddDate(0, 0, 180).Format(time.DateOnly)
 	for q, n := range map[string]int{
-		"kind=refund_sent,refund_succeeded":       2,
-		"kind=fee_retained":                       0,
-		"currency=eur":                            3,
-		"currency=USD":                            0,
-		"order=NW-1":                              3,
-		"order=NW-2":                              0,
-		"from=" + since + "&to=" + until:          3,
-		"to=2000-01-01":                           0,
-		"refund_id=" + fmt.Sprint(*sent.RefundID): 3,
+		"kind=refund_sent,refund_succeeded": 2,
+		"kind=fee_retained":                 0,
+		"currency=eur":                      3,
+		"currency=USD":                      0,
+		"order=NW-1":                        3,
+		"order=NW-2":                        0,
+		"from=" + since + "&to=" + until:    3,
+		"to=2000-01-01":                     0,
+		"refund_id=" + *sent.RefundPublicID: 3,
 	} {
 		res := env.Do(t, "GET", "/v1/ledger?"+q, shop.Keys[auth.RoleFinance], nil)
 		var p struct {

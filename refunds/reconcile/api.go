@@ -43,7 +43,7 @@ type reconciliationListOutput struct {
 }
 
 type reconciliationGetInput struct {
-	ID     int64  `path:"id" example:"12"`
+	ID     string `path:"id" maxLength:"40" example:"rec_8d3f6h9k2m5p8r1t4w7x0z3c6v" doc:"The reconciliation's ID (rec_…)."`
 	Class  string `query:"class" enum:"matched,missing_in_stripe,missing_locally,amount_mismatch,currency_mismatch,status_mismatch" doc:"Only lines of this class."`
 	Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"How many lines."`
 	Cursor string `query:"cursor" maxLength:"40" doc:"next_cursor of the previous page of lines."`
@@ -62,7 +62,7 @@ type reconciliationDetailOutput struct {
 }
 
 type reconciliationLinesCSVInput struct {
-	ID    int64  `path:"id" example:"12"`
+	ID    string `path:"id" maxLength:"40" example:"rec_8d3f6h9k2m5p8r1t4w7x0z3c6v" doc:"The reconciliation's ID (rec_…)."`
 	Class string `query:"class" enum:"matched,missing_in_stripe,missing_locally,amount_mismatch,currency_mismatch,status_mismatch" doc:"Only lines of this class."`
 }
 
@@ -86,8 +86,8 @@ func csvResponses(what string, columns []string) map[string]*huma.Response {
 }
 
 type acknowledgeInput struct {
-	ID   int64 `path:"id" example:"12"`
-	Line int64 `path:"line_id" example:"40211"`
+	ID   string `path:"id" maxLength:"40" example:"rec_8d3f6h9k2m5p8r1t4w7x0z3c6v" doc:"The reconciliation's ID (rec_…)."`
+	Line string `path:"line_id" maxLength:"40" example:"rl_2w5z8c1f4h7k0n3q6t9x2b5e8g" doc:"The line's ID (rl_…)."`
 	Body struct {
 		Note string `json:"note" minLength:"1" maxLength:"1000" example:"Stripe's fee adjustment, agreed with the bank." doc:"Why the mismatch needs nothing more."`
 	}
@@ -114,7 +114,11 @@ func Register(api huma.API, s *Service) {
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *acknowledgeInput) (*lineOutput, error) {
 		p := auth.MustFromContext(ctx)
-		l, err := s.Acknowledge(ctx, p.MerchantID, in.ID, in.Line, in.Body.Note, p.Actor)
+		r, err := s.ByPublicID(ctx, p.MerchantID, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		l, err := s.Acknowledge(ctx, p.MerchantID, r.ID, in.Line, in.Body.Note, p.Actor)
 		if err != nil {
 			return nil, err
 		}
@@ -188,16 +192,16 @@ func Register(api huma.API, s *Service) {
 			return nil, bad.In("query.")
 		}
 		m := auth.MustFromContext(ctx).MerchantID
-		r, err := s.Get(ctx, m, in.ID)
+		r, err := s.ByPublicID(ctx, m, in.ID)
 		if err != nil {
 			return nil, err
 		}
 		d := &ReconciliationDetail{Reconciliation: *r}
-		if d.Totals, err = s.Totals(ctx, m, in.ID); err != nil {
+		if d.Totals, err = s.Totals(ctx, m, r.ID); err != nil {
 			return nil, err
 		}
 		var more bool
-		if d.Lines, more, err = s.Lines(ctx, m, in.ID, Class(in.Class), after, in.Limit); err != nil {
+		if d.Lines, more, err = s.Lines(ctx, m, r.ID, Class(in.Class), after, in.Limit); err != nil {
 			return nil, err
 		}
 		d.NextCursor = cursor.Next("n", d.Lines, more, func(l ReconciliationLine) int64 { return l.ID })
@@ -216,12 +220,13 @@ func Register(api huma.API, s *Service) {
 		Responses:   csvResponses("Every line of the run (or of one class)", LinesColumns),
 	}, func(ctx context.Context, in *reconciliationLinesCSVInput) (*huma.StreamResponse, error) {
 		m := auth.MustFromContext(ctx).MerchantID
-		if _, err := s.Get(ctx, m, in.ID); err != nil {
+		r, err := s.ByPublicID(ctx, m, in.ID)
+		if err != nil {
 			return nil, err
 		}
-		name := fmt.Sprintf("reconciliation-%d-lines.csv", in.ID)
+		name := fmt.Sprintf("reconciliation-%s-lines.csv", r.PublicID)
 		return stream(s, name, func(ctx context.Context, w http.ResponseWriter, done func()) error {
-			return s.WriteLines(ctx, w, m, in.ID, Class(in.Class), done)
+			return s.WriteLines(ctx, w, m, r.ID, Class(in.Class), done)
 		}), nil
 	})
 

@@ -77,14 +77,6 @@ func (w *writer) textp(s *string) {
 
 func (w *writer) int(n int64) { w.row = append(w.row, strconv.FormatInt(n, 10)) }
 
-func (w *writer) intp(n *int64) {
-	if n == nil {
-		w.row = append(w.row, "")
-		return
-	}
-	w.int(*n)
-}
-
 // amount writes minor units and their decimal form.
 func (w *writer) amount(n *int64, currency string) {
 	if n == nil {
@@ -115,12 +107,13 @@ func (w *writer) flush() error {
 
 type refundRow struct {
 	ID                 int64      `db:"id"`
+	PublicID           string     `db:"public_id"`
 	CreatedAt          time.Time  `db:"created_at"`
 	SentAt             *time.Time `db:"sent_at"`
 	SettledAt          *time.Time `db:"settled_at"`
 	Status             string     `db:"status"`
 	Attempt            int64      `db:"generation"`
-	ReturnID           int64      `db:"return_id"`
+	ReturnID           string     `db:"return_id"`
 	RMA                string     `db:"rma"`
 	OrderNumber        string     `db:"order_number"`
 	CustomerName       string     `db:"customer_name"`
@@ -147,8 +140,8 @@ func WriteRefunds(ctx context.Context, q sqlx.QueryerContext, w io.Writer, merch
 	var row refundRow
 	after, afterID := p.From, int64(0) // every ID is positive
 	for {
-		rows, err := q.QueryxContext(ctx, `SELECT f.id, f.created_at, f.sent_at, f.settled_at, f.status, f.generation,
-			f.return_id, r.rma, o.number AS order_number,
+		rows, err := q.QueryxContext(ctx, `SELECT f.id, f.public_id, f.created_at, f.sent_at, f.settled_at, f.status, f.generation,
+			r.public_id AS return_id, r.rma, o.number AS order_number,
 			trim(coalesce(o.data->'customer'->>'first_name', '') || ' ' || coalesce(o.data->'customer'->>'last_name', '')) AS customer_name,
 			o.email AS customer_email, f.currency, f.amount, f.stripe_refund_id, f.charge_id, f.payment_intent_id,
 			f.balance_transaction, f.failure_reason, f.explanation
@@ -167,13 +160,13 @@ func WriteRefunds(ctx context.Context, q sqlx.QueryerContext, w io.Writer, merch
 			}
 			n++
 			after, afterID = row.CreatedAt, row.ID
-			cw.int(row.ID)
+			cw.text(row.PublicID)
 			cw.time(&row.CreatedAt)
 			cw.time(row.SentAt)
 			cw.time(row.SettledAt)
 			cw.text(row.Status)
 			cw.int(row.Attempt)
-			cw.int(row.ReturnID)
+			cw.text(row.ReturnID)
 			cw.text(row.RMA)
 			cw.text(row.OrderNumber)
 			cw.text(row.CustomerName)
@@ -223,17 +216,17 @@ func (s *Service) WriteLines(ctx context.Context, w io.Writer, merchantID, id in
 		for i := range lines {
 			l := &lines[i]
 			after = l.ID
-			cw.int(l.ID)
+			cw.text(l.PublicID)
 			cw.text(string(l.Class))
 			cw.text(l.Source)
 			cw.text(l.MatchedBy)
-			cw.intp(l.RefundID)
+			cw.textp(l.RefundPublicID)
 			if l.Attempt != nil {
 				cw.int(int64(*l.Attempt))
 			} else {
 				cw.row = append(cw.row, "")
 			}
-			cw.intp(l.ReturnID)
+			cw.textp(l.ReturnPublicID)
 			cw.textp(l.RMA)
 			cw.textp(l.OrderNumber)
 			cw.textp(l.Currency)

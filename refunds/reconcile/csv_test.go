@@ -3,7 +3,6 @@ package reconcile_test
 import (
 	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -62,13 +61,20 @@ func TestRefundsCSV(t *testing.T) {
 		t.Fatalf("got header %v, want %v", rows[0], reconcile.RefundsColumns)
 	}
 	col := func(r []string, name string) string { return r[slices.Index(reconcile.RefundsColumns, name)] }
+	pub := func(id int64) string {
+		var p string
+		if err := env.DB.Get(&p, `SELECT public_id FROM refunds WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	want := []map[string]string{
-		{"refund_id": fmt.Sprint(a), "rma": rma1, "order_number": "NW-1", "customer_name": "'" + hyperlink + " Lovelace",
+		{"refund_id": pub(a), "rma": rma1, "order_number": "NW-1", "customer_name": "'" + hyperlink + " Lovelace",
 			"currency": "EUR", "amount_minor": "2975", "amount": "29.75", "status": "succeeded", "stripe_refund_id": "re_a",
 			"sent_at": "2026-03-01T10:00:00Z", "customer_email": "ada@example.com"},
-		{"refund_id": fmt.Sprint(b), "order_number": "'+NW-2", "currency": "JPY", "amount_minor": "1200", "amount": "1200",
+		{"refund_id": pub(b), "order_number": "'+NW-2", "currency": "JPY", "amount_minor": "1200", "amount": "1200",
 			"status": "failed", "failure_reason": "'-expired card"},
-		{"refund_id": fmt.Sprint(c), "customer_name": "'@Ada Lovelace", "currency": "KWD", "amount_minor": "1234", "amount": "1.234",
+		{"refund_id": pub(c), "customer_name": "'@Ada Lovelace", "currency": "KWD", "amount_minor": "1234", "amount": "1.234",
 			"status": "queued", "stripe_refund_id": "", "sent_at": ""},
 	}
 	if len(rows)-1 != len(want) {

@@ -125,7 +125,7 @@ type ReconciliationProgress struct {
 // The API types of this package carry the Reconciliation prefix because the OpenAPI
 // document names schemas by their Go type names, which must be unique across packages.
 type Reconciliation struct {
-	ID       int64                  `json:"id" example:"12"`
+	PublicID string                 `json:"id" example:"rec_8d3f6h9k2m5p8r1t4w7x0z3c6v"`
 	From     time.Time              `json:"from" doc:"Start of the period (inclusive)."`
 	To       time.Time              `json:"to" doc:"End of the period (exclusive)."`
 	Status   string                 `json:"status" enum:"queued,running,succeeded,failed" example:"running"`
@@ -135,24 +135,26 @@ type Reconciliation struct {
 	// or orders; they are not listed, since they may be another merchant's.
 	NotOurs    int64      `json:"stripe_not_ours" example:"0" doc:"Stripe refunds of the period on none of this merchant's refunds or orders (another merchant's on a shared Stripe account, or payments made outside Roundtrip); counted, not listed."`
 	Error      string     `json:"error,omitempty" doc:"Why the last attempt stopped."`
-	CreatedBy  string     `json:"created_by" example:"key:12"`
+	CreatedBy  string     `json:"created_by" example:"key:key_4h7k0n3q6t9x2b5e8g1j4m7p0r"`
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	MerchantID int64      `json:"-"`
+	// ID is the internal key; the API names a run by PublicID.
+	ID         int64 `json:"-"`
+	MerchantID int64 `json:"-"`
 }
 
 // ReconciliationLine is one Stripe refund or one of ours, and how they compare. The
 // local fields are ours, the stripe_ fields Stripe's; either side is absent for the
 // missing classes.
 type ReconciliationLine struct {
-	ID                 int64      `json:"id" db:"id"`
+	PublicID           string     `json:"id" db:"public_id" example:"rl_2w5z8c1f4h7k0n3q6t9x2b5e8g"`
 	Class              Class      `json:"class" db:"class" enum:"matched,missing_in_stripe,missing_locally,amount_mismatch,currency_mismatch,status_mismatch" example:"amount_mismatch"`
 	Source             string     `json:"source" db:"source" enum:"stripe_list,local" doc:"stripe_list: in Stripe's list of the period; local: ours, looked up in Stripe by ID."`
 	MatchedBy          string     `json:"matched_by,omitempty" db:"matched_by" enum:"stripe_id,earlier_attempt,metadata,order_payment" doc:"How the two sides were paired."`
-	RefundID           *int64     `json:"refund_id,omitempty" db:"refund_id" example:"501"`
+	RefundPublicID     *string    `json:"refund_id,omitempty" db:"refund_public_id" example:"rf_3m8x1c7v4b9n2z6p0r5t8w1k4q" doc:"Our refund's ID."`
 	Attempt            *int       `json:"attempt,omitempty" db:"attempt"`
-	ReturnID           *int64     `json:"return_id,omitempty" db:"return_id"`
+	ReturnPublicID     *string    `json:"return_id,omitempty" db:"return_public_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"Our return's ID."`
 	RMA                *string    `json:"rma,omitempty" db:"rma" example:"R-7KQ4-M2XD"`
 	OrderNumber        *string    `json:"order_number,omitempty" db:"order_number" example:"NW-10023"`
 	Currency           *string    `json:"currency,omitempty" db:"currency" example:"EUR"`
@@ -170,6 +172,10 @@ type ReconciliationLine struct {
 	AckedNote          string     `json:"acknowledged_note,omitempty" db:"acked_note" example:"Stripe's fee adjustment, agreed with the bank." doc:"Set when finance acknowledged the mismatch: why nothing needs doing."`
 	AckedBy            *string    `json:"acknowledged_by,omitempty" db:"acked_by" example:"user:fin"`
 	AckedAt            *time.Time `json:"acknowledged_at,omitempty" db:"acked_at"`
+	// Internal keys; the API shows the public IDs above.
+	ID       int64  `json:"-" db:"id"`
+	RefundID *int64 `json:"-" db:"refund_id"`
+	ReturnID *int64 `json:"-" db:"return_id"`
 }
 
 // ReconciliationTotal sums the lines of one class in one currency (pair).
@@ -288,6 +294,7 @@ func (s *Service) Create(ctx context.Context, merchantID int64, p period.Period,
 
 type runRow struct {
 	ID            int64      `db:"id"`
+	PublicID      string     `db:"public_id"`
 	MerchantID    int64      `db:"merchant_id"`
 	From          time.Time  `db:"period_from"`
 	To            time.Time  `db:"period_to"`
@@ -308,12 +315,12 @@ type runRow struct {
 	FinishedAt    *time.Time `db:"finished_at"`
 }
 
-const runCols = `id, merchant_id, period_from, period_to, status, phase, attempt, listed_until, checkpoint, stripe_listed,
+const runCols = `id, public_id, merchant_id, period_from, period_to, status, phase, attempt, listed_until, checkpoint, stripe_listed,
 	local_expected, local_seen, lines, not_ours, error, created_by, created_at, started_at, finished_at`
 
 func (r runRow) view() *Reconciliation {
 	v := &Reconciliation{
-		ID: r.ID, MerchantID: r.MerchantID, From: r.From.UTC(), To: r.To.UTC(), Status: r.Status, Attempt: r.Attempt,
+		ID: r.ID, PublicID: r.PublicID, MerchantID: r.MerchantID, From: r.From.UTC(), To: r.To.UTC(), Status: r.Status, Attempt: r.Attempt,
 		Progress: ReconciliationProgress{Phase: r.Phase, StripeListed: r.StripeListed, LocalExpected: r.LocalExpected,
 			LocalSeen: r.LocalSeen, Lines: r.Lines},
 		NotOurs: r.NotOurs, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt,
@@ -345,6 +352,19 @@ func ratio(a, b int64) float64 {
 		return 1
 	}
 	return min(float64(a)/float64(b), 1)
+}
+
+// ByPublicID returns a merchant's run by its public ID (rec_…).
+func (s *Service) ByPublicID(ctx context.Context, merchantID int64, publicID string) (*Reconciliation, error) {
+	var r runRow
+	err := s.db.GetContext(ctx, &r, `SELECT `+runCols+` FROM reconciliations WHERE merchant_id = $1 AND public_id = $2`, merchantID, publicID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: get: %w", err)
+	}
+	return r.view(), nil
 }
 
 // Get returns a merchant's run.
@@ -380,9 +400,13 @@ func (s *Service) List(ctx context.Context, merchantID, before int64, limit int)
 	return out, more, nil
 }
 
-const lineCols = `id, class, source, matched_by, refund_id, attempt, return_id, rma, order_number, currency, amount, status,
-	stripe_refund_id, stripe_currency, stripe_amount, stripe_status, stripe_created, charge_id, payment_intent_id,
-	balance_transaction, note, acked_note, acked_by, acked_at`
+const lineCols = `l.id, l.public_id, l.class, l.source, l.matched_by, l.refund_id, f.public_id AS refund_public_id, l.attempt,
+	l.return_id, r.public_id AS return_public_id, l.rma, l.order_number, l.currency, l.amount, l.status,
+	l.stripe_refund_id, l.stripe_currency, l.stripe_amount, l.stripe_status, l.stripe_created, l.charge_id,
+	l.payment_intent_id, l.balance_transaction, l.note, l.acked_note,
+	l.acked_by, l.acked_at`
+
+const lineFrom = ` FROM reconciliation_lines l LEFT JOIN refunds f ON f.id = l.refund_id LEFT JOIN returns r ON r.id = l.return_id`
 
 // ErrLineNotFound means the run has no such line.
 var ErrLineNotFound = errors.New("reconcile: no such line")
@@ -398,7 +422,7 @@ func (e *NotMismatchError) Error() string {
 // Acknowledge records that finance looked at a mismatch line and why nothing needs
 // doing (note, required). The line keeps what was found; acknowledging it again
 // replaces the note.
-func (s *Service) Acknowledge(ctx context.Context, merchantID, runID, lineID int64, note, actor string) (*ReconciliationLine, error) {
+func (s *Service) Acknowledge(ctx context.Context, merchantID, runID int64, linePublicID, note, actor string) (*ReconciliationLine, error) {
 	note = strings.TrimSpace(note)
 	var v validation.Error
 	if note == "" {
@@ -410,8 +434,8 @@ func (s *Service) Acknowledge(ctx context.Context, merchantID, runID, lineID int
 		return nil, err
 	}
 	var l ReconciliationLine
-	err := s.db.GetContext(ctx, &l, `SELECT `+lineCols+` FROM reconciliation_lines
-		WHERE id = $1 AND reconciliation_id = $2 AND merchant_id = $3`, lineID, runID, merchantID)
+	err := s.db.GetContext(ctx, &l, `SELECT `+lineCols+lineFrom+`
+		WHERE l.public_id = $1 AND l.reconciliation_id = $2 AND l.merchant_id = $3`, linePublicID, runID, merchantID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrLineNotFound
 	}
@@ -421,8 +445,10 @@ func (s *Service) Acknowledge(ctx context.Context, merchantID, runID, lineID int
 	if l.Class == Matched {
 		return nil, &NotMismatchError{Class: l.Class}
 	}
-	err = s.db.GetContext(ctx, &l, `UPDATE reconciliation_lines SET acked_note = $4, acked_by = $5, acked_at = now()
-		WHERE id = $1 AND reconciliation_id = $2 AND merchant_id = $3 RETURNING `+lineCols, lineID, runID, merchantID, note, actor)
+	err = s.db.GetContext(ctx, &l, `WITH u AS (UPDATE reconciliation_lines SET acked_note = $3, acked_by = $4, acked_at = now()
+		WHERE id = $1 AND merchant_id = $2 RETURNING *)
+		SELECT `+lineCols+` FROM u l LEFT JOIN refunds f ON f.id = l.refund_id LEFT JOIN returns r ON r.id = l.return_id`,
+		l.ID, merchantID, note, actor)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: acknowledge: %w", err)
 	}
@@ -436,9 +462,9 @@ func (s *Service) Lines(ctx context.Context, merchantID, id int64, class Class, 
 		limit = 100
 	}
 	lines := []ReconciliationLine{}
-	err := s.db.SelectContext(ctx, &lines, `SELECT `+lineCols+` FROM reconciliation_lines
-		WHERE reconciliation_id = $1 AND merchant_id = $2 AND ($3 = '' OR class = $3) AND id > $4
-		ORDER BY id LIMIT $5`, id, merchantID, string(class), after, limit+1)
+	err := s.db.SelectContext(ctx, &lines, `SELECT `+lineCols+lineFrom+`
+		WHERE l.reconciliation_id = $1 AND l.merchant_id = $2 AND ($3 = '' OR l.class = $3) AND l.id > $4
+		ORDER BY l.id LIMIT $5`, id, merchantID, string(class), after, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("reconcile: lines: %w", err)
 	}

@@ -183,13 +183,13 @@ func TestReconciliationClassifiesEveryDiscrepancy(t *testing.T) {
 	again := b.env.Do(t, "POST", "/v1/reconciliations", key, body, "Idempotency-Key", "march-1")
 	var run2 reconcile.Reconciliation
 	again.JSON(t, &run2)
-	if again.Header.Get("Idempotent-Replayed") != "true" || run2.ID != run.ID {
-		t.Errorf("replay: got run %d (replayed %q), want run %d replayed", run2.ID, again.Header.Get("Idempotent-Replayed"), run.ID)
+	if again.Header.Get("Idempotent-Replayed") != "true" || run2.PublicID != run.PublicID {
+		t.Errorf("replay: got run %s (replayed %q), want run %s replayed", run2.PublicID, again.Header.Get("Idempotent-Replayed"), run.PublicID)
 	}
 
 	drain(t, b.worker)
 
-	d := b.get(t, fmt.Sprintf("/v1/reconciliations/%d?limit=1000", run.ID))
+	d := b.get(t, fmt.Sprintf("/v1/reconciliations/%s?limit=1000", run.PublicID))
 	if d.Status != "succeeded" || d.Progress.Phase != "done" || d.Progress.Percent != 100 || d.Error != "" {
 		t.Fatalf("got run %s/%s at %d%% (%q), want succeeded/done at 100%%", d.Status, d.Progress.Phase, d.Progress.Percent, d.Error)
 	}
@@ -231,13 +231,18 @@ func TestReconciliationClassifiesEveryDiscrepancy(t *testing.T) {
 			continue
 		}
 		delete(wants, id)
-		var refundID int64
-		if l.RefundID != nil {
-			refundID = *l.RefundID
+		var refundID, want string
+		if l.RefundPublicID != nil {
+			refundID = *l.RefundPublicID
 		}
-		if l.Class != w.class || l.MatchedBy != w.matchedBy || l.Source != w.source || refundID != b.ids[w.refund] {
-			t.Errorf("%s: got %s by %q from %s for refund %d (%s), want %s by %q from %s for refund %d",
-				id, l.Class, l.MatchedBy, l.Source, refundID, l.Note, w.class, w.matchedBy, w.source, b.ids[w.refund])
+		if w.refund != "" {
+			if err := b.env.DB.Get(&want, `SELECT public_id FROM refunds WHERE id = $1`, b.ids[w.refund]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if l.Class != w.class || l.MatchedBy != w.matchedBy || l.Source != w.source || refundID != want {
+			t.Errorf("%s: got %s by %q from %s for refund %q (%s), want %s by %q from %s for refund %q",
+				id, l.Class, l.MatchedBy, l.Source, refundID, l.Note, w.class, w.matchedBy, w.source, want)
 		}
 	}
 	for id := range wants {
@@ -278,17 +283,17 @@ func TestReconciliationClassifiesEveryDiscrepancy(t *testing.T) {
 	}
 
 	// one class, paged
-	p1 := b.get(t, fmt.Sprintf("/v1/reconciliations/%d?class=matched&limit=3", run.ID))
-	p2 := b.get(t, fmt.Sprintf("/v1/reconciliations/%d?class=matched&limit=3&cursor=%s", run.ID, p1.NextCursor))
+	p1 := b.get(t, fmt.Sprintf("/v1/reconciliations/%s?class=matched&limit=3", run.PublicID))
+	p2 := b.get(t, fmt.Sprintf("/v1/reconciliations/%s?class=matched&limit=3&cursor=%s", run.PublicID, p1.NextCursor))
 	if len(p1.Lines) != 3 || p1.NextCursor == "" || len(p2.Lines) != 1 || p2.NextCursor != "" {
 		t.Errorf("got pages of %d (next %q) and %d (next %q) matched lines, want 3 and 1", len(p1.Lines), p1.NextCursor, len(p2.Lines), p2.NextCursor)
 	}
 
 	// nobody else sees it
-	if res := b.env.Do(t, "GET", fmt.Sprintf("/v1/reconciliations/%d", run.ID), b.other.Keys[auth.RoleFinance], nil); res.Status != http.StatusNotFound {
+	if res := b.env.Do(t, "GET", fmt.Sprintf("/v1/reconciliations/%s", run.PublicID), b.other.Keys[auth.RoleFinance], nil); res.Status != http.StatusNotFound {
 		t.Errorf("other merchant: got %d, want 404", res.Status)
 	}
-	if res := b.env.Do(t, "GET", fmt.Sprintf("/v1/reconciliations/%d", run.ID), b.shop.Keys[auth.RoleWarehouse], nil); res.Status != http.StatusForbidden {
+	if res := b.env.Do(t, "GET", fmt.Sprintf("/v1/reconciliations/%s", run.PublicID), b.shop.Keys[auth.RoleWarehouse], nil); res.Status != http.StatusForbidden {
 		t.Errorf("warehouse: got %d, want 403", res.Status)
 	}
 	list := b.env.Do(t, "GET", "/v1/reconciliations", key, nil)
@@ -297,7 +302,7 @@ func TestReconciliationClassifiesEveryDiscrepancy(t *testing.T) {
 	}
 
 	// the lines as CSV, parsed back
-	res = b.env.Do(t, "GET", fmt.Sprintf("/v1/reconciliations/%d/lines.csv", run.ID), key, nil)
+	res = b.env.Do(t, "GET", fmt.Sprintf("/v1/reconciliations/%s/lines.csv", run.PublicID), key, nil)
 	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "text/csv; charset=utf-8" {
 		t.Fatalf("lines.csv: got %d %s", res.Status, res.Header.Get("Content-Type"))
 	}

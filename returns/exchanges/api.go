@@ -51,11 +51,11 @@ func Register(api huma.API, s *Service) {
 }
 
 type idPath struct {
-	ID int64 `path:"id" example:"88" doc:"The exchange's ID."`
+	ID string `path:"id" maxLength:"40" example:"exch_6b9e2h5k8n1q4t7w0z3c6f9j2m" doc:"The exchange's ID (exch_…)."`
 }
 
 type returnPath struct {
-	ID string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID, or its RMA number (R-7KQ4-M2XD)."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 type exchangeOutput struct {
@@ -63,7 +63,7 @@ type exchangeOutput struct {
 }
 
 type shipInput struct {
-	ID   int64 `path:"id" example:"88" doc:"The exchange's ID."`
+	ID   string `path:"id" maxLength:"40" example:"exch_6b9e2h5k8n1q4t7w0z3c6f9j2m" doc:"The exchange's ID (exch_…)."`
 	Body struct {
 		Carrier        string `json:"carrier" minLength:"1" maxLength:"100" example:"DHL" doc:"Who carries the replacement."`
 		TrackingNumber string `json:"tracking_number" minLength:"1" maxLength:"100" example:"JD014600003828374657"`
@@ -71,9 +71,9 @@ type shipInput struct {
 }
 
 // find reads an exchange the caller may see: a shopper only their order's.
-func (s *Service) find(ctx context.Context, id int64) (*Exchange, error) {
+func (s *Service) find(ctx context.Context, id string) (*Exchange, error) {
 	p := auth.MustFromContext(ctx)
-	x, err := Get(ctx, s.db, p.MerchantID, id)
+	x, err := ByPublicID(ctx, s.db, p.MerchantID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,11 @@ func (s *Service) ship(ctx context.Context, in *shipInput) (*exchangeOutput, err
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	x, err := s.Ship(ctx, p.MerchantID, in.ID, Shipment{Carrier: carrier, TrackingNumber: tracking, Actor: p.Actor})
+	found, err := ByPublicID(ctx, s.db, p.MerchantID, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	x, err := s.Ship(ctx, p.MerchantID, found.ID, Shipment{Carrier: carrier, TrackingNumber: tracking, Actor: p.Actor})
 	if err != nil {
 		return nil, err
 	}

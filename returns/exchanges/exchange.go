@@ -64,8 +64,8 @@ func (e *StatusError) Error() string {
 
 // Exchange is an exchange as GET /v1/exchanges/{id} answers it and webhooks carry it.
 type Exchange struct {
-	ID               int64           `json:"id" example:"88"`
-	ReturnID         int64           `json:"return_id" example:"1042"`
+	PublicID         string          `json:"id" example:"exch_6b9e2h5k8n1q4t7w0z3c6f9j2m"`
+	ReturnPublicID   string          `json:"return_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	RMA              string          `json:"rma" example:"R-7KQ4-M2XD"`
 	OrderNumber      string          `json:"order_number" example:"NW-10023"`
 	Status           Status          `json:"status" enum:"awaiting_payment,reserved,released,shipped,cancelled" example:"reserved" doc:"awaiting_payment (the shopper pays the difference first), reserved (units held until the release), released (the shop ships), shipped, or cancelled."`
@@ -93,6 +93,9 @@ type Exchange struct {
 	CreatedAt        time.Time       `json:"created_at"`
 	UpdatedAt        time.Time       `json:"updated_at"`
 
+	// ID and ReturnID are internal keys; the API shows the public IDs.
+	ID         int64  `json:"-"`
+	ReturnID   int64  `json:"-"`
 	MerchantID int64  `json:"-"`
 	Attempt    int    `json:"-"`
 	SessionID  string `json:"-"`
@@ -114,8 +117,10 @@ type ExchangeItem struct {
 
 type row struct {
 	ID               int64      `db:"id"`
+	PublicID         string     `db:"public_id"`
 	MerchantID       int64      `db:"merchant_id"`
 	ReturnID         int64      `db:"return_id"`
+	ReturnPublicID   string     `db:"return_public_id"`
 	RMA              string     `db:"rma"`
 	OrderNumber      string     `db:"order_number"`
 	Email            string     `db:"customer_email"`
@@ -144,7 +149,7 @@ type row struct {
 	UpdatedAt        time.Time  `db:"updated_at"`
 }
 
-const cols = `x.id, x.merchant_id, x.return_id, r.rma, o.number AS order_number, r.customer_email, x.status, x.release_on,
+const cols = `x.id, x.public_id, x.merchant_id, x.return_id, r.public_id AS return_public_id, r.rma, o.number AS order_number, r.customer_email, x.status, x.release_on,
 	x.currency, x.returned_value, x.replacement_value, x.absorbed, x.amount_due, x.paid, x.checkout_attempt,
 	x.checkout_session_id, x.checkout_url, x.checkout_expires_at, x.shipping_address, x.customer_name, x.reference,
 	x.carrier, x.tracking_number, x.released_at, x.shipped_at, x.cancelled_at, x.unreturned_at, x.created_at, x.updated_at`
@@ -165,7 +170,7 @@ func get(ctx context.Context, q sqlx.QueryerContext, where string, lock bool, ar
 	if err != nil {
 		return nil, fmt.Errorf("exchanges: get: %w", err)
 	}
-	x := &Exchange{ID: rw.ID, MerchantID: rw.MerchantID, ReturnID: rw.ReturnID, RMA: rw.RMA, OrderNumber: rw.OrderNumber,
+	x := &Exchange{ID: rw.ID, PublicID: rw.PublicID, MerchantID: rw.MerchantID, ReturnID: rw.ReturnID, ReturnPublicID: rw.ReturnPublicID, RMA: rw.RMA, OrderNumber: rw.OrderNumber,
 		CustomerEmail: rw.Email, Status: rw.Status, ReleaseOn: rw.ReleaseOn, Currency: rw.Currency, ReturnedValue: rw.ReturnedValue,
 		ReplacementValue: rw.ReplacementValue, Absorbed: rw.Absorbed, AmountDue: rw.AmountDue, Paid: rw.Paid, Attempt: rw.Attempt,
 		CheckoutExpires: rw.CheckoutExpires, CustomerName: rw.CustomerName, Reference: rw.Reference, ReleasedAt: rw.ReleasedAt,
@@ -205,6 +210,11 @@ func get(ctx context.Context, q sqlx.QueryerContext, where string, lock bool, ar
 // ByReturn reads the exchange of a return (ErrNotFound: it has none).
 func ByReturn(ctx context.Context, q sqlx.QueryerContext, merchantID, returnID int64) (*Exchange, error) {
 	return get(ctx, q, `x.merchant_id = $1 AND x.return_id = $2`, false, merchantID, returnID)
+}
+
+// ByPublicID reads the merchant's exchange with public ID publicID (exch_…).
+func ByPublicID(ctx context.Context, q sqlx.QueryerContext, merchantID int64, publicID string) (*Exchange, error) {
+	return get(ctx, q, `x.merchant_id = $1 AND x.public_id = $2`, false, merchantID, publicID)
 }
 
 // Get reads an exchange.

@@ -121,7 +121,7 @@ func (s *shop) order(t testing.TB) string {
 }
 
 type ret struct {
-	ID    int64  `json:"id"`
+	ID    string `json:"id"`
 	RMA   string `json:"rma"`
 	State string `json:"state"`
 	Total int64  `json:"total"`
@@ -146,13 +146,17 @@ func (s *shop) create(t testing.TB, body map[string]any) ret {
 func (s *shop) exchange(t testing.TB, r ret) exchanges.Exchange {
 	t.Helper()
 	var x exchanges.Exchange
-	s.must(t, "GET", fmt.Sprintf("/v1/returns/%d/exchange", r.ID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &x)
+	s.must(t, "GET", fmt.Sprintf("/v1/returns/%s/exchange", r.ID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &x)
+	// the API shows the public ID; Stripe's metadata and keys use the internal one
+	if err := s.env.DB.Get(&x.ID, `SELECT id FROM exchanges WHERE public_id = $1`, x.PublicID); err != nil {
+		t.Fatal(err)
+	}
 	return x
 }
 
 func (s *shop) receive(t testing.TB, r ret) {
 	t.Helper()
-	s.must(t, "POST", fmt.Sprintf("/v1/returns/%d/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
+	s.must(t, "POST", fmt.Sprintf("/v1/returns/%s/receipts", r.ID), auth.RoleWarehouse, map[string]any{"items": []map[string]any{
 		{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}}}, http.StatusCreated)
 }
 
@@ -172,7 +176,7 @@ func (s *shop) drain(t testing.TB) {
 func (s *shop) state(t testing.TB, r ret) string {
 	t.Helper()
 	var st string
-	if err := s.env.DB.Get(&st, `SELECT state FROM returns WHERE id = $1`, r.ID); err != nil {
+	if err := s.env.DB.Get(&st, `SELECT state FROM returns WHERE public_id = $1`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -201,7 +205,7 @@ func (s *shop) inStock(t testing.TB, sku string) (available, reserved, inStock i
 // ledger sums the ledger's amounts of a return by kind.
 func (s *shop) ledger(t testing.TB, r ret) map[string]int64 {
 	t.Helper()
-	rows, err := s.env.DB.Query(`SELECT kind, sum(amount) FROM ledger_entries WHERE return_id = $1 GROUP BY kind`, r.ID)
+	rows, err := s.env.DB.Query(`SELECT kind, sum(amount) FROM ledger_entries WHERE return_id = (SELECT id FROM returns WHERE public_id = $1) GROUP BY kind`, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +290,7 @@ func TestLastUnitConcurrentCreates(t *testing.T) {
 		t.Errorf("got exchange %+v, want reserved TEE-L", x)
 	}
 
-	s.must(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", won.ID), auth.RoleIntegration, map[string]any{}, http.StatusOK)
+	s.must(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", won.ID), auth.RoleIntegration, map[string]any{}, http.StatusOK)
 	if a, rs, in := s.inStock(t, "TEE-L"); a != 1 || rs != 0 || in != 1 {
 		t.Errorf("after cancel: got available %d reserved %d in stock %d, want 1, 0, 1", a, rs, in)
 	}
@@ -353,7 +357,7 @@ func TestEvenExchange(t *testing.T) {
 		t.Errorf("got %d reserved before the shipment, want 1", rs)
 	}
 	var shipped exchanges.Exchange
-	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
+	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%s/shipment", x.PublicID), auth.RoleIntegration,
 		map[string]any{"carrier": "DHL", "tracking_number": "JD0146"}, http.StatusOK).JSON(t, &shipped)
 	if shipped.Status != exchanges.StatusShipped || shipped.TrackingNumber != "JD0146" {
 		t.Errorf("got %+v, want shipped with JD0146", shipped)
@@ -361,7 +365,7 @@ func TestEvenExchange(t *testing.T) {
 	if _, rs, _ := s.inStock(t, "TEE-L"); rs != 0 {
 		t.Errorf("got %d reserved after the shipment, want 0", rs)
 	}
-	res := s.do(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
+	res := s.do(t, "POST", fmt.Sprintf("/v1/exchanges/%s/shipment", x.PublicID), auth.RoleIntegration,
 		map[string]any{"carrier": "UPS", "tracking_number": "1Z999"})
 	if res.Status != http.StatusConflict {
 		t.Errorf("another shipment: got %d %s, want 409", res.Status, res.Body)
@@ -558,11 +562,11 @@ func TestConcurrentRedemptions(t *testing.T) {
 	var red refunds.Redemption
 	res[first].JSON(t, &red)
 	var back refunds.Redemption
-	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%d/reverse", red.ID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &back)
+	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%s/reverse", red.PublicID), auth.RoleIntegration, nil, http.StatusOK).JSON(t, &back)
 	if back.ReversedAt == nil || back.Balance != 2500-6*each {
 		t.Errorf("got %+v, want reversed with balance %d", back, 2500-6*each)
 	}
-	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%d/reverse", red.ID), auth.RoleIntegration, nil, http.StatusConflict)
+	s.must(t, "POST", fmt.Sprintf("/v1/store-credit/redemptions/%s/reverse", red.PublicID), auth.RoleIntegration, nil, http.StatusConflict)
 	var c refunds.Credit
 	s.must(t, "GET", "/v1/store-credit?email=shopper1@example.com", auth.RoleFinance, nil, http.StatusOK).JSON(t, &c)
 	kinds := map[string]int{}
@@ -613,7 +617,7 @@ func TestDearerExchangeCheckout(t *testing.T) {
 	if x := s.exchange(t, r); x.Status != exchanges.StatusAwaitingPayment || x.CheckoutURL != "" {
 		t.Fatalf("after expiry: got %+v, want awaiting payment without a page", x)
 	}
-	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/checkout", x.ID), auth.RoleIntegration, nil, http.StatusOK)
+	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%s/checkout", x.PublicID), auth.RoleIntegration, nil, http.StatusOK)
 	s.drain(t)
 	sessions = s.stripe.CheckoutSessions()
 	if len(sessions) != 2 || sessions[1].IdempotencyKey != exchanges.CheckoutKey(x.ID, 1) {
@@ -728,10 +732,10 @@ func TestInstantExchange(t *testing.T) {
 	if x.Status != exchanges.StatusReleased || x.ReleaseOn != "instant" {
 		t.Fatalf("got %+v, want released on approval", x)
 	}
-	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%d/shipment", x.ID), auth.RoleIntegration,
+	s.must(t, "POST", fmt.Sprintf("/v1/exchanges/%s/shipment", x.PublicID), auth.RoleIntegration,
 		map[string]any{"carrier": "DHL", "tracking_number": "JD0146"}, http.StatusOK)
 	// an instant exchange whose replacement went out cannot be cancelled
-	if res := s.do(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", r.ID), auth.RoleIntegration, map[string]any{}); res.Status != http.StatusConflict {
+	if res := s.do(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", r.ID), auth.RoleIntegration, map[string]any{}); res.Status != http.StatusConflict {
 		t.Errorf("cancel after the release: got %d %s, want 409", res.Status, res.Body)
 	}
 	// the label's validity ends without the parcel moving
@@ -750,8 +754,8 @@ func TestInstantExchange(t *testing.T) {
 	for typ, want := range map[string]exchanges.Status{"exchange.reserved": exchanges.StatusReserved,
 		"exchange.released": exchanges.StatusReleased, "exchange.shipped": exchanges.StatusShipped, "exchange.unreturned": exchanges.StatusShipped} {
 		got := h.got(t, typ)
-		if len(got) != 1 || got[0].ID != x.ID || got[0].Status != want {
-			t.Errorf("%s: got %+v, want one delivery of exchange %d %s", typ, got, x.ID, want)
+		if len(got) != 1 || got[0].PublicID != x.PublicID || got[0].Status != want {
+			t.Errorf("%s: got %+v, want one delivery of exchange %s %s", typ, got, x.PublicID, want)
 		}
 	}
 	rel := h.got(t, "exchange.released")
@@ -801,7 +805,7 @@ func TestReleaseOnCarrierScan(t *testing.T) {
 	}
 	s.must(t, "POST", "/v1/carrier-secret", auth.RoleAdmin, nil, http.StatusOK).JSON(t, &secret)
 	var tracking string
-	if err := s.env.DB.Get(&tracking, `SELECT tracking_number FROM parcels WHERE return_id = $1`, r.ID); err != nil {
+	if err := s.env.DB.Get(&tracking, `SELECT tracking_number FROM parcels WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	res := s.env.Do(t, "POST", "/v1/carrier-events", "", map[string]any{"tracking_number": tracking, "status": "in_transit",
@@ -833,7 +837,7 @@ func TestCancelAwaitingPayment(t *testing.T) {
 	if len(sessions) != 1 || sessions[0].Status != "open" {
 		t.Fatalf("got sessions %+v, want one open", sessions)
 	}
-	s.must(t, "POST", fmt.Sprintf("/v1/returns/%d/cancel", r.ID), auth.RoleIntegration, map[string]any{}, http.StatusOK)
+	s.must(t, "POST", fmt.Sprintf("/v1/returns/%s/cancel", r.ID), auth.RoleIntegration, map[string]any{}, http.StatusOK)
 	s.drain(t)
 	if got := s.stripe.CheckoutSessions()[0].Status; got != "expired" {
 		t.Errorf("got the payment page %s, want expired", got)

@@ -22,7 +22,7 @@ type scanOutput struct {
 
 type receiptInput struct {
 	idempotency.Header
-	ID   string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID or RMA number."`
+	ID   string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 	Body ReceiptInput
 }
 
@@ -31,7 +31,7 @@ type receiptOutput struct {
 }
 
 type receiptsInput struct {
-	ID string `path:"id" maxLength:"20" example:"1042" doc:"The return's ID or RMA number."`
+	ID string `path:"id" maxLength:"40" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID (ret_…), or its RMA number (R-7KQ4-M2XD)."`
 }
 
 type receiptsOutput struct {

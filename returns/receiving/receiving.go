@@ -280,7 +280,7 @@ type ReceiptInput struct {
 
 // Receipt is a recorded receipt.
 type Receipt struct {
-	ID      int64           `json:"id" example:"88"`
+	ID      string          `json:"id" example:"rcpt_6t9w2z5c8f1h4k7n0q3s6v9y2b"`
 	Return  *returns.Return `json:"return"`
 	Message string          `json:"message" example:"Received 2 item(s); the refund is on its way."`
 }
@@ -306,8 +306,8 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, actor, key string) (*Receipt, error) {
 	r := t.Return
 	if key != "" {
-		var id int64
-		err := t.GetContext(ctx, &id, `SELECT id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key)
+		var id string
+		err := t.GetContext(ctx, &id, `SELECT public_id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key)
 		if err == nil {
 			return &Receipt{ID: id, Return: r, Message: "This receipt was already recorded."}, nil
 		}
@@ -369,9 +369,12 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 	if err != nil {
 		return nil, err
 	}
-	var receiptID int64
-	if err := t.GetContext(ctx, &receiptID, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) RETURNING id`, r.MerchantID, r.ID, parcelID, actor, data, key); err != nil {
+	var receipt struct {
+		ID       int64  `db:"id"`
+		PublicID string `db:"public_id"`
+	}
+	if err := t.GetContext(ctx, &receipt, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) RETURNING id, public_id`, r.MerchantID, r.ID, parcelID, actor, data, key); err != nil {
 		return nil, fmt.Errorf("receiving: insert receipt: %w", err)
 	}
 	var notes []string
@@ -418,16 +421,16 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 	}
 	// t.Return is the return as this receipt left it (Receive and Transition keep
 	// it as the database has it), and as the resolver leaves it
-	if err := t.Resolve(ctx, receiptID, after, actor); err != nil {
+	if err := t.Resolve(ctx, receipt.ID, after, actor); err != nil {
 		return nil, err
 	}
-	return &Receipt{ID: receiptID, Return: t.Return, Message: note}, nil
+	return &Receipt{ID: receipt.PublicID, Return: t.Return, Message: note}, nil
 }
 
 // RecordedReceipt is a receipt as it was recorded: who, when, and what they entered,
 // notes and unexpected items included.
 type RecordedReceipt struct {
-	ID     int64        `json:"id" example:"88"`
+	ID     string       `json:"id" example:"rcpt_4c7f0j3m6q9t2w5z8b1e4h7k0n"`
 	At     time.Time    `json:"at"`
 	Actor  string       `json:"actor" example:"user:ana"`
 	Parcel int          `json:"parcel,omitempty" example:"1" doc:"The parcel's number, when the receipt named one."`
@@ -437,13 +440,13 @@ type RecordedReceipt struct {
 // Receipts lists the receipts of a merchant's return, oldest first.
 func Receipts(ctx context.Context, q sqlx.QueryerContext, merchantID, returnID int64) ([]RecordedReceipt, error) {
 	var rows []struct {
-		ID     int64     `db:"id"`
+		ID     string    `db:"public_id"`
 		At     time.Time `db:"created_at"`
 		Actor  string    `db:"actor"`
 		Parcel *int      `db:"parcel"`
 		Data   []byte    `db:"data"`
 	}
-	err := sqlx.SelectContext(ctx, q, &rows, `SELECT c.id, c.created_at, c.actor, p.number AS parcel, c.data
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT c.public_id, c.created_at, c.actor, p.number AS parcel, c.data
 		FROM receipts c LEFT JOIN parcels p ON p.id = c.parcel_id
 		WHERE c.merchant_id = $1 AND c.return_id = $2 ORDER BY c.id`, merchantID, returnID)
 	if err != nil {
@@ -456,7 +459,7 @@ func Receipts(ctx context.Context, q sqlx.QueryerContext, merchantID, returnID i
 			rc.Parcel = *r.Parcel
 		}
 		if err := json.Unmarshal(r.Data, &rc.Input); err != nil {
-			return nil, fmt.Errorf("receiving: receipt %d: %w", r.ID, err)
+			return nil, fmt.Errorf("receiving: receipt %s: %w", r.ID, err)
 		}
 		out = append(out, rc)
 	}
