@@ -31,7 +31,7 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
   port=$(free_port 12111)
   bin/stripe-mock -http-addr "127.0.0.1:$port" >/dev/null 2>&1 &
   children+=($!)
-  export STRIPE_SECRET_KEY=sk_test_123 STRIPE_API_BASE="http://127.0.0.1:$port"
+  export STRIPE_SECRET_KEY=sk_test_123 STRIPE_API_BASE="http://127.0.0.1:$port" STRIPE_MOCK=true
   echo "stripe-mock on $STRIPE_API_BASE (no STRIPE_SECRET_KEY was set)"
 fi
 

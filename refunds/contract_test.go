@@ -116,6 +116,18 @@ func TestStripeMockContract(t *testing.T) {
 			t.Errorf("got %+v, %v, want a refund", res, err)
 		}
 	})
+	t.Run("a non-USD refund reports stripe-mock's currency unless told it is the mock", func(t *testing.T) {
+		req := refunds.Request{RefundID: 3, Amount: 100, Currency: "EUR", PaymentIntentID: "pi_123", Metadata: metadata}
+		if _, err := gw.Refund(ctx, req); !errors.Is(err, refunds.ErrCurrencyMismatch) {
+			t.Fatalf("against stripe-mock without Mock: %v, want ErrCurrencyMismatch (it answers in USD)", err)
+		}
+		mock := refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_123", APIBase: base, HTTPClient: httpClient,
+			Timeout: 10 * time.Second, Mock: true})
+		res, err := mock.Refund(ctx, req)
+		if err != nil || !strings.EqualFold(res.Currency, "EUR") || res.StripeID == "" {
+			t.Errorf("with Mock: got %+v, %v, want a EUR refund and no mismatch", res, err)
+		}
+	})
 	t.Run("get", func(t *testing.T) {
 		res, err := gw.Get(ctx, "re_123")
 		if err != nil || res.StripeID == "" {

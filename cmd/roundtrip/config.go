@@ -32,6 +32,7 @@ type config struct {
 	StripeWebhook   string
 	ShippoAPIBase   string
 	FakeShippo      bool
+	StripeMock      bool
 	StripeDashboard string
 	LogLevel        string
 	LogFormat       string
@@ -59,6 +60,7 @@ var settings = []setting{
 	{"workers", "ROUNDTRIP_WORKERS", "4", "background jobs run at once by this process (0: none)"},
 	{"stripe-secret-key", "STRIPE_SECRET_KEY", "", "Stripe secret key (sk_live_… or sk_test_…) used to send refunds"},
 	{"stripe-api-base", "STRIPE_API_BASE", "", "overrides Stripe's API URL (stripe-mock, a test double)"},
+	{"stripe-mock", "STRIPE_MOCK", "false", "the Stripe API base is stripe-mock (answers every refund in USD): take the requested currency instead of reporting a mismatch"},
 	{"stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "", "signing secret (whsec_…) of the Stripe webhook endpoint"},
 	{"stripe-dashboard", "STRIPE_DASHBOARD_URL", "", "Stripe dashboard URL that finance's pages link refunds and payments to (default: https://dashboard.stripe.com, with /test for a test key; none without a key)"},
 	{"shippo-api-base", "SHIPPO_API_BASE", "", "overrides Shippo's API URL for labels bought through Shippo (a test double)"},
@@ -189,6 +191,9 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 		if u, err := url.Parse(c.ShippoAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return c, false, bad("shippo-api-base", "SHIPPO_API_BASE", "must be an http(s) URL such as http://127.0.0.1:4010")
 		}
+	}
+	if c.StripeMock, err = strconv.ParseBool(get("stripe-mock")); err != nil {
+		return c, false, bad("stripe-mock", "STRIPE_MOCK", "must be true or false")
 	}
 	if c.FakeShippo, err = strconv.ParseBool(get("fake-shippo")); err != nil {
 		return c, false, bad("fake-shippo", "ROUNDTRIP_FAKE_SHIPPO", "must be true or false")

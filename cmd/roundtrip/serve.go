@@ -76,7 +76,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	worker := outbox.NewWorker(d, cfg.DatabaseURL, outbox.Options{Concurrency: max(cfg.Workers, 1), Logger: log, Hub: hub})
 	var gateway refunds.Gateway
 	if cfg.StripeKey != "" {
-		gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: cfg.StripeKey, APIBase: cfg.StripeAPIBase})
+		gateway = refunds.NewStripe(refunds.StripeConfig{SecretKey: cfg.StripeKey, APIBase: cfg.StripeAPIBase, Mock: cfg.StripeMock})
 	} else {
 		log.Warn("STRIPE_SECRET_KEY is not set: refunds are queued but not sent")
 	}
