@@ -2,6 +2,8 @@ package merchant
 
 import (
 	"context"
+	"database/sql"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,8 +12,9 @@ import (
 )
 
 // replica is one process's merchant store: its own pool, LISTEN connection and
-// cache; forgot reports each time its cache by ID forgets.
-func replica(t *testing.T, url string) (*Store, chan struct{}) {
+// cache; forgot reports each time its cache by ID forgets, heard every payload its
+// LISTEN connection delivered on Channel (after the cache's own handlers, in order).
+func replica(t *testing.T, url string) (*Store, chan struct{}, chan string) {
 	t.Helper()
 	d := pgtest.Open(t, url)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -21,6 +24,13 @@ func replica(t *testing.T, url string) (*Store, chan struct{}) {
 	t.Cleanup(func() { cancel(); <-done })
 	s := NewStore(d)
 	s.Cache(time.Hour, hub)
+	heard := make(chan string, 100)
+	hub.Subscribe(Channel, func(payload string, _ bool) {
+		select {
+		case heard <- payload:
+		default:
+		}
+	})
 	forgot := make(chan struct{}, 100)
 	s.byID.OnForget(func() {
 		select {
@@ -28,7 +38,36 @@ func replica(t *testing.T, url string) (*Store, chan struct{}) {
 		default:
 		}
 	})
-	return s, forgot
+	return s, forgot, heard
+}
+
+// barrier returns once the replica that heard has dispatched a notification sent
+// now, and so every notification committed before it (one connection delivers them
+// in order). The payload is an ID no merchant has, so the caches lose nothing by it;
+// it is sent again each second until the replica's LISTEN is up.
+func barrier(t *testing.T, d interface {
+	Exec(string, ...any) (sql.Result, error)
+}, heard chan string, n *int) {
+	t.Helper()
+	for {
+		*n--
+		mark := strconv.Itoa(*n)
+		if _, err := d.Exec(`SELECT pg_notify($1, $2)`, Channel, mark); err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(time.Second) // one try; the test's timeout bounds the loop
+		for {
+			select {
+			case p := <-heard:
+				if p == mark {
+					return
+				}
+				continue
+			case <-timeout:
+			}
+			break
+		}
+	}
 }
 
 // TestAMerchantChangeReachesEveryProcess: two processes cache a merchant (for an
@@ -38,22 +77,17 @@ func replica(t *testing.T, url string) (*Store, chan struct{}) {
 func TestAMerchantChangeReachesEveryProcess(t *testing.T) {
 	ctx := context.Background()
 	d, url := pgtest.NewWithURL(t)
-	a, _ := replica(t, url)
-	b, bForgot := replica(t, url)
-	for listening := false; !listening; { // b hears its channel once its LISTEN is up
-		if _, err := d.Exec(`SELECT pg_notify($1, '0')`, Channel); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-bForgot:
-			listening = true
-		case <-time.After(time.Second): // one try; the test's timeout bounds the loop
-		}
-	}
+	a, _, _ := replica(t, url)
+	b, bForgot, bHeard := replica(t, url)
+	marks := 0
+	barrier(t, d, bHeard, &marks) // b's LISTEN is up
 	m, err := a.Create(ctx, "northwind", "Northwind", Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// b has heard the creation's own notification before it caches the merchant, so
+	// that notification cannot arrive late and empty the cache the check below reads
+	barrier(t, d, bHeard, &marks)
 	for _, s := range []*Store{a, b} {
 		if got, err := s.Get(ctx, m.ID); err != nil || got.Name != "Northwind" {
 			t.Fatalf("got %+v %v, want Northwind", got, err)
