@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/roundtriphq/roundtrip/exchanges"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/returns"
-	"github.com/roundtriphq/roundtrip/returns/exchanges"
 )
 
 // Exchanges in the portal: a line of a product in the shop's catalogue can be

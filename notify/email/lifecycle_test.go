@@ -252,7 +252,7 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 	}
 	for _, info := range notify.Catalogue {
 		if strings.HasPrefix(string(info.Type), "exchange.") {
-			continue // an exchange's journey is its own (returns/exchanges)
+			continue // an exchange's journey is its own (exchanges)
 		}
 		if !all[string(info.Type)] {
 			t.Errorf("event type %s never reached the shop", info.Type)

@@ -17,12 +17,12 @@ import (
 
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
+	"github.com/roundtriphq/roundtrip/exchanges"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
-	"github.com/roundtriphq/roundtrip/returns/exchanges"
 )
 
 const whsec = "whsec_exchange_test"
