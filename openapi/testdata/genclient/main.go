@@ -1,5 +1,5 @@
 // Command genclient drives one whole return through a client generated from the
-// served OpenAPI 3.0 document (client.gen.go, written by oapi-codegen before the
+// served OpenAPI 3.0 document (package api, written by oapi-codegen before the
 // build; see ../../genclient_test.go): the shop pushes an order, the shopper opens
 // the portal, asks for a quote, creates the return and fetches the label, the
 // warehouse scans the parcel and records what arrived, and the return ends
@@ -9,8 +9,8 @@
 // The label and the refund are made in the background: after the request that
 // queues them the driver prints "wait label" or "wait refund" and waits for a line on
 // standard input, which the test sends once it has run the background jobs. At the
-// end it prints "refunded <return id> <amount> <currency>". Any unexpected answer ends it with status 1 and
-// a message naming the step, the status and the body.
+// end it prints "refunded <return id> <amount> <currency>". Any unexpected answer
+// ends it with status 1 and a message naming the step, the status and the body.
 package main
 
 import (
@@ -23,6 +23,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"example.com/roundtrip/genclient/api"
 )
 
 func main() {
@@ -51,7 +53,7 @@ type driver struct {
 }
 
 // bearer authenticates one request with token.
-func bearer(token string) RequestEditorFn {
+func bearer(token string) api.RequestEditorFn {
 	return func(_ context.Context, req *http.Request) error {
 		req.Header.Set("Authorization", "Bearer "+token)
 		return nil
@@ -92,14 +94,14 @@ func pause(what string) error {
 func ptr[T any](v T) *T { return &v }
 
 func (d driver) run(ctx context.Context) error {
-	c, err := NewClientWithResponses(d.base)
+	c, err := api.NewClientWithResponses(d.base)
 	if err != nil {
 		return err
 	}
 	// The shop's admin sets the address return parcels go to.
-	shop, err := c.UpdateMerchantWithResponse(ctx, UpdateMerchantJSONRequestBody{
+	shop, err := c.UpdateMerchantWithResponse(ctx, api.UpdateMerchantJSONRequestBody{
 		Name: "Northwind Outfitters",
-		Settings: Settings{Warehouse: &WarehouseAddress{
+		Settings: api.Settings{Warehouse: &api.WarehouseAddress{
 			Name: ptr("Northwind Returns"), Line1: ptr("12 Harbour Road"), City: ptr("Leeds"), PostalCode: ptr("LS1 4AP"), Country: ptr("GB")}},
 	}, bearer(d.admin))
 	if err := expect("update merchant", shop, shop.Body, err, http.StatusOK, shop.JSON200 != nil); err != nil {
@@ -112,26 +114,26 @@ func (d driver) run(ctx context.Context) error {
 	delivered := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
 
 	// The shop pushes the order: two T-shirts and a cap, paid through Stripe.
-	lines := []Line{
+	lines := []api.Line{
 		{Id: "l1", Sku: "TEE-BLK-M", Name: "Black T-shirt, M", Quantity: 2, UnitPrice: 2500, Tax: ptr[int64](950)},
 		{Id: "l2", Sku: "CAP-RED", Name: "Red cap", Quantity: 1, UnitPrice: 1500, Tax: ptr[int64](285)},
 	}
-	put, err := c.PutOrderWithResponse(ctx, d.order, PutOrderJSONRequestBody{
+	put, err := c.PutOrderWithResponse(ctx, d.order, api.PutOrderJSONRequestBody{
 		Currency: "EUR",
-		Customer: Customer{
+		Customer: api.Customer{
 			Email:     "ada@example.com",
 			FirstName: ptr("Ada"), LastName: ptr("Lovelace"),
-			Address: Address{Line1: "12 St James's Square", City: "London", PostalCode: ptr("SW1Y 4LB"), Country: "GB"},
+			Address: api.Address{Line1: "12 St James's Square", City: "London", PostalCode: ptr("SW1Y 4LB"), Country: "GB"},
 		},
 		PlacedAt:    delivered.Add(-72 * time.Hour),
 		DeliveredAt: &delivered,
 		Lines:       &lines,
 		Shipping:    ptr[int64](495),
-		Payment:     Payment{Provider: "stripe", PaymentIntentId: ptr("pi_genclient"), Captured: 2*2500 + 950 + 1500 + 285 + 495},
+		Payment:     api.Payment{Provider: "stripe", PaymentIntentId: ptr("pi_genclient"), Captured: 2*2500 + 950 + 1500 + 285 + 495},
 	}, bearer(d.integration))
 	// A new order answers 201, which the document does not declare: the generated
 	// client leaves the body undecoded.
-	var view OrderView
+	var view api.OrderView
 	if err := expect("put order", put, put.Body, err, http.StatusCreated, true); err != nil {
 		return err
 	}
@@ -143,17 +145,29 @@ func (d driver) run(ctx context.Context) error {
 	}
 
 	// The shopper opens the portal with the order number and the email.
-	ses, err := c.CreatePortalSessionWithResponse(ctx, CreatePortalSessionJSONRequestBody{
+	ses, err := c.CreatePortalSessionWithResponse(ctx, api.CreatePortalSessionJSONRequestBody{
 		Merchant: d.merchant, OrderNumber: d.order, Email: d.email})
 	if err := expect("portal session", ses, ses.Body, err, http.StatusCreated, ses.JSON201 != nil); err != nil {
 		return err
 	}
 	shopper := bearer(ses.JSON201.Token)
 
-	// The quote, then the return for the same items.
-	quote, err := c.QuoteReturnWithResponse(ctx, QuoteReturnJSONRequestBody{
+	// A reason the document does not list answers a problem naming the field.
+	bad, err := c.QuoteReturnWithResponse(ctx, api.QuoteReturnJSONRequestBody{
 		Resolution: "refund",
-		Items:      &[]QuoteItem{{LineId: "l1", Quantity: 1, Reason: "too_small"}},
+		Items:      &[]api.QuoteItem{{LineId: "l1", Quantity: 1, Reason: "no_reason_at_all"}},
+	}, shopper)
+	if err := expect("quote with an unknown reason", bad, bad.Body, err, http.StatusUnprocessableEntity, bad.ApplicationproblemJSON422 != nil); err != nil {
+		return err
+	}
+	if p := bad.ApplicationproblemJSON422; p.Errors == nil || len(*p.Errors) != 1 || (*p.Errors)[0].Location == nil || *(*p.Errors)[0].Location != "body.items[0].reason" {
+		return fmt.Errorf("quote with an unknown reason: want one error at body.items[0].reason: %s", bad.Body)
+	}
+
+	// The quote, then the return for the same items.
+	quote, err := c.QuoteReturnWithResponse(ctx, api.QuoteReturnJSONRequestBody{
+		Resolution: "refund",
+		Items:      &[]api.QuoteItem{{LineId: "l1", Quantity: 1, Reason: "too_small"}},
 	}, shopper)
 	if err := expect("quote", quote, quote.Body, err, http.StatusOK, quote.JSON200 != nil); err != nil {
 		return err
@@ -162,9 +176,9 @@ func (d driver) run(ctx context.Context) error {
 	if !q.Eligible || q.Total <= 0 || q.Currency != "EUR" || q.Lines == nil || len(*q.Lines) != 1 {
 		return fmt.Errorf("quote: want one eligible line with a positive EUR total: %s", quote.Body)
 	}
-	created, err := c.CreateReturnWithResponse(ctx, &CreateReturnParams{IdempotencyKey: ptr("genclient-create-1")}, CreateReturnJSONRequestBody{
+	created, err := c.CreateReturnWithResponse(ctx, &api.CreateReturnParams{IdempotencyKey: ptr("genclient-create-1")}, api.CreateReturnJSONRequestBody{
 		Resolution: "refund",
-		Items:      &[]CreateItemBody{{LineId: "l1", Quantity: 1, Reason: "too_small"}},
+		Items:      &[]api.CreateItemBody{{LineId: "l1", Quantity: 1, Reason: "too_small"}},
 	}, shopper)
 	if err := expect("create return", created, created.Body, err, http.StatusCreated, created.JSON201 != nil); err != nil {
 		return err
@@ -180,8 +194,8 @@ func (d driver) run(ctx context.Context) error {
 	}
 
 	// The shopper prints the label.
-	format := GetReturnLabelParamsFormat("4x6")
-	label, err := c.GetReturnLabelWithResponse(ctx, ret.Id, &GetReturnLabelParams{Format: &format}, shopper)
+	format := api.GetReturnLabelParamsFormat("4x6")
+	label, err := c.GetReturnLabelWithResponse(ctx, ret.Id, &api.GetReturnLabelParams{Format: &format}, shopper)
 	if err := expect("label", label, label.Body, err, http.StatusOK, true); err != nil {
 		return err
 	}
@@ -190,15 +204,15 @@ func (d driver) run(ctx context.Context) error {
 	}
 
 	// The warehouse scans the parcel's RMA and records what arrived.
-	scan, err := c.ScanParcelWithResponse(ctx, ScanParcelJSONRequestBody{Code: ret.Rma}, bearer(d.warehouse))
+	scan, err := c.ScanParcelWithResponse(ctx, api.ScanParcelJSONRequestBody{Code: ret.Rma}, bearer(d.warehouse))
 	if err := expect("scan", scan, scan.Body, err, http.StatusOK, scan.JSON200 != nil); err != nil {
 		return err
 	}
 	if scan.JSON200.Return.Id != ret.Id || scan.JSON200.Expected == nil || len(*scan.JSON200.Expected) != 1 {
 		return fmt.Errorf("scan: want return %s expecting one line: %s", ret.Id, scan.Body)
 	}
-	rec, err := c.CreateReceiptWithResponse(ctx, ret.Id, &CreateReceiptParams{IdempotencyKey: ptr("genclient-receipt-1")}, CreateReceiptJSONRequestBody{
-		Items: &[]ReceivedLine{{LineId: "l1", Quantity: 1, Condition: "like_new", Disposition: "restock"}},
+	rec, err := c.CreateReceiptWithResponse(ctx, ret.Id, &api.CreateReceiptParams{IdempotencyKey: ptr("genclient-receipt-1")}, api.CreateReceiptJSONRequestBody{
+		Items: &[]api.ReceivedLine{{LineId: "l1", Quantity: 1, Condition: "like_new", Disposition: "restock"}},
 	}, bearer(d.warehouse))
 	if err := expect("receipt", rec, rec.Body, err, http.StatusCreated, rec.JSON201 != nil); err != nil {
 		return err
@@ -219,7 +233,7 @@ func (d driver) run(ctx context.Context) error {
 	if got.JSON200.State != "completed" {
 		return fmt.Errorf("get return: got state %s, want completed: %s", got.JSON200.State, got.Body)
 	}
-	refs, err := c.ListRefundsWithResponse(ctx, &ListRefundsParams{ReturnId: &ret.Id}, bearer(d.finance))
+	refs, err := c.ListRefundsWithResponse(ctx, &api.ListRefundsParams{ReturnId: &ret.Id}, bearer(d.finance))
 	if err := expect("list refunds", refs, refs.Body, err, http.StatusOK, refs.JSON200 != nil); err != nil {
 		return err
 	}
