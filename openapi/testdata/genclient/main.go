@@ -127,9 +127,9 @@ func (d driver) run(ctx context.Context) error {
 		},
 		PlacedAt:    delivered.Add(-72 * time.Hour),
 		DeliveredAt: &delivered,
-		Lines:       &lines,
+		Lines:       lines,
 		Shipping:    ptr[int64](495),
-		Payment:     api.Payment{Provider: "stripe", PaymentIntentId: ptr("pi_genclient"), Captured: 2*2500 + 950 + 1500 + 285 + 495},
+		Payment:     api.Payment{Provider: api.PaymentProviderStripe, PaymentIntentId: ptr("pi_genclient"), Captured: 2*2500 + 950 + 1500 + 285 + 495},
 	}, bearer(d.integration))
 	// A new order answers 201, which the document does not declare: the generated
 	// client leaves the body undecoded.
@@ -140,7 +140,7 @@ func (d driver) run(ctx context.Context) error {
 	if err := json.Unmarshal(put.Body, &view); err != nil {
 		return fmt.Errorf("put order: %w", err)
 	}
-	if view.OrderNumber != d.order || view.Lines == nil || len(*view.Lines) != 2 {
+	if view.OrderNumber != d.order || len(view.Lines) != 2 {
 		return fmt.Errorf("put order: the answer is not the order sent: %s", put.Body)
 	}
 
@@ -154,8 +154,8 @@ func (d driver) run(ctx context.Context) error {
 
 	// A reason the document does not list answers a problem naming the field.
 	bad, err := c.QuoteReturnWithResponse(ctx, api.QuoteReturnJSONRequestBody{
-		Resolution: "refund",
-		Items:      &[]api.QuoteItem{{LineId: "l1", Quantity: 1, Reason: "no_reason_at_all"}},
+		Resolution: api.QuoteRequestResolutionRefund,
+		Items:      []api.QuoteItem{{LineId: "l1", Quantity: 1, Reason: "no_reason_at_all"}},
 	}, shopper)
 	if err := expect("quote with an unknown reason", bad, bad.Body, err, http.StatusUnprocessableEntity, bad.ApplicationproblemJSON422 != nil); err != nil {
 		return err
@@ -166,25 +166,25 @@ func (d driver) run(ctx context.Context) error {
 
 	// The quote, then the return for the same items.
 	quote, err := c.QuoteReturnWithResponse(ctx, api.QuoteReturnJSONRequestBody{
-		Resolution: "refund",
-		Items:      &[]api.QuoteItem{{LineId: "l1", Quantity: 1, Reason: "too_small"}},
+		Resolution: api.QuoteRequestResolutionRefund,
+		Items:      []api.QuoteItem{{LineId: "l1", Quantity: 1, Reason: api.QuoteItemReasonTooSmall}},
 	}, shopper)
 	if err := expect("quote", quote, quote.Body, err, http.StatusOK, quote.JSON200 != nil); err != nil {
 		return err
 	}
 	q := quote.JSON200
-	if !q.Eligible || q.Total <= 0 || q.Currency != "EUR" || q.Lines == nil || len(*q.Lines) != 1 {
+	if !q.Eligible || q.Total <= 0 || q.Currency != "EUR" || len(q.Lines) != 1 {
 		return fmt.Errorf("quote: want one eligible line with a positive EUR total: %s", quote.Body)
 	}
 	created, err := c.CreateReturnWithResponse(ctx, &api.CreateReturnParams{IdempotencyKey: ptr("genclient-create-1")}, api.CreateReturnJSONRequestBody{
-		Resolution: "refund",
-		Items:      &[]api.CreateItemBody{{LineId: "l1", Quantity: 1, Reason: "too_small"}},
+		Resolution: api.ReturnCreateResolutionRefund,
+		Items:      []api.ReturnCreateItem{{LineId: "l1", Quantity: 1, Reason: api.ReturnCreateItemReasonTooSmall}},
 	}, shopper)
 	if err := expect("create return", created, created.Body, err, http.StatusCreated, created.JSON201 != nil); err != nil {
 		return err
 	}
 	ret := created.JSON201
-	if ret.State != "approved" || ret.Total != q.Total || ret.OrderNumber != d.order {
+	if ret.State != api.ReturnStateApproved || ret.Total != q.Total || ret.OrderNumber != d.order {
 		return fmt.Errorf("create return: want an approved return of %s for the quoted %d: %s", d.order, q.Total, created.Body)
 	}
 
@@ -194,7 +194,7 @@ func (d driver) run(ctx context.Context) error {
 	}
 
 	// The shopper prints the label.
-	format := api.GetReturnLabelParamsFormat("4x6")
+	format := api.GetReturnLabelParamsFormatN4x6
 	label, err := c.GetReturnLabelWithResponse(ctx, ret.Id, &api.GetReturnLabelParams{Format: &format}, shopper)
 	if err := expect("label", label, label.Body, err, http.StatusOK, true); err != nil {
 		return err
@@ -208,16 +208,16 @@ func (d driver) run(ctx context.Context) error {
 	if err := expect("scan", scan, scan.Body, err, http.StatusOK, scan.JSON200 != nil); err != nil {
 		return err
 	}
-	if scan.JSON200.Return.Id != ret.Id || scan.JSON200.Expected == nil || len(*scan.JSON200.Expected) != 1 {
+	if scan.JSON200.Return.Id != ret.Id || len(scan.JSON200.Expected) != 1 {
 		return fmt.Errorf("scan: want return %s expecting one line: %s", ret.Id, scan.Body)
 	}
 	rec, err := c.CreateReceiptWithResponse(ctx, ret.Id, &api.CreateReceiptParams{IdempotencyKey: ptr("genclient-receipt-1")}, api.CreateReceiptJSONRequestBody{
-		Items: &[]api.ReceivedLine{{LineId: "l1", Quantity: 1, Condition: "like_new", Disposition: "restock"}},
+		Items: []api.ReceivedLine{{LineId: "l1", Quantity: 1, Condition: api.ReceivedLineConditionLikeNew, Disposition: api.ReceivedLineDispositionRestock}},
 	}, bearer(d.warehouse))
 	if err := expect("receipt", rec, rec.Body, err, http.StatusCreated, rec.JSON201 != nil); err != nil {
 		return err
 	}
-	if s := rec.JSON201.Return.State; s != "resolving" {
+	if s := rec.JSON201.Return.State; s != api.ReturnStateResolving {
 		return fmt.Errorf("receipt: got state %s, want resolving: %s", s, rec.Body)
 	}
 
@@ -230,18 +230,18 @@ func (d driver) run(ctx context.Context) error {
 	if err := expect("get return", got, got.Body, err, http.StatusOK, got.JSON200 != nil); err != nil {
 		return err
 	}
-	if got.JSON200.State != "completed" {
+	if got.JSON200.State != api.ReturnStateCompleted {
 		return fmt.Errorf("get return: got state %s, want completed: %s", got.JSON200.State, got.Body)
 	}
 	refs, err := c.ListRefundsWithResponse(ctx, &api.ListRefundsParams{ReturnId: &ret.Id}, bearer(d.finance))
 	if err := expect("list refunds", refs, refs.Body, err, http.StatusOK, refs.JSON200 != nil); err != nil {
 		return err
 	}
-	if refs.JSON200.Data == nil || len(*refs.JSON200.Data) != 1 {
+	if len(refs.JSON200.Data) != 1 {
 		return fmt.Errorf("list refunds: want one refund of return %s: %s", ret.Id, refs.Body)
 	}
-	rf := (*refs.JSON200.Data)[0]
-	if rf.Status != "succeeded" || rf.Amount != q.Total || rf.Currency != q.Currency || rf.ReturnId != ret.Id {
+	rf := refs.JSON200.Data[0]
+	if rf.Status != api.RefundStatusSucceeded || rf.Amount != q.Total || rf.Currency != q.Currency || rf.ReturnId != ret.Id {
 		return fmt.Errorf("list refunds: want a succeeded refund of the quoted %d %s: %s", q.Total, q.Currency, refs.Body)
 	}
 	fmt.Println("refunded", ret.Id, rf.Amount, rf.Currency)
