@@ -446,19 +446,41 @@ func (s *Service) Label(ctx context.Context, r *returns.Return, n int, f Format,
 	if err != nil {
 		return Label{}, err
 	}
+	if err := labelable(r, list, n); err != nil {
+		return Label{}, err
+	}
+	rec, err := s.store.OrderByID(ctx, r.MerchantID, r.OrderID)
+	if err != nil {
+		return Label{}, err
+	}
+	return s.label(ctx, r, rec.Order, list, n, f, origin)
+}
+
+// labelable says why parcel n of the parcels list of r has no label to print, if it
+// has none.
+func labelable(r *returns.Return, list []Parcel, n int) error {
 	if len(list) == 0 {
-		return Label{}, noLabels(r)
+		return noLabels(r)
 	}
 	if n < 1 || n > len(list) || list[n-1].Number != n {
-		return Label{}, &NoParcelError{RMA: r.RMA}
+		return &NoParcelError{RMA: r.RMA}
 	}
 	p := list[n-1]
 	if p.Status == ParcelVoided {
-		return Label{}, &VoidedError{Parcel: p, State: r.State}
+		return &VoidedError{Parcel: p, State: r.State}
 	}
 	if p.Status == ParcelPreparing {
-		return Label{}, &PreparingError{Parcel: p}
+		return &PreparingError{Parcel: p}
 	}
+	return nil
+}
+
+// label is Label for a return whose order o and parcels list the caller read.
+func (s *Service) label(ctx context.Context, r *returns.Return, o returns.Order, list []Parcel, n int, f Format, origin string) (Label, error) {
+	if err := labelable(r, list, n); err != nil {
+		return Label{}, err
+	}
+	p := list[n-1]
 	m, err := s.merchants.Get(ctx, r.MerchantID)
 	if err != nil {
 		return Label{}, err
@@ -467,11 +489,6 @@ func (s *Service) Label(ctx context.Context, r *returns.Return, n int, f Format,
 	if blankAddress(to) {
 		return Label{}, ErrNoReturnAddress
 	}
-	rec, err := s.store.OrderByID(ctx, r.MerchantID, r.OrderID)
-	if err != nil {
-		return Label{}, err
-	}
-	o := rec.Order
 	carrier := s.carrierName(ctx, m, p)
 	items := 0
 	for _, it := range r.Items {

@@ -3,9 +3,13 @@ package returns
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 )
@@ -63,4 +67,69 @@ func (s *Store) Find(ctx context.Context, p auth.Principal, idOrRMA string) (*Re
 		return nil, ErrNotFound
 	}
 	return r, nil
+}
+
+// Read is a return read with its order and, in the same statement, what a package
+// above returns keeps of it (Extra), for a request that needs all three.
+type Read struct {
+	Return *Return
+	Order  OrderRecord
+	// Extra is the JSON that the caller's expression computed (null without one).
+	Extra json.RawMessage
+}
+
+// FindWith is Find for a caller that also needs the return's order and rows of its
+// own about the return, in one statement: extra is a JSON expression over the return
+// (r) and its order (o), such as the return's parcels, and comes back as Read.Extra.
+// The return's feedback is not read.
+func (s *Store) FindWith(ctx context.Context, p auth.Principal, idOrRMA, extra string) (Read, error) {
+	col, key := "public_id", idOrRMA
+	if !strings.HasPrefix(idOrRMA, PublicIDPrefix) {
+		rma, ok := ParseRMA(idOrRMA)
+		if !ok {
+			return Read{}, ErrNotFound
+		}
+		col, key = "rma", rma
+	}
+	where, args := `r.`+col+` = $2`, []any{p.MerchantID, key}
+	if p.Shopper() {
+		where += ` AND r.order_id = $3`
+		args = append(args, p.OrderID)
+	}
+	return ReadWith(ctx, s.db, extra, where, args...)
+}
+
+// ReadWith reads, on q, the return that where picks (a condition on r, the return,
+// with $1 the merchant), with its items, its order and extra as FindWith does.
+func ReadWith(ctx context.Context, q sqlx.QueryerContext, extra, where string, args ...any) (Read, error) {
+	if extra == "" {
+		extra = `NULL::json`
+	}
+	var row struct {
+		returnWithItems
+		OrderData      []byte    `db:"order_data"`
+		OrderRevision  int       `db:"order_revision"`
+		OrderCreatedAt time.Time `db:"order_created_at"`
+		OrderUpdatedAt time.Time `db:"order_updated_at"`
+		Extra          []byte    `db:"extra"`
+	}
+	err := sqlx.GetContext(ctx, q, &row, `SELECT `+returnCols+`, `+returnItemsJSON+`, o.data AS order_data,
+		o.revision AS order_revision, o.created_at AS order_created_at, o.updated_at AS order_updated_at, `+extra+` AS extra
+		FROM returns r JOIN orders o ON o.id = r.order_id WHERE r.merchant_id = $1 AND `+where, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Read{}, ErrNotFound
+	}
+	if err != nil {
+		return Read{}, fmt.Errorf("returns: read %v: %w", args[1:], err)
+	}
+	r, err := row.returnWithItems.ret()
+	if err != nil {
+		return Read{}, err
+	}
+	o, err := orderRow{ID: r.OrderID, Number: r.OrderNumber, Data: row.OrderData, Revision: row.OrderRevision,
+		CreatedAt: row.OrderCreatedAt, UpdatedAt: row.OrderUpdatedAt}.record()
+	if err != nil {
+		return Read{}, err
+	}
+	return Read{Return: r, Order: o, Extra: row.Extra}, nil
 }
