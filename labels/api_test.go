@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -373,6 +374,32 @@ func TestLabelNeedsTheReturnsAddress(t *testing.T) {
 	res := f.env.Do(t, "GET", "/v1/returns/"+r.RMA+"/label", f.key(auth.RoleIntegration), nil)
 	if p := problemOf(t, res); res.Status != http.StatusConflict || p.Code != "no_return_address" {
 		t.Errorf("label without a returns address: got %d %+v, want 409 no_return_address", res.Status, p)
+	}
+}
+
+// TestATrackingNumberOnRecordTakesTheNextSerial: when the tracking serial comes
+// round to a number a parcel still has (the sequence wrapped), the next parcel is
+// booked under the following serial instead of failing.
+func TestATrackingNumberOnRecordTakesTheNextSerial(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	key := f.key(auth.RoleIntegration)
+	first := f.parcels(t, key, f.create(t, key, "NW-1").ID)[0].TrackingNumber
+	serial, err := strconv.ParseInt(first[2:10], 10, 64)
+	if err != nil {
+		t.Fatalf("tracking number %s: %v", first, err)
+	}
+	if _, err := f.env.DB.Exec(`SELECT setval('tracking_serial', $1, false)`, serial); err != nil {
+		t.Fatal(err)
+	}
+	f.putOrder(t, "NW-2", "bo@example.com")
+	ps := f.parcels(t, key, f.create(t, key, "NW-2").ID)
+	if len(ps) != 1 {
+		t.Fatalf("got %d parcels, want 1", len(ps))
+	}
+	want := fmt.Sprintf("%08d", serial+1)
+	if got := ps[0].TrackingNumber; got == first || got[2:10] != want || !labels.ValidS10(got) {
+		t.Errorf("got tracking number %s after %s was taken, want a valid S10 number with serial %s", got, first, want)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/labels/shippo"
 	"github.com/roundtriphq/roundtrip/merchant"
@@ -272,11 +271,21 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 	if err != nil {
 		return Parcel{}, fmt.Errorf("labels: carrier of merchant %d: %w", m.ID, err)
 	}
-	var number int
-	if err := tx.GetContext(ctx, &number, `SELECT coalesce(max(number), 0) + 1 FROM parcels
-		WHERE merchant_id = $1 AND return_id = $2`, r.MerchantID, r.ID); err != nil {
+	// the parcel's number, and the tracking serial for a label of our own, in one statement
+	next := `SELECT (SELECT coalesce(max(number), 0) + 1 FROM parcels WHERE merchant_id = $1 AND return_id = $2) AS number, `
+	if c.Remote() {
+		next += `0::bigint AS serial`
+	} else {
+		next += `nextval('tracking_serial') AS serial`
+	}
+	var book struct {
+		Number int   `db:"number"`
+		Serial int64 `db:"serial"`
+	}
+	if err := tx.GetContext(ctx, &book, next, r.MerchantID, r.ID); err != nil {
 		return Parcel{}, fmt.Errorf("labels: next parcel of %d: %w", r.ID, err)
 	}
+	number := book.Number
 	if number > MaxParcels {
 		return Parcel{}, ErrTooManyParcels
 	}
@@ -294,37 +303,34 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		return s.prepare(ctx, t, c, number, days, idem)
 	}
 	for attempt := 0; ; attempt++ {
-		var serial int64
-		if err := tx.GetContext(ctx, &serial, `SELECT nextval('tracking_serial')`); err != nil {
-			return Parcel{}, fmt.Errorf("labels: tracking serial: %w", err)
+		if attempt > 0 {
+			if err := tx.GetContext(ctx, &book.Serial, `SELECT nextval('tracking_serial')`); err != nil {
+				return Parcel{}, fmt.Errorf("labels: tracking serial: %w", err)
+			}
 		}
 		iss, err := c.Issue(ctx, IssueRequest{
-			Serial: serial, Reference: r.RMA, From: shopperAddress(o), To: warehouseAddress(m),
+			Serial: book.Serial, Reference: r.RMA, From: shopperAddress(o), To: warehouseAddress(m),
 			Parcel: number, Parcels: number,
 		})
 		if err != nil {
 			return Parcel{}, fmt.Errorf("labels: issue parcel %d of %s: %w", number, r.RMA, err)
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT parcel`); err != nil {
-			return Parcel{}, err
-		}
+		// a tracking number still on record (the serial sequence wrapped) inserts
+		// nothing: take the next serial
 		err = tx.GetContext(ctx, &p, `INSERT INTO parcels (merchant_id, return_id, number, carrier, service,
 			tracking_number, valid_until, idempotency_key)
 			VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(days => $7), $8)
+			ON CONFLICT (merchant_id, tracking_number) DO NOTHING
 			RETURNING `+parcelCols, r.MerchantID, r.ID, number, c.Code(), iss.Service,
 			NormalizeTracking(iss.TrackingNumber), days, idem)
-		if db.IsUniqueViolation(err, "parcels_merchant_id_tracking_number_key") && attempt < 3 {
-			// the serial sequence wrapped onto a number still on record: take the next
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT parcel`); err != nil {
-				return Parcel{}, err
-			}
+		if errors.Is(err, sql.ErrNoRows) && attempt < 3 {
 			continue
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return Parcel{}, fmt.Errorf("labels: insert parcel %d of %s: tracking number %s is taken", number, r.RMA, iss.TrackingNumber)
 		}
 		if err != nil {
 			return Parcel{}, fmt.Errorf("labels: insert parcel %d of %s: %w", number, r.RMA, err)
-		}
-		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT parcel`); err != nil {
-			return Parcel{}, err
 		}
 		break
 	}
