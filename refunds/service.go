@@ -356,23 +356,26 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 	if f.Status == StatusQueued || Advance(f.Status, res.Status) {
 		status = res.Status
 	}
-	if err := record(ctx, tx, f.ID, status, res); err != nil {
-		return err
+	if recorded(f, status, res) {
+		return nil // a repeat, or news Stripe already gave: nothing to write
 	}
 	changed := status != f.Status
 	wasSucceeded := f.Status == StatusSucceeded
-	f.Status = status
+	wasSent := f.SentAt != nil
+	if err := record(ctx, tx, f, status, res); err != nil {
+		return err
+	}
 	if changed && (status == StatusSucceeded || status == StatusFailed) {
 		typ := notify.RefundSucceeded
 		if status == StatusFailed {
 			typ = notify.RefundFailed
 		}
-		if err := s.publishRefund(ctx, tx, typ, f.ID); err != nil {
+		if err := s.publish(ctx, tx, f.MerchantID, typ, f); err != nil {
 			return err
 		}
 	}
 	if !Terminal(status) {
-		if f.SentAt == nil {
+		if !wasSent {
 			_, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: f.MerchantID, Kind: JobPoll, Payload: jobPayload{f.ID},
 				RunAt: s.now().Add(PollAfter), MaxAttempts: 100})
 			return err
@@ -506,20 +509,11 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 			return false, err
 		}
 	}
-	results := ev.Refunds
-	if len(results) == 0 && ev.ChargeID != "" {
-		// charge.refunded on API 2023-10-16 carries no refunds: poll ours for that charge
-		ids, err := pendingOnCharge(ctx, tx, ev.ChargeID)
-		if err != nil {
-			return false, err
-		}
-		for _, id := range ids {
-			if _, err := outbox.Enqueue(ctx, tx, outbox.Message{Kind: JobPoll, Payload: jobPayload{id}, MaxAttempts: 100}); err != nil {
-				return false, err
-			}
-		}
-	}
-	for _, rr := range results {
+	// charge.refunded on API 2023-10-16 carries no refunds: it says that a refund was
+	// made, which the send job records from Stripe's own answer. Nothing is polled for
+	// it: every refund that waits for Stripe has had its poll scheduled since it was
+	// sent, and Stripe sends charge.refund.updated when one changes.
+	for _, rr := range ev.Refunds {
 		// Our refunds carry their row's ID in the metadata; look that up first, since
 		// the send job may not have committed the Stripe ID yet (then lock waits for it).
 		f, err := lockForStripe(ctx, tx, rr.Metadata["refund_id"], rr.StripeID)

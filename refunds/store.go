@@ -225,21 +225,31 @@ func markFailed(ctx context.Context, x sqlx.ExecerContext, id int64, reason stri
 	return nil
 }
 
-// record stores what Stripe says of a refund, with status as the caller decided it.
-func record(ctx context.Context, x sqlx.ExecerContext, id int64, status Status, res Result) error {
+// record stores what Stripe says of the refund f, with status as the caller decided
+// it, and leaves f as it is stored now.
+func record(ctx context.Context, q sqlx.QueryerContext, f *Refund, status Status, res Result) error {
 	var failure *string
 	if res.FailureReason != "" {
 		failure = &res.FailureReason
 	}
-	_, err := x.ExecContext(ctx, `UPDATE refunds SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), charge_id),
-		balance_transaction = coalesce(nullif($5, ''), balance_transaction), failure_reason = coalesce($6, failure_reason),
-		sent_at = coalesce(sent_at, now()), updated_at = now(),
-		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(settled_at, now()) ELSE settled_at END
-		WHERE id = $1`, id, status, res.StripeID, res.ChargeID, res.BalanceTransaction, failure)
+	err := sqlx.GetContext(ctx, q, f, `UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
+		balance_transaction = coalesce(nullif($5, ''), f.balance_transaction), failure_reason = coalesce($6, f.failure_reason),
+		sent_at = coalesce(f.sent_at, now()), updated_at = now(),
+		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(f.settled_at, now()) ELSE f.settled_at END
+		FROM returns r JOIN orders o ON o.id = r.order_id
+		WHERE f.id = $1 AND r.id = f.return_id RETURNING `+refundCols, f.ID, status, res.StripeID, res.ChargeID, res.BalanceTransaction, failure)
 	if err != nil {
-		return fmt.Errorf("refunds: record %d: %w", id, err)
+		return fmt.Errorf("refunds: record %d: %w", f.ID, err)
 	}
 	return nil
+}
+
+// recorded reports whether f already holds all that res says of it with status:
+// recording it again would change nothing.
+func recorded(f *Refund, status Status, res Result) bool {
+	same := func(have *string, got string) bool { return got == "" || (have != nil && *have == got) }
+	return f.Status == status && f.SentAt != nil && f.StripeRefundID != nil && *f.StripeRefundID == res.StripeID &&
+		same(f.ChargeID, res.ChargeID) && same(f.BalanceTransaction, res.BalanceTransaction) && same(f.FailureReason, res.FailureReason)
 }
 
 // requeue makes a failed refund queued again under its next attempt number.
@@ -260,13 +270,6 @@ func firstDelivery(ctx context.Context, x sqlx.ExecerContext, ev Event) (bool, e
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
-}
-
-// pendingOnCharge lists the refunds of a charge that still wait for Stripe.
-func pendingOnCharge(ctx context.Context, q sqlx.QueryerContext, chargeID string) ([]int64, error) {
-	var ids []int64
-	err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM refunds WHERE charge_id = $1 AND status IN ('pending', 'requires_action')`, chargeID)
-	return ids, err
 }
 
 // lockForStripe locks the refund a Stripe refund belongs to: by the refund ID in its
