@@ -138,7 +138,7 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	r := t.Return
 	now := r.Quote.ForAccepted(accepted)
 	payment, bonus := now.Total-now.StoreCreditBonus, now.StoreCreditBonus
-	paid, err := issuedFor(ctx, t.Tx, r.ID)
+	paid, err := issuedFor(ctx, t.Tx, r)
 	if err != nil {
 		return err
 	}
@@ -151,16 +151,8 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 			return err
 		}
 	}
-	order, err := t.Order(ctx)
-	if err != nil {
-		return err
-	}
 	if payment > 0 {
-		spent, err := spentOnOrder(ctx, t.Tx, r.OrderID)
-		if err != nil {
-			return err
-		}
-		if left := max(order.Order.Payment.Captured-spent, 0); payment > left {
+		if left := max(paid.Payment.Captured-paid.Spent, 0); payment > left {
 			explain = strings.TrimSpace(explain + fmt.Sprintf(" Limited to %s, what is left to refund on the payment.", money.Format(left, r.Currency)))
 			payment = left
 		}
@@ -191,14 +183,14 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	case payment <= 0:
 		return s.settle(ctx, t, actor)
 	}
-	id, err := insert(ctx, t.Tx, r, receiptID, payment, order.Order.Payment.PaymentIntentID, order.Order.Payment.ChargeID, explain)
+	f, err := insert(ctx, t.Tx, r, receiptID, payment, paid.Payment.PaymentIntentID, paid.Payment.ChargeID, explain)
 	if err != nil {
 		return err
 	}
-	if _, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{id}, MaxAttempts: 25}); err != nil {
+	if _, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{f.ID}, MaxAttempts: 25}); err != nil {
 		return err
 	}
-	if err := s.publishRefund(ctx, t.Tx, notify.RefundCreated, id); err != nil {
+	if err := s.publish(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f); err != nil {
 		return err
 	}
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
