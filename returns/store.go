@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -83,6 +84,9 @@ type Store struct {
 	db      *sqlx.DB
 	effects Effects
 	now     func() time.Time
+	// versions holds the policy versions read so far, by policyKey: a version is
+	// never changed once saved (a change saves the next), so it needs no forgetting
+	versions sync.Map
 }
 
 // DB is the store's database, for read-only queries of the packages that act on

@@ -210,7 +210,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, rd returns.
 	if err != nil {
 		return nil, "", err
 	}
-	pol, err := returns.PolicyAt(ctx, tx, m.MerchantID, r.PolicyVersion)
+	pol, err := s.returns.PolicyIn(ctx, tx, m.MerchantID, r.PolicyVersion)
 	if err != nil {
 		return nil, "", err
 	}
