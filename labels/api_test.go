@@ -3,6 +3,7 @@ package labels_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -400,6 +401,38 @@ func TestATrackingNumberOnRecordTakesTheNextSerial(t *testing.T) {
 	want := fmt.Sprintf("%08d", serial+1)
 	if got := ps[0].TrackingNumber; got == first || got[2:10] != want || !labels.ValidS10(got) {
 		t.Errorf("got tracking number %s after %s was taken, want a valid S10 number with serial %s", got, first, want)
+	}
+}
+
+// TestScanByRMAOfAReturnWithTwoParcels: a scan of the RMA cannot tell which of two
+// parcels arrived: it records the return's arrival, marks no parcel, and the next
+// scan is a repeat.
+func TestScanByRMAOfAReturnWithTwoParcels(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	key := f.key(auth.RoleIntegration)
+	r := f.create(t, key, "NW-1")
+	if res := f.env.Do(t, "POST", "/v1/returns/"+r.ID+"/parcels", key, nil); res.Status != http.StatusCreated {
+		t.Fatalf("add parcel: got %d: %s", res.Status, res.Body)
+	}
+	for i, repeat := range []bool{false, true} {
+		res := f.env.Do(t, "POST", "/v1/scans", f.key(auth.RoleWarehouse), map[string]any{"code": r.RMA})
+		var sc struct {
+			Repeat bool            `json:"repeat"`
+			Parcel json.RawMessage `json:"parcel"`
+		}
+		res.JSON(t, &sc)
+		if res.Status != http.StatusOK || sc.Repeat != repeat || sc.Parcel != nil {
+			t.Errorf("scan %d: got %d repeat=%v parcel=%s, want 200 repeat=%v and no parcel", i+1, res.Status, sc.Repeat, sc.Parcel, repeat)
+		}
+	}
+	var parcels, returns int
+	if err := f.env.DB.QueryRow(`SELECT (SELECT count(*) FROM parcels WHERE arrived_at IS NOT NULL),
+		(SELECT count(*) FROM returns WHERE arrived_at IS NOT NULL)`).Scan(&parcels, &returns); err != nil {
+		t.Fatal(err)
+	}
+	if parcels != 0 || returns != 1 {
+		t.Errorf("got %d parcels and %d returns arrived, want 0 and 1", parcels, returns)
 	}
 }
 

@@ -88,8 +88,10 @@ type Parcels interface {
 	// ParcelByTracking finds the merchant's parcel with a tracking number and the
 	// return it belongs to, or ErrNoParcel.
 	ParcelByTracking(ctx context.Context, merchantID int64, tracking string) (returnID int64, p Parcel, err error)
-	// IssuedParcels lists the return's parcels whose labels may be used, by number.
-	IssuedParcels(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) ([]Parcel, error)
+	// ArriveIssued lists the return's parcels whose labels may be used, by number, as
+	// they were before the scan at, and records the arrival of the only one when there
+	// is exactly one and it had not arrived yet.
+	ArriveIssued(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, at time.Time) ([]Parcel, error)
 	// ParcelNumbered finds the return's parcel with a number, or ErrNoParcel.
 	ParcelNumbered(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, n int) (Parcel, error)
 	// MarkArrived records that the warehouse scanned a parcel.
@@ -194,16 +196,21 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		}
 		now := s.now()
 		out = &Scan{Return: r, Parcel: parcel}
-		if byRMA {
-			issued, err := s.parcels.IssuedParcels(ctx, t.Tx, r)
+		switch {
+		case byRMA:
+			// the return's parcels, and the arrival of its only one, in one statement
+			issued, err := s.parcels.ArriveIssued(ctx, t.Tx, r, now)
 			if err != nil {
 				return err
 			}
 			if len(issued) == 1 {
 				out.Parcel = &issued[0]
+				out.Repeat = out.Parcel.ArrivedAt != nil
+				if !out.Repeat {
+					out.Parcel.ArrivedAt = &now
+				}
 			}
-		}
-		if out.Parcel != nil {
+		case out.Parcel != nil:
 			out.Repeat = out.Parcel.ArrivedAt != nil
 			if !out.Repeat {
 				if err := s.parcels.MarkArrived(ctx, t.Tx, out.Parcel.ID, now); err != nil {
@@ -211,7 +218,8 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 				}
 				out.Parcel.ArrivedAt = &now
 			}
-		} else {
+		}
+		if out.Parcel == nil {
 			arrived, err := t.ArrivedAt(ctx)
 			if err != nil {
 				return err
