@@ -203,19 +203,6 @@ func (s *Service) Void(ctx context.Context, t *returns.Tx) error {
 	return voidAll(ctx, t.Tx, t.Return)
 }
 
-// carrierFor is the carrier that issues m's labels now, per its carrier settings
-// read through q.
-func (s *Service) carrierFor(ctx context.Context, q sqlx.QueryerContext, m merchant.Merchant) (Carrier, error) {
-	if s.carrier != nil {
-		return s.carrier, nil
-	}
-	cs, err := merchant.CarrierSettingsIn(ctx, q, m.ID)
-	if err != nil {
-		return nil, err
-	}
-	return s.carrierByCode(m, cs, cs.Carrier)
-}
-
 // carrierByCode is m's carrier with that code (the one that issued a label, which
 // may not be the one m uses now).
 func (s *Service) carrierByCode(m merchant.Merchant, cs merchant.CarrierSettings, code string) (Carrier, error) {
@@ -267,23 +254,35 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		return Parcel{}, err
 	}
 	o := rec.Order
-	c, err := s.carrierFor(ctx, tx, m)
-	if err != nil {
-		return Parcel{}, fmt.Errorf("labels: carrier of merchant %d: %w", m.ID, err)
-	}
-	// the parcel's number, and the tracking serial for a label of our own, in one statement
-	next := `SELECT (SELECT coalesce(max(number), 0) + 1 FROM parcels WHERE merchant_id = $1 AND return_id = $2) AS number, `
-	if c.Remote() {
-		next += `0::bigint AS serial`
-	} else {
-		next += `nextval('tracking_serial') AS serial`
+	// the parcel's number, a tracking serial for a label of our own and, unless the
+	// service has one carrier for all, the merchant's carrier settings, in one
+	// statement (a serial drawn for a label the carrier numbers is left unused)
+	c := s.carrier
+	serial, settings := `nextval('tracking_serial')`, `NULL::json`
+	switch {
+	case c == nil:
+		settings = merchant.CarrierSettingsJSON(`$1`)
+	case c.Remote():
+		serial = `0::bigint`
 	}
 	var book struct {
-		Number int   `db:"number"`
-		Serial int64 `db:"serial"`
+		Number   int    `db:"number"`
+		Serial   int64  `db:"serial"`
+		Settings []byte `db:"settings"`
 	}
-	if err := tx.GetContext(ctx, &book, next, r.MerchantID, r.ID); err != nil {
+	if err := tx.GetContext(ctx, &book, `SELECT (SELECT coalesce(max(number), 0) + 1 FROM parcels
+		WHERE merchant_id = $1 AND return_id = $2) AS number, `+serial+` AS serial, `+settings+` AS settings`,
+		r.MerchantID, r.ID); err != nil {
 		return Parcel{}, fmt.Errorf("labels: next parcel of %d: %w", r.ID, err)
+	}
+	if c == nil {
+		cs, err := merchant.DecodeCarrierSettings(book.Settings, m.ID)
+		if err == nil {
+			c, err = s.carrierByCode(m, cs, cs.Carrier)
+		}
+		if err != nil {
+			return Parcel{}, fmt.Errorf("labels: carrier of merchant %d: %w", m.ID, err)
+		}
 	}
 	number := book.Number
 	if number > MaxParcels {
