@@ -82,13 +82,15 @@ type ListFilter struct {
 	CreatedTo   time.Time
 	SettledFrom time.Time
 	SettledTo   time.Time
-	After       int64 // cursor: refunds with a smaller ID
+	After       string // cursor: the public ID of the refund the page goes on after (older ones)
 	Limit       int
 	// Open leaves out failed refunds that finance settled another way.
 	Open bool
 }
 
-// List returns a merchant's refunds, newest first, and whether there are more.
+// List returns a merchant's refunds, newest first, and whether there are more. A
+// cursor (f.After) that is not one of the merchant's refunds is refused with
+// cursor.Unknown.
 func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Refund, bool, error) {
 	where := `f.merchant_id = $1`
 	args := []any{merchantID}
@@ -126,8 +128,12 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 			add(b.cond, b.t)
 		}
 	}
-	if f.After > 0 {
-		add("f.id < $%d", f.After)
+	if f.After != "" {
+		key, err := cursor.Resolve(ctx, d, `SELECT id FROM refunds WHERE merchant_id = $1 AND public_id = $2`, merchantID, f.After)
+		if err != nil {
+			return nil, false, err
+		}
+		add("f.id < $%d", key)
 	}
 	if f.Open {
 		where += " AND f.closed_as IS NULL"
