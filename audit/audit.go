@@ -154,7 +154,7 @@ func (l *Log) List(ctx context.Context, merchantID int64, before string, limit i
 	}
 	list := []Entry{}
 	err := l.db.SelectContext(ctx, &list, `SELECT id, public_id, at, actor, action, target, summary FROM audit_log
-		WHERE merchant_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, merchantID, key, limit+1)
+		WHERE merchant_id = $1 AND ($2::bigint = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, merchantID, key, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("audit: list: %w", err)
 	}

@@ -180,7 +180,7 @@ func (s *Service) Endpoints(ctx context.Context, merchantID int64, after string,
 	}
 	var rows []endpointRow
 	err := s.db.SelectContext(ctx, &rows, `SELECT `+endpointCols+` FROM webhook_endpoints
-		WHERE merchant_id = $1 AND ($2 = 0 OR seq < $2) ORDER BY seq DESC LIMIT $3`, merchantID, key, limit+1)
+		WHERE merchant_id = $1 AND ($2::bigint = 0 OR seq < $2) ORDER BY seq DESC LIMIT $3`, merchantID, key, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("notify: list endpoints: %w", err)
 	}

@@ -396,7 +396,7 @@ func (s *Service) List(ctx context.Context, merchantID int64, before string, lim
 	}
 	var rows []runRow
 	err := s.db.SelectContext(ctx, &rows, `SELECT `+runCols+` FROM reconciliations WHERE merchant_id = $1
-		AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, merchantID, key, limit+1)
+		AND ($2::bigint = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, merchantID, key, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("reconcile: list: %w", err)
 	}
