@@ -40,7 +40,6 @@ func (s *Server) nav(rq *request, section string) (adminNav, error) {
 	return adminNav{Section: section, Waiting: n}, nil
 }
 
-// parseID reads a positive ID; 0 when s is not one.
 // pageAfter is the public ID in the page's query parameter name, which names the
 // last row of the page before (next and previous links carry public IDs, never
 // internal ones); "" when there is none or it is not a public ID.
@@ -51,6 +50,7 @@ func pageAfter(rq *request, name string) string {
 	return ""
 }
 
+// parseID reads a positive ID; 0 when s is not one.
 func parseID(s string) int64 {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
