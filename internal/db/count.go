@@ -136,7 +136,7 @@ func (s *countedStmt) ExecContext(ctx context.Context, args []driver.NamedValue)
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
 	}
-	//lint:ignore SA1019 lib/pq's COPY statement has only Exec
+	//lint:ignore SA1019 the fallback for a driver's statement without ExecContext
 	return s.Stmt.Exec(values(args))
 }
 
@@ -145,7 +145,7 @@ func (s *countedStmt) QueryContext(ctx context.Context, args []driver.NamedValue
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
 		return q.QueryContext(ctx, args)
 	}
-	//lint:ignore SA1019 lib/pq's COPY statement has only Query
+	//lint:ignore SA1019 the fallback for a driver's statement without QueryContext
 	return s.Stmt.Query(values(args))
 }
 
