@@ -299,8 +299,10 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	if f.Status != StatusQueued {
 		return nil // already sent: a duplicate job
 	}
-	req := Request{RefundID: f.ID, Attempt: f.Attempt, Amount: f.Amount, Currency: f.Currency, Reason: "requested_by_customer",
-		Metadata: map[string]string{"return_id": fmt.Sprint(f.ReturnID), "refund_id": fmt.Sprint(f.ID), "rma": f.RMA}}
+	// Stripe keeps what it is sent: public IDs only (internal IDs are shared by every
+	// merchant and would tell the platform's volume)
+	req := Request{RefundID: f.ID, PublicID: f.PublicID, Attempt: f.Attempt, Amount: f.Amount, Currency: f.Currency,
+		Reason: "requested_by_customer", Metadata: map[string]string{"return_id": f.ReturnPublicID, "rma": f.RMA}}
 	if f.PaymentIntentID != nil {
 		req.PaymentIntentID = *f.PaymentIntentID
 	}
@@ -520,7 +522,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 		}
 	}
 	for _, rr := range results {
-		// Our refunds carry their row's ID in the metadata; look that up first, since
+		// Our refunds carry their public ID in the metadata; look that up first, since
 		// the send job may not have committed the Stripe ID yet (then lock waits for it).
 		f, err := lockForStripe(ctx, tx, rr.Metadata["refund_id"], rr.StripeID)
 		if errors.Is(err, ErrNotFound) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -82,13 +83,15 @@ type ListFilter struct {
 	CreatedTo   time.Time
 	SettledFrom time.Time
 	SettledTo   time.Time
-	After       int64 // cursor: refunds with a smaller ID
+	After       string // cursor: the public ID of the refund the page goes on after (older ones)
 	Limit       int
 	// Open leaves out failed refunds that finance settled another way.
 	Open bool
 }
 
-// List returns a merchant's refunds, newest first, and whether there are more.
+// List returns a merchant's refunds, newest first, and whether there are more. A
+// cursor (f.After) that is not one of the merchant's refunds is refused with
+// cursor.Unknown.
 func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Refund, bool, error) {
 	where := `f.merchant_id = $1`
 	args := []any{merchantID}
@@ -126,8 +129,12 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 			add(b.cond, b.t)
 		}
 	}
-	if f.After > 0 {
-		add("f.id < $%d", f.After)
+	if f.After != "" {
+		key, err := cursor.Resolve(ctx, d, `SELECT id FROM refunds WHERE merchant_id = $1 AND public_id = $2`, merchantID, f.After)
+		if err != nil {
+			return nil, false, err
+		}
+		add("f.id < $%d", key)
 	}
 	if f.Open {
 		where += " AND f.closed_as IS NULL"
@@ -273,11 +280,40 @@ func pendingOnCharge(ctx context.Context, q sqlx.QueryerContext, chargeID string
 // metadata first, since the send job may not have committed the Stripe ID yet (the
 // lock then waits for it), else by the Stripe ID. ErrNotFound: not ours.
 func lockForStripe(ctx context.Context, tx *sqlx.Tx, metadataID, stripeID string) (*Refund, error) {
-	if mid, err := strconv.ParseInt(metadataID, 10, 64); err == nil {
-		f, err := lock(ctx, tx, mid)
+	id, err := refundOfMetadata(ctx, tx, metadataID)
+	if err != nil {
+		return nil, err
+	}
+	if id > 0 {
+		f, err := lock(ctx, tx, id)
 		if !errors.Is(err, ErrNotFound) {
 			return f, err
 		}
 	}
 	return getRefund(ctx, tx, `f.stripe_refund_id = $1 FOR UPDATE OF f`, stripeID)
+}
+
+// refundOfMetadata is the internal ID of the refund that a Stripe refund's refund_id
+// metadata names (0: none). Refunds are sent with their public ID (rf_…), looked up
+// across merchants since a Stripe event names no merchant; a public ID that two
+// merchants happen to share names none, and the Stripe ID decides. Refunds sent
+// before public IDs went to Stripe carry the internal ID in decimal, and Stripe keeps
+// a refund's metadata as it was sent: the events of those refunds (one that settles
+// or fails days later) still name them that way, so a number is still taken as the
+// internal ID.
+func refundOfMetadata(ctx context.Context, q sqlx.QueryerContext, metadataID string) (int64, error) {
+	if n, err := strconv.ParseInt(metadataID, 10, 64); err == nil {
+		return max(n, 0), nil
+	}
+	if !strings.HasPrefix(metadataID, "rf_") {
+		return 0, nil
+	}
+	var ids []int64
+	if err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM refunds WHERE public_id = $1 LIMIT 2`, metadataID); err != nil {
+		return 0, fmt.Errorf("refunds: refund of metadata %q: %w", metadataID, err)
+	}
+	if len(ids) != 1 {
+		return 0, nil
+	}
+	return ids[0], nil
 }

@@ -271,7 +271,7 @@ func (a *API) listReturns(ctx context.Context, in *listInput) (*listOutput, erro
 	}
 	out := &listOutput{}
 	out.Body.Data = list
-	out.Body.NextCursor = cursor.Next("r", list, more, func(r *Return) int64 { return r.ID })
+	out.Body.NextCursor = cursor.Next("r", list, more, func(r *Return) string { return r.PublicID })
 	return out, nil
 }
 

@@ -624,10 +624,13 @@ type Filter struct {
 	CustomerEmail string
 	// ExceptID leaves one return out (a shopper's other returns).
 	ExceptID int64
-	// OldestFirst lists oldest first (a queue), and After then means a larger ID.
+	// OldestFirst lists oldest first (a queue), and After then means the returns
+	// made after it.
 	OldestFirst bool
-	// After is the cursor: list returns with a smaller ID (newest first).
-	After int64
+	// After is the cursor: the public ID of the last return of the page before; the
+	// list goes on with the returns made before it (newest first). A return that is not
+	// the merchant's is refused with cursor.Unknown.
+	After string
 	Limit int
 }
 
@@ -665,14 +668,16 @@ func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return
 	if f.ExceptID != 0 {
 		add("r.id <> $%d", f.ExceptID)
 	}
-	order := "DESC"
+	order, after := "DESC", "r.id < $%d"
 	if f.OldestFirst {
-		order = "ASC"
-		if f.After > 0 {
-			add("r.id > $%d", f.After)
+		order, after = "ASC", "r.id > $%d"
+	}
+	if f.After != "" {
+		key, err := cursor.Resolve(ctx, s.db, `SELECT id FROM returns WHERE merchant_id = $1 AND public_id = $2`, merchantID, f.After)
+		if err != nil {
+			return nil, false, err
 		}
-	} else if f.After > 0 {
-		add("r.id < $%d", f.After)
+		add(after, key)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50

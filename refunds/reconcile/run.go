@@ -338,6 +338,7 @@ func superseded(res sql.Result, err error) error {
 // localRefund is one of our refunds as reconciliation compares it.
 type localRefund struct {
 	ID                 int64     `db:"id"`
+	PublicID           string    `db:"public_id"`
 	MerchantID         int64     `db:"merchant_id"`
 	ReturnID           int64     `db:"return_id"`
 	RMA                string    `db:"rma"`
@@ -353,7 +354,7 @@ type localRefund struct {
 	BalanceTransaction *string   `db:"balance_transaction"`
 }
 
-const localCols = `f.id, f.merchant_id, f.return_id, r.rma, o.number AS order_number, f.amount, f.currency, f.status,
+const localCols = `f.id, f.public_id, f.merchant_id, f.return_id, r.rma, o.number AS order_number, f.amount, f.currency, f.status,
 	f.stripe_refund_id, f.generation, coalesce(f.sent_at, f.created_at) AS sent, f.charge_id, f.payment_intent_id,
 	f.balance_transaction`
 
@@ -408,26 +409,44 @@ func (e *execution) match(ctx context.Context, batch []refunds.Result) ([]line, 
 	if err != nil {
 		return nil, d, err
 	}
+	// the refund_id metadata is our public ID (rf_…), or the internal ID in decimal
+	// for refunds sent before public IDs went to Stripe
 	var wanted []int64
+	var wantedPublic []string
 	for i := range rs {
 		if rs[i].local != nil {
 			continue
 		}
+		md := rs[i].res.Metadata["refund_id"]
 		if a, ok := attempts[rs[i].res.StripeID]; ok {
 			wanted = append(wanted, a.RefundID)
-		} else if id, err := strconv.ParseInt(rs[i].res.Metadata["refund_id"], 10, 64); err == nil && id > 0 {
+		} else if id, err := strconv.ParseInt(md, 10, 64); err == nil && id > 0 {
 			wanted = append(wanted, id)
+		} else if strings.HasPrefix(md, "rf_") {
+			wantedPublic = append(wantedPublic, md)
 		}
 	}
 	byID := map[int64]*localRefund{}
-	if len(wanted) > 0 {
-		more, err := e.locals(ctx, `f.merchant_id = $1 AND f.id = ANY($2)`, e.merchant, pq.Array(wanted))
+	byPublic := map[string]*localRefund{}
+	if len(wanted) > 0 || len(wantedPublic) > 0 {
+		more, err := e.locals(ctx, `f.merchant_id = $1 AND (f.id = ANY($2) OR f.public_id = ANY($3))`,
+			e.merchant, pq.Array(wanted), pq.Array(wantedPublic))
 		if err != nil {
 			return nil, d, err
 		}
 		for i := range more {
-			byID[more[i].ID] = &more[i]
+			byID[more[i].ID], byPublic[more[i].PublicID] = &more[i], &more[i]
 		}
+	}
+	// ofMetadata is our refund that a Stripe refund's refund_id metadata names
+	ofMetadata := func(md string) *localRefund {
+		if id, err := strconv.ParseInt(md, 10, 64); err == nil {
+			return byID[id]
+		}
+		if strings.HasPrefix(md, "rf_") {
+			return byPublic[md]
+		}
+		return nil
 	}
 	var pis, charges []string
 	for i := range rs {
@@ -439,8 +458,7 @@ func (e *execution) match(ctx context.Context, batch []refunds.Result) ([]line, 
 			x.local, x.how, x.status, x.attempt = byID[a.RefundID], "earlier_attempt", a.Status, a.Attempt
 			continue
 		}
-		if id, err := strconv.ParseInt(x.res.Metadata["refund_id"], 10, 64); err == nil && byID[id] != nil {
-			l := byID[id]
+		if l := ofMetadata(x.res.Metadata["refund_id"]); l != nil {
 			x.local, x.how, x.status, x.attempt = l, "metadata", l.Status, l.Attempt
 			x.extra = l.StripeRefundID != nil // ours went out as another Stripe refund
 			continue
