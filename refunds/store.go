@@ -3,6 +3,7 @@ package refunds
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -162,36 +163,41 @@ func Get(ctx context.Context, d *sqlx.DB, merchantID, id int64) (*Refund, error)
 	return getRefund(ctx, d, `f.merchant_id = $1 AND f.id = $2`, merchantID, id)
 }
 
-// issued is what a return already had issued.
+// issued is what a return already had issued, what the refunds of all its order's
+// returns take from the payment, and the payment.
 type issued struct {
 	Refunded int64 `db:"refunded"` // refunds that were not canceled
 	Credited int64 `db:"credited"` // store credit
 	Bonus    int64 `db:"bonus"`    // store-credit bonus
+	// Spent is what the refunds of all the order's returns that are not failed or
+	// canceled take from its payment.
+	Spent   int64 `db:"spent"`
+	Payment returns.Payment
 }
 
-func issuedFor(ctx context.Context, q sqlx.QueryerContext, returnID int64) (issued, error) {
-	var paid issued
-	err := sqlx.GetContext(ctx, q, &paid, `SELECT
+// issuedFor reads what r already had issued, with its order's payment and what was
+// spent of it, in one statement.
+func issuedFor(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) (issued, error) {
+	var row struct {
+		issued
+		Payment []byte `db:"payment"`
+	}
+	err := sqlx.GetContext(ctx, q, &row, `SELECT
 		(SELECT coalesce(sum(amount), 0) FROM refunds WHERE return_id = $1 AND status <> 'canceled'
 			AND closed_as IS DISTINCT FROM 'store_credit') AS refunded,
 		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'issued') AS credited,
-		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus`, returnID)
+		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus,
+		(SELECT coalesce(sum(f.amount), 0) FROM refunds f JOIN returns x ON x.id = f.return_id
+			WHERE x.order_id = $2 AND f.status NOT IN ('failed', 'canceled')) AS spent,
+		(SELECT coalesce(data->'payment', '{}') FROM orders WHERE id = $2) AS payment`, r.ID, r.OrderID)
 	if err != nil {
 		return issued{}, fmt.Errorf("refunds: issued so far: %w", err)
 	}
-	return paid, nil
-}
-
-// spentOnOrder is what the refunds of all the order's returns that are not failed or
-// canceled take from its payment.
-func spentOnOrder(ctx context.Context, q sqlx.QueryerContext, orderID int64) (int64, error) {
-	var spent int64
-	err := sqlx.GetContext(ctx, q, &spent, `SELECT coalesce(sum(f.amount), 0) FROM refunds f JOIN returns x ON x.id = f.return_id
-		WHERE x.order_id = $1 AND f.status NOT IN ('failed', 'canceled')`, orderID)
-	if err != nil {
-		return 0, fmt.Errorf("refunds: spent: %w", err)
+	paid := row.issued
+	if err := json.Unmarshal(row.Payment, &paid.Payment); err != nil {
+		return issued{}, fmt.Errorf("refunds: payment of order %d: %w", r.OrderID, err)
 	}
-	return spent, nil
+	return paid, nil
 }
 
 // flight counts a return's refunds still under way and failed.
@@ -210,16 +216,18 @@ func inFlight(ctx context.Context, q sqlx.QueryerContext, returnID int64) (fligh
 	return st, nil
 }
 
-// insert adds a queued refund of a return.
-func insert(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, receiptID, amount int64, paymentIntentID, chargeID, explanation string) (int64, error) {
-	var id int64
-	err := sqlx.GetContext(ctx, q, &id, `INSERT INTO refunds (merchant_id, return_id, receipt_id, amount, currency,
-		payment_intent_id, charge_id, explanation) VALUES ($1, $2, nullif($3::bigint, 0), $4, $5, nullif($6, ''), nullif($7, ''), $8) RETURNING id`,
+// insert adds a queued refund of a return and returns it as stored.
+func insert(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, receiptID, amount int64, paymentIntentID, chargeID, explanation string) (*Refund, error) {
+	var f Refund
+	err := sqlx.GetContext(ctx, q, &f, `WITH f AS (INSERT INTO refunds (merchant_id, return_id, receipt_id, amount, currency,
+		payment_intent_id, charge_id, explanation) VALUES ($1, $2, nullif($3::bigint, 0), $4, $5, nullif($6, ''), nullif($7, ''), $8)
+		RETURNING *)
+		SELECT `+refundCols+` FROM f JOIN returns r ON r.id = f.return_id JOIN orders o ON o.id = r.order_id`,
 		r.MerchantID, r.ID, receiptID, amount, r.Currency, paymentIntentID, chargeID, explanation)
 	if err != nil {
-		return 0, fmt.Errorf("refunds: insert: %w", err)
+		return nil, fmt.Errorf("refunds: insert: %w", err)
 	}
-	return id, nil
+	return &f, nil
 }
 
 // markFailed records a permanent refusal.
@@ -232,21 +240,31 @@ func markFailed(ctx context.Context, x sqlx.ExecerContext, id int64, reason stri
 	return nil
 }
 
-// record stores what Stripe says of a refund, with status as the caller decided it.
-func record(ctx context.Context, x sqlx.ExecerContext, id int64, status Status, res Result) error {
+// record stores what Stripe says of the refund f, with status as the caller decided
+// it, and leaves f as it is stored now.
+func record(ctx context.Context, q sqlx.QueryerContext, f *Refund, status Status, res Result) error {
 	var failure *string
 	if res.FailureReason != "" {
 		failure = &res.FailureReason
 	}
-	_, err := x.ExecContext(ctx, `UPDATE refunds SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), charge_id),
-		balance_transaction = coalesce(nullif($5, ''), balance_transaction), failure_reason = coalesce($6, failure_reason),
-		sent_at = coalesce(sent_at, now()), updated_at = now(),
-		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(settled_at, now()) ELSE settled_at END
-		WHERE id = $1`, id, status, res.StripeID, res.ChargeID, res.BalanceTransaction, failure)
+	err := sqlx.GetContext(ctx, q, f, `UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
+		balance_transaction = coalesce(nullif($5, ''), f.balance_transaction), failure_reason = coalesce($6, f.failure_reason),
+		sent_at = coalesce(f.sent_at, now()), updated_at = now(),
+		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(f.settled_at, now()) ELSE f.settled_at END
+		FROM returns r JOIN orders o ON o.id = r.order_id
+		WHERE f.id = $1 AND r.id = f.return_id RETURNING `+refundCols, f.ID, status, res.StripeID, res.ChargeID, res.BalanceTransaction, failure)
 	if err != nil {
-		return fmt.Errorf("refunds: record %d: %w", id, err)
+		return fmt.Errorf("refunds: record %d: %w", f.ID, err)
 	}
 	return nil
+}
+
+// recorded reports whether f already holds all that res says of it with status:
+// recording it again would change nothing.
+func recorded(f *Refund, status Status, res Result) bool {
+	same := func(have *string, got string) bool { return got == "" || (have != nil && *have == got) }
+	return f.Status == status && f.SentAt != nil && f.StripeRefundID != nil && *f.StripeRefundID == res.StripeID &&
+		same(f.ChargeID, res.ChargeID) && same(f.BalanceTransaction, res.BalanceTransaction) && same(f.FailureReason, res.FailureReason)
 }
 
 // requeue makes a failed refund queued again under its next attempt number.
@@ -267,13 +285,6 @@ func firstDelivery(ctx context.Context, x sqlx.ExecerContext, ev Event) (bool, e
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
-}
-
-// pendingOnCharge lists the refunds of a charge that still wait for Stripe.
-func pendingOnCharge(ctx context.Context, q sqlx.QueryerContext, chargeID string) ([]int64, error) {
-	var ids []int64
-	err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM refunds WHERE charge_id = $1 AND status IN ('pending', 'requires_action')`, chargeID)
-	return ids, err
 }
 
 // lockForStripe locks the refund a Stripe refund belongs to: by the refund ID in its
