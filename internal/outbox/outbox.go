@@ -54,6 +54,8 @@ type Job struct {
 	MaxAttempts int       `db:"max_attempts"`
 	RunAt       time.Time `db:"run_at"`
 	CreatedAt   time.Time `db:"created_at"`
+	// Read is what the kind's Batch.Read gave for the job (nil without one).
+	Read []byte `db:"read"`
 }
 
 // Decode unmarshals the payload into v.

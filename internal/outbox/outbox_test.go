@@ -440,7 +440,7 @@ func batchSetup(t *testing.T, size int) (*sqlx.DB, *outbox.Worker, *[][]int64) {
 	d, url := setup(t)
 	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 1, Poll: time.Hour, Backoff: func(int) time.Duration { return time.Hour }})
 	var calls [][]int64
-	w.HandleBatch("batch", size, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+	w.HandleBatch("batch", outbox.Batch{Size: size}, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
 		var ids []int64
 		errs := make([]error, len(jobs))
 		for i, j := range jobs {
@@ -613,7 +613,7 @@ func TestACrashedClaimersBatchIsClaimedAgain(t *testing.T) {
 	)
 	other := outbox.NewWorker(d, url, outbox.Options{})
 	var again []int64
-	other.HandleBatch("batch", 10, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+	other.HandleBatch("batch", outbox.Batch{Size: 10}, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
 		for _, j := range jobs {
 			again = append(again, j.ID)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO processed (job_id, worker) VALUES ($1, 'other')`, j.ID); err != nil {
@@ -624,7 +624,7 @@ func TestACrashedClaimersBatchIsClaimedAgain(t *testing.T) {
 	})
 
 	crashing := outbox.NewWorker(d, url, outbox.Options{})
-	crashing.HandleBatch("batch", 10, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+	crashing.HandleBatch("batch", outbox.Batch{Size: 10}, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
 		for _, j := range jobs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO processed (job_id, worker) VALUES ($1, 'crashed')`, j.ID); err != nil {
 				return nil, err
@@ -665,5 +665,34 @@ func TestACrashedClaimersBatchIsClaimedAgain(t *testing.T) {
 		if r := jobState(t, d, id); r.State != "done" {
 			t.Errorf("job %d: got %+v, want done", id, r)
 		}
+	}
+}
+
+// TestABatchReadsWhatItNeedsInItsClaim: a kind's Read is evaluated for each claimed
+// job by the claim statement itself, from other tables.
+func TestABatchReadsWhatItNeedsInItsClaim(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	if _, err := d.Exec(`CREATE TABLE names (n int PRIMARY KEY, name text NOT NULL);
+		INSERT INTO names VALUES (1, 'ada'), (2, 'grace')`); err != nil {
+		t.Fatal(err)
+	}
+	w := outbox.NewWorker(d, url, outbox.Options{})
+	var got []string
+	w.HandleBatch("greet", outbox.Batch{Size: 5, Read: `(SELECT name FROM names WHERE n = (o.payload->>'n')::int)`},
+		func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+			for _, j := range jobs {
+				got = append(got, string(j.Read))
+			}
+			return nil, nil
+		})
+	w.Handle("count", countHandler("w"))
+	enqueue(t, d, outbox.Message{Kind: "greet", Payload: map[string]int{"n": 2}}, outbox.Message{Kind: "greet", Payload: map[string]int{"n": 1}},
+		outbox.Message{Kind: "greet", Payload: map[string]int{"n": 3}})
+	if did, err := w.RunOne(context.Background()); err != nil || !did {
+		t.Fatalf("got %v, %v; want a batch run", did, err)
+	}
+	if strings.Join(got, ",") != "grace,ada," {
+		t.Errorf("got reads %q, want grace, ada and nothing", got)
 	}
 }

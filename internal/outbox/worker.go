@@ -95,8 +95,18 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 
 // batchKind is a kind registered with HandleBatch.
 type batchKind struct {
-	max int
-	h   BatchHandler
+	Batch
+	h BatchHandler
+}
+
+// Batch configures a kind registered with HandleBatch.
+type Batch struct {
+	// Size is the most jobs one claim takes (at least 1).
+	Size int
+	// Read, when set, is an SQL expression over the claimed row o (an outbox row)
+	// that the claim statement evaluates for each job into Job.Read: what the handler
+	// would otherwise read in a statement of its own.
+	Read string
 }
 
 // Handle registers the handler for kind; its jobs run one per transaction. Workers
@@ -108,10 +118,11 @@ func (w *Worker) Handle(kind string, h Handler) {
 	sort.Strings(w.kinds)
 }
 
-// HandleBatch registers h for kind: a worker claims up to max of its due jobs at
+// HandleBatch registers h for kind: a worker claims up to b.Size of its due jobs at
 // once and hands them to h together, in one transaction. Call before Run.
-func (w *Worker) HandleBatch(kind string, size int, h BatchHandler) {
-	w.batches[kind] = batchKind{max: max(size, 1), h: h}
+func (w *Worker) HandleBatch(kind string, b Batch, h BatchHandler) {
+	b.Size = max(b.Size, 1)
+	w.batches[kind] = batchKind{Batch: b, h: h}
 	w.kinds = append(w.kinds, kind)
 	sort.Strings(w.kinds)
 }
@@ -142,6 +153,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		wg.Go(func() { w.loop(ctx) })
 	}
 	w.wakeAll() // rows that came while no worker ran
+	wg.Go(func() {
+		// and those that came before the LISTEN connection heard their notification
+		select {
+		case <-hub.Ready():
+			w.nudge(true)
+		case <-ctx.Done():
+		}
+	})
 	poll := time.NewTimer(w.pollDelay())
 	defer poll.Stop()
 	for {
@@ -221,8 +240,22 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 // claimSQL claims the due rows of one kind, the kind of the oldest due row, and marks
 // them done; a failure puts a row back. $1: the kinds handled; $2 and $3: the batch
 // size of each kind that has one (others: 1). It locks one row more than it takes,
-// when there is one, to tell whether more are due (the column more).
-const claimSQL = `WITH head AS (
+// when there is one, to tell whether more are due (the column more), and evaluates
+// the kinds' Batch.Read (the column read).
+func (w *Worker) claimSQL() string {
+	read := "NULL::text"
+	if len(w.batches) > 0 {
+		var whens string
+		for _, k := range w.kinds {
+			if b, ok := w.batches[k]; ok && b.Read != "" {
+				whens += " WHEN " + pq.QuoteLiteral(k) + " THEN (" + b.Read + ")::text"
+			}
+		}
+		if whens != "" {
+			read = "CASE o.kind" + whens + " END"
+		}
+	}
+	return `WITH head AS (
 		SELECT kind FROM outbox WHERE state = 'pending' AND run_at <= now() AND kind = ANY($1)
 		ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED),
 	size AS (
@@ -235,7 +268,8 @@ const claimSQL = `WITH head AS (
 		SELECT id FROM locked ORDER BY run_at, id LIMIT (SELECT n FROM size))
 	UPDATE outbox o SET state = 'done', done_at = now(), last_error = NULL FROM batch WHERE o.id = batch.id
 	RETURNING o.id, o.merchant_id, o.kind, o.payload, o.attempts, o.max_attempts, o.run_at, o.created_at,
-		(SELECT count(*) FROM locked) > (SELECT n FROM size) AS more`
+		(SELECT count(*) FROM locked) > (SELECT n FROM size) AS more, ` + read + ` AS read`
+}
 
 // runBatch claims one batch and runs it. It reports whether there was one, and
 // whether more of its kind were due than it took.
@@ -248,13 +282,13 @@ func (w *Worker) runBatch(ctx context.Context) (bool, bool, error) {
 	batchKinds := make([]string, 0, len(w.batches))
 	sizes := make([]int64, 0, len(w.batches))
 	for k, b := range w.batches {
-		batchKinds, sizes = append(batchKinds, k), append(sizes, int64(b.max))
+		batchKinds, sizes = append(batchKinds, k), append(sizes, int64(b.Size))
 	}
 	var claimed []struct {
 		Job
 		More bool `db:"more"`
 	}
-	if err := tx.SelectContext(ctx, &claimed, claimSQL, pq.Array(w.kinds), pq.Array(batchKinds), pq.Array(sizes)); err != nil {
+	if err := tx.SelectContext(ctx, &claimed, w.claimSQL(), pq.Array(w.kinds), pq.Array(batchKinds), pq.Array(sizes)); err != nil {
 		return false, false, err
 	}
 	if len(claimed) == 0 {
