@@ -35,27 +35,27 @@ db-stop: ## Stop the private PostgreSQL under .data/ (if one was started)
 	@build/postgres.sh stop
 
 # tools installs the Debian packages the tests drive (label rasterising and decoding, the browser of the web tests,
-# promtool to lint the metrics), and Prism (npm) for the Shippo contract test, into the user's cache outside the
-# repository.
+# promtool to lint the metrics), and the npm tools (Prism for the Shippo contract test, Spectral for the OpenAPI
+# documents) into the user's cache outside the repository.
 PRISM_VERSION := 5.16.0
-PRISM_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/roundtrip/prism-$(PRISM_VERSION)
+SPECTRAL_VERSION := 6.15.0
+NPM_TOOLS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/roundtrip
 tools:
 	@missing=""; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@if [ ! -x "$(PRISM_DIR)/node_modules/.bin/prism" ]; then \
-	  if ! command -v npm >/dev/null; then \
-	    echo "installing nodejs npm"; \
-	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; \
+	@for t in prism:@stoplight/prism-cli:$(PRISM_VERSION) spectral:@stoplight/spectral-cli:$(SPECTRAL_VERSION); do \
+	  IFS=: read -r bin pkg ver <<< "$$t"; dir="$(NPM_TOOLS)/$$bin-$$ver"; \
+	  if [ ! -x "$$dir/node_modules/.bin/$$bin" ]; then \
+	    echo "installing $$pkg@$$ver into $$dir"; \
+	    npm install --no-audit --no-fund --prefix "$$dir" "$$pkg@$$ver" >/dev/null || exit 1; \
 	  fi; \
-	  echo "installing @stoplight/prism-cli@$(PRISM_VERSION) into $(PRISM_DIR)"; \
-	  npm install --no-audit --no-fund --prefix "$(PRISM_DIR)" @stoplight/prism-cli@$(PRISM_VERSION) >/dev/null; \
-	fi
+	done

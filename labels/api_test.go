@@ -207,6 +207,23 @@ func TestParcelsAndLabelsThroughTheAPI(t *testing.T) {
 	if want := "/v1/returns/" + r.RMA + "/label?parcel=1"; p1.LabelURL != want {
 		t.Errorf("got label_url %q, want %q", p1.LabelURL, want)
 	}
+	// the return shows its parcels' tracking numbers, read alone or in a list
+	for _, path := range []string{"/v1/returns/" + r.ID, "/v1/returns?order_number=NW-1"} {
+		var got struct {
+			Parcels []returns.ParcelRef `json:"parcels"`
+			Data    []struct {
+				Parcels []returns.ParcelRef `json:"parcels"`
+			} `json:"data"`
+		}
+		f.env.Do(t, "GET", path, f.key(auth.RoleAdmin), nil).JSON(t, &got)
+		if len(got.Data) == 1 {
+			got.Parcels = got.Data[0].Parcels
+		}
+		want := []returns.ParcelRef{{Number: 1, TrackingNumber: p1.TrackingNumber, Carrier: "own", Status: "issued"}}
+		if !slices.Equal(got.Parcels, want) {
+			t.Errorf("GET %s: parcels %+v, want %+v", path, got.Parcels, want)
+		}
+	}
 
 	// the shopper prints it; every format is a PDF
 	path := "/v1/returns/" + r.RMA + "/label"

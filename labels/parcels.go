@@ -561,7 +561,7 @@ var moving = map[string]string{
 type CarrierUpdate struct {
 	Parcel        Parcel        `json:"parcel"`
 	RMA           string        `json:"rma" example:"R-7KQ4-M2XD"`
-	ReturnState   returns.State `json:"return_state" example:"in_transit" doc:"The return's state after the event."`
+	ReturnState   returns.State `json:"return_state" enum:"requested,approved,in_transit,partially_received,received,resolving,completed,refund_failed,rejected,cancelled,expired" example:"in_transit" doc:"The return's state after the event."`
 	FirstMovement bool          `json:"first_movement" doc:"True when this event was the parcel's first movement. That one is recorded in the return's timeline (an approved return moves to in_transit) unless the return has ended; repeats and later events are recorded on the parcel only."`
 }
 

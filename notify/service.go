@@ -18,6 +18,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/cache"
 	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/emptylist"
 	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
@@ -233,7 +234,7 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 			return fmt.Errorf("notify: publish %s: email: %w", eventType, err)
 		}
 	}
-	raw, err := json.Marshal(data)
+	raw, err := json.Marshal(emptylist.Fill(data)) // a list is [] when empty, as documented
 	if err != nil {
 		return fmt.Errorf("notify: publish %s: data: %w", eventType, err)
 	}

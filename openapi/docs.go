@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/roundtriphq/roundtrip/internal/auth"
 )
 
 // The API reference at /docs is rendered on the server from the OpenAPI document,
@@ -204,12 +206,12 @@ func access(op *huma.Operation) string {
 	}
 	var parts []string
 	for _, req := range op.Security {
-		for scheme, scopes := range req {
+		for scheme := range req {
 			switch scheme {
-			case "shopperToken":
+			case auth.SchemeShopper:
 				parts = append(parts, "shopper token (own order)")
 			default:
-				parts = append(parts, "API key: "+strings.Join(scopes, ", "))
+				parts = append(parts, "API key: "+strings.Join(auth.OperationRoles(op), ", "))
 			}
 		}
 	}

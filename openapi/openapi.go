@@ -24,6 +24,7 @@ import (
 	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/exchanges"
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/emptylist"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
@@ -80,6 +81,10 @@ type Services struct {
 	// BodyReadTimeout is how long a client may take to send a request body (default
 	// DefaultBodyReadTimeout); a slower one is cut off with 408.
 	BodyReadTimeout time.Duration
+
+	// BaseURL is where clients reach the API (the document's server); empty: the
+	// local default.
+	BaseURL string
 }
 
 // DefaultBodyReadTimeout is how long a client may take to send a request body.
@@ -99,17 +104,24 @@ the ` + "`request_id`" + ` to quote to support, and one entry per wrong field un
 cursor pagination (` + "`limit`" + `, ` + "`cursor`" + `, ` + "`next_cursor`" + `). Another
 merchant's or another order's data answers 404.`
 
+// A list is [] when empty, never null (answers are filled by emptyLists). Huma keeps
+// this in a package variable, read while schemas are built: it is set once, before
+// any API is.
+func init() { huma.DefaultArrayNullable = false }
+
 // Config is the Huma configuration of the product's API.
 func Config() huma.Config {
 	cfg := huma.DefaultConfig("Roundtrip API", Version)
 	// No $schema property and Link header on every answer: clients do not need them.
 	cfg.CreateHooks = nil
 	cfg.Info.Description = description
-	cfg.OpenAPIPath = "/openapi"
+	// the documents are ours (spec.go): Huma's 3.0 downgrade is not valid 3.0
+	cfg.OpenAPIPath = ""
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	// /docs is ours (docs.go): Huma's page loads its renderer from a CDN
 	cfg.DocsPath = ""
 	cfg.Components.SecuritySchemes = auth.Schemes()
-	cfg.Transformers = append(cfg.Transformers, problem.Transform)
+	cfg.Transformers = append(cfg.Transformers, problem.Transform, emptyLists)
 	return cfg
 }
 
@@ -125,8 +137,12 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 		bodyTimeout = DefaultBodyReadTimeout
 	}
 	api := huma.NewAPI(Config(), &adapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, log: log, readFor: bodyTimeout})
+	oapi := api.OpenAPI()
+	oapi.OnAddOperation = append(oapi.OnAddOperation, auth.MoveRoles, declareAnswers)
+	describeDocument(oapi, svc.BaseURL)
 
 	mux.HandleFunc("GET /docs", serveDocs(api))
+	serveDocuments(mux, oapi)
 
 	authn := &auth.Authenticator{Keys: svc.Keys, Shoppers: svc.Shoppers}
 	api.UseMiddleware(authn.Middleware(api))
@@ -170,6 +186,9 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	})
 	return api
 }
+
+// emptyLists is a Huma transformer: no answer carries a null list.
+func emptyLists(_ huma.Context, _ string, v any) (any, error) { return emptylist.Fill(v), nil }
 
 // noteCaller puts the authenticated caller's merchant on the request's access log line.
 func noteCaller(ctx huma.Context, next func(huma.Context)) {

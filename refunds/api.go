@@ -135,9 +135,11 @@ func Register(api huma.API, s *Service) {
 		Method:      http.MethodGet,
 		Path:        "/v1/refunds/{id}",
 		Summary:     "Get a refund",
-		Tags:        []string{"Refunds"},
-		Security:    finance,
-		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+		Description: "One refund: amount, currency, status (pending, succeeded or failed), Stripe's refund ID once sent, " +
+			"the failure reason of a failed one and how finance settled it.",
+		Tags:     []string{"Refunds"},
+		Security: finance,
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
 	}, func(ctx context.Context, in *refundIDInput) (*refundOutput, error) {
 		f, err := ByPublicID(ctx, s.db, auth.MustFromContext(ctx).MerchantID, in.ID)
 		if err != nil {

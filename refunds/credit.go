@@ -22,7 +22,7 @@ type CreditEntry struct {
 	ID           string    `json:"id" db:"public_id" example:"sc_7b2n5z8p1r4t6w9k3q0m2x5c8v"`
 	Currency     string    `json:"currency" db:"currency" example:"EUR"`
 	Amount       int64     `json:"amount" db:"amount" example:"2975" doc:"Minor units; negative for redemptions."`
-	Kind         string    `json:"kind" db:"kind" example:"issued" doc:"issued, bonus, redeemed, reversed (a redemption given back) or adjusted."`
+	Kind         string    `json:"kind" db:"kind" enum:"issued,bonus,redeemed,reversed,adjusted" example:"issued" doc:"issued, bonus, redeemed, reversed (a redemption given back) or adjusted."`
 	ReturnID     *string   `json:"return_id,omitempty" db:"return_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	CreditID     *string   `json:"credit_id,omitempty" db:"credit_id" example:"cred_3c6f9j2m5p8s1v4y7b0e3h6k9n" doc:"The credit (code) the movement is on."`
 	RedemptionID *string   `json:"redemption_id,omitempty" db:"redemption_id" example:"red_9k2n5q8t1w4z7c0f3j6m9p2s5v"`

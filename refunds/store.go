@@ -25,7 +25,7 @@ type Refund struct {
 	OrderNumber        string     `json:"order_number" db:"order_number" example:"NW-10023"`
 	Amount             int64      `json:"amount" db:"amount" example:"2975" doc:"Minor units of currency."`
 	Currency           string     `json:"currency" db:"currency" example:"EUR"`
-	Status             Status     `json:"status" db:"status" example:"succeeded" doc:"queued (not yet sent), pending, requires_action, succeeded, failed or canceled."`
+	Status             Status     `json:"status" db:"status" enum:"queued,pending,requires_action,succeeded,failed,canceled" example:"succeeded" doc:"queued (not yet sent), pending, requires_action, succeeded, failed or canceled."`
 	StripeRefundID     *string    `json:"stripe_refund_id,omitempty" db:"stripe_refund_id" example:"re_3OxYz2LkdIwHu7ix1a2b3c4d"`
 	ChargeID           *string    `json:"charge_id,omitempty" db:"charge_id"`
 	PaymentIntentID    *string    `json:"payment_intent_id,omitempty" db:"payment_intent_id"`

@@ -7,6 +7,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/audit"
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/merchant"
 )
@@ -42,6 +43,8 @@ var (
 // to api, one file each (api_orders.go, api_policy.go, api_portal.go, api_returns.go,
 // api_events.go).
 func Register(api huma.API, a *API) {
+	// the schema's anyOf (Customer.TransformSchema) answers as the domain check does
+	problem.ExplainAnyOf(".customer", "last_name", "at least one of first_name and last_name is required")
 	registerOrders(api, a)
 	registerPolicy(api, a)
 	registerPortal(api, a)

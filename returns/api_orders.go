@@ -33,9 +33,11 @@ func registerOrders(api huma.API, a *API) {
 		Method:      http.MethodGet,
 		Path:        "/v1/orders/{order_number}",
 		Summary:     "Get an order with its returnable quantities",
-		Tags:        []string{"Orders"},
-		Security:    auth.StaffOrShopper(all...),
-		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound},
+		Description: "The order as the shop pushed it, each line with how many units can still be returned " +
+			"(bought, less what earlier returns hold or took back). A shopper token sees only its own order.",
+		Tags:     []string{"Orders"},
+		Security: auth.StaffOrShopper(all...),
+		Errors:   []int{http.StatusUnauthorized, http.StatusNotFound},
 	}, a.getOrder)
 }
 

@@ -59,9 +59,11 @@ func registerReturns(api huma.API, a *API) {
 		Method:      http.MethodGet,
 		Path:        "/v1/returns/{id}",
 		Summary:     "Get a return",
-		Tags:        []string{"Returns"},
-		Security:    auth.StaffOrShopper(all...),
-		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound},
+		Description: "The return with its items, state, quote, the tracking numbers of its parcels and the shopper's feedback. " +
+			"A shopper token sees only the returns of its own order; another merchant's return answers 404.",
+		Tags:     []string{"Returns"},
+		Security: auth.StaffOrShopper(all...),
+		Errors:   []int{http.StatusUnauthorized, http.StatusNotFound},
 	}, a.getReturn)
 	transition := func(id, summary, desc string, ev Event, sec []map[string][]string) {
 		huma.Register(api, huma.Operation{
@@ -264,6 +266,9 @@ func (a *API) listReturns(ctx context.Context, in *listInput) (*listOutput, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := a.Store.WithParcels(ctx, list...); err != nil {
+		return nil, err
+	}
 	out := &listOutput{}
 	out.Body.Data = list
 	out.Body.NextCursor = cursor.Next("r", list, more, func(r *Return) int64 { return r.ID })
@@ -274,6 +279,9 @@ func (a *API) listReturns(ctx context.Context, in *listInput) (*listOutput, erro
 func (a *API) getReturn(ctx context.Context, in *returnPath) (*returnOutput, error) {
 	r, err := a.Store.Find(ctx, auth.MustFromContext(ctx), in.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.Store.WithParcels(ctx, r); err != nil {
 		return nil, err
 	}
 	return &returnOutput{Body: r}, nil

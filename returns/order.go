@@ -2,11 +2,13 @@ package returns
 
 import (
 	"fmt"
-	"golang.org/x/text/language"
 	"net/mail"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"golang.org/x/text/language"
 
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/validation"
@@ -49,6 +51,20 @@ type Customer struct {
 	Phone     string  `json:"phone,omitempty" maxLength:"32" example:"+44 20 7946 0958" doc:"Phone number, for the carrier."`
 	Address   Address `json:"address" doc:"Shipping address: return labels are issued from here."`
 }
+
+// TransformSchema states in the schema the rule that a customer has at least one
+// name, so that a generated client or a validator knows it without reading prose.
+func (Customer) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
+	named := func(field string) *huma.Schema {
+		return &huma.Schema{Required: []string{field},
+			Properties: map[string]*huma.Schema{field: {Type: huma.TypeString, MinLength: ptr(1)}}}
+	}
+	s.AnyOf = []*huma.Schema{named("first_name"), named("last_name")}
+	s.PrecomputeMessages()
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // Address is a postal address.
 type Address struct {

@@ -299,7 +299,7 @@ type QuoteResult struct {
 	Eligible   bool         `json:"eligible" doc:"True when the return can be created: at least one line is eligible and there is no issue."`
 	Issues     []QuoteIssue `json:"issues,omitempty" doc:"Why the quote as a whole is not eligible."`
 	Currency   string       `json:"currency" example:"EUR" doc:"ISO 4217 currency of every amount."`
-	Resolution Resolution   `json:"resolution" example:"refund" doc:"The resolution quoted."`
+	Resolution Resolution   `json:"resolution" enum:"refund,store_credit,exchange" example:"refund" doc:"The resolution quoted."`
 	Lines      []QuoteLine  `json:"lines" doc:"One entry per requested item, in request order."`
 	Amounts
 	Refundable          int64          `json:"refundable" example:"5493" doc:"What was still refundable on the order's payment before this return."`
@@ -333,7 +333,7 @@ type QuoteLine struct {
 	LineID         string        `json:"line_id" example:"line-1" doc:"Id of the order line."`
 	SKU            string        `json:"sku,omitempty" example:"TEE-BLK-M" doc:"SKU of the order line."`
 	Name           string        `json:"name,omitempty" example:"Black T-shirt, M" doc:"Product name."`
-	Reason         ReasonCode    `json:"reason" example:"too_small" doc:"Reason given."`
+	Reason         ReasonCode    `json:"reason" enum:"too_small,too_large,not_as_described,damaged,wrong_item,changed_mind,arrived_late,other" example:"too_small" doc:"Reason given."`
 	MerchantFault  bool          `json:"merchant_fault" doc:"True when the reason is the shop's fault."`
 	Quantity       int           `json:"quantity" example:"1" doc:"Units requested."`
 	Returnable     int           `json:"returnable" example:"2" doc:"Units of the line not held by other returns."`

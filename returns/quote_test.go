@@ -18,8 +18,6 @@ func mustTime(s string) time.Time {
 	return t
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // testOrder is an EUR order with odd cents everywhere. Its order discount of 10.01 EUR
 // is allocated over the lines' net values (29.00, 50.00, 20.00, 66.65 EUR) as 1.75,
 // 3.02, 1.21 and 4.03 EUR. Its total is 176.54 EUR, all of it captured.

@@ -41,8 +41,8 @@ type Return struct {
 	PublicID      string      `json:"id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
 	RMA           string      `json:"rma" example:"R-7KQ4-M2XD" doc:"Return number to quote on the phone and on the parcel."`
 	OrderNumber   string      `json:"order_number" example:"NW-10023"`
-	State         State       `json:"state" example:"approved" doc:"Where the return stands: requested, approved, in_transit, partially_received, received, resolving, completed, refund_failed, rejected, cancelled or expired."`
-	Resolution    Resolution  `json:"resolution" example:"refund"`
+	State         State       `json:"state" enum:"requested,approved,in_transit,partially_received,received,resolving,completed,refund_failed,rejected,cancelled,expired" example:"approved" doc:"Where the return stands: requested, approved, in_transit, partially_received, received, resolving, completed, refund_failed, rejected, cancelled or expired."`
+	Resolution    Resolution  `json:"resolution" enum:"refund,store_credit,exchange" example:"refund"`
 	Currency      string      `json:"currency" example:"EUR"`
 	Total         int64       `json:"total" example:"4255" doc:"What the shopper gets back according to the quote, in minor units."`
 	KeepIt        bool        `json:"keep_it" doc:"True for a returnless refund: nothing is sent back."`
@@ -52,6 +52,7 @@ type Return struct {
 	Items         []Item      `json:"items"`
 	Quote         QuoteResult `json:"quote" doc:"The quote the shopper saw when the return was created."`
 	Feedback      *Feedback   `json:"feedback,omitempty" doc:"The shopper's feedback after completion, when they gave it."`
+	Parcels       []ParcelRef `json:"parcels,omitempty" doc:"The return's parcels with their tracking numbers, in the order they were issued, when the return is read through the API (GET /v1/returns, GET /v1/returns/{id}). Webhook payloads leave it out: label.issued carries each parcel."`
 	CreatedAt     time.Time   `json:"created_at"`
 	UpdatedAt     time.Time   `json:"updated_at"`
 
@@ -70,10 +71,10 @@ type Item struct {
 	Received    int        `json:"received" db:"received" doc:"Units that arrived."`
 	Accepted    int        `json:"accepted" db:"accepted" doc:"Units accepted at receipt or inspection."`
 	Rejected    int        `json:"rejected" db:"rejected" doc:"Units rejected (wrong item, missing, not as stated)."`
-	Reason      ReasonCode `json:"reason" db:"reason" example:"too_small"`
+	Reason      ReasonCode `json:"reason" db:"reason" enum:"too_small,too_large,not_as_described,damaged,wrong_item,changed_mind,arrived_late,other" example:"too_small"`
 	Comment     string     `json:"comment,omitempty" db:"comment"`
-	Condition   *string    `json:"condition,omitempty" db:"condition" doc:"Condition recorded at receipt: new, like_new, used, damaged, wrong_item or missing."`
-	Disposition *string    `json:"disposition,omitempty" db:"disposition" doc:"What happens to the units: restock, resale_hold, refurbish, recycle or dispose."`
+	Condition   *string    `json:"condition,omitempty" db:"condition" enum:"new,like_new,used,damaged,wrong_item,missing" doc:"Condition recorded at receipt: new, like_new, used, damaged, wrong_item or missing."`
+	Disposition *string    `json:"disposition,omitempty" db:"disposition" enum:"restock,resale_hold,refurbish,recycle,dispose" doc:"What happens to the units: restock, resale_hold, refurbish, recycle or dispose."`
 	Amount      int64      `json:"amount" db:"amount" doc:"The line's subtotal in the quote, minor units."`
 }
 
@@ -425,6 +426,15 @@ const returnItemsJSON = `coalesce((SELECT json_agg(json_build_object('line_id', 
 	'reason', i.reason, 'comment', i.comment, 'condition', i.condition, 'disposition', i.disposition,
 	'amount', i.amount) ORDER BY i.id) FROM return_items i WHERE i.return_id = r.id), '[]') AS items`
 
+// ParcelRef is a parcel as its return shows it: enough to follow it without another
+// call (GET /v1/returns/{id}/parcels has the rest).
+type ParcelRef struct {
+	Number         int    `json:"number" db:"number" example:"1" doc:"Parcel n of the return."`
+	TrackingNumber string `json:"tracking_number" db:"tracking_number" example:"RR123456785GB"`
+	Carrier        string `json:"carrier" db:"carrier" example:"own" doc:"own (the shop's own labels) or shippo."`
+	Status         string `json:"status" db:"status" enum:"preparing,issued,voided" example:"issued"`
+}
+
 // returnWithItems is a returns row with its items.
 type returnWithItems struct {
 	returnRow
@@ -508,6 +518,34 @@ func withFeedback(ctx context.Context, q sqlx.QueryerContext, r *Return) (*Retur
 		}
 	}
 	return r, nil
+}
+
+// WithParcels adds their parcels to returns read for the API, in one statement. The
+// parcels table is the labels package's; a return shows only what a client
+// following it needs.
+func (s *Store) WithParcels(ctx context.Context, rs ...*Return) error {
+	ids := make([]int64, len(rs))
+	byID := make(map[int64]*Return, len(rs))
+	for i, r := range rs {
+		ids[i], byID[r.ID] = r.ID, r
+		r.Parcels = []ParcelRef{}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var rows []struct {
+		ReturnID int64 `db:"return_id"`
+		ParcelRef
+	}
+	if err := sqlx.SelectContext(ctx, s.db, &rows, `SELECT return_id, number, tracking_number, carrier, status
+		FROM parcels WHERE return_id = ANY($1) ORDER BY return_id, number`, pq.Array(ids)); err != nil {
+		return fmt.Errorf("returns: parcels: %w", err)
+	}
+	for _, row := range rows {
+		r := byID[row.ReturnID]
+		r.Parcels = append(r.Parcels, row.ParcelRef)
+	}
+	return nil
 }
 
 // Get reads a return.

@@ -85,7 +85,7 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) error {
 	var b []byte
 	var err error
 	if *v30 {
-		b, err = api.OpenAPI().DowngradeYAML()
+		b, err = openapi.DowngradeYAML(api.OpenAPI())
 	} else {
 		b, err = api.OpenAPI().YAML()
 	}

@@ -13,15 +13,16 @@ import (
 
 // Security scheme names, as declared in the OpenAPI document.
 const (
-	// SchemeAPIKey is an API key; the requirement's scopes list the roles allowed
-	// (admin is always allowed).
+	// SchemeAPIKey is an API key; Staff names the roles allowed (admin is always
+	// allowed).
 	SchemeAPIKey = "apiKey"
 	// SchemeShopper is a shopper token for one order.
 	SchemeShopper = "shopperToken"
 )
 
-// Staff declares an operation for API keys with the admin role or one of roles; the
-// roles become the requirement's scopes in the OpenAPI document.
+// Staff declares an operation for API keys with the admin role or one of roles. The
+// roles are written as the requirement's scopes; MoveRoles takes them out of there
+// when the operation is added to the document.
 func Staff(roles ...Role) []map[string][]string {
 	scopes := []string{string(RoleAdmin)}
 	for _, r := range roles {
@@ -38,13 +39,59 @@ func StaffOrShopper(roles ...Role) []map[string][]string {
 	return append(Staff(roles...), map[string][]string{SchemeShopper: {}})
 }
 
+// rolesKey is the operation metadata that holds the roles an operation accepts.
+const rolesKey = "roles"
+
+// MoveRoles is a huma.AddOpFunc: it moves the roles Staff wrote as the API key
+// requirement's scopes into the operation's metadata (which Middleware enforces) and
+// its x-roles extension (which documents them), and leaves the requirement's scopes
+// empty. OpenAPI gives scopes a meaning for OAuth2 only: generators and linters expect
+// a bearer requirement to list none.
+func MoveRoles(_ *huma.OpenAPI, op *huma.Operation) {
+	// Registrations share one requirement among operations (a package's finance :=
+	// Staff(RoleFinance)): the operation gets requirements of its own.
+	reqs := make([]map[string][]string, len(op.Security))
+	for i, req := range op.Security {
+		reqs[i] = map[string][]string{}
+		for scheme, scopes := range req {
+			reqs[i][scheme] = []string{}
+			if scheme != SchemeAPIKey || len(scopes) == 0 {
+				continue
+			}
+			if op.Metadata == nil {
+				op.Metadata = map[string]any{}
+			}
+			if op.Extensions == nil {
+				op.Extensions = map[string]any{}
+			}
+			roles := slices.Clone(scopes)
+			op.Metadata[rolesKey] = roles
+			op.Extensions["x-roles"] = roles
+		}
+	}
+	op.Security = reqs
+}
+
+// OperationRoles are the API key roles op accepts: those MoveRoles recorded, or, for
+// an operation whose roles were not moved, its requirement's scopes.
+func OperationRoles(op *huma.Operation) []string {
+	if roles, ok := op.Metadata[rolesKey].([]string); ok {
+		return roles
+	}
+	var roles []string
+	for _, req := range op.Security {
+		roles = append(roles, req[SchemeAPIKey]...)
+	}
+	return roles
+}
+
 // Schemes are the security schemes to put in the OpenAPI components.
 func Schemes() map[string]*huma.SecurityScheme {
 	return map[string]*huma.SecurityScheme{
 		SchemeAPIKey: {
 			Type: "http", Scheme: "bearer", BearerFormat: "rtk_…",
 			Description: "An API key (`Authorization: Bearer rtk_…`) scoped to one merchant and one role: " +
-				"admin, integration, warehouse or finance. The scopes listed on an operation are the roles " +
+				"admin, integration, warehouse or finance. An operation's x-roles lists the roles " +
 				"it accepts; admin is accepted everywhere.",
 		},
 		SchemeShopper: {
@@ -105,17 +152,17 @@ func (a *Authenticator) Middleware(api huma.API) func(huma.Context, func(huma.Co
 			huma.WriteErr(api, ctx, http.StatusInternalServerError, "authentication failed", err)
 			return
 		}
-		if !allowed(p, reqs) {
-			huma.WriteErr(api, ctx, http.StatusForbidden, denial(p, reqs))
+		if !allowed(p, reqs, OperationRoles(ctx.Operation())) {
+			huma.WriteErr(api, ctx, http.StatusForbidden, denial(p, OperationRoles(ctx.Operation())))
 			return
 		}
 		next(huma.WithContext(ctx, WithPrincipal(ctx.Context(), p)))
 	}
 }
 
-func allowed(p Principal, reqs []map[string][]string) bool {
+func allowed(p Principal, reqs []map[string][]string, roles []string) bool {
 	for _, req := range reqs {
-		if roles, ok := req[SchemeAPIKey]; ok && p.Role != "" {
+		if _, ok := req[SchemeAPIKey]; ok && p.Role != "" {
 			if slices.Contains(roles, string(p.Role)) {
 				return true
 			}
@@ -127,11 +174,7 @@ func allowed(p Principal, reqs []map[string][]string) bool {
 	return false
 }
 
-func denial(p Principal, reqs []map[string][]string) string {
-	var roles []string
-	for _, req := range reqs {
-		roles = append(roles, req[SchemeAPIKey]...)
-	}
+func denial(p Principal, roles []string) string {
 	if p.Shopper() {
 		return "A shopper token cannot do this."
 	}

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 
 	"github.com/danielgtaylor/huma/v2"
+	humavalidation "github.com/danielgtaylor/huma/v2/validation"
 
 	"github.com/roundtriphq/roundtrip/internal/reqid"
 	"github.com/roundtriphq/roundtrip/internal/validation"
@@ -101,6 +102,11 @@ func describe(n int) string {
 	return fmt.Sprintf("The request has %d invalid fields: see errors.", n)
 }
 
+// RetryAfterUnavailable is the Retry-After, in seconds, of a 503: the database or
+// another part a request needs did not answer, and a retry a moment later usually
+// succeeds.
+const RetryAfterUnavailable = 2
+
 // internalDetail is all a client learns about a server fault.
 const internalDetail = "Something went wrong on our side. Try again; if it keeps happening, contact support with the request ID."
 
@@ -136,7 +142,19 @@ func Install(log *slog.Logger, mapDomain func(error) *Problem) {
 			if ctx != nil {
 				c = ctx.Context()
 			}
-			return build(c, status, msg, errs)
+			p := build(c, status, msg, errs)
+			// Huma writes the headers of the error a handler returned, not of the
+			// problem built here from it (a mapped domain error's WWW-Authenticate,
+			// a 503's Retry-After), nor of the problems WriteErr builds: so they go on
+			// the answer here.
+			if ctx != nil {
+				for k, vs := range p.headers {
+					for _, v := range vs {
+						ctx.AppendHeader(k, v)
+					}
+				}
+			}
+			return p
 		}
 	})
 }
@@ -171,6 +189,9 @@ func build(ctx context.Context, status int, msg string, errs []error) *Problem {
 		p := New(status, "internal_error", internalDetail)
 		if status != http.StatusInternalServerError {
 			p.Code = "unavailable"
+		}
+		if status == http.StatusServiceUnavailable {
+			p.GetHeaders().Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
 		}
 		p.RequestID = id
 		return p
@@ -222,9 +243,33 @@ func build(ctx context.Context, status int, msg string, errs []error) *Problem {
 	return p
 }
 
+// anyOfs explains a failed anyOf by where it failed: registered by ExplainAnyOf.
+var anyOfs sync.Map // location suffix → huma.ErrorDetail (location relative to it)
+
+// ExplainAnyOf makes a failed anyOf at a location ending in suffix (".customer")
+// answer as the field within it that should be set, with message, instead of
+// Huma's "expected value to match at least one schema but matched none".
+func ExplainAnyOf(suffix, field, message string) {
+	anyOfs.Store(suffix, huma.ErrorDetail{Location: field, Message: message})
+}
+
 // pointAtMissing makes Huma's "expected required property x to be present" at
 // "body" name the missing field itself ("body.x"), so that every error names its field.
 func pointAtMissing(d *huma.ErrorDetail) *huma.ErrorDetail {
+	if d.Message == humavalidation.MsgExpectedMatchAtLeastOneSchema {
+		var found *huma.ErrorDetail
+		anyOfs.Range(func(k, v any) bool {
+			if strings.HasSuffix(d.Location, k.(string)) {
+				e := v.(huma.ErrorDetail)
+				found = &huma.ErrorDetail{Location: d.Location + "." + e.Location, Message: e.Message}
+				return false
+			}
+			return true
+		})
+		if found != nil {
+			return found
+		}
+	}
 	const pre, post = "expected required property ", " to be present"
 	if name, ok := strings.CutPrefix(d.Message, pre); ok && strings.HasSuffix(name, post) {
 		name = strings.TrimSuffix(name, post)

@@ -2,7 +2,6 @@ package shippo_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -13,44 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roundtriphq/roundtrip/internal/npmtool"
 	"github.com/roundtriphq/roundtrip/labels/shippo"
 )
 
 // PrismVersion is the Prism the contract test runs (make tools installs it).
 const PrismVersion = "5.16.0"
-
-// prismDir is where Prism is installed: the user's cache, outside the repository.
-func prismDir(t *testing.T) string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatalf("prism: no cache directory to install it in: %v", err)
-	}
-	return filepath.Join(dir, "roundtrip", "prism-"+PrismVersion)
-}
-
-// prismBin installs Prism with npm into prismDir when it is not there yet (as
-// make tools does) and returns its command. It fails the test, never skips it, when
-// npm is missing or the install fails.
-func prismBin(t *testing.T) string {
-	t.Helper()
-	dir := prismDir(t)
-	bin := filepath.Join(dir, "node_modules", ".bin", "prism")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Fatalf("prism: npm is needed to install @stoplight/prism-cli@%s (run make tools, or install Node.js): %v", PrismVersion, err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--prefix", dir,
-		"@stoplight/prism-cli@"+PrismVersion).CombinedOutput()
-	if err != nil {
-		t.Fatalf("prism: npm install @stoplight/prism-cli@%s into %s failed: %v\n%s", PrismVersion, dir, err, out)
-	}
-	return bin
-}
 
 // vendorSpec finds Shippo's OpenAPI description: SHIPPO_OPENAPI, else
 // shared/vendor/shippo/public-api.yaml in the nearest directory above this one that
@@ -81,7 +48,7 @@ func vendorSpec(t *testing.T) string {
 // URL and a function that answers everything Prism logged.
 func startPrism(t *testing.T) (string, func() string) {
 	t.Helper()
-	bin, spec := prismBin(t), vendorSpec(t)
+	bin, spec := npmtool.Bin(t, "prism", "@stoplight/prism-cli", PrismVersion, "prism"), vendorSpec(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

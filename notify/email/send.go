@@ -26,8 +26,8 @@ import (
 type Message struct {
 	PublicID       string     `json:"id" db:"public_id" example:"em_5h8k1n4q7t0w3z6c9f2j5m8p1s"`
 	ReturnPublicID string     `json:"return_id" db:"return_public_id" example:"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd" doc:"The return's ID."`
-	Kind           Kind       `json:"kind" db:"kind" example:"refund_sent" doc:"Which message: review_needed, return_confirmed, return_approved, return_rejected, label_reminder, parcel_in_transit, parcel_arrived, refund_sent, refund_delayed, store_credit_issued, replacement_shipped or return_completed."`
-	Status         string     `json:"status" db:"status" example:"sent" doc:"queued (not sent yet), sent (the mail server accepted it), failed (tried again later), parked (no more attempts: see last_error), skipped (the shopper unsubscribed and it is not about money)."`
+	Kind           Kind       `json:"kind" db:"kind" enum:"review_needed,return_confirmed,return_approved,return_rejected,label_reminder,parcel_in_transit,parcel_arrived,refund_sent,refund_delayed,store_credit_issued,replacement_shipped,return_completed" example:"refund_sent" doc:"Which message: review_needed, return_confirmed, return_approved, return_rejected, label_reminder, parcel_in_transit, parcel_arrived, refund_sent, refund_delayed, store_credit_issued, replacement_shipped or return_completed."`
+	Status         string     `json:"status" db:"status" enum:"queued,sent,failed,parked,skipped" example:"sent" doc:"queued (not sent yet), sent (the mail server accepted it), failed (tried again later), parked (no more attempts: see last_error), skipped (the shopper unsubscribed and it is not about money)."`
 	To             string     `json:"to,omitempty" db:"to_address" example:"ada@example.com"`
 	Subject        string     `json:"subject,omitempty" db:"subject" example:"Your refund of 29.75 EUR is on its way"`
 	Attempts       int        `json:"attempts" db:"attempts"`

@@ -214,10 +214,12 @@ func Register(api huma.API, s *Service) {
 		Method:      http.MethodGet,
 		Path:        "/v1/reconciliations/{id}/lines.csv",
 		Summary:     "Export a reconciliation's lines as CSV",
-		Tags:        []string{"Reconciliation"},
-		Security:    finance,
-		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
-		Responses:   csvResponses("Every line of the run (or of one class)", LinesColumns),
+		Description: "Every line of the reconciliation (matched, missing on either side, amount or currency mismatch), " +
+			"one per row with the refund, Stripe's refund ID and both amounts, streamed for spreadsheets.",
+		Tags:      []string{"Reconciliation"},
+		Security:  finance,
+		Errors:    []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
+		Responses: csvResponses("Every line of the run (or of one class)", LinesColumns),
 	}, func(ctx context.Context, in *reconciliationLinesCSVInput) (*huma.StreamResponse, error) {
 		m := auth.MustFromContext(ctx).MerchantID
 		r, err := s.ByPublicID(ctx, m, in.ID)

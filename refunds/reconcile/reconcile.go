@@ -159,11 +159,11 @@ type ReconciliationLine struct {
 	OrderNumber        *string    `json:"order_number,omitempty" db:"order_number" example:"NW-10023"`
 	Currency           *string    `json:"currency,omitempty" db:"currency" example:"EUR"`
 	Amount             *int64     `json:"amount,omitempty" db:"amount" example:"2975" doc:"Ours, in minor units."`
-	Status             *string    `json:"status,omitempty" db:"status" example:"succeeded" doc:"Ours."`
+	Status             *string    `json:"status,omitempty" db:"status" enum:"queued,pending,requires_action,succeeded,failed,canceled" example:"succeeded" doc:"Ours."`
 	StripeRefundID     *string    `json:"stripe_refund_id,omitempty" db:"stripe_refund_id" example:"re_3OxYz2LkdIwHu7ix1a2b3c4d"`
 	StripeCurrency     *string    `json:"stripe_currency,omitempty" db:"stripe_currency" example:"EUR" doc:"Stripe's, upper-cased."`
 	StripeAmount       *int64     `json:"stripe_amount,omitempty" db:"stripe_amount" example:"2795"`
-	StripeStatus       *string    `json:"stripe_status,omitempty" db:"stripe_status" example:"succeeded"`
+	StripeStatus       *string    `json:"stripe_status,omitempty" db:"stripe_status" enum:"pending,requires_action,succeeded,failed,canceled" example:"succeeded"`
 	StripeCreated      *time.Time `json:"stripe_created,omitempty" db:"stripe_created"`
 	ChargeID           *string    `json:"charge_id,omitempty" db:"charge_id"`
 	PaymentIntentID    *string    `json:"payment_intent_id,omitempty" db:"payment_intent_id"`
@@ -180,7 +180,7 @@ type ReconciliationLine struct {
 
 // ReconciliationTotal sums the lines of one class in one currency (pair).
 type ReconciliationTotal struct {
-	Class          Class  `json:"class" db:"class" example:"matched"`
+	Class          Class  `json:"class" db:"class" enum:"matched,missing_in_stripe,missing_locally,amount_mismatch,currency_mismatch,status_mismatch" example:"matched"`
 	Currency       string `json:"currency" db:"currency" example:"EUR" doc:"Ours, or Stripe's when we have none."`
 	StripeCurrency string `json:"stripe_currency" db:"stripe_currency" example:"EUR" doc:"Stripe's, or ours when Stripe has none; differs from currency only for currency_mismatch."`
 	Count          int64  `json:"count" db:"count" example:"9871"`

@@ -74,7 +74,7 @@ type CurrencyShipping struct {
 
 // ReasonStat counts the returns of one reason.
 type ReasonStat struct {
-	Reason        returns.ReasonCode `json:"reason" example:"too_small"`
+	Reason        returns.ReasonCode `json:"reason" enum:"too_small,too_large,not_as_described,damaged,wrong_item,changed_mind,arrived_late,other" example:"too_small"`
 	MerchantFault bool               `json:"merchant_fault"`
 	Returns       int64              `json:"returns" example:"120" doc:"Returns with at least one line of this reason."`
 	Items         int64              `json:"items" example:"131"`

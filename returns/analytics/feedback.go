@@ -32,7 +32,7 @@ type EaseCount struct {
 
 // ReasonComments are the comments on returns with items of one reason.
 type ReasonComments struct {
-	Reason returns.ReasonCode `json:"reason" example:"too_small"`
+	Reason returns.ReasonCode `json:"reason" enum:"too_small,too_large,not_as_described,damaged,wrong_item,changed_mind,arrived_late,other" example:"too_small"`
 	// Count counts every comment under the reason; Comments lists the newest.
 	Count    int64             `json:"count" example:"12"`
 	Comments []FeedbackComment `json:"comments" doc:"Newest first, at most 20."`

@@ -174,7 +174,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	orderLimit := ratelimit.New(d, 10, time.Minute)
 
 	a.API = openapi.New(mux, openapi.Services{
-		DB: d, Logger: log,
+		DB: d, Logger: log, BaseURL: cfg.BaseURL,
 		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
 		Exchanges: a.Exchanges, Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
