@@ -57,7 +57,7 @@ func Register(api huma.API, l *Log) {
 		}
 		out := &listAuditOutput{}
 		out.Body.Data = list
-		out.Body.NextCursor = cursor.Next(listCursor, list, more, func(e Entry) int64 { return e.Seq })
+		out.Body.NextCursor = cursor.Next(listCursor, list, more, func(e Entry) string { return e.ID })
 		return out, nil
 	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
@@ -67,7 +68,8 @@ const (
 
 // Entry is one recorded action.
 type Entry struct {
-	// ID is the entry's public ID; Seq orders the trail and its cursor, never shown.
+	// ID is the entry's public ID (and what its cursor names); Seq orders the trail,
+	// never shown.
 	ID  string `json:"id" db:"public_id" example:"aud_1c4f7h0k3n6q9t2w5y8b1e4g7j"`
 	Seq int64  `json:"-" db:"id"`
 	// At is when the change was committed (the transaction's time).
@@ -137,22 +139,26 @@ func (l *Log) Change(ctx context.Context, merchantID int64, actor string, fn fun
 }
 
 // List returns a merchant's entries, newest first: at most limit (default 50) of
-// those older than the entry with ID before (0: from the newest), and whether there
-// are more.
-func (l *Log) List(ctx context.Context, merchantID, before int64, limit int) ([]Entry, bool, error) {
+// those older than the entry with public ID before ("": from the newest), and whether
+// there are more. An entry that is not the merchant's is refused with cursor.Unknown.
+func (l *Log) List(ctx context.Context, merchantID int64, before string, limit int) ([]Entry, bool, error) {
 	if limit <= 0 {
 		limit = 50
 	}
+	var key int64
+	if before != "" {
+		var err error
+		if key, err = cursor.Resolve(ctx, l.db, `SELECT id FROM audit_log WHERE merchant_id = $1 AND public_id = $2`, merchantID, before); err != nil {
+			return nil, false, err
+		}
+	}
 	list := []Entry{}
 	err := l.db.SelectContext(ctx, &list, `SELECT id, public_id, at, actor, action, target, summary FROM audit_log
-		WHERE merchant_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, merchantID, before, limit+1)
+		WHERE merchant_id = $1 AND ($2::bigint = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, merchantID, key, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("audit: list: %w", err)
 	}
-	more := len(list) > limit
-	if more {
-		list = list[:limit]
-	}
+	list, more := cursor.Trim(list, limit)
 	return list, more, nil
 }
 

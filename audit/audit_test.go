@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/audit"
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
 )
 
@@ -55,16 +56,24 @@ func TestChangeRecordsWithTheChangeOrNotAtAll(t *testing.T) {
 	}
 	audit.Record(ctx, d, other, audit.Entry{Actor: "user:zed", Action: audit.KeyRevoked})
 
-	list, more, err := log.List(ctx, m, 0, 1)
+	list, more, err := log.List(ctx, m, "", 1)
 	if err != nil || !more || len(list) != 1 {
 		t.Fatalf("first page: %v %v %v", list, more, err)
 	}
 	if e := list[0]; e.Actor != "key:7" || e.Action != audit.KeyCreated || len(e.Summary) > audit.MaxSummary || !strings.HasSuffix(e.Summary, "…") {
 		t.Errorf("newest entry: %+v (summary %d bytes)", e.Actor, len(e.Summary))
 	}
-	list, more, _ = log.List(ctx, m, list[0].Seq, 10)
+	list, more, _ = log.List(ctx, m, list[0].ID, 10)
 	if more || len(list) != 1 || list[0].Actor != "user:ana" || list[0].Summary != "Shop name: Shop → Shop Two" || list[0].At.IsZero() {
 		t.Errorf("second page: %+v, more %v", list, more)
+	}
+	// the other shop's entry is no cursor of this shop's trail
+	theirs, _, err := log.List(ctx, other, "", 1)
+	if err != nil || len(theirs) != 1 {
+		t.Fatalf("other shop's trail: %v %v", theirs, err)
+	}
+	if _, _, err := log.List(ctx, m, theirs[0].ID, 10); !cursor.IsUnknown(err) {
+		t.Errorf("another shop's entry as the cursor: got %v, want the cursor refused", err)
 	}
 	// entries cannot be changed or removed
 	if _, err := d.Exec(`UPDATE audit_log SET summary = '' WHERE merchant_id = $1`, m); err == nil {

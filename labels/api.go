@@ -127,11 +127,16 @@ func Register(api huma.API, s *Service, a *audit.Log) {
 		},
 		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusGone, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *labelInput) (*labelOutput, error) {
-		r, err := s.store.Find(ctx, auth.MustFromContext(ctx), in.ID)
+		// the return, its order and its parcels in one statement
+		rd, err := s.store.FindWith(ctx, auth.MustFromContext(ctx), in.ID, ParcelsJSON(in.Parcel))
 		if err != nil {
 			return nil, err
 		}
-		f, err := s.LabelFile(ctx, r, in.Parcel, Format(in.Format), in.origin)
+		ps, err := DecodeParcels(rd.Extra, rd.Return)
+		if err != nil {
+			return nil, err
+		}
+		f, err := s.FileOf(ctx, rd, ps, in.Parcel, Format(in.Format), in.origin, nil)
 		if err != nil {
 			return nil, err
 		}

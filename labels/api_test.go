@@ -3,6 +3,7 @@ package labels_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -390,6 +392,64 @@ func TestLabelNeedsTheReturnsAddress(t *testing.T) {
 	res := f.env.Do(t, "GET", "/v1/returns/"+r.RMA+"/label", f.key(auth.RoleIntegration), nil)
 	if p := problemOf(t, res); res.Status != http.StatusConflict || p.Code != "no_return_address" {
 		t.Errorf("label without a returns address: got %d %+v, want 409 no_return_address", res.Status, p)
+	}
+}
+
+// TestATrackingNumberOnRecordTakesTheNextSerial: when the tracking serial comes
+// round to a number a parcel still has (the sequence wrapped), the next parcel is
+// booked under the following serial instead of failing.
+func TestATrackingNumberOnRecordTakesTheNextSerial(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	key := f.key(auth.RoleIntegration)
+	first := f.parcels(t, key, f.create(t, key, "NW-1").ID)[0].TrackingNumber
+	serial, err := strconv.ParseInt(first[2:10], 10, 64)
+	if err != nil {
+		t.Fatalf("tracking number %s: %v", first, err)
+	}
+	if _, err := f.env.DB.Exec(`SELECT setval('tracking_serial', $1, false)`, serial); err != nil {
+		t.Fatal(err)
+	}
+	f.putOrder(t, "NW-2", "bo@example.com")
+	ps := f.parcels(t, key, f.create(t, key, "NW-2").ID)
+	if len(ps) != 1 {
+		t.Fatalf("got %d parcels, want 1", len(ps))
+	}
+	want := fmt.Sprintf("%08d", serial+1)
+	if got := ps[0].TrackingNumber; got == first || got[2:10] != want || !labels.ValidS10(got) {
+		t.Errorf("got tracking number %s after %s was taken, want a valid S10 number with serial %s", got, first, want)
+	}
+}
+
+// TestScanByRMAOfAReturnWithTwoParcels: a scan of the RMA cannot tell which of two
+// parcels arrived: it records the return's arrival, marks no parcel, and the next
+// scan is a repeat.
+func TestScanByRMAOfAReturnWithTwoParcels(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	key := f.key(auth.RoleIntegration)
+	r := f.create(t, key, "NW-1")
+	if res := f.env.Do(t, "POST", "/v1/returns/"+r.ID+"/parcels", key, nil); res.Status != http.StatusCreated {
+		t.Fatalf("add parcel: got %d: %s", res.Status, res.Body)
+	}
+	for i, repeat := range []bool{false, true} {
+		res := f.env.Do(t, "POST", "/v1/scans", f.key(auth.RoleWarehouse), map[string]any{"code": r.RMA})
+		var sc struct {
+			Repeat bool            `json:"repeat"`
+			Parcel json.RawMessage `json:"parcel"`
+		}
+		res.JSON(t, &sc)
+		if res.Status != http.StatusOK || sc.Repeat != repeat || sc.Parcel != nil {
+			t.Errorf("scan %d: got %d repeat=%v parcel=%s, want 200 repeat=%v and no parcel", i+1, res.Status, sc.Repeat, sc.Parcel, repeat)
+		}
+	}
+	var parcels, returns int
+	if err := f.env.DB.QueryRow(`SELECT (SELECT count(*) FROM parcels WHERE arrived_at IS NOT NULL),
+		(SELECT count(*) FROM returns WHERE arrived_at IS NOT NULL)`).Scan(&parcels, &returns); err != nil {
+		t.Fatal(err)
+	}
+	if parcels != 0 || returns != 1 {
+		t.Errorf("got %d parcels and %d returns arrived, want 0 and 1", parcels, returns)
 	}
 }
 

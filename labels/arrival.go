@@ -31,17 +31,18 @@ func (s *Service) ParcelByTracking(ctx context.Context, merchantID int64, tracki
 	return p.ReturnID, arrival(p), nil
 }
 
-// IssuedParcels lists r's parcels whose labels may be used, by number, read through q.
-func (s *Service) IssuedParcels(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) ([]receiving.Parcel, error) {
-	list, err := parcels(ctx, q, r.MerchantID, r)
-	if err != nil {
-		return nil, err
-	}
+// ArriveIssued lists r's parcels whose labels may be used, by number, as they were
+// before the scan at, and records that the return's only such parcel arrived at at,
+// unless it had arrived before: one statement, in the scan's transaction x.
+func (s *Service) ArriveIssued(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, at time.Time) ([]receiving.Parcel, error) {
 	var out []receiving.Parcel
-	for _, p := range list {
-		if p.Status == ParcelIssued {
-			out = append(out, arrival(p))
-		}
+	err := sqlx.SelectContext(ctx, q, &out, `WITH issued AS (SELECT id, number, coalesce(tracking_number, '') AS tracking_number,
+			carrier, arrived_at FROM parcels WHERE merchant_id = $1 AND return_id = $2 AND status = 'issued'),
+		arrive AS (UPDATE parcels SET arrived_at = $3
+			WHERE id IN (SELECT id FROM issued WHERE arrived_at IS NULL AND (SELECT count(*) FROM issued) = 1))
+		SELECT id, number, tracking_number, carrier, arrived_at FROM issued ORDER BY number`, r.MerchantID, r.ID, at)
+	if err != nil {
+		return nil, fmt.Errorf("labels: arrival of %s: %w", r.RMA, err)
 	}
 	return out, nil
 }

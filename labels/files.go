@@ -35,25 +35,34 @@ func (s *Service) LabelFile(ctx context.Context, r *returns.Return, n int, f For
 // (the pages word the shopper's part of it in the shopper's language). A label the
 // carrier made is served as the carrier made it.
 func (s *Service) LabelFileWith(ctx context.Context, r *returns.Return, n int, f Format, origin string, adjust func(*Label)) (File, error) {
-	pdfFormat := f
-	if f == FormatZPL || f == FormatQR {
-		pdfFormat = Format4x6
-	}
-	l, err := s.Label(ctx, r, n, pdfFormat, origin)
+	ps, err := s.parcelsWithFiles(ctx, r, n)
 	if err != nil {
 		return File{}, err
 	}
-	if adjust != nil {
-		adjust(&l)
+	if err := labelable(r, ps.List, n); err != nil {
+		return File{}, err
 	}
-	var files struct {
-		PDF []byte `db:"label_pdf"`
-		QR  []byte `db:"qr_code"`
+	rec, err := s.store.OrderByID(ctx, r.MerchantID, r.OrderID)
+	if err != nil {
+		return File{}, err
 	}
-	if err := s.db.GetContext(ctx, &files, `SELECT label_pdf, qr_code FROM parcels WHERE merchant_id = $1 AND return_id = $2 AND number = $3`,
-		r.MerchantID, r.ID, n); err != nil {
-		return File{}, fmt.Errorf("labels: files of parcel %d of %s: %w", n, r.RMA, err)
+	return s.FileOf(ctx, returns.Read{Return: r, Order: rec}, ps, n, f, origin, adjust)
+}
+
+// parcelsWithFiles reads the parcels of r with the carrier's files of parcel n, in
+// one statement.
+func (s *Service) parcelsWithFiles(ctx context.Context, r *returns.Return, n int) (Parcels, error) {
+	var raw []byte
+	if err := s.db.GetContext(ctx, &raw, `SELECT `+ParcelsJSON(n)+` FROM returns r WHERE r.merchant_id = $1 AND r.id = $2`,
+		r.MerchantID, r.ID); err != nil {
+		return Parcels{}, fmt.Errorf("labels: parcels of %s: %w", r.RMA, err)
 	}
+	return DecodeParcels(raw, r)
+}
+
+// fileOf is parcel n of r in format f, from its label l and the files the carrier
+// made for it.
+func fileOf(r *returns.Return, n int, f Format, l Label, files parcelFiles) (File, error) {
 	name := fmt.Sprintf("%s-parcel-%d", r.RMA, n)
 	var buf bytes.Buffer
 	switch f {

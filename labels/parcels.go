@@ -12,7 +12,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/labels/shippo"
 	"github.com/roundtriphq/roundtrip/merchant"
@@ -204,19 +203,6 @@ func (s *Service) Void(ctx context.Context, t *returns.Tx) error {
 	return voidAll(ctx, t.Tx, t.Return)
 }
 
-// carrierFor is the carrier that issues m's labels now, per its carrier settings
-// read through q.
-func (s *Service) carrierFor(ctx context.Context, q sqlx.QueryerContext, m merchant.Merchant) (Carrier, error) {
-	if s.carrier != nil {
-		return s.carrier, nil
-	}
-	cs, err := merchant.CarrierSettingsIn(ctx, q, m.ID)
-	if err != nil {
-		return nil, err
-	}
-	return s.carrierByCode(m, cs, cs.Carrier)
-}
-
 // carrierByCode is m's carrier with that code (the one that issued a label, which
 // may not be the one m uses now).
 func (s *Service) carrierByCode(m merchant.Merchant, cs merchant.CarrierSettings, code string) (Carrier, error) {
@@ -268,15 +254,37 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		return Parcel{}, err
 	}
 	o := rec.Order
-	c, err := s.carrierFor(ctx, tx, m)
-	if err != nil {
-		return Parcel{}, fmt.Errorf("labels: carrier of merchant %d: %w", m.ID, err)
+	// the parcel's number, a tracking serial for a label of our own and, unless the
+	// service has one carrier for all, the merchant's carrier settings, in one
+	// statement (a serial drawn for a label the carrier numbers is left unused)
+	c := s.carrier
+	serial, settings := `nextval('tracking_serial')`, `NULL::json`
+	switch {
+	case c == nil:
+		settings = merchant.CarrierSettingsJSON(`$1`)
+	case c.Remote():
+		serial = `0::bigint`
 	}
-	var number int
-	if err := tx.GetContext(ctx, &number, `SELECT coalesce(max(number), 0) + 1 FROM parcels
-		WHERE merchant_id = $1 AND return_id = $2`, r.MerchantID, r.ID); err != nil {
+	var book struct {
+		Number   int    `db:"number"`
+		Serial   int64  `db:"serial"`
+		Settings []byte `db:"settings"`
+	}
+	if err := tx.GetContext(ctx, &book, `SELECT (SELECT coalesce(max(number), 0) + 1 FROM parcels
+		WHERE merchant_id = $1 AND return_id = $2) AS number, `+serial+` AS serial, `+settings+` AS settings`,
+		r.MerchantID, r.ID); err != nil {
 		return Parcel{}, fmt.Errorf("labels: next parcel of %d: %w", r.ID, err)
 	}
+	if c == nil {
+		cs, err := merchant.DecodeCarrierSettings(book.Settings, m.ID)
+		if err == nil {
+			c, err = s.carrierByCode(m, cs, cs.Carrier)
+		}
+		if err != nil {
+			return Parcel{}, fmt.Errorf("labels: carrier of merchant %d: %w", m.ID, err)
+		}
+	}
+	number := book.Number
 	if number > MaxParcels {
 		return Parcel{}, ErrTooManyParcels
 	}
@@ -294,37 +302,34 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		return s.prepare(ctx, t, c, number, days, idem)
 	}
 	for attempt := 0; ; attempt++ {
-		var serial int64
-		if err := tx.GetContext(ctx, &serial, `SELECT nextval('tracking_serial')`); err != nil {
-			return Parcel{}, fmt.Errorf("labels: tracking serial: %w", err)
+		if attempt > 0 {
+			if err := tx.GetContext(ctx, &book.Serial, `SELECT nextval('tracking_serial')`); err != nil {
+				return Parcel{}, fmt.Errorf("labels: tracking serial: %w", err)
+			}
 		}
 		iss, err := c.Issue(ctx, IssueRequest{
-			Serial: serial, Reference: r.RMA, From: shopperAddress(o), To: warehouseAddress(m),
+			Serial: book.Serial, Reference: r.RMA, From: shopperAddress(o), To: warehouseAddress(m),
 			Parcel: number, Parcels: number,
 		})
 		if err != nil {
 			return Parcel{}, fmt.Errorf("labels: issue parcel %d of %s: %w", number, r.RMA, err)
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT parcel`); err != nil {
-			return Parcel{}, err
-		}
+		// a tracking number still on record (the serial sequence wrapped) inserts
+		// nothing: take the next serial
 		err = tx.GetContext(ctx, &p, `INSERT INTO parcels (merchant_id, return_id, number, carrier, service,
 			tracking_number, valid_until, idempotency_key)
 			VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(days => $7), $8)
+			ON CONFLICT (merchant_id, tracking_number) DO NOTHING
 			RETURNING `+parcelCols, r.MerchantID, r.ID, number, c.Code(), iss.Service,
 			NormalizeTracking(iss.TrackingNumber), days, idem)
-		if db.IsUniqueViolation(err, "parcels_merchant_id_tracking_number_key") && attempt < 3 {
-			// the serial sequence wrapped onto a number still on record: take the next
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT parcel`); err != nil {
-				return Parcel{}, err
-			}
+		if errors.Is(err, sql.ErrNoRows) && attempt < 3 {
 			continue
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return Parcel{}, fmt.Errorf("labels: insert parcel %d of %s: tracking number %s is taken", number, r.RMA, iss.TrackingNumber)
 		}
 		if err != nil {
 			return Parcel{}, fmt.Errorf("labels: insert parcel %d of %s: %w", number, r.RMA, err)
-		}
-		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT parcel`); err != nil {
-			return Parcel{}, err
 		}
 		break
 	}
@@ -446,19 +451,41 @@ func (s *Service) Label(ctx context.Context, r *returns.Return, n int, f Format,
 	if err != nil {
 		return Label{}, err
 	}
+	if err := labelable(r, list, n); err != nil {
+		return Label{}, err
+	}
+	rec, err := s.store.OrderByID(ctx, r.MerchantID, r.OrderID)
+	if err != nil {
+		return Label{}, err
+	}
+	return s.label(ctx, r, rec.Order, list, n, f, origin)
+}
+
+// labelable says why parcel n of the parcels list of r has no label to print, if it
+// has none.
+func labelable(r *returns.Return, list []Parcel, n int) error {
 	if len(list) == 0 {
-		return Label{}, noLabels(r)
+		return noLabels(r)
 	}
 	if n < 1 || n > len(list) || list[n-1].Number != n {
-		return Label{}, &NoParcelError{RMA: r.RMA}
+		return &NoParcelError{RMA: r.RMA}
 	}
 	p := list[n-1]
 	if p.Status == ParcelVoided {
-		return Label{}, &VoidedError{Parcel: p, State: r.State}
+		return &VoidedError{Parcel: p, State: r.State}
 	}
 	if p.Status == ParcelPreparing {
-		return Label{}, &PreparingError{Parcel: p}
+		return &PreparingError{Parcel: p}
 	}
+	return nil
+}
+
+// label is Label for a return whose order o and parcels list the caller read.
+func (s *Service) label(ctx context.Context, r *returns.Return, o returns.Order, list []Parcel, n int, f Format, origin string) (Label, error) {
+	if err := labelable(r, list, n); err != nil {
+		return Label{}, err
+	}
+	p := list[n-1]
 	m, err := s.merchants.Get(ctx, r.MerchantID)
 	if err != nil {
 		return Label{}, err
@@ -467,11 +494,6 @@ func (s *Service) Label(ctx context.Context, r *returns.Return, n int, f Format,
 	if blankAddress(to) {
 		return Label{}, ErrNoReturnAddress
 	}
-	rec, err := s.store.OrderByID(ctx, r.MerchantID, r.OrderID)
-	if err != nil {
-		return Label{}, err
-	}
-	o := rec.Order
 	carrier := s.carrierName(ctx, m, p)
 	items := 0
 	for _, it := range r.Items {

@@ -194,21 +194,64 @@ func CarrierSettingsIn(ctx context.Context, q sqlx.QueryerContext, merchantID in
 	err := sqlx.GetContext(ctx, q, &r, `SELECT carrier, shippo_token, preferred_carriers, preferred_services, parcel,
 		own_fallback, webhook_token_hash FROM carrier_settings WHERE merchant_id = $1`, merchantID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return CarrierSettings{Carrier: CarrierOwn, PreferredCarriers: []string{}, PreferredServices: []string{},
-			Parcel: DefaultParcel, OwnFallback: true}, nil
+		return defaultCarrierSettings(), nil
 	}
 	if err != nil {
 		return CarrierSettings{}, fmt.Errorf("merchant: carrier settings of %d: %w", merchantID, err)
 	}
-	out := CarrierSettings{Carrier: r.Carrier, ShippoToken: r.ShippoToken, ShippoTokenHint: hint(r.ShippoToken),
-		PreferredCarriers: append([]string{}, r.PreferredCarriers...), PreferredServices: append([]string{}, r.PreferredServices...),
-		Parcel: DefaultParcel, OwnFallback: r.OwnFallback, WebhookTokenSet: r.WebhookTokenHash != nil}
-	if len(r.Parcel) > 2 {
-		if err := json.Unmarshal(r.Parcel, &out.Parcel); err != nil {
+	return carrierSettings(merchantID, r.Carrier, r.ShippoToken, r.PreferredCarriers, r.PreferredServices, r.Parcel,
+		r.OwnFallback, r.WebhookTokenHash != nil)
+}
+
+// CarrierSettingsJSON is a JSON expression of the carrier settings of the merchant
+// whose ID the SQL expression id gives, for a caller that reads them with rows of its
+// own in one statement (a parcel's booking); DecodeCarrierSettings decodes it.
+func CarrierSettingsJSON(id string) string {
+	return `(SELECT json_build_object('carrier', carrier, 'shippo_token', shippo_token,
+		'preferred_carriers', preferred_carriers, 'preferred_services', preferred_services, 'parcel', parcel,
+		'own_fallback', own_fallback, 'webhook_token_set', webhook_token_hash IS NOT NULL)
+		FROM carrier_settings WHERE merchant_id = ` + id + `)`
+}
+
+// DecodeCarrierSettings decodes what CarrierSettingsJSON read of merchant merchantID
+// (null: the merchant never set them, and has own labels).
+func DecodeCarrierSettings(raw []byte, merchantID int64) (CarrierSettings, error) {
+	var r struct {
+		Carrier           string          `json:"carrier"`
+		ShippoToken       string          `json:"shippo_token"`
+		PreferredCarriers []string        `json:"preferred_carriers"`
+		PreferredServices []string        `json:"preferred_services"`
+		Parcel            json.RawMessage `json:"parcel"`
+		OwnFallback       bool            `json:"own_fallback"`
+		WebhookTokenSet   bool            `json:"webhook_token_set"`
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return defaultCarrierSettings(), nil
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return CarrierSettings{}, fmt.Errorf("merchant: carrier settings of %d: %w", merchantID, err)
+	}
+	return carrierSettings(merchantID, r.Carrier, r.ShippoToken, r.PreferredCarriers, r.PreferredServices, r.Parcel,
+		r.OwnFallback, r.WebhookTokenSet)
+}
+
+// carrierSettings assembles a merchant's stored carrier settings.
+func carrierSettings(merchantID int64, carrier, token string, carriers, services []string, parcel []byte, fallback, webhookToken bool) (CarrierSettings, error) {
+	out := CarrierSettings{Carrier: carrier, ShippoToken: token, ShippoTokenHint: hint(token),
+		PreferredCarriers: append([]string{}, carriers...), PreferredServices: append([]string{}, services...),
+		Parcel: DefaultParcel, OwnFallback: fallback, WebhookTokenSet: webhookToken}
+	if len(parcel) > 2 && string(parcel) != "null" {
+		if err := json.Unmarshal(parcel, &out.Parcel); err != nil {
 			return CarrierSettings{}, fmt.Errorf("merchant: parcel template of %d: %w", merchantID, err)
 		}
 	}
 	return out, nil
+}
+
+// defaultCarrierSettings are the settings of a merchant that never set them: own labels.
+func defaultCarrierSettings() CarrierSettings {
+	return CarrierSettings{Carrier: CarrierOwn, PreferredCarriers: []string{}, PreferredServices: []string{},
+		Parcel: DefaultParcel, OwnFallback: true}
 }
 
 // CarrierSettings reads the merchant's carrier settings.

@@ -181,7 +181,7 @@ func Register(api huma.API, s *Service, a *audit.Log) {
 		out := &listWebhookEndpointsOutput{}
 		out.Body.Data = list
 		if more {
-			out.Body.NextCursor = cursor.Encode(endpointCursor, list[len(list)-1].seq)
+			out.Body.NextCursor = cursor.Encode(endpointCursor, list[len(list)-1].ID)
 		}
 		return out, nil
 	})
@@ -311,7 +311,7 @@ func Register(api huma.API, s *Service, a *audit.Log) {
 		out := &listWebhookDeliveriesOutput{}
 		out.Body.Data = list
 		if more {
-			out.Body.NextCursor = cursor.Encode(deliveryCursor, list[len(list)-1].seq)
+			out.Body.NextCursor = cursor.Encode(deliveryCursor, list[len(list)-1].ID)
 		}
 		return out, nil
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
@@ -50,8 +51,6 @@ type WebhookDelivery struct {
 	LastError      string         `json:"last_error,omitempty" doc:"Why the last attempt failed." example:"HTTP 500"`
 	CreatedAt      time.Time      `json:"created_at"`
 	UpdatedAt      time.Time      `json:"updated_at"`
-
-	seq int64
 }
 
 // WebhookAttempt is one try at delivering.
@@ -95,7 +94,7 @@ const deliveryFrom = ` FROM webhook_deliveries d
 func (r deliveryRow) delivery() WebhookDelivery {
 	return WebhookDelivery{ID: r.ID, EndpointID: r.EndpointID, EventID: r.EventID, EventType: EventType(r.EventType),
 		Status: DeliveryStatus(r.Status), AttemptCount: r.Attempts, NextAttemptAt: r.NextAttemptAt, LastAttemptAt: r.LastAttemptAt,
-		LastStatusCode: r.LastStatusCode, LastError: r.LastError.String, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, seq: r.Seq}
+		LastStatusCode: r.LastStatusCode, LastError: r.LastError.String, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // DeliveryFilter selects deliveries; zero fields select everything.
@@ -104,8 +103,9 @@ type DeliveryFilter struct {
 	EventID    string
 	EventType  EventType
 	Statuses   []DeliveryStatus
-	// After is the cursor position: only deliveries older than it.
-	After int64
+	// After is the cursor: the ID of the delivery the page goes on after (only older
+	// ones); a delivery that is not the merchant's is refused with cursor.Unknown.
+	After string
 	Limit int
 }
 
@@ -133,8 +133,12 @@ func (s *Service) Deliveries(ctx context.Context, merchantID int64, f DeliveryFi
 		}
 		add("d.status = ANY($%d)", pq.Array(st))
 	}
-	if f.After > 0 {
-		add("d.seq < $%d", f.After)
+	if f.After != "" {
+		key, err := cursor.Resolve(ctx, s.db, `SELECT seq FROM webhook_deliveries WHERE merchant_id = $1 AND id = $2`, merchantID, f.After)
+		if err != nil {
+			return nil, false, err
+		}
+		add("d.seq < $%d", key)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50

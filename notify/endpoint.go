@@ -10,6 +10,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
 
@@ -40,8 +41,6 @@ type WebhookEndpoint struct {
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty" doc:"After a rotation, requests are also signed with the previous secret until this time."`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
-
-	seq int64
 }
 
 // EndpointInput is a new endpoint.
@@ -81,7 +80,7 @@ const endpointCols = `seq, id, url, description, enabled_events, enabled, secret
 func (r endpointRow) endpoint(now time.Time) WebhookEndpoint {
 	e := WebhookEndpoint{ID: r.ID, URL: r.URL, Description: r.Description, Enabled: r.Enabled,
 		DisabledReason: r.DisabledReason.String, FailingSince: r.FailingSince,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, seq: r.Seq, EnabledEvents: []EventType{}}
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, EnabledEvents: []EventType{}}
 	if r.PreviousSecretExpiresAt != nil && r.PreviousSecretExpiresAt.After(now) {
 		e.PreviousSecretExpiresAt = r.PreviousSecretExpiresAt
 	}
@@ -165,14 +164,23 @@ func (s *Service) endpointByKey(ctx context.Context, merchantID int64, key strin
 }
 
 // Endpoints lists a merchant's endpoints, newest first: at most limit of them after
-// the cursor position after (0: from the start), and whether there are more.
-func (s *Service) Endpoints(ctx context.Context, merchantID, after int64, limit int) ([]WebhookEndpoint, bool, error) {
+// the endpoint with ID after ("": from the start), and whether there are more. An
+// endpoint that is not the merchant's (or no longer exists) is refused with
+// cursor.Unknown.
+func (s *Service) Endpoints(ctx context.Context, merchantID int64, after string, limit int) ([]WebhookEndpoint, bool, error) {
 	if limit <= 0 {
 		limit = 50
 	}
+	var key int64
+	if after != "" {
+		var err error
+		if key, err = cursor.Resolve(ctx, s.db, `SELECT seq FROM webhook_endpoints WHERE merchant_id = $1 AND id = $2`, merchantID, after); err != nil {
+			return nil, false, err
+		}
+	}
 	var rows []endpointRow
 	err := s.db.SelectContext(ctx, &rows, `SELECT `+endpointCols+` FROM webhook_endpoints
-		WHERE merchant_id = $1 AND ($2 = 0 OR seq < $2) ORDER BY seq DESC LIMIT $3`, merchantID, after, limit+1)
+		WHERE merchant_id = $1 AND ($2::bigint = 0 OR seq < $2) ORDER BY seq DESC LIMIT $3`, merchantID, key, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("notify: list endpoints: %w", err)
 	}

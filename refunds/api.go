@@ -126,7 +126,7 @@ func Register(api huma.API, s *Service) {
 		}
 		out := &refundListOutput{}
 		out.Body.Data = list
-		out.Body.NextCursor = cursor.Next("f", list, more, func(f Refund) int64 { return f.ID })
+		out.Body.NextCursor = cursor.Next("f", list, more, func(f Refund) string { return f.PublicID })
 		return out, nil
 	})
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -35,14 +34,10 @@ func BenchmarkScanToRefundSent(b *testing.B) {
 	go func() { _ = f.worker.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 
-	// Stripe's metadata names our rows by their internal IDs
-	byReturn := make(map[int64]int, len(rs))
+	// Stripe's metadata names our returns by their public IDs
+	byReturn := make(map[string]int, len(rs))
 	for i, r := range rs {
-		var id int64
-		if err := f.env.DB.Get(&id, `SELECT id FROM returns WHERE public_id = $1`, r.ID); err != nil {
-			b.Fatal(err)
-		}
-		byReturn[id] = i
+		byReturn[r.ID] = i
 	}
 	scanned := make([]time.Time, len(rs))
 	posted := make([]time.Time, len(rs))
@@ -81,8 +76,7 @@ func BenchmarkScanToRefundSent(b *testing.B) {
 
 	var fromReceipt, fromScan []time.Duration
 	for _, sr := range f.stripe.Refunds() {
-		id, _ := strconv.ParseInt(sr.Metadata["return_id"], 10, 64)
-		i, ok := byReturn[id]
+		i, ok := byReturn[sr.Metadata["return_id"]]
 		if !ok {
 			b.Fatalf("Stripe refund %s of unknown return %q", sr.ID, sr.Metadata["return_id"])
 		}

@@ -100,24 +100,24 @@ func TestStripeMockContract(t *testing.T) {
 	gw := refunds.NewStripe(refunds.StripeConfig{SecretKey: "sk_test_123", APIBase: base, HTTPClient: httpClient,
 		Timeout: 10 * time.Second})
 	ctx := t.Context()
-	metadata := map[string]string{"return_id": "7", "rma": "RMA-7"}
+	metadata := map[string]string{"return_id": "ret_test7", "rma": "RMA-7"}
 
 	t.Run("refund a payment intent", func(t *testing.T) {
-		res, err := gw.Refund(ctx, refunds.Request{RefundID: 1, Amount: 100, PaymentIntentID: "pi_123",
+		res, err := gw.Refund(ctx, refunds.Request{RefundID: 1, PublicID: "rf_test1", Amount: 100, PaymentIntentID: "pi_123",
 			Metadata: metadata, Reason: "requested_by_customer"})
 		if err != nil || res.StripeID == "" {
 			t.Errorf("got %+v, %v, want a refund", res, err)
 		}
 	})
 	t.Run("refund a charge", func(t *testing.T) {
-		res, err := gw.Refund(ctx, refunds.Request{RefundID: 2, Attempt: 1, Amount: 100, ChargeID: "ch_123",
+		res, err := gw.Refund(ctx, refunds.Request{RefundID: 2, PublicID: "rf_test2", Attempt: 1, Amount: 100, ChargeID: "ch_123",
 			Metadata: metadata, Reason: "requested_by_customer"})
 		if err != nil || res.StripeID == "" {
 			t.Errorf("got %+v, %v, want a refund", res, err)
 		}
 	})
 	t.Run("a non-USD refund reports stripe-mock's currency unless told it is the mock", func(t *testing.T) {
-		req := refunds.Request{RefundID: 3, Amount: 100, Currency: "EUR", PaymentIntentID: "pi_123", Metadata: metadata}
+		req := refunds.Request{RefundID: 3, PublicID: "rf_test3", Amount: 100, Currency: "EUR", PaymentIntentID: "pi_123", Metadata: metadata}
 		if _, err := gw.Refund(ctx, req); !errors.Is(err, refunds.ErrCurrencyMismatch) {
 			t.Fatalf("against stripe-mock without Mock: %v, want ErrCurrencyMismatch (it answers in USD)", err)
 		}

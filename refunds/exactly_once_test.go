@@ -82,7 +82,7 @@ func TestTemporaryStripeFailureRefundsOnce(t *testing.T) {
 			if fr.Status != refunds.StatusSucceeded || fr.StripeRefundID == nil || *fr.StripeRefundID != sr.ID {
 				t.Errorf("got refund %s with Stripe ID %v, want succeeded with %s", fr.Status, fr.StripeRefundID, sr.ID)
 			}
-			if sr.Amount != r.Total || sr.Metadata["refund_id"] != fmt.Sprint(fr.ID) || sr.IdempotencyKey != refunds.IdempotencyKey(fr.ID, 0) {
+			if sr.Amount != r.Total || sr.Metadata["refund_id"] != fr.PublicID || sr.IdempotencyKey != refunds.IdempotencyKey(fr.ID, 0) {
 				t.Errorf("got Stripe refund of %d, metadata %v, key %q; want %d for refund %d under %s",
 					sr.Amount, sr.Metadata, sr.IdempotencyKey, r.Total, fr.ID, refunds.IdempotencyKey(fr.ID, 0))
 			}

@@ -12,8 +12,11 @@ import (
 type Request struct {
 	// RefundID is the ID of our refund row. The Idempotency-Key is derived from it
 	// and Attempt (IdempotencyKey), so sending the same Request again never pays
-	// twice.
+	// twice. It goes only into that key, never into what the refund stores.
 	RefundID int64
+	// PublicID is the refund's public ID (rf_…), which the Stripe refund carries as
+	// its refund_id metadata: Stripe's events and listings name our refund by it.
+	PublicID string
 	// Attempt is 0 for the first sending and one more for each retry by finance
 	// of a refund that failed. Stripe remembers its answer under a key, refusals
 	// included, so a retry needs a key of its own: "refund:<RefundID>" for attempt
@@ -30,8 +33,8 @@ type Request struct {
 	Currency string
 	// PaymentIntentID is refunded when set, else ChargeID.
 	PaymentIntentID, ChargeID string
-	// Metadata is stored on the Stripe refund: return_id, refund_id, rma.
-	// refund_id is always set to RefundID.
+	// Metadata is stored on the Stripe refund: return_id (the return's public ID)
+	// and rma. refund_id is always set to PublicID.
 	Metadata map[string]string
 	// Reason is Stripe's reason, normally "requested_by_customer"; empty sends none.
 	Reason string

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -268,13 +269,16 @@ func (f *flow) seedReturn(i, units int) (ret, error) {
 func checkOneStripeRefundPerRow(t *testing.T, f *flow, want int) {
 	t.Helper()
 	var rows []struct {
-		ID       int64          `db:"id"`
-		ReturnID int64          `db:"return_id"`
-		Amount   int64          `db:"amount"`
-		Status   refunds.Status `db:"status"`
-		StripeID *string        `db:"stripe_refund_id"`
+		ID             int64          `db:"id"`
+		PublicID       string         `db:"public_id"`
+		ReturnPublicID string         `db:"return_public_id"`
+		RMA            string         `db:"rma"`
+		Amount         int64          `db:"amount"`
+		Status         refunds.Status `db:"status"`
+		StripeID       *string        `db:"stripe_refund_id"`
 	}
-	if err := f.env.DB.Select(&rows, `SELECT id, return_id, amount, status, stripe_refund_id FROM refunds ORDER BY id`); err != nil {
+	if err := f.env.DB.Select(&rows, `SELECT f.id, f.public_id, r.public_id AS return_public_id, r.rma, f.amount, f.status,
+		f.stripe_refund_id FROM refunds f JOIN returns r ON r.id = f.return_id ORDER BY f.id`); err != nil {
 		t.Fatal(err)
 	}
 	if len(rows) != want {
@@ -293,9 +297,12 @@ func checkOneStripeRefundPerRow(t *testing.T, f *flow, want int) {
 			continue
 		}
 		sr, ok := stripe[*row.StripeID]
-		if !ok || sr.Metadata["refund_id"] != fmt.Sprint(row.ID) || sr.Amount != row.Amount ||
-			sr.IdempotencyKey != refunds.IdempotencyKey(row.ID, 0) {
+		if !ok || sr.Amount != row.Amount || sr.IdempotencyKey != refunds.IdempotencyKey(row.ID, 0) {
 			t.Errorf("refund %d of %d: got Stripe refund %+v (found %v)", row.ID, row.Amount, sr, ok)
+		}
+		// Stripe keeps public IDs only: an internal ID would show the platform's volume
+		if want := map[string]string{"refund_id": row.PublicID, "return_id": row.ReturnPublicID, "rma": row.RMA}; ok && !maps.Equal(sr.Metadata, want) {
+			t.Errorf("refund %d: got Stripe metadata %v, want %v", row.ID, sr.Metadata, want)
 		}
 		delete(stripe, *row.StripeID) // a second row naming it would fail above
 	}
@@ -386,8 +393,8 @@ func TestWorkerKilledMidRefund(t *testing.T) {
 	if n := f.stripe.RefundCount(); n != 1 {
 		t.Fatalf("got %d Stripe refunds while the worker waits, want 1", n)
 	}
-	id, err := strconv.ParseInt(f.stripe.Refunds()[0].Metadata["refund_id"], 10, 64)
-	if err != nil {
+	var id int64
+	if err := f.env.DB.Get(&id, `SELECT id FROM refunds WHERE public_id = $1`, f.stripe.Refunds()[0].Metadata["refund_id"]); err != nil {
 		t.Fatal(err)
 	}
 	// The refund exists in Stripe; ours is still queued, locked by the worker's
@@ -397,7 +404,7 @@ func TestWorkerKilledMidRefund(t *testing.T) {
 		t.Fatalf("got refund %d %q (%v) while the worker waits, want queued", id, status, err)
 	}
 	tx := f.env.DB.MustBegin()
-	_, err = tx.Exec(`SELECT id FROM refunds WHERE id = $1 FOR UPDATE NOWAIT`, id)
+	_, err := tx.Exec(`SELECT id FROM refunds WHERE id = $1 FOR UPDATE NOWAIT`, id)
 	tx.Rollback()
 	var pqe *pq.Error
 	if !errors.As(err, &pqe) || pqe.Code != "55P03" {

@@ -138,7 +138,7 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	r := t.Return
 	now := r.Quote.ForAccepted(accepted)
 	payment, bonus := now.Total-now.StoreCreditBonus, now.StoreCreditBonus
-	paid, err := issuedFor(ctx, t.Tx, r.ID)
+	paid, err := issuedFor(ctx, t.Tx, r)
 	if err != nil {
 		return err
 	}
@@ -151,16 +151,8 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 			return err
 		}
 	}
-	order, err := t.Order(ctx)
-	if err != nil {
-		return err
-	}
 	if payment > 0 {
-		spent, err := spentOnOrder(ctx, t.Tx, r.OrderID)
-		if err != nil {
-			return err
-		}
-		if left := max(order.Order.Payment.Captured-spent, 0); payment > left {
+		if left := max(paid.Payment.Captured-paid.Spent, 0); payment > left {
 			explain = strings.TrimSpace(explain + fmt.Sprintf(" Limited to %s, what is left to refund on the payment.", money.Format(left, r.Currency)))
 			payment = left
 		}
@@ -191,14 +183,14 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	case payment <= 0:
 		return s.settle(ctx, t, actor)
 	}
-	id, err := insert(ctx, t.Tx, r, receiptID, payment, order.Order.Payment.PaymentIntentID, order.Order.Payment.ChargeID, explain)
+	f, err := insert(ctx, t.Tx, r, receiptID, payment, paid.Payment.PaymentIntentID, paid.Payment.ChargeID, explain)
 	if err != nil {
 		return err
 	}
-	if _, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{id}, MaxAttempts: 25}); err != nil {
+	if _, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{f.ID}, MaxAttempts: 25}); err != nil {
 		return err
 	}
-	if err := s.publishRefund(ctx, t.Tx, notify.RefundCreated, id); err != nil {
+	if err := s.publish(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f); err != nil {
 		return err
 	}
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
@@ -299,8 +291,10 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	if f.Status != StatusQueued {
 		return nil // already sent: a duplicate job
 	}
-	req := Request{RefundID: f.ID, Attempt: f.Attempt, Amount: f.Amount, Currency: f.Currency, Reason: "requested_by_customer",
-		Metadata: map[string]string{"return_id": fmt.Sprint(f.ReturnID), "refund_id": fmt.Sprint(f.ID), "rma": f.RMA}}
+	// Stripe keeps what it is sent: public IDs only (internal IDs are shared by every
+	// merchant and would tell the platform's volume)
+	req := Request{RefundID: f.ID, PublicID: f.PublicID, Attempt: f.Attempt, Amount: f.Amount, Currency: f.Currency,
+		Reason: "requested_by_customer", Metadata: map[string]string{"return_id": f.ReturnPublicID, "rma": f.RMA}}
 	if f.PaymentIntentID != nil {
 		req.PaymentIntentID = *f.PaymentIntentID
 	}
@@ -356,23 +350,26 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 	if f.Status == StatusQueued || Advance(f.Status, res.Status) {
 		status = res.Status
 	}
-	if err := record(ctx, tx, f.ID, status, res); err != nil {
-		return err
+	if recorded(f, status, res) {
+		return nil // a repeat, or news Stripe already gave: nothing to write
 	}
 	changed := status != f.Status
 	wasSucceeded := f.Status == StatusSucceeded
-	f.Status = status
+	wasSent := f.SentAt != nil
+	if err := record(ctx, tx, f, status, res); err != nil {
+		return err
+	}
 	if changed && (status == StatusSucceeded || status == StatusFailed) {
 		typ := notify.RefundSucceeded
 		if status == StatusFailed {
 			typ = notify.RefundFailed
 		}
-		if err := s.publishRefund(ctx, tx, typ, f.ID); err != nil {
+		if err := s.publish(ctx, tx, f.MerchantID, typ, f); err != nil {
 			return err
 		}
 	}
 	if !Terminal(status) {
-		if f.SentAt == nil {
+		if !wasSent {
 			_, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: f.MerchantID, Kind: JobPoll, Payload: jobPayload{f.ID},
 				RunAt: s.now().Add(PollAfter), MaxAttempts: 100})
 			return err
@@ -506,21 +503,12 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 			return false, err
 		}
 	}
-	results := ev.Refunds
-	if len(results) == 0 && ev.ChargeID != "" {
-		// charge.refunded on API 2023-10-16 carries no refunds: poll ours for that charge
-		ids, err := pendingOnCharge(ctx, tx, ev.ChargeID)
-		if err != nil {
-			return false, err
-		}
-		for _, id := range ids {
-			if _, err := outbox.Enqueue(ctx, tx, outbox.Message{Kind: JobPoll, Payload: jobPayload{id}, MaxAttempts: 100}); err != nil {
-				return false, err
-			}
-		}
-	}
-	for _, rr := range results {
-		// Our refunds carry their row's ID in the metadata; look that up first, since
+	// charge.refunded on API 2023-10-16 carries no refunds: it says that a refund was
+	// made, which the send job records from Stripe's own answer. Nothing is polled for
+	// it: every refund that waits for Stripe has had its poll scheduled since it was
+	// sent, and Stripe sends charge.refund.updated when one changes.
+	for _, rr := range ev.Refunds {
+		// Our refunds carry their public ID in the metadata; look that up first, since
 		// the send job may not have committed the Stripe ID yet (then lock waits for it).
 		f, err := lockForStripe(ctx, tx, rr.Metadata["refund_id"], rr.StripeID)
 		if errors.Is(err, ErrNotFound) {

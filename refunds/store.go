@@ -3,9 +3,11 @@ package refunds
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -82,13 +84,15 @@ type ListFilter struct {
 	CreatedTo   time.Time
 	SettledFrom time.Time
 	SettledTo   time.Time
-	After       int64 // cursor: refunds with a smaller ID
+	After       string // cursor: the public ID of the refund the page goes on after (older ones)
 	Limit       int
 	// Open leaves out failed refunds that finance settled another way.
 	Open bool
 }
 
-// List returns a merchant's refunds, newest first, and whether there are more.
+// List returns a merchant's refunds, newest first, and whether there are more. A
+// cursor (f.After) that is not one of the merchant's refunds is refused with
+// cursor.Unknown.
 func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Refund, bool, error) {
 	where := `f.merchant_id = $1`
 	args := []any{merchantID}
@@ -126,8 +130,12 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 			add(b.cond, b.t)
 		}
 	}
-	if f.After > 0 {
-		add("f.id < $%d", f.After)
+	if f.After != "" {
+		key, err := cursor.Resolve(ctx, d, `SELECT id FROM refunds WHERE merchant_id = $1 AND public_id = $2`, merchantID, f.After)
+		if err != nil {
+			return nil, false, err
+		}
+		add("f.id < $%d", key)
 	}
 	if f.Open {
 		where += " AND f.closed_as IS NULL"
@@ -155,36 +163,41 @@ func Get(ctx context.Context, d *sqlx.DB, merchantID, id int64) (*Refund, error)
 	return getRefund(ctx, d, `f.merchant_id = $1 AND f.id = $2`, merchantID, id)
 }
 
-// issued is what a return already had issued.
+// issued is what a return already had issued, what the refunds of all its order's
+// returns take from the payment, and the payment.
 type issued struct {
 	Refunded int64 `db:"refunded"` // refunds that were not canceled
 	Credited int64 `db:"credited"` // store credit
 	Bonus    int64 `db:"bonus"`    // store-credit bonus
+	// Spent is what the refunds of all the order's returns that are not failed or
+	// canceled take from its payment.
+	Spent   int64 `db:"spent"`
+	Payment returns.Payment
 }
 
-func issuedFor(ctx context.Context, q sqlx.QueryerContext, returnID int64) (issued, error) {
-	var paid issued
-	err := sqlx.GetContext(ctx, q, &paid, `SELECT
+// issuedFor reads what r already had issued, with its order's payment and what was
+// spent of it, in one statement.
+func issuedFor(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) (issued, error) {
+	var row struct {
+		issued
+		Payment []byte `db:"payment"`
+	}
+	err := sqlx.GetContext(ctx, q, &row, `SELECT
 		(SELECT coalesce(sum(amount), 0) FROM refunds WHERE return_id = $1 AND status <> 'canceled'
 			AND closed_as IS DISTINCT FROM 'store_credit') AS refunded,
 		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'issued') AS credited,
-		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus`, returnID)
+		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus,
+		(SELECT coalesce(sum(f.amount), 0) FROM refunds f JOIN returns x ON x.id = f.return_id
+			WHERE x.order_id = $2 AND f.status NOT IN ('failed', 'canceled')) AS spent,
+		(SELECT coalesce(data->'payment', '{}') FROM orders WHERE id = $2) AS payment`, r.ID, r.OrderID)
 	if err != nil {
 		return issued{}, fmt.Errorf("refunds: issued so far: %w", err)
 	}
-	return paid, nil
-}
-
-// spentOnOrder is what the refunds of all the order's returns that are not failed or
-// canceled take from its payment.
-func spentOnOrder(ctx context.Context, q sqlx.QueryerContext, orderID int64) (int64, error) {
-	var spent int64
-	err := sqlx.GetContext(ctx, q, &spent, `SELECT coalesce(sum(f.amount), 0) FROM refunds f JOIN returns x ON x.id = f.return_id
-		WHERE x.order_id = $1 AND f.status NOT IN ('failed', 'canceled')`, orderID)
-	if err != nil {
-		return 0, fmt.Errorf("refunds: spent: %w", err)
+	paid := row.issued
+	if err := json.Unmarshal(row.Payment, &paid.Payment); err != nil {
+		return issued{}, fmt.Errorf("refunds: payment of order %d: %w", r.OrderID, err)
 	}
-	return spent, nil
+	return paid, nil
 }
 
 // flight counts a return's refunds still under way and failed.
@@ -203,16 +216,18 @@ func inFlight(ctx context.Context, q sqlx.QueryerContext, returnID int64) (fligh
 	return st, nil
 }
 
-// insert adds a queued refund of a return.
-func insert(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, receiptID, amount int64, paymentIntentID, chargeID, explanation string) (int64, error) {
-	var id int64
-	err := sqlx.GetContext(ctx, q, &id, `INSERT INTO refunds (merchant_id, return_id, receipt_id, amount, currency,
-		payment_intent_id, charge_id, explanation) VALUES ($1, $2, nullif($3::bigint, 0), $4, $5, nullif($6, ''), nullif($7, ''), $8) RETURNING id`,
+// insert adds a queued refund of a return and returns it as stored.
+func insert(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, receiptID, amount int64, paymentIntentID, chargeID, explanation string) (*Refund, error) {
+	var f Refund
+	err := sqlx.GetContext(ctx, q, &f, `WITH f AS (INSERT INTO refunds (merchant_id, return_id, receipt_id, amount, currency,
+		payment_intent_id, charge_id, explanation) VALUES ($1, $2, nullif($3::bigint, 0), $4, $5, nullif($6, ''), nullif($7, ''), $8)
+		RETURNING *)
+		SELECT `+refundCols+` FROM f JOIN returns r ON r.id = f.return_id JOIN orders o ON o.id = r.order_id`,
 		r.MerchantID, r.ID, receiptID, amount, r.Currency, paymentIntentID, chargeID, explanation)
 	if err != nil {
-		return 0, fmt.Errorf("refunds: insert: %w", err)
+		return nil, fmt.Errorf("refunds: insert: %w", err)
 	}
-	return id, nil
+	return &f, nil
 }
 
 // markFailed records a permanent refusal.
@@ -225,21 +240,31 @@ func markFailed(ctx context.Context, x sqlx.ExecerContext, id int64, reason stri
 	return nil
 }
 
-// record stores what Stripe says of a refund, with status as the caller decided it.
-func record(ctx context.Context, x sqlx.ExecerContext, id int64, status Status, res Result) error {
+// record stores what Stripe says of the refund f, with status as the caller decided
+// it, and leaves f as it is stored now.
+func record(ctx context.Context, q sqlx.QueryerContext, f *Refund, status Status, res Result) error {
 	var failure *string
 	if res.FailureReason != "" {
 		failure = &res.FailureReason
 	}
-	_, err := x.ExecContext(ctx, `UPDATE refunds SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), charge_id),
-		balance_transaction = coalesce(nullif($5, ''), balance_transaction), failure_reason = coalesce($6, failure_reason),
-		sent_at = coalesce(sent_at, now()), updated_at = now(),
-		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(settled_at, now()) ELSE settled_at END
-		WHERE id = $1`, id, status, res.StripeID, res.ChargeID, res.BalanceTransaction, failure)
+	err := sqlx.GetContext(ctx, q, f, `UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
+		balance_transaction = coalesce(nullif($5, ''), f.balance_transaction), failure_reason = coalesce($6, f.failure_reason),
+		sent_at = coalesce(f.sent_at, now()), updated_at = now(),
+		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(f.settled_at, now()) ELSE f.settled_at END
+		FROM returns r JOIN orders o ON o.id = r.order_id
+		WHERE f.id = $1 AND r.id = f.return_id RETURNING `+refundCols, f.ID, status, res.StripeID, res.ChargeID, res.BalanceTransaction, failure)
 	if err != nil {
-		return fmt.Errorf("refunds: record %d: %w", id, err)
+		return fmt.Errorf("refunds: record %d: %w", f.ID, err)
 	}
 	return nil
+}
+
+// recorded reports whether f already holds all that res says of it with status:
+// recording it again would change nothing.
+func recorded(f *Refund, status Status, res Result) bool {
+	same := func(have *string, got string) bool { return got == "" || (have != nil && *have == got) }
+	return f.Status == status && f.SentAt != nil && f.StripeRefundID != nil && *f.StripeRefundID == res.StripeID &&
+		same(f.ChargeID, res.ChargeID) && same(f.BalanceTransaction, res.BalanceTransaction) && same(f.FailureReason, res.FailureReason)
 }
 
 // requeue makes a failed refund queued again under its next attempt number.
@@ -262,22 +287,44 @@ func firstDelivery(ctx context.Context, x sqlx.ExecerContext, ev Event) (bool, e
 	return n == 1, nil
 }
 
-// pendingOnCharge lists the refunds of a charge that still wait for Stripe.
-func pendingOnCharge(ctx context.Context, q sqlx.QueryerContext, chargeID string) ([]int64, error) {
-	var ids []int64
-	err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM refunds WHERE charge_id = $1 AND status IN ('pending', 'requires_action')`, chargeID)
-	return ids, err
-}
-
 // lockForStripe locks the refund a Stripe refund belongs to: by the refund ID in its
 // metadata first, since the send job may not have committed the Stripe ID yet (the
 // lock then waits for it), else by the Stripe ID. ErrNotFound: not ours.
 func lockForStripe(ctx context.Context, tx *sqlx.Tx, metadataID, stripeID string) (*Refund, error) {
-	if mid, err := strconv.ParseInt(metadataID, 10, 64); err == nil {
-		f, err := lock(ctx, tx, mid)
+	id, err := refundOfMetadata(ctx, tx, metadataID)
+	if err != nil {
+		return nil, err
+	}
+	if id > 0 {
+		f, err := lock(ctx, tx, id)
 		if !errors.Is(err, ErrNotFound) {
 			return f, err
 		}
 	}
 	return getRefund(ctx, tx, `f.stripe_refund_id = $1 FOR UPDATE OF f`, stripeID)
+}
+
+// refundOfMetadata is the internal ID of the refund that a Stripe refund's refund_id
+// metadata names (0: none). Refunds are sent with their public ID (rf_…), looked up
+// across merchants since a Stripe event names no merchant; a public ID that two
+// merchants happen to share names none, and the Stripe ID decides. Refunds sent
+// before public IDs went to Stripe carry the internal ID in decimal, and Stripe keeps
+// a refund's metadata as it was sent: the events of those refunds (one that settles
+// or fails days later) still name them that way, so a number is still taken as the
+// internal ID.
+func refundOfMetadata(ctx context.Context, q sqlx.QueryerContext, metadataID string) (int64, error) {
+	if n, err := strconv.ParseInt(metadataID, 10, 64); err == nil {
+		return max(n, 0), nil
+	}
+	if !strings.HasPrefix(metadataID, "rf_") {
+		return 0, nil
+	}
+	var ids []int64
+	if err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM refunds WHERE public_id = $1 LIMIT 2`, metadataID); err != nil {
+		return 0, fmt.Errorf("refunds: refund of metadata %q: %w", metadataID, err)
+	}
+	if len(ids) != 1 {
+		return 0, nil
+	}
+	return ids[0], nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -80,15 +79,18 @@ func NewStripe(cfg StripeConfig) *Stripe {
 }
 
 // Refund creates the refund req describes with the Idempotency-Key
-// IdempotencyKey(req.RefundID, req.Attempt). A Request without a positive
-// RefundID or Amount, with a negative Attempt, or without a payment intent or
-// charge is refused before anything is sent (the error is not Temporary). When Stripe refunded in another currency than
+// IdempotencyKey(req.RefundID, req.Attempt) and req.PublicID as the refund_id
+// metadata. A Request without a positive RefundID or Amount, without a PublicID,
+// with a negative Attempt, or without a payment intent or charge is refused before
+// anything is sent (the error is not Temporary). When Stripe refunded in another currency than
 // req.Currency, the Result comes back with an error wrapping
 // ErrCurrencyMismatch.
 func (s *Stripe) Refund(ctx context.Context, req Request) (Result, error) {
 	switch {
 	case req.RefundID <= 0:
 		return Result{}, fmt.Errorf("refunds: refund %d: the refund ID must be positive", req.RefundID)
+	case req.PublicID == "":
+		return Result{}, fmt.Errorf("refunds: refund %d: no public ID to name it by in Stripe", req.RefundID)
 	case req.Attempt < 0:
 		return Result{}, fmt.Errorf("refunds: refund %d: attempt %d is negative", req.RefundID, req.Attempt)
 	case req.Amount <= 0:
@@ -107,7 +109,7 @@ func (s *Stripe) Refund(ctx context.Context, req Request) (Result, error) {
 	for k, v := range req.Metadata {
 		params.AddMetadata(k, v)
 	}
-	params.AddMetadata("refund_id", strconv.FormatInt(req.RefundID, 10))
+	params.AddMetadata("refund_id", req.PublicID)
 	if req.Reason != "" {
 		params.Reason = stripe.String(req.Reason)
 	}

@@ -3,6 +3,7 @@ package refunds_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"reflect"
@@ -38,10 +39,11 @@ func setupFakeStripe(t *testing.T, opts fakestripe.Options, cfg refunds.StripeCo
 func refundRequest(id int64) refunds.Request {
 	return refunds.Request{
 		RefundID:        id,
+		PublicID:        fmt.Sprintf("rf_test%d", id),
 		Amount:          1200,
 		Currency:        "EUR",
 		PaymentIntentID: "pi_1",
-		Metadata:        map[string]string{"return_id": "7", "rma": "RMA-7"},
+		Metadata:        map[string]string{"return_id": "ret_test7", "rma": "RMA-7"},
 		Reason:          "requested_by_customer",
 	}
 }
@@ -87,7 +89,8 @@ func TestStripeRefund(t *testing.T) {
 		if got.Reason != "requested_by_customer" {
 			t.Errorf("got reason %q, want requested_by_customer", got.Reason)
 		}
-		want := map[string]string{"return_id": "7", "rma": "RMA-7", "refund_id": "42"}
+		// the key stays with the internal ID; what the refund stores names public IDs only
+		want := map[string]string{"return_id": "ret_test7", "rma": "RMA-7", "refund_id": "rf_test42"}
 		if !maps.Equal(got.Metadata, want) || !maps.Equal(res.Metadata, want) {
 			t.Errorf("got metadata %v in Stripe, %v in the result, want %v", got.Metadata, res.Metadata, want)
 		}
@@ -103,7 +106,7 @@ func TestStripeRefund(t *testing.T) {
 		gw, fake := setupFakeStripe(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending}, refunds.StripeConfig{})
 		fake.AddCharge("ch_2", "", 500, "jpy")
 
-		res, err := gw.Refund(t.Context(), refunds.Request{RefundID: 1, Amount: 500, Currency: "JPY", ChargeID: "ch_2"})
+		res, err := gw.Refund(t.Context(), refunds.Request{RefundID: 1, PublicID: "rf_test1", Amount: 500, Currency: "JPY", ChargeID: "ch_2"})
 		if err != nil {
 			t.Fatalf("Refund: %v", err)
 		}
@@ -116,10 +119,11 @@ func TestStripeRefund(t *testing.T) {
 		t.Parallel()
 		gw, fake := setupFakeStripe(t, fakestripe.Options{}, refunds.StripeConfig{})
 		for name, req := range map[string]refunds.Request{
-			"no refund ID": {Amount: 1, PaymentIntentID: "pi_1"},
-			"zero amount":  {RefundID: 1, PaymentIntentID: "pi_1"},
-			"no payment":   {RefundID: 1, Amount: 1},
-			"bad attempt":  {RefundID: 1, Amount: 1, PaymentIntentID: "pi_1", Attempt: -1},
+			"no refund ID": {PublicID: "rf_test1", Amount: 1, PaymentIntentID: "pi_1"},
+			"no public ID": {RefundID: 1, Amount: 1, PaymentIntentID: "pi_1"},
+			"zero amount":  {RefundID: 1, PublicID: "rf_test1", PaymentIntentID: "pi_1"},
+			"no payment":   {RefundID: 1, PublicID: "rf_test1", Amount: 1},
+			"bad attempt":  {RefundID: 1, PublicID: "rf_test1", Amount: 1, PaymentIntentID: "pi_1", Attempt: -1},
 		} {
 			_, err := gw.Refund(t.Context(), req)
 			if err == nil || refunds.IsTemporary(err) {
@@ -345,8 +349,8 @@ func TestStripeRefundRetry(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ListByCharge: %v", err)
 		}
-		if fake.RefundCount() != 1 || len(found) != 1 || found[0].Metadata["refund_id"] != "42" {
-			t.Errorf("got %d refunds in Stripe, listed %+v, want the one refund with refund_id 42", fake.RefundCount(), found)
+		if fake.RefundCount() != 1 || len(found) != 1 || found[0].Metadata["refund_id"] != "rf_test42" {
+			t.Errorf("got %d refunds in Stripe, listed %+v, want the one refund with refund_id rf_test42", fake.RefundCount(), found)
 		}
 	})
 

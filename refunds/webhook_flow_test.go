@@ -134,6 +134,49 @@ func TestDuplicatedAndOutOfOrderWebhooks(t *testing.T) {
 	}
 }
 
+// TestWebhooksThatChangeNothingWriteNothing: charge.refunded (which on API 2023-10-16
+// only says a refund was made) asks for no poll, and an event that repeats what a
+// refund already records leaves its row alone; both are still noted once.
+func TestWebhooksThatChangeNothingWriteNothing(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending}) // events recorded, not sent
+	r, sr := pendingRefund(t, f)
+	for _, st := range []string{fakestripe.StatusRequiresAction, fakestripe.StatusPending} {
+		if err := f.stripe.SetRefundStatus(sr.ID, st, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := f.stripe.Events()
+	created, pending := evs[0], evs[2]
+	var before time.Time
+	var polls int
+	read := func() (time.Time, int) {
+		t.Helper()
+		var at time.Time
+		var n int
+		if err := f.env.DB.QueryRow(`SELECT (SELECT updated_at FROM refunds), (SELECT count(*) FROM outbox WHERE kind = $1)`,
+			refunds.JobPoll).Scan(&at, &n); err != nil {
+			t.Fatal(err)
+		}
+		return at, n
+	}
+	before, polls = read()
+	for _, ev := range []fakestripe.Event{created, pending} {
+		if status, dup := f.postEvent(t, ev.Payload, time.Now(), whsec); status != http.StatusOK || dup {
+			t.Fatalf("%s: got %d duplicate=%v, want 200, not a duplicate", ev.Type, status, dup)
+		}
+	}
+	if at, n := read(); !at.Equal(before) || n != polls {
+		t.Errorf("got refund updated at %s and %d poll jobs, want %s and %d: nothing written", at, n, before, polls)
+	}
+	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusPending {
+		t.Errorf("got refund %s, want still pending", fr.Status)
+	}
+	if _, dup := f.postEvent(t, pending.Payload, time.Now(), whsec); !dup {
+		t.Errorf("got the repeated event taken as new, want a duplicate")
+	}
+}
+
 // TestStripeDeliversWebhooks: the fake Stripe sends its own signed webhooks to
 // POST /v1/webhooks/stripe, as Stripe would, on API version 2023-10-16 and with
 // the refund.* events of later versions.

@@ -86,7 +86,7 @@ func TestParseWebhookCharge(t *testing.T) {
 			t.Fatalf("got %+v, want the refund of ch_1", got)
 		}
 		if r := got.Refunds[0]; r.StripeID != res.StripeID || r.Status != refunds.StatusSucceeded || r.Amount != 1200 ||
-			r.Metadata["refund_id"] != "42" {
+			r.Metadata["refund_id"] != "rf_test42" {
 			t.Errorf("got %+v, want %+v", r, res)
 		}
 	})

@@ -176,12 +176,23 @@ func (a *API) quoteReturn(ctx context.Context, in *quoteInput) (*quoteOutput, er
 	if err := qi.Validate(); err != nil {
 		return nil, err
 	}
+	ask := Ask{Items: in.Body.Items, Resolution: in.Body.Resolution, DifferenceAs: in.Body.DifferenceAs}
+	if p := auth.MustFromContext(ctx); p.Shopper() {
+		// the shopper's order, the policy and the order's other returns in one statement
+		o, q, _, err := a.Store.QuoteOrder(ctx, p.MerchantID, p.OrderID, ask)
+		if err != nil {
+			return nil, err
+		}
+		if number := in.Body.OrderNumber; number != "" && !strings.EqualFold(strings.TrimSpace(number), o.Number) {
+			return nil, ErrNotFound
+		}
+		return &quoteOutput{Body: q}, nil
+	}
 	o, err := a.orderFor(ctx, in.Body.OrderNumber)
 	if err != nil {
 		return nil, err
 	}
-	q, _, err := a.Store.QuoteAsked(ctx, auth.MustFromContext(ctx).MerchantID, o,
-		Ask{Items: in.Body.Items, Resolution: in.Body.Resolution, DifferenceAs: in.Body.DifferenceAs})
+	q, _, err := a.Store.QuoteAsked(ctx, auth.MustFromContext(ctx).MerchantID, o, ask)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +282,7 @@ func (a *API) listReturns(ctx context.Context, in *listInput) (*listOutput, erro
 	}
 	out := &listOutput{}
 	out.Body.Data = list
-	out.Body.NextCursor = cursor.Next("r", list, more, func(r *Return) int64 { return r.ID })
+	out.Body.NextCursor = cursor.Next("r", list, more, func(r *Return) string { return r.PublicID })
 	return out, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -506,6 +507,108 @@ func TestListFiltersAndPages(t *testing.T) {
 	}
 	if res := f.env.Do(t, "GET", "/v1/returns?state=lost", key, nil); res.Status != 422 || !strings.Contains(string(res.Body), "query.state") {
 		t.Errorf("unknown state: got %d %s, want 422 naming query.state", res.Status, res.Body)
+	}
+}
+
+// TestListCursorsShowNoInternalIDs: the platform's internal IDs are shared by every
+// merchant, so a cursor made of one would show a merchant how many returns the whole
+// platform takes. A cursor names the last return shown instead; paging with returns
+// of both merchants made between the pages still lists every return exactly once,
+// and a cursor of the other merchant, of another list or of the old numeric kind is
+// refused with 422 naming the cursor.
+func TestListCursorsShowNoInternalIDs(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	// internal IDs far from anything a random public ID would contain by chance
+	if _, err := f.env.DB.Exec(`SELECT setval(pg_get_serial_sequence('returns', 'id'), 48271604113)`); err != nil {
+		t.Fatal(err)
+	}
+	other := f.env.Merchant(t, "southwind")
+	key, theirs := f.shop.Keys[auth.RoleIntegration], other.Keys[auth.RoleIntegration]
+	n := 0
+	create := func(token string) string { // a return of a new order (an order's line has 2 items)
+		t.Helper()
+		n++
+		number := fmt.Sprintf("PG-%d", n)
+		if res := f.env.Do(t, "PUT", "/v1/orders/"+number, token, order("zed@example.com", time.Now().Add(-48*time.Hour))); res.Status != http.StatusCreated {
+			t.Fatalf("put order: got %d: %s", res.Status, res.Body)
+		}
+		return f.create(t, token, number).ID
+	}
+	createTheirs := func() { create(theirs) }
+	var ours []string // newest first
+	for range 5 {
+		ours = append([]string{create(key)}, ours...)
+		createTheirs()
+	}
+	type page struct {
+		Data       []returnDoc `json:"data"`
+		NextCursor string      `json:"next_cursor"`
+	}
+	get := func(token, cursor string) page {
+		t.Helper()
+		res := f.env.Do(t, "GET", "/v1/returns?limit=2&cursor="+cursor, token, nil)
+		if res.Status != http.StatusOK {
+			t.Fatalf("list with cursor %q: got %d: %s", cursor, res.Status, res.Body)
+		}
+		var p page
+		res.JSON(t, &p)
+		return p
+	}
+	var seen []string
+	cursor := ""
+	for n := 0; n < 10; n++ {
+		p := get(key, cursor)
+		for _, r := range p.Data {
+			seen = append(seen, r.ID)
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		last := p.Data[len(p.Data)-1]
+		var id int64
+		if err := f.env.DB.Get(&id, `SELECT id FROM returns WHERE public_id = $1`, last.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, internal := range []string{strconv.FormatInt(id, 10), strconv.FormatInt(id, 36), strconv.FormatInt(id, 16)} {
+			if strings.Contains(strings.ToLower(p.NextCursor), internal) {
+				t.Errorf("cursor %q shows the internal ID %d as %q", p.NextCursor, id, internal)
+			}
+		}
+		if !strings.Contains(p.NextCursor, last.ID) {
+			t.Errorf("cursor %q does not name the last return shown, %s", p.NextCursor, last.ID)
+		}
+		cursor = p.NextCursor
+		// both shops take returns between the pages: newer ones, not in the pages that follow
+		create(key)
+		createTheirs()
+	}
+	if fmt.Sprint(seen) != fmt.Sprint(ours) {
+		t.Fatalf("got pages %v, want every return once, newest first: %v", seen, ours)
+	}
+
+	theirCursor := get(theirs, "").NextCursor
+	if theirCursor == "" {
+		t.Fatal("southwind's first page has no next cursor")
+	}
+	var id int64
+	f.env.DB.Get(&id, `SELECT max(id) FROM returns`)
+	for name, c := range map[string]string{
+		"another shop's":        theirCursor,
+		"another list's":        "f." + strings.TrimPrefix(theirCursor, "r."),
+		"an internal ID's":      "r" + strconv.FormatInt(id, 36),
+		"one naming no return":  "r.ret_0000000000000000000000000000",
+		"one naming our refund": "f." + ours[0],
+	} {
+		res := f.env.Do(t, "GET", "/v1/returns?cursor="+c, key, nil)
+		var p problemDoc
+		res.JSON(t, &p)
+		if res.Status != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Location != "query.cursor" {
+			t.Errorf("%s cursor %q: got %d %s, want 422 naming query.cursor", name, c, res.Status, res.Body)
+		}
+		if strings.Contains(string(res.Body), "ret_") && name == "another shop's" {
+			t.Errorf("the refusal of another shop's cursor shows its return: %s", res.Body)
+		}
 	}
 }
 

@@ -3,9 +3,14 @@ package returns
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 )
@@ -13,33 +18,34 @@ import (
 // PublicIDPrefix starts every return's public ID.
 const PublicIDPrefix = "ret_"
 
-// FindID is Find for a caller that goes on to lock the return (Store.Update, which
-// answers ErrNotFound outside the merchant): it reads only the return's internal key,
-// by its public ID (ret_…) or its RMA number, in one statement. A shopper's return is
-// checked against their order. A bare number is not a return's ID.
-func (s *Store) FindID(ctx context.Context, p auth.Principal, idOrRMA string) (int64, error) {
-	col, key := "public_id", idOrRMA
+// lookup is the condition on r (the return) that finds idOrRMA, a public ID
+// (ret_…) or an RMA number, for p: $1 is the merchant, $2 the key; a shopper's
+// return must be of their order. ok is false for what can be neither.
+func lookup(p auth.Principal, idOrRMA string) (where string, key any, ok bool) {
+	col, k := "public_id", idOrRMA
 	if !strings.HasPrefix(idOrRMA, PublicIDPrefix) {
 		rma, ok := ParseRMA(idOrRMA)
 		if !ok {
-			return 0, ErrNotFound
+			return "", nil, false
 		}
-		col, key = "rma", rma
+		col, k = "rma", rma
 	}
-	q, args := `SELECT id FROM returns WHERE merchant_id = $1 AND `+col+` = $2`, []any{p.MerchantID, key}
+	where = `r.` + col + ` = $2`
 	if p.Shopper() {
-		q += ` AND order_id = $3`
-		args = append(args, p.OrderID)
+		where += ` AND r.order_id = ` + strconv.FormatInt(p.OrderID, 10)
 	}
-	var id int64
-	err := s.db.GetContext(ctx, &id, q, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, ErrNotFound
+	return where, k, true
+}
+
+// UpdateFor is Store.Update for the return that Find would find for p (by its public
+// ID or its RMA number): the return is found and locked in one statement, and
+// anything else is ErrNotFound.
+func (s *Store) UpdateFor(ctx context.Context, p auth.Principal, idOrRMA string, fn func(context.Context, *Tx) error) (*Return, error) {
+	where, key, ok := lookup(p, idOrRMA)
+	if !ok {
+		return nil, ErrNotFound
 	}
-	if err != nil {
-		return 0, fmt.Errorf("returns: find: %w", err)
-	}
-	return id, nil
+	return s.update(ctx, where, p.MerchantID, key, fn)
 }
 
 // Find finds a return by its public ID (ret_…) or its RMA number (any case, with or without
@@ -63,4 +69,60 @@ func (s *Store) Find(ctx context.Context, p auth.Principal, idOrRMA string) (*Re
 		return nil, ErrNotFound
 	}
 	return r, nil
+}
+
+// Read is a return read with its order and, in the same statement, what a package
+// above returns keeps of it (Extra), for a request that needs all three.
+type Read struct {
+	Return *Return
+	Order  OrderRecord
+	// Extra is the JSON that the caller's expression computed (null without one).
+	Extra json.RawMessage
+}
+
+// FindWith is Find for a caller that also needs the return's order and rows of its
+// own about the return, in one statement: extra is a JSON expression over the return
+// (r) and its order (o), such as the return's parcels, and comes back as Read.Extra.
+// The return's feedback is not read.
+func (s *Store) FindWith(ctx context.Context, p auth.Principal, idOrRMA, extra string) (Read, error) {
+	where, key, ok := lookup(p, idOrRMA)
+	if !ok {
+		return Read{}, ErrNotFound
+	}
+	return ReadWith(ctx, s.db, extra, where, p.MerchantID, key)
+}
+
+// ReadWith reads, on q, the return that where picks (a condition on r, the return,
+// with $1 the merchant), with its items, its order and extra as FindWith does.
+func ReadWith(ctx context.Context, q sqlx.QueryerContext, extra, where string, args ...any) (Read, error) {
+	if extra == "" {
+		extra = `NULL::json`
+	}
+	var row struct {
+		returnWithItems
+		OrderData      []byte    `db:"order_data"`
+		OrderRevision  int       `db:"order_revision"`
+		OrderCreatedAt time.Time `db:"order_created_at"`
+		OrderUpdatedAt time.Time `db:"order_updated_at"`
+		Extra          []byte    `db:"extra"`
+	}
+	err := sqlx.GetContext(ctx, q, &row, `SELECT `+returnCols+`, `+returnItemsJSON+`, o.data AS order_data,
+		o.revision AS order_revision, o.created_at AS order_created_at, o.updated_at AS order_updated_at, `+extra+` AS extra
+		FROM returns r JOIN orders o ON o.id = r.order_id WHERE r.merchant_id = $1 AND `+where, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Read{}, ErrNotFound
+	}
+	if err != nil {
+		return Read{}, fmt.Errorf("returns: read %v: %w", args[1:], err)
+	}
+	r, err := row.returnWithItems.ret()
+	if err != nil {
+		return Read{}, err
+	}
+	o, err := orderRow{ID: r.OrderID, Number: r.OrderNumber, Data: row.OrderData, Revision: row.OrderRevision,
+		CreatedAt: row.OrderCreatedAt, UpdatedAt: row.OrderUpdatedAt}.record()
+	if err != nil {
+		return Read{}, err
+	}
+	return Read{Return: r, Order: o, Extra: row.Extra}, nil
 }

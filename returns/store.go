@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -84,6 +85,9 @@ type Store struct {
 	db      *sqlx.DB
 	effects Effects
 	now     func() time.Time
+	// versions holds the policy versions read so far, by policyKey: a version is
+	// never changed once saved (a change saves the next), so it needs no forgetting
+	versions sync.Map
 }
 
 // DB is the store's database, for read-only queries of the packages that act on
@@ -136,16 +140,50 @@ type Ask struct {
 // QuoteAsked prices a return of order as QuoteFor does, with the exchange's choices.
 func (s *Store) QuoteAsked(ctx context.Context, merchantID int64, order OrderRecord, ask Ask) (QuoteResult, Policy, error) {
 	// the current policy and the order's other returns in one statement
-	var row struct {
-		policyRow
-		Prior []byte `db:"prior"`
-	}
+	var row quoteRow
 	err := s.db.GetContext(ctx, &row, `SELECT p.version AS policy_version, p.data AS policy_data, `+priorReturnsJSON+` AS prior
 		FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT version, data FROM policies WHERE merchant_id = $1
 			ORDER BY version DESC LIMIT 1) p ON true`, merchantID, order.ID)
 	if err != nil {
 		return QuoteResult{}, Policy{}, fmt.Errorf("returns: quote: %w", err)
 	}
+	return s.quoteRead(ctx, merchantID, order, row, ask)
+}
+
+// QuoteOrder prices a return of the order with ID orderID (a shopper's) as QuoteAsked
+// does, reading the order with the policy and its other returns in one statement.
+func (s *Store) QuoteOrder(ctx context.Context, merchantID, orderID int64, ask Ask) (OrderRecord, QuoteResult, Policy, error) {
+	var row struct {
+		orderRow
+		quoteRow
+	}
+	err := s.db.GetContext(ctx, &row, `SELECT o.id, o.number, o.data, o.revision, o.created_at, o.updated_at,
+		p.version AS policy_version, p.data AS policy_data, `+priorReturnsJSON+` AS prior
+		FROM orders o LEFT JOIN LATERAL (SELECT version, data FROM policies WHERE merchant_id = $1
+			ORDER BY version DESC LIMIT 1) p ON true
+		WHERE o.merchant_id = $1 AND o.id = $2`, merchantID, orderID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return OrderRecord{}, QuoteResult{}, Policy{}, ErrNotFound
+	}
+	if err != nil {
+		return OrderRecord{}, QuoteResult{}, Policy{}, fmt.Errorf("returns: quote: %w", err)
+	}
+	order, err := row.orderRow.record()
+	if err != nil {
+		return OrderRecord{}, QuoteResult{}, Policy{}, err
+	}
+	q, pol, err := s.quoteRead(ctx, merchantID, order, row.quoteRow, ask)
+	return order, q, pol, err
+}
+
+// quoteRow is the current policy and the order's other returns, as a quote reads them.
+type quoteRow struct {
+	policyRow
+	Prior []byte `db:"prior"`
+}
+
+// quoteRead prices a return of order with what row read.
+func (s *Store) quoteRead(ctx context.Context, merchantID int64, order OrderRecord, row quoteRow, ask Ask) (QuoteResult, Policy, error) {
 	pol, err := row.policy()
 	if err != nil {
 		return QuoteResult{}, Policy{}, err
@@ -624,10 +662,13 @@ type Filter struct {
 	CustomerEmail string
 	// ExceptID leaves one return out (a shopper's other returns).
 	ExceptID int64
-	// OldestFirst lists oldest first (a queue), and After then means a larger ID.
+	// OldestFirst lists oldest first (a queue), and After then means the returns
+	// made after it.
 	OldestFirst bool
-	// After is the cursor: list returns with a smaller ID (newest first).
-	After int64
+	// After is the cursor: the public ID of the last return of the page before; the
+	// list goes on with the returns made before it (newest first). A return that is not
+	// the merchant's is refused with cursor.Unknown.
+	After string
 	Limit int
 }
 
@@ -665,14 +706,16 @@ func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return
 	if f.ExceptID != 0 {
 		add("r.id <> $%d", f.ExceptID)
 	}
-	order := "DESC"
+	order, after := "DESC", "r.id < $%d"
 	if f.OldestFirst {
-		order = "ASC"
-		if f.After > 0 {
-			add("r.id > $%d", f.After)
+		order, after = "ASC", "r.id > $%d"
+	}
+	if f.After != "" {
+		key, err := cursor.Resolve(ctx, s.db, `SELECT id FROM returns WHERE merchant_id = $1 AND public_id = $2`, merchantID, f.After)
+		if err != nil {
+			return nil, false, err
 		}
-	} else if f.After > 0 {
-		add("r.id < $%d", f.After)
+		add(after, key)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50

@@ -57,7 +57,33 @@ func (row policyRow) policy() (Policy, error) {
 
 // PolicyAt returns the policy version a return was judged by (0: the default).
 func (s *Store) PolicyAt(ctx context.Context, merchantID int64, version int) (Policy, error) {
-	return PolicyAt(ctx, s.db, merchantID, version)
+	return s.PolicyIn(ctx, s.db, merchantID, version)
+}
+
+// policyKey names a merchant's policy version in Store.versions.
+type policyKey struct {
+	merchantID int64
+	version    int
+}
+
+// PolicyIn is Store.PolicyAt read through q (a caller's transaction) when this
+// process has not read the version before: versions are immutable, so each is read
+// once per process. Every call decodes its own copy.
+func (s *Store) PolicyIn(ctx context.Context, q sqlx.QueryerContext, merchantID int64, version int) (Policy, error) {
+	if version == 0 {
+		return DefaultPolicy(), nil
+	}
+	key := policyKey{merchantID, version}
+	data, ok := s.versions.Load(key)
+	if !ok {
+		var b []byte
+		err := sqlx.GetContext(ctx, q, &b, `SELECT data FROM policies WHERE merchant_id = $1 AND version = $2`, merchantID, version)
+		if err != nil {
+			return Policy{}, fmt.Errorf("returns: policy version %d: %w", version, err)
+		}
+		data, _ = s.versions.LoadOrStore(key, b)
+	}
+	return decodePolicy(data.([]byte), version)
 }
 
 // PolicyAt is Store.PolicyAt on q, for callers inside a transaction (a second pooled
@@ -71,6 +97,11 @@ func PolicyAt(ctx context.Context, q sqlx.QueryerContext, merchantID int64, vers
 	if err != nil {
 		return Policy{}, fmt.Errorf("returns: policy version %d: %w", version, err)
 	}
+	return decodePolicy(data, version)
+}
+
+// decodePolicy is a stored policy version.
+func decodePolicy(data []byte, version int) (Policy, error) {
 	var p Policy
 	if err := json.Unmarshal(data, &p); err != nil {
 		return Policy{}, fmt.Errorf("returns: stored policy: %w", err)

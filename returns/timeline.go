@@ -38,6 +38,20 @@ func addEvent(ctx context.Context, tx sqlx.ExecerContext, merchantID, returnID i
 	return nil
 }
 
+// AddNoteWith is AddNote written in one statement with the caller's own change of what
+// happened (an email marked sent): with is the statement's WITH list of
+// data-modifying CTEs on the caller's tables, whose parameters are args, numbered
+// from $6.
+func AddNoteWith(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64, actor, event, note, with string, args ...any) error {
+	_, err := tx.ExecContext(ctx, `WITH `+with+` INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+		SELECT merchant_id, id, $3, $4, state, state, $5 FROM returns WHERE merchant_id = $1 AND id = $2`,
+		append([]any{merchantID, returnID, actor, event, note}, args...)...)
+	if err != nil {
+		return fmt.Errorf("returns: note on %d: %w", returnID, err)
+	}
+	return nil
+}
+
 // AddNote adds a timeline entry that changes no state, in the caller's transaction,
 // without the return's row lock: for what happened outside the return (an email was
 // sent), so that recording it never waits for, or holds up, a change of the return.

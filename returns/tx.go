@@ -107,7 +107,7 @@ func (t *Tx) Policy(ctx context.Context) (Policy, error) {
 	if t.policy != nil && t.policy.Version == t.Return.PolicyVersion {
 		return *t.policy, nil
 	}
-	p, err := PolicyAt(ctx, t.Tx, t.Return.MerchantID, t.Return.PolicyVersion)
+	p, err := t.store.PolicyIn(ctx, t.Tx, t.Return.MerchantID, t.Return.PolicyVersion)
 	if err != nil {
 		return Policy{}, err
 	}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/roundtriphq/roundtrip/audit"
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/returns"
 )
@@ -36,6 +38,16 @@ func (s *Server) nav(rq *request, section string) (adminNav, error) {
 		return adminNav{}, err
 	}
 	return adminNav{Section: section, Waiting: n}, nil
+}
+
+// pageAfter is the public ID in the page's query parameter name, which names the
+// last row of the page before (next and previous links carry public IDs, never
+// internal ones); "" when there is none or it is not a public ID.
+func pageAfter(rq *request, name string) string {
+	if id := rq.URL.Query().Get(name); cursor.Valid(id) {
+		return id
+	}
+	return ""
 }
 
 // parseID reads a positive ID; 0 when s is not one.
@@ -122,15 +134,21 @@ func (s *Server) queue(rq *request, status int, notice string, failed *queueItem
 	if err != nil {
 		return err
 	}
-	after, _ := strconv.ParseInt(rq.URL.Query().Get("after"), 10, 64)
-	list, more, err := s.returns.List(ctx, m, returns.Filter{States: []returns.State{returns.StateRequested},
-		OldestFirst: true, After: max(after, 0), Limit: queuePage})
+	// after is the public ID of the last return of the page before; one that is not
+	// the merchant's (a mistyped or foreign link) shows the queue from its start
+	f := returns.Filter{States: []returns.State{returns.StateRequested}, OldestFirst: true,
+		After: pageAfter(rq, "after"), Limit: queuePage}
+	list, more, err := s.returns.List(ctx, m, f)
+	if cursor.IsUnknown(err) {
+		f.After = ""
+		list, more, err = s.returns.List(ctx, m, f)
+	}
 	if err != nil {
 		return err
 	}
-	v := &queueView{Nav: nav, Notice: notice, First: after <= 0}
+	v := &queueView{Nav: nav, Notice: notice, First: f.After == ""}
 	if more {
-		v.Next = fmt.Sprintf("/admin?after=%d", list[len(list)-1].ID)
+		v.Next = "/admin?after=" + url.QueryEscape(list[len(list)-1].PublicID)
 	}
 	policies := map[int]returns.Policy{}
 	now := s.now()

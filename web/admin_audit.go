@@ -1,11 +1,12 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/roundtriphq/roundtrip/audit"
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 )
 
 // The audit trail: every recorded admin action, newest first, a page at a time.
@@ -56,9 +57,13 @@ func (s *Server) adminAudit(rq *request) error {
 	if v.Nav, err = s.nav(rq, "audit"); err != nil {
 		return err
 	}
-	before := parseID(rq.URL.Query().Get("before"))
-	v.Newest = before == 0
+	before := pageAfter(rq, "before")
 	list, more, err := s.audit.List(rq.ctx(), rq.p.MerchantID, before, auditPage)
+	if cursor.IsUnknown(err) {
+		before = ""
+		list, more, err = s.audit.List(rq.ctx(), rq.p.MerchantID, before, auditPage)
+	}
+	v.Newest = before == ""
 	if err != nil {
 		return err
 	}
@@ -70,7 +75,7 @@ func (s *Server) adminAudit(rq *request) error {
 		v.Entries = append(v.Entries, auditRow{Entry: e, What: what, Lines: strings.Split(e.Summary, "\n")})
 	}
 	if more {
-		v.Older = fmt.Sprintf("/admin/audit?before=%d", list[len(list)-1].Seq)
+		v.Older = "/admin/audit?before=" + url.QueryEscape(list[len(list)-1].ID)
 	}
 	return s.render(rq, http.StatusOK, "admin_audit", "Audit trail", v)
 }

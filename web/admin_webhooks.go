@@ -47,7 +47,7 @@ func (s *Server) webhooksPage(rq *request, status int, v *webhooksView) error {
 	if v.Nav, err = s.nav(rq, "webhooks"); err != nil {
 		return err
 	}
-	if v.Endpoints, _, err = s.webhooks.Endpoints(rq.ctx(), rq.p.MerchantID, 0, 200); err != nil {
+	if v.Endpoints, _, err = s.webhooks.Endpoints(rq.ctx(), rq.p.MerchantID, "", 200); err != nil {
 		return err
 	}
 	v.Events = notify.Catalogue

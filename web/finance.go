@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/period"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 	"github.com/roundtriphq/roundtrip/returns/analytics"
@@ -182,18 +183,20 @@ func (s *Server) financePage(rq *request) error {
 			f.ReturnID = r.PublicID
 		}
 	}
-	if after, err := strconv.ParseInt(q.Get("after"), 10, 64); err == nil && after > 0 {
-		f.After = after
-	}
+	f.After = pageAfter(rq, "after")
 	if !none {
 		list, more, err := refunds.List(ctx, s.db, mid, f)
+		if cursor.IsUnknown(err) {
+			f.After = ""
+			list, more, err = refunds.List(ctx, s.db, mid, f)
+		}
 		if err != nil {
 			return err
 		}
 		v.Refunds = s.viewRefunds(list)
 		if more && len(list) > 0 {
 			older := v.Filter.query()
-			older.Set("after", strconv.FormatInt(list[len(list)-1].ID, 10))
+			older.Set("after", list[len(list)-1].PublicID)
 			v.Older = "/finance?" + older.Encode()
 		}
 	}
@@ -223,7 +226,7 @@ func (s *Server) financePage(rq *request) error {
 		return err
 	}
 	v.RunKey = newKey()
-	runs, _, err := s.reconcile.List(ctx, mid, 0, 10)
+	runs, _, err := s.reconcile.List(ctx, mid, "", 10)
 	if err != nil {
 		return err
 	}
@@ -447,8 +450,11 @@ func (s *Server) financeRun(rq *request) error {
 		v.Totals = append(v.Totals, totalView{Class: string(t.Class), Count: t.Count, Amount: t.Amount, StripeAmount: t.StripeAmount,
 			Currency: t.Currency, StripeCurrency: t.StripeCurrency})
 	}
-	after, _ := strconv.ParseInt(rq.URL.Query().Get("after"), 10, 64)
-	lines, more, err := s.reconcile.Lines(ctx, mid, r.ID, reconcile.Class(v.Class), max(after, 0), 200)
+	after := pageAfter(rq, "after")
+	lines, more, err := s.reconcile.Lines(ctx, mid, r.ID, reconcile.Class(v.Class), after, 200)
+	if cursor.IsUnknown(err) {
+		lines, more, err = s.reconcile.Lines(ctx, mid, r.ID, reconcile.Class(v.Class), "", 200)
+	}
 	if err != nil {
 		return err
 	}
@@ -468,7 +474,7 @@ func (s *Server) financeRun(rq *request) error {
 	}
 	base := "/finance/reconciliations/" + r.PublicID
 	if more && len(lines) > 0 {
-		q := url.Values{"after": {strconv.FormatInt(lines[len(lines)-1].ID, 10)}}
+		q := url.Values{"after": {lines[len(lines)-1].PublicID}}
 		if v.Class != "" {
 			q.Set("class", v.Class)
 		}

@@ -406,11 +406,11 @@ func checkBooks(ctx context.Context, d *sqlx.DB, stripe *fakestripe.Server) (Boo
 		return b, err
 	}
 	var rows []struct {
-		ID       int64 `db:"id"`
-		ReturnID int64 `db:"return_id"`
-		Amount   int64 `db:"amount"`
+		PublicID string `db:"public_id"`
+		ReturnID int64  `db:"return_id"`
+		Amount   int64  `db:"amount"`
 	}
-	if err := d.SelectContext(ctx, &rows, `SELECT id, return_id, amount FROM refunds`); err != nil {
+	if err := d.SelectContext(ctx, &rows, `SELECT public_id, return_id, amount FROM refunds`); err != nil {
 		return b, err
 	}
 	b.RefundRows = len(rows)
@@ -425,7 +425,7 @@ func checkBooks(ctx context.Context, d *sqlx.DB, stripe *fakestripe.Server) (Boo
 	refunded := map[int64]int64{}
 	known := map[string]bool{}
 	for _, f := range rows {
-		k := fmt.Sprint(f.ID)
+		k := f.PublicID // Stripe's refund_id metadata
 		known[k] = true
 		if byRow[k] != 1 {
 			b.RowsWithoutOne++

@@ -84,7 +84,7 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 		if !ok {
 			return nil
 		}
-		pol, err := returns.PolicyAt(ctx, tx, merchantID, r.PolicyVersion)
+		pol, err := s.returns.PolicyIn(ctx, tx, merchantID, r.PolicyVersion)
 		if err != nil {
 			return err
 		}

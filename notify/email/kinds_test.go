@@ -211,7 +211,7 @@ func TestLabelRemindersGoOutOnceBeforeExpiry(t *testing.T) {
 	d := b.env.DB
 	store := returns.NewStore(d)
 	smtpCfg, _ := email.ParseSMTPURL(b.smtp.URL)
-	svc := email.New(d, email.Config{Sender: smtpCfg, From: from}, store, labels.NewService(d, store, merchant.NewStore(d), "", nil))
+	svc := email.New(d, email.Config{Sender: smtpCfg, From: from}, store, labels.NewService(d, store, merchant.NewStore(d), "", nil), merchant.NewStore(d))
 	for range 2 { // a second sweep finds it written
 		tx := d.MustBegin()
 		if err := svc.Remind(context.Background(), tx); err != nil {

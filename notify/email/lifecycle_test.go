@@ -150,7 +150,7 @@ func TestAJourneyReachesTheShopAndTheShopper(t *testing.T) {
 	b.drain(t)
 	store := returns.NewStore(b.env.DB)
 	smtpCfg, _ := email.ParseSMTPURL(b.smtp.URL)
-	svc := email.New(b.env.DB, email.Config{Sender: smtpCfg, From: from}, store, labels.NewService(b.env.DB, store, merchant.NewStore(b.env.DB), "", nil))
+	svc := email.New(b.env.DB, email.Config{Sender: smtpCfg, From: from}, store, labels.NewService(b.env.DB, store, merchant.NewStore(b.env.DB), "", nil), merchant.NewStore(b.env.DB))
 	tx := b.env.DB.MustBegin()
 	if err := svc.Remind(context.Background(), tx); err != nil {
 		t.Fatal(err)

@@ -41,15 +41,6 @@ func hashToken(token string) []byte {
 	return h[:]
 }
 
-// addLink stores the link token opens in tx.
-func addLink(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64, email, token string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO return_links (token_hash, merchant_id, return_id, email)
-		VALUES ($1, $2, $3, $4)`, hashToken(token), merchantID, returnID, email); err != nil {
-		return fmt.Errorf("email: link to %d: %w", returnID, err)
-	}
-	return nil
-}
-
 // OpenLink reads the link a token names, revoked or not (unsubscribing works with a
 // revoked link too); ErrNoLink when there is none for the merchant.
 func (s *Service) OpenLink(ctx context.Context, merchantID int64, token string) (Link, error) {

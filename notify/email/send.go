@@ -15,9 +15,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/labels"
-	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/returns"
 )
@@ -68,12 +68,30 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 		return outbox.Permanent(fmt.Errorf("email: job %d names no merchant", job.ID))
 	}
 	mid := *job.MerchantID
-	var m Message
-	err := tx.GetContext(ctx, &m, `SELECT `+messageCols+` FROM email_messages WHERE merchant_id = $1 AND id = $2`, mid, p.ID)
-	if isNoRows(err) {
+	// the message, the return with its items and order, the shopper's opt-out and the
+	// return's parcels with their files, in one statement
+	rd, err := returns.ReadWith(ctx, tx, `json_build_object(
+		'message', (SELECT row_to_json(e) FROM (SELECT `+messageCols+` FROM email_messages
+			WHERE merchant_id = $1 AND id = $2) e),
+		'unsubscribed', EXISTS (SELECT 1 FROM email_optouts WHERE merchant_id = r.merchant_id AND email = lower(r.customer_email)),
+		'parcels', `+labels.ParcelsJSON(labels.AllFiles)+`)`,
+		`r.id = (SELECT return_id FROM email_messages WHERE merchant_id = $1 AND id = $2)`, mid, p.ID)
+	if errors.Is(err, returns.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
+		return fmt.Errorf("email: message %d: %w", p.ID, err)
+	}
+	var extra struct {
+		Message      json.RawMessage `json:"message"`
+		Unsubscribed bool            `json:"unsubscribed"`
+		Parcels      json.RawMessage `json:"parcels"`
+	}
+	if err := json.Unmarshal(rd.Extra, &extra); err != nil {
+		return fmt.Errorf("email: message %d: %w", p.ID, err)
+	}
+	var m Message
+	if err := db.UnmarshalRows(extra.Message, &m); err != nil {
 		return fmt.Errorf("email: message %d: %w", p.ID, err)
 	}
 	if m.Status != "queued" && m.Status != "failed" {
@@ -82,18 +100,15 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	if s.cfg.Sender == nil {
 		return &outbox.Retry{After: time.Hour, Reason: "emails are off (no SMTP server configured)"}
 	}
-	r, err := s.returns.Get(ctx, mid, m.ReturnID)
-	if err != nil {
+	r := rd.Return
+	if !m.Kind.Money() && extra.Unsubscribed {
+		_, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'skipped', to_address = $3, updated_at = now()
+			WHERE merchant_id = $1 AND id = $2`, mid, m.ID, r.CustomerEmail)
 		return err
 	}
-	if !m.Kind.Money() {
-		out, err := unsubscribed(ctx, tx, mid, r.CustomerEmail)
-		if err != nil {
-			return err
-		}
-		if out {
-			_, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'skipped', to_address = $3, updated_at = now()
-				WHERE merchant_id = $1 AND id = $2`, mid, m.ID, r.CustomerEmail)
+	var ps labels.Parcels
+	if !r.KeepIt {
+		if ps, err = labels.DecodeParcels(extra.Parcels, r); err != nil {
 			return err
 		}
 	}
@@ -103,7 +118,7 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	// for as long as the mail server takes.
 	token, _ := newToken()
 	label := s.cat.Kinds[m.Kind].Label
-	msg, subject, err := s.build(ctx, tx, m, r, token)
+	msg, subject, err := s.build(ctx, tx, m, rd, ps, token)
 	var bad *badAddressError
 	if errors.As(err, &bad) {
 		m.Attempts = s.cfg.MaxAttempts - 1 // no attempt can do better: park it now
@@ -118,15 +133,13 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 		}
 		return s.failed(ctx, tx, m, r, label, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'sent', to_address = $3, subject = $4,
-		attempts = attempts + 1, last_error = NULL, sent_at = now(), updated_at = now()
-		WHERE merchant_id = $1 AND id = $2`, mid, m.ID, r.CustomerEmail, subject); err != nil {
-		return fmt.Errorf("email: mark %d sent: %w", m.ID, err)
-	}
-	if err := addLink(ctx, tx, mid, r.ID, r.CustomerEmail, token); err != nil {
-		return err
-	}
-	return returns.AddNote(ctx, tx, mid, r.ID, "system", "email", "Email sent: "+label)
+	// the message marked sent, its status link and the timeline entry in one statement
+	return returns.AddNoteWith(ctx, tx, mid, r.ID, "system", "email", "Email sent: "+label,
+		`sent AS (UPDATE email_messages SET status = 'sent', to_address = $6, subject = $7,
+			attempts = attempts + 1, last_error = NULL, sent_at = now(), updated_at = now()
+			WHERE merchant_id = $1 AND id = $8),
+		link AS (INSERT INTO return_links (token_hash, merchant_id, return_id, email) VALUES ($9, $1, $2, $6))`,
+		r.CustomerEmail, subject, m.ID, hashToken(token))
 }
 
 // failed records a refused attempt of m: another after Backoff, or the message
@@ -190,17 +203,14 @@ var (
 	ErrNotParked = errors.New("email: only a parked message can be sent again")
 )
 
-// build renders m for r with the status link token.
-func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.Return, token string) (*gomail.Msg, string, error) {
-	shop, err := merchant.GetIn(ctx, tx, m.MerchantID)
+// build renders m for the return rd, with its parcels ps, and the status link token.
+func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, rd returns.Read, ps labels.Parcels, token string) (*gomail.Msg, string, error) {
+	r, rec := rd.Return, rd.Order
+	shop, err := s.merchants.In(ctx, tx, m.MerchantID)
 	if err != nil {
 		return nil, "", err
 	}
-	rec, err := s.returns.OrderByID(ctx, m.MerchantID, r.OrderID)
-	if err != nil {
-		return nil, "", err
-	}
-	pol, err := s.returns.PolicyAt(ctx, m.MerchantID, r.PolicyVersion)
+	pol, err := s.returns.PolicyIn(ctx, tx, m.MerchantID, r.PolicyVersion)
 	if err != nil {
 		return nil, "", err
 	}
@@ -218,12 +228,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		return nil, "", err
 	}
 
-	var parcels []labels.Parcel
-	if !r.KeepIt {
-		if parcels, err = s.labels.Parcels(ctx, r); err != nil {
-			return nil, "", err
-		}
-	}
+	parcels := ps.List
 	var usable []labels.Parcel // labels the shopper may still use
 	var until time.Time
 	for _, p := range parcels {
@@ -311,7 +316,7 @@ func (s *Service) build(ctx context.Context, tx *sqlx.Tx, m Message, r *returns.
 		}
 		for _, p := range usable {
 			// the carrier's own PDF for a label bought through Shippo, else ours
-			file, err := s.labels.LabelFile(ctx, r, p.Number, format, s.cfg.BaseURL)
+			file, err := s.labels.FileOf(ctx, rd, ps, p.Number, format, s.cfg.BaseURL, nil)
 			if errors.Is(err, labels.ErrNoReturnAddress) {
 				break // the shop has not said where returns go: the status page explains
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/labels"
+	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -52,16 +53,17 @@ func Backoff(n int) time.Duration {
 
 // Service writes and sends the shopper's emails.
 type Service struct {
-	db      *sqlx.DB
-	cfg     Config
-	log     *slog.Logger
-	returns *returns.Store
-	labels  *labels.Service
-	cat     catalogue
+	db        *sqlx.DB
+	cfg       Config
+	log       *slog.Logger
+	returns   *returns.Store
+	labels    *labels.Service
+	merchants *merchant.Store
+	cat       catalogue
 }
 
-// New returns the email service on d.
-func New(d *sqlx.DB, cfg Config, rs *returns.Store, ls *labels.Service) *Service {
+// New returns the email service on d; the shop's name and branding come from ms.
+func New(d *sqlx.DB, cfg Config, rs *returns.Store, ls *labels.Service, ms *merchant.Store) *Service {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
@@ -73,7 +75,7 @@ func New(d *sqlx.DB, cfg Config, rs *returns.Store, ls *labels.Service) *Service
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: d, cfg: cfg, log: log, returns: rs, labels: ls, cat: English}
+	return &Service{db: d, cfg: cfg, log: log, returns: rs, labels: ls, merchants: ms, cat: English}
 }
 
 // Enabled reports whether emails are sent at all (an SMTP server is configured).

@@ -75,7 +75,7 @@ func Register(api huma.API, d *sqlx.DB) {
 		}
 		out := &ledgerListOutput{}
 		out.Body.Data = list
-		out.Body.NextCursor = cursor.Next("l", list, more, func(e Entry) int64 { return e.ID })
+		out.Body.NextCursor = cursor.Next("l", list, more, func(e Entry) string { return e.PublicID })
 		return out, nil
 	})
 }

@@ -145,7 +145,7 @@ type Filter struct {
 	OrderNumber string
 	ReturnID    string // public ID
 	RefundID    string // public ID
-	Before      int64  // cursor: entries with a smaller ID
+	Before      string // cursor: the public ID of the entry the page goes on after (older ones)
 	Limit       int    // default 50
 }
 
@@ -159,7 +159,9 @@ const entryFrom = ` FROM ledger_entries e LEFT JOIN refunds f ON f.id = e.refund
 	LEFT JOIN store_credit_entries c ON c.id = e.store_credit_entry_id LEFT JOIN returns r ON r.id = e.return_id
 	LEFT JOIN exchanges x ON x.id = e.exchange_id`
 
-// List returns a merchant's entries, newest first, and whether there are more.
+// List returns a merchant's entries, newest first, and whether there are more. A
+// cursor (f.Before) that is not one of the merchant's entries is refused with
+// cursor.Unknown.
 func List(ctx context.Context, q sqlx.QueryerContext, merchantID int64, f Filter) ([]Entry, bool, error) {
 	where := `e.merchant_id = $1`
 	args := []any{merchantID}
@@ -195,8 +197,12 @@ func List(ctx context.Context, q sqlx.QueryerContext, merchantID int64, f Filter
 	if f.RefundID != "" {
 		add("f.public_id = $%d", f.RefundID)
 	}
-	if f.Before > 0 {
-		add("e.id < $%d", f.Before)
+	if f.Before != "" {
+		key, err := cursor.Resolve(ctx, q, `SELECT id FROM ledger_entries WHERE merchant_id = $1 AND public_id = $2`, merchantID, f.Before)
+		if err != nil {
+			return nil, false, err
+		}
+		add("e.id < $%d", key)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50

@@ -431,6 +431,8 @@ func TestLedgerOfARefundThroughStripe(t *testing.T) {
 		{shop.Keys[auth.RoleFinance], "?kind=refund_paid", http.StatusUnprocessableEntity},
 		{shop.Keys[auth.RoleFinance], "?from=yesterday", http.StatusUnprocessableEntity},
 		{shop.Keys[auth.RoleFinance], "?cursor=zz", http.StatusUnprocessableEntity},
+		// a cursor names an entry of the shop's own ledger: another shop's is refused
+		{other.Keys[auth.RoleFinance], "?cursor=" + page.NextCursor, http.StatusUnprocessableEntity},
 	} {
 		res := env.Do(t, "GET", "/v1/ledger"+c.query, c.key, nil)
 		if res.Status != c.status {

@@ -172,7 +172,7 @@ func Register(api huma.API, s *Service) {
 		}
 		out := &reconciliationListOutput{}
 		out.Body.Data = list
-		out.Body.NextCursor = cursor.Next("c", list, more, func(r Reconciliation) int64 { return r.ID })
+		out.Body.NextCursor = cursor.Next("c", list, more, func(r Reconciliation) string { return r.PublicID })
 		return out, nil
 	})
 
@@ -204,7 +204,7 @@ func Register(api huma.API, s *Service) {
 		if d.Lines, more, err = s.Lines(ctx, m, r.ID, Class(in.Class), after, in.Limit); err != nil {
 			return nil, err
 		}
-		d.NextCursor = cursor.Next("n", d.Lines, more, func(l ReconciliationLine) int64 { return l.ID })
+		d.NextCursor = cursor.Next("n", d.Lines, more, func(l ReconciliationLine) string { return l.PublicID })
 		return &reconciliationDetailOutput{Body: d}, nil
 	})
 
@@ -284,11 +284,11 @@ func stream(s *Service, filename string, write func(context.Context, http.Respon
 }
 
 // parseCursor decodes a cursor of the list named by prefix.
-func parseCursor(c, prefix string) (int64, *validation.Error) {
+func parseCursor(c, prefix string) (string, *validation.Error) {
 	var v validation.Error
 	n := cursor.Decode(prefix, c, &v)
 	if len(v.Fields) > 0 {
-		return 0, &v
+		return "", &v
 	}
 	return n, nil
 }

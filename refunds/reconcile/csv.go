@@ -207,7 +207,7 @@ func (s *Service) WriteLines(ctx context.Context, w io.Writer, merchantID, id in
 	if err != nil {
 		return err
 	}
-	var after int64
+	var after string
 	for {
 		lines, more, err := s.Lines(ctx, merchantID, id, class, after, exportBatch)
 		if err != nil {
@@ -215,7 +215,7 @@ func (s *Service) WriteLines(ctx context.Context, w io.Writer, merchantID, id in
 		}
 		for i := range lines {
 			l := &lines[i]
-			after = l.ID
+			after = l.PublicID
 			cw.text(l.PublicID)
 			cw.text(string(l.Class))
 			cw.text(l.Source)

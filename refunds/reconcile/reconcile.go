@@ -380,15 +380,23 @@ func (s *Service) Get(ctx context.Context, merchantID, id int64) (*Reconciliatio
 	return r.view(), nil
 }
 
-// List returns a merchant's runs, newest first, before the cursor (0: from the
-// newest), and whether there are more.
-func (s *Service) List(ctx context.Context, merchantID, before int64, limit int) ([]Reconciliation, bool, error) {
+// List returns a merchant's runs, newest first, older than the run with public ID
+// before ("": from the newest), and whether there are more. A run that is not the
+// merchant's is refused with cursor.Unknown.
+func (s *Service) List(ctx context.Context, merchantID int64, before string, limit int) ([]Reconciliation, bool, error) {
 	if limit <= 0 {
 		limit = 50
 	}
+	var key int64
+	if before != "" {
+		var err error
+		if key, err = cursor.Resolve(ctx, s.db, `SELECT id FROM reconciliations WHERE merchant_id = $1 AND public_id = $2`, merchantID, before); err != nil {
+			return nil, false, err
+		}
+	}
 	var rows []runRow
 	err := s.db.SelectContext(ctx, &rows, `SELECT `+runCols+` FROM reconciliations WHERE merchant_id = $1
-		AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, merchantID, before, limit+1)
+		AND ($2::bigint = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, merchantID, key, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("reconcile: list: %w", err)
 	}
@@ -455,16 +463,26 @@ func (s *Service) Acknowledge(ctx context.Context, merchantID, runID int64, line
 	return &l, nil
 }
 
-// Lines returns lines of a merchant's run in ID order after the cursor (0: from
-// the first), of one class when class is not empty, and whether there are more.
-func (s *Service) Lines(ctx context.Context, merchantID, id int64, class Class, after int64, limit int) ([]ReconciliationLine, bool, error) {
+// Lines returns lines of a merchant's run in line order after the line with public
+// ID after ("": from the first), of one class when class is not empty, and whether
+// there are more. A line that is not one of this run's is refused with
+// cursor.Unknown.
+func (s *Service) Lines(ctx context.Context, merchantID, id int64, class Class, after string, limit int) ([]ReconciliationLine, bool, error) {
 	if limit <= 0 {
 		limit = 100
+	}
+	var key int64
+	if after != "" {
+		var err error
+		if key, err = cursor.Resolve(ctx, s.db, `SELECT id FROM reconciliation_lines
+			WHERE merchant_id = $1 AND public_id = $2 AND reconciliation_id = $3`, merchantID, after, id); err != nil {
+			return nil, false, err
+		}
 	}
 	lines := []ReconciliationLine{}
 	err := s.db.SelectContext(ctx, &lines, `SELECT `+lineCols+lineFrom+`
 		WHERE l.reconciliation_id = $1 AND l.merchant_id = $2 AND ($3 = '' OR l.class = $3) AND l.id > $4
-		ORDER BY l.id LIMIT $5`, id, merchantID, string(class), after, limit+1)
+		ORDER BY l.id LIMIT $5`, id, merchantID, string(class), key, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("reconcile: lines: %w", err)
 	}

@@ -114,10 +114,15 @@ func newBooks(t *testing.T) *books {
 		b.stripe.SeedRefund(sr)
 	}
 
-	// made in Stripe, but not yet recorded as sent here: found by its refund_id metadata
+	// made in Stripe, but not yet recorded as sent here: found by its refund_id
+	// metadata, the refund's public ID
 	b.ids["meta"] = s.refund(refund{merchant: m, ret: r, amount: 800, currency: "EUR", status: "queued", sent: day(3, 11)})
+	var metaPublic string
+	if err := b.env.DB.Get(&metaPublic, `SELECT public_id FROM refunds WHERE id = $1`, b.ids["meta"]); err != nil {
+		t.Fatal(err)
+	}
 	b.stripe.SeedRefund(fakestripe.Refund{ID: "re_meta", PaymentIntent: "pi_nw1", Amount: 800, Created: day(3, 11),
-		Metadata: map[string]string{"refund_id": strconv.FormatInt(b.ids["meta"], 10)}})
+		Metadata: map[string]string{"refund_id": metaPublic}})
 
 	// failed, retried by finance, then succeeded: two Stripe refunds, both accounted for
 	retried := s.refund(refund{merchant: m, ret: r, amount: 1000, currency: "EUR", status: "pending", stripeID: "re_old",
@@ -138,7 +143,8 @@ func newBooks(t *testing.T) *books {
 
 	// made in Stripe's dashboard on one of our orders
 	b.stripe.SeedRefund(fakestripe.Refund{ID: "re_dashboard", PaymentIntent: "pi_hyper", Amount: 4200, Created: day(3, 12)})
-	// a second Stripe refund that names one of ours
+	// a second Stripe refund that names one of ours, by its internal ID as refunds sent
+	// before public IDs went to Stripe do
 	b.stripe.SeedRefund(fakestripe.Refund{ID: "re_dup", PaymentIntent: "pi_nw1", Amount: 2975, Created: day(3, 13),
 		Metadata: map[string]string{"refund_id": strconv.FormatInt(b.ids["match"], 10)}})
 	// the other merchant's, made in the dashboard, and one on a charge nobody knows

@@ -338,6 +338,7 @@ func superseded(res sql.Result, err error) error {
 // localRefund is one of our refunds as reconciliation compares it.
 type localRefund struct {
 	ID                 int64     `db:"id"`
+	PublicID           string    `db:"public_id"`
 	MerchantID         int64     `db:"merchant_id"`
 	ReturnID           int64     `db:"return_id"`
 	RMA                string    `db:"rma"`
@@ -353,7 +354,7 @@ type localRefund struct {
 	BalanceTransaction *string   `db:"balance_transaction"`
 }
 
-const localCols = `f.id, f.merchant_id, f.return_id, r.rma, o.number AS order_number, f.amount, f.currency, f.status,
+const localCols = `f.id, f.public_id, f.merchant_id, f.return_id, r.rma, o.number AS order_number, f.amount, f.currency, f.status,
 	f.stripe_refund_id, f.generation, coalesce(f.sent_at, f.created_at) AS sent, f.charge_id, f.payment_intent_id,
 	f.balance_transaction`
 
@@ -408,26 +409,44 @@ func (e *execution) match(ctx context.Context, batch []refunds.Result) ([]line, 
 	if err != nil {
 		return nil, d, err
 	}
+	// the refund_id metadata is our public ID (rf_…), or the internal ID in decimal
+	// for refunds sent before public IDs went to Stripe
 	var wanted []int64
+	var wantedPublic []string
 	for i := range rs {
 		if rs[i].local != nil {
 			continue
 		}
+		md := rs[i].res.Metadata["refund_id"]
 		if a, ok := attempts[rs[i].res.StripeID]; ok {
 			wanted = append(wanted, a.RefundID)
-		} else if id, err := strconv.ParseInt(rs[i].res.Metadata["refund_id"], 10, 64); err == nil && id > 0 {
+		} else if id, err := strconv.ParseInt(md, 10, 64); err == nil && id > 0 {
 			wanted = append(wanted, id)
+		} else if strings.HasPrefix(md, "rf_") {
+			wantedPublic = append(wantedPublic, md)
 		}
 	}
 	byID := map[int64]*localRefund{}
-	if len(wanted) > 0 {
-		more, err := e.locals(ctx, `f.merchant_id = $1 AND f.id = ANY($2)`, e.merchant, pq.Array(wanted))
+	byPublic := map[string]*localRefund{}
+	if len(wanted) > 0 || len(wantedPublic) > 0 {
+		more, err := e.locals(ctx, `f.merchant_id = $1 AND (f.id = ANY($2) OR f.public_id = ANY($3))`,
+			e.merchant, pq.Array(wanted), pq.Array(wantedPublic))
 		if err != nil {
 			return nil, d, err
 		}
 		for i := range more {
-			byID[more[i].ID] = &more[i]
+			byID[more[i].ID], byPublic[more[i].PublicID] = &more[i], &more[i]
 		}
+	}
+	// ofMetadata is our refund that a Stripe refund's refund_id metadata names
+	ofMetadata := func(md string) *localRefund {
+		if id, err := strconv.ParseInt(md, 10, 64); err == nil {
+			return byID[id]
+		}
+		if strings.HasPrefix(md, "rf_") {
+			return byPublic[md]
+		}
+		return nil
 	}
 	var pis, charges []string
 	for i := range rs {
@@ -439,8 +458,7 @@ func (e *execution) match(ctx context.Context, batch []refunds.Result) ([]line, 
 			x.local, x.how, x.status, x.attempt = byID[a.RefundID], "earlier_attempt", a.Status, a.Attempt
 			continue
 		}
-		if id, err := strconv.ParseInt(x.res.Metadata["refund_id"], 10, 64); err == nil && byID[id] != nil {
-			l := byID[id]
+		if l := ofMetadata(x.res.Metadata["refund_id"]); l != nil {
 			x.local, x.how, x.status, x.attempt = l, "metadata", l.Status, l.Attempt
 			x.extra = l.StripeRefundID != nil // ours went out as another Stripe refund
 			continue
@@ -642,10 +660,28 @@ func (e *execution) lookup(ctx context.Context, l *localRefund) (line, error) {
 	return out, nil
 }
 
-// copyLinesSQL copies lines in; the columns are those of row in copyLines.
-const copyLinesSQL = `COPY reconciliation_lines (reconciliation_id, merchant_id, class, source, matched_by, refund_id, attempt,
-	return_id, rma, order_number, currency, amount, status, stripe_refund_id, stripe_currency, stripe_amount, stripe_status,
-	stripe_created, charge_id, payment_intent_id, balance_transaction, note) FROM STDIN`
+// lineColumns are the columns of reconciliation_lines that insertLines writes, with
+// their types, in the order of a line's row.
+var lineColumns = []struct{ name, typ string }{
+	{"reconciliation_id", "bigint"}, {"merchant_id", "bigint"}, {"class", "text"}, {"source", "text"},
+	{"matched_by", "text"}, {"refund_id", "bigint"}, {"attempt", "int"}, {"return_id", "bigint"}, {"rma", "text"},
+	{"order_number", "text"}, {"currency", "text"}, {"amount", "bigint"}, {"status", "text"},
+	{"stripe_refund_id", "text"}, {"stripe_currency", "text"}, {"stripe_amount", "bigint"}, {"stripe_status", "text"},
+	{"stripe_created", "timestamptz"}, {"charge_id", "text"}, {"payment_intent_id", "text"},
+	{"balance_transaction", "text"}, {"note", "text"},
+}
+
+// insertLinesSQL writes a batch of lines given as one JSON array of rows: one
+// statement and one parameter whatever the batch's size.
+var insertLinesSQL = func() string {
+	var names, defs []string
+	for _, c := range lineColumns {
+		names = append(names, c.name)
+		defs = append(defs, c.name+" "+c.typ)
+	}
+	return "INSERT INTO reconciliation_lines (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") +
+		" FROM json_to_recordset($1) AS x(" + strings.Join(defs, ", ") + ")"
+}()
 
 // write commits lines and the counters' growth in one transaction, if this attempt
 // still owns the run.
@@ -662,7 +698,7 @@ func (e *execution) write(ctx context.Context, lines []line, d counters) error {
 		return err
 	}
 	if len(lines) > 0 {
-		if err := copyLines(ctx, tx, e.id, e.merchant, lines); err != nil {
+		if err := insertLines(ctx, tx, e.id, e.merchant, lines); err != nil {
 			return err
 		}
 	}
@@ -676,11 +712,8 @@ func (e *execution) write(ctx context.Context, lines []line, d counters) error {
 	return nil
 }
 
-func copyLines(ctx context.Context, tx *sqlx.Tx, run, merchant int64, lines []line) error {
-	stmt, err := tx.PrepareContext(ctx, copyLinesSQL)
-	if err != nil {
-		return fmt.Errorf("reconcile: copy lines: %w", err)
-	}
+func insertLines(ctx context.Context, tx *sqlx.Tx, run, merchant int64, lines []line) error {
+	rows := make([]map[string]any, 0, len(lines))
 	for _, l := range lines {
 		row := []any{run, merchant, string(l.class), l.source, l.matchedBy, nil, nil, nil, nil, nil, nil, nil, nil,
 			nil, nil, nil, nil, nil, nil, nil, nil, l.note}
@@ -709,16 +742,20 @@ func copyLines(ctx context.Context, tx *sqlx.Tx, run, merchant int64, lines []li
 			}
 		}
 		row[18], row[19], row[20] = deref(charge), deref(pi), deref(txn)
-		if _, err := stmt.ExecContext(ctx, row...); err != nil {
-			stmt.Close()
-			return fmt.Errorf("reconcile: copy lines: %w", err)
+		m := make(map[string]any, len(row))
+		for i, v := range row {
+			m[lineColumns[i].name] = v
 		}
+		rows = append(rows, m)
 	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		stmt.Close()
-		return fmt.Errorf("reconcile: copy lines: %w", err)
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("reconcile: insert lines: %w", err)
 	}
-	return stmt.Close()
+	if _, err := tx.ExecContext(ctx, insertLinesSQL, string(b)); err != nil {
+		return fmt.Errorf("reconcile: insert lines: %w", err)
+	}
+	return nil
 }
 
 func deref(p *string) any {

@@ -75,11 +75,7 @@ func Register(api huma.API, s *Service) {
 		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *receiptInput) (*receiptOutput, error) {
 		p := auth.MustFromContext(ctx)
-		id, err := s.returns.FindID(ctx, p, in.ID)
-		if err != nil {
-			return nil, err
-		}
-		rc, err := s.Receive(ctx, p.MerchantID, id, in.Body, p.Actor, idempotency.FromContext(ctx))
+		rc, err := s.ReceiveFor(ctx, p, in.ID, in.Body, idempotency.FromContext(ctx))
 		if err != nil {
 			return nil, err
 		}

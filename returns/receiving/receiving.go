@@ -19,6 +19,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 	"github.com/roundtriphq/roundtrip/returns"
 )
@@ -87,8 +88,10 @@ type Parcels interface {
 	// ParcelByTracking finds the merchant's parcel with a tracking number and the
 	// return it belongs to, or ErrNoParcel.
 	ParcelByTracking(ctx context.Context, merchantID int64, tracking string) (returnID int64, p Parcel, err error)
-	// IssuedParcels lists the return's parcels whose labels may be used, by number.
-	IssuedParcels(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) ([]Parcel, error)
+	// ArriveIssued lists the return's parcels whose labels may be used, by number, as
+	// they were before the scan at, and records the arrival of the only one when there
+	// is exactly one and it had not arrived yet.
+	ArriveIssued(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, at time.Time) ([]Parcel, error)
 	// ParcelNumbered finds the return's parcel with a number, or ErrNoParcel.
 	ParcelNumbered(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, n int) (Parcel, error)
 	// MarkArrived records that the warehouse scanned a parcel.
@@ -193,16 +196,21 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		}
 		now := s.now()
 		out = &Scan{Return: r, Parcel: parcel}
-		if byRMA {
-			issued, err := s.parcels.IssuedParcels(ctx, t.Tx, r)
+		switch {
+		case byRMA:
+			// the return's parcels, and the arrival of its only one, in one statement
+			issued, err := s.parcels.ArriveIssued(ctx, t.Tx, r, now)
 			if err != nil {
 				return err
 			}
 			if len(issued) == 1 {
 				out.Parcel = &issued[0]
+				out.Repeat = out.Parcel.ArrivedAt != nil
+				if !out.Repeat {
+					out.Parcel.ArrivedAt = &now
+				}
 			}
-		}
-		if out.Parcel != nil {
+		case out.Parcel != nil:
 			out.Repeat = out.Parcel.ArrivedAt != nil
 			if !out.Repeat {
 				if err := s.parcels.MarkArrived(ctx, t.Tx, out.Parcel.ID, now); err != nil {
@@ -210,7 +218,8 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 				}
 				out.Parcel.ArrivedAt = &now
 			}
-		} else {
+		}
+		if out.Parcel == nil {
 			arrived, err := t.ArrivedAt(ctx)
 			if err != nil {
 				return err
@@ -303,17 +312,56 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 	return out, err
 }
 
+// ReceiveFor is Receive for the return that p names by its public ID or its RMA
+// number, found and locked in one statement; the receipt is p's.
+func (s *Service) ReceiveFor(ctx context.Context, p auth.Principal, idOrRMA string, in ReceiptInput, key string) (*Receipt, error) {
+	var out *Receipt
+	_, err := s.returns.UpdateFor(ctx, p, idOrRMA, func(ctx context.Context, t *returns.Tx) error {
+		var err error
+		out, err = s.receive(ctx, t, in, p.Actor, key)
+		return err
+	})
+	return out, err
+}
+
 func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, actor, key string) (*Receipt, error) {
 	r := t.Return
-	if key != "" {
-		var id string
-		err := t.GetContext(ctx, &id, `SELECT public_id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key)
-		if err == nil {
-			return &Receipt{ID: id, Return: r, Message: "This receipt was already recorded."}, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+	var parcelID *int64
+	noParcel := false
+	if in.Parcel > 0 {
+		p, err := s.parcels.ParcelNumbered(ctx, t.Tx, r, in.Parcel)
+		switch {
+		case errors.Is(err, ErrNoParcel):
+			noParcel = true // answered below, after what is checked first
+		case err != nil:
 			return nil, err
+		default:
+			parcelID = &p.ID
 		}
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	var receipt struct {
+		ID       int64  `db:"id"`
+		PublicID string `db:"public_id"`
+	}
+	// The receipt is written first: one that was recorded with the key already (a
+	// retry after a lost answer) inserts nothing and is answered as it was. Whatever
+	// is refused below rolls the insert back with the rest.
+	err = t.GetContext(ctx, &receipt, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) ON CONFLICT (return_id, idempotency_key) DO NOTHING
+		RETURNING id, public_id`, r.MerchantID, r.ID, parcelID, actor, data, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		var id string
+		if err := t.GetContext(ctx, &id, `SELECT public_id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key); err != nil {
+			return nil, fmt.Errorf("receiving: receipt by key: %w", err)
+		}
+		return &Receipt{ID: id, Return: r, Message: "This receipt was already recorded."}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("receiving: insert receipt: %w", err)
 	}
 	if closed(r.State) {
 		return nil, &ClosedError{RMA: r.RMA, State: r.State}
@@ -353,29 +401,9 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var parcelID *int64
-	if in.Parcel > 0 {
-		p, err := s.parcels.ParcelNumbered(ctx, t.Tx, r, in.Parcel)
-		if errors.Is(err, ErrNoParcel) {
-			v.AddValue("parcel", in.Parcel, "return %s has no parcel %d", r.RMA, in.Parcel)
-			return nil, &v
-		}
-		if err != nil {
-			return nil, err
-		}
-		parcelID = &p.ID
-	}
-	data, err := json.Marshal(in)
-	if err != nil {
-		return nil, err
-	}
-	var receipt struct {
-		ID       int64  `db:"id"`
-		PublicID string `db:"public_id"`
-	}
-	if err := t.GetContext(ctx, &receipt, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) RETURNING id, public_id`, r.MerchantID, r.ID, parcelID, actor, data, key); err != nil {
-		return nil, fmt.Errorf("receiving: insert receipt: %w", err)
+	if noParcel {
+		v.AddValue("parcel", in.Parcel, "return %s has no parcel %d", r.RMA, in.Parcel)
+		return nil, &v
 	}
 	var notes []string
 	var items []returns.ItemReceipt

@@ -143,7 +143,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	if mail.Logger == nil {
 		mail.Logger = log
 	}
-	a.Emails = email.New(d, mail, a.Returns, a.Labels)
+	a.Emails = email.New(d, mail, a.Returns, a.Labels, a.Merchants)
 
 	// What a return's changes set off, inside the change's transaction: approval
 	// issues labels (a keep-it return is refunded instead), an end voids them,
