@@ -27,6 +27,9 @@ func registerOrders(api huma.API, a *API) {
 		Tags:     []string{"Orders"},
 		Security: auth.Staff(service...),
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
+		// 200 is Huma's from the output; a new order's 201 carries the same body
+		Responses: map[string]*huma.Response{"201": {Description: "The order was new.", Content: map[string]*huma.MediaType{
+			"application/json": {Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[OrderView](), true, "")}}}},
 	}, a.putOrder)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-order",
