@@ -6,7 +6,7 @@ import (
 	"database/sql/driver"
 	"sync/atomic"
 
-	"github.com/lib/pq"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Counts are the statements and commits the process sent to PostgreSQL through the
@@ -20,8 +20,13 @@ type Counts struct {
 // Counted is the process's counts.
 var Counted Counts
 
-// countedDriver is lib/pq's driver with every statement and commit counted. It adds an
-// atomic increment per statement and nothing else.
+// countedDriver is pgx's database/sql driver with every statement and commit counted.
+// It adds an atomic increment per statement and nothing else.
+//
+// pgx rather than lib/pq: pgx keeps each connection's statements prepared, so a
+// statement run again is one round trip (Bind, Execute) and PostgreSQL neither parses
+// nor plans it again; lib/pq sends every statement with arguments as Parse, then waits,
+// then Bind and Execute: two round trips, and a parse and a plan, every time.
 type countedDriver struct{}
 
 const countedDriverName = "postgres-counted"
@@ -29,14 +34,14 @@ const countedDriverName = "postgres-counted"
 func init() { sql.Register(countedDriverName, countedDriver{}) }
 
 func (countedDriver) Open(name string) (driver.Conn, error) {
-	c, err := pq.Driver{}.Open(name)
+	c, err := stdlib.GetDefaultDriver().Open(name)
 	if err != nil {
 		return nil, err
 	}
 	return &countedConn{Conn: c}, nil
 }
 
-// countedConn forwards to lib/pq's connection, counting.
+// countedConn forwards to pgx's connection, counting.
 type countedConn struct{ driver.Conn }
 
 func (c *countedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -131,7 +136,7 @@ func (s *countedStmt) ExecContext(ctx context.Context, args []driver.NamedValue)
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
 	}
-	//lint:ignore SA1019 lib/pq's COPY statement has only Exec
+	//lint:ignore SA1019 the fallback for a driver's statement without ExecContext
 	return s.Stmt.Exec(values(args))
 }
 
@@ -140,7 +145,7 @@ func (s *countedStmt) QueryContext(ctx context.Context, args []driver.NamedValue
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
 		return q.QueryContext(ctx, args)
 	}
-	//lint:ignore SA1019 lib/pq's COPY statement has only Query
+	//lint:ignore SA1019 the fallback for a driver's statement without QueryContext
 	return s.Stmt.Query(values(args))
 }
 

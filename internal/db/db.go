@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -72,6 +73,11 @@ func WithDatabase(rawURL, name string) (string, error) {
 // IsUniqueViolation reports whether err is PostgreSQL's unique_violation (23505),
 // optionally on the named constraint.
 func IsUniqueViolation(err error, constraint string) bool {
+	// the pools Open makes speak pgx; the test helpers' connections lib/pq
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505" && (constraint == "" || pg.ConstraintName == constraint)
+	}
 	var pe *pq.Error
 	if !errors.As(err, &pe) || pe.Code != "23505" {
 		return false

@@ -660,10 +660,28 @@ func (e *execution) lookup(ctx context.Context, l *localRefund) (line, error) {
 	return out, nil
 }
 
-// copyLinesSQL copies lines in; the columns are those of row in copyLines.
-const copyLinesSQL = `COPY reconciliation_lines (reconciliation_id, merchant_id, class, source, matched_by, refund_id, attempt,
-	return_id, rma, order_number, currency, amount, status, stripe_refund_id, stripe_currency, stripe_amount, stripe_status,
-	stripe_created, charge_id, payment_intent_id, balance_transaction, note) FROM STDIN`
+// lineColumns are the columns of reconciliation_lines that insertLines writes, with
+// their types, in the order of a line's row.
+var lineColumns = []struct{ name, typ string }{
+	{"reconciliation_id", "bigint"}, {"merchant_id", "bigint"}, {"class", "text"}, {"source", "text"},
+	{"matched_by", "text"}, {"refund_id", "bigint"}, {"attempt", "int"}, {"return_id", "bigint"}, {"rma", "text"},
+	{"order_number", "text"}, {"currency", "text"}, {"amount", "bigint"}, {"status", "text"},
+	{"stripe_refund_id", "text"}, {"stripe_currency", "text"}, {"stripe_amount", "bigint"}, {"stripe_status", "text"},
+	{"stripe_created", "timestamptz"}, {"charge_id", "text"}, {"payment_intent_id", "text"},
+	{"balance_transaction", "text"}, {"note", "text"},
+}
+
+// insertLinesSQL writes a batch of lines given as one JSON array of rows: one
+// statement and one parameter whatever the batch's size.
+var insertLinesSQL = func() string {
+	var names, defs []string
+	for _, c := range lineColumns {
+		names = append(names, c.name)
+		defs = append(defs, c.name+" "+c.typ)
+	}
+	return "INSERT INTO reconciliation_lines (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") +
+		" FROM json_to_recordset($1) AS x(" + strings.Join(defs, ", ") + ")"
+}()
 
 // write commits lines and the counters' growth in one transaction, if this attempt
 // still owns the run.
@@ -680,7 +698,7 @@ func (e *execution) write(ctx context.Context, lines []line, d counters) error {
 		return err
 	}
 	if len(lines) > 0 {
-		if err := copyLines(ctx, tx, e.id, e.merchant, lines); err != nil {
+		if err := insertLines(ctx, tx, e.id, e.merchant, lines); err != nil {
 			return err
 		}
 	}
@@ -694,11 +712,8 @@ func (e *execution) write(ctx context.Context, lines []line, d counters) error {
 	return nil
 }
 
-func copyLines(ctx context.Context, tx *sqlx.Tx, run, merchant int64, lines []line) error {
-	stmt, err := tx.PrepareContext(ctx, copyLinesSQL)
-	if err != nil {
-		return fmt.Errorf("reconcile: copy lines: %w", err)
-	}
+func insertLines(ctx context.Context, tx *sqlx.Tx, run, merchant int64, lines []line) error {
+	rows := make([]map[string]any, 0, len(lines))
 	for _, l := range lines {
 		row := []any{run, merchant, string(l.class), l.source, l.matchedBy, nil, nil, nil, nil, nil, nil, nil, nil,
 			nil, nil, nil, nil, nil, nil, nil, nil, l.note}
@@ -727,16 +742,20 @@ func copyLines(ctx context.Context, tx *sqlx.Tx, run, merchant int64, lines []li
 			}
 		}
 		row[18], row[19], row[20] = deref(charge), deref(pi), deref(txn)
-		if _, err := stmt.ExecContext(ctx, row...); err != nil {
-			stmt.Close()
-			return fmt.Errorf("reconcile: copy lines: %w", err)
+		m := make(map[string]any, len(row))
+		for i, v := range row {
+			m[lineColumns[i].name] = v
 		}
+		rows = append(rows, m)
 	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		stmt.Close()
-		return fmt.Errorf("reconcile: copy lines: %w", err)
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("reconcile: insert lines: %w", err)
 	}
-	return stmt.Close()
+	if _, err := tx.ExecContext(ctx, insertLinesSQL, string(b)); err != nil {
+		return fmt.Errorf("reconcile: insert lines: %w", err)
+	}
+	return nil
 }
 
 func deref(p *string) any {
