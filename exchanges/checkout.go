@@ -115,8 +115,9 @@ func (s *Service) makeCheckout(ctx context.Context, tx *sqlx.Tx, job outbox.Job)
 		Email:          x.CustomerEmail,
 		SuccessURL:     back + "?paid=1",
 		CancelURL:      back,
-		Metadata: map[string]string{"exchange_id": strconv.FormatInt(x.ID, 10), "attempt": strconv.Itoa(x.Attempt),
-			"return_id": strconv.FormatInt(x.ReturnID, 10), "rma": x.RMA},
+		// public IDs: the shop sees this metadata in its Stripe dashboard
+		Metadata: map[string]string{"exchange_id": x.PublicID, "attempt": strconv.Itoa(x.Attempt),
+			"return_id": x.ReturnPublicID, "rma": x.RMA},
 	})
 	if err != nil {
 		if refunds.IsTemporary(err) {
@@ -140,11 +141,15 @@ func (s *Service) makeCheckout(ctx context.Context, tx *sqlx.Tx, job outbox.Job)
 // passed; expired forgets the page so that the shopper can ask for a new one.
 // Sessions of another attempt, or of no exchange, change nothing.
 func (s *Service) CheckoutEvent(ctx context.Context, tx *sqlx.Tx, typ string, cs refunds.CheckoutSession) error {
-	id, err := strconv.ParseInt(cs.Metadata["exchange_id"], 10, 64)
-	if err != nil {
+	var ref any = cs.Metadata["exchange_id"]
+	where := `x.public_id = $1`
+	if id, err := strconv.ParseInt(cs.Metadata["exchange_id"], 10, 64); err == nil && id > 0 {
+		// a session made before exchanges were named by public ID in Stripe's metadata
+		where, ref = `x.id = $1`, id
+	} else if !strings.HasPrefix(cs.Metadata["exchange_id"], "exch_") {
 		return nil // not one of ours
 	}
-	x, err := get(ctx, tx, `x.id = $1`, false, id)
+	x, err := get(ctx, tx, where, false, ref)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}

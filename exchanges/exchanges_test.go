@@ -602,7 +602,7 @@ func TestDearerExchangeCheckout(t *testing.T) {
 	cs := sessions[0]
 	wantBack := "https://returns.example.com/portal/northwind/returns/" + r.RMA
 	if cs.AmountTotal != 300 || cs.Currency != "eur" || cs.SuccessURL != wantBack+"?paid=1" || cs.CancelURL != wantBack ||
-		cs.Metadata["exchange_id"] != fmt.Sprint(x.ID) || cs.IdempotencyKey != exchanges.CheckoutKey(x.ID, 0) ||
+		cs.Metadata["exchange_id"] != x.PublicID || cs.Metadata["return_id"] != r.ID || cs.IdempotencyKey != exchanges.CheckoutKey(x.ID, 0) ||
 		cs.CustomerEmail != "shopper1@example.com" {
 		t.Errorf("got session %+v", cs)
 	}

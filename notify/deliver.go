@@ -12,12 +12,15 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
@@ -45,150 +48,328 @@ func Backoff(failures int) time.Duration {
 	return d - rand.N(d/5+1)
 }
 
-// target is what one attempt needs, read in the job's transaction.
+// target is what one attempt needs: readTargets reads it, as a JSON list per job, in
+// the statement that claims the job.
 type target struct {
-	Generation     int        `db:"generation"`
-	CreatedAt      time.Time  `db:"created_at"`
-	Attempts       int        `db:"attempts"`
-	EndpointID     string     `db:"endpoint_id"`
-	URL            string     `db:"url"`
-	Enabled        bool       `db:"enabled"`
-	Secret         string     `db:"secret"`
-	PreviousSecret *string    `db:"previous_secret"`
-	PreviousUntil  *time.Time `db:"previous_secret_expires_at"`
-	EventID        string     `db:"event_id"`
-	Payload        []byte     `db:"payload"`
+	ID             string          `json:"id"`
+	Generation     int             `json:"generation"`
+	CreatedAt      time.Time       `json:"created_at"`
+	Attempts       int             `json:"attempts"`
+	EndpointID     string          `json:"endpoint_id"`
+	URL            string          `json:"url"`
+	Enabled        bool            `json:"enabled"`
+	Secret         string          `json:"secret"`
+	PreviousSecret *string         `json:"previous_secret"`
+	PreviousUntil  *time.Time      `json:"previous_secret_expires_at"`
+	EventID        string          `json:"event_id"`
+	Payload        json.RawMessage `json:"payload"`
 }
 
-// deliver is the JobDeliver handler: one attempt at one delivery. It runs in the
-// transaction that holds the job's row lock, so no other replica attempts the same
-// job meanwhile; the attempt's log, the delivery's new status and the next attempt's
-// job commit together. A failed attempt is not a failed job: the job succeeds and
-// schedules the next one, so that the attempt's log is kept.
-func (s *Service) deliver(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
-	var p deliverJob
-	if err := job.Decode(&p); err != nil {
-		return err
+// readTargets is the delivery job's outbox.Batch.Read: the targets of the deliveries
+// the job o names (a delivery deleted with its endpoint is missing).
+const readTargets = `SELECT json_agg(json_build_object('id', d.id, 'generation', d.generation, 'created_at', d.created_at,
+		'attempts', d.attempts, 'endpoint_id', e.id, 'url', e.url, 'enabled', e.enabled, 'secret', e.secret,
+		'previous_secret', e.previous_secret, 'previous_secret_expires_at', e.previous_secret_expires_at,
+		'event_id', v.id, 'payload', v.payload) ORDER BY r.n)
+	FROM jsonb_array_elements(coalesce(o.payload->'deliveries', jsonb_build_array(jsonb_build_object('id', o.payload->'delivery_id'))))
+		WITH ORDINALITY AS r(ref, n)
+	JOIN webhook_deliveries d ON d.merchant_id = o.merchant_id AND d.id = r.ref->>'id'
+	JOIN webhook_endpoints e ON e.merchant_id = d.merchant_id AND e.id = d.endpoint_id
+	JOIN webhook_events v ON v.merchant_id = d.merchant_id AND v.id = d.event_id`
+
+// attempt is one delivery's part in a batch.
+type attempt struct {
+	job      int // index of its job in the batch
+	merchant int64
+	ref      deliveryRef
+	t        target
+	body     []byte
+	now      time.Time
+	res      result
+	sent     bool // false: the endpoint is disabled, the delivery is parked unsent
+	// what the attempt makes of the delivery
+	status DeliveryStatus
+	next   *time.Time
+}
+
+// maxParallel bounds the requests one batch has in flight.
+const maxParallel = 8
+
+// deliver is the JobDeliver handler: one attempt at each delivery its jobs name. It
+// runs in the transaction that holds the jobs' row locks, so no other replica
+// attempts the same deliveries meanwhile. The deliveries were read by the claim
+// (readTargets), their requests go out side by side, and the attempts' log, the deliveries' new
+// status and the endpoints' failure streaks are written in one statement, with the
+// next attempts' jobs, committing with the jobs. A failed attempt is not a failed job:
+// the job succeeds and schedules the next attempt, so that the attempt's log is kept.
+func (s *Service) deliver(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+	errs := make([]error, len(jobs))
+	var list []*attempt
+	seen := map[string]bool{}
+	for i, job := range jobs {
+		var p deliverJob
+		if err := job.Decode(&p); err != nil {
+			errs[i] = err
+			continue
+		}
+		if job.MerchantID == nil || len(p.refs()) == 0 {
+			errs[i] = outbox.Permanent(fmt.Errorf("notify: job %d names no merchant or delivery", job.ID))
+			continue
+		}
+		for _, r := range p.refs() {
+			key := fmt.Sprintf("%d/%s/%d", *job.MerchantID, r.ID, r.Generation)
+			if seen[key] {
+				continue // two jobs for one attempt: one does
+			}
+			seen[key] = true
+			list = append(list, &attempt{job: i, merchant: *job.MerchantID, ref: r})
+		}
 	}
-	if job.MerchantID == nil || p.DeliveryID == "" {
-		return outbox.Permanent(fmt.Errorf("notify: job %d names no merchant or delivery", job.ID))
+	if len(list) == 0 {
+		return errs, nil
 	}
-	merchantID := *job.MerchantID
-	var t target
-	err := tx.GetContext(ctx, &t, `SELECT d.generation, d.created_at, d.attempts, e.id AS endpoint_id, e.url, e.enabled,
-		e.secret, e.previous_secret, e.previous_secret_expires_at, v.id AS event_id, v.payload
-		FROM webhook_deliveries d
-		JOIN webhook_endpoints e ON e.merchant_id = d.merchant_id AND e.id = d.endpoint_id
-		JOIN webhook_events v ON v.merchant_id = d.merchant_id AND v.id = d.event_id
-		WHERE d.merchant_id = $1 AND d.id = $2`, merchantID, p.DeliveryID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // the endpoint was deleted, and its deliveries with it
+	targets := make([]map[string]target, len(jobs))
+	for i, job := range jobs {
+		var ts []target
+		if len(job.Read) > 0 {
+			if err := json.Unmarshal(job.Read, &ts); err != nil {
+				return nil, fmt.Errorf("notify: deliver: job %d: targets: %w", job.ID, err)
+			}
+		}
+		targets[i] = map[string]target{}
+		for _, t := range ts {
+			targets[i][t.ID] = t
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("notify: deliver %s: %w", p.DeliveryID, err)
+	var todo []*attempt
+	for _, a := range list {
+		t, found := targets[a.job][a.ref.ID]
+		// a delivery not found was deleted with its endpoint; one of another
+		// generation was replaced by a manual retry
+		if !found || t.Generation != a.ref.Generation || errs[a.job] != nil {
+			continue
+		}
+		a.t = t
+		if !t.Enabled {
+			a.status = StatusParked
+			todo = append(todo, a)
+			continue
+		}
+		var body bytes.Buffer
+		if err := json.Compact(&body, t.Payload); err != nil {
+			errs[a.job] = outbox.Permanent(fmt.Errorf("notify: deliver %s: event payload: %w", a.ref.ID, err))
+			continue
+		}
+		a.body, a.sent = body.Bytes(), true
+		todo = append(todo, a)
 	}
-	if t.Generation != p.Generation {
-		return nil // a manual retry replaced this job
+	// a job that failed writes nothing, for any of its deliveries
+	todo = slices.DeleteFunc(todo, func(a *attempt) bool { return errs[a.job] != nil })
+
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxParallel)
+	for _, a := range todo {
+		if !a.sent {
+			a.now = s.stamp()
+			continue
+		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			a.now = s.stamp()
+			secrets := []string{a.t.Secret}
+			if a.t.PreviousSecret != nil && a.t.PreviousUntil != nil && a.t.PreviousUntil.After(a.now) {
+				secrets = append(secrets, *a.t.PreviousSecret)
+			}
+			a.res = s.send(ctx, a.t.URL, a.t.EventID, a.body, secrets, a.now)
+		})
 	}
-	now := s.stamp()
-	if !t.Enabled {
-		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'parked', next_attempt_at = NULL,
-			last_error = 'The endpoint is disabled.', updated_at = $3
-			WHERE merchant_id = $1 AND id = $2 AND generation = $4`, merchantID, p.DeliveryID, now, p.Generation)
-		return err
-	}
-	var body bytes.Buffer
-	if err := json.Compact(&body, t.Payload); err != nil {
-		return outbox.Permanent(fmt.Errorf("notify: deliver %s: event payload: %w", p.DeliveryID, err))
-	}
-	secrets := []string{t.Secret}
-	if t.PreviousSecret != nil && t.PreviousUntil != nil && t.PreviousUntil.After(now) {
-		secrets = append(secrets, *t.PreviousSecret)
-	}
-	res := s.send(ctx, t.URL, t.EventID, body.Bytes(), secrets, now)
+	wg.Wait()
 	if ctx.Err() != nil {
-		// shutting down: the attempt is not recorded and the job runs again
-		return ctx.Err()
+		// shutting down: no attempt is recorded and the jobs run again
+		return nil, ctx.Err()
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_delivery_attempts
-		(merchant_id, delivery_id, at, status_code, latency_ms, response_excerpt, error)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, merchantID, p.DeliveryID, now, res.status,
-		res.latency.Milliseconds(), res.excerpt, res.errText()); err != nil {
-		return fmt.Errorf("notify: deliver %s: log attempt: %w", p.DeliveryID, err)
+	if len(todo) == 0 {
+		return errs, nil
 	}
-	if res.ok() {
-		return s.succeeded(ctx, tx, merchantID, p, t, res, now)
-	}
-	return s.failed(ctx, tx, merchantID, p, t, res, now)
+	return errs, s.record(ctx, tx, todo)
 }
 
-func (s *Service) succeeded(ctx context.Context, tx *sqlx.Tx, merchantID int64, p deliverJob, t target, res result, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'succeeded', attempts = attempts + 1,
-		next_attempt_at = NULL, last_attempt_at = $3, last_status_code = $4, last_error = NULL, updated_at = $3
-		WHERE merchant_id = $1 AND id = $2 AND generation = $5`, merchantID, p.DeliveryID, now, res.status, p.Generation); err != nil {
-		return fmt.Errorf("notify: deliver %s: %w", p.DeliveryID, err)
+// record writes what the attempts made of their deliveries, in one statement, then
+// the next attempts' jobs and, for a delivery parked after its last attempt failed,
+// the check that disables a continuously failing endpoint.
+func (s *Service) record(ctx context.Context, tx *sqlx.Tx, todo []*attempt) error {
+	var (
+		aMerchant, dMerchant []int64
+		aDelivery, dDelivery []string
+		aAt                  []string
+		aCode, dCode         []sql.NullInt64
+		aLatency             []int64
+		aExcerpt             []string
+		aErr, dErr           []sql.NullString
+		dGen, dInc           []int64
+		dStatus              []string
+		dNext, dAt           []sql.NullString
+		dNow                 []string
+		streaks              = map[string]*streak{}
+		eMerchant            []int64
+		eID                  []string
+		eReset               []bool
+		eFailAt              []sql.NullString
+		rfc                  = func(t time.Time) string { return t.Format(time.RFC3339Nano) }
+		nullTime             = func(t *time.Time) sql.NullString {
+			if t == nil {
+				return sql.NullString{}
+			}
+			return sql.NullString{String: rfc(*t), Valid: true}
+		}
+	)
+	// in the order they were made, so that an endpoint's streak is its last word
+	slices.SortStableFunc(todo, func(a, b *attempt) int { return a.now.Compare(b.now) })
+	for _, a := range todo {
+		dMerchant, dDelivery, dGen, dNow = append(dMerchant, a.merchant), append(dDelivery, a.ref.ID), append(dGen, int64(a.ref.Generation)), append(dNow, rfc(a.now))
+		if !a.sent {
+			dStatus, dInc = append(dStatus, string(StatusParked)), append(dInc, 0)
+			dNext, dAt, dCode = append(dNext, sql.NullString{}), append(dAt, sql.NullString{}), append(dCode, sql.NullInt64{})
+			dErr = append(dErr, sql.NullString{String: "The endpoint is disabled.", Valid: true})
+			continue
+		}
+		code := sql.NullInt64{}
+		if a.res.status != nil {
+			code = sql.NullInt64{Int64: int64(*a.res.status), Valid: true}
+		}
+		aMerchant, aDelivery, aAt, aCode = append(aMerchant, a.merchant), append(aDelivery, a.ref.ID), append(aAt, rfc(a.now)), append(aCode, code)
+		aLatency, aExcerpt = append(aLatency, a.res.latency.Milliseconds()), append(aExcerpt, a.res.excerpt)
+		errText := sql.NullString{}
+		if e := a.res.errText(); e != nil {
+			errText = sql.NullString{String: *e, Valid: true}
+		}
+		aErr = append(aErr, errText)
+
+		key := fmt.Sprintf("%d/%s", a.merchant, a.t.EndpointID)
+		st := streaks[key]
+		if st == nil {
+			st = &streak{merchant: a.merchant, endpoint: a.t.EndpointID}
+			streaks[key] = st
+			eMerchant, eID = append(eMerchant, a.merchant), append(eID, a.t.EndpointID)
+		}
+		a.status = StatusSucceeded
+		if a.res.ok() {
+			st.reset, st.failAt = true, nil
+		} else {
+			a.status = StatusFailed
+			next := a.now.Add(Backoff(a.t.Attempts + 1))
+			if next.After(a.t.CreatedAt.Add(RetryWindow)) {
+				a.status = StatusParked
+			} else {
+				a.next = &next
+			}
+			if st.failAt == nil {
+				st.failAt = &a.now
+			}
+		}
+		var last sql.NullString
+		if !a.res.ok() {
+			last = sql.NullString{String: a.res.summary(), Valid: true}
+		}
+		dStatus, dInc, dNext, dAt = append(dStatus, string(a.status)), append(dInc, 1), append(dNext, nullTime(a.next)), append(dAt, sql.NullString{String: rfc(a.now), Valid: true})
+		dCode, dErr = append(dCode, code), append(dErr, last)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL
-		WHERE merchant_id = $1 AND id = $2 AND failing_since IS NOT NULL`, merchantID, t.EndpointID); err != nil {
-		return fmt.Errorf("notify: deliver %s: endpoint: %w", p.DeliveryID, err)
+	for i := range eID {
+		st := streaks[fmt.Sprintf("%d/%s", eMerchant[i], eID[i])]
+		eReset, eFailAt = append(eReset, st.reset), append(eFailAt, nullTime(st.failAt))
+	}
+	var current []string
+	err := tx.SelectContext(ctx, &current, `WITH attempt AS (
+			INSERT INTO webhook_delivery_attempts (merchant_id, delivery_id, at, status_code, latency_ms, response_excerpt, error)
+			SELECT x.* FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[])
+				AS x(merchant_id, delivery_id, at, status_code, latency_ms, response_excerpt, error)
+			WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.merchant_id = x.merchant_id AND d.id = x.delivery_id)),
+		streak AS (
+			UPDATE webhook_endpoints e SET failing_since = CASE WHEN y.reset THEN y.fail_at ELSE coalesce(e.failing_since, y.fail_at) END
+			FROM unnest($8::bigint[], $9::text[], $10::bool[], $11::timestamptz[]) AS y(merchant_id, id, reset, fail_at)
+			WHERE e.merchant_id = y.merchant_id AND e.id = y.id
+				AND e.failing_since IS DISTINCT FROM (CASE WHEN y.reset THEN y.fail_at ELSE coalesce(e.failing_since, y.fail_at) END))
+		UPDATE webhook_deliveries d SET status = z.status, attempts = d.attempts + z.inc, next_attempt_at = z.next_at,
+			last_attempt_at = CASE WHEN z.inc = 1 THEN z.at ELSE d.last_attempt_at END,
+			last_status_code = CASE WHEN z.inc = 1 THEN z.code ELSE d.last_status_code END,
+			last_error = z.err, updated_at = z.now
+		FROM unnest($12::bigint[], $13::text[], $14::int[], $15::text[], $16::int[], $17::timestamptz[], $18::timestamptz[],
+			$19::int[], $20::text[], $21::timestamptz[]) AS z(merchant_id, id, generation, status, inc, next_at, at, code, err, now)
+		WHERE d.merchant_id = z.merchant_id AND d.id = z.id AND d.generation = z.generation
+		RETURNING d.id`,
+		pq.Array(aMerchant), pq.Array(aDelivery), pq.Array(aAt), pq.Array(aCode), pq.Array(aLatency), pq.Array(aExcerpt), pq.Array(aErr),
+		pq.Array(eMerchant), pq.Array(eID), pq.Array(eReset), pq.Array(eFailAt),
+		pq.Array(dMerchant), pq.Array(dDelivery), pq.Array(dGen), pq.Array(dStatus), pq.Array(dInc), pq.Array(dNext), pq.Array(dAt),
+		pq.Array(dCode), pq.Array(dErr), pq.Array(dNow))
+	if err != nil {
+		return fmt.Errorf("notify: deliver: record: %w", err)
+	}
+	// the deliveries a manual retry did not replace meanwhile
+	isCurrent := map[string]bool{}
+	for _, id := range current {
+		isCurrent[id] = true
+	}
+	var next []outbox.Message
+	var parked []*attempt
+	for _, a := range todo {
+		if !a.sent || a.res.ok() {
+			continue
+		}
+		s.log.Info("webhook attempt failed", slog.Int64("merchant_id", a.merchant), slog.String("delivery", a.ref.ID),
+			slog.String("endpoint", a.t.EndpointID), slog.Int("attempt", a.t.Attempts+1), slog.String("error", a.res.summary()),
+			slog.String("status", string(a.status)))
+		if !isCurrent[a.ref.ID] {
+			continue
+		}
+		if a.status == StatusFailed {
+			next = append(next, outbox.Message{MerchantID: a.merchant, Kind: JobDeliver, RunAt: *a.next,
+				Payload: deliverJob{Deliveries: []deliveryRef{a.ref}}})
+		} else {
+			parked = append(parked, a)
+		}
+	}
+	if _, err := outbox.Enqueue(ctx, tx, next...); err != nil {
+		return fmt.Errorf("notify: deliver: schedule: %w", err)
+	}
+	for _, a := range parked {
+		if err := s.disableIfFailing(ctx, tx, a); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// failed records a failed attempt and schedules the next, or parks the delivery when
-// the next would fall after its RetryWindow. An endpoint whose every attempt has
-// failed from the first attempt of a delivery that is now parked (three days of
-// failures, whatever was sent meanwhile) is disabled.
-func (s *Service) failed(ctx context.Context, tx *sqlx.Tx, merchantID int64, p deliverJob, t target, res result, now time.Time) error {
-	status, next := StatusFailed, now.Add(Backoff(t.Attempts+1))
-	if next.After(t.CreatedAt.Add(RetryWindow)) {
-		status = StatusParked
-	}
-	var nextAt *time.Time
-	if status == StatusFailed {
-		nextAt = &next
-	}
-	upd, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = $3, attempts = attempts + 1,
-		next_attempt_at = $4, last_attempt_at = $5, last_status_code = $6, last_error = $7, updated_at = $5
-		WHERE merchant_id = $1 AND id = $2 AND generation = $8`,
-		merchantID, p.DeliveryID, status, nextAt, now, res.status, res.summary(), p.Generation)
-	if err != nil {
-		return fmt.Errorf("notify: deliver %s: %w", p.DeliveryID, err)
-	}
-	current, _ := upd.RowsAffected()
-	if current == 1 && status == StatusFailed {
-		if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobDeliver, RunAt: next,
-			Payload: p}); err != nil {
-			return fmt.Errorf("notify: deliver %s: schedule: %w", p.DeliveryID, err)
-		}
-	}
-	s.log.Info("webhook attempt failed", slog.Int64("merchant_id", merchantID), slog.String("delivery", p.DeliveryID),
-		slog.String("endpoint", t.EndpointID), slog.Int("attempt", t.Attempts+1), slog.String("error", res.summary()),
-		slog.String("status", string(status)))
+// streak is what a batch's attempts make of an endpoint's failing_since: reset, it
+// becomes failAt (the first failure after the last success, or none); otherwise a
+// failure sets it when it is not set.
+type streak struct {
+	merchant int64
+	endpoint string
+	reset    bool
+	failAt   *time.Time
+}
 
-	if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = $3
-		WHERE merchant_id = $1 AND id = $2 AND failing_since IS NULL`, merchantID, t.EndpointID, now); err != nil {
-		return fmt.Errorf("notify: deliver %s: endpoint: %w", p.DeliveryID, err)
-	}
-	if current != 1 || status != StatusParked {
-		return nil
-	}
+// disableIfFailing disables the endpoint of a delivery parked after its last attempt
+// failed when every attempt at the endpoint has failed from the first attempt of that
+// delivery on (three days of failures, whatever was sent meanwhile).
+func (s *Service) disableIfFailing(ctx context.Context, tx *sqlx.Tx, a *attempt) error {
 	var since *time.Time
-	err = tx.GetContext(ctx, &since, `UPDATE webhook_endpoints e SET enabled = false, updated_at = $3,
+	err := tx.GetContext(ctx, &since, `UPDATE webhook_endpoints e SET enabled = false, updated_at = $3,
 		disabled_reason = 'Disabled automatically: every attempt since ' ||
 			to_char(e.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ' failed (last: ' || $4::text ||
 			'). Fix the receiver, then enable the endpoint again.'
 		WHERE e.merchant_id = $1 AND e.id = $2 AND e.enabled AND e.failing_since <= (
 			SELECT min(a.at) FROM webhook_delivery_attempts a WHERE a.merchant_id = $1 AND a.delivery_id = $5)
-		RETURNING e.failing_since`, merchantID, t.EndpointID, now, res.summary(), p.DeliveryID)
+		RETURNING e.failing_since`, a.merchant, a.t.EndpointID, a.now, a.res.summary(), a.ref.ID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil // it succeeded at something since this delivery began
 	case err != nil:
-		return fmt.Errorf("notify: deliver %s: disable endpoint: %w", p.DeliveryID, err)
+		return fmt.Errorf("notify: deliver %s: disable endpoint: %w", a.ref.ID, err)
 	}
-	s.log.Warn("webhook endpoint disabled after failing continuously", slog.Int64("merchant_id", merchantID),
-		slog.String("endpoint", t.EndpointID), slog.Time("failing_since", *since))
+	s.log.Warn("webhook endpoint disabled after failing continuously", slog.Int64("merchant_id", a.merchant),
+		slog.String("endpoint", a.t.EndpointID), slog.Time("failing_since", *since))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,7 @@ func newReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http
 		rc.got = append(rc.got, request{header: r.Header.Clone(), body: b})
 		rc.mu.Unlock()
 		rc.seen <- struct{}{}
+		r.Body = io.NopCloser(bytes.NewReader(b)) // for an answer that depends on it
 		answer(n, w, r)
 	}))
 	t.Cleanup(rc.Close)

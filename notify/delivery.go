@@ -226,7 +226,7 @@ func (s *Service) RetryDelivery(ctx context.Context, merchantID int64, id string
 			return err
 		}
 		if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobDeliver,
-			Payload: deliverJob{DeliveryID: id, Generation: gen}}); err != nil {
+			Payload: deliverJob{Deliveries: []deliveryRef{{ID: id, Generation: gen}}}}); err != nil {
 			return err
 		}
 		return tx.GetContext(ctx, &r, `SELECT `+deliveryCols+deliveryFrom+` WHERE d.merchant_id = $1 AND d.id = $2`,

@@ -174,15 +174,39 @@ func (s *Service) WithTx(tx *sqlx.Tx) *Service {
 	return &c
 }
 
-// Jobs registers the delivery job with an outbox worker.
+// Jobs registers the delivery job with an outbox worker: a worker takes up to
+// DeliverBatch due delivery jobs at once.
 func (s *Service) Jobs(w *outbox.Worker) {
-	w.Handle(JobDeliver, s.deliver)
+	w.HandleBatch(JobDeliver, outbox.Batch{Size: DeliverBatch, Read: readTargets}, s.deliver)
 }
 
-// deliverJob is the payload of a JobDeliver outbox row.
+// DeliverBatch is how many delivery jobs one worker runs together: they are read by
+// the statement that claims them, their requests go out side by side, and their
+// records are one statement and one commit.
+const DeliverBatch = 16
+
+// deliverJob is the payload of a JobDeliver outbox row: the deliveries of one event
+// to every endpoint it went to, or one delivery's next attempt.
 type deliverJob struct {
-	DeliveryID string `json:"delivery_id"`
+	Deliveries []deliveryRef `json:"deliveries,omitempty"`
+	// DeliveryID and Generation: one delivery, as rows written before Deliveries
+	// name it.
+	DeliveryID string `json:"delivery_id,omitempty"`
+	Generation int    `json:"generation,omitempty"`
+}
+
+// deliveryRef names an attempt of one delivery: a manual retry bumps the delivery's
+// generation, and the jobs of an older generation do nothing.
+type deliveryRef struct {
+	ID         string `json:"id"`
 	Generation int    `json:"generation"`
+}
+
+func (p deliverJob) refs() []deliveryRef {
+	if p.DeliveryID != "" {
+		return append(p.Deliveries, deliveryRef{ID: p.DeliveryID, Generation: p.Generation})
+	}
+	return p.Deliveries
 }
 
 // newID returns an opaque ID: prefix and 26 random base32 characters (130 bits).
@@ -198,7 +222,7 @@ func (s *Service) stamp() time.Time {
 
 // Publish records that eventType happened to data for a merchant, in the caller's
 // transaction tx: the event, a delivery for each enabled endpoint subscribed to the
-// type, and an outbox job for each delivery; the Mailer (SetMailer) writes the
+// type, and one outbox job that makes them, all in one statement; the Mailer (SetMailer) writes the
 // shopper's email about it in tx too. Nothing is sent unless tx commits. data is
 // marshalled to JSON as the envelope's data; an unknown eventType is an error.
 func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) error {
@@ -227,29 +251,23 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	if err != nil {
 		return fmt.Errorf("notify: publish %s: %w", eventType, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
-		VALUES ($1, $2, $3, $4, $5)`, merchantID, env.ID, eventType, now, string(payload)); err != nil {
-		return fmt.Errorf("notify: publish %s: %w", eventType, err)
+	// the event, its deliveries and their job are one statement. An endpoint deleted
+	// or disabled since the list was read (a cached list is up to a notification
+	// late) gets no delivery, and the job finds none to make for it.
+	job := deliverJob{Deliveries: make([]deliveryRef, len(endpoints))}
+	ids := make([]string, len(endpoints))
+	for i := range endpoints {
+		ids[i] = newID("wd_")
+		job.Deliveries[i] = deliveryRef{ID: ids[i], Generation: 1}
 	}
-	msgs := make([]outbox.Message, 0, len(endpoints))
-	for _, ep := range endpoints {
-		id := newID("wd_")
-		// an endpoint deleted or disabled since the list was read (a cached list is
-		// up to a notification late) gets no delivery
-		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries
-			(merchant_id, id, endpoint_id, event_id, created_at, updated_at)
-			SELECT $1, $2, e.id, $4, $5, $5 FROM webhook_endpoints e WHERE e.merchant_id = $1 AND e.id = $3 AND e.enabled`,
-			merchantID, id, ep, env.ID, now)
-		if err != nil {
-			return fmt.Errorf("notify: publish %s: delivery: %w", eventType, err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			continue
-		}
-		msgs = append(msgs, outbox.Message{MerchantID: merchantID, Kind: JobDeliver,
-			Payload: deliverJob{DeliveryID: id, Generation: 1}})
-	}
-	if _, err := outbox.Enqueue(ctx, tx, msgs...); err != nil {
+	_, err = outbox.EnqueueWith(ctx, tx, `webhook_event AS (INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
+			VALUES ($1, $2, $3, $4, $5)),
+		webhook_delivery AS (INSERT INTO webhook_deliveries (merchant_id, id, endpoint_id, event_id, created_at, updated_at)
+			SELECT $1, x.id, e.id, $2, $4, $4 FROM unnest($6::text[], $7::text[]) AS x(id, endpoint_id)
+			JOIN webhook_endpoints e ON e.merchant_id = $1 AND e.id = x.endpoint_id AND e.enabled)`,
+		[]any{merchantID, env.ID, eventType, now, string(payload), pq.Array(ids), pq.Array(endpoints)},
+		outbox.Message{MerchantID: merchantID, Kind: JobDeliver, Payload: job})
+	if err != nil {
 		return fmt.Errorf("notify: publish %s: %w", eventType, err)
 	}
 	return nil

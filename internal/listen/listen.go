@@ -26,6 +26,9 @@ type Hub struct {
 	mu   sync.Mutex
 	subs map[string][]Handler
 	l    *pq.Listener
+	// ready is closed once the connection listens on the channels subscribed before
+	// it came up
+	ready chan struct{}
 }
 
 // New returns a hub for the database at url; it connects when Run starts.
@@ -33,8 +36,13 @@ func New(url string, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{url: url, log: log, subs: map[string][]Handler{}}
+	return &Hub{url: url, log: log, subs: map[string][]Handler{}, ready: make(chan struct{})}
 }
+
+// Ready is closed once the hub's first connection listens on every channel
+// subscribed before it: a notification sent after that is heard. (Subscribe listens
+// before it returns when the connection is already up.)
+func (h *Hub) Ready() <-chan struct{} { return h.ready }
 
 // Subscribe calls h for every notification on channel, from now on.
 func (h *Hub) Subscribe(channel string, fn Handler) {
@@ -68,6 +76,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 	}
 	h.mu.Unlock()
+	close(h.ready)
 	for {
 		select {
 		case <-ctx.Done():

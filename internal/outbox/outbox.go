@@ -5,22 +5,29 @@
 // polling fallback), retry failures with exponential backoff and jitter, and park a
 // row as dead after its last attempt, keeping the last error.
 //
-// A claimed row stays locked by the claiming transaction while its handler runs, and
-// the handler gets that transaction: database effects of the handler and the row being
-// marked done commit together, exactly once. A worker that dies mid-handler releases
-// the lock with its connection, and another worker takes the row at once. Effects
+// A worker claims the due rows of one kind together (up to the kind's batch size, one
+// for a Handler) in one statement that also marks them done; the rows stay locked by
+// the claiming transaction while the handler runs, and the handler gets that
+// transaction: database effects of the handler and the rows being done commit
+// together, exactly once, in one commit per batch. A failed job is put back (retried
+// later or parked) by one statement. A worker that dies mid-handler releases the locks
+// with its connection, its marks are undone with its transaction, and another worker
+// takes the rows at once. Effects
 // outside the database (a Stripe call) can happen again after such a death, so they
 // must be idempotent themselves (Stripe's Idempotency-Key).
 package outbox
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Channel is the NOTIFY channel that wakes workers.
@@ -47,6 +54,8 @@ type Job struct {
 	MaxAttempts int       `db:"max_attempts"`
 	RunAt       time.Time `db:"run_at"`
 	CreatedAt   time.Time `db:"created_at"`
+	// Read is what the kind's Batch.Read gave for the job (nil without one).
+	Read []byte `db:"read"`
 }
 
 // Decode unmarshals the payload into v.
@@ -61,6 +70,15 @@ func (j Job) Decode(v any) error {
 // writes through it commit only if the handler returns nil, together with the job
 // being marked done.
 type Handler func(ctx context.Context, tx *sqlx.Tx, job Job) error
+
+// BatchHandler does the work of several jobs of one kind together, in the
+// transaction that holds their locks: for work that costs fewer round trips done
+// together (a webhook delivery's reads and writes). It returns each job's outcome,
+// errs[i] for jobs[i] (nil: done; errs may be shorter than jobs, missing ones are
+// done); a job reported failed must have written nothing through tx, since the
+// other jobs' writes commit. A non-nil err fails the whole batch: every write is
+// undone and every job counts as failed with err.
+type BatchHandler func(ctx context.Context, tx *sqlx.Tx, jobs []Job) (errs []error, err error)
 
 type permanent struct{ err error }
 
@@ -85,14 +103,35 @@ type Retry struct {
 
 func (r *Retry) Error() string { return "outbox: retry in " + r.After.String() + ": " + r.Reason }
 
-// Enqueue writes messages in the caller's transaction and notifies workers, which
-// PostgreSQL delivers when that transaction commits: one notification per message
-// due now or within a second (its payload is the row's ID, so that two messages in
-// one transaction are two notifications and wake two workers). A message for later
-// wakes nobody; the poll finds it when it is due. Each message is one statement.
+// Enqueue writes messages in the caller's transaction, all of them in one statement,
+// and notifies workers, which PostgreSQL delivers when that transaction commits: one
+// notification per kind due now or within a second (its payload is the kind;
+// PostgreSQL folds identical notifications of one transaction into one), since one
+// worker claims a kind's due rows together. A message for later wakes nobody; the
+// poll finds it when it is due. It returns the rows' IDs in the order of msgs.
 func Enqueue(ctx context.Context, tx sqlx.ExtContext, msgs ...Message) ([]int64, error) {
-	ids := make([]int64, 0, len(msgs))
-	for _, m := range msgs {
+	return EnqueueWith(ctx, tx, "", nil, msgs...)
+}
+
+// EnqueueWith is Enqueue in one statement with the caller's own writes: with is a
+// list of common table expressions (without the WITH keyword) that the statement runs
+// before writing the messages, with parameters args ($1 to $len(args)). It lets a
+// change and the work it sets off cost one round trip.
+func EnqueueWith(ctx context.Context, tx sqlx.ExtContext, with string, args []any, msgs ...Message) ([]int64, error) {
+	if len(msgs) == 0 {
+		if with == "" {
+			return nil, nil
+		}
+		_, err := tx.ExecContext(ctx, "WITH "+with+" SELECT 1", args...)
+		return nil, err
+	}
+	n := len(msgs)
+	merchants := make([]sql.NullInt64, n)
+	kinds := make([]string, n)
+	payloads := make([]string, n)
+	runAts := make([]sql.NullString, n)
+	maxAttempts := make([]int64, n)
+	for i, m := range msgs {
 		if m.Kind == "" {
 			return nil, errors.New("outbox: message without kind")
 		}
@@ -103,24 +142,38 @@ func Enqueue(ctx context.Context, tx sqlx.ExtContext, msgs ...Message) ([]int64,
 		if m.MaxAttempts <= 0 {
 			m.MaxAttempts = 12
 		}
-		var merchant *int64
-		if m.MerchantID != 0 {
-			merchant = &m.MerchantID
-		}
-		var runAt *time.Time
-		if !m.RunAt.IsZero() {
-			runAt = &m.RunAt
-		}
-		var id int64
-		err = sqlx.GetContext(ctx, tx, &id, `WITH i AS (INSERT INTO outbox (merchant_id, kind, payload, run_at, max_attempts)
-			VALUES ($1, $2, $3, coalesce($4, now()), $5) RETURNING id, run_at)
-			SELECT id FROM i, LATERAL (SELECT pg_notify($6, i.id::text) WHERE i.run_at <= now() + interval '1 second') n
-			UNION ALL SELECT id FROM i WHERE i.run_at > now() + interval '1 second'`,
-			merchant, m.Kind, string(payload), runAt, m.MaxAttempts, Channel)
-		if err != nil {
-			return nil, fmt.Errorf("outbox: enqueue %s: %w", m.Kind, err)
-		}
-		ids = append(ids, id)
+		merchants[i] = sql.NullInt64{Int64: m.MerchantID, Valid: m.MerchantID != 0}
+		kinds[i], payloads[i], maxAttempts[i] = m.Kind, string(payload), int64(m.MaxAttempts)
+		runAts[i] = sqlTime(m.RunAt)
+	}
+	k := len(args)
+	ph := func(i int) string { return "$" + strconv.Itoa(k+i) }
+	q := `WITH `
+	if with != "" {
+		q += with + `, `
+	}
+	// each row's ID is drawn before the insert, so that the answer can pair IDs with
+	// the messages' order
+	q += `outbox_new AS (SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, m.*
+			FROM unnest(` + ph(1) + `::bigint[], ` + ph(2) + `::text[], ` + ph(3) + `::text[], ` + ph(4) + `::timestamptz[], ` + ph(5) + `::int[])
+			WITH ORDINALITY AS m(merchant_id, kind, payload, run_at, max_attempts, n)),
+		outbox_ins AS (INSERT INTO outbox (id, merchant_id, kind, payload, run_at, max_attempts)
+			SELECT id, merchant_id, kind, payload::jsonb, coalesce(run_at, now()), max_attempts FROM outbox_new
+			RETURNING kind, run_at),
+		outbox_wake AS (SELECT pg_notify(` + ph(6) + `, kind) FROM (SELECT DISTINCT kind FROM outbox_ins
+			WHERE run_at <= now() + interval '1 second') due)
+		SELECT id, (SELECT count(*) FROM outbox_wake) AS woken FROM outbox_new ORDER BY n`
+	args = append(args, pq.Array(merchants), pq.Array(kinds), pq.Array(payloads), pq.Array(runAts), pq.Array(maxAttempts), Channel)
+	var rows []struct {
+		ID    int64 `db:"id"`
+		Woken int64 `db:"woken"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("outbox: enqueue %s: %w", msgs[0].Kind, err)
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
 	}
 	return ids, nil
 }
@@ -144,4 +197,13 @@ func ReadStats(ctx context.Context, d sqlx.QueryerContext) (Stats, error) {
 		return Stats{}, fmt.Errorf("outbox: stats: %w", err)
 	}
 	return s, nil
+}
+
+// sqlTime is t as an element of a timestamptz array parameter (NULL when zero):
+// RFC 3339 text, which PostgreSQL reads exactly, to the microsecond.
+func sqlTime(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: t.Format(time.RFC3339Nano), Valid: true}
 }

@@ -367,7 +367,8 @@ func TestABurstLargerThanTheWorkersRunsWithoutThePoll(t *testing.T) {
 }
 
 // TestARowForLaterWakesNobody: a row due later sends no notification (it would wake a
-// worker to find nothing); a row due now sends one, with its ID.
+// worker to find nothing); rows due now send one per kind and transaction, with the
+// kind, however many rows and statements the transaction has.
 func TestARowForLaterWakesNobody(t *testing.T) {
 	t.Parallel()
 	d, url := setup(t)
@@ -377,13 +378,321 @@ func TestARowForLaterWakesNobody(t *testing.T) {
 		t.Fatal(err)
 	}
 	enqueue(t, d, outbox.Message{Kind: "ping", RunAt: time.Now().Add(time.Hour)})
-	now := enqueue(t, d, outbox.Message{Kind: "ping"})[0]
-	select {
-	case n := <-l.Notify:
-		if n.Extra != fmt.Sprint(now) {
-			t.Fatalf("got a notification for %q, want only the row due now (%d)", n.Extra, now)
+	tx := d.MustBegin()
+	for _, msgs := range [][]outbox.Message{{{Kind: "ping"}, {Kind: "pong"}}, {{Kind: "ping"}}} {
+		if _, err := outbox.Enqueue(context.Background(), tx, msgs...); err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(time.Minute): // a bound for a lost notification
-		t.Fatal("no notification for the row due now")
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, d, outbox.Message{Kind: "last"}) // notifications come in commit order
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != "last" {
+		select {
+		case n := <-l.Notify:
+			got = append(got, n.Extra)
+		case <-time.After(time.Minute): // a bound for a lost notification
+			t.Fatalf("got notifications %v, then none", got)
+		}
+	}
+	if strings.Join(got[:len(got)-1], " ") != "ping pong" && strings.Join(got[:len(got)-1], " ") != "pong ping" {
+		t.Fatalf("got notifications %v, want ping and pong once each, then last", got)
+	}
+}
+
+// TestEnqueueAnswersIDsInTheMessagesOrder: several messages are one statement, and
+// each ID is its message's row.
+func TestEnqueueAnswersIDsInTheMessagesOrder(t *testing.T) {
+	t.Parallel()
+	d, _ := setup(t)
+	var msgs []outbox.Message
+	for i := range 7 {
+		msgs = append(msgs, outbox.Message{Kind: []string{"b", "a", "c"}[i%3], Payload: map[string]int{"i": i}, MerchantID: 0,
+			RunAt: time.Now().Add(time.Duration(i) * time.Hour), MaxAttempts: i + 1})
+	}
+	ids := enqueue(t, d, msgs...)
+	if len(ids) != len(msgs) {
+		t.Fatalf("got %d IDs for %d messages", len(ids), len(msgs))
+	}
+	for i, id := range ids {
+		var r struct {
+			Kind        string `db:"kind"`
+			I           int    `db:"i"`
+			MaxAttempts int    `db:"max_attempts"`
+			InHours     int    `db:"in_hours"`
+		}
+		if err := d.Get(&r, `SELECT kind, (payload->>'i')::int AS i, max_attempts,
+			round(extract(epoch FROM run_at - now()) / 3600)::int AS in_hours FROM outbox WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		if r.Kind != msgs[i].Kind || r.I != i || r.MaxAttempts != i+1 || r.InHours != i {
+			t.Errorf("ID %d of message %d: got %+v", id, i, r)
+		}
+	}
+}
+
+// batchSetup registers a batch kind whose handler records each call's jobs and fails
+// the jobs whose payload says so, writing nothing for them.
+func batchSetup(t *testing.T, size int) (*sqlx.DB, *outbox.Worker, *[][]int64) {
+	t.Helper()
+	d, url := setup(t)
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 1, Poll: time.Hour, Backoff: func(int) time.Duration { return time.Hour }})
+	var calls [][]int64
+	w.HandleBatch("batch", outbox.Batch{Size: size}, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+		var ids []int64
+		errs := make([]error, len(jobs))
+		for i, j := range jobs {
+			ids = append(ids, j.ID)
+			var p struct{ Fail string }
+			if err := j.Decode(&p); err != nil {
+				return nil, err
+			}
+			switch p.Fail {
+			case "":
+				if _, err := tx.ExecContext(ctx, `INSERT INTO processed (job_id, worker) VALUES ($1, 'batch')`, j.ID); err != nil {
+					return nil, err
+				}
+			case "retry":
+				errs[i] = &outbox.Retry{After: time.Hour, Reason: "not yet"}
+			case "permanent":
+				errs[i] = outbox.Permanent(errors.New("no such thing"))
+			case "batch":
+				return nil, errors.New("the database went away")
+			default:
+				errs[i] = errors.New(p.Fail)
+			}
+		}
+		calls = append(calls, ids)
+		return errs, nil
+	})
+	return d, w, &calls
+}
+
+type jobRow struct {
+	State     string  `db:"state"`
+	Attempts  int     `db:"attempts"`
+	LastError *string `db:"last_error"`
+	Later     bool    `db:"later"`
+}
+
+func jobState(t *testing.T, d *sqlx.DB, id int64) jobRow {
+	t.Helper()
+	var r jobRow
+	if err := d.Get(&r, `SELECT state, attempts, last_error, run_at > now() + interval '30 minutes' AS later FROM outbox WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestABatchCompletesItsJobsAndPutsBackTheFailedOnes: one claim takes the due jobs of
+// a batch kind together; the ones that succeed are done with their writes, each
+// failed one is retried later, parked or rescheduled as its error says, and nothing
+// runs twice.
+func TestABatchCompletesItsJobsAndPutsBackTheFailedOnes(t *testing.T) {
+	t.Parallel()
+	d, w, calls := batchSetup(t, 10)
+	ids := enqueue(t, d,
+		outbox.Message{Kind: "batch", Payload: map[string]string{}},
+		outbox.Message{Kind: "batch", Payload: map[string]string{"Fail": "carrier said no"}},
+		outbox.Message{Kind: "batch", Payload: map[string]string{}},
+		outbox.Message{Kind: "batch", Payload: map[string]string{"Fail": "permanent"}},
+		outbox.Message{Kind: "batch", Payload: map[string]string{"Fail": "retry"}},
+		outbox.Message{Kind: "batch", Payload: map[string]string{}},
+	)
+	if did, err := w.RunOne(context.Background()); err != nil || !did {
+		t.Fatalf("got %v, %v; want a batch run", did, err)
+	}
+	if len(*calls) != 1 || len((*calls)[0]) != len(ids) {
+		t.Fatalf("got calls %v, want one with all %d jobs", *calls, len(ids))
+	}
+	for i, id := range (*calls)[0] {
+		if id != ids[i] {
+			t.Fatalf("got jobs %v, want %v in order", (*calls)[0], ids)
+		}
+	}
+	var processed []int64
+	if err := d.Select(&processed, `SELECT job_id FROM processed ORDER BY job_id`); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(processed) != fmt.Sprint([]int64{ids[0], ids[2], ids[5]}) {
+		t.Errorf("got writes of jobs %v, want those of the jobs that succeeded", processed)
+	}
+	for _, i := range []int{0, 2, 5} {
+		if r := jobState(t, d, ids[i]); r.State != "done" || r.Attempts != 0 || r.LastError != nil {
+			t.Errorf("job %d: got %+v, want done", i, r)
+		}
+	}
+	if r := jobState(t, d, ids[1]); r.State != "pending" || r.Attempts != 1 || r.LastError == nil || *r.LastError != "carrier said no" || !r.Later {
+		t.Errorf("failed job: got %+v, want pending after 1 attempt, later, with the error", r)
+	}
+	if r := jobState(t, d, ids[3]); r.State != "dead" || r.Attempts != 1 || r.LastError == nil || *r.LastError != "no such thing" {
+		t.Errorf("permanent failure: got %+v, want dead after 1 attempt", r)
+	}
+	if r := jobState(t, d, ids[4]); r.State != "pending" || r.Attempts != 0 || r.LastError == nil || *r.LastError != "not yet" || !r.Later {
+		t.Errorf("retry: got %+v, want pending in an hour without an attempt counted", r)
+	}
+	if did, err := w.RunOne(context.Background()); err != nil || did {
+		t.Fatalf("got %v, %v; want nothing left due", did, err)
+	}
+}
+
+// TestABatchThatFailsAsAWholeKeepsNothing: a batch handler's error undoes every write
+// of the batch and counts an attempt for each of its jobs.
+func TestABatchThatFailsAsAWholeKeepsNothing(t *testing.T) {
+	t.Parallel()
+	d, w, _ := batchSetup(t, 10)
+	ids := enqueue(t, d,
+		outbox.Message{Kind: "batch", Payload: map[string]string{}},
+		outbox.Message{Kind: "batch", Payload: map[string]string{"Fail": "batch"}},
+	)
+	if did, err := w.RunOne(context.Background()); err != nil || !did {
+		t.Fatalf("got %v, %v; want a batch run", did, err)
+	}
+	var writes int
+	d.Get(&writes, `SELECT count(*) FROM processed`)
+	if writes != 0 {
+		t.Errorf("got %d writes kept from a failed batch, want 0", writes)
+	}
+	for _, id := range ids {
+		if r := jobState(t, d, id); r.State != "pending" || r.Attempts != 1 || r.LastError == nil || *r.LastError != "the database went away" {
+			t.Errorf("job %d: got %+v, want pending after 1 attempt with the batch's error", id, r)
+		}
+	}
+}
+
+// TestABatchTakesAtMostItsSizeAndTheRestFollowWithoutThePoll: a claim takes at most
+// the kind's batch size; one notification for the whole transaction is enough for
+// every row, since a claim that saw more claims again.
+func TestABatchTakesAtMostItsSizeAndTheRestFollowWithoutThePoll(t *testing.T) {
+	t.Parallel()
+	d, w, calls := batchSetup(t, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	// the listener is up once a first row ran
+	enqueue(t, d, outbox.Message{Kind: "batch", Payload: map[string]string{}})
+	waitFor(t, "the first row", time.Minute, func() bool {
+		var n int
+		d.Get(&n, `SELECT count(*) FROM processed`)
+		return n == 1
+	})
+	msgs := make([]outbox.Message, 8)
+	for i := range msgs {
+		msgs[i] = outbox.Message{Kind: "batch", Payload: map[string]string{}}
+	}
+	enqueue(t, d, msgs...)
+	waitFor(t, "every row, without the poll (an hour)", time.Minute, func() bool {
+		var n int
+		d.Get(&n, `SELECT count(*) FROM processed`)
+		return n == 9
+	})
+	cancel()
+	<-done
+	var sizes []int
+	for _, c := range (*calls)[1:] {
+		sizes = append(sizes, len(c))
+	}
+	if fmt.Sprint(sizes) != "[3 3 2]" {
+		t.Errorf("got batches of %v, want [3 3 2]", sizes)
+	}
+}
+
+// TestACrashedClaimersBatchIsClaimedAgain: a worker whose connection dies while it
+// runs a batch leaves its rows to the next worker as they were, which claims all of
+// them at once; while the first held them, nobody else could.
+func TestACrashedClaimersBatchIsClaimedAgain(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	ids := enqueue(t, d,
+		outbox.Message{Kind: "batch", Payload: map[string]int{"i": 1}},
+		outbox.Message{Kind: "batch", Payload: map[string]int{"i": 2}},
+		outbox.Message{Kind: "batch", Payload: map[string]int{"i": 3}},
+	)
+	other := outbox.NewWorker(d, url, outbox.Options{})
+	var again []int64
+	other.HandleBatch("batch", outbox.Batch{Size: 10}, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+		for _, j := range jobs {
+			again = append(again, j.ID)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO processed (job_id, worker) VALUES ($1, 'other')`, j.ID); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
+
+	crashing := outbox.NewWorker(d, url, outbox.Options{})
+	crashing.HandleBatch("batch", outbox.Batch{Size: 10}, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+		for _, j := range jobs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO processed (job_id, worker) VALUES ($1, 'crashed')`, j.ID); err != nil {
+				return nil, err
+			}
+		}
+		// while this batch is held, another worker finds nothing to claim
+		if did, err := other.RunOne(ctx); err != nil || did {
+			t.Errorf("got %v, %v from another worker during the batch, want nothing", did, err)
+		}
+		// the process dies: its connection goes, from the server's side
+		var pid int
+		if err := tx.GetContext(ctx, &pid, `SELECT pg_backend_pid()`); err != nil {
+			return nil, err
+		}
+		if _, err := d.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+			return nil, err
+		}
+		_, err := tx.ExecContext(ctx, `SELECT 1`)
+		return nil, err
+	})
+	if _, err := crashing.RunOne(context.Background()); err == nil {
+		t.Fatal("the crashed worker's batch reported no error")
+	}
+	if did, err := other.RunOne(context.Background()); err != nil || !did {
+		t.Fatalf("got %v, %v; want the batch claimed again", did, err)
+	}
+	if fmt.Sprint(again) != fmt.Sprint(ids) {
+		t.Errorf("got jobs %v claimed again, want %v together", again, ids)
+	}
+	var got []string
+	if err := d.Select(&got, `SELECT worker FROM processed ORDER BY job_id`); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[other other other]" {
+		t.Errorf("got writes by %v, want each job's once, by the worker that finished it", got)
+	}
+	for _, id := range ids {
+		if r := jobState(t, d, id); r.State != "done" {
+			t.Errorf("job %d: got %+v, want done", id, r)
+		}
+	}
+}
+
+// TestABatchReadsWhatItNeedsInItsClaim: a kind's Read is evaluated for each claimed
+// job by the claim statement itself, from other tables.
+func TestABatchReadsWhatItNeedsInItsClaim(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	if _, err := d.Exec(`CREATE TABLE names (n int PRIMARY KEY, name text NOT NULL);
+		INSERT INTO names VALUES (1, 'ada'), (2, 'grace')`); err != nil {
+		t.Fatal(err)
+	}
+	w := outbox.NewWorker(d, url, outbox.Options{})
+	var got []string
+	w.HandleBatch("greet", outbox.Batch{Size: 5, Read: `(SELECT name FROM names WHERE n = (o.payload->>'n')::int)`},
+		func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+			for _, j := range jobs {
+				got = append(got, string(j.Read))
+			}
+			return nil, nil
+		})
+	w.Handle("count", countHandler("w"))
+	enqueue(t, d, outbox.Message{Kind: "greet", Payload: map[string]int{"n": 2}}, outbox.Message{Kind: "greet", Payload: map[string]int{"n": 1}},
+		outbox.Message{Kind: "greet", Payload: map[string]int{"n": 3}})
+	if did, err := w.RunOne(context.Background()); err != nil || !did {
+		t.Fatalf("got %v, %v; want a batch run", did, err)
+	}
+	if strings.Join(got, ",") != "grace,ada," {
+		t.Errorf("got reads %q, want grace, ada and nothing", got)
 	}
 }

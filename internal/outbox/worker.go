@@ -55,15 +55,18 @@ type Worker struct {
 	url      string
 	opts     Options
 	handlers map[string]Handler
+	batches  map[string]batchKind
 	kinds    []string
 	periodic []periodic
 	log      *slog.Logger
 
 	// wake holds one token per worker that should look for work, and one idle worker
-	// takes each. A NOTIFY (one per due row) adds a token to run one job: the worker
-	// claims once and goes back to sleep, so a row costs one claim, not a second empty
-	// one. The poll, a start and a reconnection add draining tokens (true): that
-	// worker claims until nothing is due.
+	// takes each. A NOTIFY (one per kind and transaction) adds a token to claim one
+	// batch: the worker claims once and goes back to sleep, so a transaction's rows
+	// cost one claim per kind, not a second empty one; when the claim saw more rows of
+	// its kind due than it took, the worker claims again. The poll, a start and a
+	// reconnection add draining tokens (true): that worker claims until nothing is
+	// due.
 	wake chan bool
 	// overflow is set when a token did not fit (every worker already had one to
 	// take): the next worker to claim then drains, so the rows behind the lost
@@ -86,21 +89,47 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, log: log,
+	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, batches: map[string]batchKind{}, log: log,
 		wake: make(chan bool, opts.Concurrency)}
 }
 
-// Handle registers the handler for kind. Workers claim only kinds they handle, so
-// processes with different handlers can share one table. Call before Run.
+// batchKind is a kind registered with HandleBatch.
+type batchKind struct {
+	Batch
+	h BatchHandler
+}
+
+// Batch configures a kind registered with HandleBatch.
+type Batch struct {
+	// Size is the most jobs one claim takes (at least 1).
+	Size int
+	// Read, when set, is an SQL expression over the claimed row o (an outbox row)
+	// that the claim statement evaluates for each job into Job.Read: what the handler
+	// would otherwise read in a statement of its own.
+	Read string
+}
+
+// Handle registers the handler for kind; its jobs run one per transaction. Workers
+// claim only kinds they handle, so processes with different handlers can share one
+// table. Call before Run.
 func (w *Worker) Handle(kind string, h Handler) {
 	w.handlers[kind] = h
 	w.kinds = append(w.kinds, kind)
 	sort.Strings(w.kinds)
 }
 
+// HandleBatch registers h for kind: a worker claims up to b.Size of its due jobs at
+// once and hands them to h together, in one transaction. Call before Run.
+func (w *Worker) HandleBatch(kind string, b Batch, h BatchHandler) {
+	b.Size = max(b.Size, 1)
+	w.batches[kind] = batchKind{Batch: b, h: h}
+	w.kinds = append(w.kinds, kind)
+	sort.Strings(w.kinds)
+}
+
 // Run works until ctx ends, then waits for running handlers and returns nil.
 func (w *Worker) Run(ctx context.Context) error {
-	if len(w.handlers) == 0 {
+	if len(w.kinds) == 0 {
 		<-ctx.Done()
 		return nil
 	}
@@ -124,6 +153,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		wg.Go(func() { w.loop(ctx) })
 	}
 	w.wakeAll() // rows that came while no worker ran
+	wg.Go(func() {
+		// and those that came before the LISTEN connection heard their notification
+		select {
+		case <-hub.Ready():
+			w.nudge(true)
+		case <-ctx.Done():
+		}
+	})
 	poll := time.NewTimer(w.pollDelay())
 	defer poll.Stop()
 	for {
@@ -167,11 +204,12 @@ func (w *Worker) loop(ctx context.Context) {
 			return
 		case drain = <-w.wake:
 		}
-		// a NOTIFY's token runs one job (every due row has its own notification); a
-		// draining token, or tokens lost to a full channel, keep this worker claiming
-		// while there is due work
+		// a NOTIFY's token claims one batch (every kind due in a transaction has its
+		// own notification, and a full batch wakes another worker); a draining token,
+		// or tokens lost to a full channel, keep this worker claiming while there is
+		// due work
 		for ctx.Err() == nil {
-			did, err := w.RunOne(ctx)
+			did, more, err := w.runBatch(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
 					w.log.Warn("outbox claim", slog.String("error", err.Error()))
@@ -182,6 +220,9 @@ func (w *Worker) loop(ctx context.Context) {
 				drain = true
 				continue
 			}
+			if more {
+				continue
+			}
 			if !did || !drain {
 				break
 			}
@@ -189,64 +230,171 @@ func (w *Worker) loop(ctx context.Context) {
 	}
 }
 
-// RunOne claims one due job and runs it. It reports whether there was one.
+// RunOne claims one batch of due jobs (one job, for a kind registered with Handle)
+// and runs it. It reports whether there was one.
 func (w *Worker) RunOne(ctx context.Context) (bool, error) {
+	did, _, err := w.runBatch(ctx)
+	return did, err
+}
+
+// claimSQL claims the due rows of one kind, the kind of the oldest due row, and marks
+// them done; a failure puts a row back. $1: the kinds handled; $2 and $3: the batch
+// size of each kind that has one (others: 1). It locks one row more than it takes,
+// when there is one, to tell whether more are due (the column more), and evaluates
+// the kinds' Batch.Read (the column read).
+func (w *Worker) claimSQL() string {
+	read := "NULL::text"
+	if len(w.batches) > 0 {
+		var whens string
+		for _, k := range w.kinds {
+			if b, ok := w.batches[k]; ok && b.Read != "" {
+				whens += " WHEN " + pq.QuoteLiteral(k) + " THEN (" + b.Read + ")::text"
+			}
+		}
+		if whens != "" {
+			read = "CASE o.kind" + whens + " END"
+		}
+	}
+	return `WITH head AS (
+		SELECT kind FROM outbox WHERE state = 'pending' AND run_at <= now() AND kind = ANY($1)
+		ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED),
+	size AS (
+		SELECT coalesce((SELECT b.n FROM unnest($2::text[], $3::int[]) AS b(kind, n) WHERE b.kind = head.kind), 1) AS n FROM head),
+	locked AS (
+		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.run_at <= now() AND o.kind = (SELECT kind FROM head)
+		ORDER BY o.run_at, o.id LIMIT (SELECT n + 1 FROM size)
+		FOR UPDATE OF o SKIP LOCKED),
+	batch AS (
+		SELECT id FROM locked ORDER BY run_at, id LIMIT (SELECT n FROM size))
+	UPDATE outbox o SET state = 'done', done_at = now(), last_error = NULL FROM batch WHERE o.id = batch.id
+	RETURNING o.id, o.merchant_id, o.kind, o.payload, o.attempts, o.max_attempts, o.run_at, o.created_at,
+		(SELECT count(*) FROM locked) > (SELECT n FROM size) AS more, ` + read + ` AS read`
+}
+
+// runBatch claims one batch and runs it. It reports whether there was one, and
+// whether more of its kind were due than it took.
+func (w *Worker) runBatch(ctx context.Context) (bool, bool, error) {
 	tx, err := w.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	defer tx.Rollback()
-	var job Job
-	err = tx.GetContext(ctx, &job, `SELECT id, merchant_id, kind, payload, attempts, max_attempts, run_at, created_at
-		FROM outbox WHERE state = 'pending' AND run_at <= now() AND kind = ANY($1)
-		ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, pq.Array(w.kinds))
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		return false, err
+	batchKinds := make([]string, 0, len(w.batches))
+	sizes := make([]int64, 0, len(w.batches))
+	for k, b := range w.batches {
+		batchKinds, sizes = append(batchKinds, k), append(sizes, int64(b.Size))
 	}
-	herr := w.call(ctx, tx, job)
-	if herr == nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'done', done_at = now(), last_error = NULL WHERE id = $1`, job.ID); err != nil {
-			return false, err
+	var claimed []struct {
+		Job
+		More bool `db:"more"`
+	}
+	if err := tx.SelectContext(ctx, &claimed, w.claimSQL(), pq.Array(w.kinds), pq.Array(batchKinds), pq.Array(sizes)); err != nil {
+		return false, false, err
+	}
+	if len(claimed) == 0 {
+		return false, false, nil
+	}
+	jobs := make([]Job, len(claimed))
+	for i, c := range claimed {
+		jobs[i] = c.Job
+	}
+	more := claimed[0].More
+	sort.Slice(jobs, func(i, j int) bool {
+		if !jobs[i].RunAt.Equal(jobs[j].RunAt) {
+			return jobs[i].RunAt.Before(jobs[j].RunAt)
 		}
-		return true, tx.Commit()
+		return jobs[i].ID < jobs[j].ID
+	})
+	var errs []error
+	var herr error
+	if b, batched := w.batches[jobs[0].Kind]; batched {
+		errs, herr = w.callBatch(ctx, tx, b.h, jobs)
+	} else {
+		herr = w.call(ctx, tx, jobs[0])
+	}
+	if herr == nil {
+		var failed []failure
+		for i, e := range errs {
+			if e != nil && i < len(jobs) {
+				failed = append(failed, w.failure(jobs[i], e))
+			}
+		}
+		// the failed jobs wrote nothing: put them back in this transaction, whose
+		// locks still hold them
+		if err := w.record(ctx, tx, "done", failed); err != nil {
+			return false, false, err
+		}
+		return true, more, tx.Commit()
 	}
 	if ctx.Err() != nil {
-		// shutting down: leave the row as it was for the next worker
-		return false, ctx.Err()
+		// shutting down: leave the rows as they were for the next worker
+		return false, false, ctx.Err()
 	}
-	// the handler's writes are undone with its transaction, and the failure is
-	// recorded after it in one statement of its own (no savepoint per job). The row is
-	// unlocked in between: the guard on attempts and run_at makes the record a no-op
-	// when another worker ran the job meanwhile.
+	// the handler's writes and the claim are undone with its transaction, and the
+	// failure is recorded after it in one statement of its own (no savepoint per
+	// batch). The rows are unlocked in between: the guard on attempts and run_at
+	// makes the record a no-op for a row another worker ran meanwhile.
 	if err := tx.Rollback(); err != nil {
-		return false, err
+		return false, false, err
 	}
+	failed := make([]failure, len(jobs))
+	for i, j := range jobs {
+		failed[i] = w.failure(j, herr)
+	}
+	if err := w.record(ctx, w.db, "pending", failed); err != nil {
+		return false, false, err
+	}
+	return true, more, nil
+}
+
+// failure is what becomes of a failed job.
+type failure struct {
+	job   Job
+	state string        // pending or dead
+	inc   int           // 1: the attempt counts; 0: a Retry
+	delay time.Duration // before the next attempt, when pending
+	err   string
+}
+
+// failure decides what becomes of job after err, and logs it.
+func (w *Worker) failure(job Job, err error) failure {
 	var retry *Retry
 	switch {
-	case errors.As(herr, &retry):
-		_, err = w.db.ExecContext(ctx, `UPDATE outbox SET run_at = now() + $2 * interval '1 millisecond', last_error = $3
-			WHERE id = $1 AND state = 'pending' AND attempts = $4 AND run_at = $5`,
-			job.ID, retry.After.Milliseconds(), retry.Reason, job.Attempts, job.RunAt)
-	case IsPermanent(herr) || job.Attempts+1 >= job.MaxAttempts:
+	case errors.As(err, &retry):
+		return failure{job: job, state: "pending", delay: retry.After, err: retry.Reason}
+	case IsPermanent(err) || job.Attempts+1 >= job.MaxAttempts:
 		w.log.Error("outbox job parked as dead", slog.Int64("job", job.ID), slog.String("kind", job.Kind),
-			slog.Int("attempts", job.Attempts+1), slog.String("error", herr.Error()))
-		_, err = w.db.ExecContext(ctx, `UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = $2
-			WHERE id = $1 AND state = 'pending' AND attempts = $3 AND run_at = $4`, job.ID, herr.Error(), job.Attempts, job.RunAt)
+			slog.Int("attempts", job.Attempts+1), slog.String("error", err.Error()))
+		return failure{job: job, state: "dead", inc: 1, err: err.Error()}
 	default:
 		delay := w.opts.Backoff(job.Attempts + 1)
 		w.log.Warn("outbox job failed; will retry", slog.Int64("job", job.ID), slog.String("kind", job.Kind),
-			slog.Int("attempts", job.Attempts+1), slog.Duration("retry_in", delay), slog.String("error", herr.Error()))
-		_, err = w.db.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2,
-			run_at = now() + $3 * interval '1 millisecond' WHERE id = $1 AND state = 'pending' AND attempts = $4 AND run_at = $5`,
-			job.ID, herr.Error(), delay.Milliseconds(), job.Attempts, job.RunAt)
+			slog.Int("attempts", job.Attempts+1), slog.Duration("retry_in", delay), slog.String("error", err.Error()))
+		return failure{job: job, state: "pending", inc: 1, delay: delay, err: err.Error()}
 	}
-	if err != nil {
-		return false, err
+}
+
+// record puts failed jobs back in one statement: to be retried after their delay or
+// parked as dead. Only rows still in state from, with the attempts and run_at the
+// claim saw, change.
+func (w *Worker) record(ctx context.Context, q sqlx.ExecerContext, from string, failed []failure) error {
+	if len(failed) == 0 {
+		return nil
 	}
-	return true, nil
+	n := len(failed)
+	ids, attempts, incs, delays := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	states, errs, runAts := make([]string, n), make([]string, n), make([]sql.NullString, n)
+	for i, f := range failed {
+		ids[i], attempts[i], incs[i], delays[i] = f.job.ID, int64(f.job.Attempts), int64(f.inc), f.delay.Milliseconds()
+		states[i], errs[i], runAts[i] = f.state, f.err, sqlTime(f.job.RunAt)
+	}
+	_, err := q.ExecContext(ctx, `UPDATE outbox o SET state = f.state, attempts = o.attempts + f.inc, last_error = f.err,
+		done_at = NULL, run_at = CASE WHEN f.state = 'pending' THEN clock_timestamp() + f.delay * interval '1 millisecond' ELSE o.run_at END
+		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[], $6::bigint[], $7::text[])
+			AS f(id, attempts, run_at, state, inc, delay, err)
+		WHERE o.id = f.id AND o.state = $8 AND o.attempts = f.attempts AND o.run_at = f.run_at`,
+		pq.Array(ids), pq.Array(attempts), pq.Array(runAts), pq.Array(states), pq.Array(incs), pq.Array(delays), pq.Array(errs), from)
+	return err
 }
 
 // call runs the handler, turning a panic into an error so one bad job cannot take
@@ -258,4 +406,14 @@ func (w *Worker) call(ctx context.Context, tx *sqlx.Tx, job Job) (err error) {
 		}
 	}()
 	return w.handlers[job.Kind](ctx, tx, job)
+}
+
+// callBatch runs a batch handler, turning a panic into an error for the batch.
+func (w *Worker) callBatch(ctx context.Context, tx *sqlx.Tx, h BatchHandler, jobs []Job) (errs []error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			errs, err = nil, fmt.Errorf("outbox: handler panicked: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return h(ctx, tx, jobs)
 }
