@@ -290,41 +290,29 @@ func firstDelivery(ctx context.Context, x sqlx.ExecerContext, ev Event) (bool, e
 // lockForStripe locks the refund a Stripe refund belongs to: by the refund ID in its
 // metadata first, since the send job may not have committed the Stripe ID yet (the
 // lock then waits for it), else by the Stripe ID. ErrNotFound: not ours.
+//
+// Refunds are sent with their public ID (rf_…), looked up across merchants since a
+// Stripe event names no merchant; a public ID that two merchants happen to share
+// names none, and the Stripe ID decides. Refunds sent before public IDs went to
+// Stripe carry the internal ID in decimal, and Stripe keeps a refund's metadata as it
+// was sent: the events of those refunds (one that settles or fails days later) still
+// name them that way, so a number is still taken as the internal ID.
 func lockForStripe(ctx context.Context, tx *sqlx.Tx, metadataID, stripeID string) (*Refund, error) {
-	id, err := refundOfMetadata(ctx, tx, metadataID)
-	if err != nil {
-		return nil, err
-	}
-	if id > 0 {
-		f, err := lock(ctx, tx, id)
+	if n, err := strconv.ParseInt(metadataID, 10, 64); err == nil && n > 0 {
+		f, err := lock(ctx, tx, n)
 		if !errors.Is(err, ErrNotFound) {
 			return f, err
 		}
+	} else if strings.HasPrefix(metadataID, "rf_") {
+		// found and locked by its public ID in one statement
+		var list []Refund
+		if err := sqlx.SelectContext(ctx, tx, &list, `SELECT `+refundCols+refundFrom+` WHERE f.public_id = $1
+			LIMIT 2 FOR UPDATE OF f`, metadataID); err != nil {
+			return nil, fmt.Errorf("refunds: refund of metadata %q: %w", metadataID, err)
+		}
+		if len(list) == 1 {
+			return &list[0], nil
+		}
 	}
 	return getRefund(ctx, tx, `f.stripe_refund_id = $1 FOR UPDATE OF f`, stripeID)
-}
-
-// refundOfMetadata is the internal ID of the refund that a Stripe refund's refund_id
-// metadata names (0: none). Refunds are sent with their public ID (rf_…), looked up
-// across merchants since a Stripe event names no merchant; a public ID that two
-// merchants happen to share names none, and the Stripe ID decides. Refunds sent
-// before public IDs went to Stripe carry the internal ID in decimal, and Stripe keeps
-// a refund's metadata as it was sent: the events of those refunds (one that settles
-// or fails days later) still name them that way, so a number is still taken as the
-// internal ID.
-func refundOfMetadata(ctx context.Context, q sqlx.QueryerContext, metadataID string) (int64, error) {
-	if n, err := strconv.ParseInt(metadataID, 10, 64); err == nil {
-		return max(n, 0), nil
-	}
-	if !strings.HasPrefix(metadataID, "rf_") {
-		return 0, nil
-	}
-	var ids []int64
-	if err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM refunds WHERE public_id = $1 LIMIT 2`, metadataID); err != nil {
-		return 0, fmt.Errorf("refunds: refund of metadata %q: %w", metadataID, err)
-	}
-	if len(ids) != 1 {
-		return 0, nil
-	}
-	return ids[0], nil
 }

@@ -54,7 +54,7 @@ func TestLifecyclesSurviveAKilledReplica(t *testing.T) {
 // here rather than showing later as lost throughput. Lower the ceilings when the
 // count drops.
 const (
-	maxStatementsPerLifecycle = 82
+	maxStatementsPerLifecycle = 81
 	maxCommitsPerLifecycle    = 15
 )
 
