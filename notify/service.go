@@ -121,7 +121,7 @@ func (s *Service) subscribers(ctx context.Context, q sqlx.QueryerContext, mercha
 }
 
 // Mailer is told of every event in the transaction that publishes it, to write the
-// shopper's email about it (the notify/email package).
+// shopper's email about it (the email package).
 type Mailer interface {
 	Published(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) error
 }

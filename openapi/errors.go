@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/exchanges"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/money"
@@ -16,7 +17,6 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/internal/validation"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 

@@ -40,6 +40,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/audit"
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/exchanges"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/money"
@@ -48,7 +49,6 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
 	"github.com/roundtriphq/roundtrip/returns"

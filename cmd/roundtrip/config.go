@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
-	"github.com/roundtriphq/roundtrip/notify/email"
 )
 
 // config is everything serve reads from flags and the environment. Flags win over

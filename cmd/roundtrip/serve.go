@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/metrics"
@@ -29,7 +30,6 @@ import (
 	"github.com/roundtriphq/roundtrip/labels/fakeshippo"
 	"github.com/roundtriphq/roundtrip/migrations"
 	"github.com/roundtriphq/roundtrip/notify"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 )
 

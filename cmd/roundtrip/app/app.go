@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/audit"
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/exchanges"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/idempotency"
@@ -23,7 +24,6 @@ import (
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/openapi"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/reconcile"
@@ -153,7 +153,7 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	// Labels, refunds and exchanges tell the shop's systems about their own changes.
 	a.Labels.Publisher, a.Refunds.Publisher, a.Exchanges.Publisher = a.Webhooks, a.Webhooks, a.Webhooks
 	// Every event published also writes the shopper's email about it, if any
-	// (notify/email lists which), in the same transaction.
+	// (email lists which), in the same transaction.
 	if a.Emails.Enabled() {
 		a.Webhooks.SetMailer(a.Emails)
 	}

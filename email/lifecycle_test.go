@@ -18,11 +18,11 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 	"github.com/roundtriphq/roundtrip/returns"
 )

@@ -5,7 +5,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 
-	"github.com/roundtriphq/roundtrip/notify/email"
+	"github.com/roundtriphq/roundtrip/email"
 )
 
 func TestParseSMTPURL(t *testing.T) {

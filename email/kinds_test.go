@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 

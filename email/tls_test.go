@@ -16,8 +16,8 @@ import (
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/internal/smtptest"
-	"github.com/roundtriphq/roundtrip/notify/email"
 )
 
 // selfSigned is a certificate for 127.0.0.1 and a pool that trusts it.

@@ -23,10 +23,10 @@ import (
 
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
+	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/smtptest"
-	"github.com/roundtriphq/roundtrip/notify/email"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 )
