@@ -12,11 +12,7 @@ import (
 	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +21,7 @@ import (
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/email"
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/labelscan"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/smtptest"
 	"github.com/roundtriphq/roundtrip/refunds"
@@ -263,40 +260,8 @@ func kinds(list []parsed) []string {
 	return out
 }
 
-// scanPDF rasterises a PDF at 203 dpi and returns the Code 128 and QR contents
-// zbarimg reads, sorted.
-func scanPDF(t *testing.T, pdf []byte) []string {
-	t.Helper()
-	for _, tool := range []string{"pdftoppm", "zbarimg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: install poppler-utils and zbar-tools (make test does this)", tool)
-		}
-	}
-	dir := t.TempDir()
-	in := filepath.Join(dir, "label.pdf")
-	if err := os.WriteFile(in, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "label")
-	if b, err := exec.Command("pdftoppm", "-r", "203", "-gray", "-singlefile", in, out).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v\n%s", err, b)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("zbarimg", "--raw", "-q", "-Sdisable", "-Scode128.enable", "-Sqrcode.enable", out+".pgm")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 4 {
-			t.Fatalf("zbarimg: %v\n%s", err, stderr.Bytes())
-		}
-	}
-	got := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-	if len(got) == 1 && got[0] == "" {
-		got = nil
-	}
-	slices.Sort(got)
-	return got
-}
+// scanPDF returns the Code 128 and QR contents a scanner reads from a label PDF.
+func scanPDF(t *testing.T, pdf []byte) []string { t.Helper(); return labelscan.Scan(t, pdf) }
 
 // get fetches a URL and returns the status and body.
 func get(t *testing.T, url string) (int, string) {

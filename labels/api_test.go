@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/labelscan"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
@@ -730,36 +728,8 @@ func requireTools(t *testing.T, tools ...string) {
 	}
 }
 
-// scan rasterises pdf as a 203 dpi thermal printer would and returns the
-// Code 128 and QR contents zbarimg reads, sorted.
-func scan(t *testing.T, pdf []byte) []string {
-	t.Helper()
-	requireTools(t, "pdftoppm", "zbarimg")
-	dir := t.TempDir()
-	in := filepath.Join(dir, "label.pdf")
-	if err := os.WriteFile(in, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "label")
-	if b, err := exec.Command("pdftoppm", "-r", "203", "-gray", "-singlefile", in, out).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v\n%s", err, b)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("zbarimg", "--raw", "-q", "-Sdisable", "-Scode128.enable", "-Sqrcode.enable", out+".pgm")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 4 { // 4: nothing found
-			t.Fatalf("zbarimg: %v\n%s", err, stderr.Bytes())
-		}
-	}
-	got := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-	if len(got) == 1 && got[0] == "" {
-		got = nil
-	}
-	slices.Sort(got)
-	return got
-}
+// scan returns the Code 128 and QR contents a scanner reads from pdf, sorted.
+func scan(t *testing.T, pdf []byte) []string { t.Helper(); return labelscan.Scan(t, pdf) }
 
 // pdfText is the text of pdf, with runs of white space as one space.
 func pdfText(t *testing.T, pdf []byte) string {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/labelscan"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden label PDFs in testdata")
@@ -496,33 +498,5 @@ func requireTools(t *testing.T) {
 	}
 }
 
-// scan rasterises pdf as a 203 dpi thermal printer would and returns the
-// Code 128 and QR contents zbarimg reads, sorted.
-func scan(t *testing.T, pdf []byte) []string {
-	t.Helper()
-	dir := t.TempDir()
-	in := filepath.Join(dir, "label.pdf")
-	if err := os.WriteFile(in, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "label")
-	if b, err := exec.Command("pdftoppm", "-r", "203", "-gray", "-singlefile", in, out).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v\n%s", err, b)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("zbarimg", "--raw", "-q", "-Sdisable", "-Scode128.enable", "-Sqrcode.enable", out+".pgm")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		// zbarimg exits 4 when it finds nothing: the comparison reports that.
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 4 {
-			t.Fatalf("zbarimg: %v\n%s", err, stderr.Bytes())
-		}
-	}
-	got := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-	if len(got) == 1 && got[0] == "" {
-		got = nil
-	}
-	slices.Sort(got)
-	return got
-}
+// scan returns the Code 128 and QR contents a scanner reads from pdf, sorted.
+func scan(t *testing.T, pdf []byte) []string { t.Helper(); return labelscan.Scan(t, pdf) }
