@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -694,5 +695,51 @@ func TestABatchReadsWhatItNeedsInItsClaim(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "grace,ada," {
 		t.Errorf("got reads %q, want grace, ada and nothing", got)
+	}
+}
+
+// TestNotificationsDuringAGatherShareOneClaim: jobs committed in separate
+// transactions while a kind's gather waits are claimed together, in one batch, by a
+// worker with idle workers to spare.
+func TestNotificationsDuringAGatherShareOneClaim(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 4, Poll: time.Hour})
+	var mu sync.Mutex
+	var sizes []int
+	// the gather lasts 1–2 s: far longer than six commits take
+	w.HandleBatch("gathered", outbox.Batch{Size: 16, Gather: 2 * time.Second}, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+		for _, j := range jobs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO processed (job_id, worker) VALUES ($1, 'gathered')`, j.ID); err != nil {
+				return nil, err
+			}
+		}
+		mu.Lock()
+		sizes = append(sizes, len(jobs))
+		mu.Unlock()
+		return make([]error, len(jobs)), nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	processed := func(want int) func() bool {
+		return func() bool {
+			var n int
+			d.Get(&n, `SELECT count(*) FROM processed`)
+			return n == want
+		}
+	}
+	// the listener is up once a first row ran
+	enqueue(t, d, outbox.Message{Kind: "gathered"})
+	waitFor(t, "the first row", time.Minute, processed(1))
+	for range 6 {
+		enqueue(t, d, outbox.Message{Kind: "gathered"})
+	}
+	waitFor(t, "the six rows, without the poll (an hour)", time.Minute, processed(7))
+	cancel()
+	<-done
+	if fmt.Sprint(sizes[1:]) != "[6]" {
+		t.Errorf("after the first, got batches of %v, want one of 6", sizes[1:])
 	}
 }

@@ -62,12 +62,16 @@ type Worker struct {
 
 	// wake holds one token per worker that should look for work, and one idle worker
 	// takes each. A NOTIFY (one per kind and transaction) adds a token to claim one
-	// batch: the worker claims once and goes back to sleep, so a transaction's rows
-	// cost one claim per kind, not a second empty one; when the claim saw more rows of
-	// its kind due than it took, the worker claims again. The poll, a start and a
-	// reconnection add draining tokens (true): that worker claims until nothing is
-	// due.
-	wake chan bool
+	// batch of that kind: the worker claims once and goes back to sleep, so a
+	// transaction's rows cost one claim per kind, not a second empty one; when the
+	// claim saw more rows of its kind due than it took, the worker claims again. The
+	// poll, a start and a reconnection add draining tokens for every kind: that worker
+	// claims until nothing is due.
+	wake chan token
+	// gathering holds the batch kinds with a Gather whose notification is waiting
+	// out its gather: later notifications of the kind add no token.
+	gatherMu  sync.Mutex
+	gathering map[string]bool
 	// overflow is set when a token did not fit (every worker already had one to
 	// take): the next worker to claim then drains, so the rows behind the lost
 	// tokens are not left for the poll.
@@ -90,7 +94,14 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, batches: map[string]batchKind{}, log: log,
-		wake: make(chan bool, opts.Concurrency)}
+		wake: make(chan token, opts.Concurrency), gathering: map[string]bool{}}
+}
+
+// token asks a worker to claim: one batch of kind (every kind handled, when empty),
+// or, when drain, until nothing is due.
+type token struct {
+	drain bool
+	kind  string
 }
 
 // batchKind is a kind registered with HandleBatch.
@@ -107,6 +118,15 @@ type Batch struct {
 	// that the claim statement evaluates for each job into Job.Read: what the handler
 	// would otherwise read in a statement of its own.
 	Read string
+	// Gather, when set, is how long a process waits after a notification of the kind
+	// before it claims, so that the jobs committed meanwhile (by this process or any
+	// other) share the claim, its transaction and its commit instead of one claim
+	// each. Notifications of the kind during the wait add nothing: the claim sees
+	// their rows, and one that leaves rows behind claims again. It trades that much
+	// latency for fewer, fuller batches when jobs come faster than one per Gather,
+	// and is what keeps batches full when replicas keep up with the work rather than
+	// falling behind it.
+	Gather time.Duration
 }
 
 // Handle registers the handler for kind; its jobs run one per transaction. Workers
@@ -142,12 +162,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		hub = listen.New(w.url, w.log)
 		wg.Go(func() { _ = hub.Run(ctx) })
 	}
-	hub.Subscribe(Channel, func(_ string, missed bool) {
+	hub.Subscribe(Channel, func(kind string, missed bool) {
 		if missed {
 			w.wakeAll() // notifications may have been lost while disconnected
 			return
 		}
-		w.nudge(false)
+		w.notified(kind)
 	})
 	for range w.opts.Concurrency {
 		wg.Go(func() { w.loop(ctx) })
@@ -157,7 +177,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		// and those that came before the LISTEN connection heard their notification
 		select {
 		case <-hub.Ready():
-			w.nudge(true)
+			w.nudge(token{drain: true})
 		case <-ctx.Done():
 		}
 	})
@@ -169,7 +189,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			wg.Wait()
 			return nil
 		case <-poll.C:
-			w.nudge(true)
+			w.nudge(token{drain: true})
 			poll.Reset(w.pollDelay())
 		}
 	}
@@ -179,11 +199,38 @@ func (w *Worker) Run(ctx context.Context) error {
 // together.
 func (w *Worker) pollDelay() time.Duration { return w.opts.Poll/2 + rand.N(w.opts.Poll/2+1) }
 
-// nudge asks one idle worker to look for work (drain: until nothing is due); when
-// every worker already has a token to take, the next one to claim drains.
-func (w *Worker) nudge(drain bool) {
+// notified handles a notification that jobs of kind are due: a token to claim a
+// batch of them, at once or, for a kind with a Gather, when its gather ends.
+func (w *Worker) notified(kind string) {
+	b, batched := w.batches[kind]
+	if _, handled := w.handlers[kind]; !handled && !batched {
+		return // another process's kind
+	}
+	if !batched || b.Gather <= 0 {
+		w.nudge(token{kind: kind})
+		return
+	}
+	w.gatherMu.Lock()
+	defer w.gatherMu.Unlock()
+	if w.gathering[kind] {
+		return
+	}
+	w.gathering[kind] = true
+	// the gathers of replicas that heard the same notification end at different
+	// times, so that the first takes the batch and the others find it taken
+	time.AfterFunc(b.Gather/2+rand.N(b.Gather/2+1), func() {
+		w.gatherMu.Lock()
+		delete(w.gathering, kind)
+		w.gatherMu.Unlock()
+		w.nudge(token{kind: kind})
+	})
+}
+
+// nudge hands t to one idle worker; when every worker already has a token to take,
+// the next one to claim drains.
+func (w *Worker) nudge(t token) {
 	select {
-	case w.wake <- drain:
+	case w.wake <- t:
 	default:
 		w.overflow.Store(true)
 	}
@@ -192,24 +239,25 @@ func (w *Worker) nudge(drain bool) {
 // wakeAll asks every worker to drain.
 func (w *Worker) wakeAll() {
 	for range w.opts.Concurrency {
-		w.nudge(true)
+		w.nudge(token{drain: true})
 	}
 }
 
 func (w *Worker) loop(ctx context.Context) {
 	for {
-		var drain bool
+		var t token
 		select {
 		case <-ctx.Done():
 			return
-		case drain = <-w.wake:
+		case t = <-w.wake:
 		}
+		drain := t.drain
 		// a NOTIFY's token claims one batch (every kind due in a transaction has its
 		// own notification, and a full batch wakes another worker); a draining token,
 		// or tokens lost to a full channel, keep this worker claiming while there is
 		// due work
 		for ctx.Err() == nil {
-			did, more, err := w.runBatch(ctx)
+			did, more, err := w.runBatch(ctx, t.kind)
 			if err != nil {
 				if ctx.Err() == nil {
 					w.log.Warn("outbox claim", slog.String("error", err.Error()))
@@ -217,7 +265,7 @@ func (w *Worker) loop(ctx context.Context) {
 				break
 			}
 			if w.overflow.Swap(false) {
-				drain = true
+				drain, t.kind = true, ""
 				continue
 			}
 			if more {
@@ -233,7 +281,7 @@ func (w *Worker) loop(ctx context.Context) {
 // RunOne claims one batch of due jobs (one job, for a kind registered with Handle)
 // and runs it. It reports whether there was one.
 func (w *Worker) RunOne(ctx context.Context) (bool, error) {
-	did, _, err := w.runBatch(ctx)
+	did, _, err := w.runBatch(ctx, "")
 	return did, err
 }
 
@@ -271,9 +319,10 @@ func (w *Worker) claimSQL() string {
 		(SELECT count(*) FROM locked) > (SELECT n FROM size) AS more, ` + read + ` AS read`
 }
 
-// runBatch claims one batch and runs it. It reports whether there was one, and
-// whether more of its kind were due than it took.
-func (w *Worker) runBatch(ctx context.Context) (bool, bool, error) {
+// runBatch claims one batch, of kind or (when empty) of the kind of the oldest due
+// job, and runs it. It reports whether there was one, and whether more of its kind
+// were due than it took.
+func (w *Worker) runBatch(ctx context.Context, kind string) (bool, bool, error) {
 	tx, err := w.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return false, false, err
@@ -288,7 +337,11 @@ func (w *Worker) runBatch(ctx context.Context) (bool, bool, error) {
 		Job
 		More bool `db:"more"`
 	}
-	if err := tx.SelectContext(ctx, &claimed, w.claimSQL(), pq.Array(w.kinds), pq.Array(batchKinds), pq.Array(sizes)); err != nil {
+	kinds := w.kinds
+	if kind != "" {
+		kinds = []string{kind}
+	}
+	if err := tx.SelectContext(ctx, &claimed, w.claimSQL(), pq.Array(kinds), pq.Array(batchKinds), pq.Array(sizes)); err != nil {
 		return false, false, err
 	}
 	if len(claimed) == 0 {
