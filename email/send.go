@@ -56,31 +56,98 @@ func (s *Service) Messages(ctx context.Context, merchantID, returnID int64) ([]M
 	return list, nil
 }
 
-// send is the JobSend handler: it renders one message from the return as it is
-// now and hands it to the mail server. A refusal is recorded and tried again after
-// Backoff, up to MaxAttempts; then the message is parked and the timeline says so.
-func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
-	var p sendJob
-	if err := job.Decode(&p); err != nil {
-		return err
-	}
-	if job.MerchantID == nil {
-		return outbox.Permanent(fmt.Errorf("email: job %d names no merchant", job.ID))
-	}
-	mid := *job.MerchantID
-	// the message, the return with its items and order, the shopper's opt-out and the
-	// return's parcels with their files, in one statement
-	rd, err := returns.ReadWith(ctx, tx, `json_build_object(
+// SendBatch is how many send jobs one worker takes at once: they are read by the
+// statement that claims them and commit together.
+const SendBatch = 16
+
+// SendGather is how long a process lets send jobs gather after it hears of one
+// before it claims them (outbox.Batch.Gather).
+const SendGather = 25 * time.Millisecond
+
+// readMessage is the send job's outbox.Batch.Read, over the claimed outbox row o:
+// the message, its return with items and order, the shopper's opt-out and the
+// return's parcels with their files; NULL when the message or its return is gone.
+var readMessage = `(SELECT ` + returns.ReadJSON(`json_build_object(
 		'message', (SELECT row_to_json(e) FROM (SELECT `+messageCols+` FROM email_messages
-			WHERE merchant_id = $1 AND id = $2) e),
+			WHERE merchant_id = job.merchant_id AND id = job.message_id) e),
 		'unsubscribed', EXISTS (SELECT 1 FROM email_optouts WHERE merchant_id = r.merchant_id AND email = lower(r.customer_email)),
 		'parcels', `+labels.ParcelsJSON(labels.AllFiles)+`)`,
-		`r.id = (SELECT return_id FROM email_messages WHERE merchant_id = $1 AND id = $2)`, mid, p.ID)
+	`r.merchant_id = job.merchant_id AND r.id = (SELECT return_id FROM email_messages WHERE merchant_id = job.merchant_id AND id = job.message_id)`) + `
+	FROM (SELECT o.merchant_id, (o.payload->>'id')::bigint AS message_id) job)`
+
+// outgoing is one message of a batch on its way: what the attempt will record.
+type outgoing struct {
+	m       Message
+	r       *returns.Return
+	label   string
+	msg     *gomail.Msg // nil: skipped (the shopper unsubscribed)
+	subject string
+	token   string
+	err     error // the attempt failed: the address is unusable, or the server refused
+}
+
+// send is the JobSend handler: it renders each message of its jobs from the return
+// as it is now and hands them to the mail server, then records what became of each.
+// A refusal is recorded and tried again after Backoff, up to MaxAttempts; then the
+// message is parked and the timeline says so.
+//
+// The messages are all handed over before the transaction writes anything that
+// refers to their returns (their links, the timeline entries): such a row holds a
+// key lock on its return until the commit, which would hold up a change of the
+// return for as long as the mail server takes with the rest of the batch. A job
+// whose message cannot be prepared fails alone and writes nothing; a failed write
+// fails the batch, whose messages are then sent again with its retry.
+func (s *Service) send(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+	errs := make([]error, len(jobs))
+	outs := make([]*outgoing, len(jobs))
+	seen := map[int64]bool{}
+	for i, job := range jobs {
+		outs[i], errs[i] = s.prepare(ctx, tx, job)
+		if o := outs[i]; o != nil {
+			if seen[o.m.ID] {
+				outs[i] = nil // two jobs for one message: one sends it
+				continue
+			}
+			seen[o.m.ID] = true
+		}
+	}
+	for _, o := range outs {
+		if o == nil || o.msg == nil || o.err != nil {
+			continue
+		}
+		if err := s.cfg.Sender.Send(ctx, o.msg); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			o.err = err
+		}
+	}
+	for _, o := range outs {
+		if o == nil {
+			continue
+		}
+		if err := s.record(ctx, tx, o); err != nil {
+			return nil, err
+		}
+	}
+	return errs, nil
+}
+
+// prepare reads and renders one job's message; nil when there is nothing to send.
+func (s *Service) prepare(ctx context.Context, tx *sqlx.Tx, job outbox.Job) (*outgoing, error) {
+	var p sendJob
+	if err := job.Decode(&p); err != nil {
+		return nil, err
+	}
+	if job.MerchantID == nil {
+		return nil, outbox.Permanent(fmt.Errorf("email: job %d names no merchant", job.ID))
+	}
+	rd, err := returns.DecodeRead(job.Read)
 	if errors.Is(err, returns.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("email: message %d: %w", p.ID, err)
+		return nil, fmt.Errorf("email: message %d: %w", p.ID, err)
 	}
 	var extra struct {
 		Message      json.RawMessage `json:"message"`
@@ -88,58 +155,60 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 		Parcels      json.RawMessage `json:"parcels"`
 	}
 	if err := json.Unmarshal(rd.Extra, &extra); err != nil {
-		return fmt.Errorf("email: message %d: %w", p.ID, err)
+		return nil, fmt.Errorf("email: message %d: %w", p.ID, err)
 	}
-	var m Message
-	if err := db.UnmarshalRows(extra.Message, &m); err != nil {
-		return fmt.Errorf("email: message %d: %w", p.ID, err)
+	o := &outgoing{r: rd.Return}
+	if err := db.UnmarshalRows(extra.Message, &o.m); err != nil {
+		return nil, fmt.Errorf("email: message %d: %w", p.ID, err)
 	}
-	if m.Status != "queued" && m.Status != "failed" {
-		return nil // sent, skipped or parked already
+	if o.m.Status != "queued" && o.m.Status != "failed" {
+		return nil, nil // sent, skipped or parked already
 	}
 	if s.cfg.Sender == nil {
-		return &outbox.Retry{After: time.Hour, Reason: "emails are off (no SMTP server configured)"}
+		return nil, &outbox.Retry{After: time.Hour, Reason: "emails are off (no SMTP server configured)"}
 	}
-	r := rd.Return
-	if !m.Kind.Money() && extra.Unsubscribed {
-		_, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'skipped', to_address = $3, updated_at = now()
-			WHERE merchant_id = $1 AND id = $2`, mid, m.ID, r.CustomerEmail)
-		return err
+	if !o.m.Kind.Money() && extra.Unsubscribed {
+		return o, nil
 	}
 	var ps labels.Parcels
-	if !r.KeepIt {
-		if ps, err = labels.DecodeParcels(extra.Parcels, r); err != nil {
-			return err
+	if !o.r.KeepIt {
+		if ps, err = labels.DecodeParcels(extra.Parcels, o.r); err != nil {
+			return nil, err
 		}
 	}
-	// The message is handed over before this transaction writes anything that
-	// refers to the return (its link, the timeline entry): such a row holds a key
-	// lock on the return until the commit, which would hold up a change of the return
-	// for as long as the mail server takes.
-	token, _ := newToken()
-	label := s.cat.Kinds[m.Kind].Label
-	msg, subject, err := s.build(ctx, tx, m, rd, ps, token)
+	o.token, _ = newToken()
+	o.label = s.cat.Kinds[o.m.Kind].Label
+	o.msg, o.subject, err = s.build(ctx, tx, o.m, rd, ps, o.token)
 	var bad *badAddressError
 	if errors.As(err, &bad) {
-		m.Attempts = s.cfg.MaxAttempts - 1 // no attempt can do better: park it now
-		return s.failed(ctx, tx, m, r, label, err)
+		o.m.Attempts = s.cfg.MaxAttempts - 1 // no attempt can do better: park it now
+		o.err = err
+		return o, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.cfg.Sender.Send(ctx, msg); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return s.failed(ctx, tx, m, r, label, err)
+	return o, nil
+}
+
+// record writes what became of o's attempt.
+func (s *Service) record(ctx context.Context, tx *sqlx.Tx, o *outgoing) error {
+	mid, r := o.m.MerchantID, o.r
+	switch {
+	case o.msg == nil && o.err == nil:
+		_, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'skipped', to_address = $3, updated_at = now()
+			WHERE merchant_id = $1 AND id = $2`, mid, o.m.ID, r.CustomerEmail)
+		return err
+	case o.err != nil:
+		return s.failed(ctx, tx, o.m, r, o.label, o.err)
 	}
 	// the message marked sent, its status link and the timeline entry in one statement
-	return returns.AddNoteWith(ctx, tx, mid, r.ID, "system", "email", "Email sent: "+label,
+	return returns.AddNoteWith(ctx, tx, mid, r.ID, "system", "email", "Email sent: "+o.label,
 		`sent AS (UPDATE email_messages SET status = 'sent', to_address = $6, subject = $7,
 			attempts = attempts + 1, last_error = NULL, sent_at = now(), updated_at = now()
 			WHERE merchant_id = $1 AND id = $8),
 		link AS (INSERT INTO return_links (token_hash, merchant_id, return_id, email) VALUES ($9, $1, $2, $6))`,
-		r.CustomerEmail, subject, m.ID, hashToken(token))
+		r.CustomerEmail, o.subject, o.m.ID, hashToken(o.token))
 }
 
 // failed records a refused attempt of m: another after Backoff, or the message

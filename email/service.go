@@ -81,9 +81,9 @@ func New(d *sqlx.DB, cfg Config, rs *returns.Store, ls *labels.Service, ms *merc
 // Enabled reports whether emails are sent at all (an SMTP server is configured).
 func (s *Service) Enabled() bool { return s != nil && s.cfg.Sender != nil }
 
-// Jobs registers the send job and the hourly label-reminder sweep with w.
+// Jobs registers the send job (batched: up to SendBatch messages a claim) and the hourly label-reminder sweep with w.
 func (s *Service) Jobs(w *outbox.Worker) {
-	w.Handle(JobSend, s.send)
+	w.HandleBatch(JobSend, outbox.Batch{Size: SendBatch, Read: readMessage, Gather: SendGather}, s.send)
 	w.Every(JobReminders, time.Hour, s.Remind)
 }
 

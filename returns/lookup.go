@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
 // PublicIDPrefix starts every return's public ID.
@@ -95,26 +96,58 @@ func (s *Store) FindWith(ctx context.Context, p auth.Principal, idOrRMA, extra s
 // ReadWith reads, on q, the return that where picks (a condition on r, the return,
 // with $1 the merchant), with its items, its order and extra as FindWith does.
 func ReadWith(ctx context.Context, q sqlx.QueryerContext, extra, where string, args ...any) (Read, error) {
-	if extra == "" {
-		extra = `NULL::json`
-	}
-	var row struct {
-		returnWithItems
-		OrderData      []byte    `db:"order_data"`
-		OrderRevision  int       `db:"order_revision"`
-		OrderCreatedAt time.Time `db:"order_created_at"`
-		OrderUpdatedAt time.Time `db:"order_updated_at"`
-		Extra          []byte    `db:"extra"`
-	}
-	err := sqlx.GetContext(ctx, q, &row, `SELECT `+returnCols+`, `+returnItemsJSON+`, o.data AS order_data,
-		o.revision AS order_revision, o.created_at AS order_created_at, o.updated_at AS order_updated_at, `+extra+` AS extra
-		FROM returns r JOIN orders o ON o.id = r.order_id WHERE r.merchant_id = $1 AND `+where, args...)
+	var row readRow
+	err := sqlx.GetContext(ctx, q, &row, readSelect(extra)+` WHERE r.merchant_id = $1 AND `+where, args...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Read{}, ErrNotFound
 	}
 	if err != nil {
 		return Read{}, fmt.Errorf("returns: read %v: %w", args[1:], err)
 	}
+	return row.read()
+}
+
+// ReadJSON is an SQL expression, for use inside another statement (an outbox
+// claim's Batch.Read, say), whose value is what ReadWith reads as JSON: the return
+// that where picks (a condition on r, the return, and on the enclosing statement's
+// rows), with its items, its order and extra; NULL when there is none. DecodeRead
+// turns it into a Read.
+func ReadJSON(extra, where string) string {
+	return `(SELECT row_to_json(x) FROM (` + readSelect(extra) + ` WHERE ` + where + ` LIMIT 1) x)`
+}
+
+// DecodeRead decodes a ReadJSON value; ErrNotFound when it is null.
+func DecodeRead(raw []byte) (Read, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return Read{}, ErrNotFound
+	}
+	var row readRow
+	if err := db.UnmarshalRows(raw, &row); err != nil {
+		return Read{}, fmt.Errorf("returns: read: %w", err)
+	}
+	return row.read()
+}
+
+func readSelect(extra string) string {
+	if extra == "" {
+		extra = `NULL::json`
+	}
+	return `SELECT ` + returnCols + `, ` + returnItemsJSON + `, o.data AS order_data,
+		o.revision AS order_revision, o.created_at AS order_created_at, o.updated_at AS order_updated_at, ` + extra + ` AS extra
+		FROM returns r JOIN orders o ON o.id = r.order_id`
+}
+
+// readRow is the row ReadWith and ReadJSON read.
+type readRow struct {
+	returnWithItems
+	OrderData      []byte    `db:"order_data"`
+	OrderRevision  int       `db:"order_revision"`
+	OrderCreatedAt time.Time `db:"order_created_at"`
+	OrderUpdatedAt time.Time `db:"order_updated_at"`
+	Extra          []byte    `db:"extra"`
+}
+
+func (row readRow) read() (Read, error) {
 	r, err := row.returnWithItems.ret()
 	if err != nil {
 		return Read{}, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -11,7 +12,8 @@ import (
 // rows) into dest, a pointer to a struct or to a slice of structs, by the fields'
 // db tags as sqlx scans columns: a statement can then bring rows of several tables in
 // one round trip. Keys without a field are ignored; a bytea column must be sent
-// base64-encoded (encode(col, 'base64')).
+// base64-encoded (encode(col, 'base64')); a json or jsonb column read into a []byte
+// is its JSON text, as when sqlx scans it.
 func UnmarshalRows(raw []byte, dest any) error {
 	v := reflect.ValueOf(dest)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
@@ -39,6 +41,8 @@ func UnmarshalRows(raw []byte, dest any) error {
 	return fill(v, o)
 }
 
+var bytesType = reflect.TypeFor[[]byte]()
+
 // fill sets the fields of the struct v from the columns o.
 func fill(v reflect.Value, o map[string]json.RawMessage) error {
 	t := v.Type()
@@ -60,6 +64,14 @@ func fill(v reflect.Value, o map[string]json.RawMessage) error {
 		}
 		val, ok := o[tag]
 		if tag == "" || tag == "-" || !ok {
+			continue
+		}
+		if f.Type == bytesType && len(val) > 0 && val[0] != '"' {
+			// a json or jsonb column is its JSON text, as the driver gives it to a
+			// []byte; null is nil
+			if string(val) != "null" {
+				v.Field(i).SetBytes(slices.Clone(val))
+			}
 			continue
 		}
 		if err := json.Unmarshal(val, v.Field(i).Addr().Interface()); err != nil {
