@@ -172,18 +172,16 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 			return err
 		}
 	}
-	var id int64
-	err := sqlx.GetContext(ctx, tx, &id, `INSERT INTO email_messages (merchant_id, return_id, kind, ref, data)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, return_id, kind, ref) DO NOTHING RETURNING id`,
-		merchantID, returnID, kind, ref, string(raw))
-	if isNoRows(err) {
-		return nil // written before: once per return, kind and reference
-	}
+	// the message and its job in one statement; a message written before (once per
+	// return, kind and reference) has its job already
+	_, err := outbox.EnqueueRows(ctx, tx, `jobs AS (INSERT INTO email_messages (merchant_id, return_id, kind, ref, data)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, return_id, kind, ref) DO NOTHING
+		RETURNING merchant_id, json_build_object('id', id) AS payload)`,
+		[]any{merchantID, returnID, kind, ref, string(raw)}, JobSend, 100)
 	if err != nil {
 		return fmt.Errorf("email: write %s for return %d: %w", kind, returnID, err)
 	}
-	_, err = outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobSend, Payload: sendJob{ID: id}, MaxAttempts: 100})
-	return err
+	return nil
 }
 
 // refundData is what a refund message keeps of its event.

@@ -178,6 +178,33 @@ func EnqueueWith(ctx context.Context, tx sqlx.ExtContext, with string, args []an
 	return ids, nil
 }
 
+// EnqueueRows writes, in the caller's statement, one job of kind due now for each row
+// that the caller's writes leave: with is a list of common table expressions
+// (without the WITH keyword, parameters $1 to $len(args)) whose last is named jobs
+// and has the columns merchant_id and payload (json). It lets a write whose rows the
+// jobs name, such as an insert that may find its row written before, and its jobs
+// cost one round trip. It answers how many jobs it wrote.
+func EnqueueRows(ctx context.Context, tx sqlx.ExtContext, with string, args []any, kind string, maxAttempts int) (int, error) {
+	if maxAttempts <= 0 {
+		maxAttempts = 12
+	}
+	k := len(args)
+	ph := func(i int) string { return "$" + strconv.Itoa(k+i) }
+	q := `WITH ` + with + `,
+		outbox_ins AS (INSERT INTO outbox (merchant_id, kind, payload, max_attempts)
+			SELECT merchant_id, ` + ph(1) + `, payload::jsonb, ` + ph(2) + ` FROM jobs RETURNING kind),
+		outbox_wake AS (SELECT pg_notify(` + ph(3) + `, kind) FROM (SELECT DISTINCT kind FROM outbox_ins) due)
+		SELECT (SELECT count(*) FROM outbox_ins) AS n, (SELECT count(*) FROM outbox_wake) AS woken`
+	var row struct {
+		N     int `db:"n"`
+		Woken int `db:"woken"`
+	}
+	if err := sqlx.GetContext(ctx, tx, &row, q, append(args, kind, maxAttempts, Channel)...); err != nil {
+		return 0, fmt.Errorf("outbox: enqueue %s: %w", kind, err)
+	}
+	return row.N, nil
+}
+
 // Stats describes the backlog, for metrics.
 type Stats struct {
 	Pending       int64   `db:"pending"`

@@ -743,3 +743,64 @@ func TestNotificationsDuringAGatherShareOneClaim(t *testing.T) {
 		t.Errorf("after the first, got batches of %v, want one of 6", sizes[1:])
 	}
 }
+
+// TestEnqueueRowsWritesAJobPerRowItsWriteLeaves: the caller's insert and its jobs
+// are one statement, and an insert that finds its row written before adds no job.
+func TestEnqueueRowsWritesAJobPerRowItsWriteLeaves(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	if _, err := d.Exec(`CREATE TABLE notes (id bigserial PRIMARY KEY, ref text UNIQUE NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	write := func(ref string) int {
+		t.Helper()
+		tx := d.MustBegin()
+		n, err := outbox.EnqueueRows(context.Background(), tx, `jobs AS (INSERT INTO notes (ref) VALUES ($1)
+			ON CONFLICT (ref) DO NOTHING RETURNING NULL::bigint AS merchant_id, json_build_object('note', id, 'ref', ref) AS payload)`,
+			[]any{ref}, "note", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := write("a"); n != 1 {
+		t.Fatalf("first write: %d jobs, want 1", n)
+	}
+	if n := write("a"); n != 0 {
+		t.Fatalf("the same note again: %d jobs, want 0", n)
+	}
+	if n := write("b"); n != 1 {
+		t.Fatalf("another note: %d jobs, want 1", n)
+	}
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 1, Poll: time.Hour})
+	var got []string
+	w.Handle("note", func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		var p struct {
+			Note int64  `json:"note"`
+			Ref  string `json:"ref"`
+		}
+		if err := job.Decode(&p); err != nil {
+			return err
+		}
+		if job.MaxAttempts != 3 {
+			t.Errorf("max attempts %d, want 3", job.MaxAttempts)
+		}
+		got = append(got, fmt.Sprintf("%d:%s", p.Note, p.Ref))
+		return nil
+	})
+	for {
+		did, err := w.RunOne(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !did {
+			break
+		}
+	}
+	if fmt.Sprint(got) != "[1:a 3:b]" {
+		t.Errorf("jobs ran for %v, want [1:a 3:b] (the conflicting insert draws id 2)", got)
+	}
+}
