@@ -258,7 +258,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	}
 
 	cl := &client{base: lb.url, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.Concurrency * 2}},
-		keys: keys, stripe: stripe, rep: rep, watch: &watcher{db: d, waiting: map[string]chan struct{}{}}}
+		keys: keys, stripe: stripe, rep: rep, watch: &watcher{db: d, merchant: m.ID, waiting: map[string]chan struct{}{}}}
 	bg.Go(func() { cl.watch.run(runCtx) })
 	before := sampleCosts(ctx, d, replicas)
 	start := time.Now()
@@ -476,9 +476,10 @@ type client struct {
 // watcher tells lifecycles when their return completed, with one query for all of
 // them every 20 ms (polling the API from every lifecycle would be load of its own).
 type watcher struct {
-	db      *sqlx.DB
-	mu      sync.Mutex
-	waiting map[string]chan struct{}
+	db       *sqlx.DB
+	merchant int64
+	mu       sync.Mutex
+	waiting  map[string]chan struct{}
 }
 
 // wait answers a channel closed when the return with public ID id completed.
@@ -509,7 +510,7 @@ func (w *watcher) run(ctx context.Context) {
 			continue
 		}
 		var done []string
-		if err := w.db.SelectContext(ctx, &done, `SELECT public_id FROM returns WHERE state = 'completed' AND public_id = ANY($1)`, pq.Array(ids)); err != nil {
+		if err := w.db.SelectContext(ctx, &done, `SELECT public_id FROM returns WHERE merchant_id = $2 AND public_id = ANY($1) AND state = 'completed'`, pq.Array(ids), w.merchant); err != nil {
 			continue
 		}
 		w.mu.Lock()

@@ -54,8 +54,8 @@ func TestLifecyclesSurviveAKilledReplica(t *testing.T) {
 // here rather than showing later as lost throughput. Lower the ceilings when the
 // count drops.
 const (
-	maxStatementsPerLifecycle = 81
-	maxCommitsPerLifecycle    = 15
+	maxStatementsPerLifecycle = 70
+	maxCommitsPerLifecycle    = 13
 )
 
 // TestStatementsPerLifecycle runs lifecycles one at a time through one replica and
