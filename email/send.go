@@ -3,6 +3,7 @@ package email
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
@@ -122,15 +124,45 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]e
 			o.err = err
 		}
 	}
+	var sent []*outgoing
 	for _, o := range outs {
-		if o == nil {
-			continue
-		}
-		if err := s.record(ctx, tx, o); err != nil {
-			return nil, err
+		switch {
+		case o == nil:
+		case o.msg != nil && o.err == nil:
+			sent = append(sent, o)
+		default:
+			if err := s.record(ctx, tx, o); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return errs, nil
+	return errs, s.recordSent(ctx, tx, sent)
+}
+
+// recordSent marks the messages sent, with their status links and timeline
+// entries, in one statement.
+func (s *Service) recordSent(ctx context.Context, tx *sqlx.Tx, sent []*outgoing) error {
+	if len(sent) == 0 {
+		return nil
+	}
+	n := len(sent)
+	notes := make([]returns.Note, n)
+	merchants, returnIDs, ids := make([]int64, n), make([]int64, n), make([]int64, n)
+	to, subjects, tokens := make([]string, n), make([]string, n), make([]string, n)
+	for i, o := range sent {
+		notes[i] = returns.Note{MerchantID: o.m.MerchantID, ReturnID: o.r.ID, Actor: "system", Event: "email", Note: "Email sent: " + o.label}
+		merchants[i], returnIDs[i], ids[i] = o.m.MerchantID, o.r.ID, o.m.ID
+		to[i], subjects[i], tokens[i] = o.r.CustomerEmail, o.subject, hex.EncodeToString(hashToken(o.token))
+	}
+	return returns.AddNotesWith(ctx, tx, notes,
+		`m AS (SELECT * FROM unnest($6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[])
+			AS m(merchant_id, return_id, id, to_address, subject, token_hash)),
+		sent AS (UPDATE email_messages e SET status = 'sent', to_address = m.to_address, subject = m.subject,
+			attempts = e.attempts + 1, last_error = NULL, sent_at = now(), updated_at = now()
+			FROM m WHERE e.merchant_id = m.merchant_id AND e.id = m.id),
+		link AS (INSERT INTO return_links (token_hash, merchant_id, return_id, email)
+			SELECT decode(token_hash, 'hex'), merchant_id, return_id, to_address FROM m)`,
+		pq.Array(merchants), pq.Array(returnIDs), pq.Array(ids), pq.Array(to), pq.Array(subjects), pq.Array(tokens))
 }
 
 // prepare reads and renders one job's message; nil when there is nothing to send.
@@ -191,7 +223,7 @@ func (s *Service) prepare(ctx context.Context, tx *sqlx.Tx, job outbox.Job) (*ou
 	return o, nil
 }
 
-// record writes what became of o's attempt.
+// record writes what became of o's attempt when it was not sent: skipped or failed.
 func (s *Service) record(ctx context.Context, tx *sqlx.Tx, o *outgoing) error {
 	mid, r := o.m.MerchantID, o.r
 	switch {
@@ -199,16 +231,9 @@ func (s *Service) record(ctx context.Context, tx *sqlx.Tx, o *outgoing) error {
 		_, err := tx.ExecContext(ctx, `UPDATE email_messages SET status = 'skipped', to_address = $3, updated_at = now()
 			WHERE merchant_id = $1 AND id = $2`, mid, o.m.ID, r.CustomerEmail)
 		return err
-	case o.err != nil:
+	default:
 		return s.failed(ctx, tx, o.m, r, o.label, o.err)
 	}
-	// the message marked sent, its status link and the timeline entry in one statement
-	return returns.AddNoteWith(ctx, tx, mid, r.ID, "system", "email", "Email sent: "+o.label,
-		`sent AS (UPDATE email_messages SET status = 'sent', to_address = $6, subject = $7,
-			attempts = attempts + 1, last_error = NULL, sent_at = now(), updated_at = now()
-			WHERE merchant_id = $1 AND id = $8),
-		link AS (INSERT INTO return_links (token_hash, merchant_id, return_id, email) VALUES ($9, $1, $2, $6))`,
-		r.CustomerEmail, o.subject, o.m.ID, hashToken(o.token))
 }
 
 // failed records a refused attempt of m: another after Backoff, or the message

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // TimelineEntry is one step in a return's timeline.
@@ -48,6 +49,38 @@ func AddNoteWith(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID i
 		append([]any{merchantID, returnID, actor, event, note}, args...)...)
 	if err != nil {
 		return fmt.Errorf("returns: note on %d: %w", returnID, err)
+	}
+	return nil
+}
+
+// Note is one timeline entry of AddNotesWith.
+type Note struct {
+	MerchantID, ReturnID int64
+	Actor, Event, Note   string
+}
+
+// AddNotesWith is AddNoteWith for several entries, of several returns, in one
+// statement: with's parameters are numbered from $6.
+func AddNotesWith(ctx context.Context, tx sqlx.ExtContext, notes []Note, with string, args ...any) error {
+	if len(notes) == 0 {
+		return nil
+	}
+	n := len(notes)
+	merchants, ids := make([]int64, n), make([]int64, n)
+	actors, events, texts := make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range notes {
+		merchants[i], ids[i], actors[i], events[i], texts[i] = e.MerchantID, e.ReturnID, e.Actor, e.Event, e.Note
+	}
+	q := `INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+		SELECT r.merchant_id, r.id, e.actor, e.event, r.state, r.state, e.note
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(merchant_id, return_id, actor, event, note, i)
+		JOIN returns r ON r.merchant_id = e.merchant_id AND r.id = e.return_id ORDER BY e.i`
+	if with != "" {
+		q = `WITH ` + with + ` ` + q
+	}
+	_, err := tx.ExecContext(ctx, q, append([]any{pq.Array(merchants), pq.Array(ids), pq.Array(actors), pq.Array(events), pq.Array(texts)}, args...)...)
+	if err != nil {
+		return fmt.Errorf("returns: notes on %v: %w", ids, err)
 	}
 	return nil
 }
