@@ -72,6 +72,8 @@ type Worker struct {
 	// out its gather: later notifications of the kind add no token.
 	gatherMu  sync.Mutex
 	gathering map[string]bool
+	// kindClaims holds each kind's claim statement (kindClaimSQL)
+	kindClaims sync.Map
 	// overflow is set when a token did not fit (every worker already had one to
 	// take): the next worker to claim then drains, so the rows behind the lost
 	// tokens are not left for the poll.
@@ -319,6 +321,30 @@ func (w *Worker) claimSQL() string {
 		(SELECT count(*) FROM locked) > (SELECT n FROM size) AS more, ` + read + ` AS read`
 }
 
+// kindClaimSQL claims the due rows of kind, at most $2 (its batch size), as claimSQL
+// does: a walk of the kind's index (outbox_pending_kind) in run_at order, which
+// stops at the batch, instead of finding the oldest kind first.
+func (w *Worker) kindClaimSQL(kind string) string {
+	if q, ok := w.kindClaims.Load(kind); ok {
+		return q.(string)
+	}
+	read := "NULL::text"
+	if b, ok := w.batches[kind]; ok && b.Read != "" {
+		read = "(" + b.Read + ")::text"
+	}
+	q := `WITH locked AS (
+		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = $1 AND o.run_at <= now()
+		ORDER BY o.run_at, o.id LIMIT $2::int + 1
+		FOR UPDATE OF o SKIP LOCKED),
+	batch AS (
+		SELECT id FROM locked ORDER BY run_at, id LIMIT $2::int)
+	UPDATE outbox o SET state = 'done', done_at = now(), last_error = NULL FROM batch WHERE o.id = batch.id
+	RETURNING o.id, o.merchant_id, o.kind, o.payload, o.attempts, o.max_attempts, o.run_at, o.created_at,
+		(SELECT count(*) FROM locked) > $2::int AS more, ` + read + ` AS read`
+	w.kindClaims.Store(kind, q)
+	return q
+}
+
 // runBatch claims one batch, of kind or (when empty) of the kind of the oldest due
 // job, and runs it. It reports whether there was one, and whether more of its kind
 // were due than it took.
@@ -337,11 +363,11 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, bool, error) 
 		Job
 		More bool `db:"more"`
 	}
-	kinds := w.kinds
+	q, args := w.claimSQL(), []any{pq.Array(w.kinds), pq.Array(batchKinds), pq.Array(sizes)}
 	if kind != "" {
-		kinds = []string{kind}
+		q, args = w.kindClaimSQL(kind), []any{kind, max(w.batches[kind].Size, 1)}
 	}
-	if err := tx.SelectContext(ctx, &claimed, w.claimSQL(), pq.Array(kinds), pq.Array(batchKinds), pq.Array(sizes)); err != nil {
+	if err := tx.SelectContext(ctx, &claimed, q, args...); err != nil {
 		return false, false, err
 	}
 	if len(claimed) == 0 {
