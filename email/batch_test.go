@@ -12,7 +12,7 @@ import (
 )
 
 // TestOneClaimSendsSeveralReturnsEmails: the confirmations of three returns go out in
-// one claim of the send job, and each is recorded against its own return: sent to
+// one claim of the send job, over one SMTP session, and each is recorded against its own return: sent to
 // its shopper, on its own timeline once, with a status link that opens its return.
 func TestOneClaimSendsSeveralReturnsEmails(t *testing.T) {
 	t.Parallel()
@@ -28,6 +28,9 @@ func TestOneClaimSendsSeveralReturnsEmails(t *testing.T) {
 	got := b.received(t)
 	if k := kinds(got); !slices.Equal(k, []string{"return_confirmed", "return_confirmed", "return_confirmed"}) {
 		t.Fatalf("after one claim got %v, want the three confirmations", k)
+	}
+	if n := b.smtp.Sessions(); n != 1 {
+		t.Errorf("the three went over %d SMTP sessions, want one", n)
 	}
 	for _, r := range rs {
 		var events struct {

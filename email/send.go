@@ -68,14 +68,17 @@ const SendGather = 25 * time.Millisecond
 
 // readMessage is the send job's outbox.Batch.Read, over the claimed outbox row o:
 // the message, its return with items and order, the shopper's opt-out and the
-// return's parcels with their files; NULL when the message or its return is gone.
+// return's parcels, with their files for the messages that carry the label; NULL
+// when the message or its return is gone.
 var readMessage = `(SELECT ` + returns.ReadJSON(`json_build_object(
 		'message', (SELECT row_to_json(e) FROM (SELECT `+messageCols+` FROM email_messages
 			WHERE merchant_id = job.merchant_id AND id = job.message_id) e),
 		'unsubscribed', EXISTS (SELECT 1 FROM email_optouts WHERE merchant_id = r.merchant_id AND email = lower(r.customer_email)),
-		'parcels', `+labels.ParcelsJSON(labels.AllFiles)+`)`,
-	`r.merchant_id = job.merchant_id AND r.id = (SELECT return_id FROM email_messages WHERE merchant_id = job.merchant_id AND id = job.message_id)`) + `
-	FROM (SELECT o.merchant_id, (o.payload->>'id')::bigint AS message_id) job)`
+		'parcels', CASE WHEN job.kind IN ('`+string(KindConfirmed)+`', '`+string(KindApproved)+`', '`+string(KindLabelReminder)+`')
+			THEN `+labels.ParcelsJSON(labels.AllFiles)+` ELSE `+labels.ParcelsJSON(0)+` END)`,
+	`r.merchant_id = job.merchant_id AND r.id = job.return_id`) + `
+	FROM (SELECT e.merchant_id, e.id AS message_id, e.return_id, e.kind FROM email_messages e
+		WHERE e.merchant_id = o.merchant_id AND e.id = (o.payload->>'id')::bigint) job)`
 
 // outgoing is one message of a batch on its way: what the attempt will record.
 type outgoing struct {
@@ -113,16 +116,14 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]e
 			seen[o.m.ID] = true
 		}
 	}
+	var ready []*outgoing
 	for _, o := range outs {
-		if o == nil || o.msg == nil || o.err != nil {
-			continue
+		if o != nil && o.msg != nil && o.err == nil {
+			ready = append(ready, o)
 		}
-		if err := s.cfg.Sender.Send(ctx, o.msg); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			o.err = err
-		}
+	}
+	if err := s.handOver(ctx, ready); err != nil {
+		return nil, err
 	}
 	var sent []*outgoing
 	for _, o := range outs {
@@ -163,6 +164,37 @@ func (s *Service) recordSent(ctx context.Context, tx *sqlx.Tx, sent []*outgoing)
 		link AS (INSERT INTO return_links (token_hash, merchant_id, return_id, email)
 			SELECT decode(token_hash, 'hex'), merchant_id, return_id, to_address FROM m)`,
 		pq.Array(merchants), pq.Array(returnIDs), pq.Array(ids), pq.Array(to), pq.Array(subjects), pq.Array(tokens))
+}
+
+// handOver gives the messages to the mail server, over one connection when the
+// sender can (BatchSender), and notes each one's refusal in its err.
+func (s *Service) handOver(ctx context.Context, list []*outgoing) error {
+	if len(list) == 0 {
+		return nil
+	}
+	if b, ok := s.cfg.Sender.(BatchSender); ok && len(list) > 1 {
+		msgs := make([]*gomail.Msg, len(list))
+		for i, o := range list {
+			msgs[i] = o.msg
+		}
+		errs := b.SendAll(ctx, msgs)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		for i, o := range list {
+			o.err = errs[i]
+		}
+		return nil
+	}
+	for _, o := range list {
+		if err := s.cfg.Sender.Send(ctx, o.msg); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			o.err = err
+		}
+	}
+	return nil
 }
 
 // prepare reads and renders one job's message; nil when there is nothing to send.

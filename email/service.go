@@ -24,6 +24,13 @@ type Sender interface {
 	Send(ctx context.Context, msg *gomail.Msg) error
 }
 
+// BatchSender is a Sender that can hand several messages over in one session (one
+// connection, one greeting, one sign-in), answering each message's refusal or nil.
+type BatchSender interface {
+	Sender
+	SendAll(ctx context.Context, msgs []*gomail.Msg) []error
+}
+
 // Config configures the shopper's emails.
 type Config struct {
 	// Sender hands messages over; nil turns emails off (nothing is written).

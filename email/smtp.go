@@ -85,6 +85,19 @@ func (c SMTP) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Por
 
 // Send connects, hands msg over and disconnects.
 func (c SMTP) Send(ctx context.Context, msg *mail.Msg) error {
+	return c.SendAll(ctx, []*mail.Msg{msg})[0]
+}
+
+// SendAll hands msgs to the server in one session, answering each one's refusal or
+// nil: a connection or sign-in that fails refuses them all.
+func (c SMTP) SendAll(ctx context.Context, msgs []*mail.Msg) []error {
+	errs := make([]error, len(msgs))
+	all := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -108,12 +121,26 @@ func (c SMTP) Send(ctx context.Context, msg *mail.Msg) error {
 	}
 	cl, err := mail.NewClient(c.Host, opts...)
 	if err != nil {
-		return fmt.Errorf("email: SMTP client: %w", err)
+		return all(fmt.Errorf("email: SMTP client: %w", err))
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	// each message has the timeout, the session as a whole their sum
+	ctx, cancel := context.WithTimeout(ctx, timeout*time.Duration(len(msgs)))
 	defer cancel()
-	if err := cl.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("email: send through %s: %s", c.Addr(), strings.TrimSpace(err.Error()))
+	if err := cl.DialAndSendWithContext(ctx, msgs...); err != nil {
+		for i, m := range msgs {
+			switch {
+			case m.HasSendError():
+				errs[i] = c.refused(m.SendError())
+			case !m.IsDelivered():
+				// the connection, the greeting or the sign-in failed
+				errs[i] = c.refused(err)
+			}
+			// else the server accepted it and what failed came after (the goodbye)
+		}
 	}
-	return nil
+	return errs
+}
+
+func (c SMTP) refused(err error) error {
+	return fmt.Errorf("email: send through %s: %s", c.Addr(), strings.TrimSpace(err.Error()))
 }

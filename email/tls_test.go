@@ -99,3 +99,33 @@ func TestSMTPSpeaksTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestSendAllUsesOneSessionAndAnswersEachMessage: several messages go over one
+// connection and one sign-in, and a refusal of one is that message's alone.
+func TestSendAllUsesOneSessionAndAnswersEachMessage(t *testing.T) {
+	t.Parallel()
+	srv, err := smtptest.Start(smtptest.Options{Username: "u", Password: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg, err := email.ParseSMTPURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Timeout = 10 * time.Second
+	srv.Refuse(1, 550, "mailbox unavailable")
+	errs := cfg.SendAll(context.Background(), []*mail.Msg{message(t), message(t), message(t)})
+	if len(errs) != 3 || errs[0] == nil || !strings.Contains(errs[0].Error(), "mailbox unavailable") || errs[1] != nil || errs[2] != nil {
+		t.Fatalf("got %v, want the first refused (mailbox unavailable) and the others accepted", errs)
+	}
+	if n, s := srv.Count(), srv.Sessions(); n != 2 || s != 1 {
+		t.Fatalf("the server accepted %d messages in %d sessions, want 2 in 1", n, s)
+	}
+	// a server that is gone refuses every message
+	srv.Close()
+	errs = cfg.SendAll(context.Background(), []*mail.Msg{message(t), message(t)})
+	if errs[0] == nil || errs[1] == nil {
+		t.Fatalf("to a closed server: got %v, want both refused", errs)
+	}
+}

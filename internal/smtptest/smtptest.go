@@ -51,12 +51,13 @@ type Server struct {
 	srv  *smtp.Server
 	opts Options
 
-	mu      sync.Mutex
-	msgs    []Message
-	count   int
-	refuse  int
-	refusal *smtp.SMTPError
-	changed chan struct{} // closed and replaced on every accepted message
+	mu       sync.Mutex
+	msgs     []Message
+	count    int
+	sessions int
+	refuse   int
+	refusal  *smtp.SMTPError
+	changed  chan struct{} // closed and replaced on every accepted message
 }
 
 // Start listens on a free loopback port.
@@ -138,7 +139,17 @@ func (s *Server) Wait(ctx context.Context, n int) ([]Message, error) {
 
 // NewSession is the go-smtp Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s.mu.Lock()
+	s.sessions++
+	s.mu.Unlock()
 	return &session{s: s, conn: c}, nil
+}
+
+// Sessions is how many connections the server greeted.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
 }
 
 type session struct {
