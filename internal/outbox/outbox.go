@@ -1,9 +1,11 @@
 // Package outbox runs work that must happen once after a commit — refunds, emails,
 // webhooks, label expiry — from a table in PostgreSQL. Callers write a row in the same
 // transaction as the change that needs it (Enqueue); workers in every replica claim
-// rows with FOR UPDATE SKIP LOCKED, are woken by NOTIFY through a pq.Listener (with a
-// polling fallback), retry failures with exponential backoff and jitter, and park a
-// row as dead after its last attempt, keeping the last error.
+// rows with FOR UPDATE SKIP LOCKED, are woken by NOTIFY through a pq.Listener (a row
+// for later by a notification that says when it is due, with a once-a-minute poll as
+// the safety net, so an idle process costs nothing), retry failures with exponential
+// backoff and jitter, and park a row as dead after its last attempt, keeping the last
+// error.
 //
 // A worker claims the due rows of one kind together (up to the kind's batch size, one
 // for a Handler) in one statement that also marks them done; the rows stay locked by
@@ -12,8 +14,7 @@
 // together, exactly once, in one commit per batch. A failed job is put back (retried
 // later or parked) by one statement. A worker that dies mid-handler releases the locks
 // with its connection, its marks are undone with its transaction, and another worker
-// takes the rows at once. Effects
-// outside the database (a Stripe call) can happen again after such a death, so they
+// takes the rows at once. Effects outside the database (a Stripe call) can happen again after such a death, so they
 // must be idempotent themselves (Stripe's Idempotency-Key).
 package outbox
 
@@ -107,8 +108,10 @@ func (r *Retry) Error() string { return "outbox: retry in " + r.After.String() +
 // and notifies workers, which PostgreSQL delivers when that transaction commits: one
 // notification per kind due now or within a second (its payload is the kind;
 // PostgreSQL folds identical notifications of one transaction into one), since one
-// worker claims a kind's due rows together. A message for later wakes nobody; the
-// poll finds it when it is due. It returns the rows' IDs in the order of msgs.
+// worker claims a kind's due rows together. Messages for later send one
+// notification per kind, "kind@ms" with ms the milliseconds until the earliest of
+// them is due: it wakes nobody, and each worker of the kind sets its timer to look
+// then. It returns the rows' IDs in the order of msgs.
 func Enqueue(ctx context.Context, tx sqlx.ExtContext, msgs ...Message) ([]int64, error) {
 	return EnqueueWith(ctx, tx, "", nil, msgs...)
 }
@@ -161,7 +164,10 @@ func EnqueueWith(ctx context.Context, tx sqlx.ExtContext, with string, args []an
 			SELECT id, merchant_id, kind, payload::jsonb, coalesce(run_at, now()), max_attempts FROM outbox_new
 			RETURNING kind, run_at),
 		outbox_wake AS (SELECT pg_notify(` + ph(6) + `, kind) FROM (SELECT DISTINCT kind FROM outbox_ins
-			WHERE run_at <= now() + interval '1 second') due)
+			WHERE run_at <= now() + interval '1 second') due
+			UNION ALL
+			SELECT pg_notify(` + ph(6) + `, kind || '@' || ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint)
+			FROM outbox_ins WHERE run_at > now() + interval '1 second' GROUP BY kind)
 		SELECT id, (SELECT count(*) FROM outbox_wake) AS woken FROM outbox_new ORDER BY n`
 	args = append(args, pq.Array(merchants), pq.Array(kinds), pq.Array(payloads), pq.Array(runAts), pq.Array(maxAttempts), Channel)
 	var rows []struct {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -367,10 +369,11 @@ func TestABurstLargerThanTheWorkersRunsWithoutThePoll(t *testing.T) {
 	<-done
 }
 
-// TestARowForLaterWakesNobody: a row due later sends no notification (it would wake a
-// worker to find nothing); rows due now send one per kind and transaction, with the
+// TestARowForLaterSaysWhenItIsDue: a row due later sends no kind-only notification
+// (that would wake a worker to find nothing) but one that says in how many
+// milliseconds it is due; rows due now send one per kind and transaction, with the
 // kind, however many rows and statements the transaction has.
-func TestARowForLaterWakesNobody(t *testing.T) {
+func TestARowForLaterSaysWhenItIsDue(t *testing.T) {
 	t.Parallel()
 	d, url := setup(t)
 	l := pq.NewListener(url, 10*time.Millisecond, time.Second, nil)
@@ -398,8 +401,54 @@ func TestARowForLaterWakesNobody(t *testing.T) {
 			t.Fatalf("got notifications %v, then none", got)
 		}
 	}
-	if strings.Join(got[:len(got)-1], " ") != "ping pong" && strings.Join(got[:len(got)-1], " ") != "pong ping" {
+	kind, in, ok := strings.Cut(got[0], "@")
+	ms, err := strconv.ParseInt(in, 10, 64)
+	if !ok || kind != "ping" || err != nil || ms < 3_590_000 || ms > 3_600_000 {
+		t.Fatalf("first notification %q, want ping@ and the milliseconds to its hour", got[0])
+	}
+	if rest := strings.Join(got[1:len(got)-1], " "); rest != "ping pong" && rest != "pong ping" {
 		t.Fatalf("got notifications %v, want ping and pong once each, then last", got)
+	}
+}
+
+// TestRowsForLaterRunWhenDueWithoutThePoll: with the poll an hour away, a row for
+// later written before the worker started, one written while it runs and a failed
+// job's retry each run when due.
+func TestRowsForLaterRunWhenDueWithoutThePoll(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 2, Poll: time.Hour,
+		Backoff: func(int) time.Duration { return 300 * time.Millisecond }})
+	var failedOnce atomic.Bool
+	w.Handle("later", countHandler("w"))
+	w.Handle("flaky", func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		if !failedOnce.Swap(true) {
+			return errors.New("not this time")
+		}
+		return countHandler("w")(ctx, tx, job)
+	})
+	enqueue(t, d, outbox.Message{Kind: "later", RunAt: time.Now().Add(300 * time.Millisecond)})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	processed := func(want int) func() bool {
+		return func() bool {
+			var n int
+			d.Get(&n, `SELECT count(*) FROM processed`)
+			return n == want
+		}
+	}
+	waitFor(t, "the row written before the start", time.Minute, processed(1))
+	enqueue(t, d, outbox.Message{Kind: "later", RunAt: time.Now().Add(1500 * time.Millisecond)})
+	waitFor(t, "the row written while running", time.Minute, processed(2))
+	enqueue(t, d, outbox.Message{Kind: "flaky"})
+	waitFor(t, "the failed job's retry", time.Minute, processed(3))
+	cancel()
+	<-done
+	var attempts int
+	if err := d.Get(&attempts, `SELECT attempts FROM outbox WHERE kind = 'flaky'`); err != nil || attempts != 1 {
+		t.Fatalf("flaky: %d failed attempts (%v), want 1", attempts, err)
 	}
 }
 

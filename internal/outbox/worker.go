@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,9 +24,11 @@ import (
 type Options struct {
 	// Concurrency is how many jobs one process runs at once (default 4).
 	Concurrency int
-	// Poll is how often an idle process looks for due rows without a NOTIFY (default
-	// 5s): it covers rows scheduled for later and notifications lost while
-	// disconnected. One worker looks, not all of them.
+	// Poll is the longest an idle process goes without looking for due rows (default
+	// 1 minute); one worker looks, not all of them. It is a safety net: rows due now
+	// are announced by a notification, rows for later by one that says when they are
+	// due (the process looks then, and after each such look reads when the next row
+	// is due), and a process whose LISTEN connection was lost looks once it is back.
 	Poll time.Duration
 	// Backoff gives the delay before attempt n+1 after n failures (default:
 	// exponential from 1s, capped at 10 minutes, with jitter).
@@ -74,6 +78,11 @@ type Worker struct {
 	gathering map[string]bool
 	// kindClaims holds each kind's claim statement (kindClaimSQL)
 	kindClaims sync.Map
+	// wakeAt is the earliest time a row for later is known to be due, zero when
+	// none is; a change of it is signalled on timed, for Run's timer.
+	wakeMu sync.Mutex
+	wakeAt time.Time
+	timed  chan struct{}
 	// overflow is set when a token did not fit (every worker already had one to
 	// take): the next worker to claim then drains, so the rows behind the lost
 	// tokens are not left for the poll.
@@ -86,7 +95,7 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 		opts.Concurrency = 4
 	}
 	if opts.Poll <= 0 {
-		opts.Poll = 5 * time.Second
+		opts.Poll = time.Minute
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = Backoff
@@ -96,7 +105,7 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, batches: map[string]batchKind{}, log: log,
-		wake: make(chan token, opts.Concurrency), gathering: map[string]bool{}}
+		wake: make(chan token, opts.Concurrency), gathering: map[string]bool{}, timed: make(chan struct{}, 1)}
 }
 
 // token asks a worker to claim: one batch of kind (every kind handled, when empty),
@@ -164,12 +173,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		hub = listen.New(w.url, w.log)
 		wg.Go(func() { _ = hub.Run(ctx) })
 	}
-	hub.Subscribe(Channel, func(kind string, missed bool) {
+	hub.Subscribe(Channel, func(payload string, missed bool) {
 		if missed {
 			w.wakeAll() // notifications may have been lost while disconnected
+			w.lookAgain()
 			return
 		}
-		w.notified(kind)
+		if kind, in, later := strings.Cut(payload, "@"); later {
+			if ms, err := strconv.ParseInt(in, 10, 64); err == nil && w.handles(kind) {
+				w.wakeIn(time.Duration(ms) * time.Millisecond)
+			}
+			return
+		}
+		w.notified(payload)
 	})
 	for range w.opts.Concurrency {
 		wg.Go(func() { w.loop(ctx) })
@@ -180,22 +196,82 @@ func (w *Worker) Run(ctx context.Context) error {
 		select {
 		case <-hub.Ready():
 			w.nudge(token{drain: true})
+			w.wakeAfterNext(ctx)
 		case <-ctx.Done():
 		}
 	})
-	poll := time.NewTimer(w.pollDelay())
-	defer poll.Stop()
+	next := time.Now().Add(w.pollDelay())
+	timer := time.NewTimer(time.Until(next))
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return nil
-		case <-poll.C:
+		case <-w.timed:
+			w.wakeMu.Lock()
+			at := w.wakeAt
+			w.wakeMu.Unlock()
+			if !at.IsZero() && at.Before(next) {
+				next = at
+				timer.Reset(time.Until(next))
+			}
+		case <-timer.C:
+			w.wakeMu.Lock()
+			if !w.wakeAt.After(time.Now()) {
+				w.wakeAt = time.Time{}
+			}
+			w.wakeMu.Unlock()
 			w.nudge(token{drain: true})
-			poll.Reset(w.pollDelay())
+			next = time.Now().Add(w.pollDelay())
+			timer.Reset(time.Until(next))
+			// the rows for later whose notifications came while an earlier wake was
+			// set were not kept: read when the next is due
+			w.wakeAfterNext(ctx)
 		}
 	}
 }
+
+// handles reports whether the worker runs jobs of kind.
+func (w *Worker) handles(kind string) bool {
+	_, single := w.handlers[kind]
+	_, batched := w.batches[kind]
+	return single || batched
+}
+
+// wakeIn asks Run to look for due rows d from now, when that is before it would.
+func (w *Worker) wakeIn(d time.Duration) {
+	at := time.Now().Add(max(d, 0))
+	w.wakeMu.Lock()
+	defer w.wakeMu.Unlock()
+	if w.wakeAt.IsZero() || at.Before(w.wakeAt) {
+		w.wakeAt = at
+		select {
+		case w.timed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wakeAfterNext reads when the earliest pending row of the worker's kinds that is not
+// due yet will be, and asks Run to look then. A failed read leaves it to the poll.
+func (w *Worker) wakeAfterNext(ctx context.Context) {
+	var ms sql.NullInt64
+	err := w.db.GetContext(ctx, &ms, `SELECT ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint
+		FROM outbox WHERE state = 'pending' AND kind = ANY($1) AND run_at > now()`, pq.Array(w.kinds))
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("outbox: when the next row is due", slog.String("error", err.Error()))
+		}
+		return
+	}
+	if ms.Valid {
+		w.wakeIn(time.Duration(ms.Int64) * time.Millisecond)
+	}
+}
+
+// lookAgain has Run read when the next row for later is due (after a reconnection).
+func (w *Worker) lookAgain() { w.wakeIn(0) }
 
 // pollDelay is Poll with jitter, so that replicas started together do not poll
 // together.
@@ -460,6 +536,15 @@ func (w *Worker) record(ctx context.Context, q sqlx.ExecerContext, from string, 
 	if len(failed) == 0 {
 		return nil
 	}
+	// this process looks again when the first retry is due (other processes find it
+	// by their poll, or by this one's look)
+	defer func() {
+		for _, f := range failed {
+			if f.state == "pending" {
+				w.wakeIn(f.delay)
+			}
+		}
+	}()
 	n := len(failed)
 	ids, attempts, incs, delays := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	states, errs, runAts := make([]string, n), make([]string, n), make([]sql.NullString, n)
