@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/roundtriphq/roundtrip/internal/cursor"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -247,7 +248,10 @@ func record(ctx context.Context, q sqlx.QueryerContext, f *Refund, status Status
 	if res.FailureReason != "" {
 		failure = &res.FailureReason
 	}
-	err := sqlx.GetContext(ctx, q, f, `UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
+	// a refund that settles no longer needs its poll job: it is marked done here
+	err := sqlx.GetContext(ctx, q, f, `WITH `+outbox.CancelWith("poll_done", JobPoll, "refund_id", "($1::bigint)::text",
+		`$2 IN ('succeeded', 'failed', 'canceled')`)+`
+		UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
 		balance_transaction = coalesce(nullif($5, ''), f.balance_transaction), failure_reason = coalesce($6, f.failure_reason),
 		sent_at = coalesce(f.sent_at, now()), updated_at = now(),
 		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(f.settled_at, now()) ELSE f.settled_at END

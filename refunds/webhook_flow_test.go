@@ -353,3 +353,37 @@ func TestSucceededRefundFailsLater(t *testing.T) {
 		t.Errorf("got return %s after the retry, want resolving", got)
 	}
 }
+
+// TestARefundThatSettlesCancelsItsPoll: Stripe's webhook that settles a pending
+// refund also marks its poll job done, unrun, so that nobody asks Stripe about it 30
+// seconds later; a refund still pending keeps its poll.
+func TestARefundThatSettlesCancelsItsPoll(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending}) // events recorded, not sent
+	r, sr := pendingRefund(t, f)
+	poll := func() (state string, attempts int, lastError *string) {
+		t.Helper()
+		if err := f.env.DB.QueryRow(`SELECT state, attempts, last_error FROM outbox WHERE kind = $1`, refunds.JobPoll).
+			Scan(&state, &attempts, &lastError); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if state, _, _ := poll(); state != "pending" {
+		t.Fatalf("a pending refund's poll job is %s, want pending", state)
+	}
+	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	evs := f.stripe.Events()
+	if status, _ := f.postEvent(t, evs[len(evs)-1].Payload, time.Now(), whsec); status != http.StatusOK {
+		t.Fatalf("the settling event: %d", status)
+	}
+	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusSucceeded {
+		t.Fatalf("got refund %s, want succeeded", fr.Status)
+	}
+	state, attempts, lastError := poll()
+	if state != "done" || attempts != 0 || lastError == nil || !strings.HasPrefix(*lastError, "canceled") {
+		t.Errorf("poll job %s after %d attempts (%v), want done unrun, canceled", state, attempts, lastError)
+	}
+}
