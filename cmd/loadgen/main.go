@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -64,6 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.BoolVar(&c.Keep, "keep", false, "keep the run's database")
 	fs.IntVar(&c.PprofPort, "pprof-port", 0, "replica n serves Go's profiler on 127.0.0.1:<port+n-1> (0: off)")
 	verbose := fs.Bool("v", false, "show replica logs")
+	cpuProfile := fs.String("cpuprofile", "", "write the load driver's own CPU profile (fake Stripe, receivers, clients) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -75,6 +77,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *verbose {
 		c.Log = stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
