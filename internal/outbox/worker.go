@@ -64,17 +64,21 @@ type Worker struct {
 	periodic []periodic
 	log      *slog.Logger
 
-	// wake holds one token per worker that should look for work, and one idle worker
-	// takes each. A NOTIFY (one per kind and transaction) adds a token to claim one
-	// batch of that kind: the worker claims once and goes back to sleep, so a
+	// wake holds the tokens of work to look for, and an idle worker takes each. A
+	// NOTIFY (one per kind and transaction) adds a token to claim one batch of that
+	// kind, unless one for the kind is waiting already (queued): its claim will see
+	// the new rows too. The worker claims once and goes back to sleep, so a
 	// transaction's rows cost one claim per kind, not a second empty one; when the
-	// claim saw more rows of its kind due than it took, the worker claims again. The
-	// poll, a start and a reconnection add draining tokens for every kind: that worker
-	// claims until nothing is due.
+	// claim saw more rows of its kind due than it took, the worker claims again and
+	// adds a token for the kind, so that another worker joins in. The poll, a start
+	// and a reconnection add draining tokens for every kind: that worker claims until
+	// nothing is due.
 	wake chan token
-	// gathering holds the batch kinds with a Gather whose notification is waiting
-	// out its gather: later notifications of the kind add no token.
-	gatherMu  sync.Mutex
+	// mu guards queued and gathering. queued holds the kinds with a token waiting in
+	// wake; gathering holds the batch kinds with a Gather whose notification is
+	// waiting out its gather: later notifications of either kind add no token.
+	mu        sync.Mutex
+	queued    map[string]bool
 	gathering map[string]bool
 	// kindClaims holds each kind's claim statement (kindClaimSQL)
 	kindClaims sync.Map
@@ -105,7 +109,7 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, batches: map[string]batchKind{}, log: log,
-		wake: make(chan token, opts.Concurrency), gathering: map[string]bool{}, timed: make(chan struct{}, 1)}
+		wake: make(chan token, opts.Concurrency), queued: map[string]bool{}, gathering: map[string]bool{}, timed: make(chan struct{}, 1)}
 }
 
 // token asks a worker to claim: one batch of kind (every kind handled, when empty),
@@ -173,6 +177,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		hub = listen.New(w.url, w.log)
 		wg.Go(func() { _ = hub.Run(ctx) })
 	}
+	// a token for each kind and one per worker fit: no token is lost to a full channel
+	w.wake = make(chan token, w.opts.Concurrency+len(w.kinds))
 	hub.Subscribe(Channel, func(payload string, missed bool) {
 		if missed {
 			w.wakeAll() // notifications may have been lost while disconnected
@@ -288,8 +294,8 @@ func (w *Worker) notified(kind string) {
 		w.nudge(token{kind: kind})
 		return
 	}
-	w.gatherMu.Lock()
-	defer w.gatherMu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.gathering[kind] {
 		return
 	}
@@ -297,19 +303,34 @@ func (w *Worker) notified(kind string) {
 	// the gathers of replicas that heard the same notification end at different
 	// times, so that the first takes the batch and the others find it taken
 	time.AfterFunc(b.Gather/2+rand.N(b.Gather/2+1), func() {
-		w.gatherMu.Lock()
+		w.mu.Lock()
 		delete(w.gathering, kind)
-		w.gatherMu.Unlock()
+		w.mu.Unlock()
 		w.nudge(token{kind: kind})
 	})
 }
 
-// nudge hands t to one idle worker; when every worker already has a token to take,
-// the next one to claim drains.
+// nudge hands t to one idle worker, unless a token for its kind is waiting already;
+// when the channel is full, the next worker to claim drains.
 func (w *Worker) nudge(t token) {
+	one := t.kind != "" && !t.drain
+	if one {
+		w.mu.Lock()
+		if w.queued[t.kind] {
+			w.mu.Unlock()
+			return
+		}
+		w.queued[t.kind] = true
+		w.mu.Unlock()
+	}
 	select {
 	case w.wake <- t:
 	default:
+		if one {
+			w.mu.Lock()
+			delete(w.queued, t.kind)
+			w.mu.Unlock()
+		}
 		w.overflow.Store(true)
 	}
 }
@@ -329,6 +350,13 @@ func (w *Worker) loop(ctx context.Context) {
 			return
 		case t = <-w.wake:
 		}
+		if t.kind != "" && !t.drain {
+			// from here on, a notification of the kind needs a token of its own: this
+			// worker's claim may come before its rows
+			w.mu.Lock()
+			delete(w.queued, t.kind)
+			w.mu.Unlock()
+		}
 		drain := t.drain
 		// a NOTIFY's token claims one batch (every kind due in a transaction has its
 		// own notification, and a full batch wakes another worker); a draining token,
@@ -347,6 +375,9 @@ func (w *Worker) loop(ctx context.Context) {
 				continue
 			}
 			if more {
+				if t.kind != "" && !drain {
+					w.nudge(token{kind: t.kind}) // another worker joins in
+				}
 				continue
 			}
 			if !did || !drain {
