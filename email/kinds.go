@@ -64,13 +64,13 @@ type sendJob struct {
 	ID int64 `json:"id"`
 }
 
-// Published is the notify.Mailer: in the transaction that publishes an event, it
-// writes the message the event calls for, if any, and its outbox job. Each message
-// is written once per return, kind and reference (the refund, the credit), however
-// often its event is published.
-func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any) error {
+// Mail is the notify.Mailer: in the transaction that publishes an event, it answers
+// the writes of the message the event calls for, if any, and of its outbox job, as a
+// part of the event's statement. Each message is written once per return, kind and
+// reference (the refund, the credit), however often its event is published.
+func (s *Service) Mail(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any) (*outbox.Part, error) {
 	if !s.Enabled() {
-		return nil
+		return nil, nil
 	}
 	var (
 		returnID int64
@@ -82,11 +82,11 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 	case notify.ReturnCreated, notify.ReturnApproved:
 		r, ok := asReturn(data)
 		if !ok {
-			return nil
+			return nil, nil
 		}
 		pol, err := s.returns.PolicyIn(ctx, tx, merchantID, r.PolicyVersion)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		returnID = r.ID
 		switch {
@@ -97,12 +97,12 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 		case typ == notify.ReturnApproved:
 			kind = KindConfirmed
 		default:
-			return nil
+			return nil, nil
 		}
 	case notify.ReturnRejected:
 		r, ok := asReturn(data)
 		if !ok {
-			return nil
+			return nil, nil
 		}
 		returnID, kind = r.ID, KindRejected
 	case notify.ParcelInTransit, notify.ParcelDelivered:
@@ -111,7 +111,7 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 			p, ok = *pp, true
 		}
 		if !ok {
-			return nil
+			return nil, nil
 		}
 		returnID, kind = p.ReturnID, KindInTransit
 		if typ == notify.ParcelDelivered {
@@ -120,13 +120,13 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 	case notify.ReturnReceived:
 		r, ok := asReturn(data)
 		if !ok {
-			return nil
+			return nil, nil
 		}
 		returnID, kind = r.ID, KindArrived
 	case notify.RefundSucceeded, notify.RefundFailed:
 		f, ok := data.(*refunds.Refund)
 		if !ok || f == nil {
-			return nil
+			return nil, nil
 		}
 		returnID, kind, ref, keep = f.ReturnID, KindRefundSent, strconv.FormatInt(f.ID, 10), refundData{ID: f.ID, Amount: f.Amount, Currency: f.Currency}
 		if typ == notify.RefundFailed {
@@ -135,18 +135,18 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 	case notify.StoreCreditIssued:
 		c, ok := data.(refunds.CreditIssued)
 		if !ok {
-			return nil
+			return nil, nil
 		}
 		var n int
 		if err := sqlx.GetContext(ctx, tx, &n, `SELECT count(*) FROM email_messages
 			WHERE merchant_id = $1 AND return_id = $2 AND kind = $3`, merchantID, c.ReturnID, KindCreditIssued); err != nil {
-			return fmt.Errorf("email: credit messages of %d: %w", c.ReturnID, err)
+			return nil, fmt.Errorf("email: credit messages of %d: %w", c.ReturnID, err)
 		}
 		returnID, kind, ref, keep = c.ReturnID, KindCreditIssued, strconv.Itoa(n+1), creditData{Amount: c.Amount, Bonus: c.Bonus, Currency: c.Currency, Code: c.Code}
 	case notify.ExchangeShipped:
 		x, ok := data.(*exchanges.Exchange)
 		if !ok || x == nil {
-			return nil
+			return nil, nil
 		}
 		items := make([]string, len(x.Items))
 		lines := make([]itemLine, len(x.Items))
@@ -159,29 +159,25 @@ func (s *Service) Published(ctx context.Context, tx sqlx.ExtContext, merchantID 
 	case notify.ReturnCompleted:
 		r, ok := asReturn(data)
 		if !ok {
-			return nil
+			return nil, nil
 		}
 		returnID, kind = r.ID, KindCompleted
 	default:
-		return nil
+		return nil, nil
 	}
 	raw := []byte("{}")
 	if keep != nil {
 		var err error
 		if raw, err = json.Marshal(keep); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	// the message and its job in one statement; a message written before (once per
-	// return, kind and reference) has its job already
-	_, err := outbox.EnqueueRows(ctx, tx, `jobs AS (INSERT INTO email_messages (merchant_id, return_id, kind, ref, data)
+	// the message and its job; a message written before (once per return, kind and
+	// reference) has its job already
+	return &outbox.Part{With: `email_jobs AS (INSERT INTO email_messages (merchant_id, return_id, kind, ref, data)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, return_id, kind, ref) DO NOTHING
 		RETURNING merchant_id, json_build_object('id', id) AS payload)`,
-		[]any{merchantID, returnID, kind, ref, string(raw)}, JobSend, 100)
-	if err != nil {
-		return fmt.Errorf("email: write %s for return %d: %w", kind, returnID, err)
-	}
-	return nil
+		Args: []any{merchantID, returnID, kind, ref, string(raw)}, Jobs: "email_jobs", Kind: JobSend, MaxAttempts: 100}, nil
 }
 
 // refundData is what a refund message keeps of its event.

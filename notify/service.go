@@ -121,9 +121,11 @@ func (s *Service) subscribers(ctx context.Context, q sqlx.QueryerContext, mercha
 }
 
 // Mailer is told of every event in the transaction that publishes it, to write the
-// shopper's email about it (the email package).
+// shopper's email about it (the email package): it answers the email's writes and
+// its job as a part of the event's own statement, or nil when the event asks for no
+// email.
 type Mailer interface {
-	Published(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) error
+	Mail(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) (*outbox.Part, error)
 }
 
 // SetMailer makes every published event reach m as well as the shop's endpoints.
@@ -228,16 +230,21 @@ func (s *Service) stamp() time.Time {
 
 // Publish records that eventType happened to data for a merchant, in the caller's
 // transaction tx: the event, a delivery for each enabled endpoint subscribed to the
-// type, and one outbox job that makes them, all in one statement; the Mailer (SetMailer) writes the
-// shopper's email about it in tx too. Nothing is sent unless tx commits. data is
+// type, one outbox job that makes them, and the shopper's email about it with its job
+// (the Mailer, SetMailer), all in one statement. Nothing is sent unless tx commits. data is
 // marshalled to JSON as the envelope's data; an unknown eventType is an error.
 func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) error {
 	if !eventType.Known() {
 		return fmt.Errorf("notify: publish: unknown event type %q", eventType)
 	}
+	var parts []outbox.Part // the shop's event and its deliveries, then the shopper's email
 	if s.mailer != nil {
-		if err := s.mailer.Published(ctx, tx, merchantID, eventType, data); err != nil {
+		mail, err := s.mailer.Mail(ctx, tx, merchantID, eventType, data)
+		if err != nil {
 			return fmt.Errorf("notify: publish %s: email: %w", eventType, err)
+		}
+		if mail != nil {
+			parts = append(parts, *mail)
 		}
 	}
 	raw, err := json.Marshal(emptylist.Fill(data)) // a list is [] when empty, as documented
@@ -249,7 +256,11 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 		return fmt.Errorf("notify: publish %s: endpoints: %w", eventType, err)
 	}
 	if len(endpoints) == 0 {
-		return nil // nobody listens: an event is kept only for its deliveries
+		// nobody listens: an event is kept only for its deliveries
+		if _, _, err := outbox.EnqueueParts(ctx, tx, parts); err != nil {
+			return fmt.Errorf("notify: publish %s: %w", eventType, err)
+		}
+		return nil
 	}
 	now := s.stamp()
 	env := WebhookEvent{ID: newID("evt_"), Type: eventType, APIVersion: APIVersion, CreatedAt: now, Data: raw}
@@ -266,13 +277,13 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 		ids[i] = newID("wd_")
 		job.Deliveries[i] = deliveryRef{ID: ids[i], Generation: 1}
 	}
-	_, err = outbox.EnqueueWith(ctx, tx, `webhook_event AS (INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
+	parts = append([]outbox.Part{{With: `webhook_event AS (INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
 			VALUES ($1, $2, $3, $4, $5)),
 		webhook_delivery AS (INSERT INTO webhook_deliveries (merchant_id, id, endpoint_id, event_id, created_at, updated_at)
 			SELECT $1, x.id, e.id, $2, $4, $4 FROM unnest($6::text[], $7::text[]) AS x(id, endpoint_id)
 			JOIN webhook_endpoints e ON e.merchant_id = $1 AND e.id = x.endpoint_id AND e.enabled)`,
-		[]any{merchantID, env.ID, eventType, now, string(payload), pq.Array(ids), pq.Array(endpoints)},
-		outbox.Message{MerchantID: merchantID, Kind: JobDeliver, Payload: job})
+		Args: []any{merchantID, env.ID, eventType, now, string(payload), pq.Array(ids), pq.Array(endpoints)}}}, parts...)
+	_, _, err = outbox.EnqueueParts(ctx, tx, parts, outbox.Message{MerchantID: merchantID, Kind: JobDeliver, Payload: job})
 	if err != nil {
 		return fmt.Errorf("notify: publish %s: %w", eventType, err)
 	}

@@ -24,7 +24,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -121,67 +123,8 @@ func Enqueue(ctx context.Context, tx sqlx.ExtContext, msgs ...Message) ([]int64,
 // before writing the messages, with parameters args ($1 to $len(args)). It lets a
 // change and the work it sets off cost one round trip.
 func EnqueueWith(ctx context.Context, tx sqlx.ExtContext, with string, args []any, msgs ...Message) ([]int64, error) {
-	if len(msgs) == 0 {
-		if with == "" {
-			return nil, nil
-		}
-		_, err := tx.ExecContext(ctx, "WITH "+with+" SELECT 1", args...)
-		return nil, err
-	}
-	n := len(msgs)
-	merchants := make([]sql.NullInt64, n)
-	kinds := make([]string, n)
-	payloads := make([]string, n)
-	runAts := make([]sql.NullString, n)
-	maxAttempts := make([]int64, n)
-	for i, m := range msgs {
-		if m.Kind == "" {
-			return nil, errors.New("outbox: message without kind")
-		}
-		payload, err := json.Marshal(m.Payload)
-		if err != nil {
-			return nil, fmt.Errorf("outbox: %s payload: %w", m.Kind, err)
-		}
-		if m.MaxAttempts <= 0 {
-			m.MaxAttempts = 12
-		}
-		merchants[i] = sql.NullInt64{Int64: m.MerchantID, Valid: m.MerchantID != 0}
-		kinds[i], payloads[i], maxAttempts[i] = m.Kind, string(payload), int64(m.MaxAttempts)
-		runAts[i] = sqlTime(m.RunAt)
-	}
-	k := len(args)
-	ph := func(i int) string { return "$" + strconv.Itoa(k+i) }
-	q := `WITH `
-	if with != "" {
-		q += with + `, `
-	}
-	// each row's ID is drawn before the insert, so that the answer can pair IDs with
-	// the messages' order
-	q += `outbox_new AS (SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, m.*
-			FROM unnest(` + ph(1) + `::bigint[], ` + ph(2) + `::text[], ` + ph(3) + `::text[], ` + ph(4) + `::timestamptz[], ` + ph(5) + `::int[])
-			WITH ORDINALITY AS m(merchant_id, kind, payload, run_at, max_attempts, n)),
-		outbox_ins AS (INSERT INTO outbox (id, merchant_id, kind, payload, run_at, max_attempts)
-			SELECT id, merchant_id, kind, payload::jsonb, coalesce(run_at, now()), max_attempts FROM outbox_new
-			RETURNING kind, run_at),
-		outbox_wake AS (SELECT pg_notify(` + ph(6) + `, kind) FROM (SELECT DISTINCT kind FROM outbox_ins
-			WHERE run_at <= now() + interval '1 second') due
-			UNION ALL
-			SELECT pg_notify(` + ph(6) + `, kind || '@' || ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint)
-			FROM outbox_ins WHERE run_at > now() + interval '1 second' GROUP BY kind)
-		SELECT id, (SELECT count(*) FROM outbox_wake) AS woken FROM outbox_new ORDER BY n`
-	args = append(args, pq.Array(merchants), pq.Array(kinds), pq.Array(payloads), pq.Array(runAts), pq.Array(maxAttempts), Channel)
-	var rows []struct {
-		ID    int64 `db:"id"`
-		Woken int64 `db:"woken"`
-	}
-	if err := sqlx.SelectContext(ctx, tx, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("outbox: enqueue %s: %w", msgs[0].Kind, err)
-	}
-	ids := make([]int64, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	return ids, nil
+	ids, _, err := EnqueueParts(ctx, tx, []Part{{With: with, Args: args}}, msgs...)
+	return ids, err
 }
 
 // EnqueueRows writes, in the caller's statement, one job of kind due now for each row
@@ -191,24 +134,129 @@ func EnqueueWith(ctx context.Context, tx sqlx.ExtContext, with string, args []an
 // jobs name, such as an insert that may find its row written before, and its jobs
 // cost one round trip. It answers how many jobs it wrote.
 func EnqueueRows(ctx context.Context, tx sqlx.ExtContext, with string, args []any, kind string, maxAttempts int) (int, error) {
-	if maxAttempts <= 0 {
-		maxAttempts = 12
+	_, n, err := EnqueueParts(ctx, tx, []Part{{With: with, Args: args, Jobs: "jobs", Kind: kind, MaxAttempts: maxAttempts}})
+	return n, err
+}
+
+// Part is one caller's share of an enqueueing statement (EnqueueParts), so that
+// writes of several packages and their jobs are one round trip: With is a list of
+// common table expressions (without the WITH keyword) with parameters Args, numbered
+// $1 to $len(Args) within the part (no dollar-quoted strings); when Jobs names one of
+// them, it leaves rows with the columns merchant_id and payload (json), and each
+// becomes a job of Kind due now, of MaxAttempts attempts (default 12). CTE names must
+// differ between parts and not start with outbox_.
+type Part struct {
+	With        string
+	Args        []any
+	Jobs        string
+	Kind        string
+	MaxAttempts int
+}
+
+var param = regexp.MustCompile(`\$[0-9]+`)
+
+// EnqueueParts is Enqueue with the parts' writes and their jobs, in one statement. It
+// answers msgs' IDs in their order and how many jobs the parts' rows made.
+func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ...Message) ([]int64, int, error) {
+	var withs, jobs []string
+	var args []any
+	kindOf := ""
+	for _, p := range parts {
+		if p.With == "" {
+			continue
+		}
+		k := len(args)
+		shift := func(q string) string {
+			return param.ReplaceAllStringFunc(q, func(m string) string {
+				n, _ := strconv.Atoi(m[1:])
+				return "$" + strconv.Itoa(n+k)
+			})
+		}
+		withs = append(withs, shift(p.With))
+		args = append(args, p.Args...)
+		if p.Jobs != "" {
+			if p.Kind == "" {
+				return nil, 0, errors.New("outbox: jobs without kind")
+			}
+			if p.MaxAttempts <= 0 {
+				p.MaxAttempts = 12
+			}
+			args = append(args, p.Kind, p.MaxAttempts)
+			jobs = append(jobs, `SELECT merchant_id, $`+strconv.Itoa(len(args)-1)+`::text AS kind, payload::text AS payload,
+				$`+strconv.Itoa(len(args))+`::int AS max_attempts FROM `+p.Jobs)
+			kindOf = p.Kind
+		}
+	}
+	if len(msgs) == 0 && len(jobs) == 0 {
+		if len(withs) == 0 {
+			return nil, 0, nil
+		}
+		_, err := tx.ExecContext(ctx, "WITH "+strings.Join(withs, ", ")+" SELECT 1", args...)
+		return nil, 0, err
+	}
+	n := len(msgs)
+	merchants := make([]sql.NullInt64, n)
+	kinds := make([]string, n)
+	payloads := make([]string, n)
+	runAts := make([]sql.NullString, n)
+	maxAttempts := make([]int64, n)
+	for i, m := range msgs {
+		if m.Kind == "" {
+			return nil, 0, errors.New("outbox: message without kind")
+		}
+		payload, err := json.Marshal(m.Payload)
+		if err != nil {
+			return nil, 0, fmt.Errorf("outbox: %s payload: %w", m.Kind, err)
+		}
+		if m.MaxAttempts <= 0 {
+			m.MaxAttempts = 12
+		}
+		merchants[i] = sql.NullInt64{Int64: m.MerchantID, Valid: m.MerchantID != 0}
+		kinds[i], payloads[i], maxAttempts[i] = m.Kind, string(payload), int64(m.MaxAttempts)
+		runAts[i] = sqlTime(m.RunAt)
+		kindOf = m.Kind
 	}
 	k := len(args)
 	ph := func(i int) string { return "$" + strconv.Itoa(k+i) }
-	q := `WITH ` + with + `,
-		outbox_ins AS (INSERT INTO outbox (merchant_id, kind, payload, max_attempts)
-			SELECT merchant_id, ` + ph(1) + `, payload::jsonb, ` + ph(2) + ` FROM jobs RETURNING kind),
-		outbox_wake AS (SELECT pg_notify(` + ph(3) + `, kind) FROM (SELECT DISTINCT kind FROM outbox_ins) due)
-		SELECT (SELECT count(*) FROM outbox_ins) AS n, (SELECT count(*) FROM outbox_wake) AS woken`
+	q := `WITH `
+	for _, w := range withs {
+		q += w + `, `
+	}
+	// each message's ID is drawn before the insert, so that the answer can pair IDs
+	// with the messages' order
+	q += `outbox_new AS (SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, m.*
+			FROM unnest(` + ph(1) + `::bigint[], ` + ph(2) + `::text[], ` + ph(3) + `::text[], ` + ph(4) + `::timestamptz[], ` + ph(5) + `::int[])
+			WITH ORDINALITY AS m(merchant_id, kind, payload, run_at, max_attempts, n)),
+		outbox_ins AS (INSERT INTO outbox (id, merchant_id, kind, payload, run_at, max_attempts)
+			SELECT id, merchant_id, kind, payload::jsonb, coalesce(run_at, now()), max_attempts FROM outbox_new`
+	if len(jobs) > 0 {
+		q += `
+			UNION ALL SELECT nextval(pg_get_serial_sequence('outbox', 'id')), merchant_id, kind, payload::jsonb, now(), max_attempts
+			FROM (` + strings.Join(jobs, " UNION ALL ") + `) outbox_rows`
+	}
+	q += `
+			RETURNING kind, run_at),
+		outbox_wake AS (SELECT pg_notify(` + ph(6) + `, kind) FROM (SELECT DISTINCT kind FROM outbox_ins
+			WHERE run_at <= now() + interval '1 second') due
+			UNION ALL
+			SELECT pg_notify(` + ph(6) + `, kind || '@' || ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint)
+			FROM outbox_ins WHERE run_at > now() + interval '1 second' GROUP BY kind)
+		SELECT (SELECT count(*) FROM outbox_wake) AS woken, (SELECT count(*) FROM outbox_ins) AS written,
+			(SELECT coalesce(json_agg(id ORDER BY n), '[]') FROM outbox_new)::text AS ids`
+	args = append(args, pq.Array(merchants), pq.Array(kinds), pq.Array(payloads), pq.Array(runAts), pq.Array(maxAttempts), Channel)
 	var row struct {
-		N     int `db:"n"`
-		Woken int `db:"woken"`
+		Woken   int64  `db:"woken"`
+		Written int    `db:"written"`
+		IDs     []byte `db:"ids"`
 	}
-	if err := sqlx.GetContext(ctx, tx, &row, q, append(args, kind, maxAttempts, Channel)...); err != nil {
-		return 0, fmt.Errorf("outbox: enqueue %s: %w", kind, err)
+	if err := sqlx.GetContext(ctx, tx, &row, q, args...); err != nil {
+		return nil, 0, fmt.Errorf("outbox: enqueue %s: %w", kindOf, err)
 	}
-	return row.N, nil
+	var ids []int64
+	if err := json.Unmarshal(row.IDs, &ids); err != nil {
+		return nil, 0, fmt.Errorf("outbox: enqueue %s: ids: %w", kindOf, err)
+	}
+	return ids, row.Written - len(ids), nil
 }
 
 // CancelWith is a common table expression, named name, for the caller's own

@@ -853,3 +853,47 @@ func TestEnqueueRowsWritesAJobPerRowItsWriteLeaves(t *testing.T) {
 		t.Errorf("jobs ran for %v, want [1:a 3:b] (the conflicting insert draws id 2)", got)
 	}
 }
+
+// TestEnqueuePartsNumbersEachPartsParameters: two callers' writes, each numbering its
+// parameters from $1, and a message are one statement; each part gets its own
+// values, the part with jobs makes one per row, and the message's ID comes back.
+func TestEnqueuePartsNumbersEachPartsParameters(t *testing.T) {
+	t.Parallel()
+	d, _ := setup(t)
+	if _, err := d.Exec(`CREATE TABLE notes (id bigserial PRIMARY KEY, who text NOT NULL, what text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	tx := d.MustBegin()
+	ids, n, err := outbox.EnqueueParts(context.Background(), tx, []outbox.Part{
+		{With: `first AS (INSERT INTO notes (who, what) VALUES ($1, $2))`, Args: []any{"first", "one"}},
+		{With: `second AS (INSERT INTO notes (who, what) VALUES ($1, $2), ($1, $3) RETURNING NULL::bigint AS merchant_id, json_build_object('what', what) AS payload)`,
+			Args: []any{"second", "two", "three"}, Jobs: "second", Kind: "note", MaxAttempts: 5},
+	}, outbox.Message{Kind: "plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || n != 2 {
+		t.Fatalf("got message IDs %v and %d jobs from rows, want one ID and 2 jobs", ids, n)
+	}
+	var notes []string
+	if err := d.Select(&notes, `SELECT who || ':' || what FROM notes ORDER BY who, what`); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(notes) != "[first:one second:three second:two]" {
+		t.Errorf("notes %v, want first:one and second's two", notes)
+	}
+	var jobs []string
+	if err := d.Select(&jobs, `SELECT kind || ':' || coalesce(payload->>'what', '') || ':' || max_attempts FROM outbox ORDER BY kind, payload->>'what'`); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(jobs) != "[note:three:5 note:two:5 plain::12]" {
+		t.Errorf("jobs %v, want a note job per second's row and the plain message", jobs)
+	}
+	var plainID int64
+	if err := d.Get(&plainID, `SELECT id FROM outbox WHERE kind = 'plain'`); err != nil || plainID != ids[0] {
+		t.Errorf("the plain message is %d (%v), answered %v", plainID, err, ids)
+	}
+}
