@@ -172,8 +172,14 @@ func TestWebhooksThatChangeNothingWriteNothing(t *testing.T) {
 	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusPending {
 		t.Errorf("got refund %s, want still pending", fr.Status)
 	}
-	if _, dup := f.postEvent(t, pending.Payload, time.Now(), whsec); !dup {
-		t.Errorf("got the repeated event taken as new, want a duplicate")
+	for _, ev := range []fakestripe.Event{created, pending} {
+		if _, dup := f.postEvent(t, ev.Payload, time.Now(), whsec); !dup {
+			t.Errorf("%s: got the repeated event taken as new, want a duplicate", ev.Type)
+		}
+	}
+	var noted int
+	if err := f.env.DB.Get(&noted, `SELECT count(*) FROM stripe_events WHERE id IN ($1, $2)`, created.ID, pending.ID); err != nil || noted != 2 {
+		t.Errorf("%d of the two events noted (%v), want both", noted, err)
 	}
 }
 

@@ -54,8 +54,8 @@ func TestLifecyclesSurviveAKilledReplica(t *testing.T) {
 // here rather than showing later as lost throughput. Lower the ceilings when the
 // count drops.
 const (
-	maxStatementsPerLifecycle = 70
-	maxCommitsPerLifecycle    = 13
+	maxStatementsPerLifecycle = 60
+	maxCommitsPerLifecycle    = 12
 )
 
 // TestStatementsPerLifecycle runs lifecycles one at a time through one replica and
