@@ -33,19 +33,7 @@ func TestOneClaimSendsSeveralReturnsEmails(t *testing.T) {
 		t.Errorf("the three went over %d SMTP sessions, want one", n)
 	}
 	for _, r := range rs {
-		var events struct {
-			Data []struct {
-				Event string `json:"event"`
-				Note  string `json:"note"`
-			} `json:"data"`
-		}
-		b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &events)
-		var notes []string
-		for _, e := range events.Data {
-			if e.Event == "email" {
-				notes = append(notes, e.Note)
-			}
-		}
+		notes := b.notes(t, r, "email")
 		if !slices.Equal(notes, []string{"Email sent: return confirmed"}) {
 			t.Errorf("%s timeline: got %q, want the confirmation once", r.RMA, notes)
 		}

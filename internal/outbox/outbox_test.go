@@ -78,6 +78,15 @@ func enqueue(t *testing.T, d *sqlx.DB, msgs ...outbox.Message) []int64 {
 	return ids
 }
 
+// processedIs is a waitFor condition: want rows processed.
+func processedIs(d *sqlx.DB, want int) func() bool {
+	return func() bool {
+		var n int
+		d.Get(&n, `SELECT count(*) FROM processed`)
+		return n == want
+	}
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
@@ -432,18 +441,11 @@ func TestRowsForLaterRunWhenDueWithoutThePoll(t *testing.T) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(done) }()
-	processed := func(want int) func() bool {
-		return func() bool {
-			var n int
-			d.Get(&n, `SELECT count(*) FROM processed`)
-			return n == want
-		}
-	}
-	waitFor(t, "the row written before the start", time.Minute, processed(1))
+	waitFor(t, "the row written before the start", time.Minute, processedIs(d, 1))
 	enqueue(t, d, outbox.Message{Kind: "later", RunAt: time.Now().Add(1500 * time.Millisecond)})
-	waitFor(t, "the row written while running", time.Minute, processed(2))
+	waitFor(t, "the row written while running", time.Minute, processedIs(d, 2))
 	enqueue(t, d, outbox.Message{Kind: "flaky"})
-	waitFor(t, "the failed job's retry", time.Minute, processed(3))
+	waitFor(t, "the failed job's retry", time.Minute, processedIs(d, 3))
 	cancel()
 	<-done
 	var attempts int
@@ -772,20 +774,13 @@ func TestNotificationsDuringAGatherShareOneClaim(t *testing.T) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(done) }()
-	processed := func(want int) func() bool {
-		return func() bool {
-			var n int
-			d.Get(&n, `SELECT count(*) FROM processed`)
-			return n == want
-		}
-	}
 	// the listener is up once a first row ran
 	enqueue(t, d, outbox.Message{Kind: "gathered"})
-	waitFor(t, "the first row", time.Minute, processed(1))
+	waitFor(t, "the first row", time.Minute, processedIs(d, 1))
 	for range 6 {
 		enqueue(t, d, outbox.Message{Kind: "gathered"})
 	}
-	waitFor(t, "the six rows, without the poll (an hour)", time.Minute, processed(7))
+	waitFor(t, "the six rows, without the poll (an hour)", time.Minute, processedIs(d, 7))
 	cancel()
 	<-done
 	if fmt.Sprint(sizes[1:]) != "[6]" {
