@@ -13,6 +13,14 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
 
+// async begins each statement of a hit or a reset: the statement runs alone, in its
+// own implicit transaction, which commits without waiting for the WAL flush
+// (synchronous_commit off for it alone; the statement reads async, so PostgreSQL
+// evaluates it). A crash of PostgreSQL can lose the last few milliseconds of counts:
+// a client gets those attempts again, and a reset may have to happen again; neither
+// is worth a disk flush on every portal and staff sign-in.
+const async = `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))`
+
 // Limiter allows Limit hits per bucket per Window.
 type Limiter struct {
 	db     *sqlx.DB
@@ -38,8 +46,8 @@ func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok b
 		Current  int `db:"current"`
 		Previous int `db:"previous"`
 	}
-	err = l.db.GetContext(ctx, &c, `WITH cur AS (
-			INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+	err = l.db.GetContext(ctx, &c, async+`, cur AS (
+			INSERT INTO rate_limits (bucket, window_start, hits) SELECT $1::text, $2::timestamptz, 1 FROM async
 			ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
 			RETURNING hits)
 		SELECT (SELECT hits FROM cur) AS current,
@@ -58,7 +66,7 @@ func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok b
 // Reset forgets every hit on bucket, as when the attempts it counts failed and one
 // has now succeeded.
 func (l *Limiter) Reset(ctx context.Context, bucket string) error {
-	if _, err := l.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE bucket = $1`, bucket); err != nil {
+	if _, err := l.db.ExecContext(ctx, async+` DELETE FROM rate_limits WHERE bucket = $1 AND EXISTS (SELECT FROM async)`, bucket); err != nil {
 		return fmt.Errorf("ratelimit: reset: %w", err)
 	}
 	return nil
