@@ -223,13 +223,15 @@ func (w *Worker) Run(ctx context.Context) error {
 				timer.Reset(time.Until(next))
 			}
 		case <-timer.C:
+			next = time.Now().Add(w.pollDelay())
 			w.wakeMu.Lock()
 			if !w.wakeAt.After(time.Now()) {
 				w.wakeAt = time.Time{}
+			} else if w.wakeAt.Before(next) {
+				next = w.wakeAt // a row for later that is due before the next poll
 			}
 			w.wakeMu.Unlock()
 			w.nudge(token{drain: true})
-			next = time.Now().Add(w.pollDelay())
 			timer.Reset(time.Until(next))
 			// the rows for later whose notifications came while an earlier wake was
 			// set were not kept: read when the next is due
