@@ -15,7 +15,6 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
@@ -163,7 +162,7 @@ func (s *Service) recordSent(ctx context.Context, tx *sqlx.Tx, sent []*outgoing)
 			FROM m WHERE e.merchant_id = m.merchant_id AND e.id = m.id),
 		link AS (INSERT INTO return_links (token_hash, merchant_id, return_id, email)
 			SELECT decode(token_hash, 'hex'), merchant_id, return_id, to_address FROM m)`,
-		pq.Array(merchants), pq.Array(returnIDs), pq.Array(ids), pq.Array(to), pq.Array(subjects), pq.Array(tokens))
+		db.Array(merchants), db.Array(returnIDs), db.Array(ids), db.Array(to), db.Array(subjects), db.Array(tokens))
 }
 
 // handOver gives the messages to the mail server, over one connection when the

@@ -20,7 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
+	"github.com/roundtriphq/roundtrip/internal/db"
 
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
@@ -305,10 +305,10 @@ func (s *Service) record(ctx context.Context, tx *sqlx.Tx, todo []*attempt) erro
 			$19::int[], $20::text[], $21::timestamptz[]) AS z(merchant_id, id, generation, status, inc, next_at, at, code, err, now)
 		WHERE d.merchant_id = z.merchant_id AND d.id = z.id AND d.generation = z.generation
 		RETURNING d.id`,
-		pq.Array(aMerchant), pq.Array(aDelivery), pq.Array(aAt), pq.Array(aCode), pq.Array(aLatency), pq.Array(aExcerpt), pq.Array(aErr),
-		pq.Array(eMerchant), pq.Array(eID), pq.Array(eReset), pq.Array(eFailAt),
-		pq.Array(dMerchant), pq.Array(dDelivery), pq.Array(dGen), pq.Array(dStatus), pq.Array(dInc), pq.Array(dNext), pq.Array(dAt),
-		pq.Array(dCode), pq.Array(dErr), pq.Array(dNow))
+		db.Array(aMerchant), db.Array(aDelivery), db.Array(aAt), db.Array(aCode), db.Array(aLatency), db.Array(aExcerpt), db.Array(aErr),
+		db.Array(eMerchant), db.Array(eID), db.Array(eReset), db.Array(eFailAt),
+		db.Array(dMerchant), db.Array(dDelivery), db.Array(dGen), db.Array(dStatus), db.Array(dInc), db.Array(dNext), db.Array(dAt),
+		db.Array(dCode), db.Array(dErr), db.Array(dNow))
 	if err != nil {
 		return fmt.Errorf("notify: deliver: record: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/roundtriphq/roundtrip/internal/cursor"
 	"github.com/roundtriphq/roundtrip/internal/db"
@@ -131,7 +130,7 @@ func (s *Service) Deliveries(ctx context.Context, merchantID int64, f DeliveryFi
 		for i, x := range f.Statuses {
 			st[i] = string(x)
 		}
-		add("d.status = ANY($%d)", pq.Array(st))
+		add("d.status = ANY($%d)", db.Array(st))
 	}
 	if f.After != "" {
 		key, err := cursor.Resolve(ctx, s.db, `SELECT seq FROM webhook_deliveries WHERE merchant_id = $1 AND id = $2`, merchantID, f.After)

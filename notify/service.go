@@ -282,7 +282,7 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 		webhook_delivery AS (INSERT INTO webhook_deliveries (merchant_id, id, endpoint_id, event_id, created_at, updated_at)
 			SELECT $1, x.id, e.id, $2, $4, $4 FROM unnest($6::text[], $7::text[]) AS x(id, endpoint_id)
 			JOIN webhook_endpoints e ON e.merchant_id = $1 AND e.id = x.endpoint_id AND e.enabled)`,
-		Args: []any{merchantID, env.ID, eventType, now, string(payload), pq.Array(ids), pq.Array(endpoints)}}}, parts...)
+		Args: []any{merchantID, env.ID, eventType, now, string(payload), db.Array(ids), db.Array(endpoints)}}}, parts...)
 	_, _, err = outbox.EnqueueParts(ctx, tx, parts, outbox.Message{MerchantID: merchantID, Kind: JobDeliver, Payload: job})
 	if err != nil {
 		return fmt.Errorf("notify: publish %s: %w", eventType, err)

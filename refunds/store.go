@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/roundtriphq/roundtrip/internal/cursor"
+	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/returns"
 )
@@ -106,7 +106,7 @@ func List(ctx context.Context, d *sqlx.DB, merchantID int64, f ListFilter) ([]Re
 		for i, st := range f.Statuses {
 			statuses[i] = string(st)
 		}
-		add("f.status = ANY($%d)", pq.Array(statuses))
+		add("f.status = ANY($%d)", db.Array(statuses))
 	}
 	if f.Currency != "" {
 		add("f.currency = $%d", f.Currency)

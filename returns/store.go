@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
+	"github.com/roundtriphq/roundtrip/internal/db"
 
 	"github.com/roundtriphq/roundtrip/internal/cursor"
 )
@@ -355,8 +355,8 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 			SELECT id, public_id, created_at, updated_at FROM r`,
 			merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
 			NormalizeEmail(order.Order.Customer.Email), key, in.Actor,
-			pq.Array(lineIDs), pq.Array(skus), pq.Array(names), pq.Array(quantities), pq.Array(firsts),
-			pq.Array(reasons), pq.Array(itemComments), pq.Array(amounts), note)
+			db.Array(lineIDs), db.Array(skus), db.Array(names), db.Array(quantities), db.Array(firsts),
+			db.Array(reasons), db.Array(itemComments), db.Array(amounts), note)
 		if errors.Is(err, sql.ErrNoRows) {
 			// a unique key was taken: the idempotency key by a concurrent request (answer
 			// its return), else the RMA (draw another)
@@ -576,7 +576,7 @@ func (s *Store) WithParcels(ctx context.Context, rs ...*Return) error {
 		ParcelRef
 	}
 	if err := sqlx.SelectContext(ctx, s.db, &rows, `SELECT return_id, number, tracking_number, carrier, status
-		FROM parcels WHERE return_id = ANY($1) ORDER BY return_id, number`, pq.Array(ids)); err != nil {
+		FROM parcels WHERE return_id = ANY($1) ORDER BY return_id, number`, db.Array(ids)); err != nil {
 		return fmt.Errorf("returns: parcels: %w", err)
 	}
 	for _, row := range rows {
@@ -686,7 +686,7 @@ func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return
 		for i, st := range f.States {
 			states[i] = string(st)
 		}
-		add("r.state = ANY($%d)", pq.Array(states))
+		add("r.state = ANY($%d)", db.Array(states))
 	}
 	if f.OrderID != 0 {
 		add("r.order_id = $%d", f.OrderID)
@@ -745,7 +745,7 @@ func (s *Store) List(ctx context.Context, merchantID int64, f Filter) ([]*Return
 			Item
 		}
 		err = s.db.SelectContext(ctx, &items, `SELECT return_id, line_id, sku, name, quantity, received, accepted, rejected,
-			reason, comment, condition, disposition, amount FROM return_items WHERE return_id = ANY($1) ORDER BY id`, pq.Array(ids))
+			reason, comment, condition, disposition, amount FROM return_items WHERE return_id = ANY($1) ORDER BY id`, db.Array(ids))
 		if err != nil {
 			return nil, false, fmt.Errorf("returns: list items: %w", err)
 		}
@@ -764,7 +764,7 @@ func (s *Store) Count(ctx context.Context, merchantID int64, states ...State) (i
 	}
 	var n int
 	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM returns WHERE merchant_id = $1
-		AND (cardinality($2::text[]) = 0 OR state = ANY($2))`, merchantID, pq.Array(names))
+		AND (cardinality($2::text[]) = 0 OR state = ANY($2))`, merchantID, db.Array(names))
 	if err != nil {
 		return 0, fmt.Errorf("returns: count: %w", err)
 	}

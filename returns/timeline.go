@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
+	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
 // TimelineEntry is one step in a return's timeline.
@@ -78,7 +78,7 @@ func AddNotesWith(ctx context.Context, tx sqlx.ExtContext, notes []Note, with st
 	if with != "" {
 		q = `WITH ` + with + ` ` + q
 	}
-	_, err := tx.ExecContext(ctx, q, append([]any{pq.Array(merchants), pq.Array(ids), pq.Array(actors), pq.Array(events), pq.Array(texts)}, args...)...)
+	_, err := tx.ExecContext(ctx, q, append([]any{db.Array(merchants), db.Array(ids), db.Array(actors), db.Array(events), db.Array(texts)}, args...)...)
 	if err != nil {
 		return fmt.Errorf("returns: notes on %v: %w", ids, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
+	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
 // Tx is one change of a return: a transaction that holds the return's row lock.
@@ -156,7 +156,7 @@ func (t *Tx) Receive(ctx context.Context, items ...ItemReceipt) error {
 				WITH ORDINALITY AS u(line_id, received, accepted, rejected, condition, disposition, n)
 			GROUP BY line_id) x
 		WHERE i.return_id = $1 AND i.line_id = x.line_id`,
-		t.Return.ID, pq.Array(lines), pq.Array(received), pq.Array(accepted), pq.Array(rejected), pq.Array(conds), pq.Array(disps))
+		t.Return.ID, db.Array(lines), db.Array(received), db.Array(accepted), db.Array(rejected), db.Array(conds), db.Array(disps))
 	if err != nil {
 		return fmt.Errorf("returns: receive items of %d: %w", t.Return.ID, err)
 	}

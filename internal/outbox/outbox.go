@@ -20,7 +20,6 @@ package outbox
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
 // Channel is the NOTIFY channel that wakes workers.
@@ -195,10 +195,10 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 		return nil, 0, err
 	}
 	n := len(msgs)
-	merchants := make([]sql.NullInt64, n)
+	merchants := make([]*int64, n)
 	kinds := make([]string, n)
 	payloads := make([]string, n)
-	runAts := make([]sql.NullString, n)
+	runAts := make([]*time.Time, n)
 	maxAttempts := make([]int64, n)
 	for i, m := range msgs {
 		if m.Kind == "" {
@@ -211,7 +211,9 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 		if m.MaxAttempts <= 0 {
 			m.MaxAttempts = 12
 		}
-		merchants[i] = sql.NullInt64{Int64: m.MerchantID, Valid: m.MerchantID != 0}
+		if m.MerchantID != 0 {
+			merchants[i] = &m.MerchantID
+		}
 		kinds[i], payloads[i], maxAttempts[i] = m.Kind, string(payload), int64(m.MaxAttempts)
 		runAts[i] = sqlTime(m.RunAt)
 		kindOf = m.Kind
@@ -243,7 +245,7 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 			FROM outbox_ins WHERE run_at > now() + interval '1 second' GROUP BY kind)
 		SELECT (SELECT count(*) FROM outbox_wake) AS woken, (SELECT count(*) FROM outbox_ins) AS written,
 			(SELECT coalesce(json_agg(id ORDER BY n), '[]') FROM outbox_new)::text AS ids`
-	args = append(args, pq.Array(merchants), pq.Array(kinds), pq.Array(payloads), pq.Array(runAts), pq.Array(maxAttempts), Channel)
+	args = append(args, db.Array(merchants), db.Array(kinds), db.Array(payloads), db.Array(runAts), db.Array(maxAttempts), Channel)
 	var row struct {
 		Woken   int64  `db:"woken"`
 		Written int    `db:"written"`
@@ -292,11 +294,10 @@ func ReadStats(ctx context.Context, d sqlx.QueryerContext) (Stats, error) {
 	return s, nil
 }
 
-// sqlTime is t as an element of a timestamptz array parameter (NULL when zero):
-// RFC 3339 text, which PostgreSQL reads exactly, to the microsecond.
-func sqlTime(t time.Time) sql.NullString {
+// sqlTime is t as an element of a timestamptz array parameter (NULL when zero).
+func sqlTime(t time.Time) *time.Time {
 	if t.IsZero() {
-		return sql.NullString{}
+		return nil
 	}
-	return sql.NullString{String: t.Format(time.RFC3339Nano), Valid: true}
+	return &t
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/listen"
 )
 
@@ -266,7 +267,7 @@ func (w *Worker) wakeIn(d time.Duration) {
 func (w *Worker) wakeAfterNext(ctx context.Context) {
 	var ms sql.NullInt64
 	err := w.db.GetContext(ctx, &ms, `SELECT ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint
-		FROM outbox WHERE state = 'pending' AND kind = ANY($1) AND run_at > now()`, pq.Array(w.kinds))
+		FROM outbox WHERE state = 'pending' AND kind = ANY($1) AND run_at > now()`, db.Array(w.kinds))
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Warn("outbox: when the next row is due", slog.String("error", err.Error()))
@@ -472,7 +473,7 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, bool, error) 
 		Job
 		More bool `db:"more"`
 	}
-	q, args := w.claimSQL(), []any{pq.Array(w.kinds), pq.Array(batchKinds), pq.Array(sizes)}
+	q, args := w.claimSQL(), []any{db.Array(w.kinds), db.Array(batchKinds), db.Array(sizes)}
 	if kind != "" {
 		q, args = w.kindClaimSQL(kind), []any{kind, max(w.batches[kind].Size, 1)}
 	}
@@ -580,7 +581,7 @@ func (w *Worker) record(ctx context.Context, q sqlx.ExecerContext, from string, 
 	}()
 	n := len(failed)
 	ids, attempts, incs, delays := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-	states, errs, runAts := make([]string, n), make([]string, n), make([]sql.NullString, n)
+	states, errs, runAts := make([]string, n), make([]string, n), make([]*time.Time, n)
 	for i, f := range failed {
 		ids[i], attempts[i], incs[i], delays[i] = f.job.ID, int64(f.job.Attempts), int64(f.inc), f.delay.Milliseconds()
 		states[i], errs[i], runAts[i] = f.state, f.err, sqlTime(f.job.RunAt)
@@ -590,7 +591,7 @@ func (w *Worker) record(ctx context.Context, q sqlx.ExecerContext, from string, 
 		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[], $6::bigint[], $7::text[])
 			AS f(id, attempts, run_at, state, inc, delay, err)
 		WHERE o.id = f.id AND o.state = $8 AND o.attempts = f.attempts AND o.run_at = f.run_at`,
-		pq.Array(ids), pq.Array(attempts), pq.Array(runAts), pq.Array(states), pq.Array(incs), pq.Array(delays), pq.Array(errs), from)
+		db.Array(ids), db.Array(attempts), db.Array(runAts), db.Array(states), db.Array(incs), db.Array(delays), db.Array(errs), from)
 	return err
 }
 
