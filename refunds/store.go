@@ -288,7 +288,7 @@ func firstDelivery(ctx context.Context, x sqlx.ExecerContext, ev Event, async bo
 	q := `INSERT INTO stripe_events (id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`
 	if async {
 		// the setting is evaluated only when the statement reads it (FROM async)
-		q = `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))
+		q = db.AsyncCommit + `
 			INSERT INTO stripe_events (id, type) SELECT $1, $2 FROM async ON CONFLICT DO NOTHING`
 	}
 	res, err := x.ExecContext(ctx, q, ev.ID, ev.Type)

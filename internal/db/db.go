@@ -120,3 +120,11 @@ func InTx(ctx context.Context, q Queryer, fn func(tx *sqlx.Tx) error) error {
 	}
 	return fmt.Errorf("db: InTx on %T: neither a pool nor a transaction", q)
 }
+
+// AsyncCommit begins a statement (a WITH list to go on with ", name AS (…)" or with
+// the statement itself) that runs alone, in its own implicit transaction, which then
+// commits without waiting for the WAL flush: synchronous_commit off for that
+// transaction alone. PostgreSQL evaluates the setting only when the statement reads
+// async (FROM async, USING async, EXISTS (SELECT FROM async)). For writes that a
+// crash of PostgreSQL may lose harmlessly; docs/operating.md lists them.
+const AsyncCommit = `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))`

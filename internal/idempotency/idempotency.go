@@ -44,6 +44,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/jmoiron/sqlx"
+	"github.com/roundtriphq/roundtrip/internal/db"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
@@ -276,7 +277,7 @@ func (hb *heartbeat) stop() (held time.Time, lost bool) {
 // One statement and no explicit transaction (no BEGIN, no SET, no COMMIT round trip)
 // per claim and per stored answer. Every statement below reads async (FROM, USING),
 // so PostgreSQL evaluates it.
-const async = `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) `
+const async = db.AsyncCommit + " "
 
 // exec runs one statement that starts with async.
 func (m *Middleware) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/roundtriphq/roundtrip/internal/db"
 
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
@@ -19,7 +20,7 @@ import (
 // evaluates it). A crash of PostgreSQL can lose the last few milliseconds of counts:
 // a client gets those attempts again, and a reset may have to happen again; neither
 // is worth a disk flush on every portal and staff sign-in.
-const async = `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))`
+const async = db.AsyncCommit
 
 // Limiter allows Limit hits per bucket per Window.
 type Limiter struct {
