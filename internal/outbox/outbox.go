@@ -115,27 +115,8 @@ func (r *Retry) Error() string { return "outbox: retry in " + r.After.String() +
 // them is due: it wakes nobody, and each worker of the kind sets its timer to look
 // then. It returns the rows' IDs in the order of msgs.
 func Enqueue(ctx context.Context, tx sqlx.ExtContext, msgs ...Message) ([]int64, error) {
-	return EnqueueWith(ctx, tx, "", nil, msgs...)
-}
-
-// EnqueueWith is Enqueue in one statement with the caller's own writes: with is a
-// list of common table expressions (without the WITH keyword) that the statement runs
-// before writing the messages, with parameters args ($1 to $len(args)). It lets a
-// change and the work it sets off cost one round trip.
-func EnqueueWith(ctx context.Context, tx sqlx.ExtContext, with string, args []any, msgs ...Message) ([]int64, error) {
-	ids, _, err := EnqueueParts(ctx, tx, []Part{{With: with, Args: args}}, msgs...)
+	ids, _, err := EnqueueParts(ctx, tx, nil, msgs...)
 	return ids, err
-}
-
-// EnqueueRows writes, in the caller's statement, one job of kind due now for each row
-// that the caller's writes leave: with is a list of common table expressions
-// (without the WITH keyword, parameters $1 to $len(args)) whose last is named jobs
-// and has the columns merchant_id and payload (json). It lets a write whose rows the
-// jobs name, such as an insert that may find its row written before, and its jobs
-// cost one round trip. It answers how many jobs it wrote.
-func EnqueueRows(ctx context.Context, tx sqlx.ExtContext, with string, args []any, kind string, maxAttempts int) (int, error) {
-	_, n, err := EnqueueParts(ctx, tx, []Part{{With: with, Args: args, Jobs: "jobs", Kind: kind, MaxAttempts: maxAttempts}})
-	return n, err
 }
 
 // Part is one caller's share of an enqueueing statement (EnqueueParts), so that

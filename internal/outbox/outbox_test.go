@@ -788,9 +788,9 @@ func TestNotificationsDuringAGatherShareOneClaim(t *testing.T) {
 	}
 }
 
-// TestEnqueueRowsWritesAJobPerRowItsWriteLeaves: the caller's insert and its jobs
+// TestEnqueuePartsWritesAJobPerRowItsWriteLeaves: the caller's insert and its jobs
 // are one statement, and an insert that finds its row written before adds no job.
-func TestEnqueueRowsWritesAJobPerRowItsWriteLeaves(t *testing.T) {
+func TestEnqueuePartsWritesAJobPerRowItsWriteLeaves(t *testing.T) {
 	t.Parallel()
 	d, url := setup(t)
 	if _, err := d.Exec(`CREATE TABLE notes (id bigserial PRIMARY KEY, ref text UNIQUE NOT NULL)`); err != nil {
@@ -799,9 +799,9 @@ func TestEnqueueRowsWritesAJobPerRowItsWriteLeaves(t *testing.T) {
 	write := func(ref string) int {
 		t.Helper()
 		tx := d.MustBegin()
-		n, err := outbox.EnqueueRows(context.Background(), tx, `jobs AS (INSERT INTO notes (ref) VALUES ($1)
+		_, n, err := outbox.EnqueueParts(context.Background(), tx, []outbox.Part{{With: `jobs AS (INSERT INTO notes (ref) VALUES ($1)
 			ON CONFLICT (ref) DO NOTHING RETURNING NULL::bigint AS merchant_id, json_build_object('note', id, 'ref', ref) AS payload)`,
-			[]any{ref}, "note", 3)
+			Args: []any{ref}, Jobs: "jobs", Kind: "note", MaxAttempts: 3}})
 		if err != nil {
 			t.Fatal(err)
 		}
