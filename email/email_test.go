@@ -130,19 +130,7 @@ func TestTheShopperHearsAtEveryStep(t *testing.T) {
 	}
 
 	// each email is on the timeline once
-	var events struct {
-		Data []struct {
-			Event string `json:"event"`
-			Note  string `json:"note"`
-		} `json:"data"`
-	}
-	b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &events)
-	var notes []string
-	for _, e := range events.Data {
-		if e.Event == "email" {
-			notes = append(notes, e.Note)
-		}
-	}
+	notes := b.notes(t, r, "email")
 	wantNotes := []string{"Email sent: return confirmed", "Email sent: parcel arrived", "Email sent: refund sent", "Email sent: return completed"}
 	if !slices.Equal(notes, wantNotes) {
 		t.Errorf("timeline: got %q, want %q", notes, wantNotes)

@@ -99,12 +99,12 @@ func (s *Service) Mail(ctx context.Context, tx sqlx.ExtContext, merchantID int64
 		default:
 			return nil, nil
 		}
-	case notify.ReturnRejected:
+	case notify.ReturnRejected, notify.ReturnReceived, notify.ReturnCompleted:
 		r, ok := asReturn(data)
 		if !ok {
 			return nil, nil
 		}
-		returnID, kind = r.ID, KindRejected
+		returnID, kind = r.ID, returnKinds[typ]
 	case notify.ParcelInTransit, notify.ParcelDelivered:
 		p, ok := data.(labels.Parcel)
 		if pp, isPtr := data.(*labels.Parcel); isPtr && pp != nil {
@@ -117,12 +117,6 @@ func (s *Service) Mail(ctx context.Context, tx sqlx.ExtContext, merchantID int64
 		if typ == notify.ParcelDelivered {
 			kind = KindArrived
 		}
-	case notify.ReturnReceived:
-		r, ok := asReturn(data)
-		if !ok {
-			return nil, nil
-		}
-		returnID, kind = r.ID, KindArrived
 	case notify.RefundSucceeded, notify.RefundFailed:
 		f, ok := data.(*refunds.Refund)
 		if !ok || f == nil {
@@ -156,12 +150,6 @@ func (s *Service) Mail(ctx context.Context, tx sqlx.ExtContext, merchantID int64
 		}
 		returnID, kind, ref, keep = x.ReturnID, KindReplacementShipped, strconv.FormatInt(x.ID, 10),
 			shipmentData{Carrier: x.Carrier, Tracking: x.TrackingNumber, Items: strings.Join(items, "; "), Lines: lines}
-	case notify.ReturnCompleted:
-		r, ok := asReturn(data)
-		if !ok {
-			return nil, nil
-		}
-		returnID, kind = r.ID, KindCompleted
 	default:
 		return nil, nil
 	}
@@ -178,6 +166,13 @@ func (s *Service) Mail(ctx context.Context, tx sqlx.ExtContext, merchantID int64
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, return_id, kind, ref) DO NOTHING
 		RETURNING merchant_id, json_build_object('id', id) AS payload)`,
 		Args: []any{merchantID, returnID, kind, ref, string(raw)}, Jobs: "email_jobs", Kind: JobSend, MaxAttempts: 100}, nil
+}
+
+// returnKinds are the messages of the events that need only the return.
+var returnKinds = map[notify.EventType]Kind{
+	notify.ReturnRejected:  KindRejected,
+	notify.ReturnReceived:  KindArrived,
+	notify.ReturnCompleted: KindCompleted,
 }
 
 // refundData is what a refund message keeps of its event.
