@@ -245,7 +245,8 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	defer tx.Rollback()
 	// the order's lock and the current policy in one statement; the order's other
 	// returns are read after the lock is held, in a statement of their own, so that
-	// they include a return a concurrent request just made
+	// they include a return a concurrent request just made (FOR NO KEY UPDATE: nothing
+	// changes the order's keys, and rows referring to the order need not wait)
 	var row struct {
 		orderRow
 		policyRow
@@ -258,7 +259,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		p.version AS policy_version, p.data AS policy_data
 		FROM orders o LEFT JOIN LATERAL (SELECT version, data FROM policies WHERE merchant_id = $1
 			ORDER BY version DESC LIMIT 1) p ON true
-		WHERE o.merchant_id = $1 AND `+where+` FOR UPDATE OF o`, merchantID, lockKey)
+		WHERE o.merchant_id = $1 AND `+where+` FOR NO KEY UPDATE OF o`, merchantID, lockKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -521,6 +522,10 @@ func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...
 // locked rows of the statement, not a subquery: a statement that waited for the lock
 // sees the newest version of the rows it locks, but a subquery would still read the
 // items as they were before the other transaction (a concurrent receipt) committed.
+// The lock is FOR NO KEY UPDATE (no change of a return touches its keys): it orders
+// the changes of one return, but lets rows that refer to the return (its timeline,
+// emails, links) be written meanwhile, where FOR UPDATE would hold their foreign-key
+// checks until this transaction ends.
 func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchantID int64, key any) (*Return, error) {
 	var rows []struct {
 		returnRow
@@ -529,7 +534,7 @@ func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchan
 	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+returnCols+`, i.line_id, i.sku, i.name, i.quantity, i.received,
 		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount
 		FROM returns r JOIN orders o ON o.id = r.order_id JOIN return_items i ON i.return_id = r.id
-		WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR UPDATE OF r, i`, merchantID, key)
+		WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR NO KEY UPDATE OF r, i`, merchantID, key)
 	if err != nil {
 		return nil, fmt.Errorf("returns: get %v: %w", key, err)
 	}
