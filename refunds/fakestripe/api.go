@@ -430,8 +430,7 @@ func (s *Server) createRefund(c *call) answer {
 		}
 		rf.FailureBalanceTransaction = newID("txn")
 	}
-	s.refunds[rf.ID] = rf
-	s.order = append(s.order, rf)
+	s.addRefund(rf)
 	ch.refunds = append(ch.refunds, rf)
 
 	c.events = append(c.events, s.emit(c, "charge.refunded", s.chargeJSON(ch, s.opts.ChargeRefundsInEvents), nil))

@@ -199,7 +199,8 @@ type Server struct {
 	charges  map[string]*charge
 	byIntent map[string]string // payment intent → charge
 	refunds  map[string]*refund
-	order    []*refund // creation order
+	order    []*refund            // creation order
+	byMeta   map[string][]*refund // metadata key "\x00" value → refunds, in creation order
 	// Checkout Sessions by ID and in creation order
 	sessions     map[string]*CheckoutSession
 	sessionOrder []*CheckoutSession
@@ -278,6 +279,7 @@ func New(opts Options) *Server {
 		charges:  make(map[string]*charge),
 		byIntent: make(map[string]string),
 		refunds:  make(map[string]*refund),
+		byMeta:   make(map[string][]*refund),
 		idem:     make(map[string]*idemEntry),
 		counts:   make(map[string]int),
 		timers:   make(map[*time.Timer]struct{}),
@@ -428,14 +430,30 @@ func (s *Server) SeedRefund(r Refund) Refund {
 	if old, ok := s.refunds[r.ID]; ok {
 		s.dropRefund(old)
 	}
-	s.refunds[r.ID] = rf
-	s.order = append(s.order, rf)
+	s.addRefund(rf)
 	ch.refunds = append(ch.refunds, rf)
 	return rf.snapshot()
 }
 
+// addRefund files rf by ID, in creation order and by its metadata. s.mu is held.
+func (s *Server) addRefund(rf *refund) {
+	s.refunds[rf.ID] = rf
+	s.order = append(s.order, rf)
+	for k, v := range rf.Metadata {
+		s.byMeta[k+"\x00"+v] = append(s.byMeta[k+"\x00"+v], rf)
+	}
+}
+
 func (s *Server) dropRefund(rf *refund) {
 	s.order = slices.DeleteFunc(s.order, func(x *refund) bool { return x == rf })
+	for k, v := range rf.Metadata {
+		key := k + "\x00" + v
+		if list := slices.DeleteFunc(s.byMeta[key], func(x *refund) bool { return x == rf }); len(list) > 0 {
+			s.byMeta[key] = list
+		} else {
+			delete(s.byMeta, key)
+		}
+	}
 	if ch, ok := s.charges[rf.Charge]; ok {
 		ch.refunds = slices.DeleteFunc(ch.refunds, func(x *refund) bool { return x == rf })
 	}
@@ -492,10 +510,8 @@ func (s *Server) RefundsByMetadata(key, val string) []Refund {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Refund
-	for _, rf := range s.order {
-		if v, ok := rf.Metadata[key]; ok && v == val {
-			out = append(out, rf.snapshot())
-		}
+	for _, rf := range s.byMeta[key+"\x00"+val] {
+		out = append(out, rf.snapshot())
 	}
 	return out
 }

@@ -852,6 +852,14 @@ func TestSeedRefund(t *testing.T) {
 	if evs := srv.Events(); len(evs) != 0 {
 		t.Errorf("seeding sent %d events", len(evs))
 	}
+	// seeding a refund again under its ID replaces it, under its metadata too
+	again := srv.SeedRefund(fakestripe.Refund{ID: seeded.ID, Charge: "ch_1", Amount: 1000, Metadata: map[string]string{"refund_id": "78"}})
+	if got := srv.RefundsByMetadata("refund_id", "77"); len(got) != 0 {
+		t.Errorf("the replaced refund is still found by its old metadata: %+v", got)
+	}
+	if got := srv.RefundsByMetadata("refund_id", "78"); len(got) != 1 || got[0].ID != again.ID || got[0].Amount != 1000 {
+		t.Errorf("RefundsByMetadata(78) = %+v", got)
+	}
 }
 
 // receiver is a webhook endpoint that records what it gets.
