@@ -219,14 +219,16 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 	}
 	q += `
 			RETURNING kind, run_at),
-		outbox_wake AS (SELECT pg_notify(` + ph(6) + `, kind) FROM (SELECT DISTINCT kind FROM outbox_ins
-			WHERE run_at <= now() + interval '1 second') due
+		outbox_wake AS (SELECT pg_notify(` + ph(6) + `, kind || CASE WHEN kind = ANY(` + ph(7) + `::text[]) THEN ` + ph(8) + ` ELSE '' END)
+			FROM (SELECT DISTINCT kind FROM outbox_ins WHERE run_at <= now() + interval '1 second') due
 			UNION ALL
 			SELECT pg_notify(` + ph(6) + `, kind || '@' || ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint)
 			FROM outbox_ins WHERE run_at > now() + interval '1 second' GROUP BY kind)
 		SELECT (SELECT count(*) FROM outbox_wake) AS woken, (SELECT count(*) FROM outbox_ins) AS written,
 			(SELECT coalesce(json_agg(id ORDER BY n), '[]') FROM outbox_new)::text AS ids`
-	args = append(args, db.Array(merchants), db.Array(kinds), db.Array(payloads), db.Array(runAts), db.Array(maxAttempts), Channel)
+	// the kinds this process runs are announced as its own (origin.go)
+	args = append(args, db.Array(merchants), db.Array(kinds), db.Array(payloads), db.Array(runAts), db.Array(maxAttempts), Channel,
+		db.Array(handledHere()), "#"+origin)
 	var row struct {
 		Woken   int64  `db:"woken"`
 		Written int    `db:"written"`

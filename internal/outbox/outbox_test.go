@@ -16,6 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
 )
@@ -405,7 +406,10 @@ func TestARowForLaterSaysWhenItIsDue(t *testing.T) {
 	for len(got) == 0 || got[len(got)-1] != "last" {
 		select {
 		case n := <-l.Notify:
-			got = append(got, n.Extra)
+			// a worker of another test in this process may run the kind: its
+			// notification then names this process ("kind#origin")
+			kind, _, _ := strings.Cut(n.Extra, "#")
+			got = append(got, kind)
 		case <-time.After(time.Minute): // a bound for a lost notification
 			t.Fatalf("got notifications %v, then none", got)
 		}
@@ -755,7 +759,10 @@ func TestABatchReadsWhatItNeedsInItsClaim(t *testing.T) {
 func TestNotificationsDuringAGatherShareOneClaim(t *testing.T) {
 	t.Parallel()
 	d, url := setup(t)
-	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 4, Poll: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hub := readyHub(t, ctx, url)
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 4, Poll: time.Hour, Hub: hub})
 	var mu sync.Mutex
 	var sizes []int
 	// the gather lasts 1–2 s: far longer than six commits take
@@ -770,13 +777,13 @@ func TestNotificationsDuringAGatherShareOneClaim(t *testing.T) {
 		mu.Unlock()
 		return make([]error, len(jobs)), nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(done) }()
-	// the listener is up once a first row ran
+	// the listener was up before the worker started: once the first row ran and the
+	// worker is idle, the claims of its start are over
 	enqueue(t, d, outbox.Message{Kind: "gathered"})
 	waitFor(t, "the first row", time.Minute, processedIs(d, 1))
+	waitFor(t, "the worker idle", time.Minute, w.Idle)
 	for range 6 {
 		enqueue(t, d, outbox.Message{Kind: "gathered"})
 	}
@@ -890,5 +897,106 @@ func TestEnqueuePartsNumbersEachPartsParameters(t *testing.T) {
 	var plainID int64
 	if err := d.Get(&plainID, `SELECT id FROM outbox WHERE kind = 'plain'`); err != nil || plainID != ids[0] {
 		t.Errorf("the plain message is %d (%v), answered %v", plainID, err, ids)
+	}
+}
+
+// readyHub is a LISTEN connection that is up, until ctx ends (and the test waits
+// for it to close).
+func readyHub(t *testing.T, ctx context.Context, url string) *listen.Hub {
+	t.Helper()
+	hub := listen.New(url, nil)
+	closed := make(chan struct{})
+	go func() { _ = hub.Run(ctx); close(closed) }()
+	t.Cleanup(func() { <-closed })
+	select {
+	case <-hub.Ready():
+	case <-time.After(time.Minute):
+		t.Fatal("the LISTEN connection did not come up")
+	}
+	return hub
+}
+
+// announceElsewhere writes a due job of kind as another process would that runs
+// workers for it: the row and a notification naming that process.
+func announceElsewhere(t *testing.T, d *sqlx.DB, kind string) int64 {
+	t.Helper()
+	var id int64
+	if err := d.Get(&id, `WITH j AS (INSERT INTO outbox (kind, payload) VALUES ($1, '{}') RETURNING id)
+		SELECT j.id FROM j, pg_notify($2, $1 || '#another-process')`, kind, outbox.Channel); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// takeoverSetup runs a worker for the kinds mine and theirs, polling once an hour,
+// and answers the IDs of the jobs it runs, once it is listening.
+func takeoverSetup(t *testing.T, takeover time.Duration) (*sqlx.DB, <-chan int64) {
+	t.Helper()
+	d, url := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	// the worker starts with its LISTEN connection up: the claims it makes when it
+	// starts, and when the connection is ready, are over once it is idle
+	hub := readyHub(t, ctx, url)
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 2, Poll: time.Hour, Takeover: takeover, Hub: hub})
+	ran := make(chan int64, 16)
+	h := func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		ran <- job.ID
+		return nil
+	}
+	w.Handle("mine", h)
+	w.Handle("theirs", h)
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// a job of this process's, announced as its own, runs at once
+	id := enqueue(t, d, outbox.Message{Kind: "mine"})[0]
+	select {
+	case got := <-ran:
+		if got != id {
+			t.Fatalf("ran job %d, want %d", got, id)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker did not run its own process's job")
+	}
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+	return d, ran
+}
+
+// A job that another process enqueued and announced as its own is left to it: this
+// process does not claim it when it hears of it, while it still runs its own jobs at
+// once.
+func TestAJobAnnouncedByAnotherProcessIsLeftToIt(t *testing.T) {
+	t.Parallel()
+	d, ran := takeoverSetup(t, time.Hour)
+	theirs := announceElsewhere(t, d, "theirs")
+	// notifications arrive in commit order: once this process's next job ran, the
+	// other process's notification was heard before it
+	mine := enqueue(t, d, outbox.Message{Kind: "mine"})[0]
+	select {
+	case got := <-ran:
+		if got != mine {
+			t.Fatalf("ran job %d (the other process's is %d), want this process's %d", got, theirs, mine)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("this process's job did not run")
+	}
+	if st := jobState(t, d, theirs); st.State != "pending" {
+		t.Fatalf("the other process's job is %s, want it left pending for that process", st.State)
+	}
+}
+
+// When the process that announced a job does not claim it (it died after its commit),
+// another takes it over once Takeover has passed, without waiting for the poll.
+func TestAnotherProcessTakesOverAJobItsProcessLeft(t *testing.T) {
+	t.Parallel()
+	d, ran := takeoverSetup(t, 100*time.Millisecond)
+	theirs := announceElsewhere(t, d, "theirs")
+	select {
+	case got := <-ran:
+		if got != theirs {
+			t.Fatalf("ran job %d, want the left job %d", got, theirs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the left job was not taken over")
 	}
 }

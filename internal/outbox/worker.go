@@ -39,6 +39,11 @@ type Options struct {
 	// Hub is the process's LISTEN connection, shared with the other parts that wait
 	// for notifications; nil gives the worker a connection of its own.
 	Hub *listen.Hub
+	// Takeover is how long the process leaves due jobs to the process that enqueued
+	// them, when that one runs workers for their kind, before it claims them itself
+	// (default 1 second, jittered down to half): the longest a job waits when the
+	// process that made it died before claiming it (origin.go).
+	Takeover time.Duration
 }
 
 // Backoff is the default retry delay: 1s·2^(n−1), at most 10 minutes, with the
@@ -77,7 +82,9 @@ type Worker struct {
 	wake chan token
 	// mu guards queued and gathering. queued holds the kinds with a token waiting in
 	// wake; gathering holds the batch kinds with a Gather whose notification is
-	// waiting out its gather: later notifications of either kind add no token.
+	// waiting out its gather, and ("#kind") the kinds another process announced whose
+	// notification is waiting out its Takeover: later notifications of them add no
+	// token.
 	mu        sync.Mutex
 	queued    map[string]bool
 	gathering map[string]bool
@@ -92,6 +99,8 @@ type Worker struct {
 	// take): the next worker to claim then drains, so the rows behind the lost
 	// tokens are not left for the poll.
 	overflow atomic.Bool
+	// busy counts the workers between taking a token and going back to sleep
+	busy atomic.Int32
 }
 
 // NewWorker returns a worker on d; url is the same database's URL, for the listener.
@@ -104,6 +113,9 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = Backoff
+	}
+	if opts.Takeover <= 0 {
+		opts.Takeover = time.Second
 	}
 	log := opts.Logger
 	if log == nil {
@@ -192,8 +204,15 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			return
 		}
+		if kind, from, named := strings.Cut(payload, "#"); named && from != origin {
+			w.notifiedElsewhere(kind)
+			return
+		} else if named {
+			payload = kind
+		}
 		w.notified(payload)
 	})
+	defer runHere(w.kinds)()
 	for range w.opts.Concurrency {
 		wg.Go(func() { w.loop(ctx) })
 	}
@@ -313,6 +332,29 @@ func (w *Worker) notified(kind string) {
 	})
 }
 
+// notifiedElsewhere handles a notification that jobs of kind are due which another
+// process enqueued and will claim: a token to claim them when Takeover ends, in case
+// that process died first. Later such notifications of the kind wait with it.
+func (w *Worker) notifiedElsewhere(kind string) {
+	if !w.handles(kind) {
+		return
+	}
+	key := "#" + kind
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gathering[key] {
+		return
+	}
+	w.gathering[key] = true
+	d := w.opts.Takeover
+	time.AfterFunc(d/2+rand.N(d/2+1), func() {
+		w.mu.Lock()
+		delete(w.gathering, key)
+		w.mu.Unlock()
+		w.nudge(token{kind: kind})
+	})
+}
+
 // nudge hands t to one idle worker, unless a token for its kind is waiting already;
 // when the channel is full, the next worker to claim drains.
 func (w *Worker) nudge(t token) {
@@ -353,6 +395,7 @@ func (w *Worker) loop(ctx context.Context) {
 			return
 		case t = <-w.wake:
 		}
+		w.busy.Add(1)
 		if t.kind != "" && !t.drain {
 			// from here on, a notification of the kind needs a token of its own: this
 			// worker's claim may come before its rows
@@ -387,6 +430,7 @@ func (w *Worker) loop(ctx context.Context) {
 				break
 			}
 		}
+		w.busy.Add(-1)
 	}
 }
 
