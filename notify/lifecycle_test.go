@@ -120,12 +120,13 @@ func TestAReturnsJourneyReachesTheShop(t *testing.T) {
 	}
 	for _, e := range events {
 		var data struct {
-			ID             string `json:"id"`
-			RMA            string `json:"rma"`
-			State          string `json:"state"`
-			Status         string `json:"status"`
-			ReturnID       string `json:"return_id"`
-			TrackingNumber string `json:"tracking_number"`
+			ID             string    `json:"id"`
+			RMA            string    `json:"rma"`
+			State          string    `json:"state"`
+			Status         string    `json:"status"`
+			ReturnID       string    `json:"return_id"`
+			TrackingNumber string    `json:"tracking_number"`
+			UpdatedAt      time.Time `json:"updated_at"`
 			Items          []struct {
 				Received    int    `json:"received"`
 				Condition   string `json:"condition"`
@@ -143,6 +144,18 @@ func TestAReturnsJourneyReachesTheShop(t *testing.T) {
 		case "return.approved", "return.completed":
 			if data.RMA != r.RMA || data.State != strings.TrimPrefix(e.Type, "return.") {
 				t.Errorf("%s: got %s %s", e.Type, data.RMA, data.State)
+			}
+			if e.Type == "return.completed" {
+				// the event carries the return as the change wrote it, its last update included
+				res := env.Do(t, "GET", "/v1/returns/"+r.ID, shop.Keys[auth.RoleIntegration], nil)
+				var now struct {
+					State     string    `json:"state"`
+					UpdatedAt time.Time `json:"updated_at"`
+				}
+				res.JSON(t, &now)
+				if !data.UpdatedAt.Equal(now.UpdatedAt) || now.State != "completed" {
+					t.Errorf("%s: the event says updated at %s, the return says %s %s", e.Type, data.UpdatedAt, now.State, now.UpdatedAt)
+				}
 			}
 		case "return.received":
 			if len(data.Items) != 1 || data.Items[0].Received != 1 || data.Items[0].Condition != "like_new" || data.Items[0].Disposition != "restock" {

@@ -21,13 +21,14 @@ var returnEvents = map[returns.Event]EventType{
 
 // ReturnChanged is the returns store's Notifier (returns.Effects): in the change's
 // transaction it publishes the return, as GET /v1/returns/{id} answers it, under the
-// event type of the change.
+// event type of the change. The change's own writes (its state and timeline entry)
+// are made by the same statement as the event.
 func (s *Service) ReturnChanged(ctx context.Context, t *returns.Tx, ev returns.Event) error {
 	typ, ok := returnEvents[ev]
 	if !ok {
 		return nil
 	}
-	return s.Publish(ctx, t.Tx, t.Return.MerchantID, typ, t.Return)
+	return s.publish(ctx, t.Tx, t.Return.MerchantID, typ, t.Return, t.Carried())
 }
 
 // FeedbackReceived is the returns store's Notifier for a shopper's feedback: it

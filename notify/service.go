@@ -234,17 +234,26 @@ func (s *Service) stamp() time.Time {
 // (the Mailer, SetMailer), all in one statement. Nothing is sent unless tx commits. data is
 // marshalled to JSON as the envelope's data; an unknown eventType is an error.
 func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) error {
+	return s.publish(ctx, tx, merchantID, eventType, data, nil)
+}
+
+// publish is Publish whose statement makes the writes of carried first (the change
+// being published).
+func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any, carried []outbox.Part) error {
 	if !eventType.Known() {
 		return fmt.Errorf("notify: publish: unknown event type %q", eventType)
 	}
-	var parts []outbox.Part // the shop's event and its deliveries, then the shopper's email
+	// the statement's parts: the change, the shop's event and its deliveries (when
+	// an endpoint listens), then the shopper's email
+	parts := slices.Clip(carried)
+	var mail []outbox.Part
 	if s.mailer != nil {
-		mail, err := s.mailer.Mail(ctx, tx, merchantID, eventType, data)
+		m, err := s.mailer.Mail(ctx, tx, merchantID, eventType, data)
 		if err != nil {
 			return fmt.Errorf("notify: publish %s: email: %w", eventType, err)
 		}
-		if mail != nil {
-			parts = append(parts, *mail)
+		if m != nil {
+			mail = append(mail, *m)
 		}
 	}
 	raw, err := json.Marshal(emptylist.Fill(data)) // a list is [] when empty, as documented
@@ -257,7 +266,7 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	}
 	if len(endpoints) == 0 {
 		// nobody listens: an event is kept only for its deliveries
-		if _, _, err := outbox.EnqueueParts(ctx, tx, parts); err != nil {
+		if _, _, err := outbox.EnqueueParts(ctx, tx, append(parts, mail...)); err != nil {
 			return fmt.Errorf("notify: publish %s: %w", eventType, err)
 		}
 		return nil
@@ -277,13 +286,13 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 		ids[i] = newID("wd_")
 		job.Deliveries[i] = deliveryRef{ID: ids[i], Generation: 1}
 	}
-	parts = append([]outbox.Part{{With: `webhook_event AS (INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
+	parts = append(parts, outbox.Part{With: `webhook_event AS (INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
 			VALUES ($1, $2, $3, $4, $5)),
 		webhook_delivery AS (INSERT INTO webhook_deliveries (merchant_id, id, endpoint_id, event_id, created_at, updated_at)
 			SELECT $1, x.id, e.id, $2, $4, $4 FROM unnest($6::text[], $7::text[]) AS x(id, endpoint_id)
 			JOIN webhook_endpoints e ON e.merchant_id = $1 AND e.id = x.endpoint_id AND e.enabled)`,
-		Args: []any{merchantID, env.ID, eventType, now, string(payload), db.Array(ids), db.Array(endpoints)}}}, parts...)
-	_, _, err = outbox.EnqueueParts(ctx, tx, parts, outbox.Message{MerchantID: merchantID, Kind: JobDeliver, Payload: job})
+		Args: []any{merchantID, env.ID, eventType, now, string(payload), db.Array(ids), db.Array(endpoints)}})
+	_, _, err = outbox.EnqueueParts(ctx, tx, append(parts, mail...), outbox.Message{MerchantID: merchantID, Kind: JobDeliver, Payload: job})
 	if err != nil {
 		return fmt.Errorf("notify: publish %s: %w", eventType, err)
 	}

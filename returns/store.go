@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 
 	"github.com/roundtriphq/roundtrip/internal/cursor"
 )
@@ -495,7 +496,8 @@ func (row returnWithItems) ret() (*Return, error) {
 // (inside a transaction).
 func get(ctx context.Context, q sqlx.QueryerContext, merchantID, id int64, lock bool) (*Return, error) {
 	if lock {
-		return getLocked(ctx, q, `r.id = $2`, merchantID, id)
+		r, _, err := getLocked(ctx, q, `r.id = $2`, merchantID, id)
+		return r, err
 	}
 	return getWhere(ctx, q, `r.merchant_id = $1 AND r.id = $2`, merchantID, id)
 }
@@ -526,30 +528,33 @@ func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...
 // the changes of one return, but lets rows that refer to the return (its timeline,
 // emails, links) be written meanwhile, where FOR UPDATE would hold their foreign-key
 // checks until this transaction ends.
-func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchantID int64, key any) (*Return, error) {
+// It answers the transaction's now() too: what updated_at = now() writes in it.
+func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchantID int64, key any) (*Return, time.Time, error) {
 	var rows []struct {
 		returnRow
 		Item
+		Now time.Time `db:"tx_now"`
 	}
 	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+returnCols+`, i.line_id, i.sku, i.name, i.quantity, i.received,
-		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount
+		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount, now() AS tx_now
 		FROM returns r JOIN orders o ON o.id = r.order_id JOIN return_items i ON i.return_id = r.id
 		WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR NO KEY UPDATE OF r, i`, merchantID, key)
 	if err != nil {
-		return nil, fmt.Errorf("returns: get %v: %w", key, err)
+		return nil, time.Time{}, fmt.Errorf("returns: get %v: %w", key, err)
 	}
 	if len(rows) == 0 {
-		return nil, ErrNotFound
+		return nil, time.Time{}, ErrNotFound
 	}
 	r, err := rows[0].returnRow.ret()
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	r.Items = make([]Item, len(rows))
 	for i, row := range rows {
 		r.Items[i] = row.Item
 	}
-	return withFeedback(ctx, q, r)
+	r, err = withFeedback(ctx, q, r)
+	return r, rows[0].Now, err
 }
 
 // withFeedback adds the shopper's feedback to a completed return.
@@ -637,19 +642,29 @@ func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note str
 		return err
 	}
 	from := r.State
-	// the state change and its timeline entry in one statement
-	var updated time.Time
-	err = t.GetContext(ctx, &updated, `WITH u AS (UPDATE returns SET state = $3, updated_at = now(),
-		reject_reason = CASE WHEN $4 = 'reject' THEN $5 ELSE reject_reason END
-		WHERE merchant_id = $1 AND id = $2 RETURNING id, updated_at),
-		e AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
-		SELECT $1, u.id, $6, $4, $7, $3, $5 FROM u)
-		SELECT updated_at FROM u`, r.MerchantID, r.ID, to, string(ev), note, actor, from)
-	if err != nil {
-		return fmt.Errorf("returns: transition %d: %w", r.ID, err)
+	// the state change and its timeline entry, in one statement
+	change := outbox.Part{With: `return_change AS (UPDATE returns SET state = $3, updated_at = now(),
+			reject_reason = CASE WHEN $4 = 'reject' THEN $5 ELSE reject_reason END
+			WHERE merchant_id = $1 AND id = $2 RETURNING id, updated_at),
+		return_timeline AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+			SELECT $1, return_change.id, $6, $4, $7, $3, $5 FROM return_change)`,
+		Args: []any{r.MerchantID, r.ID, to, string(ev), note, actor, from}}
+	if t.now.IsZero() {
+		// a return not read by its lock: the statement answers updated_at
+		var updated time.Time
+		if err := t.GetContext(ctx, &updated, `WITH `+change.With+` SELECT updated_at FROM return_change`, change.Args...); err != nil {
+			return fmt.Errorf("returns: transition %d: %w", r.ID, err)
+		}
+		r.UpdatedAt = updated
+	} else {
+		// updated_at is the transaction's now(), known since the lock: the change
+		// rides on the statement of its notification (setOff), or runs on its own
+		// before any other effect
+		r.UpdatedAt = t.now
+		t.carry = append(t.carry, change)
 	}
 	// t.Return stays as the database has it: state, reject reason, updated_at
-	r.State, r.UpdatedAt = to, updated
+	r.State = to
 	if ev == EventReject {
 		r.RejectReason = note
 	}

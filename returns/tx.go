@@ -7,6 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
 
 // Tx is one change of a return: a transaction that holds the return's row lock.
@@ -22,6 +23,33 @@ type Tx struct {
 	order *OrderRecord
 	// policy is the policy version the return was judged by, once read
 	policy *Policy
+	// now is the transaction's now(), read with the lock (zero when the return was
+	// not read by it): what updated_at = now() writes
+	now time.Time
+	// carry holds the writes of a state change not made yet: the notification of
+	// the change carries them in its statement (Carried), or they run on their own
+	// before any other effect of the change (flush)
+	carry []outbox.Part
+}
+
+// Carried takes the writes of the change being notified, for the notifier to make
+// in its own statement, before anything it writes that depends on them.
+func (t *Tx) Carried() []outbox.Part {
+	c := t.carry
+	t.carry = nil
+	return c
+}
+
+// flush makes the change's writes nobody carried (setOff calls it after the
+// notifier, so a change never ends with writes pending).
+func (t *Tx) flush(ctx context.Context) error {
+	if len(t.carry) == 0 {
+		return nil
+	}
+	if _, _, err := outbox.EnqueueParts(ctx, t.Tx, t.Carried()); err != nil {
+		return fmt.Errorf("returns: change of %d: %w", t.Return.ID, err)
+	}
+	return nil
 }
 
 // Update runs fn on the return under its row lock in one transaction and commits what
@@ -43,11 +71,11 @@ func (s *Store) update(ctx context.Context, where string, merchantID int64, key 
 		return nil, err
 	}
 	defer tx.Rollback()
-	r, err := getLocked(ctx, tx, where, merchantID, key)
+	r, now, err := getLocked(ctx, tx, where, merchantID, key)
 	if err != nil {
 		return nil, err
 	}
-	t := &Tx{Tx: tx, Return: r, store: s}
+	t := &Tx{Tx: tx, Return: r, store: s, now: now}
 	if err := fn(ctx, t); err != nil {
 		return nil, err
 	}
@@ -60,11 +88,11 @@ func (s *Store) update(ctx context.Context, where string, merchantID int64, key 
 // Lock takes a return's row lock in the caller's transaction (a background job's) and
 // returns the change to make in it.
 func (s *Store) Lock(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (*Tx, error) {
-	r, err := get(ctx, tx, merchantID, id, true)
+	r, now, err := getLocked(ctx, tx, `r.id = $2`, merchantID, id)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, Return: r, store: s}, nil
+	return &Tx{Tx: tx, Return: r, store: s, now: now}, nil
 }
 
 // Transition applies ev to the return, adds it to the timeline and runs what it sets
