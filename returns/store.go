@@ -399,7 +399,9 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		r.Items[i] = Item{LineID: lineIDs[i], SKU: skus[i], Name: names[i], Quantity: int(quantities[i]),
 			Reason: ReasonCode(reasons[i]), Comment: itemComments[i], Amount: amounts[i]}
 	}
-	t := &Tx{Tx: tx, Return: r, store: s, order: &order, policy: &pol}
+	// the insert's updated_at is its default, now(): the transaction's, as a change
+	// of the return made in it writes (Tx.now)
+	t := &Tx{Tx: tx, Return: r, store: s, order: &order, policy: &pol, now: stamps.UpdatedAt}
 	if err := s.setOff(ctx, t, EventCreate); err != nil {
 		return nil, err
 	}

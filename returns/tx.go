@@ -23,8 +23,8 @@ type Tx struct {
 	order *OrderRecord
 	// policy is the policy version the return was judged by, once read
 	policy *Policy
-	// now is the transaction's now(), read with the lock (zero when the return was
-	// not read by it): what updated_at = now() writes
+	// now is the transaction's now(), read with the lock or written by the new
+	// return's insert (zero when neither): what updated_at = now() writes
 	now time.Time
 	// carry holds the writes of a state change not made yet: the notification of
 	// the change carries them in its statement (Carried), or they run on their own
