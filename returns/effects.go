@@ -57,7 +57,9 @@ type Exchanges interface {
 }
 
 // Notifier tells the shop's systems and the shopper that a return changed (the notify
-// package). ev is the event that moved it, or EventCreate.
+// package). ev is the event that moved it, or EventCreate. A notifier that writes may
+// make the change's own writes in its statement (t.Carried); what it leaves is
+// written right after it returns.
 type Notifier interface {
 	ReturnChanged(ctx context.Context, t *Tx, ev Event) error
 	// FeedbackReceived tells them the shopper answered the feedback request.
