@@ -20,7 +20,7 @@ import (
 // Publisher publishes an event to the shop's webhook endpoints in the caller's
 // transaction (notify.Service).
 type Publisher interface {
-	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any) error
+	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any, jobs ...outbox.Message) error
 }
 
 // Service runs exchanges; it is the returns store's Exchanges effect.

@@ -333,31 +333,29 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		}
 		break
 	}
-	_, err = outbox.Enqueue(ctx, tx, outbox.Message{
-		MerchantID: r.MerchantID, Kind: KindExpire, RunAt: p.ValidUntil,
-		Payload: expireJob{ReturnID: r.ID, Parcel: p.Number},
-	})
-	if err != nil {
-		return Parcel{}, err
-	}
 	p.LabelURL = labelURL(r.RMA, p.Number)
-	if err := s.publish(ctx, tx, r.MerchantID, notify.LabelIssued, p); err != nil {
+	// label.issued, and the label's expiry at the end of its validity, in one statement
+	expire := outbox.Message{MerchantID: r.MerchantID, Kind: KindExpire, RunAt: p.ValidUntil,
+		Payload: expireJob{ReturnID: r.ID, Parcel: p.Number}}
+	if err := s.publish(ctx, tx, r.MerchantID, notify.LabelIssued, p, expire); err != nil {
 		return Parcel{}, err
 	}
 	return p, nil
 }
 
 // Publisher publishes an event to the shop's webhook endpoints in the caller's
-// transaction (notify.Service).
+// transaction (notify.Service), with the caller's jobs for the same change.
 type Publisher interface {
-	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any) error
+	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any, jobs ...outbox.Message) error
 }
 
-func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any) error {
+// publish publishes an event with jobs; without a Publisher it enqueues the jobs alone.
+func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any, jobs ...outbox.Message) error {
 	if s.Publisher == nil {
-		return nil
+		_, err := outbox.Enqueue(ctx, tx, jobs...)
+		return err
 	}
-	return s.Publisher.Publish(ctx, tx, merchantID, typ, data)
+	return s.Publisher.Publish(ctx, tx, merchantID, typ, data, jobs...)
 }
 
 // voidAll voids every issued parcel of r, which the caller locked in tx, and

@@ -28,7 +28,7 @@ func (s *Service) ReturnChanged(ctx context.Context, t *returns.Tx, ev returns.E
 	if !ok {
 		return nil
 	}
-	return s.publish(ctx, t.Tx, t.Return.MerchantID, typ, t.Return, t.Carried())
+	return s.publish(ctx, t.Tx, t.Return.MerchantID, typ, t.Return, t.Carried(), nil)
 }
 
 // FeedbackReceived is the returns store's Notifier for a shopper's feedback: it

@@ -233,13 +233,16 @@ func (s *Service) stamp() time.Time {
 // type, one outbox job that makes them, and the shopper's email about it with its job
 // (the Mailer, SetMailer), all in one statement. Nothing is sent unless tx commits. data is
 // marshalled to JSON as the envelope's data; an unknown eventType is an error.
-func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any) error {
-	return s.publish(ctx, tx, merchantID, eventType, data, nil)
+//
+// jobs are the caller's own outbox jobs for the same change (a refund's send job, a
+// label's expiry): the statement that publishes enqueues them too.
+func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any, jobs ...outbox.Message) error {
+	return s.publish(ctx, tx, merchantID, eventType, data, nil, jobs)
 }
 
 // publish is Publish whose statement makes the writes of carried first (the change
 // being published).
-func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any, carried []outbox.Part) error {
+func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any, carried []outbox.Part, jobs []outbox.Message) error {
 	if !eventType.Known() {
 		return fmt.Errorf("notify: publish: unknown event type %q", eventType)
 	}
@@ -266,7 +269,7 @@ func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	}
 	if len(endpoints) == 0 {
 		// nobody listens: an event is kept only for its deliveries
-		if _, _, err := outbox.EnqueueParts(ctx, tx, append(parts, mail...)); err != nil {
+		if _, _, err := outbox.EnqueueParts(ctx, tx, append(parts, mail...), jobs...); err != nil {
 			return fmt.Errorf("notify: publish %s: %w", eventType, err)
 		}
 		return nil
@@ -292,7 +295,8 @@ func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 			SELECT $1, x.id, e.id, $2, $4, $4 FROM unnest($6::text[], $7::text[]) AS x(id, endpoint_id)
 			JOIN webhook_endpoints e ON e.merchant_id = $1 AND e.id = x.endpoint_id AND e.enabled)`,
 		Args: []any{merchantID, env.ID, eventType, now, string(payload), db.Array(ids), db.Array(endpoints)}})
-	_, _, err = outbox.EnqueueParts(ctx, tx, append(parts, mail...), outbox.Message{MerchantID: merchantID, Kind: JobDeliver, Payload: job})
+	_, _, err = outbox.EnqueueParts(ctx, tx, append(parts, mail...),
+		append([]outbox.Message{{MerchantID: merchantID, Kind: JobDeliver, Payload: job}}, jobs...)...)
 	if err != nil {
 		return fmt.Errorf("notify: publish %s: %w", eventType, err)
 	}

@@ -187,10 +187,9 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	if err != nil {
 		return err
 	}
-	if _, err := outbox.Enqueue(ctx, t.Tx, outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{f.ID}, MaxAttempts: 25}); err != nil {
-		return err
-	}
-	if err := s.publish(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f); err != nil {
+	// refund.created, and the job that sends the refund, in one statement
+	send := outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{f.ID}, MaxAttempts: 25}
+	if err := s.publish(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f, send); err != nil {
 		return err
 	}
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
@@ -540,7 +539,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 // Publisher publishes an event to the shop's webhook endpoints in the caller's
 // transaction (notify.Service).
 type Publisher interface {
-	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any) error
+	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any, jobs ...outbox.Message) error
 }
 
 // CreditIssued is the data of a store_credit.issued event.
@@ -558,11 +557,13 @@ type CreditIssued struct {
 	ReturnID int64 `json:"-"`
 }
 
-func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any) error {
+// publish publishes an event with jobs; without a Publisher it enqueues the jobs alone.
+func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any, jobs ...outbox.Message) error {
 	if s.Publisher == nil {
-		return nil
+		_, err := outbox.Enqueue(ctx, tx, jobs...)
+		return err
 	}
-	return s.Publisher.Publish(ctx, tx, merchantID, typ, data)
+	return s.Publisher.Publish(ctx, tx, merchantID, typ, data, jobs...)
 }
 
 // publishRefund publishes the refund as GET /v1/refunds/{id} answers it, read in tx.
