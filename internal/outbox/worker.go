@@ -316,17 +316,23 @@ func (w *Worker) notified(kind string) {
 		w.nudge(token{kind: kind})
 		return
 	}
+	w.claimAfter(kind, kind, b.Gather)
+}
+
+// claimAfter adds a token for kind once d, jittered down to half, has passed, unless
+// one is already waiting under key (in gathering): the notifications meanwhile share
+// it. The jitter makes the waits of replicas that heard the same notification end at
+// different times, so that the first takes the batch and the others find it taken.
+func (w *Worker) claimAfter(key, kind string, d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.gathering[kind] {
+	if w.gathering[key] {
 		return
 	}
-	w.gathering[kind] = true
-	// the gathers of replicas that heard the same notification end at different
-	// times, so that the first takes the batch and the others find it taken
-	time.AfterFunc(b.Gather/2+rand.N(b.Gather/2+1), func() {
+	w.gathering[key] = true
+	time.AfterFunc(d/2+rand.N(d/2+1), func() {
 		w.mu.Lock()
-		delete(w.gathering, kind)
+		delete(w.gathering, key)
 		w.mu.Unlock()
 		w.nudge(token{kind: kind})
 	})
@@ -339,20 +345,7 @@ func (w *Worker) notifiedElsewhere(kind string) {
 	if !w.handles(kind) {
 		return
 	}
-	key := "#" + kind
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.gathering[key] {
-		return
-	}
-	w.gathering[key] = true
-	d := w.opts.Takeover
-	time.AfterFunc(d/2+rand.N(d/2+1), func() {
-		w.mu.Lock()
-		delete(w.gathering, key)
-		w.mu.Unlock()
-		w.nudge(token{kind: kind})
-	})
+	w.claimAfter("#"+kind, kind, w.opts.Takeover)
 }
 
 // nudge hands t to one idle worker, unless a token for its kind is waiting already;
