@@ -647,26 +647,15 @@ func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note str
 	// the state change and its timeline entry, in one statement
 	change := outbox.Part{With: `return_change AS (UPDATE returns SET state = $3, updated_at = now(),
 			reject_reason = CASE WHEN $4 = 'reject' THEN $5 ELSE reject_reason END
-			WHERE merchant_id = $1 AND id = $2 RETURNING id, updated_at),
+			WHERE merchant_id = $1 AND id = $2 RETURNING id),
 		return_timeline AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
 			SELECT $1, return_change.id, $6, $4, $7, $3, $5 FROM return_change)`,
 		Args: []any{r.MerchantID, r.ID, to, string(ev), note, actor, from}}
-	if t.now.IsZero() {
-		// a return not read by its lock: the statement answers updated_at
-		var updated time.Time
-		if err := t.GetContext(ctx, &updated, `WITH `+change.With+` SELECT updated_at FROM return_change`, change.Args...); err != nil {
-			return fmt.Errorf("returns: transition %d: %w", r.ID, err)
-		}
-		r.UpdatedAt = updated
-	} else {
-		// updated_at is the transaction's now(), known since the lock: the change
-		// rides on the statement of its notification (setOff), or runs on its own
-		// before any other effect
-		r.UpdatedAt = t.now
-		t.carry = append(t.carry, change)
-	}
-	// t.Return stays as the database has it: state, reject reason, updated_at
-	r.State = to
+	// updated_at is the transaction's now(), known since the lock (or the insert):
+	// the change rides on the statement of its notification (setOff), or runs on its
+	// own before any other effect. t.Return stays as the database will have it.
+	t.carry = append(t.carry, change)
+	r.State, r.UpdatedAt = to, t.now
 	if ev == EventReject {
 		r.RejectReason = note
 	}

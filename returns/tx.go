@@ -24,7 +24,7 @@ type Tx struct {
 	// policy is the policy version the return was judged by, once read
 	policy *Policy
 	// now is the transaction's now(), read with the lock or written by the new
-	// return's insert (zero when neither): what updated_at = now() writes
+	// return's insert: what updated_at = now() writes
 	now time.Time
 	// carry holds the writes of a state change not made yet: the notification of
 	// the change carries them in its statement (Carried), or they run on their own
