@@ -19,6 +19,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/cache"
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/emptylist"
+	"github.com/roundtriphq/roundtrip/internal/keepalive"
 	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 )
@@ -156,9 +157,12 @@ func New(d *sqlx.DB, opts Options) *Service {
 			ForceAttemptHTTP2:     true,
 			TLSHandshakeTimeout:   opts.Timeout,
 			ResponseHeaderTimeout: opts.Timeout,
-			MaxIdleConns:          100,
-			MaxIdleConnsPerHost:   4,
-			IdleConnTimeout:       90 * time.Second,
+			// as many idle connections per receiver as deliveries run at once: a
+			// connection beyond them would be dialled (and, over TLS, shaken hands
+			// with) again for every delivery
+			MaxIdleConns:        4 * keepalive.PerHost,
+			MaxIdleConnsPerHost: keepalive.PerHost,
+			IdleConnTimeout:     90 * time.Second,
 		},
 		Timeout: opts.Timeout,
 		// a redirect is an answer like any other non-2xx: not followed

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roundtriphq/roundtrip/internal/keepalive"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 	"github.com/stripe/stripe-go/v76/form"
@@ -26,7 +27,8 @@ type StripeConfig struct {
 	// USD whatever was asked. The currency check then takes the requested currency
 	// instead of reporting a mismatch that only the mock made.
 	Mock bool
-	// HTTPClient sends the requests; nil means stripe-go's (80 s timeout).
+	// HTTPClient sends the requests; nil means one on the shared keep-alive
+	// transport (internal/keepalive) with stripe-go's 80 s timeout.
 	HTTPClient *http.Client
 	// MaxNetworkRetries is how often stripe-go retries one request, reusing its
 	// Idempotency-Key: on network errors, 409, 503, lock_timeout 429 and when
@@ -55,6 +57,11 @@ var _ Gateway = (*Stripe)(nil)
 // off (errors come back to the caller instead).
 func NewStripe(cfg StripeConfig) *Stripe {
 	retries := cfg.MaxNetworkRetries
+	if cfg.HTTPClient == nil {
+		// stripe-go's own client keeps two idle connections: every refund sent
+		// beyond two at once would pay a new TLS handshake
+		cfg.HTTPClient = keepalive.Client(80 * time.Second)
+	}
 	bc := &stripe.BackendConfig{
 		MaxNetworkRetries: &retries,
 		HTTPClient:        cfg.HTTPClient,

@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/roundtriphq/roundtrip/internal/keepalive"
 )
 
 // DefaultAPIBase is Shippo's API.
@@ -62,7 +64,9 @@ func New(cfg Config) *Client {
 	}
 	cfg.APIBase = strings.TrimRight(cfg.APIBase, "/")
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+		// the shared keep-alive transport: a client is made per merchant, and
+		// connections (and their TLS sessions) outlive it
+		cfg.HTTPClient = keepalive.Client(0)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 20 * time.Second

@@ -259,7 +259,10 @@ func New(opts Options) *Server {
 		// A transport of its own: httptest servers closing in parallel tests close the
 		// idle connections of http.DefaultTransport, which breaks a webhook that was
 		// about to reuse one.
-		opts.WebhookClient = &http.Client{Timeout: 10 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		// It keeps a connection per webhook worker open, as Stripe would.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = max(opts.WebhookWorkers, 2)
+		opts.WebhookClient = &http.Client{Timeout: 10 * time.Second, Transport: t}
 	}
 	if opts.APIVersion == "" {
 		opts.APIVersion = "2023-10-16"
