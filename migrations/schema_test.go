@@ -102,3 +102,57 @@ func TestReturnRowsBelongToTheReturnsMerchant(t *testing.T) {
 		}
 	}
 }
+
+// The ledger's parcel trigger runs its function only for an update that changes a
+// label's money (the purchase, the void): a tracking poll's or an arrival's update
+// neither writes an entry nor calls the function, which read the return and its order
+// each time.
+func TestTheParcelLedgerRunsOnlyWhenALabelsMoneyChanges(t *testing.T) {
+	d := pgtest.New(t)
+	tx, err := d.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var parcel int64
+	err = tx.Get(&parcel, `WITH m AS (INSERT INTO merchants (slug, name) VALUES ('pl', 'P') RETURNING id),
+		o AS (INSERT INTO orders (merchant_id, number, email, currency, data)
+			SELECT id, '1001', 'a@example.com', 'EUR', '{}' FROM m RETURNING id, merchant_id),
+		r AS (INSERT INTO returns (merchant_id, order_id, rma, state, resolution, policy_version, currency, quote, total,
+				customer_email, created_by)
+			SELECT merchant_id, id, 'RMA-1', 'approved', 'refund', 1, 'EUR', '{}', 0, 'a@example.com', 'shopper' FROM o
+			RETURNING id, merchant_id)
+		INSERT INTO parcels (merchant_id, return_id, number, carrier, service, tracking_number, valid_until)
+		SELECT merchant_id, id, 1, 'usps', 'ground', '9400100000000000000001', now() + interval '30 days' FROM r
+		RETURNING id`)
+	if err == nil {
+		_, err = tx.Exec(`SET LOCAL track_functions = 'pl'`)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(update string, wantCalls int, wantKinds ...string) {
+		t.Helper()
+		if _, err := tx.Exec(`UPDATE parcels SET `+update+` WHERE id = $1`, parcel); err != nil {
+			t.Fatalf("%s: %v", update, err)
+		}
+		var calls int
+		if err := tx.Get(&calls, `SELECT coalesce((SELECT calls FROM pg_stat_xact_user_functions
+			WHERE funcname = 'ledger_parcels'), 0)`); err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		if err := tx.Select(&kinds, `SELECT kind FROM ledger_entries ORDER BY id`); err != nil {
+			t.Fatal(err)
+		}
+		if calls != wantCalls || strings.Join(kinds, ",") != strings.Join(wantKinds, ",") {
+			t.Fatalf("after %s: ledger_parcels called %d times, entries %v; want %d and %v", update, calls, kinds, wantCalls, wantKinds)
+		}
+	}
+	step(`polled_at = now()`, 0)
+	step(`label_amount = 745, label_currency = 'USD'`, 1, "label_purchased")
+	step(`polled_at = now()`, 1, "label_purchased")
+	step(`arrived_at = now()`, 1, "label_purchased")
+	step(`voided_at_carrier = now(), void_ref = 'v1'`, 2, "label_purchased", "label_voided")
+	step(`polled_at = now()`, 2, "label_purchased", "label_voided")
+}
