@@ -187,9 +187,9 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	if err != nil {
 		return err
 	}
-	// refund.created, and the job that sends the refund, in one statement
-	send := outbox.Message{MerchantID: r.MerchantID, Kind: JobSend, Payload: jobPayload{f.ID}, MaxAttempts: 25}
-	if err := s.publish(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f, send); err != nil {
+	// refund.created, the job that sends the refund and the one that asks Stripe
+	// about it if no webhook settles it, in one statement
+	if err := s.publish(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f, s.jobs(f.MerchantID, f.ID)...); err != nil {
 		return err
 	}
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
@@ -354,7 +354,6 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 	}
 	changed := status != f.Status
 	wasSucceeded := f.Status == StatusSucceeded
-	wasSent := f.SentAt != nil
 	if err := record(ctx, tx, f, status, res); err != nil {
 		return err
 	}
@@ -368,12 +367,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 		}
 	}
 	if !Terminal(status) {
-		if !wasSent {
-			_, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: f.MerchantID, Kind: JobPoll, Payload: jobPayload{f.ID},
-				RunAt: s.now().Add(PollAfter), MaxAttempts: 100})
-			return err
-		}
-		return nil
+		return nil // its poll job, enqueued with the send job, asks Stripe later
 	}
 	if !changed {
 		return nil
@@ -404,6 +398,16 @@ func failureText(reason string) string {
 	return strings.ReplaceAll(reason, "_", " ")
 }
 
+// jobs are a new attempt's jobs: the one that sends it (JobSend) and the one that
+// asks Stripe about it PollAfter later (JobPoll), in case no webhook settles it
+// first; a settling change cancels the poll (record).
+func (s *Service) jobs(merchantID, refundID int64) []outbox.Message {
+	return []outbox.Message{
+		{MerchantID: merchantID, Kind: JobSend, Payload: jobPayload{refundID}, MaxAttempts: 25},
+		{MerchantID: merchantID, Kind: JobPoll, Payload: jobPayload{refundID}, RunAt: s.now().Add(PollAfter), MaxAttempts: 100},
+	}
+}
+
 // poll is the JobPoll handler: it asks Stripe about a refund that stayed pending.
 func (s *Service) poll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	var p jobPayload
@@ -414,8 +418,12 @@ func (s *Service) poll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	if err != nil {
 		return outbox.Permanent(err)
 	}
-	if Terminal(f.Status) || f.StripeRefundID == nil {
+	if Terminal(f.Status) {
 		return nil
+	}
+	if f.StripeRefundID == nil {
+		// not sent yet (its send job is retrying): there is nothing to ask Stripe
+		return &outbox.Retry{After: PollAfter, Reason: "not sent yet"}
 	}
 	res, err := s.gateway.Get(ctx, *f.StripeRefundID)
 	if err != nil {
@@ -454,7 +462,7 @@ func (s *Service) Retry(ctx context.Context, merchantID, id int64, actor string)
 	if err := requeue(ctx, tx, f.ID); err != nil {
 		return nil, err
 	}
-	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{MerchantID: merchantID, Kind: JobSend, Payload: jobPayload{f.ID}, MaxAttempts: 25}); err != nil {
+	if _, err := outbox.Enqueue(ctx, tx, s.jobs(merchantID, f.ID)...); err != nil {
 		return nil, err
 	}
 	t, err := s.returns.Lock(ctx, tx, merchantID, f.ReturnID)

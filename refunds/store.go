@@ -231,9 +231,10 @@ func insert(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, recei
 	return &f, nil
 }
 
-// markFailed records a permanent refusal.
+// markFailed records a permanent refusal, and cancels the refund's poll job.
 func markFailed(ctx context.Context, x sqlx.ExecerContext, id int64, reason string) error {
-	_, err := x.ExecContext(ctx, `UPDATE refunds SET status = 'failed', failure_reason = $2, updated_at = now(), settled_at = now()
+	_, err := x.ExecContext(ctx, `WITH `+outbox.CancelWith("poll_done", JobPoll, "refund_id", "($1::bigint)::text", "true")+`
+		UPDATE refunds SET status = 'failed', failure_reason = $2, updated_at = now(), settled_at = now()
 		WHERE id = $1`, id, reason)
 	if err != nil {
 		return fmt.Errorf("refunds: fail %d: %w", id, err)
