@@ -146,8 +146,11 @@ func (r *replica) sampleRSS() {
 	}
 }
 
-// balancer spreads requests over the replicas that are up, round robin. A request
-// that cannot reach its replica answers 502, and the client retries.
+// balancer spreads requests over the replicas that are up, round robin. The driver's
+// own clients (the lifecycles, the fake Stripe's webhooks) use its Transport, which
+// sends each request straight to the replica it picks; its proxy, at url, is for
+// anything else that follows the replicas' base URL. A request that cannot reach its
+// replica fails (the proxy answers 502), and the client retries.
 type balancer struct {
 	replicas []*replica
 	next     atomic.Uint64
@@ -190,6 +193,27 @@ func (b *balancer) pick() *replica {
 }
 
 func (b *balancer) close() { b.srv.Close() }
+
+// Transport returns a RoundTripper that sends a request for the balancer's URL to
+// a replica directly, on connections of its own (keepIdle idle per replica). A
+// proxy hop would cost the driver a second HTTP exchange per request on the cores
+// the replicas and PostgreSQL are measured on.
+func (b *balancer) Transport(keepIdle int) http.RoundTripper {
+	return direct{b: b, t: &http.Transport{MaxIdleConnsPerHost: keepIdle, IdleConnTimeout: 30 * time.Second}}
+}
+
+type direct struct {
+	b *balancer
+	t *http.Transport
+}
+
+func (d direct) RoundTrip(req *http.Request) (*http.Response, error) {
+	out := req.WithContext(req.Context()) // a copy: a RoundTripper leaves req as it is
+	u := *req.URL
+	u.Host = d.b.pick().addr
+	out.URL, out.Host = &u, req.URL.Host
+	return d.t.RoundTrip(out)
+}
 
 // buildBinary compiles ./cmd/roundtrip into dir.
 func buildBinary(ctx context.Context, dir string) (string, error) {

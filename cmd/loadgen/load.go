@@ -206,7 +206,8 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	defer sk.close()
 	stripe := fakestripe.New(fakestripe.Options{AutoCharges: true, Currency: "eur", RefundStatus: fakestripe.StatusPending,
 		SettleAfter: 20 * time.Millisecond, WebhookURL: lb.url + "/v1/webhooks/stripe", WebhookSecret: webhookSecret,
-		Delivery: fakestripe.DeliverAsync, WebhookWorkers: 4, WebhookAttempts: 8, WebhookBackoff: 100 * time.Millisecond})
+		Delivery: fakestripe.DeliverAsync, WebhookWorkers: 4, WebhookAttempts: 8, WebhookBackoff: 100 * time.Millisecond,
+		WebhookClient: &http.Client{Timeout: 10 * time.Second, Transport: lb.Transport(4)}})
 	defer stripe.Close()
 	for _, r := range replicas {
 		r.env = []string{"DATABASE_URL=" + dbURL, "STRIPE_SECRET_KEY=sk_test_loadgen", "STRIPE_API_BASE=" + stripe.URL(),
@@ -257,7 +258,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		bg.Go(func() { chaos(runCtx, replicas, c.KillEvery, progress) })
 	}
 
-	cl := &client{base: lb.url, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.Concurrency * 2}},
+	cl := &client{base: lb.url, http: &http.Client{Timeout: 30 * time.Second, Transport: lb.Transport(c.Concurrency * 2)},
 		keys: keys, stripe: stripe, rep: rep, watch: &watcher{db: d, merchant: m.ID, waiting: map[string]chan struct{}{}}}
 	bg.Go(func() { cl.watch.run(runCtx) })
 	before := sampleCosts(ctx, d, replicas)
