@@ -510,8 +510,23 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 		return false, err
 	}
 	defer tx.Rollback()
-	if first, err := firstDelivery(ctx, tx, ev, false); err != nil || !first {
-		return !first, err
+	// the usual event names one refund by its metadata: it is noted and the refund
+	// locked in one statement
+	var noted bool
+	var locked *Refund
+	if len(ev.Refunds) == 1 && (ev.Checkout == nil || s.Checkouts == nil) {
+		if col, key := metadataKey(ev.Refunds[0].Metadata["refund_id"]); col != "" {
+			first, f, err := noteAndLock(ctx, tx, ev, col, key)
+			if err != nil || !first {
+				return err == nil, err
+			}
+			noted, locked = true, f
+		}
+	}
+	if !noted {
+		if first, err := firstDelivery(ctx, tx, ev, false); err != nil || !first {
+			return !first, err
+		}
 	}
 	if ev.Checkout != nil && s.Checkouts != nil {
 		if err := s.Checkouts.CheckoutEvent(ctx, tx, ev.Type, *ev.Checkout); err != nil {
@@ -522,10 +537,19 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 	// made, which the send job records from Stripe's own answer. Nothing is polled for
 	// it: every refund that waits for Stripe has had its poll scheduled since it was
 	// sent, and Stripe sends charge.refund.updated when one changes.
-	for _, rr := range ev.Refunds {
+	for i, rr := range ev.Refunds {
 		// Our refunds carry their public ID in the metadata; look that up first, since
 		// the send job may not have committed the Stripe ID yet (then lock waits for it).
-		f, err := lockForStripe(ctx, tx, rr.Metadata["refund_id"], rr.StripeID)
+		var f *Refund
+		var err error
+		switch {
+		case i == 0 && locked != nil:
+			f = locked
+		case i == 0 && noted:
+			f, err = lockByStripeID(ctx, tx, rr.StripeID)
+		default:
+			f, err = lockForStripe(ctx, tx, rr.Metadata["refund_id"], rr.StripeID)
+		}
 		if errors.Is(err, ErrNotFound) {
 			continue // a refund made outside Roundtrip: reconciliation reports it
 		}

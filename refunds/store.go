@@ -300,6 +300,53 @@ func firstDelivery(ctx context.Context, x sqlx.ExecerContext, ev Event, async bo
 	return n == 1, nil
 }
 
+// metadataKey is how a refund's metadata names it (see lockForStripe): the column
+// and its value, the public ID or (for refunds sent before public IDs) the internal
+// ID in decimal; col is "" when it names none.
+func metadataKey(metadataID string) (col string, key any) {
+	if n, err := strconv.ParseInt(metadataID, 10, 64); err == nil && n > 0 {
+		return `f.id`, n
+	}
+	if strings.HasPrefix(metadataID, "rf_") {
+		return `f.public_id`, metadataID
+	}
+	return "", nil
+}
+
+// noteAndLock is firstDelivery and lockForStripe's look-up by metadata in one
+// statement, for the usual event: one refund, named by its metadata. first is false
+// for an event noted before. locked is the refund the metadata names, under its row
+// lock, or nil when it names none (or, a public ID, two merchants' refunds): the
+// caller then looks the refund up by its Stripe ID. The refund is locked whether the
+// event is new or not; a repeat only holds the lock until its transaction ends.
+func noteAndLock(ctx context.Context, tx *sqlx.Tx, ev Event, col string, key any) (first bool, locked *Refund, err error) {
+	var row struct {
+		First   bool   `db:"first"`
+		Refunds []byte `db:"refunds"`
+	}
+	err = tx.GetContext(ctx, &row, `WITH note AS (INSERT INTO stripe_events (id, type) VALUES ($1, $2)
+			ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT (SELECT count(*) FROM note) = 1 AS first,
+			(SELECT coalesce(json_agg(x), '[]') FROM (SELECT `+refundCols+refundFrom+` WHERE `+col+` = $3
+				LIMIT 2 FOR UPDATE OF f) x) AS refunds`, ev.ID, ev.Type, key)
+	if err != nil {
+		return false, nil, fmt.Errorf("refunds: stripe event %s: %w", ev.ID, err)
+	}
+	var list []Refund
+	if err := db.UnmarshalRows(row.Refunds, &list); err != nil {
+		return false, nil, fmt.Errorf("refunds: stripe event %s: %w", ev.ID, err)
+	}
+	if len(list) == 1 {
+		locked = &list[0]
+	}
+	return row.First, locked, nil
+}
+
+// lockByStripeID locks the refund with a Stripe ID; ErrNotFound: not ours.
+func lockByStripeID(ctx context.Context, tx *sqlx.Tx, stripeID string) (*Refund, error) {
+	return getRefund(ctx, tx, `f.stripe_refund_id = $1 FOR UPDATE OF f`, stripeID)
+}
+
 // lockForStripe locks the refund a Stripe refund belongs to: by the refund ID in its
 // metadata first, since the send job may not have committed the Stripe ID yet (the
 // lock then waits for it), else by the Stripe ID. ErrNotFound: not ours.
@@ -311,21 +358,16 @@ func firstDelivery(ctx context.Context, x sqlx.ExecerContext, ev Event, async bo
 // was sent: the events of those refunds (one that settles or fails days later) still
 // name them that way, so a number is still taken as the internal ID.
 func lockForStripe(ctx context.Context, tx *sqlx.Tx, metadataID, stripeID string) (*Refund, error) {
-	if n, err := strconv.ParseInt(metadataID, 10, 64); err == nil && n > 0 {
-		f, err := lock(ctx, tx, n)
-		if !errors.Is(err, ErrNotFound) {
-			return f, err
-		}
-	} else if strings.HasPrefix(metadataID, "rf_") {
-		// found and locked by its public ID in one statement
+	if col, key := metadataKey(metadataID); col != "" {
+		// found and locked in one statement
 		var list []Refund
-		if err := sqlx.SelectContext(ctx, tx, &list, `SELECT `+refundCols+refundFrom+` WHERE f.public_id = $1
-			LIMIT 2 FOR UPDATE OF f`, metadataID); err != nil {
+		if err := sqlx.SelectContext(ctx, tx, &list, `SELECT `+refundCols+refundFrom+` WHERE `+col+` = $1
+			LIMIT 2 FOR UPDATE OF f`, key); err != nil {
 			return nil, fmt.Errorf("refunds: refund of metadata %q: %w", metadataID, err)
 		}
 		if len(list) == 1 {
 			return &list[0], nil
 		}
 	}
-	return getRefund(ctx, tx, `f.stripe_refund_id = $1 FOR UPDATE OF f`, stripeID)
+	return lockByStripeID(ctx, tx, stripeID)
 }

@@ -99,3 +99,38 @@ func TestWebhookNamesTheRefundByItsPublicID(t *testing.T) {
 		t.Errorf("got return %s, want completed", got)
 	}
 }
+
+// TestAnEventWhoseMetadataNamesNoRefundFindsItByStripeID: a refund_id in the metadata
+// that names none of ours (edited at Stripe, or two merchants' public IDs alike) is
+// not the end of it: the event's Stripe refund ID finds the row, and a repeat of the
+// event is still answered as one.
+func TestAnEventWhoseMetadataNamesNoRefundFindsItByStripeID(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending}) // events recorded, not sent
+	r, sr := pendingRefund(t, f)
+	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	evs := f.stripe.Events()
+	var ev map[string]any
+	if err := json.Unmarshal(evs[len(evs)-1].Payload, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["data"].(map[string]any)["object"].(map[string]any)["metadata"].(map[string]any)["refund_id"] = "rf_nosuchrefund"
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, dup := f.postEvent(t, payload, time.Now(), whsec); status != http.StatusOK || dup {
+		t.Fatalf("event: got %d duplicate=%v, want 200, new", status, dup)
+	}
+	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusSucceeded {
+		t.Errorf("got refund %s, want succeeded", fr.Status)
+	}
+	if got := f.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
+	}
+	if status, dup := f.postEvent(t, payload, time.Now(), whsec); status != http.StatusOK || !dup {
+		t.Errorf("the repeat: got %d duplicate=%v, want 200, a duplicate", status, dup)
+	}
+}
