@@ -451,6 +451,46 @@ func TestScanByRMAOfAReturnWithTwoParcels(t *testing.T) {
 	}
 }
 
+// TestScanByRMAOfAReturnWithOneParcel: the scan marks the parcel and the return
+// arrived (in the statement that reads the return's parcels); a second scan is a
+// repeat and moves neither time.
+func TestScanByRMAOfAReturnWithOneParcel(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	r := f.create(t, f.key(auth.RoleIntegration), "NW-1")
+	arrivals := func() (parcel, ret *time.Time) {
+		t.Helper()
+		if err := f.env.DB.QueryRow(`SELECT (SELECT arrived_at FROM parcels), (SELECT arrived_at FROM returns)`).
+			Scan(&parcel, &ret); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	var first [2]*time.Time
+	for i, repeat := range []bool{false, true} {
+		res := f.env.Do(t, "POST", "/v1/scans", f.key(auth.RoleWarehouse), map[string]any{"code": r.RMA})
+		var sc struct {
+			Repeat bool `json:"repeat"`
+			Parcel *struct {
+				ArrivedAt *time.Time `json:"arrived_at"`
+			} `json:"parcel"`
+		}
+		res.JSON(t, &sc)
+		if res.Status != http.StatusOK || sc.Repeat != repeat || sc.Parcel == nil || sc.Parcel.ArrivedAt == nil {
+			t.Fatalf("scan %d: got %d repeat=%v parcel=%+v, want 200 repeat=%v and the parcel arrived", i+1, res.Status, sc.Repeat, sc.Parcel, repeat)
+		}
+		parcel, ret := arrivals()
+		if parcel == nil || ret == nil || !parcel.Equal(*ret) {
+			t.Fatalf("scan %d: parcel arrived at %v, return at %v, want both, the same", i+1, parcel, ret)
+		}
+		if i == 0 {
+			first = [2]*time.Time{parcel, ret}
+		} else if !parcel.Equal(*first[0]) || !ret.Equal(*first[1]) {
+			t.Errorf("the repeat moved the arrival from %v/%v to %v/%v", first[0], first[1], parcel, ret)
+		}
+	}
+}
+
 func (f fixture) carrierEvent(t *testing.T, secret string, body map[string]any) apitest.Response {
 	t.Helper()
 	var headers []string

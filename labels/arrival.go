@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/returns"
 	"github.com/roundtriphq/roundtrip/returns/receiving"
 )
@@ -33,14 +34,20 @@ func (s *Service) ParcelByTracking(ctx context.Context, merchantID int64, tracki
 
 // ArriveIssued lists r's parcels whose labels may be used, by number, as they were
 // before the scan at, and records that the return's only such parcel arrived at at,
-// unless it had arrived before: one statement, in the scan's transaction x.
-func (s *Service) ArriveIssued(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, at time.Time) ([]receiving.Parcel, error) {
+// unless it had arrived before: one statement, in the scan's transaction q, which
+// also makes the caller's writes with (the return's arrival).
+func (s *Service) ArriveIssued(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, at time.Time, with ...outbox.Part) ([]receiving.Parcel, error) {
+	args := []any{r.MerchantID, r.ID, at}
+	ctes, more := outbox.Ahead(len(args), with...)
+	if ctes != "" {
+		ctes += ", "
+	}
 	var out []receiving.Parcel
-	err := sqlx.SelectContext(ctx, q, &out, `WITH issued AS (SELECT id, number, coalesce(tracking_number, '') AS tracking_number,
+	err := sqlx.SelectContext(ctx, q, &out, `WITH `+ctes+`issued AS (SELECT id, number, coalesce(tracking_number, '') AS tracking_number,
 			carrier, arrived_at FROM parcels WHERE merchant_id = $1 AND return_id = $2 AND status = 'issued'),
 		arrive AS (UPDATE parcels SET arrived_at = $3
 			WHERE id IN (SELECT id FROM issued WHERE arrived_at IS NULL AND (SELECT count(*) FROM issued) = 1))
-		SELECT id, number, tracking_number, carrier, arrived_at FROM issued ORDER BY number`, r.MerchantID, r.ID, at)
+		SELECT id, number, tracking_number, carrier, arrived_at FROM issued ORDER BY number`, append(args, more...)...)
 	if err != nil {
 		return nil, fmt.Errorf("labels: arrival of %s: %w", r.RMA, err)
 	}

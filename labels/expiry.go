@@ -56,11 +56,7 @@ func (s *Service) expire(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error
 	if r.State != returns.StateApproved {
 		return nil
 	}
-	arrived, err := t.ArrivedAt(ctx)
-	if err != nil {
-		return fmt.Errorf("labels: arrival of %d: %w", r.ID, err)
-	}
-	if arrived != nil {
+	if t.ArrivedAt() != nil {
 		return nil // scanned at the warehouse by its RMA: the receipt will follow
 	}
 	list, err := parcels(ctx, tx, r.MerchantID, r)

@@ -530,33 +530,43 @@ func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...
 // the changes of one return, but lets rows that refer to the return (its timeline,
 // emails, links) be written meanwhile, where FOR UPDATE would hold their foreign-key
 // checks until this transaction ends.
-// It answers the transaction's now() too: what updated_at = now() writes in it.
-func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchantID int64, key any) (*Return, time.Time, error) {
+// It answers what else the lock's statement read (locked).
+func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchantID int64, key any) (*Return, locked, error) {
 	var rows []struct {
 		returnRow
 		Item
-		Now time.Time `db:"tx_now"`
+		locked
 	}
 	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+returnCols+`, i.line_id, i.sku, i.name, i.quantity, i.received,
-		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount, now() AS tx_now
+		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount, now() AS tx_now,
+		r.arrived_at AS arrived_at
 		FROM returns r JOIN orders o ON o.id = r.order_id JOIN return_items i ON i.return_id = r.id
 		WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR NO KEY UPDATE OF r, i`, merchantID, key)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("returns: get %v: %w", key, err)
+		return nil, locked{}, fmt.Errorf("returns: get %v: %w", key, err)
 	}
 	if len(rows) == 0 {
-		return nil, time.Time{}, ErrNotFound
+		return nil, locked{}, ErrNotFound
 	}
 	r, err := rows[0].returnRow.ret()
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, locked{}, err
 	}
 	r.Items = make([]Item, len(rows))
 	for i, row := range rows {
 		r.Items[i] = row.Item
 	}
 	r, err = withFeedback(ctx, q, r)
-	return r, rows[0].Now, err
+	return r, rows[0].locked, err
+}
+
+// locked is what getLocked reads with a return besides the return: the
+// transaction's now() (what updated_at = now() writes in it), and when a parcel of
+// the return was first scanned at the warehouse (nil: never), which only a change
+// holding the lock writes.
+type locked struct {
+	Now       time.Time  `db:"tx_now"`
+	ArrivedAt *time.Time `db:"arrived_at"`
 }
 
 // withFeedback adds the shopper's feedback to a completed return.

@@ -26,6 +26,9 @@ type Tx struct {
 	// now is the transaction's now(), read with the lock or written by the new
 	// return's insert: what updated_at = now() writes
 	now time.Time
+	// arrivedAt is when a parcel of the return was first scanned at the warehouse,
+	// read with the lock and kept by the change's own writes
+	arrivedAt *time.Time
 	// carry holds the writes of a state change not made yet: the notification of
 	// the change carries them in its statement (Carried), or they run on their own
 	// before any other effect of the change (flush)
@@ -71,11 +74,11 @@ func (s *Store) update(ctx context.Context, where string, merchantID int64, key 
 		return nil, err
 	}
 	defer tx.Rollback()
-	r, now, err := getLocked(ctx, tx, where, merchantID, key)
+	r, l, err := getLocked(ctx, tx, where, merchantID, key)
 	if err != nil {
 		return nil, err
 	}
-	t := &Tx{Tx: tx, Return: r, store: s, now: now}
+	t := &Tx{Tx: tx, Return: r, store: s, now: l.Now, arrivedAt: l.ArrivedAt}
 	if err := fn(ctx, t); err != nil {
 		return nil, err
 	}
@@ -88,11 +91,11 @@ func (s *Store) update(ctx context.Context, where string, merchantID int64, key 
 // Lock takes a return's row lock in the caller's transaction (a background job's) and
 // returns the change to make in it.
 func (s *Store) Lock(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (*Tx, error) {
-	r, now, err := getLocked(ctx, tx, `r.id = $2`, merchantID, id)
+	r, l, err := getLocked(ctx, tx, `r.id = $2`, merchantID, id)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, Return: r, store: s, now: now}, nil
+	return &Tx{Tx: tx, Return: r, store: s, now: l.Now, arrivedAt: l.ArrivedAt}, nil
 }
 
 // Transition applies ev to the return, adds it to the timeline and runs what it sets
@@ -193,16 +196,30 @@ func (t *Tx) Receive(ctx context.Context, items ...ItemReceipt) error {
 
 // ArrivedAt is when a parcel of the return was first scanned at the warehouse (nil:
 // never).
-func (t *Tx) ArrivedAt(ctx context.Context) (*time.Time, error) {
-	var at *time.Time
-	err := t.GetContext(ctx, &at, `SELECT arrived_at FROM returns WHERE id = $1`, t.Return.ID)
-	return at, err
+func (t *Tx) ArrivedAt() *time.Time { return t.arrivedAt }
+
+// MarkArrived records the first scan of a parcel of the return at the warehouse; a
+// later one changes nothing.
+func (t *Tx) MarkArrived(ctx context.Context, at time.Time) error {
+	if t.arrivedAt != nil {
+		return nil
+	}
+	_, err := t.ExecContext(ctx, `UPDATE returns SET arrived_at = $2 WHERE id = $1`, t.Return.ID, at)
+	if err == nil {
+		t.arrivedAt = &at
+	}
+	return err
 }
 
-// MarkArrived records the first scan of a parcel of the return at the warehouse.
-func (t *Tx) MarkArrived(ctx context.Context, at time.Time) error {
-	_, err := t.ExecContext(ctx, `UPDATE returns SET arrived_at = coalesce(arrived_at, $2) WHERE id = $1`, t.Return.ID, at)
-	return err
+// Arrival is MarkArrived as a share of the caller's statement, for a scan that
+// records its parcel's arrival in the same statement (none after the first scan).
+func (t *Tx) Arrival(at time.Time) []outbox.Part {
+	if t.arrivedAt != nil {
+		return nil
+	}
+	t.arrivedAt = &at
+	return []outbox.Part{{With: `return_arrival AS (UPDATE returns SET arrived_at = $2 WHERE id = $1)`,
+		Args: []any{t.Return.ID, at}}}
 }
 
 // Outstanding is how many units of the return have not arrived yet.

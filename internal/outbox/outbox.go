@@ -136,6 +136,27 @@ type Part struct {
 
 var param = regexp.MustCompile(`\$[0-9]+`)
 
+// Ahead returns the parts' common table expressions, separated by commas, for a
+// statement of the caller's that has offset parameters of its own and puts them
+// first in its WITH: each part's parameters are numbered after the statement's and
+// the parts' before it, in args (to append to the statement's). Jobs are ignored:
+// EnqueueParts makes those.
+func Ahead(offset int, parts ...Part) (ctes string, args []any) {
+	var withs []string
+	for _, p := range parts {
+		if p.With == "" {
+			continue
+		}
+		k := offset + len(args)
+		withs = append(withs, param.ReplaceAllStringFunc(p.With, func(m string) string {
+			n, _ := strconv.Atoi(m[1:])
+			return "$" + strconv.Itoa(n+k)
+		}))
+		args = append(args, p.Args...)
+	}
+	return strings.Join(withs, ", "), args
+}
+
 // EnqueueParts is Enqueue with the parts' writes and their jobs, in one statement. It
 // answers msgs' IDs in their order and how many jobs the parts' rows made.
 func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ...Message) ([]int64, int, error) {
@@ -146,15 +167,9 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 		if p.With == "" {
 			continue
 		}
-		k := len(args)
-		shift := func(q string) string {
-			return param.ReplaceAllStringFunc(q, func(m string) string {
-				n, _ := strconv.Atoi(m[1:])
-				return "$" + strconv.Itoa(n+k)
-			})
-		}
-		withs = append(withs, shift(p.With))
-		args = append(args, p.Args...)
+		with, pargs := Ahead(len(args), p)
+		withs = append(withs, with)
+		args = append(args, pargs...)
 		if p.Jobs != "" {
 			if p.Kind == "" {
 				return nil, 0, errors.New("outbox: jobs without kind")

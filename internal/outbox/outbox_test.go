@@ -1000,3 +1000,16 @@ func TestAnotherProcessTakesOverAJobItsProcessLeft(t *testing.T) {
 		t.Fatal("the left job was not taken over")
 	}
 }
+
+// Ahead renumbers each part's parameters after the statement's own and the parts'
+// before it, and leaves out parts that write nothing.
+func TestAheadNumbersThePartsParametersAfterTheStatements(t *testing.T) {
+	ctes, args := outbox.Ahead(3,
+		outbox.Part{With: `a AS (UPDATE x SET v = $2 WHERE id = $1)`, Args: []any{"a1", "a2"}},
+		outbox.Part{},
+		outbox.Part{With: `b AS (SELECT $1::int, $10::int)`, Args: []any{"b1", 2, 3, 4, 5, 6, 7, 8, 9, "b10"}})
+	want := `a AS (UPDATE x SET v = $5 WHERE id = $4), b AS (SELECT $6::int, $15::int)`
+	if ctes != want || len(args) != 12 || args[0] != "a1" || args[2] != "b1" || args[11] != "b10" {
+		t.Fatalf("got %q with %v, want %q with the parts' arguments in order", ctes, args, want)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 	"github.com/roundtriphq/roundtrip/returns"
 )
@@ -91,7 +92,7 @@ type Parcels interface {
 	// ArriveIssued lists the return's parcels whose labels may be used, by number, as
 	// they were before the scan at, and records the arrival of the only one when there
 	// is exactly one and it had not arrived yet.
-	ArriveIssued(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, at time.Time) ([]Parcel, error)
+	ArriveIssued(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, at time.Time, with ...outbox.Part) ([]Parcel, error)
 	// ParcelNumbered finds the return's parcel with a number, or ErrNoParcel.
 	ParcelNumbered(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, n int) (Parcel, error)
 	// MarkArrived records that the warehouse scanned a parcel.
@@ -196,13 +197,16 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 		}
 		now := s.now()
 		out = &Scan{Return: r, Parcel: parcel}
+		arrivedBefore := t.ArrivedAt() != nil
 		switch {
 		case byRMA:
-			// the return's parcels, and the arrival of its only one, in one statement
-			issued, err := s.parcels.ArriveIssued(ctx, t.Tx, r, now)
+			// the return's parcels, the arrival of its only one and the return's
+			// first arrival, in one statement
+			issued, err := s.parcels.ArriveIssued(ctx, t.Tx, r, now, t.Arrival(now)...)
 			if err != nil {
 				return err
 			}
+			out.Repeat = arrivedBefore
 			if len(issued) == 1 {
 				out.Parcel = &issued[0]
 				out.Repeat = out.Parcel.ArrivedAt != nil
@@ -217,16 +221,12 @@ func (s *Service) Scan(ctx context.Context, merchantID int64, code string) (*Sca
 					return err
 				}
 				out.Parcel.ArrivedAt = &now
+				if err := t.MarkArrived(ctx, now); err != nil {
+					return err
+				}
 			}
-		}
-		if out.Parcel == nil {
-			arrived, err := t.ArrivedAt(ctx)
-			if err != nil {
-				return err
-			}
-			out.Repeat = arrived != nil
-		}
-		if !out.Repeat {
+		default:
+			out.Repeat = arrivedBefore
 			if err := t.MarkArrived(ctx, now); err != nil {
 				return err
 			}
