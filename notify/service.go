@@ -244,6 +244,12 @@ func (s *Service) Publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	return s.publish(ctx, tx, merchantID, eventType, data, nil, jobs)
 }
 
+// PublishCarrying is Publish whose statement makes carried's writes first: a change
+// of the caller's that the event goes with (returns.Tx.TransitionIn).
+func (s *Service) PublishCarrying(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any, carried []outbox.Part, jobs ...outbox.Message) error {
+	return s.publish(ctx, tx, merchantID, eventType, data, carried, jobs)
+}
+
 // publish is Publish whose statement makes the writes of carried first (the change
 // being published).
 func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any, carried []outbox.Part, jobs []outbox.Message) error {

@@ -187,13 +187,12 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	if err != nil {
 		return err
 	}
-	// refund.created, the job that sends the refund and the one that asks Stripe
-	// about it if no webhook settles it, in one statement
-	if err := s.publish(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f, s.jobs(f.MerchantID, f.ID)...); err != nil {
-		return err
-	}
+	// the return's move to resolving, refund.created, the job that sends the refund
+	// and the one that asks Stripe about it if no webhook settles it, in one statement
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
-	return t.Transition(ctx, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain))
+	return t.TransitionIn(ctx, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain), func(change []outbox.Part) error {
+		return s.publishCarrying(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f, change, s.jobs(f.MerchantID, f.ID)...)
+	})
 }
 
 // creditsBack reports whether the return pays back in store credit: the store_credit
@@ -571,7 +570,10 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 // Publisher publishes an event to the shop's webhook endpoints in the caller's
 // transaction (notify.Service).
 type Publisher interface {
-	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any, jobs ...outbox.Message) error
+	// PublishCarrying publishes an event, with carried's writes and jobs, in one
+	// statement.
+	PublishCarrying(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any,
+		carried []outbox.Part, jobs ...outbox.Message) error
 }
 
 // CreditIssued is the data of a store_credit.issued event.
@@ -591,11 +593,18 @@ type CreditIssued struct {
 
 // publish publishes an event with jobs; without a Publisher it enqueues the jobs alone.
 func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any, jobs ...outbox.Message) error {
+	return s.publishCarrying(ctx, tx, merchantID, typ, data, nil, jobs...)
+}
+
+// publishCarrying is publish whose statement makes carried's writes first; without
+// a Publisher it makes them with the jobs.
+func (s *Service) publishCarrying(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any,
+	carried []outbox.Part, jobs ...outbox.Message) error {
 	if s.Publisher == nil {
-		_, err := outbox.Enqueue(ctx, tx, jobs...)
+		_, _, err := outbox.EnqueueParts(ctx, tx, carried, jobs...)
 		return err
 	}
-	return s.Publisher.Publish(ctx, tx, merchantID, typ, data, jobs...)
+	return s.Publisher.PublishCarrying(ctx, tx, merchantID, typ, data, carried, jobs...)
 }
 
 // publishRefund publishes the refund as GET /v1/refunds/{id} answers it, read in tx.
@@ -607,5 +616,5 @@ func (s *Service) publishRefund(ctx context.Context, tx *sqlx.Tx, typ notify.Eve
 	if err != nil {
 		return err
 	}
-	return s.Publisher.Publish(ctx, tx, f.MerchantID, typ, f)
+	return s.Publisher.PublishCarrying(ctx, tx, f.MerchantID, typ, f, nil)
 }

@@ -410,7 +410,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		if q.KeepIt {
 			why = "Approved automatically: the refund is below the keep-it threshold, so nothing needs to be sent back."
 		}
-		if err := s.transition(ctx, t, EventApprove, "system", why); err != nil {
+		if err := t.Transition(ctx, EventApprove, "system", why); err != nil {
 			return nil, err
 		}
 	}
@@ -647,7 +647,7 @@ func (s *Store) Transition(ctx context.Context, merchantID, id int64, ev Event, 
 
 // transition moves t's return by ev, writes the timeline entry, and runs what the
 // change sets off (setOff, in effects.go).
-func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note string) error {
+func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note string, in func([]outbox.Part) error) error {
 	r := t.Return
 	to, err := Next(r.State, ev)
 	if err != nil {
@@ -662,12 +662,19 @@ func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note str
 			SELECT $1, return_change.id, $6, $4, $7, $3, $5 FROM return_change)`,
 		Args: []any{r.MerchantID, r.ID, to, string(ev), note, actor, from}}
 	// updated_at is the transaction's now(), known since the lock (or the insert):
-	// the change rides on the statement of its notification (setOff), or runs on its
-	// own before any other effect. t.Return stays as the database will have it.
-	t.carry = append(t.carry, change)
+	// the change rides on the caller's statement (in), or on the statement of its
+	// notification (setOff), or runs on its own before any other effect. t.Return
+	// stays as the database will have it.
 	r.State, r.UpdatedAt = to, t.now
 	if ev == EventReject {
 		r.RejectReason = note
+	}
+	if in != nil {
+		if err := in([]outbox.Part{change}); err != nil {
+			return err
+		}
+	} else {
+		t.carry = append(t.carry, change)
 	}
 	return s.setOff(ctx, t, ev)
 }

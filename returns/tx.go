@@ -101,7 +101,15 @@ func (s *Store) Lock(ctx context.Context, tx *sqlx.Tx, merchantID, id int64) (*T
 // Transition applies ev to the return, adds it to the timeline and runs what it sets
 // off; a move the table does not allow is a *TransitionError.
 func (t *Tx) Transition(ctx context.Context, ev Event, actor, note string) error {
-	return t.store.transition(ctx, t, ev, actor, note)
+	return t.store.transition(ctx, t, ev, actor, note, nil)
+}
+
+// TransitionIn is Transition whose write (the state and the timeline entry) the
+// caller's own statement makes: in gets it as parts and must run them, as the first
+// writes of its statement (outbox.EnqueueParts, outbox.Ahead). What the change sets
+// off runs after in, as after Transition.
+func (t *Tx) TransitionIn(ctx context.Context, ev Event, actor, note string, in func(change []outbox.Part) error) error {
+	return t.store.transition(ctx, t, ev, actor, note, in)
 }
 
 // Note adds a timeline entry that changes no state (a hold, an inspection).
