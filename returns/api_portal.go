@@ -10,6 +10,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/problem"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
@@ -84,12 +85,11 @@ func (a *API) createPortalSession(ctx context.Context, in *sessionInput) (*sessi
 	if err != nil {
 		return nil, err
 	}
+	var forget []outbox.Part
 	if a.OrderLimit != nil { // only failed attempts count against the client
-		if err := a.OrderLimit.Reset(ctx, attempts); err != nil {
-			return nil, err
-		}
+		forget = append(forget, a.OrderLimit.Forget(attempts))
 	}
-	token, exp, err := a.Shoppers.Issue(ctx, m.ID, o.ID, now)
+	token, exp, err := a.Shoppers.Issue(ctx, m.ID, o.ID, now, forget...)
 	if err != nil {
 		return nil, err
 	}

@@ -130,6 +130,25 @@ func TestOrderLookUpLocksOutTheGuesserNotTheShopper(t *testing.T) {
 	}
 }
 
+// TestOrderLookUpForgetsFailuresOnSuccess: only failed look-ups count: a shopper who
+// gets in after nine typos may mistype nine more times before the limit.
+func TestOrderLookUpForgetsFailuresOnSuccess(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	c := s.client(t)
+	wrong := url.Values{"order_number": {"NW-1"}, "email": {"eve@example.com"}}
+	right := url.Values{"order_number": {"NW-1"}, "email": {"ada@example.com"}}
+	for round := range 2 {
+		for i := range 9 {
+			wantStatus(t, fmt.Sprintf("round %d, typo %d", round+1, i+1), c.post("/portal/northwind/session", wrong), http.StatusNotFound)
+		}
+		p := c.post("/portal/northwind/session", right)
+		if p.Status != http.StatusSeeOther || p.Location != "/portal/northwind" {
+			t.Fatalf("round %d, the right email: got %d to %q, want 303 to /portal/northwind", round+1, p.Status, p.Location)
+		}
+	}
+}
+
 // TestPagesRefuseNUL: the NUL character, which PostgreSQL cannot store, in a form, a
 // query or a path answers a page in plain words, not a 500.
 func TestPagesRefuseNUL(t *testing.T) {

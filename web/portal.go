@@ -99,10 +99,8 @@ func (s *Server) portalLookup(rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.orderLimit.Reset(ctx, attempts); err != nil { // only failures count
-		return err
-	}
-	token, exp, err := s.shoppers.Issue(ctx, m.ID, o.ID, now)
+	// only failures count: the session's statement forgets them
+	token, exp, err := s.shoppers.Issue(ctx, m.ID, o.ID, now, s.orderLimit.Forget(attempts))
 	if err != nil {
 		return err
 	}

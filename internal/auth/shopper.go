@@ -46,12 +46,18 @@ func (s *Shoppers) Cache(ttl time.Duration, hub *listen.Hub) {
 // NewShoppers returns a shopper token store on d.
 func NewShoppers(d *sqlx.DB) *Shoppers { return &Shoppers{db: d} }
 
-// Issue makes a token for one order of one merchant.
-func (s *Shoppers) Issue(ctx context.Context, merchantID, orderID int64, now time.Time) (token string, expires time.Time, err error) {
+// Issue makes a token for one order of one merchant. Its statement makes the
+// caller's writes with first (forgetting the failed attempts that the sign-in ends).
+func (s *Shoppers) Issue(ctx context.Context, merchantID, orderID int64, now time.Time, with ...outbox.Part) (token string, expires time.Time, err error) {
 	token = newSecret(ShopperTokenPrefix, 37)
 	expires = now.Add(ShopperTTL)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO shopper_sessions (token_hash, merchant_id, order_id, expires_at)
-		VALUES ($1, $2, $3, $4)`, hash(token), merchantID, orderID, expires)
+	args := []any{hash(token), merchantID, orderID, expires}
+	ctes, more := outbox.Ahead(len(args), with...)
+	if ctes != "" {
+		ctes = "WITH " + ctes + " "
+	}
+	_, err = s.db.ExecContext(ctx, ctes+`INSERT INTO shopper_sessions (token_hash, merchant_id, order_id, expires_at)
+		VALUES ($1, $2, $3, $4)`, append(args, more...)...)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: issue shopper token: %w", err)
 	}

@@ -73,6 +73,12 @@ func (l *Limiter) Reset(ctx context.Context, bucket string) error {
 	return nil
 }
 
+// Forget is Reset as a share of the caller's statement (outbox.Ahead), for a
+// success that writes something of its own (a shopper's session).
+func (l *Limiter) Forget(bucket string) outbox.Part {
+	return outbox.Part{With: `ratelimit_reset AS (DELETE FROM rate_limits WHERE bucket = $1)`, Args: []any{bucket}}
+}
+
 // Retention is how long a window's count is kept after the window started: longer
 // than the window of any limiter (limiters count in windows of a minute).
 const Retention = time.Hour
