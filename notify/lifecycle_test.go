@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -168,6 +169,20 @@ func TestAReturnsJourneyReachesTheShop(t *testing.T) {
 		case "refund.created", "refund.succeeded":
 			if data.ReturnID != r.ID || data.Status != map[string]string{"refund.created": "queued", "refund.succeeded": "succeeded"}[e.Type] {
 				t.Errorf("%s: got refund of return %s in %s", e.Type, data.ReturnID, data.Status)
+			}
+			if e.Type == "refund.succeeded" {
+				// the event is the refund as its change wrote it, every stamp included:
+				// what GET answers now that nothing changes it any more
+				res := env.Do(t, "GET", "/v1/refunds/"+data.ID, shop.Keys[auth.RoleFinance], nil)
+				var got, want map[string]any
+				res.JSON(t, &want)
+				if err := json.Unmarshal(e.Data, &got); err != nil {
+					t.Fatal(err)
+				}
+				delete(want, "$schema")
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: the event says\n%s\nGET answers\n%s", e.Type, e.Data, res.Body)
+				}
 			}
 		}
 	}

@@ -314,7 +314,7 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 		if errors.As(err, &se) && se.Message != "" {
 			reason = se.Message
 		}
-		return s.fail(ctx, tx, f, reason)
+		return s.fail(ctx, tx, &f.Refund, reason)
 	}
 	return s.apply(ctx, tx, f, res)
 }
@@ -340,7 +340,7 @@ func (s *Service) fail(ctx context.Context, tx *sqlx.Tx, f *Refund, reason strin
 
 // apply records what Stripe says of a refund, never moving it backwards, and moves the
 // return on when the refund settled.
-func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result) error {
+func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *held, res Result) error {
 	if f.StripeRefundID != nil && *f.StripeRefundID != res.StripeID {
 		return outbox.Permanent(fmt.Errorf("refunds: refund %d is %s in Stripe, not %s", f.ID, *f.StripeRefundID, res.StripeID))
 	}
@@ -348,23 +348,25 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *Refund, res Result)
 	if f.Status == StatusQueued || Advance(f.Status, res.Status) {
 		status = res.Status
 	}
-	if recorded(f, status, res) {
+	if recorded(&f.Refund, status, res) {
 		return nil // a repeat, or news Stripe already gave: nothing to write
 	}
 	changed := status != f.Status
 	wasSucceeded := f.Status == StatusSucceeded
-	if err := record(ctx, tx, f, status, res); err != nil {
-		return err
-	}
+	// the write rides on the statement of the event it publishes, if any
+	write, after := record(f, status, res), recordedAs(f, status, res)
 	if changed && (status == StatusSucceeded || status == StatusFailed) {
 		typ := notify.RefundSucceeded
 		if status == StatusFailed {
 			typ = notify.RefundFailed
 		}
-		if err := s.publish(ctx, tx, f.MerchantID, typ, f); err != nil {
+		if err := s.publishCarrying(ctx, tx, f.MerchantID, typ, after, []outbox.Part{write}); err != nil {
 			return err
 		}
+	} else if _, _, err := outbox.EnqueueParts(ctx, tx, []outbox.Part{write}); err != nil {
+		return fmt.Errorf("refunds: record %d: %w", f.ID, err)
 	}
+	f.Refund = after
 	if !Terminal(status) {
 		return nil // its poll job, enqueued with the send job, asks Stripe later
 	}
@@ -512,7 +514,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 	// the usual event names one refund by its metadata: it is noted and the refund
 	// locked in one statement
 	var noted bool
-	var locked *Refund
+	var locked *held
 	if len(ev.Refunds) == 1 && (ev.Checkout == nil || s.Checkouts == nil) {
 		if col, key := metadataKey(ev.Refunds[0].Metadata["refund_id"]); col != "" {
 			first, f, err := noteAndLock(ctx, tx, ev, col, key)
@@ -539,7 +541,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) (duplicate bool, er
 	for i, rr := range ev.Refunds {
 		// Our refunds carry their public ID in the metadata; look that up first, since
 		// the send job may not have committed the Stripe ID yet (then lock waits for it).
-		var f *Refund
+		var f *held
 		var err error
 		switch {
 		case i == 0 && locked != nil:

@@ -68,9 +68,32 @@ func getRefund(ctx context.Context, q sqlx.QueryerContext, where string, args ..
 	return &f, nil
 }
 
+// held is a refund read under its row lock, with its transaction's now(): what
+// now() writes in the transaction (recordedAs).
+type held struct {
+	Refund
+	Now time.Time `db:"tx_now"`
+}
+
+// heldCols are the columns of a held refund.
+const heldCols = refundCols + `, now() AS tx_now`
+
+// getHeld reads a refund under its row lock (where ends with FOR UPDATE OF f).
+func getHeld(ctx context.Context, tx *sqlx.Tx, where string, args ...any) (*held, error) {
+	var f held
+	err := tx.GetContext(ctx, &f, `SELECT `+heldCols+refundFrom+` WHERE `+where, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("refunds: get: %w", err)
+	}
+	return &f, nil
+}
+
 // lock reads a refund under its row lock.
-func lock(ctx context.Context, tx *sqlx.Tx, id int64) (*Refund, error) {
-	return getRefund(ctx, tx, `f.id = $1 FOR UPDATE OF f`, id)
+func lock(ctx context.Context, tx *sqlx.Tx, id int64) (*held, error) {
+	return getHeld(ctx, tx, `f.id = $1 FOR UPDATE OF f`, id)
 }
 
 // ListFilter narrows a listing of refunds. Zero fields do not filter; the time
@@ -242,26 +265,50 @@ func markFailed(ctx context.Context, x sqlx.ExecerContext, id int64, reason stri
 	return nil
 }
 
-// record stores what Stripe says of the refund f, with status as the caller decided
-// it, and leaves f as it is stored now.
-func record(ctx context.Context, q sqlx.QueryerContext, f *Refund, status Status, res Result) error {
+// record is the write of what Stripe says of the refund f, with status as the caller
+// decided it, as a part of the caller's statement (outbox.EnqueueParts, or the
+// statement of the event it publishes). recordedAs is the refund it leaves.
+func record(f *held, status Status, res Result) outbox.Part {
 	var failure *string
 	if res.FailureReason != "" {
 		failure = &res.FailureReason
 	}
 	// a refund that settles no longer needs its poll job: it is marked done here
-	err := sqlx.GetContext(ctx, q, f, `WITH `+outbox.CancelWith("poll_done", JobPoll, "refund_id", "($1::bigint)::text",
-		`$2 IN ('succeeded', 'failed', 'canceled')`)+`
-		UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
-		balance_transaction = coalesce(nullif($5, ''), f.balance_transaction), failure_reason = coalesce($6, f.failure_reason),
-		sent_at = coalesce(f.sent_at, now()), updated_at = now(),
-		settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(f.settled_at, now()) ELSE f.settled_at END
-		FROM returns r JOIN orders o ON o.id = r.order_id
-		WHERE f.id = $1 AND r.id = f.return_id RETURNING `+refundCols, f.ID, status, res.StripeID, res.ChargeID, res.BalanceTransaction, failure)
-	if err != nil {
-		return fmt.Errorf("refunds: record %d: %w", f.ID, err)
+	return outbox.Part{With: outbox.CancelWith("poll_done", JobPoll, "refund_id", "($1::bigint)::text",
+		`$2 IN ('succeeded', 'failed', 'canceled')`) + `,
+		refund_record AS (UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
+			balance_transaction = coalesce(nullif($5, ''), f.balance_transaction), failure_reason = coalesce($6, f.failure_reason),
+			sent_at = coalesce(f.sent_at, now()), updated_at = now(),
+			settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(f.settled_at, now()) ELSE f.settled_at END
+			WHERE f.id = $1)`,
+		Args: []any{f.ID, string(status), res.StripeID, res.ChargeID, res.BalanceTransaction, failure}}
+}
+
+// recordedAs is f as record leaves it: the same columns, with the transaction's
+// now() where record writes now(), so that the refund's event can be built before
+// the statement that writes it runs.
+func recordedAs(f *held, status Status, res Result) Refund {
+	out := f.Refund
+	out.Status = status
+	out.StripeRefundID = &res.StripeID
+	if res.ChargeID != "" {
+		out.ChargeID = &res.ChargeID
 	}
-	return nil
+	if res.BalanceTransaction != "" {
+		out.BalanceTransaction = &res.BalanceTransaction
+	}
+	if res.FailureReason != "" {
+		out.FailureReason = &res.FailureReason
+	}
+	now := f.Now
+	if out.SentAt == nil {
+		out.SentAt = &now
+	}
+	out.UpdatedAt = now
+	if Terminal(status) && out.SettledAt == nil {
+		out.SettledAt = &now
+	}
+	return out
 }
 
 // recorded reports whether f already holds all that res says of it with status:
@@ -319,7 +366,7 @@ func metadataKey(metadataID string) (col string, key any) {
 // lock, or nil when it names none (or, a public ID, two merchants' refunds): the
 // caller then looks the refund up by its Stripe ID. The refund is locked whether the
 // event is new or not; a repeat only holds the lock until its transaction ends.
-func noteAndLock(ctx context.Context, tx *sqlx.Tx, ev Event, col string, key any) (first bool, locked *Refund, err error) {
+func noteAndLock(ctx context.Context, tx *sqlx.Tx, ev Event, col string, key any) (first bool, locked *held, err error) {
 	var row struct {
 		First   bool   `db:"first"`
 		Refunds []byte `db:"refunds"`
@@ -327,12 +374,12 @@ func noteAndLock(ctx context.Context, tx *sqlx.Tx, ev Event, col string, key any
 	err = tx.GetContext(ctx, &row, `WITH note AS (INSERT INTO stripe_events (id, type) VALUES ($1, $2)
 			ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT (SELECT count(*) FROM note) = 1 AS first,
-			(SELECT coalesce(json_agg(x), '[]') FROM (SELECT `+refundCols+refundFrom+` WHERE `+col+` = $3
+			(SELECT coalesce(json_agg(x), '[]') FROM (SELECT `+heldCols+refundFrom+` WHERE `+col+` = $3
 				LIMIT 2 FOR UPDATE OF f) x) AS refunds`, ev.ID, ev.Type, key)
 	if err != nil {
 		return false, nil, fmt.Errorf("refunds: stripe event %s: %w", ev.ID, err)
 	}
-	var list []Refund
+	var list []held
 	if err := db.UnmarshalRows(row.Refunds, &list); err != nil {
 		return false, nil, fmt.Errorf("refunds: stripe event %s: %w", ev.ID, err)
 	}
@@ -343,8 +390,8 @@ func noteAndLock(ctx context.Context, tx *sqlx.Tx, ev Event, col string, key any
 }
 
 // lockByStripeID locks the refund with a Stripe ID; ErrNotFound: not ours.
-func lockByStripeID(ctx context.Context, tx *sqlx.Tx, stripeID string) (*Refund, error) {
-	return getRefund(ctx, tx, `f.stripe_refund_id = $1 FOR UPDATE OF f`, stripeID)
+func lockByStripeID(ctx context.Context, tx *sqlx.Tx, stripeID string) (*held, error) {
+	return getHeld(ctx, tx, `f.stripe_refund_id = $1 FOR UPDATE OF f`, stripeID)
 }
 
 // lockForStripe locks the refund a Stripe refund belongs to: by the refund ID in its
@@ -357,11 +404,11 @@ func lockByStripeID(ctx context.Context, tx *sqlx.Tx, stripeID string) (*Refund,
 // Stripe carry the internal ID in decimal, and Stripe keeps a refund's metadata as it
 // was sent: the events of those refunds (one that settles or fails days later) still
 // name them that way, so a number is still taken as the internal ID.
-func lockForStripe(ctx context.Context, tx *sqlx.Tx, metadataID, stripeID string) (*Refund, error) {
+func lockForStripe(ctx context.Context, tx *sqlx.Tx, metadataID, stripeID string) (*held, error) {
 	if col, key := metadataKey(metadataID); col != "" {
 		// found and locked in one statement
-		var list []Refund
-		if err := sqlx.SelectContext(ctx, tx, &list, `SELECT `+refundCols+refundFrom+` WHERE `+col+` = $1
+		var list []held
+		if err := sqlx.SelectContext(ctx, tx, &list, `SELECT `+heldCols+refundFrom+` WHERE `+col+` = $1
 			LIMIT 2 FOR UPDATE OF f`, key); err != nil {
 			return nil, fmt.Errorf("refunds: refund of metadata %q: %w", metadataID, err)
 		}
