@@ -360,7 +360,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *held, res Result) e
 		if status == StatusFailed {
 			typ = notify.RefundFailed
 		}
-		if err := s.publishCarrying(ctx, tx, f.MerchantID, typ, after, []outbox.Part{write}); err != nil {
+		if err := s.publishCarrying(ctx, tx, f.MerchantID, typ, &after, []outbox.Part{write}); err != nil {
 			return err
 		}
 	} else if _, _, err := outbox.EnqueueParts(ctx, tx, []outbox.Part{write}); err != nil {
