@@ -162,3 +162,30 @@ func TestTxReadsInsideTheTransaction(t *testing.T) {
 		t.Errorf("got %v, want merchant.ErrNotFound", err)
 	}
 }
+
+// A receipt's write to the return's items rides on its transition's statement (the
+// receiving tests see it through the API); a change that receives and moves on no
+// further still writes the items before its commit.
+func TestReceivedItemsAreWrittenWithoutATransition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, _, merchantID, d := effectsSetup(t, returns.DefaultPolicy())
+	r, err := createOne(t, store, merchantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := returns.ItemReceipt{LineID: "l2", Received: 1, Accepted: 1, Condition: "like_new", Disposition: "restock"}
+	got, err := store.Update(ctx, merchantID, r.ID, func(ctx context.Context, t *returns.Tx) error {
+		return t.Receive(ctx, item)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := d.Get(&n, `SELECT received FROM return_items WHERE return_id = $1 AND line_id = 'l2'`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || got.Items[0].Received != 1 {
+		t.Fatalf("a change that only received: %d unit(s) in the database, %d in the answer, want 1 and 1", n, got.Items[0].Received)
+	}
+}

@@ -82,6 +82,9 @@ func (s *Store) update(ctx context.Context, where string, merchantID int64, key 
 	if err := fn(ctx, t); err != nil {
 		return nil, err
 	}
+	if err := t.flush(ctx); err != nil { // writes no statement carried
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
@@ -161,11 +164,16 @@ type ItemReceipt struct {
 	Condition, Disposition       string
 }
 
-// Receive adds what a receipt recorded to the return's items, in the database (one
-// statement for every item) and in t.Return.
+// Receive adds what a receipt recorded to the return's items, in t.Return at once
+// and in the database with the change's next write: the receipt's transition carries
+// it in its statement (one write for every item), and Update makes it before the
+// commit if nothing did.
 func (t *Tx) Receive(ctx context.Context, items ...ItemReceipt) error {
 	if len(items) == 0 {
 		return nil
+	}
+	if err := t.flush(ctx); err != nil { // one receipt's write at a time in the carry
+		return err
 	}
 	n := len(items)
 	lines, conds, disps := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
@@ -186,7 +194,7 @@ func (t *Tx) Receive(ctx context.Context, items ...ItemReceipt) error {
 		rejected = append(rejected, int64(it.Rejected))
 	}
 	// a line named twice adds up, as it did one statement per item
-	_, err := t.ExecContext(ctx, `UPDATE return_items i SET received = i.received + x.received,
+	t.carry = append(t.carry, outbox.Part{With: `return_items_received AS (UPDATE return_items i SET received = i.received + x.received,
 		accepted = i.accepted + x.accepted, rejected = i.rejected + x.rejected,
 		condition = x.condition, disposition = x.disposition
 		FROM (SELECT line_id, sum(received) AS received, sum(accepted) AS accepted, sum(rejected) AS rejected,
@@ -194,11 +202,8 @@ func (t *Tx) Receive(ctx context.Context, items ...ItemReceipt) error {
 			FROM unnest($2::text[], $3::int[], $4::int[], $5::int[], $6::text[], $7::text[])
 				WITH ORDINALITY AS u(line_id, received, accepted, rejected, condition, disposition, n)
 			GROUP BY line_id) x
-		WHERE i.return_id = $1 AND i.line_id = x.line_id`,
-		t.Return.ID, db.Array(lines), db.Array(received), db.Array(accepted), db.Array(rejected), db.Array(conds), db.Array(disps))
-	if err != nil {
-		return fmt.Errorf("returns: receive items of %d: %w", t.Return.ID, err)
-	}
+		WHERE i.return_id = $1 AND i.line_id = x.line_id)`,
+		Args: []any{t.Return.ID, db.Array(lines), db.Array(received), db.Array(accepted), db.Array(rejected), db.Array(conds), db.Array(disps)}})
 	return nil
 }
 
