@@ -57,8 +57,13 @@ const refundCols = `f.id, f.public_id, f.merchant_id, f.return_id, r.public_id A
 const refundFrom = ` FROM refunds f JOIN returns r ON r.id = f.return_id JOIN orders o ON o.id = r.order_id`
 
 func getRefund(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*Refund, error) {
-	var f Refund
-	err := sqlx.GetContext(ctx, q, &f, `SELECT `+refundCols+refundFrom+` WHERE `+where, args...)
+	return getAs[Refund](ctx, q, refundCols, where, args...)
+}
+
+// getAs reads one refund's columns cols into a T; ErrNotFound when there is none.
+func getAs[T any](ctx context.Context, q sqlx.QueryerContext, cols, where string, args ...any) (*T, error) {
+	var f T
+	err := sqlx.GetContext(ctx, q, &f, `SELECT `+cols+refundFrom+` WHERE `+where, args...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -80,15 +85,7 @@ const heldCols = refundCols + `, now() AS tx_now`
 
 // getHeld reads a refund under its row lock (where ends with FOR UPDATE OF f).
 func getHeld(ctx context.Context, tx *sqlx.Tx, where string, args ...any) (*held, error) {
-	var f held
-	err := tx.GetContext(ctx, &f, `SELECT `+heldCols+refundFrom+` WHERE `+where, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("refunds: get: %w", err)
-	}
-	return &f, nil
+	return getAs[held](ctx, tx, heldCols, where, args...)
 }
 
 // lock reads a refund under its row lock.

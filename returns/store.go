@@ -670,7 +670,8 @@ func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note str
 		r.RejectReason = note
 	}
 	if in != nil {
-		if err := in([]outbox.Part{change}); err != nil {
+		// with whatever else the change had not written yet (a receipt's items)
+		if err := in(append(t.Carried(), change)); err != nil {
 			return err
 		}
 	} else {

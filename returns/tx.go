@@ -107,8 +107,9 @@ func (t *Tx) Transition(ctx context.Context, ev Event, actor, note string) error
 	return t.store.transition(ctx, t, ev, actor, note, nil)
 }
 
-// TransitionIn is Transition whose write (the state and the timeline entry) the
-// caller's own statement makes: in gets it as parts and must run them, as the first
+// TransitionIn is Transition whose write (the state and the timeline entry, after
+// any write of the change not made yet) the caller's own statement makes: in gets
+// them as parts and must run them, as the first
 // writes of its statement (outbox.EnqueueParts, outbox.Ahead). What the change sets
 // off runs after in, as after Transition.
 func (t *Tx) TransitionIn(ctx context.Context, ev Event, actor, note string, in func(change []outbox.Part) error) error {
