@@ -326,17 +326,9 @@ func requeue(ctx context.Context, x sqlx.ExecerContext, id int64) error {
 	return nil
 }
 
-// firstDelivery records a Stripe event's ID and reports whether it is new; async
-// commits it without waiting for the WAL flush (x must then be outside a
-// transaction, whose own commit would otherwise change).
-func firstDelivery(ctx context.Context, x sqlx.ExecerContext, ev Event, async bool) (bool, error) {
-	q := `INSERT INTO stripe_events (id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`
-	if async {
-		// the setting is evaluated only when the statement reads it (FROM async)
-		q = db.AsyncCommit + `
-			INSERT INTO stripe_events (id, type) SELECT $1, $2 FROM async ON CONFLICT DO NOTHING`
-	}
-	res, err := x.ExecContext(ctx, q, ev.ID, ev.Type)
+// firstDelivery records a Stripe event's ID in tx and reports whether it is new.
+func firstDelivery(ctx context.Context, tx *sqlx.Tx, ev Event) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO stripe_events (id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`, ev.ID, ev.Type)
 	if err != nil {
 		return false, fmt.Errorf("refunds: stripe event %s: %w", ev.ID, err)
 	}

@@ -136,7 +136,9 @@ func TestDuplicatedAndOutOfOrderWebhooks(t *testing.T) {
 
 // TestWebhooksThatChangeNothingWriteNothing: charge.refunded (which on API 2023-10-16
 // only says a refund was made) asks for no poll, and an event that repeats what a
-// refund already records leaves its row alone; both are still noted once.
+// refund already records leaves its row alone. The second is noted, so that its repeat
+// is answered as one; the first, which no refund's state depends on, is not even
+// noted: it writes nothing at all, and its repeat is as harmless as the first.
 func TestWebhooksThatChangeNothingWriteNothing(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending}) // events recorded, not sent
@@ -172,14 +174,21 @@ func TestWebhooksThatChangeNothingWriteNothing(t *testing.T) {
 	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusPending {
 		t.Errorf("got refund %s, want still pending", fr.Status)
 	}
-	for _, ev := range []fakestripe.Event{created, pending} {
-		if _, dup := f.postEvent(t, ev.Payload, time.Now(), whsec); !dup {
-			t.Errorf("%s: got the repeated event taken as new, want a duplicate", ev.Type)
+	for _, ev := range []struct {
+		fakestripe.Event
+		duplicate bool
+	}{{created, false}, {pending, true}} {
+		if status, dup := f.postEvent(t, ev.Payload, time.Now(), whsec); status != http.StatusOK || dup != ev.duplicate {
+			t.Errorf("%s again: got %d duplicate=%v, want 200 duplicate=%v", ev.Type, status, dup, ev.duplicate)
 		}
 	}
-	var noted int
-	if err := f.env.DB.Get(&noted, `SELECT count(*) FROM stripe_events WHERE id IN ($1, $2)`, created.ID, pending.ID); err != nil || noted != 2 {
-		t.Errorf("%d of the two events noted (%v), want both", noted, err)
+	if at, n := read(); !at.Equal(before) || n != polls {
+		t.Errorf("got refund updated at %s and %d poll jobs after the repeats, want %s and %d", at, n, before, polls)
+	}
+	var noted []string
+	if err := f.env.DB.Select(&noted, `SELECT id FROM stripe_events WHERE id IN ($1, $2)`, created.ID, pending.ID); err != nil ||
+		len(noted) != 1 || noted[0] != pending.ID {
+		t.Errorf("noted %v (%v), want only %s", noted, err, pending.ID)
 	}
 }
 
@@ -226,8 +235,16 @@ func TestStripeDeliversWebhooks(t *testing.T) {
 			if err := f.env.DB.Get(&seen, `SELECT count(*) FROM stripe_events`); err != nil {
 				t.Fatal(err)
 			}
-			if seen != len(evs) {
-				t.Errorf("got %d events recorded, want %d", seen, len(evs))
+			// every event but charge.refunded, which on this API version names no refund
+			// and so is acknowledged without a note
+			want := 0
+			for _, ev := range evs {
+				if ev.Type != "charge.refunded" {
+					want++
+				}
+			}
+			if seen != want || want == 0 {
+				t.Errorf("got %d events recorded, want %d", seen, want)
 			}
 			f.drain(t)
 			if n := f.completions(t, r); n != 1 {
