@@ -28,6 +28,17 @@ func (s *Service) ReturnChanged(ctx context.Context, t *returns.Tx, ev returns.E
 	if !ok {
 		return nil
 	}
+	if t.Follows() {
+		// another change follows at once (a creation approved by the policy): its
+		// statement makes this event's writes too, first, and the event's data is
+		// the return as this change left it (encoded now)
+		parts, err := s.prepare(ctx, t.Tx, t.Return.MerchantID, typ, t.Return, t.Carried(), nil, "_earlier")
+		if err != nil {
+			return err
+		}
+		t.Defer(parts...)
+		return nil
+	}
 	return s.publish(ctx, t.Tx, t.Return.MerchantID, typ, t.Return, t.Carried(), nil)
 }
 

@@ -253,42 +253,57 @@ func (s *Service) PublishCarrying(ctx context.Context, tx sqlx.ExtContext, merch
 // publish is Publish whose statement makes the writes of carried first (the change
 // being published).
 func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any, carried []outbox.Part, jobs []outbox.Message) error {
-	if !eventType.Known() {
-		return fmt.Errorf("notify: publish: unknown event type %q", eventType)
+	parts, err := s.prepare(ctx, tx, merchantID, eventType, data, carried, jobs, "")
+	if err != nil {
+		return err
 	}
-	// the statement's parts: the change, the shop's event and its deliveries (when
-	// an endpoint listens), then the shopper's email
+	if _, _, err := outbox.EnqueueParts(ctx, tx, parts); err != nil {
+		return fmt.Errorf("notify: publish %s: %w", eventType, err)
+	}
+	return nil
+}
+
+// prepare answers the writes of publish, for a statement to make: carried's first,
+// then the shop's event and its deliveries (when an endpoint listens), then the
+// shopper's email; the parts bring the jobs (outbox.Part.Messages). name ends the
+// names of the parts' table expressions, so that the writes of two events can share
+// one statement.
+func (s *Service) prepare(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any,
+	carried []outbox.Part, jobs []outbox.Message, name string) ([]outbox.Part, error) {
+	if !eventType.Known() {
+		return nil, fmt.Errorf("notify: publish: unknown event type %q", eventType)
+	}
 	parts := slices.Clip(carried)
 	var mail []outbox.Part
 	if s.mailer != nil {
 		m, err := s.mailer.Mail(ctx, tx, merchantID, eventType, data)
 		if err != nil {
-			return fmt.Errorf("notify: publish %s: email: %w", eventType, err)
+			return nil, fmt.Errorf("notify: publish %s: email: %w", eventType, err)
 		}
 		if m != nil {
+			if name != "" && m.Jobs != "" {
+				m.With, m.Jobs = strings.ReplaceAll(m.With, m.Jobs, m.Jobs+name), m.Jobs+name
+			}
 			mail = append(mail, *m)
 		}
 	}
 	raw, err := json.Marshal(emptylist.Fill(data)) // a list is [] when empty, as documented
 	if err != nil {
-		return fmt.Errorf("notify: publish %s: data: %w", eventType, err)
+		return nil, fmt.Errorf("notify: publish %s: data: %w", eventType, err)
 	}
 	endpoints, err := s.subscribers(ctx, tx, merchantID, eventType)
 	if err != nil {
-		return fmt.Errorf("notify: publish %s: endpoints: %w", eventType, err)
+		return nil, fmt.Errorf("notify: publish %s: endpoints: %w", eventType, err)
 	}
 	if len(endpoints) == 0 {
 		// nobody listens: an event is kept only for its deliveries
-		if _, _, err := outbox.EnqueueParts(ctx, tx, append(parts, mail...), jobs...); err != nil {
-			return fmt.Errorf("notify: publish %s: %w", eventType, err)
-		}
-		return nil
+		return append(append(parts, mail...), outbox.Part{Messages: jobs}), nil
 	}
 	now := s.stamp()
 	env := WebhookEvent{ID: newID("evt_"), Type: eventType, APIVersion: APIVersion, CreatedAt: now, Data: raw}
 	payload, err := json.Marshal(env)
 	if err != nil {
-		return fmt.Errorf("notify: publish %s: %w", eventType, err)
+		return nil, fmt.Errorf("notify: publish %s: %w", eventType, err)
 	}
 	// the event, its deliveries and their job are one statement. An endpoint deleted
 	// or disabled since the list was read (a cached list is up to a notification
@@ -299,16 +314,12 @@ func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 		ids[i] = newID("wd_")
 		job.Deliveries[i] = deliveryRef{ID: ids[i], Generation: 1}
 	}
-	parts = append(parts, outbox.Part{With: `webhook_event AS (INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
+	parts = append(parts, outbox.Part{With: `webhook_event` + name + ` AS (INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
 			VALUES ($1, $2, $3, $4, $5)),
-		webhook_delivery AS (INSERT INTO webhook_deliveries (merchant_id, id, endpoint_id, event_id, created_at, updated_at)
+		webhook_delivery` + name + ` AS (INSERT INTO webhook_deliveries (merchant_id, id, endpoint_id, event_id, created_at, updated_at)
 			SELECT $1, x.id, e.id, $2, $4, $4 FROM unnest($6::text[], $7::text[]) AS x(id, endpoint_id)
 			JOIN webhook_endpoints e ON e.merchant_id = $1 AND e.id = x.endpoint_id AND e.enabled)`,
-		Args: []any{merchantID, env.ID, eventType, now, string(payload), db.Array(ids), db.Array(endpoints)}})
-	_, _, err = outbox.EnqueueParts(ctx, tx, append(parts, mail...),
-		append([]outbox.Message{{MerchantID: merchantID, Kind: JobDeliver, Payload: job}}, jobs...)...)
-	if err != nil {
-		return fmt.Errorf("notify: publish %s: %w", eventType, err)
-	}
-	return nil
+		Args:     []any{merchantID, env.ID, eventType, now, string(payload), db.Array(ids), db.Array(endpoints)},
+		Messages: append([]outbox.Message{{MerchantID: merchantID, Kind: JobDeliver, Payload: job}}, jobs...)})
+	return append(parts, mail...), nil
 }

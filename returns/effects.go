@@ -89,15 +89,18 @@ func (s *Store) SetEffects(e Effects) { s.effects = e }
 // setOff runs what ev, just applied to t's return, sets off.
 //
 // The change itself (its state and timeline entry, t.carry) is written by the
-// notification's statement when there is one; otherwise here, before the rest.
+// notification's statement when there is one; otherwise here, before the rest, unless
+// another change follows (Tx.Follows), whose statement then makes it.
 func (s *Store) setOff(ctx context.Context, t *Tx, ev Event) error {
 	if s.effects.Notifier != nil {
 		if err := s.effects.Notifier.ReturnChanged(ctx, t, ev); err != nil {
 			return err
 		}
 	}
-	if err := t.flush(ctx); err != nil {
-		return err
+	if !t.following { // else the next change's statement makes what is left
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
 	}
 	r := t.Return
 	switch ev {

@@ -401,10 +401,13 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	}
 	// the insert's updated_at is its default, now(): the transaction's, as a change
 	// of the return made in it writes (Tx.now)
-	t := &Tx{Tx: tx, Return: r, store: s, order: &order, policy: &pol, now: stamps.UpdatedAt}
+	// a return the policy approves at once is approved in this transaction: the
+	// notice of its creation rides on the approval's statement (Tx.Follows)
+	t := &Tx{Tx: tx, Return: r, store: s, order: &order, policy: &pol, now: stamps.UpdatedAt, following: !pol.ManualReview}
 	if err := s.setOff(ctx, t, EventCreate); err != nil {
 		return nil, err
 	}
+	t.following = false
 	if !pol.ManualReview {
 		why := "Approved automatically by the return policy."
 		if q.KeepIt {

@@ -33,7 +33,20 @@ type Tx struct {
 	// the change carries them in its statement (Carried), or they run on their own
 	// before any other effect of the change (flush)
 	carry []outbox.Part
+	// following is set while a change is being set off that another change of the
+	// same transaction follows at once (a creation the policy approves): its notice
+	// may ride on the next change's statement (Follows, Defer)
+	following bool
 }
+
+// Follows reports whether another change of the return follows this one in the
+// transaction at once, with a statement of its own: a notifier may then Defer its
+// writes to that statement instead of making one of its own.
+func (t *Tx) Follows() bool { return t.following }
+
+// Defer hands writes (and the jobs they bring, outbox.Part.Messages) to the change's
+// next statement, which makes them before its own, in their order.
+func (t *Tx) Defer(parts ...outbox.Part) { t.carry = append(t.carry, parts...) }
 
 // Carried takes the writes of the change being notified, for the notifier to make
 // in its own statement, before anything it writes that depends on them.

@@ -125,13 +125,16 @@ func Enqueue(ctx context.Context, tx sqlx.ExtContext, msgs ...Message) ([]int64,
 // $1 to $len(Args) within the part (no dollar-quoted strings); when Jobs names one of
 // them, it leaves rows with the columns merchant_id and payload (json), and each
 // becomes a job of Kind due now, of MaxAttempts attempts (default 12). CTE names must
-// differ between parts and not start with outbox_.
+// differ between parts and not start with outbox_. Messages are jobs the part brings
+// along: EnqueueParts enqueues them before its own messages (a part carried from an
+// earlier change keeps its jobs in order), and a part with Messages only makes them.
 type Part struct {
 	With        string
 	Args        []any
 	Jobs        string
 	Kind        string
 	MaxAttempts int
+	Messages    []Message
 }
 
 var param = regexp.MustCompile(`\$[0-9]+`)
@@ -140,10 +143,14 @@ var param = regexp.MustCompile(`\$[0-9]+`)
 // statement of the caller's that has offset parameters of its own and puts them
 // first in its WITH: each part's parameters are numbered after the statement's and
 // the parts' before it, in args (to append to the statement's). Jobs are ignored:
-// EnqueueParts makes those.
+// EnqueueParts makes those. A part that brings Messages cannot ride on such a
+// statement (they would be lost): that is a mistake of the caller's, and panics.
 func Ahead(offset int, parts ...Part) (ctes string, args []any) {
 	var withs []string
 	for _, p := range parts {
+		if len(p.Messages) > 0 {
+			panic("outbox: Ahead of a part that brings messages: only EnqueueParts enqueues them")
+		}
 		if p.With == "" {
 			continue
 		}
@@ -163,10 +170,13 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 	var withs, jobs []string
 	var args []any
 	kindOf := ""
+	var brought []Message
 	for _, p := range parts {
+		brought = append(brought, p.Messages...)
 		if p.With == "" {
 			continue
 		}
+		p.Messages = nil
 		with, pargs := Ahead(len(args), p)
 		withs = append(withs, with)
 		args = append(args, pargs...)
@@ -182,6 +192,10 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 				$`+strconv.Itoa(len(args))+`::int AS max_attempts FROM `+p.Jobs)
 			kindOf = p.Kind
 		}
+	}
+	own := len(brought) // msgs' IDs come after those of the parts' messages
+	if own > 0 {
+		msgs = append(brought, msgs...)
 	}
 	if len(msgs) == 0 && len(jobs) == 0 {
 		if len(withs) == 0 {
@@ -256,7 +270,7 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 	if err := json.Unmarshal(row.IDs, &ids); err != nil {
 		return nil, 0, fmt.Errorf("outbox: enqueue %s: ids: %w", kindOf, err)
 	}
-	return ids, row.Written - len(ids), nil
+	return ids[own:], row.Written - len(ids), nil
 }
 
 // CancelWith is a common table expression, named name, for the caller's own

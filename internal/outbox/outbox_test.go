@@ -1013,3 +1013,59 @@ func TestAheadNumbersThePartsParametersAfterTheStatements(t *testing.T) {
 		t.Fatalf("got %q with %v, want %q with the parts' arguments in order", ctes, args, want)
 	}
 }
+
+// TestPartsBringTheirMessagesFirst: a part carried from an earlier change brings its
+// jobs along; they are enqueued before the statement's own messages, whose IDs alone
+// come back, in order; a part with messages and no write still makes them.
+func TestPartsBringTheirMessagesFirst(t *testing.T) {
+	t.Parallel()
+	d, _ := setup(t)
+	if _, err := d.Exec(`CREATE TABLE notes (id bigserial PRIMARY KEY, what text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	tx := d.MustBegin()
+	ids, _, err := outbox.EnqueueParts(context.Background(), tx, []outbox.Part{
+		{With: `earlier AS (INSERT INTO notes (what) VALUES ($1))`, Args: []any{"earlier"},
+			Messages: []outbox.Message{{Kind: "carried", Payload: 1}, {Kind: "carried", Payload: 2}}},
+		{Messages: []outbox.Message{{Kind: "alone", Payload: 3}}},
+	}, outbox.Message{Kind: "own", Payload: 4}, outbox.Message{Kind: "own", Payload: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		ID      int64  `db:"id"`
+		Kind    string `db:"kind"`
+		Payload string `db:"payload"`
+	}
+	if err := d.Select(&rows, `SELECT id, kind, payload::text AS payload FROM outbox ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Kind+":"+r.Payload)
+	}
+	if fmt.Sprint(got) != "[carried:1 carried:2 alone:3 own:4 own:5]" {
+		t.Fatalf("jobs %v, want the parts' first, in order, then the statement's own", got)
+	}
+	if len(ids) != 2 || ids[0] != rows[3].ID || ids[1] != rows[4].ID {
+		t.Errorf("got IDs %v, want those of the statement's own messages, %d and %d", ids, rows[3].ID, rows[4].ID)
+	}
+	var n int
+	if err := d.Get(&n, `SELECT count(*) FROM notes WHERE what = 'earlier'`); err != nil || n != 1 {
+		t.Errorf("the carried part's write: %d rows (%v), want 1", n, err)
+	}
+}
+
+// TestAheadRefusesAPartThatBringsMessages: a statement of the caller's own does not
+// enqueue, so a part whose jobs would be lost there is refused loudly.
+func TestAheadRefusesAPartThatBringsMessages(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Ahead took a part with messages, want a panic")
+		}
+	}()
+	outbox.Ahead(0, outbox.Part{With: `a AS (SELECT 1)`, Messages: []outbox.Message{{Kind: "lost"}}})
+}
