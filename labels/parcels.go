@@ -334,10 +334,12 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		break
 	}
 	p.LabelURL = labelURL(r.RMA, p.Number)
-	// label.issued, and the label's expiry at the end of its validity, in one statement
+	// label.issued, and the label's expiry at the end of its validity, in one
+	// statement, with the writes of the change that issued it not made yet (an
+	// approval and its notice: returns.Effects)
 	expire := outbox.Message{MerchantID: r.MerchantID, Kind: KindExpire, RunAt: p.ValidUntil,
 		Payload: expireJob{ReturnID: r.ID, Parcel: p.Number}}
-	if err := s.publish(ctx, tx, r.MerchantID, notify.LabelIssued, p, expire); err != nil {
+	if err := s.publishCarrying(ctx, tx, r.MerchantID, notify.LabelIssued, p, t.Carried(), expire); err != nil {
 		return Parcel{}, err
 	}
 	return p, nil
@@ -347,15 +349,25 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 // transaction (notify.Service), with the caller's jobs for the same change.
 type Publisher interface {
 	Publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any, jobs ...outbox.Message) error
+	// PublishCarrying is Publish whose statement makes carried's writes first.
+	PublishCarrying(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any,
+		carried []outbox.Part, jobs ...outbox.Message) error
 }
 
 // publish publishes an event with jobs; without a Publisher it enqueues the jobs alone.
 func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any, jobs ...outbox.Message) error {
+	return s.publishCarrying(ctx, tx, merchantID, typ, data, nil, jobs...)
+}
+
+// publishCarrying is publish whose statement makes carried's writes first (those of
+// the return's change that issued the label: returns.Tx.Carried).
+func (s *Service) publishCarrying(ctx context.Context, tx sqlx.ExtContext, merchantID int64, typ notify.EventType, data any,
+	carried []outbox.Part, jobs ...outbox.Message) error {
 	if s.Publisher == nil {
-		_, err := outbox.Enqueue(ctx, tx, jobs...)
+		_, _, err := outbox.EnqueueParts(ctx, tx, carried, jobs...)
 		return err
 	}
-	return s.Publisher.Publish(ctx, tx, merchantID, typ, data, jobs...)
+	return s.Publisher.PublishCarrying(ctx, tx, merchantID, typ, data, carried, jobs...)
 }
 
 // voidAll voids every issued parcel of r, which the caller locked in tx, and

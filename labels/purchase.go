@@ -67,7 +67,8 @@ func (s *Service) prepare(ctx context.Context, t *returns.Tx, c Carrier, number,
 	if err != nil {
 		return Parcel{}, fmt.Errorf("labels: insert parcel %d of %s: %w", number, r.RMA, err)
 	}
-	ids, err := outbox.Enqueue(ctx, tx,
+	// with the writes of the change that issued it not made yet (returns.Effects)
+	ids, _, err := outbox.EnqueueParts(ctx, tx, t.Carried(),
 		outbox.Message{MerchantID: r.MerchantID, Kind: KindBuy, Payload: buyJob{ParcelID: p.ID}, MaxAttempts: BuyAttempts},
 		outbox.Message{MerchantID: r.MerchantID, Kind: KindExpire, RunAt: p.ValidUntil, Payload: expireJob{ReturnID: r.ID, Parcel: p.Number}})
 	if err != nil {

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"strings"
 
 	"github.com/roundtriphq/roundtrip/returns"
 )
@@ -29,10 +30,13 @@ func (s *Service) ReturnChanged(ctx context.Context, t *returns.Tx, ev returns.E
 		return nil
 	}
 	if t.Follows() {
-		// another change follows at once (a creation approved by the policy): its
-		// statement makes this event's writes too, first, and the event's data is
-		// the return as this change left it (encoded now)
-		parts, err := s.prepare(ctx, t.Tx, t.Return.MerchantID, typ, t.Return, t.Carried(), nil, "_earlier")
+		// another statement of the change follows at once (the approval of a new
+		// return, the label an approval issues): it makes this event's writes too,
+		// first, and the event's data is the return as this change left it (encoded
+		// now). The names of the event's writes end in its type, so that the events
+		// of a creation and its approval can share that statement.
+		parts, err := s.prepare(ctx, t.Tx, t.Return.MerchantID, typ, t.Return, t.Carried(), nil,
+			"_"+strings.ReplaceAll(string(typ), ".", "_"))
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,8 @@ import (
 // inside the change's transaction, so a change and everything it sets off commit
 // together or not at all:
 //
-//   - approve: Labels.Issue books the first parcel and its label; a keep-it return
+//   - approve: Labels.Issue books the first parcel and its label (the statement that
+//     publishes the label writes the approval and its notice too); a keep-it return
 //     (nothing is sent back) is instead resolved at once: Resolver.Resolve for every
 //     unit of the quote.
 //   - cancel, reject, expire: Labels.Void voids every label of the return.
@@ -68,7 +69,9 @@ type Notifier interface {
 
 // Labels issues and voids the prepaid labels of a return (the labels package).
 type Labels interface {
-	// Issue books the return's next parcel with its label.
+	// Issue books the return's next parcel with its label; its statement that
+	// publishes the label makes the change's writes not made yet first (t.Carried:
+	// the approval that issues it, and the approval's notice).
 	Issue(ctx context.Context, t *Tx) error
 	// Void voids every label of the return: none of them may be used any more.
 	Void(ctx context.Context, t *Tx) error
@@ -90,27 +93,40 @@ func (s *Store) SetEffects(e Effects) { s.effects = e }
 //
 // The change itself (its state and timeline entry, t.carry) is written by the
 // notification's statement when there is one; otherwise here, before the rest, unless
-// another change follows (Tx.Follows), whose statement then makes it.
+// another statement of the change follows at once (Tx.Follows), which then makes it:
+// the approval of a new return (Create), the label an approval issues.
 func (s *Store) setOff(ctx context.Context, t *Tx, ev Event) error {
+	r := t.Return
+	// an approval's label is the change's next statement: the approval and its
+	// notice ride on it (Labels.Issue carries t.Carried())
+	issues := ev == EventApprove && !r.KeepIt && s.effects.Labels != nil
+	outer := t.following
 	if s.effects.Notifier != nil {
-		if err := s.effects.Notifier.ReturnChanged(ctx, t, ev); err != nil {
+		t.following = outer || issues
+		err := s.effects.Notifier.ReturnChanged(ctx, t, ev)
+		t.following = outer
+		if err != nil {
 			return err
 		}
 	}
-	if !t.following { // else the next change's statement makes what is left
+	if !outer && !issues { // else the next statement makes what is left
 		if err := t.flush(ctx); err != nil {
 			return err
 		}
 	}
-	r := t.Return
 	switch ev {
 	case EventApprove:
 		if r.KeepIt {
 			return t.Resolve(ctx, 0, r.Quote.EligibleUnits(), "system")
 		}
-		if s.effects.Labels != nil {
+		if issues {
 			if err := s.effects.Labels.Issue(ctx, t); err != nil {
 				return err
+			}
+			if !outer {
+				if err := t.flush(ctx); err != nil { // what the label did not carry
+					return err
+				}
 			}
 		}
 	case EventCancel, EventReject, EventExpire:

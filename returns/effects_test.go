@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/apitest"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/returns"
@@ -32,7 +33,19 @@ func (r *recorder) note(ctx context.Context, t *returns.Tx, what string) error {
 	return r.fail
 }
 
-func (r *recorder) Issue(ctx context.Context, t *returns.Tx) error { return r.note(ctx, t, "issue") }
+// Issue makes the change's writes not made yet first, as Labels promises (the
+// approval rides on the label's statement), and notes the state they left.
+func (r *recorder) Issue(ctx context.Context, t *returns.Tx) error {
+	carried := t.Carried()
+	what := "issue"
+	if len(carried) == 0 {
+		what = "issue (the approval already written)"
+	}
+	if _, _, err := outbox.EnqueueParts(ctx, t.Tx, carried); err != nil {
+		return err
+	}
+	return r.note(ctx, t, what)
+}
 func (r *recorder) Void(ctx context.Context, t *returns.Tx) error  { return r.note(ctx, t, "void") }
 func (r *recorder) Resolve(ctx context.Context, t *returns.Tx, receiptID int64, accepted map[string]int, actor string) error {
 	return r.note(ctx, t, "resolve")
