@@ -60,25 +60,34 @@ func (a *API) createPortalSession(ctx context.Context, in *sessionInput) (*sessi
 	slug := strings.ToLower(strings.TrimSpace(in.Body.Merchant))
 	client := reqid.ClientIP(ctx)
 	attempts := OrderAttemptBucket(client, slug, in.Body.OrderNumber)
-	wait, err := ratelimit.AllowAll(ctx, now,
-		ratelimit.Hit{Limiter: a.ClientLimit, Bucket: "session:ip:" + client},
-		ratelimit.Hit{Limiter: a.OrderLimit, Bucket: attempts})
-	if err != nil {
-		return nil, err
-	}
-	if wait > 0 {
+	tooMany := func(wait time.Duration) error {
 		secs := ratelimit.Seconds(wait)
-		return nil, problem.TooManyRequests(fmt.Sprintf("Too many attempts. Try again in %d seconds.", secs), secs)
+		return problem.TooManyRequests(fmt.Sprintf("Too many attempts. Try again in %d seconds.", secs), secs)
+	}
+	// the client's attempts first; the order's are counted by the look-up's statement
+	if wait, err := ratelimit.AllowAll(ctx, now, ratelimit.Hit{Limiter: a.ClientLimit, Bucket: "session:ip:" + client}); err != nil {
+		return nil, err
+	} else if wait > 0 {
+		return nil, tooMany(wait)
 	}
 	notFound := problem.NotFound("We could not find an order with that number and email. Check both against your order confirmation.")
 	m, err := a.Merchants.BySlug(ctx, slug)
 	if errors.Is(err, merchant.ErrNotFound) {
+		// a shop that does not exist is an attempt all the same
+		if wait, err := ratelimit.AllowAll(ctx, now, ratelimit.Hit{Limiter: a.OrderLimit, Bucket: attempts}); err != nil {
+			return nil, err
+		} else if wait > 0 {
+			return nil, tooMany(wait)
+		}
 		return nil, notFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	o, err := a.Store.FindOrder(ctx, m.ID, in.Body.OrderNumber, in.Body.Email)
+	o, wait, err := a.Store.FindOrderCounted(ctx, m.ID, in.Body.OrderNumber, in.Body.Email, a.OrderLimit, attempts, now)
+	if err == nil && wait > 0 {
+		return nil, tooMany(wait)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil, notFound
 	}

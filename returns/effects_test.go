@@ -46,7 +46,7 @@ func (r *recorder) Issue(ctx context.Context, t *returns.Tx) error {
 	}
 	return r.note(ctx, t, what)
 }
-func (r *recorder) Void(ctx context.Context, t *returns.Tx) error  { return r.note(ctx, t, "void") }
+func (r *recorder) Void(ctx context.Context, t *returns.Tx) error { return r.note(ctx, t, "void") }
 func (r *recorder) Resolve(ctx context.Context, t *returns.Tx, receiptID int64, accepted map[string]int, actor string) error {
 	return r.note(ctx, t, "resolve")
 }
@@ -200,5 +200,106 @@ func TestReceivedItemsAreWrittenWithoutATransition(t *testing.T) {
 	}
 	if n != 1 || got.Items[0].Received != 1 {
 		t.Fatalf("a change that only received: %d unit(s) in the database, %d in the answer, want 1 and 1", n, got.Items[0].Received)
+	}
+}
+
+// whileCreateWaits runs change in a transaction that holds the order's lock while
+// a Create of the order's cap waits for it: change commits after Create's first read
+// of the order's returns was taken. It answers Create's result.
+func whileCreateWaits(t *testing.T, store *returns.Store, mid int64, d *sqlx.DB, orderID int64, change func(tx *sqlx.Tx)) (*returns.Return, error) {
+	t.Helper()
+	other := d.MustBegin()
+	defer other.Rollback()
+	if _, err := other.Exec(`SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE`, orderID); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		r   *returns.Return
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := createOne(t, store, mid)
+		done <- result{r, err}
+	}()
+	// wait until Create waits for the lock: its first read is taken by then
+	for waiting := false; !waiting; {
+		if err := d.Get(&waiting, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE NOT l.granted AND a.datname = current_database() AND a.query LIKE '%FOR NO KEY UPDATE OF o%')`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	change(other)
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	return res.r, res.err
+}
+
+// capReturn is the rows of a return of the order's cap, as another request makes it.
+func capReturn(t *testing.T, store *returns.Store, mid int64, order returns.OrderRecord) (quote []byte, total int64) {
+	t.Helper()
+	q, _, err := store.QuoteFor(context.Background(), mid, order, []returns.QuoteItem{{LineID: "l2", Quantity: 1, Reason: "too_small"}}, returns.ResolutionRefund)
+	if err != nil || !q.Eligible {
+		t.Fatalf("quote: %+v (%v), want the cap eligible", q, err)
+	}
+	quote, _ = json.Marshal(q)
+	return quote, q.Total
+}
+
+const insertCapReturn = `INSERT INTO returns (merchant_id, order_id, rma, state, resolution, policy_version, currency,
+	quote, total, customer_email, created_by) VALUES ($1, $2, $3, 'approved', 'refund', 1, 'EUR', $4, $5, 'ada@example.com', 'test')`
+
+// TestAReturnMadeWhileAnotherWaitedForTheOrderHoldsItsUnits: a return of the order's
+// only cap is made (and committed) while a second request for the cap waits for the
+// order's lock. The second request's first read of the order's returns predates the
+// first return; it must still see it before it writes, and refuse: a unit is never
+// in two returns.
+func TestAReturnMadeWhileAnotherWaitedForTheOrderHoldsItsUnits(t *testing.T) {
+	t.Parallel()
+	store, _, mid, d := effectsSetup(t, returns.DefaultPolicy())
+	order, err := store.FindOrder(context.Background(), mid, "NW-1", "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quote, total := capReturn(t, store, mid, order)
+	r, err := whileCreateWaits(t, store, mid, d, order.ID, func(tx *sqlx.Tx) {
+		if _, err := tx.Exec(insertCapReturn, mid, order.ID, "R-TEST-0001", quote, total); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var notEligible *returns.NotEligibleError
+	if !errors.As(err, &notEligible) {
+		t.Fatalf("got %+v, %v; want the cap refused: it is in the other return", r, err)
+	}
+	var n int
+	if err := d.Get(&n, `SELECT count(*) FROM returns WHERE order_id = $1`, order.ID); err != nil || n != 1 {
+		t.Errorf("%d returns of the order (%v), want only the other request's", n, err)
+	}
+}
+
+// TestAReturnCancelledWhileAnotherWaitedGivesItsUnitsBack: the cap's return is
+// cancelled while a request for the cap waits for the order's lock; the request's
+// first read still has the cap held, and it reads again before refusing: the cap is
+// returned.
+func TestAReturnCancelledWhileAnotherWaitedGivesItsUnitsBack(t *testing.T) {
+	t.Parallel()
+	store, _, mid, d := effectsSetup(t, returns.DefaultPolicy())
+	order, err := store.FindOrder(context.Background(), mid, "NW-1", "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quote, total := capReturn(t, store, mid, order)
+	if _, err := d.Exec(insertCapReturn, mid, order.ID, "R-TEST-0002", quote, total); err != nil {
+		t.Fatal(err)
+	}
+	r, err := whileCreateWaits(t, store, mid, d, order.ID, func(tx *sqlx.Tx) {
+		if _, err := tx.Exec(`UPDATE returns SET state = 'cancelled' WHERE rma = 'R-TEST-0002'`); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err != nil || len(r.Items) != 1 || r.Items[0].LineID != "l2" {
+		t.Fatalf("got %+v, %v; want the cap returned: the return that held it was cancelled", r, err)
 	}
 }

@@ -244,20 +244,23 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		return nil, err
 	}
 	defer tx.Rollback()
-	// the order's lock and the current policy in one statement; the order's other
-	// returns are read after the lock is held, in a statement of their own, so that
-	// they include a return a concurrent request just made (FOR NO KEY UPDATE: nothing
-	// changes the order's keys, and rows referring to the order need not wait)
+	// the order's lock, the current policy and the order's other returns in one
+	// statement (FOR NO KEY UPDATE: nothing changes the order's keys, and rows
+	// referring to the order need not wait). The other returns are read with the
+	// statement's snapshot, which may predate a return that a concurrent request made
+	// while this one waited for the lock: the insert below checks them again, under
+	// the lock, and the return is quoted again with what it finds when they changed.
 	var row struct {
 		orderRow
 		policyRow
+		Prior []byte `db:"prior"`
 	}
 	where, lockKey := `o.number = $2`, any(orderNumber)
 	if in.OrderID != 0 {
 		where, lockKey = `o.id = $2`, in.OrderID
 	}
 	err = tx.GetContext(ctx, &row, `SELECT o.id, o.number, o.data, o.revision, o.created_at, o.updated_at,
-		p.version AS policy_version, p.data AS policy_data
+		p.version AS policy_version, p.data AS policy_data, `+priorReturnsJSONOf(`o.id`)+` AS prior
 		FROM orders o LEFT JOIN LATERAL (SELECT version, data FROM policies WHERE merchant_id = $1
 			ORDER BY version DESC LIMIT 1) p ON true
 		WHERE o.merchant_id = $1 AND `+where+` FOR NO KEY UPDATE OF o`, merchantID, lockKey)
@@ -278,32 +281,31 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	if err != nil {
 		return nil, err
 	}
+	var others []priorReturn
+	if err := json.Unmarshal(row.Prior, &others); err != nil {
+		return nil, fmt.Errorf("returns: prior returns: %w", err)
+	}
 	items := make([]QuoteItem, len(in.Items))
 	for i, it := range in.Items {
 		items[i] = it.QuoteItem
 	}
-	q, err := s.quote(ctx, tx, merchantID, pol, order, Ask{Items: items, Resolution: in.Resolution, DifferenceAs: in.DifferenceAs})
-	if err != nil {
-		return nil, err
-	}
-	if !q.Eligible {
-		if in.IdempotencyKey != "" {
-			// a retry of a request that made its return: the order's units are now
-			// that return's, so the quote refuses them; answer the return
-			if r, err := s.byIdempotencyKey(ctx, merchantID, in.IdempotencyKey); err == nil {
-				return r, nil
-			} else if !errors.Is(err, ErrNotFound) {
-				return nil, err
-			}
+	ask := Ask{Items: items, Resolution: in.Resolution, DifferenceAs: in.DifferenceAs}
+	var (
+		q                                           QuoteResult
+		quoteJSON                                   []byte
+		key                                         *string
+		id                                          int64
+		rma                                         string
+		lineIDs, skus, names, reasons, itemComments []string
+		quantities, firsts, amounts                 []int64
+		stamps                                      struct {
+			Same      bool       `db:"same"`
+			ID        *int64     `db:"id"`
+			PublicID  *string    `db:"public_id"`
+			CreatedAt *time.Time `db:"created_at"`
+			UpdatedAt *time.Time `db:"updated_at"`
 		}
-		return nil, &NotEligibleError{Quote: q}
-	}
-	// only eligible lines become items; ineligible ones were reported by the quote
-	quoteJSON, err := json.Marshal(q)
-	if err != nil {
-		return nil, err
-	}
-	var key *string
+	)
 	if in.IdempotencyKey != "" {
 		key = &in.IdempotencyKey
 	}
@@ -311,55 +313,95 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	for _, it := range in.Items {
 		comments[it.LineID] = it.Comment
 	}
-	var lineIDs, skus, names, reasons, itemComments []string
-	var quantities, firsts []int64
-	var amounts []int64
-	for _, l := range q.Lines {
-		if !l.Eligible {
-			continue
+	// after the first round, others are read under the lock, by a statement of their own
+	for round := 0; ; round++ {
+		fresh := round > 0
+		if fresh {
+			if others, err = priorReturns(ctx, tx, merchantID, order.ID); err != nil {
+				return nil, err
+			}
 		}
-		first := 0
-		if len(l.Units) > 0 {
-			first = l.Units[0].First
-		}
-		lineIDs, skus, names = append(lineIDs, l.LineID), append(skus, l.SKU), append(names, l.Name)
-		quantities, firsts = append(quantities, int64(l.Quantity)), append(firsts, int64(first))
-		reasons, itemComments = append(reasons, string(l.Reason)), append(itemComments, comments[l.LineID])
-		amounts = append(amounts, l.Subtotal)
-	}
-	note := "Return requested: " + q.Summary()
-	// the return, its items and its first timeline entry in one statement; an RMA
-	// already taken (or the idempotency key, by a concurrent request) inserts nothing
-	var id int64
-	var rma string
-	var stamps struct {
-		ID        int64     `db:"id"`
-		PublicID  string    `db:"public_id"`
-		CreatedAt time.Time `db:"created_at"`
-		UpdatedAt time.Time `db:"updated_at"`
-	}
-	for attempt := 0; ; attempt++ {
-		rma, err = NewRMA(rand.Reader)
+		pr, _, err := priorOf(others)
 		if err != nil {
 			return nil, err
 		}
-		err = tx.GetContext(ctx, &stamps, `WITH r AS (INSERT INTO returns (merchant_id, order_id, rma, state, resolution,
-				policy_version, currency, quote, total, keep_it, customer_email, idempotency_key, created_by)
-				VALUES ($1, $2, $3, 'requested', $4, $5, $6, $7, $8, $9, $10, $11, $12)
-				ON CONFLICT DO NOTHING RETURNING id, public_id, created_at, updated_at),
-			i AS (INSERT INTO return_items (merchant_id, return_id, line_id, sku, name, quantity, first_unit, reason, comment, amount)
-				SELECT $1, r.id, x.line_id, x.sku, x.name, x.quantity, x.first_unit, x.reason, x.comment, x.amount
-				FROM r, unnest($13::text[], $14::text[], $15::text[], $16::int[], $17::int[], $18::text[], $19::text[], $20::bigint[])
-					WITH ORDINALITY AS x(line_id, sku, name, quantity, first_unit, reason, comment, amount, n)
-				ORDER BY x.n),
-			e AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
-				SELECT $1, r.id, $12, 'create', NULL, 'requested', $21 FROM r)
-			SELECT id, public_id, created_at, updated_at FROM r`,
-			merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
-			NormalizeEmail(order.Order.Customer.Email), key, in.Actor,
-			db.Array(lineIDs), db.Array(skus), db.Array(names), db.Array(quantities), db.Array(firsts),
-			db.Array(reasons), db.Array(itemComments), db.Array(amounts), note)
-		if errors.Is(err, sql.ErrNoRows) {
+		if q, err = s.priced(ctx, tx, merchantID, pol, order, ask, pr); err != nil {
+			return nil, err
+		}
+		if !q.Eligible && !fresh {
+			continue // a return cancelled meanwhile may have given the units back
+		}
+		if !q.Eligible {
+			if in.IdempotencyKey != "" {
+				// a retry of a request that made its return: the order's units are now
+				// that return's, so the quote refuses them; answer the return
+				if r, err := s.byIdempotencyKey(ctx, merchantID, in.IdempotencyKey); err == nil {
+					return r, nil
+				} else if !errors.Is(err, ErrNotFound) {
+					return nil, err
+				}
+			}
+			return nil, &NotEligibleError{Quote: q}
+		}
+		// only eligible lines become items; ineligible ones were reported by the quote
+		if quoteJSON, err = json.Marshal(q); err != nil {
+			return nil, err
+		}
+		lineIDs, skus, names, reasons, itemComments = nil, nil, nil, nil, nil
+		quantities, firsts, amounts = nil, nil, nil
+		for _, l := range q.Lines {
+			if !l.Eligible {
+				continue
+			}
+			first := 0
+			if len(l.Units) > 0 {
+				first = l.Units[0].First
+			}
+			lineIDs, skus, names = append(lineIDs, l.LineID), append(skus, l.SKU), append(names, l.Name)
+			quantities, firsts = append(quantities, int64(l.Quantity)), append(firsts, int64(first))
+			reasons, itemComments = append(reasons, string(l.Reason)), append(itemComments, comments[l.LineID])
+			amounts = append(amounts, l.Subtotal)
+		}
+		note := "Return requested: " + q.Summary()
+		// the return, its items and its first timeline entry in one statement, when the
+		// order's other returns are still those it was quoted with (same); an RMA
+		// already taken (or the idempotency key, by a concurrent request) inserts nothing
+		same := true
+		for attempt := 0; ; attempt++ {
+			rma, err = NewRMA(rand.Reader)
+			if err != nil {
+				return nil, err
+			}
+			err = tx.GetContext(ctx, &stamps, `WITH held AS (SELECT coalesce(array_agg(id ORDER BY id), '{}') = $22::bigint[] AS same
+					FROM returns WHERE merchant_id = $1 AND order_id = $2 AND state NOT IN ('cancelled', 'rejected', 'expired')),
+				r AS (INSERT INTO returns (merchant_id, order_id, rma, state, resolution,
+					policy_version, currency, quote, total, keep_it, customer_email, idempotency_key, created_by)
+					SELECT $1::bigint, $2::bigint, $3::text, 'requested', $4::text, $5::int, $6::text, $7::jsonb, $8::bigint,
+						$9::bool, $10::text, $11::text, $12::text FROM held WHERE held.same
+					ON CONFLICT DO NOTHING RETURNING id, public_id, created_at, updated_at),
+				i AS (INSERT INTO return_items (merchant_id, return_id, line_id, sku, name, quantity, first_unit, reason, comment, amount)
+					SELECT $1, r.id, x.line_id, x.sku, x.name, x.quantity, x.first_unit, x.reason, x.comment, x.amount
+					FROM r, unnest($13::text[], $14::text[], $15::text[], $16::int[], $17::int[], $18::text[], $19::text[], $20::bigint[])
+						WITH ORDINALITY AS x(line_id, sku, name, quantity, first_unit, reason, comment, amount, n)
+					ORDER BY x.n),
+				e AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+					SELECT $1, r.id, $12, 'create', NULL, 'requested', $21 FROM r)
+				SELECT held.same, r.id, r.public_id, r.created_at, r.updated_at FROM held LEFT JOIN r ON true`,
+				merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
+				NormalizeEmail(order.Order.Customer.Email), key, in.Actor,
+				db.Array(lineIDs), db.Array(skus), db.Array(names), db.Array(quantities), db.Array(firsts),
+				db.Array(reasons), db.Array(itemComments), db.Array(amounts), note, db.Array(priorIDs(others)))
+			if err != nil {
+				return nil, fmt.Errorf("returns: insert return: %w", err)
+			}
+			if !stamps.Same {
+				same = false
+				break
+			}
+			if stamps.ID != nil {
+				id = *stamps.ID
+				break
+			}
 			// a unique key was taken: the idempotency key by a concurrent request (answer
 			// its return), else the RMA (draw another)
 			if key != nil {
@@ -370,16 +412,17 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 					return nil, err
 				}
 			}
-			if attempt < 5 {
-				continue
+			if attempt >= 5 {
+				return nil, fmt.Errorf("returns: insert return: no free RMA after %d attempts", attempt+1)
 			}
-			return nil, fmt.Errorf("returns: insert return: no free RMA after %d attempts", attempt+1)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("returns: insert return: %w", err)
+		if same {
+			break
 		}
-		id = stamps.ID
-		break
+		if round >= 3 {
+			// read under the lock, they change only when a return of the order ends
+			return nil, errors.New("returns: insert return: the order's returns keep changing")
+		}
 	}
 	if in.PhotoKey != "" {
 		if _, err := tx.ExecContext(ctx, `UPDATE return_photos SET return_id = $1
@@ -388,10 +431,10 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 		}
 	}
 	// the return as stored, without reading it back
-	r := &Return{ID: id, PublicID: stamps.PublicID, MerchantID: merchantID, OrderID: order.ID, OrderNumber: order.Number, RMA: rma,
+	r := &Return{ID: id, PublicID: *stamps.PublicID, MerchantID: merchantID, OrderID: order.ID, OrderNumber: order.Number, RMA: rma,
 		State: StateRequested, Resolution: in.Resolution, PolicyVersion: pol.Version, Currency: q.Currency,
 		Total: q.Total, KeepIt: q.KeepIt, CustomerEmail: NormalizeEmail(order.Order.Customer.Email),
-		CreatedAt: stamps.CreatedAt, UpdatedAt: stamps.UpdatedAt, Items: make([]Item, len(lineIDs))}
+		CreatedAt: *stamps.CreatedAt, UpdatedAt: *stamps.UpdatedAt, Items: make([]Item, len(lineIDs))}
 	if err := json.Unmarshal(quoteJSON, &r.Quote); err != nil {
 		return nil, err
 	}
@@ -403,7 +446,7 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	// of the return made in it writes (Tx.now)
 	// a return the policy approves at once is approved in this transaction: the
 	// notice of its creation rides on the approval's statement (Tx.Follows)
-	t := &Tx{Tx: tx, Return: r, store: s, order: &order, policy: &pol, now: stamps.UpdatedAt, following: !pol.ManualReview}
+	t := &Tx{Tx: tx, Return: r, store: s, order: &order, policy: &pol, now: *stamps.UpdatedAt, following: !pol.ManualReview}
 	if err := s.setOff(ctx, t, EventCreate); err != nil {
 		return nil, err
 	}

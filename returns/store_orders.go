@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/db"
+	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 )
 
 // Orders as the shop sent them, and what their returns hold.
@@ -101,6 +104,35 @@ func (s *Store) FindOrder(ctx context.Context, merchantID int64, number, email s
 		merchantID, strings.TrimSpace(number), NormalizeEmail(email))
 }
 
+// FindOrderCounted is FindOrder in the statement that counts the attempt on bucket
+// against limit (ratelimit.Limiter.AllowAlong): one round trip for a portal sign-in.
+// An attempt over the limit answers how long to wait, and no order; a nil limit
+// counts nothing.
+func (s *Store) FindOrderCounted(ctx context.Context, merchantID int64, number, email string,
+	limit *ratelimit.Limiter, bucket string, now time.Time) (OrderRecord, time.Duration, error) {
+	where, args := `merchant_id = $1 AND lower(number) = lower($2) AND email = $3`,
+		[]any{merchantID, strings.TrimSpace(number), NormalizeEmail(email)}
+	if limit == nil {
+		o, err := s.order(ctx, s.db, where, args...)
+		return o, 0, err
+	}
+	ok, wait, raw, err := limit.AllowAlong(ctx, bucket, now, `SELECT `+orderCols+` FROM orders WHERE `+where, args...)
+	switch {
+	case err != nil:
+		return OrderRecord{}, 0, err
+	case !ok:
+		return OrderRecord{}, wait, nil
+	case raw == nil:
+		return OrderRecord{}, 0, ErrNotFound
+	}
+	var row orderRow
+	if err := db.UnmarshalRows(raw, &row); err != nil {
+		return OrderRecord{}, 0, fmt.Errorf("returns: order: %w", err)
+	}
+	o, err := row.record()
+	return o, 0, err
+}
+
 func (s *Store) order(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (OrderRecord, error) {
 	var row orderRow
 	err := sqlx.GetContext(ctx, q, &row, `SELECT `+orderCols+` FROM orders WHERE `+where, args...)
@@ -124,25 +156,50 @@ type LineHoldings struct {
 // prior gathers what the order's active returns hold (cancelled, rejected and expired
 // returns hold nothing), for quoting another return.
 func prior(ctx context.Context, q sqlx.QueryerContext, merchantID, orderID int64) (Prior, LineHoldings, error) {
-	var rows []priorReturn
-	err := sqlx.SelectContext(ctx, q, &rows, `SELECT state, quote FROM returns
-		WHERE merchant_id = $1 AND order_id = $2 AND state NOT IN ('cancelled', 'rejected', 'expired')`, merchantID, orderID)
+	rows, err := priorReturns(ctx, q, merchantID, orderID)
 	if err != nil {
-		return Prior{}, LineHoldings{}, fmt.Errorf("returns: prior returns: %w", err)
+		return Prior{}, LineHoldings{}, err
 	}
 	return priorOf(rows)
 }
 
+// priorReturns reads the order's active returns, by ID.
+func priorReturns(ctx context.Context, q sqlx.QueryerContext, merchantID, orderID int64) ([]priorReturn, error) {
+	var rows []priorReturn
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT id, state, quote FROM returns
+		WHERE merchant_id = $1 AND order_id = $2 AND state NOT IN ('cancelled', 'rejected', 'expired') ORDER BY id`, merchantID, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("returns: prior returns: %w", err)
+	}
+	return rows, nil
+}
+
 // priorReturn is another return of the order, as prior reads it.
 type priorReturn struct {
+	ID    int64           `db:"id" json:"id"`
 	State string          `db:"state" json:"state"`
 	Quote json.RawMessage `db:"quote" json:"quote"`
 }
 
+// priorIDs are the IDs of rows, which priorReturns and priorReturnsJSONOf order.
+func priorIDs(rows []priorReturn) []int64 {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
 // priorReturnsJSON is prior's query as one JSON array, for a statement that reads it
 // with something else ($1 the merchant, $2 the order).
-const priorReturnsJSON = `coalesce((SELECT json_agg(json_build_object('state', x.state, 'quote', x.quote))
-	FROM returns x WHERE x.merchant_id = $1 AND x.order_id = $2 AND x.state NOT IN ('cancelled', 'rejected', 'expired')), '[]')`
+var priorReturnsJSON = priorReturnsJSONOf(`$2`)
+
+// priorReturnsJSONOf is priorReturnsJSON for the order whose ID is the SQL expression
+// order ($1 the merchant).
+func priorReturnsJSONOf(order string) string {
+	return `coalesce((SELECT json_agg(json_build_object('id', x.id, 'state', x.state, 'quote', x.quote) ORDER BY x.id)
+	FROM returns x WHERE x.merchant_id = $1 AND x.order_id = ` + order + ` AND x.state NOT IN ('cancelled', 'rejected', 'expired')), '[]')`
+}
 
 func priorOf(rows []priorReturn) (Prior, LineHoldings, error) {
 	p := Prior{Units: map[string][]UnitRange{}}

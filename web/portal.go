@@ -79,19 +79,24 @@ func (s *Server) portalLookup(rq *request) error {
 	now := s.now()
 	client := reqid.ClientIP(ctx)
 	attempts := returns.OrderAttemptBucket(client, m.Slug, f.OrderNumber)
-	wait, err := ratelimit.AllowAll(ctx, now,
-		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "session:ip:" + client},
-		ratelimit.Hit{Limiter: s.orderLimit, Bucket: attempts})
-	if err != nil {
-		return err
-	}
-	if wait > 0 {
+	tooMany := func(wait time.Duration) error {
 		secs := ratelimit.Seconds(wait)
 		rq.w.Header().Set("Retry-After", strconv.Itoa(secs))
 		f.Error = l.T("lk-err-wait", "Count", secs, "Seconds", secs)
 		return s.renderLookup(rq, http.StatusTooManyRequests, f)
 	}
-	o, err := s.returns.FindOrder(ctx, m.ID, f.OrderNumber, f.Email)
+	// the client's attempts first; the order's are counted by the look-up's statement
+	wait, err := ratelimit.AllowAll(ctx, now, ratelimit.Hit{Limiter: s.clientLimit, Bucket: "session:ip:" + client})
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return tooMany(wait)
+	}
+	o, wait, err := s.returns.FindOrderCounted(ctx, m.ID, f.OrderNumber, f.Email, s.orderLimit, attempts, now)
+	if err == nil && wait > 0 {
+		return tooMany(wait)
+	}
 	if errors.Is(err, returns.ErrNotFound) {
 		f.Error = notFound
 		return s.renderLookup(rq, http.StatusNotFound, f)

@@ -42,26 +42,50 @@ func New(d *sqlx.DB, limit int, window time.Duration) *Limiter {
 // Plain fixed windows would let a client that hit the limit just before a window's
 // end start again at once, twice the limit in a moment.
 func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok bool, retryAfter time.Duration, err error) {
+	ok, retryAfter, _, err = l.count(ctx, bucket, now, "", nil)
+	return ok, retryAfter, err
+}
+
+// AllowAlong is Allow whose statement also runs read, a SELECT of the caller's (its
+// parameters numbered from $1 in args), and answers read's first row as JSON
+// (db.UnmarshalRows; nil: no row): the look-up that the hit guards, in the same round
+// trip. The row comes back whether the hit is allowed or not; a caller refused must
+// not use it.
+func (l *Limiter) AllowAlong(ctx context.Context, bucket string, now time.Time, read string, args ...any) (ok bool, retryAfter time.Duration, row []byte, err error) {
+	return l.count(ctx, bucket, now, read, args)
+}
+
+func (l *Limiter) count(ctx context.Context, bucket string, now time.Time, read string, readArgs []any) (ok bool, retryAfter time.Duration, row []byte, err error) {
 	start := now.Truncate(l.Window)
 	var c struct {
-		Current  int `db:"current"`
-		Previous int `db:"previous"`
+		Current  int    `db:"current"`
+		Previous int    `db:"previous"`
+		Row      []byte `db:"row"`
+	}
+	args := []any{bucket, start, start.Add(-l.Window)}
+	lookup, rowCol := "", `NULL::text`
+	if read != "" {
+		var largs []any
+		lookup, largs = outbox.Ahead(len(args), outbox.Part{With: `lookup AS (` + read + `)`, Args: readArgs})
+		lookup = ", " + lookup
+		args = append(args, largs...)
+		rowCol = `(SELECT row_to_json(lookup) FROM lookup LIMIT 1)::text`
 	}
 	err = l.db.GetContext(ctx, &c, async+`, cur AS (
 			INSERT INTO rate_limits (bucket, window_start, hits) SELECT $1::text, $2::timestamptz, 1 FROM async
 			ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
-			RETURNING hits)
+			RETURNING hits)`+lookup+`
 		SELECT (SELECT hits FROM cur) AS current,
-			coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $3), 0) AS previous`,
-		bucket, start, start.Add(-l.Window))
+			coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $3), 0) AS previous,
+			`+rowCol+` AS row`, args...)
 	if err != nil {
-		return false, 0, fmt.Errorf("ratelimit: %w", err)
+		return false, 0, nil, fmt.Errorf("ratelimit: %w", err)
 	}
 	left := float64(l.Window-now.Sub(start)) / float64(l.Window) // of the previous window, still in the last Window
 	if float64(c.Current)+float64(c.Previous)*left > float64(l.Limit) {
-		return false, start.Add(l.Window).Sub(now), nil
+		return false, start.Add(l.Window).Sub(now), c.Row, nil
 	}
-	return true, 0, nil
+	return true, 0, c.Row, nil
 }
 
 // Reset forgets every hit on bucket, as when the attempts it counts failed and one
