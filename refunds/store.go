@@ -93,6 +93,25 @@ func lock(ctx context.Context, tx *sqlx.Tx, id int64) (*held, error) {
 	return getHeld(ctx, tx, `f.id = $1 FOR UPDATE OF f`, id)
 }
 
+// lockedByJob is the send job's claim read (outbox.Worker.HandleReading): the refund
+// its payload names, locked, as one JSON row (null when there is none).
+// (The job's o is read outside the refund's query, where o is the order.)
+const lockedByJob = `SELECT row_to_json(x) FROM (SELECT (o.payload->>'refund_id')::bigint AS refund_id) job,
+	LATERAL (SELECT ` + heldCols + refundFrom + ` WHERE f.id = job.refund_id FOR UPDATE OF f) x`
+
+// lockedFor is the refund the job's claim read and locked (lockedByJob), or, for a
+// job claimed without that read, the refund with ID id, locked now.
+func lockedFor(ctx context.Context, tx *sqlx.Tx, job outbox.Job, id int64) (*held, error) {
+	if job.Read == nil {
+		return lock(ctx, tx, id)
+	}
+	var f held
+	if err := db.UnmarshalRows(job.Read, &f); err != nil {
+		return nil, fmt.Errorf("refunds: refund %d: %w", id, err)
+	}
+	return &f, nil
+}
+
 // ListFilter narrows a listing of refunds. Zero fields do not filter; the time
 // ranges are half-open, [From, To).
 type ListFilter struct {

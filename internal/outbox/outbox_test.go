@@ -1069,3 +1069,44 @@ func TestAheadRefusesAPartThatBringsMessages(t *testing.T) {
 	}()
 	outbox.Ahead(0, outbox.Part{With: `a AS (SELECT 1)`, Messages: []outbox.Message{{Kind: "lost"}}})
 }
+
+// TestHandleReadingLocksAndReadsInTheClaim: a kind registered with HandleReading gets
+// its row read, and locked, by the claim's statement: the handler finds it in
+// Job.Read and holds its lock until the job's transaction ends.
+func TestHandleReadingLocksAndReadsInTheClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, url := setup(t)
+	if _, err := d.Exec(`CREATE TABLE things (id int PRIMARY KEY, name text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Exec(`INSERT INTO things VALUES (7, 'seven')`); err != nil {
+		t.Fatal(err)
+	}
+	tx := d.MustBegin()
+	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{Kind: "thing", Payload: map[string]int{"id": 7}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 1, Poll: time.Hour})
+	var read string
+	var lockErr error
+	w.HandleReading("thing", `SELECT row_to_json(t) FROM things t WHERE t.id = (o.payload->>'id')::int FOR UPDATE OF t`,
+		func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+			read = string(job.Read)
+			// another transaction cannot take the row's lock while the job holds it
+			_, lockErr = d.ExecContext(ctx, `SELECT 1 FROM things WHERE id = 7 FOR UPDATE NOWAIT`)
+			return nil
+		})
+	if did, err := w.RunOne(ctx); err != nil || !did {
+		t.Fatalf("ran %v (%v), want the job run", did, err)
+	}
+	if read != `{"id":7,"name":"seven"}` {
+		t.Errorf("the job read %q, want thing 7", read)
+	}
+	if lockErr == nil {
+		t.Error("another transaction locked the row while the job ran, want it held by the job's claim")
+	}
+}

@@ -66,6 +66,8 @@ type Worker struct {
 	opts     Options
 	handlers map[string]Handler
 	batches  map[string]batchKind
+	// reads are the kinds' Read expressions (Batch.Read, HandleReading)
+	reads map[string]string
 	kinds    []string
 	periodic []periodic
 	log      *slog.Logger
@@ -121,7 +123,7 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, batches: map[string]batchKind{}, log: log,
+	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, batches: map[string]batchKind{}, reads: map[string]string{}, log: log,
 		wake: make(chan token, opts.Concurrency), queued: map[string]bool{}, gathering: map[string]bool{}, timed: make(chan struct{}, 1)}
 }
 
@@ -157,6 +159,15 @@ type Batch struct {
 	Gather time.Duration
 }
 
+// HandleReading is Handle whose claim evaluates read, an SQL expression over the
+// claimed row o as Batch.Read is, into Job.Read: what the handler would otherwise
+// read in a statement of its own (a row it locks: FOR UPDATE in read takes the lock
+// in the claim's statement, and the row read is the one locked).
+func (w *Worker) HandleReading(kind, read string, h Handler) {
+	w.reads[kind] = read
+	w.Handle(kind, h)
+}
+
 // Handle registers the handler for kind; its jobs run one per transaction. Workers
 // claim only kinds they handle, so processes with different handlers can share one
 // table. Call before Run.
@@ -171,6 +182,9 @@ func (w *Worker) Handle(kind string, h Handler) {
 func (w *Worker) HandleBatch(kind string, b Batch, h BatchHandler) {
 	b.Size = max(b.Size, 1)
 	w.batches[kind] = batchKind{Batch: b, h: h}
+	if b.Read != "" {
+		w.reads[kind] = b.Read
+	}
 	w.kinds = append(w.kinds, kind)
 	sort.Strings(w.kinds)
 }
@@ -441,16 +455,14 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 // the kinds' Batch.Read (the column read).
 func (w *Worker) claimSQL() string {
 	read := "NULL::text"
-	if len(w.batches) > 0 {
-		var whens string
-		for _, k := range w.kinds {
-			if b, ok := w.batches[k]; ok && b.Read != "" {
-				whens += " WHEN " + pq.QuoteLiteral(k) + " THEN (" + b.Read + ")::text"
-			}
+	var whens string
+	for _, k := range w.kinds {
+		if r, ok := w.reads[k]; ok {
+			whens += " WHEN " + pq.QuoteLiteral(k) + " THEN (" + r + ")::text"
 		}
-		if whens != "" {
-			read = "CASE o.kind" + whens + " END"
-		}
+	}
+	if whens != "" {
+		read = "CASE o.kind" + whens + " END"
 	}
 	return `WITH head AS (
 		SELECT kind FROM outbox WHERE state = 'pending' AND run_at <= now() AND kind = ANY($1)
@@ -476,8 +488,8 @@ func (w *Worker) kindClaimSQL(kind string) string {
 		return q.(string)
 	}
 	read := "NULL::text"
-	if b, ok := w.batches[kind]; ok && b.Read != "" {
-		read = "(" + b.Read + ")::text"
+	if r, ok := w.reads[kind]; ok {
+		read = "(" + r + ")::text"
 	}
 	q := `WITH locked AS (
 		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = $1 AND o.run_at <= now()
