@@ -67,7 +67,7 @@ type Worker struct {
 	handlers map[string]Handler
 	batches  map[string]batchKind
 	// reads are the kinds' Read expressions (Batch.Read, HandleReading)
-	reads map[string]string
+	reads    map[string]string
 	kinds    []string
 	periodic []periodic
 	log      *slog.Logger
