@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/roundtriphq/roundtrip/internal/outbox"
+
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -35,15 +37,24 @@ func (s *Service) ReturnChanged(ctx context.Context, t *returns.Tx, ev returns.E
 		// first, and the event's data is the return as this change left it (encoded
 		// now). The names of the event's writes end in its type, so that the events
 		// of a creation and its approval can share that statement.
-		parts, err := s.prepare(ctx, t.Tx, t.Return.MerchantID, typ, t.Return, t.Carried(), nil,
-			"_"+strings.ReplaceAll(string(typ), ".", "_"))
-		if err != nil {
-			return err
-		}
-		t.Defer(parts...)
-		return nil
+		return s.PublishDeferred(ctx, t, t.Return.MerchantID, typ, t.Return, t.Carried())
 	}
 	return s.publish(ctx, t.Tx, t.Return.MerchantID, typ, t.Return, t.Carried(), nil)
+}
+
+// PublishDeferred is PublishCarrying whose writes ride on the next statement of t's
+// change (returns.Tx.Defer), after any it defers already: a change of the return that
+// follows at once (its notice carries them), or the flush of what nothing carried.
+// The event's data is encoded now. The names of its writes end in its type, so that
+// the writes of several events can share that statement.
+func (s *Service) PublishDeferred(ctx context.Context, t *returns.Tx, merchantID int64, eventType EventType, data any,
+	carried []outbox.Part, jobs ...outbox.Message) error {
+	parts, err := s.prepare(ctx, t.Tx, merchantID, eventType, data, carried, jobs, "_"+strings.ReplaceAll(string(eventType), ".", "_"))
+	if err != nil {
+		return err
+	}
+	t.Defer(parts...)
+	return nil
 }
 
 // FeedbackReceived is the returns store's Notifier for a shopper's feedback: it

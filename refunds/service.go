@@ -235,8 +235,14 @@ func received(r *returns.Return) int {
 // refund_failed; otherwise it completes when every item is accounted for, and waits
 // for the rest of its parcels when not.
 func (s *Service) settle(ctx context.Context, t *returns.Tx, actor string) error {
+	return s.settleWith(ctx, t, actor, 0)
+}
+
+// settleWith is settle for a return one of whose refunds (settled, by ID) just
+// succeeded, with its write still to come (t.Defer): the others decide.
+func (s *Service) settleWith(ctx context.Context, t *returns.Tx, actor string, settled int64) error {
 	r := t.Return
-	st, err := inFlight(ctx, t.Tx, r.ID)
+	st, err := inFlight(ctx, t.Tx, r.ID, settled)
 	if err != nil {
 		return err
 	}
@@ -356,12 +362,30 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *held, res Result) e
 	wasSucceeded := f.Status == StatusSucceeded
 	// the write rides on the statement of the event it publishes, if any
 	write, after := record(f, status, res), recordedAs(f, status, res)
-	if changed && (status == StatusSucceeded || status == StatusFailed) {
-		typ := notify.RefundSucceeded
-		if status == StatusFailed {
-			typ = notify.RefundFailed
+	if changed && status == StatusSucceeded {
+		// a refund that succeeded settles its return: the refund's write and its event
+		// ride on the statement of the return's change it sets off (settle), or are
+		// made on their own when it sets off none
+		t, err := s.returns.Lock(ctx, tx, f.MerchantID, f.ReturnID)
+		if err != nil {
+			return err
 		}
-		if err := s.publishCarrying(ctx, tx, f.MerchantID, typ, &after, []outbox.Part{write}); err != nil {
+		if s.Publisher == nil {
+			t.Defer(write)
+		} else if err := s.Publisher.PublishDeferred(ctx, t, f.MerchantID, notify.RefundSucceeded, &after, []outbox.Part{write}); err != nil {
+			return err
+		}
+		f.Refund = after
+		if err := s.settleWith(ctx, t, "stripe", f.ID); err != nil {
+			return err
+		}
+		if _, _, err := outbox.EnqueueParts(ctx, tx, t.Carried()); err != nil { // what no change carried
+			return fmt.Errorf("refunds: record %d: %w", f.ID, err)
+		}
+		return nil
+	}
+	if changed && status == StatusFailed {
+		if err := s.publishCarrying(ctx, tx, f.MerchantID, notify.RefundFailed, &after, []outbox.Part{write}); err != nil {
 			return err
 		}
 	} else if _, _, err := outbox.EnqueueParts(ctx, tx, []outbox.Part{write}); err != nil {
@@ -575,6 +599,10 @@ type Publisher interface {
 	// PublishCarrying publishes an event, with carried's writes and jobs, in one
 	// statement.
 	PublishCarrying(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType notify.EventType, data any,
+		carried []outbox.Part, jobs ...outbox.Message) error
+	// PublishDeferred is PublishCarrying whose writes ride on the next statement of
+	// t's change (returns.Tx.Defer).
+	PublishDeferred(ctx context.Context, t *returns.Tx, merchantID int64, eventType notify.EventType, data any,
 		carried []outbox.Part, jobs ...outbox.Message) error
 }
 

@@ -246,10 +246,12 @@ type flight struct {
 	Failed   int `db:"failed"`
 }
 
-func inFlight(ctx context.Context, q sqlx.QueryerContext, returnID int64) (flight, error) {
+// inFlight counts the return's refunds but except (0: none), one that just succeeded
+// and whose write is still to come.
+func inFlight(ctx context.Context, q sqlx.QueryerContext, returnID, except int64) (flight, error) {
 	var st flight
 	err := sqlx.GetContext(ctx, q, &st, `SELECT count(*) FILTER (WHERE status IN ('queued', 'pending', 'requires_action')) AS in_flight,
-		count(*) FILTER (WHERE status = 'failed' AND closed_as IS NULL) AS failed FROM refunds WHERE return_id = $1`, returnID)
+		count(*) FILTER (WHERE status = 'failed' AND closed_as IS NULL) AS failed FROM refunds WHERE return_id = $1 AND id <> $2`, returnID, except)
 	if err != nil {
 		return flight{}, fmt.Errorf("refunds: in flight: %w", err)
 	}
