@@ -62,7 +62,7 @@ func (s *Service) parcelsWithFiles(ctx context.Context, r *returns.Return, n int
 
 // fileOf is parcel n of r in format f, from its label l and the files the carrier
 // made for it.
-func fileOf(r *returns.Return, n int, f Format, l Label, files parcelFiles) (File, error) {
+func fileOf(r *returns.Return, n int, f Format, l Label, files parcelFiles, rendered *renderedLabels) (File, error) {
 	name := fmt.Sprintf("%s-parcel-%d", r.RMA, n)
 	var buf bytes.Buffer
 	switch f {
@@ -84,8 +84,9 @@ func fileOf(r *returns.Return, n int, f Format, l Label, files parcelFiles) (Fil
 	if len(files.PDF) > 0 {
 		return File{ContentType: "application/pdf", Name: name + ".pdf", Body: files.PDF}, nil
 	}
-	if err := Render(&buf, l); err != nil {
+	pdf, err := rendered.pdf(l)
+	if err != nil {
 		return File{}, fmt.Errorf("labels: render %s parcel %d: %w", r.RMA, n, err)
 	}
-	return File{ContentType: "application/pdf", Name: name + ".pdf", Body: buf.Bytes()}, nil
+	return File{ContentType: "application/pdf", Name: name + ".pdf", Body: pdf}, nil
 }

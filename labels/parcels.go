@@ -156,6 +156,8 @@ type Service struct {
 	Shippo ShippoOptions
 	// Logger logs what background jobs could not do (nil: nothing).
 	Logger *slog.Logger
+	// rendered keeps the labels rendered last (nil: render every time)
+	rendered *renderedLabels
 }
 
 // ShippoOptions configure how the service reaches Shippo.
@@ -178,7 +180,8 @@ type ShippoOptions struct {
 // own courier named DefaultCarrierName issuing S10 numbers with
 // DefaultServiceIndicator and the warehouse's country (else DefaultCountry).
 func NewService(d *sqlx.DB, store *returns.Store, merchants *merchant.Store, baseURL string, carrier Carrier) *Service {
-	return &Service{db: d, store: store, merchants: merchants, baseURL: strings.TrimRight(baseURL, "/"), carrier: carrier}
+	return &Service{db: d, store: store, merchants: merchants, baseURL: strings.TrimRight(baseURL, "/"), carrier: carrier,
+		rendered: newRenderedLabels()}
 }
 
 // Jobs registers the label jobs (expiry at a label's validity's end, voiding at the

@@ -79,5 +79,5 @@ func (s *Service) FileOf(ctx context.Context, rd returns.Read, ps Parcels, n int
 	if adjust != nil {
 		adjust(&l)
 	}
-	return fileOf(rd.Return, n, f, l, ps.files[n])
+	return fileOf(rd.Return, n, f, l, ps.files[n], s.rendered)
 }

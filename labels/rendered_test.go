@@ -1,0 +1,50 @@
+package labels
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+// TestRenderedLabelsRenderEachLabelOnce: a label fetched again is the bytes rendered
+// the first time; anything printed that changes renders it again; the cache keeps
+// only the labels used last.
+func TestRenderedLabelsRenderEachLabelOnce(t *testing.T) {
+	t.Parallel()
+	c := newRenderedLabels()
+	l := sample(Format4x6)
+	first, err := c.pdf(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := Render(&want, l); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, want.Bytes()) {
+		t.Fatal("the cached label differs from the label rendered")
+	}
+	again, err := c.pdf(l)
+	if err != nil || &again[0] != &first[0] {
+		t.Errorf("the label fetched again was rendered again (%v), want the first rendering", err)
+	}
+	moved := l
+	moved.To.Line1 = "1 New Street"
+	other, err := c.pdf(moved)
+	if err != nil || bytes.Equal(other, first) {
+		t.Errorf("a label with another address came from the cache (%v), want it rendered", err)
+	}
+	for i := range renderedCacheSize {
+		x := l
+		x.RMA = fmt.Sprintf("R-%04d", i)
+		if _, err := c.pdf(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.order.Len() != renderedCacheSize {
+		t.Errorf("the cache holds %d labels, want at most %d", c.order.Len(), renderedCacheSize)
+	}
+	if late, err := c.pdf(l); err != nil || &late[0] == &first[0] || !bytes.Equal(late, first) {
+		t.Errorf("the label used longest ago: %v, want it rendered again, to the same bytes", err)
+	}
+}
