@@ -237,19 +237,43 @@ func whileCreateWaits(t *testing.T, store *returns.Store, mid int64, d *sqlx.DB,
 	return res.r, res.err
 }
 
-// capReturn is the rows of a return of the order's cap, as another request makes it.
-func capReturn(t *testing.T, store *returns.Store, mid int64, order returns.OrderRecord) (quote []byte, total int64) {
+// capOrder is a store with the order NW-1 and the quote of a return of its only cap,
+// as another request would make it.
+type capOrder struct {
+	store *returns.Store
+	mid   int64
+	d     *sqlx.DB
+	order returns.OrderRecord
+	quote []byte
+	total int64
+}
+
+func capSetup(t *testing.T) capOrder {
 	t.Helper()
-	q, _, err := store.QuoteFor(context.Background(), mid, order, []returns.QuoteItem{{LineID: "l2", Quantity: 1, Reason: "too_small"}}, returns.ResolutionRefund)
+	store, _, mid, d := effectsSetup(t, returns.DefaultPolicy())
+	ctx := context.Background()
+	order, err := store.FindOrder(ctx, mid, "NW-1", "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _, err := store.QuoteFor(ctx, mid, order, []returns.QuoteItem{{LineID: "l2", Quantity: 1, Reason: "too_small"}}, returns.ResolutionRefund)
 	if err != nil || !q.Eligible {
 		t.Fatalf("quote: %+v (%v), want the cap eligible", q, err)
 	}
-	quote, _ = json.Marshal(q)
-	return quote, q.Total
+	quote, _ := json.Marshal(q)
+	return capOrder{store: store, mid: mid, d: d, order: order, quote: quote, total: q.Total}
 }
 
-const insertCapReturn = `INSERT INTO returns (merchant_id, order_id, rma, state, resolution, policy_version, currency,
-	quote, total, customer_email, created_by) VALUES ($1, $2, $3, 'approved', 'refund', 1, 'EUR', $4, $5, 'ada@example.com', 'test')`
+// insert makes a return of the cap in q (a transaction or the pool) as another
+// request would.
+func (c capOrder) insert(t *testing.T, q sqlx.Execer, rma string) {
+	t.Helper()
+	if _, err := q.Exec(`INSERT INTO returns (merchant_id, order_id, rma, state, resolution, policy_version, currency,
+		quote, total, customer_email, created_by) VALUES ($1, $2, $3, 'approved', 'refund', 1, 'EUR', $4, $5, 'ada@example.com', 'test')`,
+		c.mid, c.order.ID, rma, c.quote, c.total); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // TestAReturnMadeWhileAnotherWaitedForTheOrderHoldsItsUnits: a return of the order's
 // only cap is made (and committed) while a second request for the cap waits for the
@@ -258,23 +282,14 @@ const insertCapReturn = `INSERT INTO returns (merchant_id, order_id, rma, state,
 // in two returns.
 func TestAReturnMadeWhileAnotherWaitedForTheOrderHoldsItsUnits(t *testing.T) {
 	t.Parallel()
-	store, _, mid, d := effectsSetup(t, returns.DefaultPolicy())
-	order, err := store.FindOrder(context.Background(), mid, "NW-1", "ada@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	quote, total := capReturn(t, store, mid, order)
-	r, err := whileCreateWaits(t, store, mid, d, order.ID, func(tx *sqlx.Tx) {
-		if _, err := tx.Exec(insertCapReturn, mid, order.ID, "R-TEST-0001", quote, total); err != nil {
-			t.Fatal(err)
-		}
-	})
+	c := capSetup(t)
+	r, err := whileCreateWaits(t, c.store, c.mid, c.d, c.order.ID, func(tx *sqlx.Tx) { c.insert(t, tx, "R-TEST-0001") })
 	var notEligible *returns.NotEligibleError
 	if !errors.As(err, &notEligible) {
 		t.Fatalf("got %+v, %v; want the cap refused: it is in the other return", r, err)
 	}
 	var n int
-	if err := d.Get(&n, `SELECT count(*) FROM returns WHERE order_id = $1`, order.ID); err != nil || n != 1 {
+	if err := c.d.Get(&n, `SELECT count(*) FROM returns WHERE order_id = $1`, c.order.ID); err != nil || n != 1 {
 		t.Errorf("%d returns of the order (%v), want only the other request's", n, err)
 	}
 }
@@ -285,16 +300,9 @@ func TestAReturnMadeWhileAnotherWaitedForTheOrderHoldsItsUnits(t *testing.T) {
 // returned.
 func TestAReturnCancelledWhileAnotherWaitedGivesItsUnitsBack(t *testing.T) {
 	t.Parallel()
-	store, _, mid, d := effectsSetup(t, returns.DefaultPolicy())
-	order, err := store.FindOrder(context.Background(), mid, "NW-1", "ada@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	quote, total := capReturn(t, store, mid, order)
-	if _, err := d.Exec(insertCapReturn, mid, order.ID, "R-TEST-0002", quote, total); err != nil {
-		t.Fatal(err)
-	}
-	r, err := whileCreateWaits(t, store, mid, d, order.ID, func(tx *sqlx.Tx) {
+	c := capSetup(t)
+	c.insert(t, c.d, "R-TEST-0002")
+	r, err := whileCreateWaits(t, c.store, c.mid, c.d, c.order.ID, func(tx *sqlx.Tx) {
 		if _, err := tx.Exec(`UPDATE returns SET state = 'cancelled' WHERE rma = 'R-TEST-0002'`); err != nil {
 			t.Fatal(err)
 		}
