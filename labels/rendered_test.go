@@ -48,3 +48,19 @@ func TestRenderedLabelsRenderEachLabelOnce(t *testing.T) {
 		t.Errorf("the label used longest ago: %v, want it rendered again, to the same bytes", err)
 	}
 }
+
+// BenchmarkRenderedLabelFetchedAgain is what a repeat fetch of a label costs from the
+// cache (hashing what is printed), next to BenchmarkRender's cost of rendering it.
+func BenchmarkRenderedLabelFetchedAgain(b *testing.B) {
+	c := newRenderedLabels()
+	l := sample(Format4x6)
+	if _, err := c.pdf(l); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.pdf(l); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
