@@ -10,8 +10,8 @@ import (
 )
 
 // TestHousekeepingDeletesExpiredRows: the periodic jobs serve registers delete expired
-// idempotency keys, old rate-limit counts and long-expired shopper tokens, keep the
-// live ones, and each schedules its next run.
+// idempotency keys, old rate-limit counts, long-expired shopper tokens and jobs done
+// long ago, keep the live ones, and each schedules its next run.
 func TestHousekeepingDeletesExpiredRows(t *testing.T) {
 	d, url := pgtest.NewWithURL(t)
 	ctx := context.Background()
@@ -24,6 +24,9 @@ func TestHousekeepingDeletesExpiredRows(t *testing.T) {
 			('session:ip:old', now() - interval '2 hours', 3), ('session:ip:new', date_trunc('minute', now()), 1)`,
 		`INSERT INTO shopper_sessions (token_hash, merchant_id, order_id, expires_at) VALUES
 			('\x01', 1, 1, now() - interval '2 days'), ('\x02', 1, 1, now() + interval '1 hour')`,
+		`INSERT INTO outbox (kind, payload, state, done_at) VALUES
+			('old.job', '{}', 'done', now() - interval '8 days'), ('new.job', '{}', 'done', now() - interval '1 hour'),
+			('parked.job', '{}', 'dead', now() - interval '8 days')`,
 	} {
 		if _, err := d.Exec(q); err != nil {
 			t.Fatal(err)
@@ -47,18 +50,20 @@ func TestHousekeepingDeletesExpiredRows(t *testing.T) {
 		{"idempotency_keys", "SELECT string_agg(key, ',') FROM idempotency_keys"},
 		{"rate_limits", "SELECT string_agg(bucket, ',') FROM rate_limits"},
 		{"shopper_sessions", "SELECT string_agg(encode(token_hash, 'hex'), ',') FROM shopper_sessions"},
+		{"outbox", "SELECT string_agg(kind, ',' ORDER BY id) FROM outbox WHERE kind LIKE '%.job'"},
 	} {
 		var got string
 		if err := d.Get(&got, tt.left); err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]string{"idempotency_keys": "new", "rate_limits": "session:ip:new", "shopper_sessions": "02"}[tt.table]
+		want := map[string]string{"idempotency_keys": "new", "rate_limits": "session:ip:new", "shopper_sessions": "02",
+			"outbox": "new.job,parked.job"}[tt.table]
 		if got != want {
 			t.Errorf("%s: got %q left, want %q", tt.table, got, want)
 		}
 	}
 	var next int
-	if err := d.Get(&next, `SELECT count(DISTINCT kind) FROM outbox WHERE state = 'pending' AND run_at > now() AND kind LIKE 'sweep.%'`); err != nil || next != 3 {
-		t.Errorf("got %d sweeps scheduled for later (%v), want 3", next, err)
+	if err := d.Get(&next, `SELECT count(DISTINCT kind) FROM outbox WHERE state = 'pending' AND run_at > now() AND kind LIKE 'sweep.%'`); err != nil || next != 4 {
+		t.Errorf("got %d sweeps scheduled for later (%v), want 4", next, err)
 	}
 }

@@ -1110,3 +1110,38 @@ func TestHandleReadingLocksAndReadsInTheClaim(t *testing.T) {
 		t.Error("another transaction locked the row while the job ran, want it held by the job's claim")
 	}
 }
+
+// TestSweepDoneDeletesOnlyJobsDoneLongAgo: the sweep deletes jobs done before its
+// cut-off, oldest first and at most its limit; jobs done since, parked jobs and jobs
+// still to run stay.
+func TestSweepDoneDeletesOnlyJobsDoneLongAgo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := setup(t)
+	ids := enqueue(t, d, outbox.Message{Kind: "a"}, outbox.Message{Kind: "a"}, outbox.Message{Kind: "a"},
+		outbox.Message{Kind: "a"}, outbox.Message{Kind: "a"}, outbox.Message{Kind: "a"})
+	old, recent, dead, pending := ids[:3], ids[3], ids[4], ids[5]
+	if _, err := d.Exec(`UPDATE outbox SET state = 'done', done_at = now() - interval '8 days' WHERE id = ANY($1)`, pq.Array(old)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Exec(`UPDATE outbox SET state = 'done', done_at = now() - interval '1 day' WHERE id = $1`, recent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Exec(`UPDATE outbox SET state = 'dead', done_at = now() - interval '30 days' WHERE id = $1`, dead); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now().Add(-outbox.DoneRetention)
+	if n, err := outbox.SweepDone(ctx, d, cut, 2); err != nil || n != 2 {
+		t.Fatalf("first sweep: %d deleted (%v), want its limit, 2", n, err)
+	}
+	if n, err := outbox.SweepDone(ctx, d, cut, 2); err != nil || n != 1 {
+		t.Fatalf("second sweep: %d deleted (%v), want the last old one", n, err)
+	}
+	var left []int64
+	if err := d.Select(&left, `SELECT id FROM outbox ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(left) != fmt.Sprint([]int64{recent, dead, pending}) {
+		t.Errorf("jobs left %v, want the recent, the parked and the pending one %v", left, []int64{recent, dead, pending})
+	}
+}

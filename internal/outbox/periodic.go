@@ -75,3 +75,48 @@ func (w *Worker) Schedule(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DoneRetention is how long jobs that ran (or were canceled) are kept, for an
+// operator who looks into what ran when; SweepDone deletes older ones. Parked (dead)
+// jobs stay until someone deals with them.
+const DoneRetention = 7 * 24 * time.Hour
+
+// JobSweepDone is the periodic job that deletes the jobs done before DoneRetention
+// (SweepJobs).
+const JobSweepDone = "sweep.outbox"
+
+// sweepBatch and sweepBatches bound one sweep: up to ten deletes of 10,000 jobs, each
+// ending early when fewer are left. Run every minute, that keeps up with 14 million
+// jobs a day (a million lifecycles), and a backlog (a table never swept) goes over
+// several runs instead of one long transaction.
+const (
+	sweepBatch   = 10000
+	sweepBatches = 10
+)
+
+// SweepDone deletes up to limit jobs that were done before before, oldest first, and
+// answers how many it deleted. It walks the table's primary key from the oldest job,
+// where the old done jobs are, so it reads little more than it deletes.
+func SweepDone(ctx context.Context, d sqlx.ExecerContext, before time.Time, limit int) (int64, error) {
+	res, err := d.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+		WHERE state = 'done' AND done_at < $1 ORDER BY id LIMIT $2)`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: sweep: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// SweepJobs has w delete the jobs done more than DoneRetention ago every minute, in
+// one replica: without it the table keeps every job it ever ran.
+func SweepJobs(w *Worker) {
+	w.Every(JobSweepDone, time.Minute, func(ctx context.Context, tx *sqlx.Tx) error {
+		before := time.Now().Add(-DoneRetention)
+		for range sweepBatches {
+			n, err := SweepDone(ctx, tx, before, sweepBatch)
+			if err != nil || n < sweepBatch {
+				return err
+			}
+		}
+		return nil
+	})
+}

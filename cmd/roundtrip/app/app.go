@@ -202,10 +202,11 @@ func portalClientLimit(d *sqlx.DB, n int) *ratelimit.Limiter {
 }
 
 // Housekeeping registers with w the periodic jobs that delete expired rows
-// (idempotency keys, rate-limit counts, shopper tokens); each runs in one replica at
-// a time and schedules its next run.
+// (idempotency keys, rate-limit counts, shopper tokens, jobs done long ago); each runs
+// in one replica at a time and schedules its next run.
 func Housekeeping(w *outbox.Worker) {
 	idempotency.Jobs(w)
 	ratelimit.Jobs(w)
 	auth.Jobs(w)
+	outbox.SweepJobs(w)
 }
