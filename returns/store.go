@@ -291,14 +291,13 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	}
 	ask := Ask{Items: items, Resolution: in.Resolution, DifferenceAs: in.DifferenceAs}
 	var (
-		q                                           QuoteResult
-		quoteJSON                                   []byte
-		key                                         *string
-		id                                          int64
-		rma                                         string
-		lineIDs, skus, names, reasons, itemComments []string
-		quantities, firsts, amounts                 []int64
-		stamps                                      struct {
+		q         QuoteResult
+		quoteJSON []byte
+		key       *string
+		id        int64
+		rma       string
+		cols      itemColumns
+		stamps    struct {
 			Same      bool       `db:"same"`
 			ID        *int64     `db:"id"`
 			PublicID  *string    `db:"public_id"`
@@ -343,25 +342,10 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 			}
 			return nil, &NotEligibleError{Quote: q}
 		}
-		// only eligible lines become items; ineligible ones were reported by the quote
 		if quoteJSON, err = json.Marshal(q); err != nil {
 			return nil, err
 		}
-		lineIDs, skus, names, reasons, itemComments = nil, nil, nil, nil, nil
-		quantities, firsts, amounts = nil, nil, nil
-		for _, l := range q.Lines {
-			if !l.Eligible {
-				continue
-			}
-			first := 0
-			if len(l.Units) > 0 {
-				first = l.Units[0].First
-			}
-			lineIDs, skus, names = append(lineIDs, l.LineID), append(skus, l.SKU), append(names, l.Name)
-			quantities, firsts = append(quantities, int64(l.Quantity)), append(firsts, int64(first))
-			reasons, itemComments = append(reasons, string(l.Reason)), append(itemComments, comments[l.LineID])
-			amounts = append(amounts, l.Subtotal)
-		}
+		cols = itemsOf(q, comments) // its eligible lines
 		note := "Return requested: " + q.Summary()
 		// the return, its items and its first timeline entry in one statement, when the
 		// order's other returns are still those it was quoted with (same); an RMA
@@ -387,10 +371,8 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 				e AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
 					SELECT $1, r.id, $12, 'create', NULL, 'requested', $21 FROM r)
 				SELECT held.same, r.id, r.public_id, r.created_at, r.updated_at FROM held LEFT JOIN r ON true`,
-				merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
-				NormalizeEmail(order.Order.Customer.Email), key, in.Actor,
-				db.Array(lineIDs), db.Array(skus), db.Array(names), db.Array(quantities), db.Array(firsts),
-				db.Array(reasons), db.Array(itemComments), db.Array(amounts), note, db.Array(priorIDs(others)))
+				append(append([]any{merchantID, order.ID, rma, in.Resolution, pol.Version, q.Currency, quoteJSON, q.Total, q.KeepIt,
+					NormalizeEmail(order.Order.Customer.Email), key, in.Actor}, cols.args()...), note, db.Array(priorIDs(others)))...)
 			if err != nil {
 				return nil, fmt.Errorf("returns: insert return: %w", err)
 			}
@@ -434,13 +416,9 @@ func (s *Store) Create(ctx context.Context, merchantID int64, orderNumber string
 	r := &Return{ID: id, PublicID: *stamps.PublicID, MerchantID: merchantID, OrderID: order.ID, OrderNumber: order.Number, RMA: rma,
 		State: StateRequested, Resolution: in.Resolution, PolicyVersion: pol.Version, Currency: q.Currency,
 		Total: q.Total, KeepIt: q.KeepIt, CustomerEmail: NormalizeEmail(order.Order.Customer.Email),
-		CreatedAt: *stamps.CreatedAt, UpdatedAt: *stamps.UpdatedAt, Items: make([]Item, len(lineIDs))}
+		CreatedAt: *stamps.CreatedAt, UpdatedAt: *stamps.UpdatedAt, Items: cols.items()}
 	if err := json.Unmarshal(quoteJSON, &r.Quote); err != nil {
 		return nil, err
-	}
-	for i := range lineIDs {
-		r.Items[i] = Item{LineID: lineIDs[i], SKU: skus[i], Name: names[i], Quantity: int(quantities[i]),
-			Reason: ReasonCode(reasons[i]), Comment: itemComments[i], Amount: amounts[i]}
 	}
 	// the insert's updated_at is its default, now(): the transaction's, as a change
 	// of the return made in it writes (Tx.now)
@@ -844,4 +822,46 @@ func (s *Store) Count(ctx context.Context, merchantID int64, states ...State) (i
 		return 0, fmt.Errorf("returns: count: %w", err)
 	}
 	return n, nil
+}
+
+// itemColumns are a new return's items as the columns of its insert.
+type itemColumns struct {
+	lineIDs, skus, names, reasons, comments []string
+	quantities, firsts, amounts             []int64
+}
+
+// itemsOf are the eligible lines of q as a new return's items, with the shopper's
+// comments by line; ineligible lines were reported by the quote.
+func itemsOf(q QuoteResult, comments map[string]string) itemColumns {
+	var c itemColumns
+	for _, l := range q.Lines {
+		if !l.Eligible {
+			continue
+		}
+		first := 0
+		if len(l.Units) > 0 {
+			first = l.Units[0].First
+		}
+		c.lineIDs, c.skus, c.names = append(c.lineIDs, l.LineID), append(c.skus, l.SKU), append(c.names, l.Name)
+		c.quantities, c.firsts = append(c.quantities, int64(l.Quantity)), append(c.firsts, int64(first))
+		c.reasons, c.comments = append(c.reasons, string(l.Reason)), append(c.comments, comments[l.LineID])
+		c.amounts = append(c.amounts, l.Subtotal)
+	}
+	return c
+}
+
+// args are the columns as the insert's array parameters, in its order.
+func (c itemColumns) args() []any {
+	return []any{db.Array(c.lineIDs), db.Array(c.skus), db.Array(c.names), db.Array(c.quantities), db.Array(c.firsts),
+		db.Array(c.reasons), db.Array(c.comments), db.Array(c.amounts)}
+}
+
+// items are the columns as the return's items, as stored.
+func (c itemColumns) items() []Item {
+	items := make([]Item, len(c.lineIDs))
+	for i := range c.lineIDs {
+		items[i] = Item{LineID: c.lineIDs[i], SKU: c.skus[i], Name: c.names[i], Quantity: int(c.quantities[i]),
+			Reason: ReasonCode(c.reasons[i]), Comment: c.comments[i], Amount: c.amounts[i]}
+	}
+	return items
 }
