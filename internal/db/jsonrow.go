@@ -1,11 +1,15 @@
 package db
 
 import (
+	"bytes"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // UnmarshalRows decodes rows that a statement sent as JSON (row_to_json, json_agg of
@@ -21,9 +25,11 @@ func UnmarshalRows(raw []byte, dest any) error {
 	}
 	v = v.Elem()
 	if v.Kind() == reflect.Slice {
-		var objs []map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &objs); err != nil {
-			return fmt.Errorf("db: rows: %w", err)
+		objs, ok := splitRows(raw)
+		if !ok {
+			if err := json.Unmarshal(raw, &objs); err != nil {
+				return fmt.Errorf("db: rows: %w", err)
+			}
 		}
 		out := reflect.MakeSlice(v.Type(), len(objs), len(objs))
 		for i, o := range objs {
@@ -34,11 +40,144 @@ func UnmarshalRows(raw []byte, dest any) error {
 		v.Set(out)
 		return nil
 	}
-	var o map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &o); err != nil {
-		return fmt.Errorf("db: row: %w", err)
+	o, ok := splitObject(raw)
+	if !ok {
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return fmt.Errorf("db: row: %w", err)
+		}
 	}
 	return fill(v, o)
+}
+
+// splitRows is a JSON array of objects as each object's columns (splitObject); ok
+// false for anything else, which encoding/json then reads (or refuses).
+func splitRows(raw []byte) (rows []map[string]json.RawMessage, ok bool) {
+	rest := skipSpace(raw)
+	if len(rest) == 0 || rest[0] != '[' {
+		return nil, false
+	}
+	rest = skipSpace(rest[1:])
+	if len(rest) > 0 && rest[0] == ']' {
+		return []map[string]json.RawMessage{}, len(skipSpace(rest[1:])) == 0
+	}
+	for {
+		n := valueEnd(rest)
+		if n < 0 {
+			return nil, false
+		}
+		o, ok := splitObject(rest[:n])
+		if !ok {
+			return nil, false
+		}
+		rows = append(rows, o)
+		rest = skipSpace(rest[n:])
+		switch {
+		case len(rest) > 0 && rest[0] == ',':
+			rest = skipSpace(rest[1:])
+		case len(rest) > 0 && rest[0] == ']':
+			return rows, len(skipSpace(rest[1:])) == 0
+		default:
+			return nil, false
+		}
+	}
+}
+
+// splitObject is a JSON object (a row as row_to_json writes it) as its columns: each
+// key with its value's text, sliced from raw, not copied and not checked beyond its
+// extent (fill decodes each). A key with escapes, or anything that is not a plain
+// object, answers ok false: encoding/json then reads it (or refuses it). Reading the
+// row once and each column once halves what encoding/json did for a row.
+func splitObject(raw []byte) (cols map[string]json.RawMessage, ok bool) {
+	rest := skipSpace(raw)
+	if len(rest) == 0 || rest[0] != '{' {
+		return nil, false
+	}
+	cols = map[string]json.RawMessage{}
+	rest = skipSpace(rest[1:])
+	if len(rest) > 0 && rest[0] == '}' {
+		return cols, len(skipSpace(rest[1:])) == 0
+	}
+	for {
+		n := valueEnd(rest)
+		if n < 0 {
+			return nil, false
+		}
+		key, plain := plainString(rest[:n])
+		if !plain {
+			return nil, false
+		}
+		rest = skipSpace(rest[n:])
+		if len(rest) == 0 || rest[0] != ':' {
+			return nil, false
+		}
+		rest = skipSpace(rest[1:])
+		if n = valueEnd(rest); n <= 0 {
+			return nil, false
+		}
+		cols[key] = rest[:n:n]
+		rest = skipSpace(rest[n:])
+		switch {
+		case len(rest) > 0 && rest[0] == ',':
+			rest = skipSpace(rest[1:])
+		case len(rest) > 0 && rest[0] == '}':
+			return cols, len(skipSpace(rest[1:])) == 0
+		default:
+			return nil, false
+		}
+	}
+}
+
+// valueEnd is the length of the JSON value that raw starts with (a string, an object
+// or array with everything in it, or a literal up to the next delimiter), or -1 when
+// raw ends first.
+func valueEnd(raw []byte) int {
+	if len(raw) == 0 {
+		return -1
+	}
+	depth := 0
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '"':
+			i++
+			for i < len(raw) && raw[i] != '"' {
+				if raw[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			if i >= len(raw) {
+				return -1
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of a literal, and of the object or array around it
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',', ':', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	if depth != 0 {
+		return -1
+	}
+	return len(raw)
+}
+
+func skipSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
 }
 
 var bytesType = reflect.TypeFor[[]byte]()
@@ -74,9 +213,124 @@ func fill(v reflect.Value, o map[string]json.RawMessage) error {
 			}
 			continue
 		}
+		if scalar(v.Field(i), val) {
+			continue
+		}
 		if err := json.Unmarshal(val, v.Field(i).Addr().Interface()); err != nil {
 			return fmt.Errorf("db: column %s: %w", tag, err)
 		}
 	}
 	return nil
+}
+
+var (
+	timeType        = reflect.TypeFor[time.Time]()
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// scalar sets f from val when f is a string, a number, a bool or a time (or a pointer
+// to one) and val is plainly one of those, as encoding/json would set it but without
+// its machinery: most columns of a row are such, and decoding them through
+// encoding/json was a large part of reading a row. It reports false, having set
+// nothing, for anything else (a type with its own decoding, an escaped string, a
+// value that does not fit), which encoding/json then decodes, errors included.
+func scalar(f reflect.Value, val []byte) bool {
+	t := f.Type()
+	if t.Kind() == reflect.Pointer {
+		if string(val) == "null" {
+			f.SetZero()
+			return true
+		}
+		e := reflect.New(t.Elem())
+		if !scalar(e.Elem(), val) {
+			return false
+		}
+		f.Set(e)
+		return true
+	}
+	if string(val) == "null" {
+		return fast(t) // encoding/json leaves a value that is not a pointer as it is
+	}
+	if t == timeType {
+		str, ok := plainString(val)
+		if !ok {
+			return false
+		}
+		at, err := time.Parse(time.RFC3339, str)
+		if err != nil {
+			return false
+		}
+		f.Set(reflect.ValueOf(at))
+		return true
+	}
+	if !fast(t) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.String:
+		str, ok := plainString(val)
+		if ok {
+			f.SetString(str)
+		}
+		return ok
+	case reflect.Bool:
+		switch string(val) {
+		case "true":
+			f.SetBool(true)
+		case "false":
+			f.SetBool(false)
+		default:
+			return false
+		}
+		return true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(string(val), 10, t.Bits())
+		if err != nil {
+			return false
+		}
+		f.SetInt(n)
+		return true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(string(val), 10, t.Bits())
+		if err != nil {
+			return false
+		}
+		f.SetUint(n)
+		return true
+	case reflect.Float32, reflect.Float64:
+		if val[0] == '"' {
+			return false
+		}
+		x, err := strconv.ParseFloat(string(val), t.Bits())
+		if err != nil {
+			return false
+		}
+		f.SetFloat(x)
+		return true
+	}
+	return false
+}
+
+// fast reports whether scalar decodes t itself: a time, or a string, bool or number
+// type without decoding of its own.
+func fast(t reflect.Type) bool {
+	if t == timeType {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		p := reflect.PointerTo(t)
+		return !p.Implements(jsonUnmarshaler) && !p.Implements(textUnmarshaler)
+	}
+	return false
+}
+
+// plainString is the JSON string val without its quotes, when it has no escapes.
+func plainString(val []byte) (string, bool) {
+	if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' || bytes.IndexByte(val, '\\') >= 0 {
+		return "", false
+	}
+	return string(val[1 : len(val)-1]), true
 }
