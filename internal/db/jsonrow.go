@@ -52,34 +52,20 @@ func UnmarshalRows(raw []byte, dest any) error {
 // splitRows is a JSON array of objects as each object's columns (splitObject); ok
 // false for anything else, which encoding/json then reads (or refuses).
 func splitRows(raw []byte) (rows []map[string]json.RawMessage, ok bool) {
-	rest := skipSpace(raw)
-	if len(rest) == 0 || rest[0] != '[' {
-		return nil, false
-	}
-	rest = skipSpace(rest[1:])
-	if len(rest) > 0 && rest[0] == ']' {
-		return []map[string]json.RawMessage{}, len(skipSpace(rest[1:])) == 0
-	}
-	for {
+	rows = []map[string]json.RawMessage{}
+	ok = elements(raw, '[', ']', func(rest []byte) ([]byte, bool) {
 		n := valueEnd(rest)
 		if n < 0 {
 			return nil, false
 		}
 		o, ok := splitObject(rest[:n])
-		if !ok {
-			return nil, false
-		}
 		rows = append(rows, o)
-		rest = skipSpace(rest[n:])
-		switch {
-		case len(rest) > 0 && rest[0] == ',':
-			rest = skipSpace(rest[1:])
-		case len(rest) > 0 && rest[0] == ']':
-			return rows, len(skipSpace(rest[1:])) == 0
-		default:
-			return nil, false
-		}
+		return rest[n:], ok
+	})
+	if !ok {
+		return nil, false
 	}
+	return rows, true
 }
 
 // splitObject is a JSON object (a row as row_to_json writes it) as its columns: each
@@ -88,16 +74,8 @@ func splitRows(raw []byte) (rows []map[string]json.RawMessage, ok bool) {
 // object, answers ok false: encoding/json then reads it (or refuses it). Reading the
 // row once and each column once halves what encoding/json did for a row.
 func splitObject(raw []byte) (cols map[string]json.RawMessage, ok bool) {
-	rest := skipSpace(raw)
-	if len(rest) == 0 || rest[0] != '{' {
-		return nil, false
-	}
 	cols = map[string]json.RawMessage{}
-	rest = skipSpace(rest[1:])
-	if len(rest) > 0 && rest[0] == '}' {
-		return cols, len(skipSpace(rest[1:])) == 0
-	}
-	for {
+	ok = elements(raw, '{', '}', func(rest []byte) ([]byte, bool) {
 		n := valueEnd(rest)
 		if n < 0 {
 			return nil, false
@@ -115,14 +93,40 @@ func splitObject(raw []byte) (cols map[string]json.RawMessage, ok bool) {
 			return nil, false
 		}
 		cols[key] = rest[:n:n]
-		rest = skipSpace(rest[n:])
+		return rest[n:], true
+	})
+	if !ok {
+		return nil, false
+	}
+	return cols, true
+}
+
+// elements walks the elements of the JSON array or object that raw is (open and
+// close its brackets), separated by commas: each reads one from the start of rest and
+// answers what follows it, or false. ok is true when the whole of raw was that array
+// or object.
+func elements(raw []byte, open, close byte, each func(rest []byte) ([]byte, bool)) bool {
+	rest := skipSpace(raw)
+	if len(rest) == 0 || rest[0] != open {
+		return false
+	}
+	rest = skipSpace(rest[1:])
+	if len(rest) > 0 && rest[0] == close {
+		return len(skipSpace(rest[1:])) == 0
+	}
+	for {
+		var ok bool
+		if rest, ok = each(rest); !ok {
+			return false
+		}
+		rest = skipSpace(rest)
 		switch {
 		case len(rest) > 0 && rest[0] == ',':
 			rest = skipSpace(rest[1:])
-		case len(rest) > 0 && rest[0] == '}':
-			return cols, len(skipSpace(rest[1:])) == 0
+		case len(rest) > 0 && rest[0] == close:
+			return len(skipSpace(rest[1:])) == 0
 		default:
-			return nil, false
+			return false
 		}
 	}
 }
