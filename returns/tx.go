@@ -33,15 +33,15 @@ type Tx struct {
 	// the change carries them in its statement (Carried), or they run on their own
 	// before any other effect of the change (flush)
 	carry []outbox.Part
-	// following is set while a change is being set off that another change of the
-	// same transaction follows at once (a creation the policy approves): its notice
-	// may ride on the next change's statement (Follows, Defer)
+	// following is set while a change is being set off that another statement of the
+	// same transaction follows at once (a creation the policy approves, an approval
+	// that issues a label): its notice may ride on that statement (Follows, Defer)
 	following bool
 }
 
-// Follows reports whether another change of the return follows this one in the
-// transaction at once, with a statement of its own: a notifier may then Defer its
-// writes to that statement instead of making one of its own.
+// Follows reports whether another statement of the transaction follows this change
+// at once (the approval of a new return, the label an approval issues): a notifier
+// may then Defer its writes to that statement instead of making one of its own.
 func (t *Tx) Follows() bool { return t.following }
 
 // Defer hands writes (and the jobs they bring, outbox.Part.Messages) to the change's
