@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"sync"
 
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/code128"
@@ -55,6 +56,39 @@ func encode128(s string) (*matrix, error) {
 		return nil, err
 	}
 	return toMatrix(bc, code128Quiet), nil
+}
+
+// qrCodes keeps the QR codes made last, by content (qrOf). A label's QR code is its
+// return's status URL, the same on each of the label's formats (the 4x6 label, the
+// shopper's A4 or Letter page, the email's attachment), and choosing its mask is
+// nearly half of rendering a label. A matrix is never changed once made.
+var qrCodes = struct {
+	sync.Mutex
+	m map[string]*matrix
+}{m: map[string]*matrix{}}
+
+// qrCodesMax bounds qrCodes: past it, it starts again empty.
+const qrCodesMax = 512
+
+// qrOf is encodeQR, from qrCodes when s was encoded lately.
+func qrOf(s string) (*matrix, error) {
+	qrCodes.Lock()
+	m, ok := qrCodes.m[s]
+	qrCodes.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := encodeQR(s)
+	if err != nil {
+		return nil, err
+	}
+	qrCodes.Lock()
+	if len(qrCodes.m) >= qrCodesMax {
+		clear(qrCodes.m)
+	}
+	qrCodes.m[s] = m
+	qrCodes.Unlock()
+	return m, nil
 }
 
 // encodeQR encodes s as a QR code with error correction level M (15 %).

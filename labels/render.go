@@ -71,7 +71,7 @@ func render(w io.Writer, l Label, trace func(drawn)) error {
 	if err != nil {
 		return err
 	}
-	qrm, err := encodeQR(l.StatusURL)
+	qrm, err := qrOf(l.StatusURL)
 	if err != nil {
 		return &FieldError{Field: "StatusURL", Reason: "cannot be encoded as a QR code: " + err.Error()}
 	}

@@ -64,3 +64,33 @@ func BenchmarkRenderedLabelFetchedAgain(b *testing.B) {
 		}
 	}
 }
+
+// TestQRCodesAreMadeOncePerContent: a label's QR code, the same on each of its
+// formats, is encoded once and then shared; it is the code encodeQR makes, and the
+// kept codes stay bounded.
+func TestQRCodesAreMadeOncePerContent(t *testing.T) {
+	url := "https://returns.example.com/portal/northwind/returns/R-QRQR-0001"
+	first, err := qrOf(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := qrOf(url)
+	if err != nil || again != first {
+		t.Errorf("the same content was encoded again (%v), want the code made first", err)
+	}
+	fresh, err := encodeQR(url)
+	if err != nil || fresh.w != first.w || fresh.h != first.h || fmt.Sprint(fresh.dark) != fmt.Sprint(first.dark) {
+		t.Errorf("the kept code differs from a fresh one (%v)", err)
+	}
+	for i := range qrCodesMax + 10 {
+		if _, err := qrOf(fmt.Sprintf("%s-%d", url, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	qrCodes.Lock()
+	n := len(qrCodes.m)
+	qrCodes.Unlock()
+	if n > qrCodesMax {
+		t.Errorf("%d codes kept, want at most %d", n, qrCodesMax)
+	}
+}
