@@ -65,7 +65,7 @@ type webhookInput struct {
 type webhookOutput struct {
 	Body struct {
 		Received  bool `json:"received"`
-		Duplicate bool `json:"duplicate,omitempty"`
+		Duplicate bool `json:"duplicate,omitempty" doc:"True when this event was applied before and changed nothing again. An event that changes nothing here (charge.refunded without refunds) writes nothing and is never marked."`
 	}
 }
 

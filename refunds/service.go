@@ -370,9 +370,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *held, res Result) e
 		if err != nil {
 			return err
 		}
-		if s.Publisher == nil {
-			t.Defer(write)
-		} else if err := s.Publisher.PublishDeferred(ctx, t, f.MerchantID, notify.RefundSucceeded, &after, []outbox.Part{write}); err != nil {
+		if err := s.publishDeferred(ctx, t, notify.RefundSucceeded, &after, write); err != nil {
 			return err
 		}
 		f.Refund = after
@@ -635,6 +633,16 @@ func (s *Service) publishCarrying(ctx context.Context, tx sqlx.ExtContext, merch
 		return err
 	}
 	return s.Publisher.PublishCarrying(ctx, tx, merchantID, typ, data, carried, jobs...)
+}
+
+// publishDeferred is publishCarrying whose writes ride on the next statement of t's
+// change (returns.Tx.Defer); without a Publisher it defers carried alone.
+func (s *Service) publishDeferred(ctx context.Context, t *returns.Tx, typ notify.EventType, data any, carried ...outbox.Part) error {
+	if s.Publisher == nil {
+		t.Defer(carried...)
+		return nil
+	}
+	return s.Publisher.PublishDeferred(ctx, t, t.Return.MerchantID, typ, data, carried)
 }
 
 // publishRefund publishes the refund as GET /v1/refunds/{id} answers it, read in tx.

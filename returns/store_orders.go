@@ -100,8 +100,14 @@ func (s *Store) RecentOrders(ctx context.Context, merchantID int64, limit int) (
 
 // FindOrder finds an order by number and the shopper's email (any case, spaces around).
 func (s *Store) FindOrder(ctx context.Context, merchantID int64, number, email string) (OrderRecord, error) {
-	return s.order(ctx, s.db, `merchant_id = $1 AND lower(number) = lower($2) AND email = $3`,
-		merchantID, strings.TrimSpace(number), NormalizeEmail(email))
+	where, args := byNumberAndEmail(merchantID, number, email)
+	return s.order(ctx, s.db, where, args...)
+}
+
+// byNumberAndEmail is the condition on orders that FindOrder looks an order up by.
+func byNumberAndEmail(merchantID int64, number, email string) (where string, args []any) {
+	return `merchant_id = $1 AND lower(number) = lower($2) AND email = $3`,
+		[]any{merchantID, strings.TrimSpace(number), NormalizeEmail(email)}
 }
 
 // FindOrderCounted is FindOrder in the statement that counts the attempt on bucket
@@ -110,8 +116,7 @@ func (s *Store) FindOrder(ctx context.Context, merchantID int64, number, email s
 // counts nothing.
 func (s *Store) FindOrderCounted(ctx context.Context, merchantID int64, number, email string,
 	limit *ratelimit.Limiter, bucket string, now time.Time) (OrderRecord, time.Duration, error) {
-	where, args := `merchant_id = $1 AND lower(number) = lower($2) AND email = $3`,
-		[]any{merchantID, strings.TrimSpace(number), NormalizeEmail(email)}
+	where, args := byNumberAndEmail(merchantID, number, email)
 	if limit == nil {
 		o, err := s.order(ctx, s.db, where, args...)
 		return o, 0, err
