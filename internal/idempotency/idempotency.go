@@ -9,7 +9,9 @@
 // (holding one would starve the pool under load, since the operation needs its own).
 // Later requests with the key wait, polling, until the answer is stored, and replay it.
 // Answers of 5xx and 429 are not stored: the claim is deleted so that a retry runs
-// again.
+// again. Claims and answers that arrive while another claim or answer is being
+// written go together in the next statement (together), so under load a creating
+// request's two statements are shared with the requests beside it.
 //
 // A claim is a lease: the request renews it every Heartbeat while its operation
 // runs, so a claim that has not been renewed for Lease belongs to a request whose
@@ -39,6 +41,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -93,6 +96,18 @@ type Middleware struct {
 	// Lease, Heartbeat and Wait replace the package's constants when set (tests);
 	// Heartbeat defaults to a third of Lease then.
 	Lease, Heartbeat, Wait time.Duration
+
+	once    sync.Once
+	claims  together[claimIn]
+	answers together[answerIn]
+}
+
+// batched readies the statements that concurrent requests share (together).
+func (m *Middleware) batched() {
+	m.once.Do(func() {
+		m.claims = together[claimIn]{run: m.claimAll, max: 64}
+		m.answers = together[answerIn]{run: m.answerAll, max: 64}
+	})
 }
 
 func (m *Middleware) lease() time.Duration { return cmp.Or(m.Lease, Lease) }
@@ -115,6 +130,7 @@ func declares(op *huma.Operation) bool {
 
 // Handler returns the middleware function for api.
 func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)) {
+	m.batched()
 	return func(ctx huma.Context, next func(huma.Context)) {
 		key := ctx.Header(HeaderName)
 		op := ctx.Operation()
@@ -196,9 +212,8 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 			headers, _ := json.Marshal(keep(rec.header))
 			// On failure the answer is still sent; the claim lapses after Lease, and
 			// creating operations find their resource by the key they stored.
-			_, _ = m.exec(sctx, async+`UPDATE idempotency_keys SET status = $3, headers = $4, body = $5
-				FROM async WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at = $6`,
-				p.MerchantID, scoped, rec.status, headers, rec.body.Bytes(), held)
+			m.answers.do(&call[answerIn]{in: answerIn{merchantID: p.MerchantID, key: scoped, status: int32(rec.status),
+				headers: string(headers), body: rec.body.Bytes(), held: held}})
 		} else {
 			_, _ = m.exec(sctx, async+`DELETE FROM idempotency_keys USING async
 				WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at = $3`, p.MerchantID, scoped, held)
@@ -275,7 +290,7 @@ func (hb *heartbeat) stop() (held time.Time, lost bool) {
 // are a cache in front of the operation, whose own transaction commits durably: if a
 // crash loses the last few, a retry runs again and finds the resource by its key.
 // One statement and no explicit transaction (no BEGIN, no SET, no COMMIT round trip)
-// per claim and per stored answer. Every statement below reads async (FROM, USING),
+// per batch of claims and per batch of stored answers. Every statement below reads async (FROM, USING),
 // so PostgreSQL evaluates it.
 const async = db.AsyncCommit + " "
 
@@ -290,6 +305,91 @@ func (m *Middleware) stamp(ctx context.Context, query string, args ...any) (time
 	var at time.Time
 	err := m.DB.QueryRowxContext(ctx, query, args...).Scan(&at)
 	return at, err
+}
+
+// claimIn is a request's claim of its key (claimAll).
+type claimIn struct {
+	merchantID int64
+	key        string
+	hash       []byte
+}
+
+// claimAll inserts the claims of calls in one statement; a call whose row it
+// inserted is ok, with the row's created_at. Of two calls for one key, the first
+// goes in the statement and the second finds the key taken.
+func (m *Middleware) claimAll(ctx context.Context, calls []*call[claimIn]) {
+	type scoped struct {
+		merchantID int64
+		key        string
+	}
+	first := make(map[scoped]*call[claimIn], len(calls))
+	merchants, keys, hashes := make([]int64, 0, len(calls)), make([]string, 0, len(calls)), make([][]byte, 0, len(calls))
+	for _, c := range calls {
+		k := scoped{c.in.merchantID, c.in.key}
+		if _, dup := first[k]; dup {
+			continue
+		}
+		first[k] = c
+		merchants, keys, hashes = append(merchants, k.merchantID), append(keys, k.key), append(hashes, c.in.hash)
+	}
+	fail := func(err error) {
+		for _, c := range calls {
+			c.err = err
+		}
+	}
+	rows, err := m.DB.QueryContext(ctx, async+`INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body)
+		SELECT x.merchant_id, x.key, x.request_hash, 0, '' FROM async,
+			unnest($1::bigint[], $2::text[], $3::bytea[]) AS x(merchant_id, key, request_hash)
+		ON CONFLICT DO NOTHING RETURNING merchant_id, key, created_at`, db.Array(merchants), db.Array(keys), db.Array(hashes))
+	if err != nil {
+		fail(fmt.Errorf("idempotency: claim: %w", err))
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k scoped
+		var at time.Time
+		if err := rows.Scan(&k.merchantID, &k.key, &at); err != nil {
+			fail(fmt.Errorf("idempotency: claim: %w", err))
+			return
+		}
+		if c := first[k]; c != nil {
+			c.ok, c.at = true, at
+		}
+	}
+	if err := rows.Err(); err != nil {
+		fail(fmt.Errorf("idempotency: claim: %w", err))
+	}
+}
+
+// answerIn is the answer a request stores under the claim it held (answerAll).
+type answerIn struct {
+	merchantID int64
+	key        string
+	status     int32
+	headers    string
+	body       []byte
+	held       time.Time
+}
+
+// answerAll stores the answers of calls in one statement, each only where its
+// request's claim is still the one it wrote (held).
+func (m *Middleware) answerAll(ctx context.Context, calls []*call[answerIn]) {
+	n := len(calls)
+	merchants, keys, statuses := make([]int64, n), make([]string, n), make([]int32, n)
+	headers, bodies, held := make([]string, n), make([][]byte, n), make([]time.Time, n)
+	for i, c := range calls {
+		merchants[i], keys[i], statuses[i] = c.in.merchantID, c.in.key, c.in.status
+		headers[i], bodies[i], held[i] = c.in.headers, c.in.body, c.in.held
+	}
+	_, err := m.DB.ExecContext(ctx, async+`UPDATE idempotency_keys k SET status = x.status, headers = x.headers::jsonb, body = x.body
+		FROM async, unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::bytea[], $6::timestamptz[])
+			AS x(merchant_id, key, status, headers, body, held)
+		WHERE k.merchant_id = x.merchant_id AND k.key = x.key AND k.status = 0 AND k.created_at = x.held`,
+		db.Array(merchants), db.Array(keys), db.Array(statuses), db.Array(headers), db.Array(bodies), db.Array(held))
+	for _, c := range calls {
+		c.err = err
+	}
 }
 
 var errOtherRequest = errors.New("idempotency: key used with another request")
@@ -307,14 +407,15 @@ func (e *inProgressError) Error() string {
 // claim's created_at as this request wrote it, which its renewals and its answer
 // must find unchanged (a retry that took the claim over has written its own).
 func (m *Middleware) claim(ctx context.Context, merchantID int64, key string, reqHash []byte) (owner bool, held time.Time, err error) {
-	held, err = m.stamp(ctx, async+`INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body)
-		SELECT $1, $2, $3, 0, '' FROM async ON CONFLICT DO NOTHING RETURNING created_at`, merchantID, key, reqHash)
-	if err == nil {
-		return true, held, nil
+	c := &call[claimIn]{in: claimIn{merchantID: merchantID, key: key, hash: reqHash}}
+	m.claims.do(c)
+	switch {
+	case c.err != nil:
+		return false, time.Time{}, c.err
+	case c.ok:
+		return true, c.at, nil
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return false, time.Time{}, err
-	}
+	// the key is taken
 	lease := m.lease()
 	deadline := time.Now().Add(m.wait())
 	delay := 5 * time.Millisecond

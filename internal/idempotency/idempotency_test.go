@@ -279,3 +279,97 @@ func TestRequestWhoseClaimWasTakenOverStopsAndStoresNothing(t *testing.T) {
 		t.Errorf("the taker's claim was changed: status %d, created_at %s, want 0 and %s", status, at, taker)
 	}
 }
+
+// TestClaimsThatArriveWhileOneIsWrittenGoInOneStatement: requests whose claims
+// arrive while another claim's statement runs are claimed together in the next
+// statement, and each still runs once, gets its own answer and replays it.
+func TestClaimsThatArriveWhileOneIsWrittenGoInOneStatement(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &Middleware{}, false)
+	// an uncommitted row of the first key holds its claim's statement up
+	hold, err := b.db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback()
+	if _, err := hold.Exec(`INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body)
+		VALUES ($1, 'first', '', 0, '')`, b.merchantID); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	answers := make([]answer, n+1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); answers[0] = b.post(t, "first") }()
+	pending := func() int {
+		b.mw.claims.mu.Lock()
+		defer b.mw.claims.mu.Unlock()
+		return len(b.mw.claims.pending)
+	}
+	eventually(t, 10*time.Second, "the first claim's statement is waiting", func() bool {
+		var waiting bool
+		_ = b.db.Get(&waiting, `SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND query LIKE '%INSERT INTO idempotency_keys%'`)
+		return waiting
+	})
+	for i := 1; i <= n; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); answers[i] = b.post(t, "key-"+strconv.Itoa(i)) }()
+	}
+	eventually(t, 10*time.Second, "the other claims are waiting together", func() bool { return pending() == n })
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	b.mw.claims.mu.Lock()
+	claims := b.mw.claims.statements
+	b.mw.claims.mu.Unlock()
+	if claims != 2 {
+		t.Errorf("%d requests claimed in %d statements, want 2 (the held one, then the rest together)", n+1, claims)
+	}
+	runs := map[string]bool{}
+	for i, a := range answers {
+		if a.status != http.StatusCreated {
+			t.Fatalf("request %d: got %d %s, want 201", i, a.status, a.body)
+		}
+		runs[a.body] = true
+	}
+	if len(runs) != n+1 || b.runs.Load() != n+1 {
+		t.Errorf("%d distinct answers from %d runs, want %d of each", len(runs), b.runs.Load(), n+1)
+	}
+	for _, i := range []int{0, 1, n} {
+		key, want := "key-"+strconv.Itoa(i), answers[i]
+		if i == 0 {
+			key = "first"
+		}
+		got := b.post(t, key)
+		if got.status != want.status || got.body != want.body || got.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retry of %s: got %d %s (replayed %q), want the stored %d %s", key, got.status, got.body,
+				got.header.Get("Idempotent-Replayed"), want.status, want.body)
+		}
+	}
+	if b.runs.Load() != n+1 {
+		t.Errorf("retries ran the operation again: %d runs", b.runs.Load())
+	}
+}
+
+// TestTwoClaimsOfOneKeyInOneStatement: of two requests with one key whose claims go
+// in the same statement, one runs and the other replays its answer.
+func TestTwoClaimsOfOneKeyInOneStatement(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &Middleware{}, false)
+	c1 := &call[claimIn]{in: claimIn{merchantID: b.merchantID, key: "same", hash: []byte("h")}}
+	c2 := &call[claimIn]{in: claimIn{merchantID: b.merchantID, key: "same", hash: []byte("h")}}
+	c3 := &call[claimIn]{in: claimIn{merchantID: b.merchantID, key: "other", hash: []byte("h")}}
+	b.mw.claimAll(context.Background(), []*call[claimIn]{c1, c2, c3})
+	if c1.err != nil || c2.err != nil || c3.err != nil {
+		t.Fatal(c1.err, c2.err, c3.err)
+	}
+	if !c1.ok || c2.ok || !c3.ok {
+		t.Errorf("claimed: first %v, second of the same key %v, other key %v; want true, false, true", c1.ok, c2.ok, c3.ok)
+	}
+	if got := b.claimed(t, "same"); !got.Equal(c1.at) {
+		t.Errorf("claim's created_at %v, the first call was told %v", got, c1.at)
+	}
+}
