@@ -56,8 +56,11 @@ type IssueRequest struct {
 	Service string
 	From    Address // the shopper
 	To      Address // the returns warehouse
-	Parcel  int     // this parcel, from 1
-	Parcels int     // parcels in the return
+	// Parcel is this parcel's number, from 1, and Parcels the return's parcels, for
+	// a remote carrier's purchase; an own label is booked with neither (its number
+	// comes with the parcel's insert, and the own courier prints neither).
+	Parcel  int
+	Parcels int
 	// WeightGrams is the declared weight; 0 when unknown.
 	WeightGrams int
 	// Key identifies this parcel's purchase at a remote carrier (sent as the

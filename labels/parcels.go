@@ -158,6 +158,8 @@ type Service struct {
 	Logger *slog.Logger
 	// rendered keeps the labels rendered last (nil: render every time)
 	rendered *renderedLabels
+	// serials hands out own labels' tracking serials
+	serials serials
 }
 
 // ShippoOptions configure how the service reaches Shippo.
@@ -239,6 +241,10 @@ func (s *Service) own(m merchant.Merchant) Carrier {
 	return c
 }
 
+// nextParcel is the number of a return's next parcel, in an insert whose $1 and $2
+// are its merchant and return (locked by the caller, so no other booking runs).
+const nextParcel = `(SELECT coalesce(max(number), 0) + 1 FROM parcels WHERE merchant_id = $1 AND return_id = $2)`
+
 // issue books the next parcel of r, which the caller locked in tx, and
 // schedules its expiry at its validity's end. key is the request's
 // idempotency key, or "".
@@ -257,39 +263,15 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 		return Parcel{}, err
 	}
 	o := rec.Order
-	// the parcel's number, a tracking serial for a label of our own and, unless the
-	// service has one carrier for all, the merchant's carrier settings, in one
-	// statement (a serial drawn for a label the carrier numbers is left unused)
 	c := s.carrier
-	serial, settings := `nextval('tracking_serial')`, `NULL::json`
-	switch {
-	case c == nil:
-		settings = merchant.CarrierSettingsJSON(`$1`)
-	case c.Remote():
-		serial = `0::bigint`
-	}
-	var book struct {
-		Number   int    `db:"number"`
-		Serial   int64  `db:"serial"`
-		Settings []byte `db:"settings"`
-	}
-	if err := tx.GetContext(ctx, &book, `SELECT (SELECT coalesce(max(number), 0) + 1 FROM parcels
-		WHERE merchant_id = $1 AND return_id = $2) AS number, `+serial+` AS serial, `+settings+` AS settings`,
-		r.MerchantID, r.ID); err != nil {
-		return Parcel{}, fmt.Errorf("labels: next parcel of %d: %w", r.ID, err)
-	}
 	if c == nil {
-		cs, err := merchant.DecodeCarrierSettings(book.Settings, m.ID)
+		cs, err := s.merchants.CarrierIn(ctx, tx, m.ID)
 		if err == nil {
 			c, err = s.carrierByCode(m, cs, cs.Carrier)
 		}
 		if err != nil {
 			return Parcel{}, fmt.Errorf("labels: carrier of merchant %d: %w", m.ID, err)
 		}
-	}
-	number := book.Number
-	if number > MaxParcels {
-		return Parcel{}, ErrTooManyParcels
 	}
 	days := pol.LabelValidityDays
 	if days <= 0 {
@@ -299,42 +281,45 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, key string) (Parcel,
 	if key != "" {
 		idem = &key
 	}
-	var p Parcel
 	if c.Remote() {
 		// bought by the KindBuy job after the commit: "label being prepared" until then
-		return s.prepare(ctx, t, c, number, days, idem)
+		return s.prepare(ctx, t, c, days, idem)
 	}
+	var p Parcel
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			if err := tx.GetContext(ctx, &book.Serial, `SELECT nextval('tracking_serial')`); err != nil {
-				return Parcel{}, fmt.Errorf("labels: tracking serial: %w", err)
-			}
+		serial, err := s.serials.take(ctx, tx)
+		if err != nil {
+			return Parcel{}, err
 		}
+		// the own courier numbers a parcel by its serial alone; the parcel's
+		// number is the insert's (nextParcel)
 		iss, err := c.Issue(ctx, IssueRequest{
-			Serial: book.Serial, Reference: r.RMA, From: shopperAddress(o), To: warehouseAddress(m),
-			Parcel: number, Parcels: number,
+			Serial: serial, Reference: r.RMA, From: shopperAddress(o), To: warehouseAddress(m),
 		})
 		if err != nil {
-			return Parcel{}, fmt.Errorf("labels: issue parcel %d of %s: %w", number, r.RMA, err)
+			return Parcel{}, fmt.Errorf("labels: issue a parcel of %s: %w", r.RMA, err)
 		}
 		// a tracking number still on record (the serial sequence wrapped) inserts
 		// nothing: take the next serial
 		err = tx.GetContext(ctx, &p, `INSERT INTO parcels (merchant_id, return_id, number, carrier, service,
 			tracking_number, valid_until, idempotency_key)
-			VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(days => $7), $8)
+			VALUES ($1, $2, `+nextParcel+`, $3, $4, $5, now() + make_interval(days => $6), $7)
 			ON CONFLICT (merchant_id, tracking_number) DO NOTHING
-			RETURNING `+parcelCols, r.MerchantID, r.ID, number, c.Code(), iss.Service,
+			RETURNING `+parcelCols, r.MerchantID, r.ID, c.Code(), iss.Service,
 			NormalizeTracking(iss.TrackingNumber), days, idem)
 		if errors.Is(err, sql.ErrNoRows) && attempt < 3 {
 			continue
 		}
 		if errors.Is(err, sql.ErrNoRows) {
-			return Parcel{}, fmt.Errorf("labels: insert parcel %d of %s: tracking number %s is taken", number, r.RMA, iss.TrackingNumber)
+			return Parcel{}, fmt.Errorf("labels: insert a parcel of %s: tracking number %s is taken", r.RMA, iss.TrackingNumber)
 		}
 		if err != nil {
-			return Parcel{}, fmt.Errorf("labels: insert parcel %d of %s: %w", number, r.RMA, err)
+			return Parcel{}, fmt.Errorf("labels: insert a parcel of %s: %w", r.RMA, err)
 		}
 		break
+	}
+	if p.Number > MaxParcels {
+		return Parcel{}, ErrTooManyParcels // the caller's transaction, rolled back, undoes the insert
 	}
 	p.LabelURL = labelURL(r.RMA, p.Number)
 	// label.issued, and the label's expiry at the end of its validity, in one

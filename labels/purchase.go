@@ -55,17 +55,20 @@ func (e *PreparingError) GetHeaders() http.Header {
 // purchase's metadata): a retry after a lost answer finds the label by it.
 func PurchaseKey(parcelID int64) string { return fmt.Sprintf("roundtrip-parcel-%d", parcelID) }
 
-// prepare inserts parcel number of t's return as preparing and schedules its
+// prepare inserts the next parcel of t's return as preparing and schedules its
 // purchase from c after the commit.
-func (s *Service) prepare(ctx context.Context, t *returns.Tx, c Carrier, number, days int, idem *string) (Parcel, error) {
+func (s *Service) prepare(ctx context.Context, t *returns.Tx, c Carrier, days int, idem *string) (Parcel, error) {
 	tx, r := t.Tx, t.Return
 	var p Parcel
 	err := tx.GetContext(ctx, &p, `INSERT INTO parcels (merchant_id, return_id, number, carrier, service,
 		tracking_number, status, valid_until, idempotency_key)
-		VALUES ($1, $2, $3, $4, '', NULL, 'preparing', now() + make_interval(days => $5), $6)
-		RETURNING `+parcelCols, r.MerchantID, r.ID, number, c.Code(), days, idem)
+		VALUES ($1, $2, `+nextParcel+`, $3, '', NULL, 'preparing', now() + make_interval(days => $4), $5)
+		RETURNING `+parcelCols, r.MerchantID, r.ID, c.Code(), days, idem)
 	if err != nil {
-		return Parcel{}, fmt.Errorf("labels: insert parcel %d of %s: %w", number, r.RMA, err)
+		return Parcel{}, fmt.Errorf("labels: insert a parcel of %s: %w", r.RMA, err)
+	}
+	if p.Number > MaxParcels {
+		return Parcel{}, ErrTooManyParcels // the caller's transaction, rolled back, undoes the insert
 	}
 	// with the writes of the change that issued it not made yet (returns.Effects)
 	ids, _, err := outbox.EnqueueParts(ctx, tx, t.Carried(),
@@ -184,9 +187,9 @@ func (s *Service) fallback(ctx context.Context, tx *sqlx.Tx, m merchant.Merchant
 	own := s.own(m)
 	why := fmt.Sprintf("The label could not be bought through Shippo (%s); a %s label was issued instead.", cause, own.Name())
 	for attempt := 0; ; attempt++ {
-		var serial int64
-		if err := tx.GetContext(ctx, &serial, `SELECT nextval('tracking_serial')`); err != nil {
-			return fmt.Errorf("labels: tracking serial: %w", err)
+		serial, err := s.serials.take(ctx, tx)
+		if err != nil {
+			return err
 		}
 		iss, err := own.Issue(ctx, IssueRequest{Serial: serial, Reference: r.RMA, Parcel: p.Number, Parcels: p.Number})
 		if err != nil {

@@ -136,3 +136,87 @@ func TestAMerchantChangeReachesEveryProcess(t *testing.T) {
 		t.Fatalf("by slug: got %q, want the new name", got.Name)
 	}
 }
+
+// TestACarrierSettingsChangeReachesEveryProcess: two processes cache a merchant's
+// carrier settings (for an hour); a change saved in one process's transaction is
+// read by the other once the change's notification arrives, and so is a new
+// tracking webhook token. (Changes are committed from a third connection: the
+// notification, not the process, carries them.)
+func TestACarrierSettingsChangeReachesEveryProcess(t *testing.T) {
+	ctx := context.Background()
+	d, url := pgtest.NewWithURL(t)
+	a, _, _ := replica(t, url)
+	b, _, bHeard := replica(t, url)
+	carriersForgot := make(chan struct{}, 100)
+	b.carriers.OnForget(func() {
+		select {
+		case carriersForgot <- struct{}{}:
+		default:
+		}
+	})
+	marks := 0
+	barrier(t, d, bHeard, &marks)
+	m, err := a.Create(ctx, "northwind", "Northwind", Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	barrier(t, d, bHeard, &marks)
+	if got, err := b.CarrierIn(ctx, d, m.ID); err != nil || got.Carrier != CarrierOwn {
+		t.Fatalf("got %+v %v, want own labels (never set)", got, err)
+	}
+	// b answers from its cache: a row written with the notification suppressed is
+	// not seen
+	for _, q := range []string{`ALTER TABLE carrier_settings DISABLE TRIGGER carrier_settings_changed`,
+		`INSERT INTO carrier_settings (merchant_id, carrier, shippo_token) VALUES (` + strconv.FormatInt(m.ID, 10) + `, 'shippo', 'hidden')`,
+		`ALTER TABLE carrier_settings ENABLE TRIGGER carrier_settings_changed`} {
+		if _, err := d.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := b.CarrierIn(ctx, d, m.ID); got.Carrier != CarrierOwn {
+		t.Fatalf("got %q, want the cached own labels", got.Carrier)
+	}
+
+	token := "shippo_test_new"
+	tx, err := d.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := SetCarrierSettings(ctx, tx, m.ID, CarrierSettingsInput{Carrier: CarrierShippo, ShippoToken: &token}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, ok func(CarrierSettings) bool) {
+		t.Helper()
+		deadline := time.After(time.Minute) // a bound for a broken notification, not a wait
+		for {
+			got, err := b.CarrierIn(ctx, d, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok(got) {
+				return
+			}
+			select {
+			case <-carriersForgot:
+			case <-deadline:
+				t.Fatalf("the other process never heard of %s: it still has %+v", what, got)
+			}
+		}
+	}
+	waitFor("the new Shippo token", func(c CarrierSettings) bool { return c.Carrier == CarrierShippo && c.ShippoToken == token })
+
+	tx, err = d.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RotateWebhookToken(ctx, tx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the new webhook token", func(c CarrierSettings) bool { return c.WebhookTokenSet })
+}

@@ -203,38 +203,6 @@ func CarrierSettingsIn(ctx context.Context, q sqlx.QueryerContext, merchantID in
 		r.OwnFallback, r.WebhookTokenHash != nil)
 }
 
-// CarrierSettingsJSON is a JSON expression of the carrier settings of the merchant
-// whose ID the SQL expression id gives, for a caller that reads them with rows of its
-// own in one statement (a parcel's booking); DecodeCarrierSettings decodes it.
-func CarrierSettingsJSON(id string) string {
-	return `(SELECT json_build_object('carrier', carrier, 'shippo_token', shippo_token,
-		'preferred_carriers', preferred_carriers, 'preferred_services', preferred_services, 'parcel', parcel,
-		'own_fallback', own_fallback, 'webhook_token_set', webhook_token_hash IS NOT NULL)
-		FROM carrier_settings WHERE merchant_id = ` + id + `)`
-}
-
-// DecodeCarrierSettings decodes what CarrierSettingsJSON read of merchant merchantID
-// (null: the merchant never set them, and has own labels).
-func DecodeCarrierSettings(raw []byte, merchantID int64) (CarrierSettings, error) {
-	var r struct {
-		Carrier           string          `json:"carrier"`
-		ShippoToken       string          `json:"shippo_token"`
-		PreferredCarriers []string        `json:"preferred_carriers"`
-		PreferredServices []string        `json:"preferred_services"`
-		Parcel            json.RawMessage `json:"parcel"`
-		OwnFallback       bool            `json:"own_fallback"`
-		WebhookTokenSet   bool            `json:"webhook_token_set"`
-	}
-	if len(raw) == 0 || string(raw) == "null" {
-		return defaultCarrierSettings(), nil
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return CarrierSettings{}, fmt.Errorf("merchant: carrier settings of %d: %w", merchantID, err)
-	}
-	return carrierSettings(merchantID, r.Carrier, r.ShippoToken, r.PreferredCarriers, r.PreferredServices, r.Parcel,
-		r.OwnFallback, r.WebhookTokenSet)
-}
-
 // carrierSettings assembles a merchant's stored carrier settings.
 func carrierSettings(merchantID int64, carrier, token string, carriers, services []string, parcel []byte, fallback, webhookToken bool) (CarrierSettings, error) {
 	out := CarrierSettings{Carrier: carrier, ShippoToken: token, ShippoTokenHint: hint(token),
@@ -252,6 +220,15 @@ func carrierSettings(merchantID int64, carrier, token string, carriers, services
 func defaultCarrierSettings() CarrierSettings {
 	return CarrierSettings{Carrier: CarrierOwn, PreferredCarriers: []string{}, PreferredServices: []string{},
 		Parcel: DefaultParcel, OwnFallback: true}
+}
+
+// CarrierIn is CarrierSettingsIn on q (a caller's transaction), through the cache
+// when there is one (Cache): a change of the settings, its Shippo token or its
+// webhook token reaches every process by the trigger's notification.
+func (s *Store) CarrierIn(ctx context.Context, q sqlx.QueryerContext, merchantID int64) (CarrierSettings, error) {
+	return s.carriers.Get(ctx, merchantID, func(ctx context.Context) (CarrierSettings, error) {
+		return CarrierSettingsIn(ctx, q, merchantID)
+	})
 }
 
 // CarrierSettings reads the merchant's carrier settings.

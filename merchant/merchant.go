@@ -106,13 +106,17 @@ type Store struct {
 	// byID and bySlug cache merchants (Cache); nil read them every time
 	byID   *cache.Map[int64, Merchant]
 	bySlug *cache.Map[string, Merchant]
+	// carriers caches carrier settings by merchant ID (Cache), for a label's booking
+	carriers *cache.Map[int64, CarrierSettings]
 }
 
 // NewStore returns a Store on d.
 func NewStore(d *sqlx.DB) *Store { return &Store{db: d} }
 
 // WithTx returns the store working in the caller's transaction tx.
-func (s *Store) WithTx(tx *sqlx.Tx) *Store { return &Store{db: tx, byID: s.byID, bySlug: s.bySlug} }
+func (s *Store) WithTx(tx *sqlx.Tx) *Store {
+	return &Store{db: tx, byID: s.byID, bySlug: s.bySlug, carriers: s.carriers}
+}
 
 // Channel is the NOTIFY channel on which a trigger announces a changed merchant
 // (its ID) when the change commits.
@@ -120,7 +124,8 @@ const Channel = "roundtrip_merchants"
 
 // Cache makes Get, BySlug and In answer from memory for ttl: every request of a
 // shopper or a label needs the shop's name, branding and warehouse, which change
-// rarely. A change to a merchant is forgotten by every process when its
+// rarely; CarrierIn likewise, for every label booked. A change to a merchant (or to
+// its carrier settings) is forgotten by every process when its
 // notification arrives through hub, milliseconds after the commit (at once in the
 // process that made it); ttl bounds it for a process that missed one. Call before
 // serving.
@@ -128,10 +133,12 @@ func (s *Store) Cache(ttl time.Duration, hub *listen.Hub) {
 	// a slug's merchant is known only by ID in the notification: forget them all
 	// (first: by the time a merchant is forgotten by ID, it is by slug too)
 	s.bySlug = cache.New[string, Merchant](ttl, hub, Channel, func(string) (string, bool) { return "", false })
-	s.byID = cache.New[int64, Merchant](ttl, hub, Channel, func(p string) (int64, bool) {
+	parse := func(p string) (int64, bool) {
 		id, err := strconv.ParseInt(p, 10, 64)
 		return id, err == nil
-	})
+	}
+	s.byID = cache.New[int64, Merchant](ttl, hub, Channel, parse)
+	s.carriers = cache.New[int64, CarrierSettings](ttl, hub, Channel, parse)
 }
 
 // forget drops merchant id from this process's caches.
