@@ -930,7 +930,7 @@ func announceElsewhere(t *testing.T, d *sqlx.DB, kind string) int64 {
 
 // takeoverSetup runs a worker for the kinds mine and theirs, polling once an hour,
 // and answers the IDs of the jobs it runs, once it is listening.
-func takeoverSetup(t *testing.T, takeover time.Duration) (*sqlx.DB, <-chan int64) {
+func takeoverSetup(t *testing.T, takeover time.Duration) (*sqlx.DB, <-chan int64, *outbox.Worker) {
 	t.Helper()
 	d, url := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -959,7 +959,7 @@ func takeoverSetup(t *testing.T, takeover time.Duration) (*sqlx.DB, <-chan int64
 		t.Fatal("the worker did not run its own process's job")
 	}
 	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
-	return d, ran
+	return d, ran, w
 }
 
 // A job that another process enqueued and announced as its own is left to it: this
@@ -967,7 +967,7 @@ func takeoverSetup(t *testing.T, takeover time.Duration) (*sqlx.DB, <-chan int64
 // once.
 func TestAJobAnnouncedByAnotherProcessIsLeftToIt(t *testing.T) {
 	t.Parallel()
-	d, ran := takeoverSetup(t, time.Hour)
+	d, ran, _ := takeoverSetup(t, time.Hour)
 	theirs := announceElsewhere(t, d, "theirs")
 	// notifications arrive in commit order: once this process's next job ran, the
 	// other process's notification was heard before it
@@ -989,7 +989,7 @@ func TestAJobAnnouncedByAnotherProcessIsLeftToIt(t *testing.T) {
 // another takes it over once Takeover has passed, without waiting for the poll.
 func TestAnotherProcessTakesOverAJobItsProcessLeft(t *testing.T) {
 	t.Parallel()
-	d, ran := takeoverSetup(t, 100*time.Millisecond)
+	d, ran, _ := takeoverSetup(t, 100*time.Millisecond)
 	theirs := announceElsewhere(t, d, "theirs")
 	select {
 	case got := <-ran:
@@ -998,6 +998,47 @@ func TestAnotherProcessTakesOverAJobItsProcessLeft(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the left job was not taken over")
+	}
+}
+
+// TestATakeoverTakesOnlyJobsTheirProcessHadTimeToClaim: a takeover claims the jobs
+// that have been due for longer than their process had to claim them, and leaves a
+// fresh one to that process, waiting another takeover for it in case it died.
+func TestATakeoverTakesOnlyJobsTheirProcessHadTimeToClaim(t *testing.T) {
+	t.Parallel()
+	d, ran, w := takeoverSetup(t, time.Hour)
+	var old, fresh int64
+	if err := d.Get(&old, `INSERT INTO outbox (kind, run_at) VALUES ('theirs', now() - interval '2 hours') RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Get(&fresh, `INSERT INTO outbox (kind) VALUES ('theirs') RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	w.TakeOverNow("theirs")
+	select {
+	case got := <-ran:
+		if got != old {
+			t.Fatalf("the takeover ran job %d, want the one due for two hours, %d (the fresh one is %d)", got, old, fresh)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the takeover ran nothing")
+	}
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+	if w.TakeoverWaiting("theirs") {
+		t.Fatal("a takeover wait started while jobs old enough were there to take")
+	}
+	w.TakeOverNow("theirs")
+	// the look that finds only the fresh job starts another wait for it, in case its
+	// process died
+	waitFor(t, "a takeover wait for the fresh job", 30*time.Second, func() bool { return w.TakeoverWaiting("theirs") })
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+	select {
+	case got := <-ran:
+		t.Fatalf("the second takeover ran job %d, want nothing (the fresh job is its process's)", got)
+	default:
+	}
+	if st := jobState(t, d, fresh); st.State != "pending" {
+		t.Fatalf("the fresh job is %s, want it left pending for its process", st.State)
 	}
 }
 

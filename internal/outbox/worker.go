@@ -128,10 +128,21 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 }
 
 // token asks a worker to claim: one batch of kind (every kind handled, when empty),
-// or, when drain, until nothing is due.
+// or, when drain, until nothing is due. A takeover token claims only the jobs of kind
+// that have been due for longer than their process had to claim them (takeoverAge).
 type token struct {
-	drain bool
-	kind  string
+	drain    bool
+	kind     string
+	takeover bool
+}
+
+// key is the token's entry in Worker.queued: a kind's takeover token is queued apart
+// from its own token, which claims every due job of the kind.
+func (t token) key() string {
+	if t.takeover {
+		return "#" + t.kind
+	}
+	return t.kind
 }
 
 // batchKind is a kind registered with HandleBatch.
@@ -348,7 +359,7 @@ func (w *Worker) claimAfter(key, kind string, d time.Duration) {
 		w.mu.Lock()
 		delete(w.gathering, key)
 		w.mu.Unlock()
-		w.nudge(token{kind: kind})
+		w.nudge(token{kind: kind, takeover: strings.HasPrefix(key, "#")})
 	})
 }
 
@@ -362,17 +373,22 @@ func (w *Worker) notifiedElsewhere(kind string) {
 	w.claimAfter("#"+kind, kind, w.opts.Takeover)
 }
 
+// takeoverAge is how long a job has been due when another process may take it over:
+// the shortest wait of claimAfter (Takeover jittered down to half), so that the jobs
+// whose notification started the wait are old enough when it ends.
+func (w *Worker) takeoverAge() time.Duration { return w.opts.Takeover / 2 }
+
 // nudge hands t to one idle worker, unless a token for its kind is waiting already;
 // when the channel is full, the next worker to claim drains.
 func (w *Worker) nudge(t token) {
 	one := t.kind != "" && !t.drain
 	if one {
 		w.mu.Lock()
-		if w.queued[t.kind] {
+		if w.queued[t.key()] {
 			w.mu.Unlock()
 			return
 		}
-		w.queued[t.kind] = true
+		w.queued[t.key()] = true
 		w.mu.Unlock()
 	}
 	select {
@@ -380,7 +396,7 @@ func (w *Worker) nudge(t token) {
 	default:
 		if one {
 			w.mu.Lock()
-			delete(w.queued, t.kind)
+			delete(w.queued, t.key())
 			w.mu.Unlock()
 		}
 		w.overflow.Store(true)
@@ -407,7 +423,7 @@ func (w *Worker) loop(ctx context.Context) {
 			// from here on, a notification of the kind needs a token of its own: this
 			// worker's claim may come before its rows
 			w.mu.Lock()
-			delete(w.queued, t.kind)
+			delete(w.queued, t.key())
 			w.mu.Unlock()
 		}
 		drain := t.drain
@@ -416,7 +432,7 @@ func (w *Worker) loop(ctx context.Context) {
 		// or tokens lost to a full channel, keep this worker claiming while there is
 		// due work
 		for ctx.Err() == nil {
-			did, more, err := w.runBatch(ctx, t.kind)
+			did, more, err := w.runBatch(ctx, t.kind, t.takeover)
 			if err != nil {
 				if ctx.Err() == nil {
 					w.log.Warn("outbox claim", slog.String("error", err.Error()))
@@ -424,12 +440,12 @@ func (w *Worker) loop(ctx context.Context) {
 				break
 			}
 			if w.overflow.Swap(false) {
-				drain, t.kind = true, ""
+				drain, t.kind, t.takeover = true, "", false
 				continue
 			}
 			if more {
 				if t.kind != "" && !drain {
-					w.nudge(token{kind: t.kind}) // another worker joins in
+					w.nudge(token{kind: t.kind, takeover: t.takeover}) // another worker joins in
 				}
 				continue
 			}
@@ -444,7 +460,7 @@ func (w *Worker) loop(ctx context.Context) {
 // RunOne claims one batch of due jobs (one job, for a kind registered with Handle)
 // and runs it. It reports whether there was one.
 func (w *Worker) RunOne(ctx context.Context) (bool, error) {
-	did, _, err := w.runBatch(ctx, "")
+	did, _, err := w.runBatch(ctx, "", false)
 	return did, err
 }
 
@@ -482,7 +498,8 @@ func (w *Worker) claimSQL() string {
 
 // kindClaimSQL claims the due rows of kind, at most $2 (its batch size), as claimSQL
 // does: a walk of the kind's index (outbox_pending_kind) in run_at order, which
-// stops at the batch, instead of finding the oldest kind first.
+// stops at the batch, instead of finding the oldest kind first. The rows are those
+// due for at least $3 milliseconds (0 but for a takeover).
 func (w *Worker) kindClaimSQL(kind string) string {
 	if q, ok := w.kindClaims.Load(kind); ok {
 		return q.(string)
@@ -492,7 +509,8 @@ func (w *Worker) kindClaimSQL(kind string) string {
 		read = "(" + r + ")::text"
 	}
 	q := `WITH locked AS (
-		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = $1 AND o.run_at <= now()
+		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = $1
+			AND o.run_at <= now() - $3::bigint * interval '1 millisecond'
 		ORDER BY o.run_at, o.id LIMIT $2::int + 1
 		FOR UPDATE OF o SKIP LOCKED),
 	batch AS (
@@ -506,8 +524,16 @@ func (w *Worker) kindClaimSQL(kind string) string {
 
 // runBatch claims one batch, of kind or (when empty) of the kind of the oldest due
 // job, and runs it. It reports whether there was one, and whether more of its kind
-// were due than it took.
-func (w *Worker) runBatch(ctx context.Context, kind string) (bool, bool, error) {
+// were due than it took. A takeover claims only the jobs of kind due for longer than
+// takeoverAge.
+func (w *Worker) runBatch(ctx context.Context, kind string, takeover bool) (bool, bool, error) {
+	var age time.Duration
+	if takeover && kind != "" {
+		age = w.takeoverAge()
+		if ok, err := w.anyToTakeOver(ctx, kind, age); !ok || err != nil {
+			return false, false, err
+		}
+	}
 	tx, err := w.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return false, false, err
@@ -524,7 +550,7 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, bool, error) 
 	}
 	q, args := w.claimSQL(), []any{db.Array(w.kinds), db.Array(batchKinds), db.Array(sizes)}
 	if kind != "" {
-		q, args = w.kindClaimSQL(kind), []any{kind, max(w.batches[kind].Size, 1)}
+		q, args = w.kindClaimSQL(kind), []any{kind, max(w.batches[kind].Size, 1), age.Milliseconds()}
 	}
 	if err := tx.SelectContext(ctx, &claimed, q, args...); err != nil {
 		return false, false, err
@@ -583,6 +609,28 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, bool, error) 
 		return false, false, err
 	}
 	return true, more, nil
+}
+
+// anyToTakeOver looks, without a transaction, whether any job of kind has been due for
+// longer than age: usually none is, the process that enqueued them having claimed them
+// (a claim would cost a transaction to find nothing). When some are due but younger,
+// it waits another takeover for them: their notifications came during this wait.
+func (w *Worker) anyToTakeOver(ctx context.Context, kind string, age time.Duration) (bool, error) {
+	var due struct {
+		Old   bool `db:"old"`
+		Young bool `db:"young"`
+	}
+	err := w.db.GetContext(ctx, &due, `SELECT
+		EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND kind = $1 AND run_at <= now() - $2::bigint * interval '1 millisecond') AS old,
+		EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND kind = $1 AND run_at <= now()
+			AND run_at > now() - $2::bigint * interval '1 millisecond') AS young`, kind, age.Milliseconds())
+	if err != nil {
+		return false, err
+	}
+	if !due.Old && due.Young {
+		w.claimAfter("#"+kind, kind, w.opts.Takeover)
+	}
+	return due.Old, nil
 }
 
 // failure is what becomes of a failed job.
