@@ -13,3 +13,9 @@ func (w *Worker) TakeoverWaiting(kind string) bool {
 	defer w.mu.Unlock()
 	return w.gathering["#"+kind]
 }
+
+// ClaimNow hands w a token to claim one batch of kind, as a notification does.
+func (w *Worker) ClaimNow(kind string) { w.nudge(token{kind: kind}) }
+
+// Claims is how many claim statements w ran.
+func (w *Worker) Claims() int64 { return w.claims.Load() }

@@ -1042,6 +1042,31 @@ func TestATakeoverTakesOnlyJobsTheirProcessHadTimeToClaim(t *testing.T) {
 	}
 }
 
+// TestOneJobBehindAClaimIsTakenByTheSameWorker: a claim that sees one job due
+// behind the one it took claims it next itself, without waking a second worker,
+// whose claim would find it taken: two jobs, two claims.
+func TestOneJobBehindAClaimIsTakenByTheSameWorker(t *testing.T) {
+	t.Parallel()
+	d, ran, w := takeoverSetup(t, time.Hour)
+	before := w.Claims()
+	var ids []int64
+	if err := d.Select(&ids, `INSERT INTO outbox (kind) VALUES ('mine'), ('mine') RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	w.ClaimNow("mine")
+	for range ids {
+		select {
+		case <-ran:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the jobs did not run")
+		}
+	}
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+	if got := w.Claims() - before; got != 2 {
+		t.Errorf("two jobs took %d claims, want 2 (one each, none finding nothing)", got)
+	}
+}
+
 // Ahead renumbers each part's parameters after the statement's own and the parts'
 // before it, and leaves out parts that write nothing.
 func TestAheadNumbersThePartsParametersAfterTheStatements(t *testing.T) {

@@ -78,8 +78,10 @@ type Worker struct {
 	// kind, unless one for the kind is waiting already (queued): its claim will see
 	// the new rows too. The worker claims once and goes back to sleep, so a
 	// transaction's rows cost one claim per kind, not a second empty one; when the
-	// claim saw more rows of its kind due than it took, the worker claims again and
-	// adds a token for the kind, so that another worker joins in. The poll, a start
+	// claim saw more rows of its kind due than it took, the worker claims again, and
+	// when it saw more than one more, it adds a token for the kind, so that another
+	// worker joins in (for one more, the second worker's claim would find it taken by
+	// the first's). The poll, a start
 	// and a reconnection add draining tokens for every kind: that worker claims until
 	// nothing is due.
 	wake chan token
@@ -104,6 +106,8 @@ type Worker struct {
 	overflow atomic.Bool
 	// busy counts the workers between taking a token and going back to sleep
 	busy atomic.Int32
+	// claims counts the claim statements run (tests)
+	claims atomic.Int64
 }
 
 // NewWorker returns a worker on d; url is the same database's URL, for the listener.
@@ -433,7 +437,7 @@ func (w *Worker) loop(ctx context.Context) {
 		// or tokens lost to a full channel, keep this worker claiming while there is
 		// due work
 		for ctx.Err() == nil {
-			did, more, err := w.runBatch(ctx, t.kind, t.takeover)
+			did, beyond, err := w.runBatch(ctx, t.kind, t.takeover)
 			if err != nil {
 				if ctx.Err() == nil {
 					w.log.Warn("outbox claim", slog.String("error", err.Error()))
@@ -444,8 +448,8 @@ func (w *Worker) loop(ctx context.Context) {
 				drain, t.kind, t.takeover = true, "", false
 				continue
 			}
-			if more {
-				if t.kind != "" && !drain {
+			if beyond > 0 {
+				if beyond > 1 && t.kind != "" && !drain {
 					w.nudge(token{kind: t.kind, takeover: t.takeover}) // another worker joins in
 				}
 				continue
@@ -467,8 +471,8 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 
 // claimSQL claims the due rows of one kind, the kind of the oldest due row, and marks
 // them done; a failure puts a row back. $1: the kinds handled; $2 and $3: the batch
-// size of each kind that has one (others: 1). It locks one row more than it takes,
-// when there is one, to tell whether more are due (the column more), and evaluates
+// size of each kind that has one (others: 1). It locks up to two rows more than it
+// takes, to tell how many more are due: none, one, or more (the column beyond), and evaluates
 // the kinds' Batch.Read (the column read).
 func (w *Worker) claimSQL() string {
 	read := "NULL::text"
@@ -488,13 +492,13 @@ func (w *Worker) claimSQL() string {
 		SELECT coalesce((SELECT b.n FROM unnest($2::text[], $3::int[]) AS b(kind, n) WHERE b.kind = head.kind), 1) AS n FROM head),
 	locked AS (
 		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.run_at <= now() AND o.kind = (SELECT kind FROM head)
-		ORDER BY o.run_at, o.id LIMIT (SELECT n + 1 FROM size)
+		ORDER BY o.run_at, o.id LIMIT (SELECT n + 2 FROM size)
 		FOR UPDATE OF o SKIP LOCKED),
 	batch AS (
 		SELECT id FROM locked ORDER BY run_at, id LIMIT (SELECT n FROM size))
 	UPDATE outbox o SET state = 'done', done_at = now(), last_error = NULL FROM batch WHERE o.id = batch.id
 	RETURNING o.id, o.merchant_id, o.kind, o.payload, o.attempts, o.max_attempts, o.run_at, o.created_at,
-		(SELECT count(*) FROM locked) > (SELECT n FROM size) AS more, ` + read + ` AS read`
+		(SELECT count(*) FROM locked) - (SELECT n FROM size) AS beyond, ` + read + ` AS read`
 }
 
 // kindClaimSQL claims the due rows of kind, at most $2 (its batch size), as claimSQL
@@ -512,32 +516,32 @@ func (w *Worker) kindClaimSQL(kind string) string {
 	q := `WITH locked AS (
 		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = $1
 			AND o.run_at <= now() - $3::bigint * interval '1 millisecond'
-		ORDER BY o.run_at, o.id LIMIT $2::int + 1
+		ORDER BY o.run_at, o.id LIMIT $2::int + 2
 		FOR UPDATE OF o SKIP LOCKED),
 	batch AS (
 		SELECT id FROM locked ORDER BY run_at, id LIMIT $2::int)
 	UPDATE outbox o SET state = 'done', done_at = now(), last_error = NULL FROM batch WHERE o.id = batch.id
 	RETURNING o.id, o.merchant_id, o.kind, o.payload, o.attempts, o.max_attempts, o.run_at, o.created_at,
-		(SELECT count(*) FROM locked) > $2::int AS more, ` + read + ` AS read`
+		(SELECT count(*) FROM locked) - $2::int AS beyond, ` + read + ` AS read`
 	w.kindClaims.Store(kind, q)
 	return q
 }
 
 // runBatch claims one batch, of kind or (when empty) of the kind of the oldest due
-// job, and runs it. It reports whether there was one, and whether more of its kind
-// were due than it took. A takeover claims only the jobs of kind due for longer than
-// takeoverAge.
-func (w *Worker) runBatch(ctx context.Context, kind string, takeover bool) (bool, bool, error) {
+// job, and runs it. It reports whether there was one, and how many more of its kind
+// were due than it took (at most 2: none, one, or more). A takeover claims only the
+// jobs of kind due for longer than takeoverAge.
+func (w *Worker) runBatch(ctx context.Context, kind string, takeover bool) (bool, int, error) {
 	var age time.Duration
 	if takeover && kind != "" {
 		age = w.takeoverAge()
 		if ok, err := w.anyToTakeOver(ctx, kind, age); !ok || err != nil {
-			return false, false, err
+			return false, 0, err
 		}
 	}
 	tx, err := w.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return false, false, err
+		return false, 0, err
 	}
 	defer tx.Rollback()
 	batchKinds := make([]string, 0, len(w.batches))
@@ -547,23 +551,24 @@ func (w *Worker) runBatch(ctx context.Context, kind string, takeover bool) (bool
 	}
 	var claimed []struct {
 		Job
-		More bool `db:"more"`
+		Beyond int `db:"beyond"`
 	}
 	q, args := w.claimSQL(), []any{db.Array(w.kinds), db.Array(batchKinds), db.Array(sizes)}
 	if kind != "" {
 		q, args = w.kindClaimSQL(kind), []any{kind, max(w.batches[kind].Size, 1), age.Milliseconds()}
 	}
+	w.claims.Add(1)
 	if err := tx.SelectContext(ctx, &claimed, q, args...); err != nil {
-		return false, false, err
+		return false, 0, err
 	}
 	if len(claimed) == 0 {
-		return false, false, nil
+		return false, 0, nil
 	}
 	jobs := make([]Job, len(claimed))
 	for i, c := range claimed {
 		jobs[i] = c.Job
 	}
-	more := claimed[0].More
+	more := claimed[0].Beyond
 	sort.Slice(jobs, func(i, j int) bool {
 		if !jobs[i].RunAt.Equal(jobs[j].RunAt) {
 			return jobs[i].RunAt.Before(jobs[j].RunAt)
@@ -587,27 +592,27 @@ func (w *Worker) runBatch(ctx context.Context, kind string, takeover bool) (bool
 		// the failed jobs wrote nothing: put them back in this transaction, whose
 		// locks still hold them
 		if err := w.record(ctx, tx, "done", failed); err != nil {
-			return false, false, err
+			return false, 0, err
 		}
 		return true, more, tx.Commit()
 	}
 	if ctx.Err() != nil {
 		// shutting down: leave the rows as they were for the next worker
-		return false, false, ctx.Err()
+		return false, 0, ctx.Err()
 	}
 	// the handler's writes and the claim are undone with its transaction, and the
 	// failure is recorded after it in one statement of its own (no savepoint per
 	// batch). The rows are unlocked in between: the guard on attempts and run_at
 	// makes the record a no-op for a row another worker ran meanwhile.
 	if err := tx.Rollback(); err != nil {
-		return false, false, err
+		return false, 0, err
 	}
 	failed := make([]failure, len(jobs))
 	for i, j := range jobs {
 		failed[i] = w.failure(j, herr)
 	}
 	if err := w.record(ctx, w.db, "pending", failed); err != nil {
-		return false, false, err
+		return false, 0, err
 	}
 	return true, more, nil
 }
