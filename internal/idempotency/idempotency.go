@@ -290,8 +290,8 @@ func (hb *heartbeat) stop() (held time.Time, lost bool) {
 // are a cache in front of the operation, whose own transaction commits durably: if a
 // crash loses the last few, a retry runs again and finds the resource by its key.
 // One statement and no explicit transaction (no BEGIN, no SET, no COMMIT round trip)
-// per batch of claims and per batch of stored answers. Every statement below reads async (FROM, USING),
-// so PostgreSQL evaluates it.
+// per batch of claims and per batch of stored answers. Every statement below reads
+// async (FROM, USING), so PostgreSQL evaluates it.
 const async = db.AsyncCommit + " "
 
 // exec runs one statement that starts with async.
