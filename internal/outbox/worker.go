@@ -42,8 +42,7 @@ type Options struct {
 	// Takeover is how long the process leaves due jobs to the process that enqueued
 	// them, when that one runs workers for their kind, before it claims them itself
 	// (default 1 second, jittered down to half): the longest a job waits when the
-	// process that made it died before claiming it (origin.go). It then takes only the
-	// jobs due for at least half of it, not the fresh ones their process is gathering.
+	// process that made it died before claiming it (origin.go).
 	Takeover time.Duration
 }
 
