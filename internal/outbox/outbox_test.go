@@ -1001,47 +1001,6 @@ func TestAnotherProcessTakesOverAJobItsProcessLeft(t *testing.T) {
 	}
 }
 
-// TestATakeoverTakesOnlyJobsTheirProcessHadTimeToClaim: a takeover claims the jobs
-// that have been due for longer than their process had to claim them, and leaves a
-// fresh one to that process, waiting another takeover for it in case it died.
-func TestATakeoverTakesOnlyJobsTheirProcessHadTimeToClaim(t *testing.T) {
-	t.Parallel()
-	d, ran, w := takeoverSetup(t, time.Hour)
-	var old, fresh int64
-	if err := d.Get(&old, `INSERT INTO outbox (kind, run_at) VALUES ('theirs', now() - interval '2 hours') RETURNING id`); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Get(&fresh, `INSERT INTO outbox (kind) VALUES ('theirs') RETURNING id`); err != nil {
-		t.Fatal(err)
-	}
-	w.TakeOverNow("theirs")
-	select {
-	case got := <-ran:
-		if got != old {
-			t.Fatalf("the takeover ran job %d, want the one due for two hours, %d (the fresh one is %d)", got, old, fresh)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the takeover ran nothing")
-	}
-	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
-	if w.TakeoverWaiting("theirs") {
-		t.Fatal("a takeover wait started while jobs old enough were there to take")
-	}
-	w.TakeOverNow("theirs")
-	// the look that finds only the fresh job starts another wait for it, in case its
-	// process died
-	waitFor(t, "a takeover wait for the fresh job", 30*time.Second, func() bool { return w.TakeoverWaiting("theirs") })
-	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
-	select {
-	case got := <-ran:
-		t.Fatalf("the second takeover ran job %d, want nothing (the fresh job is its process's)", got)
-	default:
-	}
-	if st := jobState(t, d, fresh); st.State != "pending" {
-		t.Fatalf("the fresh job is %s, want it left pending for its process", st.State)
-	}
-}
-
 // TestOneJobBehindAClaimIsTakenByTheSameWorker: a claim that sees one job due
 // behind the one it took claims it next itself, without waking a second worker,
 // whose claim would find it taken: two jobs, two claims.

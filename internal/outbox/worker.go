@@ -132,21 +132,10 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 }
 
 // token asks a worker to claim: one batch of kind (every kind handled, when empty),
-// or, when drain, until nothing is due. A takeover token claims only the jobs of kind
-// that have been due for longer than their process had to claim them (takeoverAge).
+// or, when drain, until nothing is due.
 type token struct {
-	drain    bool
-	kind     string
-	takeover bool
-}
-
-// key is the token's entry in Worker.queued: a kind's takeover token is queued apart
-// from its own token, which claims every due job of the kind.
-func (t token) key() string {
-	if t.takeover {
-		return "#" + t.kind
-	}
-	return t.kind
+	drain bool
+	kind  string
 }
 
 // batchKind is a kind registered with HandleBatch.
@@ -363,7 +352,7 @@ func (w *Worker) claimAfter(key, kind string, d time.Duration) {
 		w.mu.Lock()
 		delete(w.gathering, key)
 		w.mu.Unlock()
-		w.nudge(token{kind: kind, takeover: strings.HasPrefix(key, "#")})
+		w.nudge(token{kind: kind})
 	})
 }
 
@@ -377,22 +366,17 @@ func (w *Worker) notifiedElsewhere(kind string) {
 	w.claimAfter("#"+kind, kind, w.opts.Takeover)
 }
 
-// takeoverAge is how long a job has been due when another process may take it over:
-// the shortest wait of claimAfter (Takeover jittered down to half), so that the jobs
-// whose notification started the wait are old enough when it ends.
-func (w *Worker) takeoverAge() time.Duration { return w.opts.Takeover / 2 }
-
 // nudge hands t to one idle worker, unless a token for its kind is waiting already;
 // when the channel is full, the next worker to claim drains.
 func (w *Worker) nudge(t token) {
 	one := t.kind != "" && !t.drain
 	if one {
 		w.mu.Lock()
-		if w.queued[t.key()] {
+		if w.queued[t.kind] {
 			w.mu.Unlock()
 			return
 		}
-		w.queued[t.key()] = true
+		w.queued[t.kind] = true
 		w.mu.Unlock()
 	}
 	select {
@@ -400,7 +384,7 @@ func (w *Worker) nudge(t token) {
 	default:
 		if one {
 			w.mu.Lock()
-			delete(w.queued, t.key())
+			delete(w.queued, t.kind)
 			w.mu.Unlock()
 		}
 		w.overflow.Store(true)
@@ -427,7 +411,7 @@ func (w *Worker) loop(ctx context.Context) {
 			// from here on, a notification of the kind needs a token of its own: this
 			// worker's claim may come before its rows
 			w.mu.Lock()
-			delete(w.queued, t.key())
+			delete(w.queued, t.kind)
 			w.mu.Unlock()
 		}
 		drain := t.drain
@@ -436,7 +420,7 @@ func (w *Worker) loop(ctx context.Context) {
 		// or tokens lost to a full channel, keep this worker claiming while there is
 		// due work
 		for ctx.Err() == nil {
-			did, beyond, err := w.runBatch(ctx, t.kind, t.takeover)
+			did, beyond, err := w.runBatch(ctx, t.kind)
 			if err != nil {
 				if ctx.Err() == nil {
 					w.log.Warn("outbox claim", slog.String("error", err.Error()))
@@ -444,12 +428,12 @@ func (w *Worker) loop(ctx context.Context) {
 				break
 			}
 			if w.overflow.Swap(false) {
-				drain, t.kind, t.takeover = true, "", false
+				drain, t.kind = true, ""
 				continue
 			}
 			if beyond > 0 {
 				if beyond > 1 && t.kind != "" && !drain {
-					w.nudge(token{kind: t.kind, takeover: t.takeover}) // another worker joins in
+					w.nudge(token{kind: t.kind}) // another worker joins in
 				}
 				continue
 			}
@@ -464,7 +448,7 @@ func (w *Worker) loop(ctx context.Context) {
 // RunOne claims one batch of due jobs (one job, for a kind registered with Handle)
 // and runs it. It reports whether there was one.
 func (w *Worker) RunOne(ctx context.Context) (bool, error) {
-	did, _, err := w.runBatch(ctx, "", false)
+	did, _, err := w.runBatch(ctx, "")
 	return did, err
 }
 
@@ -502,8 +486,7 @@ func (w *Worker) claimSQL() string {
 
 // kindClaimSQL claims the due rows of kind, at most $2 (its batch size), as claimSQL
 // does: a walk of the kind's index (outbox_pending_kind) in run_at order, which
-// stops at the batch, instead of finding the oldest kind first. The rows are those
-// due for at least $3 milliseconds (0 but for a takeover).
+// stops at the batch, instead of finding the oldest kind first.
 func (w *Worker) kindClaimSQL(kind string) string {
 	if q, ok := w.kindClaims.Load(kind); ok {
 		return q.(string)
@@ -513,8 +496,7 @@ func (w *Worker) kindClaimSQL(kind string) string {
 		read = "(" + r + ")::text"
 	}
 	q := `WITH locked AS (
-		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = $1
-			AND o.run_at <= now() - $3::bigint * interval '1 millisecond'
+		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = $1 AND o.run_at <= now()
 		ORDER BY o.run_at, o.id LIMIT $2::int + 2
 		FOR UPDATE OF o SKIP LOCKED),
 	batch AS (
@@ -528,16 +510,8 @@ func (w *Worker) kindClaimSQL(kind string) string {
 
 // runBatch claims one batch, of kind or (when empty) of the kind of the oldest due
 // job, and runs it. It reports whether there was one, and how many more of its kind
-// were due than it took (at most 2: none, one, or more). A takeover claims only the
-// jobs of kind due for longer than takeoverAge.
-func (w *Worker) runBatch(ctx context.Context, kind string, takeover bool) (bool, int, error) {
-	var age time.Duration
-	if takeover && kind != "" {
-		age = w.takeoverAge()
-		if ok, err := w.anyToTakeOver(ctx, kind, age); !ok || err != nil {
-			return false, 0, err
-		}
-	}
+// were due than it took (at most 2: none, one, or more).
+func (w *Worker) runBatch(ctx context.Context, kind string) (bool, int, error) {
 	tx, err := w.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return false, 0, err
@@ -554,7 +528,7 @@ func (w *Worker) runBatch(ctx context.Context, kind string, takeover bool) (bool
 	}
 	q, args := w.claimSQL(), []any{db.Array(w.kinds), db.Array(batchKinds), db.Array(sizes)}
 	if kind != "" {
-		q, args = w.kindClaimSQL(kind), []any{kind, max(w.batches[kind].Size, 1), age.Milliseconds()}
+		q, args = w.kindClaimSQL(kind), []any{kind, max(w.batches[kind].Size, 1)}
 	}
 	w.claims.Add(1)
 	if err := tx.SelectContext(ctx, &claimed, q, args...); err != nil {
@@ -614,28 +588,6 @@ func (w *Worker) runBatch(ctx context.Context, kind string, takeover bool) (bool
 		return false, 0, err
 	}
 	return true, more, nil
-}
-
-// anyToTakeOver looks, without a transaction, whether any job of kind has been due for
-// longer than age: usually none is, the process that enqueued them having claimed them
-// (a claim would cost a transaction to find nothing). When some are due but younger,
-// it waits another takeover for them: their notifications came during this wait.
-func (w *Worker) anyToTakeOver(ctx context.Context, kind string, age time.Duration) (bool, error) {
-	var due struct {
-		Old   bool `db:"old"`
-		Young bool `db:"young"`
-	}
-	err := w.db.GetContext(ctx, &due, `SELECT
-		EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND kind = $1 AND run_at <= now() - $2::bigint * interval '1 millisecond') AS old,
-		EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND kind = $1 AND run_at <= now()
-			AND run_at > now() - $2::bigint * interval '1 millisecond') AS young`, kind, age.Milliseconds())
-	if err != nil {
-		return false, err
-	}
-	if !due.Old && due.Young {
-		w.claimAfter("#"+kind, kind, w.opts.Takeover)
-	}
-	return due.Old, nil
 }
 
 // failure is what becomes of a failed job.
