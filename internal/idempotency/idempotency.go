@@ -205,9 +205,8 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 			rec.flush()
 			return
 		}
-		// The answer is stored even if the client went away meanwhile.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx.Context()), 10*time.Second)
-		defer cancel()
+		// The answer is stored even if the client went away meanwhile (its batch's
+		// statement does not take the request's context).
 		if rec.status < 500 && rec.status != http.StatusTooManyRequests {
 			headers, _ := json.Marshal(keep(rec.header))
 			// On failure the answer is still sent; the claim lapses after Lease, and
@@ -215,6 +214,8 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 			m.answers.do(&call[answerIn]{in: answerIn{merchantID: p.MerchantID, key: scoped, status: int32(rec.status),
 				headers: string(headers), body: rec.body.Bytes(), held: held}})
 		} else {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx.Context()), 10*time.Second)
+			defer cancel()
 			_, _ = m.exec(sctx, async+`DELETE FROM idempotency_keys USING async
 				WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at = $3`, p.MerchantID, scoped, held)
 		}

@@ -416,7 +416,8 @@ func (w *Worker) loop(ctx context.Context) {
 		}
 		drain := t.drain
 		// a NOTIFY's token claims one batch (every kind due in a transaction has its
-		// own notification, and a full batch wakes another worker); a draining token,
+		// own notification, and a claim that saw more than one more due wakes another
+		// worker); a draining token,
 		// or tokens lost to a full channel, keep this worker claiming while there is
 		// due work
 		for ctx.Err() == nil {
@@ -455,8 +456,8 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 // claimSQL claims the due rows of one kind, the kind of the oldest due row, and marks
 // them done; a failure puts a row back. $1: the kinds handled; $2 and $3: the batch
 // size of each kind that has one (others: 1). It locks up to two rows more than it
-// takes, to tell how many more are due: none, one, or more (the column beyond), and evaluates
-// the kinds' Batch.Read (the column read).
+// takes, to tell how many more are due: none, one, or more (the column beyond), and
+// evaluates the kinds' Batch.Read (the column read).
 func (w *Worker) claimSQL() string {
 	read := "NULL::text"
 	var whens string
@@ -541,7 +542,7 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, int, error) {
 	for i, c := range claimed {
 		jobs[i] = c.Job
 	}
-	more := claimed[0].Beyond
+	beyond := claimed[0].Beyond
 	sort.Slice(jobs, func(i, j int) bool {
 		if !jobs[i].RunAt.Equal(jobs[j].RunAt) {
 			return jobs[i].RunAt.Before(jobs[j].RunAt)
@@ -567,7 +568,7 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, int, error) {
 		if err := w.record(ctx, tx, "done", failed); err != nil {
 			return false, 0, err
 		}
-		return true, more, tx.Commit()
+		return true, beyond, tx.Commit()
 	}
 	if ctx.Err() != nil {
 		// shutting down: leave the rows as they were for the next worker
@@ -587,7 +588,7 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, int, error) {
 	if err := w.record(ctx, w.db, "pending", failed); err != nil {
 		return false, 0, err
 	}
-	return true, more, nil
+	return true, beyond, nil
 }
 
 // failure is what becomes of a failed job.
