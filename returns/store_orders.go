@@ -110,10 +110,11 @@ func byNumberAndEmail(merchantID int64, number, email string) (where string, arg
 		[]any{merchantID, strings.TrimSpace(number), NormalizeEmail(email)}
 }
 
-// FindOrderCounted is FindOrder in the statement that counts the attempt on bucket
-// against limit (ratelimit.Limiter.AllowAlong): one round trip for a portal sign-in.
-// An attempt over the limit answers how long to wait, and no order; a nil limit
-// counts nothing.
+// FindOrderCounted is FindOrder in the statement that counts a failed attempt on
+// bucket against limit (ratelimit.Limiter.CountMiss): one round trip for a portal
+// sign-in, which writes nothing when the order is found at the first try. An attempt
+// over the limit answers how long to wait, and no order. Finding the order after
+// failed attempts forgets them (only failures count). A nil limit counts nothing.
 func (s *Store) FindOrderCounted(ctx context.Context, merchantID int64, number, email string,
 	limit *ratelimit.Limiter, bucket string, now time.Time) (OrderRecord, time.Duration, error) {
 	where, args := byNumberAndEmail(merchantID, number, email)
@@ -121,21 +122,29 @@ func (s *Store) FindOrderCounted(ctx context.Context, merchantID int64, number, 
 		o, err := s.order(ctx, s.db, where, args...)
 		return o, 0, err
 	}
-	ok, wait, raw, err := limit.AllowAlong(ctx, bucket, now, `SELECT `+orderCols+` FROM orders WHERE `+where, args...)
+	res, err := limit.CountMiss(ctx, bucket, now, `SELECT `+orderCols+` FROM orders WHERE `+where, args...)
 	switch {
 	case err != nil:
 		return OrderRecord{}, 0, err
-	case !ok:
-		return OrderRecord{}, wait, nil
-	case raw == nil:
+	case !res.OK:
+		return OrderRecord{}, res.RetryAfter, nil
+	case res.Row == nil:
 		return OrderRecord{}, 0, ErrNotFound
 	}
 	var row orderRow
-	if err := db.UnmarshalRows(raw, &row); err != nil {
+	if err := db.UnmarshalRows(res.Row, &row); err != nil {
 		return OrderRecord{}, 0, fmt.Errorf("returns: order: %w", err)
 	}
 	o, err := row.record()
-	return o, 0, err
+	if err != nil {
+		return OrderRecord{}, 0, err
+	}
+	if res.Earlier {
+		if err := limit.Reset(ctx, bucket); err != nil {
+			return OrderRecord{}, 0, err
+		}
+	}
+	return o, 0, nil
 }
 
 func (s *Store) order(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (OrderRecord, error) {

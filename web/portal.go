@@ -104,8 +104,7 @@ func (s *Server) portalLookup(rq *request) error {
 	if err != nil {
 		return err
 	}
-	// only failures count: the session's statement forgets them
-	token, exp, err := s.shoppers.Issue(ctx, m.ID, o.ID, now, s.orderLimit.Forget(attempts))
+	token, exp, err := s.shoppers.Issue(ctx, m.ID, o.ID, now)
 	if err != nil {
 		return err
 	}

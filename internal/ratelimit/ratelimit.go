@@ -42,50 +42,73 @@ func New(d *sqlx.DB, limit int, window time.Duration) *Limiter {
 // Plain fixed windows would let a client that hit the limit just before a window's
 // end start again at once, twice the limit in a moment.
 func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok bool, retryAfter time.Duration, err error) {
-	ok, retryAfter, _, err = l.count(ctx, bucket, now, "", nil)
-	return ok, retryAfter, err
+	res, err := l.count(ctx, bucket, now, "", nil)
+	return res.OK, res.RetryAfter, err
 }
 
-// AllowAlong is Allow whose statement also runs read, a SELECT of the caller's (its
-// parameters numbered from $1 in args), and answers read's first row as JSON
-// (db.UnmarshalRows; nil: no row): the look-up that the hit guards, in the same round
-// trip. The row comes back whether the hit is allowed or not; a caller refused must
-// not use it.
-func (l *Limiter) AllowAlong(ctx context.Context, bucket string, now time.Time, read string, args ...any) (ok bool, retryAfter time.Duration, row []byte, err error) {
+// Lookup is what CountMiss answers.
+type Lookup struct {
+	// OK is false when the attempt is over the limit; RetryAfter then says when the
+	// window ends, and Row must not be used.
+	OK         bool
+	RetryAfter time.Duration
+	// Row is the look-up's first row as JSON (db.UnmarshalRows); nil: no row (a miss).
+	Row []byte
+	// Earlier reports misses counted on the bucket before this attempt (within the
+	// current or the previous window): a caller that forgets misses on a success
+	// calls Reset only then.
+	Earlier bool
+}
+
+// CountMiss counts an attempt on bucket that is a miss of read, a SELECT of the
+// caller's (its parameters numbered from $1 in args), in one statement with read: an
+// attempt whose read finds a row is not counted, but is refused like a counted one
+// when the bucket is at its limit. So only failed attempts count (a shopper who
+// signs in writes nothing) and a right guess made over the limit is no use.
+func (l *Limiter) CountMiss(ctx context.Context, bucket string, now time.Time, read string, args ...any) (Lookup, error) {
 	return l.count(ctx, bucket, now, read, args)
 }
 
-func (l *Limiter) count(ctx context.Context, bucket string, now time.Time, read string, readArgs []any) (ok bool, retryAfter time.Duration, row []byte, err error) {
+func (l *Limiter) count(ctx context.Context, bucket string, now time.Time, read string, readArgs []any) (Lookup, error) {
 	start := now.Truncate(l.Window)
 	var c struct {
 		Current  int    `db:"current"`
 		Previous int    `db:"previous"`
+		Counted  bool   `db:"counted"`
 		Row      []byte `db:"row"`
 	}
 	args := []any{bucket, start, start.Add(-l.Window)}
-	lookup, rowCol := "", `NULL::text`
+	lookup, rowCol, miss := "", `NULL::text`, ""
 	if read != "" {
 		var largs []any
 		lookup, largs = outbox.Ahead(len(args), outbox.Part{With: `lookup AS (` + read + `)`, Args: readArgs})
 		lookup = ", " + lookup
 		args = append(args, largs...)
 		rowCol = `(SELECT row_to_json(lookup) FROM lookup LIMIT 1)::text`
+		miss = ` WHERE NOT EXISTS (SELECT FROM lookup)`
 	}
-	err = l.db.GetContext(ctx, &c, async+`, cur AS (
-			INSERT INTO rate_limits (bucket, window_start, hits) SELECT $1::text, $2::timestamptz, 1 FROM async
+	// a found row writes nothing: the current count is then read, not returned
+	err := l.db.GetContext(ctx, &c, async+lookup+`, cur AS (
+			INSERT INTO rate_limits (bucket, window_start, hits) SELECT $1::text, $2::timestamptz, 1 FROM async`+miss+`
 			ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
-			RETURNING hits)`+lookup+`
-		SELECT (SELECT hits FROM cur) AS current,
+			RETURNING hits)
+		SELECT coalesce((SELECT hits FROM cur), (SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2), 0) AS current,
 			coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $3), 0) AS previous,
+			EXISTS (SELECT FROM cur) AS counted,
 			`+rowCol+` AS row`, args...)
 	if err != nil {
-		return false, 0, nil, fmt.Errorf("ratelimit: %w", err)
+		return Lookup{}, fmt.Errorf("ratelimit: %w", err)
 	}
+	this := 0 // this attempt, when it was not counted
+	if !c.Counted {
+		this = 1
+	}
+	res := Lookup{OK: true, Row: c.Row, Earlier: c.Current+this > 1 || c.Previous > 0}
 	left := float64(l.Window-now.Sub(start)) / float64(l.Window) // of the previous window, still in the last Window
-	if float64(c.Current)+float64(c.Previous)*left > float64(l.Limit) {
-		return false, start.Add(l.Window).Sub(now), c.Row, nil
+	if float64(c.Current+this)+float64(c.Previous)*left > float64(l.Limit) {
+		res.OK, res.RetryAfter = false, start.Add(l.Window).Sub(now)
 	}
-	return true, 0, c.Row, nil
+	return res, nil
 }
 
 // Reset forgets every hit on bucket, as when the attempts it counts failed and one
@@ -95,12 +118,6 @@ func (l *Limiter) Reset(ctx context.Context, bucket string) error {
 		return fmt.Errorf("ratelimit: reset: %w", err)
 	}
 	return nil
-}
-
-// Forget is Reset as a share of the caller's statement (outbox.Ahead), for a
-// success that writes something of its own (a shopper's session).
-func (l *Limiter) Forget(bucket string) outbox.Part {
-	return outbox.Part{With: `ratelimit_reset AS (DELETE FROM rate_limits WHERE bucket = $1)`, Args: []any{bucket}}
 }
 
 // Retention is how long a window's count is kept after the window started: longer

@@ -33,10 +33,11 @@ func TestLimitHoldsAcrossAWindowsEnd(t *testing.T) {
 	}
 }
 
-// TestAllowAlongCountsAndReadsInOneStatement: the caller's look-up rides on the hit:
-// its row comes back (nil when there is none), with its own parameters, and the hit
-// counts against the limit as Allow's do.
-func TestAllowAlongCountsAndReadsInOneStatement(t *testing.T) {
+// TestCountMissCountsOnlyMissesInOneStatement: the caller's look-up rides on the
+// attempt: its row comes back (nil when there is none), with its own parameters; an
+// attempt that finds its row writes nothing, a miss counts as Allow's hits do, and at
+// the limit a found row is refused like a miss.
+func TestCountMissCountsOnlyMissesInOneStatement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d := pgtest.New(t)
@@ -46,20 +47,45 @@ func TestAllowAlongCountsAndReadsInOneStatement(t *testing.T) {
 	if _, err := d.Exec(`INSERT INTO things VALUES (1, 'one'), (2, 'two')`); err != nil {
 		t.Fatal(err)
 	}
+	hits := func() (n int) {
+		t.Helper()
+		if err := d.Get(&n, `SELECT coalesce(sum(hits), 0) FROM rate_limits WHERE bucket = 'b'`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 	l := ratelimit.New(d, 3, time.Minute)
 	now := time.Date(2026, 12, 3, 10, 0, 30, 0, time.UTC)
 	read := `SELECT id, name FROM things WHERE id = $1 AND name = $2`
-	ok, _, row, err := l.AllowAlong(ctx, "b", now, read, 2, "two")
-	if err != nil || !ok || string(row) != `{"id":2,"name":"two"}` {
-		t.Fatalf("got %v %s (%v), want allowed with thing 2", ok, row, err)
+	res, err := l.CountMiss(ctx, "b", now, read, 2, "two")
+	if err != nil || !res.OK || string(res.Row) != `{"id":2,"name":"two"}` || res.Earlier {
+		t.Fatalf("got %+v (%v), want allowed with thing 2 and nothing earlier", res, err)
 	}
-	if ok, _, row, err := l.AllowAlong(ctx, "b", now, read, 2, "deux"); err != nil || !ok || row != nil {
-		t.Fatalf("no such row: got %v %s (%v), want allowed with no row", ok, row, err)
+	if n := hits(); n != 0 {
+		t.Fatalf("a found row counted %d hits, want none", n)
+	}
+	if res, err := l.CountMiss(ctx, "b", now, read, 2, "deux"); err != nil || !res.OK || res.Row != nil || res.Earlier {
+		t.Fatalf("no such row: got %+v (%v), want allowed with no row and nothing earlier", res, err)
 	}
 	if ok, _, err := l.Allow(ctx, "b", now); err != nil || !ok {
-		t.Fatalf("third hit: got %v (%v), want allowed", ok, err)
+		t.Fatalf("second hit: got %v (%v), want allowed", ok, err)
 	}
-	if ok, wait, _, err := l.AllowAlong(ctx, "b", now, read, 1, "one"); err != nil || ok || wait != 30*time.Second {
-		t.Errorf("fourth hit: got %v wait %s (%v), want refused until the window ends in 30s", ok, wait, err)
+	if res, err := l.CountMiss(ctx, "b", now, read, 1, "one"); err != nil || !res.OK || !res.Earlier || res.Row == nil {
+		t.Fatalf("a find after two misses: got %+v (%v), want allowed, with earlier misses", res, err)
+	}
+	if res, err := l.CountMiss(ctx, "b", now, read, 1, "uno"); err != nil || !res.OK {
+		t.Fatalf("third miss: got %+v (%v), want allowed", res, err)
+	}
+	if n := hits(); n != 3 {
+		t.Fatalf("got %d hits, want the 3 misses", n)
+	}
+	if res, err := l.CountMiss(ctx, "b", now, read, 1, "one"); err != nil || res.OK || res.RetryAfter != 30*time.Second {
+		t.Errorf("a find at the limit: got %+v (%v), want refused until the window ends in 30s", res, err)
+	}
+	if res, err := l.CountMiss(ctx, "b", now, read, 1, "uno"); err != nil || res.OK {
+		t.Errorf("a miss at the limit: got %+v (%v), want refused", res, err)
+	}
+	if n := hits(); n != 4 {
+		t.Errorf("got %d hits, want the 4 misses (a refused find is not counted)", n)
 	}
 }
