@@ -63,17 +63,12 @@ func (a *API) createPortalSession(ctx context.Context, in *sessionInput) (*sessi
 		secs := ratelimit.Seconds(wait)
 		return problem.TooManyRequests(fmt.Sprintf("Too many attempts. Try again in %d seconds.", secs), secs)
 	}
-	// the client's attempts first; the order's are counted by the look-up's statement
-	if wait, err := ratelimit.AllowAll(ctx, now, ratelimit.Hit{Limiter: a.ClientLimit, Bucket: "session:ip:" + client}); err != nil {
-		return nil, err
-	} else if wait > 0 {
-		return nil, tooMany(wait)
-	}
+	clientHit := ratelimit.Hit{Limiter: a.ClientLimit, Bucket: "session:ip:" + client}
 	notFound := problem.NotFound("We could not find an order with that number and email. Check both against your order confirmation.")
 	m, err := a.Merchants.BySlug(ctx, slug)
 	if errors.Is(err, merchant.ErrNotFound) {
 		// a shop that does not exist is an attempt all the same
-		if wait, err := ratelimit.AllowAll(ctx, now, ratelimit.Hit{Limiter: a.OrderLimit, Bucket: attempts}); err != nil {
+		if wait, err := ratelimit.AllowAll(ctx, now, clientHit, ratelimit.Hit{Limiter: a.OrderLimit, Bucket: attempts}); err != nil {
 			return nil, err
 		} else if wait > 0 {
 			return nil, tooMany(wait)
@@ -83,7 +78,8 @@ func (a *API) createPortalSession(ctx context.Context, in *sessionInput) (*sessi
 	if err != nil {
 		return nil, err
 	}
-	o, wait, err := a.Store.FindOrderCounted(ctx, m.ID, in.Body.OrderNumber, in.Body.Email, a.OrderLimit, attempts, now)
+	// the client's attempts and the order's are counted by the look-up's statement
+	o, wait, err := a.Store.FindOrderCounted(ctx, m.ID, in.Body.OrderNumber, in.Body.Email, a.OrderLimit, attempts, clientHit, now)
 	if err == nil && wait > 0 {
 		return nil, tooMany(wait)
 	}

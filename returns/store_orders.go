@@ -111,18 +111,23 @@ func byNumberAndEmail(merchantID int64, number, email string) (where string, arg
 }
 
 // FindOrderCounted is FindOrder in the statement that counts a failed attempt on
-// bucket against limit (ratelimit.Limiter.CountMiss): one round trip for a portal
-// sign-in, which writes nothing when the order is found at the first try. An attempt
-// over the limit answers how long to wait, and no order. Finding the order after
-// failed attempts forgets them (only failures count). A nil limit counts nothing.
+// bucket against limit (ratelimit.Limiter.CountMiss) and, first, the hit client (the
+// client address's attempts, when its Limiter is set): one round trip for a portal
+// sign-in, which writes nothing on bucket when the order is found at the first try.
+// An attempt over either limit answers how long to wait, and no order. Finding the
+// order after failed attempts forgets them (only failures count). A nil limit counts
+// nothing on bucket.
 func (s *Store) FindOrderCounted(ctx context.Context, merchantID int64, number, email string,
-	limit *ratelimit.Limiter, bucket string, now time.Time) (OrderRecord, time.Duration, error) {
+	limit *ratelimit.Limiter, bucket string, client ratelimit.Hit, now time.Time) (OrderRecord, time.Duration, error) {
 	where, args := byNumberAndEmail(merchantID, number, email)
 	if limit == nil {
+		if wait, err := ratelimit.AllowAll(ctx, now, client); err != nil || wait > 0 {
+			return OrderRecord{}, wait, err
+		}
 		o, err := s.order(ctx, s.db, where, args...)
 		return o, 0, err
 	}
-	res, err := limit.CountMiss(ctx, bucket, now, `SELECT `+orderCols+` FROM orders WHERE `+where, args...)
+	res, err := limit.CountMiss(ctx, now, client, bucket, `SELECT `+orderCols+` FROM orders WHERE `+where, args...)
 	switch {
 	case err != nil:
 		return OrderRecord{}, 0, err

@@ -85,15 +85,9 @@ func (s *Server) portalLookup(rq *request) error {
 		f.Error = l.T("lk-err-wait", "Count", secs, "Seconds", secs)
 		return s.renderLookup(rq, http.StatusTooManyRequests, f)
 	}
-	// the client's attempts first; the order's are counted by the look-up's statement
-	wait, err := ratelimit.AllowAll(ctx, now, ratelimit.Hit{Limiter: s.clientLimit, Bucket: "session:ip:" + client})
-	if err != nil {
-		return err
-	}
-	if wait > 0 {
-		return tooMany(wait)
-	}
-	o, wait, err := s.returns.FindOrderCounted(ctx, m.ID, f.OrderNumber, f.Email, s.orderLimit, attempts, now)
+	// the client's attempts and the order's are counted by the look-up's statement
+	o, wait, err := s.returns.FindOrderCounted(ctx, m.ID, f.OrderNumber, f.Email, s.orderLimit, attempts,
+		ratelimit.Hit{Limiter: s.clientLimit, Bucket: "session:ip:" + client}, now)
 	if err == nil && wait > 0 {
 		return tooMany(wait)
 	}

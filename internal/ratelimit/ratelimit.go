@@ -6,6 +6,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -42,7 +43,7 @@ func New(d *sqlx.DB, limit int, window time.Duration) *Limiter {
 // Plain fixed windows would let a client that hit the limit just before a window's
 // end start again at once, twice the limit in a moment.
 func (l *Limiter) Allow(ctx context.Context, bucket string, now time.Time) (ok bool, retryAfter time.Duration, err error) {
-	res, err := l.count(ctx, bucket, now, "", nil)
+	res, err := l.count(ctx, bucket, now, Hit{}, "", nil)
 	return res.OK, res.RetryAfter, err
 }
 
@@ -64,47 +65,86 @@ type Lookup struct {
 // caller's (its parameters numbered from $1 in args), in one statement with read: an
 // attempt whose read finds a row is not counted, but is refused like a counted one
 // when the bucket is at its limit. So only failed attempts count (a shopper who
-// signs in writes nothing) and a right guess made over the limit is no use.
-func (l *Limiter) CountMiss(ctx context.Context, bucket string, now time.Time, read string, args ...any) (Lookup, error) {
-	return l.count(ctx, bucket, now, read, args)
+// signs in at the first try writes nothing on bucket) and a right guess made over the
+// limit is no use.
+//
+// first, when its Limiter is set, is a hit counted before the attempt in the same
+// statement, whatever the attempt finds (a client address's attempts): when it is
+// over its limit the attempt is refused (RetryAfter is first's) and bucket is not
+// counted.
+func (l *Limiter) CountMiss(ctx context.Context, now time.Time, first Hit, bucket, read string, args ...any) (Lookup, error) {
+	return l.count(ctx, bucket, now, first, read, args)
 }
 
-func (l *Limiter) count(ctx context.Context, bucket string, now time.Time, read string, readArgs []any) (Lookup, error) {
-	start := now.Truncate(l.Window)
+// window is a limiter's windows at now: the start of the current one, and how much
+// of the previous one still lies within the last Window.
+func (l *Limiter) window(now time.Time) (start time.Time, left float64) {
+	start = now.Truncate(l.Window)
+	return start, float64(l.Window-now.Sub(start)) / float64(l.Window)
+}
+
+func (l *Limiter) count(ctx context.Context, bucket string, now time.Time, first Hit, read string, readArgs []any) (Lookup, error) {
+	start, left := l.window(now)
 	var c struct {
-		Current  int    `db:"current"`
-		Previous int    `db:"previous"`
-		Counted  bool   `db:"counted"`
-		Row      []byte `db:"row"`
+		Current       int    `db:"current"`
+		Previous      int    `db:"previous"`
+		Counted       bool   `db:"counted"`
+		FirstCurrent  int    `db:"first_current"`
+		FirstPrevious int    `db:"first_previous"`
+		Row           []byte `db:"row"`
 	}
 	args := []any{bucket, start, start.Add(-l.Window)}
-	lookup, rowCol, miss := "", `NULL::text`, ""
+	var ctes []string
+	rowCol, when := `NULL::text`, ""
+	firstCols := `0 AS first_current, 0 AS first_previous`
+	if first.Limiter != nil {
+		fStart, fLeft := first.Limiter.window(now)
+		n := len(args)
+		args = append(args, first.Bucket, fStart, fStart.Add(-first.Limiter.Window), fLeft, first.Limiter.Limit)
+		p := func(i int) string { return "$" + strconv.Itoa(n+i) }
+		ctes = append(ctes, `first_cur AS (
+			INSERT INTO rate_limits (bucket, window_start, hits) SELECT `+p(1)+`::text, `+p(2)+`::timestamptz, 1 FROM async
+			ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+			RETURNING hits)`,
+			`first_prev AS (SELECT coalesce((SELECT hits FROM rate_limits WHERE bucket = `+p(1)+` AND window_start = `+p(3)+`), 0) AS hits)`)
+		when = ` AND (SELECT hits FROM first_cur) + (SELECT hits FROM first_prev) * ` + p(4) + `::float8 <= ` + p(5) + `::int`
+		firstCols = `(SELECT hits FROM first_cur) AS first_current, (SELECT hits FROM first_prev) AS first_previous`
+	}
 	if read != "" {
-		var largs []any
-		lookup, largs = outbox.Ahead(len(args), outbox.Part{With: `lookup AS (` + read + `)`, Args: readArgs})
-		lookup = ", " + lookup
+		lookup, largs := outbox.Ahead(len(args), outbox.Part{With: `lookup AS (` + read + `)`, Args: readArgs})
+		ctes = append(ctes, lookup)
 		args = append(args, largs...)
 		rowCol = `(SELECT row_to_json(lookup) FROM lookup LIMIT 1)::text`
-		miss = ` WHERE NOT EXISTS (SELECT FROM lookup)`
+		when += ` AND NOT EXISTS (SELECT FROM lookup)`
 	}
-	// a found row writes nothing: the current count is then read, not returned
-	err := l.db.GetContext(ctx, &c, async+lookup+`, cur AS (
-			INSERT INTO rate_limits (bucket, window_start, hits) SELECT $1::text, $2::timestamptz, 1 FROM async`+miss+`
+	with := ""
+	for _, c := range ctes {
+		with += ", " + c
+	}
+	// a found row writes nothing on bucket: its current count is then read, not
+	// returned
+	err := l.db.GetContext(ctx, &c, async+with+`, cur AS (
+			INSERT INTO rate_limits (bucket, window_start, hits) SELECT $1::text, $2::timestamptz, 1 FROM async WHERE true`+when+`
 			ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
 			RETURNING hits)
 		SELECT coalesce((SELECT hits FROM cur), (SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2), 0) AS current,
 			coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $3), 0) AS previous,
-			EXISTS (SELECT FROM cur) AS counted,
+			EXISTS (SELECT FROM cur) AS counted, `+firstCols+`,
 			`+rowCol+` AS row`, args...)
 	if err != nil {
 		return Lookup{}, fmt.Errorf("ratelimit: %w", err)
+	}
+	if first.Limiter != nil {
+		fStart, fLeft := first.Limiter.window(now)
+		if float64(c.FirstCurrent)+float64(c.FirstPrevious)*fLeft > float64(first.Limiter.Limit) {
+			return Lookup{RetryAfter: fStart.Add(first.Limiter.Window).Sub(now)}, nil
+		}
 	}
 	this := 0 // this attempt, when it was not counted
 	if !c.Counted {
 		this = 1
 	}
 	res := Lookup{OK: true, Row: c.Row, Earlier: c.Current+this > 1 || c.Previous > 0}
-	left := float64(l.Window-now.Sub(start)) / float64(l.Window) // of the previous window, still in the last Window
 	if float64(c.Current+this)+float64(c.Previous)*left > float64(l.Limit) {
 		res.OK, res.RetryAfter = false, start.Add(l.Window).Sub(now)
 	}
