@@ -50,12 +50,14 @@ func TestLifecyclesSurviveAKilledReplica(t *testing.T) {
 // The database budget of one complete lifecycle (portal session → quote → create →
 // label → scan → receipt → refund sent → Stripe's webhooks → completed), as the
 // replica's counting driver reports it. Statements and commits per lifecycle are
-// deterministic for one lifecycle at a time, so a change that adds round trips fails
-// here rather than showing later as lost throughput. Lower the ceilings when the
-// count drops.
+// nearly deterministic for one lifecycle at a time (webhook deliveries and emails are
+// claimed in batches whose size depends on timing: 29.7–31.7 statements and 7.2–7.7
+// commits a lifecycle in runs of 100), so a change that adds round trips fails here
+// rather than showing later as lost throughput. Lower the ceilings when the count
+// drops.
 const (
-	maxStatementsPerLifecycle = 60
-	maxCommitsPerLifecycle    = 12
+	maxStatementsPerLifecycle = 38
+	maxCommitsPerLifecycle    = 10
 )
 
 // TestStatementsPerLifecycle runs lifecycles one at a time through one replica and
