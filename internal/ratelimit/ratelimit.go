@@ -97,8 +97,10 @@ func (l *Limiter) count(ctx context.Context, bucket string, now time.Time, first
 	var ctes []string
 	rowCol, when := `NULL::text`, ""
 	firstCols := `0 AS first_current, 0 AS first_previous`
+	var fStart time.Time
+	var fLeft float64
 	if first.Limiter != nil {
-		fStart, fLeft := first.Limiter.window(now)
+		fStart, fLeft = first.Limiter.window(now)
 		n := len(args)
 		args = append(args, first.Bucket, fStart, fStart.Add(-first.Limiter.Window), fLeft, first.Limiter.Limit)
 		p := func(i int) string { return "$" + strconv.Itoa(n+i) }
@@ -135,7 +137,6 @@ func (l *Limiter) count(ctx context.Context, bucket string, now time.Time, first
 		return Lookup{}, fmt.Errorf("ratelimit: %w", err)
 	}
 	if first.Limiter != nil {
-		fStart, fLeft := first.Limiter.window(now)
 		if float64(c.FirstCurrent)+float64(c.FirstPrevious)*fLeft > float64(first.Limiter.Limit) {
 			return Lookup{RetryAfter: fStart.Add(first.Limiter.Window).Sub(now)}, nil
 		}
