@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,9 +19,12 @@ import (
 const PublicIDPrefix = "ret_"
 
 // lookup is the condition on r (the return) that finds idOrRMA, a public ID
-// (ret_…) or an RMA number, for p: $1 is the merchant, $2 the key; a shopper's
-// return must be of their order. ok is false for what can be neither.
-func lookup(p auth.Principal, idOrRMA string) (where string, key any, ok bool) {
+// (ret_…) or an RMA number, for p, and its arguments: $1 is the merchant, $2 the
+// key and, for a shopper, whose return must be of their order, $3 the order. The
+// order is an argument, not part of the text, so that every shopper's request is
+// the same prepared statement with the same plan. ok is false for what can be
+// neither.
+func lookup(p auth.Principal, idOrRMA string) (where string, args []any, ok bool) {
 	col, k := "public_id", idOrRMA
 	if !strings.HasPrefix(idOrRMA, PublicIDPrefix) {
 		rma, ok := ParseRMA(idOrRMA)
@@ -31,22 +33,22 @@ func lookup(p auth.Principal, idOrRMA string) (where string, key any, ok bool) {
 		}
 		col, k = "rma", rma
 	}
-	where = `r.` + col + ` = $2`
+	where, args = `r.`+col+` = $2`, []any{p.MerchantID, k}
 	if p.Shopper() {
-		where += ` AND r.order_id = ` + strconv.FormatInt(p.OrderID, 10)
+		where, args = where+` AND r.order_id = $3`, append(args, p.OrderID)
 	}
-	return where, k, true
+	return where, args, true
 }
 
 // UpdateFor is Store.Update for the return that Find would find for p (by its public
 // ID or its RMA number): the return is found and locked in one statement, and
 // anything else is ErrNotFound.
 func (s *Store) UpdateFor(ctx context.Context, p auth.Principal, idOrRMA string, fn func(context.Context, *Tx) error) (*Return, error) {
-	where, key, ok := lookup(p, idOrRMA)
+	where, args, ok := lookup(p, idOrRMA)
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return s.update(ctx, where, p.MerchantID, key, fn)
+	return s.update(ctx, where, args, fn)
 }
 
 // Find finds a return by its public ID (ret_…) or its RMA number (any case, with or without
@@ -86,11 +88,11 @@ type Read struct {
 // (r) and its order (o), such as the return's parcels, and comes back as Read.Extra.
 // The return's feedback is not read.
 func (s *Store) FindWith(ctx context.Context, p auth.Principal, idOrRMA, extra string) (Read, error) {
-	where, key, ok := lookup(p, idOrRMA)
+	where, args, ok := lookup(p, idOrRMA)
 	if !ok {
 		return Read{}, ErrNotFound
 	}
-	return ReadWith(ctx, s.db, extra, where, p.MerchantID, key)
+	return ReadWith(ctx, s.db, extra, where, args...)
 }
 
 // ReadWith reads, on q, the return that where picks (a condition on r, the return,

@@ -555,7 +555,7 @@ func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...
 // emails, links) be written meanwhile, where FOR UPDATE would hold their foreign-key
 // checks until this transaction ends.
 // It answers what else the lock's statement read (locked).
-func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchantID int64, key any) (*Return, locked, error) {
+func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*Return, locked, error) {
 	var rows []struct {
 		returnRow
 		Item
@@ -565,9 +565,9 @@ func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, merchan
 		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount, now() AS tx_now,
 		r.arrived_at AS arrived_at
 		FROM returns r JOIN orders o ON o.id = r.order_id JOIN return_items i ON i.return_id = r.id
-		WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR NO KEY UPDATE OF r, i`, merchantID, key)
+		WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR NO KEY UPDATE OF r, i`, args...)
 	if err != nil {
-		return nil, locked{}, fmt.Errorf("returns: get %v: %w", key, err)
+		return nil, locked{}, fmt.Errorf("returns: get %v: %w", args[1], err)
 	}
 	if len(rows) == 0 {
 		return nil, locked{}, ErrNotFound

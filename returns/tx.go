@@ -72,22 +72,22 @@ func (t *Tx) flush(ctx context.Context) error {
 // fn did together with everything its changes set off (see Effects). It returns the
 // return as the transaction left it.
 func (s *Store) Update(ctx context.Context, merchantID, id int64, fn func(context.Context, *Tx) error) (*Return, error) {
-	return s.update(ctx, `r.id = $2`, merchantID, id, fn)
+	return s.update(ctx, `r.id = $2`, []any{merchantID, id}, fn)
 }
 
 // UpdateByRMA is Update for the return with RMA number rma (canonical form): the
 // return is found and locked in one statement.
 func (s *Store) UpdateByRMA(ctx context.Context, merchantID int64, rma string, fn func(context.Context, *Tx) error) (*Return, error) {
-	return s.update(ctx, `r.rma = $2`, merchantID, rma, fn)
+	return s.update(ctx, `r.rma = $2`, []any{merchantID, rma}, fn)
 }
 
-func (s *Store) update(ctx context.Context, where string, merchantID int64, key any, fn func(context.Context, *Tx) error) (*Return, error) {
+func (s *Store) update(ctx context.Context, where string, args []any, fn func(context.Context, *Tx) error) (*Return, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	r, l, err := getLocked(ctx, tx, where, merchantID, key)
+	r, l, err := getLocked(ctx, tx, where, args...)
 	if err != nil {
 		return nil, err
 	}
