@@ -1170,3 +1170,56 @@ func TestSweepDoneDeletesOnlyJobsDoneLongAgo(t *testing.T) {
 		t.Errorf("jobs left %v, want the recent, the parked and the pending one %v", left, []int64{recent, dead, pending})
 	}
 }
+
+// TestADrainTakesTheOldestDueKindPastALockedJob: a claim of any kind takes the kind
+// of the oldest due job it can lock, with the rest of that kind's batch in its
+// kind's order; a job another transaction holds is passed over, and when nothing is
+// left to take the claim says so.
+func TestADrainTakesTheOldestDueKindPastALockedJob(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	w := outbox.NewWorker(d, url, outbox.Options{})
+	var ran []string
+	w.Handle("single", func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		ran = append(ran, fmt.Sprintf("single %d", job.ID))
+		return nil
+	})
+	w.HandleBatch("batch", outbox.Batch{Size: 3}, func(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
+		var ids []string
+		for _, j := range jobs {
+			ids = append(ids, strconv.FormatInt(j.ID, 10))
+		}
+		ran = append(ran, "batch "+strings.Join(ids, ","))
+		return nil, nil
+	})
+	var ids []int64
+	if err := d.Select(&ids, `INSERT INTO outbox (kind, run_at) SELECT k, now() - make_interval(mins => 10 - n::int)
+		FROM unnest(ARRAY['single', 'single', 'batch', 'batch', 'batch', 'batch']) WITH ORDINALITY AS x(k, n) ORDER BY n RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	// another transaction holds the oldest job
+	held := d.MustBegin()
+	defer held.Rollback()
+	if _, err := held.Exec(`SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if did, err := w.RunOne(context.Background()); err != nil || !did {
+			t.Fatalf("got did=%v err=%v, want a claim", did, err)
+		}
+	}
+	if did, err := w.RunOne(context.Background()); err != nil || did {
+		t.Fatalf("got did=%v err=%v with only the held job due, want nothing to do", did, err)
+	}
+	want := []string{fmt.Sprintf("single %d", ids[1]), fmt.Sprintf("batch %d,%d,%d", ids[2], ids[3], ids[4]), fmt.Sprintf("batch %d", ids[5])}
+	if fmt.Sprint(ran) != fmt.Sprint(want) {
+		t.Errorf("ran %v, want %v", ran, want)
+	}
+	held.Rollback()
+	if did, err := w.RunOne(context.Background()); err != nil || !did {
+		t.Fatalf("got did=%v err=%v once the held job was let go, want it run", did, err)
+	}
+	if want := fmt.Sprintf("single %d", ids[0]); ran[len(ran)-1] != want {
+		t.Errorf("last ran %s, want %s", ran[len(ran)-1], want)
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/listen"
 )
@@ -453,41 +452,21 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 	return did, err
 }
 
-// claimSQL claims the due rows of one kind, the kind of the oldest due row, and marks
-// them done; a failure puts a row back. $1: the kinds handled; $2 and $3: the batch
-// size of each kind that has one (others: 1). It locks up to two rows more than it
-// takes, to tell how many more are due: none, one, or more (the column beyond), and
-// evaluates the kinds' Batch.Read (the column read).
-func (w *Worker) claimSQL() string {
-	read := "NULL::text"
-	var whens string
-	for _, k := range w.kinds {
-		if r, ok := w.reads[k]; ok {
-			whens += " WHEN " + pq.QuoteLiteral(k) + " THEN (" + r + ")::text"
-		}
-	}
-	if whens != "" {
-		read = "CASE o.kind" + whens + " END"
-	}
-	return `WITH head AS (
-		SELECT kind FROM outbox WHERE state = 'pending' AND run_at <= now() AND kind = ANY($1)
-		ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED),
-	size AS (
-		SELECT coalesce((SELECT b.n FROM unnest($2::text[], $3::int[]) AS b(kind, n) WHERE b.kind = head.kind), 1) AS n FROM head),
-	locked AS (
-		SELECT o.id, o.run_at FROM outbox o WHERE o.state = 'pending' AND o.run_at <= now() AND o.kind = (SELECT kind FROM head)
-		ORDER BY o.run_at, o.id LIMIT (SELECT n + 2 FROM size)
-		FOR UPDATE OF o SKIP LOCKED),
-	batch AS (
-		SELECT id FROM locked ORDER BY run_at, id LIMIT (SELECT n FROM size))
-	UPDATE outbox o SET state = 'done', done_at = now(), last_error = NULL FROM batch WHERE o.id = batch.id
-	RETURNING o.id, o.merchant_id, o.kind, o.payload, o.attempts, o.max_attempts, o.run_at, o.created_at,
-		(SELECT count(*) FROM locked) - (SELECT n FROM size) AS beyond, ` + read + ` AS read`
-}
+// headSQL finds the kind of the oldest due job of the kinds handled ($1) and locks
+// that job, for a claim of any kind (a drain): the claim that follows, in the same
+// transaction, is the kind's own (kindClaimSQL), which takes the locked job with
+// the rest of its batch. Two small statements, each planned once per connection, in
+// place of one that carried every kind's Read: that one was planned afresh for a
+// while on every connection, at several milliseconds a plan, and ran its whole plan
+// even when nothing was due, which is what most drains find.
+const headSQL = `SELECT kind FROM outbox WHERE state = 'pending' AND run_at <= now() AND kind = ANY($1)
+	ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`
 
-// kindClaimSQL claims the due rows of kind, at most $2 (its batch size), as claimSQL
-// does: a walk of the kind's index (outbox_pending_kind) in run_at order, which
-// stops at the batch, instead of finding the oldest kind first.
+// kindClaimSQL claims the due rows of kind, at most $2 (its batch size), and marks
+// them done; a failure puts a row back. It walks the kind's index
+// (outbox_pending_kind) in run_at order and stops at the batch. It locks up to two
+// rows more than it takes, to tell how many more are due: none, one, or more (the
+// column beyond), and evaluates the kind's Read (the column read).
 func (w *Worker) kindClaimSQL(kind string) string {
 	if q, ok := w.kindClaims.Load(kind); ok {
 		return q.(string)
@@ -518,21 +497,21 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, int, error) {
 		return false, 0, err
 	}
 	defer tx.Rollback()
-	batchKinds := make([]string, 0, len(w.batches))
-	sizes := make([]int64, 0, len(w.batches))
-	for k, b := range w.batches {
-		batchKinds, sizes = append(batchKinds, k), append(sizes, int64(b.Size))
-	}
 	var claimed []struct {
 		Job
 		Beyond int `db:"beyond"`
 	}
-	q, args := w.claimSQL(), []any{db.Array(w.kinds), db.Array(batchKinds), db.Array(sizes)}
-	if kind != "" {
-		q, args = w.kindClaimSQL(kind), []any{kind, max(w.batches[kind].Size, 1)}
+	if kind == "" {
+		err := tx.GetContext(ctx, &kind, headSQL, db.Array(w.kinds))
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, 0, nil
+		}
+		if err != nil {
+			return false, 0, err
+		}
 	}
 	w.claims.Add(1)
-	if err := tx.SelectContext(ctx, &claimed, q, args...); err != nil {
+	if err := tx.SelectContext(ctx, &claimed, w.kindClaimSQL(kind), kind, max(w.batches[kind].Size, 1)); err != nil {
 		return false, 0, err
 	}
 	if len(claimed) == 0 {
