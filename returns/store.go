@@ -554,7 +554,9 @@ func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...
 // the changes of one return, but lets rows that refer to the return (its timeline,
 // emails, links) be written meanwhile, where FOR UPDATE would hold their foreign-key
 // checks until this transaction ends.
-// It answers what else the lock's statement read (locked).
+// where is a condition on r whose arguments are args: $1 the merchant, $2 the key
+// (a return's ID, public ID or RMA), then any the condition adds (a shopper's
+// order). It answers what else the lock's statement read (locked).
 func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*Return, locked, error) {
 	var rows []struct {
 		returnRow

@@ -81,6 +81,8 @@ func (s *Store) UpdateByRMA(ctx context.Context, merchantID int64, rma string, f
 	return s.update(ctx, `r.rma = $2`, []any{merchantID, rma}, fn)
 }
 
+// update is Update for the return that where finds with args (as getLocked takes
+// them: $1 the merchant, $2 the key).
 func (s *Store) update(ctx context.Context, where string, args []any, fn func(context.Context, *Tx) error) (*Return, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {

@@ -455,10 +455,10 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 // headSQL finds the kind of the oldest due job of the kinds handled ($1) and locks
 // that job, for a claim of any kind (a drain): the claim that follows, in the same
 // transaction, is the kind's own (kindClaimSQL), which takes the locked job with
-// the rest of its batch. Two small statements, each planned once per connection, in
-// place of one that carried every kind's Read: that one was planned afresh for a
-// while on every connection, at several milliseconds a plan, and ran its whole plan
-// even when nothing was due, which is what most drains find.
+// the rest of its batch. Two statements cheap to plan, in place of one that carried
+// every kind's Read: that one was planned afresh for its first runs on every
+// connection, at 10-15 ms a plan, and ran its whole plan even when nothing was due,
+// which is what most drains find.
 const headSQL = `SELECT kind FROM outbox WHERE state = 'pending' AND run_at <= now() AND kind = ANY($1)
 	ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`
 
