@@ -160,7 +160,7 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 		}
 	}
 	if err := db.CheckURL(c.DatabaseURL); err != nil {
-		return c, false, bad("database-url", "DATABASE_URL", "must look like postgres://user@host:5432/dbname?sslmode=disable")
+		return c, false, bad("database-url", "DATABASE_URL", "must look like postgres://user@host:5432/dbname?sslmode=disable (or, over a Unix socket, postgres://user@/dbname?host=/var/run/postgresql)")
 	}
 	if c.DBMaxConns, err = strconv.Atoi(get("db-max-conns")); err != nil || c.DBMaxConns < 2 {
 		return c, false, bad("db-max-conns", "ROUNDTRIP_DB_MAX_CONNS", "must be a whole number of at least 2")

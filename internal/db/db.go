@@ -42,11 +42,13 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*sqlx.DB, error) {
 	return d, nil
 }
 
-// CheckURL reports a malformed database URL in words that name the setting.
+// CheckURL reports a malformed database URL in words that name the setting. The
+// server is named by the URL's host, or by a host parameter (a Unix socket's
+// directory, as in postgres://user@/dbname?host=/var/run/postgresql).
 func CheckURL(rawURL string) error {
 	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return fmt.Errorf("DATABASE_URL must look like postgres://user@host:5432/dbname?sslmode=disable")
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || (u.Host == "" && u.Query().Get("host") == "") {
+		return fmt.Errorf("DATABASE_URL must look like postgres://user@host:5432/dbname?sslmode=disable (or, over a Unix socket, postgres://user@/dbname?host=/var/run/postgresql)")
 	}
 	return nil
 }
