@@ -184,15 +184,14 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 	case payment <= 0:
 		return s.settle(ctx, t, actor)
 	}
-	f, err := insert(ctx, t.Tx, r, receiptID, payment, paid.Payment.PaymentIntentID, paid.Payment.ChargeID, explain)
-	if err != nil {
-		return err
-	}
-	// the return's move to resolving, refund.created, the job that sends the refund
-	// and the one that asks Stripe about it if no webhook settles it, in one statement
+	// the refund's insert, the return's move to resolving, refund.created, the job
+	// that sends the refund and the one that asks Stripe about it if no webhook
+	// settles it, in one statement
+	f, insert := newRefund(t, paid, receiptID, payment, explain)
 	note := fmt.Sprintf("Refund of %s queued to the original payment.", money.Format(payment, r.Currency))
 	return t.TransitionIn(ctx, returns.EventResolve, actor, strings.TrimSpace(note+" "+explain), func(change []outbox.Part) error {
-		return s.publishCarrying(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f, change, s.jobs(f.MerchantID, f.ID)...)
+		return s.publishCarrying(ctx, t.Tx, r.MerchantID, notify.RefundCreated, f, append([]outbox.Part{insert}, change...),
+			s.jobs(f.MerchantID, f.ID)...)
 	})
 }
 

@@ -213,10 +213,15 @@ type issued struct {
 	// canceled take from its payment.
 	Spent   int64 `db:"spent"`
 	Payment returns.Payment
+	// NextID and NextPublicID are drawn for the refund this may lead to, so that its
+	// insert can ride on the statement of the return's change (newRefund); a draw no
+	// refund uses leaves a gap in the IDs, as a rolled-back insert does.
+	NextID       int64  `db:"next_id"`
+	NextPublicID string `db:"next_public_id"`
 }
 
 // issuedFor reads what r already had issued, with its order's payment and what was
-// spent of it, in one statement.
+// spent of it, and draws the keys of a refund to come, in one statement.
 func issuedFor(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) (issued, error) {
 	var row struct {
 		issued
@@ -229,7 +234,8 @@ func issuedFor(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) (i
 		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus,
 		(SELECT coalesce(sum(f.amount), 0) FROM refunds f JOIN returns x ON x.id = f.return_id
 			WHERE x.order_id = $2 AND f.status NOT IN ('failed', 'canceled')) AS spent,
-		(SELECT coalesce(data->'payment', '{}') FROM orders WHERE id = $2) AS payment`, r.ID, r.OrderID)
+		(SELECT coalesce(data->'payment', '{}') FROM orders WHERE id = $2) AS payment,
+		nextval('refunds_id_seq') AS next_id, new_public_id('rf') AS next_public_id`, r.ID, r.OrderID)
 	if err != nil {
 		return issued{}, fmt.Errorf("refunds: issued so far: %w", err)
 	}
@@ -258,18 +264,26 @@ func inFlight(ctx context.Context, q sqlx.QueryerContext, returnID, except int64
 	return st, nil
 }
 
-// insert adds a queued refund of a return and returns it as stored.
-func insert(ctx context.Context, q sqlx.QueryerContext, r *returns.Return, receiptID, amount int64, paymentIntentID, chargeID, explanation string) (*Refund, error) {
-	var f Refund
-	err := sqlx.GetContext(ctx, q, &f, `WITH f AS (INSERT INTO refunds (merchant_id, return_id, receipt_id, amount, currency,
-		payment_intent_id, charge_id, explanation) VALUES ($1, $2, nullif($3::bigint, 0), $4, $5, nullif($6, ''), nullif($7, ''), $8)
-		RETURNING *)
-		SELECT `+refundCols+` FROM f JOIN returns r ON r.id = f.return_id JOIN orders o ON o.id = r.order_id`,
-		r.MerchantID, r.ID, receiptID, amount, r.Currency, paymentIntentID, chargeID, explanation)
-	if err != nil {
-		return nil, fmt.Errorf("refunds: insert: %w", err)
+// newRefund is a queued refund of a return, as its insert will store it, and that
+// insert as a share of the statement of the return's change (returns.Tx.TransitionIn):
+// its keys were drawn beforehand (issued.NextID), its times are the transaction's
+// now(), what the column defaults would have written.
+func newRefund(t *returns.Tx, paid issued, receiptID, amount int64, explanation string) (*Refund, outbox.Part) {
+	r, now := t.Return, t.Now()
+	f := &Refund{ID: paid.NextID, PublicID: paid.NextPublicID, MerchantID: r.MerchantID, ReturnID: r.ID,
+		ReturnPublicID: r.PublicID, RMA: r.RMA, OrderNumber: r.OrderNumber, Amount: amount, Currency: r.Currency,
+		Status: StatusQueued, Explanation: explanation, CreatedAt: now, UpdatedAt: now}
+	if id := paid.Payment.PaymentIntentID; id != "" {
+		f.PaymentIntentID = &id
 	}
-	return &f, nil
+	if id := paid.Payment.ChargeID; id != "" {
+		f.ChargeID = &id
+	}
+	return f, outbox.Part{With: `refund_new AS (INSERT INTO refunds (id, public_id, merchant_id, return_id, receipt_id, amount,
+		currency, status, payment_intent_id, charge_id, explanation, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, nullif($5::bigint, 0), $6, $7, 'queued', $8, $9, $10, $11, $11))`,
+		Args: []any{f.ID, f.PublicID, f.MerchantID, f.ReturnID, receiptID, f.Amount, f.Currency,
+			f.PaymentIntentID, f.ChargeID, f.Explanation, now}}
 }
 
 // markFailed records a permanent refusal, and cancels the refund's poll job.

@@ -39,6 +39,10 @@ type Tx struct {
 	following bool
 }
 
+// Now is the transaction's now(): what a write of the change stamps as its time, known
+// since the lock (or the new return's insert).
+func (t *Tx) Now() time.Time { return t.now }
+
 // Follows reports whether another statement of the transaction follows this change
 // at once (the approval of a new return, the label an approval issues): a notifier
 // may then Defer its writes to that statement instead of making one of its own.
