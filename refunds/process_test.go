@@ -146,11 +146,15 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 }
 
 // request is apitest's Env.Do for goroutines: it returns errors instead of
-// failing the test.
+// failing the test. A []byte body is sent as it is (a signed payload), anything
+// else as JSON.
 func (f *flow) request(method, path, token string, body any, headers ...string) (apitest.Response, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return apitest.Response{}, err
+	b, raw := body.([]byte)
+	if !raw {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return apitest.Response{}, err
+		}
 	}
 	req, err := http.NewRequest(method, f.env.URL+path, bytes.NewReader(b))
 	if err != nil {

@@ -365,7 +365,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *held, res Result) e
 		// a refund that succeeded settles its return: the refund's write and its event
 		// ride on the statement of the return's change it sets off (settle), or are
 		// made on their own when it sets off none
-		t, err := s.returns.Lock(ctx, tx, f.MerchantID, f.ReturnID)
+		t, err := s.lockReturn(ctx, tx, f)
 		if err != nil {
 			return err
 		}
@@ -395,7 +395,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *held, res Result) e
 	if !changed {
 		return nil
 	}
-	t, err := s.returns.Lock(ctx, tx, f.MerchantID, f.ReturnID)
+	t, err := s.lockReturn(ctx, tx, f)
 	if err != nil {
 		return err
 	}
@@ -411,6 +411,15 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *held, res Result) e
 		return t.Transition(ctx, returns.EventRefundFail, "stripe", note)
 	}
 	return s.settle(ctx, t, "stripe")
+}
+
+// lockReturn locks the return of a held refund in tx: the one the refund's statement
+// locked with it, when it did (noteAndLock), else with a statement of its own.
+func (s *Service) lockReturn(ctx context.Context, tx *sqlx.Tx, f *held) (*returns.Tx, error) {
+	if f.returnRows != nil {
+		return s.returns.LockFrom(ctx, tx, f.MerchantID, f.returnRows)
+	}
+	return s.returns.Lock(ctx, tx, f.MerchantID, f.ReturnID)
 }
 
 // failureText is Stripe's failure reason for a note, or a plain word when there is none.

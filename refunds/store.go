@@ -78,6 +78,9 @@ func getAs[T any](ctx context.Context, q sqlx.QueryerContext, cols, where string
 type held struct {
 	Refund
 	Now time.Time `db:"tx_now"`
+	// returnRows is the refund's return, locked with it by the statement that locked
+	// it (returns.LockedJSON), when that statement did; lockReturn uses it
+	returnRows []byte
 }
 
 // heldCols are the columns of a held refund.
@@ -390,16 +393,24 @@ func metadataKey(metadataID string) (col string, key any) {
 // lock, or nil when it names none (or, a public ID, two merchants' refunds): the
 // caller then looks the refund up by its Stripe ID. The refund is locked whether the
 // event is new or not; a repeat only holds the lock until its transaction ends.
+//
+// The statement locks the refund's return after the refund too (the order every
+// change of a refund takes them in), so that the event that settles the refund
+// needs no statement of its own for it (lockReturn); an event that changes nothing
+// holds it until its transaction ends, a few milliseconds.
 func noteAndLock(ctx context.Context, tx *sqlx.Tx, ev Event, col string, key any) (first bool, locked *held, err error) {
 	var row struct {
 		First   bool   `db:"first"`
 		Refunds []byte `db:"refunds"`
+		Return  []byte `db:"ret"`
 	}
 	err = tx.GetContext(ctx, &row, `WITH note AS (INSERT INTO stripe_events (id, type) VALUES ($1, $2)
 			ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT (SELECT count(*) FROM note) = 1 AS first,
 			(SELECT coalesce(json_agg(x), '[]') FROM (SELECT `+heldCols+refundFrom+` WHERE `+col+` = $3
-				LIMIT 2 FOR UPDATE OF f) x) AS refunds`, ev.ID, ev.Type, key)
+				LIMIT 2 FOR UPDATE OF f) x) AS refunds,
+			`+returns.LockedJSON(`(SELECT min(f.return_id) FROM refunds f WHERE `+col+` = $3 HAVING count(*) = 1)`)+` AS ret`,
+		ev.ID, ev.Type, key)
 	if err != nil {
 		return false, nil, fmt.Errorf("refunds: stripe event %s: %w", ev.ID, err)
 	}
@@ -409,6 +420,7 @@ func noteAndLock(ctx context.Context, tx *sqlx.Tx, ev Event, col string, key any
 	}
 	if len(list) == 1 {
 		locked = &list[0]
+		locked.returnRows = row.Return
 	}
 	return row.First, locked, nil
 }

@@ -410,3 +410,82 @@ func TestARefundThatSettlesCancelsItsPoll(t *testing.T) {
 		t.Errorf("poll job %s after %d attempts (%v), want done unrun, canceled", state, attempts, lastError)
 	}
 }
+
+// TestTwoRefundsSettlingAtOnceCompleteTheReturn: the events of a return's two refunds
+// arrive together, and each waits for the return while the other holds it; the one
+// that goes second sees the first refund settled and completes the return. Each
+// event's first statement locks its refund and the return; what is still in flight
+// is read after that, so the second event reads what the first committed.
+func TestTwoRefundsSettlingAtOnceCompleteTheReturn(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending}) // events recorded, not sent
+	r := f.createReturn(t, map[string]any{"line_id": "l1", "quantity": 2, "reason": "too_small"})
+	for range 2 { // a unit at a time: a refund each, sent and pending
+		f.mustReceive(t, r, map[string]any{"line_id": "l1", "quantity": 1, "condition": "like_new", "disposition": "restock"})
+		f.drain(t)
+	}
+	list := f.refundsOf(t, r)
+	if len(list) != 2 || list[0].Status != refunds.StatusPending || list[1].Status != refunds.StatusPending {
+		t.Fatalf("got refunds %+v, want two pending", list)
+	}
+	for _, sr := range f.stripe.Refunds() {
+		if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var succeeded [][]byte
+	for _, ev := range f.stripe.Events() {
+		if ev.Type == "charge.refund.updated" {
+			succeeded = append(succeeded, ev.Payload)
+		}
+	}
+	if len(succeeded) != 2 {
+		t.Fatalf("got %d charge.refund.updated events, want 2", len(succeeded))
+	}
+
+	// the return is held while both events arrive, so that both wait for it
+	hold, err := f.env.DB.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback()
+	if _, err := hold.Exec(`SELECT 1 FROM returns WHERE public_id = $1 FOR UPDATE`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	status := make(chan int, 2)
+	for _, payload := range succeeded {
+		go func() {
+			res, err := f.request("POST", "/v1/webhooks/stripe", "", payload,
+				"Stripe-Signature", fakestripe.Signature(time.Now(), payload, whsec))
+			if err != nil {
+				t.Error(err)
+			}
+			status <- res.Status
+		}()
+	}
+	waitFor(t, "both events waiting for the return", 10*time.Second, func() bool {
+		var n int
+		_ = f.env.DB.Get(&n, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE 'WITH note AS%'`)
+		return n == 2
+	})
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if s := <-status; s != http.StatusOK {
+			t.Errorf("got %d for an event, want 200", s)
+		}
+	}
+	for _, fr := range f.refundsOf(t, r) {
+		if fr.Status != refunds.StatusSucceeded {
+			t.Errorf("got refund %s %s, want succeeded", fr.PublicID, fr.Status)
+		}
+	}
+	if got := f.state(t, r); got != "completed" {
+		t.Errorf("got return %s after both refunds succeeded, want completed", got)
+	}
+	if n := f.completions(t, r); n != 1 {
+		t.Errorf("got %d completions in the timeline, want 1", n)
+	}
+}

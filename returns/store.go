@@ -558,19 +558,32 @@ func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...
 // (a return's ID, public ID or RMA), then any the condition adds (a shopper's
 // order). It answers what else the lock's statement read (locked).
 func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*Return, locked, error) {
-	var rows []struct {
-		returnRow
-		Item
-		locked
-	}
-	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+returnCols+`, i.line_id, i.sku, i.name, i.quantity, i.received,
-		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount, now() AS tx_now,
-		r.arrived_at AS arrived_at
-		FROM returns r JOIN orders o ON o.id = r.order_id JOIN return_items i ON i.return_id = r.id
-		WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR NO KEY UPDATE OF r, i`, args...)
+	var rows []lockedRow
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+lockedCols+lockedFrom+
+		`WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR NO KEY UPDATE OF r, i`, args...)
 	if err != nil {
 		return nil, locked{}, fmt.Errorf("returns: get %v: %w", args[1], err)
 	}
+	return lockedReturn(ctx, q, rows)
+}
+
+// lockedCols and lockedFrom are getLocked's columns and tables: a row per item.
+const (
+	lockedCols = returnCols + `, i.line_id, i.sku, i.name, i.quantity, i.received,
+		i.accepted, i.rejected, i.reason, i.comment, i.condition, i.disposition, i.amount, now() AS tx_now,
+		r.arrived_at AS arrived_at`
+	lockedFrom = ` FROM returns r JOIN orders o ON o.id = r.order_id JOIN return_items i ON i.return_id = r.id `
+)
+
+// lockedRow is a row of getLocked's statement.
+type lockedRow struct {
+	returnRow
+	Item
+	locked
+}
+
+// lockedReturn is the return that getLocked's rows (one per item) make up.
+func lockedReturn(ctx context.Context, q sqlx.QueryerContext, rows []lockedRow) (*Return, locked, error) {
 	if len(rows) == 0 {
 		return nil, locked{}, ErrNotFound
 	}
@@ -584,6 +597,37 @@ func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, args ..
 	}
 	r, err = withFeedback(ctx, q, r)
 	return r, rows[0].locked, err
+}
+
+// LockedJSON is getLocked's statement as a scalar subquery, for a statement of
+// another domain's that takes the locks its change needs, the return's among them, in
+// one round trip (Store.LockFrom reads its answer): it locks the return whose ID is
+// the SQL expression id (none when that is NULL) as getLocked does, its rows
+// answered as one JSON array (NULL when there is none). The locks are taken where
+// the expression stands in the statement, after those of the columns before it.
+func LockedJSON(id string) string {
+	return `(SELECT json_agg(x ORDER BY x.item_seq) FROM (SELECT ` + lockedCols + `, i.id AS item_seq` + lockedFrom +
+		`WHERE r.id = ` + id + ` FOR NO KEY UPDATE OF r, i) x)`
+}
+
+// LockFrom is Lock for the return that a statement of the caller's transaction
+// already locked and read (LockedJSON): raw is that statement's answer. ErrNotFound
+// when it is NULL or the return is another merchant's.
+func (s *Store) LockFrom(ctx context.Context, tx *sqlx.Tx, merchantID int64, raw []byte) (*Tx, error) {
+	var rows []lockedRow
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := db.UnmarshalRows(raw, &rows); err != nil {
+			return nil, fmt.Errorf("returns: locked return: %w", err)
+		}
+	}
+	if len(rows) > 0 && rows[0].MerchantID != merchantID {
+		return nil, ErrNotFound
+	}
+	r, l, err := lockedReturn(ctx, tx, rows)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, Return: r, store: s, now: l.Now, arrivedAt: l.ArrivedAt}, nil
 }
 
 // locked is what getLocked reads with a return besides the return: the
