@@ -73,6 +73,9 @@ type Services struct {
 	Emails *email.Service
 	// Audit records the admin operations' changes.
 	Audit *audit.Log
+	// Idempotency makes creating requests safe to retry; nil: one on DB. The
+	// process flushes it when it stops (idempotency.Middleware.Flush).
+	Idempotency *idempotency.Middleware
 
 	// PortalClientLimit and PortalOrderLimit limit portal sign-ins per client address
 	// and per order; nil means no limit.
@@ -148,7 +151,10 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	api.UseMiddleware(authn.Middleware(api))
 	api.UseMiddleware(noteCaller)
 	api.UseMiddleware(refuseNUL(api))
-	idem := &idempotency.Middleware{DB: svc.DB}
+	idem := svc.Idempotency
+	if idem == nil {
+		idem = &idempotency.Middleware{DB: svc.DB}
+	}
 	api.UseMiddleware(idem.Handler(api))
 
 	merchant.Register(api, svc.Merchants, svc.Audit)

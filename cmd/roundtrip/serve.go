@@ -99,7 +99,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			slog.Bool("allow_http", cfg.WebhooksHTTP), slog.Bool("allow_private", cfg.WebhooksPrivate))
 	}
 	mux := http.NewServeMux()
-	app.New(app.Config{DB: d, Logger: log, Hub: hub, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, StripeDashboard: cfg.StripeDashboard, Worker: worker,
+	a := app.New(app.Config{DB: d, Logger: log, Hub: hub, Gateway: gateway, WebhookSecret: cfg.StripeWebhook, StripeDashboard: cfg.StripeDashboard, Worker: worker,
 		PortalClientLimit: portalLimit(cfg.PortalLimit), BaseURL: cfg.BaseURL, Email: mail, Shippo: shippoOpts,
 		Webhooks: notify.Options{AllowHTTP: cfg.WebhooksHTTP, AllowPrivate: cfg.WebhooksPrivate}}, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -180,6 +180,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	// the answers of the last creating requests, which wait for a statement to
+	// ride on, are written before the process goes
+	a.Idempotency.Flush(sctx)
 	stopWork()
 	bg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {

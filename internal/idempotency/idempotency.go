@@ -9,9 +9,13 @@
 // (holding one would starve the pool under load, since the operation needs its own).
 // Later requests with the key wait, polling, until the answer is stored, and replay it.
 // Answers of 5xx and 429 are not stored: the claim is deleted so that a retry runs
-// again. Claims and answers that arrive while another claim or answer is being
-// written go together in the next statement (together), so under load a creating
-// request's two statements are shared with the requests beside it.
+// again. Claims that arrive while another claim is being written go together in the
+// next statement (together). An answer is not written on its own at once: the
+// response goes out, and the answer rides on the next statement of claims, or is
+// written after Linger when none came (the first of a quiet moment's answers waits
+// that long, the ones behind it less), so that under load a creating request costs
+// one statement shared with the requests beside it, and even one at a time a
+// shopper's create and receipt answers ride on the next request's claim.
 //
 // A claim is a lease: the request renews it every Heartbeat while its operation
 // runs, so a claim that has not been renewed for Lease belongs to a request whose
@@ -21,10 +25,11 @@
 // whole lease) has its operation cancelled and stores nothing: the claim's
 // created_at, as its holder last wrote it, fences the renewals and the answer.
 //
-// A crash between the operation's commit and the answer being stored would run the
-// operation again on the retry, so operations whose effect must not repeat also keep
-// the key on the resource they create (see FromContext) and answer that resource
-// instead.
+// A crash between the operation's commit and the answer being stored (within Linger
+// of the response) would run the operation again on the retry, so operations whose
+// effect must not repeat also keep the key on the resource they create (see
+// FromContext) and answer that resource instead. A process that stops writes the
+// answers still waiting (Flush).
 package idempotency
 
 import (
@@ -82,6 +87,12 @@ const Heartbeat = 2 * time.Second
 // answering 409 idempotency_key_in_use.
 const Wait = 20 * time.Second
 
+// Linger is the longest an answer waits, after its response went out, for a
+// statement of claims to ride on before it is written on its own. A retry with its key
+// meanwhile waits for it as for a request still running (a few polls), and a crash
+// meanwhile loses it as one between the operation's commit and the answer would.
+const Linger = 25 * time.Millisecond
+
 type keyCtx struct{}
 
 // FromContext returns the scoped idempotency key of the request being served, or "".
@@ -93,24 +104,31 @@ func FromContext(ctx context.Context) string {
 // Middleware is the Huma middleware; it must run after auth's.
 type Middleware struct {
 	DB *sqlx.DB
-	// Lease, Heartbeat and Wait replace the package's constants when set (tests);
-	// Heartbeat defaults to a third of Lease then.
-	Lease, Heartbeat, Wait time.Duration
+	// Lease, Heartbeat, Wait and Linger replace the package's constants when set
+	// (tests); Heartbeat defaults to a third of Lease then.
+	Lease, Heartbeat, Wait, Linger time.Duration
 
-	once    sync.Once
-	claims  together[claimIn]
-	answers together[answerIn]
+	once   sync.Once
+	claims together[claimIn]
+
+	// waiting holds the answers not written yet (storeLater), oldest first; timer
+	// writes them Linger after the first, unless a statement of claims took them.
+	mu      sync.Mutex
+	waiting []answerIn
+	timer   *time.Timer
+	// answerStatements counts the statements that wrote answers alone (tests).
+	answerStatements int
 }
 
 // batched readies the statements that concurrent requests share (together).
 func (m *Middleware) batched() {
 	m.once.Do(func() {
 		m.claims = together[claimIn]{run: m.claimAll, max: 64}
-		m.answers = together[answerIn]{run: m.answerAll, max: 64}
 	})
 }
 
-func (m *Middleware) lease() time.Duration { return cmp.Or(m.Lease, Lease) }
+func (m *Middleware) lease() time.Duration  { return cmp.Or(m.Lease, Lease) }
+func (m *Middleware) linger() time.Duration { return cmp.Or(m.Linger, Linger) }
 func (m *Middleware) wait() time.Duration  { return cmp.Or(m.Wait, Wait) }
 func (m *Middleware) heartbeat() time.Duration {
 	if m.Heartbeat > 0 {
@@ -209,10 +227,11 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 		// statement does not take the request's context).
 		if rec.status < 500 && rec.status != http.StatusTooManyRequests {
 			headers, _ := json.Marshal(keep(rec.header))
-			// On failure the answer is still sent; the claim lapses after Lease, and
-			// creating operations find their resource by the key they stored.
-			m.answers.do(&call[answerIn]{in: answerIn{merchantID: p.MerchantID, key: scoped, status: int32(rec.status),
-				headers: string(headers), body: rec.body.Bytes(), held: held}})
+			// If it is never written (a crash, a failed statement), the claim lapses
+			// after Lease, and creating operations find their resource by the key
+			// they stored.
+			m.storeLater(answerIn{merchantID: p.MerchantID, key: scoped, status: int32(rec.status),
+				headers: string(headers), body: rec.body.Bytes(), held: held})
 		} else {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx.Context()), 10*time.Second)
 			defer cancel()
@@ -338,10 +357,19 @@ func (m *Middleware) claimAll(ctx context.Context, calls []*call[claimIn]) {
 			c.err = err
 		}
 	}
-	rows, err := m.DB.QueryContext(ctx, async+`INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body)
+	// the answers waiting are written by the same statement, before the claims (a
+	// claim of a key whose answer goes with it finds the key taken, and then the
+	// answer)
+	query, args := async, []any{db.Array(merchants), db.Array(keys), db.Array(hashes)}
+	if answers := m.takeWaiting(); len(answers) > 0 {
+		with, more := answerWith(len(args), answers)
+		query += ", " + with + " "
+		args = append(args, more...)
+	}
+	rows, err := m.DB.QueryContext(ctx, query+`INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, body)
 		SELECT x.merchant_id, x.key, x.request_hash, 0, '' FROM async,
 			unnest($1::bigint[], $2::text[], $3::bytea[]) AS x(merchant_id, key, request_hash)
-		ON CONFLICT DO NOTHING RETURNING merchant_id, key, created_at`, db.Array(merchants), db.Array(keys), db.Array(hashes))
+		ON CONFLICT DO NOTHING RETURNING merchant_id, key, created_at`, args...)
 	if err != nil {
 		fail(fmt.Errorf("idempotency: claim: %w", err))
 		return
@@ -373,23 +401,66 @@ type answerIn struct {
 	held       time.Time
 }
 
-// answerAll stores the answers of calls in one statement, each only where its
-// request's claim is still the one it wrote (held).
-func (m *Middleware) answerAll(ctx context.Context, calls []*call[answerIn]) {
-	n := len(calls)
+// answerWith is the common table expression that stores answers, each only where
+// its request's claim is still the one it wrote (held), for a statement that begins
+// with async and has offset parameters of its own; more are its arguments.
+func answerWith(offset int, answers []answerIn) (with string, more []any) {
+	n := len(answers)
 	merchants, keys, statuses := make([]int64, n), make([]string, n), make([]int32, n)
 	headers, bodies, held := make([]string, n), make([][]byte, n), make([]time.Time, n)
-	for i, c := range calls {
-		merchants[i], keys[i], statuses[i] = c.in.merchantID, c.in.key, c.in.status
-		headers[i], bodies[i], held[i] = c.in.headers, c.in.body, c.in.held
+	for i, a := range answers {
+		merchants[i], keys[i], statuses[i] = a.merchantID, a.key, a.status
+		headers[i], bodies[i], held[i] = a.headers, a.body, a.held
 	}
-	_, err := m.DB.ExecContext(ctx, async+`UPDATE idempotency_keys k SET status = x.status, headers = x.headers::jsonb, body = x.body
-		FROM async, unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::bytea[], $6::timestamptz[])
-			AS x(merchant_id, key, status, headers, body, held)
-		WHERE k.merchant_id = x.merchant_id AND k.key = x.key AND k.status = 0 AND k.created_at = x.held`,
-		db.Array(merchants), db.Array(keys), db.Array(statuses), db.Array(headers), db.Array(bodies), db.Array(held))
-	for _, c := range calls {
-		c.err = err
+	p := func(i int) string { return "$" + strconv.Itoa(offset+i) }
+	with = `answered AS (UPDATE idempotency_keys k SET status = x.status, headers = x.headers::jsonb, body = x.body
+		FROM async, unnest(` + p(1) + `::bigint[], ` + p(2) + `::text[], ` + p(3) + `::int[], ` + p(4) + `::text[], ` +
+		p(5) + `::bytea[], ` + p(6) + `::timestamptz[]) AS x(merchant_id, key, status, headers, body, held)
+		WHERE k.merchant_id = x.merchant_id AND k.key = x.key AND k.status = 0 AND k.created_at = x.held RETURNING 1)`
+	return with, []any{db.Array(merchants), db.Array(keys), db.Array(statuses), db.Array(headers), db.Array(bodies), db.Array(held)}
+}
+
+// storeLater queues an answer for the next statement of claims, and makes sure it is
+// written by Linger from now if none comes.
+func (m *Middleware) storeLater(a answerIn) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.waiting = append(m.waiting, a)
+	if m.timer == nil {
+		m.timer = time.AfterFunc(m.linger(), func() { m.Flush(context.Background()) })
+	}
+}
+
+// takeWaiting takes the answers waiting (at most a statement's worth, 256) and, when
+// none is left, stops the timer.
+func (m *Middleware) takeWaiting() []answerIn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := min(len(m.waiting), 256)
+	out := append([]answerIn(nil), m.waiting[:n]...)
+	m.waiting = append(m.waiting[:0], m.waiting[n:]...)
+	if len(m.waiting) == 0 && m.timer != nil {
+		m.timer.Stop()
+		m.timer = nil
+	}
+	return out
+}
+
+// Flush writes the answers waiting now; a process calls it when it stops, after its
+// last request. A failed statement's answers are not written (see storeLater).
+func (m *Middleware) Flush(ctx context.Context) {
+	for {
+		answers := m.takeWaiting()
+		if len(answers) == 0 {
+			return
+		}
+		m.mu.Lock()
+		m.answerStatements++
+		m.mu.Unlock()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
+		with, args := answerWith(0, answers)
+		_, _ = m.exec(sctx, async+", "+with+" SELECT count(*) FROM answered", args...)
+		cancel()
 	}
 }
 

@@ -271,6 +271,7 @@ func TestRequestWhoseClaimWasTakenOverStopsAndStoresNothing(t *testing.T) {
 	if a := <-first; a.status < 500 {
 		t.Errorf("holder: got %d, want the cancelled operation's 5xx", a.status)
 	}
+	mw.Flush(context.Background()) // an answer waiting would be written now
 	var status int
 	if err := b.db.Get(&status, `SELECT status FROM idempotency_keys WHERE merchant_id = $1 AND key = 'k-taken'`, b.merchantID); err != nil {
 		t.Fatalf("the taker's claim is gone: %v", err)
@@ -371,5 +372,90 @@ func TestTwoClaimsOfOneKeyInOneStatement(t *testing.T) {
 	}
 	if got := b.claimed(t, "same"); !got.Equal(c1.at) {
 		t.Errorf("claim's created_at %v, the first call was told %v", got, c1.at)
+	}
+}
+
+// stored is the status stored under a key: 0 while it is claimed and not answered.
+func (b *bench) stored(t *testing.T, key string) int {
+	t.Helper()
+	var status int
+	if err := b.db.Get(&status, `SELECT status FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`, b.merchantID, key); err != nil {
+		t.Fatal(err)
+	}
+	return status
+}
+
+// TestAnAnswerRidesOnTheNextClaim: the answer is not written when the response goes
+// out, but by the next request's claim, in the same statement; a retry that is that
+// next request finds the answer and replays it.
+func TestAnAnswerRidesOnTheNextClaim(t *testing.T) {
+	t.Parallel()
+	mw := &Middleware{Linger: time.Hour} // nothing but a claim writes it
+	b := setup(t, mw, false)
+	first := b.post(t, "k-1")
+	if first.status != http.StatusCreated {
+		t.Fatalf("got %d %s, want 201", first.status, first.body)
+	}
+	if got := b.stored(t, "k-1"); got != 0 {
+		t.Fatalf("the answer was stored (%d) before another claim came", got)
+	}
+	second := b.post(t, "k-2")
+	if got := b.stored(t, "k-1"); got != http.StatusCreated {
+		t.Fatalf("after the next claim: stored %d, want 201", got)
+	}
+	again := b.post(t, "k-2") // carries k-2's answer, and replays it
+	if again.status != second.status || again.body != second.body || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry of k-2: got %d %s (replayed %q), want %d %s replayed", again.status, again.body,
+			again.header.Get("Idempotent-Replayed"), second.status, second.body)
+	}
+	if n := b.runs.Load(); n != 2 {
+		t.Errorf("the operation ran %d times, want 2 (k-1, k-2)", n)
+	}
+	b.mw.claims.mu.Lock()
+	claims := b.mw.claims.statements
+	b.mw.claims.mu.Unlock()
+	mw.mu.Lock()
+	alone := mw.answerStatements
+	mw.mu.Unlock()
+	if claims != 3 || alone != 0 {
+		t.Errorf("3 requests took %d statements of claims and %d of answers alone, want 3 and 0", claims, alone)
+	}
+}
+
+// TestAnAnswerWithoutAClaimAfterItIsWrittenAfterLinger: with no request after it, an
+// answer is written on its own once Linger has passed, and a retry then replays it.
+func TestAnAnswerWithoutAClaimAfterItIsWrittenAfterLinger(t *testing.T) {
+	t.Parallel()
+	mw := &Middleware{Linger: 50 * time.Millisecond}
+	b := setup(t, mw, false)
+	first := b.post(t, "k-alone")
+	eventually(t, 10*time.Second, "the answer stored", func() bool { return b.stored(t, "k-alone") == http.StatusCreated })
+	mw.mu.Lock()
+	alone, waiting := mw.answerStatements, len(mw.waiting)
+	mw.mu.Unlock()
+	if alone != 1 || waiting != 0 {
+		t.Errorf("%d statements of answers alone, %d answers still waiting; want 1 and 0", alone, waiting)
+	}
+	again := b.post(t, "k-alone")
+	if again.body != first.body || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry: got %d %s, want %s replayed", again.status, again.body, first.body)
+	}
+}
+
+// TestFlushWritesTheAnswersWaiting: a process that stops writes what waits.
+func TestFlushWritesTheAnswersWaiting(t *testing.T) {
+	t.Parallel()
+	mw := &Middleware{Linger: time.Hour}
+	b := setup(t, mw, false)
+	for _, k := range []string{"k-a", "k-b"} {
+		if a := b.post(t, k); a.status != http.StatusCreated {
+			t.Fatalf("%s: got %d %s", k, a.status, a.body)
+		}
+	}
+	mw.Flush(context.Background())
+	for _, k := range []string{"k-a", "k-b"} {
+		if got := b.stored(t, k); got != http.StatusCreated {
+			t.Errorf("%s: stored %d after Flush, want 201", k, got)
+		}
 	}
 }

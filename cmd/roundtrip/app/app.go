@@ -94,6 +94,10 @@ type App struct {
 	// the admin console, records itself there in its own transaction.
 	Audit *audit.Log
 
+	// Idempotency stores the answers of creating requests; its last ones are
+	// written when the process stops (Flush).
+	Idempotency *idempotency.Middleware
+
 	API   huma.API
 	Pages *web.Server
 }
@@ -173,8 +177,9 @@ func New(cfg Config, mux *http.ServeMux) *App {
 	clientLimit := portalClientLimit(d, cfg.PortalClientLimit)
 	orderLimit := ratelimit.New(d, 10, time.Minute)
 
+	a.Idempotency = &idempotency.Middleware{DB: d}
 	a.API = openapi.New(mux, openapi.Services{
-		DB: d, Logger: log, BaseURL: cfg.BaseURL,
+		DB: d, Logger: log, BaseURL: cfg.BaseURL, Idempotency: a.Idempotency,
 		Merchants: a.Merchants, Keys: a.Keys, Shoppers: a.Shoppers,
 		Returns: a.Returns, Labels: a.Labels, Refunds: a.Refunds, Receiving: a.Receiving, Reconcile: a.Reconcile,
 		Exchanges: a.Exchanges, Webhooks: a.Webhooks, Emails: a.Emails, Audit: a.Audit,
