@@ -129,7 +129,7 @@ func (m *Middleware) batched() {
 
 func (m *Middleware) lease() time.Duration  { return cmp.Or(m.Lease, Lease) }
 func (m *Middleware) linger() time.Duration { return cmp.Or(m.Linger, Linger) }
-func (m *Middleware) wait() time.Duration  { return cmp.Or(m.Wait, Wait) }
+func (m *Middleware) wait() time.Duration   { return cmp.Or(m.Wait, Wait) }
 func (m *Middleware) heartbeat() time.Duration {
 	if m.Heartbeat > 0 {
 		return m.Heartbeat
