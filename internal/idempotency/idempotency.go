@@ -13,9 +13,8 @@
 // next statement (together). An answer is not written on its own at once: the
 // response goes out, and the answer rides on the next statement of claims, or is
 // written after Linger when none came (the first of a quiet moment's answers waits
-// that long, the ones behind it less), so that under load a creating request costs
-// one statement shared with the requests beside it, and even one at a time a
-// shopper's create and receipt answers ride on the next request's claim.
+// that long, the ones behind it less), so that a creating request followed by another
+// within Linger costs one statement, shared with the requests beside it under load.
 //
 // A claim is a lease: the request renews it every Heartbeat while its operation
 // runs, so a claim that has not been renewed for Lease belongs to a request whose
