@@ -41,6 +41,8 @@ type replica struct {
 	peakRSS int64 // bytes, across restarts
 	kills   int
 	cpuDone time.Duration // CPU time of the replica's earlier (killed or stopped) processes
+	// db holds the replica's statement and commit counters as last read (dbTotals)
+	db dbCounters
 }
 
 func freePort() (string, error) {
@@ -256,6 +258,14 @@ func createDatabase(ctx context.Context, serverURL string) (name, dbURL string, 
 		return "", "", nil, fmt.Errorf("create database: %w", err)
 	}
 	dbURL, err = db.WithDatabase(serverURL, name)
+	if err == nil {
+		// where the server loads pg_stat_statements, the report adds what it counted
+		// for the run's database (sampleCosts); elsewhere this fails and changes nothing
+		if run, err := sql.Open("postgres", dbURL); err == nil {
+			run.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+			run.Close()
+		}
+	}
 	drop = func() {
 		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 		admin.Close()

@@ -246,6 +246,9 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			case <-t.C:
 				for _, r := range replicas {
 					r.sampleRSS()
+					if c.KillEvery > 0 || c.KillAt > 0 {
+						r.dbTotals(runCtx) // so that a killed process's counts are kept
+					}
 				}
 				// read once the run stops (bg.Wait)
 				if n, err := backlog(runCtx, d); err == nil {

@@ -76,20 +76,67 @@ func (r *replica) cpu() time.Duration {
 	return total
 }
 
-// dbCounts reads a replica's statement and commit counters from its /metrics; zero
-// when the replica does not answer (a killed replica's counts are lost).
-func (r *replica) dbCounts(ctx context.Context) (statements, commits float64) {
+// dbCounters are a replica's statement and commit counts across its restarts: done
+// is what its earlier processes had counted when last read, last what the current one
+// (pid) had. A process killed between two readings loses what it counted since the
+// earlier one: a run that kills replicas reads them every 200 ms.
+type dbCounters struct {
+	pid                         int
+	doneStatements, doneCommits float64
+	lastStatements, lastCommits float64
+}
+
+// dbTotals reads the replica's counters and returns them across its restarts: a
+// reading of another process than the last one's adds the last one's to what is
+// done. A replica that does not answer keeps its last reading.
+func (r *replica) dbTotals(ctx context.Context) (statements, commits float64) {
+	pid := r.pid()
+	st, c, ok := r.dbCounts(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := &r.db
+	if ok && pid != 0 && pid == r.pidLocked() {
+		if pid != d.pid {
+			d.doneStatements += d.lastStatements
+			d.doneCommits += d.lastCommits
+			d.pid = pid
+		}
+		d.lastStatements, d.lastCommits = st, c
+	}
+	return d.doneStatements + d.lastStatements, d.doneCommits + d.lastCommits
+}
+
+// pid is the replica's current process, 0 when it is down.
+func (r *replica) pid() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pidLocked()
+}
+
+func (r *replica) pidLocked() int {
+	if r.cmd == nil || r.cmd.Process == nil || !r.up.Load() {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
+
+// dbCounts reads a replica's statement and commit counters from its /metrics; ok is
+// false when the replica does not answer.
+func (r *replica) dbCounts(ctx context.Context) (statements, commits float64, ok bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.addr+"/metrics", nil)
 	if err != nil {
-		return 0, 0
+		return 0, 0, false
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0
+		return 0, 0, false
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, 0, false
+	}
 	b, _ := io.ReadAll(res.Body)
 	for _, line := range strings.Split(string(b), "\n") {
 		name, v, ok := strings.Cut(line, " ")
@@ -104,7 +151,7 @@ func (r *replica) dbCounts(ctx context.Context) (statements, commits float64) {
 			commits = n
 		}
 	}
-	return statements, commits
+	return statements, commits, true
 }
 
 // Costs are what the lifecycles cost the machine, read around the lifecycles alone.
@@ -132,14 +179,16 @@ func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica) costSampl
 	s.machine, _ = machineBusy()
 	for _, r := range replicas {
 		s.replicas = append(s.replicas, r.cpu())
-		st, c := r.dbCounts(ctx)
+		st, c := r.dbTotals(ctx)
 		s.statements += st
 		s.commits += c
 	}
 	_ = d.GetContext(ctx, &s.xact, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)
 	var calls int64
+	// top-level statements only: with pg_stat_statements.track = all it also counts
+	// what triggers and foreign-key checks run inside them
 	if err := d.GetContext(ctx, &calls, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements s
-		JOIN pg_database db ON db.oid = s.dbid WHERE db.datname = current_database()`); err == nil {
+		JOIN pg_database db ON db.oid = s.dbid WHERE db.datname = current_database() AND s.toplevel`); err == nil {
 		s.pgCalls = calls
 	}
 	return s
