@@ -223,22 +223,27 @@ type issued struct {
 	NextPublicID string `db:"next_public_id"`
 }
 
-// issuedFor reads what r already had issued, with its order's payment and what was
-// spent of it, and draws the keys of a refund to come, in one statement.
-func issuedFor(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) (issued, error) {
-	var row struct {
-		issued
-		Payment []byte `db:"payment"`
-	}
-	err := sqlx.GetContext(ctx, q, &row, `SELECT
+// issuedSQL is issuedFor's statement: $1 the return, $2 its order, $3 its merchant.
+const issuedSQL = `SELECT
 		(SELECT coalesce(sum(amount), 0) FROM refunds WHERE return_id = $1 AND status <> 'canceled'
 			AND closed_as IS DISTINCT FROM 'store_credit') AS refunded,
 		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'issued') AS credited,
 		(SELECT coalesce(sum(amount), 0) FROM store_credit_entries WHERE return_id = $1 AND kind = 'bonus') AS bonus,
 		(SELECT coalesce(sum(f.amount), 0) FROM refunds f JOIN returns x ON x.id = f.return_id
-			WHERE x.order_id = $2 AND f.status NOT IN ('failed', 'canceled')) AS spent,
+			WHERE x.merchant_id = $3 AND x.order_id = $2 AND f.status NOT IN ('failed', 'canceled')) AS spent,
 		(SELECT coalesce(data->'payment', '{}') FROM orders WHERE id = $2) AS payment,
-		nextval('refunds_id_seq') AS next_id, new_public_id('rf') AS next_public_id`, r.ID, r.OrderID)
+		nextval('refunds_id_seq') AS next_id, new_public_id('rf') AS next_public_id`
+
+// issuedFor reads what r already had issued, with its order's payment and what was
+// spent of it, and draws the keys of a refund to come, in one statement. Each part is
+// an index look-up (the order's returns by merchant and order, returns_order; the
+// return's refunds and store-credit entries by return), whatever the tables' size.
+func issuedFor(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) (issued, error) {
+	var row struct {
+		issued
+		Payment []byte `db:"payment"`
+	}
+	err := sqlx.GetContext(ctx, q, &row, issuedSQL, r.ID, r.OrderID, r.MerchantID)
 	if err != nil {
 		return issued{}, fmt.Errorf("refunds: issued so far: %w", err)
 	}

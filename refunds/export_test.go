@@ -1,0 +1,4 @@
+package refunds
+
+// IssuedSQL is issuedFor's statement, for the test of its plan.
+const IssuedSQL = issuedSQL
