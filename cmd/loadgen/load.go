@@ -515,15 +515,27 @@ func (w *watcher) run(ctx context.Context) {
 		if len(ids) == 0 {
 			continue
 		}
-		var done []string
-		if err := w.db.SelectContext(ctx, &done, `SELECT public_id FROM returns WHERE merchant_id = $2 AND public_id = ANY($1) AND state = 'completed'`, pq.Array(ids), w.merchant); err != nil {
+		// the state is compared here, not in the statement: with it there, a planner
+		// without statistics (a new database, autovacuum off) took the index of the
+		// merchant's returns by state and read every completed return at each poll,
+		// about 5 ms of PostgreSQL's time a poll by 3,000 lifecycles, which the run
+		// counted as the lifecycles' cost; by public ID it reads the ones asked for
+		var rows []struct {
+			ID    string `db:"public_id"`
+			State string `db:"state"`
+		}
+		if err := w.db.SelectContext(ctx, &rows, `SELECT public_id, state FROM returns WHERE merchant_id = $2 AND public_id = ANY($1)`,
+			pq.Array(ids), w.merchant); err != nil {
 			continue
 		}
 		w.mu.Lock()
-		for _, id := range done {
-			if ch, ok := w.waiting[id]; ok {
+		for _, row := range rows {
+			if row.State != "completed" {
+				continue
+			}
+			if ch, ok := w.waiting[row.ID]; ok {
 				close(ch)
-				delete(w.waiting, id)
+				delete(w.waiting, row.ID)
 			}
 		}
 		w.mu.Unlock()
