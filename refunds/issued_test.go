@@ -33,7 +33,7 @@ func TestWhatAReturnHadIssuedIsReadByIndex(t *testing.T) {
 		t.Errorf("the plan reads a table whole:\n%s", plan)
 	}
 	// (which of the merchant's indexes is the planner's choice: with statistics it is
-	// returns_order, by merchant and order)
+	// returns_order_id, by merchant and order)
 	if !strings.Contains(plan, "on returns x") || !strings.Contains(plan, "Index Cond: (merchant_id = ") &&
 		!strings.Contains(plan, "Index Cond: ((merchant_id = ") {
 		t.Errorf("the order's returns are not looked up by merchant:\n%s", plan)

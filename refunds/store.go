@@ -236,7 +236,7 @@ const issuedSQL = `SELECT
 
 // issuedFor reads what r already had issued, with its order's payment and what was
 // spent of it, and draws the keys of a refund to come, in one statement. Each part is
-// an index look-up (the order's returns by merchant and order, returns_order; the
+// an index look-up (the order's returns by merchant and order, returns_order_id; the
 // return's refunds and store-credit entries by return), whatever the tables' size.
 func issuedFor(ctx context.Context, q sqlx.QueryerContext, r *returns.Return) (issued, error) {
 	var row struct {
