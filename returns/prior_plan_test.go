@@ -14,18 +14,10 @@ import (
 // generic plan that each connection keeps until the next ANALYZE must not walk every
 // return of the shop.
 func TestAnOrdersReturnsAreReadByOrderWithoutStatistics(t *testing.T) {
-	d := pgtest.New(t)
-	tx := d.MustBegin()
-	defer tx.Rollback()
-	tx.MustExec(`SET LOCAL plan_cache_mode = force_generic_plan`)
 	for _, c := range []struct{ name, order string }{{"quote", `$2`}, {"create", `o.id`}} {
-		tx.MustExec(`PREPARE prior_` + c.name + `(bigint, bigint) AS SELECT ` + priorReturnsJSONOf(c.order) +
-			` FROM orders o WHERE o.merchant_id = $1 AND o.id = $2`)
-		var lines []string
-		if err := tx.Select(&lines, `EXPLAIN EXECUTE prior_`+c.name+`(1, 1)`); err != nil {
-			t.Fatal(err)
-		}
-		plan := strings.Join(lines, "\n")
+		plan := pgtest.Plan(t, []string{"plan_cache_mode = force_generic_plan"},
+			`PREPARE prior(bigint, bigint) AS SELECT `+priorReturnsJSONOf(c.order)+` FROM orders o WHERE o.merchant_id = $1 AND o.id = $2`,
+			`EXECUTE prior(1, 1)`)
 		if !strings.Contains(plan, "using returns_order_id on returns x") || !strings.Contains(plan, "order_id = ") {
 			t.Errorf("%s: the order's returns are not read by merchant and order:\n%s", c.name, plan)
 		}

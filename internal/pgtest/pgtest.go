@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,4 +198,25 @@ func Open(t testing.TB, url string) *sqlx.DB {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// Plan returns PostgreSQL's plan of statement (EXPLAIN) in a fresh database of its
+// own, after setting set (a "name = value" each, for the transaction alone): to hold
+// a statement to its indexes, with enable_seqscan = off, or to look at the generic
+// plan a connection keeps, with plan_cache_mode = force_generic_plan. prepare, when
+// not empty, comes first; the statement may EXECUTE what it prepared.
+func Plan(t testing.TB, set []string, prepare, statement string, args ...any) string {
+	t.Helper()
+	tx := Tx(t)
+	for _, s := range set {
+		tx.MustExec(`SET LOCAL ` + s)
+	}
+	if prepare != "" {
+		tx.MustExec(prepare)
+	}
+	var lines []string
+	if err := tx.Select(&lines, `EXPLAIN `+statement, args...); err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	return strings.Join(lines, "\n")
 }
