@@ -222,8 +222,8 @@ func (m *Middleware) Handler(api huma.API) func(huma.Context, func(huma.Context)
 			rec.flush()
 			return
 		}
-		// The answer is stored even if the client went away meanwhile (its batch's
-		// statement does not take the request's context).
+		// The answer is stored even if the client went away meanwhile (the statement
+		// that writes it does not take the request's context).
 		if rec.status < 500 && rec.status != http.StatusTooManyRequests {
 			headers, _ := json.Marshal(keep(rec.header))
 			// If it is never written (a crash, a failed statement), the claim lapses
@@ -390,7 +390,8 @@ func (m *Middleware) claimAll(ctx context.Context, calls []*call[claimIn]) {
 	}
 }
 
-// answerIn is the answer a request stores under the claim it held (answerAll).
+// answerIn is the answer a request stores under the claim it held (storeLater,
+// answerWith).
 type answerIn struct {
 	merchantID int64
 	key        string

@@ -7,12 +7,12 @@ import (
 )
 
 // together runs the same statement for requests that arrive while it is already
-// running, as one statement for all of them. Claims and stored answers are one small
-// statement each, two of every creating request's statements: under load, while one
-// runs, the next requests' wait and then go in one statement with unnest, so there
-// are fewer statements and commits for PostgreSQL to run, and a request alone is
-// not kept waiting for company (no gathering delay: the first of a quiet moment runs
-// at once).
+// running, as one statement for all of them. A claim is one small statement (with
+// the answers waiting to be stored riding on it, storeLater): under load, while one
+// runs, the next requests' claims wait and then go in one statement with unnest, so
+// there are fewer statements and commits for PostgreSQL to run, and a request alone
+// is not kept waiting for company (no gathering delay: the first of a quiet moment
+// runs at once).
 //
 // There is no goroutine of its own: the request that finds no statement running
 // runs the batches until its own has run; what arrived meanwhile is run by a
