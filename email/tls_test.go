@@ -129,3 +129,33 @@ func TestSendAllUsesOneSessionAndAnswersEachMessage(t *testing.T) {
 		t.Fatalf("to a closed server: got %v, want both refused", errs)
 	}
 }
+
+// TestAMessageIsMailRcptAndDataAlone: each message of a session costs the round trips
+// of its transaction and no more (no NOOP before it, no RSET after it: a completed
+// DATA ends the transaction), and the message after a refused one still goes.
+func TestAMessageIsMailRcptAndDataAlone(t *testing.T) {
+	t.Parallel()
+	srv, err := smtptest.Start(smtptest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg, err := email.ParseSMTPURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Timeout = 10 * time.Second
+	srv.Refuse(1, 451, "try again later")
+	errs := cfg.SendAll(context.Background(), []*mail.Msg{message(t), message(t), message(t)})
+	if errs[0] == nil || errs[1] != nil || errs[2] != nil {
+		t.Fatalf("got %v, want the first refused and the others accepted", errs)
+	}
+	if n := srv.Count(); n != 2 {
+		t.Fatalf("the server accepted %d messages, want 2", n)
+	}
+	got := strings.Join(srv.Commands(), " ")
+	want := "EHLO" + strings.Repeat(" MAIL RCPT DATA", 3) + " QUIT"
+	if got != want {
+		t.Fatalf("commands:\n got %s\nwant %s", got, want)
+	}
+}

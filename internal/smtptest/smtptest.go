@@ -11,6 +11,7 @@ import (
 	"log"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +59,7 @@ type Server struct {
 	refuse   int
 	refusal  *smtp.SMTPError
 	changed  chan struct{} // closed and replaced on every accepted message
+	commands []string      // verbs the clients sent (plain connections), in order
 }
 
 // Start listens on a free loopback port.
@@ -68,6 +70,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	s := &Server{Addr: l.Addr().String(), opts: opts, changed: make(chan struct{})}
 	scheme, query := "smtp://", ""
+	if opts.TLS == nil {
+		l = recording{Listener: l, s: s}
+	}
 	switch {
 	case opts.ImplicitTLS:
 		scheme = "smtps://"
@@ -135,6 +140,67 @@ func (s *Server) Wait(ctx context.Context, n int) ([]Message, error) {
 			return s.Messages(), ctx.Err()
 		}
 	}
+}
+
+// Commands returns the command verbs the clients sent (MAIL, RCPT, DATA, RSET, …),
+// in the order the server read them. Only connections without TLS are recorded.
+func (s *Server) Commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.commands)
+}
+
+// recording notes the verb of every command line a client sends: the lines after the
+// server's 354 (go ahead with the content) up to the lone "." that ends the message
+// are content, not commands.
+type recording struct {
+	net.Listener
+	s *Server
+}
+
+func (l recording) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &recordedConn{Conn: c, s: l.s}, nil
+}
+
+type recordedConn struct {
+	net.Conn
+	s      *Server
+	line   []byte
+	inData bool
+}
+
+func (c *recordedConn) Write(p []byte) (int, error) {
+	if strings.HasPrefix(string(p), "354 ") {
+		c.inData = true
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *recordedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	for _, b := range p[:n] {
+		if b != '\n' {
+			c.line = append(c.line, b)
+			continue
+		}
+		line := strings.TrimRight(string(c.line), "\r")
+		c.line = c.line[:0]
+		switch {
+		case c.inData:
+			c.inData = line != "."
+		default:
+			verb, _, _ := strings.Cut(line, " ")
+			verb = strings.ToUpper(verb)
+			c.s.mu.Lock()
+			c.s.commands = append(c.s.commands, verb)
+			c.s.mu.Unlock()
+		}
+	}
+	return n, err
 }
 
 // NewSession is the go-smtp Backend.
