@@ -264,7 +264,8 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	cl := &client{base: lb.url, http: &http.Client{Timeout: 30 * time.Second, Transport: lb.Transport(c.Concurrency * 2)},
 		keys: keys, stripe: stripe, rep: rep, watch: &watcher{db: d, merchant: m.ID, waiting: map[string]chan struct{}{}}}
 	bg.Go(func() { cl.watch.run(runCtx) })
-	before := sampleCosts(ctx, d, replicas)
+	postmaster := postmasterOf(ctx, d)
+	before := sampleCosts(ctx, d, replicas, postmaster)
 	start := time.Now()
 	jobs := make(chan int)
 	var limiter <-chan time.Time
@@ -320,7 +321,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		}
 	}
 	rep.Elapsed = time.Since(start)
-	rep.Costs = before.to(sampleCosts(ctx, d, replicas))
+	rep.Costs = before.to(sampleCosts(ctx, d, replicas, postmaster))
 	stopRun()
 	bg.Wait()
 	// every killed replica is back: let in-flight refunds settle, then check

@@ -47,20 +47,85 @@ func machineBusy() (time.Duration, error) {
 
 // processCPU is the user and system CPU time of a process, from /proc/<pid>/stat.
 func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procStat(pid)
 	if err != nil {
 		return 0, err
 	}
-	// the command name is in parentheses and may hold spaces: fields start after it
-	s := string(b)
-	rest := s[strings.LastIndexByte(s, ')')+2:]
-	fields := strings.Fields(rest)
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("loadgen: short /proc/%d/stat", pid)
+	return ticks(f[11], f[12]), nil
+}
+
+// procStat is the fields of /proc/<pid>/stat after the command name: [1] is the
+// parent's pid, [11] and [12] the process's user and system time, [13] and [14]
+// those of its children it has waited for.
+func procStat(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
 	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / clockTick, nil
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return nil, fmt.Errorf("loadgen: odd /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(s[i+2:])
+	if len(fields) < 15 {
+		return nil, fmt.Errorf("loadgen: short /proc/%d/stat", pid)
+	}
+	return fields, nil
+}
+
+func ticks(fields ...string) time.Duration {
+	var n int64
+	for _, f := range fields {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		n += v
+	}
+	return time.Duration(n) * time.Second / clockTick
+}
+
+// postgresCPU is the CPU time of the PostgreSQL server whose postmaster is pid: its
+// own, that of its live processes (backends, checkpointer, WAL writer, …), and that
+// of the processes it has reaped (backends of connections closed), which the kernel
+// adds to the postmaster's children's times.
+func postgresCPU(postmaster int) (time.Duration, error) {
+	f, err := procStat(postmaster)
+	if err != nil {
+		return 0, err
+	}
+	total := ticks(f[11:15]...)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	parent := strconv.Itoa(postmaster)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == postmaster {
+			continue
+		}
+		if f, err := procStat(pid); err == nil && f[1] == parent {
+			total += ticks(f[11], f[12])
+		}
+	}
+	return total, nil
+}
+
+// postmasterOf is the pid of the server d is connected to, when it runs on this
+// machine (0 when not: its CPU is then not reported).
+func postmasterOf(ctx context.Context, d *sqlx.DB) int {
+	var backend int
+	if err := d.GetContext(ctx, &backend, `SELECT pg_backend_pid()`); err != nil {
+		return 0
+	}
+	f, err := procStat(backend)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(f[1])
+	if pid <= 1 {
+		return 0
+	}
+	return pid
 }
 
 // cpu is the replica's CPU time so far, across restarts.
@@ -156,27 +221,37 @@ func (r *replica) dbCounts(ctx context.Context) (statements, commits float64, ok
 
 // Costs are what the lifecycles cost the machine, read around the lifecycles alone.
 type Costs struct {
-	MachineCPU time.Duration   // whole machine, every process
-	ReplicaCPU []time.Duration // per replica
-	Statements float64         // SQL statements the replicas sent
-	Commits    float64         // transactions the replicas committed
-	XactCommit int64           // PostgreSQL's count for the run's database (every autocommitted statement is one)
-	PGCalls    int64           // statements PostgreSQL executed for the database (pg_stat_statements; -1 when absent)
+	MachineCPU  time.Duration   // whole machine, every process
+	ReplicaCPU  []time.Duration // per replica
+	PostgresCPU time.Duration   // the PostgreSQL server's processes (-1 when it is not on this machine)
+	DriverCPU   time.Duration   // this process: clients, fake Stripe, receivers, load balancer
+	Statements  float64         // SQL statements the replicas sent
+	Commits     float64         // transactions the replicas committed
+	XactCommit  int64           // PostgreSQL's count for the run's database (every autocommitted statement is one)
+	PGCalls     int64           // statements PostgreSQL executed for the database (pg_stat_statements; -1 when absent)
 }
 
 // costSample is one reading of the counters.
 type costSample struct {
 	machine    time.Duration
 	replicas   []time.Duration
+	postgres   time.Duration // -1: not on this machine
+	driver     time.Duration
 	statements float64
 	commits    float64
 	xact       int64
 	pgCalls    int64
 }
 
-func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica) costSample {
-	s := costSample{pgCalls: -1}
+func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaster int) costSample {
+	s := costSample{pgCalls: -1, postgres: -1}
 	s.machine, _ = machineBusy()
+	s.driver, _ = processCPU(os.Getpid())
+	if postmaster > 0 {
+		if c, err := postgresCPU(postmaster); err == nil {
+			s.postgres = c
+		}
+	}
 	for _, r := range replicas {
 		s.replicas = append(s.replicas, r.cpu())
 		st, c := r.dbTotals(ctx)
@@ -196,7 +271,10 @@ func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica) costSampl
 
 func (a costSample) to(b costSample) Costs {
 	c := Costs{MachineCPU: b.machine - a.machine, Statements: b.statements - a.statements, Commits: b.commits - a.commits,
-		XactCommit: b.xact - a.xact, PGCalls: -1}
+		XactCommit: b.xact - a.xact, PGCalls: -1, PostgresCPU: -1, DriverCPU: b.driver - a.driver}
+	if a.postgres >= 0 && b.postgres >= 0 {
+		c.PostgresCPU = b.postgres - a.postgres
+	}
 	for i := range b.replicas {
 		c.ReplicaCPU = append(c.ReplicaCPU, b.replicas[i]-a.replicas[i])
 	}
@@ -221,6 +299,10 @@ func printCosts(w io.Writer, c Costs, n int) {
 	if len(c.ReplicaCPU) > 1 {
 		fmt.Fprintf(w, ", replicas together %s", per(all))
 	}
+	if c.PostgresCPU >= 0 {
+		fmt.Fprintf(w, ", PostgreSQL %s", per(c.PostgresCPU))
+	}
+	fmt.Fprintf(w, ", load driver %s", per(c.DriverCPU))
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "database per lifecycle: %.1f statements, %.1f commits (counted by the replicas); PostgreSQL xact_commit %.1f",
 		c.Statements/float64(n), c.Commits/float64(n), float64(c.XactCommit)/float64(n))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roundtriphq/roundtrip/internal/pgtest"
 )
 
 // TestDBCountsAddUpAcrossRestarts: a replica's counters start again at zero in each
@@ -60,5 +67,68 @@ func TestDBCountsAddUpAcrossRestarts(t *testing.T) {
 		if st != step.wantStmts || c != step.wantComms {
 			t.Errorf("%s: got %.0f statements and %.0f commits, want %.0f and %.0f", step.name, st, c, step.wantStmts, step.wantComms)
 		}
+	}
+}
+
+// TestPostgresCPUCountsClosedBackends: the server's CPU includes what a backend spent
+// before its connection closed (the postmaster reaps it and the kernel adds its time
+// to the postmaster's children's), so a run's pool closing connections loses nothing.
+func TestPostgresCPUCountsClosedBackends(t *testing.T) {
+	ctx := context.Background()
+	d, err := sqlx.Open("pgx", pgtest.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	postmaster := postmasterOf(ctx, d)
+	if postmaster == 0 {
+		t.Fatal("the test server's postmaster was not found among this machine's processes")
+	}
+	before, err := postgresCPU(postmaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backend int
+	if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		t.Fatal(err)
+	}
+	// work enough for a few tenths of a second of one backend's CPU
+	if _, err := conn.ExecContext(ctx, `SELECT sum(i) FROM generate_series(1, 5000000) i`); err != nil {
+		t.Fatal(err)
+	}
+	spent, err := processCPU(backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Raw(func(any) error { return driver.ErrBadConn }) // the pool closes it instead of keeping it
+	conn.Close()
+	// the backend exits when its connection closes; once the postmaster has reaped it,
+	// its /proc entry is gone and only the postmaster's children's times hold its CPU
+	reaped := time.NewTicker(time.Millisecond)
+	defer reaped.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", backend)); os.IsNotExist(err) {
+			break
+		}
+		select {
+		case <-reaped.C:
+		case <-deadline:
+			t.Fatalf("backend %d still exists 10 s after its connection closed", backend)
+		}
+	}
+	after, err := postgresCPU(postmaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spent < 50*time.Millisecond {
+		t.Fatalf("the backend spent %v on the sum: too little to tell", spent)
+	}
+	if got := after - before; got < spent {
+		t.Fatalf("the server's CPU grew by %v, less than the %v its closed backend spent", got, spent)
 	}
 }
