@@ -8,3 +8,6 @@ func (w *Worker) ClaimNow(kind string) { w.nudge(token{kind: kind}) }
 
 // Claims is how many claim statements w ran.
 func (w *Worker) Claims() int64 { return w.claims.Load() }
+
+// Queued reports whether a token of kind waits for one of w's workers.
+func (w *Worker) Queued(kind string) bool { return w.isQueued(kind) }

@@ -1223,3 +1223,66 @@ func TestADrainTakesTheOldestDueKindPastALockedJob(t *testing.T) {
 		t.Errorf("last ran %s, want %s", ran[len(ran)-1], want)
 	}
 }
+
+// TestAClaimLeavesWhatItSawDueToTheTokenWaiting: a claim that saw jobs due behind
+// its own, when a notification's token for the kind waits by the time its job ran,
+// leaves them to that token's claim (which comes after its commit and sees them)
+// instead of taking them itself and that claim finding none: three jobs, three
+// claims.
+func TestAClaimLeavesWhatItSawDueToTheTokenWaiting(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	hub := readyHub(t, ctx, url)
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 1, Poll: time.Hour, Hub: hub})
+	var held atomic.Int64
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	started := make(chan int64, 4)
+	w.Handle("held", func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		started <- job.ID
+		if job.ID == held.Load() {
+			<-release
+		}
+		return countHandler("w")(ctx, tx, job)
+	})
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	t.Cleanup(func() { free(); cancel(); <-done })
+	// the claims the worker makes when it starts and when its LISTEN connection is
+	// ready are over once a job enqueued after them ran and the worker is idle
+	enqueue(t, d, outbox.Message{Kind: "held"})
+	waitFor(t, "a first job", 30*time.Second, processedIs(d, 1))
+	<-started
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+	before := w.Claims()
+	// two jobs in one transaction: one notification, whose claim takes the first and
+	// sees the second due
+	tx := d.MustBegin()
+	ids, err := outbox.Enqueue(ctx, tx, outbox.Message{Kind: "held"}, outbox.Message{Kind: "held"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.Store(ids[0])
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-started:
+		if got != ids[0] {
+			t.Fatalf("ran job %d first, want %d", got, ids[0])
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first job did not start")
+	}
+	// while the only worker runs it, a third job's notification leaves a token
+	enqueue(t, d, outbox.Message{Kind: "held"})
+	waitFor(t, "the third job's token", 30*time.Second, func() bool { return w.Queued("held") })
+	free()
+	waitFor(t, "the three jobs", 30*time.Second, processedIs(d, 4))
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+	if got := w.Claims() - before; got != 3 {
+		t.Errorf("three jobs took %d claims, want 3 (none finding nothing)", got)
+	}
+}

@@ -76,7 +76,8 @@ type Worker struct {
 	// kind, unless one for the kind is waiting already (queued): its claim will see
 	// the new rows too. The worker claims once and goes back to sleep, so a
 	// transaction's rows cost one claim per kind, not a second empty one; when the
-	// claim saw more rows of its kind due than it took, the worker claims again, and
+	// claim saw more rows of its kind due than it took, the worker claims again
+	// (unless a token of the kind waits by then: that token's claim takes them), and
 	// when it saw more than one more, it adds a token for the kind, so that another
 	// worker joins in (for one more, the second worker's claim would find it taken by
 	// the first's). The poll, a start
@@ -432,6 +433,13 @@ func (w *Worker) loop(ctx context.Context) {
 				continue
 			}
 			if beyond > 0 {
+				if t.kind != "" && !drain && w.isQueued(t.kind) {
+					// a notification's token of the kind waits: its claim, after this
+					// one's commit, takes the rows seen due here (and goes on, as
+					// this one would) instead of this worker claiming them and that
+					// claim finding none
+					break
+				}
 				if beyond > 1 && t.kind != "" && !drain {
 					w.nudge(token{kind: t.kind}) // another worker joins in
 				}
@@ -443,6 +451,13 @@ func (w *Worker) loop(ctx context.Context) {
 		}
 		w.busy.Add(-1)
 	}
+}
+
+// isQueued reports whether a token of kind waits for a worker.
+func (w *Worker) isQueued(kind string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queued[kind]
 }
 
 // RunOne claims one batch of due jobs (one job, for a kind registered with Handle)
