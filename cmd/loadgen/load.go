@@ -62,8 +62,8 @@ type Books struct {
 func (r *Report) Problems() []string {
 	var p []string
 	b := r.Books
-	if b.Returns != r.Config.Lifecycles {
-		p = append(p, fmt.Sprintf("%d returns for %d lifecycles", b.Returns, r.Config.Lifecycles))
+	if all := r.Config.Warmup + r.Config.Lifecycles; b.Returns != all {
+		p = append(p, fmt.Sprintf("%d returns for %d lifecycles", b.Returns, all))
 	}
 	if b.NotCompleted > 0 {
 		p = append(p, fmt.Sprintf("%d returns not completed", b.NotCompleted))
@@ -106,6 +106,9 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseco
 func (r *Report) Print(w io.Writer) {
 	c := r.Config
 	fmt.Fprintf(w, "replicas=%d lifecycles=%d concurrency=%d rate=%g kill_every=%s\n", c.Replicas, c.Lifecycles, c.Concurrency, c.Rate, c.KillEvery)
+	if c.Warmup > 0 {
+		fmt.Fprintf(w, "after %d warm-up lifecycles, not counted below (but in the webhook and email counts and times, and the books)\n", c.Warmup)
+	}
 	secs := r.Elapsed.Seconds()
 	fmt.Fprintf(w, "completed %d lifecycles in %.1fs, their webhooks and emails delivered by %.1fs: %.1f lifecycles/s (start-up and seeding %.1fs)\n",
 		r.Completed, r.Lifecycles.Seconds(), secs, float64(r.Completed)/secs, r.Started.Seconds())
@@ -171,7 +174,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			return nil, err
 		}
 	}
-	if err := seedOrders(ctx, d, m.ID, c.Lifecycles); err != nil {
+	if err := seedOrders(ctx, d, m.ID, c.Warmup+c.Lifecycles); err != nil {
 		return nil, err
 	}
 
@@ -257,13 +260,41 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			}
 		}
 	})
-	if c.KillEvery > 0 {
-		bg.Go(func() { chaos(runCtx, replicas, c.KillEvery, progress) })
-	}
-
 	cl := &client{base: lb.url, http: &http.Client{Timeout: 30 * time.Second, Transport: lb.Transport(c.Concurrency * 2)},
 		keys: keys, stripe: stripe, rep: rep, watch: &watcher{db: d, merchant: m.ID, waiting: map[string]chan struct{}{}}}
 	bg.Go(func() { cl.watch.run(runCtx) })
+	if c.Warmup > 0 {
+		// the first lifecycles, and their webhooks and emails, before the clock and
+		// the costs start: what the report says is then the steady state, not the
+		// first minutes of a process (every connection plans each statement several
+		// times before it keeps a plan). Their errors count; their timings do not.
+		fmt.Fprintf(progress, "loadgen: warming up with %d lifecycles\n", c.Warmup)
+		warm := make(chan int)
+		var wg sync.WaitGroup
+		for range c.Concurrency {
+			wg.Go(func() {
+				for i := range warm {
+					if err := cl.lifecycle(ctx, i); err != nil {
+						cl.fail("lifecycle: " + err.Error())
+					}
+				}
+			})
+		}
+		for i := 1; i <= c.Warmup && ctx.Err() == nil; i++ {
+			warm <- i
+		}
+		close(warm)
+		wg.Wait()
+		if err := waitDelivered(ctx, d); err != nil {
+			fmt.Fprintf(progress, "loadgen: %v\n", err)
+		}
+		cl.mu.Lock()
+		rep.Latency = map[string][]time.Duration{}
+		cl.mu.Unlock()
+	}
+	if c.KillEvery > 0 {
+		bg.Go(func() { chaos(runCtx, replicas, c.KillEvery, progress) })
+	}
 	postmaster := postmasterOf(ctx, d)
 	before := sampleCosts(ctx, d, replicas, postmaster)
 	start := time.Now()
@@ -303,7 +334,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 				}
 			})
 		}
-		jobs <- i
+		jobs <- c.Warmup + i // the orders after the warm-up's
 	}
 	close(jobs)
 	wg.Wait()
