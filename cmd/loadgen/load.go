@@ -270,21 +270,12 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		// times before it keeps a plan). Their errors count; their timings do not.
 		fmt.Fprintf(progress, "loadgen: warming up with %d lifecycles\n", c.Warmup)
 		warm := make(chan int)
-		var wg sync.WaitGroup
-		for range c.Concurrency {
-			wg.Go(func() {
-				for i := range warm {
-					if err := cl.lifecycle(ctx, i); err != nil {
-						cl.fail("lifecycle: " + err.Error())
-					}
-				}
-			})
-		}
+		wait := cl.drive(ctx, c.Concurrency, warm, func() {})
 		for i := 1; i <= c.Warmup && ctx.Err() == nil; i++ {
 			warm <- i
 		}
 		close(warm)
-		wg.Wait()
+		wait()
 		if err := waitDelivered(ctx, d); err != nil {
 			fmt.Fprintf(progress, "loadgen: %v\n", err)
 		}
@@ -305,20 +296,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		defer tk.Stop()
 		limiter = tk.C
 	}
-	var wg sync.WaitGroup
-	for range c.Concurrency {
-		wg.Go(func() {
-			for i := range jobs {
-				if err := cl.lifecycle(ctx, i); err != nil {
-					cl.fail("lifecycle: " + err.Error())
-				} else {
-					cl.mu.Lock()
-					rep.Completed++
-					cl.mu.Unlock()
-				}
-			}
-		})
-	}
+	wait := cl.drive(ctx, c.Concurrency, jobs, func() { rep.Completed++ })
 	for i := 1; i <= c.Lifecycles && ctx.Err() == nil; i++ {
 		if limiter != nil {
 			<-limiter
@@ -337,7 +315,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		jobs <- c.Warmup + i // the orders after the warm-up's
 	}
 	close(jobs)
-	wg.Wait()
+	wait()
 	rep.Lifecycles = time.Since(start)
 	if n, err := backlog(ctx, d); err == nil {
 		rep.Deliveries.BacklogEnd = n
@@ -578,6 +556,27 @@ func (c *client) fail(kind string) {
 	c.mu.Lock()
 	c.rep.Errors[kind]++
 	c.mu.Unlock()
+}
+
+// drive runs the lifecycles whose numbers come on feed, concurrency at a time,
+// calling completed (under the client's lock) for each that completed; wait returns
+// once feed is closed and every one has ended.
+func (c *client) drive(ctx context.Context, concurrency int, feed <-chan int, completed func()) (wait func()) {
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for i := range feed {
+				if err := c.lifecycle(ctx, i); err != nil {
+					c.fail("lifecycle: " + err.Error())
+					continue
+				}
+				c.mu.Lock()
+				completed()
+				c.mu.Unlock()
+			}
+		})
+	}
+	return wg.Wait
 }
 
 func (c *client) observe(step string, d time.Duration) {
