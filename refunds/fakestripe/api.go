@@ -168,7 +168,7 @@ func (s *Server) serve(w http.ResponseWriter, c *call, op func(*call) answer) {
 		a = f.answer()
 		a.save = true
 	default:
-		if f != nil && f.Kind != Delay {
+		if f != nil && f.Kind != Delay && f.Kind != Timeout {
 			f.arrive(s.closing)
 		}
 		a = op(c)
@@ -188,8 +188,10 @@ func (s *Server) serve(w http.ResponseWriter, c *call, op func(*call) answer) {
 	switch {
 	case f != nil && f.Kind == Timeout:
 		// Executed: the request ran and is remembered, but the client hears
-		// nothing until it gives up.
+		// nothing until it gives up. It arrives at the fault now, so that a
+		// client that gives up on arrival finds it done (and a retry replays it).
 		s.send(evs)
+		f.arrive(s.closing)
 		s.hang(r)
 		abort(w)
 		return

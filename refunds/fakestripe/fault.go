@@ -73,7 +73,8 @@ type Fault struct {
 	Gate  <-chan struct{}
 	// Arrived, when set, receives a value each time a request reaches the
 	// fault (for Delay, once it holds the Idempotency-Key and before it
-	// waits), so a test knows the request is in flight without sleeping.
+	// waits; for an Executed Timeout, once the request ran and is remembered
+	// under its key), so a test knows the request is in flight without sleeping.
 	// Give it room (a buffer) or receive from it: the request waits to send.
 	Arrived chan<- struct{}
 	// Executed makes Status500, Status503, Status429 and Timeout happen after
