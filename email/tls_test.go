@@ -106,7 +106,7 @@ func TestSMTPSpeaksTLS(t *testing.T) {
 // RSET after it: a completed DATA, accepted or refused, ends the transaction).
 func TestSendAllUsesOneSessionAndAnswersEachMessage(t *testing.T) {
 	t.Parallel()
-	srv, err := smtptest.Start(smtptest.Options{Username: "u", Password: "p"})
+	srv, err := smtptest.Start(smtptest.Options{Username: "u", Password: "p", Record: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&c.Binary, "bin", "", "roundtrip binary (default: build ./cmd/roundtrip)")
 	fs.IntVar(&c.Replicas, "replicas", 1, "replicas to start")
 	fs.IntVar(&c.Lifecycles, "lifecycles", 500, "complete lifecycles to run")
-	fs.IntVar(&c.Warmup, "warmup", 0, "lifecycles to run first, their webhooks and emails delivered, before what is measured (a steady state: the pool's connections have planned their statements)")
+	fs.IntVar(&c.Warmup, "warmup", 0, "lifecycles to run first (as fast as the concurrency allows, whatever -rate says), their webhooks and emails delivered, before what is measured: a steady state, the pool's connections having planned their statements")
 	fs.IntVar(&c.Concurrency, "concurrency", 32, "lifecycles in flight at once")
 	fs.Float64Var(&c.Rate, "rate", 0, "create-return requests a second (0: as fast as the concurrency allows)")
 	fs.DurationVar(&c.KillEvery, "kill-every", 0, "SIGKILL a random replica this often and restart it (0: never)")

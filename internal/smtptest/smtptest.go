@@ -4,6 +4,7 @@
 package smtptest
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -42,6 +43,10 @@ type Options struct {
 	TLS         *tls.Config
 	ImplicitTLS bool
 	RequireTLS  bool
+	// Record keeps the verb of every command the clients send (Commands), on
+	// connections without TLS. Off, the server reads the connections as they come
+	// (a load run's messages are not scanned a second time).
+	Record bool
 }
 
 // Server is a running SMTP server on a loopback port.
@@ -70,7 +75,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s := &Server{Addr: l.Addr().String(), opts: opts, changed: make(chan struct{})}
 	scheme, query := "smtp://", ""
-	if opts.TLS == nil {
+	if opts.Record && opts.TLS == nil {
 		l = recording{Listener: l, s: s}
 	}
 	switch {
@@ -143,7 +148,8 @@ func (s *Server) Wait(ctx context.Context, n int) ([]Message, error) {
 }
 
 // Commands returns the command verbs the clients sent (MAIL, RCPT, DATA, RSET, …),
-// in the order the server read them. Only connections without TLS are recorded.
+// in the order the server read them, when Options.Record asked for them (connections
+// without TLS only).
 func (s *Server) Commands() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -173,9 +179,13 @@ type recordedConn struct {
 	inData bool
 }
 
+// Write notes a 354 reply (go ahead with the content), wherever it is among the
+// replies written at once.
 func (c *recordedConn) Write(p []byte) (int, error) {
-	if strings.HasPrefix(string(p), "354 ") {
-		c.inData = true
+	for reply := range bytes.Lines(p) {
+		if bytes.HasPrefix(reply, []byte("354")) {
+			c.inData = true
+		}
 	}
 	return c.Conn.Write(p)
 }
@@ -187,18 +197,18 @@ func (c *recordedConn) Read(p []byte) (int, error) {
 			c.line = append(c.line, b)
 			continue
 		}
-		line := strings.TrimRight(string(c.line), "\r")
-		c.line = c.line[:0]
+		line := bytes.TrimRight(c.line, "\r")
 		switch {
 		case c.inData:
-			c.inData = line != "."
+			c.inData = string(line) != "."
 		default:
-			verb, _, _ := strings.Cut(line, " ")
+			verb, _, _ := strings.Cut(string(line), " ")
 			verb = strings.ToUpper(verb)
 			c.s.mu.Lock()
 			c.s.commands = append(c.s.commands, verb)
 			c.s.mu.Unlock()
 		}
+		c.line = c.line[:0]
 	}
 	return n, err
 }
