@@ -229,6 +229,14 @@ type Costs struct {
 	Commits     float64         // transactions the replicas committed
 	XactCommit  int64           // PostgreSQL's count for the run's database (every autocommitted statement is one)
 	PGCalls     int64           // statements PostgreSQL executed for the database (pg_stat_statements; -1 when absent)
+	// WALBytes is the write-ahead log the server wrote (its insert position moved by
+	// that much), and WALFlushes the times it flushed it to disk (pg_stat_wal's
+	// wal_sync; -1 where the server does not count them there): whole-server figures.
+	// A flush is what a durable commit waits for, so WALFlushes is the commits that
+	// cost a disk write, whether a replica committed explicitly or a statement
+	// committed alone, and fewer than the commits where several shared one.
+	WALBytes   int64
+	WALFlushes int64
 }
 
 // costSample is one reading of the counters.
@@ -241,10 +249,12 @@ type costSample struct {
 	commits    float64
 	xact       int64
 	pgCalls    int64
+	walBytes   int64 // -1: unknown
+	walFlushes int64 // -1: unknown
 }
 
 func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaster int) costSample {
-	s := costSample{pgCalls: -1, postgres: -1}
+	s := costSample{pgCalls: -1, postgres: -1, walBytes: -1, walFlushes: -1}
 	s.machine, _ = machineBusy()
 	s.driver, _ = processCPU(os.Getpid())
 	if postmaster > 0 {
@@ -266,12 +276,35 @@ func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaste
 		JOIN pg_database db ON db.oid = s.dbid WHERE db.datname = current_database() AND s.toplevel`); err == nil {
 		s.pgCalls = calls
 	}
+	s.walBytes, s.walFlushes = walCounts(ctx, d)
 	return s
+}
+
+// walCounts reads the server's write-ahead log position, in bytes from its start, and
+// how many times it was flushed to disk (-1 for what cannot be read: pg_stat_wal
+// counts flushes from PostgreSQL 14 to 17). The flushes are cumulative statistics:
+// a backend reports its own within a second while it works, so a reading lags its
+// last second at most, at both ends of a run alike.
+func walCounts(ctx context.Context, d *sqlx.DB) (written, flushes int64) {
+	written, flushes = -1, -1
+	if err := d.GetContext(ctx, &written, `SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint`); err != nil {
+		written = -1
+	}
+	if err := d.GetContext(ctx, &flushes, `SELECT wal_sync FROM pg_stat_wal`); err != nil {
+		flushes = -1
+	}
+	return written, flushes
 }
 
 func (a costSample) to(b costSample) Costs {
 	c := Costs{MachineCPU: b.machine - a.machine, Statements: b.statements - a.statements, Commits: b.commits - a.commits,
-		XactCommit: b.xact - a.xact, PGCalls: -1, PostgresCPU: -1, DriverCPU: b.driver - a.driver}
+		XactCommit: b.xact - a.xact, PGCalls: -1, PostgresCPU: -1, DriverCPU: b.driver - a.driver, WALBytes: -1, WALFlushes: -1}
+	if a.walBytes >= 0 && b.walBytes >= 0 {
+		c.WALBytes = b.walBytes - a.walBytes
+	}
+	if a.walFlushes >= 0 && b.walFlushes >= 0 {
+		c.WALFlushes = b.walFlushes - a.walFlushes
+	}
 	if a.postgres >= 0 && b.postgres >= 0 {
 		c.PostgresCPU = b.postgres - a.postgres
 	}
@@ -310,4 +343,11 @@ func printCosts(w io.Writer, c Costs, n int) {
 		fmt.Fprintf(w, ", pg_stat_statements calls %.1f", float64(c.PGCalls)/float64(n))
 	}
 	fmt.Fprintln(w)
+	if c.WALBytes >= 0 {
+		fmt.Fprintf(w, "write-ahead log per lifecycle (whole server): %.1f KB", float64(c.WALBytes)/1024/float64(n))
+		if c.WALFlushes >= 0 {
+			fmt.Fprintf(w, ", %.1f flushes to disk (durable commits, shared ones once)", float64(c.WALFlushes)/float64(n))
+		}
+		fmt.Fprintln(w)
+	}
 }

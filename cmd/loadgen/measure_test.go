@@ -132,3 +132,48 @@ func TestPostgresCPUCountsClosedBackends(t *testing.T) {
 		t.Fatalf("the server's CPU grew by %v, less than the %v its closed backend spent", got, spent)
 	}
 }
+
+// TestWALCountsDurableCommits: a run's write-ahead log figures grow by what committed
+// writes wrote, and by at least one flush to disk for commits that waited for one.
+func TestWALCountsDurableCommits(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	if _, err := d.ExecContext(ctx, `CREATE TABLE wal_probe (id bigint PRIMARY KEY, note text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// the statistics a backend keeps are reported when it next goes idle, and at most
+	// once a second unless forced: force them after the writes
+	report := func() {
+		t.Helper()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, `SELECT 1`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report()
+	written, flushes := walCounts(ctx, d)
+	if written < 0 || flushes < 0 {
+		t.Fatalf("got %d bytes and %d flushes: the server's counts were not read", written, flushes)
+	}
+	const rows, note = 20, 500
+	for i := range rows {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO wal_probe VALUES ($1, repeat('x', $2))`, i, note); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report()
+	written2, flushes2 := walCounts(ctx, d)
+	if got := written2 - written; got < rows*note {
+		t.Errorf("the log grew by %d bytes for %d rows of %d bytes", got, rows, note)
+	}
+	if flushes2 <= flushes {
+		t.Errorf("no flush counted for %d durable commits (%d, then %d)", rows, flushes, flushes2)
+	}
+}
