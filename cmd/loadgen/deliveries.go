@@ -29,12 +29,15 @@ type sinks struct {
 	wh    atomic.Pointer[standardwebhooks.Webhook]
 
 	mu       sync.Mutex
-	hookAt   map[string]time.Duration // event ID → change to receipt
+	hookAt   map[string]hookSeen // by event ID
 	hookDups int
 	hookBad  int
 	mailAt   map[int64]time.Time // email ID → accepted
 	mailDups int
 }
+
+// hookSeen is when an event was made (its created_at) and received.
+type hookSeen struct{ created, received time.Time }
 
 // Deliveries is what the sinks saw.
 type Deliveries struct {
@@ -42,19 +45,19 @@ type Deliveries struct {
 	WebhookDups     int             // events received again (at-least-once redelivery)
 	WebhookBad      int             // deliveries the reference library refused
 	WebhookExpected int             // deliveries the database holds
-	WebhookLatency  []time.Duration // change (event created_at) → received
+	WebhookLatency  []time.Duration // change (event created_at) → received, for the changes measured (tally)
 	Emails          int             // distinct emails accepted
 	EmailDups       int
-	EmailExpected   int // email rows
-	EmailLatency    []time.Duration
-	BacklogMax      int // most due delivery and email jobs seen waiting during the run
-	BacklogEnd      int // at the end of the lifecycles
+	EmailExpected   int             // email rows
+	EmailLatency    []time.Duration // for the changes measured, as WebhookLatency
+	BacklogMax      int             // most due delivery and email jobs seen waiting during the run
+	BacklogEnd      int             // at the end of the lifecycles
 }
 
 var messageID = regexp.MustCompile(`(?mi)^Message-ID: <email-(\d+)\.`)
 
 func startSinks() (*sinks, error) {
-	s := &sinks{hookAt: map[string]time.Duration{}, mailAt: map[int64]time.Time{}}
+	s := &sinks{hookAt: map[string]hookSeen{}, mailAt: map[int64]time.Time{}}
 	s.hooks = httptest.NewServer(http.HandlerFunc(s.receive))
 	var err error
 	s.smtp, err = smtptest.Start(smtptest.Options{Discard: true, OnMessage: func(m smtptest.Message) {
@@ -106,7 +109,7 @@ func (s *sinks) receive(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.hookAt[ev.ID]; ok {
 		s.hookDups++
 	} else {
-		s.hookAt[ev.ID] = at.Sub(ev.CreatedAt)
+		s.hookAt[ev.ID] = hookSeen{created: ev.CreatedAt, received: at}
 	}
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
@@ -168,8 +171,11 @@ func waitDelivered(ctx context.Context, d *sqlx.DB) error {
 }
 
 // tally fills what the sinks saw, with the email latencies measured from each
-// email's row (written in the change's transaction).
-func (s *sinks) tally(ctx context.Context, d *sqlx.DB, out *Deliveries) error {
+// email's row (written in the change's transaction). The counts are the whole run's
+// (every delivery must arrive); the latencies are those of the changes made since
+// measured began, so that a warm-up's, run as fast as its concurrency allows, are not
+// in a measured run's at a fixed rate.
+func (s *sinks) tally(ctx context.Context, d *sqlx.DB, measured time.Time, out *Deliveries) error {
 	if err := d.GetContext(ctx, &out.WebhookExpected, `SELECT count(*) FROM webhook_deliveries`); err != nil {
 		return err
 	}
@@ -184,12 +190,14 @@ func (s *sinks) tally(ctx context.Context, d *sqlx.DB, out *Deliveries) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out.Webhooks, out.WebhookDups, out.WebhookBad = len(s.hookAt), s.hookDups, s.hookBad
-	for _, l := range s.hookAt {
-		out.WebhookLatency = append(out.WebhookLatency, l)
+	for _, h := range s.hookAt {
+		if !h.created.Before(measured) {
+			out.WebhookLatency = append(out.WebhookLatency, h.received.Sub(h.created))
+		}
 	}
 	out.Emails, out.EmailDups = len(s.mailAt), s.mailDups
 	for _, r := range rows {
-		if at, ok := s.mailAt[r.ID]; ok {
+		if at, ok := s.mailAt[r.ID]; ok && !r.CreatedAt.Before(measured) {
 			out.EmailLatency = append(out.EmailLatency, at.Sub(r.CreatedAt))
 		}
 	}

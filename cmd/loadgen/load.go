@@ -107,7 +107,7 @@ func (r *Report) Print(w io.Writer) {
 	c := r.Config
 	fmt.Fprintf(w, "replicas=%d lifecycles=%d concurrency=%d rate=%g kill_every=%s\n", c.Replicas, c.Lifecycles, c.Concurrency, c.Rate, c.KillEvery)
 	if c.Warmup > 0 {
-		fmt.Fprintf(w, "after %d warm-up lifecycles, not counted below (but in the webhook and email counts and times, and the books)\n", c.Warmup)
+		fmt.Fprintf(w, "after %d warm-up lifecycles, not counted below (but in the webhook and email counts, and the books)\n", c.Warmup)
 	}
 	secs := r.Elapsed.Seconds()
 	fmt.Fprintf(w, "completed %d lifecycles in %.1fs, their webhooks and emails delivered by %.1fs: %.1f lifecycles/s (start-up and seeding %.1fs)\n",
@@ -280,7 +280,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			fmt.Fprintf(progress, "loadgen: %v\n", err)
 		}
 		cl.mu.Lock()
-		rep.Latency = map[string][]time.Duration{}
+		rep.Latency, rep.ScanToRefund = map[string][]time.Duration{}, nil
 		cl.mu.Unlock()
 	}
 	if c.KillEvery > 0 {
@@ -350,7 +350,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	if err := waitDelivered(ctx, d); err != nil {
 		fmt.Fprintf(progress, "loadgen: %v\n", err)
 	}
-	if err := sk.tally(ctx, d, &rep.Deliveries); err != nil {
+	if err := sk.tally(ctx, d, start, &rep.Deliveries); err != nil {
 		return rep, err
 	}
 	rep.Books, err = checkBooks(ctx, d, stripe)

@@ -97,6 +97,17 @@ func TestStatementsPerLifecycle(t *testing.T) {
 	if got := len(rep.Latency["create"]); got != n {
 		t.Fatalf("%d create timings reported, want %d (the warm-up's left out)", got, n)
 	}
+	if got := len(rep.ScanToRefund); got != n {
+		t.Fatalf("%d scan → refund timings reported, want %d (the warm-up's left out)", got, n)
+	}
+	// every delivery is counted, but only the measured lifecycles' are timed
+	dl := rep.Deliveries
+	if len(dl.WebhookLatency) == 0 || len(dl.WebhookLatency) >= dl.Webhooks {
+		t.Fatalf("%d webhook timings for %d webhooks: want the measured lifecycles' alone", len(dl.WebhookLatency), dl.Webhooks)
+	}
+	if len(dl.EmailLatency) == 0 || len(dl.EmailLatency) >= dl.Emails {
+		t.Fatalf("%d email timings for %d emails: want the measured lifecycles' alone", len(dl.EmailLatency), dl.Emails)
+	}
 	statements, commits := rep.Costs.Statements/n, rep.Costs.Commits/n
 	if statements == 0 {
 		t.Fatal("the replica reported no statements: is the counting driver in use?")
