@@ -172,9 +172,9 @@ func waitDelivered(ctx context.Context, d *sqlx.DB) error {
 
 // tally fills what the sinks saw, with the email latencies measured from each
 // email's row (written in the change's transaction). The counts are the whole run's
-// (every delivery must arrive); the latencies are those of the changes made since
-// measured began, so that a warm-up's, run as fast as its concurrency allows, are not
-// in a measured run's at a fixed rate.
+// (every delivery must arrive); the latencies are those of the changes made at or
+// after measured, so that a warm-up's, run as fast as its concurrency allows, are not
+// in those of a run measured at a fixed rate.
 func (s *sinks) tally(ctx context.Context, d *sqlx.DB, measured time.Time, out *Deliveries) error {
 	if err := d.GetContext(ctx, &out.WebhookExpected, `SELECT count(*) FROM webhook_deliveries`); err != nil {
 		return err

@@ -286,7 +286,6 @@ func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaste
 // a backend reports its own within a second while it works, so a reading lags its
 // last second at most, at both ends of a run alike.
 func walCounts(ctx context.Context, d *sqlx.DB) (written, flushes int64) {
-	written, flushes = -1, -1
 	if err := d.GetContext(ctx, &written, `SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint`); err != nil {
 		written = -1
 	}
