@@ -202,7 +202,8 @@ func (s *Service) deliver(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) (
 	return errs, s.record(ctx, tx, todo)
 }
 
-// record writes what the attempts made of their deliveries, in one statement, then
+// record writes what the attempts made of their deliveries, in one statement (failed
+// attempts into the log, a succeeded one on its delivery's row), then
 // the next attempts' jobs and, for a delivery parked after its last attempt failed,
 // the check that disables a continuously failing endpoint.
 func (s *Service) record(ctx context.Context, tx *sqlx.Tx, todo []*attempt) error {
@@ -218,6 +219,8 @@ func (s *Service) record(ctx context.Context, tx *sqlx.Tx, todo []*attempt) erro
 		dStatus              []string
 		dNext, dAt           []sql.NullString
 		dNow                 []string
+		dLatency             []sql.NullInt64
+		dExcerpt             []sql.NullString
 		streaks              = map[string]*streak{}
 		eMerchant            []int64
 		eID                  []string
@@ -239,19 +242,29 @@ func (s *Service) record(ctx context.Context, tx *sqlx.Tx, todo []*attempt) erro
 			dStatus, dInc = append(dStatus, string(StatusParked)), append(dInc, 0)
 			dNext, dAt, dCode = append(dNext, sql.NullString{}), append(dAt, sql.NullString{}), append(dCode, sql.NullInt64{})
 			dErr = append(dErr, sql.NullString{String: "The endpoint is disabled.", Valid: true})
+			dLatency, dExcerpt = append(dLatency, sql.NullInt64{}), append(dExcerpt, sql.NullString{})
 			continue
 		}
 		code := sql.NullInt64{}
 		if a.res.status != nil {
 			code = sql.NullInt64{Int64: int64(*a.res.status), Valid: true}
 		}
-		aMerchant, aDelivery, aAt, aCode = append(aMerchant, a.merchant), append(aDelivery, a.ref.ID), append(aAt, rfc(a.now)), append(aCode, code)
-		aLatency, aExcerpt = append(aLatency, a.res.latency.Milliseconds()), append(aExcerpt, a.res.excerpt)
-		errText := sql.NullString{}
-		if e := a.res.errText(); e != nil {
-			errText = sql.NullString{String: *e, Valid: true}
+		// a failed attempt goes into the log; one that succeeded stays on the
+		// delivery's row (last_latency_ms, last_response_excerpt), since most do
+		latency, excerpt := sql.NullInt64{}, sql.NullString{}
+		if a.res.ok() {
+			latency = sql.NullInt64{Int64: a.res.latency.Milliseconds(), Valid: true}
+			excerpt = sql.NullString{String: a.res.excerpt, Valid: true}
+		} else {
+			aMerchant, aDelivery, aAt, aCode = append(aMerchant, a.merchant), append(aDelivery, a.ref.ID), append(aAt, rfc(a.now)), append(aCode, code)
+			aLatency, aExcerpt = append(aLatency, a.res.latency.Milliseconds()), append(aExcerpt, a.res.excerpt)
+			errText := sql.NullString{}
+			if e := a.res.errText(); e != nil {
+				errText = sql.NullString{String: *e, Valid: true}
+			}
+			aErr = append(aErr, errText)
 		}
-		aErr = append(aErr, errText)
+		dLatency, dExcerpt = append(dLatency, latency), append(dExcerpt, excerpt)
 
 		key := fmt.Sprintf("%d/%s", a.merchant, a.t.EndpointID)
 		st := streaks[key]
@@ -300,15 +313,18 @@ func (s *Service) record(ctx context.Context, tx *sqlx.Tx, todo []*attempt) erro
 		UPDATE webhook_deliveries d SET status = z.status, attempts = d.attempts + z.inc, next_attempt_at = z.next_at,
 			last_attempt_at = CASE WHEN z.inc = 1 THEN z.at ELSE d.last_attempt_at END,
 			last_status_code = CASE WHEN z.inc = 1 THEN z.code ELSE d.last_status_code END,
+			last_latency_ms = CASE WHEN z.inc = 1 THEN z.latency ELSE d.last_latency_ms END,
+			last_response_excerpt = CASE WHEN z.inc = 1 THEN z.excerpt ELSE d.last_response_excerpt END,
 			last_error = z.err, updated_at = z.now
 		FROM unnest($12::bigint[], $13::text[], $14::int[], $15::text[], $16::int[], $17::timestamptz[], $18::timestamptz[],
-			$19::int[], $20::text[], $21::timestamptz[]) AS z(merchant_id, id, generation, status, inc, next_at, at, code, err, now)
+			$19::int[], $20::text[], $21::timestamptz[], $22::int[], $23::text[])
+			AS z(merchant_id, id, generation, status, inc, next_at, at, code, err, now, latency, excerpt)
 		WHERE d.merchant_id = z.merchant_id AND d.id = z.id AND d.generation = z.generation
 		RETURNING d.id`,
 		db.Array(aMerchant), db.Array(aDelivery), db.Array(aAt), db.Array(aCode), db.Array(aLatency), db.Array(aExcerpt), db.Array(aErr),
 		db.Array(eMerchant), db.Array(eID), db.Array(eReset), db.Array(eFailAt),
 		db.Array(dMerchant), db.Array(dDelivery), db.Array(dGen), db.Array(dStatus), db.Array(dInc), db.Array(dNext), db.Array(dAt),
-		db.Array(dCode), db.Array(dErr), db.Array(dNow))
+		db.Array(dCode), db.Array(dErr), db.Array(dNow), db.Array(dLatency), db.Array(dExcerpt))
 	if err != nil {
 		return fmt.Errorf("notify: deliver: record: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -165,6 +166,41 @@ func (b *bundle) onlyDelivery(t *testing.T) notify.WebhookDeliveryDetail {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// listedAttempts is how many attempts the merchant's deliveries list, as the API
+// shows them (the log's failed ones and the succeeded ones on their deliveries).
+func (b *bundle) listedAttempts(t *testing.T) int {
+	t.Helper()
+	n := 0
+	f := notify.DeliveryFilter{Limit: 100}
+	for {
+		list, more, err := b.svc.Deliveries(context.Background(), b.merchant, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range list {
+			detail, err := b.svc.Delivery(context.Background(), b.merchant, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(detail.Attempts)
+		}
+		if !more {
+			return n
+		}
+		f.After = list[len(list)-1].ID
+	}
+}
+
+// loggedAttempts is how many rows the attempts' log holds.
+func (b *bundle) loggedAttempts(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := b.db.Get(&n, `SELECT count(*) FROM webhook_delivery_attempts`); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestDeliveryIsSignedPerStandardWebhooks(t *testing.T) {
@@ -444,10 +480,11 @@ func TestTwoWorkersDeliverEachEventOnce(t *testing.T) {
 			t.Errorf("event %s delivered %d times, want once", id, c)
 		}
 	}
-	var attempts int
-	b.db.Get(&attempts, `SELECT count(*) FROM webhook_delivery_attempts`)
-	if attempts != n {
-		t.Errorf("got %d logged attempts, want %d", attempts, n)
+	if got := b.listedAttempts(t); got != n {
+		t.Errorf("got %d attempts listed, want %d", got, n)
+	}
+	if got := b.loggedAttempts(t); got != 0 {
+		t.Errorf("got %d attempts in the log, want none: every one succeeded and stays on its delivery", got)
 	}
 }
 
@@ -584,6 +621,58 @@ func TestManualRetryReplacesTheScheduledAttempt(t *testing.T) {
 	}
 	if n := len(rc.requests()); n != 2 {
 		t.Errorf("got %d requests, want 2", n)
+	}
+}
+
+// TestASucceededAttemptStaysOnTheDeliveryUntilARetry: an attempt that succeeded is
+// listed with its answer but not written to the log; a manual retry moves it there,
+// so the delivery then lists both the first success and the retry's.
+func TestASucceededAttemptStaysOnTheDeliveryUntilARetry(t *testing.T) {
+	t.Parallel()
+	b := setup(t, local)
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, `{"seen":%d}`, n+1)
+	})
+	b.endpoint(t, rc.URL)
+	b.publish(t, notify.ReturnApproved, map[string]any{"id": 1})
+	first := b.clock.Now()
+	b.runOne(t)
+	d := b.onlyDelivery(t)
+	if d.Status != notify.StatusSucceeded || len(d.Attempts) != 1 {
+		t.Fatalf("got %s with attempts %+v, want succeeded with one", d.Status, d.Attempts)
+	}
+	a := d.Attempts[0]
+	if a.StatusCode == nil || *a.StatusCode != http.StatusAccepted || a.ResponseExcerpt != `{"seen":1}` || a.Error != "" ||
+		!a.At.Equal(first.UTC().Truncate(time.Microsecond)) || d.LastAttemptAt == nil || !d.LastAttemptAt.Equal(a.At) {
+		t.Errorf("got attempt %+v (last at %v), want the 202 answered at %s", a, d.LastAttemptAt, first)
+	}
+	if n := b.loggedAttempts(t); n != 0 {
+		t.Errorf("got %d attempts in the log, want none", n)
+	}
+
+	b.clock.Set(first.Add(time.Minute))
+	r, err := b.svc.RetryDelivery(context.Background(), b.merchant, d.ID)
+	if err != nil || r.Status != notify.StatusPending {
+		t.Fatalf("got %+v, %v; want pending", r, err)
+	}
+	if d := b.onlyDelivery(t); len(d.Attempts) != 1 || d.Attempts[0].ResponseExcerpt != `{"seen":1}` {
+		t.Errorf("got attempts %+v while the retry waits, want the first success", d.Attempts)
+	}
+	if n := b.loggedAttempts(t); n != 1 {
+		t.Errorf("got %d attempts in the log after the retry, want the first success moved there", n)
+	}
+	if !b.runOne(t) {
+		t.Fatal("the manual retry was not due at once")
+	}
+	d = b.onlyDelivery(t)
+	if d.Status != notify.StatusSucceeded || d.AttemptCount != 2 || len(d.Attempts) != 2 ||
+		d.Attempts[0].ResponseExcerpt != `{"seen":1}` || d.Attempts[1].ResponseExcerpt != `{"seen":2}` ||
+		!d.Attempts[1].At.After(d.Attempts[0].At) {
+		t.Fatalf("got %s, %d attempts counted, listed %+v; want both successes, oldest first", d.Status, d.AttemptCount, d.Attempts)
+	}
+	if n := b.loggedAttempts(t); n != 1 {
+		t.Errorf("got %d attempts in the log, want 1 (the retry's success stays on the delivery)", n)
 	}
 }
 

@@ -164,8 +164,11 @@ func (s *Service) Delivery(ctx context.Context, merchantID int64, id string) (We
 	var r struct {
 		deliveryRow
 		Payload []byte `db:"payload"`
+		// the last attempt when it succeeded: it is not in the log (record)
+		LastLatency *int           `db:"last_latency_ms"`
+		LastExcerpt sql.NullString `db:"last_response_excerpt"`
 	}
-	err := s.db.GetContext(ctx, &r, `SELECT `+deliveryCols+`, v.payload`+deliveryFrom+`
+	err := s.db.GetContext(ctx, &r, `SELECT `+deliveryCols+`, v.payload, d.last_latency_ms, d.last_response_excerpt`+deliveryFrom+`
 		WHERE d.merchant_id = $1 AND d.id = $2`, merchantID, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return WebhookDeliveryDetail{}, ErrNotFound
@@ -193,6 +196,10 @@ func (s *Service) Delivery(ctx context.Context, merchantID int64, id string) (We
 		out.Attempts = append(out.Attempts, WebhookAttempt{At: a.At, StatusCode: a.StatusCode, LatencyMS: a.LatencyMS,
 			ResponseExcerpt: a.Excerpt, Error: a.Error.String})
 	}
+	if r.LastLatency != nil && r.LastAttemptAt != nil {
+		out.Attempts = append(out.Attempts, WebhookAttempt{At: *r.LastAttemptAt, StatusCode: r.LastStatusCode,
+			LatencyMS: *r.LastLatency, ResponseExcerpt: r.LastExcerpt.String})
+	}
 	return out, nil
 }
 
@@ -219,8 +226,15 @@ func (s *Service) RetryDelivery(ctx context.Context, merchantID int64, id string
 		}
 		now := s.stamp()
 		var gen int
-		err = tx.GetContext(ctx, &gen, `UPDATE webhook_deliveries SET status = 'pending', generation = generation + 1,
-			next_attempt_at = $3, updated_at = $3 WHERE merchant_id = $1 AND id = $2 RETURNING generation`, merchantID, id, now)
+		// a last attempt that succeeded moves into the log, so that the retry's own
+		// attempt does not replace it on the row
+		err = tx.GetContext(ctx, &gen, `WITH logged AS (
+				INSERT INTO webhook_delivery_attempts (merchant_id, delivery_id, at, status_code, latency_ms, response_excerpt)
+				SELECT merchant_id, id, last_attempt_at, last_status_code, last_latency_ms, coalesce(last_response_excerpt, '')
+				FROM webhook_deliveries WHERE merchant_id = $1 AND id = $2 AND last_latency_ms IS NOT NULL AND last_attempt_at IS NOT NULL)
+			UPDATE webhook_deliveries SET status = 'pending', generation = generation + 1, next_attempt_at = $3, updated_at = $3,
+				last_latency_ms = NULL, last_response_excerpt = NULL
+			WHERE merchant_id = $1 AND id = $2 RETURNING generation`, merchantID, id, now)
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,9 @@
 //     rule is checked again on every connection, against the address actually
 //     dialled, so a host name that later resolves inward is refused too.
 //   - Deliveries (delivery.go, deliver.go): an outbox job POSTs the event, signed per
-//     the Standard Webhooks specification (sign.go), and logs every attempt. A failed
+//     the Standard Webhooks specification (sign.go), and logs every attempt: a failed
+//     one as a row of the attempts' log, one that succeeded (most) on the delivery's
+//     own row, a row fewer an event; a manual retry moves it into the log. A failed
 //     attempt is retried with exponential backoff and jitter for three days
 //     (Backoff, RetryWindow); then the delivery is parked. An endpoint whose attempts
 //     have all failed for DisableAfter is disabled, with the reason recorded.
