@@ -11,3 +11,6 @@ func (w *Worker) Claims() int64 { return w.claims.Load() }
 
 // Queued reports whether a token of kind waits for one of w's workers.
 func (w *Worker) Queued(kind string) bool { return w.isQueued(kind) }
+
+// Renumber is renumber.
+var Renumber = renumber

@@ -23,7 +23,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -137,7 +136,43 @@ type Part struct {
 	Messages    []Message
 }
 
-var param = regexp.MustCompile(`\$[0-9]+`)
+// renumber adds k to the number of every parameter ($1, $2, …) in the SQL text s.
+// It is a byte scan, not a regular expression: it runs for every part of every
+// statement that carries parts (each transition's events, emails and jobs), where
+// the regular expression's replacement was a percent of a replica's CPU.
+func renumber(s string, k int) string {
+	if k == 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/16)
+	last := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			continue
+		}
+		j := i + 1
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == i+1 {
+			continue
+		}
+		n, err := strconv.Atoi(s[i+1 : j])
+		if err != nil { // more digits than an int holds: left as written
+			continue
+		}
+		b.WriteString(s[last : i+1])
+		b.WriteString(strconv.Itoa(n + k))
+		last = j
+		i = j - 1
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
 
 // Ahead returns the parts' common table expressions, separated by commas, for a
 // statement of the caller's that has offset parameters of its own and puts them
@@ -155,10 +190,7 @@ func Ahead(offset int, parts ...Part) (ctes string, args []any) {
 			continue
 		}
 		k := offset + len(args)
-		withs = append(withs, param.ReplaceAllStringFunc(p.With, func(m string) string {
-			n, _ := strconv.Atoi(m[1:])
-			return "$" + strconv.Itoa(n+k)
-		}))
+		withs = append(withs, renumber(p.With, k))
 		args = append(args, p.Args...)
 	}
 	return strings.Join(withs, ", "), args
