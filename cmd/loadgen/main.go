@@ -66,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&c.Workers, "workers", 8, "outbox workers per replica")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the run's database")
 	fs.IntVar(&c.PprofPort, "pprof-port", 0, "replica n serves Go's profiler on 127.0.0.1:<port+n-1> (0: off)")
+	other := fs.String("compare", "", "another roundtrip binary to run side by side with -bin, at the same moment, on a database of its own: both meet the machine at the same pace")
+	otherURL := fs.String("compare-database-url", "", "PostgreSQL server for -compare's database (default: -database-url's); a server of its own tells the two runs' PostgreSQL CPU apart")
 	verbose := fs.Bool("v", false, "show replica logs")
 	cpuProfile := fs.String("cpuprofile", "", "write the load driver's own CPU profile (fake Stripe, receivers, clients) to this file")
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +95,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
+	if *other != "" {
+		b := c
+		b.Binary, b.PprofPort = *other, 0
+		if *otherURL != "" {
+			b.DatabaseURL = *otherURL
+		}
+		return sideBySide(ctx, c, b, stdout, stderr)
+	}
 	rep, err := Run(ctx, c, stderr)
 	if rep != nil {
 		rep.Print(stdout)
