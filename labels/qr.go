@@ -1,5 +1,10 @@
 package labels
 
+import (
+	"math/bits"
+	"sync"
+)
+
 // A QR encoder for what a label carries: a status URL in byte mode at error
 // correction level M, versions 1 to 10 (up to 213 bytes). It writes the
 // same symbol as boombuler/barcode's encoder (same version, same mask; the
@@ -313,38 +318,151 @@ func qrSymbol(content string, version int, vi *qrVersion, codewords []byte) *mat
 		}
 	}
 
-	best, bestPenalty := -1, -1
-	grid := make([]byte, n*n)
-	var bestGrid []byte
-	for mask := 0; mask < 8; mask++ {
-		copy(grid, base)
-		for y := 0; y < n; y++ {
-			for x := 0; x < n; x++ {
-				if !fn[y*n+x] && qrMasked(mask, x, y) {
-					grid[y*n+x] ^= 1
-				}
+	// each mask on rows of bits (bit x of row y is module (x, y); n is at most
+	// 57), scored with word operations instead of module by module
+	baseRows, fnRows := make([]uint64, n), make([]uint64, n)
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			if base[y*n+x] == 1 {
+				baseRows[y] |= 1 << x
 			}
+			if fn[y*n+x] {
+				fnRows[y] |= 1 << x
+			}
+		}
+	}
+	masks := qrMaskRows()[version-1]
+	rows, cols, bestRows := make([]uint64, n), make([]uint64, n), make([]uint64, n)
+	bestPenalty := -1
+	for mask := 0; mask < 8; mask++ {
+		for y := 0; y < n; y++ {
+			rows[y] = baseRows[y] ^ (masks[mask][y] &^ fnRows[y])
 		}
 		qrFormat(n, mask, func(x, y int, dark bool) {
 			if dark {
-				grid[y*n+x] = 1
+				rows[y] |= 1 << x
 			} else {
-				grid[y*n+x] = 0
+				rows[y] &^= 1 << x
 			}
 		})
-		if p := qrPenalty(grid, n); best < 0 || p < bestPenalty {
-			best, bestPenalty = mask, p
-			if bestGrid == nil {
-				bestGrid = make([]byte, n*n)
-			}
-			copy(bestGrid, grid)
+		if p := qrPenaltyRows(rows, cols, n); bestPenalty < 0 || p < bestPenalty {
+			bestPenalty = p
+			copy(bestRows, rows)
 		}
 	}
 	m := &matrix{content: content, w: n, h: n, dark: make([]bool, n*n), quiet: qrQuiet}
-	for i, v := range bestGrid {
-		m.dark[i] = v == 1
+	for y, r := range bestRows {
+		for x := 0; x < n; x++ {
+			m.dark[y*n+x] = r>>x&1 == 1
+		}
 	}
 	return m
+}
+
+// qrMaskRows are the eight mask patterns of each version, as rows of bits: bit
+// x of row y is set where the mask inverts module (x, y). Built on first use.
+var qrMaskRows = sync.OnceValue(func() [][8][]uint64 {
+	table := make([][8][]uint64, len(qrVersionsM))
+	for v := range table {
+		n := 17 + 4*(v+1)
+		for mask := range 8 {
+			rows := make([]uint64, n)
+			for y := 0; y < n; y++ {
+				for x := 0; x < n; x++ {
+					if qrMasked(mask, x, y) {
+						rows[y] |= 1 << x
+					}
+				}
+			}
+			table[v][mask] = rows
+		}
+	}
+	return table
+})
+
+// qrPenaltyRows scores a masked symbol of n modules a side, given as rows of bits
+// (cols is scratch for its columns), as boombuler/barcode does (ISO/IEC 18004
+// 8.8.2): runs of five or more, 2x2 blocks, finder-like 1:1:3:1:1 patterns with
+// four light modules on one side, and the share of dark modules.
+func qrPenaltyRows(rows, cols []uint64, n int) int {
+	clear(cols[:n])
+	dark := 0
+	for y := 0; y < n; y++ {
+		r := rows[y]
+		dark += bits.OnesCount64(r)
+		for r != 0 {
+			cols[bits.TrailingZeros64(r)] |= 1 << y
+			r &= r - 1
+		}
+	}
+	p := 0
+	for i := 0; i < n; i++ {
+		// rule 1, rows and columns
+		p += qrRunPenalty(rows[i], n) + qrRunPenalty(cols[i], n)
+		// rule 3
+		p += 40 * (qrFinderLike(rows[i], n) + qrFinderLike(cols[i], n))
+	}
+	// rule 2: a block at x where a[x] = a[x+1] and b matches a at x and x+1
+	inner := uint64(1)<<(n-1) - 1
+	for y := 0; y < n-1; y++ {
+		a, b := rows[y], rows[y+1]
+		same := ^(a ^ b)
+		p += 3 * bits.OnesCount64(same&(same>>1)&^(a^(a>>1))&inner)
+	}
+	// rule 4: ten points per 5 % the dark share is off 50 %, rounded toward 50 %
+	total := n * n
+	// |floor(pct/5) - 10| and |ceil(pct/5) - 10| with pct = 100·dark/total,
+	// in integers: 20·dark/total is pct/5
+	lo := 20 * dark / total
+	hi := lo
+	if lo*total != 20*dark {
+		hi = lo + 1
+	}
+	p += 10 * min(abs(lo-10), abs(hi-10))
+	return p
+}
+
+// qrRunPenalty is rule 1 for one line of n modules: each run of five or more
+// modules of one colour scores its length less two.
+func qrRunPenalty(line uint64, n int) int {
+	// bit i of ends: module i differs from module i+1 (a run ends at i)
+	ends := (line ^ line>>1) & (uint64(1)<<(n-1) - 1)
+	p, start := 0, 0
+	for ends != 0 {
+		i := bits.TrailingZeros64(ends)
+		if run := i - start + 1; run >= 5 {
+			p += run - 2
+		}
+		start = i + 1
+		ends &= ends - 1
+	}
+	if run := n - start; run >= 5 {
+		p += run - 2
+	}
+	return p
+}
+
+// qrFinderLike is rule 3's count for one line: windows of eleven modules
+// reading 10111010000 or 00001011101.
+func qrFinderLike(line uint64, n int) int {
+	const pat1, pat2 = "10111010000", "00001011101"
+	m1, m2 := ^uint64(0), ^uint64(0)
+	for k := 0; k < 11; k++ {
+		// bit x of line>>k is module x+k: a window starting at x
+		at := line >> k
+		if pat1[k] == '1' {
+			m1 &= at
+		} else {
+			m1 &^= at
+		}
+		if pat2[k] == '1' {
+			m2 &= at
+		} else {
+			m2 &^= at
+		}
+	}
+	starts := uint64(1)<<(n-10) - 1
+	return bits.OnesCount64(m1&starts) + bits.OnesCount64(m2&starts)
 }
 
 func abs(v int) int {
@@ -399,80 +517,4 @@ func qrFormat(n, mask int, set func(x, y int, dark bool)) {
 		set(8, n-15+i, bit(i))
 	}
 	set(8, n-8, true)
-}
-
-// qrPenalty scores a masked symbol as boombuler/barcode does (ISO/IEC 18004
-// 8.8.2): runs of five or more, 2x2 blocks, finder-like 1:1:3:1:1 patterns
-// with four light modules on one side, and the share of dark modules.
-func qrPenalty(g []byte, n int) int {
-	p := 0
-	// rule 1, rows and columns
-	for a := 0; a < n; a++ {
-		runH, runV := 1, 1
-		for b := 1; b < n; b++ {
-			if g[a*n+b] == g[a*n+b-1] {
-				runH++
-			} else {
-				if runH >= 5 {
-					p += runH - 2
-				}
-				runH = 1
-			}
-			if g[b*n+a] == g[(b-1)*n+a] {
-				runV++
-			} else {
-				if runV >= 5 {
-					p += runV - 2
-				}
-				runV = 1
-			}
-		}
-		if runH >= 5 {
-			p += runH - 2
-		}
-		if runV >= 5 {
-			p += runV - 2
-		}
-	}
-	// rule 2
-	for y := 0; y < n-1; y++ {
-		for x := 0; x < n-1; x++ {
-			c := g[y*n+x]
-			if g[y*n+x+1] == c && g[(y+1)*n+x] == c && g[(y+1)*n+x+1] == c {
-				p += 3
-			}
-		}
-	}
-	// rule 3: 10111010000 or 00001011101 in 11-module windows
-	const pat1, pat2, window = 0b10111010000, 0b00001011101, 1<<11 - 1
-	for a := 0; a < n; a++ {
-		h, v := 0, 0
-		for b := 0; b < n; b++ {
-			h = (h<<1 | int(g[a*n+b])) & window
-			v = (v<<1 | int(g[b*n+a])) & window
-			if b >= 10 {
-				if h == pat1 || h == pat2 {
-					p += 40
-				}
-				if v == pat1 || v == pat2 {
-					p += 40
-				}
-			}
-		}
-	}
-	// rule 4: ten points per 5 % the dark share is off 50 %, rounded toward 50 %
-	dark := 0
-	for _, c := range g {
-		dark += int(c)
-	}
-	total := n * n
-	// |floor(pct/5) - 10| and |ceil(pct/5) - 10| with pct = 100·dark/total,
-	// in integers: 20·dark/total is pct/5
-	lo := 20 * dark / total
-	hi := lo
-	if lo*total != 20*dark {
-		hi = lo + 1
-	}
-	p += 10 * min(abs(lo-10), abs(hi-10))
-	return p
 }

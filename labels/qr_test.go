@@ -62,3 +62,116 @@ func TestFastQRIsBoombulersSymbol(t *testing.T) {
 		}
 	}
 }
+
+// TestPenaltyOnRowsIsModuleByModules: the mask penalty computed on rows of bits is
+// the module-by-module score, for random symbols of every size and for uniform and
+// striped ones (runs to the edge, the dark share's rounding).
+func TestPenaltyOnRowsIsModuleByModules(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for v := 1; v <= len(qrVersionsM); v++ {
+		n := 17 + 4*v
+		fill := []func(x, y int) bool{
+			func(x, y int) bool { return true },
+			func(x, y int) bool { return false },
+			func(x, y int) bool { return x%2 == 0 },
+			func(x, y int) bool { return (x/5+y)%2 == 0 },
+			func(x, y int) bool { return x < n/2 },
+		}
+		for range 200 {
+			density := rng.Float64()
+			fill = append(fill, func(x, y int) bool { return rng.Float64() < density })
+		}
+		for i, f := range fill {
+			g := make([]byte, n*n)
+			rows, cols := make([]uint64, n), make([]uint64, n)
+			for y := 0; y < n; y++ {
+				for x := 0; x < n; x++ {
+					if f(x, y) {
+						g[y*n+x] = 1
+						rows[y] |= 1 << x
+					}
+				}
+			}
+			if got, want := qrPenaltyRows(rows, cols, n), qrPenaltyBytes(g, n); got != want {
+				t.Fatalf("version %d, grid %d: got penalty %d, want %d", v, i, got, want)
+			}
+		}
+	}
+}
+
+// qrPenaltyBytes is the reference for qrPenaltyRows: the score of a masked
+// symbol as a byte a module (1: dark), module by module, as boombuler/barcode
+// scores it (ISO/IEC 18004 8.8.2): runs of five or more, 2x2 blocks, finder-like 1:1:3:1:1 patterns
+// with four light modules on one side, and the share of dark modules.
+func qrPenaltyBytes(g []byte, n int) int {
+	p := 0
+	// rule 1, rows and columns
+	for a := 0; a < n; a++ {
+		runH, runV := 1, 1
+		for b := 1; b < n; b++ {
+			if g[a*n+b] == g[a*n+b-1] {
+				runH++
+			} else {
+				if runH >= 5 {
+					p += runH - 2
+				}
+				runH = 1
+			}
+			if g[b*n+a] == g[(b-1)*n+a] {
+				runV++
+			} else {
+				if runV >= 5 {
+					p += runV - 2
+				}
+				runV = 1
+			}
+		}
+		if runH >= 5 {
+			p += runH - 2
+		}
+		if runV >= 5 {
+			p += runV - 2
+		}
+	}
+	// rule 2
+	for y := 0; y < n-1; y++ {
+		for x := 0; x < n-1; x++ {
+			c := g[y*n+x]
+			if g[y*n+x+1] == c && g[(y+1)*n+x] == c && g[(y+1)*n+x+1] == c {
+				p += 3
+			}
+		}
+	}
+	// rule 3: 10111010000 or 00001011101 in 11-module windows
+	const pat1, pat2, window = 0b10111010000, 0b00001011101, 1<<11 - 1
+	for a := 0; a < n; a++ {
+		h, v := 0, 0
+		for b := 0; b < n; b++ {
+			h = (h<<1 | int(g[a*n+b])) & window
+			v = (v<<1 | int(g[b*n+a])) & window
+			if b >= 10 {
+				if h == pat1 || h == pat2 {
+					p += 40
+				}
+				if v == pat1 || v == pat2 {
+					p += 40
+				}
+			}
+		}
+	}
+	// rule 4: ten points per 5 % the dark share is off 50 %, rounded toward 50 %
+	dark := 0
+	for _, c := range g {
+		dark += int(c)
+	}
+	total := n * n
+	// |floor(pct/5) - 10| and |ceil(pct/5) - 10| with pct = 100·dark/total,
+	// in integers: 20·dark/total is pct/5
+	lo := 20 * dark / total
+	hi := lo
+	if lo*total != 20*dark {
+		hi = lo + 1
+	}
+	p += 10 * min(abs(lo-10), abs(hi-10))
+	return p
+}
