@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -266,4 +267,24 @@ func TestHandlerChainPutsTheRequestIDOnEveryLine(t *testing.T) {
 			t.Errorf("want the panic line and the access line, each with request_id %s; got:\n%s", id, buf.String())
 		}
 	})
+}
+
+// TestCollectorTargetUnlessGOGCIsSet: a server collects at GCPercent when GOGC is not
+// set, and leaves Go's target alone when it is.
+func TestCollectorTargetUnlessGOGCIsSet(t *testing.T) {
+	was := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(was)
+	collectorTarget(func(k string) string { return "" })
+	if got := debug.SetGCPercent(100); got != GCPercent {
+		t.Errorf("without GOGC the target is %d, want %d", got, GCPercent)
+	}
+	collectorTarget(func(k string) string {
+		if k == "GOGC" {
+			return "300"
+		}
+		return ""
+	})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set the target became %d, want it left at 100", got)
+	}
 }
