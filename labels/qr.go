@@ -409,8 +409,12 @@ func qrPenaltyRows(rows, cols []uint64, n int) int {
 		same := ^(a ^ b)
 		p += 3 * bits.OnesCount64(same&(same>>1)&^(a^(a>>1))&inner)
 	}
-	// rule 4: ten points per 5 % the dark share is off 50 %, rounded toward 50 %
-	total := n * n
+	return p + qrBalancePenalty(dark, n*n)
+}
+
+// qrBalancePenalty is rule 4: ten points for every 5 % the share of dark modules
+// is off 50 %, rounded toward 50 %.
+func qrBalancePenalty(dark, total int) int {
 	// |floor(pct/5) - 10| and |ceil(pct/5) - 10| with pct = 100·dark/total,
 	// in integers: 20·dark/total is pct/5
 	lo := 20 * dark / total
@@ -418,8 +422,7 @@ func qrPenaltyRows(rows, cols []uint64, n int) int {
 	if lo*total != 20*dark {
 		hi = lo + 1
 	}
-	p += 10 * min(abs(lo-10), abs(hi-10))
-	return p
+	return 10 * min(abs(lo-10), abs(hi-10))
 }
 
 // qrRunPenalty is rule 1 for one line of n modules: each run of five or more

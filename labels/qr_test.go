@@ -159,19 +159,10 @@ func qrPenaltyBytes(g []byte, n int) int {
 			}
 		}
 	}
-	// rule 4: ten points per 5 % the dark share is off 50 %, rounded toward 50 %
+	// rule 4, on the dark modules counted one by one
 	dark := 0
 	for _, c := range g {
 		dark += int(c)
 	}
-	total := n * n
-	// |floor(pct/5) - 10| and |ceil(pct/5) - 10| with pct = 100·dark/total,
-	// in integers: 20·dark/total is pct/5
-	lo := 20 * dark / total
-	hi := lo
-	if lo*total != 20*dark {
-		hi = lo + 1
-	}
-	p += 10 * min(abs(lo-10), abs(hi-10))
-	return p
+	return p + qrBalancePenalty(dark, n*n)
 }
