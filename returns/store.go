@@ -479,7 +479,7 @@ func (row returnRow) ret() (*Return, error) {
 	if row.RejectReason != nil {
 		r.RejectReason = *row.RejectReason
 	}
-	if err := json.Unmarshal(row.Quote, &r.Quote); err != nil {
+	if err := decodedQuotes.decode(row.ID, row.Quote, &r.Quote); err != nil {
 		return nil, fmt.Errorf("returns: stored quote of %d: %w", row.ID, err)
 	}
 	return r, nil
