@@ -39,7 +39,7 @@ func sideBySide(ctx context.Context, a, b Config, stdout, stderr io.Writer) erro
 		repB.Print(stdout)
 	}
 	if repA != nil && repB != nil {
-		compare(stdout, repA, repB, sameServer(a.DatabaseURL, b.DatabaseURL))
+		compare(stdout, repA, repB, oneServer(repA, repB))
 	}
 	for _, x := range []struct {
 		name string
@@ -69,16 +69,9 @@ func compare(w io.Writer, a, b *Report, oneServer bool) {
 	per := func(r *Report, d time.Duration) float64 {
 		return float64(d.Microseconds()) / 1000 / float64(max(r.Completed, 1))
 	}
-	replicas := func(r *Report) time.Duration {
-		var all time.Duration
-		for _, d := range r.Costs.ReplicaCPU {
-			all += d
-		}
-		return all
-	}
 	fmt.Fprintln(w, "== side by side, A against B (both ran at once; the whole machine's and the load driver's CPU above are both runs')")
 	fmt.Fprintf(w, "lifecycles/s: A %.1f, B %.1f, A/B %.3f\n", rate(a), rate(b), rate(a)/rate(b))
-	ra, rb := per(a, replicas(a)), per(b, replicas(b))
+	ra, rb := per(a, a.Costs.replicas()), per(b, b.Costs.replicas())
 	fmt.Fprintf(w, "replicas' CPU per lifecycle: A %.2f ms, B %.2f ms, A−B %+.2f ms\n", ra, rb, ra-rb)
 	if a.Costs.PostgresCPU >= 0 && b.Costs.PostgresCPU >= 0 {
 		if oneServer {
@@ -95,6 +88,16 @@ func compare(w io.Writer, a, b *Report, oneServer bool) {
 		fmt.Fprintf(w, "write-ahead log per lifecycle: A %.1f KB, B %.1f KB\n",
 			n(a, float64(a.Costs.WALBytes))/1024, n(b, float64(b.Costs.WALBytes))/1024)
 	}
+}
+
+// oneServer reports whether the two runs used one PostgreSQL server: the same
+// postmaster when both servers run on this machine (whatever their URLs call them),
+// else the same host and port in their URLs.
+func oneServer(a, b *Report) bool {
+	if a.Postmaster > 0 && b.Postmaster > 0 {
+		return a.Postmaster == b.Postmaster
+	}
+	return sameServer(a.Config.DatabaseURL, b.Config.DatabaseURL)
 }
 
 // sameServer reports whether two PostgreSQL URLs name one server (host and port,

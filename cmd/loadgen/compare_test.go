@@ -75,6 +75,26 @@ func TestCompareTellsServersApart(t *testing.T) {
 	}
 }
 
+// TestOneServerByPostmaster: two runs on this machine share a server when they
+// share a postmaster, whatever their URLs say; without postmasters the URLs decide.
+func TestOneServerByPostmaster(t *testing.T) {
+	local := func(url string, pid int) *Report { return &Report{Config: Config{DatabaseURL: url}, Postmaster: pid} }
+	for _, c := range []struct {
+		a, b *Report
+		one  bool
+	}{
+		{local("postgres://p@localhost:5432/a", 41), local("postgres://p@127.0.0.1:5432/a", 41), true},
+		{local("postgres://p@127.0.0.1:5432/a", 41), local("postgres://p@127.0.0.1:5432/a", 42), false},
+		{local("postgres://p@db:5432/a", 0), local("postgres://p@db:5432/b", 0), true},
+		{local("postgres://p@db1:5432/a", 0), local("postgres://p@db2:5432/a", 0), false},
+	} {
+		if got := oneServer(c.a, c.b); got != c.one {
+			t.Errorf("oneServer(%s pid %d, %s pid %d) = %v, want %v", c.a.Config.DatabaseURL, c.a.Postmaster,
+				c.b.Config.DatabaseURL, c.b.Postmaster, got, c.one)
+		}
+	}
+}
+
 func TestSameServer(t *testing.T) {
 	for _, c := range []struct {
 		a, b string

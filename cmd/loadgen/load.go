@@ -42,6 +42,7 @@ type Report struct {
 	PeakRSS      []int64
 	Kills        int
 	Costs        Costs
+	Postmaster   int // pid of the PostgreSQL server when it runs on this machine, else 0
 	Books        Books
 	Deliveries   Deliveries
 }
@@ -287,6 +288,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		bg.Go(func() { chaos(runCtx, replicas, c.KillEvery, progress) })
 	}
 	postmaster := postmasterOf(ctx, d)
+	rep.Postmaster = postmaster
 	before := sampleCosts(ctx, d, replicas, postmaster)
 	start := time.Now()
 	jobs := make(chan int)

@@ -317,19 +317,26 @@ func (a costSample) to(b costSample) Costs {
 }
 
 // printCosts writes the per-lifecycle costs.
+// replicas is the replicas' CPU together.
+func (c Costs) replicas() time.Duration {
+	var all time.Duration
+	for _, d := range c.ReplicaCPU {
+		all += d
+	}
+	return all
+}
+
 func printCosts(w io.Writer, c Costs, n int) {
 	if n == 0 {
 		return
 	}
 	per := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000/float64(n)) }
 	fmt.Fprintf(w, "CPU per lifecycle: whole machine %s", per(c.MachineCPU))
-	var all time.Duration
 	for i, d := range c.ReplicaCPU {
 		fmt.Fprintf(w, ", replica %d %s", i+1, per(d))
-		all += d
 	}
 	if len(c.ReplicaCPU) > 1 {
-		fmt.Fprintf(w, ", replicas together %s", per(all))
+		fmt.Fprintf(w, ", replicas together %s", per(c.replicas()))
 	}
 	if c.PostgresCPU >= 0 {
 		fmt.Fprintf(w, ", PostgreSQL %s", per(c.PostgresCPU))
