@@ -1,7 +1,9 @@
 package email_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"slices"
@@ -287,5 +289,76 @@ func TestStatusLinksCanBeRevoked(t *testing.T) {
 	}
 	if status, _ := get(t, fresh); status != http.StatusOK {
 		t.Errorf("the next email's link: got %d, want 200", status)
+	}
+}
+
+// TestAStatusLinkLivesOnItsMessage: the token of an email's status link names the
+// message by its public ID, and only a hash of the token is kept, on the message's
+// row: no row of return_links. The message's public ID with another secret, or the
+// token under another shop, opens nothing. A link of the earlier form, kept in
+// return_links, still opens its return, and revoking switches off and counts both.
+func TestAStatusLinkLivesOnItsMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.newReturn(t, "NW-1", nil)
+	b.drain(t)
+	link := b.received(t)[0].statusLink(t)
+	token := link[strings.LastIndex(link, "/")+1:]
+	var msg struct {
+		PublicID string `db:"public_id"`
+		Hash     []byte `db:"link_hash"`
+	}
+	if err := b.env.DB.Get(&msg, `SELECT public_id, link_hash FROM email_messages WHERE merchant_id = $1 AND kind = 'return_confirmed'`,
+		b.shop.Merchant.ID); err != nil {
+		t.Fatal(err)
+	}
+	if want := email.LinkPrefix + strings.TrimPrefix(msg.PublicID, "em_"); !strings.HasPrefix(token, want) || len(token) != len(want)+26 {
+		t.Errorf("token %q: want %s and 26 random characters", token, want)
+	}
+	if h := sha256.Sum256([]byte(token)); !bytes.Equal(msg.Hash, h[:]) {
+		t.Errorf("the message keeps %x, want the token's hash %x", msg.Hash, h)
+	}
+	var stored int
+	if err := b.env.DB.Get(&stored, `SELECT count(*) FROM return_links`); err != nil || stored != 0 {
+		t.Errorf("return_links: %d rows (%v), want none", stored, err)
+	}
+	if status, page := get(t, link); status != http.StatusOK || !strings.Contains(page, r.RMA) {
+		t.Fatalf("the link: got %d", status)
+	}
+
+	other := "a"
+	if strings.HasSuffix(token, other) {
+		other = "b"
+	}
+	forged := link[:len(link)-1] + other
+	b.env.Merchant(t, "southwind")
+	elsewhere := strings.Replace(link, "/portal/"+b.shop.Merchant.Slug+"/", "/portal/southwind/", 1)
+	for name, u := range map[string]string{"another secret": forged, "another shop": elsewhere, "a token cut short": link[:len(link)-1]} {
+		if status, _ := get(t, u); status != http.StatusNotFound {
+			t.Errorf("%s: got %d, want 404", name, status)
+		}
+	}
+
+	earlier := email.LinkPrefix + strings.Repeat("q", 26)
+	h := sha256.Sum256([]byte(earlier))
+	if _, err := b.env.DB.Exec(`INSERT INTO return_links (token_hash, merchant_id, return_id, email)
+		SELECT $1, merchant_id, id, customer_email FROM returns WHERE public_id = $2`, h[:], r.ID); err != nil {
+		t.Fatal(err)
+	}
+	earlierLink := strings.Replace(link, token, earlier, 1)
+	if status, page := get(t, earlierLink); status != http.StatusOK || !strings.Contains(page, r.RMA) {
+		t.Fatalf("a link of the earlier form: got %d", status)
+	}
+	res := b.env.Do(t, "POST", "/v1/returns/"+r.RMA+"/status-links/revoke", b.shop.Keys[auth.RoleAdmin], nil)
+	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"revoked":2`) {
+		t.Fatalf("revoke: got %d %s, want both links revoked", res.Status, res.Body)
+	}
+	for _, u := range []string{link, earlierLink} {
+		if status, _ := get(t, u); status != http.StatusNotFound {
+			t.Errorf("revoked link %s: got %d, want 404", u, status)
+		}
+	}
+	if status, page := get(t, link+"/unsubscribe"); status != http.StatusOK || !strings.Contains(page, "abigail@example.com") {
+		t.Errorf("unsubscribe through the revoked link: got %d", status)
 	}
 }

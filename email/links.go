@@ -31,9 +31,26 @@ type Link struct {
 // Revoked reports whether staff revoked the link.
 func (l Link) Revoked() bool { return l.RevokedAt != nil }
 
-func newToken() (token string, hash []byte) {
-	token = LinkPrefix + strings.ToLower(rand.Text())
-	return token, hashToken(token)
+// A status link's token names the email that carries it: LinkPrefix, the message's
+// public ID without its "em_", then 26 random characters. Only a SHA-256 hash of the
+// whole token is kept, on the message's row, which says to whom and about which return
+// it was sent: a link costs no row of its own. Tokens of the earlier form (LinkPrefix
+// and the random characters alone) are in return_links and keep working.
+const (
+	messagePrefix = "em_"
+	// publicIDChars is the length of a public ID after its prefix (new_public_id)
+	publicIDChars = 28
+	secretChars   = 26
+)
+
+// newToken returns a status link token for the message publicID and its hash.
+func newToken(publicID string) (token string, hash []byte, err error) {
+	id, ok := strings.CutPrefix(publicID, messagePrefix)
+	if !ok || len(id) != publicIDChars {
+		return "", nil, fmt.Errorf("email: %q is not a message's public ID", publicID)
+	}
+	token = LinkPrefix + id + strings.ToLower(rand.Text())
+	return token, hashToken(token), nil
 }
 
 func hashToken(token string) []byte {
@@ -45,11 +62,22 @@ func hashToken(token string) []byte {
 // revoked link too); ErrNoLink when there is none for the merchant.
 func (s *Service) OpenLink(ctx context.Context, merchantID int64, token string) (Link, error) {
 	var l Link
-	if !strings.HasPrefix(token, LinkPrefix) || len(token) > 64 {
+	rest, ok := strings.CutPrefix(token, LinkPrefix)
+	if !ok || len(token) > 64 {
 		return l, ErrNoLink
 	}
-	err := s.db.GetContext(ctx, &l, `SELECT merchant_id, return_id, email, created_at, revoked_at
-		FROM return_links WHERE token_hash = $1 AND merchant_id = $2`, hashToken(token), merchantID)
+	var err error
+	if len(rest) == publicIDChars+secretChars {
+		// the message's row, found by its public ID; the hash, compared there, is what
+		// makes the token hard to guess (the public ID is not a secret)
+		err = s.db.GetContext(ctx, &l, `SELECT merchant_id, return_id, to_address AS email,
+			coalesce(sent_at, updated_at) AS created_at, link_revoked_at AS revoked_at
+			FROM email_messages WHERE merchant_id = $1 AND public_id = $2 AND link_hash = $3`,
+			merchantID, messagePrefix+rest[:publicIDChars], hashToken(token))
+	} else {
+		err = s.db.GetContext(ctx, &l, `SELECT merchant_id, return_id, email, created_at, revoked_at
+			FROM return_links WHERE token_hash = $1 AND merchant_id = $2`, hashToken(token), merchantID)
+	}
 	if isNoRows(err) {
 		return l, ErrNoLink
 	}
@@ -59,16 +87,20 @@ func (s *Service) OpenLink(ctx context.Context, merchantID int64, token string) 
 	return l, nil
 }
 
-// RevokeLinks revokes every status link to a return sent so far, in the caller's
-// transaction tx (with its audit entry), and says how many it revoked. Emails sent
-// later carry new links.
+// RevokeLinks revokes every status link to a return sent so far, of either form, in
+// the caller's transaction tx (with its audit entry), and says how many it revoked.
+// Emails sent later carry new links.
 func (s *Service) RevokeLinks(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64) (int64, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE return_links SET revoked_at = now()
-		WHERE merchant_id = $1 AND return_id = $2 AND revoked_at IS NULL`, merchantID, returnID)
+	var n int64
+	err := sqlx.GetContext(ctx, tx, &n, `WITH stored AS (UPDATE return_links SET revoked_at = now()
+			WHERE merchant_id = $1 AND return_id = $2 AND revoked_at IS NULL RETURNING 1),
+		carried AS (UPDATE email_messages SET link_revoked_at = now()
+			WHERE merchant_id = $1 AND return_id = $2 AND link_hash IS NOT NULL AND link_revoked_at IS NULL RETURNING 1)
+		SELECT (SELECT count(*) FROM stored) + (SELECT count(*) FROM carried)`, merchantID, returnID)
 	if err != nil {
 		return 0, fmt.Errorf("email: revoke links of %d: %w", returnID, err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // Unsubscribe stops every email to address from the merchant except those about

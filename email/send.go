@@ -140,8 +140,8 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]e
 	return errs, s.recordSent(ctx, tx, sent)
 }
 
-// recordSent marks the messages sent, with their status links and timeline
-// entries, in one statement.
+// recordSent marks the messages sent, with the hashes of their status links and
+// their timeline entries, in one statement.
 func (s *Service) recordSent(ctx context.Context, tx *sqlx.Tx, sent []*outgoing) error {
 	if len(sent) == 0 {
 		return nil
@@ -159,10 +159,9 @@ func (s *Service) recordSent(ctx context.Context, tx *sqlx.Tx, sent []*outgoing)
 		`m AS (SELECT * FROM unnest($6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[])
 			AS m(merchant_id, return_id, id, to_address, subject, token_hash)),
 		sent AS (UPDATE email_messages e SET status = 'sent', to_address = m.to_address, subject = m.subject,
-			attempts = e.attempts + 1, last_error = NULL, sent_at = now(), updated_at = now()
-			FROM m WHERE e.merchant_id = m.merchant_id AND e.id = m.id),
-		link AS (INSERT INTO return_links (token_hash, merchant_id, return_id, email)
-			SELECT decode(token_hash, 'hex'), merchant_id, return_id, to_address FROM m)`,
+			attempts = e.attempts + 1, last_error = NULL, sent_at = now(), updated_at = now(),
+			link_hash = decode(m.token_hash, 'hex'), link_revoked_at = NULL
+			FROM m WHERE e.merchant_id = m.merchant_id AND e.id = m.id)`,
 		db.Array(merchants), db.Array(returnIDs), db.Array(ids), db.Array(to), db.Array(subjects), db.Array(tokens))
 }
 
@@ -240,7 +239,9 @@ func (s *Service) prepare(ctx context.Context, tx *sqlx.Tx, job outbox.Job) (*ou
 			return nil, err
 		}
 	}
-	o.token, _ = newToken()
+	if o.token, _, err = newToken(o.m.PublicID); err != nil {
+		return nil, outbox.Permanent(err)
+	}
 	o.label = s.cat.Kinds[o.m.Kind].Label
 	o.msg, o.subject, err = s.build(ctx, tx, o.m, rd, ps, o.token)
 	var bad *badAddressError
