@@ -14,3 +14,9 @@ func (w *Worker) Queued(kind string) bool { return w.isQueued(kind) }
 
 // Renumber is renumber.
 var Renumber = renumber
+
+// HeadSQL and NextDueSQL are the reads across kinds.
+const (
+	HeadSQL    = headSQL
+	NextDueSQL = nextDueSQL
+)

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/listen"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/pgtest"
@@ -1285,4 +1287,68 @@ func TestAClaimLeavesWhatItSawDueToTheTokenWaiting(t *testing.T) {
 	if got := w.Claims() - before; got != 3 {
 		t.Errorf("three jobs took %d claims, want 3 (none finding nothing)", got)
 	}
+}
+
+// TestTheReadsAcrossKindsTakeEachKindsHead: behind a backlog of thousands of rows,
+// due and for later, the head of a drain and the next row for later are read from
+// one row of each kind's part of its index (no scan of the backlog, no sort of it),
+// and they are the oldest due row's kind and the earliest row for later.
+func TestTheReadsAcrossKindsTakeEachKindsHead(t *testing.T) {
+	t.Parallel()
+	d, _ := setup(t)
+	if _, err := d.Exec(`INSERT INTO outbox (kind, run_at)
+		SELECT k, now() + make_interval(secs => s * g)
+		FROM (VALUES ('a', -1), ('b', -2), ('a', 1), ('c', 3)) AS x(k, s), generate_series(10, 3009) g;
+		ANALYZE outbox`); err != nil {
+		t.Fatal(err)
+	}
+	kinds := db.Array([]string{"a", "b", "c", "none"})
+	var head string
+	if err := d.Get(&head, outbox.HeadSQL, kinds); err != nil || head != "b" {
+		t.Fatalf("head: got %q (%v), want b, the oldest due", head, err)
+	}
+	var ms int64
+	if err := d.Get(&ms, outbox.NextDueSQL, kinds); err != nil || ms < 9_000 || ms > 10_000 {
+		t.Fatalf("next due in %d ms (%v), want a's row in 10 s", ms, err)
+	}
+	for name, q := range map[string]string{"head": outbox.HeadSQL, "next due": outbox.NextDueSQL} {
+		tx := d.MustBegin()
+		var plan []byte
+		err := tx.Get(&plan, `EXPLAIN (ANALYZE, FORMAT JSON) `+q, kinds)
+		tx.Rollback()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var root []struct {
+			Plan json.RawMessage `json:"Plan"`
+		}
+		if err := json.Unmarshal(plan, &root); err != nil || len(root) != 1 {
+			t.Fatalf("%s: plan %s: %v", name, plan, err)
+		}
+		if read := outboxRowsRead(t, root[0].Plan); read > 3 {
+			t.Errorf("%s read %d rows of the outbox, want one a kind at most (3):\n%s", name, read, plan)
+		}
+	}
+}
+
+// outboxRowsRead adds up the rows the plan's scans of the outbox gave, over all loops.
+func outboxRowsRead(t *testing.T, raw json.RawMessage) int {
+	t.Helper()
+	var n struct {
+		Relation string            `json:"Relation Name"`
+		Rows     int               `json:"Actual Rows"`
+		Loops    int               `json:"Actual Loops"`
+		Plans    []json.RawMessage `json:"Plans"`
+	}
+	if err := json.Unmarshal(raw, &n); err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	if n.Relation == "outbox" {
+		read += n.Rows * n.Loops
+	}
+	for _, p := range n.Plans {
+		read += outboxRowsRead(t, p)
+	}
+	return read
 }

@@ -303,8 +303,7 @@ func (w *Worker) wakeIn(d time.Duration) {
 // due yet will be, and asks Run to look then. A failed read leaves it to the poll.
 func (w *Worker) wakeAfterNext(ctx context.Context) {
 	var ms sql.NullInt64
-	err := w.db.GetContext(ctx, &ms, `SELECT ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint
-		FROM outbox WHERE state = 'pending' AND kind = ANY($1) AND run_at > now()`, db.Array(w.kinds))
+	err := w.db.GetContext(ctx, &ms, nextDueSQL, db.Array(w.kinds))
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Warn("outbox: when the next row is due", slog.String("error", err.Error()))
@@ -474,8 +473,24 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 // every kind's Read: that one was planned afresh for its first runs on every
 // connection, at 10-15 ms a plan, and ran its whole plan even when nothing was due,
 // which is what most drains find.
-const headSQL = `SELECT kind FROM outbox WHERE state = 'pending' AND run_at <= now() AND kind = ANY($1)
-	ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`
+//
+// Each kind's head comes from the kind's part of outbox_pending_kind, the earliest of
+// them wins: a step of the index per kind, whatever the backlog (an index across
+// kinds cost every job an entry; one scan of this index over an array of kinds reads
+// every due row of them and sorts). The heads of the other kinds are locked too,
+// until the claim's transaction ends: another claim skips them and takes the rows
+// behind them.
+const headSQL = `SELECT h.kind FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL (
+		SELECT o.kind, o.run_at, o.id FROM outbox o WHERE o.state = 'pending' AND o.kind = k.kind AND o.run_at <= now()
+		ORDER BY o.run_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED) h
+	ORDER BY h.run_at, h.id LIMIT 1`
+
+// nextDueSQL reads in how many milliseconds the earliest row of the kinds handled
+// ($1) that is not due yet will be: each kind's from its part of outbox_pending_kind.
+const nextDueSQL = `SELECT ceil(extract(epoch FROM min(n.run_at) - now()) * 1000)::bigint
+	FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL (
+		SELECT o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = k.kind AND o.run_at > now()
+		ORDER BY o.run_at LIMIT 1) n`
 
 // kindClaimSQL claims the due rows of kind, at most $2 (its batch size), and marks
 // them done; a failure puts a row back. It walks the kind's index
