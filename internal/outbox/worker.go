@@ -474,16 +474,22 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 // connection, at 10-15 ms a plan, and ran its whole plan even when nothing was due,
 // which is what most drains find.
 //
-// Each kind's head comes from the kind's part of outbox_pending_kind, the earliest of
-// them wins: a step of the index per kind, whatever the backlog (an index across
-// kinds cost every job an entry; one scan of this index over an array of kinds reads
-// every due row of them and sorts). The heads of the other kinds are locked too,
-// until the claim's transaction ends: another claim skips them and takes the rows
-// behind them.
-const headSQL = `SELECT h.kind FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL (
-		SELECT o.kind, o.run_at, o.id FROM outbox o WHERE o.state = 'pending' AND o.kind = k.kind AND o.run_at <= now()
-		ORDER BY o.run_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED) h
-	ORDER BY h.run_at, h.id LIMIT 1`
+// It reads from each kind's part of outbox_pending_kind, a step of the index per
+// kind whatever the backlog (an index across kinds cost every job an entry; one scan
+// of this index over an array of kinds reads every due row of them and sorts): the
+// kinds in the order of their oldest due rows, then, kind by kind until one has
+// one, the oldest due row no one else holds. Only that row is locked: the claim's
+// transaction lasts as long as its jobs run. A kind whose oldest due row is held
+// comes in the order of that row, a little ahead of its turn.
+const headSQL = `SELECT k.kind FROM (
+		SELECT k.kind, h.run_at, h.id FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL (
+			SELECT o.run_at, o.id FROM outbox o WHERE o.state = 'pending' AND o.kind = k.kind AND o.run_at <= now()
+			ORDER BY o.run_at, o.id LIMIT 1) h
+		ORDER BY h.run_at, h.id) k
+	CROSS JOIN LATERAL (
+		SELECT 1 FROM outbox o WHERE o.state = 'pending' AND o.kind = k.kind AND o.run_at <= now()
+		ORDER BY o.run_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED) free
+	LIMIT 1`
 
 // nextDueSQL reads in how many milliseconds the earliest row of the kinds handled
 // ($1) that is not due yet will be: each kind's from its part of outbox_pending_kind.
