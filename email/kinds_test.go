@@ -333,7 +333,10 @@ func TestAStatusLinkLivesOnItsMessage(t *testing.T) {
 	forged := link[:len(link)-1] + other
 	b.env.Merchant(t, "southwind")
 	elsewhere := strings.Replace(link, "/portal/"+b.shop.Merchant.Slug+"/", "/portal/southwind/", 1)
-	for name, u := range map[string]string{"another secret": forged, "another shop": elsewhere, "a token cut short": link[:len(link)-1]} {
+	// the token's length, with characters no public ID has
+	bad := strings.Replace(link, token, email.LinkPrefix+strings.ToUpper(token[len(email.LinkPrefix):]), 1)
+	for name, u := range map[string]string{"another secret": forged, "another shop": elsewhere, "a token cut short": link[:len(link)-1],
+		"other characters": bad} {
 		if status, _ := get(t, u); status != http.StatusNotFound {
 			t.Errorf("%s: got %d, want 404", name, status)
 		}

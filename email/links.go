@@ -40,7 +40,9 @@ const (
 	messagePrefix = "em_"
 	// publicIDChars is the length of a public ID after its prefix (new_public_id)
 	publicIDChars = 28
-	secretChars   = 26
+	// publicIDAlphabet is the characters of a public ID after its prefix
+	publicIDAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	secretChars      = 26
 )
 
 // newToken returns a status link token for the message publicID and its hash.
@@ -67,7 +69,7 @@ func (s *Service) OpenLink(ctx context.Context, merchantID int64, token string) 
 		return l, ErrNoLink
 	}
 	var err error
-	if len(rest) == publicIDChars+secretChars {
+	if len(rest) == publicIDChars+secretChars && strings.Trim(rest[:publicIDChars], publicIDAlphabet) == "" {
 		// the message's row, found by its public ID; the hash, compared there, is what
 		// makes the token hard to guess (the public ID is not a secret)
 		err = s.db.GetContext(ctx, &l, `SELECT merchant_id, return_id, to_address AS email,
