@@ -260,6 +260,8 @@ func TestIdempotencyClaimOfADeadRequestIsTakenOver(t *testing.T) {
 
 // TestNULIsRefusedNamingTheField: PostgreSQL cannot store the NUL character; every
 // operation refuses it in any string input with 422, naming the field, instead of 500.
+// Bytes that are not UTF-8 in a path or query parameter likewise (a JSON body's
+// strings are UTF-8 once decoded).
 func TestNULIsRefusedNamingTheField(t *testing.T) {
 	t.Parallel()
 	env := apitest.New(t)
@@ -291,13 +293,19 @@ func TestNULIsRefusedNamingTheField(t *testing.T) {
 		{"portal sign-in, no key", "POST", "/v1/portal/sessions", "",
 			map[string]any{"merchant": "northwind", "order_number": "NW-1\x00", "email": "ada@example.com"}, "body.order_number"},
 		{"query filter", "GET", "/v1/returns?order_number=NW-1%00", key, nil, "query.order_number"},
+		{"order number not UTF-8", "GET", "/v1/orders/NW%ff", key, nil, "path.order_number"},
+		{"query filter not UTF-8", "GET", "/v1/returns?order_number=NW-1%ff", key, nil, "query.order_number"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res := env.Do(t, tt.method, tt.path, tt.token, tt.body)
 			var p problemDoc
 			res.JSON(t, &p)
+			what := "NUL"
+			if strings.HasSuffix(tt.name, "not UTF-8") {
+				what = "UTF-8"
+			}
 			if res.Status != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Location != tt.want ||
-				!strings.Contains(p.Errors[0].Message, "NUL") {
+				!strings.Contains(p.Errors[0].Message, what) {
 				t.Errorf("got %d %s, want 422 naming %s", res.Status, res.Body, tt.want)
 			}
 		})

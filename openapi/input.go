@@ -28,10 +28,10 @@ func refuseNUL(api huma.API) func(huma.Context, func(huma.Context)) {
 		for _, p := range op.Parameters {
 			switch p.In {
 			case "path":
-				validation.NoNUL("path."+p.Name, ctx.Param(p.Name), &v)
+				validation.Text("path."+p.Name, ctx.Param(p.Name), &v)
 			case "query":
 				for _, q := range query[p.Name] {
-					validation.NoNUL("query."+p.Name, q, &v)
+					validation.Text("query."+p.Name, q, &v)
 				}
 			}
 		}

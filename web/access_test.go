@@ -149,17 +149,22 @@ func TestOrderLookUpForgetsFailuresOnSuccess(t *testing.T) {
 	}
 }
 
-// TestPagesRefuseNUL: the NUL character, which PostgreSQL cannot store, in a form, a
-// query or a path answers a page in plain words, not a 500.
+// TestPagesRefuseNUL: the NUL character or bytes that are not UTF-8, which
+// PostgreSQL cannot store in text, in a form, a query or a path answer a page in plain
+// words, not a 500.
 func TestPagesRefuseNUL(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	c := s.client(t)
 	for name, p := range map[string]page{
-		"order look-up": c.post("/portal/northwind/session", url.Values{"order_number": {"NW-1\x00"}, "email": {"ada@example.com"}}),
-		"sign-in":       c.post("/signin", url.Values{"shop": {"north\x00wind"}, "username": {"fin"}, "password": {password}}),
-		"path":          c.get("/portal/northwind/returns/R-%00"),
-		"query":         c.get("/signin?shop=north%00wind"),
+		"order look-up":            c.post("/portal/northwind/session", url.Values{"order_number": {"NW-1\x00"}, "email": {"ada@example.com"}}),
+		"sign-in":                  c.post("/signin", url.Values{"shop": {"north\x00wind"}, "username": {"fin"}, "password": {password}}),
+		"path":                     c.get("/portal/northwind/returns/R-%00"),
+		"query":                    c.get("/signin?shop=north%00wind"),
+		"order look-up, not UTF-8": c.post("/portal/northwind/session", url.Values{"order_number": {"NW-1\xff"}, "email": {"ada@example.com"}}),
+		"path, not UTF-8":          c.get("/portal/northwind/returns/R-%ff"),
+		"query, not UTF-8":         c.get("/signin?shop=north%ffwind"),
+		"shop, not UTF-8":          c.get("/portal/north%ffwind"),
 	} {
 		wantStatus(t, name, p, http.StatusUnprocessableEntity)
 		mustContain(t, p, "Check what you entered")

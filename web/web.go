@@ -36,6 +36,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -306,7 +307,7 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h hand
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
-		if err := refuseNUL(r); err != nil {
+		if err := refuseUnstorable(r); err != nil {
 			s.fail(rq, err)
 			return
 		}
@@ -320,14 +321,18 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h hand
 	})
 }
 
-// errNUL answers input holding the NUL character, which PostgreSQL cannot store.
-var errNUL = &pageError{Status: http.StatusUnprocessableEntity, Title: "Check what you entered",
+// errUnstorable answers input holding the NUL character or bytes that are not UTF-8,
+// which PostgreSQL cannot store in text.
+var errUnstorable = &pageError{Status: http.StatusUnprocessableEntity, Title: "Check what you entered",
 	Message: "Something you entered contains a character that cannot be used. Please type it again and send the form once more."}
 
-// refuseNUL reads the request's form and returns errNUL when its path, query or form
-// holds the NUL character, or the error of a form too large (a malformed one reads as
-// far as it can, as before).
-func refuseNUL(r *http.Request) error {
+// storable reports whether PostgreSQL can store s as text: UTF-8, without NUL.
+func storable(s string) bool { return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) }
+
+// refuseUnstorable reads the request's form and returns errUnstorable when its path,
+// query or form holds what PostgreSQL cannot store in text (storable), or the error
+// of a form too large (a malformed one reads as far as it can, as before).
+func refuseUnstorable(r *http.Request) error {
 	var mbe *http.MaxBytesError
 	if err := r.ParseForm(); errors.As(err, &mbe) {
 		return err
@@ -338,16 +343,16 @@ func refuseNUL(r *http.Request) error {
 			return err
 		}
 	}
-	if strings.IndexByte(r.URL.Path, 0) >= 0 {
-		return errNUL
+	if !storable(r.URL.Path) {
+		return errUnstorable
 	}
 	for k, vs := range r.Form {
-		if strings.IndexByte(k, 0) >= 0 {
-			return errNUL
+		if !storable(k) {
+			return errUnstorable
 		}
 		for _, v := range vs {
-			if strings.IndexByte(v, 0) >= 0 {
-				return errNUL
+			if !storable(v) {
+				return errUnstorable
 			}
 		}
 	}
@@ -554,7 +559,7 @@ func (s *Server) fail(rq *request, err error) {
 		switch {
 		case pe == errCSRF:
 			pe = &pageError{Status: pe.Status, Title: l.T("pe-csrf-h"), Message: l.T("pe-csrf")}
-		case pe == errNUL:
+		case pe == errUnstorable:
 			pe = &pageError{Status: pe.Status, Title: l.T("pe-nul-h"), Message: l.T("pe-nul")}
 		case pe.Status == http.StatusRequestEntityTooLarge:
 			pe = &pageError{Status: pe.Status, Title: l.T("pe-large-h"), Message: l.T("pe-large", "Count", maxUpload>>20)}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // NUL is the message of a value that holds the NUL character.
@@ -17,6 +18,20 @@ const NUL = "must not contain the NUL character (\\u0000)"
 func NoNUL(path, s string, v *Error) {
 	if strings.IndexByte(s, 0) >= 0 {
 		v.Add(path, NUL)
+	}
+}
+
+// NotUTF8 is the message of a value whose bytes are not UTF-8.
+const NotUTF8 = "must be UTF-8 text"
+
+// Text records path when s holds the NUL character or bytes that are not UTF-8:
+// PostgreSQL stores neither in text, so a path or query parameter with them is
+// refused where it enters rather than failing the statement that reads it. (A JSON
+// body's strings are UTF-8 once decoded: the decoder replaces what is not.)
+func Text(path, s string, v *Error) {
+	NoNUL(path, s, v)
+	if !utf8.ValidString(s) {
+		v.Add(path, NotUTF8)
 	}
 }
 
