@@ -260,8 +260,8 @@ func TestIdempotencyClaimOfADeadRequestIsTakenOver(t *testing.T) {
 
 // TestNULIsRefusedNamingTheField: PostgreSQL cannot store the NUL character; every
 // operation refuses it in any string input with 422, naming the field, instead of 500.
-// Bytes that are not UTF-8 in a path or query parameter likewise (a JSON body's
-// strings are UTF-8 once decoded).
+// Bytes that are not UTF-8 in a path, query or header parameter likewise (a JSON
+// body's strings are UTF-8 once decoded).
 func TestNULIsRefusedNamingTheField(t *testing.T) {
 	t.Parallel()
 	env := apitest.New(t)
@@ -310,6 +310,15 @@ func TestNULIsRefusedNamingTheField(t *testing.T) {
 			}
 		})
 	}
+	t.Run("idempotency key not UTF-8", func(t *testing.T) {
+		res := env.Do(t, "POST", "/v1/webhook-endpoints/whk_none/rotate-secret", shop.Keys[auth.RoleAdmin], nil, "Idempotency-Key", "key-\xff")
+		var p problemDoc
+		res.JSON(t, &p)
+		if res.Status != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Location != "header.Idempotency-Key" ||
+			!strings.Contains(p.Errors[0].Message, "UTF-8") {
+			t.Errorf("got %d %s, want 422 naming header.Idempotency-Key", res.Status, res.Body)
+		}
+	})
 	var n int
 	if err := env.DB.Get(&n, `SELECT count(*) FROM orders`); err != nil || n != 1 {
 		t.Errorf("got %d orders (%v), want only NW-1", n, err)

@@ -14,12 +14,12 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
 
-// refuseNUL is the middleware that answers 422, naming each field, when a path or
-// query parameter, or a string (or key) of a JSON body, holds the NUL character.
-// PostgreSQL cannot store it in text, so without this check such input reaches the
-// database and answers 500. It applies to every operation; bodies an operation
+// refuseUnstorable is the middleware that answers 422, naming each field, when a path, query
+// or header parameter, or a string (or key) of a JSON body, holds the NUL character,
+// or when a parameter holds bytes that are not UTF-8. PostgreSQL cannot store either
+// in text, so without this check such input reaches the database and answers 500. It applies to every operation; bodies an operation
 // verifies itself (SkipValidateBody: the signed Stripe events) are left to it.
-func refuseNUL(api huma.API) func(huma.Context, func(huma.Context)) {
+func refuseUnstorable(api huma.API) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
 		op := ctx.Operation()
 		var v validation.Error
@@ -33,6 +33,9 @@ func refuseNUL(api huma.API) func(huma.Context, func(huma.Context)) {
 				for _, q := range query[p.Name] {
 					validation.Text("query."+p.Name, q, &v)
 				}
+			case "header":
+				// a header cannot hold NUL, but it can hold bytes that are not UTF-8
+				validation.Text("header."+p.Name, ctx.Header(p.Name), &v)
 			}
 		}
 		if op.RequestBody == nil || op.SkipValidateBody || !jsonBody(ctx.Header("Content-Type")) {

@@ -150,7 +150,7 @@ func New(mux *http.ServeMux, svc Services) huma.API {
 	authn := &auth.Authenticator{Keys: svc.Keys, Shoppers: svc.Shoppers}
 	api.UseMiddleware(authn.Middleware(api))
 	api.UseMiddleware(noteCaller)
-	api.UseMiddleware(refuseNUL(api))
+	api.UseMiddleware(refuseUnstorable(api))
 	idem := svc.Idempotency
 	if idem == nil {
 		idem = &idempotency.Middleware{DB: svc.DB}
