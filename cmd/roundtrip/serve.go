@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	collectorTarget(getenv)
+	sampleAllocations(cfg.PprofAddr != "")
 	log := requestLogger(cfg.logger(stderr))
 
 	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
@@ -259,6 +261,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // (81-83 -> 93-95 MB at 48 lifecycles in flight) and saved 5-6 % of the replica's CPU
 // (BENCHMARKS.md, fourteenth pass). GOGC, when set, is Go's to apply, as always.
 const GCPercent = 150
+
+// sampleAllocations turns Go's sampling of allocations for heap profiles off unless
+// the profiler is served (profiled): nothing else reads the samples, and recording
+// one (a stack trace every 512 KB allocated, two or three a return lifecycle under
+// load) was about 1 % of a replica's CPU. The first call decides, for the process.
+func sampleAllocations(profiled bool) {
+	allocationSampling.Do(func() {
+		if !profiled {
+			runtime.MemProfileRate = 0
+		}
+	})
+}
+
+var allocationSampling sync.Once
 
 // collectorTarget sets GCPercent unless GOGC says otherwise.
 func collectorTarget(getenv func(string) string) {
