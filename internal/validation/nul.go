@@ -25,7 +25,7 @@ func NoNUL(path, s string, v *Error) {
 const NotUTF8 = "must be UTF-8 text"
 
 // Text records path when s holds the NUL character or bytes that are not UTF-8:
-// PostgreSQL stores neither in text, so a path or query parameter with them is
+// PostgreSQL stores neither in text, so a path, query or header parameter with them is
 // refused where it enters rather than failing the statement that reads it. (A JSON
 // body's strings are UTF-8 once decoded: the decoder replaces what is not.)
 func Text(path, s string, v *Error) {
