@@ -28,7 +28,7 @@ type orderRow struct {
 
 func (r orderRow) record() (OrderRecord, error) {
 	rec := OrderRecord{ID: r.ID, Number: r.Number, Revision: r.Revision, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-	if err := json.Unmarshal(r.Data, &rec.Order); err != nil {
+	if err := decodedOrders.decode(r.ID, r.Data, &rec.Order); err != nil {
 		return OrderRecord{}, fmt.Errorf("returns: order %s: %w", r.Number, err)
 	}
 	return rec, nil

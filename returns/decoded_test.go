@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -77,7 +78,7 @@ func TestQuoteCloneSharesNothing(t *testing.T) {
 // equal to a fresh decode, unaffected by what an earlier reader did to its copy; other
 // bytes under the same return ID are decoded anew.
 func TestDecodedQuotesAreCopiesOfTheStoredBytes(t *testing.T) {
-	c := quoteCache{m: map[int64]quoteEntry{}}
+	c := newDecodedCache(QuoteResult.clone)
 	raw, err := json.Marshal(richQuote())
 	if err != nil {
 		t.Fatal(err)
@@ -109,12 +110,81 @@ func TestDecodedQuotesAreCopiesOfTheStoredBytes(t *testing.T) {
 	if err := c.decode(8, []byte(`{"lines":`), &third); err == nil {
 		t.Error("bad JSON decoded without an error")
 	}
-	for id := range int64(quoteCacheMax + 10) {
+	for id := range int64(decodedCacheBytes/len(raw) + 10) {
 		if err := c.decode(100+id, raw, &third); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := len(c.m); n > quoteCacheMax {
-		t.Errorf("the cache holds %d quotes, want at most %d", n, quoteCacheMax)
+	if n := len(c.m); n*len(raw) > decodedCacheBytes || c.bytes > decodedCacheBytes {
+		t.Errorf("the cache holds %d quotes, %d bytes, want at most %d bytes", n, c.bytes, decodedCacheBytes)
+	}
+	// a value too large to keep is decoded, not kept
+	big := richQuote()
+	big.Lines = slices.Repeat(big.Lines, 200)
+	rawBig, _ := json.Marshal(big)
+	if len(rawBig) <= decodedCacheBytes/16 {
+		t.Fatalf("the large quote is %d bytes, not large", len(rawBig))
+	}
+	var got QuoteResult
+	if err := c.decode(9, rawBig, &got); err != nil || len(got.Lines) != 200 {
+		t.Fatalf("large quote: %d lines, %v", len(got.Lines), err)
+	}
+	if _, kept := c.m[9]; kept {
+		t.Error("a quote larger than a sixteenth of the cache was kept")
+	}
+}
+
+// richOrder has every slice and pointer of an order set.
+func richOrder() Order {
+	at := time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)
+	later := at.Add(48 * time.Hour)
+	return Order{
+		Customer: Customer{Email: "ada@example.com", FirstName: "Ada", Address: Address{Line1: "1 Road", City: "London", Country: "GB"}},
+		Currency: "EUR", PlacedAt: at, FulfilledAt: &at, DeliveredAt: &later,
+		Lines:   []Line{{ID: "l1", SKU: "TEE", Name: "Tee", Tags: []string{"summer", "cotton"}, Quantity: 2, UnitPrice: 2500}},
+		Payment: Payment{Provider: "stripe", PaymentIntentID: "pi_1", Captured: 5000},
+	}
+}
+
+// TestOrderCloneSharesNothing: as TestQuoteCloneSharesNothing, for an order.
+func TestOrderCloneSharesNothing(t *testing.T) {
+	o := richOrder()
+	c := o.clone()
+	if !reflect.DeepEqual(o, c) {
+		t.Fatalf("got clone %+v, want %+v", c, o)
+	}
+	if s := shared(reflect.ValueOf(o), reflect.ValueOf(c), "order"); len(s) > 0 {
+		t.Errorf("the clone shares %v with its order", s)
+	}
+	var zero Order
+	if c := zero.clone(); !reflect.DeepEqual(zero, c) {
+		t.Errorf("the zero order's clone is %+v", c)
+	}
+}
+
+// TestDecodedOrdersFollowTheStoredBytes: an order read again comes from the cache
+// unaffected by an earlier reader's changes; the order the shop sent again (other
+// bytes under its ID) is read as sent.
+func TestDecodedOrdersFollowTheStoredBytes(t *testing.T) {
+	c := newDecodedCache(Order.clone)
+	raw, _ := json.Marshal(richOrder())
+	var first, second Order
+	if err := c.decode(3, raw, &first); err != nil {
+		t.Fatal(err)
+	}
+	first.Lines[0].Tags[0] = "winter"
+	*first.DeliveredAt = time.Time{}
+	if err := c.decode(3, raw, &second); err != nil {
+		t.Fatal(err)
+	}
+	if want := richOrder(); second.Lines[0].Tags[0] != "summer" || !second.DeliveredAt.Equal(*want.DeliveredAt) {
+		t.Fatalf("read again: got %+v", second)
+	}
+	sentAgain := richOrder()
+	sentAgain.Lines[0].Quantity = 5
+	raw2, _ := json.Marshal(sentAgain)
+	var third Order
+	if err := c.decode(3, raw2, &third); err != nil || third.Lines[0].Quantity != 5 {
+		t.Fatalf("the order sent again: quantity %d, %v; want 5", third.Lines[0].Quantity, err)
 	}
 }
