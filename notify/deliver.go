@@ -49,20 +49,23 @@ func Backoff(failures int) time.Duration {
 }
 
 // target is what one attempt needs: readTargets reads it, as a JSON list per job, in
-// the statement that claims the job.
+// the statement that claims the job. It is read as rows (db.UnmarshalRows): each
+// column decoded alone, the event's payload sliced out as it is, not scanned a first
+// time for a JSON check and a second to copy it (json.Compact checks it as it
+// compacts the body).
 type target struct {
-	ID             string          `json:"id"`
-	Generation     int             `json:"generation"`
-	CreatedAt      time.Time       `json:"created_at"`
-	Attempts       int             `json:"attempts"`
-	EndpointID     string          `json:"endpoint_id"`
-	URL            string          `json:"url"`
-	Enabled        bool            `json:"enabled"`
-	Secret         string          `json:"secret"`
-	PreviousSecret *string         `json:"previous_secret"`
-	PreviousUntil  *time.Time      `json:"previous_secret_expires_at"`
-	EventID        string          `json:"event_id"`
-	Payload        json.RawMessage `json:"payload"`
+	ID             string     `db:"id"`
+	Generation     int        `db:"generation"`
+	CreatedAt      time.Time  `db:"created_at"`
+	Attempts       int        `db:"attempts"`
+	EndpointID     string     `db:"endpoint_id"`
+	URL            string     `db:"url"`
+	Enabled        bool       `db:"enabled"`
+	Secret         string     `db:"secret"`
+	PreviousSecret *string    `db:"previous_secret"`
+	PreviousUntil  *time.Time `db:"previous_secret_expires_at"`
+	EventID        string     `db:"event_id"`
+	Payload        []byte     `db:"payload"`
 }
 
 // readTargets is the delivery job's outbox.Batch.Read: the targets of the deliveries
@@ -138,8 +141,8 @@ func (s *Service) deliver(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) (
 	targets := make([]map[string]target, len(jobs))
 	for i, job := range jobs {
 		var ts []target
-		if len(job.Read) > 0 {
-			if err := json.Unmarshal(job.Read, &ts); err != nil {
+		if len(job.Read) > 0 && string(job.Read) != "null" {
+			if err := db.UnmarshalRows(job.Read, &ts); err != nil {
 				return nil, fmt.Errorf("notify: deliver: job %d: targets: %w", job.ID, err)
 			}
 		}
