@@ -56,21 +56,26 @@ func shared(a, b reflect.Value, path string) []string {
 	return out
 }
 
-// TestQuoteCloneSharesNothing: a clone is equal to its quote and shares no slice or
-// pointer with it, however deep (a field added to a quote with a slice or pointer
-// and not to clone fails here).
-func TestQuoteCloneSharesNothing(t *testing.T) {
-	q := richQuote()
-	c := q.clone()
-	if !reflect.DeepEqual(q, c) {
-		t.Fatalf("got clone %+v, want %+v", c, q)
+// TestClonesShareNothing: a clone of a quote or an order is equal to it and shares no
+// slice or pointer with it, however deep (a field added with a slice or pointer and
+// not to clone fails here); so is the zero value's.
+func TestClonesShareNothing(t *testing.T) {
+	t.Run("quote", func(t *testing.T) { cloneSharesNothing(t, richQuote(), QuoteResult.clone) })
+	t.Run("order", func(t *testing.T) { cloneSharesNothing(t, richOrder(), Order.clone) })
+}
+
+func cloneSharesNothing[T any](t *testing.T, v T, clone func(T) T) {
+	t.Helper()
+	c := clone(v)
+	if !reflect.DeepEqual(v, c) {
+		t.Fatalf("got clone %+v, want %+v", c, v)
 	}
-	if s := shared(reflect.ValueOf(q), reflect.ValueOf(c), "quote"); len(s) > 0 {
-		t.Errorf("the clone shares %v with its quote", s)
+	if s := shared(reflect.ValueOf(v), reflect.ValueOf(c), "value"); len(s) > 0 {
+		t.Errorf("the clone shares %v with its value", s)
 	}
-	var zero QuoteResult
-	if c := zero.clone(); !reflect.DeepEqual(zero, c) {
-		t.Errorf("the zero quote's clone is %+v", c)
+	var zero T
+	if c := clone(zero); !reflect.DeepEqual(zero, c) {
+		t.Errorf("the zero value's clone is %+v", c)
 	}
 }
 
@@ -143,22 +148,6 @@ func richOrder() Order {
 		Currency: "EUR", PlacedAt: at, FulfilledAt: &at, DeliveredAt: &later,
 		Lines:   []Line{{ID: "l1", SKU: "TEE", Name: "Tee", Tags: []string{"summer", "cotton"}, Quantity: 2, UnitPrice: 2500}},
 		Payment: Payment{Provider: "stripe", PaymentIntentID: "pi_1", Captured: 5000},
-	}
-}
-
-// TestOrderCloneSharesNothing: as TestQuoteCloneSharesNothing, for an order.
-func TestOrderCloneSharesNothing(t *testing.T) {
-	o := richOrder()
-	c := o.clone()
-	if !reflect.DeepEqual(o, c) {
-		t.Fatalf("got clone %+v, want %+v", c, o)
-	}
-	if s := shared(reflect.ValueOf(o), reflect.ValueOf(c), "order"); len(s) > 0 {
-		t.Errorf("the clone shares %v with its order", s)
-	}
-	var zero Order
-	if c := zero.clone(); !reflect.DeepEqual(zero, c) {
-		t.Errorf("the zero order's clone is %+v", c)
 	}
 }
 
