@@ -141,7 +141,7 @@ func (s *Service) deliver(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) (
 	targets := make([]map[string]target, len(jobs))
 	for i, job := range jobs {
 		var ts []target
-		if len(job.Read) > 0 && string(job.Read) != "null" {
+		if len(job.Read) > 0 {
 			if err := db.UnmarshalRows(job.Read, &ts); err != nil {
 				return nil, fmt.Errorf("notify: deliver: job %d: targets: %w", job.ID, err)
 			}

@@ -14,11 +14,12 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/validation"
 )
 
-// refuseUnstorable is the middleware that answers 422, naming each field, when a path, query
-// or header parameter, or a string (or key) of a JSON body, holds the NUL character,
-// or when a parameter holds bytes that are not UTF-8. PostgreSQL cannot store either
-// in text, so without this check such input reaches the database and answers 500. It applies to every operation; bodies an operation
-// verifies itself (SkipValidateBody: the signed Stripe events) are left to it.
+// refuseUnstorable is the middleware that answers 422, naming each field, when a
+// path, query or header parameter, or a string (or key) of a JSON body, holds the NUL
+// character, or when a parameter holds bytes that are not UTF-8. PostgreSQL cannot
+// store either in text, so without this check such input reaches the database and
+// answers 500. It applies to every operation; bodies an operation verifies itself
+// (SkipValidateBody: the signed Stripe events) are left to it.
 func refuseUnstorable(api huma.API) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
 		op := ctx.Operation()

@@ -36,7 +36,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -47,6 +46,7 @@ import (
 	"github.com/roundtriphq/roundtrip/internal/money"
 	"github.com/roundtriphq/roundtrip/internal/ratelimit"
 	"github.com/roundtriphq/roundtrip/internal/reqid"
+	"github.com/roundtriphq/roundtrip/internal/validation"
 	"github.com/roundtriphq/roundtrip/labels"
 	"github.com/roundtriphq/roundtrip/merchant"
 	"github.com/roundtriphq/roundtrip/notify"
@@ -326,12 +326,9 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, who audience, h hand
 var errUnstorable = &pageError{Status: http.StatusUnprocessableEntity, Title: "Check what you entered",
 	Message: "Something you entered contains a character that cannot be used. Please type it again and send the form once more."}
 
-// storable reports whether PostgreSQL can store s as text: UTF-8, without NUL.
-func storable(s string) bool { return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) }
-
 // refuseUnstorable reads the request's form and returns errUnstorable when its path,
-// query or form holds what PostgreSQL cannot store in text (storable), or the error
-// of a form too large (a malformed one reads as far as it can, as before).
+// query or form holds what PostgreSQL cannot store in text (validation.Storable), or
+// the error of a form too large (a malformed one reads as far as it can, as before).
 func refuseUnstorable(r *http.Request) error {
 	var mbe *http.MaxBytesError
 	if err := r.ParseForm(); errors.As(err, &mbe) {
@@ -343,15 +340,15 @@ func refuseUnstorable(r *http.Request) error {
 			return err
 		}
 	}
-	if !storable(r.URL.Path) {
+	if !validation.Storable(r.URL.Path) {
 		return errUnstorable
 	}
 	for k, vs := range r.Form {
-		if !storable(k) {
+		if !validation.Storable(k) {
 			return errUnstorable
 		}
 		for _, v := range vs {
-			if !storable(v) {
+			if !validation.Storable(v) {
 				return errUnstorable
 			}
 		}

@@ -24,6 +24,10 @@ func NoNUL(path, s string, v *Error) {
 // NotUTF8 is the message of a value whose bytes are not UTF-8.
 const NotUTF8 = "must be UTF-8 text"
 
+// Storable reports whether PostgreSQL can store s as text: UTF-8, without the NUL
+// character.
+func Storable(s string) bool { return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) }
+
 // Text records path when s holds the NUL character or bytes that are not UTF-8:
 // PostgreSQL stores neither in text, so a path, query or header parameter with them is
 // refused where it enters rather than failing the statement that reads it. (A JSON
