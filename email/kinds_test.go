@@ -239,19 +239,27 @@ func TestLabelRemindersGoOutOnceBeforeExpiry(t *testing.T) {
 	}
 }
 
+// linkedReturn makes a return and sends its first email; it answers the return, the
+// status link that email carries, and the page the link opens (which must show it).
+func (b *bundle) linkedReturn(t *testing.T) (returnDoc, string, string) {
+	t.Helper()
+	r := b.newReturn(t, "NW-1", nil)
+	b.drain(t)
+	link := b.received(t)[0].statusLink(t)
+	status, page := get(t, link)
+	if status != http.StatusOK || !strings.Contains(page, r.RMA) {
+		t.Fatalf("the status link: got %d", status)
+	}
+	return r, link, page
+}
+
 // TestStatusLinksCanBeRevoked: staff switch off the links sent so far (recorded in
 // the audit trail); unsubscribing through them still works, and later emails carry
 // links that work.
 func TestStatusLinksCanBeRevoked(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	r := b.newReturn(t, "NW-1", nil)
-	b.drain(t)
-	old := b.received(t)[0].statusLink(t)
-	status, page := get(t, old)
-	if status != http.StatusOK || !strings.Contains(page, r.RMA) {
-		t.Fatalf("the link before revoking: got %d", status)
-	}
+	r, old, page := b.linkedReturn(t)
 	if strings.Contains(page, "/cancel\"") || strings.Contains(page, "Back to your order") {
 		t.Errorf("the page a link opens offers to cancel or to see the order: it must show this return only")
 	}
@@ -300,9 +308,7 @@ func TestStatusLinksCanBeRevoked(t *testing.T) {
 func TestAStatusLinkLivesOnItsMessage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	r := b.newReturn(t, "NW-1", nil)
-	b.drain(t)
-	link := b.received(t)[0].statusLink(t)
+	r, link, _ := b.linkedReturn(t)
 	token := link[strings.LastIndex(link, "/")+1:]
 	var msg struct {
 		PublicID string `db:"public_id"`
@@ -322,10 +328,6 @@ func TestAStatusLinkLivesOnItsMessage(t *testing.T) {
 	if err := b.env.DB.Get(&stored, `SELECT count(*) FROM return_links`); err != nil || stored != 0 {
 		t.Errorf("return_links: %d rows (%v), want none", stored, err)
 	}
-	if status, page := get(t, link); status != http.StatusOK || !strings.Contains(page, r.RMA) {
-		t.Fatalf("the link: got %d", status)
-	}
-
 	other := "a"
 	if strings.HasSuffix(token, other) {
 		other = "b"
