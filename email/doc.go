@@ -13,7 +13,8 @@
 //     then, adds a link that opens the return's status page without signing in
 //     (links.go), and hands it to the SMTP server (smtp.go, go-mail). A refused
 //     message is tried again with backoff, then parked with the error on the
-//     timeline; every sent one is noted there ("Email sent: refund sent").
+//     timeline; every sent one is noted there ("Email sent: refund sent", kept on
+//     the message's row and read into the timeline at the time it was sent).
 //   - Words (messages.go, messages_{de,fr,es,ja}.go) are kept apart from the
 //     layout (templates/), one catalogue per language; a message speaks its
 //     order's locale (lang.go), else English.

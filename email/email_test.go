@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 )
@@ -187,5 +188,90 @@ func TestTheShopperHearsAtEveryStep(t *testing.T) {
 	var rows int
 	if err := b.env.DB.Get(&rows, `SELECT count(*) FROM return_feedback WHERE return_id = (SELECT id FROM returns WHERE public_id = $1)`, r.ID); err != nil || rows != 1 {
 		t.Errorf("feedback rows: got %d (%v), want 1", rows, err)
+	}
+}
+
+// TestASentEmailIsOnTheTimelineWhereItHappened: a sent email's line is kept on the
+// email's own row (no timeline row that locks the return from the sending job) and
+// read into the timeline at the time it was sent, after the step that wrote it and
+// with the state the return had then; a line written by the earlier code, in the
+// timeline's own table, shows once.
+func TestASentEmailIsOnTheTimelineWhereItHappened(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.newReturn(t, "NW-1", nil)
+	b.drain(t)
+	b.receive(t, r)
+	b.drain(t)
+	b.drain(t)
+
+	var rows, lines int
+	if err := b.env.DB.QueryRow(`SELECT (SELECT count(*) FROM return_events e JOIN returns x ON x.id = e.return_id
+			WHERE x.public_id = $1 AND e.event = 'email'),
+		(SELECT count(*) FROM email_messages m JOIN returns x ON x.id = m.return_id
+			WHERE x.public_id = $1 AND m.status = 'sent' AND m.timeline_note LIKE 'Email sent: %')`, r.ID).Scan(&rows, &lines); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 || lines != 4 {
+		t.Fatalf("timeline rows for emails %d, lines on the emails' rows %d: want 0 and the 4 sent", rows, lines)
+	}
+
+	type entry struct {
+		At    time.Time `json:"at"`
+		Event string    `json:"event"`
+		From  *string   `json:"from"`
+		To    string    `json:"to"`
+		Note  string    `json:"note"`
+	}
+	timeline := func() []entry {
+		var out struct {
+			Data []entry `json:"data"`
+		}
+		b.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", r.ID), b.shop.Keys[auth.RoleAdmin], nil).JSON(t, &out)
+		return out.Data
+	}
+	got := timeline()
+	var seen []string
+	for i, e := range got {
+		if i > 0 && e.At.Before(got[i-1].At) {
+			t.Errorf("entry %d (%s) at %s is earlier than the one before it (%s at %s)", i, e.Event, e.At, got[i-1].Event, got[i-1].At)
+		}
+		if e.Event != "email" {
+			continue
+		}
+		seen = append(seen, e.Note)
+		if i == 0 || e.To != got[i-1].To || e.From == nil || *e.From != e.To {
+			t.Errorf("%q: state %v→%s, want the state the entry before it left", e.Note, e.From, e.To)
+		}
+	}
+	want := []string{"Email sent: return confirmed", "Email sent: parcel arrived", "Email sent: refund sent", "Email sent: return completed"}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("email lines %q, want %q", seen, want)
+	}
+	if last := got[len(got)-1]; last.Note != "Email sent: return completed" || last.To != "completed" {
+		t.Errorf("last entry %+v, want the completion email, the return completed", last)
+	}
+	if first := slices.IndexFunc(got, func(e entry) bool { return e.Event == "email" }); first < 1 || got[first-1].To != "approved" {
+		t.Errorf("the confirmation follows %+v, want the approval", got[max(first-1, 0)])
+	}
+
+	// an email sent before its line moved to its row: the line is in the timeline's
+	// table and the row has none
+	if _, err := b.env.DB.Exec(`WITH x AS (SELECT merchant_id, id, state FROM returns WHERE public_id = $1),
+			m AS (UPDATE email_messages e SET timeline_note = NULL FROM x
+				WHERE e.merchant_id = x.merchant_id AND e.return_id = x.id AND e.kind = 'parcel_arrived')
+		INSERT INTO return_events (merchant_id, return_id, at, actor, event, from_state, to_state, note)
+		SELECT merchant_id, id, now(), 'system', 'email', state, state, 'Email sent: parcel arrived' FROM x`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	seen = nil
+	for _, e := range timeline() {
+		if e.Event == "email" {
+			seen = append(seen, e.Note)
+		}
+	}
+	want = []string{"Email sent: return confirmed", "Email sent: refund sent", "Email sent: return completed", "Email sent: parcel arrived"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("with a line of the earlier form, email lines %q, want %q (each once)", seen, want)
 	}
 }

@@ -96,10 +96,11 @@ type outgoing struct {
 // A refusal is recorded and tried again after Backoff, up to MaxAttempts; then the
 // message is parked and the timeline says so.
 //
-// The messages are all handed over before the transaction writes anything that
-// refers to their returns (their links, the timeline entries): such a row holds a
-// key lock on its return until the commit, which would hold up a change of the
-// return for as long as the mail server takes with the rest of the batch. A job
+// The messages are all handed over before the transaction writes anything: a
+// refused message's timeline entry refers to its return, and such a row holds a key
+// lock on the return until the commit, which would hold up a change of the return
+// for as long as the mail server takes with the rest of the batch (a sent message's
+// line and link are kept on its own row, which locks no return). A job
 // whose message cannot be prepared fails alone and writes nothing; a failed write
 // fails the batch, whose messages are then sent again with its retry.
 func (s *Service) send(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]error, error) {
@@ -141,28 +142,32 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]e
 }
 
 // recordSent marks the messages sent, with the hashes of their status links and
-// their timeline entries, in one statement.
+// their lines on the returns' timelines ("Email sent: refund sent", read into the
+// timeline at sent_at by returns.Store.Events), in one statement. It writes no row
+// that refers to a return, so it takes no lock on one (see send).
 func (s *Service) recordSent(ctx context.Context, tx *sqlx.Tx, sent []*outgoing) error {
 	if len(sent) == 0 {
 		return nil
 	}
 	n := len(sent)
-	notes := make([]returns.Note, n)
-	merchants, returnIDs, ids := make([]int64, n), make([]int64, n), make([]int64, n)
-	to, subjects, tokens := make([]string, n), make([]string, n), make([]string, n)
+	merchants, ids := make([]int64, n), make([]int64, n)
+	to, subjects, tokens, notes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, o := range sent {
-		notes[i] = returns.Note{MerchantID: o.m.MerchantID, ReturnID: o.r.ID, Actor: "system", Event: "email", Note: "Email sent: " + o.label}
-		merchants[i], returnIDs[i], ids[i] = o.m.MerchantID, o.r.ID, o.m.ID
+		merchants[i], ids[i] = o.m.MerchantID, o.m.ID
 		to[i], subjects[i], tokens[i] = o.r.CustomerEmail, o.subject, hex.EncodeToString(hashToken(o.token))
+		notes[i] = "Email sent: " + o.label
 	}
-	return returns.AddNotesWith(ctx, tx, notes,
-		`m AS (SELECT * FROM unnest($6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[])
-			AS m(merchant_id, return_id, id, to_address, subject, token_hash)),
-		sent AS (UPDATE email_messages e SET status = 'sent', to_address = m.to_address, subject = m.subject,
+	_, err := tx.ExecContext(ctx, `UPDATE email_messages e SET status = 'sent', to_address = m.to_address, subject = m.subject,
 			attempts = e.attempts + 1, last_error = NULL, sent_at = now(), updated_at = now(),
-			link_hash = decode(m.token_hash, 'hex'), link_revoked_at = NULL
-			FROM m WHERE e.merchant_id = m.merchant_id AND e.id = m.id)`,
-		db.Array(merchants), db.Array(returnIDs), db.Array(ids), db.Array(to), db.Array(subjects), db.Array(tokens))
+			link_hash = decode(m.token_hash, 'hex'), link_revoked_at = NULL, timeline_note = m.note
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
+			AS m(merchant_id, id, to_address, subject, token_hash, note)
+		WHERE e.merchant_id = m.merchant_id AND e.id = m.id`,
+		db.Array(merchants), db.Array(ids), db.Array(to), db.Array(subjects), db.Array(tokens), db.Array(notes))
+	if err != nil {
+		return fmt.Errorf("email: record %d sent: %w", n, err)
+	}
+	return nil
 }
 
 // handOver gives the messages to the mail server, over one connection when the

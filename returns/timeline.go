@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
 // TimelineEntry is one step in a return's timeline.
@@ -19,15 +18,59 @@ type TimelineEntry struct {
 	Note  string    `json:"note,omitempty" db:"note" example:"Approved automatically by the return policy."`
 }
 
-// Events returns a return's timeline, oldest first.
+// Events returns a return's timeline, oldest first: its entries in the order they
+// were written, and the emails sent about it (their timeline_note, kept on the
+// email's row since migration 30) each among them at the time it was sent, with the
+// state the return had then.
 func (s *Store) Events(ctx context.Context, merchantID, id int64) ([]TimelineEntry, error) {
-	events := []TimelineEntry{}
-	err := s.db.SelectContext(ctx, &events, `SELECT at, actor, event, from_state, to_state, note FROM return_events
-		WHERE merchant_id = $1 AND return_id = $2 ORDER BY id`, merchantID, id)
+	var rows []struct {
+		TimelineEntry
+		Email bool `db:"email"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `SELECT at, actor, event, from_state, to_state, note, email FROM (
+			SELECT id, at, actor, event, from_state, to_state, note, false AS email FROM return_events
+				WHERE merchant_id = $1 AND return_id = $2
+			UNION ALL
+			SELECT id, sent_at, 'system', 'email', NULL, '', timeline_note, true FROM email_messages
+				WHERE merchant_id = $1 AND return_id = $2 AND timeline_note IS NOT NULL AND sent_at IS NOT NULL) timeline
+		ORDER BY email, CASE WHEN email THEN at END, id`, merchantID, id)
 	if err != nil {
 		return nil, fmt.Errorf("returns: events of %d: %w", id, err)
 	}
-	return events, nil
+	var written, emails []TimelineEntry
+	for _, r := range rows {
+		if r.Email {
+			emails = append(emails, r.TimelineEntry)
+		} else {
+			written = append(written, r.TimelineEntry)
+		}
+	}
+	return mergeEmails(written, emails), nil
+}
+
+// mergeEmails places each email entry (oldest first) before the first written entry
+// that is later than it, with the state the return had then: the one the entry
+// before it left (an email follows the entry that wrote it).
+func mergeEmails(written, emails []TimelineEntry) []TimelineEntry {
+	out := make([]TimelineEntry, 0, len(written)+len(emails))
+	place := func(e TimelineEntry) {
+		if len(out) > 0 {
+			state := out[len(out)-1].To
+			e.From, e.To = &state, state
+		}
+		out = append(out, e)
+	}
+	for _, w := range written {
+		for len(emails) > 0 && emails[0].At.Before(w.At) {
+			place(emails[0])
+			emails = emails[1:]
+		}
+		out = append(out, w)
+	}
+	for _, e := range emails {
+		place(e)
+	}
+	return out
 }
 
 func addEvent(ctx context.Context, tx sqlx.ExecerContext, merchantID, returnID int64, actor, event string, from *State, to State, note string) error {
@@ -35,52 +78,6 @@ func addEvent(ctx context.Context, tx sqlx.ExecerContext, merchantID, returnID i
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, merchantID, returnID, actor, event, from, to, note)
 	if err != nil {
 		return fmt.Errorf("returns: event: %w", err)
-	}
-	return nil
-}
-
-// AddNoteWith is AddNote written in one statement with the caller's own change of what
-// happened (an email marked sent): with is the statement's WITH list of
-// data-modifying CTEs on the caller's tables, whose parameters are args, numbered
-// from $6.
-func AddNoteWith(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64, actor, event, note, with string, args ...any) error {
-	_, err := tx.ExecContext(ctx, `WITH `+with+` INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
-		SELECT merchant_id, id, $3, $4, state, state, $5 FROM returns WHERE merchant_id = $1 AND id = $2`,
-		append([]any{merchantID, returnID, actor, event, note}, args...)...)
-	if err != nil {
-		return fmt.Errorf("returns: note on %d: %w", returnID, err)
-	}
-	return nil
-}
-
-// Note is one timeline entry of AddNotesWith.
-type Note struct {
-	MerchantID, ReturnID int64
-	Actor, Event, Note   string
-}
-
-// AddNotesWith is AddNoteWith for several entries, of several returns, in one
-// statement: with's parameters are numbered from $6.
-func AddNotesWith(ctx context.Context, tx sqlx.ExtContext, notes []Note, with string, args ...any) error {
-	if len(notes) == 0 {
-		return nil
-	}
-	n := len(notes)
-	merchants, ids := make([]int64, n), make([]int64, n)
-	actors, events, texts := make([]string, n), make([]string, n), make([]string, n)
-	for i, e := range notes {
-		merchants[i], ids[i], actors[i], events[i], texts[i] = e.MerchantID, e.ReturnID, e.Actor, e.Event, e.Note
-	}
-	q := `INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
-		SELECT r.merchant_id, r.id, e.actor, e.event, r.state, r.state, e.note
-		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(merchant_id, return_id, actor, event, note, i)
-		JOIN returns r ON r.merchant_id = e.merchant_id AND r.id = e.return_id ORDER BY e.i`
-	if with != "" {
-		q = `WITH ` + with + ` ` + q
-	}
-	_, err := tx.ExecContext(ctx, q, append([]any{db.Array(merchants), db.Array(ids), db.Array(actors), db.Array(events), db.Array(texts)}, args...)...)
-	if err != nil {
-		return fmt.Errorf("returns: notes on %v: %w", ids, err)
 	}
 	return nil
 }
