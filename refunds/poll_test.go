@@ -4,32 +4,56 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 )
 
-// pollJob is a refund's poll job as the outbox holds it.
-type pollJob struct {
-	State     string  `db:"state"`
-	Attempts  int     `db:"attempts"`
-	DueIn     float64 `db:"due_in"`
-	LastError *string `db:"last_error"`
-}
-
-// pollJobs lists the poll jobs of the refund with public ID id, oldest first.
-func (f *flow) pollJobs(t *testing.T, id string) []pollJob {
+// pollIn is how many seconds from now the refund with public ID id is next asked
+// about, and whether it is asked about at all.
+func (f *flow) pollIn(t *testing.T, id string) (float64, bool) {
 	t.Helper()
-	var out []pollJob
-	if err := f.env.DB.Select(&out, `SELECT state, attempts, extract(epoch FROM run_at - now())::float8 AS due_in, last_error
-		FROM outbox WHERE kind = $1 AND payload->>'refund_id' = (SELECT id::text FROM refunds WHERE public_id = $2) ORDER BY id`,
-		refunds.JobPoll, id); err != nil {
+	var in *float64
+	if err := f.env.DB.Get(&in, `SELECT extract(epoch FROM poll_at - now())::float8 FROM refunds WHERE public_id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	if in == nil {
+		return 0, false
+	}
+	return *in, true
+}
+
+// pollDue makes the poll of every refund that has one due, and the periodic job that
+// asks Stripe about them (JobPollDue), then runs the jobs.
+func (f *flow) pollDue(t *testing.T) {
+	t.Helper()
+	if _, err := f.env.DB.Exec(`UPDATE refunds SET poll_at = now() WHERE poll_at IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = $1 AND state = 'pending'`, refunds.JobPollDue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := outbox.Enqueue(context.Background(), f.env.DB, outbox.Message{Kind: refunds.JobPollDue}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.drain(t)
+}
+
+// stripeGets counts the requests that asked Stripe about a refund.
+func (f *flow) stripeGets() int {
+	n := 0
+	for _, req := range f.stripe.RequestLog() {
+		if req.Method == http.MethodGet {
+			n++
+		}
+	}
+	return n
 }
 
 // due makes the pending jobs of kind due now, or an hour from now.
@@ -51,37 +75,28 @@ func (f *flow) runOne(t *testing.T) {
 	}
 }
 
-// A refund's poll job is enqueued with its send job. When it comes due before the
-// refund could be sent (Stripe answered 503 and the send waits for its retry), it asks
-// Stripe nothing and looks again PollAfter later, counting no failure; once the refund
-// is sent and pending, it asks Stripe and records the answer.
-func TestAPollDueBeforeItsRefundIsSentWaits(t *testing.T) {
+// A refund is asked about only once Stripe has it and answered pending: not while its
+// send waits for a retry (Stripe answered 503), then PollAfter after it was sent;
+// asked while still pending it is asked again later, and asked once it succeeded it
+// is recorded so and asked about no more. No refund has a job of its own for it.
+func TestARefundIsPolledOnlyWhilePendingAtStripe(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
 	f.stripe.Inject(fakestripe.Fault{Kind: fakestripe.Status503, Method: "POST", Path: "/v1/refunds", Times: 1})
 	r := f.createReturn(t, map[string]any{"line_id": "l1", "quantity": 2, "reason": "too_small"})
 	f.mustReceive(t, r, received)
 	rf := f.oneRefund(t, r)
-	if jobs := f.pollJobs(t, rf.PublicID); len(jobs) != 1 || jobs[0].State != "pending" ||
-		jobs[0].DueIn < refunds.PollAfter.Seconds()-5 || jobs[0].DueIn > refunds.PollAfter.Seconds()+1 {
-		t.Fatalf("a new refund's poll jobs: %+v, want one pending, due in about %s", jobs, refunds.PollAfter)
-	}
-
 	f.runOne(t) // the send: Stripe answers 503
 	if got := f.oneRefund(t, r).Status; got != refunds.StatusQueued {
 		t.Fatalf("after a 503 the refund is %s, want queued", got)
 	}
-	f.due(t, refunds.JobSend, false)
-	f.due(t, refunds.JobPoll, true)
-	f.runOne(t) // the poll, before the send's retry
-	for _, req := range f.stripe.RequestLog() {
-		if req.Method == http.MethodGet {
-			t.Errorf("the poll of an unsent refund asked Stripe: %s %s", req.Method, req.Path)
-		}
+	if _, polled := f.pollIn(t, rf.PublicID); polled {
+		t.Fatal("a refund Stripe does not have yet has a poll")
 	}
-	jobs := f.pollJobs(t, rf.PublicID)
-	if len(jobs) != 1 || jobs[0].State != "pending" || jobs[0].Attempts != 0 || jobs[0].DueIn < refunds.PollAfter.Seconds()-5 {
-		t.Fatalf("the poll of an unsent refund left %+v, want it pending again, no failure counted, due in about %s", jobs, refunds.PollAfter)
+	f.due(t, refunds.JobSend, false)
+	f.pollDue(t)
+	if n := f.stripeGets(); n != 0 {
+		t.Errorf("the sweep asked Stripe %d times about a refund not sent yet", n)
 	}
 
 	f.due(t, refunds.JobSend, true)
@@ -90,35 +105,108 @@ func TestAPollDueBeforeItsRefundIsSentWaits(t *testing.T) {
 	if sent.Status != refunds.StatusPending || sent.StripeRefundID == nil {
 		t.Fatalf("after the send's retry the refund is %s, want pending at Stripe", sent.Status)
 	}
+	if in, polled := f.pollIn(t, rf.PublicID); !polled || in < refunds.PollAfter.Seconds()-5 || in > refunds.PollAfter.Seconds()+1 {
+		t.Fatalf("a refund pending at Stripe is polled in %.0fs (%v), want in about %s", in, polled, refunds.PollAfter)
+	}
+	var jobs int
+	if err := f.env.DB.Get(&jobs, `SELECT count(*) FROM outbox WHERE kind = $1`, refunds.JobPoll); err != nil || jobs != 0 {
+		t.Fatalf("refund poll jobs: %d, %v; want none", jobs, err)
+	}
+
+	f.pollDue(t) // still pending at Stripe
+	if n := f.stripeGets(); n != 1 {
+		t.Fatalf("the sweep asked Stripe %d times, want once", n)
+	}
+	if got := f.oneRefund(t, r).Status; got != refunds.StatusPending {
+		t.Fatalf("after a poll that found it pending the refund is %s", got)
+	}
+	if in, polled := f.pollIn(t, rf.PublicID); !polled || in < refunds.PollAfter.Seconds()-5 {
+		t.Fatalf("a refund still pending is polled again in %.0fs (%v), want PollAfter or more", in, polled)
+	}
+
 	if err := f.stripe.SetRefundStatus(*sent.StripeRefundID, fakestripe.StatusSucceeded, ""); err != nil {
 		t.Fatal(err)
 	}
-	f.due(t, refunds.JobPoll, true)
-	f.drain(t)
+	f.pollDue(t)
 	if got := f.oneRefund(t, r).Status; got != refunds.StatusSucceeded {
 		t.Fatalf("after the poll the refund is %s, want succeeded", got)
 	}
-	if jobs := f.pollJobs(t, rf.PublicID); len(jobs) != 1 || jobs[0].State != "done" || jobs[0].LastError != nil {
-		t.Fatalf("poll jobs %+v, want the one job done", jobs)
+	if got := f.state(t, r); got != "completed" {
+		t.Errorf("got return %s, want completed", got)
+	}
+	if _, polled := f.pollIn(t, rf.PublicID); polled {
+		t.Error("a refund that succeeded is still polled")
+	}
+	f.pollDue(t)
+	if n := f.stripeGets(); n != 2 {
+		t.Errorf("Stripe was asked %d times, want twice: nothing after the refund settled", n)
 	}
 }
 
-// A refund Stripe refuses needs no poll: its poll job is canceled with the refusal.
-// Finance's retry is a new attempt with a send job and a poll job of its own.
-func TestARefusedRefundsPollIsCanceledAndARetryPollsAgain(t *testing.T) {
+// A refund pending for long is asked about less often: a quarter of its age after each
+// poll, at most PollAtMost apart.
+func TestALongPendingRefundIsPolledLessOften(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
+	r, _ := pendingRefund(t, f)
+	rf := f.oneRefund(t, r)
+	for _, c := range []struct {
+		age  string
+		want float64 // seconds
+	}{{"2 hours", 1800}, {"3 days", refunds.PollAtMost.Seconds()}} {
+		if _, err := f.env.DB.Exec(`UPDATE refunds SET sent_at = now() - $2::interval WHERE public_id = $1`, rf.PublicID, c.age); err != nil {
+			t.Fatal(err)
+		}
+		f.pollDue(t)
+		if in, polled := f.pollIn(t, rf.PublicID); !polled || in < c.want-10 || in > c.want+1 {
+			t.Errorf("pending for %s: polled again in %.0fs (%v), want about %.0fs", c.age, in, polled, c.want)
+		}
+	}
+}
+
+// A refund Stripe refuses is not polled; finance's retry sends it again, and it is
+// polled again once Stripe answers pending.
+func TestARefusedRefundIsNotPolledAndARetryIs(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
 	_, rf := f.failedRefund(t, 1)
-	jobs := f.pollJobs(t, rf.PublicID)
-	if len(jobs) != 1 || jobs[0].State != "done" || jobs[0].LastError == nil || !strings.HasPrefix(*jobs[0].LastError, "canceled") {
-		t.Fatalf("a refused refund's poll jobs: %+v, want one, done unrun (canceled)", jobs)
+	if _, polled := f.pollIn(t, rf.PublicID); polled {
+		t.Fatal("a refused refund is polled")
 	}
 	res := f.env.Do(t, "POST", fmt.Sprintf("/v1/refunds/%s/retry", rf.PublicID), f.shop.Keys[auth.RoleFinance], nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("retry: %d %s", res.Status, res.Body)
 	}
-	jobs = f.pollJobs(t, rf.PublicID)
-	if len(jobs) != 2 || jobs[1].State != "pending" || jobs[1].DueIn < refunds.PollAfter.Seconds()-5 {
-		t.Fatalf("after the retry, poll jobs %+v, want a second one pending, due in about %s", jobs, refunds.PollAfter)
+	f.drain(t)
+	if in, polled := f.pollIn(t, rf.PublicID); !polled || in < refunds.PollAfter.Seconds()-5 {
+		t.Fatalf("after the retry the refund is polled in %.0fs (%v), want in about %s", in, polled, refunds.PollAfter)
+	}
+}
+
+// A poll job an earlier release enqueued with its refund hands the refund, pending at
+// Stripe with no poll of its own, to the sweep, which asks about it at once.
+func TestAnEarlierReleasesPollJobHandsItsRefundToTheSweep(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
+	r, sr := pendingRefund(t, f)
+	rf := f.oneRefund(t, r)
+	var id int64
+	if err := f.env.DB.Get(&id, `UPDATE refunds SET poll_at = NULL WHERE public_id = $1 RETURNING id`, rf.PublicID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.DB.Exec(`INSERT INTO outbox (merchant_id, kind, payload, max_attempts)
+		SELECT merchant_id, $1, json_build_object('refund_id', id)::jsonb, 100 FROM refunds WHERE id = $2`, refunds.JobPoll, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t) // the old job
+	if in, polled := f.pollIn(t, rf.PublicID); !polled || in > 1 {
+		t.Fatalf("after the old job the refund is polled in %.0fs (%v), want due now", in, polled)
+	}
+	f.pollDue(t)
+	if got := f.oneRefund(t, r).Status; got != refunds.StatusSucceeded {
+		t.Fatalf("after the sweep the refund is %s, want succeeded", got)
 	}
 }

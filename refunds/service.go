@@ -20,12 +20,24 @@ import (
 const (
 	// JobSend sends a queued refund to Stripe.
 	JobSend = "refund.send"
-	// JobPoll asks Stripe about a refund that is still pending (a missed webhook).
+	// JobPollDue asks Stripe about the pending refunds whose poll is due (PollDue),
+	// every PollEvery, in one replica at a time.
+	JobPollDue = "refund.poll_due"
+	// JobPoll is the poll job of one refund that earlier releases enqueued with its
+	// send job; this one hands the refund to PollDue (handOverPoll).
 	JobPoll = "refund.poll"
 )
 
-// PollAfter is how long a pending refund waits before Stripe is asked about it.
-const PollAfter = 30 * time.Second
+// A refund that Stripe answers pending is asked about again in case no webhook settles
+// it (a missed webhook): PollAfter after it was sent, then a quarter of its age later
+// each time (a refund pending for a day is asked every six hours), never sooner than
+// PollAfter nor later than PollAtMost. PollDue runs every PollEvery, so a poll comes
+// up to that much after it is due.
+const (
+	PollAfter  = 30 * time.Second
+	PollAtMost = 6 * time.Hour
+	PollEvery  = 10 * time.Second
+)
 
 // Service issues refunds and store credit for returns and keeps them in step with
 // Stripe.
@@ -66,7 +78,11 @@ func (s *Service) Jobs(w *outbox.Worker) {
 	}
 	// the send job's claim reads and locks its refund: one statement fewer per refund
 	w.HandleReading(JobSend, lockedByJob, s.send)
-	w.Handle(JobPoll, s.poll)
+	w.Every(JobPollDue, PollEvery, func(ctx context.Context, _ *sqlx.Tx) error {
+		_, err := s.PollDue(ctx)
+		return err
+	})
+	w.Handle(JobPoll, s.handOverPoll)
 }
 
 // Resolve issues what the accepted units are worth, per the return's policy (its
@@ -390,7 +406,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *held, res Result) e
 	}
 	f.Refund = after
 	if !Terminal(status) {
-		return nil // its poll job, enqueued with the send job, asks Stripe later
+		return nil // PollDue asks Stripe about it later (record set its poll_at)
 	}
 	if !changed {
 		return nil
@@ -430,32 +446,54 @@ func failureText(reason string) string {
 	return strings.ReplaceAll(reason, "_", " ")
 }
 
-// jobs are a new attempt's jobs: the one that sends it (JobSend) and the one that
-// asks Stripe about it PollAfter later (JobPoll), in case no webhook settles it
-// first; a settling change cancels the poll (record).
+// jobs are a new attempt's jobs: the one that sends it. Once Stripe answers pending,
+// PollDue asks about it until it settles (record sets when).
 func (s *Service) jobs(merchantID, refundID int64) []outbox.Message {
-	return []outbox.Message{
-		{MerchantID: merchantID, Kind: JobSend, Payload: jobPayload{refundID}, MaxAttempts: 25},
-		{MerchantID: merchantID, Kind: JobPoll, Payload: jobPayload{refundID}, RunAt: s.now().Add(PollAfter), MaxAttempts: 100},
-	}
+	return []outbox.Message{{MerchantID: merchantID, Kind: JobSend, Payload: jobPayload{refundID}, MaxAttempts: 25}}
 }
 
-// poll is the JobPoll handler: it asks Stripe about a refund that stayed pending.
-func (s *Service) poll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
-	var p jobPayload
-	if err := job.Decode(&p); err != nil {
+// PollDue asks Stripe about the refunds still pending whose poll is due, up to 100 a
+// run, oldest due first, and records what changed; it answers how many it asked
+// about. Each is claimed (its next poll set, a quarter of its age later) in one
+// statement committed at once, so that no other replica asks about it meanwhile, then
+// asked about in a transaction of its own: one that fails is logged and asked again
+// at its next turn, and holds up none of the others. The periodic job JobPollDue
+// calls it every PollEvery.
+func (s *Service) PollDue(ctx context.Context) (int, error) {
+	var due []int64
+	err := s.db.SelectContext(ctx, &due, `UPDATE refunds f SET poll_at = now()
+			+ least(greatest((now() - coalesce(f.sent_at, f.created_at)) / 4, $1 * interval '1 second'), $2 * interval '1 second')
+		WHERE f.id IN (SELECT id FROM refunds WHERE status IN ('pending', 'requires_action') AND poll_at <= now()
+			ORDER BY poll_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+		RETURNING f.id`, PollAfter.Seconds(), PollAtMost.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("refunds: refunds to poll: %w", err)
+	}
+	for _, id := range due {
+		if err := s.pollOne(ctx, id); err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			s.log.Warn("refund poll failed; it is asked again at its next turn", slog.Int64("refund", id), slog.String("error", err.Error()))
+		}
+	}
+	return len(due), nil
+}
+
+// pollOne asks Stripe about the refund with ID id and records the answer, in a
+// transaction of its own under the refund's lock.
+func (s *Service) pollOne(ctx context.Context, id int64) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
 		return err
 	}
-	f, err := lock(ctx, tx, p.RefundID)
+	defer tx.Rollback()
+	f, err := lock(ctx, tx, id)
 	if err != nil {
-		return outbox.Permanent(err)
+		return err
 	}
-	if Terminal(f.Status) {
-		return nil
-	}
-	if f.StripeRefundID == nil {
-		// not sent yet (its send job is retrying): there is nothing to ask Stripe
-		return &outbox.Retry{After: PollAfter, Reason: "not sent yet"}
+	if Terminal(f.Status) || f.StripeRefundID == nil {
+		return nil // settled or sent again since it was claimed
 	}
 	res, err := s.gateway.Get(ctx, *f.StripeRefundID)
 	if err != nil {
@@ -464,10 +502,21 @@ func (s *Service) poll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	if err := s.apply(ctx, tx, f, res); err != nil {
 		return err
 	}
-	if !Terminal(f.Status) {
-		return &outbox.Retry{After: PollAfter, Reason: "still " + string(f.Status)}
+	return tx.Commit()
+}
+
+// handOverPoll is the JobPoll handler, for the poll jobs of earlier releases (still
+// pending after an upgrade, or enqueued by an older replica during a rolling deploy):
+// a refund pending at Stripe with no poll of its own is made due for PollDue at once.
+// A refund not sent yet gets its poll when Stripe answers pending (record).
+func (s *Service) handOverPoll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+	var p jobPayload
+	if err := job.Decode(&p); err != nil {
+		return err
 	}
-	return nil
+	_, err := tx.ExecContext(ctx, `UPDATE refunds SET poll_at = now()
+		WHERE id = $1 AND status IN ('pending', 'requires_action') AND stripe_refund_id IS NOT NULL AND poll_at IS NULL`, p.RefundID)
+	return err
 }
 
 // Retry queues a failed refund again (finance). It is sent under a new attempt

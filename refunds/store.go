@@ -294,11 +294,10 @@ func newRefund(t *returns.Tx, paid issued, receiptID, amount int64, explanation 
 			f.PaymentIntentID, f.ChargeID, f.Explanation, now}}
 }
 
-// markFailed records a permanent refusal, and cancels the refund's poll job.
+// markFailed records a permanent refusal.
 func markFailed(ctx context.Context, x sqlx.ExecerContext, id int64, reason string) error {
-	_, err := x.ExecContext(ctx, `WITH `+outbox.CancelWith("poll_done", JobPoll, "refund_id", "($1::bigint)::text", "true")+`
-		UPDATE refunds SET status = 'failed', failure_reason = $2, updated_at = now(), settled_at = now()
-		WHERE id = $1`, id, reason)
+	_, err := x.ExecContext(ctx, `UPDATE refunds SET status = 'failed', failure_reason = $2, updated_at = now(), settled_at = now(),
+		poll_at = NULL WHERE id = $1`, id, reason)
 	if err != nil {
 		return fmt.Errorf("refunds: fail %d: %w", id, err)
 	}
@@ -313,15 +312,16 @@ func record(f *held, status Status, res Result) outbox.Part {
 	if res.FailureReason != "" {
 		failure = &res.FailureReason
 	}
-	// a refund that settles no longer needs its poll job: it is marked done here
-	return outbox.Part{With: outbox.CancelWith("poll_done", JobPoll, "refund_id", "($1::bigint)::text",
-		`$2 IN ('succeeded', 'failed', 'canceled')`) + `,
-		refund_record AS (UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
+	// a refund Stripe answers pending gets its first poll PollAfter later (PollDue
+	// moves it on from there); one that settles needs none
+	return outbox.Part{With: `refund_record AS (UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
 			balance_transaction = coalesce(nullif($5, ''), f.balance_transaction), failure_reason = coalesce($6, f.failure_reason),
 			sent_at = coalesce(f.sent_at, now()), updated_at = now(),
-			settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(f.settled_at, now()) ELSE f.settled_at END
+			settled_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN coalesce(f.settled_at, now()) ELSE f.settled_at END,
+			poll_at = CASE WHEN $2 IN ('pending', 'requires_action') THEN CASE WHEN f.status IN ('pending', 'requires_action')
+				THEN coalesce(f.poll_at, now()) ELSE now() + $7 * interval '1 second' END END
 			WHERE f.id = $1)`,
-		Args: []any{f.ID, string(status), res.StripeID, res.ChargeID, res.BalanceTransaction, failure}}
+		Args: []any{f.ID, string(status), res.StripeID, res.ChargeID, res.BalanceTransaction, failure, PollAfter.Seconds()}}
 }
 
 // recordedAs is f as record leaves it: the same columns, with the transaction's
@@ -362,7 +362,7 @@ func recorded(f *Refund, status Status, res Result) bool {
 // requeue makes a failed refund queued again under its next attempt number.
 func requeue(ctx context.Context, x sqlx.ExecerContext, id int64) error {
 	_, err := x.ExecContext(ctx, `UPDATE refunds SET status = 'queued', generation = generation + 1, stripe_refund_id = NULL,
-		failure_reason = NULL, sent_at = NULL, settled_at = NULL, updated_at = now() WHERE id = $1`, id)
+		failure_reason = NULL, sent_at = NULL, settled_at = NULL, poll_at = NULL, updated_at = now() WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("refunds: requeue %d: %w", id, err)
 	}

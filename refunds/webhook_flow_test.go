@@ -150,17 +150,14 @@ func TestWebhooksThatChangeNothingWriteNothing(t *testing.T) {
 	}
 	evs := f.stripe.Events()
 	created, pending := evs[0], evs[2]
-	var before time.Time
-	var polls int
-	read := func() (time.Time, int) {
+	var before, polls time.Time
+	read := func() (time.Time, time.Time) {
 		t.Helper()
-		var at time.Time
-		var n int
-		if err := f.env.DB.QueryRow(`SELECT (SELECT updated_at FROM refunds), (SELECT count(*) FROM outbox WHERE kind = $1)`,
-			refunds.JobPoll).Scan(&at, &n); err != nil {
+		var at, poll time.Time
+		if err := f.env.DB.QueryRow(`SELECT updated_at, poll_at FROM refunds`).Scan(&at, &poll); err != nil {
 			t.Fatal(err)
 		}
-		return at, n
+		return at, poll
 	}
 	before, polls = read()
 	for _, ev := range []fakestripe.Event{created, pending} {
@@ -168,8 +165,8 @@ func TestWebhooksThatChangeNothingWriteNothing(t *testing.T) {
 			t.Fatalf("%s: got %d duplicate=%v, want 200, not a duplicate", ev.Type, status, dup)
 		}
 	}
-	if at, n := read(); !at.Equal(before) || n != polls {
-		t.Errorf("got refund updated at %s and %d poll jobs, want %s and %d: nothing written", at, n, before, polls)
+	if at, poll := read(); !at.Equal(before) || !poll.Equal(polls) {
+		t.Errorf("got refund updated at %s, polled at %s, want %s and %s: nothing written", at, poll, before, polls)
 	}
 	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusPending {
 		t.Errorf("got refund %s, want still pending", fr.Status)
@@ -182,8 +179,8 @@ func TestWebhooksThatChangeNothingWriteNothing(t *testing.T) {
 			t.Errorf("%s again: got %d duplicate=%v, want 200 duplicate=%v", ev.Type, status, dup, ev.duplicate)
 		}
 	}
-	if at, n := read(); !at.Equal(before) || n != polls {
-		t.Errorf("got refund updated at %s and %d poll jobs after the repeats, want %s and %d", at, n, before, polls)
+	if at, poll := read(); !at.Equal(before) || !poll.Equal(polls) {
+		t.Errorf("got refund updated at %s, polled at %s after the repeats, want %s and %s", at, poll, before, polls)
 	}
 	var noted []string
 	if err := f.env.DB.Select(&noted, `SELECT id FROM stripe_events WHERE id IN ($1, $2)`, created.ID, pending.ID); err != nil ||
@@ -257,52 +254,32 @@ func TestStripeDeliversWebhooks(t *testing.T) {
 	}
 }
 
-// TestPollerCoversMissedWebhook: no webhook arrives; the poll job asks Stripe, waits
-// while the refund is pending and records it once it succeeded.
+// TestPollerCoversMissedWebhook: no webhook arrives; the sweep asks Stripe, leaves
+// the refund pending while Stripe says so and records it once it succeeded.
 func TestPollerCoversMissedWebhook(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
 	r, sr := pendingRefund(t, f)
-	due := func() {
-		t.Helper()
-		res, err := f.env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = $1 AND state = 'pending'`, refunds.JobPoll)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			t.Fatalf("got %d poll jobs, want 1", n)
-		}
-	}
-	due()
-	f.drain(t) // still pending: the job waits for its next turn
+	f.pollDue(t) // still pending: asked again at its next turn
 	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusPending {
 		t.Fatalf("got refund %s, want pending", fr.Status)
 	}
-	var attempts int
-	var wait float64
-	if err := f.env.DB.QueryRow(`SELECT attempts, extract(epoch FROM run_at - now()) FROM outbox WHERE kind = $1`, refunds.JobPoll).
-		Scan(&attempts, &wait); err != nil {
-		t.Fatal(err)
-	}
-	if attempts != 0 || wait < refunds.PollAfter.Seconds()-5 {
-		t.Errorf("got poll job with %d attempts due in %.0fs, want no failure counted and due in about %s", attempts, wait, refunds.PollAfter)
+	if in, polled := f.pollIn(t, f.oneRefund(t, r).PublicID); !polled || in < refunds.PollAfter.Seconds()-5 {
+		t.Errorf("the pending refund is polled again in %.0fs (%v), want in about %s", in, polled, refunds.PollAfter)
 	}
 
 	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
 		t.Fatal(err)
 	}
-	due()
-	f.drain(t)
+	f.pollDue(t)
 	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusSucceeded {
 		t.Fatalf("got refund %s, want succeeded", fr.Status)
 	}
 	if got := f.state(t, r); got != "completed" {
 		t.Errorf("got return %s, want completed", got)
 	}
-	var left int
-	f.env.DB.Get(&left, `SELECT count(*) FROM outbox WHERE kind = $1 AND state <> 'done'`, refunds.JobPoll)
-	if left != 0 {
-		t.Errorf("got %d poll jobs left, want 0", left)
+	if _, polled := f.pollIn(t, f.oneRefund(t, r).PublicID); polled {
+		t.Error("the refund that succeeded is still polled")
 	}
 }
 
@@ -377,23 +354,16 @@ func TestSucceededRefundFailsLater(t *testing.T) {
 	}
 }
 
-// TestARefundThatSettlesCancelsItsPoll: Stripe's webhook that settles a pending
-// refund also marks its poll job done, unrun, so that nobody asks Stripe about it 30
+// TestARefundThatSettlesIsPolledNoMore: Stripe's webhook that settles a pending
+// refund also takes it out of the sweep, so that nobody asks Stripe about it 30
 // seconds later; a refund still pending keeps its poll.
-func TestARefundThatSettlesCancelsItsPoll(t *testing.T) {
+func TestARefundThatSettlesIsPolledNoMore(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending}) // events recorded, not sent
 	r, sr := pendingRefund(t, f)
-	poll := func() (state string, attempts int, lastError *string) {
-		t.Helper()
-		if err := f.env.DB.QueryRow(`SELECT state, attempts, last_error FROM outbox WHERE kind = $1`, refunds.JobPoll).
-			Scan(&state, &attempts, &lastError); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if state, _, _ := poll(); state != "pending" {
-		t.Fatalf("a pending refund's poll job is %s, want pending", state)
+	id := f.oneRefund(t, r).PublicID
+	if _, polled := f.pollIn(t, id); !polled {
+		t.Fatal("a pending refund is not polled")
 	}
 	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
 		t.Fatal(err)
@@ -405,9 +375,13 @@ func TestARefundThatSettlesCancelsItsPoll(t *testing.T) {
 	if fr := f.oneRefund(t, r); fr.Status != refunds.StatusSucceeded {
 		t.Fatalf("got refund %s, want succeeded", fr.Status)
 	}
-	state, attempts, lastError := poll()
-	if state != "done" || attempts != 0 || lastError == nil || !strings.HasPrefix(*lastError, "canceled") {
-		t.Errorf("poll job %s after %d attempts (%v), want done unrun, canceled", state, attempts, lastError)
+	if _, polled := f.pollIn(t, id); polled {
+		t.Error("a refund the webhook settled is still polled")
+	}
+	gets := f.stripeGets()
+	f.pollDue(t)
+	if n := f.stripeGets(); n != gets {
+		t.Errorf("the sweep asked Stripe %d times about a settled refund", n-gets)
 	}
 }
 

@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/roundtriphq/roundtrip/internal/db"
 )
 
@@ -303,18 +302,6 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 		return nil, 0, fmt.Errorf("outbox: enqueue %s: ids: %w", kindOf, err)
 	}
 	return ids[own:], row.Written - len(ids), nil
-}
-
-// CancelWith is a common table expression, named name, for the caller's own
-// statement: it marks done, without running them, the pending jobs of kind whose
-// payload's key is the text parameter param, when the SQL condition cond holds. It
-// is for work that the caller's change makes needless (a poll for a refund that just
-// settled); an index on (payload->>key) over the kind's pending rows keeps it a
-// look-up.
-func CancelWith(name, kind, key, param, cond string) string {
-	return name + ` AS (UPDATE outbox SET state = 'done', done_at = now(), last_error = 'canceled: no longer needed'
-		WHERE state = 'pending' AND kind = ` + pq.QuoteLiteral(kind) + ` AND payload->>` + pq.QuoteLiteral(key) + ` = ` + param + `
-		AND (` + cond + `))`
 }
 
 // Stats describes the backlog, for metrics.

@@ -360,7 +360,9 @@ func TestLedgerOfARefundThroughStripe(t *testing.T) {
 		t.Fatalf("got %d Stripe refunds, want 1", len(sr))
 	}
 	must(t, stripe.SetRefundStatus(sr[0].ID, fakestripe.StatusSucceeded, ""))
-	_, err := env.DB.Exec(`UPDATE outbox SET run_at = now() WHERE kind = $1 AND state = 'pending'`, refunds.JobPoll)
+	_, err := env.DB.Exec(`UPDATE refunds SET poll_at = now() WHERE poll_at IS NOT NULL`)
+	must(t, err)
+	_, err = outbox.Enqueue(context.Background(), env.DB, outbox.Message{Kind: refunds.JobPollDue})
 	must(t, err)
 	drain(t, worker) // polled: succeeded
 
