@@ -36,7 +36,7 @@ const (
 const (
 	PollAfter  = 30 * time.Second
 	PollAtMost = 6 * time.Hour
-	PollEvery  = 10 * time.Second
+	PollEvery  = 30 * time.Second
 )
 
 // Service issues refunds and store credit for returns and keeps them in step with
