@@ -1,13 +1,14 @@
 -- +goose NO TRANSACTION
 -- +goose Up
 -- A refund Stripe answers pending is asked about again (a missed webhook) when its
--- poll_at comes, by a periodic sweep (refunds.Service.PollDue) that reads the pending
--- refunds through refunds_poll. It was an outbox job of its own, enqueued with every
--- refund and marked done through outbox_pending_refund_poll when the refund settled:
--- two writes of a row and three index entries a refund, for a poll that almost never
--- runs. The refunds pending now get a poll at once (their jobs, if they run first,
--- find it there); the index is built and the old one dropped concurrently, as refunds
--- and jobs keep being written meanwhile. Each statement can be run again.
+-- poll_at comes: a periodic sweep reads the pending refunds through refunds_poll and
+-- enqueues a poll job for each one due. The poll job was enqueued with every refund
+-- and marked done through outbox_pending_refund_poll when the refund settled: two
+-- writes of a row and three index entries a refund, for a poll that almost never
+-- runs. The refunds pending now get a poll due at once (their earlier poll jobs
+-- still run as well: a poll that learns nothing new writes nothing); the index is
+-- built and the old one dropped concurrently, as refunds and jobs keep being written
+-- meanwhile. Each statement can be run again.
 ALTER TABLE refunds ADD COLUMN IF NOT EXISTS poll_at timestamptz;
 UPDATE refunds SET poll_at = now()
     WHERE status IN ('pending', 'requires_action') AND stripe_refund_id IS NOT NULL AND poll_at IS NULL;

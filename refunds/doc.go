@@ -17,7 +17,8 @@
 //     issues the refund or store credit for the units a receipt, a keep-it approval or
 //     an inspection accepts, inside that change's returns.Tx; its outbox job sends
 //     each refund through the Gateway under the refund's row lock, and a periodic
-//     sweep (PollDue) asks about the ones that stay pending, when their poll_at comes.
+//     sweep (pollDue) enqueues a poll of the ones that stay pending when their
+//     poll_at comes.
 //   - Stripe webhooks (webhook.go): ParseWebhook verifies the Stripe-Signature and
 //     turns charge.refunded, charge.refund.updated and refund.* events into Results,
 //     which Service.HandleEvent applies once per event, never moving a refund back.

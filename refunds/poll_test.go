@@ -183,15 +183,41 @@ func TestARefusedRefundIsNotPolledAndARetryIs(t *testing.T) {
 	}
 }
 
-// A poll job an earlier release enqueued with its refund hands the refund, pending at
-// Stripe with no poll of its own, to the sweep, which asks about it at once.
-func TestAnEarlierReleasesPollJobHandsItsRefundToTheSweep(t *testing.T) {
+// A poll that cannot reach Stripe ends without parking a job or counting a failure:
+// the refund is asked about again at its next turn, and then settles.
+func TestAPollThatCannotReachStripeWaitsForItsNextTurn(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
 	r, sr := pendingRefund(t, f)
-	rf := f.oneRefund(t, r)
+	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.stripe.Inject(fakestripe.Fault{Kind: fakestripe.Status503, Method: "GET", Path: "/v1/refunds/" + sr.ID, Times: 1})
+	f.pollDue(t)
+	if got := f.oneRefund(t, r).Status; got != refunds.StatusPending {
+		t.Fatalf("after a poll Stripe answered 503 the refund is %s, want pending", got)
+	}
+	var dead int
+	if err := f.env.DB.Get(&dead, `SELECT count(*) FROM outbox WHERE kind = $1 AND state <> 'done'`, refunds.JobPoll); err != nil || dead != 0 {
+		t.Fatalf("poll jobs not done after the 503: %d, %v", dead, err)
+	}
+	if in, polled := f.pollIn(t, f.oneRefund(t, r).PublicID); !polled || in < refunds.PollAfter.Seconds()-5 {
+		t.Fatalf("after the 503 the refund is polled in %.0fs (%v), want at its next turn", in, polled)
+	}
+	f.pollDue(t)
+	if got := f.oneRefund(t, r).Status; got != refunds.StatusSucceeded {
+		t.Fatalf("at its next turn the refund is %s, want succeeded", got)
+	}
+}
+
+// A poll job an earlier release enqueued with its refund (pending when the release
+// changed) asks Stripe when it comes due, as it did.
+func TestAnEarlierReleasesPollJobStillAsksStripe(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
+	r, sr := pendingRefund(t, f)
 	var id int64
-	if err := f.env.DB.Get(&id, `UPDATE refunds SET poll_at = NULL WHERE public_id = $1 RETURNING id`, rf.PublicID); err != nil {
+	if err := f.env.DB.Get(&id, `UPDATE refunds SET poll_at = NULL WHERE public_id = $1 RETURNING id`, f.oneRefund(t, r).PublicID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.env.DB.Exec(`INSERT INTO outbox (merchant_id, kind, payload, max_attempts)
@@ -201,12 +227,8 @@ func TestAnEarlierReleasesPollJobHandsItsRefundToTheSweep(t *testing.T) {
 	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
 		t.Fatal(err)
 	}
-	f.drain(t) // the old job
-	if in, polled := f.pollIn(t, rf.PublicID); !polled || in > 1 {
-		t.Fatalf("after the old job the refund is polled in %.0fs (%v), want due now", in, polled)
-	}
-	f.pollDue(t)
+	f.drain(t)
 	if got := f.oneRefund(t, r).Status; got != refunds.StatusSucceeded {
-		t.Fatalf("after the sweep the refund is %s, want succeeded", got)
+		t.Fatalf("after the earlier release's job the refund is %s, want succeeded", got)
 	}
 }

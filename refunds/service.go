@@ -20,23 +20,23 @@ import (
 const (
 	// JobSend sends a queued refund to Stripe.
 	JobSend = "refund.send"
-	// JobPollDue asks Stripe about the pending refunds whose poll is due (PollDue),
-	// every PollEvery, in one replica at a time.
+	// JobPollDue is the periodic job (every PollEvery, in one replica at a time) that
+	// finds the pending refunds whose poll is due and enqueues a JobPoll for each.
 	JobPollDue = "refund.poll_due"
-	// JobPoll is the poll job of one refund that earlier releases enqueued with its
-	// send job; this one hands the refund to PollDue (handOverPoll).
+	// JobPoll asks Stripe about one refund still pending (a missed webhook).
 	JobPoll = "refund.poll"
 )
 
 // A refund that Stripe answers pending is asked about again in case no webhook settles
 // it (a missed webhook): PollAfter after it was sent, then a quarter of its age later
 // each time (a refund pending for a day is asked every six hours), never sooner than
-// PollAfter nor later than PollAtMost. PollDue runs every PollEvery, so a poll comes
-// up to that much after it is due.
+// PollAfter nor later than PollAtMost. JobPollDue runs every PollEvery, so a poll
+// comes up to that much after it is due, and takes up to PollBatch refunds a run.
 const (
 	PollAfter  = 30 * time.Second
 	PollAtMost = 6 * time.Hour
 	PollEvery  = 30 * time.Second
+	PollBatch  = 1000
 )
 
 // Service issues refunds and store credit for returns and keeps them in step with
@@ -78,11 +78,8 @@ func (s *Service) Jobs(w *outbox.Worker) {
 	}
 	// the send job's claim reads and locks its refund: one statement fewer per refund
 	w.HandleReading(JobSend, lockedByJob, s.send)
-	w.Every(JobPollDue, PollEvery, func(ctx context.Context, _ *sqlx.Tx) error {
-		_, err := s.PollDue(ctx)
-		return err
-	})
-	w.Handle(JobPoll, s.handOverPoll)
+	w.Every(JobPollDue, PollEvery, pollDue)
+	w.Handle(JobPoll, s.poll)
 }
 
 // Resolve issues what the accepted units are worth, per the return's policy (its
@@ -406,7 +403,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, f *held, res Result) e
 	}
 	f.Refund = after
 	if !Terminal(status) {
-		return nil // PollDue asks Stripe about it later (record set its poll_at)
+		return nil // it is polled when its poll_at comes (record set it; pollDue)
 	}
 	if !changed {
 		return nil
@@ -447,76 +444,60 @@ func failureText(reason string) string {
 }
 
 // jobs are a new attempt's jobs: the one that sends it. Once Stripe answers pending,
-// PollDue asks about it until it settles (record sets when).
+// it is polled until it settles (record sets when, pollDue enqueues the polls).
 func (s *Service) jobs(merchantID, refundID int64) []outbox.Message {
 	return []outbox.Message{{MerchantID: merchantID, Kind: JobSend, Payload: jobPayload{refundID}, MaxAttempts: 25}}
 }
 
-// PollDue asks Stripe about the refunds still pending whose poll is due, up to 100 a
-// run, oldest due first, and records what changed; it answers how many it asked
-// about. Each is claimed (its next poll set, a quarter of its age later) in one
-// statement committed at once, so that no other replica asks about it meanwhile, then
-// asked about in a transaction of its own: one that fails is logged and asked again
-// at its next turn, and holds up none of the others. The periodic job JobPollDue
-// calls it every PollEvery.
-func (s *Service) PollDue(ctx context.Context) (int, error) {
-	var due []int64
-	err := s.db.SelectContext(ctx, &due, `UPDATE refunds f SET poll_at = now()
-			+ least(greatest((now() - coalesce(f.sent_at, f.created_at)) / 4, $1 * interval '1 second'), $2 * interval '1 second')
-		WHERE f.id IN (SELECT id FROM refunds WHERE status IN ('pending', 'requires_action') AND poll_at <= now()
-			ORDER BY poll_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-		RETURNING f.id`, PollAfter.Seconds(), PollAtMost.Seconds())
+// pollDue is the JobPollDue job: in one statement of its transaction it takes the
+// pending refunds whose poll is due (up to PollBatch, oldest due first, through the
+// partial index over the pending ones), sets when each is asked about next (a
+// quarter of its age later) and enqueues a JobPoll for each, which the workers of
+// every replica then run. A refund normally settles by webhook before its poll is
+// due, so there is nothing to take; when Stripe's webhooks do not arrive at all, the
+// polls are shared out like any other job.
+func pollDue(ctx context.Context, tx *sqlx.Tx) error {
+	_, _, err := outbox.EnqueueParts(ctx, tx, []outbox.Part{{
+		With: `refunds_due AS (UPDATE refunds f SET poll_at = now()
+				+ least(greatest((now() - coalesce(f.sent_at, f.created_at)) / 4, $1 * interval '1 second'), $2 * interval '1 second')
+			WHERE f.id IN (SELECT id FROM refunds WHERE status IN ('pending', 'requires_action') AND poll_at <= now()
+				ORDER BY poll_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING f.merchant_id, json_build_object('refund_id', f.id) AS payload)`,
+		Args: []any{PollAfter.Seconds(), PollAtMost.Seconds(), PollBatch},
+		Jobs: "refunds_due", Kind: JobPoll, MaxAttempts: 3,
+	}})
 	if err != nil {
-		return 0, fmt.Errorf("refunds: refunds to poll: %w", err)
+		return fmt.Errorf("refunds: refunds to poll: %w", err)
 	}
-	for _, id := range due {
-		if err := s.pollOne(ctx, id); err != nil {
-			if ctx.Err() != nil {
-				return 0, ctx.Err()
-			}
-			s.log.Warn("refund poll failed; it is asked again at its next turn", slog.Int64("refund", id), slog.String("error", err.Error()))
-		}
-	}
-	return len(due), nil
+	return nil
 }
 
-// pollOne asks Stripe about the refund with ID id and records the answer, in a
-// transaction of its own under the refund's lock.
-func (s *Service) pollOne(ctx context.Context, id int64) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	f, err := lock(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	if Terminal(f.Status) || f.StripeRefundID == nil {
-		return nil // settled or sent again since it was claimed
-	}
-	res, err := s.gateway.Get(ctx, *f.StripeRefundID)
-	if err != nil {
-		return err
-	}
-	if err := s.apply(ctx, tx, f, res); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// handOverPoll is the JobPoll handler, for the poll jobs of earlier releases (still
-// pending after an upgrade, or enqueued by an older replica during a rolling deploy):
-// a refund pending at Stripe with no poll of its own is made due for PollDue at once.
-// A refund not sent yet gets its poll when Stripe answers pending (record).
-func (s *Service) handOverPoll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+// poll is the JobPoll handler: it asks Stripe about a refund that stayed pending and
+// records the answer, under the refund's lock. A refund settled, or sent again, since
+// its poll was enqueued needs nothing. When Stripe cannot be reached the failure is
+// logged and the job ends: the refund's next poll is set already (pollDue). Poll jobs
+// of earlier releases, one enqueued with each refund, run here too.
+func (s *Service) poll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	var p jobPayload
 	if err := job.Decode(&p); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE refunds SET poll_at = now()
-		WHERE id = $1 AND status IN ('pending', 'requires_action') AND stripe_refund_id IS NOT NULL AND poll_at IS NULL`, p.RefundID)
-	return err
+	f, err := lock(ctx, tx, p.RefundID)
+	if err != nil {
+		return outbox.Permanent(err)
+	}
+	if Terminal(f.Status) || f.StripeRefundID == nil {
+		return nil
+	}
+	res, err := s.gateway.Get(ctx, *f.StripeRefundID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		s.log.Warn("refund poll failed; it is asked again at its next turn", slog.Int64("refund", f.ID), slog.String("error", err.Error()))
+		return nil
+	}
+	return s.apply(ctx, tx, f, res)
 }
 
 // Retry queues a failed refund again (finance). It is sent under a new attempt

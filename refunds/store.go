@@ -312,7 +312,7 @@ func record(f *held, status Status, res Result) outbox.Part {
 	if res.FailureReason != "" {
 		failure = &res.FailureReason
 	}
-	// a refund Stripe answers pending gets its first poll PollAfter later (PollDue
+	// a refund Stripe answers pending gets its first poll PollAfter later (pollDue
 	// moves it on from there); one that settles needs none
 	return outbox.Part{With: `refund_record AS (UPDATE refunds f SET status = $2, stripe_refund_id = $3, charge_id = coalesce(nullif($4, ''), f.charge_id),
 			balance_transaction = coalesce(nullif($5, ''), f.balance_transaction), failure_reason = coalesce($6, f.failure_reason),
