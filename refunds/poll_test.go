@@ -210,25 +210,32 @@ func TestAPollThatCannotReachStripeWaitsForItsNextTurn(t *testing.T) {
 	}
 }
 
-// A poll job an earlier release enqueued with its refund (pending when the release
-// changed) asks Stripe when it comes due, as it did.
+// A poll job an earlier release enqueued with its refund (recorded pending, with no
+// poll of its own, by an older replica during a rolling deploy) asks Stripe when it
+// comes due, as it did; finding the refund still pending, it hands it to the sweep,
+// which settles it at its turn.
 func TestAnEarlierReleasesPollJobStillAsksStripe(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, fakestripe.Options{RefundStatus: fakestripe.StatusPending})
 	r, sr := pendingRefund(t, f)
-	var id int64
-	if err := f.env.DB.Get(&id, `UPDATE refunds SET poll_at = NULL WHERE public_id = $1 RETURNING id`, f.oneRefund(t, r).PublicID); err != nil {
+	id := f.oneRefund(t, r).PublicID
+	if _, err := f.env.DB.Exec(`WITH f AS (UPDATE refunds SET poll_at = NULL WHERE public_id = $2 RETURNING id, merchant_id)
+		INSERT INTO outbox (merchant_id, kind, payload, max_attempts)
+		SELECT merchant_id, $1, json_build_object('refund_id', id)::jsonb, 100 FROM f`, refunds.JobPoll, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.env.DB.Exec(`INSERT INTO outbox (merchant_id, kind, payload, max_attempts)
-		SELECT merchant_id, $1, json_build_object('refund_id', id)::jsonb, 100 FROM refunds WHERE id = $2`, refunds.JobPoll, id); err != nil {
-		t.Fatal(err)
+	f.drain(t)
+	if n := f.stripeGets(); n != 1 {
+		t.Fatalf("the earlier release's job asked Stripe %d times, want once", n)
+	}
+	if in, polled := f.pollIn(t, id); !polled || in < refunds.PollAfter.Seconds()-5 {
+		t.Fatalf("the refund still pending is polled in %.0fs (%v), want handed to the sweep", in, polled)
 	}
 	if err := f.stripe.SetRefundStatus(sr.ID, fakestripe.StatusSucceeded, ""); err != nil {
 		t.Fatal(err)
 	}
-	f.drain(t)
+	f.pollDue(t)
 	if got := f.oneRefund(t, r).Status; got != refunds.StatusSucceeded {
-		t.Fatalf("after the earlier release's job the refund is %s, want succeeded", got)
+		t.Fatalf("at the sweep's turn the refund is %s, want succeeded", got)
 	}
 }

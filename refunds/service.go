@@ -476,7 +476,8 @@ func pollDue(ctx context.Context, tx *sqlx.Tx) error {
 // records the answer, under the refund's lock. A refund settled, or sent again, since
 // its poll was enqueued needs nothing. When Stripe cannot be reached the failure is
 // logged and the job ends: the refund's next poll is set already (pollDue). Poll jobs
-// of earlier releases, one enqueued with each refund, run here too.
+// of earlier releases, one enqueued with each refund, run here too, and hand a refund
+// still pending to the sweep.
 func (s *Service) poll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	var p jobPayload
 	if err := job.Decode(&p); err != nil {
@@ -497,7 +498,17 @@ func (s *Service) poll(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 		s.log.Warn("refund poll failed; it is asked again at its next turn", slog.Int64("refund", f.ID), slog.String("error", err.Error()))
 		return nil
 	}
-	return s.apply(ctx, tx, f, res)
+	if err := s.apply(ctx, tx, f, res); err != nil {
+		return err
+	}
+	if Terminal(f.Status) {
+		return nil
+	}
+	// still pending: a refund an older replica recorded during a rolling deploy has
+	// no poll of its own yet, and gets one here
+	_, err = tx.ExecContext(ctx, `UPDATE refunds SET poll_at = now() + $2 * interval '1 second' WHERE id = $1 AND poll_at IS NULL`,
+		f.ID, PollAfter.Seconds())
+	return err
 }
 
 // Retry queues a failed refund again (finance). It is sent under a new attempt
