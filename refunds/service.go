@@ -464,7 +464,9 @@ func pollDue(ctx context.Context, tx *sqlx.Tx) error {
 				ORDER BY poll_at LIMIT $3 FOR UPDATE SKIP LOCKED)
 			RETURNING f.merchant_id, json_build_object('refund_id', f.id) AS payload)`,
 		Args: []any{PollAfter.Seconds(), PollAtMost.Seconds(), PollBatch},
-		Jobs: "refunds_due", Kind: JobPoll, MaxAttempts: 3,
+		// as many attempts as the poll jobs of earlier releases: an older replica during a
+		// rolling deploy retries one that finds its refund pending (this one does not)
+		Jobs: "refunds_due", Kind: JobPoll, MaxAttempts: 100,
 	}})
 	if err != nil {
 		return fmt.Errorf("refunds: refunds to poll: %w", err)
