@@ -83,8 +83,9 @@ func addEvent(ctx context.Context, tx sqlx.ExecerContext, merchantID, returnID i
 }
 
 // AddNote adds a timeline entry that changes no state, in the caller's transaction,
-// without the return's row lock: for what happened outside the return (an email was
-// sent), so that recording it never waits for, or holds up, a change of the return.
+// without the return's row lock: for what happened outside the return (an email the
+// mail server refused for good), so that recording it never waits for, or holds up,
+// a change of the return. A sent email's line is kept on its own row instead (Events).
 func AddNote(ctx context.Context, tx sqlx.ExtContext, merchantID, returnID int64, actor, event, note string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
 		SELECT merchant_id, id, $3, $4, state, state, $5 FROM returns WHERE merchant_id = $1 AND id = $2`,
