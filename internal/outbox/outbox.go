@@ -8,13 +8,15 @@
 // error.
 //
 // A worker claims the due rows of one kind together (up to the kind's batch size, one
-// for a Handler) in one statement that also marks them done; the rows stay locked by
+// for a Handler) in one statement that also deletes them; the rows stay locked by
 // the claiming transaction while the handler runs, and the handler gets that
-// transaction: database effects of the handler and the rows being done commit
-// together, exactly once, in one commit per batch. A failed job is put back (retried
-// later or parked) by one statement. A worker that dies mid-handler releases the locks
-// with its connection, its marks are undone with its transaction, and another worker
-// takes the rows at once. Effects outside the database (a Stripe call) can happen again after such a death, so they
+// transaction: database effects of the handler and the rows' deletion commit
+// together, exactly once, in one commit per batch. A job that ran leaves no row (what
+// it did is kept where it did it: a delivery's attempts, an email's row, a refund).
+// A failed job is written back (retried later or parked as dead, with its error) by
+// one statement. A worker that dies mid-handler releases the locks with its
+// connection, the deletion is undone with its transaction, and another worker takes
+// the rows at once. Effects outside the database (a Stripe call) can happen again after such a death, so they
 // must be idempotent themselves (Stripe's Idempotency-Key).
 package outbox
 
@@ -68,8 +70,8 @@ func (j Job) Decode(v any) error {
 }
 
 // Handler does the work of one job. tx is the transaction that holds the job's lock;
-// writes through it commit only if the handler returns nil, together with the job
-// being marked done.
+// writes through it commit only if the handler returns nil, together with the job's
+// row being deleted.
 type Handler func(ctx context.Context, tx *sqlx.Tx, job Job) error
 
 // BatchHandler does the work of several jobs of one kind together, in the

@@ -76,9 +76,11 @@ func (w *Worker) Schedule(ctx context.Context) error {
 	return nil
 }
 
-// DoneRetention is how long jobs that ran (or were canceled) are kept, for an
-// operator who looks into what ran when; SweepDone deletes older ones. Parked (dead)
-// jobs stay until someone deals with them.
+// DoneRetention is how long the done rows of jobs that earlier releases ran are
+// kept; SweepDone deletes older ones. A job's claim deletes its row now (a job that
+// ran leaves none), so done rows come only from before migration 32 and from older
+// replicas during a rolling deploy. Parked (dead) jobs stay until someone deals with
+// them.
 const DoneRetention = 7 * 24 * time.Hour
 
 // JobSweepDone is the periodic job that deletes the jobs done before DoneRetention
@@ -95,11 +97,12 @@ const (
 )
 
 // SweepDone deletes up to limit jobs that were done before before, oldest first, and
-// answers how many it deleted. It walks the table's primary key from the oldest job,
-// where the old done jobs are, so it reads little more than it deletes.
+// answers how many it deleted. It reads them through outbox_done, an index over the
+// done rows alone, so it reads little more than it deletes, and nothing once the done
+// rows of earlier releases are gone.
 func SweepDone(ctx context.Context, d sqlx.ExecerContext, before time.Time, limit int) (int64, error) {
 	res, err := d.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
-		WHERE state = 'done' AND done_at < $1 ORDER BY id LIMIT $2)`, before, limit)
+		WHERE state = 'done' AND done_at < $1 ORDER BY done_at LIMIT $2)`, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: sweep: %w", err)
 	}
@@ -107,7 +110,7 @@ func SweepDone(ctx context.Context, d sqlx.ExecerContext, before time.Time, limi
 }
 
 // SweepJobs has w delete the jobs done more than DoneRetention ago every minute, in
-// one replica: without it the table keeps every job it ever ran.
+// one replica: the done rows of earlier releases (SweepDone).
 func SweepJobs(w *Worker) {
 	w.Every(JobSweepDone, time.Minute, func(ctx context.Context, tx *sqlx.Tx) error {
 		before := time.Now().Add(-DoneRetention)

@@ -498,8 +498,14 @@ const nextDueSQL = `SELECT ceil(extract(epoch FROM min(n.run_at) - now()) * 1000
 		SELECT o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = k.kind AND o.run_at > now()
 		ORDER BY o.run_at LIMIT 1) n`
 
-// kindClaimSQL claims the due rows of kind, at most $2 (its batch size), and marks
-// them done; a failure puts a row back. It walks the kind's index
+// kindClaimSQL claims the due rows of kind, at most $2 (its batch size), and deletes
+// them: a job that ran leaves no row, and what it did is kept where it did it (a
+// delivery's attempts, an email's row, a refund and its ledger). The delete holds the
+// rows' locks while the handler runs, a rollback (the handler's error, the process's
+// death) brings them back, and a job that failed in a batch that commits is written
+// back (putBack). A delete writes a dead row version and nothing else, where marking
+// the row done wrote a new version of the whole row and an entry in its primary key,
+// and left the row for a sweep to delete a week later. It walks the kind's index
 // (outbox_pending_kind) in run_at order and stops at the batch. It locks up to two
 // rows more than it takes, to tell how many more are due: none, one, or more (the
 // column beyond), and evaluates the kind's Read (the column read).
@@ -517,7 +523,7 @@ func (w *Worker) kindClaimSQL(kind string) string {
 		FOR UPDATE OF o SKIP LOCKED),
 	batch AS (
 		SELECT id FROM locked ORDER BY run_at, id LIMIT $2::int)
-	UPDATE outbox o SET state = 'done', done_at = now(), last_error = NULL FROM batch WHERE o.id = batch.id
+	DELETE FROM outbox o USING batch WHERE o.id = batch.id
 	RETURNING o.id, o.merchant_id, o.kind, o.payload, o.attempts, o.max_attempts, o.run_at, o.created_at,
 		(SELECT count(*) FROM locked) - $2::int AS beyond, ` + read + ` AS read`
 	w.kindClaims.Store(kind, q)
@@ -578,9 +584,9 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, int, error) {
 				failed = append(failed, w.failure(jobs[i], e))
 			}
 		}
-		// the failed jobs wrote nothing: put them back in this transaction, whose
-		// locks still hold them
-		if err := w.record(ctx, tx, "done", failed); err != nil {
+		// the failed jobs wrote nothing: put them back in this transaction, which
+		// deleted them and holds their IDs
+		if err := w.putBack(ctx, tx, failed); err != nil {
 			return false, 0, err
 		}
 		return true, beyond, tx.Commit()
@@ -600,7 +606,7 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, int, error) {
 	for i, j := range jobs {
 		failed[i] = w.failure(j, herr)
 	}
-	if err := w.record(ctx, w.db, "pending", failed); err != nil {
+	if err := w.record(ctx, w.db, failed); err != nil {
 		return false, 0, err
 	}
 	return true, beyond, nil
@@ -633,22 +639,14 @@ func (w *Worker) failure(job Job, err error) failure {
 	}
 }
 
-// record puts failed jobs back in one statement: to be retried after their delay or
-// parked as dead. Only rows still in state from, with the attempts and run_at the
-// claim saw, change.
-func (w *Worker) record(ctx context.Context, q sqlx.ExecerContext, from string, failed []failure) error {
+// record marks failed jobs whose claim was rolled back, in one statement: to be
+// retried after their delay or parked as dead. Only rows still pending with the
+// attempts and run_at the claim saw change (another worker may have run one since).
+func (w *Worker) record(ctx context.Context, q sqlx.ExecerContext, failed []failure) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	// this process looks again when the first retry is due (other processes find it
-	// by their poll, or by this one's look)
-	defer func() {
-		for _, f := range failed {
-			if f.state == "pending" {
-				w.wakeIn(f.delay)
-			}
-		}
-	}()
+	defer w.wakeForRetries(failed)
 	n := len(failed)
 	ids, attempts, incs, delays := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	states, errs, runAts := make([]string, n), make([]string, n), make([]*time.Time, n)
@@ -660,9 +658,49 @@ func (w *Worker) record(ctx context.Context, q sqlx.ExecerContext, from string, 
 		done_at = NULL, run_at = CASE WHEN f.state = 'pending' THEN clock_timestamp() + f.delay * interval '1 millisecond' ELSE o.run_at END
 		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[], $6::bigint[], $7::text[])
 			AS f(id, attempts, run_at, state, inc, delay, err)
-		WHERE o.id = f.id AND o.state = $8 AND o.attempts = f.attempts AND o.run_at = f.run_at`,
-		db.Array(ids), db.Array(attempts), db.Array(runAts), db.Array(states), db.Array(incs), db.Array(delays), db.Array(errs), from)
+		WHERE o.id = f.id AND o.state = 'pending' AND o.attempts = f.attempts AND o.run_at = f.run_at`,
+		db.Array(ids), db.Array(attempts), db.Array(runAts), db.Array(states), db.Array(incs), db.Array(delays), db.Array(errs))
 	return err
+}
+
+// putBack writes back, in one statement, the failed jobs of a batch whose claim
+// deleted them and whose transaction commits the others' work: each with its ID,
+// payload and creation time, to be retried after its delay or parked as dead.
+func (w *Worker) putBack(ctx context.Context, q sqlx.ExecerContext, failed []failure) error {
+	if len(failed) == 0 {
+		return nil
+	}
+	defer w.wakeForRetries(failed)
+	n := len(failed)
+	ids, merchants, attempts, maxAttempts := make([]int64, n), make([]*int64, n), make([]int64, n), make([]int64, n)
+	kinds, payloads, states, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	runAts, createdAts, delays := make([]time.Time, n), make([]time.Time, n), make([]int64, n)
+	for i, f := range failed {
+		ids[i], merchants[i], kinds[i], payloads[i] = f.job.ID, f.job.MerchantID, f.job.Kind, string(f.job.Payload)
+		attempts[i], maxAttempts[i] = int64(f.job.Attempts+f.inc), int64(f.job.MaxAttempts)
+		states[i], errs[i], delays[i] = f.state, f.err, f.delay.Milliseconds()
+		runAts[i], createdAts[i] = f.job.RunAt, f.job.CreatedAt
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO outbox (id, merchant_id, kind, payload, state, run_at, attempts, max_attempts, last_error, created_at)
+		SELECT f.id, f.merchant_id, f.kind, f.payload::jsonb, f.state,
+			CASE WHEN f.state = 'pending' THEN clock_timestamp() + f.delay * interval '1 millisecond' ELSE f.run_at END,
+			f.attempts, f.max_attempts, f.err, f.created_at
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::int[], $8::int[],
+			$9::text[], $10::timestamptz[], $11::bigint[])
+			AS f(id, merchant_id, kind, payload, state, run_at, attempts, max_attempts, err, created_at, delay)`,
+		db.Array(ids), db.Array(merchants), db.Array(kinds), db.Array(payloads), db.Array(states), db.Array(runAts),
+		db.Array(attempts), db.Array(maxAttempts), db.Array(errs), db.Array(createdAts), db.Array(delays))
+	return err
+}
+
+// wakeForRetries has this process look again when the first of failed's retries is
+// due (other processes find it by their poll, or by this one's look).
+func (w *Worker) wakeForRetries(failed []failure) {
+	for _, f := range failed {
+		if f.state == "pending" {
+			w.wakeIn(f.delay)
+		}
+	}
 }
 
 // call runs the handler, turning a panic into an error so one bad job cannot take
