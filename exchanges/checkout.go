@@ -89,7 +89,7 @@ func CheckoutKey(exchangeID int64, attempt int) string {
 }
 
 // makeCheckout is the JobCheckout handler: under the exchange's row lock it makes
-// the session and records it in the same transaction as the job being done.
+// the session and records it in the same transaction that removes the job.
 func (s *Service) makeCheckout(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
 	var p checkoutPayload
 	if err := job.Decode(&p); err != nil {

@@ -293,7 +293,7 @@ func (s *Service) settleWith(ctx context.Context, t *returns.Tx, actor string, s
 }
 
 // send is the JobSend handler: it sends a queued refund under its row lock and
-// records Stripe's answer in the same transaction as the job being done. A crash
+// records Stripe's answer in the same transaction that removes the job. A crash
 // before the commit sends it again with the same Idempotency-Key: Stripe answers the
 // refund it already made.
 func (s *Service) send(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {

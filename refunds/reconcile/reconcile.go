@@ -226,7 +226,7 @@ func (s *Service) Jobs(w *outbox.Worker) {
 }
 
 // runJob executes a queued run. It works through its own connections, so that
-// progress is visible while it runs; the job's transaction only marks it done.
+// progress is visible while it runs; the job's transaction only removes the job.
 func (s *Service) runJob(ctx context.Context, _ *sqlx.Tx, job outbox.Job) error {
 	var p jobPayload
 	if err := job.Decode(&p); err != nil {

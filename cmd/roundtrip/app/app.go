@@ -207,8 +207,8 @@ func portalClientLimit(d *sqlx.DB, n int) *ratelimit.Limiter {
 }
 
 // Housekeeping registers with w the periodic jobs that delete expired rows
-// (idempotency keys, rate-limit counts, shopper tokens, jobs done long ago); each runs
-// in one replica at a time and schedules its next run.
+// (idempotency keys, rate-limit counts, shopper tokens, the done jobs earlier releases
+// kept); each runs in one replica at a time and schedules its next run.
 func Housekeeping(w *outbox.Worker) {
 	idempotency.Jobs(w)
 	ratelimit.Jobs(w)
