@@ -228,7 +228,10 @@ type Costs struct {
 	Statements  float64         // SQL statements the replicas sent
 	Commits     float64         // transactions the replicas committed
 	XactCommit  int64           // PostgreSQL's count for the run's database (every autocommitted statement is one)
-	PGCalls     int64           // statements PostgreSQL executed for the database (pg_stat_statements; -1 when absent)
+	// XactRollback is the transactions PostgreSQL rolled back for the run's database:
+	// claims that found nothing to do, requests refused after they began writing.
+	XactRollback int64
+	PGCalls      int64 // statements PostgreSQL executed for the database (pg_stat_statements; -1 when absent)
 	// WALBytes is the write-ahead log the server wrote (its insert position moved by
 	// that much), and WALFlushes the times it flushed it to disk (pg_stat_wal's
 	// wal_sync; -1 where the server does not count them there): whole-server figures.
@@ -248,6 +251,7 @@ type costSample struct {
 	statements float64
 	commits    float64
 	xact       int64
+	rollbacks  int64
 	pgCalls    int64
 	walBytes   int64 // -1: unknown
 	walFlushes int64 // -1: unknown
@@ -268,7 +272,7 @@ func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaste
 		s.statements += st
 		s.commits += c
 	}
-	_ = d.GetContext(ctx, &s.xact, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)
+	s.xact, s.rollbacks = xactCounts(ctx, d)
 	var calls int64
 	// top-level statements only: with pg_stat_statements.track = all it also counts
 	// what triggers and foreign-key checks run inside them
@@ -278,6 +282,19 @@ func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaste
 	}
 	s.walBytes, s.walFlushes = walCounts(ctx, d)
 	return s
+}
+
+// xactCounts reads how many transactions the run's database committed and rolled
+// back (-1 each when they cannot be read).
+func xactCounts(ctx context.Context, d *sqlx.DB) (commits, rollbacks int64) {
+	var row struct {
+		Commits   int64 `db:"xact_commit"`
+		Rollbacks int64 `db:"xact_rollback"`
+	}
+	if err := d.GetContext(ctx, &row, `SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()`); err != nil {
+		return -1, -1
+	}
+	return row.Commits, row.Rollbacks
 }
 
 // walCounts reads the server's write-ahead log position, in bytes from its start, and
@@ -297,7 +314,7 @@ func walCounts(ctx context.Context, d *sqlx.DB) (written, flushes int64) {
 
 func (a costSample) to(b costSample) Costs {
 	c := Costs{MachineCPU: b.machine - a.machine, Statements: b.statements - a.statements, Commits: b.commits - a.commits,
-		XactCommit: b.xact - a.xact, PGCalls: -1, PostgresCPU: -1, DriverCPU: b.driver - a.driver, WALBytes: -1, WALFlushes: -1}
+		XactCommit: b.xact - a.xact, XactRollback: b.rollbacks - a.rollbacks, PGCalls: -1, PostgresCPU: -1, DriverCPU: b.driver - a.driver, WALBytes: -1, WALFlushes: -1}
 	if a.walBytes >= 0 && b.walBytes >= 0 {
 		c.WALBytes = b.walBytes - a.walBytes
 	}
@@ -343,8 +360,8 @@ func printCosts(w io.Writer, c Costs, n int) {
 	}
 	fmt.Fprintf(w, ", load driver %s", per(c.DriverCPU))
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "database per lifecycle: %.1f statements, %.1f commits (counted by the replicas); PostgreSQL xact_commit %.1f",
-		c.Statements/float64(n), c.Commits/float64(n), float64(c.XactCommit)/float64(n))
+	fmt.Fprintf(w, "database per lifecycle: %.1f statements, %.1f commits (counted by the replicas); PostgreSQL xact_commit %.1f, xact_rollback %.2f",
+		c.Statements/float64(n), c.Commits/float64(n), float64(c.XactCommit)/float64(n), float64(c.XactRollback)/float64(n))
 	if c.PGCalls >= 0 {
 		fmt.Fprintf(w, ", pg_stat_statements calls %.1f", float64(c.PGCalls)/float64(n))
 	}

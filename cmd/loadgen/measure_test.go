@@ -177,3 +177,52 @@ func TestWALCountsDurableCommits(t *testing.T) {
 		t.Errorf("no flush counted for %d durable commits (%d, then %d)", rows, flushes, flushes2)
 	}
 }
+
+// TestXactCountsTellRollbacksFromCommits: the run's transaction counts grow by the
+// commits and the rollbacks of its database, each on its own side.
+func TestXactCountsTellRollbacksFromCommits(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	report := func() {
+		t.Helper()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, `SELECT 1`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report()
+	commits, rollbacks := xactCounts(ctx, d)
+	if commits < 0 || rollbacks < 0 {
+		t.Fatalf("got %d commits and %d rollbacks: the server's counts were not read", commits, rollbacks)
+	}
+	const undone = 20
+	for range undone {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT 1`); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report()
+	commits2, rollbacks2 := xactCounts(ctx, d)
+	if got := rollbacks2 - rollbacks; got < undone {
+		t.Errorf("rollbacks grew by %d for %d transactions rolled back", got, undone)
+	}
+	// the reads and reports commit on their own, a few; the rolled-back ones are not
+	// among them
+	if got := commits2 - commits; got < 1 || got >= undone {
+		t.Errorf("commits grew by %d: want the few statements that committed alone, not the %d rollbacks", got, undone)
+	}
+}
