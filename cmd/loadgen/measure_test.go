@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"net/http"
@@ -141,22 +142,7 @@ func TestWALCountsDurableCommits(t *testing.T) {
 	if _, err := d.ExecContext(ctx, `CREATE TABLE wal_probe (id bigint PRIMARY KEY, note text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := d.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// the statistics a backend keeps are reported when it next goes idle, and at most
-	// once a second unless forced: force them after the writes
-	report := func() {
-		t.Helper()
-		if _, err := conn.ExecContext(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.ExecContext(ctx, `SELECT 1`); err != nil {
-			t.Fatal(err)
-		}
-	}
+	conn, report := reportingConn(t, d)
 	report()
 	written, flushes := walCounts(ctx, d)
 	if written < 0 || flushes < 0 {
@@ -183,20 +169,7 @@ func TestWALCountsDurableCommits(t *testing.T) {
 func TestXactCountsTellRollbacksFromCommits(t *testing.T) {
 	ctx := context.Background()
 	d := pgtest.New(t)
-	conn, err := d.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	report := func() {
-		t.Helper()
-		if _, err := conn.ExecContext(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.ExecContext(ctx, `SELECT 1`); err != nil {
-			t.Fatal(err)
-		}
-	}
+	conn, report := reportingConn(t, d)
 	report()
 	commits, rollbacks := xactCounts(ctx, d)
 	if commits < 0 || rollbacks < 0 {
@@ -224,5 +197,27 @@ func TestXactCountsTellRollbacksFromCommits(t *testing.T) {
 	// among them
 	if got := commits2 - commits; got < 1 || got >= undone {
 		t.Errorf("commits grew by %d: want the few statements that committed alone, not the %d rollbacks", got, undone)
+	}
+}
+
+// reportingConn is a connection of d's for a test's statements, and a function that
+// has the server count them now: the statistics a backend keeps are reported when it
+// next goes idle, and at most once a second unless forced.
+func reportingConn(t *testing.T, d *sqlx.DB) (*sql.Conn, func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, func() {
+		t.Helper()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, `SELECT 1`); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
