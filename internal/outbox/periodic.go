@@ -97,9 +97,9 @@ const (
 )
 
 // SweepDone deletes up to limit jobs that were done before before, oldest first, and
-// answers how many it deleted. It reads them through outbox_done, an index over the
-// done rows alone, so it reads little more than it deletes, and nothing once the done
-// rows of earlier releases are gone.
+// answers how many it deleted. It finds them through outbox_done, an index over the
+// done rows alone, so a sweep with nothing to delete reads one index page, and none
+// of the pending jobs.
 func SweepDone(ctx context.Context, d sqlx.ExecerContext, before time.Time, limit int) (int64, error) {
 	res, err := d.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
 		WHERE state = 'done' AND done_at < $1 ORDER BY done_at LIMIT $2)`, before, limit)
