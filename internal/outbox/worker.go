@@ -655,7 +655,7 @@ func (w *Worker) record(ctx context.Context, q sqlx.ExecerContext, failed []fail
 		states[i], errs[i], runAts[i] = f.state, f.err, sqlTime(f.job.RunAt)
 	}
 	_, err := q.ExecContext(ctx, `UPDATE outbox o SET state = f.state, attempts = o.attempts + f.inc, last_error = f.err,
-		done_at = NULL, run_at = CASE WHEN f.state = 'pending' THEN clock_timestamp() + f.delay * interval '1 millisecond' ELSE o.run_at END
+		run_at = CASE WHEN f.state = 'pending' THEN clock_timestamp() + f.delay * interval '1 millisecond' ELSE o.run_at END
 		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[], $6::bigint[], $7::text[])
 			AS f(id, attempts, run_at, state, inc, delay, err)
 		WHERE o.id = f.id AND o.state = 'pending' AND o.attempts = f.attempts AND o.run_at = f.run_at`,
