@@ -15,12 +15,23 @@
 
 -- (merchant_id, id) is unique since id is; this index replaces returns_merchant_created,
 -- the same columns, so the foreign keys cost no extra index.
+-- A build cut short leaves the index invalid, and IF NOT EXISTS would keep it: drop it
+-- first. Not concurrently: once the foreign keys below depend on a valid index it must
+-- stay, and only a DO block can ask; an invalid index has no dependants and goes at once.
+-- +goose StatementBegin
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('returns_merchant_id_key') AND NOT indisvalid) THEN
+        DROP INDEX returns_merchant_id_key;
+    END IF;
+END $$;
+-- +goose StatementEnd
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS returns_merchant_id_key ON returns (merchant_id, id DESC);
 DROP INDEX CONCURRENTLY IF EXISTS returns_merchant_created;
 
 -- A return's parcels by number, under the merchant like the statements that look
 -- them up: with the merchant first, a planner without statistics no longer takes the
 -- merchant's tracking-number index and filters every parcel of the shop.
+DROP INDEX CONCURRENTLY IF EXISTS parcels_return_number;
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS parcels_return_number ON parcels (merchant_id, return_id, number);
 ALTER TABLE parcels DROP CONSTRAINT IF EXISTS parcels_return_id_number_key;
 
@@ -81,5 +92,6 @@ ALTER TABLE refunds DROP CONSTRAINT IF EXISTS refunds_return_fkey,
 ALTER TABLE outbox ADD CONSTRAINT outbox_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES merchants (id);
 ALTER TABLE parcels ADD CONSTRAINT parcels_return_id_number_key UNIQUE (return_id, number);
 DROP INDEX CONCURRENTLY IF EXISTS parcels_return_number;
+DROP INDEX CONCURRENTLY IF EXISTS returns_merchant_created;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS returns_merchant_created ON returns (merchant_id, id DESC);
 DROP INDEX CONCURRENTLY IF EXISTS returns_merchant_id_key;

@@ -8,6 +8,7 @@
 -- the merchant's returns by ID and filters every one of them by order. Measured on a
 -- load run with autovacuum off: the portal quote's look-up read 256 buffers a quote
 -- by 3,000 returns that way. Built concurrently: returns keep being written meanwhile.
+DROP INDEX CONCURRENTLY IF EXISTS returns_order_id;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS returns_order_id ON returns (merchant_id, order_id, id);
 DROP INDEX CONCURRENTLY IF EXISTS returns_order;
 

@@ -12,6 +12,7 @@
 ALTER TABLE refunds ADD COLUMN IF NOT EXISTS poll_at timestamptz;
 UPDATE refunds SET poll_at = now()
     WHERE status IN ('pending', 'requires_action') AND stripe_refund_id IS NOT NULL AND poll_at IS NULL;
+DROP INDEX CONCURRENTLY IF EXISTS refunds_poll;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS refunds_poll ON refunds (poll_at) WHERE status IN ('pending', 'requires_action');
 DROP INDEX CONCURRENTLY IF EXISTS outbox_pending_refund_poll;
 

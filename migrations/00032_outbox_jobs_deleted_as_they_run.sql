@@ -8,8 +8,9 @@
 -- deleted by the sweep after their week; it reads them through this index over them
 -- alone, so that once they are gone a sweep reads nothing instead of walking every
 -- pending job. New jobs never enter it. It is built concurrently, as jobs keep being
--- written meanwhile. If the build stops half-way it leaves an invalid index that the
--- statement would skip: drop it (DROP INDEX CONCURRENTLY outbox_done) and run it again.
+-- written meanwhile. A build cut short leaves an invalid index that IF NOT EXISTS
+-- would keep, so the migration's run again drops it first.
+DROP INDEX CONCURRENTLY IF EXISTS outbox_done;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_done ON outbox (done_at) WHERE state = 'done';
 
 -- +goose Down

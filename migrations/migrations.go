@@ -1,6 +1,13 @@
 // Package migrations holds the numbered goose SQL migrations, embedded in the binary,
 // and applies them under a PostgreSQL advisory lock so that several replicas starting
 // at once apply each migration exactly once.
+//
+// An index is built concurrently (NO TRANSACTION) where its table is written while the
+// migration runs. Such a build that is cut short (the process killed, the connection
+// lost) leaves an invalid index behind and its migration unrecorded, and the re-run's
+// CREATE INDEX CONCURRENTLY IF NOT EXISTS would keep the invalid one: each such
+// migration drops the index first (concurrently, or in 00021 only when invalid, since
+// foreign keys come to depend on it).
 package migrations
 
 import (

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -126,4 +127,107 @@ func emptyDatabase(t *testing.T) *sql.DB {
 		_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
 	})
 	return d
+}
+
+// concurrentBuild finds the indexes a migration's Up builds concurrently, with their
+// tables.
+var concurrentBuild = regexp.MustCompile(`(?m)^CREATE (?:UNIQUE )?INDEX CONCURRENTLY IF NOT EXISTS (\w+) ON (\w+)`)
+
+// TestAnIndexBuildCutShortIsRebuiltWhenItsMigrationRunsAgain: a migration killed while
+// it built an index concurrently leaves the index invalid and itself unrecorded; run
+// again, it ends with every index valid and defined as on a fresh database (IF NOT
+// EXISTS alone would keep the invalid one). Each such migration is cut short in turn:
+// the database holds every migration before it, and the index it builds, invalid.
+func TestAnIndexBuildCutShortIsRebuiltWhenItsMigrationRunsAgain(t *testing.T) {
+	ctx := context.Background()
+	fresh := emptyDatabase(t)
+	if _, err := migrations.Up(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	want := indexes(t, fresh)
+
+	all, err := fs.Glob(migrations.Files, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := 0
+	for i, name := range all {
+		src, err := fs.ReadFile(migrations.Files, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, _, _ := strings.Cut(string(src), "-- +goose Down")
+		builds := concurrentBuild.FindAllStringSubmatch(up, -1)
+		if len(builds) == 0 {
+			continue
+		}
+		cut++
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := emptyDatabase(t)
+			before := fstest.MapFS{}
+			for _, earlier := range all[:i] {
+				b, err := fs.ReadFile(migrations.Files, earlier)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before[earlier] = &fstest.MapFile{Data: b}
+			}
+			m, err := migrations.NewFrom(d, before)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Up(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The build cut short: the index there, but invalid, as PostgreSQL leaves
+			// it. Each is planted on the table its build names, on a column of its
+			// own, so that only a rebuild gives the right definition.
+			for _, b := range builds {
+				index, table := b[1], b[2]
+				if _, err := d.Exec(`DROP INDEX IF EXISTS ` + index); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := d.Exec(`CREATE INDEX ` + index + ` ON ` + table + ` (merchant_id)`); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := d.Exec(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass`, index); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := migrations.Up(ctx, d); err != nil {
+				t.Fatalf("the re-run: %v", err)
+			}
+			if got := indexes(t, d); got != want {
+				t.Errorf("indexes after the re-run differ from a fresh database's:\n%s\n---\n%s", got, want)
+			}
+		})
+	}
+	if cut == 0 {
+		t.Fatal("no migration builds an index concurrently: the pattern no longer matches them")
+	}
+}
+
+// indexes lists the schema's indexes, each with its definition and whether it is valid.
+func indexes(t *testing.T, d *sql.DB) string {
+	t.Helper()
+	rows, err := d.Query(`SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' ORDER BY c.relname`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, "\n")
 }
