@@ -1224,8 +1224,12 @@ func TestSweepDoneDeletesOnlyJobsDoneLongAgo(t *testing.T) {
 	ids := enqueue(t, d, outbox.Message{Kind: "a"}, outbox.Message{Kind: "a"}, outbox.Message{Kind: "a"},
 		outbox.Message{Kind: "a"}, outbox.Message{Kind: "a"}, outbox.Message{Kind: "a"})
 	old, recent, dead, pending := ids[:3], ids[3], ids[4], ids[5]
-	if _, err := d.Exec(`UPDATE outbox SET state = 'done', done_at = now() - interval '8 days' WHERE id = ANY($1)`, pq.Array(old)); err != nil {
-		t.Fatal(err)
+	// Done in another order than enqueued, so that oldest first is not the IDs' order:
+	// the first sweep takes old[1] and old[2].
+	for i, age := range []string{"8 days", "10 days", "9 days"} {
+		if _, err := d.Exec(`UPDATE outbox SET state = 'done', done_at = now() - $2::interval WHERE id = $1`, old[i], age); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := d.Exec(`UPDATE outbox SET state = 'done', done_at = now() - interval '1 day' WHERE id = $1`, recent); err != nil {
 		t.Fatal(err)
@@ -1236,6 +1240,13 @@ func TestSweepDoneDeletesOnlyJobsDoneLongAgo(t *testing.T) {
 	cut := time.Now().Add(-outbox.DoneRetention)
 	if n, err := outbox.SweepDone(ctx, d, cut, 2); err != nil || n != 2 {
 		t.Fatalf("first sweep: %d deleted (%v), want its limit, 2", n, err)
+	}
+	var oldest []int64
+	if err := d.Select(&oldest, `SELECT id FROM outbox WHERE id = ANY($1) ORDER BY id`, pq.Array(old)); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(oldest) != fmt.Sprint([]int64{old[0]}) {
+		t.Errorf("after the first sweep %v of the old jobs are left, want the youngest of them, %d", oldest, old[0])
 	}
 	if n, err := outbox.SweepDone(ctx, d, cut, 2); err != nil || n != 1 {
 		t.Fatalf("second sweep: %d deleted (%v), want the last old one", n, err)

@@ -101,8 +101,11 @@ const (
 // done rows alone, so a sweep with nothing to delete reads one index page, and none
 // of the pending jobs.
 func SweepDone(ctx context.Context, d sqlx.ExecerContext, before time.Time, limit int) (int64, error) {
-	res, err := d.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
-		WHERE state = 'done' AND done_at < $1 ORDER BY done_at LIMIT $2)`, before, limit)
+	// The IDs are gathered into an array first so that the delete finds each by its
+	// key: with IN (SELECT …) and a limit in the thousands the planner may hash the
+	// IDs and scan the whole table for them.
+	res, err := d.ExecContext(ctx, `DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox
+		WHERE state = 'done' AND done_at < $1 ORDER BY done_at LIMIT $2))`, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: sweep: %w", err)
 	}
