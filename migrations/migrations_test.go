@@ -82,9 +82,15 @@ func versionOf(t *testing.T, name string) int64 {
 }
 
 func columns(t *testing.T, d *sql.DB) string {
-	rows, err := d.Query(`SELECT table_name || '.' || column_name || ' ' || data_type
+	return lines(t, d, `SELECT table_name || '.' || column_name || ' ' || data_type
 		FROM information_schema.columns WHERE table_schema = 'public'
 		ORDER BY table_name, column_name`)
+}
+
+// lines runs query, whose rows are one text each, and answers them a line each.
+func lines(t *testing.T, d *sql.DB, query string) string {
+	t.Helper()
+	rows, err := d.Query(query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +102,9 @@ func columns(t *testing.T, d *sql.DB) string {
 			t.Fatal(err)
 		}
 		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return strings.Join(out, "\n")
 }
@@ -211,23 +220,7 @@ func TestAnIndexBuildCutShortIsRebuiltWhenItsMigrationRunsAgain(t *testing.T) {
 // indexes lists the schema's indexes, each with its definition and whether it is valid.
 func indexes(t *testing.T, d *sql.DB) string {
 	t.Helper()
-	rows, err := d.Query(`SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END
+	return lines(t, d, `SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = 'public' ORDER BY c.relname`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(out, "\n")
 }
