@@ -9,7 +9,7 @@
 -- alone, so that once they are gone a sweep reads nothing instead of walking every
 -- pending job. New jobs never enter it. It is built concurrently, as jobs keep being
 -- written meanwhile. A build cut short leaves an invalid index that IF NOT EXISTS
--- would keep, so the migration's run again drops it first.
+-- would keep, so the migration, run again, drops it first.
 DROP INDEX CONCURRENTLY IF EXISTS outbox_done;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_done ON outbox (done_at) WHERE state = 'done';
 
