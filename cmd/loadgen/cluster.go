@@ -40,7 +40,10 @@ type replica struct {
 	up      atomic.Bool
 	peakRSS int64 // bytes, across restarts
 	kills   int
-	cpuDone time.Duration // CPU time of the replica's earlier (killed or stopped) processes
+	// cpuDone and switchesDone are the CPU time and context switches of the
+	// replica's earlier (killed) processes
+	cpuDone      time.Duration
+	switchesDone int64
 	// db holds the replica's statement and commit counters as last read (dbTotals)
 	db dbCounters
 }
@@ -101,6 +104,9 @@ func (r *replica) kill() {
 	if r.cmd != nil && r.cmd.Process != nil {
 		if d, err := processCPU(r.cmd.Process.Pid); err == nil {
 			r.cpuDone += d
+		}
+		if n, err := processSwitches(r.cmd.Process.Pid); err == nil {
+			r.switchesDone += n
 		}
 		r.cmd.Process.Kill()
 		r.kills++

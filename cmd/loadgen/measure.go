@@ -18,31 +18,38 @@ import (
 const clockTick = 100
 
 // machineBusy is the CPU time the whole machine spent not idle (every core, every
-// process: the driver, the replicas, PostgreSQL, the fake Stripe), from /proc/stat.
-func machineBusy() (time.Duration, error) {
+// process: the driver, the replicas, PostgreSQL, the fake Stripe), and the context
+// switches its cores made, from /proc/stat.
+func machineBusy() (busy time.Duration, switches int64, err error) {
 	f, err := os.Open("/proc/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
+	found := false
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 8 || fields[0] != "cpu" {
-			continue
-		}
-		// user nice system idle iowait irq softirq steal
-		var busy int64
-		for i, f := range fields[1:9] {
-			if i == 3 || i == 4 { // idle, iowait
-				continue
+		switch {
+		case len(fields) >= 8 && fields[0] == "cpu":
+			// user nice system idle iowait irq softirq steal
+			var ticks int64
+			for i, f := range fields[1:9] {
+				if i == 3 || i == 4 { // idle, iowait
+					continue
+				}
+				n, _ := strconv.ParseInt(f, 10, 64)
+				ticks += n
 			}
-			n, _ := strconv.ParseInt(f, 10, 64)
-			busy += n
+			busy, found = time.Duration(ticks)*time.Second/clockTick, true
+		case len(fields) == 2 && fields[0] == "ctxt":
+			switches, _ = strconv.ParseInt(fields[1], 10, 64)
 		}
-		return time.Duration(busy) * time.Second / clockTick, nil
 	}
-	return 0, fmt.Errorf("loadgen: no cpu line in /proc/stat")
+	if !found {
+		return 0, 0, fmt.Errorf("loadgen: no cpu line in /proc/stat")
+	}
+	return busy, switches, nil
 }
 
 // processCPU is the user and system CPU time of a process, from /proc/<pid>/stat.
@@ -83,19 +90,50 @@ func ticks(fields ...string) time.Duration {
 	return time.Duration(n) * time.Second / clockTick
 }
 
-// postgresCPU is the CPU time of the PostgreSQL server whose postmaster is pid: its
-// own, that of its live processes (backends, checkpointer, WAL writer, …), and that
-// of the processes it has reaped (backends of connections closed), which the kernel
-// adds to the postmaster's children's times.
-func postgresCPU(postmaster int) (time.Duration, error) {
-	f, err := procStat(postmaster)
+// processSwitches is how many times the threads of a process have left a core so
+// far, from /proc/<pid>/task/*/status: voluntarily (to wait for a socket, a lock or a
+// timer) or not (the scheduler gave the core to another). A process that sleeps
+// whenever it has nothing to do pays a switch out and one back in for each wake-up;
+// one kept busy finds its next work ready and pays none. The threads that have exited
+// no longer count (a Go process keeps its threads).
+func processSwitches(pid int) (int64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return 0, err
 	}
-	total := ticks(f[11:15]...)
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // it exited meanwhile
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			name, v, _ := strings.Cut(line, ":")
+			if name == "voluntary_ctxt_switches" || name == "nonvoluntary_ctxt_switches" {
+				x, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += x
+			}
+		}
+	}
+	return n, nil
+}
+
+// postgresCPU is the CPU time of the PostgreSQL server whose postmaster is pid: its
+// own, that of its live processes (backends, checkpointer, WAL writer, …), and that
+// of the processes it has reaped (backends of connections closed), which the kernel
+// adds to the postmaster's children's times. switches is the context switches of
+// the postmaster and its live processes: a reaped backend's are not kept anywhere
+// (the replicas' pools keep their connections for the run).
+func postgresCPU(postmaster int) (cpu time.Duration, switches int64, err error) {
+	f, err := procStat(postmaster)
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu = ticks(f[11:15]...)
+	switches, _ = processSwitches(postmaster)
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	parent := strconv.Itoa(postmaster)
 	for _, e := range entries {
@@ -104,10 +142,12 @@ func postgresCPU(postmaster int) (time.Duration, error) {
 			continue
 		}
 		if f, err := procStat(pid); err == nil && f[1] == parent {
-			total += ticks(f[11], f[12])
+			cpu += ticks(f[11], f[12])
+			n, _ := processSwitches(pid)
+			switches += n
 		}
 	}
-	return total, nil
+	return cpu, switches, nil
 }
 
 // postmasterOf is the pid of the server d is connected to, when it runs on this
@@ -128,17 +168,20 @@ func postmasterOf(ctx context.Context, d *sqlx.DB) int {
 	return pid
 }
 
-// cpu is the replica's CPU time so far, across restarts.
-func (r *replica) cpu() time.Duration {
+// cpu is the replica's CPU time and context switches so far, across restarts.
+func (r *replica) cpu() (time.Duration, int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	total := r.cpuDone
+	total, switches := r.cpuDone, r.switchesDone
 	if r.cmd != nil && r.cmd.Process != nil && r.up.Load() {
 		if d, err := processCPU(r.cmd.Process.Pid); err == nil {
 			total += d
 		}
+		if n, err := processSwitches(r.cmd.Process.Pid); err == nil {
+			switches += n
+		}
 	}
-	return total
+	return total, switches
 }
 
 // dbCounters are a replica's statement and commit counts across its restarts: done
@@ -240,6 +283,13 @@ type Costs struct {
 	// committed alone, and fewer than the commits where several shared one.
 	WALBytes   int64
 	WALFlushes int64
+	// Switches are the context switches of the same parts as the CPU times above
+	// (PostgresSwitches -1 when the server is not on this machine): where the
+	// CPU of more processes on the same cores goes, a wake-up at a time.
+	MachineSwitches  int64
+	ReplicaSwitches  []int64
+	PostgresSwitches int64
+	DriverSwitches   int64
 }
 
 // costSample is one reading of the counters.
@@ -255,19 +305,27 @@ type costSample struct {
 	pgCalls    int64
 	walBytes   int64 // -1: unknown
 	walFlushes int64 // -1: unknown
+	// context switches, as the CPU times
+	machineSwitches  int64
+	replicaSwitches  []int64
+	postgresSwitches int64 // -1: not on this machine
+	driverSwitches   int64
 }
 
 func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaster int) costSample {
-	s := costSample{pgCalls: -1, postgres: -1, walBytes: -1, walFlushes: -1}
-	s.machine, _ = machineBusy()
+	s := costSample{pgCalls: -1, postgres: -1, walBytes: -1, walFlushes: -1, postgresSwitches: -1}
+	s.machine, s.machineSwitches, _ = machineBusy()
 	s.driver, _ = processCPU(os.Getpid())
+	s.driverSwitches, _ = processSwitches(os.Getpid())
 	if postmaster > 0 {
-		if c, err := postgresCPU(postmaster); err == nil {
-			s.postgres = c
+		if c, n, err := postgresCPU(postmaster); err == nil {
+			s.postgres, s.postgresSwitches = c, n
 		}
 	}
 	for _, r := range replicas {
-		s.replicas = append(s.replicas, r.cpu())
+		cpu, switches := r.cpu()
+		s.replicas = append(s.replicas, cpu)
+		s.replicaSwitches = append(s.replicaSwitches, switches)
 		st, c := r.dbTotals(ctx)
 		s.statements += st
 		s.commits += c
@@ -314,7 +372,8 @@ func walCounts(ctx context.Context, d *sqlx.DB) (written, flushes int64) {
 
 func (a costSample) to(b costSample) Costs {
 	c := Costs{MachineCPU: b.machine - a.machine, Statements: b.statements - a.statements, Commits: b.commits - a.commits,
-		XactCommit: b.xact - a.xact, XactRollback: b.rollbacks - a.rollbacks, PGCalls: -1, PostgresCPU: -1, DriverCPU: b.driver - a.driver, WALBytes: -1, WALFlushes: -1}
+		XactCommit: b.xact - a.xact, XactRollback: b.rollbacks - a.rollbacks, PGCalls: -1, PostgresCPU: -1, DriverCPU: b.driver - a.driver, WALBytes: -1, WALFlushes: -1,
+		MachineSwitches: b.machineSwitches - a.machineSwitches, PostgresSwitches: -1, DriverSwitches: b.driverSwitches - a.driverSwitches}
 	if a.walBytes >= 0 && b.walBytes >= 0 {
 		c.WALBytes = b.walBytes - a.walBytes
 	}
@@ -323,9 +382,11 @@ func (a costSample) to(b costSample) Costs {
 	}
 	if a.postgres >= 0 && b.postgres >= 0 {
 		c.PostgresCPU = b.postgres - a.postgres
+		c.PostgresSwitches = b.postgresSwitches - a.postgresSwitches
 	}
 	for i := range b.replicas {
 		c.ReplicaCPU = append(c.ReplicaCPU, b.replicas[i]-a.replicas[i])
+		c.ReplicaSwitches = append(c.ReplicaSwitches, b.replicaSwitches[i]-a.replicaSwitches[i])
 	}
 	if a.pgCalls >= 0 && b.pgCalls >= 0 {
 		c.PGCalls = b.pgCalls - a.pgCalls
@@ -359,6 +420,21 @@ func printCosts(w io.Writer, c Costs, n int) {
 		fmt.Fprintf(w, ", PostgreSQL %s", per(c.PostgresCPU))
 	}
 	fmt.Fprintf(w, ", load driver %s", per(c.DriverCPU))
+	fmt.Fprintln(w)
+	each := func(x int64) string { return fmt.Sprintf("%.0f", float64(x)/float64(n)) }
+	fmt.Fprintf(w, "context switches per lifecycle: whole machine %s", each(c.MachineSwitches))
+	var together int64
+	for i, x := range c.ReplicaSwitches {
+		fmt.Fprintf(w, ", replica %d %s", i+1, each(x))
+		together += x
+	}
+	if len(c.ReplicaSwitches) > 1 {
+		fmt.Fprintf(w, ", replicas together %s", each(together))
+	}
+	if c.PostgresSwitches >= 0 {
+		fmt.Fprintf(w, ", PostgreSQL %s", each(c.PostgresSwitches))
+	}
+	fmt.Fprintf(w, ", load driver %s", each(c.DriverSwitches))
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "database per lifecycle: %.1f statements, %.1f commits (counted by the replicas); PostgreSQL xact_commit %.1f, xact_rollback %.2f",
 		c.Statements/float64(n), c.Commits/float64(n), float64(c.XactCommit)/float64(n), float64(c.XactRollback)/float64(n))

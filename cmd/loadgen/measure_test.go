@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -85,7 +86,7 @@ func TestPostgresCPUCountsClosedBackends(t *testing.T) {
 	if postmaster == 0 {
 		t.Fatal("the test server's postmaster was not found among this machine's processes")
 	}
-	before, err := postgresCPU(postmaster)
+	before, _, err := postgresCPU(postmaster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestPostgresCPUCountsClosedBackends(t *testing.T) {
 			t.Fatalf("backend %d still exists 10 s after its connection closed", backend)
 		}
 	}
-	after, err := postgresCPU(postmaster)
+	after, _, err := postgresCPU(postmaster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +132,61 @@ func TestPostgresCPUCountsClosedBackends(t *testing.T) {
 	}
 	if got := after - before; got < spent {
 		t.Fatalf("the server's CPU grew by %v, less than the %v its closed backend spent", got, spent)
+	}
+}
+
+// TestSwitchesCountEachWakeUp: a process that waits for each message it is sent,
+// alone, leaves its core once a message at least (cat, echoing lines one round trip
+// at a time); the run counts the switches of the process's threads and the machine's.
+func TestSwitchesCountEachWakeUp(t *testing.T) {
+	cat := exec.Command("cat")
+	in, err := cat.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cat.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Wait()
+	defer in.Close()
+	before, err := processSwitches(cat.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, machineBefore, err := machineBusy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const trips = 200
+	echo := bufio.NewReader(out)
+	for i := range trips {
+		if _, err := fmt.Fprintf(in, "line %d\n", i); err != nil {
+			t.Fatal(err)
+		}
+		// the next line is written only once this one came back, so cat has found
+		// its input empty and waited (unless the scheduler held it between its
+		// write and its next read, which the bound below allows for)
+		if _, err := echo.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := processSwitches(cat.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, machineAfter, err := machineBusy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after - before; got < trips/2 {
+		t.Errorf("cat switched %d times for %d round trips", got, trips)
+	}
+	if got := machineAfter - machineBefore; got < after-before {
+		t.Errorf("the machine counted %d switches, fewer than cat's %d alone", got, after-before)
 	}
 }
 
