@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/roundtriphq/roundtrip/internal/db"
@@ -47,5 +48,40 @@ func TestStatementsAndCommitsAreCounted(t *testing.T) {
 	}
 	if got := db.Counted.Commits.Load() - c0; got != 1 {
 		t.Errorf("got %d commits, want 1", got)
+	}
+}
+
+// TestAConnectionIsReplacedWhenItsLifetimeEnds: a pooled connection serves for its
+// lifetime and is then replaced by a new one, whose backend plans its statements
+// again (a plan made while a table was small is not kept for good).
+func TestAConnectionIsReplacedWhenItsLifetimeEnds(t *testing.T) {
+	ctx := context.Background()
+	_, u := pgtest.NewWithURL(t)
+	d, err := db.OpenServing(ctx, u, 1, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	backend := func() int {
+		t.Helper()
+		var pid int
+		if err := d.GetContext(ctx, &pid, `SELECT pg_backend_pid()`); err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	first := backend()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for backend() == first {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("backend %d still answers 10 s into a 50 ms lifetime", first)
+		}
+	}
+	if closed := d.Stats().MaxLifetimeClosed; closed == 0 {
+		t.Errorf("a new backend answers, but no connection was closed for its lifetime (%+v)", d.Stats())
 	}
 }

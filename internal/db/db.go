@@ -17,9 +17,25 @@ import (
 // DefaultURL is used when DATABASE_URL is not set: the PostgreSQL on the local machine.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/roundtrip?sslmode=disable"
 
+// ConnLifetime is how long a pooled connection serves before it is replaced (when it
+// is next idle). A connection keeps the plans PostgreSQL made for its prepared
+// statements until the tables' statistics change; where they never change (a restored
+// database never analyzed, autovacuum off), a plan made while a table was small would
+// be kept for good as the table grows, and the planner cannot tell a table's indexes
+// apart while it is that small (a look-up by shop and ID may walk the shop's rows by
+// another index: BENCHMARKS.md, nineteenth pass). A new connection plans again for
+// the table as it is then. Replacing one costs a log-in and its statements' first
+// plans, a few milliseconds every half hour.
+const ConnLifetime = 30 * time.Minute
+
 // Open connects to url and checks the connection with a ping. Its statements and
 // commits are counted in Counted.
 func Open(ctx context.Context, rawURL string, maxConns int) (*sqlx.DB, error) {
+	return open(ctx, rawURL, maxConns, ConnLifetime)
+}
+
+// open is Open with connections that serve for lifetime.
+func open(ctx context.Context, rawURL string, maxConns int, lifetime time.Duration) (*sqlx.DB, error) {
 	if err := CheckURL(rawURL); err != nil {
 		return nil, err
 	}
@@ -33,6 +49,7 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*sqlx.DB, error) {
 	d.SetMaxOpenConns(maxConns)
 	d.SetMaxIdleConns(maxConns)
 	d.SetConnMaxIdleTime(5 * time.Minute)
+	d.SetConnMaxLifetime(lifetime)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := d.PingContext(pctx); err != nil {
