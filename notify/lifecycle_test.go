@@ -17,6 +17,7 @@ import (
 	"github.com/roundtriphq/roundtrip/cmd/roundtrip/app"
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
+	"github.com/roundtriphq/roundtrip/notify"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 )
@@ -72,6 +73,15 @@ func TestAReturnsJourneyReachesTheShop(t *testing.T) {
 		RMA string `json:"rma"`
 	}
 	res.JSON(t, &r)
+	// the creation, its approval and its label are one statement: one job delivers
+	// the three events
+	var deliverJobs []string
+	if err := env.DB.Select(&deliverJobs, `SELECT payload::text FROM outbox WHERE kind = $1`, notify.JobDeliver); err != nil {
+		t.Fatal(err)
+	}
+	if len(deliverJobs) != 1 || strings.Count(deliverJobs[0], `"wd_`) != 3 {
+		t.Fatalf("after the creation, delivery jobs %q: want one naming three deliveries", deliverJobs)
+	}
 	if res := env.Do(t, "POST", "/v1/scans", shop.Keys[auth.RoleWarehouse], map[string]any{"code": r.RMA}); res.Status != http.StatusOK {
 		t.Fatalf("scan: %d %s", res.Status, res.Body)
 	}

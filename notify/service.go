@@ -199,8 +199,9 @@ const DeliverBatch = 32
 // more (BENCHMARKS.md).
 const DeliverGather = 50 * time.Millisecond
 
-// deliverJob is the payload of a JobDeliver outbox row: the deliveries of one event
-// to every endpoint it went to, or one delivery's next attempt.
+// deliverJob is the payload of a JobDeliver outbox row: the deliveries of the events
+// one statement published to every endpoint each went to (shareJob), or one
+// delivery's next attempt.
 type deliverJob struct {
 	Deliveries []deliveryRef `json:"deliveries,omitempty"`
 	// DeliveryID and Generation: one delivery, as rows written before Deliveries
@@ -269,13 +270,13 @@ func (s *Service) publish(ctx context.Context, tx sqlx.ExtContext, merchantID in
 // then the shop's event and its deliveries (when an endpoint listens), then the
 // shopper's email; the parts bring the jobs (outbox.Part.Messages). name ends the
 // names of the parts' table expressions, so that the writes of two events can share
-// one statement.
+// one statement; the deliveries of events that share one have one job (shareJob).
 func (s *Service) prepare(ctx context.Context, tx sqlx.ExtContext, merchantID int64, eventType EventType, data any,
 	carried []outbox.Part, jobs []outbox.Message, name string) ([]outbox.Part, error) {
 	if !eventType.Known() {
 		return nil, fmt.Errorf("notify: publish: unknown event type %q", eventType)
 	}
-	parts := slices.Clip(carried)
+	parts := slices.Clone(carried) // shareJob may give one of them another job list
 	var mail []outbox.Part
 	if s.mailer != nil {
 		m, err := s.mailer.Mail(ctx, tx, merchantID, eventType, data)
@@ -310,11 +311,14 @@ func (s *Service) prepare(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	// the event, its deliveries and their job are one statement. An endpoint deleted
 	// or disabled since the list was read (a cached list is up to a notification
 	// late) gets no delivery, and the job finds none to make for it.
-	job := deliverJob{Deliveries: make([]deliveryRef, len(endpoints))}
+	refs := make([]deliveryRef, len(endpoints))
 	ids := make([]string, len(endpoints))
 	for i := range endpoints {
 		ids[i] = newID("wd_")
-		job.Deliveries[i] = deliveryRef{ID: ids[i], Generation: 1}
+		refs[i] = deliveryRef{ID: ids[i], Generation: 1}
+	}
+	if !shareJob(parts, merchantID, refs) {
+		jobs = append([]outbox.Message{{MerchantID: merchantID, Kind: JobDeliver, Payload: deliverJob{Deliveries: refs}}}, jobs...)
 	}
 	parts = append(parts, outbox.Part{With: `webhook_event` + name + ` AS (INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
 			VALUES ($1, $2, $3, $4, $5)),
@@ -322,6 +326,30 @@ func (s *Service) prepare(ctx context.Context, tx sqlx.ExtContext, merchantID in
 			SELECT $1, x.id, e.id, $2, $4, $4 FROM unnest($6::text[], $7::text[]) AS x(id, endpoint_id)
 			JOIN webhook_endpoints e ON e.merchant_id = $1 AND e.id = x.endpoint_id AND e.enabled)`,
 		Args:     []any{merchantID, env.ID, eventType, now, string(payload), db.Array(ids), db.Array(endpoints)},
-		Messages: append([]outbox.Message{{MerchantID: merchantID, Kind: JobDeliver, Payload: job}}, jobs...)})
+		Messages: jobs})
 	return append(parts, mail...), nil
+}
+
+// shareJob adds refs to the delivery job that an earlier event of the same statement
+// brought (one of parts), and reports whether there was one. The events of one change
+// (a creation, its approval and its label; a refund's success and the return's
+// completion) then cost one outbox row, inserted and deleted, instead of one each:
+// a job names any number of deliveries, attempts each side by side and schedules a
+// failed one's next attempt as a job of its own, as for an event's several endpoints.
+// A job due later (a next attempt) or of another shop is left as it is. The part
+// changed gets a job list of its own, so that the caller's is not changed under it.
+func shareJob(parts []outbox.Part, merchantID int64, refs []deliveryRef) bool {
+	for i := range parts {
+		for j, m := range parts[i].Messages {
+			p, ok := m.Payload.(deliverJob)
+			if !ok || m.Kind != JobDeliver || m.MerchantID != merchantID || !m.RunAt.IsZero() || p.DeliveryID != "" {
+				continue
+			}
+			msgs := slices.Clone(parts[i].Messages)
+			msgs[j].Payload = deliverJob{Deliveries: append(slices.Clip(p.Deliveries), refs...)}
+			parts[i].Messages = msgs
+			return true
+		}
+	}
+	return false
 }
