@@ -153,14 +153,20 @@ func TestSwitchesCountEachWakeUp(t *testing.T) {
 	}
 	defer cat.Wait()
 	defer in.Close()
-	before, err := processSwitches(cat.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
+	// switches reads cat's switches and the machine's
+	switches := func() (process, machine int64) {
+		t.Helper()
+		process, err := processSwitches(cat.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, machine, err = machineBusy()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return process, machine
 	}
-	_, machineBefore, err := machineBusy()
-	if err != nil {
-		t.Fatal(err)
-	}
+	before, machineBefore := switches()
 	const trips = 200
 	echo := bufio.NewReader(out)
 	for i := range trips {
@@ -174,14 +180,7 @@ func TestSwitchesCountEachWakeUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	after, err := processSwitches(cat.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, machineAfter, err := machineBusy()
-	if err != nil {
-		t.Fatal(err)
-	}
+	after, machineAfter := switches()
 	if got := after - before; got < trips/2 {
 		t.Errorf("cat switched %d times for %d round trips", got, trips)
 	}
