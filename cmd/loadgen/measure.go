@@ -17,10 +17,10 @@ import (
 // clockTick is the kernel's USER_HZ, the unit of /proc's CPU times (100 on Linux).
 const clockTick = 100
 
-// machineBusy is the CPU time the whole machine spent not idle (every core, every
+// machineUsage is the CPU time the whole machine spent not idle (every core, every
 // process: the driver, the replicas, PostgreSQL, the fake Stripe), and the context
 // switches its cores made, from /proc/stat.
-func machineBusy() (busy time.Duration, switches int64, err error) {
+func machineUsage() (busy time.Duration, switches int64, err error) {
 	f, err := os.Open("/proc/stat")
 	if err != nil {
 		return 0, 0, err
@@ -118,13 +118,13 @@ func processSwitches(pid int) (int64, error) {
 	return n, nil
 }
 
-// postgresCPU is the CPU time of the PostgreSQL server whose postmaster is pid: its
+// postgresUsage is the CPU time of the PostgreSQL server whose postmaster is pid: its
 // own, that of its live processes (backends, checkpointer, WAL writer, …), and that
 // of the processes it has reaped (backends of connections closed), which the kernel
 // adds to the postmaster's children's times. switches is the context switches of
 // the postmaster and its live processes: a reaped backend's are not kept anywhere
 // (the replicas' pools keep their connections for the run).
-func postgresCPU(postmaster int) (cpu time.Duration, switches int64, err error) {
+func postgresUsage(postmaster int) (cpu time.Duration, switches int64, err error) {
 	f, err := procStat(postmaster)
 	if err != nil {
 		return 0, 0, err
@@ -168,8 +168,8 @@ func postmasterOf(ctx context.Context, d *sqlx.DB) int {
 	return pid
 }
 
-// cpu is the replica's CPU time and context switches so far, across restarts.
-func (r *replica) cpu() (time.Duration, int64) {
+// usage is the replica's CPU time and context switches so far, across restarts.
+func (r *replica) usage() (time.Duration, int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	total, switches := r.cpuDone, r.switchesDone
@@ -314,16 +314,16 @@ type costSample struct {
 
 func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaster int) costSample {
 	s := costSample{pgCalls: -1, postgres: -1, walBytes: -1, walFlushes: -1, postgresSwitches: -1}
-	s.machine, s.machineSwitches, _ = machineBusy()
+	s.machine, s.machineSwitches, _ = machineUsage()
 	s.driver, _ = processCPU(os.Getpid())
 	s.driverSwitches, _ = processSwitches(os.Getpid())
 	if postmaster > 0 {
-		if c, n, err := postgresCPU(postmaster); err == nil {
+		if c, n, err := postgresUsage(postmaster); err == nil {
 			s.postgres, s.postgresSwitches = c, n
 		}
 	}
 	for _, r := range replicas {
-		cpu, switches := r.cpu()
+		cpu, switches := r.usage()
 		s.replicas = append(s.replicas, cpu)
 		s.replicaSwitches = append(s.replicaSwitches, switches)
 		st, c := r.dbTotals(ctx)

@@ -86,7 +86,7 @@ func TestPostgresCPUCountsClosedBackends(t *testing.T) {
 	if postmaster == 0 {
 		t.Fatal("the test server's postmaster was not found among this machine's processes")
 	}
-	before, _, err := postgresCPU(postmaster)
+	before, _, err := postgresUsage(postmaster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestPostgresCPUCountsClosedBackends(t *testing.T) {
 			t.Fatalf("backend %d still exists 10 s after its connection closed", backend)
 		}
 	}
-	after, _, err := postgresCPU(postmaster)
+	after, _, err := postgresUsage(postmaster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestSwitchesCountEachWakeUp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, machine, err = machineBusy()
+		_, machine, err = machineUsage()
 		if err != nil {
 			t.Fatal(err)
 		}
