@@ -73,13 +73,12 @@ func compare(w io.Writer, a, b *Report, oneServer bool) {
 	fmt.Fprintf(w, "lifecycles/s: A %.1f, B %.1f, A/B %.3f\n", rate(a), rate(b), rate(a)/rate(b))
 	ra, rb := per(a, a.Costs.replicas()), per(b, b.Costs.replicas())
 	fmt.Fprintf(w, "replicas' CPU per lifecycle: A %.2f ms, B %.2f ms, A−B %+.2f ms\n", ra, rb, ra-rb)
-	if a.Costs.PostgresCPU >= 0 && b.Costs.PostgresCPU >= 0 {
-		if oneServer {
-			fmt.Fprintln(w, "PostgreSQL's CPU: one server for both runs, so not told apart (give B a server of its own with -compare-database-url)")
-		} else {
-			pa, pb := per(a, a.Costs.PostgresCPU), per(b, b.Costs.PostgresCPU)
-			fmt.Fprintf(w, "PostgreSQL's CPU per lifecycle (each its own server): A %.2f ms, B %.2f ms, A−B %+.2f ms\n", pa, pb, pa-pb)
-		}
+	// one server's CPU cannot be told apart whether or not either run could read it
+	if oneServer {
+		fmt.Fprintln(w, "PostgreSQL's CPU: one server for both runs, so not told apart (give B a server of its own with -compare-database-url)")
+	} else if a.Costs.PostgresCPU >= 0 && b.Costs.PostgresCPU >= 0 {
+		pa, pb := per(a, a.Costs.PostgresCPU), per(b, b.Costs.PostgresCPU)
+		fmt.Fprintf(w, "PostgreSQL's CPU per lifecycle (each its own server): A %.2f ms, B %.2f ms, A−B %+.2f ms\n", pa, pb, pa-pb)
 	}
 	n := func(r *Report, v float64) float64 { return v / float64(max(r.Completed, 1)) }
 	fmt.Fprintf(w, "statements, commits per lifecycle: A %.1f, %.1f; B %.1f, %.1f\n",

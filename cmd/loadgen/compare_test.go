@@ -73,6 +73,13 @@ func TestCompareTellsServersApart(t *testing.T) {
 	if got := out.String(); strings.Contains(got, "A 12.00 ms") || strings.Contains(got, "write-ahead log") {
 		t.Errorf("one server's figures compared as two:\n%s", got)
 	}
+	// a run that could not read the server's CPU still shares it with the other
+	b.Costs.PostgresCPU = -1
+	out.Reset()
+	compare(&out, a, b, true)
+	if got := out.String(); !strings.Contains(got, "one server for both runs") {
+		t.Errorf("one server not named when B could not read its CPU:\n%s", got)
+	}
 }
 
 // TestOneServerByPostmaster: two runs on this machine share a server when they

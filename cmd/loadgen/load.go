@@ -287,7 +287,10 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	if c.KillEvery > 0 {
 		bg.Go(func() { chaos(runCtx, replicas, c.KillEvery, progress) })
 	}
-	postmaster := postmasterOf(ctx, d)
+	postmaster, err := postmasterOf(ctx, d)
+	if err != nil {
+		fmt.Fprintf(progress, "loadgen: PostgreSQL's CPU is not measured in this run: %v\n", err)
+	}
 	rep.Postmaster = postmaster
 	before := sampleCosts(ctx, d, replicas, postmaster)
 	start := time.Now()

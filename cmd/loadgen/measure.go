@@ -151,21 +151,22 @@ func postgresUsage(postmaster int) (cpu time.Duration, switches int64, err error
 }
 
 // postmasterOf is the pid of the server d is connected to, when it runs on this
-// machine (0 when not: its CPU is then not reported).
-func postmasterOf(ctx context.Context, d *sqlx.DB) int {
+// machine (0 when not: its CPU is then not reported). err says why the server could
+// not be asked, which leaves the question open.
+func postmasterOf(ctx context.Context, d *sqlx.DB) (int, error) {
 	var backend int
 	if err := d.GetContext(ctx, &backend, `SELECT pg_backend_pid()`); err != nil {
-		return 0
+		return 0, err
 	}
 	f, err := procStat(backend)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	pid, _ := strconv.Atoi(f[1])
 	if pid <= 1 {
-		return 0
+		return 0, nil
 	}
-	return pid
+	return pid, nil
 }
 
 // usage is the replica's CPU time and context switches so far, across restarts.

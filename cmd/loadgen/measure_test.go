@@ -82,7 +82,10 @@ func TestPostgresCPUCountsClosedBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	postmaster := postmasterOf(ctx, d)
+	postmaster, err := postmasterOf(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if postmaster == 0 {
 		t.Fatal("the test server's postmaster was not found among this machine's processes")
 	}
