@@ -90,6 +90,24 @@ func TestAReturnsJourneyReachesTheShop(t *testing.T) {
 	if res.Status != http.StatusCreated {
 		t.Fatalf("receipt: %d %s", res.Status, res.Body)
 	}
+	// the receipt's change rides on the refund's statement: its timeline entry and
+	// the move to resolving are one command, and one job delivers return.received
+	// and refund.created
+	var cmds []string
+	if err := env.DB.Select(&cmds, `SELECT e.to_state || '@' || e.cmin::text FROM return_events e JOIN returns r ON r.id = e.return_id
+		WHERE r.public_id = $1 AND e.to_state IN ('received', 'resolving') ORDER BY e.id`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(cmds) != 2 || cmds[0] != "received@"+strings.TrimPrefix(cmds[1], "resolving@") {
+		t.Errorf("the receipt's timeline entries %q: want received and resolving by one command", cmds)
+	}
+	deliverJobs = nil
+	if err := env.DB.Select(&deliverJobs, `SELECT payload::text FROM outbox WHERE kind = $1 ORDER BY id`, notify.JobDeliver); err != nil {
+		t.Fatal(err)
+	}
+	if len(deliverJobs) != 2 || strings.Count(deliverJobs[1], `"wd_`) != 2 {
+		t.Fatalf("after the receipt, delivery jobs %q: want the creation's and one naming two deliveries", deliverJobs)
+	}
 	drain() // sends the refund to Stripe and delivers the webhooks
 	drain()
 
@@ -169,6 +187,9 @@ func TestAReturnsJourneyReachesTheShop(t *testing.T) {
 				}
 			}
 		case "return.received":
+			if data.State != "received" {
+				t.Errorf("%s: got state %s, want the return as the receipt left it", e.Type, data.State)
+			}
 			if len(data.Items) != 1 || data.Items[0].Received != 1 || data.Items[0].Condition != "like_new" || data.Items[0].Disposition != "restock" {
 				t.Errorf("%s: got items %+v, want the unit received like new, to restock", e.Type, data.Items)
 			}

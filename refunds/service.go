@@ -183,10 +183,11 @@ func (s *Service) issue(ctx context.Context, t *returns.Tx, receiptID int64, acc
 		if err != nil {
 			return err
 		}
-		if err := s.publish(ctx, t.Tx, r.MerchantID, notify.StoreCreditIssued, CreditIssued{
+		// after the receipt's change and notice, when they are still to be written
+		if err := s.publishCarrying(ctx, t.Tx, r.MerchantID, notify.StoreCreditIssued, CreditIssued{
 			Email: r.CustomerEmail, Currency: r.Currency, Amount: max(payment, 0), Bonus: max(bonus, 0), ReturnID: r.ID, ReturnPublicID: r.PublicID, RMA: r.RMA,
 			CreditID: c.PublicID, Code: c.Code, ExpiresAt: c.ExpiresAt,
-		}); err != nil {
+		}, t.Carried()); err != nil {
 			return err
 		}
 		note := fmt.Sprintf("Store credit of %s issued to %s.", money.Format(max(payment, 0)+max(bonus, 0), r.Currency), r.CustomerEmail)

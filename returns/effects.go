@@ -19,7 +19,9 @@ import (
 //     pays only what is still owed (nothing, when everything arrived).
 //   - a receipt (Tx.Resolve, called by receiving) or an inspection: Resolver.Resolve
 //     issues what the accepted units are worth (a refund or store credit) and moves
-//     the return on to resolving, completed or refund_failed.
+//     the return on to resolving, completed or refund_failed. The receipt's change
+//     (Tx.TransitionResolving) and its notice ride on the resolution's first
+//     statement: the refund's insert writes received and resolving at once.
 //   - every change, creation included: Notifier.ReturnChanged tells the shop's
 //     systems (signed webhooks) and the shopper, first, so that the notices go out in
 //     the order of the return's journey (return.approved before label.issued).
@@ -158,6 +160,10 @@ func (s *Store) setOff(ctx context.Context, t *Tx, ev Event) error {
 // Resolve hands the accepted units to the Resolver (see Effects), in t.
 func (t *Tx) Resolve(ctx context.Context, receiptID int64, accepted map[string]int, actor string) error {
 	if x := t.store.effects.Exchanges; x != nil && t.Return.Resolution == ResolutionExchange {
+		// the receipt's notice before the release's
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
 		if err := x.Receive(ctx, t, accepted); err != nil {
 			return err
 		}

@@ -311,3 +311,94 @@ func TestAReturnCancelledWhileAnotherWaitedGivesItsUnitsBack(t *testing.T) {
 		t.Fatalf("got %+v, %v; want the cap returned: the return that held it was cancelled", r, err)
 	}
 }
+
+// A receipt's change rides on the statement of the resolution that follows it: its
+// transition and the next are one write (the last state, both timeline entries in
+// their order, one command of the transaction); a note between them comes after the
+// receipt's entry; a change nothing follows is written before the commit.
+func TestAReceiptAndItsResolutionAreOneWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	type entry struct {
+		Event string `db:"event"`
+		From  string `db:"from_state"`
+		To    string `db:"to_state"`
+		Note  string `db:"note"`
+		Cmd   string `db:"cmd"`
+	}
+	run := func(t *testing.T, fn func(ctx context.Context, t *returns.Tx) error) (*returns.Return, []entry, string) {
+		t.Helper()
+		store, _, mid, d := effectsSetup(t, returns.DefaultPolicy())
+		r, err := createOne(t, store, mid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := store.Update(ctx, mid, r.ID, func(ctx context.Context, t *returns.Tx) error {
+			if err := t.Receive(ctx, returns.ItemReceipt{LineID: "l2", Received: 1, Accepted: 1, Condition: "like_new", Disposition: "restock"}); err != nil {
+				return err
+			}
+			if err := t.TransitionResolving(ctx, returns.EventReceiveAll, "user:ana", "Received 1 item(s)."); err != nil {
+				return err
+			}
+			return fn(ctx, t)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var es []entry
+		if err := d.Select(&es, `SELECT event, coalesce(from_state, '') AS from_state, to_state, note, cmin::text AS cmd
+			FROM return_events WHERE return_id = $1 AND event <> 'create' AND event <> 'approve' ORDER BY id`, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		var state string
+		if err := d.Get(&state, `SELECT state FROM returns WHERE id = $1`, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got.State != returns.State(state) {
+			t.Errorf("the change answers %s, the database has %s", got.State, state)
+		}
+		var received int
+		if err := d.Get(&received, `SELECT received FROM return_items WHERE return_id = $1 AND line_id = 'l2'`, r.ID); err != nil || received != 1 {
+			t.Errorf("got %d unit(s) received (%v), want 1", received, err)
+		}
+		return got, es, state
+	}
+
+	t.Run("the resolution's transition", func(t *testing.T) {
+		t.Parallel()
+		_, es, state := run(t, func(ctx context.Context, t *returns.Tx) error {
+			return t.Transition(ctx, returns.EventResolve, "system", "Refund queued.")
+		})
+		if state != "resolving" || len(es) != 2 {
+			t.Fatalf("got %s with entries %+v, want resolving with two", state, es)
+		}
+		want := []entry{{"receive_all", "approved", "received", "Received 1 item(s).", es[0].Cmd},
+			{"resolve", "received", "resolving", "Refund queued.", es[0].Cmd}}
+		if !slices.Equal(es, want) {
+			t.Errorf("got entries %+v, want %+v (one command)", es, want)
+		}
+	})
+	t.Run("a note between", func(t *testing.T) {
+		t.Parallel()
+		_, es, state := run(t, func(ctx context.Context, t *returns.Tx) error {
+			if err := t.Note(ctx, "system", "hold", "Held."); err != nil {
+				return err
+			}
+			return t.Transition(ctx, returns.EventResolve, "system", "Refund queued.")
+		})
+		var got []string
+		for _, e := range es {
+			got = append(got, e.Event)
+		}
+		if state != "resolving" || !slices.Equal(got, []string{"receive_all", "hold", "resolve"}) {
+			t.Errorf("got %s with %v, want resolving with the receipt, the note, the resolution", state, got)
+		}
+	})
+	t.Run("nothing follows", func(t *testing.T) {
+		t.Parallel()
+		_, es, state := run(t, func(context.Context, *returns.Tx) error { return nil })
+		if state != "received" || len(es) != 1 || es[0].To != "received" {
+			t.Errorf("got %s with %+v, want received with its entry", state, es)
+		}
+	})
+}

@@ -723,14 +723,12 @@ func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note str
 	if err != nil {
 		return err
 	}
-	from := r.State
-	// the state change and its timeline entry, in one statement
-	change := outbox.Part{With: `return_change AS (UPDATE returns SET state = $3, updated_at = now(),
-			reject_reason = CASE WHEN $4 = 'reject' THEN $5 ELSE reject_reason END
-			WHERE merchant_id = $1 AND id = $2 RETURNING id),
-		return_timeline AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
-			SELECT $1, return_change.id, $6, $4, $7, $3, $5 FROM return_change)`,
-		Args: []any{r.MerchantID, r.ID, to, string(ev), note, actor, from}}
+	// the state change and its timeline entry, in one statement; with a change of
+	// the same transaction whose write is still to come (a receipt's, which the
+	// resolution it sets off carries), one write for both
+	steps := append(t.pendingChange(), step{ev: ev, from: r.State, to: to, actor: actor, note: note})
+	t.steps = steps
+	change := changePart(r, steps)
 	// updated_at is the transaction's now(), known since the lock (or the insert):
 	// the change rides on the caller's statement (in), or on the statement of its
 	// notification (setOff), or runs on its own before any other effect. t.Return
@@ -748,6 +746,53 @@ func (s *Store) transition(ctx context.Context, t *Tx, ev Event, actor, note str
 		t.carry = append(t.carry, change)
 	}
 	return s.setOff(ctx, t, ev)
+}
+
+// step is one transition of a return within a change.
+type step struct {
+	ev          Event
+	from, to    State
+	actor, note string
+}
+
+// The writes of a change's transitions: one (changeOne), or several of one
+// transaction whose writes were still to come (changeMany: the last state, and the
+// timeline entries in their order). pendingChange knows them by their text.
+const (
+	changeOne = `return_change AS (UPDATE returns SET state = $3, updated_at = now(),
+			reject_reason = CASE WHEN $4 = 'reject' THEN $5 ELSE reject_reason END
+			WHERE merchant_id = $1 AND id = $2 RETURNING id),
+		return_timeline AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+			SELECT $1, return_change.id, $6, $4, $7, $3, $5 FROM return_change)`
+	changeMany = `return_change AS (UPDATE returns SET state = $3, updated_at = now(),
+			reject_reason = CASE WHEN $4 THEN $5 ELSE reject_reason END
+			WHERE merchant_id = $1 AND id = $2 RETURNING id),
+		return_timeline AS (INSERT INTO return_events (merchant_id, return_id, actor, event, from_state, to_state, note)
+			SELECT $1, return_change.id, x.actor, x.event, x.from_state, x.to_state, x.note
+			FROM return_change, unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+				WITH ORDINALITY AS x(actor, event, from_state, to_state, note, n)
+			ORDER BY x.n)`
+)
+
+// changePart is the write of steps, r's transitions not written yet, in order. A
+// statement updates a row once, so two transitions of one statement are one update
+// to the last state.
+func changePart(r *Return, steps []step) outbox.Part {
+	if len(steps) == 1 {
+		st := steps[0]
+		return outbox.Part{With: changeOne, Args: []any{r.MerchantID, r.ID, st.to, string(st.ev), st.note, st.actor, st.from}}
+	}
+	n := len(steps)
+	actors, events, froms, tos, notes := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	rejected, reason := false, ""
+	for i, st := range steps {
+		actors[i], events[i], froms[i], tos[i], notes[i] = st.actor, string(st.ev), string(st.from), string(st.to), st.note
+		if st.ev == EventReject {
+			rejected, reason = true, st.note
+		}
+	}
+	return outbox.Part{With: changeMany, Args: []any{r.MerchantID, r.ID, steps[n-1].to, rejected, reason,
+		db.Array(actors), db.Array(events), db.Array(froms), db.Array(tos), db.Array(notes)}}
 }
 
 // Filter narrows List.

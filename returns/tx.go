@@ -35,8 +35,24 @@ type Tx struct {
 	carry []outbox.Part
 	// following is set while a change is being set off that another statement of the
 	// same transaction follows at once (a creation the policy approves, an approval
-	// that issues a label): its notice may ride on that statement (Follows, Defer)
+	// that issues a label, a receipt that is resolved): its notice may ride on that
+	// statement (Follows, Defer)
 	following bool
+	// steps are the transitions whose write (changePart) is among carry, not made yet
+	steps []step
+}
+
+// pendingChange takes the write of the change's transitions not made yet out of
+// carry and returns them, for a next transition to write them with its own (none
+// when their write was made).
+func (t *Tx) pendingChange() []step {
+	for i, p := range t.carry {
+		if p.With == changeOne || p.With == changeMany {
+			t.carry = append(t.carry[:i:i], t.carry[i+1:]...)
+			return t.steps
+		}
+	}
+	return nil
 }
 
 // Now is the transaction's now(): what a write of the change stamps as its time, known
@@ -44,7 +60,8 @@ type Tx struct {
 func (t *Tx) Now() time.Time { return t.now }
 
 // Follows reports whether another statement of the transaction follows this change
-// at once (the approval of a new return, the label an approval issues): a notifier
+// at once (the approval of a new return, the label an approval issues, the
+// resolution of a receipt): a notifier
 // may then Defer its writes to that statement instead of making one of its own.
 func (t *Tx) Follows() bool { return t.following }
 
@@ -135,8 +152,26 @@ func (t *Tx) TransitionIn(ctx context.Context, ev Event, actor, note string, in 
 	return t.store.transition(ctx, t, ev, actor, note, in)
 }
 
-// Note adds a timeline entry that changes no state (a hold, an inspection).
+// TransitionResolving is Transition for a change that Resolve follows at once (a
+// receipt's): the change's writes and notice ride on the resolution's first
+// statement (the refund it queues and its event; the store credit's event; the next
+// transition's write), else on their own before anything else it writes (a hold's
+// note, an exchange's release) or at the commit. Only Update's changes end with that
+// write, so only they call it.
+func (t *Tx) TransitionResolving(ctx context.Context, ev Event, actor, note string) error {
+	outer := t.following
+	t.following = true
+	err := t.Transition(ctx, ev, actor, note)
+	t.following = outer
+	return err
+}
+
+// Note adds a timeline entry that changes no state (a hold, an inspection), after
+// the change's writes not made yet.
 func (t *Tx) Note(ctx context.Context, actor, event, note string) error {
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
 	r := t.Return
 	return addEvent(ctx, t.Tx, r.MerchantID, r.ID, actor, event, &r.State, r.State, note)
 }

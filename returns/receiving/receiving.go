@@ -443,7 +443,8 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 		note += " " + strings.Join(notes, " ")
 	}
 	if units > 0 || all {
-		if err := t.Transition(ctx, ev, actor, note); err != nil {
+		// the resolution below writes the receipt's change with its own first write
+		if err := t.TransitionResolving(ctx, ev, actor, note); err != nil {
 			return nil, err
 		}
 	}
