@@ -176,8 +176,12 @@ func (t *Tx) Note(ctx context.Context, actor, event, note string) error {
 	return addEvent(ctx, t.Tx, r.MerchantID, r.ID, actor, event, &r.State, r.State, note)
 }
 
-// Reload reads the return again, with what the transaction changed since.
+// Reload reads the return again, with what the transaction changed since (the
+// change's writes not made yet are made first).
 func (t *Tx) Reload(ctx context.Context) error {
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
 	r, err := get(ctx, t.Tx, t.Return.MerchantID, t.Return.ID, true)
 	if err != nil {
 		return err
