@@ -11,6 +11,7 @@ import (
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/internal/money"
+	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/returns"
 )
 
@@ -38,15 +39,12 @@ func openCase(ctx context.Context, t *returns.Tx, receiptID, paid, owed int64) e
 	r := t.Return
 	note := fmt.Sprintf("The receipt accepted items worth %s, but %s was already paid on the carrier's scan. A case is open for staff; nothing was taken back.",
 		money.Format(max(owed, 0), r.Currency), money.Format(paid, r.Currency))
-	res, err := t.ExecContext(ctx, `INSERT INTO return_cases (merchant_id, return_id, receipt_id, kind, paid, owed, currency, note)
-		VALUES ($1, $2, $3, 'overpaid', $4, $5, $6, $7) ON CONFLICT (return_id, receipt_id) DO NOTHING`,
-		r.MerchantID, r.ID, receiptID, paid, max(owed, 0), r.Currency, note)
-	if err != nil {
-		return fmt.Errorf("refunds: open case for %d: %w", r.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil
-	}
+	// with the change's next write, which the note makes first: the receipt the case
+	// names is written with the change's writes too. A receipt is new when it is
+	// resolved (one posted again is answered, not resolved again): it has no case yet.
+	t.Defer(outbox.Part{With: `return_case AS (INSERT INTO return_cases (merchant_id, return_id, receipt_id, kind, paid, owed, currency, note)
+		VALUES ($1, $2, $3, 'overpaid', $4, $5, $6, $7) ON CONFLICT (return_id, receipt_id) DO NOTHING)`,
+		Args: []any{r.MerchantID, r.ID, receiptID, paid, max(owed, 0), r.Currency, note}})
 	return t.Note(ctx, "system", "case_opened", note)
 }
 

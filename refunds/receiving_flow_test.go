@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/roundtriphq/roundtrip/internal/auth"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
@@ -420,4 +422,135 @@ func TestRefundOnInspectionTrigger(t *testing.T) {
 	if s := f.state(t, r); s != "completed" {
 		t.Fatalf("got state %s, want completed", s)
 	}
+}
+
+// TestAReceiptPostedAgainWithItsKeyIsRecordedOnce: a receipt is recorded once per
+// Idempotency-Key, whichever way its second posting comes. After a crash lost the
+// first answer (the request's stored answer gone), the receipt recorded with the key
+// is answered. While another transaction holding the return records one with the key,
+// the posting waits for the lock and then answers that receipt: when the items are
+// taken by then (the refusal looks again), and when they are not (the receipt's
+// insert meets the key).
+func TestAReceiptPostedAgainWithItsKeyIsRecordedOnce(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, fakestripe.Options{})
+	line := map[string]any{"line_id": "l1", "quantity": 1, "condition": "new", "disposition": "restock"}
+	orders := 0
+	newReturn := func(t *testing.T) ret {
+		orders++
+		number := fmt.Sprintf("NW-K%d", orders)
+		f.putOrder(t, number, fmt.Sprintf("pi_key%d", orders), []map[string]any{{"id": "l1", "sku": "CAP", "name": "Cap", "quantity": 1, "unit_price": 2500, "tax": 0}}, 0)
+		return f.createReturnOn(t, number, "refund", map[string]any{"line_id": "l1", "quantity": 1, "reason": "too_small"})
+	}
+	post := func(t *testing.T, r ret, key string) (int, receiptDoc) {
+		res := f.env.Do(t, "POST", "/v1/returns/"+r.ID+"/receipts", f.shop.Keys[auth.RoleWarehouse],
+			map[string]any{"items": []map[string]any{line}}, "Idempotency-Key", key)
+		var doc receiptDoc
+		if res.Status == http.StatusCreated {
+			if err := json.Unmarshal(res.Body, &doc); err != nil {
+				t.Errorf("receipt answer: %v", err)
+			}
+		}
+		return res.Status, doc
+	}
+	// what a return has after its receipts: receipts, refunds, units received
+	counts := func(t *testing.T, r ret) (receipts, refunds, received int) {
+		t.Helper()
+		err := f.env.DB.QueryRow(`SELECT (SELECT count(*) FROM receipts WHERE return_id = x.id), (SELECT count(*) FROM refunds WHERE return_id = x.id),
+			(SELECT sum(received) FROM return_items WHERE return_id = x.id) FROM returns x WHERE x.public_id = $1`, r.ID).Scan(&receipts, &refunds, &received)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return receipts, refunds, received
+	}
+
+	t.Run("after a lost answer", func(t *testing.T) {
+		r := newReturn(t)
+		status, first := post(t, r, "rk-lost")
+		if status != http.StatusCreated {
+			t.Fatalf("first receipt: %d", status)
+		}
+		// the request's answer is stored after it is sent: wait for it, then lose it
+		for stored := false; !stored; {
+			if err := f.env.DB.Get(&stored, `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE key = 'rk-lost' AND status <> 0)`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.env.DB.MustExec(`DELETE FROM idempotency_keys WHERE key = 'rk-lost'`)
+		status, again := post(t, r, "rk-lost")
+		if status != http.StatusCreated || again.ID != first.ID || again.Message != "This receipt was already recorded." {
+			t.Fatalf("posted again: %d %+v, want receipt %s already recorded", status, again, first.ID)
+		}
+		if rc, rf, n := counts(t, r); rc != 1 || rf != 1 || n != 1 {
+			t.Errorf("got %d receipts, %d refunds, %d units received; want 1, 1, 1", rc, rf, n)
+		}
+	})
+
+	// whileHeld posts the receipt with key while another transaction holds the
+	// return's lock; once the posting waits for it, record runs in that transaction,
+	// which then commits. It answers what the posting did.
+	whileHeld := func(t *testing.T, r ret, key string, record func(tx *sqlx.Tx, returnID int64)) (int, receiptDoc) {
+		other := f.env.DB.MustBegin()
+		defer other.Rollback()
+		var id int64
+		if err := other.Get(&id, `SELECT id FROM returns WHERE public_id = $1 FOR UPDATE`, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		type answer struct {
+			status int
+			doc    receiptDoc
+		}
+		done := make(chan answer, 1)
+		go func() {
+			s, d := post(t, r, key)
+			done <- answer{s, d}
+		}()
+		for waiting := false; !waiting; {
+			if err := f.env.DB.Get(&waiting, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+				WHERE NOT l.granted AND a.datname = current_database() AND a.query LIKE '%AS lock_read%')`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		record(other, id)
+		if err := other.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		a := <-done
+		return a.status, a.doc
+	}
+	for _, c := range []struct {
+		name  string
+		items bool // the other transaction's receipt took the unit
+	}{{"the items taken meanwhile", true}, {"the key taken meanwhile", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newReturn(t)
+			key := "rk-" + strings.ReplaceAll(c.name, " ", "-")
+			var theirs string
+			status, doc := whileHeld(t, r, key, func(tx *sqlx.Tx, returnID int64) {
+				if err := tx.Get(&theirs, `INSERT INTO receipts (merchant_id, return_id, actor, data, idempotency_key)
+					VALUES ($1, $2, 'user:other', '{}', $3) RETURNING public_id`, f.shop.Merchant.ID, returnID, key); err != nil {
+					t.Fatal(err)
+				}
+				if c.items {
+					tx.MustExec(`UPDATE return_items SET received = quantity, accepted = quantity WHERE return_id = $1`, returnID)
+				}
+			})
+			if status != http.StatusCreated || doc.ID != theirs || doc.Message != "This receipt was already recorded." {
+				t.Fatalf("posted while held: %d %+v, want receipt %s already recorded", status, doc, theirs)
+			}
+			want := 0
+			if c.items {
+				want = 1
+			}
+			if rc, rf, n := counts(t, r); rc != 1 || rf != 0 || n != want {
+				t.Errorf("got %d receipts, %d refunds, %d units received; want 1, 0, %d (the other transaction's alone)", rc, rf, n, want)
+			}
+		})
+	}
+}
+
+// receiptDoc is a receipt's answer.
+type receiptDoc struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
 }

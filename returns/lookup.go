@@ -48,7 +48,17 @@ func (s *Store) UpdateFor(ctx context.Context, p auth.Principal, idOrRMA string,
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return s.update(ctx, where, args, fn)
+	return s.update(ctx, where, args, nil, fn)
+}
+
+// UpdateForReading is UpdateFor with read riding on the statement that locks the
+// return (Tx.LockRead).
+func (s *Store) UpdateForReading(ctx context.Context, p auth.Principal, idOrRMA string, read LockRead, fn func(context.Context, *Tx) error) (*Return, error) {
+	where, args, ok := lookup(p, idOrRMA)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return s.update(ctx, where, args, &read, fn)
 }
 
 // Find finds a return by its public ID (ret_…) or its RMA number (any case, with or without

@@ -558,8 +558,20 @@ func getWhere(ctx context.Context, q sqlx.QueryerContext, where string, args ...
 // (a return's ID, public ID or RMA), then any the condition adds (a shopper's
 // order). It answers what else the lock's statement read (locked).
 func getLocked(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*Return, locked, error) {
+	return getLockedReading(ctx, q, where, nil, args...)
+}
+
+// getLockedReading is getLocked with read's value read in the same statement
+// (locked.Read).
+func getLockedReading(ctx context.Context, q sqlx.QueryerContext, where string, read *LockRead, args ...any) (*Return, locked, error) {
 	var rows []lockedRow
-	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+lockedCols+lockedFrom+
+	cols := lockedCols
+	if read != nil {
+		expr, more := outbox.Ahead(len(args), outbox.Part{With: read.Expr, Args: read.Args})
+		cols += `, (` + expr + `)::text AS lock_read`
+		args = append(args[:len(args):len(args)], more...)
+	}
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+cols+lockedFrom+
 		`WHERE r.merchant_id = $1 AND `+where+` ORDER BY i.id FOR NO KEY UPDATE OF r, i`, args...)
 	if err != nil {
 		return nil, locked{}, fmt.Errorf("returns: get %v: %w", args[1], err)
@@ -637,6 +649,22 @@ func (s *Store) LockFrom(ctx context.Context, tx *sqlx.Tx, merchantID int64, raw
 type locked struct {
 	Now       time.Time  `db:"tx_now"`
 	ArrivedAt *time.Time `db:"arrived_at"`
+	// Read is a LockRead's value, when the statement had one
+	Read *string `db:"lock_read"`
+}
+
+// LockRead is a read of another domain's that rides on the statement locking the
+// return of a change (UpdateReading, UpdateForReading), so that the change needs no
+// statement of its own for it: Expr is an SQL expression of the locked return r (its
+// columns, r.id), with parameters Args numbered from $1; the change reads its value as
+// text (Tx.LockRead). It is evaluated with the statement's snapshot, taken before the
+// lock was waited for: rows another transaction committed while this one waited are
+// not in it, so a read that decides what to write must be backed by a constraint.
+// The statement reads a row per item: an expression that draws (nextval) belongs in
+// an uncorrelated subquery, which is evaluated once.
+type LockRead struct {
+	Expr string
+	Args []any
 }
 
 // withFeedback adds the shopper's feedback to a completed return.

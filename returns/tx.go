@@ -40,6 +40,17 @@ type Tx struct {
 	following bool
 	// steps are the transitions whose write (changePart) is among carry, not made yet
 	steps []step
+	// lockRead is the value of the change's LockRead (nil: none, or NULL)
+	lockRead *string
+}
+
+// LockRead is the value of the LockRead the change's lock statement read, and false
+// when it had none or the value was NULL.
+func (t *Tx) LockRead() (string, bool) {
+	if t.lockRead == nil {
+		return "", false
+	}
+	return *t.lockRead, true
 }
 
 // pendingChange takes the write of the change's transitions not made yet out of
@@ -93,28 +104,34 @@ func (t *Tx) flush(ctx context.Context) error {
 // fn did together with everything its changes set off (see Effects). It returns the
 // return as the transaction left it.
 func (s *Store) Update(ctx context.Context, merchantID, id int64, fn func(context.Context, *Tx) error) (*Return, error) {
-	return s.update(ctx, `r.id = $2`, []any{merchantID, id}, fn)
+	return s.update(ctx, `r.id = $2`, []any{merchantID, id}, nil, fn)
+}
+
+// UpdateReading is Update with read riding on the statement that locks the return
+// (Tx.LockRead).
+func (s *Store) UpdateReading(ctx context.Context, merchantID, id int64, read LockRead, fn func(context.Context, *Tx) error) (*Return, error) {
+	return s.update(ctx, `r.id = $2`, []any{merchantID, id}, &read, fn)
 }
 
 // UpdateByRMA is Update for the return with RMA number rma (canonical form): the
 // return is found and locked in one statement.
 func (s *Store) UpdateByRMA(ctx context.Context, merchantID int64, rma string, fn func(context.Context, *Tx) error) (*Return, error) {
-	return s.update(ctx, `r.rma = $2`, []any{merchantID, rma}, fn)
+	return s.update(ctx, `r.rma = $2`, []any{merchantID, rma}, nil, fn)
 }
 
 // update is Update for the return that where finds with args (as getLocked takes
-// them: $1 the merchant, $2 the key).
-func (s *Store) update(ctx context.Context, where string, args []any, fn func(context.Context, *Tx) error) (*Return, error) {
+// them: $1 the merchant, $2 the key), with read (when not nil) in the same statement.
+func (s *Store) update(ctx context.Context, where string, args []any, read *LockRead, fn func(context.Context, *Tx) error) (*Return, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	r, l, err := getLocked(ctx, tx, where, args...)
+	r, l, err := getLockedReading(ctx, tx, where, read, args...)
 	if err != nil {
 		return nil, err
 	}
-	t := &Tx{Tx: tx, Return: r, store: s, now: l.Now, arrivedAt: l.ArrivedAt}
+	t := &Tx{Tx: tx, Return: r, store: s, now: l.Now, arrivedAt: l.ArrivedAt, lockRead: l.Read}
 	if err := fn(ctx, t); err != nil {
 		return nil, err
 	}

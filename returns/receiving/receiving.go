@@ -20,6 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/db"
 	"github.com/roundtriphq/roundtrip/internal/outbox"
 	"github.com/roundtriphq/roundtrip/internal/validation"
 	"github.com/roundtriphq/roundtrip/returns"
@@ -304,11 +305,14 @@ type Receipt struct {
 // receiving the items twice.
 func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in ReceiptInput, actor, key string) (*Receipt, error) {
 	var out *Receipt
-	_, err := s.returns.Update(ctx, merchantID, returnID, func(ctx context.Context, t *returns.Tx) error {
+	_, err := s.returns.UpdateReading(ctx, merchantID, returnID, receiptRead(key), func(ctx context.Context, t *returns.Tx) error {
 		var err error
 		out, err = s.receive(ctx, t, in, actor, key)
 		return err
 	})
+	if err != nil && key != "" && db.IsUniqueViolation(err, receiptKeyConstraint) {
+		return s.recorded(ctx, merchantID, returnID, key)
+	}
 	return out, err
 }
 
@@ -316,16 +320,88 @@ func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in Re
 // number, found and locked in one statement; the receipt is p's.
 func (s *Service) ReceiveFor(ctx context.Context, p auth.Principal, idOrRMA string, in ReceiptInput, key string) (*Receipt, error) {
 	var out *Receipt
-	_, err := s.returns.UpdateFor(ctx, p, idOrRMA, func(ctx context.Context, t *returns.Tx) error {
+	var returnID int64
+	_, err := s.returns.UpdateForReading(ctx, p, idOrRMA, receiptRead(key), func(ctx context.Context, t *returns.Tx) error {
+		returnID = t.Return.ID
 		var err error
 		out, err = s.receive(ctx, t, in, p.Actor, key)
 		return err
 	})
+	if err != nil && key != "" && db.IsUniqueViolation(err, receiptKeyConstraint) {
+		return s.recorded(ctx, p.MerchantID, returnID, key)
+	}
 	return out, err
+}
+
+// receiptKeyConstraint is the receipts' unique key on (return_id, idempotency_key).
+const receiptKeyConstraint = "receipts_return_id_idempotency_key_key"
+
+// alreadyRecorded is the message of a receipt answered again for its key.
+const alreadyRecorded = "This receipt was already recorded."
+
+// receiptRead rides on the statement that locks the return of a receipt: the receipt
+// recorded already with the request's key, if any (a retry after a crash lost the
+// first answer), and the keys of the receipt to record, drawn once. A receipt with
+// the key that another transaction committed while this one waited for the lock is
+// not in the statement's snapshot: its insert then fails on the key (Receive answers
+// that receipt), or a refusal before it looks again (receive).
+func receiptRead(key string) returns.LockRead {
+	return returns.LockRead{Expr: `json_build_object(
+		'prior', (SELECT x.public_id FROM receipts x WHERE x.return_id = r.id AND x.idempotency_key = nullif($1::text, '')),
+		'id', (SELECT json_build_object('id', nextval('receipts_id_seq'), 'public_id', new_public_id('rcpt'))))`,
+		Args: []any{key}}
+}
+
+// recorded answers the receipt recorded with key for a return, read afresh.
+func (s *Service) recorded(ctx context.Context, merchantID, returnID int64, key string) (*Receipt, error) {
+	var id string
+	if err := s.returns.DB().GetContext(ctx, &id, `SELECT public_id FROM receipts WHERE merchant_id = $1 AND return_id = $2 AND idempotency_key = $3`,
+		merchantID, returnID, key); err != nil {
+		return nil, fmt.Errorf("receiving: receipt by key: %w", err)
+	}
+	r, err := s.returns.Get(ctx, merchantID, returnID)
+	if err != nil {
+		return nil, err
+	}
+	return &Receipt{ID: id, Return: r, Message: alreadyRecorded}, nil
 }
 
 func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, actor, key string) (*Receipt, error) {
 	r := t.Return
+	raw, ok := t.LockRead()
+	if !ok {
+		return nil, errors.New("receiving: the receipt's keys were not read with the lock")
+	}
+	var read struct {
+		Prior *string `json:"prior"`
+		ID    struct {
+			ID       int64  `json:"id"`
+			PublicID string `json:"public_id"`
+		} `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(raw), &read); err != nil {
+		return nil, fmt.Errorf("receiving: the receipt's keys: %w", err)
+	}
+	if read.Prior != nil {
+		return &Receipt{ID: *read.Prior, Return: r, Message: alreadyRecorded}, nil
+	}
+	// a refusal of a receipt posted again with its key, recorded by a transaction
+	// that committed while this one waited for the lock (receiptRead), answers that
+	// receipt instead
+	refuse := func(err error) (*Receipt, error) {
+		if key == "" {
+			return nil, err
+		}
+		var id string
+		switch e := t.GetContext(ctx, &id, `SELECT public_id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key); {
+		case e == nil:
+			return &Receipt{ID: id, Return: r, Message: alreadyRecorded}, nil
+		case errors.Is(e, sql.ErrNoRows):
+			return nil, err
+		default:
+			return nil, fmt.Errorf("receiving: receipt by key: %w", e)
+		}
+	}
 	var parcelID *int64
 	noParcel := false
 	if in.Parcel > 0 {
@@ -343,28 +419,8 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 	if err != nil {
 		return nil, err
 	}
-	var receipt struct {
-		ID       int64  `db:"id"`
-		PublicID string `db:"public_id"`
-	}
-	// The receipt is written first: one that was recorded with the key already (a
-	// retry after a lost answer) inserts nothing and is answered as it was. Whatever
-	// is refused below rolls the insert back with the rest.
-	err = t.GetContext(ctx, &receipt, `INSERT INTO receipts (merchant_id, return_id, parcel_id, actor, data, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, '')) ON CONFLICT (return_id, idempotency_key) DO NOTHING
-		RETURNING id, public_id`, r.MerchantID, r.ID, parcelID, actor, data, key)
-	if errors.Is(err, sql.ErrNoRows) {
-		var id string
-		if err := t.GetContext(ctx, &id, `SELECT public_id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key); err != nil {
-			return nil, fmt.Errorf("receiving: receipt by key: %w", err)
-		}
-		return &Receipt{ID: id, Return: r, Message: "This receipt was already recorded."}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("receiving: insert receipt: %w", err)
-	}
 	if closed(r.State) {
-		return nil, &ClosedError{RMA: r.RMA, State: r.State}
+		return refuse(&ClosedError{RMA: r.RMA, State: r.State})
 	}
 	var v validation.Error
 	if len(in.Items) == 0 && len(in.Unexpected) == 0 && strings.TrimSpace(in.Note) == "" {
@@ -399,12 +455,13 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 		adding[l.LineID] = l.Quantity
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
+		return refuse(err)
 	}
 	if noParcel {
 		v.AddValue("parcel", in.Parcel, "return %s has no parcel %d", r.RMA, in.Parcel)
-		return nil, &v
+		return refuse(&v)
 	}
+	receipt := read.ID
 	var notes []string
 	var items []returns.ItemReceipt
 	for _, l := range in.Items {
@@ -423,6 +480,11 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 	if err := t.Receive(ctx, items...); err != nil {
 		return nil, err
 	}
+	// the receipt is written with the change's next write (the refund's statement,
+	// when the receipt issues one), with the keys the lock statement drew
+	t.Defer(outbox.Part{With: `receipt_new AS (INSERT INTO receipts (id, public_id, merchant_id, return_id, parcel_id, actor, data,
+			idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8::text, ''), $9))`,
+		Args: []any{receipt.ID, receipt.PublicID, r.MerchantID, r.ID, parcelID, actor, data, key, t.Now()}})
 	for _, u := range in.Unexpected {
 		notes = append(notes, fmt.Sprintf("Unexpected: %d × %s.", u.Quantity, strings.TrimSpace(u.Description)))
 	}
