@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roundtriphq/roundtrip/internal/auth"
+	"github.com/roundtriphq/roundtrip/internal/pgtest"
 	"github.com/roundtriphq/roundtrip/refunds"
 	"github.com/roundtriphq/roundtrip/refunds/fakestripe"
 )
@@ -505,12 +506,7 @@ func TestAReceiptPostedAgainWithItsKeyIsRecordedOnce(t *testing.T) {
 			s, d := post(t, r, key)
 			done <- answer{s, d}
 		}()
-		for waiting := false; !waiting; {
-			if err := f.env.DB.Get(&waiting, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-				WHERE NOT l.granted AND a.datname = current_database() AND a.query LIKE '%AS lock_read%')`); err != nil {
-				t.Fatal(err)
-			}
-		}
+		pgtest.AwaitLockWait(t, f.env.DB, "AS lock_read")
 		record(other, id)
 		if err := other.Commit(); err != nil {
 			t.Fatal(err)

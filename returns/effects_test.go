@@ -223,12 +223,7 @@ func whileCreateWaits(t *testing.T, store *returns.Store, mid int64, d *sqlx.DB,
 		done <- result{r, err}
 	}()
 	// wait until Create waits for the lock: its first read is taken by then
-	for waiting := false; !waiting; {
-		if err := d.Get(&waiting, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-			WHERE NOT l.granted AND a.datname = current_database() AND a.query LIKE '%FOR NO KEY UPDATE OF o%')`); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pgtest.AwaitLockWait(t, d, "FOR NO KEY UPDATE OF o")
 	change(other)
 	if err := other.Commit(); err != nil {
 		t.Fatal(err)

@@ -220,3 +220,16 @@ func Plan(t testing.TB, set []string, prepare, statement string, args ...any) st
 	}
 	return strings.Join(lines, "\n")
 }
+
+// AwaitLockWait returns once a backend of d's database waits for a lock while it runs
+// a statement whose text contains part: a test that holds a lock in one transaction
+// knows then that another's statement has begun (its snapshot is taken) and waits.
+func AwaitLockWait(t testing.TB, d *sqlx.DB, part string) {
+	t.Helper()
+	for waiting := false; !waiting; {
+		if err := d.Get(&waiting, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE NOT l.granted AND a.datname = current_database() AND strpos(a.query, $1) > 0)`, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
