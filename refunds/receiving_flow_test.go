@@ -303,6 +303,17 @@ func TestStoreCreditResolution(t *testing.T) {
 	if n := f.stripe.RefundCount(); n != 0 || len(f.refundsOf(t, r)) != 0 {
 		t.Errorf("got %d Stripe refunds and %d refund rows, want none", n, len(f.refundsOf(t, r)))
 	}
+	// the receipt's change rides on the credit's statement: the timeline keeps the
+	// journey's order
+	var walk []string
+	for _, e := range f.timeline(t, r) {
+		if e.From != e.To && (len(walk) > 0 || e.To == "received") {
+			walk = append(walk, e.To)
+		}
+	}
+	if want := []string{"received", "resolving", "completed"}; strings.Join(walk, " ") != strings.Join(want, " ") {
+		t.Errorf("got states %v, want %v", walk, want)
+	}
 
 	res := f.env.Do(t, "GET", "/v1/store-credit?email=Ada@Example.com", f.shop.Keys[auth.RoleFinance], nil)
 	if res.Status != http.StatusOK {
@@ -379,6 +390,20 @@ func TestSerialReturnerHoldsUntilInspection(t *testing.T) {
 	ev := f.env.Do(t, "GET", fmt.Sprintf("/v1/returns/%s/events", r.ID), f.shop.Keys[auth.RoleIntegration], nil)
 	if !strings.Contains(string(ev.Body), "held for inspection") || !strings.Contains(string(ev.Body), "started 2 returns") {
 		t.Fatalf("the timeline does not say why the refund is held: %s", ev.Body)
+	}
+	// the receipt's change, waiting for the resolution's statement, is written
+	// before the hold's note
+	receivedAt, holdAt := -1, -1
+	for i, e := range f.timeline(t, r) {
+		switch {
+		case e.To == "received" && e.From != e.To && receivedAt < 0:
+			receivedAt = i
+		case e.Event == "hold" && holdAt < 0:
+			holdAt = i
+		}
+	}
+	if receivedAt < 0 || holdAt < receivedAt {
+		t.Errorf("the timeline has the receipt at %d and the hold at %d, want the receipt first", receivedAt, holdAt)
 	}
 	if res := f.env.Do(t, "POST", fmt.Sprintf("/v1/returns/%s/inspection", r.RMA), f.shop.Keys[auth.RoleFinance], nil); res.Status != 403 {
 		t.Fatalf("finance inspecting: got %d, want 403", res.Status)
