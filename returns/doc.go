@@ -21,7 +21,10 @@
 //   - The store (PostgreSQL): store.go (returns and their lists), store_orders.go,
 //     store_policies.go, timeline.go (the append-only timeline of every change). A
 //     change of a return runs in a Tx (tx.go) that holds the return's row lock; other
-//     domains act on the return only through it.
+//     domains act on the return only through it. A change's writes ride on the
+//     statements it makes anyway: a transition's write and notice wait for the next
+//     statement of the change (Tx.Defer, Tx.Carried; two transitions still waiting are
+//     one write), and another domain's read can ride on the lock (LockRead).
 //   - What a change sets off (effects.go): Effects declares the Labels and Resolver
 //     the store calls inside the change's transaction. Approval issues the label (or,
 //     for keep-it, resolves at once); cancel, reject and expiry void the labels; a
