@@ -335,7 +335,13 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		}
 	}
 	rep.Elapsed = time.Since(start)
-	rep.Costs = before.to(sampleCosts(ctx, d, replicas, postmaster))
+	after := sampleCosts(ctx, d, replicas, postmaster)
+	for _, e := range []error{before.postgresErr, after.postgresErr} {
+		if e != nil {
+			fmt.Fprintf(progress, "loadgen: PostgreSQL's CPU is not measured in this run: %v\n", e)
+		}
+	}
+	rep.Costs = before.to(after)
 	stopRun()
 	bg.Wait()
 	// every killed replica is back: let in-flight refunds settle, then check

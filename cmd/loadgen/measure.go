@@ -311,6 +311,9 @@ type costSample struct {
 	replicaSwitches  []int64
 	postgresSwitches int64 // -1: not on this machine
 	driverSwitches   int64
+	// postgresErr is why the server's CPU could not be read, when it is on this
+	// machine and could not
+	postgresErr error
 }
 
 func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaster int) costSample {
@@ -321,6 +324,8 @@ func sampleCosts(ctx context.Context, d *sqlx.DB, replicas []*replica, postmaste
 	if postmaster > 0 {
 		if c, n, err := postgresUsage(postmaster); err == nil {
 			s.postgres, s.postgresSwitches = c, n
+		} else {
+			s.postgresErr = err
 		}
 	}
 	for _, r := range replicas {
