@@ -348,7 +348,7 @@ const alreadyRecorded = "This receipt was already recorded."
 func receiptRead(key string) returns.LockRead {
 	return returns.LockRead{Expr: `json_build_object(
 		'prior', (SELECT x.public_id FROM receipts x WHERE x.return_id = r.id AND x.idempotency_key = nullif($1::text, '')),
-		'id', (SELECT json_build_object('id', nextval('receipts_id_seq'), 'public_id', new_public_id('rcpt'))))`,
+		'next', (SELECT json_build_object('id', nextval('receipts_id_seq'), 'public_id', new_public_id('rcpt'))))`,
 		Args: []any{key}}
 }
 
@@ -374,10 +374,10 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 	}
 	var read struct {
 		Prior *string `json:"prior"`
-		ID    struct {
+		Next  struct {
 			ID       int64  `json:"id"`
 			PublicID string `json:"public_id"`
-		} `json:"id"`
+		} `json:"next"`
 	}
 	if err := json.Unmarshal([]byte(raw), &read); err != nil {
 		return nil, fmt.Errorf("receiving: the receipt's keys: %w", err)
@@ -461,7 +461,7 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 		v.AddValue("parcel", in.Parcel, "return %s has no parcel %d", r.RMA, in.Parcel)
 		return refuse(&v)
 	}
-	receipt := read.ID
+	receipt := read.Next
 	var notes []string
 	var items []returns.ItemReceipt
 	for _, l := range in.Items {
