@@ -304,31 +304,35 @@ type Receipt struct {
 // same key, after a crash lost the first answer, answers the first receipt instead of
 // receiving the items twice.
 func (s *Service) Receive(ctx context.Context, merchantID, returnID int64, in ReceiptInput, actor, key string) (*Receipt, error) {
+	return s.receiveLocked(ctx, merchantID, key, func(fn func(context.Context, *returns.Tx) error) error {
+		_, err := s.returns.UpdateReading(ctx, merchantID, returnID, receiptRead(key), fn)
+		return err
+	}, in, actor)
+}
+
+// ReceiveFor is Receive for the return that p names by its public ID or its RMA
+// number, found and locked in one statement; the receipt is p's.
+func (s *Service) ReceiveFor(ctx context.Context, p auth.Principal, idOrRMA string, in ReceiptInput, key string) (*Receipt, error) {
+	return s.receiveLocked(ctx, p.MerchantID, key, func(fn func(context.Context, *returns.Tx) error) error {
+		_, err := s.returns.UpdateForReading(ctx, p, idOrRMA, receiptRead(key), fn)
+		return err
+	}, in, p.Actor)
+}
+
+// receiveLocked records the receipt in the change update makes (with receiptRead on
+// its lock), and answers the receipt recorded with key when the insert met it.
+func (s *Service) receiveLocked(ctx context.Context, merchantID int64, key string,
+	update func(fn func(context.Context, *returns.Tx) error) error, in ReceiptInput, actor string) (*Receipt, error) {
 	var out *Receipt
-	_, err := s.returns.UpdateReading(ctx, merchantID, returnID, receiptRead(key), func(ctx context.Context, t *returns.Tx) error {
+	var returnID int64
+	err := update(func(ctx context.Context, t *returns.Tx) error {
+		returnID = t.Return.ID
 		var err error
 		out, err = s.receive(ctx, t, in, actor, key)
 		return err
 	})
 	if err != nil && key != "" && db.IsUniqueViolation(err, receiptKeyConstraint) {
 		return s.recorded(ctx, merchantID, returnID, key)
-	}
-	return out, err
-}
-
-// ReceiveFor is Receive for the return that p names by its public ID or its RMA
-// number, found and locked in one statement; the receipt is p's.
-func (s *Service) ReceiveFor(ctx context.Context, p auth.Principal, idOrRMA string, in ReceiptInput, key string) (*Receipt, error) {
-	var out *Receipt
-	var returnID int64
-	_, err := s.returns.UpdateForReading(ctx, p, idOrRMA, receiptRead(key), func(ctx context.Context, t *returns.Tx) error {
-		returnID = t.Return.ID
-		var err error
-		out, err = s.receive(ctx, t, in, p.Actor, key)
-		return err
-	})
-	if err != nil && key != "" && db.IsUniqueViolation(err, receiptKeyConstraint) {
-		return s.recorded(ctx, p.MerchantID, returnID, key)
 	}
 	return out, err
 }
@@ -354,16 +358,26 @@ func receiptRead(key string) returns.LockRead {
 
 // recorded answers the receipt recorded with key for a return, read afresh.
 func (s *Service) recorded(ctx context.Context, merchantID, returnID int64, key string) (*Receipt, error) {
-	var id string
-	if err := s.returns.DB().GetContext(ctx, &id, `SELECT public_id FROM receipts WHERE merchant_id = $1 AND return_id = $2 AND idempotency_key = $3`,
-		merchantID, returnID, key); err != nil {
-		return nil, fmt.Errorf("receiving: receipt by key: %w", err)
+	id, err := receiptByKey(ctx, s.returns.DB(), returnID, key)
+	if err != nil {
+		return nil, err
 	}
 	r, err := s.returns.Get(ctx, merchantID, returnID)
 	if err != nil {
 		return nil, err
 	}
 	return &Receipt{ID: id, Return: r, Message: alreadyRecorded}, nil
+}
+
+// receiptByKey is the public ID of a return's receipt recorded with key
+// (sql.ErrNoRows: none).
+func receiptByKey(ctx context.Context, q sqlx.QueryerContext, returnID int64, key string) (string, error) {
+	var id string
+	err := sqlx.GetContext(ctx, q, &id, `SELECT public_id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, returnID, key)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("receiving: receipt by key: %w", err)
+	}
+	return id, err
 }
 
 func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, actor, key string) (*Receipt, error) {
@@ -392,14 +406,13 @@ func (s *Service) receive(ctx context.Context, t *returns.Tx, in ReceiptInput, a
 		if key == "" {
 			return nil, err
 		}
-		var id string
-		switch e := t.GetContext(ctx, &id, `SELECT public_id FROM receipts WHERE return_id = $1 AND idempotency_key = $2`, r.ID, key); {
+		switch id, e := receiptByKey(ctx, t, r.ID, key); {
 		case e == nil:
 			return &Receipt{ID: id, Return: r, Message: alreadyRecorded}, nil
 		case errors.Is(e, sql.ErrNoRows):
 			return nil, err
 		default:
-			return nil, fmt.Errorf("receiving: receipt by key: %w", e)
+			return nil, e
 		}
 	}
 	var parcelID *int64
