@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
 )
 
 // Counts are the statements and commits the process sent to PostgreSQL through the
@@ -41,8 +42,14 @@ func (countedDriver) Open(name string) (driver.Conn, error) {
 	return &countedConn{Conn: c}, nil
 }
 
-// countedConn forwards to pgx's connection, counting.
-type countedConn struct{ driver.Conn }
+// countedConn forwards to pgx's connection, counting, and keeps the functions to run
+// when its transaction commits (OnCommit). database/sql uses a connection from one
+// goroutine at a time, so the fields need no lock.
+type countedConn struct {
+	driver.Conn
+	inTx     bool
+	onCommit []func()
+}
 
 func (c *countedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	q, ok := c.Conn.(driver.QueryerContext)
@@ -50,6 +57,7 @@ func (c *countedConn) QueryContext(ctx context.Context, query string, args []dri
 		return nil, driver.ErrSkip
 	}
 	Counted.Statements.Add(1)
+	c.keepOnCommit(ctx)
 	return q.QueryContext(ctx, query, args)
 }
 
@@ -59,7 +67,19 @@ func (c *countedConn) ExecContext(ctx context.Context, query string, args []driv
 		return nil, driver.ErrSkip
 	}
 	Counted.Statements.Add(1)
+	c.keepOnCommit(ctx)
 	return e.ExecContext(ctx, query, args)
+}
+
+// keepOnCommit keeps the function OnCommit attached to ctx, when the statement runs in
+// a transaction.
+func (c *countedConn) keepOnCommit(ctx context.Context) {
+	if !c.inTx {
+		return
+	}
+	if fn, ok := ctx.Value(onCommitKey{}).(func()); ok {
+		c.onCommit = append(c.onCommit, fn)
+	}
 }
 
 func (c *countedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
@@ -88,7 +108,8 @@ func (c *countedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (drive
 	if err != nil {
 		return nil, err
 	}
-	return countedTx{tx}, nil
+	c.inTx, c.onCommit = true, nil
+	return countedTx{tx, c}, nil
 }
 
 func (c *countedConn) Ping(ctx context.Context) error {
@@ -119,14 +140,51 @@ func (c *countedConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return driver.ErrSkip
 }
 
-type countedTx struct{ driver.Tx }
+type countedTx struct {
+	driver.Tx
+	c *countedConn
+}
 
+// Commit commits, then runs the functions the transaction's statements brought
+// (OnCommit). A transaction that failed answers an error here (pgx reports a COMMIT
+// that PostgreSQL turned into a rollback), so they run only after a commit.
 func (t countedTx) Commit() error {
 	err := t.Tx.Commit()
-	if err == nil {
-		Counted.Commits.Add(1)
+	fns := t.c.onCommit
+	t.c.inTx, t.c.onCommit = false, nil
+	if err != nil {
+		return err
 	}
-	return err
+	Counted.Commits.Add(1)
+	for _, fn := range fns {
+		fn()
+	}
+	return nil
+}
+
+func (t countedTx) Rollback() error {
+	t.c.inTx, t.c.onCommit = false, nil
+	return t.Tx.Rollback()
+}
+
+type onCommitKey struct{}
+
+// OnCommit returns ctx with fn attached: a statement run with it (through
+// QueryContext or ExecContext, as sqlx's do) in a transaction of a pool Open made
+// has fn run once that transaction has committed, in the goroutine that commits,
+// and never when it rolls back. fn must be quick: the commit waits for it. Outside
+// a transaction, or on another driver, fn is dropped: RunsOnCommit tells beforehand.
+// It is how a change has an effect in this process that must not come before its
+// commit (a background job's wake-up, without a NOTIFY).
+func OnCommit(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, onCommitKey{}, fn)
+}
+
+// RunsOnCommit reports whether statements run on q run the functions OnCommit
+// attaches: q is a transaction of a pool Open made.
+func RunsOnCommit(q any) bool {
+	tx, ok := q.(*sqlx.Tx)
+	return ok && tx.DriverName() == countedDriverName
 }
 
 type countedStmt struct{ driver.Stmt }

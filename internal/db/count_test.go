@@ -2,6 +2,8 @@ package db_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,5 +85,76 @@ func TestAConnectionIsReplacedWhenItsLifetimeEnds(t *testing.T) {
 	}
 	if closed := d.Stats().MaxLifetimeClosed; closed == 0 {
 		t.Errorf("a new backend answers, but no connection was closed for its lifetime (%+v)", d.Stats())
+	}
+}
+
+// TestOnCommitRunsAfterACommitOnly: a function a statement brings (db.OnCommit) runs
+// once its transaction has committed, when what it wrote is visible to others, and
+// never for a transaction rolled back, one whose statement failed, or a statement
+// outside a transaction; the connection forgets it once its transaction ends.
+func TestOnCommitRunsAfterACommitOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	other, u := pgtest.NewWithURL(t)
+	if _, err := other.Exec(`CREATE TABLE seen (name text)`); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Open(ctx, u, 1) // one connection: every transaction below is on it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var ran []string
+	bring := func(q sqlx.ExecerContext, name string) error {
+		_, err := q.ExecContext(db.OnCommit(ctx, func() {
+			var n int
+			if err := other.Get(&n, `SELECT count(*) FROM seen WHERE name = $1`, name); err != nil {
+				t.Error(err)
+			}
+			ran = append(ran, fmt.Sprintf("%s:%d", name, n))
+		}), `INSERT INTO seen VALUES ($1)`, name)
+		return err
+	}
+
+	tx, err := d.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bring(tx, "rolled back"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Tx(ctx, d, func(tx *sqlx.Tx) error {
+		if err := bring(tx, "failed"); err != nil {
+			return err
+		}
+		_, _ = tx.ExecContext(ctx, `SELECT 1 / 0`) // its error ignored: the commit then fails
+		return nil
+	})
+	if err == nil {
+		t.Error("a transaction whose statement failed committed without an error")
+	}
+	if err := bring(d, "alone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Tx(ctx, d, func(tx *sqlx.Tx) error {
+		if !db.RunsOnCommit(tx) {
+			t.Error("a transaction of the pool says it does not run functions at its commit")
+		}
+		if err := bring(tx, "committed"); err != nil {
+			return err
+		}
+		return bring(tx, "committed too")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"committed:1", "committed too:1"}; !slices.Equal(ran, want) {
+		t.Errorf("ran %v, want %v", ran, want)
+	}
+	plain := pgtest.Tx(t)
+	if db.RunsOnCommit(plain) || db.RunsOnCommit(d) {
+		t.Error("another driver's transaction, or the pool itself, says it runs functions at commit")
 	}
 }

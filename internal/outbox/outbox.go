@@ -1,9 +1,11 @@
 // Package outbox runs work that must happen once after a commit — refunds, emails,
 // webhooks, label expiry — from a table in PostgreSQL. Callers write a row in the same
 // transaction as the change that needs it (Enqueue); workers in every replica claim
-// rows with FOR UPDATE SKIP LOCKED, are woken by NOTIFY through a pq.Listener (a row
-// for later by a notification that says when it is due, with a once-a-minute poll as
-// the safety net, so an idle process costs nothing), retry failures with exponential
+// rows with FOR UPDATE SKIP LOCKED, are woken by the process that enqueued the rows
+// once its transaction commits, or by NOTIFY through the process's LISTEN connection
+// when that process runs no worker for them (here.go; a row for later says when it is
+// due, with a once-a-minute poll as the safety net, so an idle process costs
+// nothing), retry failures with exponential
 // backoff and jitter, and park a row as dead after its last attempt, keeping the last
 // error.
 //
@@ -107,13 +109,15 @@ type Retry struct {
 func (r *Retry) Error() string { return "outbox: retry in " + r.After.String() + ": " + r.Reason }
 
 // Enqueue writes messages in the caller's transaction, all of them in one statement,
-// and notifies workers, which PostgreSQL delivers when that transaction commits: one
-// notification per kind due now or within a second (its payload is the kind;
-// PostgreSQL folds identical notifications of one transaction into one), since one
-// worker claims a kind's due rows together. Messages for later send one
-// notification per kind, "kind@ms" with ms the milliseconds until the earliest of
-// them is due: it wakes nobody, and each worker of the kind sets its timer to look
-// then. It returns the rows' IDs in the order of msgs.
+// and wakes workers once that transaction commits: one wake-up per kind due now or
+// within a second, since one worker claims a kind's due rows together, and for
+// messages for later one per kind that says in how many milliseconds the earliest of
+// them is due (it wakes nobody; each worker of the kind sets its timer to look
+// then). Kinds that this process's workers run are woken in this process, when tx is
+// a transaction of a pool db.Open made (here.go); other kinds, or any kind on another
+// transaction, are announced by NOTIFY, which PostgreSQL delivers at the commit: the
+// kind ("kind@ms" for later; identical notifications of one transaction are folded
+// into one). It returns the rows' IDs in the order of msgs.
 func Enqueue(ctx context.Context, tx sqlx.ExtContext, msgs ...Message) ([]int64, error) {
 	ids, _, err := EnqueueParts(ctx, tx, nil, msgs...)
 	return ids, err
@@ -279,25 +283,41 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 			UNION ALL SELECT nextval(pg_get_serial_sequence('outbox', 'id')), merchant_id, kind, payload::jsonb, now(), max_attempts
 			FROM (` + strings.Join(jobs, " UNION ALL ") + `) outbox_rows`
 	}
+	// the kinds this process runs are woken here after the commit, without a
+	// notification, when the transaction can say when it commits (here.go)
+	here := []string{}
+	var due map[string]int64
+	if db.RunsOnCommit(tx) {
+		here = handledHere()
+		ctx = db.OnCommit(ctx, func() { wakeHere(due) })
+	}
 	q += `
 			RETURNING kind, run_at),
-		outbox_wake AS (SELECT pg_notify(` + ph(6) + `, kind || CASE WHEN kind = ANY(` + ph(7) + `::text[]) THEN ` + ph(8) + ` ELSE '' END)
+		outbox_wake AS (SELECT pg_notify(` + ph(6) + `, kind)
 			FROM (SELECT DISTINCT kind FROM outbox_ins WHERE run_at <= now() + interval '1 second') due
+			WHERE current_database() || '/' || kind <> ALL(` + ph(7) + `::text[])
 			UNION ALL
 			SELECT pg_notify(` + ph(6) + `, kind || '@' || ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint)
-			FROM outbox_ins WHERE run_at > now() + interval '1 second' GROUP BY kind)
+			FROM outbox_ins WHERE run_at > now() + interval '1 second' AND current_database() || '/' || kind <> ALL(` + ph(7) + `::text[])
+			GROUP BY kind)
 		SELECT (SELECT count(*) FROM outbox_wake) AS woken, (SELECT count(*) FROM outbox_ins) AS written,
-			(SELECT coalesce(json_agg(id ORDER BY n), '[]') FROM outbox_new)::text AS ids`
-	// the kinds this process runs are announced as its own (origin.go)
+			(SELECT coalesce(json_agg(id ORDER BY n), '[]') FROM outbox_new)::text AS ids,
+			(SELECT coalesce(json_object_agg(kind, ms), '{}') FROM (
+				SELECT current_database() || '/' || kind AS kind, ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint AS ms
+				FROM outbox_ins WHERE current_database() || '/' || kind = ANY(` + ph(7) + `::text[]) GROUP BY kind) h)::text AS here`
 	args = append(args, db.Array(merchants), db.Array(kinds), db.Array(payloads), db.Array(runAts), db.Array(maxAttempts), Channel,
-		db.Array(handledHere()), "#"+origin)
+		db.Array(here))
 	var row struct {
 		Woken   int64  `db:"woken"`
 		Written int    `db:"written"`
 		IDs     []byte `db:"ids"`
+		Here    []byte `db:"here"`
 	}
 	if err := sqlx.GetContext(ctx, tx, &row, q, args...); err != nil {
 		return nil, 0, fmt.Errorf("outbox: enqueue %s: %w", kindOf, err)
+	}
+	if err := json.Unmarshal(row.Here, &due); err != nil {
+		return nil, 0, fmt.Errorf("outbox: enqueue %s: kinds run here: %w", kindOf, err)
 	}
 	var ids []int64
 	if err := json.Unmarshal(row.IDs, &ids); err != nil {

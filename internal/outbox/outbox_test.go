@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -410,10 +411,7 @@ func TestARowForLaterSaysWhenItIsDue(t *testing.T) {
 	for len(got) == 0 || got[len(got)-1] != "last" {
 		select {
 		case n := <-l.Notify:
-			// a worker of another test in this process may run the kind: its
-			// notification then names this process ("kind#origin")
-			kind, _, _ := strings.Cut(n.Extra, "#")
-			got = append(got, kind)
+			got = append(got, n.Extra)
 		case <-time.After(time.Minute): // a bound for a lost notification
 			t.Fatalf("got notifications %v, then none", got)
 		}
@@ -994,89 +992,212 @@ func readyHub(t *testing.T, ctx context.Context, url string) *listen.Hub {
 	return hub
 }
 
-// announceElsewhere writes a due job of kind as another process would that runs
-// workers for it: the row and a notification naming that process.
-func announceElsewhere(t *testing.T, d *sqlx.DB, kind string) int64 {
+// idleWorker runs a worker on the database at url (d is a pool on it) for the kind
+// mine with h, polling once an hour, and answers it once it is listening and idle:
+// a job of a kind of its own that it was notified of has run, so the claims it makes
+// when it starts and when its LISTEN connection is ready are over. It stops when the
+// test ends, or when the answered stop is called.
+func idleWorker(t *testing.T, d *sqlx.DB, url string, opts outbox.Options, h outbox.Handler) (w *outbox.Worker, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	opts.Poll, opts.Hub = time.Hour, readyHub(t, ctx, url)
+	w = outbox.NewWorker(d, url, opts)
+	w.Handle("mine", h)
+	warmUp := fmt.Sprintf("warm-up-%d", warmUps.Add(1))
+	warmed := make(chan struct{}, 1)
+	w.Handle(warmUp, func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		warmed <- struct{}{}
+		return nil
+	})
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	stop = sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(stop)
+	enqueue(t, d, outbox.Message{Kind: warmUp})
+	select {
+	case <-warmed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker did not run the job it was notified of")
+	}
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+	return w, stop
+}
+
+// warmUps numbers idleWorker's kinds of their own.
+var warmUps atomic.Int64
+
+// ranInto is a handler that sends the IDs of the jobs it runs on ran.
+func ranInto(ran chan<- int64) outbox.Handler {
+	return func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		ran <- job.ID
+		return nil
+	}
+}
+
+// awaitRun waits for the job id to run (a bound for one that never does).
+func awaitRun(t *testing.T, ran <-chan int64, id int64, what string) {
+	t.Helper()
+	select {
+	case got := <-ran:
+		if got != id {
+			t.Fatalf("%s: ran job %d, want %d", what, got, id)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: job %d did not run", what, id)
+	}
+}
+
+// takeoverSetup runs a worker for the kind mine (idleWorker) and answers the IDs of
+// the jobs it runs.
+func takeoverSetup(t *testing.T) (*sqlx.DB, <-chan int64, *outbox.Worker) {
+	t.Helper()
+	d, url := setup(t)
+	ran := make(chan int64, 16)
+	w, _ := idleWorker(t, d, url, outbox.Options{Concurrency: 2}, ranInto(ran))
+	return d, ran, w
+}
+
+// A job that a transaction of this process enqueues, for a kind this process's
+// worker runs, is woken here once the transaction commits, with no notification
+// (which would hold up every notifying commit of the server behind it, and wake every
+// process); a transaction rolled back wakes nothing.
+func TestAJobEnqueuedHereIsWokenAtItsCommitWithoutANotification(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, url := setup(t)
+	counted, err := db.Open(ctx, url, 2) // the product's pools: their transactions say when they commit
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { counted.Close() })
+	ran := make(chan int64, 16)
+	w, _ := idleWorker(t, d, url, outbox.Options{Concurrency: 2}, ranInto(ran))
+	before := w.Claims()
+	l := pq.NewListener(url, 10*time.Millisecond, time.Second, nil)
+	defer l.Close()
+	if err := l.Listen(outbox.Channel); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err := counted.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outbox.Enqueue(ctx, tx, outbox.Message{Kind: "mine"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := db.Tx(ctx, counted, func(tx *sqlx.Tx) error {
+		ids, err := outbox.Enqueue(ctx, tx, outbox.Message{Kind: "mine"}, outbox.Message{Kind: "theirs"})
+		if len(ids) > 0 {
+			id = ids[0]
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	awaitRun(t, ran, id, "the committed job")
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+	if got := w.Claims() - before; got != 1 {
+		t.Errorf("the worker claimed %d times, want once (the rolled back job woke it too)", got)
+	}
+	// notifications come in commit order: the one sent after the commit is the
+	// first, unless the commit sent one too; a kind no worker here runs is announced
+	if _, err := d.Exec(`SELECT pg_notify($1, 'after')`, outbox.Channel); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != "after" {
+		select {
+		case n := <-l.Notify:
+			got = append(got, n.Extra)
+		case <-time.After(time.Minute): // a bound for a lost notification
+			t.Fatalf("got notifications %v, then none", got)
+		}
+	}
+	if want := []string{"theirs", "after"}; !slices.Equal(got, want) {
+		t.Errorf("got notifications %v, want %v: none for the job woken here", got, want)
+	}
+}
+
+// rawJob writes a due job of the kind mine as a process would whose wake-up is
+// lost to the others: the row alone, announced to nobody.
+func rawJob(t *testing.T, d *sqlx.DB) int64 {
 	t.Helper()
 	var id int64
-	if err := d.Get(&id, `WITH j AS (INSERT INTO outbox (kind, payload) VALUES ($1, '{}') RETURNING id)
-		SELECT j.id FROM j, pg_notify($2, $1 || '#another-process')`, kind, outbox.Channel); err != nil {
+	if err := d.Get(&id, `INSERT INTO outbox (kind) VALUES ('mine') RETURNING id`); err != nil {
 		t.Fatal(err)
 	}
 	return id
 }
 
-// takeoverSetup runs a worker for the kinds mine and theirs, polling once an hour,
-// and answers the IDs of the jobs it runs, once it is listening.
-func takeoverSetup(t *testing.T, takeover time.Duration) (*sqlx.DB, <-chan int64, *outbox.Worker) {
+// blockingWorker runs one worker for the kind mine (idleWorker) whose handler
+// reports each job it starts on started and holds it until release is closed.
+func blockingWorker(t *testing.T, d *sqlx.DB, url string, started chan<- int64, release <-chan struct{}) (*outbox.Worker, func()) {
 	t.Helper()
-	d, url := setup(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	// the worker starts with its LISTEN connection up: the claims it makes when it
-	// starts, and when the connection is ready, are over once it is idle
-	hub := readyHub(t, ctx, url)
-	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 2, Poll: time.Hour, Takeover: takeover, Hub: hub})
-	ran := make(chan int64, 16)
-	h := func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
-		ran <- job.ID
+	return idleWorker(t, d, url, outbox.Options{Concurrency: 1}, func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		started <- job.ID
+		<-release
 		return nil
-	}
-	w.Handle("mine", h)
-	w.Handle("theirs", h)
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	// a job of this process's, announced as its own, runs at once
-	id := enqueue(t, d, outbox.Message{Kind: "mine"})[0]
-	select {
-	case got := <-ran:
-		if got != id {
-			t.Fatalf("ran job %d, want %d", got, id)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the worker did not run its own process's job")
-	}
-	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
-	return d, ran, w
+	})
 }
 
-// A job that another process enqueued and announced as its own is left to it: this
-// process does not claim it when it hears of it, while it still runs its own jobs at
-// once.
-func TestAJobAnnouncedByAnotherProcessIsLeftToIt(t *testing.T) {
-	t.Parallel()
-	d, ran, _ := takeoverSetup(t, time.Hour)
-	theirs := announceElsewhere(t, d, "theirs")
-	// notifications arrive in commit order: once this process's next job ran, the
-	// other process's notification was heard before it
-	mine := enqueue(t, d, outbox.Message{Kind: "mine"})[0]
-	select {
-	case got := <-ran:
-		if got != mine {
-			t.Fatalf("ran job %d (the other process's is %d), want this process's %d", got, theirs, mine)
+// awaitRunOf waits until job id ran, whatever ran before it.
+func awaitRunOf(t *testing.T, ran <-chan int64, id int64, what string) {
+	t.Helper()
+	for {
+		select {
+		case got := <-ran:
+			if got == id {
+				return
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: job %d did not run", what, id)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("this process's job did not run")
-	}
-	if st := jobState(t, d, theirs); st.State != "pending" {
-		t.Fatalf("the other process's job is %s, want it left pending for that process", st.State)
 	}
 }
 
-// When the process that announced a job does not claim it (it died after its commit),
-// another takes it over once Takeover has passed, without waiting for the poll.
-func TestAnotherProcessTakesOverAJobItsProcessLeft(t *testing.T) {
+// A process that stops announces its kinds, so that another claims at once the jobs
+// it leaves (those it would have woken for itself), rather than at its poll.
+func TestAStoppingProcessHandsItsJobsToTheOthers(t *testing.T) {
 	t.Parallel()
-	d, ran, _ := takeoverSetup(t, 100*time.Millisecond)
-	theirs := announceElsewhere(t, d, "theirs")
-	select {
-	case got := <-ran:
-		if got != theirs {
-			t.Fatalf("ran job %d, want the left job %d", got, theirs)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the left job was not taken over")
-	}
+	d, url := setup(t)
+	ran := make(chan int64, 16)
+	idleWorker(t, d, url, outbox.Options{Concurrency: 2}, ranInto(ran))
+	started, release := make(chan int64, 16), make(chan struct{})
+	stopping, stop := blockingWorker(t, d, url, started, release)
+	held := rawJob(t, d)
+	stopping.ClaimNow("mine")
+	awaitRun(t, started, held, "the stopping process's job")
+	left := rawJob(t, d) // committed, and its process stops before it claims it
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	close(release)
+	<-stopped
+	awaitRunOf(t, ran, left, "the job the stopped process left")
+}
+
+// A process whose workers are all busy while more of a kind is due asks the others
+// to claim it, rather than leaving it until one of its own is free.
+func TestAProcessBehindOnAKindAsksTheOthersForHelp(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	ran := make(chan int64, 16)
+	idleWorker(t, d, url, outbox.Options{Concurrency: 2}, ranInto(ran))
+	started, release := make(chan int64, 16), make(chan struct{})
+	behind, _ := blockingWorker(t, d, url, started, release)
+	defer close(release)
+	held := rawJob(t, d)
+	// a claim locks the next two rows it saw due as well (to count them): the
+	// others take the rows after those
+	behindIt := []int64{rawJob(t, d), rawJob(t, d), rawJob(t, d)}
+	behind.ClaimNow("mine")
+	awaitRun(t, started, held, "the busy process's job")
+	// while the busy process still holds its own
+	awaitRun(t, ran, behindIt[2], "the jobs behind it")
 }
 
 // TestOneJobBehindAClaimIsTakenByTheSameWorker: a claim that sees one job due
@@ -1084,7 +1205,7 @@ func TestAnotherProcessTakesOverAJobItsProcessLeft(t *testing.T) {
 // whose claim would find it taken: two jobs, two claims.
 func TestOneJobBehindAClaimIsTakenByTheSameWorker(t *testing.T) {
 	t.Parallel()
-	d, ran, w := takeoverSetup(t, time.Hour)
+	d, ran, w := takeoverSetup(t)
 	before := w.Claims()
 	var ids []int64
 	if err := d.Select(&ids, `INSERT INTO outbox (kind) VALUES ('mine'), ('mine') RETURNING id`); err != nil {

@@ -26,9 +26,12 @@ type Options struct {
 	Concurrency int
 	// Poll is the longest an idle process goes without looking for due rows (default
 	// 1 minute); one worker looks, not all of them. It is a safety net: rows due now
-	// are announced by a notification, rows for later by one that says when they are
-	// due (the process looks then, and after each such look reads when the next row
-	// is due), and a process whose LISTEN connection was lost looks once it is back.
+	// are woken by the process that enqueued them or announced by a notification,
+	// rows for later likewise with when they are due (the process looks then, and
+	// after each such look reads when the next row is due), and a process whose
+	// LISTEN connection was lost looks once it is back. It is also how long the jobs
+	// of a process killed between its commit and its claim wait, at most, when it
+	// does not start again first (here.go).
 	Poll time.Duration
 	// Backoff gives the delay before attempt n+1 after n failures (default:
 	// exponential from 1s, capped at 10 minutes, with jitter).
@@ -38,11 +41,10 @@ type Options struct {
 	// Hub is the process's LISTEN connection, shared with the other parts that wait
 	// for notifications; nil gives the worker a connection of its own.
 	Hub *listen.Hub
-	// Takeover is how long the process leaves due jobs to the process that enqueued
-	// them, when that one runs workers for their kind, before it claims them itself
-	// (default 1 second, jittered down to half): the longest a job waits when the
-	// process that made it died before claiming it (origin.go).
-	Takeover time.Duration
+	// Help is the least time between two notifications by which the process asks
+	// the others to claim jobs of a kind that it is behind on: every one of its
+	// workers busy while more of the kind is due (default 1 second; here.go).
+	Help time.Duration
 }
 
 // Backoff is the default retry delay: 1s·2^(n−1), at most 10 minutes, with the
@@ -72,26 +74,25 @@ type Worker struct {
 	log      *slog.Logger
 
 	// wake holds the tokens of work to look for, and an idle worker takes each. A
-	// NOTIFY (one per kind and transaction) adds a token to claim one batch of that
-	// kind, unless one for the kind is waiting already (queued): its claim will see
-	// the new rows too. The worker claims once and goes back to sleep, so a
-	// transaction's rows cost one claim per kind, not a second empty one; when the
-	// claim saw more rows of its kind due than it took, the worker claims again
-	// (unless a token of the kind waits by then: that token's claim takes them), and
-	// when it saw more than one more, it adds a token for the kind, so that another
-	// worker joins in (for one more, the second worker's claim would find it taken by
-	// the first's). The poll, a start
-	// and a reconnection add draining tokens for every kind: that worker claims until
-	// nothing is due.
+	// wake-up (one per kind and transaction: here.go's, or a NOTIFY's) adds a token
+	// to claim one batch of that kind, unless one for the kind is waiting already
+	// (queued): its claim will see the new rows too. The worker claims once and goes
+	// back to sleep, so a transaction's rows cost one claim per kind, not a second
+	// empty one; when the claim saw more rows of its kind due than it took, the
+	// worker claims again (unless a token of the kind waits by then: that token's
+	// claim takes them), and when it saw more than one more, it adds a token for the
+	// kind, so that another worker joins in (for one more, the second worker's claim
+	// would find it taken by the first's). The poll, a start and a reconnection add
+	// draining tokens for every kind: that worker claims until nothing is due.
 	wake chan token
-	// mu guards queued and gathering. queued holds the kinds with a token waiting in
+	// mu guards queued, gathering and asked. queued holds the kinds with a token waiting in
 	// wake; gathering holds the batch kinds with a Gather whose notification is
-	// waiting out its gather, and ("#kind") the kinds another process announced whose
-	// notification is waiting out its Takeover: later notifications of them add no
-	// token.
+	// waiting out its gather: later notifications of them add no token; asked holds
+	// when the process last asked the others for help with a kind.
 	mu        sync.Mutex
 	queued    map[string]bool
 	gathering map[string]bool
+	asked     map[string]time.Time
 	// kindClaims holds each kind's claim statement (kindClaimSQL)
 	kindClaims sync.Map
 	// wakeAt is the earliest time a row for later is known to be due, zero when
@@ -107,6 +108,9 @@ type Worker struct {
 	busy atomic.Int32
 	// claims counts the claim statements run (tests)
 	claims atomic.Int64
+	// database is the name of the worker's database, for the wakes of the jobs this
+	// process enqueues (here.go); set before Run's workers start
+	database string
 }
 
 // NewWorker returns a worker on d; url is the same database's URL, for the listener.
@@ -120,15 +124,15 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 	if opts.Backoff == nil {
 		opts.Backoff = Backoff
 	}
-	if opts.Takeover <= 0 {
-		opts.Takeover = time.Second
+	if opts.Help <= 0 {
+		opts.Help = time.Second
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, batches: map[string]batchKind{}, reads: map[string]string{}, log: log,
-		wake: make(chan token, opts.Concurrency), queued: map[string]bool{}, gathering: map[string]bool{}, timed: make(chan struct{}, 1)}
+		wake: make(chan token, opts.Concurrency), queued: map[string]bool{}, gathering: map[string]bool{}, asked: map[string]time.Time{}, timed: make(chan struct{}, 1)}
 }
 
 // token asks a worker to claim: one batch of kind (every kind handled, when empty),
@@ -222,15 +226,20 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			return
 		}
-		if kind, from, named := strings.Cut(payload, "#"); named && from != origin {
-			w.notifiedElsewhere(kind)
-			return
-		} else if named {
-			payload = kind
-		}
-		w.notified(payload)
+		// an older release names the process that enqueued the jobs ("kind#process")
+		kind, _, _ := strings.Cut(payload, "#")
+		w.notified(kind)
 	})
-	defer runHere(w.kinds)()
+	// the jobs this process's transactions enqueue are woken here (here.go); when it
+	// stops, it no longer does, then announces its kinds for the jobs it leaves
+	defer w.handOver()
+	var database string
+	if err := w.db.GetContext(ctx, &database, `SELECT current_database()`); err != nil {
+		// its own transactions then notify, as a process without workers does
+		w.log.Warn("outbox: the database's name is not known; this process's jobs are announced by notifications", slog.String("error", err.Error()))
+	} else {
+		defer runHere(w, database)()
+	}
 	for range w.opts.Concurrency {
 		wg.Go(func() { w.loop(ctx) })
 	}
@@ -333,36 +342,55 @@ func (w *Worker) notified(kind string) {
 		w.nudge(token{kind: kind})
 		return
 	}
-	w.claimAfter(kind, kind, b.Gather)
+	w.claimAfter(kind, b.Gather)
 }
 
 // claimAfter adds a token for kind once d, jittered down to half, has passed, unless
-// one is already waiting under key (in gathering): the notifications meanwhile share
-// it. The jitter makes the waits of replicas that heard the same notification end at
-// different times, so that the first takes the batch and the others find it taken.
-func (w *Worker) claimAfter(key, kind string, d time.Duration) {
+// one is already waiting (in gathering): the wake-ups meanwhile share it. The jitter
+// makes the waits of replicas that heard the same notification end at different
+// times, so that the first takes the batch and the others find it taken.
+func (w *Worker) claimAfter(kind string, d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.gathering[key] {
+	if w.gathering[kind] {
 		return
 	}
-	w.gathering[key] = true
+	w.gathering[kind] = true
 	time.AfterFunc(d/2+rand.N(d/2+1), func() {
 		w.mu.Lock()
-		delete(w.gathering, key)
+		delete(w.gathering, kind)
 		w.mu.Unlock()
 		w.nudge(token{kind: kind})
 	})
 }
 
-// notifiedElsewhere handles a notification that jobs of kind are due which another
-// process enqueued and will claim: a token to claim them when Takeover ends, in case
-// that process died first. Later such notifications of the kind wait with it.
-func (w *Worker) notifiedElsewhere(kind string) {
-	if !w.handles(kind) {
+// handOver announces the worker's kinds as it stops, so that the other processes
+// claim at once the jobs this process woke for itself and leaves (here.go).
+func (w *Worker) handOver() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := w.db.ExecContext(ctx, `SELECT pg_notify($1, k) FROM unnest($2::text[]) k`, Channel, db.Array(w.kinds)); err != nil {
+		w.log.Warn("outbox: jobs left to the other processes without a notification; their poll takes them", slog.String("error", err.Error()))
+	}
+}
+
+// askHelp asks the other processes to claim jobs of kind, which this one is behind
+// on, unless it asked within Help (here.go). It runs beside the claim that found
+// them (which holds a connection of the pool: waiting for another here could wait
+// for ever).
+func (w *Worker) askHelp(kind string) {
+	w.mu.Lock()
+	if time.Since(w.asked[kind]) < w.opts.Help {
+		w.mu.Unlock()
 		return
 	}
-	w.claimAfter("#"+kind, kind, w.opts.Takeover)
+	w.asked[kind] = time.Now()
+	w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := w.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, kind); err != nil {
+		w.log.Warn("outbox: asking the other processes for help", slog.String("error", err.Error()))
+	}
 }
 
 // nudge hands t to one idle worker, unless a token for its kind is waiting already;
@@ -564,6 +592,9 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, int, error) {
 		jobs[i] = c.Job
 	}
 	beyond := claimed[0].Beyond
+	if beyond > 0 && int(w.busy.Load()) >= w.opts.Concurrency {
+		go w.askHelp(kind) // more is due and no worker here is free to take it
+	}
 	sort.Slice(jobs, func(i, j int) bool {
 		if !jobs[i].RunAt.Equal(jobs[j].RunAt) {
 			return jobs[i].RunAt.Before(jobs[j].RunAt)
