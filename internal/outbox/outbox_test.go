@@ -407,15 +407,7 @@ func TestARowForLaterSaysWhenItIsDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	enqueue(t, d, outbox.Message{Kind: "last"}) // notifications come in commit order
-	var got []string
-	for len(got) == 0 || got[len(got)-1] != "last" {
-		select {
-		case n := <-l.Notify:
-			got = append(got, n.Extra)
-		case <-time.After(time.Minute): // a bound for a lost notification
-			t.Fatalf("got notifications %v, then none", got)
-		}
-	}
+	got := notificationsUntil(t, l, "last")
 	kind, in, ok := strings.Cut(got[0], "@")
 	ms, err := strconv.ParseInt(in, 10, 64)
 	if !ok || kind != "ping" || err != nil || ms < 3_590_000 || ms > 3_600_000 {
@@ -424,6 +416,21 @@ func TestARowForLaterSaysWhenItIsDue(t *testing.T) {
 	if rest := strings.Join(got[1:len(got)-1], " "); rest != "ping pong" && rest != "pong ping" {
 		t.Fatalf("got notifications %v, want ping and pong once each, then last", got)
 	}
+}
+
+// notificationsUntil collects the payloads l hears, up to and with last.
+func notificationsUntil(t *testing.T, l *pq.Listener, last string) []string {
+	t.Helper()
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != last {
+		select {
+		case n := <-l.Notify:
+			got = append(got, n.Extra)
+		case <-time.After(time.Minute): // a bound for a lost notification
+			t.Fatalf("got notifications %v, then none", got)
+		}
+	}
+	return got
 }
 
 // TestRowsForLaterRunWhenDueWithoutThePoll: with the poll an hour away, a row for
@@ -1109,15 +1116,7 @@ func TestAJobEnqueuedHereIsWokenAtItsCommitWithoutANotification(t *testing.T) {
 	if _, err := d.Exec(`SELECT pg_notify($1, 'after')`, outbox.Channel); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for len(got) == 0 || got[len(got)-1] != "after" {
-		select {
-		case n := <-l.Notify:
-			got = append(got, n.Extra)
-		case <-time.After(time.Minute): // a bound for a lost notification
-			t.Fatalf("got notifications %v, then none", got)
-		}
-	}
+	got := notificationsUntil(t, l, "after")
 	if want := []string{"theirs", "after"}; !slices.Equal(got, want) {
 		t.Errorf("got notifications %v, want %v: none for the job woken here", got, want)
 	}
@@ -1134,15 +1133,29 @@ func rawJob(t *testing.T, d *sqlx.DB) int64 {
 	return id
 }
 
-// blockingWorker runs one worker for the kind mine (idleWorker) whose handler
-// reports each job it starts on started and holds it until release is closed.
-func blockingWorker(t *testing.T, d *sqlx.DB, url string, started chan<- int64, release <-chan struct{}) (*outbox.Worker, func()) {
+// twoProcesses is a database with two processes' workers for the kind mine
+// (idleWorker): one that runs what it claims, reporting it on ran, and, after it, a
+// busy one whose single worker reports each job it starts on started and holds it
+// until release is closed.
+type twoProcesses struct {
+	d            *sqlx.DB
+	ran, started chan int64
+	release      chan struct{}
+	busy         *outbox.Worker
+	stopBusy     func()
+}
+
+func newTwoProcesses(t *testing.T) *twoProcesses {
 	t.Helper()
-	return idleWorker(t, d, url, outbox.Options{Concurrency: 1}, func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
-		started <- job.ID
-		<-release
+	d, url := setup(t)
+	p := &twoProcesses{d: d, ran: make(chan int64, 16), started: make(chan int64, 16), release: make(chan struct{})}
+	idleWorker(t, d, url, outbox.Options{Concurrency: 2}, ranInto(p.ran))
+	p.busy, p.stopBusy = idleWorker(t, d, url, outbox.Options{Concurrency: 1}, func(ctx context.Context, tx *sqlx.Tx, job outbox.Job) error {
+		p.started <- job.ID
+		<-p.release
 		return nil
 	})
+	return p
 }
 
 // awaitRunOf waits until job id ran, whatever ran before it.
@@ -1164,40 +1177,32 @@ func awaitRunOf(t *testing.T, ran <-chan int64, id int64, what string) {
 // it leaves (those it would have woken for itself), rather than at its poll.
 func TestAStoppingProcessHandsItsJobsToTheOthers(t *testing.T) {
 	t.Parallel()
-	d, url := setup(t)
-	ran := make(chan int64, 16)
-	idleWorker(t, d, url, outbox.Options{Concurrency: 2}, ranInto(ran))
-	started, release := make(chan int64, 16), make(chan struct{})
-	stopping, stop := blockingWorker(t, d, url, started, release)
-	held := rawJob(t, d)
-	stopping.ClaimNow("mine")
-	awaitRun(t, started, held, "the stopping process's job")
-	left := rawJob(t, d) // committed, and its process stops before it claims it
+	p := newTwoProcesses(t)
+	held := rawJob(t, p.d)
+	p.busy.ClaimNow("mine")
+	awaitRun(t, p.started, held, "the stopping process's job")
+	left := rawJob(t, p.d) // committed, and its process stops before it claims it
 	stopped := make(chan struct{})
-	go func() { stop(); close(stopped) }()
-	close(release)
+	go func() { p.stopBusy(); close(stopped) }()
+	close(p.release)
 	<-stopped
-	awaitRunOf(t, ran, left, "the job the stopped process left")
+	awaitRunOf(t, p.ran, left, "the job the stopped process left")
 }
 
 // A process whose workers are all busy while more of a kind is due asks the others
 // to claim it, rather than leaving it until one of its own is free.
 func TestAProcessBehindOnAKindAsksTheOthersForHelp(t *testing.T) {
 	t.Parallel()
-	d, url := setup(t)
-	ran := make(chan int64, 16)
-	idleWorker(t, d, url, outbox.Options{Concurrency: 2}, ranInto(ran))
-	started, release := make(chan int64, 16), make(chan struct{})
-	behind, _ := blockingWorker(t, d, url, started, release)
-	defer close(release)
-	held := rawJob(t, d)
+	p := newTwoProcesses(t)
+	defer close(p.release)
 	// a claim locks the next two rows it saw due as well (to count them): the
 	// others take the rows after those
-	behindIt := []int64{rawJob(t, d), rawJob(t, d), rawJob(t, d)}
-	behind.ClaimNow("mine")
-	awaitRun(t, started, held, "the busy process's job")
+	first := rawJob(t, p.d)
+	behindIt := []int64{rawJob(t, p.d), rawJob(t, p.d), rawJob(t, p.d)}
+	p.busy.ClaimNow("mine")
+	awaitRun(t, p.started, first, "the busy process's job")
 	// while the busy process still holds its own
-	awaitRun(t, ran, behindIt[2], "the jobs behind it")
+	awaitRun(t, p.ran, behindIt[2], "the jobs behind it")
 }
 
 // TestOneJobBehindAClaimIsTakenByTheSameWorker: a claim that sees one job due
