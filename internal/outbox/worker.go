@@ -374,18 +374,22 @@ func (w *Worker) handOver() {
 	}
 }
 
-// askHelp asks the other processes to claim jobs of kind, which this one is behind
-// on, unless it asked within Help (here.go). It runs beside the claim that found
-// them (which holds a connection of the pool: waiting for another here could wait
-// for ever).
-func (w *Worker) askHelp(kind string) {
+// mayAsk reports whether the process may ask the others for help with kind now: it
+// has not within Help (here.go). A true answer counts as asking.
+func (w *Worker) mayAsk(kind string) bool {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if time.Since(w.asked[kind]) < w.opts.Help {
-		w.mu.Unlock()
-		return
+		return false
 	}
 	w.asked[kind] = time.Now()
-	w.mu.Unlock()
+	return true
+}
+
+// askHelp asks the other processes to claim jobs of kind, which this one is behind
+// on. It runs beside the claim that found them (which holds a connection of the
+// pool: waiting for another in its goroutine could wait for ever).
+func (w *Worker) askHelp(kind string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := w.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, kind); err != nil {
@@ -592,7 +596,7 @@ func (w *Worker) runBatch(ctx context.Context, kind string) (bool, int, error) {
 		jobs[i] = c.Job
 	}
 	beyond := claimed[0].Beyond
-	if beyond > 0 && int(w.busy.Load()) >= w.opts.Concurrency {
+	if beyond > 0 && int(w.busy.Load()) >= w.opts.Concurrency && w.mayAsk(kind) {
 		go w.askHelp(kind) // more is due and no worker here is free to take it
 	}
 	sort.Slice(jobs, func(i, j int) bool {
