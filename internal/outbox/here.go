@@ -27,24 +27,29 @@ import (
 // A transaction that cannot run functions at its commit (not one of a pool db.Open
 // made) notifies as before, and every process claims at once.
 
-// local holds the workers running in this process; kindsHere lists the kinds they
-// run, each as "database/kind" (the database's name, as current_database() answers
-// it: a process's workers and transactions may be on several databases, as tests'
-// are), for Enqueue's statement.
+// local holds the workers running in this process, each with the name of its
+// database (as current_database() answers it: a process's workers and transactions
+// may be on several databases, as tests' are); kindsHere lists the kinds they run,
+// each as "database/kind", for Enqueue's statement.
 var (
 	localMu   sync.Mutex
-	local     []*Worker
+	local     []localWorker
 	kindsHere atomic.Pointer[[]string]
 )
+
+type localWorker struct {
+	w        *Worker
+	database string
+}
 
 // runHere records that w runs in this process on database, until the answered
 // function is called.
 func runHere(w *Worker, database string) (done func()) {
 	update := func() {
 		kinds := []string{}
-		for _, w := range local {
-			for _, k := range w.kinds {
-				kinds = append(kinds, w.database+"/"+k)
+		for _, l := range local {
+			for _, k := range l.w.kinds {
+				kinds = append(kinds, l.database+"/"+k)
 			}
 		}
 		slices.Sort(kinds)
@@ -53,13 +58,12 @@ func runHere(w *Worker, database string) (done func()) {
 	}
 	localMu.Lock()
 	defer localMu.Unlock()
-	w.database = database
-	local = append(local, w)
+	local = append(local, localWorker{w, database})
 	update()
 	return func() {
 		localMu.Lock()
 		defer localMu.Unlock()
-		local = slices.DeleteFunc(local, func(o *Worker) bool { return o == w })
+		local = slices.DeleteFunc(local, func(l localWorker) bool { return l.w == w })
 		update()
 	}
 }
@@ -74,8 +78,8 @@ func handledHere() []string {
 
 // wakeHere wakes this process's workers for the jobs a transaction enqueued and
 // committed: due maps each "database/kind" to the milliseconds until its earliest
-// job is due, as Enqueue's statement read them (within a second counts as due, as
-// for a notification).
+// job is due, as Enqueue's statement read them (0 when that is within a second:
+// due, as for a notification).
 func wakeHere(due map[string]int64) {
 	if len(due) == 0 {
 		return
@@ -86,14 +90,14 @@ func wakeHere(due map[string]int64) {
 	for key, ms := range due {
 		i := strings.LastIndexByte(key, '/') // a kind has no slash; a database's name may
 		database, kind := key[:max(i, 0)], key[i+1:]
-		for _, w := range workers {
-			if w.database != database || !w.handles(kind) {
+		for _, l := range workers {
+			if l.database != database || !l.w.handles(kind) {
 				continue
 			}
-			if ms <= 1000 {
-				w.notified(kind)
+			if ms == 0 {
+				l.w.notified(kind)
 			} else {
-				w.wakeIn(time.Duration(ms) * time.Millisecond)
+				l.w.wakeIn(time.Duration(ms) * time.Millisecond)
 			}
 		}
 	}

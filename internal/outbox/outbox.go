@@ -303,7 +303,9 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 		SELECT (SELECT count(*) FROM outbox_wake) AS woken, (SELECT count(*) FROM outbox_ins) AS written,
 			(SELECT coalesce(json_agg(id ORDER BY n), '[]') FROM outbox_new)::text AS ids,
 			(SELECT coalesce(json_object_agg(kind, ms), '{}') FROM (
-				SELECT current_database() || '/' || kind AS kind, ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint AS ms
+				SELECT current_database() || '/' || kind AS kind,
+					CASE WHEN min(run_at) <= now() + interval '1 second' THEN 0
+					ELSE ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint END AS ms
 				FROM outbox_ins WHERE current_database() || '/' || kind = ANY(` + ph(7) + `::text[]) GROUP BY kind) h)::text AS here`
 	args = append(args, db.Array(merchants), db.Array(kinds), db.Array(payloads), db.Array(runAts), db.Array(maxAttempts), Channel,
 		db.Array(here))

@@ -1120,6 +1120,25 @@ func TestAJobEnqueuedHereIsWokenAtItsCommitWithoutANotification(t *testing.T) {
 	if want := []string{"theirs", "after"}; !slices.Equal(got, want) {
 		t.Errorf("got notifications %v, want %v: none for the job woken here", got, want)
 	}
+
+	// a job for later sets this process's timer, with the poll an hour away
+	var later int64
+	if err := db.Tx(ctx, counted, func(tx *sqlx.Tx) error {
+		ids, err := outbox.Enqueue(ctx, tx, outbox.Message{Kind: "mine", RunAt: time.Now().Add(1500 * time.Millisecond)})
+		if len(ids) > 0 {
+			later = ids[0]
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	awaitRun(t, ran, later, "the job for later")
+	if _, err := d.Exec(`SELECT pg_notify($1, 'after later')`, outbox.Channel); err != nil {
+		t.Fatal(err)
+	}
+	if got := notificationsUntil(t, l, "after later"); len(got) != 1 {
+		t.Errorf("got notifications %v, want none for the job for later woken here", got)
+	}
 }
 
 // rawJob writes a due job of the kind mine as a process would whose wake-up is

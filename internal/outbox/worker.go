@@ -85,10 +85,10 @@ type Worker struct {
 	// would find it taken by the first's). The poll, a start and a reconnection add
 	// draining tokens for every kind: that worker claims until nothing is due.
 	wake chan token
-	// mu guards queued, gathering and asked. queued holds the kinds with a token waiting in
-	// wake; gathering holds the batch kinds with a Gather whose notification is
-	// waiting out its gather: later notifications of them add no token; asked holds
-	// when the process last asked the others for help with a kind.
+	// mu guards queued, gathering and asked. queued holds the kinds with a token
+	// waiting in wake; gathering holds the batch kinds with a Gather whose wake-up is
+	// waiting out its gather: later wake-ups of them add no token; asked holds when
+	// the process last asked the others for help with a kind.
 	mu        sync.Mutex
 	queued    map[string]bool
 	gathering map[string]bool
@@ -108,9 +108,6 @@ type Worker struct {
 	busy atomic.Int32
 	// claims counts the claim statements run (tests)
 	claims atomic.Int64
-	// database is the name of the worker's database, for the wakes of the jobs this
-	// process enqueues (here.go); set before Run's workers start
-	database string
 }
 
 // NewWorker returns a worker on d; url is the same database's URL, for the listener.
