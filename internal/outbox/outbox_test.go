@@ -1096,16 +1096,7 @@ func TestAJobEnqueuedHereIsWokenAtItsCommitWithoutANotification(t *testing.T) {
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	var id int64
-	if err := db.Tx(ctx, counted, func(tx *sqlx.Tx) error {
-		ids, err := outbox.Enqueue(ctx, tx, outbox.Message{Kind: "mine"}, outbox.Message{Kind: "theirs"})
-		if len(ids) > 0 {
-			id = ids[0]
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	id := enqueue(t, counted, outbox.Message{Kind: "mine"}, outbox.Message{Kind: "theirs"})[0]
 	awaitRun(t, ran, id, "the committed job")
 	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
 	if got := w.Claims() - before; got != 1 {
@@ -1122,16 +1113,7 @@ func TestAJobEnqueuedHereIsWokenAtItsCommitWithoutANotification(t *testing.T) {
 	}
 
 	// a job for later sets this process's timer, with the poll an hour away
-	var later int64
-	if err := db.Tx(ctx, counted, func(tx *sqlx.Tx) error {
-		ids, err := outbox.Enqueue(ctx, tx, outbox.Message{Kind: "mine", RunAt: time.Now().Add(1500 * time.Millisecond)})
-		if len(ids) > 0 {
-			later = ids[0]
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	later := enqueue(t, counted, outbox.Message{Kind: "mine", RunAt: time.Now().Add(1500 * time.Millisecond)})[0]
 	awaitRun(t, ran, later, "the job for later")
 	if _, err := d.Exec(`SELECT pg_notify($1, 'after later')`, outbox.Channel); err != nil {
 		t.Fatal(err)
