@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -25,65 +26,104 @@ func UnmarshalRows(raw []byte, dest any) error {
 	}
 	v = v.Elem()
 	if v.Kind() == reflect.Slice {
+		p, err := planOf(v.Type().Elem())
+		if err != nil {
+			return err
+		}
 		objs, ok := splitRows(raw)
 		if !ok {
-			if err := json.Unmarshal(raw, &objs); err != nil {
+			var maps []map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &maps); err != nil {
 				return fmt.Errorf("db: rows: %w", err)
+			}
+			objs = make([][]column, len(maps))
+			for i, m := range maps {
+				objs[i] = columnsOf(m)
 			}
 		}
 		out := reflect.MakeSlice(v.Type(), len(objs), len(objs))
 		for i, o := range objs {
-			if err := fill(out.Index(i), o); err != nil {
+			if err := p.fill(out.Index(i), o); err != nil {
 				return err
 			}
 		}
 		v.Set(out)
 		return nil
 	}
-	o, ok := splitObject(raw)
+	p, err := planOf(v.Type())
+	if err != nil {
+		return err
+	}
+	o, ok := splitObject(raw, make([]column, 0, columnsIn(raw)))
 	if !ok {
-		if err := json.Unmarshal(raw, &o); err != nil {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
 			return fmt.Errorf("db: row: %w", err)
 		}
+		o = columnsOf(m)
 	}
-	return fill(v, o)
+	return p.fill(v, o)
 }
 
-// splitRows is a JSON array of objects as each object's columns (splitObject); ok
-// false for anything else, which encoding/json then reads (or refuses).
-func splitRows(raw []byte) (rows []map[string]json.RawMessage, ok bool) {
-	rows = []map[string]json.RawMessage{}
+// column is one key of a row's JSON object with its value's text, both sliced from
+// the row (not copied).
+type column struct{ key, val []byte }
+
+// columnsOf is a row that encoding/json read as its columns.
+func columnsOf(m map[string]json.RawMessage) []column {
+	cols := make([]column, 0, len(m))
+	for k, v := range m {
+		cols = append(cols, column{[]byte(k), v})
+	}
+	return cols
+}
+
+// columnsIn guesses how many columns the rows of raw have, for one allocation where a
+// growing slice took several: a column's key, value and punctuation are rarely under
+// 20 bytes of JSON, and a guess short of it only grows the slice.
+func columnsIn(raw []byte) int { return len(raw)/20 + 4 }
+
+// splitRows is a JSON array of objects as each object's columns (splitObject), all
+// in one backing array; ok false for anything else, which encoding/json then reads
+// (or refuses).
+func splitRows(raw []byte) (rows [][]column, ok bool) {
+	all := make([]column, 0, columnsIn(raw))
+	var ends []int
 	ok = elements(raw, '[', ']', func(rest []byte) ([]byte, bool) {
 		n := valueEnd(rest)
 		if n < 0 {
 			return nil, false
 		}
-		o, ok := splitObject(rest[:n])
-		rows = append(rows, o)
+		var ok bool
+		all, ok = splitObject(rest[:n], all)
+		ends = append(ends, len(all))
 		return rest[n:], ok
 	})
 	if !ok {
 		return nil, false
 	}
+	rows = make([][]column, len(ends))
+	from := 0
+	for i, end := range ends {
+		rows[i] = all[from:end:end]
+		from = end
+	}
 	return rows, true
 }
 
-// splitObject is a JSON object (a row as row_to_json writes it) as its columns: each
-// key with its value's text, sliced from raw, not copied and not checked beyond its
-// extent (fill decodes each). A key with escapes, or anything that is not a plain
-// object, answers ok false: encoding/json then reads it (or refuses it). Reading the
-// row once and each column once halves what encoding/json did for a row.
-func splitObject(raw []byte) (cols map[string]json.RawMessage, ok bool) {
-	cols = map[string]json.RawMessage{}
+// splitObject appends the columns of a JSON object (a row as row_to_json writes it)
+// to cols: each key with its value's text, sliced from raw, not copied and not
+// checked beyond its extent (fill decodes each). A key with escapes, or anything
+// that is not a plain object, answers ok false: encoding/json then reads it (or
+// refuses it). Reading the row once and each column once halves what encoding/json
+// did for a row.
+func splitObject(raw []byte, cols []column) (_ []column, ok bool) {
 	ok = elements(raw, '{', '}', func(rest []byte) ([]byte, bool) {
 		n := valueEnd(rest)
-		if n < 0 {
+		if n < 2 || rest[0] != '"' || rest[n-1] != '"' || bytes.IndexByte(rest[1:n-1], '\\') >= 0 {
 			return nil, false
 		}
-		key, plain := plainString(rest[:n])
-		if !plain {
-			return nil, false
-		}
+		key := rest[1 : n-1]
 		rest = skipSpace(rest[n:])
 		if len(rest) == 0 || rest[0] != ':' {
 			return nil, false
@@ -92,7 +132,7 @@ func splitObject(raw []byte) (cols map[string]json.RawMessage, ok bool) {
 		if n = valueEnd(rest); n <= 0 {
 			return nil, false
 		}
-		cols[key] = rest[:n:n]
+		cols = append(cols, column{key, rest[:n:n]})
 		return rest[n:], true
 	})
 	if !ok {
@@ -186,43 +226,107 @@ func skipSpace(b []byte) []byte {
 
 var bytesType = reflect.TypeFor[[]byte]()
 
-// fill sets the fields of the struct v from the columns o.
-func fill(v reflect.Value, o map[string]json.RawMessage) error {
-	t := v.Type()
-	if t.Kind() != reflect.Struct {
-		return fmt.Errorf("db: unmarshal a row into %s: not a struct", t)
+// rowPlan is how the rows of one struct type are filled: its fields by their column,
+// worked out once per type (reading the tags and asking each field's type how it
+// decodes, for every row, was half of filling one).
+type rowPlan struct {
+	byColumn map[string][]fieldPlan
+}
+
+// fieldPlan is one field of a row's struct (of an embedded struct too: index is its
+// path).
+type fieldPlan struct {
+	index  []int
+	column string
+	typ    reflect.Type
+	text   bool // a []byte: a json or jsonb column is its JSON text
+	ptr    bool // a pointer: null sets it nil
+	scalar bool // setScalar decodes it (a pointer: what it points to); else encoding/json
+}
+
+var plans sync.Map // reflect.Type → *rowPlan
+
+// planOf is t's plan; t must be a struct.
+func planOf(t reflect.Type) (*rowPlan, error) {
+	if p, ok := plans.Load(t); ok {
+		return p.(*rowPlan), nil
 	}
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("db: unmarshal a row into %s: not a struct", t)
+	}
+	p := &rowPlan{byColumn: map[string][]fieldPlan{}}
+	p.add(t, nil)
+	plans.Store(t, p)
+	return p, nil
+}
+
+// add plans the fields of t, a struct at index within the row's struct; an embedded
+// struct's fields are the row's, as sqlx has them.
+func (p *rowPlan) add(t reflect.Type, index []int) {
 	for i := range t.NumField() {
 		f := t.Field(i)
+		at := append(slices.Clip(index), i)
 		tag, _, _ := strings.Cut(f.Tag.Get("db"), ",")
 		if tag == "" && f.Anonymous && f.Type.Kind() == reflect.Struct {
-			// an embedded struct's fields are the row's, as sqlx has them
-			if err := fill(v.Field(i), o); err != nil {
+			p.add(f.Type, at)
+			continue
+		}
+		if !f.IsExported() || tag == "" || tag == "-" {
+			continue
+		}
+		fp := fieldPlan{index: at, column: tag, typ: f.Type, text: f.Type == bytesType, ptr: f.Type.Kind() == reflect.Pointer}
+		if fp.ptr {
+			fp.scalar = fast(f.Type.Elem())
+		} else {
+			fp.scalar = fast(f.Type)
+		}
+		p.byColumn[tag] = append(p.byColumn[tag], fp)
+	}
+}
+
+// fill sets the fields of the struct v from the row's columns o (a column without a
+// field is left out; of a key given twice, the last counts).
+func (p *rowPlan) fill(v reflect.Value, o []column) error {
+	for _, c := range o {
+		for _, fp := range p.byColumn[string(c.key)] {
+			if err := fp.set(v.FieldByIndex(fp.index), c.val); err != nil {
 				return err
 			}
-			continue
 		}
-		if !f.IsExported() {
-			continue
+	}
+	return nil
+}
+
+// set sets f, this plan's field, from its column's JSON text val, as encoding/json
+// would (through it, for what setScalar does not decode).
+func (fp *fieldPlan) set(f reflect.Value, val []byte) error {
+	null := string(val) == "null"
+	switch {
+	case fp.text && len(val) > 0 && val[0] != '"':
+		// a json or jsonb column is its JSON text, as the driver gives it to a
+		// []byte; null is nil
+		if !null {
+			f.SetBytes(slices.Clone(val))
 		}
-		val, ok := o[tag]
-		if tag == "" || tag == "-" || !ok {
-			continue
+		return nil
+	case fp.ptr && null:
+		f.SetZero()
+		return nil
+	case fp.ptr && fp.scalar:
+		e := reflect.New(fp.typ.Elem())
+		if setScalar(e.Elem(), val) {
+			f.Set(e)
+			return nil
 		}
-		if f.Type == bytesType && len(val) > 0 && val[0] != '"' {
-			// a json or jsonb column is its JSON text, as the driver gives it to a
-			// []byte; null is nil
-			if string(val) != "null" {
-				v.Field(i).SetBytes(slices.Clone(val))
-			}
-			continue
+	case fp.scalar && null:
+		return nil // encoding/json leaves a value that is not a pointer as it is
+	case fp.scalar:
+		if setScalar(f, val) {
+			return nil
 		}
-		if scalar(v.Field(i), val) {
-			continue
-		}
-		if err := json.Unmarshal(val, v.Field(i).Addr().Interface()); err != nil {
-			return fmt.Errorf("db: column %s: %w", tag, err)
-		}
+	}
+	if err := json.Unmarshal(val, f.Addr().Interface()); err != nil {
+		return fmt.Errorf("db: column %s: %w", fp.column, err)
 	}
 	return nil
 }
@@ -233,29 +337,14 @@ var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// scalar sets f from val when f is a string, a number, a bool or a time (or a pointer
-// to one) and val is plainly one of those, as encoding/json would set it but without
-// its machinery: most columns of a row are such, and decoding them through
-// encoding/json was a large part of reading a row. It reports false, having set
-// nothing, for anything else (a type with its own decoding, an escaped string, a
-// value that does not fit), which encoding/json then decodes, errors included.
-func scalar(f reflect.Value, val []byte) bool {
+// setScalar sets f, of a type fast says it decodes, from val when val is plainly a
+// string, a number, a bool or a time, as encoding/json would set it but without its
+// machinery: most columns of a row are such, and decoding them through encoding/json
+// was a large part of reading a row. It reports false, having set nothing, for
+// anything else (an escaped string, a value that does not fit), which encoding/json
+// then decodes, errors included.
+func setScalar(f reflect.Value, val []byte) bool {
 	t := f.Type()
-	if t.Kind() == reflect.Pointer {
-		if string(val) == "null" {
-			f.SetZero()
-			return true
-		}
-		e := reflect.New(t.Elem())
-		if !scalar(e.Elem(), val) {
-			return false
-		}
-		f.Set(e)
-		return true
-	}
-	if string(val) == "null" {
-		return fast(t) // encoding/json leaves a value that is not a pointer as it is
-	}
 	if t == timeType {
 		str, ok := plainString(val)
 		if !ok {
@@ -267,9 +356,6 @@ func scalar(f reflect.Value, val []byte) bool {
 		}
 		f.Set(reflect.ValueOf(at))
 		return true
-	}
-	if !fast(t) {
-		return false
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -316,8 +402,8 @@ func scalar(f reflect.Value, val []byte) bool {
 	return false
 }
 
-// fast reports whether scalar decodes t itself: a time, or a string, bool or number
-// type without decoding of its own.
+// fast reports whether setScalar decodes t: a time, or a string, bool or number type
+// without decoding of its own.
 func fast(t reflect.Type) bool {
 	if t == timeType {
 		return true

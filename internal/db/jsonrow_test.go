@@ -96,6 +96,40 @@ func TestUnmarshalRowsDecodesEveryKindOfColumn(t *testing.T) {
 	}
 }
 
+// TestUnmarshalRowsAsEncodingJSONWould: of a key given twice the last counts, a field
+// without a column keeps its value, a key with escapes is read by encoding/json (and
+// still fills its field), and two types with the same columns each get their own.
+func TestUnmarshalRowsAsEncodingJSONWould(t *testing.T) {
+	r := jsonRow{Count: 9, Status: "kept"}
+	if err := UnmarshalRows([]byte(`{"id": 1, "name": "a", "id": 2}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.ID != 2 || r.Name != "a" || r.Count != 9 || r.Status != "kept" {
+		t.Errorf("got %+v, want ID 2 (the last), name a, and count and status as they were", r)
+	}
+	var escaped []jsonRow
+	if err := UnmarshalRows([]byte(`[{"id": 3, "na\u006de": "b"}, {"id": 4}]`), &escaped); err != nil {
+		t.Fatal(err)
+	}
+	if len(escaped) != 2 || escaped[0].ID != 3 || escaped[0].Name != "b" || escaped[1].ID != 4 {
+		t.Errorf("got %+v, want rows 3 (name b) and 4", escaped)
+	}
+	type other struct {
+		ID   string `db:"id"`
+		Name []byte `db:"name"`
+	}
+	var o other
+	if err := UnmarshalRows([]byte(`{"id": "x", "name": {"n": 1}}`), &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.ID != "x" || string(o.Name) != `{"n": 1}` {
+		t.Errorf("got %+v, want the other type's own fields", o)
+	}
+	if err := UnmarshalRows([]byte(`[]`), &[]int{}); err == nil {
+		t.Error("rows into a list of ints: decoded, want an error")
+	}
+}
+
 func BenchmarkUnmarshalRows(b *testing.B) {
 	raw := []byte(jsonRowText)
 	b.ReportAllocs()
@@ -103,6 +137,55 @@ func BenchmarkUnmarshalRows(b *testing.B) {
 		var r jsonRow
 		if err := UnmarshalRows(raw, &r); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// benchReturnRow is a row as the statements that lock a return bring it (a return
+// with one of its items, every column plain): what most rows read as JSON are.
+type benchReturnRow struct {
+	ID            int64      `db:"id"`
+	PublicID      string     `db:"public_id"`
+	MerchantID    int64      `db:"merchant_id"`
+	OrderID       int64      `db:"order_id"`
+	OrderNumber   string     `db:"order_number"`
+	RMA           string     `db:"rma"`
+	State         jsonStatus `db:"state"`
+	Resolution    string     `db:"resolution"`
+	PolicyVersion int        `db:"policy_version"`
+	Currency      string     `db:"currency"`
+	Quote         []byte     `db:"quote"`
+	Total         int64      `db:"total"`
+	KeepIt        bool       `db:"keep_it"`
+	CustomerEmail string     `db:"customer_email"`
+	RejectReason  *string    `db:"reject_reason"`
+	CreatedAt     time.Time  `db:"created_at"`
+	UpdatedAt     time.Time  `db:"updated_at"`
+	LineID        string     `db:"line_id"`
+	SKU           string     `db:"sku"`
+	Name          string     `db:"name"`
+	Quantity      int        `db:"quantity"`
+	Received      int        `db:"received"`
+	Condition     *string    `db:"condition"`
+	Amount        int64      `db:"amount"`
+	ArrivedAt     *time.Time `db:"arrived_at"`
+	ItemSeq       int64      `db:"item_seq"`
+}
+
+const benchReturnRowText = `{"id":1042,"public_id":"ret_5kq2m9x4c8v1b7n3z6p0r4t2wd","merchant_id":7,"order_id":88123,` +
+	`"order_number":"NW-100231","rma":"R-7KQ4-M2XD","state":"approved","resolution":"refund","policy_version":3,` +
+	`"currency":"EUR","quote":{"lines":[{"line_id":"l1","amount":2500}],"total":2500},"total":2500,"keep_it":false,` +
+	`"customer_email":"ada@example.com","reject_reason":null,"created_at":"2026-12-03T08:05:52.719295+00:00",` +
+	`"updated_at":"2026-12-03T08:05:53.1+00:00","line_id":"l1","sku":"TS-BLK-M","name":"Organic T-shirt, black, M",` +
+	`"quantity":1,"received":0,"condition":null,"amount":2500,"arrived_at":null,"item_seq":5512}`
+
+func BenchmarkUnmarshalRowsOfAReturn(b *testing.B) {
+	raw := []byte(`[` + benchReturnRowText + `,` + benchReturnRowText + `]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var rows []benchReturnRow
+		if err := UnmarshalRows(raw, &rows); err != nil || len(rows) != 2 {
+			b.Fatal(err, len(rows))
 		}
 	}
 }
