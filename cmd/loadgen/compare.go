@@ -70,6 +70,9 @@ func compare(w io.Writer, a, b *Report, oneServer bool) {
 		return float64(d.Microseconds()) / 1000 / float64(max(r.Completed, 1))
 	}
 	fmt.Fprintln(w, "== side by side, A against B (both ran at once; the whole machine's and the load driver's CPU above are both runs')")
+	if a.Config.Replicas != b.Config.Replicas {
+		fmt.Fprintf(w, "replicas: A %d, B %d (their CPU per lifecycle below is each run's replicas together)\n", a.Config.Replicas, b.Config.Replicas)
+	}
 	fmt.Fprintf(w, "lifecycles/s: A %.1f, B %.1f, A/B %.3f\n", rate(a), rate(b), rate(a)/rate(b))
 	ra, rb := per(a, a.Costs.replicas()), per(b, b.Costs.replicas())
 	fmt.Fprintf(w, "replicas' CPU per lifecycle: A %.2f ms, B %.2f ms, A−B %+.2f ms\n", ra, rb, ra-rb)

@@ -68,6 +68,15 @@ func TestCompareTellsServersApart(t *testing.T) {
 			t.Errorf("the comparison has no %q:\n%s", want, got)
 		}
 	}
+	if strings.Contains(got, "replicas: A") {
+		t.Errorf("runs of as many replicas named as different:\n%s", got)
+	}
+	out.Reset()
+	a.Config.Replicas, b.Config.Replicas = 1, 3
+	compare(&out, a, b, false)
+	if got := out.String(); !strings.Contains(got, "replicas: A 1, B 3 ") {
+		t.Errorf("one replica against three, not said:\n%s", got)
+	}
 	out.Reset()
 	compare(&out, a, b, true)
 	if got := out.String(); strings.Contains(got, "A 12.00 ms") || strings.Contains(got, "write-ahead log") {
@@ -129,5 +138,23 @@ func TestPrefixedWritesWholeLines(t *testing.T) {
 	b.Write([]byte("\n"))
 	if got, want := out.String(), "B: two\nA: one half\nB: three\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestComparedRunTakesItsOwnSettings: -compare's run is -bin's but for its binary and
+// for the server, replicas and connections given to it alone; its replicas serve no
+// profiler (the ports are -bin's).
+func TestComparedRunTakesItsOwnSettings(t *testing.T) {
+	a := Config{DatabaseURL: "postgres://a:5432/postgres", Binary: "/tmp/new", Replicas: 1, DBConns: 16, Workers: 8, Lifecycles: 2000, PprofPort: 6060}
+	b := comparedWith(a, "/tmp/old", "", 0, 0)
+	if want := (Config{DatabaseURL: a.DatabaseURL, Binary: "/tmp/old", Replicas: 1, DBConns: 16, Workers: 8, Lifecycles: 2000}); b != want {
+		t.Errorf("got %+v, want %+v", b, want)
+	}
+	b = comparedWith(a, "/tmp/new", "postgres://b:5433/postgres", 3, 12)
+	if want := (Config{DatabaseURL: "postgres://b:5433/postgres", Binary: "/tmp/new", Replicas: 3, DBConns: 12, Workers: 8, Lifecycles: 2000}); b != want {
+		t.Errorf("got %+v, want %+v", b, want)
+	}
+	if err := run(context.Background(), []string{"-compare-replicas", "3"}, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "need -compare") {
+		t.Errorf("-compare-replicas without -compare: got %v, want an error", err)
 	}
 }

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&c.PprofPort, "pprof-port", 0, "replica n serves Go's profiler on 127.0.0.1:<port+n-1> (0: off)")
 	other := fs.String("compare", "", "another roundtrip binary to run side by side with -bin, at the same moment, on a database of its own: both meet the machine at the same pace")
 	otherURL := fs.String("compare-database-url", "", "PostgreSQL server for -compare's database (default: -database-url's); a server of its own tells the two runs' PostgreSQL CPU apart")
+	otherReplicas := fs.Int("compare-replicas", 0, "replicas of -compare's run (default: -replicas); with -compare the same binary as -bin, one replica against three at the same moment")
+	otherConns := fs.Int("compare-db-conns", 0, "database connections per replica of -compare's run (default: -db-conns)")
 	verbose := fs.Bool("v", false, "show replica logs")
 	cpuProfile := fs.String("cpuprofile", "", "write the load driver's own CPU profile (fake Stripe, receivers, clients) to this file")
 	if err := fs.Parse(args); err != nil {
@@ -96,12 +99,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	if *other != "" {
-		b := c
-		b.Binary, b.PprofPort = *other, 0
-		if *otherURL != "" {
-			b.DatabaseURL = *otherURL
-		}
-		return sideBySide(ctx, c, b, stdout, stderr)
+		return sideBySide(ctx, c, comparedWith(c, *other, *otherURL, *otherReplicas, *otherConns), stdout, stderr)
+	}
+	if *otherURL != "" || *otherReplicas != 0 || *otherConns != 0 {
+		return errors.New("-compare-database-url, -compare-replicas and -compare-db-conns need -compare")
 	}
 	rep, err := Run(ctx, c, stderr)
 	if rep != nil {
@@ -114,4 +115,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("the books do not balance: %v", problems)
 	}
 	return nil
+}
+
+// comparedWith is the configuration of -compare's run: a's, with its own binary, and
+// its own server, replicas and connections where they are given (not 0 or "").
+func comparedWith(a Config, bin, databaseURL string, replicas, conns int) Config {
+	b := a
+	b.Binary, b.PprofPort = bin, 0
+	b.DatabaseURL = cmp.Or(databaseURL, b.DatabaseURL)
+	b.Replicas = cmp.Or(replicas, b.Replicas)
+	b.DBConns = cmp.Or(conns, b.DBConns)
+	return b
 }
