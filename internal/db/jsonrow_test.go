@@ -140,4 +140,3 @@ func BenchmarkUnmarshalRows(b *testing.B) {
 		}
 	}
 }
-
