@@ -54,7 +54,7 @@ func UnmarshalRows(raw []byte, dest any) error {
 	if err != nil {
 		return err
 	}
-	o, ok := splitObject(raw, make([]column, 0, columnsIn(raw)))
+	o, ok := splitObject(raw, make([]column, 0, rowColumns))
 	if !ok {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &m); err != nil {
@@ -78,21 +78,25 @@ func columnsOf(m map[string]json.RawMessage) []column {
 	return cols
 }
 
-// columnsIn guesses how many columns the rows of raw have, for one allocation where a
-// growing slice took several: a column's key, value and punctuation are rarely under
-// 20 bytes of JSON, and a guess short of it only grows the slice.
-func columnsIn(raw []byte) int { return len(raw)/20 + 4 }
+// rowColumns is room for the columns of a row of most statements, for one allocation
+// where a growing slice took several.
+const rowColumns = 40
 
 // splitRows is a JSON array of objects as each object's columns (splitObject), all
-// in one backing array; ok false for anything else, which encoding/json then reads
+// in one backing array sized from the first; ok false for anything else, which encoding/json then reads
 // (or refuses).
 func splitRows(raw []byte) (rows [][]column, ok bool) {
-	all := make([]column, 0, columnsIn(raw))
+	var all []column
 	var ends []int
 	ok = elements(raw, '[', ']', func(rest []byte) ([]byte, bool) {
 		n := valueEnd(rest)
-		if n < 0 {
+		if n <= 0 {
 			return nil, false
+		}
+		if all == nil {
+			// room for as many rows as the first one's length fits in the text, each
+			// with as many columns: the rows of one statement are alike
+			all = make([]column, 0, len(raw)/n*columnCount(rest[:n]))
 		}
 		var ok bool
 		all, ok = splitObject(rest[:n], all)
@@ -109,6 +113,27 @@ func splitRows(raw []byte) (rows [][]column, ok bool) {
 		from = end
 	}
 	return rows, true
+}
+
+// columnCount is how many keys the JSON object raw has at its top level (0 when it is
+// not a plain object).
+func columnCount(raw []byte) int {
+	n := 0
+	elements(raw, '{', '}', func(rest []byte) ([]byte, bool) {
+		k := valueEnd(rest)
+		if k < 0 {
+			return nil, false
+		}
+		rest = skipSpace(rest[k:])
+		if len(rest) == 0 || rest[0] != ':' {
+			return nil, false
+		}
+		rest = skipSpace(rest[1:])
+		v := valueEnd(rest)
+		n++
+		return rest[max(v, 0):], v > 0
+	})
+	return n
 }
 
 // splitObject appends the columns of a JSON object (a row as row_to_json writes it)

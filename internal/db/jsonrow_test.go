@@ -85,7 +85,7 @@ func TestUnmarshalRowsDecodesEveryKindOfColumn(t *testing.T) {
 			t.Errorf("%s: decoded, want an error", bad)
 		}
 	}
-	for _, bad := range []string{`[{"id": 1},]`, `[{"id": 1}`, `[1]`, `{"id": 1}`} {
+	for _, bad := range []string{`[{"id": 1},]`, `[{"id": 1}`, `[1]`, `{"id": 1}`, `[,]`, `[,{"id": 1}]`, `[:]`} {
 		if err := UnmarshalRows([]byte(bad), &[]jsonRow{}); err == nil {
 			t.Errorf("%s as rows: decoded, want an error", bad)
 		}
