@@ -83,8 +83,8 @@ func columnsOf(m map[string]json.RawMessage) []column {
 const rowColumns = 40
 
 // splitRows is a JSON array of objects as each object's columns (splitObject), all
-// in one backing array sized from the first; ok false for anything else, which encoding/json then reads
-// (or refuses).
+// in one backing array sized from the first row; ok false for anything else, which
+// encoding/json then reads (or refuses).
 func splitRows(raw []byte) (rows [][]column, ok bool) {
 	var all []column
 	var ends []int
@@ -115,35 +115,31 @@ func splitRows(raw []byte) (rows [][]column, ok bool) {
 	return rows, true
 }
 
-// columnCount is how many keys the JSON object raw has at its top level (0 when it is
-// not a plain object).
+// columnCount is how many keys the JSON object raw has at its top level, as far as
+// it is a plain object (eachColumn).
 func columnCount(raw []byte) int {
 	n := 0
-	elements(raw, '{', '}', func(rest []byte) ([]byte, bool) {
-		k := valueEnd(rest)
-		if k < 0 {
-			return nil, false
-		}
-		rest = skipSpace(rest[k:])
-		if len(rest) == 0 || rest[0] != ':' {
-			return nil, false
-		}
-		rest = skipSpace(rest[1:])
-		v := valueEnd(rest)
-		n++
-		return rest[max(v, 0):], v > 0
-	})
+	eachColumn(raw, func(_, _ []byte) { n++ })
 	return n
 }
 
 // splitObject appends the columns of a JSON object (a row as row_to_json writes it)
 // to cols: each key with its value's text, sliced from raw, not copied and not
-// checked beyond its extent (fill decodes each). A key with escapes, or anything
-// that is not a plain object, answers ok false: encoding/json then reads it (or
-// refuses it). Reading the row once and each column once halves what encoding/json
-// did for a row.
+// checked beyond its extent (fill decodes each). Anything that is not a plain object
+// (eachColumn) answers ok false: encoding/json then reads it (or refuses it). Reading
+// the row once and each column once halves what encoding/json did for a row.
 func splitObject(raw []byte, cols []column) (_ []column, ok bool) {
-	ok = elements(raw, '{', '}', func(rest []byte) ([]byte, bool) {
+	if !eachColumn(raw, func(key, val []byte) { cols = append(cols, column{key, val}) }) {
+		return nil, false
+	}
+	return cols, true
+}
+
+// eachColumn calls f with each key of the JSON object raw (without its quotes) and
+// its value's text, and reports whether raw was a plain object: one whose keys have
+// no escapes.
+func eachColumn(raw []byte, f func(key, val []byte)) bool {
+	return elements(raw, '{', '}', func(rest []byte) ([]byte, bool) {
 		n := valueEnd(rest)
 		if n < 2 || rest[0] != '"' || rest[n-1] != '"' || bytes.IndexByte(rest[1:n-1], '\\') >= 0 {
 			return nil, false
@@ -157,13 +153,9 @@ func splitObject(raw []byte, cols []column) (_ []column, ok bool) {
 		if n = valueEnd(rest); n <= 0 {
 			return nil, false
 		}
-		cols = append(cols, column{key, rest[:n:n]})
+		f(key, rest[:n:n])
 		return rest[n:], true
 	})
-	if !ok {
-		return nil, false
-	}
-	return cols, true
 }
 
 // elements walks the elements of the JSON array or object that raw is (open and
