@@ -154,7 +154,7 @@ func TestComparedRunTakesItsOwnSettings(t *testing.T) {
 	if want := (Config{DatabaseURL: "postgres://b:5433/postgres", Binary: "/tmp/new", Replicas: 3, DBConns: 12, Workers: 8, Lifecycles: 2000}); b != want {
 		t.Errorf("got %+v, want %+v", b, want)
 	}
-	if err := run(context.Background(), []string{"-compare-replicas", "3"}, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "need -compare") {
+	if err := run(context.Background(), []string{"-compare-replicas", "3"}, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "add -compare BINARY") {
 		t.Errorf("-compare-replicas without -compare: got %v, want an error", err)
 	}
 }

@@ -79,6 +79,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return err
 	}
+	if *other == "" && (*otherURL != "" || *otherReplicas != 0 || *otherConns != 0) {
+		return errors.New("-compare-database-url, -compare-replicas and -compare-db-conns set the compared run: add -compare BINARY (the same as -bin to compare replica counts)")
+	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	}
@@ -100,9 +103,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancel()
 	if *other != "" {
 		return sideBySide(ctx, c, comparedWith(c, *other, *otherURL, *otherReplicas, *otherConns), stdout, stderr)
-	}
-	if *otherURL != "" || *otherReplicas != 0 || *otherConns != 0 {
-		return errors.New("-compare-database-url, -compare-replicas and -compare-db-conns need -compare")
 	}
 	rep, err := Run(ctx, c, stderr)
 	if rep != nil {
