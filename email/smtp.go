@@ -89,7 +89,9 @@ func (c SMTP) Send(ctx context.Context, msg *mail.Msg) error {
 }
 
 // SendAll hands msgs to the server in one session, answering each one's refusal or
-// nil: a connection or sign-in that fails refuses them all.
+// nil: a connection or sign-in that fails refuses them all. A server that offers
+// PIPELINING gets them pipelined (sendPipelined); another, one command at a time
+// through go-mail.
 func (c SMTP) SendAll(ctx context.Context, msgs []*mail.Msg) []error {
 	errs := make([]error, len(msgs))
 	all := func(err error) []error {
@@ -132,16 +134,30 @@ func (c SMTP) SendAll(ctx context.Context, msgs []*mail.Msg) []error {
 	// each message has the timeout, the session as a whole their sum
 	ctx, cancel := context.WithTimeout(ctx, timeout*time.Duration(len(msgs)))
 	defer cancel()
-	if err := cl.DialAndSendWithContext(ctx, msgs...); err != nil {
+	sc, err := cl.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		// the connection, the greeting or the sign-in failed
+		return all(c.refused(err))
+	}
+	defer cl.CloseWithSMTPClient(sc)
+	if ok, _ := sc.Extension("PIPELINING"); ok {
+		errs := sendPipelined(ctx, sc, msgs, timeout)
+		for i, err := range errs {
+			if err != nil {
+				errs[i] = c.refused(err)
+			}
+		}
+		return errs
+	}
+	if err := cl.SendWithSMTPClient(sc, msgs...); err != nil {
 		for i, m := range msgs {
 			switch {
 			case m.HasSendError():
 				errs[i] = c.refused(m.SendError())
 			case !m.IsDelivered():
-				// the connection, the greeting or the sign-in failed
 				errs[i] = c.refused(err)
 			}
-			// else the server accepted it and what failed came after (the goodbye)
+			// else the server accepted it
 		}
 	}
 	return errs
