@@ -1,7 +1,6 @@
 package email
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	texttemplate "text/template"
 )
 
@@ -164,14 +164,32 @@ func compose(lang string, kind Kind, f facts, b brand, statusURL, unsubscribeURL
 
 // parts renders m as HTML and as plain text.
 func (m rendered) parts() (html, text string, err error) {
-	var h, t bytes.Buffer
+	var h, t strings.Builder
+	// each written once into room for the largest so far: a template writes in
+	// small pieces, and a buffer grown by doubling copies the text several times
+	h.Grow(int(htmlSize.Load()))
+	t.Grow(int(textSize.Load()))
 	if err := htmlLayout.Execute(&h, m); err != nil {
 		return "", "", fmt.Errorf("email: html: %w", err)
 	}
 	if err := textLayout.Execute(&t, m); err != nil {
 		return "", "", fmt.Errorf("email: text: %w", err)
 	}
+	grown(&htmlSize, h.Len())
+	grown(&textSize, t.Len())
 	return h.String(), t.String(), nil
+}
+
+// htmlSize and textSize are the largest HTML and text parts rendered so far.
+var htmlSize, textSize atomic.Int64
+
+func grown(size *atomic.Int64, n int) {
+	for {
+		old := size.Load()
+		if int64(n) <= old || size.CompareAndSwap(old, int64(n)) {
+			return
+		}
+	}
 }
 
 // DefaultColor is the header colour of a shop without its own.

@@ -267,21 +267,33 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 	}
 	k := len(args)
 	ph := func(i int) string { return "$" + strconv.Itoa(k+i) }
-	q := `WITH `
+	// the parts' table expressions are most of the text (kilobytes each): one buffer
+	// for all of it, not a copy of the text so far at every piece
+	var q strings.Builder
+	size := 2048
 	for _, w := range withs {
-		q += w + `, `
+		size += len(w) + 2
+	}
+	for _, j := range jobs {
+		size += len(j) + 11
+	}
+	q.Grow(size)
+	q.WriteString(`WITH `)
+	for _, w := range withs {
+		q.WriteString(w)
+		q.WriteString(`, `)
 	}
 	// each message's ID is drawn before the insert, so that the answer can pair IDs
 	// with the messages' order
-	q += `outbox_new AS (SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, m.*
+	q.WriteString(`outbox_new AS (SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, m.*
 			FROM unnest(` + ph(1) + `::bigint[], ` + ph(2) + `::text[], ` + ph(3) + `::text[], ` + ph(4) + `::timestamptz[], ` + ph(5) + `::int[])
 			WITH ORDINALITY AS m(merchant_id, kind, payload, run_at, max_attempts, n)),
 		outbox_ins AS (INSERT INTO outbox (id, merchant_id, kind, payload, run_at, max_attempts)
-			SELECT id, merchant_id, kind, payload::jsonb, coalesce(run_at, now()), max_attempts FROM outbox_new`
+			SELECT id, merchant_id, kind, payload::jsonb, coalesce(run_at, now()), max_attempts FROM outbox_new`)
 	if len(jobs) > 0 {
-		q += `
+		q.WriteString(`
 			UNION ALL SELECT nextval(pg_get_serial_sequence('outbox', 'id')), merchant_id, kind, payload::jsonb, now(), max_attempts
-			FROM (` + strings.Join(jobs, " UNION ALL ") + `) outbox_rows`
+			FROM (` + strings.Join(jobs, " UNION ALL ") + `) outbox_rows`)
 	}
 	// the kinds this process runs are woken here after the commit, without a
 	// notification, when the transaction can say when it commits (here.go)
@@ -291,7 +303,7 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 		here = handledHere()
 		ctx = db.OnCommit(ctx, func() { wakeHere(due) })
 	}
-	q += `
+	q.WriteString(`
 			RETURNING kind, run_at),
 		outbox_wake AS (SELECT pg_notify(` + ph(6) + `, kind)
 			FROM (SELECT DISTINCT kind FROM outbox_ins WHERE run_at <= now() + interval '1 second') due
@@ -306,7 +318,7 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 				SELECT current_database() || '/' || kind AS kind,
 					CASE WHEN min(run_at) <= now() + interval '1 second' THEN 0
 					ELSE ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint END AS ms
-				FROM outbox_ins WHERE current_database() || '/' || kind = ANY(` + ph(7) + `::text[]) GROUP BY kind) h)::text AS here`
+				FROM outbox_ins WHERE current_database() || '/' || kind = ANY(` + ph(7) + `::text[]) GROUP BY kind) h)::text AS here`)
 	args = append(args, db.Array(merchants), db.Array(kinds), db.Array(payloads), db.Array(runAts), db.Array(maxAttempts), Channel,
 		db.Array(here))
 	var row struct {
@@ -315,7 +327,7 @@ func EnqueueParts(ctx context.Context, tx sqlx.ExtContext, parts []Part, msgs ..
 		IDs     []byte `db:"ids"`
 		Here    []byte `db:"here"`
 	}
-	if err := sqlx.GetContext(ctx, tx, &row, q, args...); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &row, q.String(), args...); err != nil {
 		return nil, 0, fmt.Errorf("outbox: enqueue %s: %w", kindOf, err)
 	}
 	if err := json.Unmarshal(row.Here, &due); err != nil {
