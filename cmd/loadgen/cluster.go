@@ -34,6 +34,8 @@ type replica struct {
 	env  []string
 	bin  string
 	log  io.Writer
+	// slack is the process's timer slack (0: the driver's own; startWithSlack)
+	slack time.Duration
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -67,7 +69,7 @@ func (r *replica) start(ctx context.Context) error {
 	if r.log != nil {
 		cmd.Stderr = r.log
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startWithSlack(cmd, r.slack); err != nil {
 		r.mu.Unlock()
 		return err
 	}

@@ -63,6 +63,14 @@ func binaryName(bin string) string {
 	return bin
 }
 
+// slackName names a run's timer slack.
+func slackName(d time.Duration) string {
+	if d == 0 {
+		return "the driver's own"
+	}
+	return d.String()
+}
+
 // compare prints the figures that a side-by-side run can compare, A against B.
 func compare(w io.Writer, a, b *Report, oneServer bool) {
 	rate := func(r *Report) float64 { return float64(r.Completed) / r.Elapsed.Seconds() }
@@ -72,6 +80,9 @@ func compare(w io.Writer, a, b *Report, oneServer bool) {
 	fmt.Fprintln(w, "== side by side, A against B (both ran at once; the whole machine's and the load driver's CPU above are both runs')")
 	if a.Config.Replicas != b.Config.Replicas {
 		fmt.Fprintf(w, "replicas: A %d, B %d (their CPU per lifecycle below is each run's replicas together)\n", a.Config.Replicas, b.Config.Replicas)
+	}
+	if a.Config.TimerSlack != b.Config.TimerSlack {
+		fmt.Fprintf(w, "replicas' timer slack: A %s, B %s\n", slackName(a.Config.TimerSlack), slackName(b.Config.TimerSlack))
 	}
 	fmt.Fprintf(w, "lifecycles/s: A %.1f, B %.1f, A/B %.3f\n", rate(a), rate(b), rate(a)/rate(b))
 	ra, rb := per(a, a.Costs.replicas()), per(b, b.Costs.replicas())

@@ -142,19 +142,22 @@ func TestPrefixedWritesWholeLines(t *testing.T) {
 }
 
 // TestComparedRunTakesItsOwnSettings: -compare's run is -bin's but for its binary and
-// for the server, replicas and connections given to it alone; its replicas serve no
-// profiler (the ports are -bin's).
+// for the server, replicas, connections and timer slack given to it alone; its
+// replicas serve no profiler (the ports are -bin's).
 func TestComparedRunTakesItsOwnSettings(t *testing.T) {
-	a := Config{DatabaseURL: "postgres://a:5432/postgres", Binary: "/tmp/new", Replicas: 1, DBConns: 16, Workers: 8, Lifecycles: 2000, PprofPort: 6060}
-	b := comparedWith(a, "/tmp/old", "", 0, 0)
-	if want := (Config{DatabaseURL: a.DatabaseURL, Binary: "/tmp/old", Replicas: 1, DBConns: 16, Workers: 8, Lifecycles: 2000}); b != want {
+	a := Config{DatabaseURL: "postgres://a:5432/postgres", Binary: "/tmp/new", Replicas: 1, DBConns: 16, Workers: 8, Lifecycles: 2000, PprofPort: 6060, TimerSlack: time.Millisecond}
+	b := comparedWith(a, compared{bin: "/tmp/old"})
+	if want := (Config{DatabaseURL: a.DatabaseURL, Binary: "/tmp/old", Replicas: 1, DBConns: 16, Workers: 8, Lifecycles: 2000, TimerSlack: time.Millisecond}); b != want {
 		t.Errorf("got %+v, want %+v", b, want)
 	}
-	b = comparedWith(a, "/tmp/new", "postgres://b:5433/postgres", 3, 12)
-	if want := (Config{DatabaseURL: "postgres://b:5433/postgres", Binary: "/tmp/new", Replicas: 3, DBConns: 12, Workers: 8, Lifecycles: 2000}); b != want {
+	b = comparedWith(a, compared{bin: "/tmp/new", databaseURL: "postgres://b:5433/postgres", replicas: 3, conns: 12, slack: 50 * time.Microsecond})
+	if want := (Config{DatabaseURL: "postgres://b:5433/postgres", Binary: "/tmp/new", Replicas: 3, DBConns: 12, Workers: 8, Lifecycles: 2000, TimerSlack: 50 * time.Microsecond}); b != want {
 		t.Errorf("got %+v, want %+v", b, want)
 	}
-	if err := run(context.Background(), []string{"-compare-replicas", "3"}, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "add -compare BINARY") {
-		t.Errorf("-compare-replicas without -compare: got %v, want an error", err)
+	for _, flag := range []string{"-compare-replicas", "-compare-timer-slack"} {
+		value := map[string]string{"-compare-replicas": "3", "-compare-timer-slack": "1ms"}[flag]
+		if err := run(context.Background(), []string{flag, value}, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "add -compare BINARY") {
+			t.Errorf("%s without -compare: got %v, want an error", flag, err)
+		}
 	}
 }

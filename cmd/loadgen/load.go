@@ -106,7 +106,11 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseco
 // Print writes the report.
 func (r *Report) Print(w io.Writer) {
 	c := r.Config
-	fmt.Fprintf(w, "replicas=%d lifecycles=%d concurrency=%d rate=%g kill_every=%s\n", c.Replicas, c.Lifecycles, c.Concurrency, c.Rate, c.KillEvery)
+	fmt.Fprintf(w, "replicas=%d lifecycles=%d concurrency=%d rate=%g kill_every=%s", c.Replicas, c.Lifecycles, c.Concurrency, c.Rate, c.KillEvery)
+	if c.TimerSlack != 0 {
+		fmt.Fprintf(w, " timer_slack=%s", c.TimerSlack)
+	}
+	fmt.Fprintln(w)
 	if c.Warmup > 0 {
 		fmt.Fprintf(w, "after %d warm-up lifecycles, not counted below (but in the webhook and email counts, and the books)\n", c.Warmup)
 	}
@@ -196,7 +200,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		replicas[i] = &replica{n: i + 1, addr: addr, bin: bin, log: c.Log}
+		replicas[i] = &replica{n: i + 1, addr: addr, bin: bin, log: c.Log, slack: c.TimerSlack}
 	}
 	lb, err := newBalancer(replicas)
 	if err != nil {

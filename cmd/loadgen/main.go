@@ -47,6 +47,7 @@ type Config struct {
 	Workers     int           // outbox workers per replica
 	Keep        bool          // keep the database afterwards
 	PprofPort   int           // replica n serves pprof on 127.0.0.1:PprofPort+n-1 (0: off)
+	TimerSlack  time.Duration // the replicas' timer slack (0: the driver's own)
 	Log         io.Writer     // replica logs (nil: discarded)
 }
 
@@ -67,10 +68,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&c.Workers, "workers", 8, "outbox workers per replica")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the run's database")
 	fs.IntVar(&c.PprofPort, "pprof-port", 0, "replica n serves Go's profiler on 127.0.0.1:<port+n-1> (0: off)")
+	fs.DurationVar(&c.TimerSlack, "timer-slack", 0, "start the replicas with this timer slack, as systemd's TimerSlackNSec= would (0: the driver's own, the kernel's 50µs by default; Linux)")
 	other := fs.String("compare", "", "another roundtrip binary to run side by side with -bin, at the same moment, on a database of its own: both meet the machine at the same pace")
 	otherURL := fs.String("compare-database-url", "", "PostgreSQL server for -compare's database (default: -database-url's); a server of its own tells the two runs' PostgreSQL CPU apart")
 	otherReplicas := fs.Int("compare-replicas", 0, "replicas of -compare's run (default: -replicas); with -compare the same binary as -bin, one replica against three at the same moment")
 	otherConns := fs.Int("compare-db-conns", 0, "database connections per replica of -compare's run (default: -db-conns)")
+	otherSlack := fs.Duration("compare-timer-slack", 0, "timer slack of -compare's replicas (default: -timer-slack; 50µs is the kernel's default)")
 	verbose := fs.Bool("v", false, "show replica logs")
 	cpuProfile := fs.String("cpuprofile", "", "write the load driver's own CPU profile (fake Stripe, receivers, clients) to this file")
 	if err := fs.Parse(args); err != nil {
@@ -79,8 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return err
 	}
-	if *other == "" && (*otherURL != "" || *otherReplicas != 0 || *otherConns != 0) {
-		return errors.New("-compare-database-url, -compare-replicas and -compare-db-conns set the compared run: add -compare BINARY (the same as -bin to compare replica counts)")
+	if *other == "" && (*otherURL != "" || *otherReplicas != 0 || *otherConns != 0 || *otherSlack != 0) {
+		return errors.New("-compare-database-url, -compare-replicas, -compare-db-conns and -compare-timer-slack set the compared run: add -compare BINARY (the same as -bin to compare replica counts or timer slacks)")
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -102,7 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	if *other != "" {
-		return sideBySide(ctx, c, comparedWith(c, *other, *otherURL, *otherReplicas, *otherConns), stdout, stderr)
+		b := comparedWith(c, compared{bin: *other, databaseURL: *otherURL, replicas: *otherReplicas, conns: *otherConns, slack: *otherSlack})
+		return sideBySide(ctx, c, b, stdout, stderr)
 	}
 	rep, err := Run(ctx, c, stderr)
 	if rep != nil {
@@ -117,13 +121,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// comparedWith is the configuration of -compare's run: a's, with its own binary, and
-// its own server, replicas and connections where they are given (not 0 or "").
-func comparedWith(a Config, bin, databaseURL string, replicas, conns int) Config {
+// compared is what -compare's flags give its run: its binary, and its server,
+// replicas, connections and timer slack where they are given (not 0 or "").
+type compared struct {
+	bin, databaseURL string
+	replicas, conns  int
+	slack            time.Duration
+}
+
+// comparedWith is the configuration of -compare's run: a's, with o's settings where
+// o gives them.
+func comparedWith(a Config, o compared) Config {
 	b := a
-	b.Binary, b.PprofPort = bin, 0
-	b.DatabaseURL = cmp.Or(databaseURL, b.DatabaseURL)
-	b.Replicas = cmp.Or(replicas, b.Replicas)
-	b.DBConns = cmp.Or(conns, b.DBConns)
+	b.Binary, b.PprofPort = o.bin, 0
+	b.DatabaseURL = cmp.Or(o.databaseURL, b.DatabaseURL)
+	b.Replicas = cmp.Or(o.replicas, b.Replicas)
+	b.DBConns = cmp.Or(o.conns, b.DBConns)
+	b.TimerSlack = cmp.Or(o.slack, b.TimerSlack)
 	return b
 }
