@@ -165,10 +165,11 @@ func compose(lang string, kind Kind, f facts, b brand, statusURL, unsubscribeURL
 // parts renders m as HTML and as plain text.
 func (m rendered) parts() (html, text string, err error) {
 	var h, t strings.Builder
-	// each written once into room for the largest so far: a template writes in
-	// small pieces, and a buffer grown by doubling copies the text several times
-	h.Grow(int(htmlSize.Load()))
-	t.Grow(int(textSize.Load()))
+	// each written once into room for the largest so far (up to 64 KB, so that one
+	// outsized email does not size all the others): a template writes in small
+	// pieces, and a buffer grown by doubling copies the text several times
+	h.Grow(int(min(htmlSize.Load(), 64<<10)))
+	t.Grow(int(min(textSize.Load(), 64<<10)))
 	if err := htmlLayout.Execute(&h, m); err != nil {
 		return "", "", fmt.Errorf("email: html: %w", err)
 	}
