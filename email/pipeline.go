@@ -2,6 +2,7 @@ package email
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,7 +154,7 @@ func (s *pipeline) transaction(i int, env envelope, body []byte) error {
 		if err != nil {
 			return err
 		}
-		rcptErr = cmpOr(rcptErr, e)
+		rcptErr = cmp.Or(rcptErr, e)
 	}
 	if !one {
 		if mailErr == nil && rcptErr == nil {
@@ -162,7 +163,7 @@ func (s *pipeline) transaction(i int, env envelope, body []byte) error {
 				return err
 			}
 		} else {
-			s.errs[i] = cmpOr(mailErr, rcptErr)
+			s.errs[i] = cmp.Or(mailErr, rcptErr)
 			s.rset = mailErr == nil
 			return nil
 		}
@@ -175,7 +176,7 @@ func (s *pipeline) transaction(i int, env envelope, body []byte) error {
 	case dataErr != nil:
 		// refused (a server refuses DATA after a refused recipient): the transaction
 		// stays open while MAIL was accepted
-		s.errs[i] = cmpOr(mailErr, rcptErr, dataErr)
+		s.errs[i] = cmp.Or(mailErr, rcptErr, dataErr)
 		s.rset = mailErr == nil
 	case mailErr != nil || rcptErr != nil:
 		// 354 with no one to send to: end the content at once, and count the message
@@ -187,7 +188,7 @@ func (s *pipeline) transaction(i int, env envelope, body []byte) error {
 		if _, _, err := s.text.ReadResponse(0); isConnErr(err) {
 			return err
 		}
-		s.errs[i] = cmpOr(mailErr, rcptErr)
+		s.errs[i] = cmp.Or(mailErr, rcptErr)
 	default:
 		s.out.Write(body)
 		s.pending = i
@@ -247,15 +248,6 @@ func (s *pipeline) fail(from, to int, err error) {
 func isConnErr(err error) bool {
 	var te *textproto.Error
 	return err != nil && !errors.As(err, &te)
-}
-
-func cmpOr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
 }
 
 // dotWriter writes a message's content as DATA carries it (RFC 5321 4.5.2), as

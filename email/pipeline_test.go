@@ -3,6 +3,7 @@ package email_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -146,7 +147,7 @@ func (s *withholding) serve(r *bufio.Reader, w net.Conn) (transcript []string) {
 	}
 }
 
-var errStop = fmt.Errorf("stop")
+var errStop = errors.New("stop")
 
 // TestSendAllPipelines: to a server that offers PIPELINING, a batch goes with each
 // message's MAIL, RCPT and DATA in one write and its content in the next message's, so
