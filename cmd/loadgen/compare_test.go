@@ -143,7 +143,7 @@ func TestPrefixedWritesWholeLines(t *testing.T) {
 
 // TestComparedRunTakesItsOwnSettings: -compare's run is -bin's but for its binary and
 // for the server, replicas, connections and timer slack given to it alone; its
-// replicas serve no profiler (the ports are -bin's).
+// replicas serve no profiler (the ports are -bin's); a negative slack is refused.
 func TestComparedRunTakesItsOwnSettings(t *testing.T) {
 	a := Config{DatabaseURL: "postgres://a:5432/postgres", Binary: "/tmp/new", Replicas: 1, DBConns: 16, Workers: 8, Lifecycles: 2000, PprofPort: 6060, TimerSlack: time.Millisecond}
 	b := comparedWith(a, compared{bin: "/tmp/old"})
@@ -153,6 +153,11 @@ func TestComparedRunTakesItsOwnSettings(t *testing.T) {
 	b = comparedWith(a, compared{bin: "/tmp/new", databaseURL: "postgres://b:5433/postgres", replicas: 3, conns: 12, slack: 50 * time.Microsecond})
 	if want := (Config{DatabaseURL: "postgres://b:5433/postgres", Binary: "/tmp/new", Replicas: 3, DBConns: 12, Workers: 8, Lifecycles: 2000, TimerSlack: 50 * time.Microsecond}); b != want {
 		t.Errorf("got %+v, want %+v", b, want)
+	}
+	for _, args := range [][]string{{"-timer-slack", "-1ms"}, {"-compare", "/tmp/old", "-compare-timer-slack", "-50us"}} {
+		if err := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "such as 1ms") {
+			t.Errorf("%v: got %v, want a negative slack refused", args, err)
+		}
 	}
 	for _, flag := range []string{"-compare-replicas", "-compare-timer-slack"} {
 		value := map[string]string{"-compare-replicas": "3", "-compare-timer-slack": "1ms"}[flag]

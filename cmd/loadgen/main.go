@@ -85,6 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *other == "" && (*otherURL != "" || *otherReplicas != 0 || *otherConns != 0 || *otherSlack != 0) {
 		return errors.New("-compare-database-url, -compare-replicas, -compare-db-conns and -compare-timer-slack set the compared run: add -compare BINARY (the same as -bin to compare replica counts or timer slacks)")
 	}
+	if c.TimerSlack < 0 || *otherSlack < 0 {
+		return errors.New("-timer-slack and -compare-timer-slack are durations of at least 1ns, such as 1ms or 50us (0 leaves the replicas the driver's own)")
+	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	}
