@@ -141,6 +141,15 @@ func (s *Service) send(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) ([]e
 	return errs, s.recordSent(ctx, tx, sent)
 }
 
+// recordSentSQL is recordSent's statement, its batch as arrays (db.Unnest, so that a
+// connection keeps its plan).
+var recordSentSQL = `UPDATE email_messages e SET status = 'sent', to_address = m.to_address, subject = m.subject,
+		attempts = e.attempts + 1, last_error = NULL, sent_at = now(), updated_at = now(),
+		link_hash = decode(m.token_hash, 'hex'), link_revoked_at = NULL, timeline_note = m.note
+	FROM ` + db.Unnest("$1::bigint[]", "$2::bigint[]", "$3::text[]", "$4::text[]", "$5::text[]", "$6::text[]") + `
+		AS m(merchant_id, id, to_address, subject, token_hash, note)
+	WHERE e.merchant_id = m.merchant_id AND e.id = m.id`
+
 // recordSent marks the messages sent, with the hashes of their status links and
 // their lines on the returns' timelines ("Email sent: refund sent", read into the
 // timeline at sent_at by returns.Store.Events), in one statement. It writes no row
@@ -157,12 +166,7 @@ func (s *Service) recordSent(ctx context.Context, tx *sqlx.Tx, sent []*outgoing)
 		to[i], subjects[i], tokens[i] = o.r.CustomerEmail, o.subject, hex.EncodeToString(hashToken(o.token))
 		notes[i] = "Email sent: " + o.label
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE email_messages e SET status = 'sent', to_address = m.to_address, subject = m.subject,
-			attempts = e.attempts + 1, last_error = NULL, sent_at = now(), updated_at = now(),
-			link_hash = decode(m.token_hash, 'hex'), link_revoked_at = NULL, timeline_note = m.note
-		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
-			AS m(merchant_id, id, to_address, subject, token_hash, note)
-		WHERE e.merchant_id = m.merchant_id AND e.id = m.id`,
+	_, err := tx.ExecContext(ctx, recordSentSQL,
 		db.Array(merchants), db.Array(ids), db.Array(to), db.Array(subjects), db.Array(tokens), db.Array(notes))
 	if err != nil {
 		return fmt.Errorf("email: record %d sent: %w", n, err)

@@ -205,6 +205,31 @@ func (s *Service) deliver(ctx context.Context, tx *sqlx.Tx, jobs []outbox.Job) (
 	return errs, s.record(ctx, tx, todo)
 }
 
+// recordAttemptsSQL is record's statement: the failed attempts into the log, the
+// endpoints' failing streaks, and the deliveries' rows, each from its batch of
+// arrays (db.Unnest, so that a connection keeps its plan).
+var recordAttemptsSQL = `WITH attempt AS (
+			INSERT INTO webhook_delivery_attempts (merchant_id, delivery_id, at, status_code, latency_ms, response_excerpt, error)
+			SELECT x.* FROM ` + db.Unnest("$1::bigint[]", "$2::text[]", "$3::timestamptz[]", "$4::int[]", "$5::int[]", "$6::text[]", "$7::text[]") + `
+				AS x(merchant_id, delivery_id, at, status_code, latency_ms, response_excerpt, error)
+			WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.merchant_id = x.merchant_id AND d.id = x.delivery_id)),
+		streak AS (
+			UPDATE webhook_endpoints e SET failing_since = CASE WHEN y.reset THEN y.fail_at ELSE coalesce(e.failing_since, y.fail_at) END
+			FROM ` + db.Unnest("$8::bigint[]", "$9::text[]", "$10::bool[]", "$11::timestamptz[]") + ` AS y(merchant_id, id, reset, fail_at)
+			WHERE e.merchant_id = y.merchant_id AND e.id = y.id
+				AND e.failing_since IS DISTINCT FROM (CASE WHEN y.reset THEN y.fail_at ELSE coalesce(e.failing_since, y.fail_at) END))
+		UPDATE webhook_deliveries d SET status = z.status, attempts = d.attempts + z.inc, next_attempt_at = z.next_at,
+			last_attempt_at = CASE WHEN z.inc = 1 THEN z.at ELSE d.last_attempt_at END,
+			last_status_code = CASE WHEN z.inc = 1 THEN z.code ELSE d.last_status_code END,
+			last_latency_ms = CASE WHEN z.inc = 1 THEN z.latency ELSE d.last_latency_ms END,
+			last_response_excerpt = CASE WHEN z.inc = 1 THEN z.excerpt ELSE d.last_response_excerpt END,
+			last_error = z.err, updated_at = z.now
+		FROM ` + db.Unnest("$12::bigint[]", "$13::text[]", "$14::int[]", "$15::text[]", "$16::int[]", "$17::timestamptz[]", "$18::timestamptz[]",
+	"$19::int[]", "$20::text[]", "$21::timestamptz[]", "$22::int[]", "$23::text[]") + `
+			AS z(merchant_id, id, generation, status, inc, next_at, at, code, err, now, latency, excerpt)
+		WHERE d.merchant_id = z.merchant_id AND d.id = z.id AND d.generation = z.generation
+		RETURNING d.id`
+
 // record writes what the attempts made of their deliveries, in one statement (failed
 // attempts into the log, a succeeded one on its delivery's row), then
 // the next attempts' jobs and, for a delivery parked after its last attempt failed,
@@ -303,27 +328,7 @@ func (s *Service) record(ctx context.Context, tx *sqlx.Tx, todo []*attempt) erro
 		eReset, eFailAt = append(eReset, st.reset), append(eFailAt, nullTime(st.failAt))
 	}
 	var current []string
-	err := tx.SelectContext(ctx, &current, `WITH attempt AS (
-			INSERT INTO webhook_delivery_attempts (merchant_id, delivery_id, at, status_code, latency_ms, response_excerpt, error)
-			SELECT x.* FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[])
-				AS x(merchant_id, delivery_id, at, status_code, latency_ms, response_excerpt, error)
-			WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.merchant_id = x.merchant_id AND d.id = x.delivery_id)),
-		streak AS (
-			UPDATE webhook_endpoints e SET failing_since = CASE WHEN y.reset THEN y.fail_at ELSE coalesce(e.failing_since, y.fail_at) END
-			FROM unnest($8::bigint[], $9::text[], $10::bool[], $11::timestamptz[]) AS y(merchant_id, id, reset, fail_at)
-			WHERE e.merchant_id = y.merchant_id AND e.id = y.id
-				AND e.failing_since IS DISTINCT FROM (CASE WHEN y.reset THEN y.fail_at ELSE coalesce(e.failing_since, y.fail_at) END))
-		UPDATE webhook_deliveries d SET status = z.status, attempts = d.attempts + z.inc, next_attempt_at = z.next_at,
-			last_attempt_at = CASE WHEN z.inc = 1 THEN z.at ELSE d.last_attempt_at END,
-			last_status_code = CASE WHEN z.inc = 1 THEN z.code ELSE d.last_status_code END,
-			last_latency_ms = CASE WHEN z.inc = 1 THEN z.latency ELSE d.last_latency_ms END,
-			last_response_excerpt = CASE WHEN z.inc = 1 THEN z.excerpt ELSE d.last_response_excerpt END,
-			last_error = z.err, updated_at = z.now
-		FROM unnest($12::bigint[], $13::text[], $14::int[], $15::text[], $16::int[], $17::timestamptz[], $18::timestamptz[],
-			$19::int[], $20::text[], $21::timestamptz[], $22::int[], $23::text[])
-			AS z(merchant_id, id, generation, status, inc, next_at, at, code, err, now, latency, excerpt)
-		WHERE d.merchant_id = z.merchant_id AND d.id = z.id AND d.generation = z.generation
-		RETURNING d.id`,
+	err := tx.SelectContext(ctx, &current, recordAttemptsSQL,
 		db.Array(aMerchant), db.Array(aDelivery), db.Array(aAt), db.Array(aCode), db.Array(aLatency), db.Array(aExcerpt), db.Array(aErr),
 		db.Array(eMerchant), db.Array(eID), db.Array(eReset), db.Array(eFailAt),
 		db.Array(dMerchant), db.Array(dDelivery), db.Array(dGen), db.Array(dStatus), db.Array(dInc), db.Array(dNext), db.Array(dAt),

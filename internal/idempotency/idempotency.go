@@ -403,7 +403,9 @@ type answerIn struct {
 
 // answerWith is the common table expression that stores answers, each only where
 // its request's claim is still the one it wrote (held), for a statement that begins
-// with async and has offset parameters of its own; more are its arguments.
+// with async and has offset parameters of its own; more are its arguments. The
+// answers are a batch of arrays joined to their keys' rows (db.Unnest, so that a
+// connection keeps the statement's plan).
 func answerWith(offset int, answers []answerIn) (with string, more []any) {
 	n := len(answers)
 	merchants, keys, statuses := make([]int64, n), make([]string, n), make([]int32, n)
@@ -414,8 +416,8 @@ func answerWith(offset int, answers []answerIn) (with string, more []any) {
 	}
 	p := func(i int) string { return "$" + strconv.Itoa(offset+i) }
 	with = `answered AS (UPDATE idempotency_keys k SET status = x.status, headers = x.headers::jsonb, body = x.body
-		FROM async, unnest(` + p(1) + `::bigint[], ` + p(2) + `::text[], ` + p(3) + `::int[], ` + p(4) + `::text[], ` +
-		p(5) + `::bytea[], ` + p(6) + `::timestamptz[]) AS x(merchant_id, key, status, headers, body, held)
+		FROM async, ` + db.Unnest(p(1)+"::bigint[]", p(2)+"::text[]", p(3)+"::int[]", p(4)+"::text[]", p(5)+"::bytea[]", p(6)+"::timestamptz[]") + `
+			AS x(merchant_id, key, status, headers, body, held)
 		WHERE k.merchant_id = x.merchant_id AND k.key = x.key AND k.status = 0 AND k.created_at = x.held RETURNING 1)`
 	return with, []any{db.Array(merchants), db.Array(keys), db.Array(statuses), db.Array(headers), db.Array(bodies), db.Array(held)}
 }

@@ -16,7 +16,7 @@ func (w *Worker) Queued(kind string) bool { return w.isQueued(kind) }
 var Renumber = renumber
 
 // HeadSQL and NextDueSQL are the reads across kinds.
-const (
+var (
 	HeadSQL    = headSQL
 	NextDueSQL = nextDueSQL
 )

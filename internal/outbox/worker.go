@@ -509,9 +509,10 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 // kinds in the order of their oldest due rows, then, kind by kind until one has
 // one, the oldest due row no one else holds. Only that row is locked: the claim's
 // transaction lasts as long as its jobs run. A kind whose oldest due row is held
-// comes in the order of that row, a little ahead of its turn.
-const headSQL = `SELECT k.kind FROM (
-		SELECT k.kind, h.run_at, h.id FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL (
+// comes in the order of that row, a little ahead of its turn. The kinds come
+// through db.Unnest (as in nextDueSQL), so that a connection keeps the plan.
+var headSQL = `SELECT k.kind FROM (
+		SELECT k.kind, h.run_at, h.id FROM ` + db.Unnest("$1::text[]") + ` AS k(kind) CROSS JOIN LATERAL (
 			SELECT o.run_at, o.id FROM outbox o WHERE o.state = 'pending' AND o.kind = k.kind AND o.run_at <= now()
 			ORDER BY o.run_at, o.id LIMIT 1) h
 		ORDER BY h.run_at, h.id) k
@@ -522,8 +523,8 @@ const headSQL = `SELECT k.kind FROM (
 
 // nextDueSQL reads in how many milliseconds the earliest row of the kinds handled
 // ($1) that is not due yet will be: each kind's from its part of outbox_pending_kind.
-const nextDueSQL = `SELECT ceil(extract(epoch FROM min(n.run_at) - now()) * 1000)::bigint
-	FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL (
+var nextDueSQL = `SELECT ceil(extract(epoch FROM min(n.run_at) - now()) * 1000)::bigint
+	FROM ` + db.Unnest("$1::text[]") + ` AS k(kind) CROSS JOIN LATERAL (
 		SELECT o.run_at FROM outbox o WHERE o.state = 'pending' AND o.kind = k.kind AND o.run_at > now()
 		ORDER BY o.run_at LIMIT 1) n`
 
