@@ -672,6 +672,14 @@ func (w *Worker) failure(job Job, err error) failure {
 	}
 }
 
+// recordFailedSQL is record's statement, the failed jobs as a batch of arrays
+// (db.Unnest, so that a connection keeps its plan).
+var recordFailedSQL = `UPDATE outbox o SET state = f.state, attempts = o.attempts + f.inc, last_error = f.err,
+		run_at = CASE WHEN f.state = 'pending' THEN clock_timestamp() + f.delay * interval '1 millisecond' ELSE o.run_at END
+	FROM ` + db.Unnest("$1::bigint[]", "$2::int[]", "$3::timestamptz[]", "$4::text[]", "$5::int[]", "$6::bigint[]", "$7::text[]") + `
+		AS f(id, attempts, run_at, state, inc, delay, err)
+	WHERE o.id = f.id AND o.state = 'pending' AND o.attempts = f.attempts AND o.run_at = f.run_at`
+
 // record marks failed jobs whose claim was rolled back, in one statement: to be
 // retried after their delay or parked as dead. Only rows still pending with the
 // attempts and run_at the claim saw change (another worker may have run one since).
@@ -687,12 +695,7 @@ func (w *Worker) record(ctx context.Context, q sqlx.ExecerContext, failed []fail
 		ids[i], attempts[i], incs[i], delays[i] = f.job.ID, int64(f.job.Attempts), int64(f.inc), f.delay.Milliseconds()
 		states[i], errs[i], runAts[i] = f.state, f.err, sqlTime(f.job.RunAt)
 	}
-	_, err := q.ExecContext(ctx, `UPDATE outbox o SET state = f.state, attempts = o.attempts + f.inc, last_error = f.err,
-		run_at = CASE WHEN f.state = 'pending' THEN clock_timestamp() + f.delay * interval '1 millisecond' ELSE o.run_at END
-		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[], $6::bigint[], $7::text[])
-			AS f(id, attempts, run_at, state, inc, delay, err)
-		WHERE o.id = f.id AND o.state = 'pending' AND o.attempts = f.attempts AND o.run_at = f.run_at`,
-		db.Array(ids), db.Array(attempts), db.Array(runAts), db.Array(states), db.Array(incs), db.Array(delays), db.Array(errs))
+	_, err := q.ExecContext(ctx, recordFailedSQL, db.Array(ids), db.Array(attempts), db.Array(runAts), db.Array(states), db.Array(incs), db.Array(delays), db.Array(errs))
 	return err
 }
 
