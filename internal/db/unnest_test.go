@@ -45,8 +45,9 @@ func TestUnnestKeepsItsGenericPlan(t *testing.T) {
 		}
 		return custom, generic
 	}
-	if custom, generic := plans(t, db.Unnest("$1::bigint[]", "$2::bigint[]", "$3::text[]")); generic != 3 || custom != 5 {
-		t.Errorf("db.Unnest: %d custom and %d generic plans in 8 runs, want 5 and 3", custom, generic)
+	// PostgreSQL makes custom plans for a statement's first five runs, then compares
+	if custom, generic := plans(t, db.Unnest("$1::bigint[]", "$2::bigint[]", "$3::text[]")); generic == 0 || custom > 5 {
+		t.Errorf("db.Unnest: %d custom and %d generic plans in 8 runs, want the generic plan kept after five custom ones", custom, generic)
 	}
 	if custom, generic := plans(t, `unnest($1::bigint[], $2::bigint[], $3::text[])`); generic != 0 || custom != 8 {
 		t.Errorf("unnest: %d custom and %d generic plans in 8 runs, want 8 and 0 (does db.Unnest still matter?)", custom, generic)
