@@ -323,12 +323,16 @@ func (s *Service) prepare(ctx context.Context, tx sqlx.ExtContext, merchantID in
 	parts = append(parts, outbox.Part{With: `webhook_event` + name + ` AS (INSERT INTO webhook_events (merchant_id, id, type, created_at, payload)
 			VALUES ($1, $2, $3, $4, $5)),
 		webhook_delivery` + name + ` AS (INSERT INTO webhook_deliveries (merchant_id, id, endpoint_id, event_id, created_at, updated_at)
-			SELECT $1, x.id, e.id, $2, $4, $4 FROM unnest($6::text[], $7::text[]) AS x(id, endpoint_id)
+			SELECT $1, x.id, e.id, $2, $4, $4 FROM ` + deliveryTargets + ` AS x(id, endpoint_id)
 			JOIN webhook_endpoints e ON e.merchant_id = $1 AND e.id = x.endpoint_id AND e.enabled)`,
 		Args:     []any{merchantID, env.ID, eventType, now, string(payload), db.Array(ids), db.Array(endpoints)},
 		Messages: jobs})
 	return append(parts, mail...), nil
 }
+
+// deliveryTargets is the FROM item of an event's deliveries, a batch of arrays
+// joined to the endpoints by key (db.Unnest, as every such batch).
+var deliveryTargets = db.Unnest("$6::text[]", "$7::text[]")
 
 // shareJob adds refs to the delivery job that an earlier event of the same statement
 // brought (one of parts), and reports whether there was one. The events of one change
