@@ -110,6 +110,9 @@ func (r *Report) Print(w io.Writer) {
 	if c.TimerSlack != 0 {
 		fmt.Fprintf(w, " timer_slack=%s", c.TimerSlack)
 	}
+	if c.Shoppers != "" && c.Shoppers != "en" {
+		fmt.Fprintf(w, " shoppers=%s", c.Shoppers)
+	}
 	fmt.Fprintln(w)
 	if c.Warmup > 0 {
 		fmt.Fprintf(w, "after %d warm-up lifecycles, not counted below (but in the webhook and email counts, and the books)\n", c.Warmup)
@@ -153,6 +156,10 @@ func (r *Report) Print(w io.Writer) {
 func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	t0 := time.Now()
 	rep := &Report{Config: c, Errors: map[string]int{}, Latency: map[string][]time.Duration{}}
+	who, err := shoppersOf(c.Shoppers)
+	if err != nil {
+		return nil, err
+	}
 	_, dbURL, drop, err := createDatabase(ctx, c.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -179,7 +186,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			return nil, err
 		}
 	}
-	if err := seedOrders(ctx, d, m.ID, c.Warmup+c.Lifecycles); err != nil {
+	if err := seedOrders(ctx, d, m.ID, c.Warmup+c.Lifecycles, who); err != nil {
 		return nil, err
 	}
 
@@ -391,15 +398,15 @@ func chaos(ctx context.Context, replicas []*replica, every time.Duration, progre
 	}
 }
 
-// seedOrders writes one order per lifecycle straight into the database.
-func seedOrders(ctx context.Context, d *sqlx.DB, merchantID int64, n int) error {
+// seedOrders writes one order per lifecycle straight into the database, its shopper
+// one of who.
+func seedOrders(ctx context.Context, d *sqlx.DB, merchantID int64, n int, who shoppers) error {
 	store := returns.NewStore(d)
 	now := time.Now()
 	delivered := now.Add(-72 * time.Hour)
 	for i := 1; i <= n; i++ {
 		o := returns.Order{
-			Customer: returns.Customer{Email: fmt.Sprintf("shopper%d@example.com", i), FirstName: "Shopper", LastName: fmt.Sprint(i),
-				Address: returns.Address{Line1: fmt.Sprintf("%d High Street", i), City: "York", PostalCode: "YO1 7HH", Country: "GB"}},
+			Customer: who.customer(i),
 			Currency: "EUR", PlacedAt: now.Add(-120 * time.Hour), DeliveredAt: &delivered,
 			Lines: []returns.Line{
 				{ID: "1", SKU: "TEE", Name: "T-shirt", Category: "t-shirts", Quantity: 2, UnitPrice: 2500, Tax: 950},

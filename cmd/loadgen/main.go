@@ -48,6 +48,7 @@ type Config struct {
 	Keep        bool          // keep the database afterwards
 	PprofPort   int           // replica n serves pprof on 127.0.0.1:PprofPort+n-1 (0: off)
 	TimerSlack  time.Duration // the replicas' timer slack (0: the driver's own)
+	Shoppers    string        // the shoppers' names and addresses (shopperSets; "": en)
 	Log         io.Writer     // replica logs (nil: discarded)
 }
 
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.BoolVar(&c.Keep, "keep", false, "keep the run's database")
 	fs.IntVar(&c.PprofPort, "pprof-port", 0, "replica n serves Go's profiler on 127.0.0.1:<port+n-1> (0: off)")
 	fs.DurationVar(&c.TimerSlack, "timer-slack", 0, "start the replicas with this timer slack, as systemd's TimerSlackNSec= would (0: the driver's own, the kernel's 50µs by default; Linux)")
+	fs.StringVar(&c.Shoppers, "shoppers", "en", "the shoppers' names and addresses: "+shopperSetNames()+"; en's labels are drawn in the PDF core fonts, the others' need embedded fonts (Polish, Greek, Bulgarian)")
 	other := fs.String("compare", "", "another roundtrip binary to run side by side with -bin, at the same moment, on a database of its own: both meet the machine at the same pace")
 	otherURL := fs.String("compare-database-url", "", "PostgreSQL server for -compare's database (default: -database-url's); a server of its own tells the two runs' PostgreSQL CPU apart")
 	otherReplicas := fs.Int("compare-replicas", 0, "replicas of -compare's run (default: -replicas); with -compare the same binary as -bin, one replica against three at the same moment")
@@ -87,6 +89,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if c.TimerSlack < 0 || *otherSlack < 0 {
 		return errors.New("-timer-slack and -compare-timer-slack are durations of at least 1ns, such as 1ms or 50us (0 leaves the replicas the driver's own)")
+	}
+	if _, err := shoppersOf(c.Shoppers); err != nil {
+		return err
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
