@@ -20,28 +20,32 @@ import (
 //     cover English and the Western European languages (Latin-1 plus € – —
 //     ‘ ’ “ ” … Š š Ž ž Œ œ Ÿ), which is most labels; a label in this set
 //     renders in a fraction of a millisecond.
-//   - goFonts, the Go fonts (regular and bold), embedded as UTF-8 TrueType
-//     fonts that gofpdf parses and subsets for each document, several
-//     milliseconds: only for labels with text WinAnsi lacks (Latin
+//   - goFonts, the Go fonts (regular and bold), embedded as TrueType
+//     fonts with only the glyphs a label draws (pdf.go, sfnt.go), about a
+//     millisecond more: only for labels with text WinAnsi lacks (Latin
 //     Extended, Greek, Cyrillic). They also decide what a label can print
 //     at all: clean turns what they lack into '?'.
 //
-// Text is measured with the metrics of the set it is drawn in, exactly as
-// gofpdf measures it, so that fitting and alignment hold in both.
+// Text is measured with the widths the PDF gives each glyph (the core
+// fonts' standard metrics, or the /W array written from face.widths), so
+// that fitting and alignment hold in both.
 
-// face is one font of a set: its gofpdf style and the metrics needed to
-// measure text exactly as gofpdf does.
+// face is one font of a set and the metrics to measure text in it.
 type face struct {
-	style string // gofpdf style: "" or "B"
-	ttf   []byte // TrueType bytes of an embedded font; nil for a core font
-	// widths[r] is the advance of rune r in thousandths of an em, as gofpdf
-	// counts it; 0 means the font has no glyph for r.
+	name string // PostScript name: the core font's, or the embedded font's
+	ttf  []byte // TrueType bytes of an embedded font; nil for a core font
+	// widths[r] is the advance of rune r in thousandths of an em, rounded
+	// as the PDF gives it; 0 means the font has no glyph for r.
 	widths []uint16
+	// Embedded fonts only: glyph[r] is rune r's glyph, and sfnt the font
+	// read for subsetting.
+	glyph []uint16
+	sfnt  *sfnt
 }
 
 // fontSet is an immutable pair of faces shared by every render.
 type fontSet struct {
-	family        string // gofpdf font family
+	family        string // what the set is called, for tests and errors
 	core          bool   // a PDF core font in WinAnsiEncoding, not embedded
 	regular, bold *face
 	// ascent and descent are fractions of an em, the same for both faces;
@@ -71,17 +75,8 @@ func (fs *fontSet) face(bold bool) *face {
 	return fs.regular
 }
 
-// encode returns s (cleaned and covered by fs) as gofpdf takes it for fs:
-// UTF-8 for embedded fonts, WinAnsi bytes for the core fonts.
-func (fs *fontSet) encode(s string) string {
-	if fs.core {
-		return toWinAnsi(s)
-	}
-	return s
-}
-
-// width returns the width of s in mm at size points, as gofpdf's
-// GetStringWidth computes it. s must be cleaned.
+// width returns the width of s in mm at size points, as a PDF reader
+// lays it out. s must be cleaned.
 func (fc *face) width(s string, size float64) float64 {
 	var w int
 	for _, r := range s {
@@ -93,17 +88,21 @@ func (fc *face) width(s string, size float64) float64 {
 }
 
 var goFonts = sync.OnceValue(func() *fontSet {
-	// Private copies: see newPDF for why nobody may write to these.
+	// Private copies: the subsetter keeps slices of them.
 	fs := &fontSet{
 		family:  "go",
-		regular: &face{style: "", ttf: bytes.Clone(goregular.TTF)},
-		bold:    &face{style: "B", ttf: bytes.Clone(gobold.TTF)},
+		regular: &face{name: "GoRegular", ttf: bytes.Clone(goregular.TTF)},
+		bold:    &face{name: "GoBold", ttf: bytes.Clone(gobold.TTF)},
 	}
 	for i, fc := range []*face{fs.regular, fs.bold} {
 		m, err := parseTTF(fc.ttf)
+		if err == nil {
+			fc.sfnt, err = readSfnt(fc.ttf)
+		}
 		if err != nil {
 			panic(fmt.Sprintf("labels: embedded Go font: %v", err)) // embedded bytes: cannot happen
 		}
+		fc.glyph = m.glyph
 		if i == 0 {
 			fs.ascent = float64(m.ascent) / float64(m.unitsPerEm)
 			fs.descent = float64(-m.descent) / float64(m.unitsPerEm)
@@ -118,7 +117,7 @@ var goFonts = sync.OnceValue(func() *fontSet {
 			if adv == 0 {
 				continue // zero-width glyphs are treated as missing
 			}
-			// As gofpdf rounds: round(1000/unitsPerEm * advance).
+			// In thousandths of an em, rounded: what the /W array says.
 			w := math.Round(1000 / float64(m.unitsPerEm) * float64(adv))
 			fc.widths[r] = uint16(max(w, 1))
 		}
@@ -130,8 +129,8 @@ var helvetica = sync.OnceValue(func() *fontSet {
 	fs := &fontSet{
 		family:  "Helvetica",
 		core:    true,
-		regular: &face{style: ""},
-		bold:    &face{style: "B"},
+		regular: &face{name: "Helvetica"},
+		bold:    &face{name: "Helvetica-Bold"},
 		// The union of the fonts' bounding boxes (Adobe's AFM FontBBox:
 		// Helvetica -225 to 931, Helvetica-Bold -228 to 962 thousandths):
 		// centred in a line 1.2 em high, every glyph, accents included,
@@ -140,12 +139,12 @@ var helvetica = sync.OnceValue(func() *fontSet {
 		ascent:  0.962,
 		descent: 0.228,
 	}
-	// The widths are gofpdf's own core-font metrics (the same as Adobe's
-	// AFM files), read once through gofpdf, so that layout measures what
-	// gofpdf measures.
+	// The widths are the core fonts' standard metrics (Adobe's AFM files),
+	// as gofpdf carries them, read once: what every reader lays the text
+	// out with.
 	pdf := gofpdf.New("P", "mm", "A4", "")
-	for _, fc := range []*face{fs.regular, fs.bold} {
-		pdf.SetFont(fs.family, fc.style, 10)
+	for i, fc := range []*face{fs.regular, fs.bold} {
+		pdf.SetFont(fs.family, []string{"", "B"}[i], 10)
 		fc.widths = make([]uint16, 0x10000)
 		for c := 0x20; c <= 0xff; c++ {
 			if r := winAnsiRune(byte(c)); r != 0 {

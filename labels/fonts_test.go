@@ -18,13 +18,23 @@ func polish(f Format) Label {
 	return l
 }
 
-// TestWidthsMatchGofpdf checks that text is measured exactly as gofpdf
-// measures it, in both font sets, for every rune they draw.
+// TestWidthsMatchGofpdf checks the widths text is measured with against
+// another PDF library's, gofpdf's (the core fonts' standard metrics; an
+// embedded font's advances as its /W array gives them), in both font sets,
+// for every rune they draw.
 func TestWidthsMatchGofpdf(t *testing.T) {
 	for _, fs := range []*fontSet{goFonts(), helvetica()} {
-		pdf := newPDF(sample(Format4x6), layout(Format4x6), fs)
-		for _, fc := range []*face{fs.regular, fs.bold} {
-			pdf.SetFont(fs.family, fc.style, 10)
+		pdf := gofpdf.New("P", "mm", "A4", "")
+		if !fs.core {
+			pdf.AddUTF8FontFromBytes(fs.family, "", bytes.Clone(fs.regular.ttf))
+			pdf.AddUTF8FontFromBytes(fs.family, "B", bytes.Clone(fs.bold.ttf))
+		}
+		encode := func(s string) string { return s }
+		if fs.core {
+			encode = toWinAnsi
+		}
+		for i, fc := range []*face{fs.regular, fs.bold} {
+			pdf.SetFont(fs.family, []string{"", "B"}[i], 10)
 			var all strings.Builder
 			n := 0
 			for c := rune(0x20); c < 0x10000; c++ {
@@ -33,15 +43,15 @@ func TestWidthsMatchGofpdf(t *testing.T) {
 				}
 				n++
 				all.WriteRune(c)
-				if got, want := int(fc.widths[c]), pdf.GetStringSymbolWidth(fs.encode(string(c))); got != want {
-					t.Errorf("%s %q: width of %U is %d, gofpdf says %d", fs.family, fc.style, c, got, want)
+				if got, want := int(fc.widths[c]), pdf.GetStringSymbolWidth(encode(string(c))); got != want {
+					t.Errorf("%s %q: width of %U is %d, gofpdf says %d", fs.family, fc.name, c, got, want)
 				}
 			}
-			if got, want := fc.width(all.String(), 10), pdf.GetStringWidth(fs.encode(all.String())); math.Abs(got-want) > 1e-9 {
-				t.Errorf("%s %q: all glyphs measure %v mm, gofpdf says %v", fs.family, fc.style, got, want)
+			if got, want := fc.width(all.String(), 10), pdf.GetStringWidth(encode(all.String())); math.Abs(got-want) > 1e-9 {
+				t.Errorf("%s %q: all glyphs measure %v mm, gofpdf says %v", fs.family, fc.name, got, want)
 			}
 			if fs.core && n != 0x7f-0x20+27+0x60 {
-				t.Errorf("%s %q draws %d runes, want the 218 of WinAnsi", fs.family, fc.style, n)
+				t.Errorf("%s %q draws %d runes, want the 218 of WinAnsi", fs.family, fc.name, n)
 			}
 		}
 		if err := pdf.Error(); err != nil {
@@ -126,10 +136,10 @@ func TestRenderFontChoice(t *testing.T) {
 	}
 }
 
-// TestRenderLeavesFontBytesAlone guards against gofpdf's habit of writing
-// into the TTF bytes it subsets (see newPDF): concurrent renders, which
-// go test -race reports when they share the bytes, and the package's font
-// bytes unchanged afterwards.
+// TestRenderLeavesFontBytesAlone checks that subsetting never writes into
+// the font bytes every render shares: concurrent renders, which go test
+// -race reports if one does, and the package's font bytes unchanged
+// afterwards.
 func TestRenderLeavesFontBytesAlone(t *testing.T) {
 	fs := goFonts()
 	regular, bold := bytes.Clone(fs.regular.ttf), bytes.Clone(fs.bold.ttf)

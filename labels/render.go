@@ -1,14 +1,11 @@
 package labels
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jung-kurt/gofpdf"
 )
 
 // Module widths in dots at most: the tracking number is scanned from a
@@ -49,35 +46,43 @@ type drawn struct {
 }
 
 type renderer struct {
-	pdf   *gofpdf.Fpdf
+	page  *pdfPage
 	fs    *fontSet
 	trace func(drawn) // nil outside tests
-
-	curBold bool
-	curSize float64
-	gray    uint8 // current text colour
 }
 
 func render(w io.Writer, l Label, trace func(drawn)) error {
-	if err := l.Validate(); err != nil {
+	page, err := draw(l, trace)
+	if err != nil {
 		return err
+	}
+	if err := page.write(w, pdfInfo{title: "Return label " + l.RMA, created: l.IssuedAt}); err != nil {
+		return fmt.Errorf("labels: render %s: %w", l.RMA, err)
+	}
+	return nil
+}
+
+// draw lays out and draws l's page.
+func draw(l Label, trace func(drawn)) (*pdfPage, error) {
+	if err := l.Validate(); err != nil {
+		return nil, err
 	}
 	lay := layout(l.Format)
 	track, trackAt, err := code128At(l.TrackingNumber, lay.track, trackMaxDots, "TrackingNumber")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rma, rmaAt, err := code128At(l.RMA, lay.rma, rmaMaxDots, "RMA")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	qrm, err := qrOf(l.StatusURL)
 	if err != nil {
-		return &FieldError{Field: "StatusURL", Reason: "cannot be encoded as a QR code: " + err.Error()}
+		return nil, &FieldError{Field: "StatusURL", Reason: "cannot be encoded as a QR code: " + err.Error()}
 	}
 	qrAt, err := placeSquare(qrm, lay.qr)
 	if err != nil {
-		return &FieldError{Field: "StatusURL", Reason: "too long for the QR code: " + err.Error()}
+		return nil, &FieldError{Field: "StatusURL", Reason: "too long for the QR code: " + err.Error()}
 	}
 
 	// All text first: which font set draws it depends on all of it.
@@ -86,8 +91,7 @@ func render(w io.Writer, l Label, trace func(drawn)) error {
 		blocks = append(blocks, pageText(l, lay)...)
 	}
 	fs := fontsFor(blocks)
-	pdf := newPDF(l, lay, fs)
-	r := &renderer{pdf: pdf, fs: fs, trace: trace}
+	r := &renderer{page: newPDFPage(lay.page, fs), fs: fs, trace: trace}
 
 	r.fill("band", lay.band)
 	for _, rule := range lay.rules {
@@ -102,51 +106,7 @@ func render(w io.Writer, l Label, trace func(drawn)) error {
 	r.barcode("track", track, trackAt)
 	r.barcode("rma", rma, rmaAt)
 	r.barcode("qr", qrm, qrAt)
-	if err := pdf.Output(w); err != nil {
-		return fmt.Errorf("labels: render %s: %w", l.RMA, err)
-	}
-	return nil
-}
-
-// newPDF starts the document: one page of lay's size, dated by l.IssuedAt,
-// with the fonts of fs added and black selected for fills and text.
-func newPDF(l Label, lay labelLayout, fs *fontSet) *gofpdf.Fpdf {
-	pdf := gofpdf.NewCustom(&gofpdf.InitType{
-		OrientationStr: "P",
-		UnitStr:        "mm",
-		Size:           gofpdf.SizeType{Wd: lay.page.W, Ht: lay.page.H},
-	})
-	issued := l.IssuedAt.UTC()
-	pdf.SetCreationDate(issued)
-	pdf.SetModificationDate(issued)
-	pdf.SetCatalogSort(true)
-	pdf.SetTitle("Return label "+l.RMA, true)
-	pdf.SetCreator("Roundtrip", true)
-	// In core fonts the page's content stream is written uncompressed:
-	// gofpdf builds a new zlib compressor (over a megabyte of tables) for
-	// every stream it compresses, about as much CPU as all the rest of such
-	// a label but its QR code, and the content is a few kilobytes of text
-	// and rectangles.
-	// With embedded fonts (always compressed, whatever this says) it is
-	// compressed too, to keep those labels under 40 KB: one compressor more
-	// is little next to parsing and subsetting two fonts.
-	pdf.SetCompression(!fs.core)
-	pdf.SetMargins(0, 0, 0)
-	pdf.SetAutoPageBreak(false, 0)
-	if !fs.core {
-		// gofpdf writes into the font bytes it is given while subsetting:
-		// it pads tables to four bytes with append on sub-slices of the
-		// file, which overwrites the bytes after each table in place. They
-		// are zero padding in the Go fonts, so the values survive, but
-		// concurrent renders sharing one slice race; each document gets its
-		// own copy.
-		pdf.AddUTF8FontFromBytes(fs.family, fs.regular.style, bytes.Clone(fs.regular.ttf))
-		pdf.AddUTF8FontFromBytes(fs.family, fs.bold.style, bytes.Clone(fs.bold.ttf))
-	}
-	pdf.AddPage()
-	pdf.SetFillColor(0, 0, 0)
-	pdf.SetTextColor(0, 0, 0)
-	return pdf
+	return r.page, nil
 }
 
 func code128At(content string, box rect, maxDots int, field string) (*matrix, placement, error) {
@@ -329,45 +289,32 @@ func pageText(l Label, lay labelLayout) []block {
 
 // cutLine draws the dashed line to cut the label out along.
 func (r *renderer) cutLine(label rect) {
-	pdf := r.pdf
-	pdf.SetDrawColor(110, 110, 110)
-	pdf.SetLineWidth(0.3)
-	pdf.SetDashPattern([]float64{3, 2}, 0)
-	pdf.Rect(label.X, label.Y, label.W, label.H, "D")
-	pdf.SetDashPattern(nil, 0)
-	pdf.SetDrawColor(0, 0, 0)
+	r.page.strokeDashed(label, 0.3, 110, 3, 2)
 }
 
 // block fits b's spans into its box and draws them.
 func (r *renderer) block(b block) {
-	if b.gray != r.gray {
-		r.pdf.SetTextColor(int(b.gray), int(b.gray), int(b.gray))
-		r.gray = b.gray
-	}
+	r.page.setFill(b.gray)
 	for _, ln := range fitBlock(r.fs, b.box, b.spans, b.align, b.middle) {
 		r.text(b.name, ln)
 	}
 }
 
 func (r *renderer) text(box string, ln line) {
-	if ln.bold != r.curBold || ln.size != r.curSize {
-		r.pdf.SetFont(r.fs.family, r.fs.face(ln.bold).style, ln.size)
-		r.curBold, r.curSize = ln.bold, ln.size
-	}
 	// Explicit float64 conversions keep the compiler from fusing
 	// multiply-adds (as it may on arm64), so every platform computes the
 	// same coordinates and the PDF bytes match the golden files.
 	em := ln.size * ptToMM
 	glyphs := float64((r.fs.ascent + r.fs.descent) * em)
 	baseline := ln.y + (ln.h()-glyphs)/2 + float64(r.fs.ascent*em)
-	r.pdf.Text(ln.x, baseline, r.fs.encode(ln.text))
+	r.page.text(ln.x, baseline, ln.bold, ln.size, ln.text)
 	if r.trace != nil {
 		r.trace(drawn{kind: drawText, box: box, r: rect{ln.x, ln.y, ln.w, ln.h()}, text: ln.text, fs: r.fs})
 	}
 }
 
 func (r *renderer) fill(name string, rc rect) {
-	r.pdf.Rect(rc.X, rc.Y, rc.W, rc.H, "F")
+	r.page.fillRect(rc)
 	if r.trace != nil {
 		r.trace(drawn{kind: drawFill, box: name, r: rc})
 	}
@@ -376,10 +323,10 @@ func (r *renderer) fill(name string, rc rect) {
 // barcode draws m at p: the rectangles of m.rects, filled black as one
 // path. The path is written in module coordinates, with a transformation
 // (cm) that maps modules onto the page, so that each rectangle is four
-// small integers. Through gofpdf's Rect each would be four formatted
-// floats in points and a fill of its own: for the hundreds of rectangles of
-// a QR code that was more than twice the bytes (the longest status URL made
-// a Letter label 40.4 KB) and a good part of the render time.
+// small integers. As rectangles of their own each would be four formatted
+// floats in points: for the hundreds of rectangles of a QR code that was
+// more than twice the bytes (the longest status URL made a Letter label
+// 40.4 KB) and a good part of the render time.
 func (r *renderer) barcode(name string, m *matrix, p placement) {
 	// float64(a*b) + c: no fused multiply-add, the same bytes everywhere.
 	x0 := p.outer.X + float64(float64(m.quiet)*p.module)
@@ -387,8 +334,7 @@ func (r *renderer) barcode(name string, m *matrix, p placement) {
 	if m.h > 1 {
 		y0 += float64(float64(m.quiet) * p.module)
 	}
-	k := r.pdf.GetConversionRatio() // points per mm
-	_, pageH := r.pdf.GetPageSize()
+	k, pageH := ptPerMM, r.page.h
 	// PDF space is in points from the bottom left: module (x, y) is at
 	// x0 + x*module mm from the left and y0 + y*rowH mm from the top.
 	b := make([]byte, 0, 1024)
@@ -406,7 +352,7 @@ func (r *renderer) barcode(name string, m *matrix, p placement) {
 		b = append(b, "re\n"...)
 	})
 	b = append(b, "f Q"...)
-	r.pdf.RawWriteStr(string(b))
+	r.page.raw(b)
 	if r.trace != nil {
 		r.trace(drawn{kind: drawBarcode, box: name, r: p.outer, text: m.content, dots: p.dots})
 	}

@@ -104,7 +104,7 @@ func TestRenderGolden(t *testing.T) {
 // by the clock.
 func TestRenderDatesFromIssuedAt(t *testing.T) {
 	pdf := renderBytes(t, sample(Format4x6))
-	for _, want := range []string{"/CreationDate (D:20261122103000)", "/ModDate (D:20261122103000)"} {
+	for _, want := range []string{"/CreationDate (D:20261122103000Z)", "/ModDate (D:20261122103000Z)"} {
 		if !bytes.Contains(pdf, []byte(want)) {
 			t.Errorf("PDF lacks %s", want)
 		}

@@ -9,7 +9,7 @@ import (
 
 // Text is measured and fitted here, with the metrics of the font set it will
 // be drawn in (fonts.go); free text is cleaned with clean first, so that
-// gofpdf never sees a rune without a glyph.
+// a label never holds a rune its font has no glyph for.
 
 const (
 	ptToMM     = 25.4 / 72
