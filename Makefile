@@ -34,7 +34,7 @@ db: ## Print the URL of the PostgreSQL make uses (starting a private one if need
 db-stop: ## Stop the private PostgreSQL under .data/ (if one was started)
 	@build/postgres.sh stop
 
-# tools installs the Debian packages the tests drive (label rasterising and decoding, the browser of the web tests,
+# tools installs the Debian packages the tests drive (label rasterising, decoding and checking, the browser of the web tests,
 # promtool to lint the metrics), and the npm tools (Prism for the Shippo contract test, Spectral for the OpenAPI
 # documents) into the user's cache outside the repository.
 PRISM_VERSION := 5.16.0
@@ -44,6 +44,7 @@ tools:
 	@missing=""; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
+	command -v qpdf >/dev/null || missing="$$missing qpdf"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \

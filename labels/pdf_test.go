@@ -5,10 +5,10 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"io"
-	"slices"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -48,6 +48,34 @@ func TestRenderTextReadsBack(t *testing.T) {
 					if want := strings.Join(strings.Fields(ln), " "); !strings.Contains(text, want) {
 						t.Errorf("drawn %q, but the PDF's text does not have it:\n%s", want, text)
 					}
+				}
+			})
+		}
+	}
+}
+
+// TestRenderPassesQpdfCheck has qpdf check every hostile label's structure:
+// the cross-reference table, stream lengths, compressed streams. Readers
+// that repair a damaged file (poppler, which the other tests rasterise
+// with, silently rebuilds a wrong cross-reference table) would hide what
+// a stricter reader or a printer's firmware may refuse.
+func TestRenderPassesQpdfCheck(t *testing.T) {
+	if _, err := exec.LookPath("qpdf"); err != nil {
+		t.Fatal("qpdf not found: install qpdf (make test does this)")
+	}
+	for _, tc := range hostile {
+		for _, f := range formats {
+			t.Run(tc.name+"/"+string(f), func(t *testing.T) {
+				t.Parallel()
+				l := sample(f)
+				tc.edit(&l)
+				in := filepath.Join(t.TempDir(), "label.pdf")
+				if err := os.WriteFile(in, renderBytes(t, l), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				// qpdf exits 2 on errors and 3 on warnings.
+				if out, err := exec.Command("qpdf", "--check", in).CombinedOutput(); err != nil {
+					t.Errorf("qpdf --check: %v\n%s", err, out)
 				}
 			})
 		}
