@@ -258,7 +258,11 @@ func (p *pdfPage) write(w io.Writer, info pdfInfo) error {
 	}
 
 	var d pdfDoc
-	d.b.Grow(len(p.c) + 4096)
+	if p.fs.core {
+		d.b.Grow(len(p.c) + 2048)
+	} else {
+		d.b.Grow(40 << 10) // two subset fonts and compressed content: 25-35 KB
+	}
 	d.b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
 	d.object(1, "<< /Type /Catalog /Pages 2 0 R >>")
 	d.object(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
