@@ -2,13 +2,11 @@ package labels
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf16"
 )
@@ -18,7 +16,7 @@ import (
 // font set (fonts.go). Nothing is parsed or built per document but what
 // the page draws: the core fonts are named, and an embedded font is
 // written as the subset of its glyphs the page uses (sfnt.go), compressed
-// with a compressor reused across documents.
+// with compressors shared by every label (deflate.go).
 //
 // The same page gives the same bytes: objects are written in a fixed
 // order, numbers with fixed precision, and the document is dated by the
@@ -217,24 +215,6 @@ func (d *pdfDoc) rawStream(n int, data []byte, extra string) {
 	d.b.WriteString(" >>\nstream\n")
 	d.b.Write(data)
 	d.b.WriteString("\nendstream\nendobj\n")
-}
-
-var zlibWriters = sync.Pool{New: func() any {
-	w, _ := zlib.NewWriterLevel(nil, zlib.BestSpeed) // a valid level: no error
-	return w
-}}
-
-// compress deflates b with a pooled compressor: a new one allocates over a
-// megabyte of tables, more than the rest of a label.
-func compress(b []byte) []byte {
-	var out bytes.Buffer
-	out.Grow(len(b)/2 + 64)
-	zw := zlibWriters.Get().(*zlib.Writer)
-	zw.Reset(&out)
-	_, _ = zw.Write(b) // into a bytes.Buffer: cannot fail
-	_ = zw.Close()
-	zlibWriters.Put(zw)
-	return out.Bytes()
 }
 
 // write writes the page as a complete PDF document to w.

@@ -1,11 +1,8 @@
 package labels
 
 import (
-	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"fmt"
-	"hash/adler32"
 	"math/bits"
 	"slices"
 	"strings"
@@ -34,10 +31,10 @@ type sfnt struct {
 	// four bytes, in the order of records (their offsets count from the
 	// end of the table directory, which has room for them, head, loca and
 	// glyf).
-	fixed        []byte
-	records      []sfntRecord
-	fixedSum     uint32
-	fixedDeflate func() *fixedDeflated
+	fixed       []byte
+	records     []sfntRecord
+	fixedSum    uint32
+	fixedBlocks func() []byte // fixed as deflate blocks, not final
 
 	// For the font descriptor, in thousandths of an em.
 	bbox            [4]int
@@ -95,18 +92,7 @@ func readSfnt(b []byte) (*sfnt, error) {
 		f.records = append(f.records, sfntRecord{tag, sum, dirLen + at, len(t)})
 		f.fixedSum += sum
 	}
-	f.fixedDeflate = sync.OnceValue(func() *fixedDeflated {
-		var b bytes.Buffer
-		w, _ := flate.NewWriter(&b, flate.BestSpeed) // a valid level: no error
-		_, _ = w.Write(f.fixed)                      // into a bytes.Buffer: cannot fail
-		_ = w.Flush()
-		z := &fixedDeflated{blocks: b.Bytes()}
-		z.writers.New = func() any {
-			w, _ := flate.NewWriterDict(nil, flate.BestSpeed, f.fixed)
-			return w
-		}
-		return z
-	})
+	f.fixedBlocks = sync.OnceValue(func() []byte { return appendDeflate(nil, f.fixed, false) })
 	u16 := func(t []byte, off int) int { return int(binary.BigEndian.Uint16(t[off:])) }
 	s16 := func(t []byte, off int) int { return int(int16(binary.BigEndian.Uint16(t[off:]))) }
 	f.numGlyphs, f.unitsPerEm = u16(maxp, 4), u16(f.head, 18)
@@ -262,38 +248,17 @@ func (f *sfnt) file(keep []bool) []byte {
 }
 
 // deflated returns the subset font file (see subset) as a zlib stream, and
-// the file's length. The tables every subset shares were deflated once:
-// the stream is the directory as a stored block, those blocks, then the
-// rest deflated with the shared tables as its dictionary, which is where
-// a decoder has them.
+// the file's length: the directory as a stored block, the shared tables'
+// blocks deflated once (f.fixedBlocks), then the rest.
 func (f *sfnt) deflated(keep []bool) ([]byte, int) {
 	dir, tail := f.subset(keep)
-	z := f.fixedDeflate()
-	out := make([]byte, 0, len(z.blocks)+len(tail)/2+len(dir)+64)
-	out = append(out, 0x78, 0x01) // zlib header: deflate, 32 KB window, fastest
-	// A stored block, not final: 0b000, then its length and the length's
-	// complement, little-endian.
-	out = append(out, 0, byte(len(dir)), byte(len(dir)>>8), ^byte(len(dir)), ^byte(len(dir)>>8))
-	out = append(out, dir...)
-	out = append(out, z.blocks...)
-	buf := bytes.NewBuffer(out)
-	w := z.writers.Get().(*flate.Writer)
-	w.Reset(buf)
-	_, _ = w.Write(tail) // into a bytes.Buffer: cannot fail
-	_ = w.Close()
-	z.writers.Put(w)
-	sum := adler32.New()
-	sum.Write(dir)
-	sum.Write(f.fixed)
-	sum.Write(tail)
-	return binary.BigEndian.AppendUint32(buf.Bytes(), sum.Sum32()), len(dir) + len(f.fixed) + len(tail)
-}
-
-// fixedDeflated is f.fixed deflated once, and compressors that continue
-// after it.
-type fixedDeflated struct {
-	blocks  []byte    // deflate blocks, not final, ending on a byte boundary
-	writers sync.Pool // of *flate.Writer with f.fixed as dictionary
+	fixed := f.fixedBlocks()
+	out := make([]byte, 0, len(zlibHeader)+5+len(dir)+len(fixed)+len(tail)/2+64)
+	out = append(out, zlibHeader...)
+	out = appendStored(out, dir)
+	out = append(out, fixed...)
+	out = appendDeflate(out, tail, true)
+	return appendAdler32(out, dir, f.fixed, tail), len(dir) + len(f.fixed) + len(tail)
 }
 
 func pad4(b []byte) []byte {
