@@ -7,7 +7,8 @@ import (
 )
 
 // BenchmarkRender renders the sample label in each format, and one whose
-// shopper needs the embedded fonts, and reports the PDF size, labels per
+// shopper needs the embedded fonts (on a 4x6 label and on a Letter page
+// with its instructions), and reports the PDF size, labels per
 // second of wall time and labels per CPU second (see perCPUSecond). Each
 // rendering is of another return (its status URL differs), so that its QR code
 // is made anew, as for a label rendered for the first time.
@@ -20,6 +21,7 @@ func BenchmarkRender(b *testing.B) {
 		{"letter", sample(FormatLetter)},
 		{"a4", sample(FormatA4)},
 		{"4x6-embedded-fonts", polish(Format4x6)},
+		{"letter-embedded-fonts", polish(FormatLetter)},
 	}
 	for _, tc := range tests {
 		b.Run(tc.name, func(b *testing.B) {
