@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/roundtriphq/roundtrip/internal/labelscan"
 )
 
 // TestRenderTextReadsBack extracts the text of every hostile label with
@@ -22,36 +24,29 @@ func TestRenderTextReadsBack(t *testing.T) {
 	if _, err := exec.LookPath("pdftotext"); err != nil {
 		t.Fatal("pdftotext not found: install poppler-utils (make test does this)")
 	}
-	for _, tc := range hostile {
-		for _, f := range formats {
-			t.Run(tc.name+"/"+string(f), func(t *testing.T) {
-				t.Parallel()
-				l := sample(f)
-				tc.edit(&l)
-				var lines []string
-				var buf bytes.Buffer
-				if err := render(&buf, l, func(d drawn) {
-					if d.kind == drawText {
-						lines = append(lines, d.text)
-					}
-				}); err != nil {
-					t.Fatal(err)
-				}
-				cmd := exec.Command("pdftotext", "-raw", "-enc", "UTF-8", "-", "-")
-				cmd.Stdin = &buf
-				out, err := cmd.Output()
-				if err != nil {
-					t.Fatalf("pdftotext: %v", err)
-				}
-				text := strings.Join(strings.Fields(string(out)), " ")
-				for _, ln := range lines {
-					if want := strings.Join(strings.Fields(ln), " "); !strings.Contains(text, want) {
-						t.Errorf("drawn %q, but the PDF's text does not have it:\n%s", want, text)
-					}
-				}
-			})
+	forEachHostile(t, func(t *testing.T, l Label) {
+		var lines []string
+		var buf bytes.Buffer
+		if err := render(&buf, l, func(d drawn) {
+			if d.kind == drawText {
+				lines = append(lines, d.text)
+			}
+		}); err != nil {
+			t.Fatal(err)
 		}
-	}
+		cmd := exec.Command("pdftotext", "-raw", "-enc", "UTF-8", "-", "-")
+		cmd.Stdin = &buf
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("pdftotext: %v", err)
+		}
+		text := strings.Join(strings.Fields(string(out)), " ")
+		for _, ln := range lines {
+			if want := strings.Join(strings.Fields(ln), " "); !strings.Contains(text, want) {
+				t.Errorf("drawn %q, but the PDF's text does not have it:\n%s", want, text)
+			}
+		}
+	})
 }
 
 // TestRenderPassesQpdfCheck has qpdf check every hostile label's structure:
@@ -63,86 +58,55 @@ func TestRenderPassesQpdfCheck(t *testing.T) {
 	if _, err := exec.LookPath("qpdf"); err != nil {
 		t.Fatal("qpdf not found: install qpdf (make test does this)")
 	}
-	for _, tc := range hostile {
-		for _, f := range formats {
-			t.Run(tc.name+"/"+string(f), func(t *testing.T) {
-				t.Parallel()
-				l := sample(f)
-				tc.edit(&l)
-				in := filepath.Join(t.TempDir(), "label.pdf")
-				if err := os.WriteFile(in, renderBytes(t, l), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				// qpdf exits 2 on errors and 3 on warnings.
-				if out, err := exec.Command("qpdf", "--check", in).CombinedOutput(); err != nil {
-					t.Errorf("qpdf --check: %v\n%s", err, out)
-				}
-			})
+	forEachHostile(t, func(t *testing.T, l Label) {
+		in := filepath.Join(t.TempDir(), "label.pdf")
+		if err := os.WriteFile(in, renderBytes(t, l), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	}
+		// qpdf exits 2 on errors and 3 on warnings.
+		if out, err := exec.Command("qpdf", "--check", in).CombinedOutput(); err != nil {
+			t.Errorf("qpdf --check: %v\n%s", err, out)
+		}
+	})
 }
 
 // TestSubsetDrawsAsWholeFont rasterises every hostile label in embedded
 // fonts twice, once with the glyphs it draws and once with the whole
 // fonts, and wants the same pixels: the subset has every outline the
-// label draws, composite glyphs' parts (Ł, ż, ό) included.
+// label draws.
 func TestSubsetDrawsAsWholeFont(t *testing.T) {
-	requireTools(t)
 	n := 0
-	for _, tc := range hostile {
-		for _, f := range formats {
-			l := sample(f)
-			tc.edit(&l)
-			page, err := draw(l, nil)
-			if err != nil {
+	for _, h := range hostileLabels() {
+		page, err := draw(h.label, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.fs.core {
+			continue
+		}
+		n++
+		t.Run(h.name, func(t *testing.T) {
+			t.Parallel()
+			var subset, whole bytes.Buffer
+			info := pdfInfo{title: "t", created: h.label.IssuedAt}
+			if err := page.write(&subset, info); err != nil {
 				t.Fatal(err)
 			}
-			if page.fs.core {
-				continue
+			page.wholeFonts = true
+			if err := page.write(&whole, info); err != nil {
+				t.Fatal(err)
 			}
-			n++
-			t.Run(tc.name+"/"+string(f), func(t *testing.T) {
-				t.Parallel()
-				var subset, whole bytes.Buffer
-				info := pdfInfo{title: "t", created: l.IssuedAt}
-				if err := page.write(&subset, info); err != nil {
-					t.Fatal(err)
-				}
-				page.wholeFonts = true
-				if err := page.write(&whole, info); err != nil {
-					t.Fatal(err)
-				}
-				if subset.Len()*2 > whole.Len() {
-					t.Errorf("subset %d bytes, whole fonts %d: less than half expected", subset.Len(), whole.Len())
-				}
-				if a, b := raster(t, subset.Bytes()), raster(t, whole.Bytes()); !bytes.Equal(a, b) {
-					t.Error("the label in its subset fonts draws other pixels than in the whole fonts")
-				}
-			})
-		}
+			if subset.Len()*2 > whole.Len() {
+				t.Errorf("subset %d bytes, whole fonts %d: less than half expected", subset.Len(), whole.Len())
+			}
+			if !bytes.Equal(labelscan.Raster(t, subset.Bytes(), 150), labelscan.Raster(t, whole.Bytes(), 150)) {
+				t.Error("the label in its subset fonts draws other pixels than in the whole fonts")
+			}
+		})
 	}
 	if n == 0 {
 		t.Fatal("no hostile label needs the embedded fonts")
 	}
-}
-
-// raster returns pdf's page as a 150 dpi gray PGM image.
-func raster(t *testing.T, pdf []byte) []byte {
-	t.Helper()
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.pdf")
-	if err := os.WriteFile(in, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out")
-	if b, err := exec.Command("pdftoppm", "-r", "150", "-gray", "-singlefile", in, out).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v\n%s", err, b)
-	}
-	img, err := os.ReadFile(out + ".pgm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
 }
 
 // TestSubsetKeepsNumberingAndOutlines checks a subset of the Go regular

@@ -190,32 +190,54 @@ var hostile = []struct {
 	}},
 }
 
-func TestRenderHostileInputScans(t *testing.T) {
-	requireTools(t)
+// hostileLabel is a hostile case in one format.
+type hostileLabel struct {
+	name  string
+	label Label
+}
+
+// hostileLabels returns every hostile case in every format.
+func hostileLabels() []hostileLabel {
+	var all []hostileLabel
 	for _, tc := range hostile {
 		for _, f := range formats {
-			t.Run(tc.name+"/"+string(f), func(t *testing.T) {
-				t.Parallel()
-				l := sample(f)
-				tc.edit(&l)
-				var items []drawn
-				var buf bytes.Buffer
-				if err := render(&buf, l, func(d drawn) { items = append(items, d) }); err != nil {
-					t.Fatalf("render: %v", err)
-				}
-				checkDrawn(t, layout(f), items)
-				if n := buf.Len(); n > maxLabelBytes {
-					t.Errorf("%d bytes, want at most %d", n, maxLabelBytes)
-				}
-				got := scan(t, buf.Bytes())
-				want := []string{l.TrackingNumber, l.RMA, l.StatusURL}
-				slices.Sort(want)
-				if !slices.Equal(got, want) {
-					t.Fatalf("scanned %q, want exactly %q", got, want)
-				}
-			})
+			l := sample(f)
+			tc.edit(&l)
+			all = append(all, hostileLabel{tc.name + "/" + string(f), l})
 		}
 	}
+	return all
+}
+
+// forEachHostile runs test on every hostile label, in parallel.
+func forEachHostile(t *testing.T, test func(t *testing.T, l Label)) {
+	for _, h := range hostileLabels() {
+		t.Run(h.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, h.label)
+		})
+	}
+}
+
+func TestRenderHostileInputScans(t *testing.T) {
+	requireTools(t)
+	forEachHostile(t, func(t *testing.T, l Label) {
+		var items []drawn
+		var buf bytes.Buffer
+		if err := render(&buf, l, func(d drawn) { items = append(items, d) }); err != nil {
+			t.Fatalf("render: %v", err)
+		}
+		checkDrawn(t, layout(l.Format), items)
+		if n := buf.Len(); n > maxLabelBytes {
+			t.Errorf("%d bytes, want at most %d", n, maxLabelBytes)
+		}
+		got := scan(t, buf.Bytes())
+		want := []string{l.TrackingNumber, l.RMA, l.StatusURL}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("scanned %q, want exactly %q", got, want)
+		}
+	})
 }
 
 // checkDrawn asserts what the test hook saw: every text line inside its

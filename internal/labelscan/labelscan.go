@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -19,22 +20,12 @@ import (
 // an empty slice (the caller's comparison reports it).
 func Scan(t testing.TB, pdf []byte) []string {
 	t.Helper()
-	for _, tool := range []string{"pdftoppm", "zbarimg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: install poppler-utils and zbar-tools (make test does this)", tool)
-		}
+	if _, err := exec.LookPath("zbarimg"); err != nil {
+		t.Fatal("zbarimg not found: install zbar-tools (make test does this)")
 	}
-	dir := t.TempDir()
-	in := filepath.Join(dir, "label.pdf")
-	if err := os.WriteFile(in, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "label")
-	if b, err := exec.Command("pdftoppm", "-r", "203", "-gray", "-singlefile", in, out).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v\n%s", err, b)
-	}
+	img := rasterFile(t, pdf, 203)
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("zbarimg", "--raw", "-q", "-Sdisable", "-Scode128.enable", "-Sqrcode.enable", out+".pgm")
+	cmd := exec.Command("zbarimg", "--raw", "-q", "-Sdisable", "-Scode128.enable", "-Sqrcode.enable", img)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		// zbarimg exits 4 when it finds nothing: the comparison reports that.
@@ -49,4 +40,34 @@ func Scan(t testing.TB, pdf []byte) []string {
 	}
 	slices.Sort(got)
 	return got
+}
+
+// Raster returns pdf's first page rasterised in gray at dpi, as a PGM image: two
+// renderings that should look the same compare byte for byte.
+func Raster(t testing.TB, pdf []byte, dpi int) []byte {
+	t.Helper()
+	img, err := os.ReadFile(rasterFile(t, pdf, dpi))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// rasterFile rasterises pdf's first page with pdftoppm into a PGM file in a
+// temporary directory and returns its path.
+func rasterFile(t testing.TB, pdf []byte, dpi int) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftoppm"); err != nil {
+		t.Fatal("pdftoppm not found: install poppler-utils (make test does this)")
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "label.pdf")
+	if err := os.WriteFile(in, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "label")
+	if b, err := exec.Command("pdftoppm", "-r", strconv.Itoa(dpi), "-gray", "-singlefile", in, out).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, b)
+	}
+	return out + ".pgm"
 }
