@@ -8,10 +8,13 @@ import (
 	"sync"
 )
 
-// renderedCacheSize bounds the labels a process keeps rendered: a few hundred
-// kilobytes at a label's size, which covers the minutes between a label's issue and
-// its last fetches (the shopper's download, the email that attaches it).
-const renderedCacheSize = 128
+// renderedCacheBytes bounds the labels a process keeps rendered, by their size:
+// some 150 labels in the PDF core fonts (6-9 KB each), 30-40 in embedded fonts
+// (27-32 KB), which covers the minutes between a label's issue and its last fetches
+// (the shopper's download, the email that attaches it, a reprint) at a shop's usual
+// pace. At a peak of many labels a second no number of labels would cover minutes;
+// the bound keeps the cache from holding a replica's memory up then.
+const renderedCacheBytes = 1 << 20
 
 // renderedLabels keeps the PDFs of the labels rendered last, by what was rendered:
 // rendering is deterministic (the same Label gives the same bytes), so a label is
@@ -23,6 +26,7 @@ type renderedLabels struct {
 	mu    sync.Mutex
 	order *list.List // of *renderedLabel, most recently used first
 	byKey map[[sha256.Size]byte]*list.Element
+	bytes int // of the PDFs kept
 }
 
 type renderedLabel struct {
@@ -64,9 +68,11 @@ func (c *renderedLabels) pdf(l Label) ([]byte, error) {
 	defer c.mu.Unlock()
 	if _, ok := c.byKey[key]; !ok { // another request may have rendered it meanwhile
 		c.byKey[key] = c.order.PushFront(&renderedLabel{key: key, pdf: pdf})
-		if c.order.Len() > renderedCacheSize {
+		c.bytes += len(pdf)
+		for c.bytes > renderedCacheBytes && c.order.Len() > 1 {
 			old := c.order.Remove(c.order.Back()).(*renderedLabel)
 			delete(c.byKey, old.key)
+			c.bytes -= len(old.pdf)
 		}
 	}
 	return pdf, nil

@@ -34,15 +34,28 @@ func TestRenderedLabelsRenderEachLabelOnce(t *testing.T) {
 	if err != nil || bytes.Equal(other, first) {
 		t.Errorf("a label with another address came from the cache (%v), want it rendered", err)
 	}
-	for i := range renderedCacheSize {
-		x := l
-		x.RMA = fmt.Sprintf("R-%04d", i)
-		if _, err := c.pdf(x); err != nil {
-			t.Fatal(err)
+	// Labels in core fonts, then in embedded fonts (four times the bytes):
+	// the cache keeps as many as its bytes allow, fewer of the larger.
+	for _, tc := range []struct {
+		name string
+		edit func(*Label)
+	}{{"core fonts", func(*Label) {}}, {"embedded fonts", func(x *Label) { x.From = polish(Format4x6).From }}} {
+		for i := range renderedCacheBytes / 4000 {
+			x := l
+			x.RMA = fmt.Sprintf("R-%04d", i)
+			tc.edit(&x)
+			if _, err := c.pdf(x); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if c.order.Len() != renderedCacheSize {
-		t.Errorf("the cache holds %d labels, want at most %d", c.order.Len(), renderedCacheSize)
+		sum := 0
+		for e := c.order.Front(); e != nil; e = e.Next() {
+			sum += len(e.Value.(*renderedLabel).pdf)
+		}
+		if sum != c.bytes || sum > renderedCacheBytes || sum < renderedCacheBytes-maxLabelBytes {
+			t.Errorf("%s: the cache holds %d labels of %d bytes (counted %d), want as many as %d bytes hold",
+				tc.name, c.order.Len(), sum, c.bytes, renderedCacheBytes)
+		}
 	}
 	if late, err := c.pdf(l); err != nil || &late[0] == &first[0] || !bytes.Equal(late, first) {
 		t.Errorf("the label used longest ago: %v, want it rendered again, to the same bytes", err)
