@@ -28,9 +28,9 @@ type sfnt struct {
 	components [][]uint16 // the glyphs each composite glyph draws; nil for a simple glyph
 
 	// fixed is the tables every subset copies as they are, each padded to
-	// four bytes, in the order of records (their offsets count from the
-	// end of the table directory, which has room for them, head, loca and
-	// glyf).
+	// four bytes, in the order of records. It follows the table directory
+	// (which has entries for them and for head, loca and glyf), so their
+	// offsets from the file's start are the same in every subset.
 	fixed       []byte
 	records     []sfntRecord
 	fixedSum    uint32
