@@ -1,10 +1,13 @@
 package outbox
 
 // Idle reports whether no worker of w is claiming and no token waits for one.
-func (w *Worker) Idle() bool { return w.busy.Load() == 0 && len(w.wake) == 0 }
+func (w *Worker) Idle() bool { return w.started.Load() && w.outstanding.Load() == 0 }
 
 // ClaimNow hands w a token to claim one batch of kind, as a notification does.
 func (w *Worker) ClaimNow(kind string) { w.nudge(token{kind: kind}) }
+
+// ID is the name w gives itself in its calls for help.
+func (w *Worker) ID() string { return w.id }
 
 // Claims is how many claim statements w ran.
 func (w *Worker) Claims() int64 { return w.claims.Load() }

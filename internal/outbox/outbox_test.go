@@ -1206,6 +1206,47 @@ func TestAProcessBehindOnAKindAsksTheOthersForHelp(t *testing.T) {
 	awaitRun(t, p.ran, behindIt[2], "the jobs behind it")
 }
 
+// TestAWorkerDoesNotAnswerItsOwnCallForHelp: a call for help with a kind wakes the
+// other processes, not the worker that made it (whose own listener hears it too):
+// its workers take those rows as they free up, and a claim of its own would find
+// them taken or not yet free. Notifications reach a worker in the order they were
+// sent, so once the claim of a notification sent after the call has run, the call
+// was heard.
+func TestAWorkerDoesNotAnswerItsOwnCallForHelp(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := outbox.NewWorker(d, url, outbox.Options{Concurrency: 1, Poll: time.Hour, Hub: readyHub(t, ctx, url)})
+	ran := make(chan int64, 4)
+	w.Handle("mine", ranInto(ran))
+	w.Handle("other", ranInto(ran))
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// the claims of its start are over once a job it was woken for ran and it is idle
+	awaitRun(t, ran, enqueue(t, d, outbox.Message{Kind: "other"})[0], "the first job")
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+
+	notify := func(payload string) {
+		t.Helper()
+		if _, err := d.Exec(`SELECT pg_notify($1, $2)`, outbox.Channel, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := w.Claims()
+	notify("mine#" + w.ID())
+	notify("other")
+	waitFor(t, "the claim of the notification after the call", 30*time.Second, func() bool { return w.Claims() > before })
+	waitFor(t, "the worker idle", 30*time.Second, w.Idle)
+	if got := w.Claims() - before; got != 1 {
+		t.Errorf("its own call for help and a notification took %d claims, want 1 (the notification's)", got)
+	}
+	// another worker's call is answered
+	before = w.Claims()
+	notify("mine#another")
+	waitFor(t, "the claim answering another worker's call", 30*time.Second, func() bool { return w.Claims() > before })
+}
+
 // TestOneJobBehindAClaimIsTakenByTheSameWorker: a claim that sees one job due
 // behind the one it took claims it next itself, without waking a second worker,
 // whose claim would find it taken: two jobs, two claims.

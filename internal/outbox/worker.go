@@ -106,8 +106,16 @@ type Worker struct {
 	overflow atomic.Bool
 	// busy counts the workers between taking a token and going back to sleep
 	busy atomic.Int32
-	// claims counts the claim statements run (tests)
-	claims atomic.Int64
+	// id names the worker in its calls for help (askHelp), so that it does not
+	// answer its own
+	id string
+	// claims counts the claim statements run; outstanding, the tokens handed to the
+	// workers and not yet done with (a token taken but not yet counted busy is
+	// outstanding); started is set once the start's draining tokens are handed
+	// out (tests: a worker is idle when started and nothing is outstanding)
+	claims      atomic.Int64
+	outstanding atomic.Int32
+	started     atomic.Bool
 }
 
 // NewWorker returns a worker on d; url is the same database's URL, for the listener.
@@ -129,7 +137,8 @@ func NewWorker(d *sqlx.DB, url string, opts Options) *Worker {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{db: d, url: url, opts: opts, handlers: map[string]Handler{}, batches: map[string]batchKind{}, reads: map[string]string{}, log: log,
-		wake: make(chan token, opts.Concurrency), queued: map[string]bool{}, gathering: map[string]bool{}, asked: map[string]time.Time{}, timed: make(chan struct{}, 1)}
+		wake: make(chan token, opts.Concurrency), queued: map[string]bool{}, gathering: map[string]bool{}, asked: map[string]time.Time{}, timed: make(chan struct{}, 1),
+		id: strconv.FormatUint(rand.Uint64(), 36)}
 }
 
 // token asks a worker to claim: one batch of kind (every kind handled, when empty),
@@ -223,8 +232,14 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			return
 		}
-		// an older release names the process that enqueued the jobs ("kind#process")
-		kind, _, _ := strings.Cut(payload, "#")
+		// a call for help names the worker that calls ("kind#id"; an older release
+		// named the process that enqueued the jobs so): the others answer it, not
+		// the caller, whose workers take those rows as they free up (its own
+		// listener hears it too, and a token then would be a claim finding nothing)
+		kind, from, _ := strings.Cut(payload, "#")
+		if from == w.id {
+			return
+		}
 		w.notified(kind)
 	})
 	// the jobs this process's transactions enqueue are woken here (here.go); when it
@@ -247,6 +262,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-hub.Ready():
 			w.nudge(token{drain: true})
 			w.wakeAfterNext(ctx)
+			w.started.Store(true)
 		case <-ctx.Done():
 		}
 	})
@@ -389,7 +405,7 @@ func (w *Worker) mayAsk(kind string) bool {
 func (w *Worker) askHelp(kind string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := w.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, kind); err != nil {
+	if _, err := w.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, kind+"#"+w.id); err != nil {
 		w.log.Warn("outbox: asking the other processes for help", slog.String("error", err.Error()))
 	}
 }
@@ -407,9 +423,11 @@ func (w *Worker) nudge(t token) {
 		w.queued[t.kind] = true
 		w.mu.Unlock()
 	}
+	w.outstanding.Add(1)
 	select {
 	case w.wake <- t:
 	default:
+		w.outstanding.Add(-1)
 		if one {
 			w.mu.Lock()
 			delete(w.queued, t.kind)
@@ -478,6 +496,7 @@ func (w *Worker) loop(ctx context.Context) {
 			}
 		}
 		w.busy.Add(-1)
+		w.outstanding.Add(-1)
 	}
 }
 
