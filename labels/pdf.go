@@ -133,14 +133,18 @@ func (p *pdfPage) text(x, y float64, bold bool, size float64, s string) {
 			if use.uni[g] == 0 {
 				use.uni[g] = r
 			}
-			p.c = append(p.c, hexDigits[g>>12], hexDigits[g>>8&0xf], hexDigits[g>>4&0xf], hexDigits[g&0xf])
+			p.c = appendHex4(p.c, g)
 		}
 		p.c = append(p.c, '>')
 	}
 	p.c = append(p.c, " Tj ET\n"...)
 }
 
-const hexDigits = "0123456789ABCDEF"
+// appendHex4 appends v as four hexadecimal digits.
+func appendHex4(b []byte, v uint16) []byte {
+	const digits = "0123456789ABCDEF"
+	return append(b, digits[v>>12], digits[v>>8&0xf], digits[v>>4&0xf], digits[v&0xf])
+}
 
 // appendLiteral appends s as a PDF literal string.
 func appendLiteral(b []byte, s string) []byte {
@@ -355,20 +359,24 @@ func toUnicode(uni []rune) []byte {
 		"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n" +
 		"/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n" +
 		"1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n")
-	var entries []string
+	var drawn []uint16
 	for g, r := range uni {
 		if r != 0 {
-			entries = append(entries, fmt.Sprintf("<%04X> <%04X>\n", g, r))
+			drawn = append(drawn, uint16(g))
 		}
 	}
-	for len(entries) > 0 { // at most 100 entries a block
-		k := min(len(entries), 100)
-		fmt.Fprintf(&b, "%d beginbfchar\n", k)
-		for _, e := range entries[:k] {
-			b.WriteString(e)
+	for len(drawn) > 0 { // at most 100 entries a block
+		k := min(len(drawn), 100)
+		b.WriteString(strconv.Itoa(k))
+		b.WriteString(" beginbfchar\n")
+		for _, g := range drawn[:k] {
+			b.Write(appendHex4([]byte{'<'}, g))
+			b.WriteString("> <")
+			b.Write(appendHex4(nil, uint16(uni[g])))
+			b.WriteString(">\n")
 		}
 		b.WriteString("endbfchar\n")
-		entries = entries[k:]
+		drawn = drawn[k:]
 	}
 	b.WriteString("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n")
 	return b.Bytes()
@@ -379,7 +387,7 @@ func toUnicode(uni []rune) []byte {
 func textString(s string) string {
 	b := []byte("<FEFF")
 	for _, u := range utf16.Encode([]rune(s)) {
-		b = append(b, hexDigits[u>>12], hexDigits[u>>8&0xf], hexDigits[u>>4&0xf], hexDigits[u&0xf])
+		b = appendHex4(b, u)
 	}
 	return string(append(b, '>'))
 }

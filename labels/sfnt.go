@@ -59,21 +59,9 @@ var sfntKept = []string{"OS/2", "cmap", "cvt ", "fpgm", "hhea", "hmtx", "maxp", 
 // readSfnt reads b, a TrueType font with glyf outlines. The font keeps
 // sub-slices of b: b must not change afterwards.
 func readSfnt(b []byte) (*sfnt, error) {
-	if len(b) < 12 {
-		return nil, errTTF
-	}
-	n := int(binary.BigEndian.Uint16(b[4:]))
-	byTag := map[string][]byte{}
-	for i := range n {
-		rec := 12 + 16*i
-		if rec+16 > len(b) {
-			return nil, errTTF
-		}
-		off, size := int(binary.BigEndian.Uint32(b[rec+8:])), int(binary.BigEndian.Uint32(b[rec+12:]))
-		if off < 0 || size < 0 || off+size > len(b) {
-			return nil, fmt.Errorf("table %q outside the file: %w", b[rec:rec+4], errTTF)
-		}
-		byTag[string(b[rec:rec+4])] = b[off : off+size]
+	byTag, err := sfntTables(b)
+	if err != nil {
+		return nil, err
 	}
 	f := &sfnt{head: byTag["head"], glyf: byTag["glyf"]}
 	maxp, loca, hhea := byTag["maxp"], byTag["loca"], byTag["hhea"]
@@ -116,7 +104,6 @@ func readSfnt(b []byte) (*sfnt, error) {
 	}
 	f.components = make([][]uint16, f.numGlyphs)
 	for g := range f.numGlyphs {
-		var err error
 		if f.components[g], err = compositeOf(f.glyf[f.loca[g]:f.loca[g+1]], f.numGlyphs); err != nil {
 			return nil, fmt.Errorf("glyph %d: %w", g, err)
 		}

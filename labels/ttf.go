@@ -31,69 +31,74 @@ func (m *ttfMetrics) advance(g uint16) int {
 
 var errTTF = errors.New("malformed TrueType font")
 
-func parseTTF(b []byte) (*ttfMetrics, error) {
-	u16 := func(off int) (int, error) {
-		if off < 0 || off+2 > len(b) {
-			return 0, errTTF
-		}
-		return int(binary.BigEndian.Uint16(b[off:])), nil
+// sfntTables returns the tables of the TrueType font b by tag, as
+// sub-slices of b.
+func sfntTables(b []byte) (map[string][]byte, error) {
+	if len(b) < 12 {
+		return nil, errTTF
 	}
-	u32 := func(off int) (int, error) {
-		if off < 0 || off+4 > len(b) {
-			return 0, errTTF
-		}
-		return int(binary.BigEndian.Uint32(b[off:])), nil
-	}
-	numTables, err := u16(4)
-	if err != nil {
-		return nil, err
-	}
-	tables := map[string][2]int{}
-	for i := 0; i < numTables; i++ {
+	n := int(binary.BigEndian.Uint16(b[4:]))
+	tables := make(map[string][]byte, n)
+	for i := range n {
 		rec := 12 + 16*i
 		if rec+16 > len(b) {
 			return nil, errTTF
 		}
-		off, _ := u32(rec + 8)
-		n, _ := u32(rec + 12)
-		if off+n > len(b) {
+		off, size := int(binary.BigEndian.Uint32(b[rec+8:])), int(binary.BigEndian.Uint32(b[rec+12:]))
+		if off < 0 || size < 0 || off+size > len(b) {
 			return nil, fmt.Errorf("table %q outside the file: %w", b[rec:rec+4], errTTF)
 		}
-		tables[string(b[rec:rec+4])] = [2]int{off, n}
+		tables[string(b[rec:rec+4])] = b[off : off+size]
+	}
+	return tables, nil
+}
+
+func parseTTF(b []byte) (*ttfMetrics, error) {
+	tables, err := sfntTables(b)
+	if err != nil {
+		return nil, err
 	}
 	for _, t := range []string{"head", "hhea", "hmtx", "cmap"} {
 		if _, ok := tables[t]; !ok {
 			return nil, fmt.Errorf("no %s table: %w", t, errTTF)
 		}
 	}
+	// u16 reads the big-endian uint16 at off in table t.
+	u16 := func(t []byte, off int) (int, error) {
+		if off < 0 || off+2 > len(t) {
+			return 0, errTTF
+		}
+		return int(binary.BigEndian.Uint16(t[off:])), nil
+	}
 	m := &ttfMetrics{glyph: make([]uint16, 0x10000)}
-	if m.unitsPerEm, err = u16(tables["head"][0] + 18); err != nil || m.unitsPerEm == 0 {
+	if m.unitsPerEm, err = u16(tables["head"], 18); err != nil || m.unitsPerEm == 0 {
 		return nil, errTTF
 	}
-	hhea := tables["hhea"][0]
-	asc, _ := u16(hhea + 4)
-	desc, _ := u16(hhea + 6)
+	hhea := tables["hhea"]
+	asc, _ := u16(hhea, 4)
+	desc, _ := u16(hhea, 6)
 	m.ascent, m.descent = int(int16(asc)), int(int16(desc))
-	nh, err := u16(hhea + 34)
+	nh, err := u16(hhea, 34)
 	if err != nil {
 		return nil, err
 	}
-	hmtx := tables["hmtx"][0]
 	m.advances = make([]int, nh)
 	for g := range nh {
-		if m.advances[g], err = u16(hmtx + 4*g); err != nil {
+		if m.advances[g], err = u16(tables["hmtx"], 4*g); err != nil {
 			return nil, err
 		}
 	}
-	if err := m.readCmap(b, tables["cmap"][0], u16); err != nil {
+	cmap := tables["cmap"]
+	if err := m.readCmap(func(off int) (int, error) { return u16(cmap, off) }); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
 // readCmap fills m.glyph from the Windows Unicode BMP (3,1) or Unicode
-// (0,x) subtable in format 4.
-func (m *ttfMetrics) readCmap(b []byte, cmap int, u16 func(int) (int, error)) error {
+// (0,x) subtable in format 4; u16 reads the cmap table.
+func (m *ttfMetrics) readCmap(u16 func(int) (int, error)) error {
+	const cmap = 0
 	n, err := u16(cmap + 2)
 	if err != nil {
 		return err
