@@ -45,7 +45,7 @@ type face struct {
 
 // fontSet is an immutable pair of faces shared by every render.
 type fontSet struct {
-	family        string // what the set is called, for tests and errors
+	family        string // the set's name (for the core set, also the family gofpdf reads its widths under)
 	core          bool   // a PDF core font in WinAnsiEncoding, not embedded
 	regular, bold *face
 	// ascent and descent are fractions of an em, the same for both faces;
